@@ -1,0 +1,120 @@
+# rtvirt top-level build.
+#
+# One make, no recursion: every folder contributes a module.mk that adds its
+# programs and tests to the lists below (see common/module.mk for the shape).
+# Objects go out of tree under $(BUILD)/; `make BUILD=build/asan SAN=1` gives a
+# sanitizer build beside the normal one.
+
+BUILD      ?= build
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+PYTHON     ?= python3
+CFLAGS     ?= -O2 -g
+
+# -Werror in CI (CI=true) or on request (WERROR=1); warnings stay warnings locally.
+ifneq ($(filter true 1,$(CI) $(WERROR)),)
+WERROR_FLAG := -Werror
+endif
+
+ifeq ($(SAN),1)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+XEN_PKGS   := xenstore xencontrol xengnttab xenevtchn xendevicemodel xenforeignmemory xencall
+XEN_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(XEN_PKGS) 2>/dev/null)
+XEN_LIBS   := $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
+CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
+
+RTV_CPPFLAGS := -D_GNU_SOURCE -Icommon/include -I$(BUILD)/gen
+RTV_CFLAGS   := -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
+                -Wshadow -Wformat=2 $(WERROR_FLAG) -MMD -MP $(SAN_FLAGS)
+RTV_LDFLAGS  := $(SAN_FLAGS)
+COMPILE       = $(CC) $(RTV_CPPFLAGS) $(CPPFLAGS) $(RTV_CFLAGS) $(CFLAGS)
+
+# Filled in by the module.mk files.
+LIB_SRCS      :=   # pure core + local seam  -> librtvirt.a
+XENLIB_SRCS   :=   # real Xen seam adapters   -> librtvirt-xen.a (the only libxen* users)
+PROGRAMS      :=   # $(BUILD)/bin/<name>
+UNIT_TESTS    :=   # $(BUILD)/tests/unit/<name>
+CHECK_SCRIPTS :=   # extra checks run by `make check` (exit 0 = pass)
+INSTALL_SBIN  :=   # programs installed to $(PREFIX)/sbin
+INSTALL_SCRIPTS := # scripts installed to $(PREFIX)/sbin as they are
+GEN_HDRS      :=   # generated headers every object may include
+
+.PHONY: all
+all:
+
+include $(sort $(wildcard */module.mk tests/*/module.mk))
+
+LIB    := $(BUILD)/lib/librtvirt.a
+XENLIB := $(BUILD)/lib/librtvirt-xen.a
+LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+XENLIB_OBJS := $(XENLIB_SRCS:%.c=$(BUILD)/obj/%.o)
+
+all: $(LIB) $(XENLIB) $(PROGRAMS) $(UNIT_TESTS)
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(XENLIB): $(XENLIB_OBJS)
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+
+$(XENLIB_OBJS): RTV_CPPFLAGS += $(XEN_CFLAGS)
+
+$(BUILD)/obj/%.o: %.c | $(GEN_HDRS)
+	@mkdir -p $(@D)
+	$(COMPILE) -c -o $@ $<
+
+# $(call rtv_program,NAME,SOURCES,[xen]) - a program linked against librtvirt,
+# and against the real Xen seam when the third argument is "xen".
+define rtv_program
+PROGRAMS += $(BUILD)/bin/$(1)
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) $(if $(3),$$(XENLIB)) $$(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(RTV_LDFLAGS) $$(LDFLAGS) -o $$@ $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) \
+	    $(if $(3),$$(XENLIB)) $$(LIB) $(if $(3),$$(XEN_LIBS)) $$(EXTRA_LIBS_$(1)) $$(LDLIBS)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(2)): RTV_CPPFLAGS += $(if $(3),$$(XEN_CFLAGS))
+endef
+
+# Every tests/unit/test_<name>.c is its own Check program (one Suite per module).
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS += $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+$(UNIT_SRCS:%.c=$(BUILD)/obj/%.o): RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
+$(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(CHECK_LIBS) $(LDLIBS)
+
+# ---- checks ---------------------------------------------------------------
+# check: unit tests + schema validator in the normal build, then everything
+# again under ASan+UBSan in $(BUILD)/asan.
+.PHONY: check check-run check-asan
+check: check-run check-asan
+
+check-run: all
+	@BUILD=$(BUILD) PYTHON=$(PYTHON) sh tests/run-checks $(UNIT_TESTS) -- $(CHECK_SCRIPTS)
+
+check-asan:
+	$(MAKE) BUILD=$(BUILD)/asan SAN=1 check-run
+
+# ---- install (what an operator, or the lab's dom0 image, gets) -------------
+.PHONY: install
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin
+	$(if $(INSTALL_SBIN),install -m 0755 $(INSTALL_SBIN) $(DESTDIR)$(PREFIX)/sbin/)
+	$(if $(INSTALL_SCRIPTS),install -m 0755 $(INSTALL_SCRIPTS) $(DESTDIR)$(PREFIX)/sbin/)
+
+# ---- set-up ----------------------------------------------------------------
+.PHONY: deps
+deps:
+	sh .ci/setup-deps.sh
+
+.PHONY: clean
+clean:
+	rm -rf $(BUILD)
+
+-include $(wildcard $(BUILD)/obj/*/*.d $(BUILD)/obj/*/*/*.d $(BUILD)/obj/*/*/*/*.d)
