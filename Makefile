@@ -51,8 +51,8 @@ include $(sort $(wildcard */module.mk tests/*/module.mk))
 
 LIB    := $(BUILD)/lib/librtvirt.a
 XENLIB := $(BUILD)/lib/librtvirt-xen.a
-LIB_OBJS    := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
-XENLIB_OBJS := $(XENLIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS    := $(sort $(LIB_SRCS:%.c=$(BUILD)/obj/%.o))
+XENLIB_OBJS := $(sort $(XENLIB_SRCS:%.c=$(BUILD)/obj/%.o))
 
 all: $(LIB) $(XENLIB) $(PROGRAMS) $(UNIT_TESTS)
 

@@ -1,0 +1,72 @@
+/*
+ * The local transport: a stand-in for xenstored, the grant tables and event
+ * channels, for host tests and benchmarks.  Not a fake pretending to be Xen:
+ * nothing here proves Xen behaviour, that is the lab's job.  It exists so
+ * the core and the programs can run, and be broken on purpose, without a
+ * hypervisor.
+ *
+ * A hub lives in one MAP_SHARED region plus one memfd of grant pages and a
+ * fixed set of eventfds, all created by rtv_local_hub_new().  Threads share
+ * it directly; processes share it by being fork()ed after it was created
+ * (the mutex is process-shared and robust, so a child killed with SIGKILL
+ * while holding it does not wedge the others).  Capacities are fixed at
+ * creation; running out is an error (-ENOSPC), never silent.
+ *
+ * Each rtv_local_open() is one "connection" acting as a given domain: the
+ * store checks xenstore permissions against that domid (0 is privileged),
+ * grants are checked against it, and event channels are bound for it.
+ */
+#ifndef RTVIRT_LOCAL_H
+#define RTVIRT_LOCAL_H
+
+#include "rtvirt/seam.h"
+
+struct rtv_local_hub;
+
+struct rtv_local_config {
+    unsigned max_nodes;        /* store nodes;           default 4096 */
+    unsigned max_conns;        /* simultaneous opens;    default 32   */
+    unsigned max_watches;      /* across all conns;      default 256  */
+    unsigned max_txns;         /* open transactions;     default 64   */
+    unsigned max_grant_pages;  /* shared pages in total; default 8192 */
+    unsigned max_ports;        /* event channel ports;   default 512  */
+};
+
+/* NULL config = defaults.  Returns NULL with errno set on failure. */
+struct rtv_local_hub *rtv_local_hub_new(const struct rtv_local_config *cfg);
+/* Only the process that created the hub should free it, after every other
+ * user has closed or exited. */
+void rtv_local_hub_free(struct rtv_local_hub *hub);
+
+/* Opens the parts asked for (enum rtv_xen_parts) as domain `domid`. */
+int rtv_local_open(struct rtv_local_hub *hub, rtv_domid_t domid,
+                   unsigned parts, struct rtv_xen *out);
+
+/* Tells watchers of "@releaseDomain" that a domain went away, and drops
+ * that domain's grants, ports and connections' open transactions, as Xen
+ * does when a guest dies. */
+int rtv_local_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid);
+
+/*
+ * Fault injection, SQLite-style: the next `skip` calls of an operation
+ * succeed, then the following `fail` calls return -err (or NULL/errno),
+ * then it behaves again.  Used by tests to walk every error path.
+ */
+enum rtv_local_fault_op {
+    RTV_FAULT_XS_WRITE,
+    RTV_FAULT_XS_READ,
+    RTV_FAULT_XS_TXN_COMMIT,   /* err is usually EAGAIN */
+    RTV_FAULT_GNT_SHARE,
+    RTV_FAULT_GNT_MAP,
+    RTV_FAULT_EVTCHN_BIND,
+    RTV_FAULT_EVTCHN_NOTIFY,
+    RTV_FAULT_OP_COUNT
+};
+
+void rtv_local_fault_set(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
+                         unsigned skip, unsigned fail, int err);
+/* How many faults of that op were actually injected so far. */
+unsigned rtv_local_fault_hits(struct rtv_local_hub *hub,
+                              enum rtv_local_fault_op op);
+
+#endif /* RTVIRT_LOCAL_H */

@@ -1,0 +1,40 @@
+/*
+ * Store helpers every rtvirt program uses on top of the seam: the
+ * transaction retry loop (so nobody writes their own), formatted writes and
+ * strict number reads.
+ */
+#ifndef RTVIRT_XS_UTIL_H
+#define RTVIRT_XS_UTIL_H
+
+#include "rtvirt/seam.h"
+
+/* Default retry budget for rtv_xs_transact(): generous, because on a busy
+ * xenstored conflicts are normal, but bounded, because every wait is. */
+#define RTV_XS_TXN_TRIES 64
+
+/* Body of a transaction.  Return 0 to commit, a negative errno to abort
+ * (-EAGAIN from the body also restarts the transaction). */
+typedef int (*rtv_xs_txn_fn)(struct rtv_store *s, rtv_txn_t t, void *arg);
+
+/* Runs fn in a fresh transaction until it commits, retrying on -EAGAIN up to
+ * max_tries times (0 = RTV_XS_TXN_TRIES).  Returns 0 once committed, fn's own
+ * error if it failed, or -EAGAIN if every try conflicted.  fn may run more
+ * than once, so it must not have side effects outside the store. */
+int rtv_xs_transact(struct rtv_store *s, unsigned max_tries,
+                    rtv_xs_txn_fn fn, void *arg);
+
+/* Writes a printf-formatted value. */
+int rtv_xs_printf(struct rtv_store *s, rtv_txn_t t, const char *path,
+                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Reads an unsigned decimal number no larger than max.  -ENOENT if absent,
+ * -EINVAL if not a plain decimal number, -ERANGE if above max. */
+int rtv_xs_read_uint(struct rtv_store *s, rtv_txn_t t, const char *path,
+                     unsigned long long max, unsigned long long *out);
+
+/* Parses what rtv_xs_read_uint() accepts: digits only, no sign, no spaces,
+ * no leading zeros except "0" itself. */
+int rtv_parse_uint(const char *text, unsigned long long max,
+                   unsigned long long *out);
+
+#endif
