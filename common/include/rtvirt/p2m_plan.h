@@ -1,0 +1,233 @@
+/*
+ * rtvirt P2M identity planner.
+ *
+ * Given a range of a domain's P2M (gfn -> mfn) and an oracle that says who
+ * owns a machine frame, classify every page of the range ("query") and
+ * produce the sequence of copies that makes p2m[gfn] == gfn for every page
+ * that can reach it ("plan").
+ *
+ * The shape of the problem: page g wants frame g.  Frame g is held by at
+ * most one page of the range (its "occupant"), so "g waits for the occupant
+ * of frame g" links pages into simple paths and simple cycles:
+ *
+ *   chain:  g1 -> g2 -> ... -> gk, frame gk free.  Move gk first; that frees
+ *           frame p2m[gk] == g(k-1), and so on back to g1.  One copy a page.
+ *           Note the walk back needs no lookup at all: the page that wants
+ *           the frame just vacated is the gfn with that number.
+ *   cycle:  every frame held by the next page.  Save the lowest gfn to the
+ *           scratch frame, which opens the cycle into a chain, run the chain,
+ *           restore the saved page.  Copies = length + 1.
+ *
+ * So copies == (non-identity pages moved) + (cycles), the lower bound, and
+ * one scratch frame serves every cycle because cycles run one after another.
+ * A plan is restartable after any prefix of its operations: a half-done chain
+ * is a shorter chain, and a half-done cycle (one page at the scratch frame)
+ * is a chain, which is what lets the hypervisor preempt anywhere.
+ *
+ * Bookkeeping answers the one question the planner needs beyond the oracle:
+ * which pages of the range map frame t.  Three ways (the trade of memory for
+ * time named in the seed), which must and do give identical plans:
+ *   BACKMAP   frame -> gfn array over the range's frames, 4 bytes a page;
+ *   REFCOUNT  how many pages of the range map each frame, 1 byte a page; the
+ *             planner never needs the occupant's name, only whether it is in
+ *             the range (count 1), absent (0) or aliased (>1);
+ *   SEARCH    no memory at all; scan the P2M for each lookup (quadratic).
+ *
+ * Portability: pure C11 over caller-provided memory, no allocation, no I/O,
+ * so the hypervisor compiles this same source (define __XEN__; see
+ * xen-patches/).  Bad input (the P2M and the oracle are the peer here) gives
+ * an error or a failed page, never an assert; asserts guard our invariants.
+ */
+#ifndef RTVIRT_P2M_PLAN_H
+#define RTVIRT_P2M_PLAN_H
+
+#ifdef __XEN__
+#include <xen/types.h>
+#else
+#include <stddef.h>
+#include <stdint.h>
+#endif
+
+#define RTV_P2M_INVALID_MFN   (~(uint64_t)0)  /* p2m entry: gfn is not RAM */
+#define RTV_P2M_SCRATCH       (~(uint64_t)0 - 1) /* op from/to: the scratch frame */
+#define RTV_P2M_MAX_PAGES     ((uint64_t)0xfffffff0u) /* backmap holds 32-bit offsets */
+
+/* What the oracle says about a machine frame. */
+enum rtv_p2m_frame_kind {
+    RTV_FRAME_FREE = 0,     /* in the heap, may be taken */
+    RTV_FRAME_OWN,          /* owned by the domain being rebuilt */
+    RTV_FRAME_OTHER,        /* owned by Xen or another domain */
+    RTV_FRAME_NOT_RAM,      /* no such RAM frame (hole, MMIO, beyond memory) */
+};
+
+/*
+ * Per-page class.  rtv_p2m_query() leaves one of HOLE .. FAIL_NOT_OWNED;
+ * rtv_p2m_plan() then turns TARGET_FREE / TARGET_OWN into MOVED or
+ * FAIL_BLOCKED.  Values are stable: the hypercall reports them by number.
+ */
+enum rtv_p2m_class {
+    RTV_P2M_HOLE = 0,               /* gfn not RAM in the P2M: skipped */
+    RTV_P2M_IDENTITY,               /* already p2m[g] == g */
+    RTV_P2M_TARGET_FREE,            /* frame g is free: direct move */
+    RTV_P2M_TARGET_OWN,             /* frame g holds another page of the range */
+    RTV_P2M_FAIL_TARGET_OTHER,      /* frame g owned by Xen / another domain */
+    RTV_P2M_FAIL_TARGET_NOT_RAM,    /* frame g is not RAM */
+    RTV_P2M_FAIL_TARGET_OUTSIDE,    /* frame g holds our page outside the range */
+    RTV_P2M_FAIL_TARGET_ALIASED,    /* frame g mapped by several gfns */
+    RTV_P2M_FAIL_NOT_OWNED,         /* g maps a frame it does not own (foreign, grant) */
+    RTV_P2M_FAIL_BLOCKED,           /* waits on a page that cannot move */
+    RTV_P2M_MOVED,                  /* planned: reaches identity */
+    RTV_P2M_CLASS_COUNT
+};
+
+enum rtv_p2m_bookkeeping {
+    RTV_P2M_BK_BACKMAP = 0,
+    RTV_P2M_BK_REFCOUNT,
+    RTV_P2M_BK_SEARCH,
+    RTV_P2M_BK_COUNT
+};
+
+enum rtv_p2m_op_kind {
+    RTV_P2M_OP_MOVE = 0,    /* copy frame from -> frame to, p2m[gfn] = to, free from */
+    RTV_P2M_OP_SAVE,        /* copy frame from -> scratch, p2m[gfn] = scratch, free from */
+    RTV_P2M_OP_RESTORE,     /* copy scratch -> frame to, p2m[gfn] = to, scratch unused */
+};
+
+struct rtv_p2m_op {
+    uint64_t gfn;
+    uint64_t from;          /* RTV_P2M_SCRATCH for RESTORE */
+    uint64_t to;            /* RTV_P2M_SCRATCH for SAVE */
+    unsigned int kind;      /* enum rtv_p2m_op_kind */
+};
+
+struct rtv_p2m_counts {
+    uint64_t pages;                         /* gfns in the range */
+    uint64_t by_class[RTV_P2M_CLASS_COUNT]; /* pages per class */
+    uint64_t remapped;      /* pages the plan moves (== by_class[MOVED]) */
+    uint64_t failed;        /* sum of the FAIL_* classes */
+    uint64_t copies;        /* page copies in the plan */
+    uint64_t cycles;
+    uint64_t chains;
+    uint64_t scratch_uses;  /* SAVE operations (one a cycle) */
+    uint64_t longest_cycle;
+    uint64_t lookups;       /* occupant lookups done by the bookkeeping */
+};
+
+/* A range of the P2M: p2m[i] is the mfn of gfn gfn_start + i. */
+struct rtv_p2m_range {
+    uint64_t gfn_start;
+    uint64_t nr;
+    const uint64_t *p2m;
+};
+
+struct rtv_p2m_hooks {
+    /* Who owns machine frame mfn: enum rtv_p2m_frame_kind.  Required. */
+    unsigned int (*frame_kind)(void *ctx, uint64_t mfn);
+    /* Called for each operation in plan order; nonzero stops the plan and
+     * is returned by rtv_p2m_plan().  May be NULL (count only).  It may
+     * apply the operation to range->p2m in place: the planner reads an
+     * entry before emitting the operation that changes it, and never after.
+     * The oracle is only asked before the first emit. */
+    int (*emit)(void *ctx, const struct rtv_p2m_op *op);
+    /* Progress of long work: phase 0 classify, 1 plan; done of total pages.
+     * May be NULL. */
+    void (*progress)(void *ctx, unsigned int phase, uint64_t done, uint64_t total);
+    void *ctx;
+};
+
+/* Workspace bytes the bookkeeping needs for nr pages (0 for SEARCH). */
+size_t rtv_p2m_workspace_size(uint64_t nr, unsigned int bookkeeping);
+
+/*
+ * Classify every page of range into klass[0 .. nr-1] and count the classes.
+ * ws/ws_size: workspace of rtv_p2m_workspace_size() bytes (NULL for SEARCH).
+ * Returns 0, or -EINVAL (bad range / mode / mfn), -ENOSPC (workspace short).
+ */
+int rtv_p2m_query(const struct rtv_p2m_range *range,
+                  unsigned int bookkeeping, void *ws, size_t ws_size,
+                  const struct rtv_p2m_hooks *hooks,
+                  uint8_t *klass, struct rtv_p2m_counts *counts);
+
+/*
+ * Query, then emit the plan through hooks->emit in canonical order (chains
+ * from their free end, lowest gfn first; then cycles, lowest gfn first), and
+ * leave each page's final class in klass.  Returns 0, a query error, or the
+ * emit hook's nonzero value (counts then cover what was emitted).
+ */
+int rtv_p2m_plan(const struct rtv_p2m_range *range,
+                 unsigned int bookkeeping, void *ws, size_t ws_size,
+                 const struct rtv_p2m_hooks *hooks,
+                 uint8_t *klass, struct rtv_p2m_counts *counts);
+
+/* Names for logs and JSON ("identity", "backmap", "move", ...); "?" if bad. */
+const char *rtv_p2m_class_name(unsigned int klass);
+const char *rtv_p2m_bookkeeping_name(unsigned int bookkeeping);
+const char *rtv_p2m_op_name(unsigned int kind);
+/* Parse a bookkeeping name; returns the mode or -1. */
+int rtv_p2m_bookkeeping_parse(const char *name);
+
+#ifndef __XEN__
+/*
+ * Host-side model of a machine, for the unit tests and the simulator
+ * (common/p2m_plan_model.c): frames with owners and a 32-bit content tag,
+ * one P2M range, one scratch frame.  rtv_p2m_model_frame_kind and
+ * rtv_p2m_model_apply are ready-made hooks (ctx = the model); apply checks
+ * every operation against the machine and refuses a bad one, so a wrong
+ * plan cannot pass silently.  The caller owns all the arrays.
+ */
+struct rtv_p2m_model {
+    uint64_t nframes;           /* frames [0, nframes); beyond is not RAM */
+    uint8_t *kind;              /* nframes: enum rtv_p2m_frame_kind */
+    uint32_t *content;          /* nframes, or NULL to skip data checks */
+    uint64_t gfn_start, nr;
+    uint64_t *p2m;              /* nr entries, updated by apply */
+    uint32_t scratch_content;
+    int scratch_busy;
+    uint64_t applied;           /* operations applied */
+    const char *error;          /* first refusal, NULL if none */
+    uint64_t error_gfn;
+};
+
+unsigned int rtv_p2m_model_frame_kind(void *model, uint64_t mfn);
+int rtv_p2m_model_apply(void *model, const struct rtv_p2m_op *op);
+/* The tag the model's data for gfn starts with (and must end with). */
+uint32_t rtv_p2m_model_tag(uint64_t gfn);
+/* Fill content so that frame p2m[g] holds tag(g) for every RAM gfn. */
+void rtv_p2m_model_fill(struct rtv_p2m_model *m);
+/*
+ * After a plan ran through apply: every page klass calls MOVED or IDENTITY
+ * maps frame gfn, every other page kept its frame (orig_p2m), and every
+ * page's data is its tag.  Returns 0, or -1 with *bad_gfn set.
+ */
+int rtv_p2m_model_verify(const struct rtv_p2m_model *m, const uint64_t *orig_p2m,
+                         const uint8_t *klass, uint64_t *bad_gfn);
+
+/*
+ * A synthetic dom0-like machine for tests and the simulator.  gfns
+ * [0, nr); a fraction identity_fraction is identity; of the rest,
+ * cycle_fraction sits in explicit cycles of 2..max_cycle pages, and the
+ * others take random distinct frames among the non-identity gfns' frames and
+ * nr/2 extra frames above nr (which makes chains and the odd random cycle).
+ * Frames of [0, nr) that nobody took are free, except other_fraction owned
+ * by someone else and not_ram_fraction not RAM; hole_fraction of gfns are
+ * not RAM.  The caller gives arrays of rtv_p2m_synth_frames(nr) frames
+ * (kind, content may be NULL) and nr P2M entries, plus a scratch of
+ * rtv_p2m_synth_frames(nr) uint32 for the shuffle.
+ */
+struct rtv_p2m_synth {
+    uint64_t nr;
+    double identity_fraction, cycle_fraction, other_fraction;
+    double not_ram_fraction, hole_fraction;
+    unsigned int max_cycle;
+    uint64_t seed;
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *ctx;
+};
+uint64_t rtv_p2m_synth_frames(uint64_t nr);
+int rtv_p2m_synth_build(const struct rtv_p2m_synth *s, struct rtv_p2m_model *m,
+                        uint32_t *scratch);
+/* The PRNG behind it (splitmix64), for tests that want their own. */
+uint64_t rtv_p2m_rand(uint64_t *state);
+#endif /* !__XEN__ */
+
+#endif /* RTVIRT_P2M_PLAN_H */
