@@ -3,3 +3,16 @@
 # code allowed to call libxen*).
 LIB_SRCS    += $(wildcard common/*.c common/local/*.c)
 XENLIB_SRCS += $(wildcard common/xen/*.c)
+
+CHECK_SCRIPTS += common/check-seam.sh
+
+# Every public header compiles on its own (it includes what it uses).
+PUBLIC_HDRS := $(wildcard common/include/rtvirt/*.h)
+.PHONY: check-headers
+check-headers: $(GEN_HDRS)
+	@for h in $(PUBLIC_HDRS); do \
+	    printf '#include "%s"\n' "$${h#common/include/}" | \
+	    $(CC) $(RTV_CPPFLAGS) -std=c11 -Wall -Wextra -Werror -fsyntax-only -x c - \
+	    || { echo "header $$h does not compile on its own"; exit 1; }; \
+	done; echo "headers: $(words $(PUBLIC_HDRS)) public headers compile on their own"
+check-run: check-headers

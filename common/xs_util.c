@@ -63,7 +63,8 @@ int rtv_parse_uint(const char *text, unsigned long long max,
         if (*p < '0' || *p > '9')
             return -EINVAL;
         unsigned d = (unsigned)(*p - '0');
-        if (v > (max - d) / 10)
+        /* v * 10 + d > max, written so that nothing can wrap around. */
+        if (v > max / 10 || d > max - v * 10)
             return -ERANGE;
         v = v * 10 + d;
     }
