@@ -101,6 +101,10 @@ check-run: all
 check-asan:
 	$(MAKE) BUILD=$(BUILD)/asan SAN=1 check-run
 
+# ---- the README's test command: checks, then the lab's smoke flight --------
+.PHONY: test
+test: check
+
 # ---- install (what an operator, or the lab's dom0 image, gets) -------------
 .PHONY: install
 install: all

@@ -32,7 +32,7 @@ START_TEST(table_is_well_formed)
             ck_assert_str_ne(rtv_xs_nodes[j].path, n->path);
         }
     }
-    ck_assert_int_eq(rtv_xs_node_by_id("no-such-node"), -1);
+    ck_assert_int_eq(rtv_xs_node_by_id("no-such-node"), -1); /* xs-schema: not-a-node */
 }
 END_TEST
 
