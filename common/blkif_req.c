@@ -240,13 +240,15 @@ bool rtv_blkif_ring_respond(blkif_back_ring_t *ring, uint64_t id,
 enum rtv_blkif_rsp_verdict rtv_blkif_rsp_check(const struct blkif_response *copy,
                                                unsigned nr_slots,
                                                const bool *inflight,
-                                               const uint8_t *sent_op)
+                                               const uint8_t *sent_op,
+                                               const uint8_t *alt_op)
 {
     if (copy->id >= nr_slots)
         return RTV_BLKIF_RSP_E_BAD_ID;
     if (!inflight[copy->id])
         return RTV_BLKIF_RSP_E_NOT_INFLIGHT;
-    if (copy->operation != sent_op[copy->id])
+    if (copy->operation != sent_op[copy->id] &&
+        (alt_op == NULL || copy->operation != alt_op[copy->id]))
         return RTV_BLKIF_RSP_E_OP_MISMATCH;
     if (copy->status != BLKIF_RSP_OKAY && copy->status != BLKIF_RSP_ERROR &&
         copy->status != BLKIF_RSP_EOPNOTSUPP)

@@ -366,22 +366,33 @@ START_TEST(test_rsp_check)
     uint8_t ops[4] = { BLKIF_OP_READ, 0, BLKIF_OP_WRITE, BLKIF_OP_INDIRECT };
     struct blkif_response r = { .id = 0, .operation = BLKIF_OP_READ, .status = 0 };
 
-    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops), RTV_BLKIF_RSP_OK);
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, NULL), RTV_BLKIF_RSP_OK);
     r.status = BLKIF_RSP_EOPNOTSUPP;
-    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops), RTV_BLKIF_RSP_OK);
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, NULL), RTV_BLKIF_RSP_OK);
     r.status = 5;
-    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops), RTV_BLKIF_RSP_E_BAD_STATUS);
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, NULL), RTV_BLKIF_RSP_E_BAD_STATUS);
     r.status = 0;
     r.id = 4;
-    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops), RTV_BLKIF_RSP_E_BAD_ID);
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, NULL), RTV_BLKIF_RSP_E_BAD_ID);
     r.id = UINT64_MAX;
-    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops), RTV_BLKIF_RSP_E_BAD_ID);
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, NULL), RTV_BLKIF_RSP_E_BAD_ID);
     r.id = 1;
-    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops), RTV_BLKIF_RSP_E_NOT_INFLIGHT);
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, NULL), RTV_BLKIF_RSP_E_NOT_INFLIGHT);
     r.id = 2;
-    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops), RTV_BLKIF_RSP_E_OP_MISMATCH);
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, NULL), RTV_BLKIF_RSP_E_OP_MISMATCH);
     r.operation = BLKIF_OP_WRITE;
-    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops), RTV_BLKIF_RSP_OK);
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, NULL), RTV_BLKIF_RSP_OK);
+
+    /* Indirect: BLKIF_OP_INDIRECT or the indirect_op, nothing else. */
+    uint8_t alt[4] = { BLKIF_OP_READ, 0, BLKIF_OP_WRITE, BLKIF_OP_WRITE };
+    r.id = 3;
+    r.operation = BLKIF_OP_INDIRECT;
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, alt), RTV_BLKIF_RSP_OK);
+    r.operation = BLKIF_OP_WRITE;
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, alt), RTV_BLKIF_RSP_OK);
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, NULL), RTV_BLKIF_RSP_E_OP_MISMATCH);
+    r.operation = BLKIF_OP_READ;
+    ck_assert_int_eq(rtv_blkif_rsp_check(&r, 4, inflight, ops, alt), RTV_BLKIF_RSP_E_OP_MISMATCH);
 }
 END_TEST
 

@@ -148,11 +148,14 @@ const char *rtv_blkif_rsp_verdict_str(enum rtv_blkif_rsp_verdict v);
 
 /* Checks a private copy of a response.  inflight[i] says whether shadow slot
  * i (0 <= i < nr_slots) has a request outstanding and sent_op[i] which ring
- * operation it was sent with. */
+ * operation it was sent with.  alt_op (may be NULL) gives a second accepted
+ * operation per slot: for BLKIF_OP_INDIRECT, Linux blkback echoes the
+ * indirect_op (READ/WRITE) rather than BLKIF_OP_INDIRECT. */
 enum rtv_blkif_rsp_verdict rtv_blkif_rsp_check(const struct blkif_response *copy,
                                                unsigned nr_slots,
                                                const bool *inflight,
-                                               const uint8_t *sent_op);
+                                               const uint8_t *sent_op,
+                                               const uint8_t *alt_op);
 
 /* Frontend: producer check for responses (as rtv_blkif_ring_peek). */
 int rtv_blkif_front_peek(blkif_front_ring_t *ring, RING_IDX *rp);

@@ -1,0 +1,61 @@
+/*
+ * rtvirt-backd engine: one event loop serving every vbd backend directory
+ * under /local/domain/<self>/backend/vbd, for any number of domains.
+ *
+ * Threading: single-threaded.  One poll() loop waits on the store's watch
+ * fd, the event-channel fd and an eventfd io_uring signals on completion.
+ * Nothing blocks on a peer: a request is copied off its ring, validated by
+ * common/blkif_req.c, its grants mapped, and its I/O submitted to io_uring;
+ * the response goes out when the completion arrives.
+ *
+ * I/O path of one request:
+ *   ring slot --RING_COPY_REQUEST--> private copy --rtv_blkif_parse--> req
+ *   --map grants (persistent cache or one-shot)--> iovecs
+ *   --io_uring readv/writev (+ fsync links for flush/FUA, fallocate for
+ *   discard)--> completion --> response on the ring --> notify.
+ *
+ * A broken frontend costs only its own device: bad requests get
+ * BLKIF_RSP_ERROR, a producer overflow halts that queue, failures to map a
+ * ring put that device into Closing with hotplug-error set.
+ */
+#ifndef RTVIRT_BACKD_H
+#define RTVIRT_BACKD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rtvirt/seam.h"
+
+struct backd;
+
+struct backd_config {
+    unsigned max_ring_page_order;   /* advertised max-ring-page-order (<= 4) */
+    unsigned max_queues;            /* advertised multi-queue-max-queues (>= 1) */
+    unsigned max_indirect_segs;     /* 0: do not advertise indirect */
+    bool     persistent;            /* advertise feature-persistent */
+    bool     discard;               /* advertise feature-discard */
+    bool     barrier;               /* advertise feature-barrier */
+    unsigned max_persistent_grants; /* per device */
+    bool     verbose;
+};
+
+void backd_config_default(struct backd_config *cfg);
+
+/* Takes over nothing: x stays the caller's.  Returns NULL with errno set. */
+struct backd *backd_new(struct rtv_xen *x, const struct backd_config *cfg);
+void backd_free(struct backd *b);
+
+/* Runs the loop for at most timeout_ms (-1: until backd_stop()).  Returns
+ * 0, or a negative errno if the loop itself failed (not a device). */
+int backd_run(struct backd *b, int timeout_ms);
+void backd_stop(struct backd *b);
+
+/* Counters for tests and logs. */
+struct backd_stats {
+    unsigned long long requests, errors, halted_rings, connects,
+                       persistent_hits, persistent_maps;
+    unsigned devices;
+};
+void backd_get_stats(const struct backd *b, struct backd_stats *st);
+
+#endif

@@ -1,0 +1,461 @@
+/*
+ * rtvirt-backd data path: rings, grants, io_uring.
+ *
+ * Per queue the loop is: peek the producer (overflow -> halt this queue
+ * only), copy each request off the ring, validate the copy, map its grants,
+ * queue its I/O on the shared io_uring, and respond when the last
+ * completion of that request arrives.  Ring slots are never read twice.
+ *
+ * Ordering: FLUSH_DISKCACHE is fdatasync of what completed before it (the
+ * blkif contract); with data it is fdatasync -> write -> fdatasync as one
+ * io_uring link chain.  WRITE_BARRIER also waits for every earlier request
+ * of its queue to complete, and nothing later is taken off the ring until it
+ * completes (the queue is "plugged").
+ */
+#include "backd_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- persistent grants ------------------------------------------------------ */
+
+static unsigned pg_hash(grant_ref_t g, unsigned n)
+{
+    return (unsigned)((g * 2654435761u) % n);
+}
+
+/* Returns the cached mapping of gref, mapping and caching it if there is
+ * room; NULL if it is neither cached nor cacheable (caller maps one-shot). */
+static void *pg_get(struct backd_dev *d, grant_ref_t gref)
+{
+    struct backd *b = d->b;
+    unsigned i = pg_hash(gref, d->nr_pg);
+
+    for (unsigned n = 0; n < d->nr_pg; n++, i = (i + 1) % d->nr_pg) {
+        if (d->pg[i].addr == NULL)
+            break;
+        if (d->pg[i].gref == gref) {
+            b->st.persistent_hits++;
+            return d->pg[i].addr;
+        }
+    }
+    /* Keep the table at most 3/4 full so probes stay short. */
+    if (d->pg_used * 4 >= d->nr_pg * 3)
+        return NULL;
+    rtv_gref_t ref = gref;
+    void *addr = b->x->gnt->ops->map(b->x->gnt, d->domid, 1, &ref, true);
+    if (addr == NULL)
+        return NULL;
+    i = pg_hash(gref, d->nr_pg);
+    while (d->pg[i].addr != NULL)
+        i = (i + 1) % d->nr_pg;
+    d->pg[i].gref = gref;
+    d->pg[i].addr = addr;
+    d->pg_used++;
+    b->st.persistent_maps++;
+    return addr;
+}
+
+void backd_pgnt_flush(struct backd_dev *d)
+{
+    for (unsigned i = 0; i < d->nr_pg; i++) {
+        if (d->pg[i].addr != NULL)
+            d->b->x->gnt->ops->unmap(d->b->x->gnt, d->pg[i].addr, 1);
+        d->pg[i].addr = NULL;
+    }
+    d->pg_used = 0;
+}
+
+/* ---- responses ----------------------------------------------------------------- */
+
+static void queue_notify(struct backd_queue *q)
+{
+    struct rtv_evtchn *e = q->dev->b->x->evtchn;
+
+    e->ops->notify(e, q->port);
+}
+
+static void req_finish(struct backd_req *req)
+{
+    struct backd_queue *q = req->q;
+    struct backd_dev *d = q->dev;
+    struct backd *b = d->b;
+
+    if (req->map != NULL) {
+        b->x->gnt->ops->unmap(b->x->gnt, req->map, req->map_count);
+        req->map = NULL;
+    }
+    if (req->status != BLKIF_RSP_OKAY)
+        b->st.errors++;
+    /* A halted ring gets no more writes from us: the frontend broke it. */
+    if (!q->halted && q->connected &&
+        rtv_blkif_ring_respond(&q->ring, req->r.id, req->r.operation, req->status))
+        queue_notify(q);
+    if (req->r.drain)
+        q->plugged = false;
+    req->next_free = q->free;
+    q->free = req;
+    q->inflight--;
+}
+
+/* ---- submission ---------------------------------------------------------------- */
+
+static struct io_uring_sqe *get_sqe(struct backd *b)
+{
+    struct io_uring_sqe *sqe = io_uring_get_sqe(&b->uring);
+
+    if (sqe == NULL) {
+        io_uring_submit(&b->uring);
+        sqe = io_uring_get_sqe(&b->uring);
+    }
+    return sqe;
+}
+
+/* Maps the data segments and builds the iovecs.  Returns 0 or -errno. */
+static int req_map(struct backd_req *req)
+{
+    struct backd_dev *d = req->q->dev;
+    struct backd *b = d->b;
+    rtv_gref_t refs[RTV_BLKIF_MAX_SEGS];
+    void *addr[RTV_BLKIF_MAX_SEGS];
+    unsigned n = 0;
+    /* Reading the disk writes into the guest's pages. */
+    bool writable = req->r.kind == RTV_BLKIF_READ;
+
+    for (unsigned i = 0; i < req->r.nr_segs; i++) {
+        addr[i] = d->persistent ? pg_get(d, req->r.seg[i].gref) : NULL;
+        if (addr[i] == NULL)
+            refs[n++] = req->r.seg[i].gref;
+    }
+    if (n > 0) {
+        req->map = b->x->gnt->ops->map(b->x->gnt, d->domid, n, refs, writable);
+        if (req->map == NULL)
+            return -errno;
+        req->map_count = n;
+    }
+    n = 0;
+    for (unsigned i = 0; i < req->r.nr_segs; i++) {
+        char *page = addr[i] != NULL
+                   ? addr[i]
+                   : (char *)req->map + (size_t)(n++) * RTV_BLKIF_PAGE_SIZE;
+
+        req->iov[i].iov_base = page + rtv_blkif_seg_off(&req->r.seg[i]);
+        req->iov[i].iov_len = rtv_blkif_seg_len(&req->r.seg[i]);
+    }
+    req->nr_iov = req->r.nr_segs;
+    return 0;
+}
+
+static void req_submit(struct backd_req *req)
+{
+    struct backd_dev *d = req->q->dev;
+    struct backd *b = d->b;
+    struct io_uring_sqe *sqe[3];
+    unsigned n = 0, need;
+    off_t off = (off_t)(req->r.sector << RTV_BLKIF_SECTOR_SHIFT);
+
+    if ((req->r.kind == RTV_BLKIF_READ || req->r.kind == RTV_BLKIF_WRITE) &&
+        req_map(req) < 0) {
+        backd_log(b, "dom%u/%u: cannot map grants of request %llu", d->domid,
+                  d->devid, (unsigned long long)req->r.id);
+        req->status = BLKIF_RSP_ERROR;
+        req_finish(req);
+        return;
+    }
+    need = 1 + (req->r.kind == RTV_BLKIF_WRITE ? req->r.preflush + req->r.postflush : 0);
+    if (io_uring_sq_space_left(&b->uring) < need)
+        io_uring_submit(&b->uring);
+    for (unsigned i = 0; i < need; i++) {
+        sqe[i] = get_sqe(b);
+        if (sqe[i] == NULL) {
+            /* Cannot happen with need <= 3 after a submit, but never leave a
+             * request hanging: fill what we got with no-ops. */
+            for (unsigned j = 0; j < i; j++) {
+                io_uring_prep_nop(sqe[j]);
+                io_uring_sqe_set_data(sqe[j], NULL);
+            }
+            req->status = BLKIF_RSP_ERROR;
+            req_finish(req);
+            return;
+        }
+    }
+
+    switch (req->r.kind) {
+    case RTV_BLKIF_READ:
+        io_uring_prep_readv(sqe[n++], d->fd, req->iov, req->nr_iov, off);
+        break;
+    case RTV_BLKIF_WRITE:
+        if (req->r.preflush)
+            io_uring_prep_fsync(sqe[n++], d->fd, IORING_FSYNC_DATASYNC);
+        io_uring_prep_writev(sqe[n++], d->fd, req->iov, req->nr_iov, off);
+        if (req->r.postflush)
+            io_uring_prep_fsync(sqe[n++], d->fd, IORING_FSYNC_DATASYNC);
+        break;
+    case RTV_BLKIF_FLUSH:
+        io_uring_prep_fsync(sqe[n++], d->fd, IORING_FSYNC_DATASYNC);
+        break;
+    case RTV_BLKIF_DISCARD:
+        io_uring_prep_fallocate(sqe[n++], d->fd,
+                                FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+                                (off_t)(req->r.nr_sectors << RTV_BLKIF_SECTOR_SHIFT));
+        break;
+    }
+    req->sqes_left = n;
+    for (unsigned i = 0; i < n; i++) {
+        /* Bit 0 of user_data marks the data transfer, whose byte count
+         * must match; flushes and discards return 0. */
+        bool data = (req->r.kind == RTV_BLKIF_READ || req->r.kind == RTV_BLKIF_WRITE) &&
+                    sqe[i]->opcode != IORING_OP_FSYNC;
+        io_uring_sqe_set_data64(sqe[i], (uint64_t)(uintptr_t)req | data);
+        /* Each step runs only if the one before succeeded. */
+        if (i + 1 < n)
+            sqe[i]->flags |= IOSQE_IO_LINK;
+    }
+}
+
+/* Fetches the indirect descriptors: one read-only, one-shot mapping of the
+ * indirect pages, copied out and validated by the core, then unmapped. */
+static enum rtv_blkif_verdict req_indirect(struct backd_req *req, int *err)
+{
+    struct backd_dev *d = req->q->dev;
+    struct rtv_grants *g = d->b->x->gnt;
+    unsigned n = req->r.nr_indirect_pages;
+    rtv_gref_t refs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    const void *pages[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    enum rtv_blkif_verdict v;
+    char *map;
+
+    for (unsigned i = 0; i < n; i++)
+        refs[i] = req->r.indirect_grefs[i];
+    map = g->ops->map(g, d->domid, n, refs, false);
+    if (map == NULL) {
+        *err = errno;
+        return RTV_BLKIF_VERDICT_COUNT;
+    }
+    for (unsigned i = 0; i < n; i++)
+        pages[i] = map + (size_t)i * RTV_BLKIF_PAGE_SIZE;
+    v = rtv_blkif_parse_indirect(&req->r, pages, &d->lim);
+    g->ops->unmap(g, map, n);
+    return v;
+}
+
+static void handle_request(struct backd_queue *q, const struct blkif_request *copy)
+{
+    struct backd_dev *d = q->dev;
+    struct backd *b = d->b;
+    struct backd_req *req = q->free;
+    enum rtv_blkif_verdict v;
+    int err = 0;
+
+    if (req == NULL) {
+        /* rtv_blkif_ring_take() never hands out more requests than the ring
+         * has response slots, and we keep that many; halting is the safe
+         * answer if our own bookkeeping is ever wrong. */
+        backd_err("dom%u/%u q%u: no free request slot; halting", d->domid,
+                  d->devid, q->idx);
+        q->halted = true;
+        return;
+    }
+    q->free = req->next_free;
+    q->inflight++;
+    b->st.requests++;
+    req->q = q;
+    req->map = NULL;
+    req->status = BLKIF_RSP_OKAY;
+
+    v = rtv_blkif_parse(copy, &d->lim, &req->r);
+    if (v == RTV_BLKIF_OK && req->r.nr_indirect_pages > 0)
+        v = req_indirect(req, &err);
+    if (v != RTV_BLKIF_OK) {
+        if (v == RTV_BLKIF_VERDICT_COUNT)
+            backd_log(b, "dom%u/%u: request %llu: cannot map indirect pages: %s",
+                      d->domid, d->devid, (unsigned long long)req->r.id,
+                      strerror(err));
+        else
+            backd_log(b, "dom%u/%u: request %llu rejected: %s", d->domid,
+                      d->devid, (unsigned long long)req->r.id,
+                      rtv_blkif_verdict_str(v));
+        req->r.drain = false;
+        req->status = (v == RTV_BLKIF_E_UNKNOWN_OP || v == RTV_BLKIF_E_OP_NOT_NEGOTIATED)
+                    ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
+        req_finish(req);
+        return;
+    }
+    if (req->r.drain) {
+        q->plugged = true;
+        if (q->inflight > 1) {      /* wait for everything before it */
+            q->deferred = req;
+            return;
+        }
+    }
+    req_submit(req);
+}
+
+void backd_queue_kick(struct backd_queue *q)
+{
+    struct backd_dev *d = q->dev;
+    struct blkif_request copy;
+    RING_IDX rp;
+    int more;
+
+    while (q->connected && !q->halted && !q->plugged && !d->quiescing) {
+        if (rtv_blkif_ring_peek(&q->ring, &rp) < 0) {
+            backd_err("dom%u/%u q%u: request producer overflow (prod %u, "
+                      "rsp_prod_pvt %u, size %u); ring halted", d->domid,
+                      d->devid, q->idx, rp, q->ring.rsp_prod_pvt,
+                      RING_SIZE(&q->ring));
+            q->halted = true;
+            d->b->st.halted_rings++;
+            break;
+        }
+        while (!q->plugged && rtv_blkif_ring_take(&q->ring, rp, &copy)) {
+            handle_request(q, &copy);
+            if (q->halted)
+                break;
+        }
+        if (q->plugged || q->halted)
+            break;
+        RING_FINAL_CHECK_FOR_REQUESTS(&q->ring, more);
+        if (!more)
+            break;
+    }
+    io_uring_submit(&d->b->uring);
+}
+
+/* ---- connect / disconnect -------------------------------------------------------- */
+
+int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
+                        unsigned nr_pages, rtv_port_t remote_port)
+{
+    struct backd_dev *d = q->dev;
+    struct backd *b = d->b;
+    unsigned size = nr_pages * RTV_BLKIF_PAGE_SIZE;
+    int rc;
+
+    q->sring = b->x->gnt->ops->map(b->x->gnt, d->domid, nr_pages, refs, true);
+    if (q->sring == NULL)
+        return -errno;
+    q->nr_ring_pages = nr_pages;
+    /* The frontend initialised the shared indexes; we keep our own. */
+    BACK_RING_INIT(&q->ring, (blkif_sring_t *)q->sring, size);
+    rc = b->x->evtchn->ops->bind_interdomain(b->x->evtchn, d->domid,
+                                             remote_port, &q->port);
+    if (rc < 0) {
+        b->x->gnt->ops->unmap(b->x->gnt, q->sring, nr_pages);
+        q->sring = NULL;
+        return rc;
+    }
+    unsigned n = RING_SIZE(&q->ring);
+    q->reqs = calloc(n, sizeof(*q->reqs));
+    if (q->reqs == NULL) {
+        b->x->evtchn->ops->unbind(b->x->evtchn, q->port);
+        b->x->gnt->ops->unmap(b->x->gnt, q->sring, nr_pages);
+        q->sring = NULL;
+        return -ENOMEM;
+    }
+    q->free = NULL;
+    for (unsigned i = n; i-- > 0;) {
+        q->reqs[i].next_free = q->free;
+        q->free = &q->reqs[i];
+    }
+    q->inflight = 0;
+    q->halted = q->plugged = false;
+    q->deferred = NULL;
+    q->connected = true;
+    return 0;
+}
+
+/* Only called with nothing in flight on the queue. */
+void backd_queue_disconnect(struct backd_queue *q)
+{
+    struct backd *b = q->dev->b;
+
+    if (!q->connected)
+        return;
+    q->connected = false;
+    b->x->evtchn->ops->unbind(b->x->evtchn, q->port);
+    b->x->gnt->ops->unmap(b->x->gnt, q->sring, q->nr_ring_pages);
+    q->sring = NULL;
+    free(q->reqs);
+    q->reqs = NULL;
+    q->free = NULL;
+}
+
+unsigned backd_dev_inflight(const struct backd_dev *d)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < d->nr_queues; i++)
+        n += d->q[i].inflight;
+    return n;
+}
+
+/* ---- events ----------------------------------------------------------------------- */
+
+static struct backd_queue *queue_by_port(struct backd *b, rtv_port_t port)
+{
+    for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
+        for (unsigned i = 0; i < d->nr_queues; i++)
+            if (d->q[i].connected && d->q[i].port == port)
+                return &d->q[i];
+    return NULL;
+}
+
+void backd_handle_evtchn(struct backd *b)
+{
+    struct rtv_evtchn *e = b->x->evtchn;
+    rtv_port_t port;
+
+    /* One port per readable poll: on the real seam pending() may block. */
+    if (e->ops->pending(e, &port) < 0)
+        return;
+    e->ops->unmask(e, port);
+    struct backd_queue *q = queue_by_port(b, port);
+    if (q != NULL)
+        backd_queue_kick(q);
+}
+
+void backd_handle_completions(struct backd *b)
+{
+    struct io_uring_cqe *cqe;
+    uint64_t v;
+    ssize_t r = read(b->uring_efd, &v, sizeof(v));   /* clear the eventfd */
+
+    (void)r;
+    while (io_uring_peek_cqe(&b->uring, &cqe) == 0) {
+        uint64_t ud = io_uring_cqe_get_data64(cqe);
+        struct backd_req *req = (struct backd_req *)(uintptr_t)(ud & ~(uint64_t)1);
+        int res = cqe->res;
+
+        io_uring_cqe_seen(&b->uring, cqe);
+        if (req == NULL)
+            continue;
+        if (res < 0)
+            req->status = (res == -EOPNOTSUPP && req->r.kind == RTV_BLKIF_DISCARD)
+                        ? BLKIF_RSP_EOPNOTSUPP : BLKIF_RSP_ERROR;
+        else if ((ud & 1) &&
+                 (uint64_t)res != req->r.nr_sectors << RTV_BLKIF_SECTOR_SHIFT)
+            req->status = BLKIF_RSP_ERROR;     /* short transfer */
+        if (--req->sqes_left > 0)
+            continue;
+
+        struct backd_queue *q = req->q;
+        struct backd_dev *d = q->dev;
+
+        req_finish(req);
+        if (q->deferred != NULL && q->inflight == 1) {
+            struct backd_req *bar = q->deferred;
+
+            q->deferred = NULL;
+            req_submit(bar);
+        } else if (!q->plugged) {
+            backd_queue_kick(q);
+        }
+        if (d->update_pending && backd_dev_inflight(d) == 0)
+            backd_dev_update(d);       /* a deferred disconnect may proceed */
+    }
+    io_uring_submit(&b->uring);
+}

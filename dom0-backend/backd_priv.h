@@ -1,0 +1,114 @@
+/*
+ * rtvirt-backd internals shared by the handshake (backd_xs.c) and the data
+ * path (backd_io.c).  See backd.h for the overall picture.
+ */
+#ifndef RTVIRT_BACKD_PRIV_H
+#define RTVIRT_BACKD_PRIV_H
+
+#include <liburing.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/uio.h>
+
+#include "backd.h"
+#include "rtvirt/blkif_req.h"
+#include "rtvirt/blkif_xs.h"
+
+#define BACKD_PATH_MAX 256
+
+struct backd_dev;
+struct backd_queue;
+
+/* One request being served. */
+struct backd_req {
+    struct backd_queue *q;
+    struct backd_req   *next_free;
+    struct rtv_blkif_req r;
+    void     *map;             /* one-shot mapping of the non-cached segments */
+    unsigned  map_count;
+    unsigned  nr_iov;
+    struct iovec iov[RTV_BLKIF_MAX_SEGS];
+    unsigned  sqes_left;       /* completions still to come */
+    int16_t   status;
+};
+
+struct backd_queue {
+    struct backd_dev *dev;
+    unsigned idx;
+    void    *sring;            /* mapped ring pages */
+    unsigned nr_ring_pages;
+    blkif_back_ring_t ring;
+    rtv_port_t port;
+    bool     connected;
+    bool     halted;           /* protocol violation: serve nothing more */
+    unsigned inflight;
+    struct backd_req *deferred;   /* barrier waiting for inflight == 0 */
+    bool     plugged;          /* a barrier is running: take nothing new */
+    struct backd_req *reqs;    /* RING_SIZE slots */
+    struct backd_req *free;
+};
+
+/* Persistent grant cache: open addressing on gref. */
+struct backd_pgnt {
+    grant_ref_t gref;
+    void       *addr;          /* NULL: empty slot */
+};
+
+/* xenbus states we publish / see. */
+struct backd_dev {
+    struct backd      *b;
+    struct backd_dev  *next;
+    rtv_domid_t domid;         /* frontend domain */
+    unsigned    devid;
+    char be_path[BACKD_PATH_MAX];
+    char fe_path[BACKD_PATH_MAX];
+    char watch_token[64];
+    bool fe_watched;
+    int  fd;                   /* the image */
+    bool read_only;
+    uint64_t nr_sectors;
+    struct rtv_blkif_limits lim;
+    bool persistent;           /* negotiated */
+    unsigned nr_queues;
+    struct backd_queue q[BLKIF_XS_MAX_QUEUES];
+    int  be_state;             /* what we last published */
+    bool gone;                 /* backend dir removed: free once idle */
+    bool failed;               /* setup failed: stay Closing until Closed */
+    bool update_pending;       /* a state change waits for in-flight I/O */
+    bool quiescing;            /* closing: take no new requests */
+    struct backd_pgnt *pg;     /* persistent cache (nr_pg slots) */
+    unsigned nr_pg, pg_used;
+};
+
+struct backd {
+    struct rtv_xen *x;
+    struct backd_config cfg;
+    struct io_uring uring;
+    int  uring_efd;
+    volatile sig_atomic_t stop;
+    char root[BACKD_PATH_MAX];
+    struct backd_dev *devs;
+    struct backd_stats st;
+};
+
+#define backd_log(b, ...) do { if ((b)->cfg.verbose) { \
+    fprintf(stderr, "rtvirt-backd: " __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#define backd_err(...) do { fprintf(stderr, "rtvirt-backd: " __VA_ARGS__); \
+    fputc('\n', stderr); } while (0)
+
+/* backd_io.c */
+int  backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
+                         unsigned nr_pages, rtv_port_t remote_port);
+void backd_queue_disconnect(struct backd_queue *q);
+void backd_queue_kick(struct backd_queue *q);
+void backd_handle_evtchn(struct backd *b);
+void backd_handle_completions(struct backd *b);
+unsigned backd_dev_inflight(const struct backd_dev *d);
+void backd_pgnt_flush(struct backd_dev *d);
+
+/* backd_xs.c */
+void backd_scan(struct backd *b);
+void backd_dev_update(struct backd_dev *d);
+void backd_dev_free(struct backd_dev *d);
+
+#endif

@@ -1,0 +1,681 @@
+/*
+ * rtvirt-backd control path: finding devices, the XenbusState handshake of
+ * xen/io/blkif.h on the backend side, and the event loop.
+ *
+ * Handlers are idempotent: every watch event (ours coalesce, the real
+ * xenstored's may too) rescans the backend tree and re-evaluates every
+ * device from what the store says now, publishing a state only when it
+ * changes.  A device moves:
+ *
+ *   found --features, InitWait--> InitWait
+ *   InitWait + frontend Initialised/Connected --map rings, bind--> Connected
+ *   frontend Closing --drain I/O--> Closing
+ *   frontend Closed --drain I/O, unmap rings--> Closed
+ *   Closed + frontend Initialising again (reconnect) --> InitWait
+ *   backend directory removed (toolstack detach) --drain--> freed
+ *
+ * The ring is unmapped only once the frontend has reached Closed (or gone),
+ * never while it might still be using it.
+ */
+#include "backd_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/fs.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "rtvirt/xs_util.h"
+
+#define VDISK_READONLY_FLAG 0x4   /* blkif.h VDISK_READONLY */
+
+void backd_config_default(struct backd_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->max_ring_page_order = BLKIF_XS_MAX_RING_ORDER;
+    cfg->max_queues = 4;
+    cfg->max_indirect_segs = 256;
+    cfg->persistent = true;
+    cfg->discard = true;
+    cfg->barrier = true;
+    cfg->max_persistent_grants = 1056;   /* Linux blkback's default */
+}
+
+/* ---- small store helpers ------------------------------------------------------ */
+
+static int xs_readf(struct backd *b, char **val, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int xs_readf(struct backd *b, char **val, const char *fmt, ...)
+{
+    char path[BACKD_PATH_MAX];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -ENAMETOOLONG;
+    return rtv_xs_read(b->x->xs, RTV_XS_NO_TXN, path, val, NULL);
+}
+
+static int xs_uintf(struct backd *b, unsigned long long max,
+                    unsigned long long *out, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int xs_uintf(struct backd *b, unsigned long long max,
+                    unsigned long long *out, const char *fmt, ...)
+{
+    char path[BACKD_PATH_MAX];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(path, sizeof(path), fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return -ENAMETOOLONG;
+    return rtv_xs_read_uint(b->x->xs, RTV_XS_NO_TXN, path, max, out);
+}
+
+/* Reads an optional number: absent gives def. */
+static int xs_uint_def(struct backd *b, const char *dir, const char *leaf,
+                       unsigned long long max, unsigned long long def,
+                       unsigned long long *out)
+{
+    int rc = xs_uintf(b, max, out, "%s/%s", dir, leaf);
+
+    if (rc == -ENOENT) {
+        *out = def;
+        return 0;
+    }
+    return rc;
+}
+
+static void publish_state(struct backd_dev *d, int state)
+{
+    char path[BACKD_PATH_MAX];
+
+    if (d->be_state == state)
+        return;
+    snprintf(path, sizeof(path), "%s/%s", d->be_path, BLKIF_XS_BE_STATE);
+    if (rtv_xs_printf(d->b->x->xs, RTV_XS_NO_TXN, path, "%d", state) < 0) {
+        backd_err("dom%u/%u: cannot write %s", d->domid, d->devid, path);
+        return;
+    }
+    backd_log(d->b, "dom%u/%u: backend state %d -> %d", d->domid, d->devid,
+              d->be_state, state);
+    d->be_state = state;
+}
+
+/* Attach failure: reported where tools look (as FreeBSD blkback does). */
+static void report_error(struct backd_dev *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void report_error(struct backd_dev *d, const char *fmt, ...)
+{
+    char msg[512], path[BACKD_PATH_MAX];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    backd_err("dom%u/%u: %s", d->domid, d->devid, msg);
+    snprintf(path, sizeof(path), "%s/%s", d->be_path, BLKIF_XS_BE_HOTPLUG_ERROR);
+    rtv_xs_write(d->b->x->xs, RTV_XS_NO_TXN, path, msg, strlen(msg));
+    snprintf(path, sizeof(path), "%s/%s", d->be_path, BLKIF_XS_BE_HOTPLUG_STATUS);
+    rtv_xs_write(d->b->x->xs, RTV_XS_NO_TXN, path, "error", 5);
+    d->failed = true;
+}
+
+/* ---- device creation ---------------------------------------------------------- */
+
+struct features_txn {
+    struct backd_dev *d;
+};
+
+static int write_features(struct rtv_store *s, rtv_txn_t t, void *arg)
+{
+    struct backd_dev *d = ((struct features_txn *)arg)->d;
+    const struct backd_config *c = &d->b->cfg;
+    bool discard = c->discard && !d->read_only;
+    char p[BACKD_PATH_MAX + 64];
+    int rc = 0;
+
+#define W(leaf, ...) do { \
+        snprintf(p, sizeof(p), "%s/%s", d->be_path, leaf); \
+        if ((rc = rtv_xs_printf(s, t, p, __VA_ARGS__)) < 0) return rc; \
+    } while (0)
+    W(BLKIF_XS_BE_SECTORS, "%" PRIu64, d->nr_sectors);
+    W(BLKIF_XS_BE_SECTOR_SIZE, "%u", RTV_BLKIF_SECTOR_SIZE);
+    W(BLKIF_XS_BE_INFO, "%u", d->read_only ? VDISK_READONLY_FLAG : 0u);
+    W(BLKIF_XS_BE_FLUSH, "1");
+    W(BLKIF_XS_BE_BARRIER, "%d", c->barrier ? 1 : 0);
+    W(BLKIF_XS_BE_DISCARD, "%d", discard ? 1 : 0);
+    if (discard) {
+        W(BLKIF_XS_BE_DISCARD_GRAN, "%u", RTV_BLKIF_PAGE_SIZE);
+        W(BLKIF_XS_BE_DISCARD_ALIGN, "0");
+        W(BLKIF_XS_BE_DISCARD_SECURE, "0");
+    }
+    W(BLKIF_XS_BE_PERSISTENT, "%d", c->persistent ? 1 : 0);
+    if (c->max_indirect_segs > 0)
+        W(BLKIF_XS_BE_MAX_INDIRECT, "%u", c->max_indirect_segs);
+    W(BLKIF_XS_BE_MAX_QUEUES, "%u", c->max_queues);
+    W(BLKIF_XS_BE_MAX_RING_ORDER, "%u", c->max_ring_page_order);
+    W(BLKIF_XS_BE_HOTPLUG_STATUS, "connected");
+    W(BLKIF_XS_BE_STATE, "%d", XenbusStateInitWait);
+#undef W
+    return 0;
+}
+
+static int open_image(struct backd_dev *d)
+{
+    struct backd *b = d->b;
+    char *params = NULL, *mode = NULL;
+    struct stat st;
+    int rc;
+
+    rc = xs_readf(b, &params, "%s/%s", d->be_path, BLKIF_XS_BE_PARAMS);
+    if (rc < 0) {
+        report_error(d, "cannot read %s: %s", BLKIF_XS_BE_PARAMS, strerror(-rc));
+        return rc;
+    }
+    rc = xs_readf(b, &mode, "%s/%s", d->be_path, BLKIF_XS_BE_MODE);
+    if (rc == 0 && strcmp(mode, "r") != 0 && strcmp(mode, "w") != 0) {
+        report_error(d, "mode \"%s\" is neither r nor w", mode);
+        free(mode);
+        free(params);
+        return -EINVAL;
+    }
+    d->read_only = rc == 0 && strcmp(mode, "r") == 0;
+    free(mode);
+
+    d->fd = open(params, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+    if (d->fd < 0) {
+        rc = -errno;
+        report_error(d, "cannot open %s: %s", params, strerror(errno));
+        free(params);
+        return rc;
+    }
+    if (fstat(d->fd, &st) < 0) {
+        rc = -errno;
+        report_error(d, "cannot stat %s: %s", params, strerror(errno));
+        free(params);
+        return rc;
+    }
+    if (S_ISBLK(st.st_mode)) {
+        uint64_t bytes = 0;
+
+        if (ioctl(d->fd, BLKGETSIZE64, &bytes) < 0) {
+            rc = -errno;
+            report_error(d, "cannot size %s: %s", params, strerror(errno));
+            free(params);
+            return rc;
+        }
+        d->nr_sectors = bytes >> RTV_BLKIF_SECTOR_SHIFT;
+    } else if (S_ISREG(st.st_mode)) {
+        d->nr_sectors = (uint64_t)st.st_size >> RTV_BLKIF_SECTOR_SHIFT;
+    } else {
+        report_error(d, "%s is neither a regular file nor a block device", params);
+        free(params);
+        return -EINVAL;
+    }
+    backd_log(b, "dom%u/%u: serving %s (%" PRIu64 " sectors, %s)", d->domid,
+              d->devid, params, d->nr_sectors, d->read_only ? "ro" : "rw");
+    free(params);
+    return 0;
+}
+
+static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned devid)
+{
+    struct backd_dev *d = calloc(1, sizeof(*d));
+    unsigned long long fid;
+    char *fe = NULL, path[BACKD_PATH_MAX];
+    int rc;
+
+    if (d == NULL)
+        return NULL;
+    d->b = b;
+    d->domid = domid;
+    d->devid = devid;
+    d->fd = -1;
+    d->be_state = -1;
+    snprintf(d->be_path, sizeof(d->be_path), BLKIF_XS_BE_DEV_FMT,
+             b->x->self, domid, devid);
+    snprintf(d->fe_path, sizeof(d->fe_path), BLKIF_XS_FE_DEV_FMT, domid, devid);
+    for (unsigned i = 0; i < BLKIF_XS_MAX_QUEUES; i++) {
+        d->q[i].dev = d;
+        d->q[i].idx = i;
+    }
+    d->next = b->devs;
+    b->devs = d;
+    b->st.devices++;
+
+    /* The toolstack wrote these; still, a path we would watch and read
+     * ring references from must be exactly the one blkif.h implies. */
+    rc = xs_readf(b, &fe, "%s/%s", d->be_path, BLKIF_XS_BE_FRONTEND);
+    if (rc < 0 || strcmp(fe, d->fe_path) != 0) {
+        report_error(d, "frontend node %s is not %s", rc < 0 ? "(absent)" : fe,
+                     d->fe_path);
+        free(fe);
+        publish_state(d, XenbusStateClosing);
+        return d;
+    }
+    free(fe);
+    rc = xs_uintf(b, RTV_DOMID_MAX, &fid, "%s/%s", d->be_path, BLKIF_XS_BE_FRONTEND_ID);
+    if (rc < 0 || fid != domid) {
+        report_error(d, "frontend-id does not name domain %u", domid);
+        publish_state(d, XenbusStateClosing);
+        return d;
+    }
+    if (open_image(d) < 0) {
+        publish_state(d, XenbusStateClosing);
+        return d;
+    }
+    struct features_txn ft = { d };
+    rc = rtv_xs_transact(b->x->xs, 0, write_features, &ft);
+    if (rc < 0) {
+        report_error(d, "cannot publish features: %s", strerror(-rc));
+        publish_state(d, XenbusStateClosing);
+        return d;
+    }
+    d->be_state = XenbusStateInitWait;
+    snprintf(path, sizeof(path), "%s/%s", d->fe_path, BLKIF_XS_FE_STATE);
+    snprintf(d->watch_token, sizeof(d->watch_token), "fe:%u:%u", domid, devid);
+    if (rtv_xs_watch(b->x->xs, path, d->watch_token) == 0)
+        d->fe_watched = true;
+    else
+        backd_err("dom%u/%u: cannot watch %s", domid, devid, path);
+    backd_log(b, "dom%u/%u: new device, InitWait", domid, devid);
+    return d;
+}
+
+void backd_dev_free(struct backd_dev *d)
+{
+    struct backd *b = d->b;
+    char path[BACKD_PATH_MAX];
+
+    for (unsigned i = 0; i < d->nr_queues; i++)
+        backd_queue_disconnect(&d->q[i]);
+    backd_pgnt_flush(d);
+    free(d->pg);
+    if (d->fe_watched) {
+        snprintf(path, sizeof(path), "%s/%s", d->fe_path, BLKIF_XS_FE_STATE);
+        rtv_xs_unwatch(b->x->xs, path, d->watch_token);
+    }
+    if (d->fd >= 0)
+        close(d->fd);
+    for (struct backd_dev **pp = &b->devs; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == d) {
+            *pp = d->next;
+            break;
+        }
+    }
+    b->st.devices--;
+    backd_log(b, "dom%u/%u: device removed", d->domid, d->devid);
+    free(d);
+}
+
+/* ---- connect ------------------------------------------------------------------- */
+
+static int connect_queue(struct backd_dev *d, struct backd_queue *q,
+                         const char *dir, unsigned order)
+{
+    struct backd *b = d->b;
+    rtv_gref_t refs[BLKIF_XS_MAX_RING_PAGES];
+    unsigned long long v;
+    unsigned n = 1u << order;
+    int rc;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (order == 0)
+            rc = xs_uintf(b, UINT32_MAX, &v, "%s/%s", dir, BLKIF_XS_FE_RING_REF);
+        else
+            rc = xs_uintf(b, UINT32_MAX, &v, "%s/%s%u", dir, BLKIF_XS_FE_RING_REF, i);
+        if (rc < 0) {
+            report_error(d, "%s: bad or missing ring-ref%s (%s)", dir,
+                         order ? "N" : "", strerror(-rc));
+            return rc;
+        }
+        refs[i] = (rtv_gref_t)v;
+    }
+    rc = xs_uintf(b, UINT32_MAX, &v, "%s/%s", dir, BLKIF_XS_FE_EVENT_CHANNEL);
+    if (rc < 0) {
+        report_error(d, "%s: bad or missing event-channel (%s)", dir, strerror(-rc));
+        return rc;
+    }
+    rc = backd_queue_connect(q, refs, n, (rtv_port_t)v);
+    if (rc < 0)
+        report_error(d, "%s: cannot map ring or bind event channel: %s", dir,
+                     strerror(-rc));
+    return rc;
+}
+
+static int dev_connect(struct backd_dev *d)
+{
+    struct backd *b = d->b;
+    unsigned long long nq, order, pers;
+    char *proto = NULL;
+    int rc;
+
+    rc = xs_readf(b, &proto, "%s/%s", d->fe_path, BLKIF_XS_FE_PROTOCOL);
+    if (rc == 0 && strcmp(proto, XEN_IO_PROTO_ABI_NATIVE) != 0) {
+        report_error(d, "unsupported protocol \"%s\"", proto);
+        free(proto);
+        return -EPROTONOSUPPORT;
+    }
+    free(proto);
+    if ((rc = xs_uint_def(b, d->fe_path, BLKIF_XS_FE_NUM_QUEUES, b->cfg.max_queues,
+                          1, &nq)) < 0 || nq == 0) {
+        report_error(d, "bad multi-queue-num-queues (max %u)", b->cfg.max_queues);
+        return -EINVAL;
+    }
+    if ((rc = xs_uint_def(b, d->fe_path, BLKIF_XS_FE_RING_PAGE_ORDER,
+                          b->cfg.max_ring_page_order, 0, &order)) < 0) {
+        report_error(d, "bad ring-page-order (max %u)", b->cfg.max_ring_page_order);
+        return rc;
+    }
+    if ((rc = xs_uint_def(b, d->fe_path, BLKIF_XS_FE_PERSISTENT, 1, 0, &pers)) < 0)
+        pers = 0;    /* a garbled optional feature is just not negotiated */
+    d->persistent = b->cfg.persistent && pers == 1;
+
+    d->nr_queues = 0;
+    d->quiescing = false;
+    for (unsigned i = 0; i < nq; i++) {
+        char dir[BACKD_PATH_MAX + 16];
+
+        if (nq == 1)
+            snprintf(dir, sizeof(dir), "%s", d->fe_path);
+        else
+            snprintf(dir, sizeof(dir), "%s/" BLKIF_XS_FE_QUEUE_FMT, d->fe_path, i);
+        rc = connect_queue(d, &d->q[i], dir, (unsigned)order);
+        if (rc < 0) {
+            for (unsigned j = 0; j < i; j++)
+                backd_queue_disconnect(&d->q[j]);
+            return rc;
+        }
+        d->nr_queues = i + 1;
+    }
+
+    d->lim.nr_sectors = d->nr_sectors;
+    d->lim.read_only = d->read_only;
+    d->lim.flush = true;
+    d->lim.barrier = b->cfg.barrier;
+    d->lim.discard = b->cfg.discard && !d->read_only;
+    d->lim.max_indirect_segs = b->cfg.max_indirect_segs;
+    if (d->persistent && d->pg == NULL) {
+        d->nr_pg = b->cfg.max_persistent_grants * 4 / 3 + 1;
+        d->pg = calloc(d->nr_pg, sizeof(*d->pg));
+        if (d->pg == NULL)
+            d->persistent = false;
+    }
+    b->st.connects++;
+    backd_log(b, "dom%u/%u: connected: %u queue(s), ring order %llu, persistent %d",
+              d->domid, d->devid, d->nr_queues, order, d->persistent);
+    return 0;
+}
+
+/* Stops taking requests and drops the rings once nothing is in flight.
+ * Returns false while I/O is still running (we are called again then). */
+static bool dev_quiesce_disconnect(struct backd_dev *d)
+{
+    d->quiescing = true;             /* take nothing new off the ring */
+    if (backd_dev_inflight(d) > 0) {
+        d->update_pending = true;
+        return false;
+    }
+    for (unsigned i = 0; i < d->nr_queues; i++)
+        backd_queue_disconnect(&d->q[i]);
+    d->nr_queues = 0;
+    backd_pgnt_flush(d);
+    return true;
+}
+
+void backd_dev_update(struct backd_dev *d)
+{
+    struct backd *b = d->b;
+    unsigned long long fe, online, be;
+    int rc;
+
+    d->update_pending = false;
+    if (d->gone) {
+        if (dev_quiesce_disconnect(d))
+            backd_dev_free(d);
+        return;
+    }
+    rc = xs_uintf(b, 8, &fe, "%s/%s", d->fe_path, BLKIF_XS_FE_STATE);
+    if (rc < 0)
+        fe = XenbusStateClosed;     /* frontend gone (or garbage): treat as Closed */
+    if (xs_uint_def(b, d->be_path, BLKIF_XS_BE_ONLINE, 1, 1, &online) < 0)
+        online = 1;
+    /* xl block-detach writes our state node to Closing itself. */
+    if (xs_uintf(b, 8, &be, "%s/%s", d->be_path, BLKIF_XS_BE_STATE) == 0 &&
+        (int)be != d->be_state && be == XenbusStateClosing)
+        d->be_state = XenbusStateClosing;
+
+    switch (fe) {
+    case XenbusStateInitialising:
+        /* A frontend starting (again) after we closed: offer a new session. */
+        if ((d->be_state == XenbusStateClosed || d->be_state == XenbusStateConnected) &&
+            online && !d->failed) {
+            if (!dev_quiesce_disconnect(d))
+                return;
+            publish_state(d, XenbusStateInitWait);
+        }
+        break;
+    case XenbusStateInitialised:
+    case XenbusStateConnected:
+        if (d->be_state == XenbusStateInitWait && !d->failed && online &&
+            fe == XenbusStateInitialised) {
+            if (dev_connect(d) < 0) {
+                publish_state(d, XenbusStateClosing);
+                break;
+            }
+            publish_state(d, XenbusStateConnected);
+            for (unsigned i = 0; i < d->nr_queues; i++)
+                backd_queue_kick(&d->q[i]);
+        }
+        /* A frontend still Connected to a ring we do not know (we were
+         * restarted) must re-initialise first: we wait in InitWait. */
+        break;
+    case XenbusStateClosing:
+        if (!dev_quiesce_disconnect(d))
+            return;
+        publish_state(d, XenbusStateClosing);
+        break;
+    case XenbusStateClosed:
+    case XenbusStateUnknown:
+    default:
+        if (!dev_quiesce_disconnect(d))
+            return;
+        publish_state(d, XenbusStateClosed);
+        break;
+    }
+}
+
+/* ---- discovery ----------------------------------------------------------------- */
+
+static struct backd_dev *dev_find(struct backd *b, rtv_domid_t domid, unsigned devid)
+{
+    for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
+        if (d->domid == domid && d->devid == devid)
+            return d;
+    return NULL;
+}
+
+void backd_scan(struct backd *b)
+{
+    char **doms = NULL;
+    unsigned nd = 0;
+
+    for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
+        d->gone = true;     /* cleared below for every device still listed */
+
+    if (rtv_xs_directory(b->x->xs, RTV_XS_NO_TXN, b->root, &doms, &nd) < 0)
+        nd = 0;
+    for (unsigned i = 0; i < nd; i++) {
+        unsigned long long domid;
+        char dir[BACKD_PATH_MAX];
+        char **devs = NULL;
+        unsigned nv = 0;
+
+        if (rtv_parse_uint(doms[i], RTV_DOMID_MAX, &domid) < 0)
+            continue;
+        snprintf(dir, sizeof(dir), "%s/%s", b->root, doms[i]);
+        if (rtv_xs_directory(b->x->xs, RTV_XS_NO_TXN, dir, &devs, &nv) < 0)
+            continue;
+        for (unsigned j = 0; j < nv; j++) {
+            unsigned long long devid;
+            struct backd_dev *d;
+            char *fe = NULL;
+
+            if (rtv_parse_uint(devs[j], 2147483647ull, &devid) < 0)
+                continue;
+            d = dev_find(b, (rtv_domid_t)domid, (unsigned)devid);
+            if (d != NULL) {
+                d->gone = false;
+                continue;
+            }
+            /* Wait until the toolstack has written the frontend link. */
+            if (xs_readf(b, &fe, "%s/%s/%s", dir, devs[j], BLKIF_XS_BE_FRONTEND) < 0)
+                continue;
+            free(fe);
+            dev_new(b, (rtv_domid_t)domid, (unsigned)devid);
+        }
+        free(devs);
+    }
+    free(doms);
+
+    for (struct backd_dev *d = b->devs, *next; d != NULL; d = next) {
+        next = d->next;
+        backd_dev_update(d);    /* may free d */
+    }
+}
+
+/* ---- lifecycle and loop ------------------------------------------------------------ */
+
+struct backd *backd_new(struct rtv_xen *x, const struct backd_config *cfg)
+{
+    struct backd *b = calloc(1, sizeof(*b));
+    int rc;
+
+    if (b == NULL)
+        return NULL;
+    b->x = x;
+    b->cfg = *cfg;
+    if (b->cfg.max_queues == 0 || b->cfg.max_queues > BLKIF_XS_MAX_QUEUES)
+        b->cfg.max_queues = BLKIF_XS_MAX_QUEUES;
+    if (b->cfg.max_ring_page_order > BLKIF_XS_MAX_RING_ORDER)
+        b->cfg.max_ring_page_order = BLKIF_XS_MAX_RING_ORDER;
+    if (b->cfg.max_indirect_segs > RTV_BLKIF_MAX_INDIRECT_SEGS)
+        b->cfg.max_indirect_segs = RTV_BLKIF_MAX_INDIRECT_SEGS;
+    if (b->cfg.max_persistent_grants == 0)
+        b->cfg.persistent = false;
+    snprintf(b->root, sizeof(b->root), BLKIF_XS_BE_ROOT_FMT, x->self);
+
+    rc = io_uring_queue_init(1024, &b->uring, 0);
+    if (rc < 0) {
+        free(b);
+        errno = -rc;
+        return NULL;
+    }
+    b->uring_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (b->uring_efd < 0 || io_uring_register_eventfd(&b->uring, b->uring_efd) < 0) {
+        int e = errno;
+
+        if (b->uring_efd >= 0)
+            close(b->uring_efd);
+        io_uring_queue_exit(&b->uring);
+        free(b);
+        errno = e ? e : EIO;
+        return NULL;
+    }
+    rc = rtv_xs_watch(x->xs, b->root, "root");
+    if (rc < 0) {
+        close(b->uring_efd);
+        io_uring_queue_exit(&b->uring);
+        free(b);
+        errno = -rc;
+        return NULL;
+    }
+    return b;
+}
+
+void backd_free(struct backd *b)
+{
+    if (b == NULL)
+        return;
+    /* Let running I/O finish before the pages it targets are unmapped. */
+    for (int tries = 0; tries < 1000; tries++) {
+        unsigned n = 0;
+
+        for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
+            n += backd_dev_inflight(d);
+        if (n == 0)
+            break;
+        struct io_uring_cqe *cqe;
+        if (io_uring_wait_cqe(&b->uring, &cqe) == 0)
+            backd_handle_completions(b);
+    }
+    while (b->devs != NULL)
+        backd_dev_free(b->devs);
+    rtv_xs_unwatch(b->x->xs, b->root, "root");
+    io_uring_queue_exit(&b->uring);
+    close(b->uring_efd);
+    free(b);
+}
+
+void backd_stop(struct backd *b)
+{
+    b->stop = true;
+}
+
+void backd_get_stats(const struct backd *b, struct backd_stats *st)
+{
+    *st = b->st;
+}
+
+int backd_run(struct backd *b, int timeout_ms)
+{
+    struct rtv_store *xs = b->x->xs;
+    struct rtv_evtchn *e = b->x->evtchn;
+    struct pollfd pfd[3];
+
+    b->stop = false;
+    while (!b->stop) {
+        pfd[0] = (struct pollfd){ .fd = rtv_xs_watch_fd(xs), .events = POLLIN };
+        pfd[1] = (struct pollfd){ .fd = e->ops->fd(e), .events = POLLIN };
+        pfd[2] = (struct pollfd){ .fd = b->uring_efd, .events = POLLIN };
+        int n = poll(pfd, 3, timeout_ms);
+
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -errno;
+        }
+        if (n == 0)
+            break;
+        if (pfd[2].revents & POLLIN)
+            backd_handle_completions(b);
+        if (pfd[1].revents & POLLIN)
+            backd_handle_evtchn(b);
+        if (pfd[0].revents & POLLIN) {
+            char *path, *token;
+            bool any = false;
+
+            while (rtv_xs_read_watch(xs, &path, &token) == 0) {
+                free(path);
+                free(token);
+                any = true;
+            }
+            if (any)
+                backd_scan(b);
+        }
+    }
+    return 0;
+}
