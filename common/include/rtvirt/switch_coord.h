@@ -1,0 +1,132 @@
+/*
+ * The dom0 side of the live switch protocol, as a pure state machine.
+ *
+ * rtvirt-backd owns one `struct rtv_coord` per managed device.  It turns
+ * xenstore watches, backend progress and clock ticks into events, feeds them
+ * to rtv_coord_step(), and carries out what comes back: bring a PV backend
+ * up or tear it down, and publish state/result/stats nodes (in one
+ * transaction).  Nothing here touches xenstore or Xen, so every transition,
+ * timeout and restart case is unit-tested on the host.
+ *
+ * Values read from the store arrive as the raw strings found there (NULL =
+ * absent) and are validated here against the schema: a bad request is
+ * answered with result=error naming the node and value; bad guest reports
+ * are ignored with a reason, never trusted.
+ *
+ * The protocol is xenstore-schema/rtvirt-paths.md, section 1.
+ */
+#ifndef RTVIRT_SWITCH_COORD_H
+#define RTVIRT_SWITCH_COORD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+enum rtv_mode {
+    RTV_MODE_EMULATED,
+    RTV_MODE_PV,
+    RTV_MODE_SELECTIVE,
+    RTV_MODE_COUNT
+};
+
+/* "emulated", "pv", "selective". */
+const char *rtv_mode_name(enum rtv_mode m);
+/* 0, or -EINVAL for anything else (including NULL). */
+int rtv_mode_parse(const char *s, enum rtv_mode *out);
+/* Does this mode route anything over the PV ring? */
+bool rtv_mode_needs_pv(enum rtv_mode m);
+/* The shunt-state value that confirms the shunt runs in mode m. */
+const char *rtv_mode_shunt_state(enum rtv_mode m);
+
+enum rtv_coord_phase {
+    RTV_COORD_STABLE,          /* state = mode, no switch running */
+    RTV_COORD_BACKEND_UP,      /* bringing up the PV backend (state still = mode) */
+    RTV_COORD_SHUNT,           /* state = switching-to-target, waiting for the shunt */
+    RTV_COORD_BACKEND_DOWN,    /* shunt is on emulated; tearing the PV ring down */
+    RTV_COORD_ROLLBACK_SHUNT,  /* state = rolling-back, waiting for the shunt */
+    RTV_COORD_ROLLBACK_DOWN,   /* tearing down the backend this switch brought up */
+};
+
+#define RTV_COORD_DEFAULT_TIMEOUT_MS 10000u
+
+struct rtv_coord {
+    enum rtv_mode        mode;         /* where the guest is (or was, before the switch) */
+    enum rtv_mode        target;
+    enum rtv_coord_phase phase;
+    uint32_t             switch_id;    /* request-id of the running/last switch */
+    uint32_t             result_id;    /* last request answered */
+    bool                 backend_up;   /* a PV backend is up for this device */
+    bool                 backend_ours; /* brought up by the running switch */
+    uint64_t             deadline_ms;  /* bound on the current wait */
+    uint32_t             timeout_ms;   /* per-wait bound of the running switch */
+    bool                 rolled_back;  /* the running switch ends in rollback */
+    char                 why[384];     /* reason for rollback / warning */
+
+    uint64_t             switches, rollbacks, blackout_us, held;
+};
+
+enum rtv_coord_event_kind {
+    RTV_CEV_REQUEST,         /* request / request-id / timeout-ms changed */
+    RTV_CEV_BACKEND_READY,   /* the PV backend is up and waiting for the frontend */
+    RTV_CEV_BACKEND_FAILED,  /* bringing it up failed: msg says why */
+    RTV_CEV_BACKEND_CLOSED,  /* both ends reached Closed; ring torn down */
+    RTV_CEV_SHUNT,           /* the guest's report area changed */
+    RTV_CEV_TICK,            /* time passed (checks the current bound) */
+};
+
+struct rtv_coord_event {
+    enum rtv_coord_event_kind kind;
+    uint64_t    now_ms;
+    /* RTV_CEV_REQUEST: raw store values, NULL if absent */
+    const char *request, *request_id, *timeout_ms;
+    /* RTV_CEV_SHUNT: raw guest values, NULL if absent */
+    const char *shunt_state, *shunt_ack_id, *shunt_error;
+    const char *shunt_blackout_us, *shunt_held;
+    /* RTV_CEV_BACKEND_FAILED */
+    const char *msg;
+};
+
+enum rtv_coord_action {
+    RTV_CACT_BRING_UP  = 1u << 0,  /* start serving the PV backend */
+    RTV_CACT_TEAR_DOWN = 1u << 1,  /* close it (report CLOSED when both ends are) */
+};
+
+/* What the adapter must do after a step; publish_* fields are written in
+ * one transaction. */
+struct rtv_coord_out {
+    unsigned    actions;
+    bool        publish_state;     /* state, switch-id and previous */
+    char        state[32];
+    uint32_t    switch_id;
+    const char *previous;
+    bool        publish_result;    /* result, result-id, error */
+    const char *result;            /* "ok", "error", "rolled-back" */
+    uint32_t    result_id;
+    char        error[512];
+    bool        publish_stats;     /* stats/ from the struct */
+    char        note[256];         /* ignored input, for the log only */
+};
+
+/* A device that starts managed in `mode`, with no PV backend up. */
+void rtv_coord_init(struct rtv_coord *c, enum rtv_mode mode);
+
+/* One event in, what to do out.  Idempotent for repeated or coalesced
+ * events: feeding the same values twice changes nothing the second time. */
+void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
+                    struct rtv_coord_out *out);
+
+/* Restart: rebuild the machine from what the store holds (raw values,
+ * NULL = absent) and whether a PV backend for the device still exists.
+ * A switch found half-done is finished if the shunt already confirmed it,
+ * otherwise rolled back.  Returns -EINVAL (with out->error) if state is
+ * absent or unusable: the device is then not managed. */
+int rtv_coord_recover(struct rtv_coord *c, uint64_t now_ms,
+                      const char *state, const char *previous,
+                      const char *switch_id, const char *result_id,
+                      const char *shunt_state, const char *shunt_ack_id,
+                      bool backend_present, struct rtv_coord_out *out);
+
+/* Current value for the state node ("pv", "switching-to-pv", ...). */
+const char *rtv_coord_state_name(const struct rtv_coord *c, char *buf,
+                                 unsigned len);
+
+#endif

@@ -1,0 +1,493 @@
+/*
+ * The dom0 switch coordinator as a pure state machine; see
+ * rtvirt/switch_coord.h and xenstore-schema/rtvirt-paths.md section 1.
+ *
+ * Shape of a switch from mode M to target T:
+ *
+ *   STABLE --request--> [BACKEND_UP] --ready--> SHUNT --shunt acks T-->
+ *          [BACKEND_DOWN (T = emulated)] --closed--> STABLE(T), result ok
+ *
+ * and from any waiting phase, on a bound passing or a failure:
+ *
+ *   BACKEND_UP --> [ROLLBACK_DOWN] --> STABLE(M), result rolled-back
+ *   SHUNT --> ROLLBACK_SHUNT --shunt back in M--> [ROLLBACK_DOWN] --> STABLE(M)
+ *
+ * Every phase but STABLE has a deadline; TICK events enforce it.
+ */
+#include "rtvirt/switch_coord.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rtvirt/xs_schema.h"
+#include "rtvirt/xs_util.h"
+
+static const char *const mode_names[RTV_MODE_COUNT] = {
+    [RTV_MODE_EMULATED] = "emulated",
+    [RTV_MODE_PV] = "pv",
+    [RTV_MODE_SELECTIVE] = "selective",
+};
+
+/* What the shunt reports in shunt-state once it runs in each mode. */
+static const char *const mode_shunt_states[RTV_MODE_COUNT] = {
+    [RTV_MODE_EMULATED] = "emulating",
+    [RTV_MODE_PV] = "enlightened",
+    [RTV_MODE_SELECTIVE] = "selective",
+};
+
+const char *rtv_mode_name(enum rtv_mode m)
+{
+    return (unsigned)m < RTV_MODE_COUNT ? mode_names[m] : "?";
+}
+
+const char *rtv_mode_shunt_state(enum rtv_mode m)
+{
+    return (unsigned)m < RTV_MODE_COUNT ? mode_shunt_states[m] : "?";
+}
+
+int rtv_mode_parse(const char *s, enum rtv_mode *out)
+{
+    for (unsigned i = 0; s && i < RTV_MODE_COUNT; i++) {
+        if (strcmp(s, mode_names[i]) == 0) {
+            *out = (enum rtv_mode)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+bool rtv_mode_needs_pv(enum rtv_mode m)
+{
+    return m == RTV_MODE_PV || m == RTV_MODE_SELECTIVE;
+}
+
+const char *rtv_coord_state_name(const struct rtv_coord *c, char *buf,
+                                 unsigned len)
+{
+    switch (c->phase) {
+    case RTV_COORD_STABLE:
+    case RTV_COORD_BACKEND_UP:   /* the guest has not been told yet */
+        snprintf(buf, len, "%s", rtv_mode_name(c->mode));
+        break;
+    case RTV_COORD_SHUNT:
+    case RTV_COORD_BACKEND_DOWN:
+        snprintf(buf, len, "switching-to-%s", rtv_mode_name(c->target));
+        break;
+    case RTV_COORD_ROLLBACK_SHUNT:
+    case RTV_COORD_ROLLBACK_DOWN:
+        snprintf(buf, len, "rolling-back");
+        break;
+    }
+    return buf;
+}
+
+void rtv_coord_init(struct rtv_coord *c, enum rtv_mode mode)
+{
+    memset(c, 0, sizeof(*c));
+    c->mode = mode;
+    c->target = mode;
+    c->phase = RTV_COORD_STABLE;
+    c->timeout_ms = RTV_COORD_DEFAULT_TIMEOUT_MS;
+}
+
+/* Input that was ignored, for rtvirt-backd's log. */
+__attribute__((format(printf, 2, 3)))
+static void note(struct rtv_coord_out *out, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(out->note, sizeof(out->note), fmt, ap);
+    va_end(ap);
+}
+
+static void publish_state(struct rtv_coord *c, struct rtv_coord_out *out)
+{
+    out->publish_state = true;
+    rtv_coord_state_name(c, out->state, sizeof(out->state));
+    out->switch_id = c->switch_id;
+    out->previous = rtv_mode_name(c->mode);
+}
+
+/* Answers request `id`; result-id never goes backwards, so an answer for an
+ * id at or below the last one is dropped (its outcome is visible in state). */
+static void answer(struct rtv_coord *c, struct rtv_coord_out *out,
+                   const char *result, uint32_t id, const char *error)
+{
+    if (id <= c->result_id)
+        return;
+    c->result_id = id;
+    out->publish_result = true;
+    out->result = result;
+    out->result_id = id;
+    snprintf(out->error, sizeof(out->error), "%s", error ? error : "");
+}
+
+static void arm(struct rtv_coord *c, uint64_t now, enum rtv_coord_phase phase)
+{
+    c->phase = phase;
+    c->deadline_ms = now + c->timeout_ms;
+}
+
+static void finish(struct rtv_coord *c, struct rtv_coord_out *out)
+{
+    if (c->rolled_back) {
+        c->rollbacks++;
+        answer(c, out, "rolled-back", c->switch_id, c->why);
+    } else {
+        c->mode = c->target;
+        c->switches++;
+        answer(c, out, "ok", c->switch_id, c->why);
+    }
+    c->target = c->mode;
+    c->phase = RTV_COORD_STABLE;
+    c->deadline_ms = 0;
+    publish_state(c, out);
+    out->publish_stats = true;
+}
+
+static void set_why(struct rtv_coord *c, const char *why)
+{
+    snprintf(c->why, sizeof(c->why), "%s", why);
+}
+
+static void append_why(struct rtv_coord *c, const char *more)
+{
+    size_t n = strlen(c->why);
+    snprintf(c->why + n, sizeof(c->why) - n, "%s%s", n ? "; " : "", more);
+}
+
+/* Brings the PV backend this switch started back down, if there is one and
+ * the mode we return to does not use it; otherwise the rollback is done. */
+static void rollback_teardown_or_finish(struct rtv_coord *c, uint64_t now,
+                                        struct rtv_coord_out *out)
+{
+    if (c->backend_ours && c->backend_up && !rtv_mode_needs_pv(c->mode)) {
+        out->actions |= RTV_CACT_TEAR_DOWN;
+        arm(c, now, RTV_COORD_ROLLBACK_DOWN);
+    } else {
+        finish(c, out);
+    }
+}
+
+static void begin_rollback(struct rtv_coord *c, uint64_t now,
+                           struct rtv_coord_out *out, const char *why)
+{
+    c->rolled_back = true;
+    set_why(c, why);
+    if (c->phase == RTV_COORD_BACKEND_UP) {
+        /* The guest was never told: just undo the backend. */
+        if (c->backend_ours) {
+            out->actions |= RTV_CACT_TEAR_DOWN;
+            arm(c, now, RTV_COORD_ROLLBACK_DOWN);
+        } else {
+            finish(c, out);
+        }
+        return;
+    }
+    arm(c, now, RTV_COORD_ROLLBACK_SHUNT);
+    publish_state(c, out);
+}
+
+static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
+                       struct rtv_coord_out *out)
+{
+    struct rtv_err err = {0};
+    unsigned long long id, tmo = RTV_COORD_DEFAULT_TIMEOUT_MS;
+    enum rtv_mode target = RTV_MODE_EMULATED;
+    char msg[sizeof(out->error)];
+
+    if (ev->request_id == NULL) {
+        note(out, "no request-id: nothing asked");
+        return;
+    }
+    if (rtv_xs_check_value(RTV_XS_CTL_REQUEST_ID, ev->request_id, &err) < 0) {
+        /* No usable id to answer under: report, leave result-id alone. */
+        out->publish_result = true;
+        out->result = "error";
+        out->result_id = c->result_id;
+        snprintf(out->error, sizeof(out->error), "%s", err.msg);
+        return;
+    }
+    rtv_parse_uint(ev->request_id, UINT32_MAX, &id);
+    if (id <= c->result_id) {
+        note(out, "request-id %s already answered", ev->request_id);
+        return;
+    }
+    if (c->phase != RTV_COORD_STABLE) {
+        if (id == c->switch_id)
+            return;   /* the running switch, seen again */
+        snprintf(msg, sizeof(msg),
+                 "request %llu refused: switch %u to %s is still running",
+                 id, c->switch_id, rtv_mode_name(c->target));
+        answer(c, out, "error", (uint32_t)id, msg);
+        return;
+    }
+    if (ev->request == NULL) {
+        answer(c, out, "error", (uint32_t)id,
+               "node ctl-request: absent; write it with request-id in one transaction");
+        return;
+    }
+    if (rtv_xs_check_value(RTV_XS_CTL_REQUEST, ev->request, &err) < 0 ||
+        (ev->timeout_ms &&
+         rtv_xs_check_value(RTV_XS_CTL_TIMEOUT_MS, ev->timeout_ms, &err) < 0)) {
+        answer(c, out, "error", (uint32_t)id, err.msg);
+        return;
+    }
+    if (ev->timeout_ms)
+        rtv_parse_uint(ev->timeout_ms, UINT32_MAX, &tmo);
+    rtv_mode_parse(ev->request, &target);
+
+    c->switch_id = (uint32_t)id;
+    c->target = target;
+    c->timeout_ms = (uint32_t)tmo;
+    c->rolled_back = false;
+    c->why[0] = '\0';
+    c->backend_ours = false;
+
+    if (target == c->mode) {
+        answer(c, out, "ok", (uint32_t)id, "");
+        note(out, "already in mode %s", rtv_mode_name(target));
+        return;
+    }
+    if (rtv_mode_needs_pv(target) && !c->backend_up) {
+        c->backend_ours = true;
+        out->actions |= RTV_CACT_BRING_UP;
+        arm(c, ev->now_ms, RTV_COORD_BACKEND_UP);
+        return;
+    }
+    arm(c, ev->now_ms, RTV_COORD_SHUNT);
+    publish_state(c, out);
+}
+
+/* Parses a guest-written number; a bad one is ignored (with a note). */
+static bool guest_uint(enum rtv_xs_node node, const char *raw, uint64_t *v,
+                       struct rtv_coord_out *out)
+{
+    struct rtv_err err = {0};
+    unsigned long long n;
+
+    if (raw == NULL)
+        return false;
+    if (rtv_xs_check_value(node, raw, &err) < 0) {
+        note(out, "ignored guest value: %s", err.msg);
+        return false;
+    }
+    rtv_parse_uint(raw, UINT64_MAX, &n);
+    *v = n;
+    return true;
+}
+
+static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
+                     struct rtv_coord_out *out)
+{
+    struct rtv_err err = {0};
+    uint64_t ack;
+
+    if (c->phase != RTV_COORD_SHUNT && c->phase != RTV_COORD_ROLLBACK_SHUNT)
+        return;
+    if (!guest_uint(RTV_XS_SHUNT_ACK_ID, ev->shunt_ack_id, &ack, out) ||
+        ack != c->switch_id)
+        return;   /* not (yet) about this switch */
+    if (ev->shunt_state == NULL ||
+        rtv_xs_check_value(RTV_XS_SHUNT_STATE, ev->shunt_state, &err) < 0) {
+        note(out, "ignored guest value: %s", err.msg);
+        return;
+    }
+
+    const char *st = ev->shunt_state;
+    bool in_target = strcmp(st, rtv_mode_shunt_state(c->target)) == 0;
+    bool in_previous = strcmp(st, rtv_mode_shunt_state(c->mode)) == 0;
+    char why[sizeof(c->why)];
+
+    if (c->phase == RTV_COORD_ROLLBACK_SHUNT) {
+        if (in_previous)
+            rollback_teardown_or_finish(c, ev->now_ms, out);
+        return;
+    }
+
+    if (in_target) {
+        uint64_t v;
+        c->blackout_us = guest_uint(RTV_XS_SHUNT_BLACKOUT_US,
+                                    ev->shunt_blackout_us, &v, out) ? v : 0;
+        c->held = guest_uint(RTV_XS_SHUNT_HELD, ev->shunt_held, &v, out) ? v : 0;
+        if (c->target == RTV_MODE_EMULATED && c->backend_up) {
+            /* Only now that the shunt left the ring may it be closed. */
+            out->actions |= RTV_CACT_TEAR_DOWN;
+            arm(c, ev->now_ms, RTV_COORD_BACKEND_DOWN);
+        } else {
+            finish(c, out);
+        }
+    } else if (strcmp(st, "failed") == 0 || in_previous) {
+        /* The shunt gave up (failed), or already went back by itself. */
+        snprintf(why, sizeof(why), "the shunt %s switch %u: %.200s",
+                 in_previous ? "rolled back" : "failed", c->switch_id,
+                 ev->shunt_error && ev->shunt_error[0] ? ev->shunt_error
+                                                       : "no reason given");
+        if (in_previous) {
+            c->rolled_back = true;
+            set_why(c, why);
+            rollback_teardown_or_finish(c, ev->now_ms, out);
+        } else {
+            begin_rollback(c, ev->now_ms, out, why);
+        }
+    }
+}
+
+static void on_tick(struct rtv_coord *c, uint64_t now, struct rtv_coord_out *out)
+{
+    char why[sizeof(c->why)];
+
+    if (c->phase == RTV_COORD_STABLE || now < c->deadline_ms)
+        return;
+
+    switch (c->phase) {
+    case RTV_COORD_BACKEND_UP:
+        snprintf(why, sizeof(why), "the PV backend was not up within %u ms",
+                 c->timeout_ms);
+        begin_rollback(c, now, out, why);
+        break;
+    case RTV_COORD_SHUNT:
+        snprintf(why, sizeof(why),
+                 "the shunt did not confirm switch %u to %s within %u ms",
+                 c->switch_id, rtv_mode_name(c->target), c->timeout_ms);
+        begin_rollback(c, now, out, why);
+        break;
+    case RTV_COORD_BACKEND_DOWN:
+        /* The guest is already on the emulated path; the switch stands. */
+        snprintf(why, sizeof(why),
+                 "warning: the PV ring did not reach Closed within %u ms and is "
+                 "still up", c->timeout_ms);
+        set_why(c, why);
+        finish(c, out);
+        break;
+    case RTV_COORD_ROLLBACK_SHUNT:
+        /* Never tear a ring down under a shunt that may still use it. */
+        snprintf(why, sizeof(why),
+                 "the shunt did not confirm the rollback within %u ms; the PV "
+                 "backend is left up", c->timeout_ms);
+        append_why(c, why);
+        finish(c, out);
+        break;
+    case RTV_COORD_ROLLBACK_DOWN:
+        snprintf(why, sizeof(why), "the PV backend did not close within %u ms",
+                 c->timeout_ms);
+        append_why(c, why);
+        finish(c, out);
+        break;
+    case RTV_COORD_STABLE:
+        break;
+    }
+}
+
+void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
+                    struct rtv_coord_out *out)
+{
+    char why[sizeof(c->why)];
+
+    memset(out, 0, sizeof(*out));
+    switch (ev->kind) {
+    case RTV_CEV_REQUEST:
+        on_request(c, ev, out);
+        break;
+    case RTV_CEV_BACKEND_READY:
+        c->backend_up = true;
+        if (c->phase == RTV_COORD_BACKEND_UP) {
+            arm(c, ev->now_ms, RTV_COORD_SHUNT);
+            publish_state(c, out);
+        }
+        break;
+    case RTV_CEV_BACKEND_FAILED:
+        snprintf(why, sizeof(why), "the PV backend failed: %.300s",
+                 ev->msg ? ev->msg : "no reason given");
+        if (c->phase == RTV_COORD_BACKEND_UP ||
+            (c->phase == RTV_COORD_SHUNT && rtv_mode_needs_pv(c->target)))
+            begin_rollback(c, ev->now_ms, out, why);
+        else
+            note(out, "%s (no switch depends on it)", why);
+        break;
+    case RTV_CEV_BACKEND_CLOSED:
+        c->backend_up = false;
+        c->backend_ours = false;
+        if (c->phase == RTV_COORD_BACKEND_DOWN || c->phase == RTV_COORD_ROLLBACK_DOWN)
+            finish(c, out);
+        break;
+    case RTV_CEV_SHUNT:
+        on_shunt(c, ev, out);
+        break;
+    case RTV_CEV_TICK:
+        on_tick(c, ev->now_ms, out);
+        break;
+    }
+}
+
+int rtv_coord_recover(struct rtv_coord *c, uint64_t now_ms,
+                      const char *state, const char *previous,
+                      const char *switch_id, const char *result_id,
+                      const char *shunt_state, const char *shunt_ack_id,
+                      bool backend_present, struct rtv_coord_out *out)
+{
+    struct rtv_err err = {0};
+    unsigned long long n;
+    enum rtv_mode prev = RTV_MODE_EMULATED, target = RTV_MODE_EMULATED;
+
+    memset(out, 0, sizeof(*out));
+    if (state == NULL || rtv_xs_check_value(RTV_XS_CTL_STATE, state, &err) < 0) {
+        snprintf(out->error, sizeof(out->error), "%s",
+                 state ? err.msg : "node ctl-state: absent, device not managed");
+        return -EINVAL;
+    }
+
+    rtv_coord_init(c, RTV_MODE_EMULATED);
+    c->backend_up = backend_present;
+    if (result_id && rtv_parse_uint(result_id, UINT32_MAX, &n) == 0)
+        c->result_id = (uint32_t)n;
+    if (switch_id && rtv_parse_uint(switch_id, UINT32_MAX, &n) == 0)
+        c->switch_id = (uint32_t)n;
+
+    if (rtv_mode_parse(state, &c->mode) == 0) {
+        c->target = c->mode;
+        return 0;   /* stable: pending requests come through RTV_CEV_REQUEST */
+    }
+
+    /* Half-done.  The mode to fall back to is `previous`; without it the
+     * emulated path is the one that always exists. */
+    if (rtv_mode_parse(previous, &prev) < 0)
+        note(out, "node ctl-previous: \"%s\" unusable, rolling back to emulated",
+             previous ? previous : "(absent)");
+    c->mode = prev;
+    if (strncmp(state, "switching-to-", 13) == 0 &&
+        rtv_mode_parse(state + 13, &target) == 0)
+        c->target = target;
+    else
+        c->target = prev;   /* rolling-back */
+    c->backend_ours = backend_present && rtv_mode_needs_pv(c->target) &&
+                      !rtv_mode_needs_pv(prev);
+    arm(c, now_ms, RTV_COORD_SHUNT);
+
+    struct rtv_coord_event ev = {
+        .kind = RTV_CEV_SHUNT, .now_ms = now_ms,
+        .shunt_state = shunt_state, .shunt_ack_id = shunt_ack_id,
+    };
+    struct rtv_coord_out sub;
+
+    if (c->target != prev) {
+        /* The shunt may have finished the switch before we died. */
+        on_shunt(c, &ev, out);
+        if (c->phase != RTV_COORD_SHUNT)
+            return 0;
+    }
+    begin_rollback(c, now_ms, out, "rtvirt-backd restarted during the switch");
+    memset(&sub, 0, sizeof(sub));
+    on_shunt(c, &ev, &sub);
+    /* Merge: the later publish wins, actions add up. */
+    out->actions |= sub.actions;
+    if (sub.publish_state || sub.publish_result) {
+        unsigned acts = out->actions;
+        *out = sub;
+        out->actions = acts;
+    }
+    return 0;
+}

@@ -1,0 +1,454 @@
+/*
+ * The dom0 switch coordinator: happy paths in every direction, refusals,
+ * every bound passing, guest misbehaviour, and restarts at each phase.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtvirt/switch_coord.h"
+#include "unit.h"
+
+#define ck_assert_contains(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" lacks \"%s\"", (hay), (needle))
+
+static struct rtv_coord c;
+static struct rtv_coord_out out;
+static uint64_t now;
+
+static void request(const char *mode, const char *id, const char *tmo)
+{
+    struct rtv_coord_event ev = { .kind = RTV_CEV_REQUEST, .now_ms = now,
+                                  .request = mode, .request_id = id,
+                                  .timeout_ms = tmo };
+    rtv_coord_step(&c, &ev, &out);
+}
+
+static void simple(enum rtv_coord_event_kind kind)
+{
+    struct rtv_coord_event ev = { .kind = kind, .now_ms = now, .msg = "boom" };
+    rtv_coord_step(&c, &ev, &out);
+}
+
+static void shunt(const char *state, const char *ack, const char *error,
+                  const char *blackout, const char *held)
+{
+    struct rtv_coord_event ev = { .kind = RTV_CEV_SHUNT, .now_ms = now,
+                                  .shunt_state = state, .shunt_ack_id = ack,
+                                  .shunt_error = error,
+                                  .shunt_blackout_us = blackout,
+                                  .shunt_held = held };
+    rtv_coord_step(&c, &ev, &out);
+}
+
+static void tick(uint64_t advance)
+{
+    now += advance;
+    simple(RTV_CEV_TICK);
+}
+
+static void assert_result(const char *result, uint32_t id)
+{
+    ck_assert(out.publish_result);
+    ck_assert_str_eq(out.result, result);
+    ck_assert_uint_eq(out.result_id, id);
+}
+
+static void assert_state(const char *state)
+{
+    ck_assert(out.publish_state);
+    ck_assert_str_eq(out.state, state);
+}
+
+static void setup(void)
+{
+    rtv_coord_init(&c, RTV_MODE_EMULATED);
+    memset(&out, 0, sizeof(out));
+    now = 1000;
+}
+
+/* emulated -> pv, all the way through. */
+static void to_pv(const char *id)
+{
+    request("pv", id, NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP);
+    ck_assert(!out.publish_state && !out.publish_result);
+    simple(RTV_CEV_BACKEND_READY);
+    assert_state("switching-to-pv");
+    ck_assert_str_eq(out.previous, "emulated");
+    shunt("connecting", "0", NULL, NULL, NULL);
+    ck_assert(!out.publish_state && !out.publish_result);
+    shunt("enlightened", id, NULL, "1234", "3");
+}
+
+START_TEST(emulated_to_pv)
+{
+    to_pv("1");
+    assert_result("ok", 1);
+    assert_state("pv");
+    ck_assert_str_eq(out.error, "");
+    ck_assert(out.publish_stats);
+    ck_assert_uint_eq(c.switches, 1);
+    ck_assert_uint_eq(c.blackout_us, 1234);
+    ck_assert_uint_eq(c.held, 3);
+    ck_assert(c.backend_up);
+}
+END_TEST
+
+START_TEST(pv_to_emulated_closes_ring_after_shunt)
+{
+    to_pv("1");
+    request("emulated", "2", NULL);
+    ck_assert_uint_eq(out.actions, 0);
+    assert_state("switching-to-emulated");
+    shunt("emulating", "2", NULL, "50", "0");
+    /* Ring torn down only once the shunt is off it; not yet answered. */
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    ck_assert(!out.publish_result);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result("ok", 2);
+    assert_state("emulated");
+    ck_assert(!c.backend_up);
+    ck_assert_uint_eq(c.switches, 2);
+}
+END_TEST
+
+START_TEST(pv_to_selective_keeps_backend)
+{
+    to_pv("1");
+    request("selective", "2", NULL);
+    assert_state("switching-to-selective");
+    shunt("selective", "2", NULL, NULL, NULL);
+    ck_assert_uint_eq(out.actions, 0);
+    assert_result("ok", 2);
+    assert_state("selective");
+    ck_assert(c.backend_up);
+}
+END_TEST
+
+START_TEST(same_mode_is_ok_at_once)
+{
+    request("emulated", "7", NULL);
+    assert_result("ok", 7);
+    ck_assert_uint_eq(out.actions, 0);
+    ck_assert_uint_eq(c.phase, RTV_COORD_STABLE);
+}
+END_TEST
+
+START_TEST(bad_request_is_refused_with_reason)
+{
+    request("warp", "3", NULL);
+    assert_result("error", 3);
+    ck_assert_contains(out.error, "node ctl-request: value \"warp\" not allowed");
+    ck_assert_contains(out.error, "pv, emulated, selective");
+    ck_assert_uint_eq(out.actions, 0);
+    ck_assert(!out.publish_state);
+
+    request("pv", "4", "5");
+    assert_result("error", 4);
+    ck_assert_contains(out.error, "ctl-timeout-ms");
+
+    request(NULL, "5", NULL);
+    assert_result("error", 5);
+    ck_assert_contains(out.error, "absent");
+}
+END_TEST
+
+START_TEST(bad_request_id_reports_without_moving_result_id)
+{
+    request("pv", "1", NULL);
+    simple(RTV_CEV_BACKEND_READY);
+    shunt("enlightened", "1", NULL, NULL, NULL);
+    request("emulated", "x1", NULL);
+    ck_assert(out.publish_result);
+    ck_assert_str_eq(out.result, "error");
+    ck_assert_uint_eq(out.result_id, 1);
+    ck_assert_contains(out.error, "ctl-request-id");
+    ck_assert_uint_eq(out.actions, 0);
+}
+END_TEST
+
+START_TEST(stale_and_repeated_requests_do_nothing)
+{
+    request("pv", "5", NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP);
+    request("pv", "5", NULL);            /* coalesced watch: same values */
+    ck_assert_uint_eq(out.actions, 0);
+    ck_assert(!out.publish_result && !out.publish_state);
+    simple(RTV_CEV_BACKEND_READY);
+    shunt("enlightened", "5", NULL, NULL, NULL);
+    assert_result("ok", 5);
+    request("emulated", "4", NULL);      /* older than the last answer */
+    ck_assert(!out.publish_result && !out.publish_state);
+    ck_assert_uint_eq(out.actions, 0);
+    shunt("enlightened", "5", NULL, NULL, NULL);   /* repeated report */
+    ck_assert(!out.publish_result && !out.publish_state);
+}
+END_TEST
+
+START_TEST(request_during_switch_is_refused_and_result_id_never_decreases)
+{
+    request("pv", "1", NULL);
+    simple(RTV_CEV_BACKEND_READY);
+    request("emulated", "2", NULL);
+    assert_result("error", 2);
+    ck_assert_contains(out.error, "switch 1 to pv is still running");
+    shunt("enlightened", "1", NULL, NULL, NULL);
+    /* Switch 1 completes: state says so, but result-id stays at 2. */
+    assert_state("pv");
+    ck_assert(!out.publish_result);
+    ck_assert_uint_eq(c.result_id, 2);
+    ck_assert_uint_eq(c.switches, 1);
+}
+END_TEST
+
+START_TEST(backend_not_up_in_time_rolls_back)
+{
+    request("pv", "1", "1000");
+    tick(999);
+    ck_assert_uint_eq(out.actions, 0);
+    ck_assert(!out.publish_result);
+    tick(1);
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    ck_assert(!out.publish_state);       /* the guest was never told */
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result("rolled-back", 1);
+    assert_state("emulated");
+    ck_assert_contains(out.error, "not up within 1000 ms");
+    ck_assert_uint_eq(c.rollbacks, 1);
+    ck_assert_uint_eq(c.switches, 0);
+}
+END_TEST
+
+START_TEST(backend_failure_rolls_back)
+{
+    request("pv", "1", NULL);
+    simple(RTV_CEV_BACKEND_FAILED);
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result("rolled-back", 1);
+    ck_assert_contains(out.error, "the PV backend failed: boom");
+}
+END_TEST
+
+START_TEST(shunt_silent_rolls_back_through_shunt)
+{
+    request("pv", "1", "500");
+    simple(RTV_CEV_BACKEND_READY);
+    tick(500);
+    assert_state("rolling-back");
+    ck_assert_uint_eq(out.actions, 0);   /* not before the shunt is off the ring */
+    shunt("emulating", "1", NULL, NULL, NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result("rolled-back", 1);
+    assert_state("emulated");
+    ck_assert_contains(out.error, "did not confirm switch 1 to pv within 500 ms");
+}
+END_TEST
+
+START_TEST(shunt_failure_rolls_back)
+{
+    request("pv", "1", NULL);
+    simple(RTV_CEV_BACKEND_READY);
+    shunt("failed", "1", "frontend handshake refused", NULL, NULL);
+    assert_state("rolling-back");
+    shunt("emulating", "1", NULL, NULL, NULL);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result("rolled-back", 1);
+    ck_assert_contains(out.error, "the shunt failed switch 1: frontend handshake refused");
+}
+END_TEST
+
+START_TEST(shunt_rolled_back_by_itself)
+{
+    request("pv", "1", NULL);
+    simple(RTV_CEV_BACKEND_READY);
+    shunt("emulating", "1", "in-flight requests did not drain", NULL, NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result("rolled-back", 1);
+    ck_assert_contains(out.error, "rolled back switch 1: in-flight requests did not drain");
+}
+END_TEST
+
+START_TEST(rollback_unconfirmed_leaves_backend_up)
+{
+    request("pv", "1", "100");
+    simple(RTV_CEV_BACKEND_READY);
+    tick(100);
+    assert_state("rolling-back");
+    tick(100);
+    ck_assert_uint_eq(out.actions, 0);   /* never tear down under the shunt */
+    assert_result("rolled-back", 1);
+    assert_state("emulated");
+    ck_assert_contains(out.error, "did not confirm the rollback");
+    ck_assert(c.backend_up);
+    /* The next switch to pv reuses the backend that was left up. */
+    request("pv", "2", NULL);
+    ck_assert_uint_eq(out.actions, 0);
+    assert_state("switching-to-pv");
+}
+END_TEST
+
+START_TEST(ring_close_timeout_is_a_warning)
+{
+    to_pv("1");
+    request("emulated", "2", "100");
+    shunt("emulating", "2", NULL, NULL, NULL);
+    tick(100);
+    assert_result("ok", 2);
+    assert_state("emulated");
+    ck_assert_contains(out.error, "warning: the PV ring did not reach Closed");
+}
+END_TEST
+
+START_TEST(bad_guest_values_are_ignored)
+{
+    request("pv", "1", NULL);
+    simple(RTV_CEV_BACKEND_READY);
+    shunt("enlightened", "one", NULL, NULL, NULL);
+    ck_assert(!out.publish_result);
+    ck_assert_contains(out.note, "shunt-ack-id");
+    shunt("pwned", "1", NULL, NULL, NULL);
+    ck_assert(!out.publish_result);
+    ck_assert_contains(out.note, "shunt-state");
+    shunt("enlightened", "1", NULL, "-5", "999999999999999999999");
+    assert_result("ok", 1);
+    ck_assert_uint_eq(c.blackout_us, 0);
+    ck_assert_uint_eq(c.held, 0);
+}
+END_TEST
+
+START_TEST(recover_stable_then_pending_request)
+{
+    ck_assert_int_eq(rtv_coord_recover(&c, now, "pv", "emulated", "3", "3",
+                                       "enlightened", "3", true, &out), 0);
+    ck_assert_uint_eq(c.phase, RTV_COORD_STABLE);
+    ck_assert_uint_eq(c.mode, RTV_MODE_PV);
+    request("emulated", "4", NULL);
+    assert_state("switching-to-emulated");
+    request("emulated", "3", NULL);
+    ck_assert(!out.publish_result);
+}
+END_TEST
+
+START_TEST(recover_finishes_confirmed_switch)
+{
+    ck_assert_int_eq(rtv_coord_recover(&c, now, "switching-to-pv", "emulated",
+                                       "9", "8", "enlightened", "9", true, &out), 0);
+    assert_result("ok", 9);
+    assert_state("pv");
+}
+END_TEST
+
+START_TEST(recover_rolls_back_unconfirmed_switch)
+{
+    ck_assert_int_eq(rtv_coord_recover(&c, now, "switching-to-pv", "emulated",
+                                       "9", "8", "quiescing", "8", true, &out), 0);
+    assert_state("rolling-back");
+    shunt("emulating", "9", NULL, NULL, NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result("rolled-back", 9);
+    ck_assert_contains(out.error, "restarted during the switch");
+}
+END_TEST
+
+START_TEST(recover_rolling_back_already_confirmed)
+{
+    ck_assert_int_eq(rtv_coord_recover(&c, now, "rolling-back", "pv", "4", "3",
+                                       "enlightened", "4", true, &out), 0);
+    assert_result("rolled-back", 4);
+    assert_state("pv");
+    ck_assert_uint_eq(out.actions, 0);   /* pv still needs its backend */
+}
+END_TEST
+
+START_TEST(recover_refuses_unmanaged)
+{
+    ck_assert_int_eq(rtv_coord_recover(&c, now, NULL, NULL, NULL, NULL, NULL,
+                                       NULL, false, &out), -EINVAL);
+    ck_assert_contains(out.error, "not managed");
+    ck_assert_int_eq(rtv_coord_recover(&c, now, "sideways", NULL, NULL, NULL,
+                                       NULL, NULL, false, &out), -EINVAL);
+    ck_assert_contains(out.error, "\"sideways\"");
+}
+END_TEST
+
+/* Random events from guest, backend, clock and orchestrator: result-id never
+ * goes backwards, STABLE always publishes a plain mode, and once the
+ * orchestrator stops, bounded time brings the machine back to STABLE. */
+START_TEST(random_events_keep_invariants)
+{
+    static const char *modes[] = { "pv", "emulated", "selective", "bogus", NULL };
+    static const char *shunts[] = { "emulating", "enlightened", "selective",
+                                    "failed", "connecting", "junk", NULL };
+    unsigned seed = 12345u + (unsigned)_i;
+    uint32_t last_result = 0, next_id = 1;
+
+    for (int step = 0; step < 20000; step++) {
+        char id[16];
+        unsigned r = (unsigned)rand_r(&seed);
+        switch (r % 6) {
+        case 0:
+            snprintf(id, sizeof(id), "%u", (r >> 8) % 4 ? next_id++ : next_id / 2);
+            request(modes[(r >> 4) % 5], id, (r >> 12) % 3 ? NULL : "100");
+            break;
+        case 1: simple(RTV_CEV_BACKEND_READY); break;
+        case 2: simple((r >> 4) % 2 ? RTV_CEV_BACKEND_CLOSED : RTV_CEV_BACKEND_FAILED); break;
+        case 3:
+            snprintf(id, sizeof(id), "%u", c.switch_id - (r >> 10) % 2);
+            shunt(shunts[(r >> 4) % 7], id, "x", "10", "1");
+            break;
+        default: tick((r >> 4) % 300); break;
+        }
+        if (out.publish_result) {
+            ck_assert_uint_ge(out.result_id, last_result);
+            last_result = out.result_id;
+        }
+        if (out.publish_state && c.phase == RTV_COORD_STABLE)
+            ck_assert_str_eq(out.state, rtv_mode_name(c.mode));
+        ck_assert_uint_lt(c.mode, RTV_MODE_COUNT);
+    }
+    /* Quiet orchestrator; the slowest chain of bounds still ends. */
+    for (int i = 0; i < 4 && c.phase != RTV_COORD_STABLE; i++)
+        tick(RTV_COORD_DEFAULT_TIMEOUT_MS);
+    ck_assert_uint_eq(c.phase, RTV_COORD_STABLE);
+}
+END_TEST
+
+static Suite *switch_coord_suite(void)
+{
+    Suite *s = suite_create("switch_coord");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_add_test(tc, emulated_to_pv);
+    tcase_add_test(tc, pv_to_emulated_closes_ring_after_shunt);
+    tcase_add_test(tc, pv_to_selective_keeps_backend);
+    tcase_add_test(tc, same_mode_is_ok_at_once);
+    tcase_add_test(tc, bad_request_is_refused_with_reason);
+    tcase_add_test(tc, bad_request_id_reports_without_moving_result_id);
+    tcase_add_test(tc, stale_and_repeated_requests_do_nothing);
+    tcase_add_test(tc, request_during_switch_is_refused_and_result_id_never_decreases);
+    tcase_add_test(tc, backend_not_up_in_time_rolls_back);
+    tcase_add_test(tc, backend_failure_rolls_back);
+    tcase_add_test(tc, shunt_silent_rolls_back_through_shunt);
+    tcase_add_test(tc, shunt_failure_rolls_back);
+    tcase_add_test(tc, shunt_rolled_back_by_itself);
+    tcase_add_test(tc, rollback_unconfirmed_leaves_backend_up);
+    tcase_add_test(tc, ring_close_timeout_is_a_warning);
+    tcase_add_test(tc, bad_guest_values_are_ignored);
+    tcase_add_test(tc, recover_stable_then_pending_request);
+    tcase_add_test(tc, recover_finishes_confirmed_switch);
+    tcase_add_test(tc, recover_rolls_back_unconfirmed_switch);
+    tcase_add_test(tc, recover_rolling_back_already_confirmed);
+    tcase_add_test(tc, recover_refuses_unmanaged);
+    tcase_add_loop_test(tc, random_events_keep_invariants, 0, 8);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RTV_UNIT_MAIN(switch_coord_suite)
