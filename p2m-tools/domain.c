@@ -1,0 +1,269 @@
+/*
+ * rtvirt-p2m query / identity: drive XENMEM_rtvirt_p2m_identity on a real
+ * domain through the Xen seam (common/xen/xen_p2m.c).  A range larger than
+ * one call takes (RTV_P2M_IDENTITY_MAX_GFNS) is walked in windows; a swap
+ * whose partner lies in another window is then reported as
+ * target-own-outside-range, so give --range covering both to rebuild it.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtvirt/p2m_hypercall.h"
+#include "rtvirt/p2m_plan.h"
+#include "rtvirt/xen_p2m.h"
+#include "p2m_tools.h"
+
+struct dom_opts {
+    const char *cmd;
+    uint16_t domid;
+    int have_range;
+    uint64_t first, last;
+    unsigned int op;
+    uint32_t flags;
+    int bookkeeping;
+    int json;
+};
+
+struct totals {
+    uint64_t classes[RTV_P2M_IDENTITY_NR_CLASSES];
+    uint64_t remapped, copies, cycles, scratch_uses, busy, continuations, calls;
+};
+
+static void query_help(void)
+{
+    printf("usage: rtvirt-p2m query <domid> [--range FIRST-LAST] [--bookkeeping MODE] [--json]\n"
+           "\n"
+           "Classifies every RAM page of an HVM/PVH domain's P2M (default: gfn 0 to the\n"
+           "domain's highest gfn): already identity, target frame free, target frame\n"
+           "holds another of its pages (swap/cycle), target owned by Xen or another\n"
+           "domain, target not RAM.  Needs the patched hypervisor (xen-patches/); a stock\n"
+           "one is refused with \"this hypervisor lacks the rtvirt identity op\".\n"
+           "\n"
+           "  --range FIRST-LAST     inclusive gfn range, decimal or 0x hex\n"
+           "  --bookkeeping MODE     backmap (default), refcount or search\n"
+           "  --json                 one JSON object on stdout\n");
+}
+
+static void identity_help(void)
+{
+    printf("usage: rtvirt-p2m identity <domid> [--range FIRST-LAST] [--paused|--concurrent]\n"
+           "                           [--bookkeeping backmap|refcount|search] [--json]\n"
+           "\n"
+           "Rebuilds the range of the domain's P2M so that gfn == mfn wherever the query\n"
+           "says it can: pages already identity stay, others are copied into their own\n"
+           "frame, cycles go through one scratch frame.  Prints pages remapped, copies,\n"
+           "cycles, and the pages that could not be made identity, by reason.\n"
+           "\n"
+           "  --paused               pause the domain for each step (default)\n"
+           "  --concurrent           let it run; each page is write-protected while moved\n"
+           "  --range FIRST-LAST     inclusive gfn range (default: the whole P2M)\n"
+           "  --bookkeeping MODE     backmap (default), refcount or search (quadratic)\n"
+           "  --json                 one JSON object on stdout\n");
+}
+
+static int parse(int argc, char **argv, struct dom_opts *o)
+{
+    const char *allowed = o->op == RTV_P2M_IDENTITY_OP_QUERY
+        ? "--range, --bookkeeping, --json, --help"
+        : "--range, --paused, --concurrent, --bookkeeping, --json, --help";
+    int i, have_dom = 0, modes = 0;
+    uint64_t v;
+
+    for ( i = 1; i < argc; i++ )
+    {
+        const char *a = argv[i];
+
+        if ( !strcmp(a, "--help") || !strcmp(a, "-h") )
+        {
+            if ( o->op == RTV_P2M_IDENTITY_OP_QUERY )
+                query_help();
+            else
+                identity_help();
+            exit(0);
+        }
+        if ( !strcmp(a, "--json") )
+            o->json = 1;
+        else if ( o->op == RTV_P2M_IDENTITY_OP_REBUILD && !strcmp(a, "--paused") )
+        {
+            o->flags = RTV_P2M_IDENTITY_F_PAUSED;
+            modes++;
+        }
+        else if ( o->op == RTV_P2M_IDENTITY_OP_REBUILD && !strcmp(a, "--concurrent") )
+        {
+            o->flags = RTV_P2M_IDENTITY_F_CONCURRENT;
+            modes++;
+        }
+        else if ( !strcmp(a, "--range") && i + 1 < argc )
+        {
+            if ( p2m_arg_range(o->cmd, a, argv[++i], &o->first, &o->last) )
+                return P2M_EXIT_USAGE;
+            o->have_range = 1;
+        }
+        else if ( !strcmp(a, "--bookkeeping") && i + 1 < argc )
+        {
+            if ( p2m_arg_bookkeeping(o->cmd, a, argv[++i], &o->bookkeeping) )
+                return P2M_EXIT_USAGE;
+        }
+        else if ( a[0] == '-' )
+            return p2m_bad_option(o->cmd, a, allowed);
+        else if ( !have_dom )
+        {
+            if ( p2m_arg_u64(o->cmd, "<domid>", a, &v) )
+                return P2M_EXIT_USAGE;
+            if ( v >= 0x7ff0 )
+            {
+                fprintf(stderr, "rtvirt-p2m %s: <domid>: '%s' is out of range (allowed: 0 to "
+                        "32751, a real domain's id as `xl list` shows it)\n", o->cmd, a);
+                return P2M_EXIT_USAGE;
+            }
+            o->domid = (uint16_t)v;
+            have_dom = 1;
+        }
+        else
+        {
+            fprintf(stderr, "rtvirt-p2m %s: unexpected argument '%s' (one <domid> only)\n",
+                    o->cmd, a);
+            return P2M_EXIT_USAGE;
+        }
+    }
+    if ( !have_dom )
+    {
+        fprintf(stderr, "rtvirt-p2m %s: <domid> is required (see --help)\n", o->cmd);
+        return P2M_EXIT_USAGE;
+    }
+    if ( modes > 1 )
+    {
+        fprintf(stderr, "rtvirt-p2m %s: --paused and --concurrent exclude each other\n", o->cmd);
+        return P2M_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static void print_result(const struct dom_opts *o, const struct totals *t)
+{
+    unsigned int k;
+    uint64_t failed = 0;
+    const char *mode = o->op == RTV_P2M_IDENTITY_OP_QUERY ? "query"
+        : o->flags & RTV_P2M_IDENTITY_F_CONCURRENT ? "concurrent" : "paused";
+
+    for ( k = RTV_P2M_FAIL_TARGET_OTHER; k <= RTV_P2M_FAIL_BLOCKED; k++ )
+        failed += t->classes[k];
+    if ( o->json )
+    {
+        printf("{\"domain\":%u,\"first_gfn\":%" PRIu64 ",\"last_gfn\":%" PRIu64
+               ",\"mode\":\"%s\",\"bookkeeping\":\"%s\",\"calls\":%" PRIu64
+               ",\"continuations\":%" PRIu64 ",\"remapped\":%" PRIu64 ",\"copies\":%" PRIu64
+               ",\"cycles\":%" PRIu64 ",\"scratch_uses\":%" PRIu64 ",\"busy\":%" PRIu64
+               ",\"failed\":%" PRIu64 ",\"classes\":{",
+               o->domid, o->first, o->last, mode, rtv_p2m_bookkeeping_name(o->bookkeeping),
+               t->calls, t->continuations, t->remapped, t->copies, t->cycles, t->scratch_uses,
+               t->busy, failed);
+        for ( k = 0; k < RTV_P2M_CLASS_COUNT; k++ )
+            printf("%s\"%s\":%" PRIu64, k ? "," : "", rtv_p2m_class_name(k), t->classes[k]);
+        printf("}}\n");
+        return;
+    }
+    printf("domain %u, gfns %#" PRIx64 "-%#" PRIx64 " (%" PRIu64 " pages), %s, %s bookkeeping\n",
+           o->domid, o->first, o->last, o->last - o->first + 1, mode,
+           rtv_p2m_bookkeeping_name(o->bookkeeping));
+    for ( k = 0; k < RTV_P2M_CLASS_COUNT; k++ )
+        if ( t->classes[k] )
+            printf("  %-26s %12" PRIu64 "\n", rtv_p2m_class_name(k), t->classes[k]);
+    if ( o->op == RTV_P2M_IDENTITY_OP_REBUILD )
+        printf("remapped %" PRIu64 ", copies %" PRIu64 ", cycles %" PRIu64 ", scratch uses %"
+               PRIu64 ", busy %" PRIu64 ", failed %" PRIu64 ", hypervisor continuations %"
+               PRIu64 "\n", t->remapped, t->copies, t->cycles, t->scratch_uses, t->busy,
+               failed, t->continuations);
+}
+
+static int run(int argc, char **argv, const char *cmd, unsigned int op)
+{
+    struct dom_opts o = { .cmd = cmd, .op = op, .flags = 0 };
+    struct totals t;
+    struct rtv_xen_p2m *x = NULL;
+    struct rtv_err err = { 0 };
+    struct p2m_progress pr;
+    uint64_t gfn;
+    int rc;
+
+    rc = parse(argc, argv, &o);
+    if ( rc )
+        return rc;
+    if ( op == RTV_P2M_IDENTITY_OP_REBUILD && !o.flags )
+        o.flags = RTV_P2M_IDENTITY_F_PAUSED;
+
+    if ( rtv_xen_p2m_open(&x, &err) < 0 )
+    {
+        fprintf(stderr, "rtvirt-p2m %s: %s\n", cmd, err.msg);
+        return P2M_EXIT_FAIL;
+    }
+    if ( !o.have_range )
+    {
+        o.first = 0;
+        if ( rtv_xen_p2m_max_gfn(x, o.domid, &o.last, &err) < 0 )
+        {
+            fprintf(stderr, "rtvirt-p2m %s: %s\n", cmd, err.msg);
+            rtv_xen_p2m_close(x);
+            return P2M_EXIT_FAIL;
+        }
+    }
+
+    memset(&t, 0, sizeof(t));
+    p2m_progress_init(&pr, op == RTV_P2M_IDENTITY_OP_QUERY ? "rtvirt-p2m query"
+                                                           : "rtvirt-p2m identity");
+    for ( gfn = o.first; ; )
+    {
+        uint64_t left = o.last - gfn + 1;
+        struct rtv_p2m_identity_arg a = {
+            .version = RTV_P2M_IDENTITY_VERSION,
+            .domid = o.domid,
+            .op = (uint8_t)op,
+            .bookkeeping = (uint8_t)o.bookkeeping,
+            .flags = op == RTV_P2M_IDENTITY_OP_REBUILD ? o.flags : 0,
+            .first_gfn = gfn,
+            .nr_gfns = left > RTV_P2M_IDENTITY_MAX_GFNS || left == 0
+                ? RTV_P2M_IDENTITY_MAX_GFNS : left,
+        };
+        unsigned int k;
+
+        p2m_progress_update(&pr, gfn - o.first, o.last - o.first + 1);
+        if ( rtv_xen_p2m_call(x, &a, &err) < 0 )
+        {
+            p2m_progress_done(&pr);
+            fprintf(stderr, "rtvirt-p2m %s: domain %u, gfns %#" PRIx64 "+%#" PRIx64 ": %s\n",
+                    cmd, o.domid, a.first_gfn, a.nr_gfns, err.msg);
+            if ( t.calls )
+                print_result(&o, &t);   /* what the earlier windows did */
+            rtv_xen_p2m_close(x);
+            return P2M_EXIT_FAIL;
+        }
+        t.calls++;
+        for ( k = 0; k < RTV_P2M_IDENTITY_NR_CLASSES; k++ )
+            t.classes[k] += a.class_count[k];
+        t.remapped += a.remapped;
+        t.copies += a.copies;
+        t.cycles += a.cycles;
+        t.scratch_uses += a.scratch_uses;
+        t.busy += a.busy;
+        t.continuations += a.continuations;
+        if ( a.nr_gfns >= left )
+            break;
+        gfn += a.nr_gfns;
+    }
+    p2m_progress_done(&pr);
+    rtv_xen_p2m_close(x);
+    print_result(&o, &t);
+    return 0;
+}
+
+int cmd_query(int argc, char **argv)
+{
+    return run(argc, argv, "query", RTV_P2M_IDENTITY_OP_QUERY);
+}
+
+int cmd_identity(int argc, char **argv)
+{
+    return run(argc, argv, "identity", RTV_P2M_IDENTITY_OP_REBUILD);
+}
