@@ -49,6 +49,10 @@ all:
 
 include $(sort $(wildcard */module.mk tests/*/module.mk))
 
+# Every tests/unit/test_<name>.c is its own Check program (one Suite per module).
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS += $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+
 LIB    := $(BUILD)/lib/librtvirt.a
 XENLIB := $(BUILD)/lib/librtvirt-xen.a
 LIB_OBJS    := $(sort $(LIB_SRCS:%.c=$(BUILD)/obj/%.o))
@@ -81,9 +85,6 @@ $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) $(if $(3),$$(XENLIB)) $
 $(patsubst %.c,$(BUILD)/obj/%.o,$(2)): RTV_CPPFLAGS += $(if $(3),$$(XEN_CFLAGS))
 endef
 
-# Every tests/unit/test_<name>.c is its own Check program (one Suite per module).
-UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
-UNIT_TESTS += $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o): RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
