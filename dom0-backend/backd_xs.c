@@ -54,7 +54,7 @@ static int xs_readf(struct backd *b, char **val, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int xs_readf(struct backd *b, char **val, const char *fmt, ...)
 {
-    char path[BACKD_PATH_MAX];
+    char path[BACKD_PATH_MAX + 64];
     va_list ap;
     int n;
 
@@ -72,7 +72,7 @@ static int xs_uintf(struct backd *b, unsigned long long max,
 static int xs_uintf(struct backd *b, unsigned long long max,
                     unsigned long long *out, const char *fmt, ...)
 {
-    char path[BACKD_PATH_MAX];
+    char path[BACKD_PATH_MAX + 64];
     va_list ap;
     int n;
 
@@ -100,7 +100,7 @@ static int xs_uint_def(struct backd *b, const char *dir, const char *leaf,
 
 static void publish_state(struct backd_dev *d, int state)
 {
-    char path[BACKD_PATH_MAX];
+    char path[BACKD_PATH_MAX + 64];
 
     if (d->be_state == state)
         return;
@@ -119,7 +119,7 @@ static void report_error(struct backd_dev *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void report_error(struct backd_dev *d, const char *fmt, ...)
 {
-    char msg[512], path[BACKD_PATH_MAX];
+    char msg[512], path[BACKD_PATH_MAX + 64];
     va_list ap;
 
     va_start(ap, fmt);
@@ -235,7 +235,7 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
 {
     struct backd_dev *d = calloc(1, sizeof(*d));
     unsigned long long fid;
-    char *fe = NULL, path[BACKD_PATH_MAX];
+    char *fe = NULL, path[BACKD_PATH_MAX + 64];
     int rc;
 
     if (d == NULL)
@@ -298,7 +298,7 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
 void backd_dev_free(struct backd_dev *d)
 {
     struct backd *b = d->b;
-    char path[BACKD_PATH_MAX];
+    char path[BACKD_PATH_MAX + 64];
 
     for (unsigned i = 0; i < d->nr_queues; i++)
         backd_queue_disconnect(&d->q[i]);
@@ -520,7 +520,7 @@ void backd_scan(struct backd *b)
         nd = 0;
     for (unsigned i = 0; i < nd; i++) {
         unsigned long long domid;
-        char dir[BACKD_PATH_MAX];
+        char dir[BACKD_PATH_MAX + 64];
         char **devs = NULL;
         unsigned nv = 0;
 

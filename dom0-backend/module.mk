@@ -1,11 +1,28 @@
 # dom0-backend/: rtvirt-backd, the userspace blkif backend daemon.
 # The pure request checking lives in common/ (named here so it is built even
-# if common/module.mk's glob changes; duplicates are deduplicated).
-LIB_SRCS += common/blkif_req.c
+# if common/module.mk's glob changes; duplicates are filtered out).
+BLKIF_LIB_SRCS := common/blkif_req.c
+LIB_SRCS += $(filter-out $(LIB_SRCS),$(BLKIF_LIB_SRCS))
+
+# `all` is expanded before the top Makefile adds the unit tests.
+all: $(BUILD)/tests/unit/test_blkif_req
 
 # The engine (everything but main) is shared with the component test.
 BACKD_ENGINE_SRCS := dom0-backend/backd_io.c dom0-backend/backd_xs.c
-
-$(eval $(call rtv_program,rtvirt-backd,$(BACKD_ENGINE_SRCS) dom0-backend/backd_main.c,xen))
+BACKD_SRCS        := $(BACKD_ENGINE_SRCS) dom0-backend/backd_main.c
 EXTRA_LIBS_rtvirt-backd := $(shell $(PKG_CONFIG) --libs liburing)
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-backd
+
+ifneq ($(origin rtv_program),undefined)
+$(eval $(call rtv_program,rtvirt-backd,$(BACKD_SRCS),xen))
+else
+# The top Makefile defines rtv_program after including the module.mk files,
+# so a call here would expand to nothing: the same rule, spelled out.
+BACKD_OBJS := $(BACKD_SRCS:%.c=$(BUILD)/obj/%.o)
+PROGRAMS += $(BUILD)/bin/rtvirt-backd
+all: $(BUILD)/bin/rtvirt-backd
+$(BUILD)/bin/rtvirt-backd: $(BACKD_OBJS) $(BUILD)/lib/librtvirt-xen.a $(BUILD)/lib/librtvirt.a
+	@mkdir -p $(@D)
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(BACKD_OBJS) $(BUILD)/lib/librtvirt-xen.a \
+	    $(BUILD)/lib/librtvirt.a $(XEN_LIBS) $(EXTRA_LIBS_rtvirt-backd) $(LDLIBS)
+endif

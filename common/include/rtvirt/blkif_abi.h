@@ -31,6 +31,7 @@
 #endif
 
 #include <xen/io/blkif.h>
+#include <xen/io/protocols.h>
 #include <xen/io/xenbus.h>
 
 /* blkif sectors are always 512 bytes (feature-large-sector-size aside,

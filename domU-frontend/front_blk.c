@@ -1,0 +1,1035 @@
+/*
+ * librtvirt-front: userspace blkif frontend (see rtvirt/front_blk.h).
+ *
+ * I/O path: rtv_front_submit() takes a free shadow slot of a queue, shares
+ * the data pages with the backend (once per slot with feature-persistent,
+ * per request without), copies write data in, fills the ring request (an
+ * indirect one when it needs more than 11 segments), pushes it and notifies.
+ * rtv_front_poll() copies each response off the ring, fences, checks it
+ * against the shadow (rtv_blkif_rsp_check), copies read data out, releases
+ * the slot and calls the callback.
+ *
+ * Sessions: a session is one set of rings and ports.  When the backend
+ * restarts the handshake the current session's rings are dropped, the
+ * requests still in flight move to a requeue list (they keep their seq), a
+ * new session is set up, and once Connected the list is resubmitted in
+ * submission order.
+ */
+#include "rtvirt/front_blk.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rtvirt/blkif_xs.h"
+#include "rtvirt/xs_util.h"
+
+#define FRONT_PATH_MAX 256
+#define FRONT_MAX_DIRECT BLKIF_MAX_SEGMENTS_PER_REQUEST
+
+struct front_req {              /* what the caller asked: survives sessions */
+    uint64_t seq;
+    enum rtv_front_op op;
+    uint64_t sector;
+    void    *buf;
+    size_t   len;
+    rtv_front_done_fn cb;
+    void    *arg;
+    bool     raw;               /* test hook request: never requeued */
+};
+
+struct front_slot {
+    struct front_req req;
+    void    *data;              /* shared data pages (persistent pool or one-shot) */
+    unsigned nr_data;
+    rtv_gref_t data_refs[RTV_BLKIF_MAX_SEGS];
+    bool     data_persistent;
+    void    *ind;               /* shared indirect pages */
+    unsigned nr_ind;
+    rtv_gref_t ind_refs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
+    bool     ind_persistent;
+};
+
+struct front_queue {
+    void    *sring;
+    unsigned nr_ring_pages;
+    rtv_gref_t ring_refs[BLKIF_XS_MAX_RING_PAGES];
+    blkif_front_ring_t ring;
+    rtv_port_t port;
+    bool     port_ok;
+    unsigned nslots;
+    struct front_slot *slots;
+    bool    *inflight;
+    uint8_t *sent_op, *alt_op;
+    unsigned nr_inflight;
+};
+
+struct rtv_front {
+    struct rtv_xen *x;
+    struct rtv_front_config cfg;
+    char fe_path[FRONT_PATH_MAX];
+    char be_path[FRONT_PATH_MAX];
+    rtv_domid_t be_domid;
+    int  fe_state;
+    bool watching;
+    bool failed;
+    const char *why;
+    bool closing;
+    uint64_t next_seq;
+    unsigned nq;
+    struct front_queue q[BLKIF_XS_MAX_QUEUES];
+    unsigned next_queue;
+    /* negotiated for the current session */
+    struct rtv_front_info info;
+    unsigned max_segs;
+    /* requests to resubmit once a new session is Connected */
+    struct front_req *requeue;
+    unsigned nr_requeue, cap_requeue;
+};
+
+#define flog(f, ...) do { if ((f)->cfg.verbose) { \
+    fprintf(stderr, "rtvirt-front: " __VA_ARGS__); fputc('\n', stderr); } } while (0)
+
+void rtv_front_config_default(struct rtv_front_config *cfg, unsigned devid)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->devid = devid;
+    cfg->ring_page_order = 0;
+    cfg->nr_queues = 1;
+    cfg->persistent = true;
+    cfg->max_indirect_segs = 32;     /* Linux blkfront's default */
+    cfg->timeout_ms = 10000;
+}
+
+static void set_msg(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_msg(char *buf, size_t len, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (buf == NULL || len == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ---- store helpers ------------------------------------------------------------- */
+
+static int rd_uint(struct rtv_front *f, const char *dir, const char *leaf,
+                   unsigned long long max, unsigned long long def,
+                   unsigned long long *out)
+{
+    char p[FRONT_PATH_MAX + 64];
+    int rc;
+
+    snprintf(p, sizeof(p), "%s/%s", dir, leaf);
+    rc = rtv_xs_read_uint(f->x->xs, RTV_XS_NO_TXN, p, max, out);
+    if (rc == -ENOENT) {
+        *out = def;
+        return 0;
+    }
+    return rc;
+}
+
+static int be_state(struct rtv_front *f)
+{
+    unsigned long long v;
+
+    if (rd_uint(f, f->be_path, BLKIF_XS_BE_STATE, 8, XenbusStateUnknown, &v) < 0)
+        return XenbusStateUnknown;
+    return (int)v;
+}
+
+static int set_state(struct rtv_front *f, int state)
+{
+    char p[FRONT_PATH_MAX + 16];
+    int rc;
+
+    if (f->fe_state == state)
+        return 0;
+    snprintf(p, sizeof(p), "%s/%s", f->fe_path, BLKIF_XS_FE_STATE);
+    rc = rtv_xs_printf(f->x->xs, RTV_XS_NO_TXN, p, "%d", state);
+    if (rc == 0) {
+        flog(f, "vbd %u: frontend state %d -> %d", f->cfg.devid, f->fe_state, state);
+        f->fe_state = state;
+    }
+    return rc;
+}
+
+/* ---- grants ------------------------------------------------------------------------ */
+
+static void slot_release(struct rtv_front *f, struct front_slot *s, bool all)
+{
+    struct rtv_grants *g = f->x->gnt;
+
+    if (s->data != NULL && (all || !s->data_persistent)) {
+        g->ops->unshare(g, s->data, s->nr_data);
+        s->data = NULL;
+        s->nr_data = 0;
+    }
+    if (s->ind != NULL && (all || !s->ind_persistent)) {
+        g->ops->unshare(g, s->ind, s->nr_ind);
+        s->ind = NULL;
+        s->nr_ind = 0;
+    }
+}
+
+/* ---- sessions ---------------------------------------------------------------------- */
+
+static void queue_free(struct rtv_front *f, struct front_queue *q)
+{
+    struct rtv_grants *g = f->x->gnt;
+
+    if (q->slots != NULL) {
+        for (unsigned i = 0; i < q->nslots; i++)
+            slot_release(f, &q->slots[i], true);
+    }
+    free(q->slots);
+    free(q->inflight);
+    free(q->sent_op);
+    free(q->alt_op);
+    q->slots = NULL;
+    q->inflight = NULL;
+    q->sent_op = q->alt_op = NULL;
+    q->nslots = 0;
+    q->nr_inflight = 0;
+    if (q->port_ok)
+        f->x->evtchn->ops->unbind(f->x->evtchn, q->port);
+    q->port_ok = false;
+    if (q->sring != NULL)
+        g->ops->unshare(g, q->sring, q->nr_ring_pages);
+    q->sring = NULL;
+}
+
+static int requeue_add(struct rtv_front *f, const struct front_req *r)
+{
+    if (f->nr_requeue == f->cap_requeue) {
+        unsigned cap = f->cap_requeue ? f->cap_requeue * 2 : 64;
+        struct front_req *n = realloc(f->requeue, cap * sizeof(*n));
+
+        if (n == NULL)
+            return -ENOMEM;
+        f->requeue = n;
+        f->cap_requeue = cap;
+    }
+    f->requeue[f->nr_requeue++] = *r;
+    return 0;
+}
+
+/* Drops the current session.  keep: in-flight requests go to the requeue
+ * list (raw test requests complete with -EIO instead). */
+static void session_drop(struct rtv_front *f, bool keep)
+{
+    for (unsigned qi = 0; qi < f->nq; qi++) {
+        struct front_queue *q = &f->q[qi];
+
+        for (unsigned i = 0; i < q->nslots; i++) {
+            if (!q->inflight[i])
+                continue;
+            q->inflight[i] = false;
+            if (keep && !q->slots[i].req.raw && requeue_add(f, &q->slots[i].req) == 0)
+                continue;
+            if (q->slots[i].req.cb != NULL)
+                q->slots[i].req.cb(q->slots[i].req.arg, -EIO);
+        }
+        queue_free(f, q);
+    }
+    f->nq = 0;
+}
+
+static int queue_setup(struct rtv_front *f, struct front_queue *q, unsigned order)
+{
+    struct rtv_grants *g = f->x->gnt;
+    unsigned n = 1u << order, size = n * RTV_BLKIF_PAGE_SIZE;
+    int rc;
+
+    q->sring = g->ops->share(g, f->be_domid, n, q->ring_refs, true);
+    if (q->sring == NULL)
+        return -errno;
+    q->nr_ring_pages = n;
+    memset(q->sring, 0, size);
+    SHARED_RING_INIT((blkif_sring_t *)q->sring);
+    FRONT_RING_INIT(&q->ring, (blkif_sring_t *)q->sring, size);
+    rc = f->x->evtchn->ops->alloc_unbound(f->x->evtchn, f->be_domid, &q->port);
+    if (rc < 0)
+        return rc;
+    q->port_ok = true;
+    unsigned n_slots = RING_SIZE(&q->ring);
+    q->slots = calloc(n_slots, sizeof(*q->slots));
+    q->inflight = calloc(n_slots, sizeof(*q->inflight));
+    q->sent_op = calloc(n_slots, 1);
+    q->alt_op = calloc(n_slots, 1);
+    if (!q->slots || !q->inflight || !q->sent_op || !q->alt_op)
+        return -ENOMEM;
+    q->nslots = n_slots;
+    return 0;
+}
+
+struct publish_arg {
+    struct rtv_front *f;
+};
+
+static int publish_rings(struct rtv_store *s, rtv_txn_t t, void *arg)
+{
+    struct rtv_front *f = ((struct publish_arg *)arg)->f;
+    char p[FRONT_PATH_MAX + 64];
+    int rc;
+
+#define W(dir, leaf, ...) do { snprintf(p, sizeof(p), "%s/%s", dir, leaf); \
+        if ((rc = rtv_xs_printf(s, t, p, __VA_ARGS__)) < 0) return rc; } while (0)
+    for (unsigned qi = 0; qi < f->nq; qi++) {
+        char dir[FRONT_PATH_MAX + 16];
+
+        if (f->nq == 1)
+            snprintf(dir, sizeof(dir), "%s", f->fe_path);
+        else
+            snprintf(dir, sizeof(dir), "%s/" BLKIF_XS_FE_QUEUE_FMT, f->fe_path, qi);
+        if (f->info.ring_page_order == 0) {
+            W(dir, BLKIF_XS_FE_RING_REF, "%u", f->q[qi].ring_refs[0]);
+        } else {
+            for (unsigned i = 0; i < f->q[qi].nr_ring_pages; i++) {
+                char leaf[32];
+
+                snprintf(leaf, sizeof(leaf), BLKIF_XS_FE_RING_REF "%u", i);
+                W(dir, leaf, "%u", f->q[qi].ring_refs[i]);
+            }
+        }
+        W(dir, BLKIF_XS_FE_EVENT_CHANNEL, "%u", f->q[qi].port);
+    }
+    if (f->info.ring_page_order > 0)
+        W(f->fe_path, BLKIF_XS_FE_RING_PAGE_ORDER, "%u", f->info.ring_page_order);
+    if (f->nq > 1)
+        W(f->fe_path, BLKIF_XS_FE_NUM_QUEUES, "%u", f->nq);
+    W(f->fe_path, BLKIF_XS_FE_PROTOCOL, "%s", XEN_IO_PROTO_ABI_NATIVE);
+    W(f->fe_path, BLKIF_XS_FE_PERSISTENT, "%d", f->cfg.persistent ? 1 : 0);
+    W(f->fe_path, BLKIF_XS_FE_STATE, "%d", XenbusStateInitialised);
+#undef W
+    return 0;
+}
+
+/* Backend is in InitWait: read what it offers, set up rings, Initialised. */
+static int session_init(struct rtv_front *f, char *msg, size_t mlen)
+{
+    unsigned long long order, mq, ind;
+    int rc;
+
+    if ((rc = rd_uint(f, f->be_path, BLKIF_XS_BE_MAX_RING_ORDER, 16, 0, &order)) < 0 ||
+        (rc = rd_uint(f, f->be_path, BLKIF_XS_BE_MAX_QUEUES, 256, 1, &mq)) < 0 ||
+        (rc = rd_uint(f, f->be_path, BLKIF_XS_BE_MAX_INDIRECT, 1u << 20, 0, &ind)) < 0) {
+        set_msg(msg, mlen, "backend publishes a malformed feature node");
+        return rc;
+    }
+    f->info.ring_page_order = f->cfg.ring_page_order < order ? f->cfg.ring_page_order
+                                                              : (unsigned)order;
+    if (f->info.ring_page_order > BLKIF_XS_MAX_RING_ORDER)
+        f->info.ring_page_order = BLKIF_XS_MAX_RING_ORDER;
+    f->nq = f->cfg.nr_queues == 0 ? 1 : f->cfg.nr_queues;
+    if (f->nq > mq)
+        f->nq = mq == 0 ? 1 : (unsigned)mq;
+    if (f->nq > BLKIF_XS_MAX_QUEUES)
+        f->nq = BLKIF_XS_MAX_QUEUES;
+    ind = ind < f->cfg.max_indirect_segs ? ind : f->cfg.max_indirect_segs;
+    if (ind > RTV_BLKIF_MAX_INDIRECT_SEGS)
+        ind = RTV_BLKIF_MAX_INDIRECT_SEGS;
+    f->info.max_indirect_segs = ind > FRONT_MAX_DIRECT ? (unsigned)ind : 0;
+    f->max_segs = f->info.max_indirect_segs ? f->info.max_indirect_segs : FRONT_MAX_DIRECT;
+    f->info.max_request_bytes = f->max_segs * RTV_BLKIF_PAGE_SIZE;
+    f->info.nr_queues = f->nq;
+
+    for (unsigned qi = 0; qi < f->nq; qi++) {
+        rc = queue_setup(f, &f->q[qi], f->info.ring_page_order);
+        if (rc < 0) {
+            set_msg(msg, mlen, "cannot set up ring %u: %s", qi, strerror(-rc));
+            session_drop(f, true);
+            return rc;
+        }
+    }
+    struct publish_arg pa = { f };
+    rc = rtv_xs_transact(f->x->xs, 0, publish_rings, &pa);
+    if (rc < 0) {
+        set_msg(msg, mlen, "cannot publish ring references: %s", strerror(-rc));
+        session_drop(f, true);
+        return rc;
+    }
+    f->fe_state = XenbusStateInitialised;
+    return 0;
+}
+
+static int submit_internal(struct rtv_front *f, const struct front_req *r);
+
+/* Backend Connected: read the disk parameters, Connected, requeue. */
+static int session_connect(struct rtv_front *f, char *msg, size_t mlen)
+{
+    unsigned long long sectors, ssize, info, flush, barrier, discard, pers;
+
+    if (rd_uint(f, f->be_path, BLKIF_XS_BE_SECTORS, UINT64_MAX, 0, &sectors) < 0 ||
+        rd_uint(f, f->be_path, BLKIF_XS_BE_SECTOR_SIZE, 65536, 512, &ssize) < 0 ||
+        rd_uint(f, f->be_path, BLKIF_XS_BE_INFO, UINT32_MAX, 0, &info) < 0 ||
+        rd_uint(f, f->be_path, BLKIF_XS_BE_FLUSH, 1, 0, &flush) < 0 ||
+        rd_uint(f, f->be_path, BLKIF_XS_BE_BARRIER, 1, 0, &barrier) < 0 ||
+        rd_uint(f, f->be_path, BLKIF_XS_BE_DISCARD, 1, 0, &discard) < 0 ||
+        rd_uint(f, f->be_path, BLKIF_XS_BE_PERSISTENT, 1, 0, &pers) < 0) {
+        set_msg(msg, mlen, "backend publishes malformed disk parameters");
+        return -EPROTO;
+    }
+    if (ssize != RTV_BLKIF_SECTOR_SIZE) {
+        set_msg(msg, mlen, "sector-size %llu unsupported (only 512)", ssize);
+        return -EOPNOTSUPP;
+    }
+    f->info.sectors = sectors;
+    f->info.read_only = (info & 0x4) != 0;     /* VDISK_READONLY */
+    f->info.flush = flush;
+    f->info.barrier = barrier;
+    f->info.discard = discard;
+    f->info.persistent = f->cfg.persistent && pers;
+    f->info.connects++;
+    if (set_state(f, XenbusStateConnected) < 0) {
+        set_msg(msg, mlen, "cannot write frontend state");
+        return -EIO;
+    }
+
+    /* blkif_recover: resubmit in the order the caller submitted. */
+    if (f->nr_requeue > 0) {
+        struct front_req *list = f->requeue;
+        unsigned n = f->nr_requeue;
+
+        f->requeue = NULL;
+        f->nr_requeue = f->cap_requeue = 0;
+        for (unsigned i = 1; i < n; i++)           /* insertion sort by seq */
+            for (unsigned j = i; j > 0 && list[j - 1].seq > list[j].seq; j--) {
+                struct front_req t = list[j];
+                list[j] = list[j - 1];
+                list[j - 1] = t;
+            }
+        for (unsigned i = 0; i < n; i++) {
+            int rc = submit_internal(f, &list[i]);
+
+            if (rc == 0)
+                f->info.requeued++;
+            else if (rc == -EAGAIN)
+                requeue_add(f, &list[i]);    /* fewer slots now: later */
+            else if (list[i].cb != NULL)
+                list[i].cb(list[i].arg, rc);
+        }
+        free(list);
+    }
+    flog(f, "vbd %u: connected (session %u): %llu sectors, %u queue(s), order %u, "
+         "indirect %u, persistent %d", f->cfg.devid, f->info.connects,
+         (unsigned long long)f->info.sectors, f->nq, f->info.ring_page_order,
+         f->info.max_indirect_segs, f->info.persistent);
+    return 0;
+}
+
+/* ---- failure ------------------------------------------------------------------------ */
+
+static void front_fail(struct rtv_front *f, const char *why)
+{
+    if (f->failed)
+        return;
+    f->failed = true;
+    f->why = why;
+    fprintf(stderr, "rtvirt-front: vbd %u: backend misbehaved: %s; device failed\n",
+            f->cfg.devid, why);
+    /* Complete everything with -EIO.  The pages stay shared (the backend
+     * may still write them) until rtv_front_close(). */
+    for (unsigned qi = 0; qi < f->nq; qi++) {
+        struct front_queue *q = &f->q[qi];
+
+        for (unsigned i = 0; i < q->nslots; i++) {
+            if (!q->inflight[i])
+                continue;
+            q->inflight[i] = false;
+            q->nr_inflight--;
+            if (q->slots[i].req.cb != NULL)
+                q->slots[i].req.cb(q->slots[i].req.arg, -EIO);
+        }
+    }
+    for (unsigned i = 0; i < f->nr_requeue; i++)
+        if (f->requeue[i].cb != NULL)
+            f->requeue[i].cb(f->requeue[i].arg, -EIO);
+    f->nr_requeue = 0;
+}
+
+/* ---- submission ------------------------------------------------------------------------ */
+
+static int slot_data(struct rtv_front *f, struct front_slot *s, unsigned nsegs,
+                     bool writable)
+{
+    struct rtv_grants *g = f->x->gnt;
+
+    if (f->info.persistent) {
+        /* One pool per slot, granted read-write once and reused: the
+         * backend keeps it mapped (feature-persistent). */
+        if (s->data == NULL) {
+            s->data = g->ops->share(g, f->be_domid, f->max_segs, s->data_refs, true);
+            if (s->data == NULL)
+                return -errno;
+            s->nr_data = f->max_segs;
+            s->data_persistent = true;
+        }
+        return 0;
+    }
+    s->data = g->ops->share(g, f->be_domid, nsegs, s->data_refs, writable);
+    if (s->data == NULL)
+        return -errno;
+    s->nr_data = nsegs;
+    s->data_persistent = false;
+    return 0;
+}
+
+static int slot_ind(struct rtv_front *f, struct front_slot *s, unsigned nind)
+{
+    struct rtv_grants *g = f->x->gnt;
+
+    if (f->info.persistent) {
+        if (s->ind == NULL) {
+            unsigned n = rtv_blkif_indirect_pages(f->max_segs);
+
+            s->ind = g->ops->share(g, f->be_domid, n, s->ind_refs, true);
+            if (s->ind == NULL)
+                return -errno;
+            s->nr_ind = n;
+            s->ind_persistent = true;
+        }
+        return 0;
+    }
+    s->ind = g->ops->share(g, f->be_domid, nind, s->ind_refs, false);
+    if (s->ind == NULL)
+        return -errno;
+    s->nr_ind = nind;
+    s->ind_persistent = false;
+    return 0;
+}
+
+static struct front_queue *pick_queue(struct rtv_front *f, unsigned *slot)
+{
+    for (unsigned k = 0; k < f->nq; k++) {
+        struct front_queue *q = &f->q[(f->next_queue + k) % f->nq];
+
+        if (q->nr_inflight >= q->nslots || RING_FULL(&q->ring))
+            continue;
+        for (unsigned i = 0; i < q->nslots; i++) {
+            if (!q->inflight[i]) {
+                f->next_queue = (f->next_queue + k + 1) % f->nq;
+                *slot = i;
+                return q;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void push(struct rtv_front *f, struct front_queue *q)
+{
+    int notify;
+
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->ring, notify);
+    if (notify)
+        f->x->evtchn->ops->notify(f->x->evtchn, q->port);
+}
+
+static int submit_internal(struct rtv_front *f, const struct front_req *r)
+{
+    struct front_queue *q;
+    struct front_slot *s;
+    struct blkif_request *ring_req;
+    unsigned slot, nsegs = 0, nind = 0;
+    uint8_t op, alt;
+    int rc;
+
+    if (f->fe_state != XenbusStateConnected)
+        return requeue_add(f, r);   /* reconnecting: goes out with the new session */
+    q = pick_queue(f, &slot);
+    if (q == NULL)
+        return -EAGAIN;
+    s = &q->slots[slot];
+    s->req = *r;
+
+    bool data = r->op == RTV_FRONT_READ || r->op == RTV_FRONT_WRITE ||
+                r->op == RTV_FRONT_WRITE_FLUSH || r->op == RTV_FRONT_WRITE_BARRIER;
+    if (data) {
+        nsegs = (unsigned)((r->len + RTV_BLKIF_PAGE_SIZE - 1) / RTV_BLKIF_PAGE_SIZE);
+        rc = slot_data(f, s, nsegs, r->op == RTV_FRONT_READ);
+        if (rc < 0)
+            return rc;
+        if (r->op != RTV_FRONT_READ)
+            memcpy(s->data, r->buf, r->len);
+        if (nsegs > FRONT_MAX_DIRECT) {
+            nind = rtv_blkif_indirect_pages(nsegs);
+            rc = slot_ind(f, s, nind);
+            if (rc < 0) {
+                slot_release(f, s, false);
+                return rc;
+            }
+        }
+    }
+
+    ring_req = RING_GET_REQUEST(&q->ring, q->ring.req_prod_pvt);
+    switch (r->op) {
+    case RTV_FRONT_READ:          op = BLKIF_OP_READ; break;
+    case RTV_FRONT_WRITE:         op = BLKIF_OP_WRITE; break;
+    case RTV_FRONT_WRITE_FLUSH:   op = BLKIF_OP_FLUSH_DISKCACHE; break;
+    case RTV_FRONT_WRITE_BARRIER: op = BLKIF_OP_WRITE_BARRIER; break;
+    case RTV_FRONT_FLUSH:         op = f->info.flush ? BLKIF_OP_FLUSH_DISKCACHE
+                                                     : BLKIF_OP_WRITE_BARRIER; break;
+    case RTV_FRONT_DISCARD:       op = BLKIF_OP_DISCARD; break;
+    default:                      return -EINVAL;
+    }
+    alt = op;
+
+    if (r->op == RTV_FRONT_DISCARD) {
+        struct blkif_request_discard d;
+
+        memset(&d, 0, sizeof(d));
+        d.operation = BLKIF_OP_DISCARD;
+        d.handle = (blkif_vdev_t)f->cfg.devid;
+        d.id = slot;
+        d.sector_number = r->sector;
+        d.nr_sectors = r->len >> RTV_BLKIF_SECTOR_SHIFT;
+        memcpy(ring_req, &d, sizeof(d));
+    } else if (nind > 0) {
+        struct blkif_request_indirect ind;
+
+        memset(&ind, 0, sizeof(ind));
+        ind.operation = BLKIF_OP_INDIRECT;
+        /* Only plain reads and writes may be indirect (blkif.h). */
+        ind.indirect_op = r->op == RTV_FRONT_READ ? BLKIF_OP_READ : BLKIF_OP_WRITE;
+        ind.nr_segments = (uint16_t)nsegs;
+        ind.id = slot;
+        ind.sector_number = r->sector;
+        ind.handle = (blkif_vdev_t)f->cfg.devid;
+        for (unsigned i = 0; i < nind; i++)
+            ind.indirect_grefs[i] = s->ind_refs[i];
+        for (unsigned i = 0; i < nsegs; i++) {
+            struct blkif_request_segment *seg =
+                (struct blkif_request_segment *)s->ind + i;
+            size_t left = r->len - (size_t)i * RTV_BLKIF_PAGE_SIZE;
+
+            seg->gref = s->data_refs[i];
+            seg->first_sect = 0;
+            seg->last_sect = (uint8_t)((left >= RTV_BLKIF_PAGE_SIZE ? RTV_BLKIF_PAGE_SIZE
+                                                                     : left) / 512 - 1);
+        }
+        memcpy(ring_req, &ind, sizeof(ind));
+        op = BLKIF_OP_INDIRECT;
+        alt = ind.indirect_op;
+    } else {
+        struct blkif_request rq;
+
+        memset(&rq, 0, sizeof(rq));
+        rq.operation = op;
+        rq.nr_segments = (uint8_t)nsegs;
+        rq.handle = (blkif_vdev_t)f->cfg.devid;
+        rq.id = slot;
+        rq.sector_number = r->sector;
+        for (unsigned i = 0; i < nsegs; i++) {
+            size_t left = r->len - (size_t)i * RTV_BLKIF_PAGE_SIZE;
+
+            rq.seg[i].gref = s->data_refs[i];
+            rq.seg[i].first_sect = 0;
+            rq.seg[i].last_sect = (uint8_t)((left >= RTV_BLKIF_PAGE_SIZE ? RTV_BLKIF_PAGE_SIZE
+                                                                          : left) / 512 - 1);
+        }
+        memcpy(ring_req, &rq, sizeof(rq));
+    }
+    q->sent_op[slot] = op;
+    q->alt_op[slot] = alt;
+    q->inflight[slot] = true;
+    q->nr_inflight++;
+    q->ring.req_prod_pvt++;
+    push(f, q);
+    return 0;
+}
+
+int rtv_front_submit(struct rtv_front *f, enum rtv_front_op op, uint64_t sector,
+                     void *buf, size_t len, rtv_front_done_fn cb, void *arg)
+{
+    struct front_req r = { .op = op, .sector = sector, .buf = buf, .len = len,
+                           .cb = cb, .arg = arg };
+
+    if (f->failed)
+        return -EIO;
+    if (f->closing)
+        return -ESHUTDOWN;
+    switch (op) {
+    case RTV_FRONT_READ:
+    case RTV_FRONT_WRITE:
+    case RTV_FRONT_WRITE_FLUSH:
+    case RTV_FRONT_WRITE_BARRIER:
+        if (len == 0 || len % RTV_BLKIF_SECTOR_SIZE || buf == NULL ||
+            len > f->info.max_request_bytes)
+            return -EINVAL;
+        if (op != RTV_FRONT_READ && f->info.read_only)
+            return -EROFS;
+        if ((op == RTV_FRONT_WRITE_FLUSH && !f->info.flush) ||
+            (op == RTV_FRONT_WRITE_BARRIER && !f->info.barrier))
+            return -EOPNOTSUPP;
+        break;
+    case RTV_FRONT_FLUSH:
+        if (!f->info.flush && !f->info.barrier)
+            return -EOPNOTSUPP;
+        break;
+    case RTV_FRONT_DISCARD:
+        if (!f->info.discard)
+            return -EOPNOTSUPP;
+        if (len == 0 || len % RTV_BLKIF_SECTOR_SIZE)
+            return -EINVAL;
+        break;
+    default:
+        return -EINVAL;
+    }
+    r.seq = f->next_seq++;
+    return submit_internal(f, &r);
+}
+
+/* ---- completions ------------------------------------------------------------------------ */
+
+static int reap_queue(struct rtv_front *f, struct front_queue *q)
+{
+    int done = 0, more;
+    RING_IDX rp;
+
+    if (q->sring == NULL)
+        return 0;
+    do {
+        if (rtv_blkif_front_peek(&q->ring, &rp) < 0) {
+            front_fail(f, rtv_blkif_rsp_verdict_str(RTV_BLKIF_RSP_E_PROD_OVERFLOW));
+            return done;
+        }
+        while (q->ring.rsp_cons != rp) {
+            struct blkif_response rsp;
+            enum rtv_blkif_rsp_verdict v;
+
+            RING_COPY_RESPONSE(&q->ring, q->ring.rsp_cons, &rsp);
+            q->ring.rsp_cons++;
+            /* Check only the private copy. */
+            xen_rmb();
+            v = rtv_blkif_rsp_check(&rsp, q->nslots, q->inflight, q->sent_op, q->alt_op);
+            if (v != RTV_BLKIF_RSP_OK) {
+                front_fail(f, rtv_blkif_rsp_verdict_str(v));
+                return done;
+            }
+            struct front_slot *s = &q->slots[rsp.id];
+            int status = rsp.status == BLKIF_RSP_OKAY ? 0
+                       : rsp.status == BLKIF_RSP_EOPNOTSUPP ? -EOPNOTSUPP : -EIO;
+
+            if (status == 0 && s->req.op == RTV_FRONT_READ)
+                memcpy(s->req.buf, s->data, s->req.len);
+            q->inflight[rsp.id] = false;
+            q->nr_inflight--;
+            slot_release(f, s, false);
+            done++;
+            if (s->req.cb != NULL)
+                s->req.cb(s->req.arg, status);
+            if (f->failed || q->sring == NULL)
+                return done;
+        }
+        RING_FINAL_CHECK_FOR_RESPONSES(&q->ring, more);
+    } while (more);
+    return done;
+}
+
+/* Reacts to the backend's state; idempotent (watch events coalesce). */
+static void on_backend_change(struct rtv_front *f)
+{
+    int be = be_state(f);
+    char msg[256];
+
+    if (f->failed)
+        return;
+    switch (f->fe_state) {
+    case XenbusStateConnected:
+        if (be == XenbusStateInitWait) {
+            /* The backend started a new session under us (it restarted):
+             * the old rings are dead; recover onto new ones. */
+            flog(f, "vbd %u: backend restarted the handshake; recovering", f->cfg.devid);
+            session_drop(f, true);
+            if (session_init(f, msg, sizeof(msg)) < 0)
+                front_fail(f, "reconnect failed");
+        } else if (be == XenbusStateClosing) {
+            set_state(f, XenbusStateClosing);
+        } else if (be == XenbusStateClosed || be == XenbusStateUnknown) {
+            session_drop(f, true);
+            set_state(f, XenbusStateClosed);
+            set_state(f, XenbusStateInitialising);
+        }
+        break;
+    case XenbusStateClosing:
+        if (be == XenbusStateClosed || be == XenbusStateUnknown) {
+            session_drop(f, true);
+            set_state(f, XenbusStateClosed);
+            set_state(f, XenbusStateInitialising);
+        }
+        break;
+    case XenbusStateInitialising:
+    case XenbusStateClosed:
+        if (be == XenbusStateInitWait && session_init(f, msg, sizeof(msg)) < 0)
+            front_fail(f, "reconnect failed");
+        break;
+    case XenbusStateInitialised:
+        if (be == XenbusStateConnected && session_connect(f, msg, sizeof(msg)) < 0)
+            front_fail(f, "reconnect failed");
+        else if (be == XenbusStateClosed || be == XenbusStateClosing) {
+            session_drop(f, true);
+            set_state(f, XenbusStateClosed);
+            set_state(f, XenbusStateInitialising);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+static int poll_once(struct rtv_front *f, int timeout_ms)
+{
+    struct rtv_evtchn *e = f->x->evtchn;
+    struct pollfd pfd[2] = {
+        { .fd = rtv_xs_watch_fd(f->x->xs), .events = POLLIN },
+        { .fd = e->ops->fd(e), .events = POLLIN },
+    };
+    int n = poll(pfd, 2, timeout_ms), done = 0;
+
+    if (n < 0)
+        return errno == EINTR ? 0 : -errno;
+    if (pfd[1].revents & POLLIN) {
+        rtv_port_t port;
+
+        if (e->ops->pending(e, &port) == 0 && !f->failed)
+            e->ops->unmask(e, port);     /* a failed device gets no EOI */
+    }
+    /* Reap every queue: cheap, and covers a notification we coalesced. */
+    for (unsigned qi = 0; qi < f->nq && !f->failed; qi++)
+        done += reap_queue(f, &f->q[qi]);
+    if (pfd[0].revents & POLLIN) {
+        char *path, *token;
+        bool any = false;
+
+        while (rtv_xs_read_watch(f->x->xs, &path, &token) == 0) {
+            free(path);
+            free(token);
+            any = true;
+        }
+        if (any && !f->closing)
+            on_backend_change(f);
+    }
+    return done;
+}
+
+int rtv_front_poll(struct rtv_front *f, int timeout_ms)
+{
+    return poll_once(f, timeout_ms);
+}
+
+/* Waits (bounded) until the backend's state is one of the mask bits. */
+static int wait_be(struct rtv_front *f, unsigned mask, int timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+
+    for (;;) {
+        int be = be_state(f);
+
+        if (be >= 0 && be < 32 && (mask & (1u << be)))
+            return be;
+        long long left = end - now_ms();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        struct pollfd p = { .fd = rtv_xs_watch_fd(f->x->xs), .events = POLLIN };
+        if (poll(&p, 1, (int)(left < 100 ? left : 100)) > 0) {
+            char *path, *token;
+
+            while (rtv_xs_read_watch(f->x->xs, &path, &token) == 0) {
+                free(path);
+                free(token);
+            }
+        }
+    }
+}
+
+/* ---- open / close -------------------------------------------------------------------- */
+
+int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
+                   struct rtv_front **out, char *msg, size_t mlen)
+{
+    struct rtv_front *f = calloc(1, sizeof(*f));
+    unsigned long long bid;
+    char *be = NULL, expect[FRONT_PATH_MAX], p[FRONT_PATH_MAX + 16];
+    int rc, timeout;
+
+    if (f == NULL)
+        return -ENOMEM;
+    f->x = x;
+    f->cfg = *cfg;
+    timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
+    f->fe_state = -1;
+    snprintf(f->fe_path, sizeof(f->fe_path), BLKIF_XS_FE_DEV_FMT, x->self, cfg->devid);
+
+    rc = rd_uint(f, f->fe_path, BLKIF_XS_FE_BACKEND_ID, RTV_DOMID_MAX, 0, &bid);
+    snprintf(p, sizeof(p), "%s/%s", f->fe_path, BLKIF_XS_FE_BACKEND);
+    if (rc == 0)
+        rc = rtv_xs_read(x->xs, RTV_XS_NO_TXN, p, &be, NULL);
+    if (rc < 0) {
+        set_msg(msg, mlen, "%s: no backend/backend-id (%s)", f->fe_path, strerror(-rc));
+        free(f);
+        return rc;
+    }
+    f->be_domid = (rtv_domid_t)bid;
+    snprintf(expect, sizeof(expect), BLKIF_XS_BE_DEV_FMT, f->be_domid, x->self, cfg->devid);
+    if (strcmp(be, expect) != 0) {
+        set_msg(msg, mlen, "backend path \"%s\" is not %s", be, expect);
+        free(be);
+        free(f);
+        return -EINVAL;
+    }
+    free(be);
+    snprintf(f->be_path, sizeof(f->be_path), "%s", expect);
+
+    snprintf(p, sizeof(p), "%s/%s", f->be_path, BLKIF_XS_BE_STATE);
+    rc = rtv_xs_watch(x->xs, p, "be");
+    if (rc < 0) {
+        set_msg(msg, mlen, "cannot watch %s: %s", p, strerror(-rc));
+        free(f);
+        return rc;
+    }
+    f->watching = true;
+    set_state(f, XenbusStateInitialising);
+
+    rc = wait_be(f, 1u << XenbusStateInitWait, timeout);
+    if (rc < 0) {
+        set_msg(msg, mlen, "backend %s did not reach InitWait (state %d)", f->be_path,
+                be_state(f));
+        goto fail;
+    }
+    rc = session_init(f, msg, mlen);
+    if (rc < 0)
+        goto fail;
+    rc = wait_be(f, (1u << XenbusStateConnected) | (1u << XenbusStateClosing) |
+                    (1u << XenbusStateClosed), timeout);
+    if (rc != XenbusStateConnected) {
+        if (rc >= 0)
+            rc = -ECONNREFUSED;
+        set_msg(msg, mlen, "backend %s did not connect (state %d)", f->be_path,
+                be_state(f));
+        goto fail;
+    }
+    rc = session_connect(f, msg, mlen);
+    if (rc < 0)
+        goto fail;
+    *out = f;
+    return 0;
+
+fail:
+    f->closing = true;
+    rtv_front_close(f);
+    return rc;
+}
+
+unsigned rtv_front_inflight(const struct rtv_front *f)
+{
+    unsigned n = f->nr_requeue;
+
+    for (unsigned qi = 0; qi < f->nq; qi++)
+        n += f->q[qi].nr_inflight;
+    return n;
+}
+
+bool rtv_front_failed(const struct rtv_front *f, const char **why)
+{
+    if (why != NULL)
+        *why = f->why;
+    return f->failed;
+}
+
+void rtv_front_get_info(const struct rtv_front *f, struct rtv_front_info *info)
+{
+    *info = f->info;
+}
+
+int rtv_front_close(struct rtv_front *f)
+{
+    int timeout = f->cfg.timeout_ms > 0 ? f->cfg.timeout_ms : 10000;
+    long long end = now_ms() + timeout;
+    char p[FRONT_PATH_MAX + 16];
+    int rc = 0;
+
+    /* Let what is in flight finish (bounded). */
+    while (!f->failed && rtv_front_inflight(f) > 0 && f->nq > 0 && now_ms() < end)
+        poll_once(f, 50);
+    f->closing = true;
+    if (f->fe_state >= 0) {
+        set_state(f, XenbusStateClosing);
+        if (wait_be(f, (1u << XenbusStateClosing) | (1u << XenbusStateClosed) |
+                       (1u << XenbusStateUnknown), timeout) < 0)
+            rc = -ETIMEDOUT;
+        set_state(f, XenbusStateClosed);
+        /* The rings go only once the backend is Closed too. */
+        if (wait_be(f, (1u << XenbusStateClosed) | (1u << XenbusStateUnknown), timeout) < 0)
+            rc = -ETIMEDOUT;
+    }
+    session_drop(f, false);
+    for (unsigned i = 0; i < f->nr_requeue; i++)
+        if (f->requeue[i].cb != NULL)
+            f->requeue[i].cb(f->requeue[i].arg, -EIO);
+    free(f->requeue);
+    if (f->watching) {
+        snprintf(p, sizeof(p), "%s/%s", f->be_path, BLKIF_XS_BE_STATE);
+        rtv_xs_unwatch(f->x->xs, p, "be");
+    }
+    free(f);
+    return rc;
+}
+
+/* ---- test hooks ------------------------------------------------------------------------ */
+
+int rtv_front_test_push_raw(struct rtv_front *f, const struct blkif_request *req,
+                            rtv_front_done_fn cb, void *arg)
+{
+    struct front_queue *q;
+    unsigned slot;
+    struct blkif_request copy = *req;
+
+    if (f->failed || f->fe_state != XenbusStateConnected)
+        return -EIO;
+    q = pick_queue(f, &slot);
+    if (q == NULL)
+        return -EAGAIN;
+    copy.id = slot;
+    memset(&q->slots[slot].req, 0, sizeof(q->slots[slot].req));
+    q->slots[slot].req.raw = true;
+    q->slots[slot].req.cb = cb;
+    q->slots[slot].req.arg = arg;
+    q->slots[slot].req.op = RTV_FRONT_FLUSH;    /* nothing to copy back */
+    *RING_GET_REQUEST(&q->ring, q->ring.req_prod_pvt) = copy;
+    q->sent_op[slot] = copy.operation;
+    q->alt_op[slot] = copy.operation == BLKIF_OP_INDIRECT
+                    ? ((struct blkif_request_indirect *)&copy)->indirect_op
+                    : copy.operation;
+    q->inflight[slot] = true;
+    q->nr_inflight++;
+    q->ring.req_prod_pvt++;
+    push(f, q);
+    return 0;
+}
+
+void rtv_front_test_set_req_prod(struct rtv_front *f, uint32_t prod)
+{
+    struct front_queue *q = &f->q[0];
+
+    if (q->sring == NULL)
+        return;
+    xen_wmb();
+    q->ring.sring->req_prod = prod;
+    f->x->evtchn->ops->notify(f->x->evtchn, q->port);
+}
