@@ -38,7 +38,12 @@ void hub_lock(struct rtv_local_hub *hub)
      * half-done change, but every op re-validates what it reads, and a
      * wedged hub would hang every other test process: carry on. */
     if (rc == EOWNERDEAD)
-        pthread_mutex_consistent(&hub->hdr->lock);
+        rc = pthread_mutex_consistent(&hub->hdr->lock);
+    /* Anything else means the region is not a hub or the mutex was left
+     * unrecoverable: our own broken invariant, and carrying on unlocked
+     * would corrupt every other user. */
+    if (rc != 0)
+        abort();
 }
 
 void hub_unlock(struct rtv_local_hub *hub)

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -330,6 +331,45 @@ START_TEST(release_domain)
 }
 END_TEST
 
+/* Threads of one process: one kicks through its connection, the other
+ * waits on its fd; every kick is seen (coalesced kicks count once, so the
+ * kicker waits for each to be consumed, as a ring protocol would). */
+struct kicker {
+    struct rtv_evtchn *e;
+    rtv_port_t port;
+    int acked;
+    int rc;
+};
+
+static void *kick_thread(void *p)
+{
+    struct kicker *k = p;
+    for (int i = 0; i < 200 && k->rc == 0; i++) {
+        k->rc = k->e->ops->notify(k->e, k->port);
+        while (__atomic_load_n(&k->acked, __ATOMIC_SEQ_CST) <= i && k->rc == 0)
+            usleep(100);
+    }
+    return NULL;
+}
+
+START_TEST(threads)
+{
+    rtv_port_t p1, p2;
+    link_ports(&p1, &p2);
+    struct kicker k = { .e = e2, .port = p2 };
+    pthread_t th;
+    ck_assert_int_eq(pthread_create(&th, NULL, kick_thread, &k), 0);
+    for (int i = 0; i < 200; i++) {
+        ck_assert_msg(readable(e1, 5000), "kick %d lost", i);
+        ck_assert_uint_eq(pop(e1), p1);
+        ck_assert_int_eq(e1->ops->unmask(e1, p1), 0);
+        __atomic_store_n(&k.acked, i + 1, __ATOMIC_SEQ_CST);
+    }
+    pthread_join(th, NULL);
+    ck_assert_int_eq(k.rc, 0);
+}
+END_TEST
+
 static Suite *local_evtchn_suite(void)
 {
     Suite *s = suite_create("local_evtchn");
@@ -345,6 +385,7 @@ static Suite *local_evtchn_suite(void)
     tcase_add_test(tc, capacity);
     tcase_add_test(tc, fault_injection);
     tcase_add_test(tc, release_domain);
+    tcase_add_test(tc, threads);
     tcase_set_timeout(tc, 30);
     suite_add_tcase(s, tc);
     return s;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rtvirt/local.h"
@@ -863,6 +864,12 @@ START_TEST(open_rejects_bad_args)
     rtv_xen_close(&x);
     rtv_xen_close(&x);      /* closing a cleared bundle is harmless */
     rtv_xen_close(NULL);
+
+    /* Absurd capacities are refused up front, not discovered later. */
+    struct rtv_local_config cfg = { .max_nodes = 1u << 30 };
+    errno = 0;
+    ck_assert_ptr_null(rtv_local_hub_new(&cfg));
+    ck_assert_int_eq(errno, EINVAL);
 }
 END_TEST
 
@@ -920,10 +927,27 @@ START_TEST(robust_lock_survives_sigkill)
     /* Would hang (and hit Check's timeout) if the lock were wedged. */
     put(d0.xs, 0, "/after", "alive");
     expect_val(d0.xs, 0, "/after", "alive");
-    /* And the lock is an ordinary one again afterwards. */
-    rtv_local_test_lock(hub);
-    rtv_local_test_unlock(hub);
+    /* And it still excludes: a holder makes our next op wait for it. */
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        rtv_local_test_lock(hub);
+        char l = 'L';
+        if (write(pfd[1], &l, 1) != 1)
+            _exit(1);
+        usleep(300 * 1000);
+        rtv_local_test_unlock(hub);
+        _exit(0);
+    }
+    ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     put(d0.xs, 0, "/after", "still");
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    ck_assert_msg(ms >= 200, "write did not wait for the lock holder (%ld ms)", ms);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     close(pfd[0]);
     close(pfd[1]);
 }
