@@ -291,7 +291,8 @@ static void local_evtchn_close(struct rtv_evtchn *ev)
     struct local_conn *c = conn_of(ev, evtchn);
 
     hub_lock(c->hub);
-    evtchn_conn_closed(c);
+    if (hub_conn_ours(c))
+        evtchn_conn_closed(c);
     hub_unlock(c->hub);
     hub_conn_put(c);
 }

@@ -301,11 +301,20 @@ static int local_unmap(struct rtv_grants *g, void *addr, unsigned count)
 
 void grants_conn_closed(struct local_conn *c)
 {
+    bool ours = hub_conn_ours(c);
+
     hub_lock(c->hub);
     while (c->maps != NULL) {
         struct gnt_mapping *m = c->maps;
         c->maps = m->next;
-        mapping_release(c->hub, m);
+        if (ours) {
+            mapping_release(c->hub, m);
+        } else {
+            /* Inherited copies of the opener's mappings: the grants and
+             * their counts stay the opener's business. */
+            munmap(m->addr, (size_t)m->count * c->hub->hdr->page_size);
+            mapping_free(m);
+        }
     }
     hub_unlock(c->hub);
 }

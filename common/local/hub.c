@@ -271,6 +271,7 @@ int rtv_local_open(struct rtv_local_hub *hub, rtv_domid_t domid,
     hub_unlock(hub);
 
     c->hub = hub;
+    c->pid = getpid();
     c->slot = slot;
     c->domid = domid;
     c->xs.ops = &local_store_ops;
@@ -294,6 +295,11 @@ int rtv_local_open(struct rtv_local_hub *hub, rtv_domid_t domid,
     return 0;
 }
 
+bool hub_conn_ours(const struct local_conn *c)
+{
+    return c->pid == getpid();
+}
+
 void hub_conn_put(struct local_conn *c)
 {
     struct rtv_local_hub *hub = c->hub;
@@ -303,9 +309,11 @@ void hub_conn_put(struct local_conn *c)
         hub_unlock(hub);
         return;
     }
-    memset(&hub->conns[c->slot], 0, sizeof(hub->conns[c->slot]));
-    hub_fd_drain(hub->watch_fd[c->slot]);
-    hub_fd_drain(hub->evtchn_fd[c->slot]);
+    if (hub_conn_ours(c)) {
+        memset(&hub->conns[c->slot], 0, sizeof(hub->conns[c->slot]));
+        hub_fd_drain(hub->watch_fd[c->slot]);
+        hub_fd_drain(hub->evtchn_fd[c->slot]);
+    }
     hub_unlock(hub);
     free(c);
 }

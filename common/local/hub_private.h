@@ -24,6 +24,7 @@
 #include "rtvirt/local.h"
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -157,9 +158,16 @@ struct gnt_mapping;
 
 /* One rtv_local_open(): the parts are embedded so each op finds the
  * connection with container_of, and the slot is freed when the last
- * opened part is closed. */
+ * opened part is closed.
+ *
+ * A child fork()ed after the open inherits a copy of this struct and may
+ * use the connection, but only the opening process tears down its shared
+ * side (slot, watches, ports, grants): a child closing what it inherited,
+ * e.g. in generic cleanup code, frees its own copies and leaves the
+ * parent's connection alone. */
 struct local_conn {
     struct rtv_local_hub *hub;
+    pid_t                 pid;        /* the opener */
     uint32_t              slot;
     rtv_domid_t           domid;
     unsigned              refs;
@@ -182,8 +190,11 @@ int hub_fault(struct rtv_local_hub *hub, enum rtv_local_fault_op op);
 /* Keeps eventfd readability equal to "ring not empty". Locked. */
 void hub_fd_raise(int fd);
 void hub_fd_drain(int fd);
-/* Drops one connection reference; the last one frees the slot. */
+/* Drops one connection reference; the last one frees the slot (if the
+ * caller is the opener) and the handle. */
 void hub_conn_put(struct local_conn *c);
+/* True in the process that opened c (see struct local_conn). */
+bool hub_conn_ours(const struct local_conn *c);
 
 /* ---- per-module hooks ------------------------------------------------------ */
 

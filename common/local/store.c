@@ -386,6 +386,7 @@ struct xs_ctx {
     struct txn_local     *t;    /* NULL outside a transaction */
 };
 
+/* Points into the tree or the log: valid until the next change to either. */
 struct view {
     bool                      exists;
     uint32_t                  idx;    /* real node, HUB_NONE if txn-made */
@@ -1116,7 +1117,16 @@ static void local_store_close(struct rtv_store *s)
     struct local_conn *c = conn_of(s, xs);
 
     hub_lock(c->hub);
-    store_conn_closed(c);
+    if (hub_conn_ours(c)) {
+        store_conn_closed(c);
+    } else {
+        /* Inherited: the transactions are the opener's, only our copies go. */
+        while (c->txns != NULL) {
+            struct txn_local *t = c->txns;
+            c->txns = t->next;
+            txn_local_free(t);
+        }
+    }
     hub_unlock(c->hub);
     hub_conn_put(c);
 }

@@ -263,6 +263,30 @@ START_TEST(close_unbinds)
 }
 END_TEST
 
+START_TEST(child_closing_inherited_handles)
+{
+    rtv_port_t p1, p2;
+    link_ports(&p1, &p2);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        int rc = e2->ops->notify(e2, p2);     /* usable in the child */
+        rtv_xen_close(&x1);
+        rtv_xen_close(&x2);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    /* The channel is still bound, and the child's kick arrived. */
+    ck_assert(readable(e1, 0));
+    ck_assert_uint_eq(pop(e1), p1);
+    ck_assert_int_eq(e1->ops->unmask(e1, p1), 0);
+    ck_assert_int_eq(e1->ops->notify(e1, p1), 0);
+    ck_assert_uint_eq(pop(e2), p2);
+}
+END_TEST
+
 START_TEST(capacity)
 {
     struct rtv_local_config cfg = { .max_ports = 3 };
@@ -382,6 +406,7 @@ static Suite *local_evtchn_suite(void)
     tcase_add_test(tc, bind_checks);
     tcase_add_test(tc, unbind_reverts_peer);
     tcase_add_test(tc, close_unbinds);
+    tcase_add_test(tc, child_closing_inherited_handles);
     tcase_add_test(tc, capacity);
     tcase_add_test(tc, fault_injection);
     tcase_add_test(tc, release_domain);

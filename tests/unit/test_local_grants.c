@@ -266,6 +266,34 @@ START_TEST(unmap_bad_args)
 }
 END_TEST
 
+START_TEST(child_closing_inherited_handles)
+{
+    rtv_gref_t ref;
+    unsigned char *a = g1->ops->share(g1, 2, 1, &ref, true);
+    ck_assert_ptr_nonnull(a);
+    unsigned char *m = g2->ops->map(g2, 1, 1, &ref, true);
+    ck_assert_ptr_nonnull(m);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        m[0] = 0x5A;              /* the inherited mapping is live */
+        rtv_xen_close(&x1);
+        rtv_xen_close(&x2);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ck_assert_uint_eq(a[0], 0x5A);
+    ck_assert_uint_eq(rtv_local_test_grants_in_use(hub), 1);
+    /* Still mapped and shared as far as the hub is concerned. */
+    ck_assert_int_eq(g1->ops->unshare(g1, a, 1), 0);
+    ck_assert_uint_eq(rtv_local_test_grants_in_use(hub), 1);
+    ck_assert_int_eq(g2->ops->unmap(g2, m, 1), 0);
+    ck_assert_uint_eq(rtv_local_test_grants_in_use(hub), 0);
+}
+END_TEST
+
 START_TEST(capacity_and_reuse)
 {
     struct rtv_local_config cfg = { .max_grant_pages = 4 };
@@ -387,6 +415,7 @@ static Suite *local_grants_suite(void)
     tcase_add_test(tc, read_only_grants);
     tcase_add_test(tc, unshare_while_mapped_defers_free);
     tcase_add_test(tc, unmap_bad_args);
+    tcase_add_test(tc, child_closing_inherited_handles);
     tcase_add_test(tc, capacity_and_reuse);
     tcase_add_test(tc, fault_injection);
     tcase_add_test(tc, close_and_release_domain);

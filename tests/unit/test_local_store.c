@@ -476,6 +476,37 @@ START_TEST(watch_across_fork)
 }
 END_TEST
 
+START_TEST(child_closing_inherited_connection)
+{
+    struct rtv_store *s = d0.xs;
+    struct evs e;
+    rtv_txn_t t;
+
+    ck_assert_int_eq(rtv_xs_watch(s, "/inh", "t"), 0);
+    ck_assert_int_eq(rtv_xs_txn_start(s, &t), 0);
+    drain(s, &e);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        /* The child may use what it inherited... */
+        int rc = rtv_xs_write(d0.xs, 0, "/inh/child", "1", 1);
+        /* ...and its cleanup must not tear down the parent's connection. */
+        rtv_xen_close(&d0);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    put(s, 0, "/inh/parent", "1");
+    drain(s, &e);
+    ck_assert(has_ev(&e, "/inh/child", "t"));
+    ck_assert(has_ev(&e, "/inh/parent", "t"));
+    put(s, t, "/inh/txn", "1");
+    ck_assert_int_eq(rtv_xs_txn_end(s, t, false), 0);
+    expect_val(s, 0, "/inh/txn", "1");
+}
+END_TEST
+
 /* ---- transactions ------------------------------------------------------ */
 
 START_TEST(txn_isolation_and_commit)
@@ -973,6 +1004,7 @@ static Suite *local_store_suite(void)
     tcase_add_test(watch, watch_respects_read_perms);
     tcase_add_test(watch, watch_coalescing_and_overflow);
     tcase_add_test(watch, watch_across_fork);
+    tcase_add_test(watch, child_closing_inherited_connection);
     suite_add_tcase(s, watch);
 
     tcase_add_checked_fixture(txn, setup, teardown);
