@@ -1,0 +1,59 @@
+#!/bin/sh
+# The job agent: runs in the lab's dom0 from the 9p share (mounted on /lab by
+# the image's rtvirt-lab.service) and executes the job's steps one by one.
+#
+#   /lab/plan              one step per line: "INDEX NAME TIMEOUT COMMAND..."
+#   /lab/results/hello     written first: dom0 is up and the agent runs
+#   /lab/results/N.start   step N started (epoch seconds)
+#   /lab/results/N.rc      step N finished: "RC SECONDS" (written atomically)
+#   /lab/logs/N-NAME.log   the step's output
+#   /lab/results/done      the agent finished
+#
+# Each step runs under timeout(1) in its own session with PATH including
+# /lab/bin (lab-guest, leak-check, ...) and these variables:
+#   LAB=/lab  LAB_STATE=/var/lib/rtvirt-lab (scratch kept across the job's
+#   steps)  LAB_STEP=NAME  LAB_JOB=JOB.
+# The first step that does not exit 0 ends the job (later steps: blocked).
+# The host enforces its own, longer, deadline in case dom0 itself hangs.
+LAB=/lab
+R=$LAB/results
+mkdir -p "$R" "$LAB/logs"
+export LAB
+export LAB_STATE=/var/lib/rtvirt-lab
+export LAB_JOB
+LAB_JOB=$(cat "$LAB/job" 2>/dev/null || echo job)
+export PATH="$LAB/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+mkdir -p "$LAB_STATE"
+{
+    echo "kernel $(uname -r)"
+    echo "uptime $(cut -d' ' -f1 /proc/uptime)"
+} > "$R/hello.tmp" && mv "$R/hello.tmp" "$R/hello"
+echo "rtvirt-lab agent: dom0 up after $(cut -d' ' -f1 /proc/uptime) s, running $LAB/plan"
+
+while read -r idx name tmo cmd; do
+    case $idx in ''|\#*) continue ;; esac
+    export LAB_STEP="$name"
+    log="$LAB/logs/$idx-$name.log"
+    t0=$(date +%s)
+    echo "$t0" > "$R/$idx.start"
+    echo "rtvirt-lab agent: step $idx $name (timeout $tmo s): $cmd"
+    {
+        echo "# step $name: $cmd"
+        echo "# started $(date -u +%Y-%m-%dT%H:%M:%SZ) in dom0, timeout $tmo s"
+    } > "$log"
+    # shellcheck disable=SC2086  # cmd is a word list from the plan
+    timeout -k 10 "$tmo" setsid $cmd < /dev/null >> "$log" 2>&1
+    rc=$?
+    t1=$(date +%s)
+    [ "$rc" -eq 124 ] && echo "# TIMEOUT: step exceeded $tmo s" >> "$log"
+    echo "# exit $rc after $((t1 - t0)) s" >> "$log"
+    echo "$rc $((t1 - t0))" > "$R/$idx.rc.tmp" && mv "$R/$idx.rc.tmp" "$R/$idx.rc"
+    echo "rtvirt-lab agent: step $idx $name exit $rc"
+    [ "$rc" -eq 0 ] || break
+done < "$LAB/plan"
+
+# Keep a copy of dom0's view for post-mortems.
+{ xl dmesg 2>&1 | tail -200; } > "$LAB/logs/xl-dmesg.txt" 2>&1
+journalctl -b --no-pager > "$LAB/logs/dom0-journal.txt" 2>&1
+date +%s > "$R/done"
+sync

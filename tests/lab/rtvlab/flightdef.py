@@ -1,0 +1,133 @@
+"""Flight definitions: tests/lab/flights/<name>.
+
+A flight file is line based ('#' starts a comment):
+
+    hypervisor stock|patched     which Xen to boot (default stock)
+    show-table yes               print the "what was shown" table at the end
+    include OTHER                take OTHER's jobs (and settings) first
+    job NAME                     start (or, after include, extend) a job
+    step NAME TIMEOUT COMMAND [ARG...]
+                                 a dom0 step: COMMAND is a script in
+                                 tests/lab/steps/ or a helper in tests/lab/agent/
+                                 (e.g. leak-check), run with ARGs; TIMEOUT in seconds
+    site                         where --steps-dir scripts go in this job
+                                 (default: before the job's last step)
+"""
+
+import os
+import re
+
+LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLIGHTS_DIR = os.path.join(LAB_DIR, "flights")
+STEPS_DIR = os.path.join(LAB_DIR, "steps")
+AGENT_DIR = os.path.join(LAB_DIR, "agent")
+
+
+class FlightError(Exception):
+    pass
+
+
+class Step:
+    def __init__(self, name, timeout, command, args, origin="repo"):
+        self.name, self.timeout, self.command, self.args = name, timeout, command, args
+        self.origin = origin  # repo (steps/) | helper (agent/) | site (--steps-dir)
+
+    def __repr__(self):
+        return "Step(%s)" % self.name
+
+
+class Job:
+    def __init__(self, name):
+        self.name = name
+        self.steps = []
+        self.site_at = None  # index in steps where site steps go
+
+
+class Flight:
+    def __init__(self, name):
+        self.name = name
+        self.hypervisor = "stock"
+        self.show_table = False
+        self.jobs = []
+
+    def job(self, name):
+        for j in self.jobs:
+            if j.name == name:
+                return j
+        j = Job(name)
+        self.jobs.append(j)
+        return j
+
+
+def available():
+    return sorted(f for f in os.listdir(FLIGHTS_DIR)
+                  if not f.startswith(".") and os.path.isfile(os.path.join(FLIGHTS_DIR, f)))
+
+
+def load(name, flight=None, seen=()):
+    path = os.path.join(FLIGHTS_DIR, name)
+    if not re.match(r"^[\w.-]+$", name) or not os.path.isfile(path):
+        raise FlightError("no flight %r (known: %s)" % (name, ", ".join(available())))
+    if name in seen:
+        raise FlightError("flight %r includes itself" % name)
+    fl = flight or Flight(name)
+    job = None
+    for n, raw in enumerate(open(path), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        w = line.split()
+        where = "%s:%d" % (path, n)
+        if w[0] == "hypervisor" and len(w) == 2 and w[1] in ("stock", "patched"):
+            fl.hypervisor = w[1]
+        elif w[0] == "show-table" and len(w) == 2:
+            fl.show_table = w[1] in ("yes", "true", "1")
+        elif w[0] == "include" and len(w) == 2:
+            load(w[1], fl, seen + (name,))
+        elif w[0] == "job" and len(w) == 2:
+            job = fl.job(w[1])
+        elif w[0] == "site" and len(w) == 1 and job:
+            job.site_at = len(job.steps)
+        elif w[0] == "step" and len(w) >= 4 and job:
+            if not w[2].isdigit():
+                raise FlightError("%s: timeout %r is not a number of seconds" % (where, w[2]))
+            if os.path.isfile(os.path.join(STEPS_DIR, w[3])):
+                origin = "repo"
+            elif os.path.isfile(os.path.join(AGENT_DIR, w[3])):
+                origin = "helper"
+            else:
+                raise FlightError("%s: no step script tests/lab/steps/%s or helper tests/lab/agent/%s"
+                                  % (where, w[3], w[3]))
+            job.steps.append(Step(w[1], int(w[2]), w[3], w[4:], origin))
+        else:
+            raise FlightError("%s: cannot parse %r" % (where, raw.rstrip()))
+    return fl
+
+
+def site_steps(steps_dir):
+    """Executable files in steps_dir, sorted; '# lab-timeout: N' sets a timeout."""
+    if not os.path.isdir(steps_dir):
+        raise FlightError("--steps-dir %s is not a directory" % steps_dir)
+    out = []
+    for f in sorted(os.listdir(steps_dir)):
+        p = os.path.join(steps_dir, f)
+        if f.startswith(".") or not os.path.isfile(p) or not os.access(p, os.X_OK):
+            continue
+        timeout = 300
+        with open(p, errors="replace") as fh:
+            for line in fh.read(4096).splitlines():
+                m = re.match(r"#\s*lab-timeout:\s*(\d+)", line)
+                if m:
+                    timeout = int(m.group(1))
+        name = "site-" + re.sub(r"\.\w+$", "", f)
+        out.append(Step(name, timeout, f, [], origin="site"))
+    if not out:
+        raise FlightError("--steps-dir %s has no executable step scripts" % steps_dir)
+    return out
+
+
+def with_site(job, extra):
+    """The job's steps with the site steps inserted."""
+    steps = list(job.steps)
+    at = job.site_at if job.site_at is not None else max(len(steps) - 1, 0)
+    return steps[:at] + list(extra) + steps[at:]

@@ -1,0 +1,520 @@
+"""The flight runner: boots the nested Xen host per job and drives its steps.
+
+Per job attempt, on the host:
+  build  `make install` of the project into the share (what dom0 and the
+         guest's tools disk get)                        fail -> rest blocked
+  boot   QEMU (TCG) -> Xen -> dom0, until the dom0 agent says hello
+                                                         broken on timeout / QEMU death
+then the agent in dom0 runs the job's steps from the share one by one; the
+runner follows them through the share, enforcing each step's timeout (plus a
+grace period in case dom0 itself hangs).  A job whose attempt ends "broken"
+(infrastructure, not the code under test) is retried up to --retries times.
+"""
+
+import argparse
+import fcntl
+import html
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from . import flightdef, images
+
+LAB_DIR = flightdef.LAB_DIR
+REPO = images.REPO
+BROKEN_RC = 75
+TIMEOUT_RC = 124
+HOST_GRACE = 90            # seconds past a step's timeout before dom0 counts as hung
+STEP_START_DEADLINE = 60   # seconds for the agent to start the next step
+QEMU_EXIT_DEADLINE = 120   # seconds for dom0 to power off after the last step
+XEN_ARGS = "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 bootscrub=0"
+DOM0_ARGS = "root=/dev/vda rw console=hvc0 rtvirt.lab=1"
+
+
+def now():
+    return time.time()
+
+
+def say(msg):
+    print("[lab %s] %s" % (time.strftime("%H:%M:%S"), msg), flush=True)
+
+
+class StepResult:
+    def __init__(self, name, where, timeout=None):
+        self.name, self.where, self.timeout = name, where, timeout
+        self.status = "blocked"
+        self.duration = 0.0
+        self.rc = None
+        self.note = ""
+        self.log = None
+
+    def as_dict(self):
+        return {"name": self.name, "where": self.where, "status": self.status,
+                "duration": round(self.duration, 1), "rc": self.rc, "timeout": self.timeout,
+                "note": self.note, "log": self.log}
+
+
+def job_status(results):
+    st = [r.status for r in results]
+    if "broken" in st:
+        return "broken"
+    if "fail" in st:
+        return "fail"
+    if all(s == "pass" for s in st):
+        return "pass"
+    return "blocked"
+
+
+def tail(path, n=40):
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-n:])
+    except OSError:
+        return ""
+
+
+class JobRun:
+    """One attempt of one job."""
+
+    def __init__(self, args, flight, job, steps, jdir, imgs):
+        self.args, self.flight, self.job, self.steps = args, flight, job, steps
+        self.jdir, self.imgs = jdir, imgs
+        self.share = os.path.join(jdir, "share")
+        self.qemu = None
+        self.results = []
+        self.interrupted = False
+
+    # ---- host-side preparation -------------------------------------------
+    def prepare_share(self):
+        s = self.share
+        for d in ("agent", "bin", "steps", "site", "images", "results", "logs", "guests"):
+            os.makedirs(os.path.join(s, d), exist_ok=True)
+        shutil.copy(os.path.join(LAB_DIR, "agent", "agent.sh"), os.path.join(s, "agent"))
+        for f in os.listdir(os.path.join(LAB_DIR, "agent")):
+            if f != "agent.sh":
+                shutil.copy(os.path.join(LAB_DIR, "agent", f), os.path.join(s, "bin"))
+        for f in os.listdir(flightdef.STEPS_DIR):
+            shutil.copy(os.path.join(flightdef.STEPS_DIR, f), os.path.join(s, "steps"))
+        if self.args.steps_dir:
+            for st in self.steps:
+                if st.origin == "site":
+                    shutil.copy(os.path.join(self.args.steps_dir, st.command), os.path.join(s, "site"))
+        shutil.copy(os.path.join(LAB_DIR, "leak-ignore"), s)
+        shutil.copy(os.path.join(self.imgs["guest"], "vmlinuz"), os.path.join(s, "images", "guest-vmlinuz"))
+        shutil.copy(os.path.join(self.imgs["guest"], "initrd.gz"), os.path.join(s, "images", "guest-initrd.gz"))
+        with open(os.path.join(s, "job"), "w") as f:
+            f.write(self.job.name + "\n")
+        with open(os.path.join(s, "plan"), "w") as f:
+            f.write("# INDEX NAME TIMEOUT COMMAND...  (written by tests/lab/flight)\n")
+            for i, st in enumerate(self.steps, 1):
+                d = {"site": "site", "helper": "bin"}.get(st.origin, "steps")
+                f.write("%d %s %d %s\n" % (i, st.name, st.timeout,
+                                           " ".join(["/lab/%s/%s" % (d, st.command)] + st.args)))
+
+    def build_install(self, res):
+        """make install into the share, then the guest's tools disk."""
+        inst = os.path.join(self.share, "install")
+        log = os.path.join(self.jdir, "build.log")
+        res.log = log
+        t0 = now()
+        shutil.rmtree(inst, ignore_errors=True)
+        os.makedirs(inst)
+        if self.args.no_install:
+            cmd = ["true", "make install skipped (--no-install)"]
+        else:
+            cmd = ["make", "-C", REPO, "BUILD=build/lab-helper", "install",
+                   "DESTDIR=" + inst, "PREFIX=/usr/local"]
+        with open(log, "w") as lf:
+            lf.write("# %s\n" % " ".join(cmd))
+            lf.flush()
+            try:
+                rc = subprocess.run(cmd, stdout=lf, stderr=subprocess.STDOUT,
+                                    timeout=self.args.build_timeout).returncode
+            except subprocess.TimeoutExpired:
+                rc = TIMEOUT_RC
+                lf.write("# TIMEOUT after %d s\n" % self.args.build_timeout)
+        res.rc = rc
+        if rc != 0:
+            res.status, res.note = "fail", "make install failed (exit %d)" % rc
+            res.duration = now() - t0
+            return False
+        # the guest's tools disk: cached fio/xenstore tree + rtvirt programs + their libraries
+        tree = os.path.join(self.jdir, "tools-tree")
+        shutil.rmtree(tree, ignore_errors=True)
+        shutil.copytree(os.path.join(self.imgs["guest"], "tools"), tree, symlinks=True)
+        progs = []
+        for sub in ("sbin", "bin"):
+            d = os.path.join(inst, "usr", "local", sub)
+            if os.path.isdir(d):
+                os.makedirs(os.path.join(tree, sub), exist_ok=True)
+                for f in sorted(os.listdir(d)):
+                    shutil.copy(os.path.join(d, f), os.path.join(tree, sub))
+                    progs.append(os.path.join(d, f))
+        elfs = [p for p in progs if open(p, "rb").read(4) == b"\x7fELF"]
+        with open(log, "a") as lf:
+            lf.write("# installed programs: %s\n" % (" ".join(os.path.basename(p) for p in progs) or "none"))
+            if elfs:
+                rc = subprocess.run([os.path.join(LAB_DIR, "images", "copy-libs"),
+                                     os.path.join(tree, "lib")] + elfs,
+                                    stdout=lf, stderr=subprocess.STDOUT).returncode
+                if rc != 0:
+                    res.status, res.rc, res.note = "fail", rc, "libraries of rtvirt programs missing"
+                    res.duration = now() - t0
+                    return False
+            img = os.path.join(self.jdir, "guest-tools.img")
+            rc = subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "rtvlab-tools", "-d", tree, img, "256M"],
+                                stdout=lf, stderr=subprocess.STDOUT).returncode
+        shutil.rmtree(tree, ignore_errors=True)
+        res.duration = now() - t0
+        if rc != 0:
+            res.status, res.rc, res.note = "broken", rc, "mkfs.ext4 of the tools disk failed"
+            return False
+        res.status = "pass"
+        res.note = ("make install SKIPPED (--no-install)" if self.args.no_install
+                    else "%d program(s) installed" % len(progs))
+        return True
+
+    # ---- the nested host -------------------------------------------------
+    def boot(self, res):
+        t0 = now()
+        overlay = os.path.join(self.jdir, "dom0.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+                        os.path.join(self.imgs["dom0"], "rootfs.img"), overlay], check=True)
+        console = os.path.join(self.jdir, "console.log")
+        res.log = console
+        sock = os.path.join(self.jdir, "console.sock")
+        dom0 = self.imgs["dom0"]
+        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35",
+               "-cpu", "qemu64,+svm,+npt", "-smp", "2", "-m", "3072",
+               "-display", "none", "-no-reboot", "-nodefaults",
+               "-kernel", self.imgs["xen"], "-append", XEN_ARGS,
+               "-initrd", "%s %s,%s" % (os.path.join(dom0, "vmlinuz"), DOM0_ARGS,
+                                        os.path.join(dom0, "initrd.img")),
+               "-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe" % overlay,
+               "-drive", "file=%s,if=virtio,format=raw,cache=unsafe" % os.path.join(self.jdir, "guest-tools.img"),
+               "-virtfs", "local,path=%s,mount_tag=lab,security_model=none,id=lab" % self.share,
+               "-chardev", "socket,id=ser0,path=%s,server=on,wait=off,logfile=%s" % (sock, console),
+               "-serial", "chardev:ser0"]
+        with open(os.path.join(self.jdir, "qemu-cmdline"), "w") as f:
+            f.write(" ".join(cmd) + "\n")
+        self.qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
+                                     stdout=open(os.path.join(self.jdir, "qemu.log"), "w"),
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        say("%s: booting Xen + dom0 in QEMU (pid %d), console %s" % (self.job.name, self.qemu.pid, console))
+        hello = os.path.join(self.share, "results", "hello")
+        while not os.path.exists(hello):
+            if self.qemu.poll() is not None:
+                res.status = "broken"
+                res.note = "QEMU exited (%s) before dom0 came up" % self.qemu.returncode
+                break
+            if "Panic on CPU" in tail(console, 60):
+                res.status, res.note = "broken", "Xen panicked while booting"
+                break
+            if now() - t0 > self.args.boot_timeout:
+                res.status, res.note = "broken", "dom0 not up after %d s" % self.args.boot_timeout
+                break
+            time.sleep(1)
+        else:
+            res.status = "pass"
+            res.note = "dom0 up after %.0f s" % (now() - t0)
+        res.duration = now() - t0
+        return res.status == "pass"
+
+    def follow_steps(self, results):
+        R = os.path.join(self.share, "results")
+        prev_end = now()
+        for i, (st, res) in enumerate(zip(self.steps, results), 1):
+            start_f, rc_f = os.path.join(R, "%d.start" % i), os.path.join(R, "%d.rc" % i)
+            res.log = os.path.join(self.share, "logs", "%d-%s.log" % (i, st.name))
+            while not os.path.exists(start_f):
+                if self.qemu.poll() is not None or now() - prev_end > STEP_START_DEADLINE:
+                    res.status = "broken"
+                    res.note = ("QEMU exited (%s)" % self.qemu.returncode if self.qemu.returncode is not None
+                                else "the dom0 agent did not start the step")
+                    return
+                time.sleep(0.5)
+            t0 = now()
+            while not os.path.exists(rc_f):
+                if self.qemu.poll() is not None:
+                    res.status, res.note = "broken", "QEMU exited (%s) during the step" % self.qemu.returncode
+                    res.duration = now() - t0
+                    return
+                if now() - t0 > st.timeout + HOST_GRACE:
+                    res.status = "broken"
+                    res.note = "dom0 unresponsive: no result %d s past the step's timeout" % HOST_GRACE
+                    res.duration = now() - t0
+                    return
+                time.sleep(0.5)
+            rc, secs = open(rc_f).read().split()
+            res.rc, res.duration = int(rc), float(secs)
+            prev_end = now()
+            if res.rc == 0:
+                res.status = "pass"
+            elif res.rc == BROKEN_RC:
+                res.status, res.note = "broken", "infrastructure (exit 75)"
+            elif res.rc == TIMEOUT_RC:
+                res.status, res.note = "fail", "timeout (%d s)" % st.timeout
+            else:
+                res.status, res.note = "fail", "exit %d" % res.rc
+            say("%s: %-16s %-7s %5.0fs %s" % (self.job.name, st.name, res.status, res.duration, res.note))
+            if res.status != "pass":
+                return
+
+    def stop_qemu(self):
+        if not self.qemu:
+            return
+        done = os.path.join(self.share, "results", "done")
+        t0 = now()
+        while self.qemu.poll() is None and now() - t0 < QEMU_EXIT_DEADLINE:
+            # give a finished agent the time to power dom0 off; a hung one, less
+            if not os.path.exists(done) and now() - t0 > 20:
+                break
+            time.sleep(1)
+        if self.qemu.poll() is None:
+            say("%s: stopping QEMU (pid %d)" % (self.job.name, self.qemu.pid))
+            self.qemu.terminate()
+            try:
+                self.qemu.wait(15)
+            except subprocess.TimeoutExpired:
+                self.qemu.kill()
+                self.qemu.wait()
+
+    def run(self):
+        build = StepResult("build", "host")
+        boot = StepResult("boot", "host", self.args.boot_timeout)
+        steps = [StepResult(s.name, "dom0", s.timeout) for s in self.steps]
+        self.results = [build, boot] + steps
+        os.makedirs(self.jdir)
+        try:
+            self.prepare_share()
+            say("%s: build (make install)" % self.job.name)
+            if self.build_install(build) and self.boot(boot):
+                say("%s: %s" % (self.job.name, boot.note))
+                self.follow_steps(steps)
+            elif boot.status == "broken":
+                say("%s: boot BROKEN: %s" % (self.job.name, boot.note))
+        except KeyboardInterrupt:
+            self.interrupted = True
+            for r in self.results:
+                if r.status == "blocked":
+                    r.status, r.note = "broken", "interrupted"
+                    break
+        finally:
+            self.stop_qemu()
+            if not self.args.keep:
+                for f in ("dom0.qcow2", "guest-tools.img"):
+                    try:
+                        os.unlink(os.path.join(self.jdir, f))
+                    except OSError:
+                        pass
+        for r in self.results:
+            if r.status == "blocked":
+                r.note = r.note or "blocked by an earlier step"
+        return job_status(self.results)
+
+
+# ---- reports ---------------------------------------------------------------
+
+def summary_table(rep):
+    lines = ["", "flight %s (hypervisor %s): %s in %.0f s" % (
+        rep["flight"], rep["hypervisor"], rep["status"].upper(), rep["duration"]),
+        "%-10s %-18s %-6s %-8s %7s  %s" % ("job", "step", "where", "status", "time", "note")]
+    for j in rep["jobs"]:
+        for s in j["steps"]:
+            lines.append("%-10s %-18s %-6s %-8s %6.0fs  %s" % (
+                j["name"], s["name"], s["where"], s["status"], s["duration"], s["note"]))
+        if len(j["attempts"]) > 1:
+            lines.append("%-10s (%d attempts: %s)" % (
+                j["name"], len(j["attempts"]), ", ".join(a["status"] for a in j["attempts"])))
+    return "\n".join(lines)
+
+
+def junit(rep, path):
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<testsuites name="rtvirt-lab %s">' % html.escape(rep["flight"])]
+    for j in rep["jobs"]:
+        st = j["steps"]
+        out.append('  <testsuite name="%s.%s" tests="%d" failures="%d" errors="%d" skipped="%d" time="%.1f">' % (
+            html.escape(rep["flight"]), html.escape(j["name"]), len(st),
+            sum(s["status"] == "fail" for s in st), sum(s["status"] == "broken" for s in st),
+            sum(s["status"] == "blocked" for s in st), sum(s["duration"] for s in st)))
+        for s in st:
+            out.append('    <testcase classname="%s.%s" name="%s" time="%.1f">' % (
+                html.escape(rep["flight"]), html.escape(j["name"]), html.escape(s["name"]), s["duration"]))
+            msg = html.escape(s["note"] or "", quote=True)
+            body = html.escape(tail(s["log"], 50)) if s["log"] else ""
+            if s["status"] == "fail":
+                out.append('      <failure message="%s">%s</failure>' % (msg, body))
+            elif s["status"] == "broken":
+                out.append('      <error message="broken: %s">%s</error>' % (msg, body))
+            elif s["status"] == "blocked":
+                out.append('      <skipped message="%s"/>' % msg)
+            if s["log"]:
+                out.append('      <system-out>log: %s</system-out>' % html.escape(s["log"]))
+            out.append('    </testcase>')
+        out.append('  </testsuite>')
+    out.append('</testsuites>')
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+
+
+def shown_table(rep):
+    rows = []
+    for j in rep["jobs"]:
+        p = os.path.join(j["dir"], "share", "shown.txt")
+        if os.path.exists(p):
+            for line in open(p):
+                parts = line.rstrip("\n").split("\t")
+                if len(parts) == 3:
+                    rows.append([j["name"]] + parts)
+    if not rows:
+        return "\n(no step recorded what it showed)"
+    w = [max(len(r[i]) for r in rows + [["job", "step", "what was shown", "evidence"]]) for i in range(3)]
+    fmt = "%%-%ds  %%-%ds  %%-%ds  %%s" % tuple(w)
+    return "\n".join(["", "What this flight showed:", fmt % ("job", "step", "what was shown", "evidence")] +
+                     [fmt % tuple(r) for r in rows])
+
+
+# ---- main ------------------------------------------------------------------
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(
+        prog="flight",
+        description="Run a named lab flight on real Xen nested in QEMU (see tests/lab/README.md).",
+        epilog="Flights: %s.  Exit status: 0 every step passed, 1 a step failed or was blocked, "
+               "2 broken (infrastructure) after all retries, 3 usage or image errors." %
+               ", ".join(flightdef.available()))
+    ap.add_argument("flight", nargs="?", help="flight name (a file in tests/lab/flights/)")
+    ap.add_argument("--steps-dir", metavar="DIR",
+                    help="add the executable scripts in DIR as site steps of every job")
+    ap.add_argument("--out", metavar="DIR", help="results directory (default build/lab/<flight>)")
+    ap.add_argument("--job", action="append", help="run only this job (repeatable)")
+    ap.add_argument("--hypervisor", choices=["stock", "patched"], help="override the flight's hypervisor")
+    ap.add_argument("--retries", type=int, default=2, help="re-runs of a job that came out broken (default 2)")
+    ap.add_argument("--boot-timeout", type=int, default=600, help="seconds for Xen + dom0 to come up (default 600)")
+    ap.add_argument("--build-timeout", type=int, default=900, help="seconds for make install (default 900)")
+    ap.add_argument("--no-install", action="store_true",
+                    help="debugging aid: skip `make install` (dom0 and guest get no rtvirt programs)")
+    ap.add_argument("--keep", action="store_true", help="keep the dom0 overlay and tools disk of each job")
+    ap.add_argument("--list", action="store_true", help="print the flight's jobs and steps and exit")
+    a = ap.parse_args(argv)
+    if not a.flight:
+        ap.error("which flight? (%s)" % ", ".join(flightdef.available()))
+    return a
+
+
+def main(argv):
+    a = parse_args(argv)
+    try:
+        fl = flightdef.load(a.flight)
+        extra = flightdef.site_steps(a.steps_dir) if a.steps_dir else []
+    except flightdef.FlightError as e:
+        print("flight: %s" % e, file=sys.stderr)
+        return 3
+    if a.steps_dir:
+        a.steps_dir = os.path.abspath(a.steps_dir)
+    hyp = a.hypervisor or fl.hypervisor
+    jobs = [j for j in fl.jobs if not a.job or j.name in a.job]
+    if a.job and len(jobs) != len(a.job):
+        print("flight: %s has jobs %s" % (fl.name, ", ".join(j.name for j in fl.jobs)), file=sys.stderr)
+        return 3
+    if a.list:
+        for j in jobs:
+            print("job %s" % j.name)
+            print("  build  (host) make install")
+            print("  boot   (host) Xen %s + dom0" % hyp)
+            for s in flightdef.with_site(j, extra):
+                print("  %-16s %4ds  %s%s %s" % (s.name, s.timeout, "site:" if s.origin == "site" else "",
+                                                 s.command, " ".join(s.args)))
+        return 0
+    if os.geteuid() != 0:
+        print("flight: needs root (debootstrap, chroot)", file=sys.stderr)
+        return 3
+    out = os.path.abspath(a.out or os.path.join(REPO, "build", "lab", fl.name))
+
+    # one nested Xen at a time on this machine
+    lock = open("/tmp/rtvirt-lab.lock", "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        say("another flight is running on this machine; waiting for it (at most 60 min)")
+        t0 = now()
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if now() - t0 > 3600:
+                    print("flight: gave up waiting for the other flight", file=sys.stderr)
+                    return 3
+                time.sleep(5)
+
+    t_start = now()
+    say("flight %s: hypervisor %s, results in %s, image cache %s" % (fl.name, hyp, out, images.cache_dir()))
+    try:
+        imgs = {"xen": images.xen(hyp), "dom0": images.dom0(), "guest": images.guest()}
+    except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
+        print("flight: images: %s" % e, file=sys.stderr)
+        return 3
+    say("images ready after %.0f s" % (now() - t_start))
+
+    shutil.rmtree(out, ignore_errors=True)
+    os.makedirs(out)
+    rep = {"flight": fl.name, "hypervisor": hyp, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
+           "steps_dir": a.steps_dir, "images": imgs, "jobs": []}
+    interrupted = False
+
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        for j in jobs:
+            steps = flightdef.with_site(j, extra)
+            attempts = []
+            for n in range(1, a.retries + 2):
+                jdir = os.path.join(out, j.name)
+                if os.path.exists(jdir):
+                    os.rename(jdir, os.path.join(out, "%s.attempt%d" % (j.name, n - 1)))
+                say("job %s: attempt %d" % (j.name, n))
+                run = JobRun(a, fl, j, steps, jdir, imgs)
+                st = run.run()
+                attempts.append({"attempt": n, "status": st, "dir": jdir,
+                                 "steps": [r.as_dict() for r in run.results]})
+                say("job %s: attempt %d %s" % (j.name, n, st.upper()))
+                if run.interrupted:
+                    interrupted = True
+                    break
+                if st != "broken":
+                    break
+            for i, at in enumerate(attempts[:-1], 1):
+                at["dir"] = os.path.join(out, "%s.attempt%d" % (j.name, i))
+                for s in at["steps"]:
+                    if s["log"]:
+                        s["log"] = s["log"].replace(jdir, at["dir"], 1)
+            rep["jobs"].append({"name": j.name, "status": attempts[-1]["status"], "dir": jdir,
+                                "steps": attempts[-1]["steps"], "attempts": attempts})
+            if interrupted:
+                say("interrupted")
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        say("interrupted")
+    rep["duration"] = round(now() - t_start, 1)
+    sts = [j["status"] for j in rep["jobs"]]
+    rep["status"] = ("broken" if interrupted or "broken" in sts else
+                     "pass" if sts and all(s == "pass" for s in sts) else "fail")
+    with open(os.path.join(out, "result.json"), "w") as f:
+        json.dump(rep, f, indent=2)
+    junit(rep, os.path.join(out, "junit.xml"))
+    text = summary_table(rep)
+    if fl.show_table:
+        text += "\n" + shown_table(rep)
+    with open(os.path.join(out, "summary.txt"), "w") as f:
+        f.write(text.lstrip("\n") + "\n")
+    print(text)
+    print("\nresults: %s/result.json, junit.xml, summary.txt; logs under %s/<job>/" % (out, out))
+    return {"pass": 0, "fail": 1}.get(rep["status"], 2)
