@@ -116,7 +116,7 @@ struct rtv_local_hub *rtv_local_hub_new(const struct rtv_local_config *cfg)
 
     size_t off = sizeof(struct hub_hdr);
     size_t o_nodes, o_paths, o_values, o_buckets, o_conns, o_events, o_portq,
-           o_watches, o_txns, o_grants, o_ports;
+           o_watches, o_wstr, o_txns, o_grants, o_ports;
     int rc = 0;
     rc = rc ? rc : layout_add(&off, c.max_nodes, sizeof(struct hub_node), &o_nodes);
     rc = rc ? rc : layout_add(&off, c.max_nodes, RTV_XS_PATH_MAX + 1, &o_paths);
@@ -128,6 +128,7 @@ struct rtv_local_hub *rtv_local_hub_new(const struct rtv_local_config *cfg)
     rc = rc ? rc : layout_add(&off, (size_t)c.max_conns * c.max_ports,
                               sizeof(uint32_t), &o_portq);
     rc = rc ? rc : layout_add(&off, c.max_watches, sizeof(struct hub_watch), &o_watches);
+    rc = rc ? rc : layout_add(&off, c.max_watches, sizeof(struct hub_watch_str), &o_wstr);
     rc = rc ? rc : layout_add(&off, c.max_txns, sizeof(struct hub_txn), &o_txns);
     rc = rc ? rc : layout_add(&off, c.max_grant_pages, sizeof(struct hub_grant), &o_grants);
     rc = rc ? rc : layout_add(&off, c.max_ports, sizeof(struct hub_port), &o_ports);
@@ -159,6 +160,7 @@ struct rtv_local_hub *rtv_local_hub_new(const struct rtv_local_config *cfg)
     hub->events  = (struct hub_event *)(b + o_events);
     hub->portq   = (uint32_t *)(b + o_portq);
     hub->watches = (struct hub_watch *)(b + o_watches);
+    hub->watch_str = (struct hub_watch_str *)(b + o_wstr);
     hub->txns    = (struct hub_txn *)(b + o_txns);
     hub->grants  = (struct hub_grant *)(b + o_grants);
     hub->ports   = (struct hub_port *)(b + o_ports);

@@ -70,11 +70,17 @@ struct hub_conn {
     uint32_t    pq_count;
 };
 
+/* Kept apart from its strings so that scanning the watches on every
+ * change touches a few cache lines, not a page per watch. */
 struct hub_watch {
     uint32_t in_use;
     uint32_t conn;
-    char     path[RTV_XS_PATH_MAX + 1];
-    char     token[HUB_TOKEN_MAX + 1];
+    uint32_t special;          /* an "@..." name, never fired by changes */
+};
+
+struct hub_watch_str {
+    char path[RTV_XS_PATH_MAX + 1];
+    char token[HUB_TOKEN_MAX + 1];
 };
 
 struct hub_txn {
@@ -145,6 +151,7 @@ struct rtv_local_hub {
     struct hub_event  *events;     /* [max_conns][HUB_EVQ_LEN] */
     uint32_t          *portq;      /* [max_conns][max_ports] */
     struct hub_watch  *watches;
+    struct hub_watch_str *watch_str;   /* [max_watches] */
     struct hub_txn    *txns;
     struct hub_grant  *grants;
     struct hub_port   *ports;

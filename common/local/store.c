@@ -263,18 +263,20 @@ static void fire(struct rtv_local_hub *hub, const char *path, bool removed)
 
     for (uint32_t i = 0; i < hub->hdr->cfg.max_watches; i++) {
         struct hub_watch *w = &hub->watches[i];
-        if (!w->in_use || w->path[0] == '@')
+        if (!w->in_use || w->special)
             continue;
-        if (path_within(path, w->path)) {
+        const char *wpath = hub->watch_str[i].path;
+        const char *wtoken = hub->watch_str[i].token;
+        if (path_within(path, wpath)) {
             if (idx != HUB_NONE) {
                 struct hub_node *n = &hub->nodes[idx];
                 rtv_domid_t d = hub->conns[w->conn].domid;
                 if (!(perm_for(d, n->perms, n->nperms) & RTV_XS_PERM_READ))
                     continue;
             }
-            queue_event(hub, w->conn, path, w->token);
-        } else if (removed && path_within(w->path, path)) {
-            queue_event(hub, w->conn, w->path, w->token);
+            queue_event(hub, w->conn, path, wtoken);
+        } else if (removed && path_within(wpath, path)) {
+            queue_event(hub, w->conn, wpath, wtoken);
         }
     }
 }
@@ -283,8 +285,8 @@ void store_fire_special(struct rtv_local_hub *hub, const char *special)
 {
     for (uint32_t i = 0; i < hub->hdr->cfg.max_watches; i++) {
         struct hub_watch *w = &hub->watches[i];
-        if (w->in_use && strcmp(w->path, special) == 0)
-            queue_event(hub, w->conn, special, w->token);
+        if (w->in_use && w->special && strcmp(hub->watch_str[i].path, special) == 0)
+            queue_event(hub, w->conn, special, hub->watch_str[i].token);
     }
 }
 
@@ -1007,8 +1009,8 @@ static int local_watch(struct rtv_store *s, const char *path, const char *token)
                 free_slot = i;
             continue;
         }
-        if (w->conn == c->slot && strcmp(w->path, path) == 0 &&
-            strcmp(w->token, token) == 0) {
+        if (w->conn == c->slot && strcmp(hub->watch_str[i].path, path) == 0 &&
+            strcmp(hub->watch_str[i].token, token) == 0) {
             hub_unlock(hub);
             return -EEXIST;
         }
@@ -1020,8 +1022,9 @@ static int local_watch(struct rtv_store *s, const char *path, const char *token)
     struct hub_watch *w = &hub->watches[free_slot];
     w->in_use = 1;
     w->conn = c->slot;
-    strcpy(w->path, path);
-    strcpy(w->token, token);
+    w->special = path[0] == '@';
+    strcpy(hub->watch_str[free_slot].path, path);
+    strcpy(hub->watch_str[free_slot].token, token);
     /* xenstored fires a new watch once, so callers read initial state in
      * their handler instead of racing a separate read. */
     queue_event(hub, c->slot, path, token);
@@ -1041,8 +1044,9 @@ static int local_unwatch(struct rtv_store *s, const char *path, const char *toke
     hub_lock(hub);
     for (uint32_t i = 0; i < hub->hdr->cfg.max_watches; i++) {
         struct hub_watch *w = &hub->watches[i];
-        if (w->in_use && w->conn == c->slot && strcmp(w->path, path) == 0 &&
-            strcmp(w->token, token) == 0) {
+        if (w->in_use && w->conn == c->slot &&
+            strcmp(hub->watch_str[i].path, path) == 0 &&
+            strcmp(hub->watch_str[i].token, token) == 0) {
             memset(w, 0, sizeof(*w));
             rc = 0;
             break;
