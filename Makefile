@@ -47,6 +47,17 @@ GEN_HDRS      :=   # generated headers every object may include
 .PHONY: all
 all:
 
+# $(call rtv_program,NAME,SOURCES,[xen]) - a program linked against librtvirt,
+# and against the real Xen seam when the third argument is "xen".
+define rtv_program
+PROGRAMS += $(BUILD)/bin/$(1)
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) $(if $(3),$$(XENLIB)) $$(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(RTV_LDFLAGS) $$(LDFLAGS) -o $$@ $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) \
+	    $(if $(3),$$(XENLIB)) $$(LIB) $(if $(3),$$(XEN_LIBS)) $$(EXTRA_LIBS_$(1)) $$(LDLIBS)
+$(patsubst %.c,$(BUILD)/obj/%.o,$(2)): RTV_CPPFLAGS += $(if $(3),$$(XEN_CFLAGS))
+endef
+
 include $(sort $(wildcard */module.mk tests/*/module.mk))
 
 # Every tests/unit/test_<name>.c is its own Check program (one Suite per module).
@@ -74,16 +85,6 @@ $(BUILD)/obj/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(@D)
 	$(COMPILE) -c -o $@ $<
 
-# $(call rtv_program,NAME,SOURCES,[xen]) - a program linked against librtvirt,
-# and against the real Xen seam when the third argument is "xen".
-define rtv_program
-PROGRAMS += $(BUILD)/bin/$(1)
-$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) $(if $(3),$$(XENLIB)) $$(LIB)
-	@mkdir -p $$(@D)
-	$$(CC) $$(RTV_LDFLAGS) $$(LDFLAGS) -o $$@ $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) \
-	    $(if $(3),$$(XENLIB)) $$(LIB) $(if $(3),$$(XEN_LIBS)) $$(EXTRA_LIBS_$(1)) $$(LDLIBS)
-$(patsubst %.c,$(BUILD)/obj/%.o,$(2)): RTV_CPPFLAGS += $(if $(3),$$(XEN_CFLAGS))
-endef
 
 $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o): RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIB)

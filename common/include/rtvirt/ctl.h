@@ -1,0 +1,69 @@
+/*
+ * The orchestrator's side of the xenstore contract: what `xl-rtvirt` does,
+ * as functions any tool (or test) can call over the seam.  Everything here is
+ * plain reads and writes of the nodes in xenstore-schema/rtvirt-paths.md, so
+ * a tool that cannot link librtvirt can do the same with xenstore-write.
+ */
+#ifndef RTVIRT_CTL_H
+#define RTVIRT_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rtvirt/err.h"
+#include "rtvirt/seam.h"
+
+/* Domain by id ("5") or by name ("guest1"), as xl takes it.  -ENOENT with a
+ * message naming what was looked for. */
+int rtv_ctl_resolve_domain(struct rtv_store *xs, const char *name_or_id,
+                           rtv_domid_t *out, struct rtv_err *err);
+
+/* Puts vdev of domain dom under rtvirt, in emulated mode, backed by image:
+ * creates the control directory (dom0 writes, the guest may only read) and
+ * the guest's report directory (the guest writes), as the schema says.
+ * Idempotent: managing a managed device again only refreshes the image. */
+int rtv_ctl_manage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                   const char *image, struct rtv_err *err);
+
+/* Removes rtvirt's nodes for vdev; refused (-EBUSY) while a switch runs or
+ * while the device is not on the emulated path. */
+int rtv_ctl_unmanage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                     struct rtv_err *err);
+
+/* Asks for a switch: writes request (and timeout-ms if nonzero) with a new
+ * request-id in one transaction; *id gets the id to wait for. */
+int rtv_ctl_request(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                    const char *mode, unsigned timeout_ms, uint32_t *id,
+                    struct rtv_err *err);
+
+struct rtv_ctl_status {
+    rtv_domid_t domid;
+    char        vdev[16];
+    char        state[32];        /* "" if unmanaged */
+    char        result[16];
+    char        error[1025];
+    char        image[1025];
+    char        shunt_state[32];  /* guest report, "" if absent */
+    uint64_t    request_id, result_id, switch_id;
+    uint64_t    switches, rollbacks, blackout_us, held;
+};
+
+/* Reads the device's nodes.  -ENOENT if it is not managed. */
+int rtv_ctl_status(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                   struct rtv_ctl_status *st, struct rtv_err *err);
+
+/* Names of dom's managed devices (one allocation, free() it). */
+int rtv_ctl_list(struct rtv_store *xs, rtv_domid_t dom, char ***vdevs,
+                 unsigned *num, struct rtv_err *err);
+
+/* Waits until request id is answered (result-id >= id) and the device is no
+ * longer switching, at most timeout_ms; fills st.  -ETIMEDOUT with a message
+ * saying what was last seen.  Watch-driven, tolerant of coalesced events. */
+int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                 uint32_t id, unsigned timeout_ms, struct rtv_ctl_status *st,
+                 struct rtv_err *err);
+
+/* True if state names a switch or rollback in progress. */
+bool rtv_ctl_state_is_transient(const char *state);
+
+#endif

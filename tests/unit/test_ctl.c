@@ -1,0 +1,259 @@
+/*
+ * The orchestrator's side (xl-rtvirt's library) over the local store, acting
+ * as dom0 and as guest 5: domain lookup, putting a device under rtvirt with
+ * the schema's permissions (the guest reads but cannot write the control
+ * nodes, and writes its own report area), requests in one transaction with
+ * growing ids, status, and bounded waits.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rtvirt/ctl.h"
+#include "rtvirt/local.h"
+#include "rtvirt/xs_util.h"
+#include "unit.h"
+
+#define ck_assert_contains(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" lacks \"%s\"", (hay), (needle))
+
+static struct rtv_local_hub *hub;
+static struct rtv_xen dom0, guest;
+static struct rtv_err err;
+
+static void put(struct rtv_store *xs, const char *path, const char *val)
+{
+    ck_assert_int_eq(rtv_xs_write(xs, RTV_XS_NO_TXN, path, val, strlen(val)), 0);
+}
+
+static char *get(struct rtv_store *xs, const char *path)
+{
+    static char buf[256];
+    char *v;
+    size_t n;
+    if (rtv_xs_read(xs, RTV_XS_NO_TXN, path, &v, &n) < 0)
+        return NULL;
+    snprintf(buf, sizeof(buf), "%s", v);
+    free(v);
+    return buf;
+}
+
+static void setup(void)
+{
+    /* What libxl leaves for a running guest 5 called guest1. */
+    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { 5, RTV_XS_PERM_READ } };
+    const struct rtv_xs_perm dev_perms[2] = { { 5, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
+
+    hub = rtv_local_hub_new(NULL);
+    ck_assert_ptr_nonnull(hub);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    ck_assert_int_eq(rtv_local_open(hub, 5, RTV_XEN_STORE, &guest), 0);
+    put(dom0.xs, "/local/domain/0/name", "Domain-0");
+    put(dom0.xs, "/local/domain/5/name", "guest1");
+    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5", dom_perms, 2), 0);
+    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device"), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device", dev_perms, 2), 0);
+    memset(&err, 0, sizeof(err));
+}
+
+static void teardown(void)
+{
+    rtv_xen_close(&guest);
+    rtv_xen_close(&dom0);
+    rtv_local_hub_free(hub);
+}
+
+START_TEST(resolves_domains_by_id_and_name)
+{
+    rtv_domid_t id = 99;
+    ck_assert_int_eq(rtv_ctl_resolve_domain(dom0.xs, "5", &id, &err), 0);
+    ck_assert_uint_eq(id, 5);
+    ck_assert_int_eq(rtv_ctl_resolve_domain(dom0.xs, "guest1", &id, &err), 0);
+    ck_assert_uint_eq(id, 5);
+    ck_assert_int_eq(rtv_ctl_resolve_domain(dom0.xs, "Domain-0", &id, &err), 0);
+    ck_assert_uint_eq(id, 0);
+    ck_assert_int_eq(rtv_ctl_resolve_domain(dom0.xs, "nobody", &id, &err), -ENOENT);
+    ck_assert_str_eq(err.msg, "no domain called \"nobody\" (see xl list)");
+    ck_assert_int_eq(rtv_ctl_resolve_domain(dom0.xs, "77", &id, &err), -ENOENT);
+    ck_assert_str_eq(err.msg, "no domain with id 77 (see xl list)");
+    ck_assert_int_eq(rtv_ctl_resolve_domain(dom0.xs, "", &id, &err), -EINVAL);
+}
+END_TEST
+
+START_TEST(manage_sets_schema_permissions)
+{
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "hda", "/srv/guest1.img", &err), 0);
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/state"), "emulated");
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/image"), "/srv/guest1.img");
+
+    /* The guest may read the control nodes but never write or remove them. */
+    ck_assert_str_eq(get(guest.xs, "/local/domain/5/rtvirt/vbd/hda/state"), "emulated");
+    ck_assert_int_eq(rtv_xs_write(guest.xs, RTV_XS_NO_TXN,
+                                  "/local/domain/5/rtvirt/vbd/hda/request", "pv", 2), -EACCES);
+    ck_assert_int_eq(rtv_xs_write(guest.xs, RTV_XS_NO_TXN,
+                                  "/local/domain/5/rtvirt/vbd/hda/state", "pv", 2), -EACCES);
+    ck_assert_int_eq(rtv_xs_rm(guest.xs, RTV_XS_NO_TXN, "/local/domain/5/rtvirt"), -EACCES);
+    ck_assert_int_eq(rtv_xs_rm(guest.xs, RTV_XS_NO_TXN, "/local/domain/5/rtvirt/vbd"), -EACCES);
+
+    /* ...and writes its own report area. */
+    ck_assert_int_eq(rtv_xs_write(guest.xs, RTV_XS_NO_TXN,
+                                  "/local/domain/5/device/rtvirt/vbd/hda/shunt-state",
+                                  "emulating", 9), 0);
+
+    /* Managing again keeps the state and refreshes the image. */
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/state", "pv");
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "hda", "/srv/other.img", &err), 0);
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/state"), "pv");
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/image"), "/srv/other.img");
+}
+END_TEST
+
+START_TEST(manage_refuses_bad_input)
+{
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "../hda", "/x.img", &err), -EINVAL);
+    ck_assert_contains(err.msg, "$VDEV: value \"../hda\" not allowed");
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "hda", "x.img", &err), -EINVAL);
+    ck_assert_contains(err.msg, "not an absolute dom0 path");
+    ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/state"));
+}
+END_TEST
+
+START_TEST(requests_get_growing_ids_in_one_transaction)
+{
+    uint32_t id = 0;
+
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "hda", "pv", 0, &id, &err), -ENOENT);
+    ck_assert_contains(err.msg, "not managed by rtvirt");
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "hda", "/srv/g.img", &err), 0);
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "hda", "pv", 0, &id, &err), 0);
+    ck_assert_uint_eq(id, 1);
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/request"), "pv");
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/request-id"), "1");
+    ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/timeout-ms"));
+
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/result-id", "7");
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "hda", "selective", 2500, &id, &err), 0);
+    ck_assert_uint_eq(id, 8);
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/timeout-ms"), "2500");
+
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "hda", "fast", 0, &id, &err), -EINVAL);
+    ck_assert_str_eq(err.msg, "node ctl-request: value \"fast\" not allowed; "
+                              "allowed: one of: pv, emulated, selective");
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "hda", "pv", 5, &id, &err), -EINVAL);
+    ck_assert_contains(err.msg, "ctl-timeout-ms");
+}
+END_TEST
+
+START_TEST(request_retries_conflicting_transactions)
+{
+    uint32_t id;
+
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "hda", "/srv/g.img", &err), 0);
+    rtv_local_fault_set(hub, RTV_FAULT_XS_TXN_COMMIT, 0, 3, EAGAIN);
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "hda", "pv", 0, &id, &err), 0);
+    ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_XS_TXN_COMMIT), 3);
+    ck_assert_uint_eq(id, 1);
+}
+END_TEST
+
+/* A stand-in coordinator: answers the first request after a short delay. */
+static void *answer_later(void *arg)
+{
+    (void)arg;
+    struct timespec ts = { 0, 50 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/state", "switching-to-pv");
+    nanosleep(&ts, NULL);
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/result", "ok");
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/result-id", "1");
+    nanosleep(&ts, NULL);
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/state", "pv");
+    return NULL;
+}
+
+START_TEST(wait_returns_when_answered_and_settled)
+{
+    struct rtv_ctl_status st;
+    pthread_t t;
+    uint32_t id;
+
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "hda", "/srv/g.img", &err), 0);
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "hda", "pv", 0, &id, &err), 0);
+    pthread_create(&t, NULL, answer_later, NULL);
+    ck_assert_int_eq(rtv_ctl_wait(dom0.xs, 5, "hda", id, 5000, &st, &err), 0);
+    pthread_join(t, NULL);
+    ck_assert_str_eq(st.state, "pv");
+    ck_assert_str_eq(st.result, "ok");
+    ck_assert_uint_eq(st.result_id, 1);
+    ck_assert_str_eq(st.image, "/srv/g.img");
+}
+END_TEST
+
+START_TEST(wait_is_bounded)
+{
+    struct rtv_ctl_status st;
+    uint32_t id;
+
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "hda", "/srv/g.img", &err), 0);
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "hda", "pv", 0, &id, &err), 0);
+    ck_assert_int_eq(rtv_ctl_wait(dom0.xs, 5, "hda", id, 300, &st, &err), -ETIMEDOUT);
+    ck_assert_str_eq(err.msg, "request 1 for hda of domain 5 not answered within "
+                              "300 ms (state emulated, result-id 0)");
+}
+END_TEST
+
+START_TEST(status_list_and_unmanage)
+{
+    struct rtv_ctl_status st;
+    char **names;
+    unsigned n;
+
+    ck_assert_int_eq(rtv_ctl_list(dom0.xs, 5, &names, &n, &err), 0);
+    ck_assert_uint_eq(n, 0);
+    free(names);
+    ck_assert_int_eq(rtv_ctl_status(dom0.xs, 5, "hda", &st, &err), -ENOENT);
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "hda", "/a.img", &err), 0);
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "hdb", "/b.img", &err), 0);
+    ck_assert_int_eq(rtv_ctl_list(dom0.xs, 5, &names, &n, &err), 0);
+    ck_assert_uint_eq(n, 2);
+    free(names);
+
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/stats/switches", "12");
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/stats/blackout-us", "bogus");
+    ck_assert_int_eq(rtv_ctl_status(dom0.xs, 5, "hda", &st, &err), 0);
+    ck_assert_uint_eq(st.switches, 12);
+    ck_assert_uint_eq(st.blackout_us, 0);
+
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/state", "pv");
+    ck_assert_int_eq(rtv_ctl_unmanage(dom0.xs, 5, "hda", &err), -EBUSY);
+    ck_assert_contains(err.msg, "switch it to emulated first");
+    ck_assert_int_eq(rtv_ctl_unmanage(dom0.xs, 5, "hdb", &err), 0);
+    ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hdb/state"));
+    ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/device/rtvirt/vbd/hdb"));
+    ck_assert_int_eq(rtv_ctl_unmanage(dom0.xs, 5, "hdb", &err), -ENOENT);
+}
+END_TEST
+
+static Suite *ctl_suite(void)
+{
+    Suite *s = suite_create("ctl");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, resolves_domains_by_id_and_name);
+    tcase_add_test(tc, manage_sets_schema_permissions);
+    tcase_add_test(tc, manage_refuses_bad_input);
+    tcase_add_test(tc, requests_get_growing_ids_in_one_transaction);
+    tcase_add_test(tc, request_retries_conflicting_transactions);
+    tcase_add_test(tc, wait_returns_when_answered_and_settled);
+    tcase_add_test(tc, wait_is_bounded);
+    tcase_add_test(tc, status_list_and_unmanage);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RTV_UNIT_MAIN(ctl_suite)

@@ -1,0 +1,256 @@
+/*
+ * xl-rtvirt: the operator's command for rtvirt, in the style of xl.
+ *
+ *   xl-rtvirt switch <domain> <vdev> pv|emulated|selective [--wait] [--timeout S]
+ *   xl-rtvirt status <domain> [<vdev>] [--json]
+ *   xl-rtvirt manage <domain> <vdev> --image PATH
+ *   xl-rtvirt unmanage <domain> <vdev>
+ *
+ * Everything it does is plain xenstore reads and writes of the nodes in
+ * xenstore-schema/rtvirt-paths.md (through librtvirt's ctl functions), so
+ * orchestration tools can do the same without it.
+ */
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtvirt/ctl.h"
+#include "rtvirt/xen_seam.h"
+#include "rtvirt/xs_util.h"
+
+static const char usage[] =
+    "usage: xl-rtvirt <command> [arguments]\n"
+    "\n"
+    "  switch <domain> <vdev> pv|emulated|selective [--wait] [--timeout S]\n"
+    "        Ask rtvirt-backd to move a managed disk, live, onto the PV ring\n"
+    "        (pv), back to the emulated disk (emulated), or reads/writes via PV\n"
+    "        and the rest emulated (selective).  --timeout S bounds each step of\n"
+    "        the switch (default 10 s; past it the switch is rolled back);\n"
+    "        --wait waits for the outcome (at most 4 x S) and exits 0 only if\n"
+    "        the switch succeeded.\n"
+    "  status <domain> [<vdev>] [--json]\n"
+    "        Show the mode, last result and counters of managed disks.\n"
+    "  manage <domain> <vdev> --image PATH\n"
+    "        Put a disk that runs emulated under rtvirt; PATH is the dom0 image\n"
+    "        file or block device behind it.\n"
+    "  unmanage <domain> <vdev>\n"
+    "        Release a disk (it must be on the emulated path).\n"
+    "\n"
+    "<domain> is a name or id as in `xl list`; <vdev> the disk's xl vdev (hda, xvda).\n"
+    "Exit status: 0 ok, 1 the operation failed, 2 bad usage.\n";
+
+enum { EXIT_BAD_USAGE = 2 };
+
+struct opts {
+    int         wait;
+    int         json;
+    unsigned    timeout_s;
+    const char *image;
+};
+
+static int fail(const struct rtv_err *err)
+{
+    fprintf(stderr, "xl-rtvirt: %s\n", err->msg);
+    return EXIT_FAILURE;
+}
+
+__attribute__((format(printf, 1, 2)))
+static int bad_usage(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "xl-rtvirt: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see xl-rtvirt --help)\n");
+    return EXIT_BAD_USAGE;
+}
+
+static void print_status_text(const struct rtv_ctl_status *st)
+{
+    printf("%-6s %-22s result %-11s (request %llu)  switches %llu  rollbacks %llu"
+           "  last blackout %llu us  shunt %s\n",
+           st->vdev, st->state, st->result[0] ? st->result : "-",
+           (unsigned long long)st->result_id, (unsigned long long)st->switches,
+           (unsigned long long)st->rollbacks, (unsigned long long)st->blackout_us,
+           st->shunt_state[0] ? st->shunt_state : "(not running)");
+    if (st->error[0])
+        printf("       error: %s\n", st->error);
+}
+
+static json_object *status_json(const struct rtv_ctl_status *st)
+{
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "domid", json_object_new_int(st->domid));
+    json_object_object_add(o, "vdev", json_object_new_string(st->vdev));
+    json_object_object_add(o, "state", json_object_new_string(st->state));
+    json_object_object_add(o, "image", json_object_new_string(st->image));
+    json_object_object_add(o, "result", json_object_new_string(st->result));
+    json_object_object_add(o, "result_id", json_object_new_uint64(st->result_id));
+    json_object_object_add(o, "request_id", json_object_new_uint64(st->request_id));
+    json_object_object_add(o, "error", json_object_new_string(st->error));
+    json_object_object_add(o, "shunt_state", json_object_new_string(st->shunt_state));
+    json_object_object_add(o, "switches", json_object_new_uint64(st->switches));
+    json_object_object_add(o, "rollbacks", json_object_new_uint64(st->rollbacks));
+    json_object_object_add(o, "blackout_us", json_object_new_uint64(st->blackout_us));
+    json_object_object_add(o, "held", json_object_new_uint64(st->held));
+    return o;
+}
+
+static int cmd_status(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                      const struct opts *o)
+{
+    struct rtv_err err = {0};
+    struct rtv_ctl_status st;
+    char **names = NULL;
+    unsigned n = 1;
+    int rc = EXIT_SUCCESS;
+
+    if (vdev == NULL && rtv_ctl_list(xs, dom, &names, &n, &err) < 0)
+        return fail(&err);
+    json_object *arr = o->json ? json_object_new_array() : NULL;
+    if (!o->json && n == 0)
+        printf("domain %u has no disks under rtvirt\n", (unsigned)dom);
+    for (unsigned i = 0; i < n; i++) {
+        if (rtv_ctl_status(xs, dom, vdev ? vdev : names[i], &st, &err) < 0) {
+            rc = fail(&err);
+            continue;
+        }
+        if (arr)
+            json_object_array_add(arr, status_json(&st));
+        else
+            print_status_text(&st);
+    }
+    if (arr) {
+        printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY));
+        json_object_put(arr);
+    }
+    free(names);
+    return rc;
+}
+
+static int cmd_switch(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                      const char *mode, const struct opts *o)
+{
+    struct rtv_err err = {0};
+    struct rtv_ctl_status st;
+    uint32_t id;
+
+    if (rtv_ctl_request(xs, dom, vdev, mode, o->timeout_s * 1000u, &id, &err) < 0)
+        return fail(&err);
+    if (!o->wait) {
+        printf("request %u: %s of domain %u to %s (xl-rtvirt status %u %s to follow it)\n",
+               id, vdev, (unsigned)dom, mode, (unsigned)dom, vdev);
+        return EXIT_SUCCESS;
+    }
+    unsigned step_s = o->timeout_s ? o->timeout_s : 10;
+    if (rtv_ctl_wait(xs, dom, vdev, id, 4 * step_s * 1000u + 2000u, &st, &err) < 0)
+        return fail(&err);
+    if (o->json) {
+        json_object *j = status_json(&st);
+        json_object_object_add(j, "request", json_object_new_uint64(id));
+        printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
+        json_object_put(j);
+    }
+    if (st.result_id != id) {
+        fprintf(stderr, "xl-rtvirt: request %u was superseded by request %llu; "
+                "%s is now %s\n", id, (unsigned long long)st.result_id, vdev, st.state);
+        return EXIT_FAILURE;
+    }
+    if (strcmp(st.result, "ok") != 0) {
+        fprintf(stderr, "xl-rtvirt: switch %u of %s to %s: %s: %s (now %s)\n", id,
+                vdev, mode, st.result, st.error[0] ? st.error : "no reason given",
+                st.state);
+        return EXIT_FAILURE;
+    }
+    if (!o->json)
+        printf("%s of domain %u is now %s (blackout %llu us)%s%s\n", vdev,
+               (unsigned)dom, st.state, (unsigned long long)st.blackout_us,
+               st.error[0] ? "; " : "", st.error);
+    return EXIT_SUCCESS;
+}
+
+/* --timeout S: whole seconds, 1..600 (the schema's timeout-ms range). */
+static int parse_timeout(const char *arg, struct opts *o)
+{
+    unsigned long long v;
+
+    if (arg == NULL || rtv_parse_uint(arg, 600, &v) < 0 || v == 0)
+        return bad_usage("--timeout \"%s\": give whole seconds from 1 to 600",
+                         arg ? arg : "");
+    o->timeout_s = (unsigned)v;
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {0};
+    struct rtv_err err = {0};
+    char *pos[4];
+    int npos = 0;
+
+    /* Options may come before or after the positional arguments, as with xl. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            return EXIT_SUCCESS;
+        } else if (strcmp(a, "--wait") == 0) {
+            o.wait = 1;
+        } else if (strcmp(a, "--json") == 0) {
+            o.json = 1;
+        } else if (strcmp(a, "--timeout") == 0) {
+            if (parse_timeout(i + 1 < argc ? argv[++i] : NULL, &o))
+                return EXIT_BAD_USAGE;
+        } else if (strcmp(a, "--image") == 0) {
+            if (i + 1 >= argc)
+                return bad_usage("%s", "--image needs a PATH");
+            o.image = argv[++i];
+        } else if (a[0] == '-') {
+            return bad_usage("unknown option \"%s\"", a);
+        } else if (npos < 4) {
+            pos[npos++] = argv[i];
+        } else {
+            return bad_usage("too many arguments at \"%s\"", a);
+        }
+    }
+    if (npos < 1)
+        return bad_usage("%s", "no command given");
+
+    const char *cmd = pos[0];
+    int need = strcmp(cmd, "switch") == 0 ? 4 : strcmp(cmd, "status") == 0 ? 2
+             : strcmp(cmd, "manage") == 0 || strcmp(cmd, "unmanage") == 0 ? 3 : -1;
+    if (need < 0)
+        return bad_usage("unknown command \"%s\"; commands: switch, status, manage, unmanage",
+                         cmd);
+    if (npos < need || (npos > need && !(strcmp(cmd, "status") == 0 && npos == 3)))
+        return bad_usage("wrong number of arguments for \"%s\"", cmd);
+    if (strcmp(cmd, "manage") == 0 && o.image == NULL)
+        return bad_usage("%s", "manage needs --image PATH");
+
+    struct rtv_xen x;
+    if (rtv_xen_open(&x, RTV_XEN_STORE, &err) < 0)
+        return fail(&err);
+    rtv_domid_t dom;
+    int rc;
+    if (rtv_ctl_resolve_domain(x.xs, pos[1], &dom, &err) < 0) {
+        rc = fail(&err);
+    } else if (strcmp(cmd, "switch") == 0) {
+        rc = cmd_switch(x.xs, dom, pos[2], pos[3], &o);
+    } else if (strcmp(cmd, "status") == 0) {
+        rc = cmd_status(x.xs, dom, npos == 3 ? pos[2] : NULL, &o);
+    } else if (strcmp(cmd, "manage") == 0) {
+        rc = rtv_ctl_manage(x.xs, dom, pos[2], o.image, &err) < 0 ? fail(&err) : 0;
+        if (rc == 0)
+            printf("%s of domain %u is under rtvirt (image %s)\n", pos[2], (unsigned)dom,
+                   o.image);
+    } else {
+        rc = rtv_ctl_unmanage(x.xs, dom, pos[2], &err) < 0 ? fail(&err) : 0;
+    }
+    rtv_xen_close(&x);
+    return rc;
+}
