@@ -109,6 +109,7 @@ struct rtv_local_hub *rtv_local_hub_new(const struct rtv_local_config *cfg)
     if (hub == NULL)
         return NULL;
     hub->memfd = -1;
+    hub->creator = getpid();
 
     uint32_t nbuckets = 1;
     while (nbuckets < c.max_nodes)
@@ -233,7 +234,10 @@ void rtv_local_hub_free(struct rtv_local_hub *hub)
     free(hub->evtchn_fd);
     if (hub->memfd >= 0)
         close(hub->memfd);
-    pthread_mutex_destroy(&hub->hdr->lock);
+    /* A child dropping its inherited copy must not destroy the lock the
+     * others still use; unmapping and closing only touch its own copies. */
+    if (hub->creator == getpid())
+        pthread_mutex_destroy(&hub->hdr->lock);
     munmap(hub->base, hub->size);
     free(hub);
 }

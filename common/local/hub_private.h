@@ -155,6 +155,7 @@ struct rtv_local_hub {
     struct hub_txn    *txns;
     struct hub_grant  *grants;
     struct hub_port   *ports;
+    pid_t              creator;
     int                memfd;
     int               *watch_fd;   /* [max_conns] eventfds */
     int               *evtchn_fd;  /* [max_conns] eventfds */

@@ -935,6 +935,26 @@ START_TEST(release_domain_fires_and_ends_txns)
 }
 END_TEST
 
+START_TEST(child_freeing_inherited_hub)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        rtv_xen_close(&d0);
+        rtv_local_hub_free(hub);
+        _exit(0);
+    }
+    int status;
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    put(d0.xs, 0, "/still", "here");
+    expect_val(d0.xs, 0, "/still", "here");
+    struct rtv_xen other;
+    expect_val(guest(&other, 0), 0, "/still", "here");
+    rtv_xen_close(&other);
+}
+END_TEST
+
 START_TEST(robust_lock_survives_sigkill)
 {
     int pfd[2];
@@ -1025,6 +1045,7 @@ static Suite *local_store_suite(void)
     tcase_add_test(hubc, capacity_limits);
     tcase_add_test(hubc, open_rejects_bad_args);
     tcase_add_test(hubc, release_domain_fires_and_ends_txns);
+    tcase_add_test(hubc, child_freeing_inherited_hub);
     tcase_add_test(hubc, robust_lock_survives_sigkill);
     suite_add_tcase(s, hubc);
     return s;
