@@ -53,7 +53,8 @@ void backd_stop(struct backd *b);
 /* Counters for tests and logs. */
 struct backd_stats {
     unsigned long long requests, errors, halted_rings, connects,
-                       persistent_hits, persistent_maps;
+                       persistent_hits, persistent_maps, indirect, discards,
+                       flushes;
     unsigned devices;
 };
 void backd_get_stats(const struct backd *b, struct backd_stats *st);

@@ -267,8 +267,10 @@ static void handle_request(struct backd_queue *q, const struct blkif_request *co
     req->status = BLKIF_RSP_OKAY;
 
     v = rtv_blkif_parse(copy, &d->lim, &req->r);
-    if (v == RTV_BLKIF_OK && req->r.nr_indirect_pages > 0)
+    if (v == RTV_BLKIF_OK && req->r.nr_indirect_pages > 0) {
+        b->st.indirect++;
         v = req_indirect(req, &err);
+    }
     if (v != RTV_BLKIF_OK) {
         if (v == RTV_BLKIF_VERDICT_COUNT)
             backd_log(b, "dom%u/%u: request %llu: cannot map indirect pages: %s",
@@ -284,6 +286,10 @@ static void handle_request(struct backd_queue *q, const struct blkif_request *co
         req_finish(req);
         return;
     }
+    if (req->r.kind == RTV_BLKIF_DISCARD)
+        b->st.discards++;
+    if (req->r.preflush)
+        b->st.flushes++;
     if (req->r.drain) {
         q->plugged = true;
         if (q->inflight > 1) {      /* wait for everything before it */
@@ -305,8 +311,8 @@ void backd_queue_kick(struct backd_queue *q)
         if (rtv_blkif_ring_peek(&q->ring, &rp) < 0) {
             backd_err("dom%u/%u q%u: request producer overflow (prod %u, "
                       "rsp_prod_pvt %u, size %u); ring halted", d->domid,
-                      d->devid, q->idx, rp, q->ring.rsp_prod_pvt,
-                      RING_SIZE(&q->ring));
+                      d->devid, q->idx, *(volatile RING_IDX *)&q->ring.sring->req_prod,
+                      q->ring.rsp_prod_pvt, RING_SIZE(&q->ring));
             q->halted = true;
             d->b->st.halted_rings++;
             break;

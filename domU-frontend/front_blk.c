@@ -285,13 +285,13 @@ struct publish_arg {
 static int publish_rings(struct rtv_store *s, rtv_txn_t t, void *arg)
 {
     struct rtv_front *f = ((struct publish_arg *)arg)->f;
-    char p[FRONT_PATH_MAX + 64];
+    char p[FRONT_PATH_MAX + 128];
     int rc;
 
 #define W(dir, leaf, ...) do { snprintf(p, sizeof(p), "%s/%s", dir, leaf); \
         if ((rc = rtv_xs_printf(s, t, p, __VA_ARGS__)) < 0) return rc; } while (0)
     for (unsigned qi = 0; qi < f->nq; qi++) {
-        char dir[FRONT_PATH_MAX + 16];
+        char dir[FRONT_PATH_MAX + 32];
 
         if (f->nq == 1)
             snprintf(dir, sizeof(dir), "%s", f->fe_path);

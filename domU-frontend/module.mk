@@ -11,7 +11,8 @@ $(FRONT_LIB): $(FRONT_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 
 all: $(FRONT_LIB)
 
-EXTRA_LIBS_rtvirt-front := $(FRONT_LIB)
+# librtvirt again after the front library, which depends on it.
+EXTRA_LIBS_rtvirt-front := $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-front
 
 ifneq ($(origin rtv_program),undefined)

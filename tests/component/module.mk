@@ -1,0 +1,16 @@
+# tests/component/: host component tests — several processes over the local
+# transport (common/local/), run by `make check` as UNIT_TESTS entries.
+
+# blkif: rtvirt-backd's engine and librtvirt-front in separate processes.
+BLKIF_COMP      := $(BUILD)/tests/component/test_blkif_component
+BLKIF_COMP_OBJS := $(BUILD)/obj/tests/component/test_blkif_component.o \
+                   $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o) \
+                   $(FRONT_VERIFY_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_TESTS += $(BLKIF_COMP)
+all: $(BLKIF_COMP)
+
+$(BUILD)/obj/tests/component/test_blkif_component.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
+$(BLKIF_COMP): $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
+	@mkdir -p $(@D)
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(BLKIF_COMP_OBJS) $(FRONT_LIB) \
+	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing) $(LDLIBS)

@@ -1,0 +1,1017 @@
+/*
+ * Component test of the split block driver on the host: rtvirt-backd's
+ * engine and librtvirt-front in separate processes, forked after the local
+ * hub is created, talking only through the hub (store, grants, event
+ * channels) exactly as they would through Xen.
+ *
+ * The test process plays the toolstack (dom0 writes the vbd nodes, as libxl
+ * does) and starts/kills the daemon.  Each scenario is one Check test, so a
+ * crash or hang in one is reported and the rest still run.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../dom0-backend/backd.h"
+#include "../../domU-frontend/front_verify.h"
+#include "rtvirt/blkif_xs.h"
+#include "rtvirt/front_blk.h"
+#include "rtvirt/local.h"
+#include "rtvirt/xs_util.h"
+#include "unit.h"
+
+#define IMG_BYTES (8u << 20)
+#define DEV_A 51712u     /* xvda */
+#define DEV_B 51728u     /* xvdb */
+
+static struct rtv_local_hub *hub;
+static char img_a[64], img_b[64];
+
+/* ---- helpers: images, toolstack, processes --------------------------------- */
+
+static void make_image(char *path, size_t n, unsigned bytes)
+{
+    snprintf(path, n, "/tmp/rtv-blk-XXXXXX");
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, bytes), 0);
+    close(fd);
+}
+
+static void setup(void)
+{
+    struct rtv_local_config cfg = { .max_grant_pages = 16384, .max_nodes = 8192 };
+
+    hub = rtv_local_hub_new(&cfg);
+    ck_assert_ptr_nonnull(hub);
+    make_image(img_a, sizeof(img_a), IMG_BYTES);
+    make_image(img_b, sizeof(img_b), IMG_BYTES);
+}
+
+static void teardown(void)
+{
+    unlink(img_a);
+    unlink(img_b);
+    rtv_local_hub_free(hub);
+}
+
+struct vbd_spec {
+    rtv_domid_t domid;
+    unsigned devid;
+    const char *image;
+    const char *mode;
+};
+
+static int write_vbd(struct rtv_store *s, rtv_txn_t t, void *arg)
+{
+    const struct vbd_spec *v = arg;
+    char be[128], fe[128], p[192];
+    int rc;
+
+    snprintf(be, sizeof(be), BLKIF_XS_BE_DEV_FMT, 0u, v->domid, v->devid);
+    snprintf(fe, sizeof(fe), BLKIF_XS_FE_DEV_FMT, v->domid, v->devid);
+#define W(dir, leaf, ...) do { snprintf(p, sizeof(p), "%s/%s", dir, leaf); \
+        if ((rc = rtv_xs_printf(s, t, p, __VA_ARGS__)) < 0) return rc; } while (0)
+    W(be, BLKIF_XS_BE_FRONTEND, "%s", fe);
+    W(be, BLKIF_XS_BE_FRONTEND_ID, "%u", v->domid);
+    W(be, BLKIF_XS_BE_PARAMS, "%s", v->image);
+    W(be, BLKIF_XS_BE_MODE, "%s", v->mode);
+    W(be, BLKIF_XS_BE_TYPE, "phy");
+    W(be, BLKIF_XS_BE_DEVICE_TYPE, "disk");
+    W(be, BLKIF_XS_BE_ONLINE, "1");
+    W(be, BLKIF_XS_BE_STATE, "%d", XenbusStateInitialising);
+    W(fe, BLKIF_XS_FE_BACKEND, "%s", be);
+    W(fe, BLKIF_XS_FE_BACKEND_ID, "0");
+    W(fe, BLKIF_XS_FE_VIRTUAL_DEVICE, "%u", v->devid);
+    W(fe, BLKIF_XS_FE_DEVICE_TYPE, "disk");
+    W(fe, BLKIF_XS_FE_STATE, "%d", XenbusStateInitialising);
+#undef W
+    /* As libxl: the frontend directory belongs to the guest, the backend
+     * directory to dom0, each readable by the other side. */
+    struct rtv_xs_perm fep[2] = { { v->domid, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
+    struct rtv_xs_perm bep[2] = { { 0, RTV_XS_PERM_NONE }, { v->domid, RTV_XS_PERM_READ } };
+    static const char *const fe_leaves[] = { "", "/" BLKIF_XS_FE_BACKEND, "/" BLKIF_XS_FE_BACKEND_ID,
+        "/" BLKIF_XS_FE_VIRTUAL_DEVICE, "/" BLKIF_XS_FE_DEVICE_TYPE, "/" BLKIF_XS_FE_STATE };
+    for (unsigned i = 0; i < sizeof(fe_leaves) / sizeof(fe_leaves[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", fe, fe_leaves[i]);
+        if ((rc = rtv_xs_set_perms(s, t, p, fep, 2)) < 0)
+            return rc;
+    }
+    static const char *const be_leaves[] = { "", "/" BLKIF_XS_BE_FRONTEND, "/" BLKIF_XS_BE_FRONTEND_ID,
+        "/" BLKIF_XS_BE_PARAMS, "/" BLKIF_XS_BE_MODE, "/" BLKIF_XS_BE_TYPE,
+        "/" BLKIF_XS_BE_DEVICE_TYPE, "/" BLKIF_XS_BE_ONLINE, "/" BLKIF_XS_BE_STATE };
+    for (unsigned i = 0; i < sizeof(be_leaves) / sizeof(be_leaves[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", be, be_leaves[i]);
+        if ((rc = rtv_xs_set_perms(s, t, p, bep, 2)) < 0)
+            return rc;
+    }
+    return 0;
+}
+
+static void toolstack_add(rtv_domid_t domid, unsigned devid, const char *image,
+                          const char *mode)
+{
+    struct rtv_xen x;
+    struct vbd_spec v = { domid, devid, image, mode };
+
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
+    ck_assert_int_eq(rtv_xs_transact(x.xs, 0, write_vbd, &v), 0);
+    rtv_xen_close(&x);
+}
+
+static int read_be_state(rtv_domid_t domid, unsigned devid)
+{
+    struct rtv_xen x;
+    char p[128];
+    unsigned long long v = 99;
+
+    if (rtv_local_open(hub, 0, RTV_XEN_STORE, &x) < 0)
+        return -1;
+    snprintf(p, sizeof(p), BLKIF_XS_BE_DEV_FMT "/%s", 0u, domid, devid, BLKIF_XS_BE_STATE);
+    if (rtv_xs_read_uint(x.xs, RTV_XS_NO_TXN, p, 8, &v) < 0)
+        v = 99;
+    rtv_xen_close(&x);
+    return (int)v;
+}
+
+/* The backend daemon's engine in a child; reports its counters on a pipe
+ * when told to stop with SIGTERM. */
+static struct backd *child_backd;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    if (child_backd != NULL)
+        backd_stop(child_backd);
+}
+
+struct backend_proc {
+    pid_t pid;
+    int   stats_fd;
+};
+
+static struct backend_proc start_backend(const struct backd_config *cfg)
+{
+    int p[2];
+    struct backend_proc bp;
+
+    ck_assert_int_eq(pipe(p), 0);
+    bp.pid = fork();
+    ck_assert_int_ge(bp.pid, 0);
+    if (bp.pid == 0) {
+        struct rtv_xen x;
+        struct backd_stats st;
+        struct sigaction sa;
+
+        close(p[0]);
+        if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0)
+            _exit(10);
+        child_backd = backd_new(&x, cfg);
+        if (child_backd == NULL)
+            _exit(11);
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_term;
+        sigaction(SIGTERM, &sa, NULL);
+        int rc = backd_run(child_backd, -1);
+        backd_get_stats(child_backd, &st);
+        if (write(p[1], &st, sizeof(st)) != (ssize_t)sizeof(st))
+            _exit(12);
+        backd_free(child_backd);
+        rtv_xen_close(&x);
+        _exit(rc < 0 ? 13 : 0);
+    }
+    close(p[1]);
+    bp.stats_fd = p[0];
+    return bp;
+}
+
+/* Waits for pid up to ms; returns its exit status, or -1 (killed then). */
+static int wait_pid(pid_t pid, int ms)
+{
+    int st;
+
+    for (int t = 0; t < ms; t += 10) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+static struct backd_stats stop_backend(struct backend_proc bp)
+{
+    struct backd_stats st;
+
+    memset(&st, 0, sizeof(st));
+    kill(bp.pid, SIGTERM);
+    ck_assert_int_eq(read(bp.stats_fd, &st, sizeof(st)), (ssize_t)sizeof(st));
+    ck_assert_int_eq(wait_pid(bp.pid, 5000), 0);
+    close(bp.stats_fd);
+    return st;
+}
+
+typedef int (*child_fn)(void *arg);
+
+static pid_t start_child(child_fn fn, void *arg)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0)
+        _exit(fn(arg));
+    return pid;
+}
+
+/* ---- frontend scenarios (run in children; return an exit code) ------------- */
+
+struct front_job {
+    rtv_domid_t domid;
+    unsigned devid;
+    struct rtv_front_config cfg;
+    struct front_verify_opts opts;
+    bool want_persistent;
+    bool want_indirect;
+    int  sync_fd[2];           /* reconnect: child->parent, parent->child */
+};
+
+static int open_front(rtv_domid_t domid, const struct rtv_front_config *cfg,
+                      struct rtv_xen *x, struct rtv_front **f)
+{
+    char msg[256];
+    int rc;
+
+    if (rtv_local_open(hub, domid, RTV_XEN_ALL, x) < 0)
+        return -1;
+    rc = rtv_front_open(x, cfg, f, msg, sizeof(msg));
+    if (rc < 0)
+        fprintf(stderr, "front dom%u: %s\n", domid, msg);
+    return rc;
+}
+
+static int verify_child(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_front_info info;
+    struct front_verify_result res;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    int rc;
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 20;
+    rtv_front_get_info(f, &info);
+    if (info.persistent != j->want_persistent) {
+        fprintf(stderr, "persistent negotiated %d, wanted %d\n", info.persistent,
+                j->want_persistent);
+        return 21;
+    }
+    if (j->want_indirect && info.max_indirect_segs == 0)
+        return 22;
+    rc = front_verify_run(f, &j->opts, &res);
+    fprintf(stderr, "front dom%u vbd %u: %llu r, %llu w, %llu flush, %llu discard, "
+            "%llu mismatches, %llu errors%s%s\n", j->domid, j->devid, res.reads, res.writes,
+            res.flushes, res.discards, res.mismatches, res.io_errors,
+            rc ? ": " : "", rc ? res.first_error : "");
+    if (rtv_front_close(f) < 0)
+        return 23;
+    rtv_xen_close(&x);
+    return rc == 0 ? 0 : 24;
+}
+
+static void job_init(struct front_job *j, rtv_domid_t domid, unsigned devid)
+{
+    memset(j, 0, sizeof(*j));
+    j->domid = domid;
+    j->devid = devid;
+    rtv_front_config_default(&j->cfg, devid);
+    j->cfg.timeout_ms = 5000;
+    j->opts.ops = 1500;
+    j->opts.seed = 1000 + devid + domid;
+    j->opts.discard_zeroes = true;
+    j->opts.stall_timeout_ms = 5000;
+    j->want_persistent = true;
+}
+
+/* ---- scenarios --------------------------------------------------------------- */
+
+START_TEST(verify_persistent)
+{
+    struct backd_config cfg;
+    struct front_job j;
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    job_init(&j, 1, DEV_A);
+    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_gt(st.requests, 1500);
+    ck_assert_uint_gt(st.persistent_hits, 0);
+    ck_assert_uint_gt(st.discards, 0);
+    ck_assert_uint_gt(st.flushes, 0);
+    ck_assert_uint_eq(st.errors, 0);
+    /* Both ends reached Closed before the ring went. */
+    ck_assert_int_eq(read_be_state(1, DEV_A), XenbusStateClosed);
+}
+END_TEST
+
+START_TEST(verify_nonpersistent_multipage_multiqueue)
+{
+    struct backd_config cfg;
+    struct front_job j;
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    job_init(&j, 1, DEV_A);
+    j.cfg.persistent = false;
+    j.cfg.ring_page_order = 2;
+    j.cfg.nr_queues = 3;
+    j.want_persistent = false;
+    j.opts.max_inflight = 48;
+    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_eq(st.persistent_maps, 0);
+    ck_assert_uint_eq(st.errors, 0);
+}
+END_TEST
+
+START_TEST(verify_indirect)
+{
+    struct backd_config cfg;
+    struct front_job j;
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    job_init(&j, 1, DEV_A);
+    j.cfg.max_indirect_segs = 64;
+    j.want_indirect = true;
+    j.opts.big_requests = true;
+    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_gt(st.indirect, 100);
+    ck_assert_uint_eq(st.errors, 0);
+}
+END_TEST
+
+START_TEST(many_domains_one_daemon)
+{
+    struct backd_config cfg;
+    struct front_job j1, j2, j3;
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    toolstack_add(2, DEV_A, img_b, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    toolstack_add(1, DEV_B, img_b, "r");   /* hot-added after start, read-only */
+    job_init(&j1, 1, DEV_A);
+    job_init(&j2, 2, DEV_A);
+    job_init(&j3, 1, DEV_B);
+    j2.cfg.persistent = false;
+    j2.want_persistent = false;
+    j3.opts.discard_zeroes = false;
+    pid_t p1 = start_child(verify_child, &j1);
+    pid_t p2 = start_child(verify_child, &j2);
+    pid_t p3 = start_child(verify_child, &j3);
+    ck_assert_int_eq(wait_pid(p1, 60000), 0);
+    ck_assert_int_eq(wait_pid(p2, 60000), 0);
+    ck_assert_int_eq(wait_pid(p3, 60000), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_eq(st.connects, 3);
+    ck_assert_uint_eq(st.errors, 0);
+}
+END_TEST
+
+/* Flush ordering: a flush completes only after the writes before it, and
+ * what completed before a flush is in the image afterwards; a barrier
+ * write completes after every request queued before it. */
+struct order_log {
+    int order[64];
+    int n;
+};
+
+struct order_ent {
+    struct order_log *log;
+    int idx;
+    int status;
+};
+
+static void order_cb(void *arg, int status)
+{
+    struct order_ent *e = arg;
+
+    e->status = status;
+    e->log->order[e->log->n++] = e->idx;
+}
+
+static int flush_child(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    struct order_log log = { .n = 0 };
+    struct order_ent ent[20];
+    static uint8_t buf[16][4096];
+    uint8_t check[4096];
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 30;
+    for (int i = 0; i < 16; i++) {
+        memset(buf[i], 0xA0 + i, sizeof(buf[i]));
+        ent[i] = (struct order_ent){ &log, i, 1 };
+        if (rtv_front_submit(f, RTV_FRONT_WRITE, (uint64_t)i * 8, buf[i], 4096,
+                             order_cb, &ent[i]) < 0)
+            return 31;
+    }
+    ent[16] = (struct order_ent){ &log, 16, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_WRITE_BARRIER, 16 * 8, buf[0], 4096, order_cb, &ent[16]) < 0)
+        return 32;
+    ent[17] = (struct order_ent){ &log, 17, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_FLUSH, 0, NULL, 0, order_cb, &ent[17]) < 0)
+        return 33;
+    for (int t = 0; t < 500 && log.n < 18; t++)
+        rtv_front_poll(f, 10);
+    if (log.n != 18)
+        return 34;
+    for (int i = 0; i < 18; i++)
+        if (ent[i].status != 0)
+            return 35;
+    int pos_barrier = -1;
+    for (int i = 0; i < 18; i++)
+        if (log.order[i] == 16)
+            pos_barrier = i;
+    for (int i = 0; i < pos_barrier; i++)
+        if (log.order[i] > 16)
+            return 36;
+    if (pos_barrier != 16)       /* all 16 earlier writes completed first */
+        return 37;
+    /* After the flush completed, the image holds what was written. */
+    int fd = open(img_a, O_RDONLY);
+    for (int i = 0; i < 16; i++) {
+        if (pread(fd, check, 4096, (off_t)i * 4096) != 4096 ||
+            memcmp(check, buf[i], 4096) != 0)
+            return 38;
+    }
+    close(fd);
+    rtv_front_close(f);
+    rtv_xen_close(&x);
+    return 0;
+}
+
+START_TEST(flush_and_barrier_ordering)
+{
+    struct backd_config cfg;
+    struct front_job j;
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    job_init(&j, 1, DEV_A);
+    ck_assert_int_eq(wait_pid(start_child(flush_child, &j), 30000), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_ge(st.flushes, 2);
+}
+END_TEST
+
+/* Discard punches a hole: reads return zeros and the file frees blocks. */
+static int discard_child(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    struct order_log log = { .n = 0 };
+    struct order_ent e[3];
+    static uint8_t buf[65536], back[65536];
+    struct stat st1, st2;
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 40;
+    memset(buf, 0x5A, sizeof(buf));
+    e[0] = (struct order_ent){ &log, 0, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_WRITE_FLUSH, 1024, buf, sizeof(buf), order_cb, &e[0]) < 0)
+        return 41;
+    while (log.n < 1)
+        rtv_front_poll(f, 100);
+    stat(img_a, &st1);
+    e[1] = (struct order_ent){ &log, 1, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_DISCARD, 1024, NULL, sizeof(buf), order_cb, &e[1]) < 0)
+        return 42;
+    while (log.n < 2)
+        rtv_front_poll(f, 100);
+    memset(back, 0xFF, sizeof(back));
+    e[2] = (struct order_ent){ &log, 2, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_READ, 1024, back, sizeof(back), order_cb, &e[2]) < 0)
+        return 43;
+    while (log.n < 3)
+        rtv_front_poll(f, 100);
+    if (e[0].status || e[1].status || e[2].status)
+        return 44;
+    for (size_t i = 0; i < sizeof(back); i++)
+        if (back[i] != 0)
+            return 45;
+    stat(img_a, &st2);
+    if (st2.st_blocks >= st1.st_blocks)
+        return 46;
+    rtv_front_close(f);
+    rtv_xen_close(&x);
+    return 0;
+}
+
+START_TEST(discard_punches_hole)
+{
+    struct backd_config cfg;
+    struct front_job j;
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    job_init(&j, 1, DEV_A);
+    j.cfg.max_indirect_segs = 32;
+    ck_assert_int_eq(wait_pid(start_child(discard_child, &j), 30000), 0);
+    stop_backend(bp);
+}
+END_TEST
+
+/* Reconnect: the daemon is killed (SIGKILL) while the frontend has requests
+ * on the ring; a new daemon starts; the frontend recovers onto new rings and
+ * requeues them; every write lands and reads back. */
+static void sync_send(int fd)
+{
+    char c = 1;
+
+    if (write(fd, &c, 1) != 1)
+        _exit(90);
+}
+
+static void sync_wait(int fd)
+{
+    char c;
+
+    if (read(fd, &c, 1) != 1)
+        _exit(91);
+}
+
+static int reconnect_child(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    struct rtv_front_info info;
+    struct order_log log = { .n = 0 };
+    struct order_ent e[40];
+    static uint8_t buf[32][8192], back[32][8192];
+    int n = 0;
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 50;
+    /* Some I/O on the first daemon. */
+    for (int i = 0; i < 8; i++) {
+        memset(buf[i], i + 1, sizeof(buf[i]));
+        e[n] = (struct order_ent){ &log, n, 1 };
+        if (rtv_front_submit(f, RTV_FRONT_WRITE, (uint64_t)i * 16, buf[i], 8192, order_cb, &e[n]) < 0)
+            return 51;
+        n++;
+    }
+    while (log.n < n)
+        rtv_front_poll(f, 100);
+    sync_send(j->sync_fd[1]);          /* "kill the daemon now" */
+    sync_wait(j->sync_fd[0]);          /* killed */
+    /* These go onto a ring nobody serves. */
+    for (int i = 8; i < 32; i++) {
+        memset(buf[i], i + 1, sizeof(buf[i]));
+        e[n] = (struct order_ent){ &log, n, 1 };
+        if (rtv_front_submit(f, RTV_FRONT_WRITE, (uint64_t)i * 16, buf[i], 8192, order_cb, &e[n]) < 0)
+            return 52;
+        n++;
+    }
+    rtv_front_poll(f, 200);
+    if (log.n != 8)
+        return 53;                     /* nothing may complete without a daemon */
+    sync_send(j->sync_fd[1]);          /* "start a new daemon" */
+    for (int t = 0; t < 1000 && log.n < n; t++)
+        rtv_front_poll(f, 10);
+    if (log.n != n)
+        return 54;
+    for (int i = 0; i < n; i++)
+        if (e[i].status != 0)
+            return 55;
+    rtv_front_get_info(f, &info);
+    if (info.connects != 2 || info.requeued < 24)
+        return 56;
+    /* Read everything back through the new session. */
+    for (int i = 0; i < 32; i++) {
+        struct order_ent r = { &log, 100 + i, 1 };
+        int before = log.n;
+
+        if (rtv_front_submit(f, RTV_FRONT_READ, (uint64_t)i * 16, back[i], 8192, order_cb, &r) < 0)
+            return 57;
+        while (log.n == before)
+            rtv_front_poll(f, 100);
+        if (r.status != 0 || memcmp(back[i], buf[i], 8192) != 0)
+            return 58;
+    }
+    rtv_front_close(f);
+    rtv_xen_close(&x);
+    return 0;
+}
+
+START_TEST(reconnect_requeues)
+{
+    struct backd_config cfg;
+    struct front_job j;
+    int up[2], down[2];
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    job_init(&j, 1, DEV_A);
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    j.sync_fd[0] = down[0];
+    j.sync_fd[1] = up[1];
+    pid_t fp = start_child(reconnect_child, &j);
+    char c;
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    kill(bp.pid, SIGKILL);
+    ck_assert_int_eq(wait_pid(bp.pid, 5000), 128 + SIGKILL);
+    close(bp.stats_fd);
+    ck_assert_int_eq(write(down[1], &c, 1), 1);
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    struct backend_proc bp2 = start_backend(&cfg);
+    ck_assert_int_eq(wait_pid(fp, 30000), 0);
+    struct backd_stats st = stop_backend(bp2);
+    ck_assert_uint_ge(st.requests, 24);
+    ck_assert_uint_eq(st.errors, 0);
+}
+END_TEST
+
+/* A hostile frontend: a catalogue of malformed requests, each answered with
+ * an error; then a producer overflow halts its ring; the daemon keeps
+ * serving another domain's device throughout. */
+struct bad_req {
+    const char *what;
+    struct blkif_request req;
+    int want;                  /* -EIO or -EOPNOTSUPP */
+};
+
+static struct blkif_request mk_rw(uint8_t op, uint64_t sector, unsigned nseg, grant_ref_t g)
+{
+    struct blkif_request r;
+
+    memset(&r, 0, sizeof(r));
+    r.operation = op;
+    r.nr_segments = (uint8_t)nseg;
+    r.sector_number = sector;
+    for (unsigned i = 0; i < nseg && i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++) {
+        r.seg[i].gref = g;
+        r.seg[i].first_sect = 0;
+        r.seg[i].last_sect = 7;
+    }
+    return r;
+}
+
+static int hostile_child(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    struct order_log log = { .n = 0 };
+    struct bad_req bad[16];
+    struct order_ent e[16];
+    unsigned nb = 0;
+    static uint8_t buf[4096];
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 60;
+    /* A real grant of ours, so only the field under test is wrong. */
+    struct blkif_request r;
+
+    r = mk_rw(BLKIF_OP_READ, 0, 1, 0); r.operation = 0x7f;
+    bad[nb++] = (struct bad_req){ "unknown op", r, -EOPNOTSUPP };
+    bad[nb++] = (struct bad_req){ "read, 0 segments", mk_rw(BLKIF_OP_READ, 0, 0, 0), -EIO };
+    bad[nb++] = (struct bad_req){ "write, 12 segments", mk_rw(BLKIF_OP_WRITE, 0, 12, 0), -EIO };
+    r = mk_rw(BLKIF_OP_READ, 0, 1, 0); r.seg[0].first_sect = 6; r.seg[0].last_sect = 2;
+    bad[nb++] = (struct bad_req){ "first > last", r, -EIO };
+    r = mk_rw(BLKIF_OP_READ, 0, 1, 0); r.seg[0].last_sect = 8;
+    bad[nb++] = (struct bad_req){ "page crossing", r, -EIO };
+    bad[nb++] = (struct bad_req){ "beyond end", mk_rw(BLKIF_OP_READ, IMG_BYTES / 512 - 4, 1, 0), -EIO };
+    bad[nb++] = (struct bad_req){ "unknown grant", mk_rw(BLKIF_OP_READ, 0, 1, 0xdead), -EIO };
+    r = mk_rw(BLKIF_OP_READ, 0, 0, 0);
+    ((struct blkif_request_discard *)&r)->operation = BLKIF_OP_DISCARD;
+    ((struct blkif_request_discard *)&r)->sector_number = IMG_BYTES / 512 - 1;
+    ((struct blkif_request_discard *)&r)->nr_sectors = 16;
+    bad[nb++] = (struct bad_req){ "discard beyond end", r, -EIO };
+    memset(&r, 0, sizeof(r));
+    ((struct blkif_request_indirect *)&r)->operation = BLKIF_OP_INDIRECT;
+    ((struct blkif_request_indirect *)&r)->indirect_op = BLKIF_OP_READ;
+    ((struct blkif_request_indirect *)&r)->nr_segments = 5000;
+    bad[nb++] = (struct bad_req){ "indirect, 5000 segments", r, -EIO };
+    memset(&r, 0, sizeof(r));
+    ((struct blkif_request_indirect *)&r)->operation = BLKIF_OP_INDIRECT;
+    ((struct blkif_request_indirect *)&r)->indirect_op = BLKIF_OP_READ;
+    ((struct blkif_request_indirect *)&r)->nr_segments = 20;
+    ((struct blkif_request_indirect *)&r)->indirect_grefs[0] = 0xbeef;
+    bad[nb++] = (struct bad_req){ "indirect, unknown indirect page", r, -EIO };
+
+    for (unsigned i = 0; i < nb; i++) {
+        e[i] = (struct order_ent){ &log, (int)i, 1 };
+        if (rtv_front_test_push_raw(f, &bad[i].req, order_cb, &e[i]) < 0)
+            return 61;
+    }
+    for (int t = 0; t < 500 && log.n < (int)nb; t++)
+        rtv_front_poll(f, 10);
+    if (log.n != (int)nb)
+        return 62;
+    for (unsigned i = 0; i < nb; i++) {
+        if (e[i].status != bad[i].want) {
+            fprintf(stderr, "hostile: %s: status %d, want %d\n", bad[i].what,
+                    e[i].status, bad[i].want);
+            return 63;
+        }
+    }
+    if (rtv_front_failed(f, NULL))
+        return 64;
+    /* The device still works after all that. */
+    memset(buf, 0x77, sizeof(buf));
+    struct order_ent ok = { &log, 99, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_WRITE, 8, buf, sizeof(buf), order_cb, &ok) < 0)
+        return 65;
+    for (int t = 0; t < 500 && ok.status == 1; t++)
+        rtv_front_poll(f, 10);
+    if (ok.status != 0)
+        return 66;
+    /* Now claim far more requests than the ring holds: the daemon must halt
+     * this ring (answer nothing more) and carry on with everyone else. */
+    rtv_front_test_set_req_prod(f, 100000);
+    sync_send(j->sync_fd[1]);
+    sync_wait(j->sync_fd[0]);
+    /* No close handshake: this frontend is broken; just go. */
+    return 0;
+}
+
+START_TEST(hostile_frontend)
+{
+    struct backd_config cfg;
+    struct front_job jh, jg;
+    int up[2], down[2];
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    toolstack_add(2, DEV_A, img_b, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    job_init(&jh, 1, DEV_A);
+    job_init(&jg, 2, DEV_A);
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    jh.sync_fd[0] = down[0];
+    jh.sync_fd[1] = up[1];
+    pid_t ph = start_child(hostile_child, &jh);
+    char c;
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    /* The ring is halted now (or about to be); the good guest runs. */
+    pid_t pg = start_child(verify_child, &jg);
+    ck_assert_int_eq(wait_pid(pg, 60000), 0);
+    ck_assert_int_eq(write(down[1], &c, 1), 1);
+    ck_assert_int_eq(wait_pid(ph, 10000), 0);
+    /* Daemon still alive and answering. */
+    ck_assert_int_eq(waitpid(bp.pid, NULL, WNOHANG), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_eq(st.halted_rings, 1);
+    ck_assert_uint_ge(st.errors, 10);
+}
+END_TEST
+
+/* A hostile backend: a fake daemon (in a child, acting as dom0) that
+ * answers the frontend's first request with a malformed response.  The
+ * frontend must mark the device failed, complete the request with -EIO and
+ * keep running. */
+enum bad_rsp { BAD_ID, BAD_OP, BAD_NOT_INFLIGHT, BAD_STATUS, BAD_PROD };
+
+static int fake_backend(void *arg)
+{
+    enum bad_rsp kind = *(enum bad_rsp *)arg;
+    struct rtv_xen x;
+    char be[128], fe[128], p[192];
+    unsigned long long v, ref, port;
+    rtv_gref_t gref;
+    rtv_port_t lport;
+
+    if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0)
+        return 70;
+    snprintf(be, sizeof(be), BLKIF_XS_BE_DEV_FMT, 0u, 1u, DEV_A);
+    snprintf(fe, sizeof(fe), BLKIF_XS_FE_DEV_FMT, 1u, DEV_A);
+    snprintf(p, sizeof(p), "%s/%s", be, BLKIF_XS_BE_SECTORS);
+    rtv_xs_printf(x.xs, 0, p, "%u", IMG_BYTES / 512);
+    snprintf(p, sizeof(p), "%s/%s", be, BLKIF_XS_BE_STATE);
+    rtv_xs_printf(x.xs, 0, p, "%d", XenbusStateInitWait);
+    snprintf(p, sizeof(p), "%s/%s", fe, BLKIF_XS_FE_STATE);
+    for (int t = 0; t < 500; t++) {
+        if (rtv_xs_read_uint(x.xs, 0, p, 8, &v) == 0 && v == XenbusStateInitialised)
+            break;
+        usleep(10000);
+    }
+    snprintf(p, sizeof(p), "%s/%s", fe, BLKIF_XS_FE_RING_REF);
+    if (rtv_xs_read_uint(x.xs, 0, p, UINT32_MAX, &ref) < 0)
+        return 71;
+    snprintf(p, sizeof(p), "%s/%s", fe, BLKIF_XS_FE_EVENT_CHANNEL);
+    if (rtv_xs_read_uint(x.xs, 0, p, UINT32_MAX, &port) < 0)
+        return 72;
+    gref = (rtv_gref_t)ref;
+    blkif_sring_t *s = x.gnt->ops->map(x.gnt, 1, 1, &gref, true);
+    if (s == NULL)
+        return 73;
+    if (x.evtchn->ops->bind_interdomain(x.evtchn, 1, (rtv_port_t)port, &lport) < 0)
+        return 74;
+    blkif_back_ring_t ring;
+    BACK_RING_INIT(&ring, s, 4096);
+    snprintf(p, sizeof(p), "%s/%s", be, BLKIF_XS_BE_STATE);
+    rtv_xs_printf(x.xs, 0, p, "%d", XenbusStateConnected);
+    /* Wait for one request. */
+    RING_IDX rp = 0;
+    struct blkif_request req;
+    for (int t = 0; t < 500; t++) {
+        if (rtv_blkif_ring_peek(&ring, &rp) == 0 && rtv_blkif_ring_take(&ring, rp, &req))
+            break;
+        usleep(10000);
+    }
+    struct blkif_response *rsp = RING_GET_RESPONSE(&ring, ring.rsp_prod_pvt);
+    rsp->id = req.id;
+    rsp->operation = req.operation;
+    rsp->status = BLKIF_RSP_OKAY;
+    switch (kind) {
+    case BAD_ID:           rsp->id = 1u << 20; break;
+    case BAD_OP:           rsp->operation = BLKIF_OP_DISCARD; break;
+    case BAD_NOT_INFLIGHT: rsp->id = (req.id + 1) % 32; break;
+    case BAD_STATUS:       rsp->status = 42; break;
+    case BAD_PROD:         break;
+    }
+    ring.rsp_prod_pvt++;
+    if (kind == BAD_PROD)
+        ring.rsp_prod_pvt += 1000;
+    RING_PUSH_RESPONSES(&ring);
+    x.evtchn->ops->notify(x.evtchn, lport);
+    usleep(300000);
+    return 0;
+}
+
+static int victim_front(void *arg)
+{
+    const char *want = arg;
+    struct rtv_front_config cfg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    struct order_log log = { .n = 0 };
+    struct order_ent e = { &log, 0, 1 };
+    static uint8_t buf[4096];
+    const char *why = NULL;
+
+    rtv_front_config_default(&cfg, DEV_A);
+    cfg.timeout_ms = 5000;
+    if (open_front(1, &cfg, &x, &f) < 0)
+        return 80;
+    if (rtv_front_submit(f, RTV_FRONT_READ, 0, buf, sizeof(buf), order_cb, &e) < 0)
+        return 81;
+    for (int t = 0; t < 300 && !rtv_front_failed(f, NULL); t++)
+        rtv_front_poll(f, 10);
+    if (!rtv_front_failed(f, &why))
+        return 82;
+    if (e.status != -EIO || log.n != 1)
+        return 83;
+    if (strcmp(why, want) != 0) {
+        fprintf(stderr, "failed because \"%s\", want \"%s\"\n", why, want);
+        return 84;
+    }
+    if (rtv_front_submit(f, RTV_FRONT_READ, 0, buf, sizeof(buf), order_cb, &e) != -EIO)
+        return 85;
+    return 0;
+}
+
+static void run_bad_backend(enum bad_rsp kind, enum rtv_blkif_rsp_verdict want)
+{
+    toolstack_add(1, DEV_A, img_a, "w");
+    pid_t fb = start_child(fake_backend, &kind);
+    pid_t fr = start_child(victim_front, (void *)rtv_blkif_rsp_verdict_str(want));
+    ck_assert_int_eq(wait_pid(fr, 20000), 0);
+    ck_assert_int_eq(wait_pid(fb, 20000), 0);
+}
+
+START_TEST(hostile_backend_bad_id)      { run_bad_backend(BAD_ID, RTV_BLKIF_RSP_E_BAD_ID); } END_TEST
+START_TEST(hostile_backend_bad_op)      { run_bad_backend(BAD_OP, RTV_BLKIF_RSP_E_OP_MISMATCH); } END_TEST
+START_TEST(hostile_backend_not_inflight) { run_bad_backend(BAD_NOT_INFLIGHT, RTV_BLKIF_RSP_E_NOT_INFLIGHT); } END_TEST
+START_TEST(hostile_backend_bad_status)  { run_bad_backend(BAD_STATUS, RTV_BLKIF_RSP_E_BAD_STATUS); } END_TEST
+START_TEST(hostile_backend_prod_overflow) { run_bad_backend(BAD_PROD, RTV_BLKIF_RSP_E_PROD_OVERFLOW); } END_TEST
+
+/* A read-only device refuses writes at the backend too (raw request). */
+static int ro_child(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    struct order_log log = { .n = 0 };
+    struct order_ent e = { &log, 0, 1 };
+    struct rtv_front_info info;
+    static uint8_t buf[4096];
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 90;
+    rtv_front_get_info(f, &info);
+    if (!info.read_only || info.discard)
+        return 91;
+    if (rtv_front_submit(f, RTV_FRONT_WRITE, 0, buf, sizeof(buf), order_cb, &e) != -EROFS)
+        return 92;
+    struct blkif_request r = mk_rw(BLKIF_OP_WRITE, 0, 1, 0);
+    if (rtv_front_test_push_raw(f, &r, order_cb, &e) < 0)
+        return 93;
+    for (int t = 0; t < 300 && log.n == 0; t++)
+        rtv_front_poll(f, 10);
+    if (e.status != -EIO)
+        return 94;
+    rtv_front_close(f);
+    rtv_xen_close(&x);
+    return 0;
+}
+
+START_TEST(read_only_device)
+{
+    struct backd_config cfg;
+    struct front_job j;
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "r");
+    struct backend_proc bp = start_backend(&cfg);
+    job_init(&j, 1, DEV_A);
+    ck_assert_int_eq(wait_pid(start_child(ro_child, &j), 20000), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_eq(st.errors, 1);
+}
+END_TEST
+
+/* Attach failure is reported where tools look. */
+START_TEST(attach_failure_reported)
+{
+    struct backd_config cfg;
+    struct rtv_xen x;
+    char p[192], *val = NULL;
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, "/nonexistent/rtvirt-image", "w");
+    struct backend_proc bp = start_backend(&cfg);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
+    snprintf(p, sizeof(p), BLKIF_XS_BE_DEV_FMT "/%s", 0u, 1u, DEV_A, BLKIF_XS_BE_HOTPLUG_STATUS);
+    for (int t = 0; t < 300; t++) {
+        if (rtv_xs_read(x.xs, 0, p, &val, NULL) == 0)
+            break;
+        usleep(10000);
+    }
+    ck_assert_ptr_nonnull(val);
+    ck_assert_str_eq(val, "error");
+    free(val);
+    snprintf(p, sizeof(p), BLKIF_XS_BE_DEV_FMT "/%s", 0u, 1u, DEV_A, BLKIF_XS_BE_HOTPLUG_ERROR);
+    ck_assert_int_eq(rtv_xs_read(x.xs, 0, p, &val, NULL), 0);
+    ck_assert_ptr_nonnull(strstr(val, "/nonexistent/rtvirt-image"));
+    free(val);
+    rtv_xen_close(&x);
+    ck_assert_int_eq(read_be_state(1, DEV_A), XenbusStateClosing);
+    stop_backend(bp);
+}
+END_TEST
+
+static Suite *blkif_component_suite(void)
+{
+    Suite *s = suite_create("blkif_component");
+    TCase *tc = tcase_create("split");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, verify_persistent);
+    tcase_add_test(tc, verify_nonpersistent_multipage_multiqueue);
+    tcase_add_test(tc, verify_indirect);
+    tcase_add_test(tc, many_domains_one_daemon);
+    tcase_add_test(tc, flush_and_barrier_ordering);
+    tcase_add_test(tc, discard_punches_hole);
+    tcase_add_test(tc, reconnect_requeues);
+    tcase_add_test(tc, hostile_frontend);
+    tcase_add_test(tc, hostile_backend_bad_id);
+    tcase_add_test(tc, hostile_backend_bad_op);
+    tcase_add_test(tc, hostile_backend_not_inflight);
+    tcase_add_test(tc, hostile_backend_bad_status);
+    tcase_add_test(tc, hostile_backend_prod_overflow);
+    tcase_add_test(tc, read_only_device);
+    tcase_add_test(tc, attach_failure_reported);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RTV_UNIT_MAIN(blkif_component_suite)
