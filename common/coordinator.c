@@ -1,0 +1,605 @@
+/*
+ * rtvirt-backd's switch coordinator over the store; see rtvirt/coordinator.h.
+ *
+ * Watches, per domain, its rtvirt control directory and the guest's report
+ * directory (both may not exist yet: xenstore lets one watch a path before it
+ * is created), plus @introduceDomain/@releaseDomain.  Every event is handled
+ * by re-reading the nodes it concerns and feeding the current values to the
+ * device's state machine, so duplicated, coalesced or self-inflicted events
+ * (our own publishes fire our watches too) change nothing the second time.
+ */
+#include "rtvirt/coordinator.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtvirt/xs_schema.h"
+#include "rtvirt/xs_util.h"
+
+#define PATH_LEN 256
+#define TOKEN "rtvirt-coord"
+
+struct dev {
+    rtv_domid_t      dom;
+    char             vdev[16];
+    struct rtv_coord m;
+};
+
+struct rtv_coordinator {
+    struct rtv_store                   *xs;
+    const struct rtv_coord_backend_ops *ops;
+    void                               *ctx;
+    struct dev                         *devs;
+    unsigned                            ndevs, capdevs;
+    rtv_domid_t                        *doms;     /* domains being watched */
+    unsigned                            ndoms, capdoms;
+    void                              (*log)(void *ctx, const char *msg);
+    void                               *log_ctx;
+    uint64_t                            last_resync_ms;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void logf_(struct rtv_coordinator *co, const char *fmt, ...)
+{
+    char buf[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (co->log)
+        co->log(co->log_ctx, buf);
+    else
+        fprintf(stderr, "rtvirt-coord: %s\n", buf);
+}
+
+void rtv_coordinator_set_log(struct rtv_coordinator *co,
+                             void (*log)(void *ctx, const char *msg), void *ctx)
+{
+    co->log = log;
+    co->log_ctx = ctx;
+}
+
+/* ---- paths ------------------------------------------------------------------ */
+
+static int dev_path(char *buf, enum rtv_xs_node node, rtv_domid_t dom,
+                    const char *vdev)
+{
+    struct rtv_xs_args a = { .domid = dom, .vdev = vdev };
+    return rtv_xs_path(buf, PATH_LEN, node, &a, NULL);
+}
+
+/* The directory holding one entry per vdev, for the control tree (ctl) or
+ * the guest's report tree. */
+static void vdev_parent(char *buf, enum rtv_xs_node node, rtv_domid_t dom)
+{
+    struct rtv_xs_args a = { .domid = dom, .vdev = "x" };
+    rtv_xs_dir(buf, PATH_LEN, node, &a, NULL);
+    *strrchr(buf, '/') = '\0';
+}
+
+/* The domain's rtvirt root (control) and report root: the two watches. */
+static void domain_roots(rtv_domid_t dom, char *ctl, char *report)
+{
+    vdev_parent(ctl, RTV_XS_CTL_STATE, dom);
+    *strrchr(ctl, '/') = '\0';        /* .../rtvirt/vbd -> .../rtvirt */
+    vdev_parent(report, RTV_XS_SHUNT_STATE, dom);
+}
+
+static char *read_opt(struct rtv_store *xs, const char *path)
+{
+    char *v;
+    size_t n;
+    return rtv_xs_read(xs, RTV_XS_NO_TXN, path, &v, &n) == 0 ? v : NULL;
+}
+
+static char *read_node(struct rtv_store *xs, enum rtv_xs_node node,
+                       rtv_domid_t dom, const char *vdev)
+{
+    char path[PATH_LEN];
+    return dev_path(path, node, dom, vdev) == 0 ? read_opt(xs, path) : NULL;
+}
+
+/* ---- devices ---------------------------------------------------------------- */
+
+static struct dev *find_dev(struct rtv_coordinator *co, rtv_domid_t dom,
+                            const char *vdev)
+{
+    for (unsigned i = 0; i < co->ndevs; i++)
+        if (co->devs[i].dom == dom && strcmp(co->devs[i].vdev, vdev) == 0)
+            return &co->devs[i];
+    return NULL;
+}
+
+static void drop_dev(struct rtv_coordinator *co, struct dev *d)
+{
+    logf_(co, "domain %u %s: no longer managed", (unsigned)d->dom, d->vdev);
+    *d = co->devs[--co->ndevs];
+}
+
+struct publish {
+    struct dev                 *d;
+    const struct rtv_coord_out *out;
+};
+
+static int publish_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
+{
+    struct publish *p = arg;
+    struct dev *d = p->d;
+    const struct rtv_coord_out *out = p->out;
+    char path[PATH_LEN];
+    char *state;
+    size_t n;
+    int rc;
+
+    /* Unmanaged meanwhile: writing would resurrect its nodes. */
+    dev_path(path, RTV_XS_CTL_STATE, d->dom, d->vdev);
+    if ((rc = rtv_xs_read(xs, t, path, &state, &n)) < 0)
+        return rc;
+    free(state);
+
+#define PUT(node, ...)                                                        \
+    do {                                                                     \
+        dev_path(path, node, d->dom, d->vdev);                               \
+        if ((rc = rtv_xs_printf(xs, t, path, __VA_ARGS__)) < 0)              \
+            return rc;                                                       \
+    } while (0)
+
+    if (out->publish_state) {
+        PUT(RTV_XS_CTL_STATE, "%s", out->state);
+        PUT(RTV_XS_CTL_SWITCH_ID, "%u", out->switch_id);
+        PUT(RTV_XS_CTL_PREVIOUS, "%s", out->previous);
+    }
+    if (out->publish_result) {
+        PUT(RTV_XS_CTL_RESULT, "%s", out->result);
+        PUT(RTV_XS_CTL_RESULT_ID, "%u", out->result_id);
+        PUT(RTV_XS_CTL_ERROR, "%s", out->error);
+    }
+    if (out->publish_stats) {
+        PUT(RTV_XS_CTL_STATS_SWITCHES, "%llu", (unsigned long long)d->m.switches);
+        PUT(RTV_XS_CTL_STATS_ROLLBACKS, "%llu", (unsigned long long)d->m.rollbacks);
+        PUT(RTV_XS_CTL_STATS_BLACKOUT_US, "%llu", (unsigned long long)d->m.blackout_us);
+        PUT(RTV_XS_CTL_STATS_HELD, "%llu", (unsigned long long)d->m.held);
+    }
+#undef PUT
+    return 0;
+}
+
+static void step(struct rtv_coordinator *co, struct dev *d,
+                 const struct rtv_coord_event *ev);
+
+/* Carries out one step's output: publish, then act. */
+static void apply(struct rtv_coordinator *co, struct dev *d,
+                  const struct rtv_coord_out *out, uint64_t now)
+{
+    rtv_domid_t dom = d->dom;
+    char vdev[sizeof(d->vdev)];
+
+    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
+    if (out->note[0])
+        logf_(co, "domain %u %s: %s", (unsigned)dom, vdev, out->note);
+    if (out->publish_state || out->publish_result || out->publish_stats) {
+        struct publish p = { d, out };
+        int rc = rtv_xs_transact(co->xs, 0, publish_txn, &p);
+        if (rc == -ENOENT) {
+            drop_dev(co, d);
+            return;
+        }
+        if (rc < 0)
+            logf_(co, "domain %u %s: cannot publish: %s", (unsigned)dom, vdev,
+                  strerror(-rc));
+        if (out->publish_state)
+            logf_(co, "domain %u %s: state %s (switch %u)", (unsigned)dom, vdev,
+                  out->state, out->switch_id);
+        if (out->publish_result)
+            logf_(co, "domain %u %s: request %u %s%s%s", (unsigned)dom, vdev,
+                  out->result_id, out->result, out->error[0] ? ": " : "",
+                  out->error);
+    }
+    if (out->actions & RTV_CACT_TEAR_DOWN)
+        co->ops->tear_down(co->ctx, dom, vdev);
+    if (out->actions & RTV_CACT_BRING_UP) {
+        struct rtv_err err = {0};
+        char *image = read_node(co->xs, RTV_XS_CTL_IMAGE, dom, vdev);
+        int rc;
+        if (image == NULL)
+            rc = rtv_err_set(&err, ENOENT, "node ctl-image: absent");
+        else if ((rc = rtv_xs_check_value(RTV_XS_CTL_IMAGE, image, &err)) == 0)
+            rc = co->ops->bring_up(co->ctx, dom, vdev, image, &err);
+        free(image);
+        if (rc < 0) {
+            /* The device may have moved in the array: look it up again. */
+            struct dev *again = find_dev(co, dom, vdev);
+            struct rtv_coord_event ev = { .kind = RTV_CEV_BACKEND_FAILED,
+                                          .now_ms = now, .msg = err.msg };
+            if (again)
+                step(co, again, &ev);
+        }
+    }
+}
+
+static void step(struct rtv_coordinator *co, struct dev *d,
+                 const struct rtv_coord_event *ev)
+{
+    struct rtv_coord_out out;
+    rtv_coord_step(&d->m, ev, &out);
+    apply(co, d, &out, ev->now_ms);
+}
+
+static void feed_request(struct rtv_coordinator *co, struct dev *d, uint64_t now)
+{
+    rtv_domid_t dom = d->dom;
+    char vdev[sizeof(d->vdev)];
+    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
+
+    char *req = read_node(co->xs, RTV_XS_CTL_REQUEST, dom, vdev);
+    char *id = read_node(co->xs, RTV_XS_CTL_REQUEST_ID, dom, vdev);
+    char *tmo = read_node(co->xs, RTV_XS_CTL_TIMEOUT_MS, dom, vdev);
+    struct rtv_coord_event ev = { .kind = RTV_CEV_REQUEST, .now_ms = now,
+                                  .request = req, .request_id = id,
+                                  .timeout_ms = tmo };
+    step(co, d, &ev);
+    free(req);
+    free(id);
+    free(tmo);
+}
+
+static void feed_shunt(struct rtv_coordinator *co, struct dev *d, uint64_t now)
+{
+    rtv_domid_t dom = d->dom;
+    char vdev[sizeof(d->vdev)];
+    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
+
+    char *st = read_node(co->xs, RTV_XS_SHUNT_STATE, dom, vdev);
+    char *ack = read_node(co->xs, RTV_XS_SHUNT_ACK_ID, dom, vdev);
+    char *er = read_node(co->xs, RTV_XS_SHUNT_ERROR, dom, vdev);
+    char *bo = read_node(co->xs, RTV_XS_SHUNT_BLACKOUT_US, dom, vdev);
+    char *held = read_node(co->xs, RTV_XS_SHUNT_HELD, dom, vdev);
+    struct rtv_coord_event ev = { .kind = RTV_CEV_SHUNT, .now_ms = now,
+                                  .shunt_state = st, .shunt_ack_id = ack,
+                                  .shunt_error = er, .shunt_blackout_us = bo,
+                                  .shunt_held = held };
+    step(co, d, &ev);
+    free(st);
+    free(ack);
+    free(er);
+    free(bo);
+    free(held);
+}
+
+/* Starts coordinating dom/vdev if the store says it is managed. */
+static void add_dev(struct rtv_coordinator *co, rtv_domid_t dom,
+                    const char *vdev, uint64_t now)
+{
+    struct rtv_coord_out out;
+    struct rtv_xs_args a = { .domid = dom, .vdev = vdev };
+    char path[PATH_LEN];
+
+    if (find_dev(co, dom, vdev))
+        return;
+    if (rtv_xs_path(path, sizeof(path), RTV_XS_CTL_STATE, &a, NULL) < 0) {
+        logf_(co, "domain %u: ignoring a device called \"%.32s\": not a valid vdev name",
+              (unsigned)dom, vdev);
+        return;
+    }
+    if (co->ndevs == co->capdevs) {
+        unsigned cap = co->capdevs ? co->capdevs * 2 : 8;
+        struct dev *n = realloc(co->devs, cap * sizeof(*n));
+        if (n == NULL) {
+            logf_(co, "domain %u %s: out of memory", (unsigned)dom, vdev);
+            return;
+        }
+        co->devs = n;
+        co->capdevs = cap;
+    }
+
+    char *state = read_node(co->xs, RTV_XS_CTL_STATE, dom, vdev);
+    char *prev = read_node(co->xs, RTV_XS_CTL_PREVIOUS, dom, vdev);
+    char *sid = read_node(co->xs, RTV_XS_CTL_SWITCH_ID, dom, vdev);
+    char *rid = read_node(co->xs, RTV_XS_CTL_RESULT_ID, dom, vdev);
+    char *sst = read_node(co->xs, RTV_XS_SHUNT_STATE, dom, vdev);
+    char *ack = read_node(co->xs, RTV_XS_SHUNT_ACK_ID, dom, vdev);
+    struct dev *d = &co->devs[co->ndevs];
+    memset(d, 0, sizeof(*d));
+    d->dom = dom;
+    snprintf(d->vdev, sizeof(d->vdev), "%s", vdev);
+    int rc = rtv_coord_recover(&d->m, now, state, prev, sid, rid, sst, ack,
+                               co->ops->present(co->ctx, dom, vdev), &out);
+    free(state);
+    free(prev);
+    free(sid);
+    free(rid);
+    free(sst);
+    free(ack);
+    if (rc < 0)
+        return;   /* not managed (yet): manage writes state last */
+    co->ndevs++;
+    logf_(co, "domain %u %s: coordinating (state %s)", (unsigned)dom, vdev,
+          rtv_mode_name(d->m.mode));
+    apply(co, d, &out, now);
+    if ((d = find_dev(co, dom, vdev)) != NULL)
+        feed_request(co, d, now);
+    if ((d = find_dev(co, dom, vdev)) != NULL)
+        feed_shunt(co, d, now);
+}
+
+static void scan_domain(struct rtv_coordinator *co, rtv_domid_t dom, uint64_t now)
+{
+    char dir[PATH_LEN];
+    char **names;
+    unsigned n;
+
+    vdev_parent(dir, RTV_XS_CTL_STATE, dom);
+    if (rtv_xs_directory(co->xs, RTV_XS_NO_TXN, dir, &names, &n) < 0)
+        return;
+    for (unsigned i = 0; i < n; i++)
+        add_dev(co, dom, names[i], now);
+    free(names);
+    /* Devices whose control directory went away (unmanaged). */
+    for (unsigned i = 0; i < co->ndevs;) {
+        struct dev *d = &co->devs[i];
+        char *st = d->dom == dom ? read_node(co->xs, RTV_XS_CTL_STATE, dom, d->vdev)
+                                 : (char *)"";
+        if (st == NULL) {
+            drop_dev(co, d);
+            continue;
+        }
+        if (d->dom == dom)
+            free(st);
+        i++;
+    }
+}
+
+static bool watching(struct rtv_coordinator *co, rtv_domid_t dom)
+{
+    for (unsigned i = 0; i < co->ndoms; i++)
+        if (co->doms[i] == dom)
+            return true;
+    return false;
+}
+
+static int watch_domain(struct rtv_coordinator *co, rtv_domid_t dom)
+{
+    char ctl[PATH_LEN], report[PATH_LEN];
+    int rc;
+
+    if (watching(co, dom))
+        return 0;
+    if (co->ndoms == co->capdoms) {
+        unsigned cap = co->capdoms ? co->capdoms * 2 : 16;
+        rtv_domid_t *n = realloc(co->doms, cap * sizeof(*n));
+        if (n == NULL)
+            return -ENOMEM;
+        co->doms = n;
+        co->capdoms = cap;
+    }
+    domain_roots(dom, ctl, report);
+    if ((rc = rtv_xs_watch(co->xs, ctl, TOKEN)) < 0 ||
+        (rc = rtv_xs_watch(co->xs, report, TOKEN)) < 0)
+        return rc;
+    co->doms[co->ndoms++] = dom;
+    return 0;
+}
+
+static void unwatch_domain(struct rtv_coordinator *co, unsigned idx)
+{
+    char ctl[PATH_LEN], report[PATH_LEN];
+
+    domain_roots(co->doms[idx], ctl, report);
+    rtv_xs_unwatch(co->xs, ctl, TOKEN);
+    rtv_xs_unwatch(co->xs, report, TOKEN);
+    co->doms[idx] = co->doms[--co->ndoms];
+}
+
+/* Brings the set of watched domains in line with /local/domain. */
+static void scan_domains(struct rtv_coordinator *co, uint64_t now)
+{
+    char **ids;
+    unsigned n;
+    unsigned long long id;
+
+    if (rtv_xs_directory(co->xs, RTV_XS_NO_TXN, "/local/domain", &ids, &n) < 0)
+        return;
+    for (unsigned i = 0; i < n; i++) {
+        if (rtv_parse_uint(ids[i], RTV_DOMID_MAX, &id) < 0 || id == 0)
+            continue;
+        if (watch_domain(co, (rtv_domid_t)id) < 0)
+            logf_(co, "domain %llu: cannot watch its rtvirt nodes", id);
+        scan_domain(co, (rtv_domid_t)id, now);
+    }
+    /* Domains that are gone: their devices go, and so do their backends. */
+    for (unsigned i = 0; i < co->ndoms;) {
+        bool alive = false;
+        for (unsigned j = 0; j < n && !alive; j++)
+            alive = rtv_parse_uint(ids[j], RTV_DOMID_MAX, &id) == 0 &&
+                    id == co->doms[i];
+        if (alive) {
+            i++;
+            continue;
+        }
+        for (unsigned k = 0; k < co->ndevs;) {
+            struct dev *d = &co->devs[k];
+            if (d->dom != co->doms[i]) {
+                k++;
+                continue;
+            }
+            if (d->m.backend_up)
+                co->ops->tear_down(co->ctx, d->dom, d->vdev);
+            drop_dev(co, d);
+        }
+        unwatch_domain(co, i);
+    }
+    free(ids);
+}
+
+/* ---- public ----------------------------------------------------------------- */
+
+struct rtv_coordinator *rtv_coordinator_new(struct rtv_store *xs,
+                                            const struct rtv_coord_backend_ops *ops,
+                                            void *ctx, struct rtv_err *err)
+{
+    struct rtv_coordinator *co = calloc(1, sizeof(*co));
+    if (co == NULL) {
+        rtv_err_set(err, ENOMEM, "coordinator: out of memory");
+        return NULL;
+    }
+    co->xs = xs;
+    co->ops = ops;
+    co->ctx = ctx;
+    return co;
+}
+
+void rtv_coordinator_free(struct rtv_coordinator *co)
+{
+    if (co == NULL)
+        return;
+    while (co->ndoms)
+        unwatch_domain(co, co->ndoms - 1);
+    rtv_xs_unwatch(co->xs, "@introduceDomain", TOKEN);
+    rtv_xs_unwatch(co->xs, "@releaseDomain", TOKEN);
+    free(co->devs);
+    free(co->doms);
+    free(co);
+}
+
+int rtv_coordinator_start(struct rtv_coordinator *co, uint64_t now_ms,
+                          struct rtv_err *err)
+{
+    int rc;
+
+    if ((rc = rtv_xs_watch(co->xs, "@introduceDomain", TOKEN)) < 0 ||
+        (rc = rtv_xs_watch(co->xs, "@releaseDomain", TOKEN)) < 0)
+        return rtv_err_set(err, -rc, "cannot watch domain creation/destruction: %s",
+                           strerror(-rc));
+    scan_domains(co, now_ms);
+    return 0;
+}
+
+/* Which domain, and which device of it, an event path concerns. */
+static void route(struct rtv_coordinator *co, const char *path, uint64_t now)
+{
+    static const char prefix[] = "/local/domain/";
+    char ctl[PATH_LEN], report[PATH_LEN], vdev[16];
+    unsigned long long id;
+    char num[8];
+    size_t len;
+
+    if (path[0] == '@') {
+        scan_domains(co, now);
+        return;
+    }
+    if (strncmp(path, prefix, sizeof(prefix) - 1) != 0)
+        return;
+    len = strcspn(path + sizeof(prefix) - 1, "/");
+    if (len == 0 || len >= sizeof(num))
+        return;
+    memcpy(num, path + sizeof(prefix) - 1, len);
+    num[len] = '\0';
+    if (rtv_parse_uint(num, RTV_DOMID_MAX, &id) < 0)
+        return;
+
+    rtv_domid_t dom = (rtv_domid_t)id;
+    vdev_parent(ctl, RTV_XS_CTL_STATE, dom);
+    vdev_parent(report, RTV_XS_SHUNT_STATE, dom);
+    bool is_report = false;
+    const char *rest = NULL;
+    if (strncmp(path, ctl, strlen(ctl)) == 0 && path[strlen(ctl)] == '/') {
+        rest = path + strlen(ctl) + 1;
+    } else if (strncmp(path, report, strlen(report)) == 0 && path[strlen(report)] == '/') {
+        rest = path + strlen(report) + 1;
+        is_report = true;
+    }
+    if (rest == NULL) {
+        scan_domain(co, dom, now);   /* the domain's rtvirt root changed */
+        return;
+    }
+    len = strcspn(rest, "/");
+    if (len == 0 || len >= sizeof(vdev))
+        return;
+    memcpy(vdev, rest, len);
+    vdev[len] = '\0';
+
+    struct dev *d = find_dev(co, dom, vdev);
+    if (d == NULL) {
+        if (!is_report)
+            add_dev(co, dom, vdev, now);   /* just put under rtvirt */
+        return;
+    }
+    if (is_report) {
+        feed_shunt(co, d, now);
+        return;
+    }
+    char *st = read_node(co->xs, RTV_XS_CTL_STATE, dom, vdev);
+    if (st == NULL) {
+        drop_dev(co, d);   /* unmanaged */
+        return;
+    }
+    free(st);
+    feed_request(co, d, now);
+}
+
+void rtv_coordinator_poll_watches(struct rtv_coordinator *co, uint64_t now_ms)
+{
+    char *path, *token;
+
+    /* Bounded: never starve the caller's loop under a storm of events. */
+    for (int i = 0; i < 1024 && rtv_xs_read_watch(co->xs, &path, &token) == 0; i++) {
+        if (strcmp(token, TOKEN) == 0)
+            route(co, path, now_ms);
+        free(path);
+        free(token);
+    }
+}
+
+/* How often a device waiting on the guest re-reads its report even without
+ * a watch event: a store may drop or merge events under load. */
+#define RESYNC_MS 500
+
+void rtv_coordinator_tick(struct rtv_coordinator *co, uint64_t now_ms)
+{
+    bool resync = now_ms - co->last_resync_ms >= RESYNC_MS;
+
+    if (resync)
+        co->last_resync_ms = now_ms;
+    for (unsigned i = 0; i < co->ndevs; i++) {
+        struct dev *d = &co->devs[i];
+        struct rtv_coord_event ev = { .kind = RTV_CEV_TICK, .now_ms = now_ms };
+        unsigned before = co->ndevs;
+        if (resync && (d->m.phase == RTV_COORD_SHUNT ||
+                       d->m.phase == RTV_COORD_ROLLBACK_SHUNT))
+            feed_shunt(co, d, now_ms);
+        if (co->ndevs == before)
+            step(co, &co->devs[i], &ev);
+        if (co->ndevs < before)
+            i--;   /* dropped: the last device moved into slot i */
+    }
+}
+
+void rtv_coordinator_backend_event(struct rtv_coordinator *co, rtv_domid_t dom,
+                                   const char *vdev,
+                                   enum rtv_coord_event_kind kind,
+                                   const char *msg, uint64_t now_ms)
+{
+    struct dev *d = find_dev(co, dom, vdev);
+    if (d == NULL)
+        return;
+    struct rtv_coord_event ev = { .kind = kind, .now_ms = now_ms, .msg = msg };
+    step(co, d, &ev);
+}
+
+unsigned rtv_coordinator_count(const struct rtv_coordinator *co)
+{
+    return co->ndevs;
+}
+
+const struct rtv_coord *rtv_coordinator_get(const struct rtv_coordinator *co,
+                                            rtv_domid_t dom, const char *vdev)
+{
+    for (unsigned i = 0; i < co->ndevs; i++)
+        if (co->devs[i].dom == dom && strcmp(co->devs[i].vdev, vdev) == 0)
+            return &co->devs[i].m;
+    return NULL;
+}

@@ -1,0 +1,72 @@
+/*
+ * The switch coordinator as rtvirt-backd runs it: finds managed devices in
+ * xenstore, watches their control and report nodes, drives one
+ * rtv_coord state machine per device, and publishes what it decides (state,
+ * result, stats) in one transaction each time.  The PV backend itself is the
+ * caller's: it supplies bring_up / tear_down and reports back with
+ * rtv_coordinator_backend_event().
+ *
+ * Runs over any seam: rtvirt-backd uses the real one, the component tests the
+ * local one.  Single-threaded: call everything from one event loop.
+ */
+#ifndef RTVIRT_COORDINATOR_H
+#define RTVIRT_COORDINATOR_H
+
+#include <stdint.h>
+
+#include "rtvirt/err.h"
+#include "rtvirt/seam.h"
+#include "rtvirt/switch_coord.h"
+
+struct rtv_coord_backend_ops {
+    /* Start serving image to dom as the PV twin of vdev; report READY or
+     * FAILED later (or from inside this call).  A negative return is a
+     * failure reported at once. */
+    int (*bring_up)(void *ctx, rtv_domid_t dom, const char *vdev,
+                    const char *image, struct rtv_err *err);
+    /* Close it; report CLOSED once both ends reached Closed.  Also called
+     * after a failed bring_up: it must report CLOSED even if nothing was
+     * left to close. */
+    void (*tear_down)(void *ctx, rtv_domid_t dom, const char *vdev);
+    /* Is a PV backend for this device up right now (after a restart)? */
+    bool (*present)(void *ctx, rtv_domid_t dom, const char *vdev);
+};
+
+struct rtv_coordinator;
+
+struct rtv_coordinator *rtv_coordinator_new(struct rtv_store *xs,
+                                            const struct rtv_coord_backend_ops *ops,
+                                            void *ctx, struct rtv_err *err);
+void rtv_coordinator_free(struct rtv_coordinator *co);
+
+/* Scans every domain for managed devices and starts watching; call once at
+ * start (this is also the restart path: half-done switches are finished or
+ * rolled back here). */
+int rtv_coordinator_start(struct rtv_coordinator *co, uint64_t now_ms,
+                          struct rtv_err *err);
+
+/* Reads and handles every queued watch event.  Call when the store's watch
+ * fd is readable (or periodically; it never blocks). */
+void rtv_coordinator_poll_watches(struct rtv_coordinator *co, uint64_t now_ms);
+
+/* Enforces the bounds; call at least every 100 ms. */
+void rtv_coordinator_tick(struct rtv_coordinator *co, uint64_t now_ms);
+
+/* The backend's report for a device: RTV_CEV_BACKEND_READY, _FAILED (msg
+ * says why) or _CLOSED. */
+void rtv_coordinator_backend_event(struct rtv_coordinator *co, rtv_domid_t dom,
+                                   const char *vdev,
+                                   enum rtv_coord_event_kind kind,
+                                   const char *msg, uint64_t now_ms);
+
+/* Number of devices being coordinated, and one of them (for tests/status). */
+unsigned rtv_coordinator_count(const struct rtv_coordinator *co);
+const struct rtv_coord *rtv_coordinator_get(const struct rtv_coordinator *co,
+                                            rtv_domid_t dom, const char *vdev);
+
+/* Where log lines go (default: stderr); msg has no trailing newline. */
+void rtv_coordinator_set_log(struct rtv_coordinator *co,
+                             void (*log)(void *ctx, const char *msg),
+                             void *ctx);
+
+#endif

@@ -1,0 +1,347 @@
+/*
+ * The coordinator over the local store, with the orchestrator (ctl), a guest
+ * playing the shunt through its report area, and a scripted PV backend:
+ * discovery, full switches, rollbacks, a restart mid-switch, unmanage, and a
+ * domain going away.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rtvirt/coordinator.h"
+#include "rtvirt/ctl.h"
+#include "rtvirt/local.h"
+#include "unit.h"
+
+#define ck_assert_contains(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" lacks \"%s\"", (hay), (needle))
+
+static struct rtv_local_hub *hub;
+static struct rtv_xen dom0, tool, guest;
+static struct rtv_coordinator *co;
+static struct rtv_err err;
+static uint64_t now;
+
+/* The scripted backend. */
+static struct {
+    int  up_calls, down_calls;
+    int  ready_at_once;     /* report READY from inside bring_up */
+    int  close_at_once;     /* report CLOSED from inside tear_down */
+    int  present;
+    char last_image[256];
+} be;
+
+static int be_up(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
+                 struct rtv_err *e)
+{
+    (void)ctx;
+    (void)e;
+    be.up_calls++;
+    snprintf(be.last_image, sizeof(be.last_image), "%s", image);
+    be.present = 1;
+    if (be.ready_at_once)
+        rtv_coordinator_backend_event(co, dom, vdev, RTV_CEV_BACKEND_READY, NULL, now);
+    return 0;
+}
+
+static void be_down(void *ctx, rtv_domid_t dom, const char *vdev)
+{
+    (void)ctx;
+    be.down_calls++;
+    be.present = 0;
+    if (be.close_at_once)
+        rtv_coordinator_backend_event(co, dom, vdev, RTV_CEV_BACKEND_CLOSED, NULL, now);
+}
+
+static bool be_present(void *ctx, rtv_domid_t dom, const char *vdev)
+{
+    (void)ctx;
+    (void)dom;
+    (void)vdev;
+    return be.present;
+}
+
+static const struct rtv_coord_backend_ops be_ops = { be_up, be_down, be_present };
+
+static void quiet(void *ctx, const char *msg)
+{
+    (void)ctx;
+    (void)msg;
+}
+
+static void put(struct rtv_store *xs, const char *path, const char *val)
+{
+    ck_assert_int_eq(rtv_xs_write(xs, RTV_XS_NO_TXN, path, val, strlen(val)), 0);
+}
+
+static const char *get(const char *path)
+{
+    static char buf[512];
+    char *v;
+    size_t n;
+    if (rtv_xs_read(dom0.xs, RTV_XS_NO_TXN, path, &v, &n) < 0)
+        return NULL;
+    snprintf(buf, sizeof(buf), "%s", v);
+    free(v);
+    return buf;
+}
+
+#define CTL "/local/domain/5/rtvirt/vbd/hda/"
+#define REP "/local/domain/5/device/rtvirt/vbd/hda/"
+
+/* The guest's shunt reporting that it reached a mode for switch id. */
+static void shunt_reports(const char *state, const char *ack)
+{
+    put(guest.xs, REP "shunt-state", state);
+    put(guest.xs, REP "shunt-blackout-us", "420");
+    put(guest.xs, REP "shunt-ack-id", ack);
+}
+
+static void pump(void)
+{
+    for (int i = 0; i < 4; i++)
+        rtv_coordinator_poll_watches(co, now);
+}
+
+static void start(void)
+{
+    co = rtv_coordinator_new(dom0.xs, &be_ops, NULL, &err);
+    ck_assert_ptr_nonnull(co);
+    rtv_coordinator_set_log(co, quiet, NULL);
+    ck_assert_int_eq(rtv_coordinator_start(co, now, &err), 0);
+    pump();
+}
+
+static void setup(void)
+{
+    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { 5, RTV_XS_PERM_READ } };
+    const struct rtv_xs_perm dev_perms[2] = { { 5, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
+
+    memset(&be, 0, sizeof(be));
+    be.ready_at_once = be.close_at_once = 1;
+    now = 1000;
+    hub = rtv_local_hub_new(NULL);
+    ck_assert_ptr_nonnull(hub);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &tool), 0);
+    ck_assert_int_eq(rtv_local_open(hub, 5, RTV_XEN_STORE, &guest), 0);
+    put(dom0.xs, "/local/domain/5/name", "guest1");
+    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5", dom_perms, 2), 0);
+    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device"), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device", dev_perms, 2), 0);
+    ck_assert_int_eq(rtv_ctl_manage(tool.xs, 5, "hda", "/srv/guest1.img", &err), 0);
+    co = NULL;
+}
+
+static void teardown(void)
+{
+    rtv_coordinator_free(co);
+    rtv_xen_close(&guest);
+    rtv_xen_close(&tool);
+    rtv_xen_close(&dom0);
+    rtv_local_hub_free(hub);
+}
+
+static uint32_t ask(const char *mode, unsigned timeout_ms)
+{
+    uint32_t id;
+    ck_assert_int_eq(rtv_ctl_request(tool.xs, 5, "hda", mode, timeout_ms, &id, &err), 0);
+    pump();
+    return id;
+}
+
+START_TEST(discovers_devices_before_and_after_start)
+{
+    start();
+    ck_assert_uint_eq(rtv_coordinator_count(co), 1);
+    ck_assert_int_eq(rtv_ctl_manage(tool.xs, 5, "hdb", "/srv/b.img", &err), 0);
+    pump();
+    ck_assert_uint_eq(rtv_coordinator_count(co), 2);
+    ck_assert_ptr_nonnull(rtv_coordinator_get(co, 5, "hdb"));
+}
+END_TEST
+
+START_TEST(switches_to_pv_and_back)
+{
+    start();
+    uint32_t id = ask("pv", 0);
+    ck_assert_int_eq(be.up_calls, 1);
+    ck_assert_str_eq(be.last_image, "/srv/guest1.img");
+    ck_assert_str_eq(get(CTL "state"), "switching-to-pv");
+    ck_assert_str_eq(get(CTL "switch-id"), "1");
+    ck_assert_str_eq(get(CTL "previous"), "emulated");
+    shunt_reports("enlightened", "1");
+    pump();
+    ck_assert_str_eq(get(CTL "state"), "pv");
+    ck_assert_str_eq(get(CTL "result"), "ok");
+    ck_assert_str_eq(get(CTL "result-id"), "1");
+    ck_assert_str_eq(get(CTL "stats/switches"), "1");
+    ck_assert_str_eq(get(CTL "stats/blackout-us"), "420");
+    ck_assert_uint_eq(id, 1);
+
+    ask("emulated", 0);
+    ck_assert_str_eq(get(CTL "state"), "switching-to-emulated");
+    ck_assert_int_eq(be.down_calls, 0);   /* not while the shunt may use it */
+    shunt_reports("emulating", "2");
+    pump();
+    ck_assert_int_eq(be.down_calls, 1);
+    ck_assert_str_eq(get(CTL "state"), "emulated");
+    ck_assert_str_eq(get(CTL "result-id"), "2");
+    ck_assert_str_eq(get(CTL "stats/switches"), "2");
+
+    struct rtv_ctl_status st;
+    ck_assert_int_eq(rtv_ctl_status(tool.xs, 5, "hda", &st, &err), 0);
+    ck_assert_str_eq(st.state, "emulated");
+    ck_assert_str_eq(st.shunt_state, "emulating");
+}
+END_TEST
+
+START_TEST(refuses_bad_request_in_xenstore)
+{
+    start();
+    put(tool.xs, CTL "request", "warp");
+    put(tool.xs, CTL "request-id", "3");
+    pump();
+    ck_assert_str_eq(get(CTL "result"), "error");
+    ck_assert_str_eq(get(CTL "result-id"), "3");
+    ck_assert_contains(get(CTL "error"), "value \"warp\" not allowed");
+    ck_assert_str_eq(get(CTL "state"), "emulated");
+    ck_assert_int_eq(be.up_calls, 0);
+}
+END_TEST
+
+START_TEST(silent_shunt_is_rolled_back_after_the_bound)
+{
+    start();
+    ask("pv", 200);
+    ck_assert_str_eq(get(CTL "state"), "switching-to-pv");
+    now += 199;
+    rtv_coordinator_tick(co, now);
+    ck_assert_str_eq(get(CTL "state"), "switching-to-pv");
+    now += 1;
+    rtv_coordinator_tick(co, now);
+    ck_assert_str_eq(get(CTL "state"), "rolling-back");
+    shunt_reports("emulating", "1");
+    pump();
+    ck_assert_int_eq(be.down_calls, 1);
+    ck_assert_str_eq(get(CTL "state"), "emulated");
+    ck_assert_str_eq(get(CTL "result"), "rolled-back");
+    ck_assert_contains(get(CTL "error"), "did not confirm switch 1 to pv within 200 ms");
+    ck_assert_str_eq(get(CTL "stats/rollbacks"), "1");
+}
+END_TEST
+
+START_TEST(lost_watch_events_are_recovered_by_ticks)
+{
+    start();
+    ask("pv", 0);
+    /* The guest's report arrives but we never read the watch queue. */
+    shunt_reports("enlightened", "1");
+    now += 600;
+    rtv_coordinator_tick(co, now);
+    ck_assert_str_eq(get(CTL "state"), "pv");
+}
+END_TEST
+
+START_TEST(backend_that_fails_to_come_up_rolls_back)
+{
+    be.ready_at_once = 0;
+    start();
+    ask("pv", 0);
+    ck_assert_str_eq(get(CTL "state"), "emulated");   /* guest not told yet */
+    rtv_coordinator_backend_event(co, 5, "hda", RTV_CEV_BACKEND_FAILED,
+                                  "cannot open /srv/guest1.img: No such file", now);
+    ck_assert_int_eq(be.down_calls, 1);
+    ck_assert_str_eq(get(CTL "result"), "rolled-back");
+    ck_assert_contains(get(CTL "error"), "cannot open /srv/guest1.img");
+}
+END_TEST
+
+START_TEST(missing_image_is_reported)
+{
+    start();
+    ck_assert_int_eq(rtv_xs_rm(dom0.xs, RTV_XS_NO_TXN, CTL "image"), 0);
+    ask("pv", 0);
+    ck_assert_int_eq(be.up_calls, 0);
+    ck_assert_str_eq(get(CTL "result"), "rolled-back");
+    ck_assert_contains(get(CTL "error"), "ctl-image: absent");
+}
+END_TEST
+
+START_TEST(restart_mid_switch_rolls_back)
+{
+    start();
+    ask("pv", 0);
+    ck_assert_str_eq(get(CTL "state"), "switching-to-pv");
+    rtv_coordinator_free(co);   /* killed: nothing else is cleaned up */
+    co = NULL;
+
+    start();                    /* the backend is still up */
+    ck_assert_str_eq(get(CTL "state"), "rolling-back");
+    shunt_reports("emulating", "1");
+    pump();
+    ck_assert_int_eq(be.down_calls, 1);
+    ck_assert_str_eq(get(CTL "state"), "emulated");
+    ck_assert_str_eq(get(CTL "result"), "rolled-back");
+    ck_assert_contains(get(CTL "error"), "restarted during the switch");
+}
+END_TEST
+
+START_TEST(restart_after_shunt_confirmed_finishes)
+{
+    start();
+    ask("pv", 0);
+    rtv_coordinator_free(co);
+    co = NULL;
+    shunt_reports("enlightened", "1");   /* while no coordinator ran */
+    start();
+    ck_assert_str_eq(get(CTL "state"), "pv");
+    ck_assert_str_eq(get(CTL "result"), "ok");
+    ck_assert_int_eq(be.down_calls, 0);
+}
+END_TEST
+
+START_TEST(unmanage_and_domain_death_drop_devices)
+{
+    start();
+    ck_assert_int_eq(rtv_ctl_unmanage(tool.xs, 5, "hda", &err), 0);
+    pump();
+    ck_assert_uint_eq(rtv_coordinator_count(co), 0);
+
+    ck_assert_int_eq(rtv_ctl_manage(tool.xs, 5, "hda", "/srv/guest1.img", &err), 0);
+    pump();
+    ask("pv", 0);
+    shunt_reports("enlightened", "1");
+    pump();
+    ck_assert_uint_eq(rtv_coordinator_count(co), 1);
+    /* The guest dies: the toolstack removes its tree, Xen says so. */
+    ck_assert_int_eq(rtv_xs_rm(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5"), 0);
+    ck_assert_int_eq(rtv_local_release_domain(hub, 5), 0);
+    pump();
+    ck_assert_uint_eq(rtv_coordinator_count(co), 0);
+    ck_assert_int_eq(be.down_calls, 1);   /* its backend is closed */
+}
+END_TEST
+
+static Suite *coordinator_suite(void)
+{
+    Suite *s = suite_create("coordinator");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, discovers_devices_before_and_after_start);
+    tcase_add_test(tc, switches_to_pv_and_back);
+    tcase_add_test(tc, refuses_bad_request_in_xenstore);
+    tcase_add_test(tc, silent_shunt_is_rolled_back_after_the_bound);
+    tcase_add_test(tc, lost_watch_events_are_recovered_by_ticks);
+    tcase_add_test(tc, backend_that_fails_to_come_up_rolls_back);
+    tcase_add_test(tc, missing_image_is_reported);
+    tcase_add_test(tc, restart_mid_switch_rolls_back);
+    tcase_add_test(tc, restart_after_shunt_confirmed_finishes);
+    tcase_add_test(tc, unmanage_and_domain_death_drop_devices);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RTV_UNIT_MAIN(coordinator_suite)
