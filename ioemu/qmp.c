@@ -1,0 +1,286 @@
+/*
+ * QMP client; see qmp.h.  The protocol: qemu greets with {"QMP": {...}},
+ * the client sends {"execute": "qmp_capabilities"}, then each command gets
+ * exactly one {"return": ...} or {"error": {...}}, possibly preceded by
+ * {"event": ...} messages.  Messages are JSON objects, one after another;
+ * json-c's incremental tokener splits the stream.
+ */
+#include "qmp.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+struct rtv_qmp {
+    int               fd;
+    int               timeout_ms;
+    json_tokener     *tok;
+    char              buf[4096];
+    size_t            len, off;       /* unparsed bytes in buf[off..len) */
+    char              version[64];
+    unsigned          events;
+};
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Next complete JSON message, waiting at most until deadline_us. */
+static int read_msg(struct rtv_qmp *q, uint64_t deadline_us, json_object **msg,
+                    struct rtv_err *err)
+{
+    for (;;) {
+        while (q->off < q->len) {
+            size_t n = q->len - q->off;
+            json_object *o = json_tokener_parse_ex(q->tok, q->buf + q->off, (int)n);
+            enum json_tokener_error je = json_tokener_get_error(q->tok);
+            size_t used = json_tokener_get_parse_end(q->tok);
+            if (je == json_tokener_continue) {
+                q->off = q->len;   /* the tokener kept what it needs */
+                break;
+            }
+            q->off += used ? used : n;
+            if (je != json_tokener_success) {
+                json_tokener_reset(q->tok);
+                return rtv_err_set(err, EPROTO, "qmp: qemu sent malformed JSON: %s",
+                                   json_tokener_error_desc(je));
+            }
+            json_tokener_reset(q->tok);
+            if (!json_object_is_type(o, json_type_object)) {
+                json_object_put(o);
+                return rtv_err_set(err, EPROTO, "qmp: qemu sent a message that is "
+                                   "not a JSON object");
+            }
+            *msg = o;
+            return 0;
+        }
+        q->off = q->len = 0;
+
+        uint64_t now = mono_us();
+        if (now >= deadline_us)
+            return rtv_err_set(err, ETIMEDOUT, "qmp: no answer from qemu within %d ms",
+                               q->timeout_ms);
+        struct pollfd p = { .fd = q->fd, .events = POLLIN };
+        int left = (int)((deadline_us - now + 999) / 1000);
+        int rc = poll(&p, 1, left);
+        if (rc < 0 && errno != EINTR)
+            return rtv_err_set(err, errno, "qmp: poll: %s", strerror(errno));
+        if (rc <= 0)
+            continue;
+        ssize_t r = read(q->fd, q->buf, sizeof(q->buf));
+        if (r == 0)
+            return rtv_err_set(err, ECONNRESET, "qmp: qemu closed the monitor socket");
+        if (r < 0) {
+            if (errno == EINTR || errno == EAGAIN)
+                continue;
+            return rtv_err_set(err, errno, "qmp: read: %s", strerror(errno));
+        }
+        q->len = (size_t)r;
+    }
+}
+
+static int send_all(struct rtv_qmp *q, const char *s, struct rtv_err *err)
+{
+    size_t len = strlen(s);
+    while (len) {
+        ssize_t w = send(q->fd, s, len, MSG_NOSIGNAL);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return rtv_err_set(err, errno, "qmp: write: %s", strerror(errno));
+        }
+        s += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+int rtv_qmp_exec(struct rtv_qmp *q, const char *cmd, json_object *args,
+                 json_object **ret, struct rtv_err *err)
+{
+    json_object *req = json_object_new_object();
+    uint64_t deadline = mono_us() + (uint64_t)q->timeout_ms * 1000u;
+    int rc;
+
+    json_object_object_add(req, "execute", json_object_new_string(cmd));
+    if (args)
+        json_object_object_add(req, "arguments", json_object_get(args));
+    rc = send_all(q, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), err);
+    json_object_put(req);
+    if (rc < 0)
+        return rc;
+
+    for (;;) {
+        json_object *msg, *v;
+        if ((rc = read_msg(q, deadline, &msg, err)) < 0)
+            return rc;
+        if (json_object_object_get_ex(msg, "event", NULL)) {
+            q->events++;   /* asynchronous: not our answer */
+            json_object_put(msg);
+            continue;
+        }
+        if (json_object_object_get_ex(msg, "return", &v)) {
+            if (ret)
+                *ret = json_object_get(v);
+            json_object_put(msg);
+            return 0;
+        }
+        if (json_object_object_get_ex(msg, "error", &v)) {
+            json_object *cls = NULL, *desc = NULL;
+            json_object_object_get_ex(v, "class", &cls);
+            json_object_object_get_ex(v, "desc", &desc);
+            rc = rtv_err_set(err, EREMOTEIO, "qmp: %s failed: %s: %s", cmd,
+                             cls ? json_object_get_string(cls) : "?",
+                             desc ? json_object_get_string(desc) : "no description");
+            json_object_put(msg);
+            return rc;
+        }
+        json_object_put(msg);
+        return rtv_err_set(err, EPROTO, "qmp: %s: answer has neither return nor error",
+                           cmd);
+    }
+}
+
+int rtv_qmp_connect(const char *socket_path, int timeout_ms,
+                    struct rtv_qmp **out, struct rtv_err *err)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct rtv_qmp *q;
+    json_object *greeting, *qmp, *ver;
+    int rc;
+
+    if (socket_path == NULL || strlen(socket_path) >= sizeof(sa.sun_path))
+        return rtv_err_set(err, EINVAL, "qmp: socket path \"%s\" is empty or too long",
+                           socket_path ? socket_path : "");
+    q = calloc(1, sizeof(*q));
+    if (q == NULL)
+        return rtv_err_set(err, ENOMEM, "qmp: out of memory");
+    q->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
+    q->tok = json_tokener_new();
+    q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (q->tok == NULL || q->fd < 0) {
+        rc = rtv_err_set(err, errno ? errno : ENOMEM, "qmp: cannot create a socket");
+        goto fail;
+    }
+    strcpy(sa.sun_path, socket_path);
+    if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        rc = rtv_err_set(err, errno, "qmp: cannot connect to %s: %s (is the device "
+                         "model running?)", socket_path, strerror(errno));
+        goto fail;
+    }
+    rc = read_msg(q, mono_us() + (uint64_t)q->timeout_ms * 1000u, &greeting, err);
+    if (rc < 0)
+        goto fail;
+    if (!json_object_object_get_ex(greeting, "QMP", &qmp)) {
+        json_object_put(greeting);
+        rc = rtv_err_set(err, EPROTO, "qmp: %s did not greet with QMP", socket_path);
+        goto fail;
+    }
+    if (json_object_object_get_ex(qmp, "version", &ver) &&
+        json_object_object_get_ex(ver, "qemu", &ver)) {
+        json_object *ma, *mi, *mc;
+        if (json_object_object_get_ex(ver, "major", &ma) &&
+            json_object_object_get_ex(ver, "minor", &mi) &&
+            json_object_object_get_ex(ver, "micro", &mc))
+            snprintf(q->version, sizeof(q->version), "%d.%d.%d",
+                     json_object_get_int(ma), json_object_get_int(mi),
+                     json_object_get_int(mc));
+    }
+    json_object_put(greeting);
+    if ((rc = rtv_qmp_exec(q, "qmp_capabilities", NULL, NULL, err)) < 0)
+        goto fail;
+    *out = q;
+    return 0;
+fail:
+    rtv_qmp_close(q);
+    return rc;
+}
+
+void rtv_qmp_close(struct rtv_qmp *q)
+{
+    if (q == NULL)
+        return;
+    if (q->fd >= 0)
+        close(q->fd);
+    if (q->tok)
+        json_tokener_free(q->tok);
+    free(q);
+}
+
+const char *rtv_qmp_version(const struct rtv_qmp *q)
+{
+    return q->version;
+}
+
+unsigned rtv_qmp_events_seen(const struct rtv_qmp *q)
+{
+    return q->events;
+}
+
+int rtv_qmp_find_block(struct rtv_qmp *q, const char *device,
+                       struct rtv_err *err)
+{
+    json_object *list;
+    char names[256] = "";
+    size_t off = 0;
+    int rc = rtv_qmp_exec(q, "query-block", NULL, &list, err);
+
+    if (rc < 0)
+        return rc;
+    rc = -ENOENT;
+    for (size_t i = 0; i < json_object_array_length(list); i++) {
+        json_object *b = json_object_array_get_idx(list, i), *v;
+        static const char *const keys[] = { "device", "qdev" };
+        for (unsigned k = 0; k < 2; k++) {
+            if (!json_object_object_get_ex(b, keys[k], &v))
+                continue;
+            const char *name = json_object_get_string(v);
+            if (name[0] && strcmp(name, device) == 0)
+                rc = 0;
+            if (k == 0 && name[0] && off < sizeof(names))
+                off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
+                                        off ? ", " : "", name);
+        }
+    }
+    json_object_put(list);
+    if (rc < 0)
+        rtv_err_set(err, ENOENT, "qmp: qemu has no block device \"%s\" (it has: %s)",
+                    device, names[0] ? names : "none");
+    return rc;
+}
+
+int rtv_qmp_drain_flush(struct rtv_qmp *q, uint64_t *paused_us,
+                        struct rtv_err *err)
+{
+    json_object *st, *running;
+    int rc = rtv_qmp_exec(q, "query-status", NULL, &st, err);
+    bool was_running = false;
+
+    if (rc < 0)
+        return rc;
+    if (json_object_object_get_ex(st, "running", &running))
+        was_running = json_object_get_boolean(running);
+    json_object_put(st);
+
+    uint64_t t0 = mono_us();
+    /* qemu's stop drains in-flight requests and flushes every block node
+     * (bdrv_drain_all + bdrv_flush_all), also when the VM is already
+     * stopped; resume only what we stopped. */
+    if ((rc = rtv_qmp_exec(q, "stop", NULL, NULL, err)) < 0)
+        return rc;
+    if (was_running && (rc = rtv_qmp_exec(q, "cont", NULL, NULL, err)) < 0)
+        return rc;
+    if (paused_us)
+        *paused_us = mono_us() - t0;
+    return 0;
+}
