@@ -13,6 +13,7 @@
 #include "backd.h"
 #include "rtvirt/blkif_req.h"
 #include "rtvirt/blkif_xs.h"
+#include "rtvirt/xs_schema.h"
 
 #define BACKD_PATH_MAX 256
 
@@ -60,8 +61,9 @@ struct backd_dev {
     struct backd_dev  *next;
     rtv_domid_t domid;         /* frontend domain */
     unsigned    devid;
-    char be_path[BACKD_PATH_MAX];
-    char fe_path[BACKD_PATH_MAX];
+    struct blkif_xs_dev xd;    /* names every node of this vbd */
+    char fe_path[BACKD_PATH_MAX];       /* what "frontend" must say */
+    char fe_state_path[BACKD_PATH_MAX]; /* watched */
     char watch_token[64];
     bool fe_watched;
     int  fd;                   /* the image */

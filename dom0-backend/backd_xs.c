@@ -50,63 +50,27 @@ void backd_config_default(struct backd_config *cfg)
 
 /* ---- small store helpers ------------------------------------------------------ */
 
-static int xs_readf(struct backd *b, char **val, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int xs_readf(struct backd *b, char **val, const char *fmt, ...)
+/* Reads a number node of d (schema-checked); absent gives def when def_ok. */
+static int rd_uint(struct backd_dev *d, enum rtv_xs_node node, unsigned queue,
+                   unsigned ring, unsigned long long max, bool def_ok,
+                   unsigned long long def, unsigned long long *out)
 {
-    char path[BACKD_PATH_MAX + 64];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(path, sizeof(path), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return -ENAMETOOLONG;
-    return rtv_xs_read(b->x->xs, RTV_XS_NO_TXN, path, val, NULL);
+    return blkif_xs_read_uint(d->b->x->xs, RTV_XS_NO_TXN, &d->xd, node, queue, ring,
+                              max, def_ok, def, out);
 }
 
-static int xs_uintf(struct backd *b, unsigned long long max,
-                    unsigned long long *out, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int xs_uintf(struct backd *b, unsigned long long max,
-                    unsigned long long *out, const char *fmt, ...)
+static int rd_str(struct backd_dev *d, enum rtv_xs_node node, char **val)
 {
-    char path[BACKD_PATH_MAX + 64];
-    va_list ap;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(path, sizeof(path), fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof(path))
-        return -ENAMETOOLONG;
-    return rtv_xs_read_uint(b->x->xs, RTV_XS_NO_TXN, path, max, out);
-}
-
-/* Reads an optional number: absent gives def. */
-static int xs_uint_def(struct backd *b, const char *dir, const char *leaf,
-                       unsigned long long max, unsigned long long def,
-                       unsigned long long *out)
-{
-    int rc = xs_uintf(b, max, out, "%s/%s", dir, leaf);
-
-    if (rc == -ENOENT) {
-        *out = def;
-        return 0;
-    }
-    return rc;
+    return blkif_xs_read(d->b->x->xs, RTV_XS_NO_TXN, &d->xd, node, 0, 0, val, NULL);
 }
 
 static void publish_state(struct backd_dev *d, int state)
 {
-    char path[BACKD_PATH_MAX + 64];
-
     if (d->be_state == state)
         return;
-    snprintf(path, sizeof(path), "%s/%s", d->be_path, BLKIF_XS_BE_STATE);
-    if (rtv_xs_printf(d->b->x->xs, RTV_XS_NO_TXN, path, "%d", state) < 0) {
-        backd_err("dom%u/%u: cannot write %s", d->domid, d->devid, path);
+    if (blkif_xs_printf(d->b->x->xs, RTV_XS_NO_TXN, &d->xd, RTV_XS_VBD_BE_STATE, 0, 0,
+                        "%d", state) < 0) {
+        backd_err("dom%u/%u: cannot write backend state", d->domid, d->devid);
         return;
     }
     backd_log(d->b, "dom%u/%u: backend state %d -> %d", d->domid, d->devid,
@@ -119,17 +83,17 @@ static void report_error(struct backd_dev *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void report_error(struct backd_dev *d, const char *fmt, ...)
 {
-    char msg[512], path[BACKD_PATH_MAX + 64];
+    char msg[512];
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     backd_err("dom%u/%u: %s", d->domid, d->devid, msg);
-    snprintf(path, sizeof(path), "%s/%s", d->be_path, BLKIF_XS_BE_HOTPLUG_ERROR);
-    rtv_xs_write(d->b->x->xs, RTV_XS_NO_TXN, path, msg, strlen(msg));
-    snprintf(path, sizeof(path), "%s/%s", d->be_path, BLKIF_XS_BE_HOTPLUG_STATUS);
-    rtv_xs_write(d->b->x->xs, RTV_XS_NO_TXN, path, "error", 5);
+    blkif_xs_printf(d->b->x->xs, RTV_XS_NO_TXN, &d->xd, RTV_XS_VBD_BE_HOTPLUG_ERROR, 0, 0,
+                    "%s", msg);
+    blkif_xs_printf(d->b->x->xs, RTV_XS_NO_TXN, &d->xd, RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0,
+                    "error");
     d->failed = true;
 }
 
@@ -144,31 +108,30 @@ static int write_features(struct rtv_store *s, rtv_txn_t t, void *arg)
     struct backd_dev *d = ((struct features_txn *)arg)->d;
     const struct backd_config *c = &d->b->cfg;
     bool discard = c->discard && !d->read_only;
-    char p[BACKD_PATH_MAX + 64];
     int rc = 0;
 
-#define W(leaf, ...) do { \
-        snprintf(p, sizeof(p), "%s/%s", d->be_path, leaf); \
-        if ((rc = rtv_xs_printf(s, t, p, __VA_ARGS__)) < 0) return rc; \
+#define W(node, ...) do { \
+        if ((rc = blkif_xs_printf(s, t, &d->xd, RTV_XS_##node, 0, 0, __VA_ARGS__)) < 0) \
+            return rc; \
     } while (0)
-    W(BLKIF_XS_BE_SECTORS, "%" PRIu64, d->nr_sectors);
-    W(BLKIF_XS_BE_SECTOR_SIZE, "%u", RTV_BLKIF_SECTOR_SIZE);
-    W(BLKIF_XS_BE_INFO, "%u", d->read_only ? VDISK_READONLY_FLAG : 0u);
-    W(BLKIF_XS_BE_FLUSH, "1");
-    W(BLKIF_XS_BE_BARRIER, "%d", c->barrier ? 1 : 0);
-    W(BLKIF_XS_BE_DISCARD, "%d", discard ? 1 : 0);
+    W(VBD_BE_SECTORS, "%" PRIu64, d->nr_sectors);
+    W(VBD_BE_SECTOR_SIZE, "%u", RTV_BLKIF_SECTOR_SIZE);
+    W(VBD_BE_INFO, "%u", d->read_only ? VDISK_READONLY_FLAG : 0u);
+    W(VBD_BE_FEATURE_FLUSH_CACHE, "1");
+    W(VBD_BE_FEATURE_BARRIER, "%d", c->barrier ? 1 : 0);
+    W(VBD_BE_FEATURE_DISCARD, "%d", discard ? 1 : 0);
     if (discard) {
-        W(BLKIF_XS_BE_DISCARD_GRAN, "%u", RTV_BLKIF_PAGE_SIZE);
-        W(BLKIF_XS_BE_DISCARD_ALIGN, "0");
-        W(BLKIF_XS_BE_DISCARD_SECURE, "0");
+        W(VBD_BE_DISCARD_GRANULARITY, "%u", RTV_BLKIF_PAGE_SIZE);
+        W(VBD_BE_DISCARD_ALIGNMENT, "0");
+        W(VBD_BE_DISCARD_SECURE, "0");
     }
-    W(BLKIF_XS_BE_PERSISTENT, "%d", c->persistent ? 1 : 0);
+    W(VBD_BE_FEATURE_PERSISTENT, "%d", c->persistent ? 1 : 0);
     if (c->max_indirect_segs > 0)
-        W(BLKIF_XS_BE_MAX_INDIRECT, "%u", c->max_indirect_segs);
-    W(BLKIF_XS_BE_MAX_QUEUES, "%u", c->max_queues);
-    W(BLKIF_XS_BE_MAX_RING_ORDER, "%u", c->max_ring_page_order);
-    W(BLKIF_XS_BE_HOTPLUG_STATUS, "connected");
-    W(BLKIF_XS_BE_STATE, "%d", XenbusStateInitWait);
+        W(VBD_BE_FEATURE_MAX_INDIRECT_SEGMENTS, "%u", c->max_indirect_segs);
+    W(VBD_BE_MULTI_QUEUE_MAX_QUEUES, "%u", c->max_queues);
+    W(VBD_BE_MAX_RING_PAGE_ORDER, "%u", c->max_ring_page_order);
+    W(VBD_BE_HOTPLUG_STATUS, "connected");
+    W(VBD_BE_STATE, "%d", XenbusStateInitWait);
 #undef W
     return 0;
 }
@@ -180,17 +143,16 @@ static int open_image(struct backd_dev *d)
     struct stat st;
     int rc;
 
-    rc = xs_readf(b, &params, "%s/%s", d->be_path, BLKIF_XS_BE_PARAMS);
+    rc = rd_str(d, RTV_XS_VBD_BE_PARAMS, &params);
     if (rc < 0) {
-        report_error(d, "cannot read %s: %s", BLKIF_XS_BE_PARAMS, strerror(-rc));
+        report_error(d, "cannot read params: %s", strerror(-rc));
         return rc;
     }
-    rc = xs_readf(b, &mode, "%s/%s", d->be_path, BLKIF_XS_BE_MODE);
-    if (rc == 0 && strcmp(mode, "r") != 0 && strcmp(mode, "w") != 0) {
-        report_error(d, "mode \"%s\" is neither r nor w", mode);
-        free(mode);
+    rc = rd_str(d, RTV_XS_VBD_BE_MODE, &mode);
+    if (rc < 0 && rc != -ENOENT) {
+        report_error(d, "mode is neither r nor w");
         free(params);
-        return -EINVAL;
+        return rc;
     }
     d->read_only = rc == 0 && strcmp(mode, "r") == 0;
     free(mode);
@@ -235,7 +197,7 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
 {
     struct backd_dev *d = calloc(1, sizeof(*d));
     unsigned long long fid;
-    char *fe = NULL, path[BACKD_PATH_MAX + 64];
+    char *fe = NULL;
     int rc;
 
     if (d == NULL)
@@ -245,9 +207,11 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
     d->devid = devid;
     d->fd = -1;
     d->be_state = -1;
-    snprintf(d->be_path, sizeof(d->be_path), BLKIF_XS_BE_DEV_FMT,
-             b->x->self, domid, devid);
-    snprintf(d->fe_path, sizeof(d->fe_path), BLKIF_XS_FE_DEV_FMT, domid, devid);
+    d->xd = (struct blkif_xs_dev){ b->x->self, domid, devid };
+    /* Where the frontend must be: the directory of its state node. */
+    if (rtv_xs_dir(d->fe_path, sizeof(d->fe_path), RTV_XS_VBD_FE_STATE,
+                   &(struct rtv_xs_args){ .domid = domid, .devid = devid }, NULL) < 0)
+        d->fe_path[0] = '\0';
     for (unsigned i = 0; i < BLKIF_XS_MAX_QUEUES; i++) {
         d->q[i].dev = d;
         d->q[i].idx = i;
@@ -258,7 +222,7 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
 
     /* The toolstack wrote these; still, a path we would watch and read
      * ring references from must be exactly the one blkif.h implies. */
-    rc = xs_readf(b, &fe, "%s/%s", d->be_path, BLKIF_XS_BE_FRONTEND);
+    rc = rd_str(d, RTV_XS_VBD_BE_FRONTEND, &fe);
     if (rc < 0 || strcmp(fe, d->fe_path) != 0) {
         report_error(d, "frontend node %s is not %s", rc < 0 ? "(absent)" : fe,
                      d->fe_path);
@@ -267,7 +231,7 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
         return d;
     }
     free(fe);
-    rc = xs_uintf(b, RTV_DOMID_MAX, &fid, "%s/%s", d->be_path, BLKIF_XS_BE_FRONTEND_ID);
+    rc = rd_uint(d, RTV_XS_VBD_BE_FRONTEND_ID, 0, 0, RTV_DOMID_MAX, false, 0, &fid);
     if (rc < 0 || fid != domid) {
         report_error(d, "frontend-id does not name domain %u", domid);
         publish_state(d, XenbusStateClosing);
@@ -285,12 +249,13 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
         return d;
     }
     d->be_state = XenbusStateInitWait;
-    snprintf(path, sizeof(path), "%s/%s", d->fe_path, BLKIF_XS_FE_STATE);
     snprintf(d->watch_token, sizeof(d->watch_token), "fe:%u:%u", domid, devid);
-    if (rtv_xs_watch(b->x->xs, path, d->watch_token) == 0)
+    if (blkif_xs_path(d->fe_state_path, sizeof(d->fe_state_path), &d->xd,
+                      RTV_XS_VBD_FE_STATE, 0, 0) == 0 &&
+        rtv_xs_watch(b->x->xs, d->fe_state_path, d->watch_token) == 0)
         d->fe_watched = true;
     else
-        backd_err("dom%u/%u: cannot watch %s", domid, devid, path);
+        backd_err("dom%u/%u: cannot watch the frontend state", domid, devid);
     backd_log(b, "dom%u/%u: new device, InitWait", domid, devid);
     return d;
 }
@@ -298,16 +263,13 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
 void backd_dev_free(struct backd_dev *d)
 {
     struct backd *b = d->b;
-    char path[BACKD_PATH_MAX + 64];
 
     for (unsigned i = 0; i < d->nr_queues; i++)
         backd_queue_disconnect(&d->q[i]);
     backd_pgnt_flush(d);
     free(d->pg);
-    if (d->fe_watched) {
-        snprintf(path, sizeof(path), "%s/%s", d->fe_path, BLKIF_XS_FE_STATE);
-        rtv_xs_unwatch(b->x->xs, path, d->watch_token);
-    }
+    if (d->fe_watched)
+        rtv_xs_unwatch(b->x->xs, d->fe_state_path, d->watch_token);
     if (d->fd >= 0)
         close(d->fd);
     for (struct backd_dev **pp = &b->devs; *pp != NULL; pp = &(*pp)->next) {
@@ -323,35 +285,39 @@ void backd_dev_free(struct backd_dev *d)
 
 /* ---- connect ------------------------------------------------------------------- */
 
-static int connect_queue(struct backd_dev *d, struct backd_queue *q,
-                         const char *dir, unsigned order)
+/* Reads queue qi's ring references and event channel (the top-level nodes
+ * for a single queue, queue-N/ ones with multi-queue) and connects it. */
+static int connect_queue(struct backd_dev *d, struct backd_queue *q, unsigned qi,
+                         bool multi, unsigned order)
 {
-    struct backd *b = d->b;
     rtv_gref_t refs[BLKIF_XS_MAX_RING_PAGES];
     unsigned long long v;
     unsigned n = 1u << order;
+    enum rtv_xs_node ref_node = multi ? (order ? RTV_XS_VBD_FE_QUEUE_RING_REFN
+                                               : RTV_XS_VBD_FE_QUEUE_RING_REF)
+                                      : (order ? RTV_XS_VBD_FE_RING_REFN
+                                               : RTV_XS_VBD_FE_RING_REF);
+    enum rtv_xs_node evt_node = multi ? RTV_XS_VBD_FE_QUEUE_EVENT_CHANNEL
+                                      : RTV_XS_VBD_FE_EVENT_CHANNEL;
     int rc;
 
     for (unsigned i = 0; i < n; i++) {
-        if (order == 0)
-            rc = xs_uintf(b, UINT32_MAX, &v, "%s/%s", dir, BLKIF_XS_FE_RING_REF);
-        else
-            rc = xs_uintf(b, UINT32_MAX, &v, "%s/%s%u", dir, BLKIF_XS_FE_RING_REF, i);
+        rc = rd_uint(d, ref_node, qi, i, UINT32_MAX, false, 0, &v);
         if (rc < 0) {
-            report_error(d, "%s: bad or missing ring-ref%s (%s)", dir,
+            report_error(d, "queue %u: bad or missing ring-ref%s (%s)", qi,
                          order ? "N" : "", strerror(-rc));
             return rc;
         }
         refs[i] = (rtv_gref_t)v;
     }
-    rc = xs_uintf(b, UINT32_MAX, &v, "%s/%s", dir, BLKIF_XS_FE_EVENT_CHANNEL);
+    rc = rd_uint(d, evt_node, qi, 0, UINT32_MAX, false, 0, &v);
     if (rc < 0) {
-        report_error(d, "%s: bad or missing event-channel (%s)", dir, strerror(-rc));
+        report_error(d, "queue %u: bad or missing event-channel (%s)", qi, strerror(-rc));
         return rc;
     }
     rc = backd_queue_connect(q, refs, n, (rtv_port_t)v);
     if (rc < 0)
-        report_error(d, "%s: cannot map ring or bind event channel: %s", dir,
+        report_error(d, "queue %u: cannot map ring or bind event channel: %s", qi,
                      strerror(-rc));
     return rc;
 }
@@ -363,37 +329,31 @@ static int dev_connect(struct backd_dev *d)
     char *proto = NULL;
     int rc;
 
-    rc = xs_readf(b, &proto, "%s/%s", d->fe_path, BLKIF_XS_FE_PROTOCOL);
-    if (rc == 0 && strcmp(proto, XEN_IO_PROTO_ABI_NATIVE) != 0) {
-        report_error(d, "unsupported protocol \"%s\"", proto);
+    rc = rd_str(d, RTV_XS_VBD_FE_PROTOCOL, &proto);
+    if (rc == -EINVAL || (rc == 0 && strcmp(proto, XEN_IO_PROTO_ABI_NATIVE) != 0)) {
+        report_error(d, "unsupported protocol \"%s\"", proto ? proto : "(invalid)");
         free(proto);
         return -EPROTONOSUPPORT;
     }
     free(proto);
-    if ((rc = xs_uint_def(b, d->fe_path, BLKIF_XS_FE_NUM_QUEUES, b->cfg.max_queues,
-                          1, &nq)) < 0 || nq == 0) {
+    if ((rc = rd_uint(d, RTV_XS_VBD_FE_MULTI_QUEUE_NUM_QUEUES, 0, 0, b->cfg.max_queues,
+                      true, 1, &nq)) < 0 || nq == 0) {
         report_error(d, "bad multi-queue-num-queues (max %u)", b->cfg.max_queues);
         return -EINVAL;
     }
-    if ((rc = xs_uint_def(b, d->fe_path, BLKIF_XS_FE_RING_PAGE_ORDER,
-                          b->cfg.max_ring_page_order, 0, &order)) < 0) {
+    if ((rc = rd_uint(d, RTV_XS_VBD_FE_RING_PAGE_ORDER, 0, 0, b->cfg.max_ring_page_order,
+                      true, 0, &order)) < 0) {
         report_error(d, "bad ring-page-order (max %u)", b->cfg.max_ring_page_order);
         return rc;
     }
-    if ((rc = xs_uint_def(b, d->fe_path, BLKIF_XS_FE_PERSISTENT, 1, 0, &pers)) < 0)
+    if (rd_uint(d, RTV_XS_VBD_FE_FEATURE_PERSISTENT, 0, 0, 1, true, 0, &pers) < 0)
         pers = 0;    /* a garbled optional feature is just not negotiated */
     d->persistent = b->cfg.persistent && pers == 1;
 
     d->nr_queues = 0;
     d->quiescing = false;
     for (unsigned i = 0; i < nq; i++) {
-        char dir[BACKD_PATH_MAX + 16];
-
-        if (nq == 1)
-            snprintf(dir, sizeof(dir), "%s", d->fe_path);
-        else
-            snprintf(dir, sizeof(dir), "%s/" BLKIF_XS_FE_QUEUE_FMT, d->fe_path, i);
-        rc = connect_queue(d, &d->q[i], dir, (unsigned)order);
+        rc = connect_queue(d, &d->q[i], i, nq > 1, (unsigned)order);
         if (rc < 0) {
             for (unsigned j = 0; j < i; j++)
                 backd_queue_disconnect(&d->q[j]);
@@ -438,7 +398,6 @@ static bool dev_quiesce_disconnect(struct backd_dev *d)
 
 void backd_dev_update(struct backd_dev *d)
 {
-    struct backd *b = d->b;
     unsigned long long fe, online, be;
     int rc;
 
@@ -448,13 +407,13 @@ void backd_dev_update(struct backd_dev *d)
             backd_dev_free(d);
         return;
     }
-    rc = xs_uintf(b, 8, &fe, "%s/%s", d->fe_path, BLKIF_XS_FE_STATE);
+    rc = rd_uint(d, RTV_XS_VBD_FE_STATE, 0, 0, 8, false, 0, &fe);
     if (rc < 0)
         fe = XenbusStateClosed;     /* frontend gone (or garbage): treat as Closed */
-    if (xs_uint_def(b, d->be_path, BLKIF_XS_BE_ONLINE, 1, 1, &online) < 0)
+    if (rd_uint(d, RTV_XS_VBD_BE_ONLINE, 0, 0, 1, true, 1, &online) < 0)
         online = 1;
     /* xl block-detach writes our state node to Closing itself. */
-    if (xs_uintf(b, 8, &be, "%s/%s", d->be_path, BLKIF_XS_BE_STATE) == 0 &&
+    if (rd_uint(d, RTV_XS_VBD_BE_STATE, 0, 0, 8, false, 0, &be) == 0 &&
         (int)be != d->be_state && be == XenbusStateClosing)
         d->be_state = XenbusStateClosing;
 
@@ -542,7 +501,9 @@ void backd_scan(struct backd *b)
                 continue;
             }
             /* Wait until the toolstack has written the frontend link. */
-            if (xs_readf(b, &fe, "%s/%s/%s", dir, devs[j], BLKIF_XS_BE_FRONTEND) < 0)
+            struct blkif_xs_dev xd = { b->x->self, (rtv_domid_t)domid, (unsigned)devid };
+            if (blkif_xs_read(b->x->xs, RTV_XS_NO_TXN, &xd, RTV_XS_VBD_BE_FRONTEND,
+                              0, 0, &fe, NULL) < 0)
                 continue;
             free(fe);
             dev_new(b, (rtv_domid_t)domid, (unsigned)devid);

@@ -1,7 +1,7 @@
 # dom0-backend/: rtvirt-backd, the userspace blkif backend daemon.
 # The pure request checking lives in common/ (named here so it is built even
 # if common/module.mk's glob changes; duplicates are filtered out).
-BLKIF_LIB_SRCS := common/blkif_req.c
+BLKIF_LIB_SRCS := common/blkif_req.c common/blkif_xs.c
 LIB_SRCS += $(filter-out $(LIB_SRCS),$(BLKIF_LIB_SRCS))
 
 # `all` is expanded before the top Makefile adds the unit tests.
@@ -15,6 +15,9 @@ INSTALL_SBIN += $(BUILD)/bin/rtvirt-backd
 
 ifneq ($(origin rtv_program),undefined)
 $(eval $(call rtv_program,rtvirt-backd,$(BACKD_SRCS),xen))
+# rtv_program's $$(LIB) prerequisite expands before LIB is defined (the
+# module.mk files are included first): name the libraries ourselves.
+$(BUILD)/bin/rtvirt-backd: $(BUILD)/lib/librtvirt.a $(BUILD)/lib/librtvirt-xen.a
 else
 # The top Makefile defines rtv_program after including the module.mk files,
 # so a call here would expand to nothing: the same rule, spelled out.

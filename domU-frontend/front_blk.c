@@ -71,8 +71,8 @@ struct front_queue {
 struct rtv_front {
     struct rtv_xen *x;
     struct rtv_front_config cfg;
-    char fe_path[FRONT_PATH_MAX];
-    char be_path[FRONT_PATH_MAX];
+    struct blkif_xs_dev xd;    /* names every node of this vbd */
+    char be_state_path[FRONT_PATH_MAX];   /* watched */
     rtv_domid_t be_domid;
     int  fe_state;
     bool watching;
@@ -128,40 +128,31 @@ static long long now_ms(void)
 
 /* ---- store helpers ------------------------------------------------------------- */
 
-static int rd_uint(struct rtv_front *f, const char *dir, const char *leaf,
-                   unsigned long long max, unsigned long long def,
+static int rd_uint(struct rtv_front *f, enum rtv_xs_node node, unsigned queue,
+                   unsigned ring, unsigned long long max, unsigned long long def,
                    unsigned long long *out)
 {
-    char p[FRONT_PATH_MAX + 64];
-    int rc;
-
-    snprintf(p, sizeof(p), "%s/%s", dir, leaf);
-    rc = rtv_xs_read_uint(f->x->xs, RTV_XS_NO_TXN, p, max, out);
-    if (rc == -ENOENT) {
-        *out = def;
-        return 0;
-    }
-    return rc;
+    return blkif_xs_read_uint(f->x->xs, RTV_XS_NO_TXN, &f->xd, node, queue, ring,
+                              max, true, def, out);
 }
 
 static int be_state(struct rtv_front *f)
 {
     unsigned long long v;
 
-    if (rd_uint(f, f->be_path, BLKIF_XS_BE_STATE, 8, XenbusStateUnknown, &v) < 0)
+    if (rd_uint(f, RTV_XS_VBD_BE_STATE, 0, 0, 8, XenbusStateUnknown, &v) < 0)
         return XenbusStateUnknown;
     return (int)v;
 }
 
 static int set_state(struct rtv_front *f, int state)
 {
-    char p[FRONT_PATH_MAX + 16];
     int rc;
 
     if (f->fe_state == state)
         return 0;
-    snprintf(p, sizeof(p), "%s/%s", f->fe_path, BLKIF_XS_FE_STATE);
-    rc = rtv_xs_printf(f->x->xs, RTV_XS_NO_TXN, p, "%d", state);
+    rc = blkif_xs_printf(f->x->xs, RTV_XS_NO_TXN, &f->xd, RTV_XS_VBD_FE_STATE, 0, 0,
+                         "%d", state);
     if (rc == 0) {
         flog(f, "vbd %u: frontend state %d -> %d", f->cfg.devid, f->fe_state, state);
         f->fe_state = state;
@@ -285,37 +276,38 @@ struct publish_arg {
 static int publish_rings(struct rtv_store *s, rtv_txn_t t, void *arg)
 {
     struct rtv_front *f = ((struct publish_arg *)arg)->f;
-    char p[FRONT_PATH_MAX + 128];
+    bool multi = f->nq > 1, paged = f->info.ring_page_order > 0;
     int rc;
 
-#define W(dir, leaf, ...) do { snprintf(p, sizeof(p), "%s/%s", dir, leaf); \
-        if ((rc = rtv_xs_printf(s, t, p, __VA_ARGS__)) < 0) return rc; } while (0)
+#define W(node, q, r, ...) do { \
+        if ((rc = blkif_xs_printf(s, t, &f->xd, RTV_XS_##node, q, r, __VA_ARGS__)) < 0) \
+            return rc; \
+    } while (0)
     for (unsigned qi = 0; qi < f->nq; qi++) {
-        char dir[FRONT_PATH_MAX + 32];
+        for (unsigned i = 0; i < f->q[qi].nr_ring_pages; i++) {
+            unsigned ref = f->q[qi].ring_refs[i];
 
-        if (f->nq == 1)
-            snprintf(dir, sizeof(dir), "%s", f->fe_path);
-        else
-            snprintf(dir, sizeof(dir), "%s/" BLKIF_XS_FE_QUEUE_FMT, f->fe_path, qi);
-        if (f->info.ring_page_order == 0) {
-            W(dir, BLKIF_XS_FE_RING_REF, "%u", f->q[qi].ring_refs[0]);
-        } else {
-            for (unsigned i = 0; i < f->q[qi].nr_ring_pages; i++) {
-                char leaf[32];
-
-                snprintf(leaf, sizeof(leaf), BLKIF_XS_FE_RING_REF "%u", i);
-                W(dir, leaf, "%u", f->q[qi].ring_refs[i]);
-            }
+            if (multi && paged)
+                W(VBD_FE_QUEUE_RING_REFN, qi, i, "%u", ref);
+            else if (multi)
+                W(VBD_FE_QUEUE_RING_REF, qi, 0, "%u", ref);
+            else if (paged)
+                W(VBD_FE_RING_REFN, 0, i, "%u", ref);
+            else
+                W(VBD_FE_RING_REF, 0, 0, "%u", ref);
         }
-        W(dir, BLKIF_XS_FE_EVENT_CHANNEL, "%u", f->q[qi].port);
+        if (multi)
+            W(VBD_FE_QUEUE_EVENT_CHANNEL, qi, 0, "%u", f->q[qi].port);
+        else
+            W(VBD_FE_EVENT_CHANNEL, 0, 0, "%u", f->q[qi].port);
     }
-    if (f->info.ring_page_order > 0)
-        W(f->fe_path, BLKIF_XS_FE_RING_PAGE_ORDER, "%u", f->info.ring_page_order);
-    if (f->nq > 1)
-        W(f->fe_path, BLKIF_XS_FE_NUM_QUEUES, "%u", f->nq);
-    W(f->fe_path, BLKIF_XS_FE_PROTOCOL, "%s", XEN_IO_PROTO_ABI_NATIVE);
-    W(f->fe_path, BLKIF_XS_FE_PERSISTENT, "%d", f->cfg.persistent ? 1 : 0);
-    W(f->fe_path, BLKIF_XS_FE_STATE, "%d", XenbusStateInitialised);
+    if (paged)
+        W(VBD_FE_RING_PAGE_ORDER, 0, 0, "%u", f->info.ring_page_order);
+    if (multi)
+        W(VBD_FE_MULTI_QUEUE_NUM_QUEUES, 0, 0, "%u", f->nq);
+    W(VBD_FE_PROTOCOL, 0, 0, "%s", XEN_IO_PROTO_ABI_NATIVE);
+    W(VBD_FE_FEATURE_PERSISTENT, 0, 0, "%d", f->cfg.persistent ? 1 : 0);
+    W(VBD_FE_STATE, 0, 0, "%d", XenbusStateInitialised);
 #undef W
     return 0;
 }
@@ -326,9 +318,10 @@ static int session_init(struct rtv_front *f, char *msg, size_t mlen)
     unsigned long long order, mq, ind;
     int rc;
 
-    if ((rc = rd_uint(f, f->be_path, BLKIF_XS_BE_MAX_RING_ORDER, 16, 0, &order)) < 0 ||
-        (rc = rd_uint(f, f->be_path, BLKIF_XS_BE_MAX_QUEUES, 256, 1, &mq)) < 0 ||
-        (rc = rd_uint(f, f->be_path, BLKIF_XS_BE_MAX_INDIRECT, 1u << 20, 0, &ind)) < 0) {
+    if ((rc = rd_uint(f, RTV_XS_VBD_BE_MAX_RING_PAGE_ORDER, 0, 0, 16, 0, &order)) < 0 ||
+        (rc = rd_uint(f, RTV_XS_VBD_BE_MULTI_QUEUE_MAX_QUEUES, 0, 0, 256, 1, &mq)) < 0 ||
+        (rc = rd_uint(f, RTV_XS_VBD_BE_FEATURE_MAX_INDIRECT_SEGMENTS, 0, 0, 1u << 20, 0,
+                      &ind)) < 0) {
         set_msg(msg, mlen, "backend publishes a malformed feature node");
         return rc;
     }
@@ -375,13 +368,13 @@ static int session_connect(struct rtv_front *f, char *msg, size_t mlen)
 {
     unsigned long long sectors, ssize, info, flush, barrier, discard, pers;
 
-    if (rd_uint(f, f->be_path, BLKIF_XS_BE_SECTORS, UINT64_MAX, 0, &sectors) < 0 ||
-        rd_uint(f, f->be_path, BLKIF_XS_BE_SECTOR_SIZE, 65536, 512, &ssize) < 0 ||
-        rd_uint(f, f->be_path, BLKIF_XS_BE_INFO, UINT32_MAX, 0, &info) < 0 ||
-        rd_uint(f, f->be_path, BLKIF_XS_BE_FLUSH, 1, 0, &flush) < 0 ||
-        rd_uint(f, f->be_path, BLKIF_XS_BE_BARRIER, 1, 0, &barrier) < 0 ||
-        rd_uint(f, f->be_path, BLKIF_XS_BE_DISCARD, 1, 0, &discard) < 0 ||
-        rd_uint(f, f->be_path, BLKIF_XS_BE_PERSISTENT, 1, 0, &pers) < 0) {
+    if (rd_uint(f, RTV_XS_VBD_BE_SECTORS, 0, 0, UINT64_MAX, 0, &sectors) < 0 ||
+        rd_uint(f, RTV_XS_VBD_BE_SECTOR_SIZE, 0, 0, 65536, 512, &ssize) < 0 ||
+        rd_uint(f, RTV_XS_VBD_BE_INFO, 0, 0, UINT32_MAX, 0, &info) < 0 ||
+        rd_uint(f, RTV_XS_VBD_BE_FEATURE_FLUSH_CACHE, 0, 0, 1, 0, &flush) < 0 ||
+        rd_uint(f, RTV_XS_VBD_BE_FEATURE_BARRIER, 0, 0, 1, 0, &barrier) < 0 ||
+        rd_uint(f, RTV_XS_VBD_BE_FEATURE_DISCARD, 0, 0, 1, 0, &discard) < 0 ||
+        rd_uint(f, RTV_XS_VBD_BE_FEATURE_PERSISTENT, 0, 0, 1, 0, &pers) < 0) {
         set_msg(msg, mlen, "backend publishes malformed disk parameters");
         return -EPROTO;
     }
@@ -865,7 +858,7 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
 {
     struct rtv_front *f = calloc(1, sizeof(*f));
     unsigned long long bid;
-    char *be = NULL, expect[FRONT_PATH_MAX], p[FRONT_PATH_MAX + 16];
+    char *be = NULL, expect[FRONT_PATH_MAX];
     int rc, timeout;
 
     if (f == NULL)
@@ -874,32 +867,39 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
     f->cfg = *cfg;
     timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
     f->fe_state = -1;
-    snprintf(f->fe_path, sizeof(f->fe_path), BLKIF_XS_FE_DEV_FMT, x->self, cfg->devid);
+    f->xd = (struct blkif_xs_dev){ 0, x->self, cfg->devid };
 
-    rc = rd_uint(f, f->fe_path, BLKIF_XS_FE_BACKEND_ID, RTV_DOMID_MAX, 0, &bid);
-    snprintf(p, sizeof(p), "%s/%s", f->fe_path, BLKIF_XS_FE_BACKEND);
+    /* The toolstack's links to the backend; validated, not trusted. */
+    rc = blkif_xs_read_uint(x->xs, RTV_XS_NO_TXN, &f->xd, RTV_XS_VBD_FE_BACKEND_ID, 0, 0,
+                            RTV_DOMID_MAX, false, 0, &bid);
     if (rc == 0)
-        rc = rtv_xs_read(x->xs, RTV_XS_NO_TXN, p, &be, NULL);
+        rc = blkif_xs_read(x->xs, RTV_XS_NO_TXN, &f->xd, RTV_XS_VBD_FE_BACKEND, 0, 0,
+                           &be, NULL);
     if (rc < 0) {
-        set_msg(msg, mlen, "%s: no backend/backend-id (%s)", f->fe_path, strerror(-rc));
+        set_msg(msg, mlen, "vbd %u: no valid backend/backend-id (%s)", cfg->devid,
+                strerror(-rc));
         free(f);
         return rc;
     }
     f->be_domid = (rtv_domid_t)bid;
-    snprintf(expect, sizeof(expect), BLKIF_XS_BE_DEV_FMT, f->be_domid, x->self, cfg->devid);
-    if (strcmp(be, expect) != 0) {
+    f->xd.bedomid = f->be_domid;
+    struct rtv_xs_args a = { .domid = x->self, .bedomid = bid, .devid = cfg->devid,
+                             .btype = "vbd" };
+    if (rtv_xs_dir(expect, sizeof(expect), RTV_XS_VBD_BE_STATE, &a, NULL) < 0 ||
+        strcmp(be, expect) != 0) {
         set_msg(msg, mlen, "backend path \"%s\" is not %s", be, expect);
         free(be);
         free(f);
         return -EINVAL;
     }
     free(be);
-    snprintf(f->be_path, sizeof(f->be_path), "%s", expect);
 
-    snprintf(p, sizeof(p), "%s/%s", f->be_path, BLKIF_XS_BE_STATE);
-    rc = rtv_xs_watch(x->xs, p, "be");
+    rc = blkif_xs_path(f->be_state_path, sizeof(f->be_state_path), &f->xd,
+                       RTV_XS_VBD_BE_STATE, 0, 0);
+    if (rc == 0)
+        rc = rtv_xs_watch(x->xs, f->be_state_path, "be");
     if (rc < 0) {
-        set_msg(msg, mlen, "cannot watch %s: %s", p, strerror(-rc));
+        set_msg(msg, mlen, "cannot watch the backend state: %s", strerror(-rc));
         free(f);
         return rc;
     }
@@ -908,7 +908,7 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
 
     rc = wait_be(f, 1u << XenbusStateInitWait, timeout);
     if (rc < 0) {
-        set_msg(msg, mlen, "backend %s did not reach InitWait (state %d)", f->be_path,
+        set_msg(msg, mlen, "backend %s did not reach InitWait (state %d)", expect,
                 be_state(f));
         goto fail;
     }
@@ -920,7 +920,7 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
     if (rc != XenbusStateConnected) {
         if (rc >= 0)
             rc = -ECONNREFUSED;
-        set_msg(msg, mlen, "backend %s did not connect (state %d)", f->be_path,
+        set_msg(msg, mlen, "backend %s did not connect (state %d)", expect,
                 be_state(f));
         goto fail;
     }
@@ -961,7 +961,6 @@ int rtv_front_close(struct rtv_front *f)
 {
     int timeout = f->cfg.timeout_ms > 0 ? f->cfg.timeout_ms : 10000;
     long long end = now_ms() + timeout;
-    char p[FRONT_PATH_MAX + 16];
     int rc = 0;
 
     /* Let what is in flight finish (bounded). */
@@ -983,10 +982,8 @@ int rtv_front_close(struct rtv_front *f)
         if (f->requeue[i].cb != NULL)
             f->requeue[i].cb(f->requeue[i].arg, -EIO);
     free(f->requeue);
-    if (f->watching) {
-        snprintf(p, sizeof(p), "%s/%s", f->be_path, BLKIF_XS_BE_STATE);
-        rtv_xs_unwatch(f->x->xs, p, "be");
-    }
+    if (f->watching)
+        rtv_xs_unwatch(f->x->xs, f->be_state_path, "be");
     free(f);
     return rc;
 }

@@ -17,7 +17,8 @@ INSTALL_SBIN += $(BUILD)/bin/rtvirt-front
 
 ifneq ($(origin rtv_program),undefined)
 $(eval $(call rtv_program,rtvirt-front,$(FRONT_SRCS),xen))
-$(BUILD)/bin/rtvirt-front: $(FRONT_LIB)
+# See dom0-backend/module.mk: rtv_program's library prerequisites expand empty.
+$(BUILD)/bin/rtvirt-front: $(FRONT_LIB) $(BUILD)/lib/librtvirt.a $(BUILD)/lib/librtvirt-xen.a
 else
 # rtv_program is defined after the module.mk files are included (see
 # dom0-backend/module.mk): the same rule, spelled out.

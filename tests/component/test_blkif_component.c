@@ -72,43 +72,55 @@ struct vbd_spec {
 static int write_vbd(struct rtv_store *s, rtv_txn_t t, void *arg)
 {
     const struct vbd_spec *v = arg;
-    char be[128], fe[128], p[192];
+    struct blkif_xs_dev d = { 0, v->domid, v->devid };
+    char be[256], fe[256], p[RTV_XS_PATH_MAX];
     int rc;
 
-    snprintf(be, sizeof(be), BLKIF_XS_BE_DEV_FMT, 0u, v->domid, v->devid);
-    snprintf(fe, sizeof(fe), BLKIF_XS_FE_DEV_FMT, v->domid, v->devid);
-#define W(dir, leaf, ...) do { snprintf(p, sizeof(p), "%s/%s", dir, leaf); \
-        if ((rc = rtv_xs_printf(s, t, p, __VA_ARGS__)) < 0) return rc; } while (0)
-    W(be, BLKIF_XS_BE_FRONTEND, "%s", fe);
-    W(be, BLKIF_XS_BE_FRONTEND_ID, "%u", v->domid);
-    W(be, BLKIF_XS_BE_PARAMS, "%s", v->image);
-    W(be, BLKIF_XS_BE_MODE, "%s", v->mode);
-    W(be, BLKIF_XS_BE_TYPE, "phy");
-    W(be, BLKIF_XS_BE_DEVICE_TYPE, "disk");
-    W(be, BLKIF_XS_BE_ONLINE, "1");
-    W(be, BLKIF_XS_BE_STATE, "%d", XenbusStateInitialising);
-    W(fe, BLKIF_XS_FE_BACKEND, "%s", be);
-    W(fe, BLKIF_XS_FE_BACKEND_ID, "0");
-    W(fe, BLKIF_XS_FE_VIRTUAL_DEVICE, "%u", v->devid);
-    W(fe, BLKIF_XS_FE_DEVICE_TYPE, "disk");
-    W(fe, BLKIF_XS_FE_STATE, "%d", XenbusStateInitialising);
+    if ((rc = blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_BE_STATE, 0, 0)) < 0)
+        return rc;
+    snprintf(be, sizeof(be), "%.*s", (int)(strrchr(p, '/') - p), p);
+    if ((rc = blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_FE_STATE, 0, 0)) < 0)
+        return rc;
+    snprintf(fe, sizeof(fe), "%.*s", (int)(strrchr(p, '/') - p), p);
+#define W(node, ...) do { \
+        if ((rc = blkif_xs_printf(s, t, &d, RTV_XS_##node, 0, 0, __VA_ARGS__)) < 0) \
+            return rc; \
+    } while (0)
+    W(VBD_BE_FRONTEND, "%s", fe);
+    W(VBD_BE_FRONTEND_ID, "%u", v->domid);
+    W(VBD_BE_PARAMS, "%s", v->image);
+    W(VBD_BE_MODE, "%s", v->mode);
+    W(VBD_BE_TYPE, "phy");
+    W(VBD_BE_DEVICE_TYPE, "disk");
+    W(VBD_BE_ONLINE, "1");
+    W(VBD_BE_STATE, "%d", XenbusStateInitialising);
+    W(VBD_FE_BACKEND, "%s", be);
+    W(VBD_FE_BACKEND_ID, "0");
+    W(VBD_FE_VIRTUAL_DEVICE, "%u", v->devid);
+    W(VBD_FE_DEVICE_TYPE, "disk");
+    W(VBD_FE_STATE, "%d", XenbusStateInitialising);
 #undef W
     /* As libxl: the frontend directory belongs to the guest, the backend
      * directory to dom0, each readable by the other side. */
     struct rtv_xs_perm fep[2] = { { v->domid, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
     struct rtv_xs_perm bep[2] = { { 0, RTV_XS_PERM_NONE }, { v->domid, RTV_XS_PERM_READ } };
-    static const char *const fe_leaves[] = { "", "/" BLKIF_XS_FE_BACKEND, "/" BLKIF_XS_FE_BACKEND_ID,
-        "/" BLKIF_XS_FE_VIRTUAL_DEVICE, "/" BLKIF_XS_FE_DEVICE_TYPE, "/" BLKIF_XS_FE_STATE };
-    for (unsigned i = 0; i < sizeof(fe_leaves) / sizeof(fe_leaves[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", fe, fe_leaves[i]);
+    static const enum rtv_xs_node fe_nodes[] = { RTV_XS_VBD_FE_BACKEND,
+        RTV_XS_VBD_FE_BACKEND_ID, RTV_XS_VBD_FE_VIRTUAL_DEVICE, RTV_XS_VBD_FE_DEVICE_TYPE,
+        RTV_XS_VBD_FE_STATE };
+    static const enum rtv_xs_node be_nodes[] = { RTV_XS_VBD_BE_FRONTEND,
+        RTV_XS_VBD_BE_FRONTEND_ID, RTV_XS_VBD_BE_PARAMS, RTV_XS_VBD_BE_MODE,
+        RTV_XS_VBD_BE_TYPE, RTV_XS_VBD_BE_DEVICE_TYPE, RTV_XS_VBD_BE_ONLINE,
+        RTV_XS_VBD_BE_STATE };
+    if ((rc = rtv_xs_set_perms(s, t, fe, fep, 2)) < 0 ||
+        (rc = rtv_xs_set_perms(s, t, be, bep, 2)) < 0)
+        return rc;
+    for (unsigned i = 0; i < sizeof(fe_nodes) / sizeof(fe_nodes[0]); i++) {
+        blkif_xs_path(p, sizeof(p), &d, fe_nodes[i], 0, 0);
         if ((rc = rtv_xs_set_perms(s, t, p, fep, 2)) < 0)
             return rc;
     }
-    static const char *const be_leaves[] = { "", "/" BLKIF_XS_BE_FRONTEND, "/" BLKIF_XS_BE_FRONTEND_ID,
-        "/" BLKIF_XS_BE_PARAMS, "/" BLKIF_XS_BE_MODE, "/" BLKIF_XS_BE_TYPE,
-        "/" BLKIF_XS_BE_DEVICE_TYPE, "/" BLKIF_XS_BE_ONLINE, "/" BLKIF_XS_BE_STATE };
-    for (unsigned i = 0; i < sizeof(be_leaves) / sizeof(be_leaves[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", be, be_leaves[i]);
+    for (unsigned i = 0; i < sizeof(be_nodes) / sizeof(be_nodes[0]); i++) {
+        blkif_xs_path(p, sizeof(p), &d, be_nodes[i], 0, 0);
         if ((rc = rtv_xs_set_perms(s, t, p, bep, 2)) < 0)
             return rc;
     }
@@ -129,13 +141,13 @@ static void toolstack_add(rtv_domid_t domid, unsigned devid, const char *image,
 static int read_be_state(rtv_domid_t domid, unsigned devid)
 {
     struct rtv_xen x;
-    char p[128];
+    struct blkif_xs_dev d = { 0, domid, devid };
     unsigned long long v = 99;
 
     if (rtv_local_open(hub, 0, RTV_XEN_STORE, &x) < 0)
         return -1;
-    snprintf(p, sizeof(p), BLKIF_XS_BE_DEV_FMT "/%s", 0u, domid, devid, BLKIF_XS_BE_STATE);
-    if (rtv_xs_read_uint(x.xs, RTV_XS_NO_TXN, p, 8, &v) < 0)
+    if (blkif_xs_read_uint(x.xs, RTV_XS_NO_TXN, &d, RTV_XS_VBD_BE_STATE, 0, 0, 8,
+                           false, 0, &v) < 0)
         v = 99;
     rtv_xen_close(&x);
     return (int)v;
@@ -803,30 +815,26 @@ static int fake_backend(void *arg)
 {
     enum bad_rsp kind = *(enum bad_rsp *)arg;
     struct rtv_xen x;
-    char be[128], fe[128], p[192];
+    struct blkif_xs_dev d = { 0, 1, DEV_A };
     unsigned long long v, ref, port;
     rtv_gref_t gref;
     rtv_port_t lport;
 
     if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0)
         return 70;
-    snprintf(be, sizeof(be), BLKIF_XS_BE_DEV_FMT, 0u, 1u, DEV_A);
-    snprintf(fe, sizeof(fe), BLKIF_XS_FE_DEV_FMT, 1u, DEV_A);
-    snprintf(p, sizeof(p), "%s/%s", be, BLKIF_XS_BE_SECTORS);
-    rtv_xs_printf(x.xs, 0, p, "%u", IMG_BYTES / 512);
-    snprintf(p, sizeof(p), "%s/%s", be, BLKIF_XS_BE_STATE);
-    rtv_xs_printf(x.xs, 0, p, "%d", XenbusStateInitWait);
-    snprintf(p, sizeof(p), "%s/%s", fe, BLKIF_XS_FE_STATE);
+    blkif_xs_printf(x.xs, 0, &d, RTV_XS_VBD_BE_SECTORS, 0, 0, "%u", IMG_BYTES / 512);
+    blkif_xs_printf(x.xs, 0, &d, RTV_XS_VBD_BE_STATE, 0, 0, "%d", XenbusStateInitWait);
     for (int t = 0; t < 500; t++) {
-        if (rtv_xs_read_uint(x.xs, 0, p, 8, &v) == 0 && v == XenbusStateInitialised)
+        if (blkif_xs_read_uint(x.xs, 0, &d, RTV_XS_VBD_FE_STATE, 0, 0, 8, false, 0, &v) == 0 &&
+            v == XenbusStateInitialised)
             break;
         usleep(10000);
     }
-    snprintf(p, sizeof(p), "%s/%s", fe, BLKIF_XS_FE_RING_REF);
-    if (rtv_xs_read_uint(x.xs, 0, p, UINT32_MAX, &ref) < 0)
+    if (blkif_xs_read_uint(x.xs, 0, &d, RTV_XS_VBD_FE_RING_REF, 0, 0, UINT32_MAX,
+                           false, 0, &ref) < 0)
         return 71;
-    snprintf(p, sizeof(p), "%s/%s", fe, BLKIF_XS_FE_EVENT_CHANNEL);
-    if (rtv_xs_read_uint(x.xs, 0, p, UINT32_MAX, &port) < 0)
+    if (blkif_xs_read_uint(x.xs, 0, &d, RTV_XS_VBD_FE_EVENT_CHANNEL, 0, 0, UINT32_MAX,
+                           false, 0, &port) < 0)
         return 72;
     gref = (rtv_gref_t)ref;
     blkif_sring_t *s = x.gnt->ops->map(x.gnt, 1, 1, &gref, true);
@@ -836,8 +844,7 @@ static int fake_backend(void *arg)
         return 74;
     blkif_back_ring_t ring;
     BACK_RING_INIT(&ring, s, 4096);
-    snprintf(p, sizeof(p), "%s/%s", be, BLKIF_XS_BE_STATE);
-    rtv_xs_printf(x.xs, 0, p, "%d", XenbusStateConnected);
+    blkif_xs_printf(x.xs, 0, &d, RTV_XS_VBD_BE_STATE, 0, 0, "%d", XenbusStateConnected);
     /* Wait for one request. */
     RING_IDX rp = 0;
     struct blkif_request req;
@@ -963,23 +970,22 @@ START_TEST(attach_failure_reported)
 {
     struct backd_config cfg;
     struct rtv_xen x;
-    char p[192], *val = NULL;
+    struct blkif_xs_dev d = { 0, 1, DEV_A };
+    char *val = NULL;
 
     backd_config_default(&cfg);
     toolstack_add(1, DEV_A, "/nonexistent/rtvirt-image", "w");
     struct backend_proc bp = start_backend(&cfg);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
-    snprintf(p, sizeof(p), BLKIF_XS_BE_DEV_FMT "/%s", 0u, 1u, DEV_A, BLKIF_XS_BE_HOTPLUG_STATUS);
     for (int t = 0; t < 300; t++) {
-        if (rtv_xs_read(x.xs, 0, p, &val, NULL) == 0)
+        if (blkif_xs_read(x.xs, 0, &d, RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0, &val, NULL) == 0)
             break;
         usleep(10000);
     }
     ck_assert_ptr_nonnull(val);
     ck_assert_str_eq(val, "error");
     free(val);
-    snprintf(p, sizeof(p), BLKIF_XS_BE_DEV_FMT "/%s", 0u, 1u, DEV_A, BLKIF_XS_BE_HOTPLUG_ERROR);
-    ck_assert_int_eq(rtv_xs_read(x.xs, 0, p, &val, NULL), 0);
+    ck_assert_int_eq(blkif_xs_read(x.xs, 0, &d, RTV_XS_VBD_BE_HOTPLUG_ERROR, 0, 0, &val, NULL), 0);
     ck_assert_ptr_nonnull(strstr(val, "/nonexistent/rtvirt-image"));
     free(val);
     rtv_xen_close(&x);

@@ -1,62 +1,55 @@
 /*
- * Every xenstore node the blkif backend and frontend touch, in one place.
- *
- * These are the standard vbd nodes of xen/io/blkif.h, listed in
- * xenstore-schema/rtvirt-paths.md section 3 (ids vbd-fe-* and vbd-be-*).
- * When the generated schema table is available this file is the only one to
- * switch over to rtv_xs_path()/rtv_xs_leaf().
+ * The xenstore nodes of a vbd (xen/io/blkif.h), reached only through the
+ * schema table (rtvirt/xs_schema.h, ids vbd-fe-* and vbd-be-* in
+ * xenstore-schema/rtvirt-paths.md section 3): paths are built with
+ * rtv_xs_path() and every value read is checked with rtv_xs_check_value()
+ * before it is parsed.  Used by rtvirt-backd, librtvirt-front and their tests.
  */
 #ifndef RTVIRT_BLKIF_XS_H
 #define RTVIRT_BLKIF_XS_H
 
-/* Directories.  Backend type directory is "vbd" ($BTYPE). */
+#include <stddef.h>
+
+#include "rtvirt/seam.h"
+#include "rtvirt/xs_schema.h"
+
+/* The directory rtvirt-backd watches for new devices: the parent of every
+ * vbd-be-* device directory ($BTYPE = vbd). */
 #define BLKIF_XS_BE_ROOT_FMT   "/local/domain/%u/backend/vbd"          /* $BEDOMID */
-#define BLKIF_XS_BE_DEV_FMT    "/local/domain/%u/backend/vbd/%u/%u"    /* $BEDOMID $DOMID $DEVID */
-#define BLKIF_XS_FE_DEV_FMT    "/local/domain/%u/device/vbd/%u"        /* $DOMID $DEVID */
 
-/* Frontend leaves (vbd-fe-*). */
-#define BLKIF_XS_FE_BACKEND        "backend"
-#define BLKIF_XS_FE_BACKEND_ID     "backend-id"
-#define BLKIF_XS_FE_STATE          "state"
-#define BLKIF_XS_FE_VIRTUAL_DEVICE "virtual-device"
-#define BLKIF_XS_FE_DEVICE_TYPE    "device-type"
-#define BLKIF_XS_FE_RING_REF       "ring-ref"          /* also ring-ref%u */
-#define BLKIF_XS_FE_RING_PAGE_ORDER "ring-page-order"
-#define BLKIF_XS_FE_EVENT_CHANNEL  "event-channel"
-#define BLKIF_XS_FE_PROTOCOL       "protocol"
-#define BLKIF_XS_FE_PERSISTENT     "feature-persistent"
-#define BLKIF_XS_FE_NUM_QUEUES     "multi-queue-num-queues"
-#define BLKIF_XS_FE_QUEUE_FMT      "queue-%u"          /* queue-$QUEUE/ring-ref..., /event-channel */
-
-/* Backend leaves (vbd-be-*). */
-#define BLKIF_XS_BE_FRONTEND       "frontend"
-#define BLKIF_XS_BE_FRONTEND_ID    "frontend-id"
-#define BLKIF_XS_BE_ONLINE         "online"
-#define BLKIF_XS_BE_STATE          "state"
-#define BLKIF_XS_BE_PARAMS         "params"
-#define BLKIF_XS_BE_MODE           "mode"
-#define BLKIF_XS_BE_TYPE           "type"
-#define BLKIF_XS_BE_DEVICE_TYPE    "device-type"
-#define BLKIF_XS_BE_SECTORS        "sectors"
-#define BLKIF_XS_BE_SECTOR_SIZE    "sector-size"
-#define BLKIF_XS_BE_PHYS_SECTOR_SIZE "physical-sector-size"
-#define BLKIF_XS_BE_INFO           "info"
-#define BLKIF_XS_BE_FLUSH          "feature-flush-cache"
-#define BLKIF_XS_BE_BARRIER        "feature-barrier"
-#define BLKIF_XS_BE_DISCARD        "feature-discard"
-#define BLKIF_XS_BE_DISCARD_GRAN   "discard-granularity"
-#define BLKIF_XS_BE_DISCARD_ALIGN  "discard-alignment"
-#define BLKIF_XS_BE_DISCARD_SECURE "discard-secure"
-#define BLKIF_XS_BE_PERSISTENT     "feature-persistent"
-#define BLKIF_XS_BE_MAX_INDIRECT   "feature-max-indirect-segments"
-#define BLKIF_XS_BE_MAX_QUEUES     "multi-queue-max-queues"
-#define BLKIF_XS_BE_MAX_RING_ORDER "max-ring-page-order"
-#define BLKIF_XS_BE_HOTPLUG_STATUS "hotplug-status"
-#define BLKIF_XS_BE_HOTPLUG_ERROR  "hotplug-error"
+/* One vbd: who serves it, whose it is, which device. */
+struct blkif_xs_dev {
+    rtv_domid_t bedomid;
+    rtv_domid_t domid;
+    unsigned    devid;
+};
 
 /* Limits both ends use (schema: $QUEUE 0..255, $RING 0..15, order 0..4). */
 #define BLKIF_XS_MAX_QUEUES        16u
 #define BLKIF_XS_MAX_RING_ORDER    4u
 #define BLKIF_XS_MAX_RING_PAGES    (1u << BLKIF_XS_MAX_RING_ORDER)
+
+/* Path of node for device d; queue and ring fill $QUEUE and $RING where the
+ * node has them (ignored otherwise).  0 or -errno. */
+int blkif_xs_path(char *buf, size_t len, const struct blkif_xs_dev *d,
+                  enum rtv_xs_node node, unsigned queue, unsigned ring);
+
+/* Reads node and checks the value against the schema.  -ENOENT if absent,
+ * -EINVAL if the value breaks the schema (err, may be NULL, says how). */
+int blkif_xs_read(struct rtv_store *s, rtv_txn_t t, const struct blkif_xs_dev *d,
+                  enum rtv_xs_node node, unsigned queue, unsigned ring,
+                  char **val, struct rtv_err *err);
+
+/* Reads a number node: schema-checked, then parsed and bounded by max.
+ * Absent: *out = def and 0 when def_ok, else -ENOENT. */
+int blkif_xs_read_uint(struct rtv_store *s, rtv_txn_t t, const struct blkif_xs_dev *d,
+                       enum rtv_xs_node node, unsigned queue, unsigned ring,
+                       unsigned long long max, bool def_ok, unsigned long long def,
+                       unsigned long long *out);
+
+/* Writes a printf-formatted value to node. */
+int blkif_xs_printf(struct rtv_store *s, rtv_txn_t t, const struct blkif_xs_dev *d,
+                    enum rtv_xs_node node, unsigned queue, unsigned ring,
+                    const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 #endif
