@@ -229,45 +229,49 @@ static void step(struct rtv_coordinator *co, struct dev *d,
     apply(co, d, &out, ev->now_ms);
 }
 
+/* Reads n nodes of one device (NULL where absent); free with free_nodes(). */
+static void read_nodes(struct rtv_coordinator *co, rtv_domid_t dom,
+                       const char *vdev, const enum rtv_xs_node *nodes,
+                       char **vals, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        vals[i] = read_node(co->xs, nodes[i], dom, vdev);
+}
+
+static void free_nodes(char **vals, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        free(vals[i]);
+}
+
 static void feed_request(struct rtv_coordinator *co, struct dev *d, uint64_t now)
 {
-    rtv_domid_t dom = d->dom;
-    char vdev[sizeof(d->vdev)];
-    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
+    static const enum rtv_xs_node nodes[] = {
+        RTV_XS_CTL_REQUEST, RTV_XS_CTL_REQUEST_ID, RTV_XS_CTL_TIMEOUT_MS };
+    char *v[3];
 
-    char *req = read_node(co->xs, RTV_XS_CTL_REQUEST, dom, vdev);
-    char *id = read_node(co->xs, RTV_XS_CTL_REQUEST_ID, dom, vdev);
-    char *tmo = read_node(co->xs, RTV_XS_CTL_TIMEOUT_MS, dom, vdev);
+    read_nodes(co, d->dom, d->vdev, nodes, v, 3);
     struct rtv_coord_event ev = { .kind = RTV_CEV_REQUEST, .now_ms = now,
-                                  .request = req, .request_id = id,
-                                  .timeout_ms = tmo };
+                                  .request = v[0], .request_id = v[1],
+                                  .timeout_ms = v[2] };
     step(co, d, &ev);
-    free(req);
-    free(id);
-    free(tmo);
+    free_nodes(v, 3);
 }
 
 static void feed_shunt(struct rtv_coordinator *co, struct dev *d, uint64_t now)
 {
-    rtv_domid_t dom = d->dom;
-    char vdev[sizeof(d->vdev)];
-    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
+    static const enum rtv_xs_node nodes[] = {
+        RTV_XS_SHUNT_STATE, RTV_XS_SHUNT_ACK_ID, RTV_XS_SHUNT_ERROR,
+        RTV_XS_SHUNT_BLACKOUT_US, RTV_XS_SHUNT_HELD };
+    char *v[5];
 
-    char *st = read_node(co->xs, RTV_XS_SHUNT_STATE, dom, vdev);
-    char *ack = read_node(co->xs, RTV_XS_SHUNT_ACK_ID, dom, vdev);
-    char *er = read_node(co->xs, RTV_XS_SHUNT_ERROR, dom, vdev);
-    char *bo = read_node(co->xs, RTV_XS_SHUNT_BLACKOUT_US, dom, vdev);
-    char *held = read_node(co->xs, RTV_XS_SHUNT_HELD, dom, vdev);
+    read_nodes(co, d->dom, d->vdev, nodes, v, 5);
     struct rtv_coord_event ev = { .kind = RTV_CEV_SHUNT, .now_ms = now,
-                                  .shunt_state = st, .shunt_ack_id = ack,
-                                  .shunt_error = er, .shunt_blackout_us = bo,
-                                  .shunt_held = held };
+                                  .shunt_state = v[0], .shunt_ack_id = v[1],
+                                  .shunt_error = v[2], .shunt_blackout_us = v[3],
+                                  .shunt_held = v[4] };
     step(co, d, &ev);
-    free(st);
-    free(ack);
-    free(er);
-    free(bo);
-    free(held);
+    free_nodes(v, 5);
 }
 
 /* Starts coordinating dom/vdev if the store says it is managed. */
@@ -296,24 +300,18 @@ static void add_dev(struct rtv_coordinator *co, rtv_domid_t dom,
         co->capdevs = cap;
     }
 
-    char *state = read_node(co->xs, RTV_XS_CTL_STATE, dom, vdev);
-    char *prev = read_node(co->xs, RTV_XS_CTL_PREVIOUS, dom, vdev);
-    char *sid = read_node(co->xs, RTV_XS_CTL_SWITCH_ID, dom, vdev);
-    char *rid = read_node(co->xs, RTV_XS_CTL_RESULT_ID, dom, vdev);
-    char *sst = read_node(co->xs, RTV_XS_SHUNT_STATE, dom, vdev);
-    char *ack = read_node(co->xs, RTV_XS_SHUNT_ACK_ID, dom, vdev);
+    static const enum rtv_xs_node nodes[] = {
+        RTV_XS_CTL_STATE, RTV_XS_CTL_PREVIOUS, RTV_XS_CTL_SWITCH_ID,
+        RTV_XS_CTL_RESULT_ID, RTV_XS_SHUNT_STATE, RTV_XS_SHUNT_ACK_ID };
+    char *v[6];
+    read_nodes(co, dom, vdev, nodes, v, 6);
     struct dev *d = &co->devs[co->ndevs];
     memset(d, 0, sizeof(*d));
     d->dom = dom;
     snprintf(d->vdev, sizeof(d->vdev), "%s", vdev);
-    int rc = rtv_coord_recover(&d->m, now, state, prev, sid, rid, sst, ack,
+    int rc = rtv_coord_recover(&d->m, now, v[0], v[1], v[2], v[3], v[4], v[5],
                                co->ops->present(co->ctx, dom, vdev), &out);
-    free(state);
-    free(prev);
-    free(sid);
-    free(rid);
-    free(sst);
-    free(ack);
+    free_nodes(v, 6);
     if (rc < 0)
         return;   /* not managed (yet): manage writes state last */
     co->ndevs++;

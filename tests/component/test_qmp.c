@@ -19,9 +19,6 @@
 #include "qmp.h"
 #include "unit.h"
 
-#define ck_assert_contains(hay, needle) \
-    ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" lacks \"%s\"", (hay), (needle))
-
 static char dir[64], sock[128], img[128];
 static pid_t qemu = -1;
 static struct rtv_err err;

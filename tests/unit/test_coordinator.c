@@ -14,9 +14,6 @@
 #include "rtvirt/local.h"
 #include "unit.h"
 
-#define ck_assert_contains(hay, needle) \
-    ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" lacks \"%s\"", (hay), (needle))
-
 static struct rtv_local_hub *hub;
 static struct rtv_xen dom0, tool, guest;
 static struct rtv_coordinator *co;

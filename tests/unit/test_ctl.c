@@ -18,9 +18,6 @@
 #include "rtvirt/xs_util.h"
 #include "unit.h"
 
-#define ck_assert_contains(hay, needle) \
-    ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" lacks \"%s\"", (hay), (needle))
-
 static struct rtv_local_hub *hub;
 static struct rtv_xen dom0, guest;
 static struct rtv_err err;

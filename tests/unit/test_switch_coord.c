@@ -10,9 +10,6 @@
 #include "rtvirt/switch_coord.h"
 #include "unit.h"
 
-#define ck_assert_contains(hay, needle) \
-    ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" lacks \"%s\"", (hay), (needle))
-
 static struct rtv_coord c;
 static struct rtv_coord_out out;
 static uint64_t now;

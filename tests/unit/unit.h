@@ -11,6 +11,11 @@
 
 #include <check.h>
 #include <stdlib.h>
+#include <string.h>
+
+/* Fails the test unless hay contains needle, showing both. */
+#define ck_assert_contains(hay, needle) \
+    ck_assert_msg(strstr((hay), (needle)) != NULL, "\"%s\" lacks \"%s\"", (hay), (needle))
 
 #define RTV_UNIT_MAIN(suite_fn)                                         \
     int main(void)                                                      \
