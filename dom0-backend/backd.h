@@ -55,6 +55,7 @@ struct backd_stats {
     unsigned long long requests, errors, halted_rings, connects,
                        persistent_hits, persistent_maps, indirect, discards,
                        flushes;
+    long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
 };
 void backd_get_stats(const struct backd *b, struct backd_stats *st);

@@ -49,6 +49,7 @@ static void *pg_get(struct backd_dev *d, grant_ref_t gref)
     void *addr = b->x->gnt->ops->map(b->x->gnt, d->domid, 1, &ref, true);
     if (addr == NULL)
         return NULL;
+    b->st.mapped_pages++;
     i = pg_hash(gref, d->nr_pg);
     while (d->pg[i].addr != NULL)
         i = (i + 1) % d->nr_pg;
@@ -62,8 +63,10 @@ static void *pg_get(struct backd_dev *d, grant_ref_t gref)
 void backd_pgnt_flush(struct backd_dev *d)
 {
     for (unsigned i = 0; i < d->nr_pg; i++) {
-        if (d->pg[i].addr != NULL)
+        if (d->pg[i].addr != NULL) {
             d->b->x->gnt->ops->unmap(d->b->x->gnt, d->pg[i].addr, 1);
+            d->b->st.mapped_pages--;
+        }
         d->pg[i].addr = NULL;
     }
     d->pg_used = 0;
@@ -86,6 +89,7 @@ static void req_finish(struct backd_req *req)
 
     if (req->map != NULL) {
         b->x->gnt->ops->unmap(b->x->gnt, req->map, req->map_count);
+        b->st.mapped_pages -= req->map_count;
         req->map = NULL;
     }
     if (req->status != BLKIF_RSP_OKAY)
@@ -135,6 +139,7 @@ static int req_map(struct backd_req *req)
         if (req->map == NULL)
             return -errno;
         req->map_count = n;
+        b->st.mapped_pages += n;
     }
     n = 0;
     for (unsigned i = 0; i < req->r.nr_segs; i++) {
@@ -344,6 +349,7 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
     q->sring = b->x->gnt->ops->map(b->x->gnt, d->domid, nr_pages, refs, true);
     if (q->sring == NULL)
         return -errno;
+    b->st.mapped_pages += nr_pages;
     q->nr_ring_pages = nr_pages;
     /* The frontend initialised the shared indexes; we keep our own. */
     BACK_RING_INIT(&q->ring, (blkif_sring_t *)q->sring, size);
@@ -351,6 +357,7 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
                                              remote_port, &q->port);
     if (rc < 0) {
         b->x->gnt->ops->unmap(b->x->gnt, q->sring, nr_pages);
+        b->st.mapped_pages -= nr_pages;
         q->sring = NULL;
         return rc;
     }
@@ -359,6 +366,7 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
     if (q->reqs == NULL) {
         b->x->evtchn->ops->unbind(b->x->evtchn, q->port);
         b->x->gnt->ops->unmap(b->x->gnt, q->sring, nr_pages);
+        b->st.mapped_pages -= nr_pages;
         q->sring = NULL;
         return -ENOMEM;
     }
@@ -384,6 +392,7 @@ void backd_queue_disconnect(struct backd_queue *q)
     q->connected = false;
     b->x->evtchn->ops->unbind(b->x->evtchn, q->port);
     b->x->gnt->ops->unmap(b->x->gnt, q->sring, q->nr_ring_pages);
+    b->st.mapped_pages -= q->nr_ring_pages;
     q->sring = NULL;
     free(q->reqs);
     q->reqs = NULL;

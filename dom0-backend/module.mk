@@ -5,7 +5,7 @@ BLKIF_LIB_SRCS := common/blkif_req.c common/blkif_xs.c
 LIB_SRCS += $(filter-out $(LIB_SRCS),$(BLKIF_LIB_SRCS))
 
 # `all` is expanded before the top Makefile adds the unit tests.
-all: $(BUILD)/tests/unit/test_blkif_req
+all: $(BUILD)/tests/unit/test_blkif_req $(BUILD)/tests/unit/test_blkif_xs
 
 # The engine (everything but main) is shared with the component test.
 BACKD_ENGINE_SRCS := dom0-backend/backd_io.c dom0-backend/backd_xs.c

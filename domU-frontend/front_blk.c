@@ -79,6 +79,7 @@ struct rtv_front {
     bool failed;
     const char *why;
     bool closing;
+    bool detached;             /* the toolstack removed the device */
     uint64_t next_seq;
     unsigned nq;
     struct front_queue q[BLKIF_XS_MAX_QUEUES];
@@ -655,6 +656,8 @@ int rtv_front_submit(struct rtv_front *f, enum rtv_front_op op, uint64_t sector,
 
     if (f->failed)
         return -EIO;
+    if (f->detached)
+        return -ENODEV;
     if (f->closing)
         return -ESHUTDOWN;
     switch (op) {
@@ -735,7 +738,42 @@ static int reap_queue(struct rtv_front *f, struct front_queue *q)
     return done;
 }
 
-/* Reacts to the backend's state; idempotent (watch events coalesce). */
+static unsigned session_inflight(const struct rtv_front *f)
+{
+    unsigned n = 0;
+
+    for (unsigned qi = 0; qi < f->nq; qi++)
+        n += f->q[qi].nr_inflight;
+    return n;
+}
+
+/* After Closed: offer a new session if the device is still there and
+ * online (the backend restarting or reconnecting); a detach (online = 0 or
+ * the backend directory gone) ends here. */
+static void maybe_reoffer(struct rtv_front *f, int be)
+{
+    unsigned long long online = 1;
+
+    if (f->closing)
+        return;
+    if (be == XenbusStateUnknown ||
+        blkif_xs_read_uint(f->x->xs, RTV_XS_NO_TXN, &f->xd, RTV_XS_VBD_BE_ONLINE, 0, 0, 1,
+                           true, 1, &online) < 0 || online == 0) {
+        /* Detached for good: what was waiting for a new session fails. */
+        f->detached = true;
+        for (unsigned i = 0; i < f->nr_requeue; i++)
+            if (f->requeue[i].cb != NULL)
+                f->requeue[i].cb(f->requeue[i].arg, -ENODEV);
+        f->nr_requeue = 0;
+        return;
+    }
+    set_state(f, XenbusStateInitialising);
+}
+
+/* Reacts to the backend's state; idempotent (watch events coalesce).
+ * Closing is driven from both sides: the backend asks (Closing), we let
+ * what is on the ring finish, then drop the rings and say Closed; the
+ * backend unmaps only after that (as Linux blkfront/blkback do). */
 static void on_backend_change(struct rtv_front *f)
 {
     int be = be_state(f);
@@ -752,33 +790,38 @@ static void on_backend_change(struct rtv_front *f)
             session_drop(f, true);
             if (session_init(f, msg, sizeof(msg)) < 0)
                 front_fail(f, "reconnect failed");
-        } else if (be == XenbusStateClosing) {
-            set_state(f, XenbusStateClosing);
-        } else if (be == XenbusStateClosed || be == XenbusStateUnknown) {
+            break;
+        }
+        if (be != XenbusStateClosing && be != XenbusStateClosed && be != XenbusStateUnknown)
+            break;
+        set_state(f, XenbusStateClosing);
+        /* fall through */
+    case XenbusStateClosing:
+        if (be == XenbusStateInitWait || be == XenbusStateClosed ||
+            be == XenbusStateUnknown || session_inflight(f) == 0) {
             session_drop(f, true);
             set_state(f, XenbusStateClosed);
-            set_state(f, XenbusStateInitialising);
+            maybe_reoffer(f, be);
         }
         break;
-    case XenbusStateClosing:
-        if (be == XenbusStateClosed || be == XenbusStateUnknown) {
-            session_drop(f, true);
-            set_state(f, XenbusStateClosed);
-            set_state(f, XenbusStateInitialising);
-        }
+    case XenbusStateClosed:
+        maybe_reoffer(f, be);
+        if (f->fe_state == XenbusStateInitialising && be == XenbusStateInitWait &&
+            session_init(f, msg, sizeof(msg)) < 0)
+            front_fail(f, "reconnect failed");
         break;
     case XenbusStateInitialising:
-    case XenbusStateClosed:
         if (be == XenbusStateInitWait && session_init(f, msg, sizeof(msg)) < 0)
             front_fail(f, "reconnect failed");
         break;
     case XenbusStateInitialised:
         if (be == XenbusStateConnected && session_connect(f, msg, sizeof(msg)) < 0)
             front_fail(f, "reconnect failed");
-        else if (be == XenbusStateClosed || be == XenbusStateClosing) {
+        else if (be == XenbusStateClosed || be == XenbusStateClosing ||
+                 be == XenbusStateUnknown) {
             session_drop(f, true);
             set_state(f, XenbusStateClosed);
-            set_state(f, XenbusStateInitialising);
+            maybe_reoffer(f, be);
         }
         break;
     default:
@@ -818,6 +861,9 @@ static int poll_once(struct rtv_front *f, int timeout_ms)
         if (any && !f->closing)
             on_backend_change(f);
     }
+    /* A close the backend asked for waits for the ring to drain. */
+    if (f->fe_state == XenbusStateClosing && !f->closing && session_inflight(f) == 0)
+        on_backend_change(f);
     return done;
 }
 
@@ -945,6 +991,11 @@ unsigned rtv_front_inflight(const struct rtv_front *f)
     return n;
 }
 
+bool rtv_front_detached(const struct rtv_front *f)
+{
+    return f->detached;
+}
+
 bool rtv_front_failed(const struct rtv_front *f, const char **why)
 {
     if (why != NULL)
@@ -967,7 +1018,9 @@ int rtv_front_close(struct rtv_front *f)
     while (!f->failed && rtv_front_inflight(f) > 0 && f->nq > 0 && now_ms() < end)
         poll_once(f, 50);
     f->closing = true;
-    if (f->fe_state >= 0) {
+    /* After a detach the directory is gone: writing a state would only
+     * recreate it.  Nothing to hand-shake then. */
+    if (f->fe_state >= 0 && !f->detached && f->fe_state != XenbusStateClosed) {
         set_state(f, XenbusStateClosing);
         if (wait_be(f, (1u << XenbusStateClosing) | (1u << XenbusStateClosed) |
                        (1u << XenbusStateUnknown), timeout) < 0)

@@ -62,79 +62,14 @@ static void teardown(void)
     rtv_local_hub_free(hub);
 }
 
-struct vbd_spec {
-    rtv_domid_t domid;
-    unsigned devid;
-    const char *image;
-    const char *mode;
-};
-
-static int write_vbd(struct rtv_store *s, rtv_txn_t t, void *arg)
-{
-    const struct vbd_spec *v = arg;
-    struct blkif_xs_dev d = { 0, v->domid, v->devid };
-    char be[256], fe[256], p[RTV_XS_PATH_MAX];
-    int rc;
-
-    if ((rc = blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_BE_STATE, 0, 0)) < 0)
-        return rc;
-    snprintf(be, sizeof(be), "%.*s", (int)(strrchr(p, '/') - p), p);
-    if ((rc = blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_FE_STATE, 0, 0)) < 0)
-        return rc;
-    snprintf(fe, sizeof(fe), "%.*s", (int)(strrchr(p, '/') - p), p);
-#define W(node, ...) do { \
-        if ((rc = blkif_xs_printf(s, t, &d, RTV_XS_##node, 0, 0, __VA_ARGS__)) < 0) \
-            return rc; \
-    } while (0)
-    W(VBD_BE_FRONTEND, "%s", fe);
-    W(VBD_BE_FRONTEND_ID, "%u", v->domid);
-    W(VBD_BE_PARAMS, "%s", v->image);
-    W(VBD_BE_MODE, "%s", v->mode);
-    W(VBD_BE_TYPE, "phy");
-    W(VBD_BE_DEVICE_TYPE, "disk");
-    W(VBD_BE_ONLINE, "1");
-    W(VBD_BE_STATE, "%d", XenbusStateInitialising);
-    W(VBD_FE_BACKEND, "%s", be);
-    W(VBD_FE_BACKEND_ID, "0");
-    W(VBD_FE_VIRTUAL_DEVICE, "%u", v->devid);
-    W(VBD_FE_DEVICE_TYPE, "disk");
-    W(VBD_FE_STATE, "%d", XenbusStateInitialising);
-#undef W
-    /* As libxl: the frontend directory belongs to the guest, the backend
-     * directory to dom0, each readable by the other side. */
-    struct rtv_xs_perm fep[2] = { { v->domid, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
-    struct rtv_xs_perm bep[2] = { { 0, RTV_XS_PERM_NONE }, { v->domid, RTV_XS_PERM_READ } };
-    static const enum rtv_xs_node fe_nodes[] = { RTV_XS_VBD_FE_BACKEND,
-        RTV_XS_VBD_FE_BACKEND_ID, RTV_XS_VBD_FE_VIRTUAL_DEVICE, RTV_XS_VBD_FE_DEVICE_TYPE,
-        RTV_XS_VBD_FE_STATE };
-    static const enum rtv_xs_node be_nodes[] = { RTV_XS_VBD_BE_FRONTEND,
-        RTV_XS_VBD_BE_FRONTEND_ID, RTV_XS_VBD_BE_PARAMS, RTV_XS_VBD_BE_MODE,
-        RTV_XS_VBD_BE_TYPE, RTV_XS_VBD_BE_DEVICE_TYPE, RTV_XS_VBD_BE_ONLINE,
-        RTV_XS_VBD_BE_STATE };
-    if ((rc = rtv_xs_set_perms(s, t, fe, fep, 2)) < 0 ||
-        (rc = rtv_xs_set_perms(s, t, be, bep, 2)) < 0)
-        return rc;
-    for (unsigned i = 0; i < sizeof(fe_nodes) / sizeof(fe_nodes[0]); i++) {
-        blkif_xs_path(p, sizeof(p), &d, fe_nodes[i], 0, 0);
-        if ((rc = rtv_xs_set_perms(s, t, p, fep, 2)) < 0)
-            return rc;
-    }
-    for (unsigned i = 0; i < sizeof(be_nodes) / sizeof(be_nodes[0]); i++) {
-        blkif_xs_path(p, sizeof(p), &d, be_nodes[i], 0, 0);
-        if ((rc = rtv_xs_set_perms(s, t, p, bep, 2)) < 0)
-            return rc;
-    }
-    return 0;
-}
-
 static void toolstack_add(rtv_domid_t domid, unsigned devid, const char *image,
                           const char *mode)
 {
     struct rtv_xen x;
-    struct vbd_spec v = { domid, devid, image, mode };
+    struct blkif_xs_attach a = { { 0, domid, devid }, image, mode[0] == 'r', false };
 
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
-    ck_assert_int_eq(rtv_xs_transact(x.xs, 0, write_vbd, &v), 0);
+    ck_assert_int_eq(blkif_xs_attach(x.xs, &a), 0);
     rtv_xen_close(&x);
 }
 
@@ -920,6 +855,76 @@ START_TEST(hostile_backend_not_inflight) { run_bad_backend(BAD_NOT_INFLIGHT, RTV
 START_TEST(hostile_backend_bad_status)  { run_bad_backend(BAD_STATUS, RTV_BLKIF_RSP_E_BAD_STATUS); } END_TEST
 START_TEST(hostile_backend_prod_overflow) { run_bad_backend(BAD_PROD, RTV_BLKIF_RSP_E_PROD_OVERFLOW); } END_TEST
 
+/* Detach as xl block-detach does it, and a guest that dies mid-I/O: the
+ * daemon survives both, frees both devices and holds no grant mapping. */
+static int detach_child(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    struct front_verify_result res;
+    static uint8_t buf[4096];
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 100;
+    if (front_verify_run(f, &j->opts, &res) < 0)
+        return 101;
+    sync_send(j->sync_fd[1]);          /* "detach me" */
+    for (int t = 0; t < 500 && !rtv_front_detached(f); t++)
+        rtv_front_poll(f, 10);
+    if (!rtv_front_detached(f))
+        return 102;
+    if (rtv_front_submit(f, RTV_FRONT_READ, 0, buf, sizeof(buf), NULL, NULL) != -ENODEV)
+        return 103;
+    rtv_front_close(f);
+    rtv_xen_close(&x);
+    return 0;
+}
+
+START_TEST(detach_and_guest_death)
+{
+    struct backd_config cfg;
+    struct front_job j1, j2;
+    struct rtv_xen x;
+    struct blkif_xs_dev d1 = { 0, 1, DEV_A }, d2 = { 0, 2, DEV_A };
+    int up[2];
+    char c;
+
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    toolstack_add(2, DEV_A, img_b, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    ck_assert_int_eq(pipe(up), 0);
+    job_init(&j1, 1, DEV_A);
+    j1.opts.ops = 300;
+    j1.sync_fd[1] = up[1];
+    job_init(&j2, 2, DEV_A);
+    j2.opts.ops = 1000000;             /* busy until it is killed */
+    pid_t p1 = start_child(detach_child, &j1);
+    pid_t p2 = start_child(verify_child, &j2);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
+
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    ck_assert_int_eq(blkif_xs_detach(x.xs, &d1, 5000, false), 0);
+    ck_assert_int_eq(wait_pid(p1, 10000), 0);
+
+    /* dom2 dies with I/O in flight; the toolstack cleans up by force. */
+    usleep(100000);
+    kill(p2, SIGKILL);
+    ck_assert_int_eq(wait_pid(p2, 5000), 128 + SIGKILL);
+    ck_assert_int_eq(rtv_local_release_domain(hub, 2), 0);
+    blkif_xs_detach(x.xs, &d2, 300, true);
+    rtv_xen_close(&x);
+    usleep(300000);
+
+    ck_assert_int_eq(waitpid(bp.pid, NULL, WNOHANG), 0);      /* still alive */
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_eq(st.devices, 0);
+    ck_assert_int_eq(st.mapped_pages, 0);
+    ck_assert_uint_eq(st.connects, 2);
+}
+END_TEST
+
 /* A read-only device refuses writes at the backend too (raw request). */
 static int ro_child(void *arg)
 {
@@ -1014,6 +1019,7 @@ static Suite *blkif_component_suite(void)
     tcase_add_test(tc, hostile_backend_not_inflight);
     tcase_add_test(tc, hostile_backend_bad_status);
     tcase_add_test(tc, hostile_backend_prod_overflow);
+    tcase_add_test(tc, detach_and_guest_death);
     tcase_add_test(tc, read_only_device);
     tcase_add_test(tc, attach_failure_reported);
     suite_add_tcase(s, tc);

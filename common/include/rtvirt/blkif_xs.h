@@ -52,4 +52,31 @@ int blkif_xs_printf(struct rtv_store *s, rtv_txn_t t, const struct blkif_xs_dev 
                     enum rtv_xs_node node, unsigned queue, unsigned ring,
                     const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
+/* ---- the toolstack's part (what libxl's device_disk_add writes) ---------- */
+
+/* xl's vdev name (xvda, xvdb1, hda, sdc, or a plain number) to the xenbus
+ * device id, as libxl__device_disk_dev_number does for whole disks and
+ * partitions.  -EINVAL for anything else. */
+int blkif_vdev_to_devid(const char *vdev, unsigned *devid);
+
+struct blkif_xs_attach {
+    struct blkif_xs_dev dev;
+    const char *params;      /* image file or block device */
+    bool        read_only;
+    bool        cdrom;
+};
+
+/* Writes the backend and frontend nodes of a new vbd in one transaction
+ * (retried on EAGAIN), with libxl's permissions: the frontend directory is
+ * owned by the guest and readable by the backend domain, the backend
+ * directory owned by the backend domain and readable by the guest.
+ * -EEXIST if either directory already exists. */
+int blkif_xs_attach(struct rtv_store *s, const struct blkif_xs_attach *a);
+
+/* libxl's detach: asks the backend to close (online = 0, state = Closing),
+ * waits up to timeout_ms for the backend to reach Closed, then removes both
+ * directories.  -ETIMEDOUT leaves them in place (force = remove anyway). */
+int blkif_xs_detach(struct rtv_store *s, const struct blkif_xs_dev *d,
+                    int timeout_ms, bool force);
+
 #endif

@@ -78,7 +78,8 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
  * used for flush, NULL for discard where len gives the byte count) must stay
  * valid until the callback.  Returns 0, -EAGAIN when every slot is busy
  * (poll, then retry), -EINVAL, -EROFS, -EOPNOTSUPP (not negotiated), -EIO
- * once the device has failed, -ESHUTDOWN while closing. */
+ * once the device has failed, -ENODEV once detached, -ESHUTDOWN while
+ * closing. */
 int rtv_front_submit(struct rtv_front *f, enum rtv_front_op op, uint64_t sector,
                      void *buf, size_t len, rtv_front_done_fn cb, void *arg);
 
@@ -88,6 +89,10 @@ int rtv_front_submit(struct rtv_front *f, enum rtv_front_op op, uint64_t sector,
 int rtv_front_poll(struct rtv_front *f, int timeout_ms);
 
 unsigned rtv_front_inflight(const struct rtv_front *f);
+/* True once the toolstack detached the device (backend went Closing/Closed
+ * with online = 0, or its directory vanished); submissions then fail with
+ * -ENODEV.  Call rtv_front_close() to release what is left. */
+bool rtv_front_detached(const struct rtv_front *f);
 bool rtv_front_failed(const struct rtv_front *f, const char **why);
 void rtv_front_get_info(const struct rtv_front *f, struct rtv_front_info *info);
 
