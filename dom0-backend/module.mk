@@ -29,3 +29,21 @@ $(BUILD)/bin/rtvirt-backd: $(BACKD_OBJS) $(BUILD)/lib/librtvirt-xen.a $(BUILD)/l
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(BACKD_OBJS) $(BUILD)/lib/librtvirt-xen.a \
 	    $(BUILD)/lib/librtvirt.a $(XEN_LIBS) $(EXTRA_LIBS_rtvirt-backd) $(LDLIBS)
 endif
+
+# rtvirt-vbd: writes/removes the vbd nodes libxl would (attach without xl).
+VBD_SRCS := dom0-backend/vbd_main.c
+INSTALL_SBIN += $(BUILD)/bin/rtvirt-vbd
+# libxl hotplug script for `backendtype=phy, script=rtvirt-block` disks.
+INSTALL_SCRIPTS += dom0-backend/rtvirt-block
+ifneq ($(origin rtv_program),undefined)
+$(eval $(call rtv_program,rtvirt-vbd,$(VBD_SRCS),xen))
+$(BUILD)/bin/rtvirt-vbd: $(BUILD)/lib/librtvirt.a $(BUILD)/lib/librtvirt-xen.a
+else
+VBD_OBJS := $(VBD_SRCS:%.c=$(BUILD)/obj/%.o)
+PROGRAMS += $(BUILD)/bin/rtvirt-vbd
+all: $(BUILD)/bin/rtvirt-vbd
+$(BUILD)/bin/rtvirt-vbd: $(VBD_OBJS) $(BUILD)/lib/librtvirt-xen.a $(BUILD)/lib/librtvirt.a
+	@mkdir -p $(@D)
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(VBD_OBJS) $(BUILD)/lib/librtvirt-xen.a \
+	    $(BUILD)/lib/librtvirt.a $(XEN_LIBS) $(LDLIBS)
+endif
