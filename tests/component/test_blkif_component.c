@@ -925,6 +925,133 @@ START_TEST(detach_and_guest_death)
 }
 END_TEST
 
+/* Fault injection (SQLite-style, through the hub): xenstore transactions
+ * that conflict, a ring that cannot be mapped, an event channel that cannot
+ * be bound, segment grants that cannot be mapped, a frontend that cannot
+ * share pages.  Each costs at most the device concerned; the daemon goes on. */
+static int expect_open_fail(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+
+    if (open_front(j->domid, &j->cfg, &x, &f) == 0)
+        return 110;
+    rtv_xen_close(&x);
+    return 0;
+}
+
+static int map_fault_child(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    struct order_log log = { .n = 0 };
+    struct order_ent e[5];
+    static uint8_t buf[8192];
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 120;
+    sync_send(j->sync_fd[1]);
+    sync_wait(j->sync_fd[0]);          /* the parent armed the fault */
+    for (int i = 0; i < 5; i++) {
+        e[i] = (struct order_ent){ &log, i, 1 };
+        if (rtv_front_submit(f, RTV_FRONT_WRITE, (uint64_t)i * 16, buf, sizeof(buf),
+                             order_cb, &e[i]) < 0)
+            return 121;
+        for (int t = 0; t < 300 && log.n <= i; t++)
+            rtv_front_poll(f, 10);
+        if (log.n != i + 1)
+            return 122;
+    }
+    for (int i = 0; i < 5; i++)
+        if (e[i].status != (i < 3 ? -EIO : 0)) {
+            fprintf(stderr, "map fault: request %d status %d\n", i, e[i].status);
+            return 123;
+        }
+    if (rtv_front_failed(f, NULL))
+        return 124;
+    rtv_front_close(f);
+    rtv_xen_close(&x);
+    return 0;
+}
+
+static void wait_hotplug_error(rtv_domid_t domid, const char *needle)
+{
+    struct rtv_xen x;
+    struct blkif_xs_dev d = { 0, domid, DEV_A };
+    char *val = NULL;
+
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
+    for (int t = 0; t < 300 && val == NULL; t++)
+        if (blkif_xs_read(x.xs, 0, &d, RTV_XS_VBD_BE_HOTPLUG_ERROR, 0, 0, &val, NULL) < 0)
+            usleep(10000);
+    ck_assert_ptr_nonnull(val);
+    ck_assert_msg(strstr(val, needle) != NULL, "hotplug-error \"%s\"", val);
+    free(val);
+    rtv_xen_close(&x);
+}
+
+START_TEST(fault_injection)
+{
+    struct backd_config cfg;
+    struct front_job j;
+    int up[2], down[2];
+    char c;
+
+    backd_config_default(&cfg);
+    /* Conflicting transactions are retried: the attach still lands. */
+    rtv_local_fault_set(hub, RTV_FAULT_XS_TXN_COMMIT, 0, 3, EAGAIN);
+    toolstack_add(1, DEV_A, img_a, "w");
+    ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_XS_TXN_COMMIT), 3);
+    struct backend_proc bp = start_backend(&cfg);
+
+    /* The ring cannot be mapped: that device fails, reported. */
+    job_init(&j, 1, DEV_A);
+    j.cfg.timeout_ms = 2000;
+    rtv_local_fault_set(hub, RTV_FAULT_GNT_MAP, 0, 1, EINVAL);
+    ck_assert_int_eq(wait_pid(start_child(expect_open_fail, &j), 20000), 0);
+    wait_hotplug_error(1, "cannot map ring");
+    ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_MAP), 1);
+
+    /* The event channel cannot be bound: same. */
+    toolstack_add(2, DEV_A, img_b, "w");
+    job_init(&j, 2, DEV_A);
+    j.cfg.timeout_ms = 2000;
+    rtv_local_fault_set(hub, RTV_FAULT_EVTCHN_BIND, 0, 1, EIO);
+    ck_assert_int_eq(wait_pid(start_child(expect_open_fail, &j), 20000), 0);
+    wait_hotplug_error(2, "bind event channel");
+
+    /* The frontend cannot share its ring: it fails cleanly. */
+    toolstack_add(3, DEV_A, img_b, "w");
+    job_init(&j, 3, DEV_A);
+    j.cfg.timeout_ms = 2000;
+    rtv_local_fault_set(hub, RTV_FAULT_GNT_SHARE, 0, 1, ENOMEM);
+    ck_assert_int_eq(wait_pid(start_child(expect_open_fail, &j), 20000), 0);
+    ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_SHARE), 1);
+
+    /* Segment grants that cannot be mapped: those requests get errors,
+     * the next ones succeed. */
+    toolstack_add(4, DEV_A, img_b, "w");
+    job_init(&j, 4, DEV_A);
+    j.cfg.persistent = false;
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    j.sync_fd[0] = down[0];
+    j.sync_fd[1] = up[1];
+    pid_t p = start_child(map_fault_child, &j);
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    rtv_local_fault_set(hub, RTV_FAULT_GNT_MAP, 0, 3, EINVAL);
+    ck_assert_int_eq(write(down[1], &c, 1), 1);
+    ck_assert_int_eq(wait_pid(p, 20000), 0);
+
+    ck_assert_int_eq(waitpid(bp.pid, NULL, WNOHANG), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_eq(st.connects, 1);
+    ck_assert_uint_eq(st.errors, 3);
+}
+END_TEST
+
 /* A read-only device refuses writes at the backend too (raw request). */
 static int ro_child(void *arg)
 {
@@ -1020,6 +1147,7 @@ static Suite *blkif_component_suite(void)
     tcase_add_test(tc, hostile_backend_bad_status);
     tcase_add_test(tc, hostile_backend_prod_overflow);
     tcase_add_test(tc, detach_and_guest_death);
+    tcase_add_test(tc, fault_injection);
     tcase_add_test(tc, read_only_device);
     tcase_add_test(tc, attach_failure_reported);
     suite_add_tcase(s, tc);
