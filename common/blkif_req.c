@@ -139,6 +139,10 @@ enum rtv_blkif_verdict rtv_blkif_parse(const struct blkif_request *copy,
             (const struct blkif_request_indirect *)copy;
         unsigned n = ind->nr_segments;
 
+        /* The response carries indirect_op, not BLKIF_OP_INDIRECT: Linux
+         * blkback answers so and Linux blkfront (since XSA-376) marks the
+         * device broken on anything else. */
+        out->operation = ind->indirect_op;
         if (lim->max_indirect_segs == 0)
             return RTV_BLKIF_E_OP_NOT_NEGOTIATED;
         if (ind->indirect_op == BLKIF_OP_READ)

@@ -146,7 +146,11 @@ START_TEST(test_bad_catalogue)
                       rtv_blkif_verdict_str(v), rtv_blkif_verdict_str(bad[i].want));
         /* A rejection still carries what the error response needs. */
         ck_assert_uint_eq(out.id, bad[i].req.id);
-        ck_assert_uint_eq(out.operation, bad[i].req.operation);
+        if (bad[i].req.operation == BLKIF_OP_INDIRECT)
+            ck_assert_uint_eq(out.operation,
+                              ((struct blkif_request_indirect *)&bad[i].req)->indirect_op);
+        else
+            ck_assert_uint_eq(out.operation, bad[i].req.operation);
     }
 }
 END_TEST
@@ -243,6 +247,8 @@ START_TEST(test_indirect)
     }
     ck_assert_int_eq(parse(indirect(BLKIF_OP_WRITE, 64, n), &lim, &out), RTV_BLKIF_OK);
     ck_assert_int_eq(out.kind, RTV_BLKIF_WRITE);
+    ck_assert_uint_eq(out.operation, BLKIF_OP_WRITE);   /* echo indirect_op */
+    ck_assert_uint_eq(out.id, 99);
     ck_assert_uint_eq(out.nr_indirect_pages, 2);
     ck_assert_uint_eq(out.indirect_grefs[1], 501);
     ck_assert_int_eq(rtv_blkif_parse_indirect(&out, pages, &lim), RTV_BLKIF_OK);

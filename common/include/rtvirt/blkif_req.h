@@ -72,7 +72,8 @@ enum rtv_blkif_kind {
 
 struct rtv_blkif_req {
     uint64_t id;            /* echoed in the response */
-    uint8_t  operation;     /* ring operation, echoed in the response */
+    uint8_t  operation;     /* echoed in the response: the ring operation,
+                             * or indirect_op for BLKIF_OP_INDIRECT */
     enum rtv_blkif_kind kind;
     bool     drain;         /* all earlier requests must complete first (barrier) */
     bool     preflush;      /* make earlier completed writes durable first */
