@@ -467,14 +467,16 @@ static int slot_data(struct rtv_front *f, struct front_slot *s, unsigned nsegs,
     if (f->info.persistent) {
         /* One pool per slot, granted read-write once and reused: the
          * backend keeps it mapped (feature-persistent). */
-        if (s->data == NULL) {
-            s->data = g->ops->share(g, f->be_domid, f->max_segs, s->data_refs, true);
-            if (s->data == NULL)
-                return -errno;
+        if (s->data != NULL)
+            return 0;
+        s->data = g->ops->share(g, f->be_domid, f->max_segs, s->data_refs, true);
+        if (s->data != NULL) {
             s->nr_data = f->max_segs;
             s->data_persistent = true;
+            return 0;
         }
-        return 0;
+        /* Out of grants (gntalloc's limit is 1024 pages by default): this
+         * request goes with one-shot grants instead. */
     }
     s->data = g->ops->share(g, f->be_domid, nsegs, s->data_refs, writable);
     if (s->data == NULL)
@@ -489,16 +491,17 @@ static int slot_ind(struct rtv_front *f, struct front_slot *s, unsigned nind)
     struct rtv_grants *g = f->x->gnt;
 
     if (f->info.persistent) {
-        if (s->ind == NULL) {
-            unsigned n = rtv_blkif_indirect_pages(f->max_segs);
+        unsigned n = rtv_blkif_indirect_pages(f->max_segs);
 
-            s->ind = g->ops->share(g, f->be_domid, n, s->ind_refs, true);
-            if (s->ind == NULL)
-                return -errno;
+        if (s->ind != NULL)
+            return 0;
+        s->ind = g->ops->share(g, f->be_domid, n, s->ind_refs, true);
+        if (s->ind != NULL) {
             s->nr_ind = n;
             s->ind_persistent = true;
+            return 0;
         }
-        return 0;
+        /* Out of grants: one-shot, as for the data pages. */
     }
     s->ind = g->ops->share(g, f->be_domid, nind, s->ind_refs, false);
     if (s->ind == NULL)

@@ -976,6 +976,37 @@ static int map_fault_child(void *arg)
     return 0;
 }
 
+/* Persistent grants: when the pool cannot be shared (gntalloc's limit),
+ * the request still goes out with one-shot grants. */
+static int share_fault_child(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    struct order_log log = { .n = 0 };
+    struct order_ent e[2];
+    static uint8_t buf[8192], back[8192];
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 130;
+    sync_send(j->sync_fd[1]);
+    sync_wait(j->sync_fd[0]);          /* the parent armed the fault */
+    memset(buf, 0x3C, sizeof(buf));
+    e[0] = (struct order_ent){ &log, 0, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_WRITE, 64, buf, sizeof(buf), order_cb, &e[0]) < 0)
+        return 131;
+    e[1] = (struct order_ent){ &log, 1, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_READ, 64, back, sizeof(back), order_cb, &e[1]) < 0)
+        return 132;
+    for (int t = 0; t < 300 && log.n < 2; t++)
+        rtv_front_poll(f, 10);
+    if (log.n != 2 || e[0].status != 0 || e[1].status != 0 || memcmp(buf, back, sizeof(buf)))
+        return 133;
+    rtv_front_close(f);
+    rtv_xen_close(&x);
+    return 0;
+}
+
 static void wait_hotplug_error(rtv_domid_t domid, const char *needle)
 {
     struct rtv_xen x;
@@ -1045,9 +1076,24 @@ START_TEST(fault_injection)
     ck_assert_int_eq(write(down[1], &c, 1), 1);
     ck_assert_int_eq(wait_pid(p, 20000), 0);
 
+    /* Persistent pool cannot be shared: one-shot grants instead. */
+    toolstack_add(5, DEV_A, img_a, "w");
+    job_init(&j, 5, DEV_A);
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    j.sync_fd[0] = down[0];
+    j.sync_fd[1] = up[1];
+    p = start_child(share_fault_child, &j);
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    rtv_local_fault_set(hub, RTV_FAULT_GNT_SHARE, 0, 1, ENOSPC);
+    unsigned hits = rtv_local_fault_hits(hub, RTV_FAULT_GNT_SHARE);
+    ck_assert_int_eq(write(down[1], &c, 1), 1);
+    ck_assert_int_eq(wait_pid(p, 20000), 0);
+    ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_SHARE), hits + 1);
+
     ck_assert_int_eq(waitpid(bp.pid, NULL, WNOHANG), 0);
     struct backd_stats st = stop_backend(bp);
-    ck_assert_uint_eq(st.connects, 1);
+    ck_assert_uint_eq(st.connects, 2);
     ck_assert_uint_eq(st.errors, 3);
 }
 END_TEST
