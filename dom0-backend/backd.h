@@ -54,7 +54,7 @@ void backd_stop(struct backd *b);
 struct backd_stats {
     unsigned long long requests, errors, halted_rings, connects,
                        persistent_hits, persistent_maps, indirect, discards,
-                       flushes;
+                       flushes, barriers_waited;
     long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
 };

@@ -299,6 +299,7 @@ static void handle_request(struct backd_queue *q, const struct blkif_request *co
         q->plugged = true;
         if (q->inflight > 1) {      /* wait for everything before it */
             q->deferred = req;
+            b->st.barriers_waited++;
             return;
         }
     }

@@ -80,6 +80,7 @@ struct rtv_front {
     const char *why;
     bool closing;
     bool detached;             /* the toolstack removed the device */
+    bool plugged;              /* test hook: hold notifications */
     uint64_t next_seq;
     unsigned nq;
     struct front_queue q[BLKIF_XS_MAX_QUEUES];
@@ -534,7 +535,7 @@ static void push(struct rtv_front *f, struct front_queue *q)
     int notify;
 
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->ring, notify);
-    if (notify)
+    if (notify && !f->plugged)
         f->x->evtchn->ops->notify(f->x->evtchn, q->port);
 }
 
@@ -1085,4 +1086,13 @@ void rtv_front_test_set_req_prod(struct rtv_front *f, uint32_t prod)
     xen_wmb();
     q->ring.sring->req_prod = prod;
     f->x->evtchn->ops->notify(f->x->evtchn, q->port);
+}
+
+void rtv_front_test_plug(struct rtv_front *f, bool plugged)
+{
+    f->plugged = plugged;
+    if (!plugged)
+        for (unsigned qi = 0; qi < f->nq; qi++)
+            if (f->q[qi].port_ok)
+                f->x->evtchn->ops->notify(f->x->evtchn, f->q[qi].port);
 }
