@@ -5,14 +5,19 @@
  *   rtvirt-front [-v] [--no-persistent] [--ring-page-order N] [--queues N]
  *                [--indirect N] [--ops N] [--seed N] [--region-sectors N]
  *                [--discard-zeroes] <devid> verify
+ *   rtvirt-front [...] <devid> bench [--pattern seqread|randrw] [--bs BYTES]
+ *                [--depth N] [--seconds N]
  *
- * Exit status 0 only if every read matched and every request succeeded.
+ * verify: exit status 0 only if every read matched and every request
+ * succeeded.  bench: prints one "rtvirt-front: bench ..." line with MB/s and
+ * IOPS (a measurement, not a test).
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "front_bench.h"
 #include "front_verify.h"
 #include "rtvirt/front_blk.h"
 #include "rtvirt/xen_seam.h"
@@ -23,7 +28,9 @@ static int usage(void)
     fprintf(stderr,
             "usage: rtvirt-front [-v] [--no-persistent] [--ring-page-order N] [--queues N]\n"
             "                    [--indirect N] [--ops N] [--seed N] [--region-sectors N]\n"
-            "                    [--discard-zeroes] <devid> verify\n");
+            "                    [--discard-zeroes] <devid> verify\n"
+            "       rtvirt-front [options] <devid> bench [--pattern seqread|randrw] [--bs BYTES]\n"
+            "                    [--depth N] [--seconds N]\n");
     return 2;
 }
 
@@ -38,7 +45,9 @@ int main(int argc, char **argv)
     struct front_verify_opts o = { .ops = 10000, .seed = 1 };
     struct front_verify_result res;
     unsigned long long v, devid = 0;
-    bool have_devid = false, verify = false;
+    bool have_devid = false, verify = false, bench = false;
+    struct front_bench_opts bo = { FRONT_BENCH_SEQ_READ, 65536, 32, 10, 0, 1 };
+    struct front_bench_result br;
     struct rtv_err err = { 0, "" };
     struct rtv_xen x;
     struct rtv_front *f;
@@ -60,9 +69,15 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--region-sectors") == 0 && num(n, UINT64_MAX, &v) == 0) { o.region_sectors = v; i++; }
         else if (!have_devid && num(a, 2147483647ull, &devid) == 0) have_devid = true;
         else if (have_devid && strcmp(a, "verify") == 0) verify = true;
+        else if (have_devid && strcmp(a, "bench") == 0) bench = true;
+        else if (strcmp(a, "--pattern") == 0 && n && strcmp(n, "seqread") == 0) { bo.pattern = FRONT_BENCH_SEQ_READ; i++; }
+        else if (strcmp(a, "--pattern") == 0 && n && strcmp(n, "randrw") == 0) { bo.pattern = FRONT_BENCH_RAND_RW; i++; }
+        else if (strcmp(a, "--bs") == 0 && num(n, 1u << 22, &v) == 0) { bo.block_bytes = (unsigned)v; i++; }
+        else if (strcmp(a, "--depth") == 0 && num(n, 4096, &v) == 0 && v > 0) { bo.depth = (unsigned)v; i++; }
+        else if (strcmp(a, "--seconds") == 0 && num(n, 86400, &v) == 0 && v > 0) { bo.seconds = (unsigned)v; i++; }
         else return usage();
     }
-    if (!have_devid || !verify)
+    if (!have_devid || verify == bench)
         return usage();
     cfg.devid = (unsigned)devid;
 
@@ -76,6 +91,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "rtvirt-front: attach vbd %llu: %s\n", devid, msg);
         rtv_xen_close(&x);
         return 1;
+    }
+    if (bench) {
+        rc = front_bench_run(f, &bo, &br);
+        printf("rtvirt-front: bench vbd %llu %s bs=%u depth=%u: %.1f MB/s %.0f IOPS "
+               "(%llu I/Os in %.2f s, %llu errors)%s%s\n", devid,
+               bo.pattern == FRONT_BENCH_SEQ_READ ? "seqread" : "randrw", bo.block_bytes,
+               bo.depth, br.seconds > 0 ? br.bytes / br.seconds / 1e6 : 0.0,
+               br.seconds > 0 ? br.ios / br.seconds : 0.0, br.ios, br.seconds, br.errors,
+               rc < 0 ? ": " : "", rc < 0 ? strerror(-rc) : "");
+        rtv_front_close(f);
+        rtv_xen_close(&x);
+        return rc == 0 && br.errors == 0 ? 0 : 1;
     }
     rc = front_verify_run(f, &o, &res);
     printf("rtvirt-front: vbd %llu: %llu reads, %llu writes, %llu flushes, %llu discards, "

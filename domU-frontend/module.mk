@@ -2,7 +2,7 @@
 # rtvirt-front CLI.  The library's API header is common/include/rtvirt/front_blk.h.
 FRONT_LIB_SRCS    := domU-frontend/front_blk.c
 FRONT_LIB         := $(BUILD)/lib/librtvirt-front.a
-FRONT_VERIFY_SRCS := domU-frontend/front_verify.c
+FRONT_VERIFY_SRCS := domU-frontend/front_verify.c domU-frontend/front_bench.c
 FRONT_SRCS        := domU-frontend/front_main.c $(FRONT_VERIFY_SRCS)
 
 $(FRONT_LIB): $(FRONT_LIB_SRCS:%.c=$(BUILD)/obj/%.o)

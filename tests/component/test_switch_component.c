@@ -1,0 +1,1048 @@
+/*
+ * Component test of the live switch on the host, over the local transport:
+ *
+ *   backd process      rtvirt-backd's engine, serving the image as the PV
+ *                      backend (dom0);
+ *   coordinator proc.  common/coordinator.c with bring_up / tear_down wired
+ *                      to a small toolstack adapter (below) that writes the
+ *                      vbd nodes backd serves and ctl-devid, and removes them
+ *                      once both ends reached Closed (dom0);
+ *   guest process      the shunt (engine, emulated + PV paths, xenstore
+ *                      glue, NBD server) with the SAME image file standing in
+ *                      for the emulated disk (domain 5);
+ *   load generator     an NBD client on a socketpair to the guest's NBD
+ *                      server: concurrent random writes, reads, flushes and
+ *                      trims of 4 KiB blocks with a model of every block;
+ *                      every read is checked, and at the end every block is
+ *                      read back through the shunt and straight from the
+ *                      image file;
+ *   the test process   the orchestrator: rtv_ctl_request / rtv_ctl_wait.
+ *
+ * All are fork()ed after the hub is created and talk only through it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <linux/nbd.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <endian.h>
+
+#include "../../dom0-backend/backd.h"
+#include "../../shunt/shunt.h"
+#include "rtvirt/blkif_abi.h"
+#include "rtvirt/blkif_xs.h"
+#include "rtvirt/coordinator.h"
+#include "rtvirt/ctl.h"
+#include "rtvirt/local.h"
+#include "rtvirt/xs_schema.h"
+#include "rtvirt/xs_util.h"
+#include "unit.h"
+
+#define GUEST      5
+#define VDEV       "hda"
+#define IMG_BYTES  (8u << 20)
+#define BLK        4096u
+#define NBLOCKS    (IMG_BYTES / BLK)
+#define DEVID_BASE 1000u
+
+#if defined(__SANITIZE_ADDRESS__)
+#define DEFAULT_SWITCHES 200    /* ASan+UBSan build: slower, fewer */
+#else
+#define DEFAULT_SWITCHES 1000
+#endif
+
+static struct rtv_local_hub *hub;
+static char img[64];
+static bool verbose;
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- processes ------------------------------------------------------------------- */
+
+static int wait_pid(pid_t pid, int ms)
+{
+    int st;
+
+    for (int t = 0; t < ms; t += 5) {
+        pid_t r = waitpid(pid, &st, WNOHANG);
+
+        if (r == pid)
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        usleep(5000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+    return -1;
+}
+
+static volatile sig_atomic_t stop_flag;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void catch_term(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* backd: the PV backend. */
+static struct backd *child_backd;
+
+static void backd_on_term(int sig)
+{
+    (void)sig;
+    if (child_backd)
+        backd_stop(child_backd);
+}
+
+static pid_t start_backd(void)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct backd_config cfg;
+        struct rtv_xen x;
+        struct sigaction sa;
+
+        backd_config_default(&cfg);
+        if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0)
+            _exit(10);
+        child_backd = backd_new(&x, &cfg);
+        if (child_backd == NULL)
+            _exit(11);
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = backd_on_term;
+        sigaction(SIGTERM, &sa, NULL);
+        int rc = backd_run(child_backd, -1);
+        backd_free(child_backd);
+        rtv_xen_close(&x);
+        _exit(rc < 0 ? 13 : 0);
+    }
+    return pid;
+}
+
+/* ---- the coordinator process and its toolstack adapter ----------------------------- */
+
+/*
+ * What rtvirt-backd's coordinator part needs from a backend, done as a
+ * toolstack would: bring_up writes the vbd nodes (blkif_xs_attach) that the
+ * backd engine serves, plus ctl-devid; READY once backd reached InitWait.
+ * tear_down waits until the frontend is Closed (or never attached) and the
+ * backend is not Connected/Closing, then removes both directories and
+ * ctl-devid; CLOSED then.  Each bring-up uses a fresh devid, so a new vbd is
+ * never confused with the one backd is still dropping.
+ */
+struct adapter {
+    struct rtv_xen          x;         /* its own connection (own watches) */
+    struct rtv_coordinator *co;
+    bool                    up_pending, down_pending;
+    unsigned                devid;
+    unsigned                next_devid;
+};
+
+static int ctl_path(char *buf, enum rtv_xs_node node)
+{
+    struct rtv_xs_args a = { .domid = GUEST, .vdev = VDEV };
+    return rtv_xs_path(buf, 256, node, &a, NULL);
+}
+
+static bool read_devid(struct rtv_store *xs, unsigned *devid)
+{
+    char p[256];
+    unsigned long long v;
+
+    ctl_path(p, RTV_XS_CTL_DEVID);
+    if (rtv_xs_read_uint(xs, RTV_XS_NO_TXN, p, 2147483647ull, &v) < 0)
+        return false;
+    *devid = (unsigned)v;
+    return true;
+}
+
+static int vbd_state(struct rtv_store *xs, unsigned devid, enum rtv_xs_node node)
+{
+    struct blkif_xs_dev d = { 0, GUEST, devid };
+    unsigned long long v;
+    int rc = blkif_xs_read_uint(xs, RTV_XS_NO_TXN, &d, node, 0, 0, 8, false, 0, &v);
+
+    return rc == -ENOENT ? -1 : rc < 0 ? -2 : (int)v;
+}
+
+static void vbd_watch(struct adapter *a, unsigned devid, bool on)
+{
+    struct blkif_xs_dev d = { 0, GUEST, devid };
+    char p[256];
+
+    blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_BE_STATE, 0, 0);
+    on ? rtv_xs_watch(a->x.xs, p, "vbd") : rtv_xs_unwatch(a->x.xs, p, "vbd");
+    blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_FE_STATE, 0, 0);
+    on ? rtv_xs_watch(a->x.xs, p, "vbd") : rtv_xs_unwatch(a->x.xs, p, "vbd");
+}
+
+static void vbd_remove(struct rtv_store *xs, unsigned devid)
+{
+    struct blkif_xs_dev d = { 0, GUEST, devid };
+    char p[256];
+
+    blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_BE_STATE, 0, 0);
+    *strrchr(p, '/') = '\0';
+    rtv_xs_rm(xs, RTV_XS_NO_TXN, p);
+    blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_FE_STATE, 0, 0);
+    *strrchr(p, '/') = '\0';
+    rtv_xs_rm(xs, RTV_XS_NO_TXN, p);
+}
+
+static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
+                       struct rtv_err *err)
+{
+    struct adapter *a = ctx;
+    char p[256];
+    int rc;
+
+    (void)vdev;
+    a->devid = a->next_devid++;
+    if (a->next_devid >= DEVID_BASE + 900)
+        a->next_devid = DEVID_BASE;
+    vbd_remove(a->x.xs, a->devid);   /* leftovers of an earlier run of ours */
+    struct blkif_xs_attach at = { .dev = { 0, dom, a->devid }, .params = image };
+    if ((rc = blkif_xs_attach(a->x.xs, &at)) < 0)
+        return rtv_err_set(err, -rc, "cannot write vbd %u: %s", a->devid, strerror(-rc));
+    ctl_path(p, RTV_XS_CTL_DEVID);
+    if ((rc = rtv_xs_printf(a->x.xs, RTV_XS_NO_TXN, p, "%u", a->devid)) < 0)
+        return rtv_err_set(err, -rc, "cannot write ctl-devid: %s", strerror(-rc));
+    vbd_watch(a, a->devid, true);
+    a->up_pending = true;
+    a->down_pending = false;
+    return 0;
+}
+
+static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
+{
+    struct adapter *a = ctx;
+
+    (void)dom;
+    (void)vdev;
+    if (!a->up_pending && !a->down_pending) {
+        /* After a restart we learn the device from the store. */
+        if (!read_devid(a->x.xs, &a->devid)) {
+            rtv_coordinator_backend_event(a->co, GUEST, VDEV, RTV_CEV_BACKEND_CLOSED,
+                                          NULL, now_ms());
+            return;
+        }
+        vbd_watch(a, a->devid, true);
+    }
+    a->up_pending = false;
+    a->down_pending = true;
+}
+
+static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
+{
+    struct adapter *a = ctx;
+    unsigned devid;
+
+    (void)dom;
+    (void)vdev;
+    return read_devid(a->x.xs, &devid) &&
+           vbd_state(a->x.xs, devid, RTV_XS_VBD_BE_STATE) >= 0;
+}
+
+static const struct rtv_coord_backend_ops ad_ops = { ad_bring_up, ad_tear_down, ad_present };
+
+static void ad_poll(struct adapter *a)
+{
+    char *path, *token, p[256];
+
+    while (rtv_xs_read_watch(a->x.xs, &path, &token) == 0) {
+        free(path);
+        free(token);
+    }
+    if (a->up_pending) {
+        int be = vbd_state(a->x.xs, a->devid, RTV_XS_VBD_BE_STATE);
+        struct blkif_xs_dev d = { 0, GUEST, a->devid };
+        char *hs = NULL;
+
+        if (blkif_xs_read(a->x.xs, RTV_XS_NO_TXN, &d, RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0,
+                          &hs, NULL) == 0 && strcmp(hs, "error") == 0) {
+            a->up_pending = false;
+            rtv_coordinator_backend_event(a->co, GUEST, VDEV, RTV_CEV_BACKEND_FAILED,
+                                          "backd reported hotplug-status error", now_ms());
+        } else if (be >= XenbusStateInitWait && be <= XenbusStateConnected) {
+            a->up_pending = false;
+            rtv_coordinator_backend_event(a->co, GUEST, VDEV, RTV_CEV_BACKEND_READY, NULL,
+                                          now_ms());
+        }
+        free(hs);
+    }
+    if (a->down_pending) {
+        int fe = vbd_state(a->x.xs, a->devid, RTV_XS_VBD_FE_STATE);
+        int be = vbd_state(a->x.xs, a->devid, RTV_XS_VBD_BE_STATE);
+
+        /* The ring goes only once the frontend is Closed (or never came):
+         * tearing down earlier corrupts it. */
+        if ((fe == -1 || fe == XenbusStateUnknown || fe == XenbusStateClosed) &&
+            be != XenbusStateConnected && be != XenbusStateClosing) {
+            vbd_watch(a, a->devid, false);
+            vbd_remove(a->x.xs, a->devid);
+            ctl_path(p, RTV_XS_CTL_DEVID);
+            rtv_xs_rm(a->x.xs, RTV_XS_NO_TXN, p);
+            a->down_pending = false;
+            rtv_coordinator_backend_event(a->co, GUEST, VDEV, RTV_CEV_BACKEND_CLOSED, NULL,
+                                          now_ms());
+        }
+    }
+}
+
+static void coord_log(void *ctx, const char *msg)
+{
+    (void)ctx;
+    if (verbose)
+        fprintf(stderr, "[coord %ld] %s\n", (long)getpid(), msg);
+}
+
+static pid_t start_coordinator(void)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct rtv_xen x;
+        struct adapter a;
+        struct rtv_err err = { 0, "" };
+
+        catch_term();
+        memset(&a, 0, sizeof(a));
+        a.next_devid = DEVID_BASE + (unsigned)(getpid() % 450) * 2;
+        if (rtv_local_open(hub, 0, RTV_XEN_STORE, &x) < 0 ||
+            rtv_local_open(hub, 0, RTV_XEN_STORE, &a.x) < 0)
+            _exit(20);
+        a.co = rtv_coordinator_new(x.xs, &ad_ops, &a, &err);
+        if (a.co == NULL)
+            _exit(21);
+        rtv_coordinator_set_log(a.co, coord_log, NULL);
+        if (rtv_coordinator_start(a.co, now_ms(), &err) < 0) {
+            fprintf(stderr, "coordinator: %s\n", err.msg);
+            _exit(22);
+        }
+        while (!stop_flag) {
+            struct pollfd pfd[2] = {
+                { .fd = rtv_xs_watch_fd(x.xs), .events = POLLIN },
+                { .fd = rtv_xs_watch_fd(a.x.xs), .events = POLLIN },
+            };
+            poll(pfd, 2, 20);
+            rtv_coordinator_poll_watches(a.co, now_ms());
+            ad_poll(&a);
+            rtv_coordinator_tick(a.co, now_ms());
+        }
+        rtv_coordinator_free(a.co);
+        rtv_xen_close(&a.x);
+        rtv_xen_close(&x);
+        _exit(0);
+    }
+    return pid;
+}
+
+/* ---- the guest: the shunt and its NBD server --------------------------------------- */
+
+struct guest_report {
+    struct shunt_status st;
+    bool direct;
+    int  rc;
+};
+
+static int open_guest(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv_err *err)
+{
+    (void)ctx;
+    int rc = rtv_local_open(hub, GUEST, parts, out);
+    if (rc < 0)
+        rtv_err_set(err, -rc, "local hub: %s", strerror(-rc));
+    return rc;
+}
+
+static pid_t start_guest(int sock, int report_fd, unsigned flush_delay_ms, int other)
+{
+    pid_t pid = fork();
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct shunt_config cfg;
+        struct rtv_err err = { 0, "" };
+        struct guest_report rep;
+
+        close(other);
+        signal(SIGPIPE, SIG_IGN);
+        memset(&rep, 0, sizeof(rep));
+        shunt_config_default(&cfg);
+        cfg.emulated = img;
+        cfg.emulated_name = "sda";
+        cfg.vdev = VDEV;
+        cfg.allow_buffered = true;
+        cfg.open_xen = open_guest;
+        cfg.verbose = verbose;
+        cfg.front.timeout_ms = 5000;
+        cfg.test_flush_delay_ms = flush_delay_ms;
+        struct shunt *sh = shunt_new(&cfg, &err);
+        if (sh == NULL) {
+            fprintf(stderr, "guest: %s\n", err.msg);
+            _exit(30);
+        }
+        struct shunt_nbd *srv = shunt_nbd_new(sh, sock);
+        if (srv == NULL)
+            _exit(31);
+        int rc;
+        for (;;) {
+            struct pollfd pfd;
+
+            shunt_nbd_pollfd(srv, &pfd);
+            if (shunt_run_once(sh, &pfd, 1, 100) < 0) {
+                rc = -1;
+                break;
+            }
+            rc = shunt_nbd_handle(srv, pfd.revents);
+            if (rc <= 0)
+                break;
+        }
+        shunt_nbd_free(srv);
+        shunt_get_status(sh, &rep.st);
+        rep.direct = true;
+        rep.rc = rc;
+        shunt_free(sh);
+        if (write(report_fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
+            _exit(32);
+        _exit(rc < 0 ? 33 : 0);
+    }
+    return pid;
+}
+
+/* ---- the load generator: an NBD client with a model of every block ---------------- */
+
+struct lg_result {
+    uint64_t writes, reads, flushes, trims, verified_blocks;
+    uint64_t errors, mismatches, image_mismatches;
+    uint64_t max_latency_us;
+    char     first_error[200];
+};
+
+struct lg_slot {
+    bool     busy;
+    uint32_t type;
+    uint32_t block;
+    uint64_t gen;
+    uint64_t sent_us;
+    uint8_t  buf[BLK];
+};
+
+#define LG_QD 16
+
+struct lg {
+    int             fd;
+    uint64_t       *expect;     /* generation each block holds; 0 = zeros */
+    uint8_t        *busy;       /* one request per block at a time */
+    uint64_t        next_gen;
+    uint64_t        rng;
+    struct lg_slot  slot[LG_QD];
+    unsigned        inflight;
+    struct lg_result res;
+};
+
+static uint64_t xorshift(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return *s = x;
+}
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void fill_block(uint8_t *b, uint32_t block, uint64_t gen)
+{
+    uint64_t s = (uint64_t)block * 0x9E3779B97F4A7C15ull + gen + 1;
+
+    if (gen == 0) {
+        memset(b, 0, BLK);
+        return;
+    }
+    for (unsigned i = 0; i < BLK; i += 8) {
+        uint64_t v = xorshift(&s);
+        memcpy(b + i, &v, 8);
+    }
+    memcpy(b, &block, 4);
+    memcpy(b + 8, &gen, 8);
+}
+
+static void lg_fail(struct lg *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void lg_fail(struct lg *g, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (g->res.first_error[0])
+        return;
+    va_start(ap, fmt);
+    vsnprintf(g->res.first_error, sizeof(g->res.first_error), fmt, ap);
+    va_end(ap);
+}
+
+static int full_write(int fd, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+
+    while (n > 0) {
+        ssize_t w = write(fd, b, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        b += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int full_read(int fd, void *p, size_t n)
+{
+    uint8_t *b = p;
+
+    while (n > 0) {
+        ssize_t r = read(fd, b, n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        b += r;
+        n -= (size_t)r;
+    }
+    return 0;
+}
+
+static int lg_send(struct lg *g, unsigned si, uint32_t type, uint32_t block)
+{
+    struct lg_slot *s = &g->slot[si];
+    struct nbd_request rq;
+
+    s->busy = true;
+    s->type = type;
+    s->block = block;
+    s->sent_us = now_us();
+    memset(&rq, 0, sizeof(rq));
+    rq.magic = htobe32(NBD_REQUEST_MAGIC);
+    rq.type = htobe32(type);
+    memcpy(rq.handle, &si, sizeof(si));
+    rq.from = htobe64((uint64_t)block * BLK);
+    rq.len = htobe32(type == NBD_CMD_FLUSH ? 0 : BLK);
+    if (type == NBD_CMD_WRITE) {
+        s->gen = ++g->next_gen;
+        fill_block(s->buf, block, s->gen);
+    }
+    if (type != NBD_CMD_FLUSH)
+        g->busy[block] = 1;
+    g->inflight++;
+    if (full_write(g->fd, &rq, sizeof(rq)) < 0)
+        return -1;
+    if (type == NBD_CMD_WRITE && full_write(g->fd, s->buf, BLK) < 0)
+        return -1;
+    return 0;
+}
+
+static int lg_reap(struct lg *g)
+{
+    struct nbd_reply rp;
+    unsigned si;
+    uint8_t want[BLK];
+
+    if (full_read(g->fd, &rp, sizeof(rp)) < 0)
+        return -1;
+    memcpy(&si, rp.handle, sizeof(si));
+    if (be32toh(rp.magic) != NBD_REPLY_MAGIC || si >= LG_QD || !g->slot[si].busy) {
+        lg_fail(g, "bad reply (magic %x, handle %u)", be32toh(rp.magic), si);
+        return -1;
+    }
+    struct lg_slot *s = &g->slot[si];
+    uint32_t err = be32toh(rp.error);
+    uint64_t lat = now_us() - s->sent_us;
+
+    if (lat > g->res.max_latency_us)
+        g->res.max_latency_us = lat;
+    if (s->type == NBD_CMD_READ && err == 0 && full_read(g->fd, s->buf, BLK) < 0)
+        return -1;
+    s->busy = false;
+    g->inflight--;
+    if (s->type != NBD_CMD_FLUSH)
+        g->busy[s->block] = 0;
+    if (err != 0) {
+        g->res.errors++;
+        lg_fail(g, "request type %u block %u failed: errno %u", s->type, s->block, err);
+        return 0;
+    }
+    switch (s->type) {
+    case NBD_CMD_WRITE:
+        g->expect[s->block] = s->gen;
+        g->res.writes++;
+        break;
+    case NBD_CMD_TRIM:
+        g->expect[s->block] = 0;
+        g->res.trims++;
+        break;
+    case NBD_CMD_FLUSH:
+        g->res.flushes++;
+        break;
+    case NBD_CMD_READ:
+        g->res.reads++;
+        fill_block(want, s->block, g->expect[s->block]);
+        if (memcmp(want, s->buf, BLK) != 0) {
+            uint64_t got_gen;
+            memcpy(&got_gen, s->buf + 8, 8);
+            g->res.mismatches++;
+            lg_fail(g, "block %u: read generation %" PRIu64 ", acknowledged %" PRIu64,
+                    s->block, got_gen, g->expect[s->block]);
+        }
+        break;
+    }
+    return 0;
+}
+
+static int lg_free_slot(struct lg *g)
+{
+    for (unsigned i = 0; i < LG_QD; i++)
+        if (!g->slot[i].busy)
+            return (int)i;
+    return -1;
+}
+
+/* Runs random I/O until stop_fd is readable, then reads everything back. */
+static int lg_main(int fd, int stop_fd, int report_fd, uint64_t seed)
+{
+    struct lg g;
+
+    memset(&g, 0, sizeof(g));
+    g.fd = fd;
+    g.rng = seed | 1;
+    g.expect = calloc(NBLOCKS, sizeof(*g.expect));
+    g.busy = calloc(NBLOCKS, 1);
+    if (!g.expect || !g.busy)
+        return 40;
+
+    for (;;) {
+        struct pollfd p = { .fd = stop_fd, .events = POLLIN };
+        if (poll(&p, 1, 0) > 0)
+            break;
+        while (g.inflight < LG_QD) {
+            int si = lg_free_slot(&g);
+            uint64_t r = xorshift(&g.rng);
+            uint32_t block = (uint32_t)((r >> 8) % NBLOCKS);
+            unsigned pick = (unsigned)(r % 100);
+            uint32_t type = pick < 55 ? NBD_CMD_WRITE : pick < 90 ? NBD_CMD_READ
+                          : pick < 95 ? NBD_CMD_TRIM : NBD_CMD_FLUSH;
+
+            if (type != NBD_CMD_FLUSH && g.busy[block])
+                continue;   /* never two requests on one block at once */
+            if (lg_send(&g, (unsigned)si, type, block) < 0) {
+                lg_fail(&g, "cannot send to the shunt");
+                goto out;
+            }
+        }
+        if (lg_reap(&g) < 0) {
+            lg_fail(&g, "lost the connection to the shunt");
+            goto out;
+        }
+    }
+    while (g.inflight > 0)
+        if (lg_reap(&g) < 0)
+            goto out;
+    /* Every acknowledged write reads back through the shunt... */
+    for (uint32_t b = 0; b < NBLOCKS;) {
+        while (g.inflight < LG_QD && b < NBLOCKS)
+            if (lg_send(&g, (unsigned)lg_free_slot(&g), NBD_CMD_READ, b++) < 0)
+                goto out;
+        if (lg_reap(&g) < 0)
+            goto out;
+    }
+    while (g.inflight > 0)
+        if (lg_reap(&g) < 0)
+            goto out;
+    if (lg_send(&g, 0, NBD_CMD_FLUSH, 0) < 0 || lg_reap(&g) < 0)
+        goto out;
+    g.res.verified_blocks = NBLOCKS;
+    {
+        struct nbd_request rq;
+        memset(&rq, 0, sizeof(rq));
+        rq.magic = htobe32(NBD_REQUEST_MAGIC);
+        rq.type = htobe32(NBD_CMD_DISC);
+        full_write(fd, &rq, sizeof(rq));
+    }
+    /* ...and is in the image itself, whichever path wrote it. */
+    int ifd = open(img, O_RDONLY);
+    uint8_t want[BLK], got[BLK];
+    for (uint32_t b = 0; ifd >= 0 && b < NBLOCKS; b++) {
+        fill_block(want, b, g.expect[b]);
+        if (pread(ifd, got, BLK, (off_t)b * BLK) != BLK || memcmp(want, got, BLK) != 0) {
+            g.res.image_mismatches++;
+            lg_fail(&g, "image block %u does not hold generation %" PRIu64, b, g.expect[b]);
+        }
+    }
+    if (ifd >= 0)
+        close(ifd);
+out:
+    if (write(report_fd, &g.res, sizeof(g.res)) != (ssize_t)sizeof(g.res))
+        return 41;
+    return 0;
+}
+
+/* ---- the rig ---------------------------------------------------------------------- */
+
+struct rig {
+    pid_t backd, coord, guest, lg;
+    int   lg_stop[2], lg_rep[2], guest_rep[2];
+    struct rtv_xen tool;
+    char  mode[32];
+};
+
+static void put(struct rtv_store *xs, const char *path, const char *val)
+{
+    ck_assert_int_eq(rtv_xs_write(xs, RTV_XS_NO_TXN, path, val, strlen(val)), 0);
+}
+
+static void setup(void)
+{
+    struct rtv_local_config cfg = { .max_grant_pages = 16384, .max_nodes = 8192,
+                                    .max_conns = 128, .max_watches = 1024 };
+
+    verbose = getenv("RTV_TEST_VERBOSE") != NULL;
+    hub = rtv_local_hub_new(&cfg);
+    ck_assert_ptr_nonnull(hub);
+    /* /tmp is a disk filesystem here, so O_DIRECT works; the shunt falls
+     * back (and says so) where it does not. */
+    snprintf(img, sizeof(img), "/tmp/rtv-switch-XXXXXX");
+    int fd = mkstemp(img);
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(ftruncate(fd, IMG_BYTES), 0);
+    close(fd);
+}
+
+static void teardown(void)
+{
+    unlink(img);
+    rtv_local_hub_free(hub);
+}
+
+static void rig_start(struct rig *r, unsigned flush_delay_ms, uint64_t seed)
+{
+    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { GUEST, RTV_XS_PERM_READ } };
+    const struct rtv_xs_perm dev_perms[2] = { { GUEST, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
+    struct rtv_err err = { 0, "" };
+    char dom[64], dev[64];
+    int sv[2];
+
+    memset(r, 0, sizeof(*r));
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &r->tool), 0);
+    snprintf(dom, sizeof(dom), "/local/domain/%u", GUEST);
+    snprintf(dev, sizeof(dev), "/local/domain/%u/device", GUEST);
+    struct rtv_xs_args na = { .domid = GUEST };
+    char name_path[256];
+    ck_assert_int_eq(rtv_xs_path(name_path, sizeof(name_path), RTV_XS_DOM_NAME, &na, NULL), 0);
+    put(r->tool.xs, name_path, "guest1");
+    ck_assert_int_eq(rtv_xs_set_perms(r->tool.xs, RTV_XS_NO_TXN, dom, dom_perms, 2), 0);
+    ck_assert_int_eq(rtv_xs_mkdir(r->tool.xs, RTV_XS_NO_TXN, dev), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(r->tool.xs, RTV_XS_NO_TXN, dev, dev_perms, 2), 0);
+    ck_assert_msg(rtv_ctl_manage(r->tool.xs, GUEST, VDEV, img, &err) == 0, "%s", err.msg);
+    snprintf(r->mode, sizeof(r->mode), "emulated");
+
+    r->backd = start_backd();
+    r->coord = start_coordinator();
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ck_assert_int_eq(pipe(r->guest_rep), 0);
+    ck_assert_int_eq(pipe(r->lg_stop), 0);
+    ck_assert_int_eq(pipe(r->lg_rep), 0);
+    r->guest = start_guest(sv[0], r->guest_rep[1], flush_delay_ms, sv[1]);
+    r->lg = fork();
+    ck_assert_int_ge(r->lg, 0);
+    if (r->lg == 0) {
+        close(sv[0]);
+        _exit(lg_main(sv[1], r->lg_stop[0], r->lg_rep[1], seed));
+    }
+    close(sv[0]);
+    close(sv[1]);
+}
+
+static void rig_stop(struct rig *r, struct lg_result *lres, struct guest_report *grep)
+{
+    ck_assert_int_eq(write(r->lg_stop[1], "x", 1), 1);
+    ck_assert_int_eq(read(r->lg_rep[0], lres, sizeof(*lres)), (ssize_t)sizeof(*lres));
+    ck_assert_int_eq(wait_pid(r->lg, 30000), 0);
+    ck_assert_int_eq(read(r->guest_rep[0], grep, sizeof(*grep)), (ssize_t)sizeof(*grep));
+    ck_assert_int_eq(wait_pid(r->guest, 30000), 0);
+    kill(r->coord, SIGTERM);
+    ck_assert_int_eq(wait_pid(r->coord, 10000), 0);
+    kill(r->backd, SIGTERM);
+    ck_assert_int_eq(wait_pid(r->backd, 10000), 0);
+    rtv_xen_close(&r->tool);
+    fprintf(stderr, "load: %" PRIu64 " writes, %" PRIu64 " reads, %" PRIu64 " flushes, %"
+            PRIu64 " trims, %" PRIu64 " blocks read back, %" PRIu64 " errors, %" PRIu64
+            " mismatches, %" PRIu64 " image mismatches, max latency %" PRIu64 " us%s%s\n",
+            lres->writes, lres->reads, lres->flushes, lres->trims, lres->verified_blocks,
+            lres->errors, lres->mismatches, lres->image_mismatches, lres->max_latency_us,
+            lres->first_error[0] ? ": " : "", lres->first_error);
+    fprintf(stderr, "shunt: %" PRIu64 " switches, %" PRIu64 " given up, %" PRIu64
+            " requests, %" PRIu64 " errors, last blackout %" PRIu64 " us, max %" PRIu64
+            " us\n", grep->st.switches, grep->st.aborts, grep->st.requests, grep->st.errors,
+            grep->st.blackout_us, grep->st.blackout_max_us);
+    ck_assert_msg(lres->first_error[0] == '\0', "load generator: %s", lres->first_error);
+    ck_assert_uint_eq(lres->errors, 0);
+    ck_assert_uint_eq(lres->mismatches, 0);
+    ck_assert_uint_eq(lres->image_mismatches, 0);
+    ck_assert_uint_eq(lres->verified_blocks, NBLOCKS);
+    ck_assert_uint_gt(lres->writes, 0);
+    ck_assert_uint_eq(grep->st.errors, 0);
+}
+
+static const char *const modes[3] = { "emulated", "pv", "selective" };
+
+static const char *shunt_state_of(const char *mode)
+{
+    enum rtv_mode m;
+    return rtv_mode_parse(mode, &m) == 0 ? rtv_mode_shunt_state(m) : "?";
+}
+
+/* After a switch: dom0's state is stable and the shunt is where it says. */
+static void check_stable(struct rig *r, const struct rtv_ctl_status *st)
+{
+    struct rtv_ctl_status now;
+    struct rtv_err err = { 0, "" };
+
+    ck_assert_msg(!rtv_ctl_state_is_transient(st->state), "state %s", st->state);
+    /* The shunt's report lands before dom0 finishes: it must agree. */
+    ck_assert_int_eq(rtv_ctl_status(r->tool.xs, GUEST, VDEV, &now, &err), 0);
+    ck_assert_str_eq(now.shunt_state, shunt_state_of(now.state));
+}
+
+/* ---- tests ---------------------------------------------------------------------- */
+
+START_TEST(thousand_switches_under_load)
+{
+    struct rig r;
+    struct lg_result lres;
+    struct guest_report grep;
+    struct rtv_err err = { 0, "" };
+    unsigned n = DEFAULT_SWITCHES, counts[3][3] = { { 0 } };
+    uint64_t seed = (uint64_t)time(NULL), rng;
+    uint64_t t0, worst = 0;
+    const char *env = getenv("RTV_SWITCHES");
+
+    if (env)
+        n = (unsigned)strtoul(env, NULL, 10);
+    rng = seed | 1;
+    fprintf(stderr, "switch test: %u switches, seed %" PRIu64 "\n", n, seed);
+    rig_start(&r, 0, seed);
+    t0 = now_ms();
+    for (unsigned i = 0; i < n; i++) {
+        struct rtv_ctl_status st;
+        uint32_t id;
+        unsigned from = 0, to;
+
+        for (unsigned k = 0; k < 3; k++)
+            if (strcmp(r.mode, modes[k]) == 0)
+                from = k;
+        to = (from + 1 + (unsigned)(xorshift(&rng) % 2)) % 3;
+        uint64_t s0 = now_ms();
+        ck_assert_msg(rtv_ctl_request(r.tool.xs, GUEST, VDEV, modes[to], 5000, &id, &err) == 0,
+                      "%s", err.msg);
+        ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0,
+                      "switch %u (%s -> %s): %s", i, modes[from], modes[to], err.msg);
+        ck_assert_msg(strcmp(st.result, "ok") == 0 && strcmp(st.state, modes[to]) == 0,
+                      "switch %u (%s -> %s): result %s, state %s, error %s", i, modes[from],
+                      modes[to], st.result, st.state, st.error);
+        check_stable(&r, &st);
+        if (now_ms() - s0 > worst)
+            worst = now_ms() - s0;
+        counts[from][to]++;
+        snprintf(r.mode, sizeof(r.mode), "%s", modes[to]);
+    }
+    uint64_t el = now_ms() - t0;
+    fprintf(stderr, "switch test: %u switches ok in %" PRIu64 " ms (worst %" PRIu64 " ms): "
+            "e->p %u, e->s %u, p->e %u, p->s %u, s->e %u, s->p %u\n", n, el, worst,
+            counts[0][1], counts[0][2], counts[1][0], counts[1][2], counts[2][0], counts[2][1]);
+    rig_stop(&r, &lres, &grep);
+    ck_assert_uint_eq(grep.st.switches, n);
+}
+END_TEST
+
+/* ---- kill -9 of the coordinator at each protocol step --------------------------- */
+
+enum kill_step {
+    KILL_AFTER_REQUEST,      /* request written, coordinator never saw it */
+    KILL_AFTER_SWITCHING,    /* state = switching-to-*, shunt not done */
+    KILL_WHILE_QUIESCING,    /* shunt-state = quiescing */
+    KILL_AFTER_ACK,          /* shunt acked, coordinator never saw it */
+    KILL_STEPS
+};
+
+static const char *const step_names[KILL_STEPS] = {
+    "after request", "after switching-to published", "while the shunt quiesces",
+    "after the shunt acked",
+};
+
+static bool read_ctl(struct rig *r, enum rtv_xs_node node, char *buf, size_t len)
+{
+    char p[256], *v;
+    size_t n;
+
+    ctl_path(p, node);
+    if (rtv_xs_read(r->tool.xs, RTV_XS_NO_TXN, p, &v, &n) < 0)
+        return false;
+    snprintf(buf, len, "%s", v);
+    free(v);
+    return true;
+}
+
+/* Polls node until it equals want (at most ms); true if it did. */
+static bool wait_node(struct rig *r, enum rtv_xs_node node, const char *want, int ms)
+{
+    char v[64];
+    uint64_t end = now_ms() + (uint64_t)ms;
+
+    while (now_ms() < end) {
+        if (read_ctl(r, node, v, sizeof(v)) && strcmp(v, want) == 0)
+            return true;
+        usleep(200);
+    }
+    return false;
+}
+
+static void kill_once(struct rig *r, enum kill_step step, const char *target,
+                      unsigned *ok, unsigned *rolled)
+{
+    struct rtv_ctl_status st;
+    struct rtv_err err = { 0, "" };
+    char want[48], idbuf[16];
+    uint32_t id;
+    int stv;
+
+    snprintf(want, sizeof(want), "switching-to-%s", target);
+    if (step == KILL_AFTER_REQUEST)
+        kill(r->coord, SIGSTOP);
+    ck_assert_msg(rtv_ctl_request(r->tool.xs, GUEST, VDEV, target, 3000, &id, &err) == 0,
+                  "%s", err.msg);
+    snprintf(idbuf, sizeof(idbuf), "%u", id);
+    switch (step) {
+    case KILL_AFTER_REQUEST:
+        break;
+    case KILL_AFTER_SWITCHING:
+        ck_assert_msg(wait_node(r, RTV_XS_CTL_STATE, want, 5000), "never saw %s", want);
+        break;
+    case KILL_WHILE_QUIESCING:
+        ck_assert_msg(wait_node(r, RTV_XS_SHUNT_STATE, "quiescing", 5000),
+                      "never saw the shunt quiescing");
+        break;
+    case KILL_AFTER_ACK:
+        ck_assert_msg(wait_node(r, RTV_XS_CTL_STATE, want, 5000), "never saw %s", want);
+        kill(r->coord, SIGSTOP);
+        ck_assert_msg(wait_node(r, RTV_XS_SHUNT_ACK_ID, idbuf, 5000), "no ack for %u", id);
+        break;
+    default:
+        break;
+    }
+    kill(r->coord, SIGKILL);
+    waitpid(r->coord, &stv, 0);
+    r->coord = start_coordinator();
+    ck_assert_msg(rtv_ctl_wait(r->tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0,
+                  "kill %s, switch to %s: %s", step_names[step], target, err.msg);
+    check_stable(r, &st);
+    fprintf(stderr, "kill -9 %s (%s -> %s): result %s, state %s%s%s\n", step_names[step],
+            r->mode, target, st.result, st.state, st.error[0] ? ", " : "", st.error);
+    if (strcmp(st.result, "ok") == 0) {
+        ck_assert_str_eq(st.state, target);
+        (*ok)++;
+    } else {
+        ck_assert_str_eq(st.result, "rolled-back");
+        ck_assert_str_eq(st.state, r->mode);
+        (*rolled)++;
+    }
+    snprintf(r->mode, sizeof(r->mode), "%s", st.state);
+    /* The shunt is on a working path: a switch after the restart works. */
+}
+
+static void run_kill_step(enum kill_step step)
+{
+    struct rig r;
+    struct lg_result lres;
+    struct guest_report grep;
+    struct rtv_err err = { 0, "" };
+    static const char *const plan[] = { "pv", "emulated", "selective", "pv", "emulated" };
+    unsigned ok = 0, rolled = 0;
+
+    /* Flushes held 150 ms: the quiescing window is wide enough to hit. */
+    rig_start(&r, 150, 77 + (uint64_t)step);
+    for (unsigned i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
+        const char *target = plan[i];
+
+        if (strcmp(target, r.mode) == 0)
+            continue;
+        kill_once(&r, step, target, &ok, &rolled);
+        /* Then an ordinary switch must still work from wherever we are. */
+        struct rtv_ctl_status st;
+        uint32_t id;
+        const char *next = strcmp(r.mode, "emulated") == 0 ? "selective" : "emulated";
+        ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, next, 3000, &id, &err), 0);
+        ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
+                      err.msg);
+        ck_assert_msg(strcmp(st.result, "ok") == 0, "switch after restart: %s %s",
+                      st.result, st.error);
+        check_stable(&r, &st);
+        snprintf(r.mode, sizeof(r.mode), "%s", st.state);
+    }
+    fprintf(stderr, "kill -9 %s: %u finished, %u rolled back\n", step_names[step], ok, rolled);
+    rig_stop(&r, &lres, &grep);
+    if (step == KILL_AFTER_REQUEST || step == KILL_AFTER_ACK)
+        ck_assert_uint_eq(rolled, 0);   /* nothing to undo: both finish */
+}
+
+START_TEST(kill_coordinator_after_request)    { run_kill_step(KILL_AFTER_REQUEST); } END_TEST
+START_TEST(kill_coordinator_after_switching)  { run_kill_step(KILL_AFTER_SWITCHING); } END_TEST
+START_TEST(kill_coordinator_while_quiescing)  { run_kill_step(KILL_WHILE_QUIESCING); } END_TEST
+START_TEST(kill_coordinator_after_ack)        { run_kill_step(KILL_AFTER_ACK); } END_TEST
+
+static Suite *switch_component_suite(void)
+{
+    Suite *s = suite_create("switch_component");
+    TCase *tc = tcase_create("live_switch");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, thousand_switches_under_load);
+    tcase_add_test(tc, kill_coordinator_after_request);
+    tcase_add_test(tc, kill_coordinator_after_switching);
+    tcase_add_test(tc, kill_coordinator_while_quiescing);
+    tcase_add_test(tc, kill_coordinator_after_ack);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RTV_UNIT_MAIN(switch_component_suite)
