@@ -449,10 +449,12 @@ void backd_dev_update(struct backd_dev *d)
         break;
     case XenbusStateClosed:
     case XenbusStateUnknown:
-    default:
         if (!dev_quiesce_disconnect(d))
             return;
         publish_state(d, XenbusStateClosed);
+        break;
+    default:
+        /* Reconfiguring/Reconfigured: not part of blkif; nothing to do. */
         break;
     }
 }
