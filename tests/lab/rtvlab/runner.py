@@ -166,7 +166,8 @@ class JobRun:
                     res.duration = now() - t0
                     return False
             img = os.path.join(self.jdir, "guest-tools.img")
-            rc = subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "rtvlab-tools", "-d", tree, img, "256M"],
+            rc = subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", "-b", "4096", "-L", "rtvlab-tools",
+                                 "-d", tree, img, "256M"],
                                 stdout=lf, stderr=subprocess.STDOUT).returncode
         shutil.rmtree(tree, ignore_errors=True)
         res.duration = now() - t0
@@ -257,7 +258,7 @@ class JobRun:
             elif res.rc == BROKEN_RC:
                 res.status, res.note = "broken", "infrastructure (exit 75)"
             elif res.rc == TIMEOUT_RC:
-                res.status, res.note = "fail", "timeout (%d s)" % st.timeout
+                res.status, res.note = "fail", "timed out (exit 124)"
             else:
                 res.status, res.note = "fail", "exit %d" % res.rc
             say("%s: %-16s %-7s %5.0fs %s" % (self.job.name, st.name, res.status, res.duration, res.note))

@@ -1,0 +1,30 @@
+# tests/lab: osstest-style flights on real Xen nested in QEMU (tests/lab/README.md).
+#   make lab [FLIGHT=smoke]   run a flight; results in build/lab/<flight>/
+#   make demo                 flight demo
+#   make lab-images           build/refresh the cached images ($RTVIRT_CACHE)
+#   make lab-broken-example   a failing site step must fail the flight (self-test)
+# LAB_ARGS passes extra runner options, e.g. LAB_ARGS="--steps-dir /srv/site-steps".
+FLIGHT   ?= smoke
+LAB_ARGS ?=
+
+.PHONY: lab demo lab-images lab-broken-example
+lab:
+	tests/lab/flight $(FLIGHT) $(LAB_ARGS)
+
+demo:
+	tests/lab/flight demo $(LAB_ARGS)
+
+lab-images:
+	tests/lab/lab-images
+
+lab-broken-example:
+	@if tests/lab/flight smoke --out build/lab/broken-example \
+	        --steps-dir tests/lab/examples/broken-step $(LAB_ARGS); then \
+	    echo "lab-broken-example: the flight passed although a step is broken" >&2; exit 1; \
+	else \
+	    echo "lab-broken-example: flight exited $$? (non-zero, as it must)"; \
+	fi
+	tests/lab/examples/check-broken-result build/lab/broken-example/result.json
+
+# Quick self-test of the lab's own code (no QEMU): part of `make check`.
+CHECK_SCRIPTS += tests/lab/selftest.sh

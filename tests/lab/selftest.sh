@@ -1,0 +1,51 @@
+#!/bin/sh
+# Self-test of tests/lab without booting anything (run by `make check`):
+# runs shellcheck on its shell scripts, checks the Python compiles, every flight parses,
+# site steps are inserted where the flight says, reports render.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+PY=${PYTHON:-python3}
+if command -v shellcheck >/dev/null; then
+    shellcheck "$here"/agent/* "$here"/steps/* "$here"/images/build-* "$here"/images/copy-libs \
+        "$here"/selftest.sh "$here"/examples/broken-step/10-*
+    shellcheck -s sh "$here/images/guest-init"
+    echo "lab selftest: shellcheck clean"
+else
+    echo "lab selftest: shellcheck not installed (make deps); skipped" >&2
+fi
+"$PY" - "$here" <<'PYEOF'
+import os, sys, tempfile, json
+here = sys.argv[1]
+sys.path.insert(0, here)
+from rtvlab import flightdef, runner, images
+for f in flightdef.available():
+    fl = flightdef.load(f)
+    assert fl.jobs, f
+    print("lab selftest: flight %s: %s" % (f, ", ".join("%s(%d steps)" % (j.name, len(j.steps)) for j in fl.jobs)))
+smoke = flightdef.load("smoke")
+extra = flightdef.site_steps(os.path.join(here, "examples", "broken-step"))
+assert [s.name for s in extra] == ["site-10-expect-site-config"] and extra[0].timeout == 30, extra
+steps = [s.name for s in flightdef.with_site(smoke.jobs[0], extra)]
+assert steps.index("site-10-expect-site-config") == steps.index("guest-destroy") - 1, steps
+try:
+    flightdef.load("no-such-flight")
+    raise AssertionError("unknown flight accepted")
+except flightdef.FlightError:
+    pass
+# reports render from a synthetic result
+rep = {"flight": "t", "hypervisor": "stock", "status": "fail", "duration": 1.0,
+       "jobs": [{"name": "j", "status": "fail", "dir": "/nonexistent", "attempts": [{"status": "fail"}],
+                 "steps": [{"name": "a", "where": "dom0", "status": "pass", "duration": 1, "note": "", "log": None},
+                           {"name": "b", "where": "dom0", "status": "fail", "duration": 2, "note": "exit 1", "log": None},
+                           {"name": "c", "where": "dom0", "status": "blocked", "duration": 0, "note": "x<y", "log": None}]}]}
+table = runner.summary_table(rep)
+assert "blocked" in table and "FAIL" in table, table
+with tempfile.TemporaryDirectory() as d:
+    runner.junit(rep, os.path.join(d, "j.xml"))
+    import xml.etree.ElementTree as ET
+    ts = ET.parse(os.path.join(d, "j.xml")).getroot()[0]
+    assert ts.get("failures") == "1" and ts.get("skipped") == "1", ts.attrib
+assert runner.job_status([runner.StepResult("a", "dom0")]) == "blocked"
+assert images.debian_mirror().startswith(("http", "file", "ftp")), images.debian_mirror()
+print("lab selftest: flight parsing, site steps, reports, mirror lookup OK")
+PYEOF
