@@ -751,10 +751,11 @@ static unsigned session_inflight(const struct rtv_front *f)
     return n;
 }
 
-/* After Closed: offer a new session if the device is still there and
- * online (the backend restarting or reconnecting); a detach (online = 0 or
- * the backend directory gone) ends here. */
-static void maybe_reoffer(struct rtv_front *f, int be)
+/* After Closed.  Like Linux blkfront we do not start a new session
+ * ourselves; a backend that publishes InitWait again (a restarted daemon)
+ * gets one.  A detach (online = 0, or the backend directory gone) ends the
+ * device here. */
+static void after_closed(struct rtv_front *f, int be)
 {
     unsigned long long online = 1;
 
@@ -769,9 +770,7 @@ static void maybe_reoffer(struct rtv_front *f, int be)
             if (f->requeue[i].cb != NULL)
                 f->requeue[i].cb(f->requeue[i].arg, -ENODEV);
         f->nr_requeue = 0;
-        return;
     }
-    set_state(f, XenbusStateInitialising);
 }
 
 /* Reacts to the backend's state; idempotent (watch events coalesce).
@@ -805,14 +804,15 @@ static void on_backend_change(struct rtv_front *f)
             be == XenbusStateUnknown || session_inflight(f) == 0) {
             session_drop(f, true);
             set_state(f, XenbusStateClosed);
-            maybe_reoffer(f, be);
+            after_closed(f, be);
         }
         break;
     case XenbusStateClosed:
-        maybe_reoffer(f, be);
-        if (f->fe_state == XenbusStateInitialising && be == XenbusStateInitWait &&
+        if (!f->detached && be == XenbusStateInitWait &&
             session_init(f, msg, sizeof(msg)) < 0)
             front_fail(f, "reconnect failed");
+        else
+            after_closed(f, be);
         break;
     case XenbusStateInitialising:
         if (be == XenbusStateInitWait && session_init(f, msg, sizeof(msg)) < 0)
@@ -825,7 +825,7 @@ static void on_backend_change(struct rtv_front *f)
                  be == XenbusStateUnknown) {
             session_drop(f, true);
             set_state(f, XenbusStateClosed);
-            maybe_reoffer(f, be);
+            after_closed(f, be);
         }
         break;
     default:
