@@ -24,6 +24,7 @@ struct dom_opts {
     uint32_t flags;
     int bookkeeping;
     int json;
+    uint64_t batch;
 };
 
 struct totals {
@@ -59,6 +60,8 @@ static void identity_help(void)
            "  --paused               pause the domain for each step (default)\n"
            "  --concurrent           let it run; each page is write-protected while moved\n"
            "  --range FIRST-LAST     inclusive gfn range (default: the whole P2M)\n"
+           "  --batch N              copies per call (default 2048, 0 = one call); between\n"
+           "                         calls the calling kernel gets to schedule\n"
            "  --bookkeeping MODE     backmap (default), refcount or search (quadratic)\n"
            "  --json                 one JSON object on stdout\n");
 }
@@ -67,7 +70,7 @@ static int parse(int argc, char **argv, struct dom_opts *o)
 {
     const char *allowed = o->op == RTV_P2M_IDENTITY_OP_QUERY
         ? "--range, --bookkeeping, --json, --help"
-        : "--range, --paused, --concurrent, --bookkeeping, --json, --help";
+        : "--range, --paused, --concurrent, --batch, --bookkeeping, --json, --help";
     int i, have_dom = 0, modes = 0;
     uint64_t v;
 
@@ -100,6 +103,18 @@ static int parse(int argc, char **argv, struct dom_opts *o)
             if ( p2m_arg_range(o->cmd, a, argv[++i], &o->first, &o->last) )
                 return P2M_EXIT_USAGE;
             o->have_range = 1;
+        }
+        else if ( o->op == RTV_P2M_IDENTITY_OP_REBUILD && !strcmp(a, "--batch") &&
+                  i + 1 < argc )
+        {
+            if ( p2m_arg_u64(o->cmd, a, argv[++i], &o->batch) )
+                return P2M_EXIT_USAGE;
+            if ( o->batch > UINT32_MAX )
+            {
+                fprintf(stderr, "rtvirt-p2m %s: --batch: '%s' is out of range (allowed: 0 to "
+                        "4294967295)\n", o->cmd, argv[i]);
+                return P2M_EXIT_USAGE;
+            }
         }
         else if ( !strcmp(a, "--bookkeeping") && i + 1 < argc )
         {
@@ -180,7 +195,7 @@ static void print_result(const struct dom_opts *o, const struct totals *t)
 
 static int run(int argc, char **argv, const char *cmd, unsigned int op)
 {
-    struct dom_opts o = { .cmd = cmd, .op = op, .flags = 0 };
+    struct dom_opts o = { .cmd = cmd, .op = op, .flags = 0, .batch = 2048 };
     struct totals t;
     struct rtv_xen_p2m *x = NULL;
     struct rtv_err err = { 0 };
@@ -227,9 +242,12 @@ static int run(int argc, char **argv, const char *cmd, unsigned int op)
                 ? RTV_P2M_IDENTITY_MAX_GFNS : left,
         };
         unsigned int k;
+        int more;
 
+        a.max_copies = op == RTV_P2M_IDENTITY_OP_REBUILD ? (uint32_t)o.batch : 0;
         p2m_progress_update(&pr, gfn - o.first, o.last - o.first + 1);
-        if ( rtv_xen_p2m_call(x, &a, &err) < 0 )
+        more = rtv_xen_p2m_call(x, &a, &err);
+        if ( more < 0 )
         {
             p2m_progress_done(&pr);
             fprintf(stderr, "rtvirt-p2m %s: domain %u, gfns %#" PRIx64 "+%#" PRIx64 ": %s\n",
@@ -248,6 +266,27 @@ static int run(int argc, char **argv, const char *cmd, unsigned int op)
         t.scratch_uses += a.scratch_uses;
         t.busy += a.busy;
         t.continuations += a.continuations;
+        if ( more )
+        {
+            /* Batch done, same window again.  This call's class counts are
+             * the state now; only the last call's are kept per window. */
+            for ( k = 0; k < RTV_P2M_IDENTITY_NR_CLASSES; k++ )
+                t.classes[k] -= a.class_count[k];
+            if ( pr.tty || p2m_now() - pr.last >= 1.0 )
+            {
+                pr.last = p2m_now();
+                fprintf(stderr, "rtvirt-p2m %s: %" PRIu64 " remapped, %" PRIu64
+                        " still movable in this window\n", cmd, t.remapped,
+                        a.class_count[RTV_P2M_TARGET_FREE] + a.class_count[RTV_P2M_TARGET_OWN]);
+            }
+            if ( a.copies == 0 && a.busy == 0 )
+            {
+                fprintf(stderr, "rtvirt-p2m %s: the hypervisor asked for another call "
+                        "but made no progress; stopping\n", cmd);
+                break;
+            }
+            continue;
+        }
         if ( a.nr_gfns >= left )
             break;
         gfn += a.nr_gfns;

@@ -24,7 +24,7 @@ SAME(domid);
 SAME(op);
 SAME(bookkeeping);
 SAME(flags);
-SAME(pad);
+SAME(max_copies);
 SAME(first_gfn);
 SAME(nr_gfns);
 SAME(continuations);

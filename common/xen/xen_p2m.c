@@ -85,7 +85,7 @@ int rtv_xen_p2m_call(struct rtv_xen_p2m *x, struct rtv_p2m_identity_arg *arg,
     memcpy(arg, buf, sizeof(*arg));
     xencall_free_buffer(x->xcall, buf);
     if ( rc >= 0 )
-        return 0;
+        return rc == 1 ? 1 : 0;
     switch ( e )
     {
     case ENOSYS:

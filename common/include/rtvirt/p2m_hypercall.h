@@ -5,8 +5,11 @@
  * so user space carries this mirror; xen-patches/build-hypervisor compiles a
  * check that both layouts agree field by field.
  *
- * Call: HYPERVISOR_memory_op(XENMEM_rtvirt_p2m_identity, &arg).  A stock
- * hypervisor answers -ENOSYS.
+ * Call: HYPERVISOR_memory_op(XENMEM_rtvirt_p2m_identity, &arg).  Returns 0
+ * when done, 1 when a rebuild stopped at max_copies (call again: every call
+ * plans afresh from the P2M as it is), or -errno; a stock hypervisor answers
+ * -ENOSYS.  Batches matter for an HVM/PVH caller: the hypervisor's own
+ * continuations do not let the caller's kernel schedule.
  */
 #ifndef RTVIRT_P2M_HYPERCALL_H
 #define RTVIRT_P2M_HYPERCALL_H
@@ -34,7 +37,8 @@ struct rtv_p2m_identity_arg {
     uint8_t  op;                /* RTV_P2M_IDENTITY_OP_* */
     uint8_t  bookkeeping;       /* enum rtv_p2m_bookkeeping */
     uint32_t flags;             /* RTV_P2M_IDENTITY_F_*; rebuild: exactly one mode */
-    uint32_t pad;               /* must be 0 */
+    uint32_t max_copies;        /* rebuild: the call returns 1 ("more") after
+                                 * this many copies, 0 = no limit; query: 0 */
     uint64_t first_gfn;
     uint64_t nr_gfns;           /* 1 .. RTV_P2M_IDENTITY_MAX_GFNS */
     /* OUT (accumulated across the hypervisor's own continuations) */

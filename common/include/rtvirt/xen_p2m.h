@@ -23,8 +23,9 @@ int rtv_xen_p2m_max_gfn(struct rtv_xen_p2m *x, uint16_t domid, uint64_t *max_gfn
 
 /*
  * One XENMEM_rtvirt_p2m_identity call; arg is copied in and the results
- * copied back.  Returns 0 or -errno with err set; -ENOSYS means the
- * hypervisor lacks the op (err says so in those words).
+ * copied back.  Returns 0 (done), 1 (rebuild stopped at arg->max_copies:
+ * call again with the OUT counters zeroed) or -errno with err set; -ENOSYS
+ * means the hypervisor lacks the op (err says so in those words).
  */
 int rtv_xen_p2m_call(struct rtv_xen_p2m *x, struct rtv_p2m_identity_arg *arg,
                      struct rtv_err *err);
