@@ -408,8 +408,15 @@ void backd_dev_update(struct backd_dev *d)
         return;
     }
     rc = rd_uint(d, RTV_XS_VBD_FE_STATE, 0, 0, 8, false, 0, &fe);
-    if (rc < 0)
+    if (rc == -ENOENT || rc == -EINVAL || rc == -ERANGE) {
         fe = XenbusStateClosed;     /* frontend gone (or garbage): treat as Closed */
+    } else if (rc < 0) {
+        /* The store failed us, not the frontend: decide nothing now; the
+         * next event brings us back. */
+        backd_err("dom%u/%u: cannot read the frontend state: %s", d->domid, d->devid,
+                  strerror(-rc));
+        return;
+    }
     if (rd_uint(d, RTV_XS_VBD_BE_ONLINE, 0, 0, 1, true, 1, &online) < 0)
         online = 1;
     /* xl block-detach writes our state node to Closing itself. */
@@ -473,12 +480,19 @@ void backd_scan(struct backd *b)
 {
     char **doms = NULL;
     unsigned nd = 0;
+    int rc;
 
+    /* Only a directory that is really gone means its devices are: any other
+     * read failure leaves everything as it is until the next event. */
+    rc = rtv_xs_directory(b->x->xs, RTV_XS_NO_TXN, b->root, &doms, &nd);
+    if (rc < 0 && rc != -ENOENT) {
+        backd_err("cannot list %s: %s", b->root, strerror(-rc));
+        return;
+    }
+    if (rc < 0)
+        nd = 0;
     for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
         d->gone = true;     /* cleared below for every device still listed */
-
-    if (rtv_xs_directory(b->x->xs, RTV_XS_NO_TXN, b->root, &doms, &nd) < 0)
-        nd = 0;
     for (unsigned i = 0; i < nd; i++) {
         unsigned long long domid;
         char dir[BACKD_PATH_MAX + 64];
@@ -488,8 +502,14 @@ void backd_scan(struct backd *b)
         if (rtv_parse_uint(doms[i], RTV_DOMID_MAX, &domid) < 0)
             continue;
         snprintf(dir, sizeof(dir), "%s/%s", b->root, doms[i]);
-        if (rtv_xs_directory(b->x->xs, RTV_XS_NO_TXN, dir, &devs, &nv) < 0)
+        rc = rtv_xs_directory(b->x->xs, RTV_XS_NO_TXN, dir, &devs, &nv);
+        if (rc < 0) {
+            if (rc != -ENOENT)     /* keep this domain's devices for now */
+                for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
+                    if (d->domid == domid)
+                        d->gone = false;
             continue;
+        }
         for (unsigned j = 0; j < nv; j++) {
             unsigned long long devid;
             struct backd_dev *d;

@@ -1016,6 +1016,44 @@ static int share_fault_child(void *arg)
     return 0;
 }
 
+/* The store failing a read is not the frontend closing: the connection
+ * stays up. */
+static int read_fault_child(void *arg)
+{
+    struct front_job *j = arg;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    struct rtv_front_info info;
+    struct order_log log = { .n = 0 };
+    struct order_ent e[2];
+    static uint8_t buf[4096], back[4096];
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 150;
+    sync_send(j->sync_fd[1]);
+    sync_wait(j->sync_fd[0]);          /* the backend has met the faults */
+    for (int t = 0; t < 20; t++)
+        rtv_front_poll(f, 10);         /* let any (wrong) close arrive */
+    memset(buf, 0x6B, sizeof(buf));
+    e[0] = (struct order_ent){ &log, 0, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_WRITE, 8, buf, sizeof(buf), order_cb, &e[0]) < 0)
+        return 151;
+    for (int t = 0; t < 300 && log.n < 1; t++)
+        rtv_front_poll(f, 10);
+    e[1] = (struct order_ent){ &log, 1, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_READ, 8, back, sizeof(back), order_cb, &e[1]) < 0)
+        return 152;
+    for (int t = 0; t < 300 && log.n < 2; t++)
+        rtv_front_poll(f, 10);
+    rtv_front_get_info(f, &info);
+    if (log.n != 2 || e[0].status || e[1].status || memcmp(buf, back, sizeof(buf)) ||
+        info.connects != 1 || rtv_front_detached(f))
+        return 153;
+    rtv_front_close(f);
+    rtv_xen_close(&x);
+    return 0;
+}
+
 static void wait_hotplug_error(rtv_domid_t domid, const char *needle)
 {
     struct rtv_xen x;
@@ -1100,9 +1138,36 @@ START_TEST(fault_injection)
     ck_assert_int_eq(wait_pid(p, 20000), 0);
     ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_SHARE), hits + 1);
 
+    /* Store reads fail while the daemon re-evaluates a connected device. */
+    toolstack_add(6, DEV_A, img_b, "w");
+    job_init(&j, 6, DEV_A);
+    ck_assert_int_eq(pipe(up), 0);
+    ck_assert_int_eq(pipe(down), 0);
+    j.sync_fd[0] = down[0];
+    j.sync_fd[1] = up[1];
+    p = start_child(read_fault_child, &j);
+    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    {
+        struct rtv_xen tx;
+        struct blkif_xs_dev d6 = { 0, 6, DEV_A };
+
+        ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &tx), 0);
+        unsigned before = rtv_local_fault_hits(hub, RTV_FAULT_XS_READ);
+        rtv_local_fault_set(hub, RTV_FAULT_XS_READ, 0, 3, EIO);
+        /* Any change under backend/vbd makes the daemon look again. */
+        ck_assert_int_eq(blkif_xs_printf(tx.xs, 0, &d6, RTV_XS_VBD_BE_DEVICE_TYPE, 0, 0,
+                                         "disk"), 0);
+        for (int t = 0; t < 200 && rtv_local_fault_hits(hub, RTV_FAULT_XS_READ) < before + 3; t++)
+            usleep(10000);
+        ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_XS_READ), before + 3);
+        rtv_xen_close(&tx);
+    }
+    ck_assert_int_eq(write(down[1], &c, 1), 1);
+    ck_assert_int_eq(wait_pid(p, 20000), 0);
+
     ck_assert_int_eq(waitpid(bp.pid, NULL, WNOHANG), 0);
     struct backd_stats st = stop_backend(bp);
-    ck_assert_uint_eq(st.connects, 2);
+    ck_assert_uint_eq(st.connects, 3);
     ck_assert_uint_eq(st.errors, 3);
 }
 END_TEST
