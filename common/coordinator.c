@@ -229,28 +229,76 @@ static void step(struct rtv_coordinator *co, struct dev *d,
     apply(co, d, &out, ev->now_ms);
 }
 
-/* Reads n nodes of one device (NULL where absent); free with free_nodes(). */
-static void read_nodes(struct rtv_coordinator *co, rtv_domid_t dom,
-                       const char *vdev, const enum rtv_xs_node *nodes,
-                       char **vals, unsigned n)
-{
-    for (unsigned i = 0; i < n; i++)
-        vals[i] = read_node(co->xs, nodes[i], dom, vdev);
-}
-
 static void free_nodes(char **vals, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
         free(vals[i]);
 }
 
+struct read_set {
+    rtv_domid_t            dom;
+    const char            *vdev;
+    const enum rtv_xs_node *nodes;
+    char                 **vals;
+    unsigned               n;
+};
+
+static void read_set_clear(struct read_set *r)
+{
+    for (unsigned i = 0; i < r->n; i++) {
+        free(r->vals[i]);
+        r->vals[i] = NULL;
+    }
+}
+
+static int read_set_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
+{
+    struct read_set *r = arg;
+    char path[PATH_LEN];
+    size_t len;
+
+    read_set_clear(r);   /* a retried body starts afresh */
+    for (unsigned i = 0; i < r->n; i++) {
+        if (dev_path(path, r->nodes[i], r->dom, r->vdev) < 0)
+            continue;
+        int rc = rtv_xs_read(xs, t, path, &r->vals[i], &len);
+        if (rc == -ENOENT)
+            r->vals[i] = NULL;
+        else if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Reads n nodes of one device (NULL where absent; free with free_nodes())
+ * in one transaction, so values a writer publishes together (request with
+ * request-id; shunt-state with shunt-ack-id) are seen together: read one by
+ * one, an old request could be paired with a new request-id (seen in the
+ * switch component test: a request answered "already in mode"). */
+static void read_nodes(struct rtv_coordinator *co, rtv_domid_t dom, const char *vdev,
+                       const enum rtv_xs_node *nodes, char **vals, unsigned n)
+{
+    struct read_set r = { dom, vdev, nodes, vals, n };
+
+    for (unsigned i = 0; i < n; i++)
+        vals[i] = NULL;
+    if (rtv_xs_transact(co->xs, 0, read_set_txn, &r) < 0) {
+        read_set_clear(&r);
+        logf_(co, "domain %u %s: cannot read its nodes; will retry on the next event",
+              (unsigned)dom, vdev);
+    }
+}
+
 static void feed_request(struct rtv_coordinator *co, struct dev *d, uint64_t now)
 {
-    static const enum rtv_xs_node nodes[] = {
+    static const enum rtv_xs_node nodes[3] = {
         RTV_XS_CTL_REQUEST, RTV_XS_CTL_REQUEST_ID, RTV_XS_CTL_TIMEOUT_MS };
     char *v[3];
+    rtv_domid_t dom = d->dom;
+    char vdev[sizeof(d->vdev)];
+    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
 
-    read_nodes(co, d->dom, d->vdev, nodes, v, 3);
+    read_nodes(co, dom, vdev, nodes, v, 3);
     struct rtv_coord_event ev = { .kind = RTV_CEV_REQUEST, .now_ms = now,
                                   .request = v[0], .request_id = v[1],
                                   .timeout_ms = v[2] };
@@ -260,12 +308,15 @@ static void feed_request(struct rtv_coordinator *co, struct dev *d, uint64_t now
 
 static void feed_shunt(struct rtv_coordinator *co, struct dev *d, uint64_t now)
 {
-    static const enum rtv_xs_node nodes[] = {
+    static const enum rtv_xs_node nodes[5] = {
         RTV_XS_SHUNT_STATE, RTV_XS_SHUNT_ACK_ID, RTV_XS_SHUNT_ERROR,
         RTV_XS_SHUNT_BLACKOUT_US, RTV_XS_SHUNT_HELD };
     char *v[5];
+    rtv_domid_t dom = d->dom;
+    char vdev[sizeof(d->vdev)];
+    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
 
-    read_nodes(co, d->dom, d->vdev, nodes, v, 5);
+    read_nodes(co, dom, vdev, nodes, v, 5);
     struct rtv_coord_event ev = { .kind = RTV_CEV_SHUNT, .now_ms = now,
                                   .shunt_state = v[0], .shunt_ack_id = v[1],
                                   .shunt_error = v[2], .shunt_blackout_us = v[3],

@@ -328,36 +328,59 @@ int rtv_ctl_request(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
 
 /* ---- status and waiting --------------------------------------------------- */
 
+struct status_args {
+    rtv_domid_t            dom;
+    const char            *vdev;
+    struct rtv_ctl_status *st;
+};
+
+/* One snapshot: state, result and result-id are published together, and a
+ * reader that took them one by one could pair an old state with a new
+ * result-id (rtv_ctl_wait would then return before the switch ended). */
+static int status_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
+{
+    struct status_args *a = arg;
+    struct rtv_ctl_status *st = a->st;
+    rtv_domid_t dom = a->dom;
+    const char *vdev = a->vdev;
+    int rc;
+
+    rc = read_node(xs, t, RTV_XS_CTL_STATE, dom, vdev, st->state, sizeof(st->state));
+    if (rc < 0)
+        return rc;
+    read_node(xs, t, RTV_XS_CTL_RESULT, dom, vdev, st->result, sizeof(st->result));
+    read_node(xs, t, RTV_XS_CTL_ERROR, dom, vdev, st->error, sizeof(st->error));
+    read_node(xs, t, RTV_XS_CTL_IMAGE, dom, vdev, st->image, sizeof(st->image));
+    read_node(xs, t, RTV_XS_SHUNT_STATE, dom, vdev, st->shunt_state,
+              sizeof(st->shunt_state));
+    st->request_id = read_num(xs, t, RTV_XS_CTL_REQUEST_ID, dom, vdev);
+    st->result_id = read_num(xs, t, RTV_XS_CTL_RESULT_ID, dom, vdev);
+    st->switch_id = read_num(xs, t, RTV_XS_CTL_SWITCH_ID, dom, vdev);
+    st->switches = read_num(xs, t, RTV_XS_CTL_STATS_SWITCHES, dom, vdev);
+    st->rollbacks = read_num(xs, t, RTV_XS_CTL_STATS_ROLLBACKS, dom, vdev);
+    st->blackout_us = read_num(xs, t, RTV_XS_CTL_STATS_BLACKOUT_US, dom, vdev);
+    st->held = read_num(xs, t, RTV_XS_CTL_STATS_HELD, dom, vdev);
+    return 0;
+}
+
 int rtv_ctl_status(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                    struct rtv_ctl_status *st, struct rtv_err *err)
 {
+    struct status_args a = { dom, vdev, st };
     int rc;
 
     memset(st, 0, sizeof(*st));
     if ((rc = check_vdev(dom, vdev, err)) < 0)
         return rc;
+    rc = rtv_xs_transact(xs, 0, status_txn, &a);
     st->domid = dom;
     snprintf(st->vdev, sizeof(st->vdev), "%s", vdev);
-    rc = read_node(xs, RTV_XS_NO_TXN, RTV_XS_CTL_STATE, dom, vdev, st->state,
-                   sizeof(st->state));
     if (rc < 0)
         return rtv_err_set(err, -rc, "cannot read the state of %s of domain %u: %s",
                            vdev, (unsigned)dom, strerror(-rc));
     if (st->state[0] == '\0')
         return rtv_err_set(err, ENOENT, "%s of domain %u is not managed by rtvirt",
                            vdev, (unsigned)dom);
-    read_node(xs, RTV_XS_NO_TXN, RTV_XS_CTL_RESULT, dom, vdev, st->result, sizeof(st->result));
-    read_node(xs, RTV_XS_NO_TXN, RTV_XS_CTL_ERROR, dom, vdev, st->error, sizeof(st->error));
-    read_node(xs, RTV_XS_NO_TXN, RTV_XS_CTL_IMAGE, dom, vdev, st->image, sizeof(st->image));
-    read_node(xs, RTV_XS_NO_TXN, RTV_XS_SHUNT_STATE, dom, vdev, st->shunt_state,
-              sizeof(st->shunt_state));
-    st->request_id = read_num(xs, RTV_XS_NO_TXN, RTV_XS_CTL_REQUEST_ID, dom, vdev);
-    st->result_id = read_num(xs, RTV_XS_NO_TXN, RTV_XS_CTL_RESULT_ID, dom, vdev);
-    st->switch_id = read_num(xs, RTV_XS_NO_TXN, RTV_XS_CTL_SWITCH_ID, dom, vdev);
-    st->switches = read_num(xs, RTV_XS_NO_TXN, RTV_XS_CTL_STATS_SWITCHES, dom, vdev);
-    st->rollbacks = read_num(xs, RTV_XS_NO_TXN, RTV_XS_CTL_STATS_ROLLBACKS, dom, vdev);
-    st->blackout_us = read_num(xs, RTV_XS_NO_TXN, RTV_XS_CTL_STATS_BLACKOUT_US, dom, vdev);
-    st->held = read_num(xs, RTV_XS_NO_TXN, RTV_XS_CTL_STATS_HELD, dom, vdev);
     return 0;
 }
 

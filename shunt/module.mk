@@ -1,0 +1,14 @@
+# shunt/: rtvirt-shunt, the guest's block device in front of the emulated
+# disk and the PV ring.  Everything but main is the "engine" the host
+# component test links (tests/component/test_switch_component.c).
+SHUNT_ENGINE_SRCS := shunt/shunt.c shunt/shunt_emu.c shunt/shunt_pv.c \
+                     shunt/shunt_xs.c shunt/shunt_nbd.c shunt/shunt_nbd_dev.c
+SHUNT_SRCS        := $(SHUNT_ENGINE_SRCS) shunt/shunt_main.c
+
+# librtvirt-front, then librtvirt again (the front library depends on it).
+EXTRA_LIBS_rtvirt-shunt := $(FRONT_LIB) $(BUILD)/lib/librtvirt.a \
+                           $(shell $(PKG_CONFIG) --libs liburing) -lpthread
+INSTALL_SBIN += $(BUILD)/bin/rtvirt-shunt
+
+$(eval $(call rtv_program,rtvirt-shunt,$(SHUNT_SRCS),xen))
+$(BUILD)/bin/rtvirt-shunt: $(FRONT_LIB)

@@ -1,0 +1,146 @@
+/*
+ * rtvirt-shunt: run in the HVM guest (as root), in front of the emulated
+ * disk.  The filesystem then sits on the nbd device, and dom0's switch
+ * requests (xl-rtvirt switch) move its I/O between the emulated disk and
+ * the PV ring while it stays mounted.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "rtvirt/xen_seam.h"
+#include "shunt.h"
+
+static volatile sig_atomic_t stop_asked;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_asked = 1;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+        "usage: rtvirt-shunt --emulated DEV --vdev NAME --nbd /dev/nbdN [options]\n"
+        "\n"
+        "Serves /dev/nbdN, routing every request to the emulated disk DEV or to the\n"
+        "PV vbd dom0 brings up, as dom0's rtvirt control nodes for NAME say\n"
+        "(xenstore: /local/domain/<self>/rtvirt/vbd/NAME).\n"
+        "\n"
+        "  --emulated DEV   the guest's emulated disk (e.g. /dev/sda); opened O_DIRECT\n"
+        "                   and exclusively: it must not be mounted or in use\n"
+        "  --vdev NAME      the rtvirt device name dom0 manages (e.g. hda)\n"
+        "  --nbd DEV        the nbd device to serve (modprobe nbd first)\n"
+        "  --mode emulated  the starting mode (the only one: dom0 moves it from there)\n"
+        "  -v, --verbose    log every switch step\n"
+        "  -h, --help       this text\n");
+}
+
+static int open_real(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv_err *err)
+{
+    (void)ctx;
+    return rtv_xen_open(out, parts, err);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "emulated", required_argument, NULL, 'e' },
+        { "vdev",     required_argument, NULL, 'd' },
+        { "nbd",      required_argument, NULL, 'n' },
+        { "mode",     required_argument, NULL, 'm' },
+        { "verbose",  no_argument,       NULL, 'v' },
+        { "help",     no_argument,       NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct shunt_config cfg;
+    struct rtv_err err = { 0, "" };
+    const char *nbd_dev = NULL;
+    struct shunt_nbd_dev *dev = NULL;
+    struct shunt_nbd *srv;
+    struct shunt *sh;
+    struct sigaction sa;
+    int c, fd, rc = 0;
+
+    shunt_config_default(&cfg);
+    cfg.vdev = NULL;
+    while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'e': cfg.emulated = optarg; break;
+        case 'd': cfg.vdev = optarg; break;
+        case 'n': nbd_dev = optarg; break;
+        case 'm':
+            if (strcmp(optarg, "emulated") != 0) {
+                fprintf(stderr, "rtvirt-shunt: --mode %s: the shunt starts on the emulated "
+                        "path; dom0 switches it (xl-rtvirt switch)\n", optarg);
+                return 2;
+            }
+            break;
+        case 'v': cfg.verbose = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc || !cfg.emulated || !cfg.vdev || !nbd_dev) {
+        fprintf(stderr, "rtvirt-shunt: %s\n", optind < argc ? "unexpected argument"
+                : !cfg.emulated ? "--emulated is required" : !cfg.vdev ? "--vdev is required"
+                : "--nbd is required");
+        usage(stderr);
+        return 2;
+    }
+    const char *base = strrchr(cfg.emulated, '/');
+    cfg.emulated_name = base ? base + 1 : cfg.emulated;
+    cfg.open_xen = open_real;
+
+    sh = shunt_new(&cfg, &err);
+    if (sh == NULL) {
+        fprintf(stderr, "rtvirt-shunt: %s\n", err.msg);
+        return 1;
+    }
+    if (shunt_nbd_dev_attach(nbd_dev, shunt_size(sh), &fd, &dev, &err) < 0) {
+        fprintf(stderr, "rtvirt-shunt: %s\n", err.msg);
+        shunt_free(sh);
+        return 1;
+    }
+    srv = shunt_nbd_new(sh, fd);
+    if (srv == NULL) {
+        fprintf(stderr, "rtvirt-shunt: cannot serve nbd: %s\n", strerror(errno));
+        shunt_nbd_dev_detach(dev);
+        shunt_free(sh);
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    fprintf(stderr, "rtvirt-shunt: serving %s from %s (vdev %s), %llu bytes\n", nbd_dev,
+            cfg.emulated, cfg.vdev, (unsigned long long)shunt_size(sh));
+
+    bool disconnecting = false;
+    for (;;) {
+        struct pollfd pfd;
+
+        if (stop_asked && !disconnecting) {
+            shunt_nbd_dev_disconnect(dev);
+            disconnecting = true;
+        }
+        shunt_nbd_pollfd(srv, &pfd);
+        if ((rc = shunt_run_once(sh, &pfd, 1, 200)) < 0) {
+            fprintf(stderr, "rtvirt-shunt: loop failed: %s\n", strerror(-rc));
+            break;
+        }
+        rc = shunt_nbd_handle(srv, pfd.revents);
+        if (rc <= 0)
+            break;
+    }
+    shunt_nbd_free(srv);
+    shunt_nbd_dev_detach(dev);
+    shunt_free(sh);
+    return rc < 0 ? 1 : 0;
+}
