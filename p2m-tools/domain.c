@@ -25,6 +25,7 @@ struct dom_opts {
     int bookkeeping;
     int json;
     uint64_t batch;
+    uint64_t window;
 };
 
 struct totals {
@@ -34,7 +35,8 @@ struct totals {
 
 static void query_help(void)
 {
-    printf("usage: rtvirt-p2m query <domid> [--range FIRST-LAST] [--bookkeeping MODE] [--json]\n"
+    printf("usage: rtvirt-p2m query <domid> [--range FIRST-LAST] [--window N] [--bookkeeping MODE]\n"
+           "                        [--json]\n"
            "\n"
            "Classifies every RAM page of an HVM/PVH domain's P2M (default: gfn 0 to the\n"
            "domain's highest gfn): already identity, target frame free, target frame\n"
@@ -43,6 +45,7 @@ static void query_help(void)
            "one is refused with \"this hypervisor lacks the rtvirt identity op\".\n"
            "\n"
            "  --range FIRST-LAST     inclusive gfn range, decimal or 0x hex\n"
+           "  --window N             gfns per call (default and most: 4194304)\n"
            "  --bookkeeping MODE     backmap (default), refcount or search\n"
            "  --json                 one JSON object on stdout\n");
 }
@@ -50,6 +53,7 @@ static void query_help(void)
 static void identity_help(void)
 {
     printf("usage: rtvirt-p2m identity <domid> [--range FIRST-LAST] [--paused|--concurrent]\n"
+           "                           [--batch N] [--window N]\n"
            "                           [--bookkeeping backmap|refcount|search] [--json]\n"
            "\n"
            "Rebuilds the range of the domain's P2M so that gfn == mfn wherever the query\n"
@@ -60,8 +64,10 @@ static void identity_help(void)
            "  --paused               pause the domain for each step (default)\n"
            "  --concurrent           let it run; each page is write-protected while moved\n"
            "  --range FIRST-LAST     inclusive gfn range (default: the whole P2M)\n"
-           "  --batch N              copies per call (default 2048, 0 = one call); between\n"
+           "  --batch N              copies per call (default 4096, 0 = no limit); between\n"
            "                         calls the calling kernel gets to schedule\n"
+           "  --window N             gfns per call (default 65536; each call reads its\n"
+           "                         whole window); a cycle must fit in one window\n"
            "  --bookkeeping MODE     backmap (default), refcount or search (quadratic)\n"
            "  --json                 one JSON object on stdout\n");
 }
@@ -69,8 +75,8 @@ static void identity_help(void)
 static int parse(int argc, char **argv, struct dom_opts *o)
 {
     const char *allowed = o->op == RTV_P2M_IDENTITY_OP_QUERY
-        ? "--range, --bookkeeping, --json, --help"
-        : "--range, --paused, --concurrent, --batch, --bookkeeping, --json, --help";
+        ? "--range, --window, --bookkeeping, --json, --help"
+        : "--range, --paused, --concurrent, --batch, --window, --bookkeeping, --json, --help";
     int i, have_dom = 0, modes = 0;
     uint64_t v;
 
@@ -113,6 +119,17 @@ static int parse(int argc, char **argv, struct dom_opts *o)
             {
                 fprintf(stderr, "rtvirt-p2m %s: --batch: '%s' is out of range (allowed: 0 to "
                         "4294967295)\n", o->cmd, argv[i]);
+                return P2M_EXIT_USAGE;
+            }
+        }
+        else if ( !strcmp(a, "--window") && i + 1 < argc )
+        {
+            if ( p2m_arg_u64(o->cmd, a, argv[++i], &o->window) )
+                return P2M_EXIT_USAGE;
+            if ( o->window == 0 || o->window > RTV_P2M_IDENTITY_MAX_GFNS )
+            {
+                fprintf(stderr, "rtvirt-p2m %s: --window: '%s' is out of range (allowed: 1 to "
+                        "%llu gfns)\n", o->cmd, argv[i], RTV_P2M_IDENTITY_MAX_GFNS);
                 return P2M_EXIT_USAGE;
             }
         }
@@ -193,14 +210,91 @@ static void print_result(const struct dom_opts *o, const struct totals *t)
                failed, t->continuations);
 }
 
+/*
+ * One pass over the range in windows; each window is called again while the
+ * hypervisor says "more" (its batch was used up).  Counters add up; the
+ * class counts are the state each window was left in.  Returns 0 or -1
+ * (error printed).
+ */
+static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct totals *t,
+                    struct p2m_progress *pr, uint64_t *pass_remapped)
+{
+    struct rtv_err err = { 0 };
+    uint64_t gfn = o->first, before = t->remapped;
+    unsigned int k;
+
+    memset(t->classes, 0, sizeof(t->classes));
+    for ( ;; )
+    {
+        uint64_t left = o->last - gfn + 1;      /* 0: the whole 2^64 */
+        struct rtv_p2m_identity_arg a = {
+            .version = RTV_P2M_IDENTITY_VERSION,
+            .domid = o->domid,
+            .op = (uint8_t)o->op,
+            .bookkeeping = (uint8_t)o->bookkeeping,
+            .flags = o->op == RTV_P2M_IDENTITY_OP_REBUILD ? o->flags : 0,
+            .max_copies = o->op == RTV_P2M_IDENTITY_OP_REBUILD ? (uint32_t)o->batch : 0,
+            .first_gfn = gfn,
+            .nr_gfns = left > o->window || left == 0 ? o->window : left,
+        };
+        int more;
+
+        p2m_progress_update(pr, gfn - o->first, o->last - o->first + 1);
+        more = rtv_xen_p2m_call(x, &a, &err);
+        if ( more < 0 )
+        {
+            fprintf(stderr, "rtvirt-p2m %s: domain %u, gfns %#" PRIx64 "+%#" PRIx64 ": %s\n",
+                    o->cmd, o->domid, a.first_gfn, a.nr_gfns, err.msg);
+            return -1;
+        }
+        t->calls++;
+        t->remapped += a.remapped;
+        t->copies += a.copies;
+        t->cycles += a.cycles;
+        t->scratch_uses += a.scratch_uses;
+        t->busy += a.busy;
+        t->continuations += a.continuations;
+        if ( more )
+        {
+            if ( p2m_now() - pr->last >= 1.0 )
+            {
+                pr->last = p2m_now();
+                fprintf(stderr, "rtvirt-p2m %s: %" PRIu64 " remapped so far; %" PRIu64
+                        " still movable in gfns %#" PRIx64 "+%#" PRIx64 "\n", o->cmd,
+                        t->remapped,
+                        a.class_count[RTV_P2M_TARGET_FREE] + a.class_count[RTV_P2M_TARGET_OWN],
+                        a.first_gfn, a.nr_gfns);
+            }
+            if ( a.copies == 0 && a.busy == 0 )
+            {
+                fprintf(stderr, "rtvirt-p2m %s: the hypervisor asked for another call "
+                        "but made no progress; going on\n", o->cmd);
+                more = 0;
+            }
+            else
+                continue;               /* same window, next batch */
+        }
+        for ( k = 0; k < RTV_P2M_IDENTITY_NR_CLASSES; k++ )
+            t->classes[k] += a.class_count[k];
+        if ( a.nr_gfns >= left && left != 0 )
+            break;
+        gfn += a.nr_gfns;
+    }
+    *pass_remapped = t->remapped - before;
+    return 0;
+}
+
 static int run(int argc, char **argv, const char *cmd, unsigned int op)
 {
-    struct dom_opts o = { .cmd = cmd, .op = op, .flags = 0, .batch = 2048 };
+    struct dom_opts o = {
+        .cmd = cmd, .op = op, .flags = 0, .batch = 4096,
+        .window = op == RTV_P2M_IDENTITY_OP_REBUILD ? 65536 : RTV_P2M_IDENTITY_MAX_GFNS,
+    };
     struct totals t;
     struct rtv_xen_p2m *x = NULL;
     struct rtv_err err = { 0 };
     struct p2m_progress pr;
-    uint64_t gfn;
+    unsigned int pass;
     int rc;
 
     rc = parse(argc, argv, &o);
@@ -228,68 +322,29 @@ static int run(int argc, char **argv, const char *cmd, unsigned int op)
     memset(&t, 0, sizeof(t));
     p2m_progress_init(&pr, op == RTV_P2M_IDENTITY_OP_QUERY ? "rtvirt-p2m query"
                                                            : "rtvirt-p2m identity");
-    for ( gfn = o.first; ; )
+    /*
+     * A chain or cycle crossing a window boundary shows up in a window as a
+     * page whose target holds a page outside it.  Chains resolve on a later
+     * pass, once the far end has moved; so pass again while a pass made
+     * progress and such pages remain.  A cycle across windows never does:
+     * widen --window (or give --range) to take it in one call.
+     */
+    for ( pass = 0; pass < 16; pass++ )
     {
-        uint64_t left = o.last - gfn + 1;
-        struct rtv_p2m_identity_arg a = {
-            .version = RTV_P2M_IDENTITY_VERSION,
-            .domid = o.domid,
-            .op = (uint8_t)op,
-            .bookkeeping = (uint8_t)o.bookkeeping,
-            .flags = op == RTV_P2M_IDENTITY_OP_REBUILD ? o.flags : 0,
-            .first_gfn = gfn,
-            .nr_gfns = left > RTV_P2M_IDENTITY_MAX_GFNS || left == 0
-                ? RTV_P2M_IDENTITY_MAX_GFNS : left,
-        };
-        unsigned int k;
-        int more;
+        uint64_t moved = 0;
 
-        a.max_copies = op == RTV_P2M_IDENTITY_OP_REBUILD ? (uint32_t)o.batch : 0;
-        p2m_progress_update(&pr, gfn - o.first, o.last - o.first + 1);
-        more = rtv_xen_p2m_call(x, &a, &err);
-        if ( more < 0 )
+        if ( one_pass(x, &o, &t, &pr, &moved) < 0 )
         {
             p2m_progress_done(&pr);
-            fprintf(stderr, "rtvirt-p2m %s: domain %u, gfns %#" PRIx64 "+%#" PRIx64 ": %s\n",
-                    cmd, o.domid, a.first_gfn, a.nr_gfns, err.msg);
-            if ( t.calls )
-                print_result(&o, &t);   /* what the earlier windows did */
+            if ( t.calls > 1 )
+                print_result(&o, &t);   /* what the earlier calls did */
             rtv_xen_p2m_close(x);
             return P2M_EXIT_FAIL;
         }
-        t.calls++;
-        for ( k = 0; k < RTV_P2M_IDENTITY_NR_CLASSES; k++ )
-            t.classes[k] += a.class_count[k];
-        t.remapped += a.remapped;
-        t.copies += a.copies;
-        t.cycles += a.cycles;
-        t.scratch_uses += a.scratch_uses;
-        t.busy += a.busy;
-        t.continuations += a.continuations;
-        if ( more )
-        {
-            /* Batch done, same window again.  This call's class counts are
-             * the state now; only the last call's are kept per window. */
-            for ( k = 0; k < RTV_P2M_IDENTITY_NR_CLASSES; k++ )
-                t.classes[k] -= a.class_count[k];
-            if ( pr.tty || p2m_now() - pr.last >= 1.0 )
-            {
-                pr.last = p2m_now();
-                fprintf(stderr, "rtvirt-p2m %s: %" PRIu64 " remapped, %" PRIu64
-                        " still movable in this window\n", cmd, t.remapped,
-                        a.class_count[RTV_P2M_TARGET_FREE] + a.class_count[RTV_P2M_TARGET_OWN]);
-            }
-            if ( a.copies == 0 && a.busy == 0 )
-            {
-                fprintf(stderr, "rtvirt-p2m %s: the hypervisor asked for another call "
-                        "but made no progress; stopping\n", cmd);
-                break;
-            }
-            continue;
-        }
-        if ( a.nr_gfns >= left )
+        if ( op != RTV_P2M_IDENTITY_OP_REBUILD || !moved ||
+             t.classes[RTV_P2M_TARGET_FREE] + t.classes[RTV_P2M_TARGET_OWN] +
+             t.classes[RTV_P2M_FAIL_TARGET_OUTSIDE] + t.classes[RTV_P2M_FAIL_BLOCKED] == 0 )
             break;
-        gfn += a.nr_gfns;
     }
     p2m_progress_done(&pr);
     rtv_xen_p2m_close(x);
