@@ -138,12 +138,17 @@ static int rd_uint(struct rtv_front *f, enum rtv_xs_node node, unsigned queue,
                               max, true, def, out);
 }
 
+/* The backend's state; absent or garbage reads as Unknown (gone), while a
+ * store that fails the read gives -1: decide nothing on that. */
 static int be_state(struct rtv_front *f)
 {
     unsigned long long v;
+    int rc = rd_uint(f, RTV_XS_VBD_BE_STATE, 0, 0, 8, XenbusStateUnknown, &v);
 
-    if (rd_uint(f, RTV_XS_VBD_BE_STATE, 0, 0, 8, XenbusStateUnknown, &v) < 0)
+    if (rc == -EINVAL || rc == -ERANGE)
         return XenbusStateUnknown;
+    if (rc < 0)
+        return -1;
     return (int)v;
 }
 
@@ -782,7 +787,7 @@ static void on_backend_change(struct rtv_front *f)
     int be = be_state(f);
     char msg[256];
 
-    if (f->failed)
+    if (f->failed || be < 0)
         return;
     switch (f->fe_state) {
     case XenbusStateConnected:

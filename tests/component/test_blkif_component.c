@@ -1031,7 +1031,10 @@ static int read_fault_child(void *arg)
     if (open_front(j->domid, &j->cfg, &x, &f) < 0)
         return 150;
     sync_send(j->sync_fd[1]);
-    sync_wait(j->sync_fd[0]);          /* the backend has met the faults */
+    /* Keep handling events while the parent makes the store fail. */
+    for (int t = 0; t < 60; t++)
+        rtv_front_poll(f, 10);
+    sync_wait(j->sync_fd[0]);          /* faults over */
     for (int t = 0; t < 20; t++)
         rtv_front_poll(f, 10);         /* let any (wrong) close arrive */
     memset(buf, 0x6B, sizeof(buf));
@@ -1153,13 +1156,17 @@ START_TEST(fault_injection)
 
         ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &tx), 0);
         unsigned before = rtv_local_fault_hits(hub, RTV_FAULT_XS_READ);
-        rtv_local_fault_set(hub, RTV_FAULT_XS_READ, 0, 3, EIO);
-        /* Any change under backend/vbd makes the daemon look again. */
-        ck_assert_int_eq(blkif_xs_printf(tx.xs, 0, &d6, RTV_XS_VBD_BE_DEVICE_TYPE, 0, 0,
-                                         "disk"), 0);
-        for (int t = 0; t < 200 && rtv_local_fault_hits(hub, RTV_FAULT_XS_READ) < before + 3; t++)
-            usleep(10000);
-        ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_XS_READ), before + 3);
+        rtv_local_fault_set(hub, RTV_FAULT_XS_READ, 0, 1000, EIO);
+        /* Rewriting the backend state (same value) makes both the daemon
+         * (watching backend/vbd) and the frontend (watching that node) look
+         * again, and every read they do now fails. */
+        ck_assert_int_eq(blkif_xs_printf(tx.xs, 0, &d6, RTV_XS_VBD_BE_STATE, 0, 0, "%d",
+                                         XenbusStateConnected), 0);
+        usleep(300000);
+        rtv_local_fault_set(hub, RTV_FAULT_XS_READ, 0, 0, 0);
+        /* The daemon reads each device's frontend state, the frontend the
+         * backend state: at least two reads failed. */
+        ck_assert_uint_ge(rtv_local_fault_hits(hub, RTV_FAULT_XS_READ), before + 2);
         rtv_xen_close(&tx);
     }
     ck_assert_int_eq(write(down[1], &c, 1), 1);
