@@ -291,8 +291,13 @@ static void handle_request(struct backd_queue *q, const struct blkif_request *co
         req_finish(req);
         return;
     }
-    if (req->r.kind == RTV_BLKIF_DISCARD)
+    if (req->r.kind == RTV_BLKIF_DISCARD) {
         b->st.discards++;
+        if (req->r.nr_sectors == 0) {      /* nothing to punch */
+            req_finish(req);
+            return;
+        }
+    }
     if (req->r.preflush)
         b->st.flushes++;
     if (req->r.drain) {
