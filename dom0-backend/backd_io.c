@@ -368,8 +368,17 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
         return rc;
     }
     unsigned n = RING_SIZE(&q->ring);
+    /* iovecs only for as many segments as we advertised: a frontend's ring
+     * costs us RING_SIZE * that, not RING_SIZE * the compile-time cap. */
+    unsigned max_segs = b->cfg.max_indirect_segs > BLKIF_MAX_SEGMENTS_PER_REQUEST
+                      ? b->cfg.max_indirect_segs : BLKIF_MAX_SEGMENTS_PER_REQUEST;
     q->reqs = calloc(n, sizeof(*q->reqs));
-    if (q->reqs == NULL) {
+    q->iov_pool = calloc((size_t)n * max_segs, sizeof(*q->iov_pool));
+    if (q->reqs == NULL || q->iov_pool == NULL) {
+        free(q->reqs);
+        free(q->iov_pool);
+        q->reqs = NULL;
+        q->iov_pool = NULL;
         b->x->evtchn->ops->unbind(b->x->evtchn, q->port);
         b->x->gnt->ops->unmap(b->x->gnt, q->sring, nr_pages);
         b->st.mapped_pages -= nr_pages;
@@ -378,6 +387,7 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
     }
     q->free = NULL;
     for (unsigned i = n; i-- > 0;) {
+        q->reqs[i].iov = q->iov_pool + (size_t)i * max_segs;
         q->reqs[i].next_free = q->free;
         q->free = &q->reqs[i];
     }
@@ -401,7 +411,9 @@ void backd_queue_disconnect(struct backd_queue *q)
     b->st.mapped_pages -= q->nr_ring_pages;
     q->sring = NULL;
     free(q->reqs);
+    free(q->iov_pool);
     q->reqs = NULL;
+    q->iov_pool = NULL;
     q->free = NULL;
 }
 

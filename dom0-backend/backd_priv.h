@@ -28,7 +28,7 @@ struct backd_req {
     void     *map;             /* one-shot mapping of the non-cached segments */
     unsigned  map_count;
     unsigned  nr_iov;
-    struct iovec iov[RTV_BLKIF_MAX_SEGS];
+    struct iovec *iov;         /* the queue's iov_pool: max_segs entries */
     unsigned  sqes_left;       /* completions still to come */
     int16_t   status;
 };
@@ -46,6 +46,7 @@ struct backd_queue {
     struct backd_req *deferred;   /* barrier waiting for inflight == 0 */
     bool     plugged;          /* a barrier is running: take nothing new */
     struct backd_req *reqs;    /* RING_SIZE slots */
+    struct iovec *iov_pool;    /* RING_SIZE * max_segs, sized by the config */
     struct backd_req *free;
 };
 
