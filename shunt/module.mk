@@ -12,3 +12,13 @@ INSTALL_SBIN += $(BUILD)/bin/rtvirt-shunt
 
 $(eval $(call rtv_program,rtvirt-shunt,$(SHUNT_SRCS),xen))
 $(BUILD)/bin/rtvirt-shunt: $(FRONT_LIB)
+
+# tests/unit/test_shunt_*.c drive the real shunt (on the local hub), so they
+# link its engine objects, the frontend library and liburing too.
+SHUNT_ENGINE_OBJS := $(SHUNT_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
+SHUNT_UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,\
+                       $(wildcard tests/unit/test_shunt_*.c))
+SHUNT_UNIT_TESTS  := $(filter-out $(BUILD)/tests/unit/test_shunt_core,$(SHUNT_UNIT_TESTS))
+$(SHUNT_UNIT_TESTS): $(SHUNT_ENGINE_OBJS) $(FRONT_LIB)
+$(SHUNT_UNIT_TESTS): LDLIBS += $(SHUNT_ENGINE_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a \
+                               $(shell $(PKG_CONFIG) --libs liburing) -lpthread
