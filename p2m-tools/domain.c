@@ -30,7 +30,10 @@ struct dom_opts {
 
 struct totals {
     uint64_t classes[RTV_P2M_IDENTITY_NR_CLASSES];
-    uint64_t remapped, copies, cycles, scratch_uses, busy, continuations, calls;
+    uint64_t remapped, copies, cycles, scratch_uses, continuations, calls;
+    /* Pages a window's last call found busy (a busy page is retried by
+     * every call, so summing calls would count it again and again). */
+    uint64_t busy;
 };
 
 static void query_help(void)
@@ -224,6 +227,7 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
     unsigned int k;
 
     memset(t->classes, 0, sizeof(t->classes));
+    t->busy = 0;
     for ( ;; )
     {
         uint64_t left = o->last - gfn + 1;      /* 0: the whole 2^64 */
@@ -252,7 +256,6 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
         t->copies += a.copies;
         t->cycles += a.cycles;
         t->scratch_uses += a.scratch_uses;
-        t->busy += a.busy;
         t->continuations += a.continuations;
         if ( more )
         {
@@ -276,6 +279,7 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
         }
         for ( k = 0; k < RTV_P2M_IDENTITY_NR_CLASSES; k++ )
             t->classes[k] += a.class_count[k];
+        t->busy += a.busy;
         if ( a.nr_gfns >= left && left != 0 )
             break;
         gfn += a.nr_gfns;
