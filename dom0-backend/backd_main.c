@@ -88,6 +88,14 @@ int main(int argc, char **argv)
         fprintf(stderr, "rtvirt-backd: %s\n", err.msg);
         return 1;
     }
+    /* One daemon per host: two would both serve (and fight over) every vbd. */
+    unsigned long long other;
+    if (rtv_xs_read_uint(x.xs, RTV_XS_NO_TXN, BACKD_PID_PATH, 4194304, &other) == 0 &&
+        (pid_t)other != getpid() && kill((pid_t)other, 0) == 0) {
+        fprintf(stderr, "rtvirt-backd: already running (pid %llu)\n", other);
+        rtv_xen_close(&x);
+        return 1;
+    }
     the_backd = backd_new(&x, &cfg);
     if (the_backd == NULL) {
         fprintf(stderr, "rtvirt-backd: cannot start: %s\n", strerror(errno));
