@@ -417,7 +417,9 @@ void backd_dev_update(struct backd_dev *d)
                   strerror(-rc));
         return;
     }
-    if (rd_uint(d, RTV_XS_VBD_BE_ONLINE, 0, 0, 1, true, 1, &online) < 0)
+    /* Absent means 0, as the schema (and Linux blkback) say; a store that
+     * fails the read takes nothing offline. */
+    if (rd_uint(d, RTV_XS_VBD_BE_ONLINE, 0, 0, 1, true, 0, &online) < 0)
         online = 1;
     /* xl block-detach writes our state node to Closing itself. */
     if (rd_uint(d, RTV_XS_VBD_BE_STATE, 0, 0, 8, false, 0, &be) == 0 &&

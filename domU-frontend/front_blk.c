@@ -766,9 +766,12 @@ static void after_closed(struct rtv_front *f, int be)
 
     if (f->closing)
         return;
-    if (be == XenbusStateUnknown ||
+    /* online: absent means 0 (schema default); a failed read decides nothing. */
+    if (be != XenbusStateUnknown &&
         blkif_xs_read_uint(f->x->xs, RTV_XS_NO_TXN, &f->xd, RTV_XS_VBD_BE_ONLINE, 0, 0, 1,
-                           true, 1, &online) < 0 || online == 0) {
+                           true, 0, &online) < 0)
+        return;
+    if (be == XenbusStateUnknown || online == 0) {
         /* Detached for good: what was waiting for a new session fails. */
         f->detached = true;
         for (unsigned i = 0; i < f->nr_requeue; i++)
