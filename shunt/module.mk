@@ -13,6 +13,11 @@ INSTALL_SBIN += $(BUILD)/bin/rtvirt-shunt
 $(eval $(call rtv_program,rtvirt-shunt,$(SHUNT_SRCS),xen))
 $(BUILD)/bin/rtvirt-shunt: $(FRONT_LIB)
 
+# The host measurement behind the README's nbd numbers (not installed).
+EXTRA_LIBS_rtvirt-shunt-bench := $(EXTRA_LIBS_rtvirt-shunt)
+$(eval $(call rtv_program,rtvirt-shunt-bench,$(SHUNT_ENGINE_SRCS) shunt/shunt_bench.c))
+$(BUILD)/bin/rtvirt-shunt-bench: $(FRONT_LIB)
+
 # tests/unit/test_shunt_*.c drive the real shunt (on the local hub), so they
 # link its engine objects, the frontend library and liburing too.
 SHUNT_ENGINE_OBJS := $(SHUNT_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -128,6 +128,7 @@ struct shunt_ctl {
     /* from the last snapshot of the control nodes */
     uint32_t        snap_devid, snap_timeout_ms;
     bool            snap_devid_ok;
+    char            warned[5][64];   /* last bad value logged, per control node */
 };
 
 int  shunt_ctl_init(struct shunt_ctl *c, struct shunt *sh, struct rtv_err *err);

@@ -91,8 +91,12 @@ static int snapshot_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
         if (rc < 0)
             return rc;
         if (rtv_xs_check_value(nodes[i], *vals[i], &err) < 0) {
-            /* dom0 input is never trusted: logged, treated as absent. */
-            shunt_warn(s->c->sh, "ignoring %s: %s", path, err.msg);
+            /* dom0 input is never trusted: logged (once per bad value, not
+             * on every resync), treated as absent. */
+            if (strncmp(s->c->warned[i], *vals[i], sizeof(s->c->warned[i]) - 1) != 0) {
+                shunt_warn(s->c->sh, "ignoring %s: %s", path, err.msg);
+                snprintf(s->c->warned[i], sizeof(s->c->warned[i]), "%s", *vals[i]);
+            }
             free(*vals[i]);
             *vals[i] = NULL;
         }
