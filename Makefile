@@ -47,6 +47,10 @@ GEN_HDRS      :=   # generated headers every object may include
 .PHONY: all
 all:
 
+# The libraries, named before the module.mk files use them in rules.
+LIB    := $(BUILD)/lib/librtvirt.a
+XENLIB := $(BUILD)/lib/librtvirt-xen.a
+
 # $(call rtv_program,NAME,SOURCES,[xen]) - a program linked against librtvirt,
 # and against the real Xen seam when the third argument is "xen".
 define rtv_program
@@ -64,8 +68,6 @@ include $(sort $(wildcard */module.mk tests/*/module.mk))
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS += $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
 
-LIB    := $(BUILD)/lib/librtvirt.a
-XENLIB := $(BUILD)/lib/librtvirt-xen.a
 LIB_OBJS    := $(sort $(LIB_SRCS:%.c=$(BUILD)/obj/%.o))
 XENLIB_OBJS := $(sort $(XENLIB_SRCS:%.c=$(BUILD)/obj/%.o))
 
