@@ -241,7 +241,18 @@ static void try_connect(struct shunt_ctl *c)
     int rc;
 
     if (shunt_pv_busy(&sh->pv)) {
-        c->connect_pending = true;   /* a close is finishing; retried in tick */
+        c->connect_pending = true;   /* a helper is finishing; retried in tick */
+        return;
+    }
+    if (shunt_pv_connected(&sh->pv)) {
+        /* Left over from a switch that was given up while it connected. */
+        if (sh->pv.devid == c->sw_devid && !rtv_front_failed(sh->pv.f, NULL)) {
+            c->connect_pending = false;
+            begin_quiesce(c);
+            return;
+        }
+        shunt_pv_start_close(&sh->pv);   /* wrong vbd: close, then connect */
+        c->connect_pending = true;
         return;
     }
     c->connect_pending = false;
@@ -266,7 +277,11 @@ static void start_switch(struct shunt_ctl *c, uint32_t id, enum rtv_mode target)
     shunt_log(sh, "switch %u: %s -> %s", id, rtv_mode_name(sh->eng.mode),
               rtv_mode_name(target));
 
-    if (rtv_mode_needs_pv(target) && !shunt_pv_connected(&sh->pv)) {
+    /* Connect unless a frontend to the vbd dom0 names is up already; one to
+     * another vbd (left over) is replaced, unless the mode we are in uses it. */
+    bool stale = shunt_pv_connected(&sh->pv) && c->snap_devid_ok &&
+                 sh->pv.devid != c->snap_devid && !rtv_mode_needs_pv(sh->eng.mode);
+    if (rtv_mode_needs_pv(target) && (!shunt_pv_connected(&sh->pv) || stale)) {
         c->sw_devid = c->snap_devid;
         if (!c->snap_devid_ok) {
             c->phase = CTL_CONNECTING;
