@@ -568,8 +568,14 @@ void shunt_ctl_tick(struct shunt_ctl *c)
                      "than %u ms", c->sw_devid, c->sw_timeout_ms);
             fail_switch(c, why);
         } else {
-            snprintf(why, sizeof(why), "draining the old path (%u requests in flight) took "
-                     "longer than %u ms", rtv_shunt_inflight(&sh->eng), c->sw_timeout_ms);
+            if (sh->eng.phase == RTV_SHUNT_FLUSHING)
+                snprintf(why, sizeof(why), "flushing the old path took longer than %u ms "
+                         "(drained, %llu requests held)", c->sw_timeout_ms,
+                         (unsigned long long)sh->eng.held_count);
+            else
+                snprintf(why, sizeof(why), "draining the old path (%u requests in flight) "
+                         "took longer than %u ms", rtv_shunt_inflight(&sh->eng),
+                         c->sw_timeout_ms);
             abort_current(c, why);
         }
     }

@@ -1094,6 +1094,50 @@ START_TEST(kill_coordinator_after_switching)  { run_kill_step(KILL_AFTER_SWITCHI
 START_TEST(kill_coordinator_while_quiescing)  { run_kill_step(KILL_WHILE_QUIESCING); } END_TEST
 START_TEST(kill_coordinator_after_ack)        { run_kill_step(KILL_AFTER_ACK); } END_TEST
 
+/* Bounds: the guest's switch flushes take 150 ms, the switch's timeout-ms is
+ * 100: every switch must end rolled back (by the coordinator's bound or the
+ * shunt's own, whichever passes first), the held requests replayed on the
+ * old path, nothing lost; a switch with the default bound then succeeds. */
+START_TEST(bound_passes_rollback_loses_nothing)
+{
+    struct rig r;
+    struct lg_result lres;
+    struct guest_report grep;
+    struct rtv_err err = { 0, "" };
+    static const char *const plan[] = { "pv", "selective", "pv" };
+    unsigned rolled = 0;
+
+    rig_start(&r, 150, 4242);
+    for (unsigned i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
+        struct rtv_ctl_status st;
+        uint32_t id;
+
+        ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, plan[i], 100, &id, &err), 0);
+        ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
+                      err.msg);
+        check_stable(&r, &st);
+        fprintf(stderr, "bound 100 ms, %s -> %s: result %s, state %s, error %s\n", r.mode,
+                plan[i], st.result, st.state, st.error);
+        ck_assert_str_eq(st.result, "rolled-back");
+        ck_assert_str_eq(st.state, "emulated");
+        ck_assert(strstr(st.error, "100 ms") != NULL);
+        rolled++;
+    }
+    /* A sane bound works again from there. */
+    struct rtv_ctl_status st;
+    uint32_t id;
+    ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", 5000, &id, &err), 0);
+    ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_str_eq(st.result, "ok");
+    ck_assert_str_eq(st.state, "pv");
+    check_stable(&r, &st);
+    rig_stop(&r, &lres, &grep);
+    ck_assert_uint_eq(rolled, 3);
+    ck_assert_uint_ge(grep.st.aborts, 3);
+}
+END_TEST
+
 /* RTV_SWITCH_TEST=<n> runs only the n-th test (0-based), for debugging. */
 static Suite *switch_component_suite(void)
 {
@@ -1102,7 +1146,7 @@ static Suite *switch_component_suite(void)
     const TTest *const tests[] = {
         thousand_switches_under_load, kill_coordinator_after_request,
         kill_coordinator_after_switching, kill_coordinator_while_quiescing,
-        kill_coordinator_after_ack,
+        kill_coordinator_after_ack, bound_passes_rollback_loses_nothing,
     };
     const char *only = getenv("RTV_SWITCH_TEST");
 
