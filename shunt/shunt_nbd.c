@@ -217,7 +217,7 @@ static int take_header(struct shunt_nbd *n)
         queue_reply(q, -EINVAL);
         return 0;
     }
-    if (op == RTV_IO_WRITE) {
+    if (op == RTV_IO_WRITE && h.len > 0) {   /* len 0: no data follows */
         n->in = q;
         n->in_got = 0;
         return 0;
@@ -330,7 +330,7 @@ void shunt_nbd_free(struct shunt_nbd *n)
         return;
     /* Requests still inside the shunt point at us: let them finish. */
     uint64_t end = shunt_now_us() + 5000000u;
-    while (n->inflight > (n->in ? 1u : 0u) + 0u && shunt_now_us() < end) {
+    while (n->inflight > (n->in ? 1u : 0u) && shunt_now_us() < end) {
         struct pollfd pfd;
 
         shunt_nbd_pollfd(n, &pfd);

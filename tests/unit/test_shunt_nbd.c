@@ -208,6 +208,11 @@ START_TEST(bad_requests_get_errors)
     /* Larger than any request we accept. */
     send_req(NBD_CMD_READ, 6, 0, SHUNT_MAX_REQ + 4096, NULL);
     ck_assert_uint_eq(get_reply(&h, NULL, 0), EINVAL);
+    /* A zero-length write carries no data: an error, and the stream stays
+     * in step. */
+    send_req(NBD_CMD_WRITE, 8, 0, 0, NULL);
+    ck_assert_uint_eq(get_reply(&h, NULL, 0), EINVAL);
+    ck_assert_uint_eq(h, 8);
     /* The connection still works. */
     send_req(NBD_CMD_READ, 7, 0, 4096, NULL);
     ck_assert_uint_eq(get_reply(&h, data, 4096), 0);
