@@ -47,8 +47,10 @@ struct rtv_p2m_identity_arg {
     uint64_t copies;            /* page copies made */
     uint64_t cycles;            /* cycles broken through the scratch frame */
     uint64_t scratch_uses;
-    uint64_t busy;              /* moves refused at run time: frame referenced
-                                 * by someone else, or written under us too often */
+    uint64_t busy;              /* pages whose move was refused at run time (frame
+                                 * referenced by someone else, taken meanwhile, or
+                                 * written under us too often): the pages left
+                                 * busy by the call's last invocation */
     /* OUT: state of the range when the call returned, by class
      * (enum rtv_p2m_class: identity, target-free, ..., blocked). */
     uint64_t class_count[RTV_P2M_IDENTITY_NR_CLASSES];
