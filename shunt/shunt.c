@@ -281,6 +281,14 @@ void shunt_get_status(const struct shunt *sh, struct shunt_status *st)
     st->errors = sh->errors;
     st->blackout_us = sh->eng.blackout_us;
     st->blackout_max_us = sh->blackout_max_us;
+    st->pv_reconnects = sh->pv.reconnects;
+    st->pv_requeued = sh->pv.requeued;
+    if (sh->pv.f != NULL) {
+        struct rtv_front_info info;
+        rtv_front_get_info(sh->pv.f, &info);
+        st->pv_reconnects += info.connects > 1 ? info.connects - 1 : 0;
+        st->pv_requeued += info.requeued;
+    }
 }
 
 /* ---- the loop ------------------------------------------------------------------ */

@@ -102,6 +102,8 @@ struct shunt_status {
     uint64_t      switches, aborts, requests, errors;
     uint64_t      blackout_us;       /* last switch */
     uint64_t      blackout_max_us;
+    uint64_t      pv_reconnects;     /* the PV backend went away and came back */
+    uint64_t      pv_requeued;       /* requests the frontend resent then */
 };
 void shunt_get_status(const struct shunt *sh, struct shunt_status *st);
 

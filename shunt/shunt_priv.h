@@ -64,6 +64,8 @@ struct shunt_pv {
     unsigned          max_bytes;   /* largest chunk one front request carries */
     struct path_op   *wait_head, *wait_tail;   /* ring full: retried */
     unsigned          inflight;    /* ops (not chunks) */
+    uint64_t          reconnects;  /* sessions beyond the first, closed fronts */
+    uint64_t          requeued;    /* requests the front requeued on reconnects */
     /* helper thread */
     enum pv_helper_job job;        /* running, or NONE */
     pthread_t         thread;

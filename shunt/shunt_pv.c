@@ -112,6 +112,10 @@ int shunt_pv_start_close(struct shunt_pv *p)
         return -EBUSY;
     /* The engine left every PV mode and drained: nothing of ours is on the
      * ring.  Waiting ops cannot exist either (they count as in flight). */
+    struct rtv_front_info info;
+    rtv_front_get_info(p->f, &info);
+    p->reconnects += info.connects > 1 ? info.connects - 1 : 0;
+    p->requeued += info.requeued;
     p->job_f = p->f;
     p->job_x = p->x;
     p->f = NULL;

@@ -854,8 +854,10 @@ static void rig_stop(struct rig *r, struct lg_result *lres, struct guest_report 
             lres->first_error[0] ? ": " : "", lres->first_error);
     fprintf(stderr, "shunt: %" PRIu64 " switches, %" PRIu64 " given up, %" PRIu64
             " requests, %" PRIu64 " errors, last blackout %" PRIu64 " us, max %" PRIu64
-            " us\n", grep->st.switches, grep->st.aborts, grep->st.requests, grep->st.errors,
-            grep->st.blackout_us, grep->st.blackout_max_us);
+            " us, PV reconnects %" PRIu64 " (%" PRIu64 " requests requeued)\n",
+            grep->st.switches, grep->st.aborts, grep->st.requests, grep->st.errors,
+            grep->st.blackout_us, grep->st.blackout_max_us, grep->st.pv_reconnects,
+            grep->st.pv_requeued);
     ck_assert_msg(lres->first_error[0] == '\0', "load generator: %s", lres->first_error);
     ck_assert_uint_eq(lres->errors, 0);
     ck_assert_uint_eq(lres->mismatches, 0);
@@ -1138,6 +1140,47 @@ START_TEST(bound_passes_rollback_loses_nothing)
 }
 END_TEST
 
+/* The PV backend daemon dies (kill -9) while the shunt routes to PV and is
+ * restarted: the frontend reconnects and requeues what was in flight, the
+ * guest sees latency, not errors, and switches go on. */
+START_TEST(kill_backend_while_enlightened)
+{
+    struct rig r;
+    struct lg_result lres;
+    struct guest_report grep;
+    struct rtv_err err = { 0, "" };
+    static const char *const plan[] = { "pv", "selective" };
+
+    rig_start(&r, 0, 99);
+    for (unsigned i = 0; i < 2; i++) {
+        struct rtv_ctl_status st;
+        uint32_t id;
+        int stv;
+
+        ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, plan[i], 5000, &id, &err), 0);
+        ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
+                      err.msg);
+        ck_assert_str_eq(st.result, "ok");
+        usleep(100000);                 /* I/O flows on the ring */
+        kill(r.backd, SIGKILL);
+        waitpid(r.backd, &stv, 0);
+        usleep(100000);                 /* requests pile up unanswered */
+        r.backd = start_backd();
+        usleep(300000);
+        /* And back to emulated: the shunt drains the PV path first. */
+        ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "emulated", 5000, &id, &err), 0);
+        ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
+                      err.msg);
+        fprintf(stderr, "backd killed in %s, then emulated: result %s, state %s%s%s\n",
+                plan[i], st.result, st.state, st.error[0] ? ", " : "", st.error);
+        ck_assert_str_eq(st.result, "ok");
+        check_stable(&r, &st);
+    }
+    rig_stop(&r, &lres, &grep);
+    ck_assert_uint_ge(grep.st.pv_reconnects, 2);   /* the kills did hit the ring */
+}
+END_TEST
+
 /* RTV_SWITCH_TEST=<n> runs only the n-th test (0-based), for debugging. */
 static Suite *switch_component_suite(void)
 {
@@ -1147,6 +1190,7 @@ static Suite *switch_component_suite(void)
         thousand_switches_under_load, kill_coordinator_after_request,
         kill_coordinator_after_switching, kill_coordinator_while_quiescing,
         kill_coordinator_after_ack, bound_passes_rollback_loses_nothing,
+        kill_backend_while_enlightened,
     };
     const char *only = getenv("RTV_SWITCH_TEST");
 
