@@ -20,7 +20,8 @@ $(BLKIF_COMP): $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
 SWITCH_COMP      := $(BUILD)/tests/component/test_switch_component
 SWITCH_COMP_OBJS := $(BUILD)/obj/tests/component/test_switch_component.o \
                     $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o) \
-                    $(SHUNT_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
+                    $(SHUNT_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o) \
+                    $(BUILD)/obj/shunt/lab/vbd_adapter.o
 UNIT_TESTS += $(SWITCH_COMP)
 all: $(SWITCH_COMP)
 

@@ -37,6 +37,7 @@
 #include <endian.h>
 
 #include "../../dom0-backend/backd.h"
+#include "../../shunt/lab/vbd_adapter.h"
 #include "../../shunt/shunt.h"
 #include "rtvirt/blkif_abi.h"
 #include "rtvirt/blkif_xs.h"
@@ -147,171 +148,14 @@ static pid_t start_backd(void)
 /* ---- the coordinator process and its toolstack adapter ----------------------------- */
 
 /*
- * What rtvirt-backd's coordinator part needs from a backend, done as a
- * toolstack would: bring_up writes the vbd nodes (blkif_xs_attach) that the
- * backd engine serves, plus ctl-devid; READY once backd reached InitWait.
- * tear_down waits until the frontend is Closed (or never attached) and the
- * backend is not Connected/Closing, then removes both directories and
- * ctl-devid; CLOSED then.  Each bring-up uses a fresh devid, so a new vbd is
- * never confused with the one backd is still dropping.
+ * The coordinator's PV backend is rtvirt-backd's engine (its own process)
+ * plus the toolstack half in shunt/lab/vbd_adapter.c: vbd nodes written
+ * for bring-up, removed once both ends reached Closed.
  */
-struct adapter {
-    struct rtv_xen          x;         /* its own connection (own watches) */
-    struct rtv_coordinator *co;
-    bool                    up_pending, down_pending;
-    unsigned                devid;
-    unsigned                next_devid;
-};
-
 static int ctl_path(char *buf, enum rtv_xs_node node)
 {
     struct rtv_xs_args a = { .domid = GUEST, .vdev = VDEV };
     return rtv_xs_path(buf, 256, node, &a, NULL);
-}
-
-static bool read_devid(struct rtv_store *xs, unsigned *devid)
-{
-    char p[256];
-    unsigned long long v;
-
-    ctl_path(p, RTV_XS_CTL_DEVID);
-    if (rtv_xs_read_uint(xs, RTV_XS_NO_TXN, p, 2147483647ull, &v) < 0)
-        return false;
-    *devid = (unsigned)v;
-    return true;
-}
-
-static int vbd_state(struct rtv_store *xs, unsigned devid, enum rtv_xs_node node)
-{
-    struct blkif_xs_dev d = { 0, GUEST, devid };
-    unsigned long long v;
-    int rc = blkif_xs_read_uint(xs, RTV_XS_NO_TXN, &d, node, 0, 0, 8, false, 0, &v);
-
-    return rc == -ENOENT ? -1 : rc < 0 ? -2 : (int)v;
-}
-
-static void vbd_watch(struct adapter *a, unsigned devid, bool on)
-{
-    struct blkif_xs_dev d = { 0, GUEST, devid };
-    char p[256];
-
-    blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_BE_STATE, 0, 0);
-    on ? rtv_xs_watch(a->x.xs, p, "vbd") : rtv_xs_unwatch(a->x.xs, p, "vbd");
-    blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_FE_STATE, 0, 0);
-    on ? rtv_xs_watch(a->x.xs, p, "vbd") : rtv_xs_unwatch(a->x.xs, p, "vbd");
-}
-
-static void vbd_remove(struct rtv_store *xs, unsigned devid)
-{
-    struct blkif_xs_dev d = { 0, GUEST, devid };
-    char p[256];
-
-    blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_BE_STATE, 0, 0);
-    *strrchr(p, '/') = '\0';
-    rtv_xs_rm(xs, RTV_XS_NO_TXN, p);
-    blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_FE_STATE, 0, 0);
-    *strrchr(p, '/') = '\0';
-    rtv_xs_rm(xs, RTV_XS_NO_TXN, p);
-}
-
-static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
-                       struct rtv_err *err)
-{
-    struct adapter *a = ctx;
-    char p[256];
-    int rc;
-
-    (void)vdev;
-    a->devid = a->next_devid++;
-    if (a->next_devid >= DEVID_BASE + 900)
-        a->next_devid = DEVID_BASE;
-    vbd_remove(a->x.xs, a->devid);   /* leftovers of an earlier run of ours */
-    struct blkif_xs_attach at = { .dev = { 0, dom, a->devid }, .params = image };
-    if ((rc = blkif_xs_attach(a->x.xs, &at)) < 0)
-        return rtv_err_set(err, -rc, "cannot write vbd %u: %s", a->devid, strerror(-rc));
-    ctl_path(p, RTV_XS_CTL_DEVID);
-    if ((rc = rtv_xs_printf(a->x.xs, RTV_XS_NO_TXN, p, "%u", a->devid)) < 0)
-        return rtv_err_set(err, -rc, "cannot write ctl-devid: %s", strerror(-rc));
-    vbd_watch(a, a->devid, true);
-    a->up_pending = true;
-    a->down_pending = false;
-    return 0;
-}
-
-static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
-{
-    struct adapter *a = ctx;
-
-    (void)dom;
-    (void)vdev;
-    if (!a->up_pending && !a->down_pending) {
-        /* After a restart we learn the device from the store. */
-        if (!read_devid(a->x.xs, &a->devid)) {
-            rtv_coordinator_backend_event(a->co, GUEST, VDEV, RTV_CEV_BACKEND_CLOSED,
-                                          NULL, now_ms());
-            return;
-        }
-        vbd_watch(a, a->devid, true);
-    }
-    a->up_pending = false;
-    a->down_pending = true;
-}
-
-static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
-{
-    struct adapter *a = ctx;
-    unsigned devid;
-
-    (void)dom;
-    (void)vdev;
-    return read_devid(a->x.xs, &devid) &&
-           vbd_state(a->x.xs, devid, RTV_XS_VBD_BE_STATE) >= 0;
-}
-
-static const struct rtv_coord_backend_ops ad_ops = { ad_bring_up, ad_tear_down, ad_present };
-
-static void ad_poll(struct adapter *a)
-{
-    char *path, *token, p[256];
-
-    while (rtv_xs_read_watch(a->x.xs, &path, &token) == 0) {
-        free(path);
-        free(token);
-    }
-    if (a->up_pending) {
-        int be = vbd_state(a->x.xs, a->devid, RTV_XS_VBD_BE_STATE);
-        struct blkif_xs_dev d = { 0, GUEST, a->devid };
-        char *hs = NULL;
-
-        if (blkif_xs_read(a->x.xs, RTV_XS_NO_TXN, &d, RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0,
-                          &hs, NULL) == 0 && strcmp(hs, "error") == 0) {
-            a->up_pending = false;
-            rtv_coordinator_backend_event(a->co, GUEST, VDEV, RTV_CEV_BACKEND_FAILED,
-                                          "backd reported hotplug-status error", now_ms());
-        } else if (be >= XenbusStateInitWait && be <= XenbusStateConnected) {
-            a->up_pending = false;
-            rtv_coordinator_backend_event(a->co, GUEST, VDEV, RTV_CEV_BACKEND_READY, NULL,
-                                          now_ms());
-        }
-        free(hs);
-    }
-    if (a->down_pending) {
-        int fe = vbd_state(a->x.xs, a->devid, RTV_XS_VBD_FE_STATE);
-        int be = vbd_state(a->x.xs, a->devid, RTV_XS_VBD_BE_STATE);
-
-        /* The ring goes only once the frontend is Closed (or never came):
-         * tearing down earlier corrupts it. */
-        if ((fe == -1 || fe == XenbusStateUnknown || fe == XenbusStateClosed) &&
-            be != XenbusStateConnected && be != XenbusStateClosing) {
-            vbd_watch(a, a->devid, false);
-            vbd_remove(a->x.xs, a->devid);
-            ctl_path(p, RTV_XS_CTL_DEVID);
-            rtv_xs_rm(a->x.xs, RTV_XS_NO_TXN, p);
-            a->down_pending = false;
-            rtv_coordinator_backend_event(a->co, GUEST, VDEV, RTV_CEV_BACKEND_CLOSED, NULL,
-                                          now_ms());
-        }
-    }
 }
 
 static void coord_log(void *ctx, const char *msg)
@@ -327,36 +171,40 @@ static pid_t start_coordinator(void)
 
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        struct rtv_xen x;
-        struct adapter a;
+        struct rtv_xen x, ax;
         struct rtv_err err = { 0, "" };
+        struct rtv_coordinator *co;
+        struct vbd_adapter *a;
 
         catch_term();
-        memset(&a, 0, sizeof(a));
-        a.next_devid = DEVID_BASE + (unsigned)(getpid() % 450) * 2;
         if (rtv_local_open(hub, 0, RTV_XEN_STORE, &x) < 0 ||
-            rtv_local_open(hub, 0, RTV_XEN_STORE, &a.x) < 0)
+            rtv_local_open(hub, 0, RTV_XEN_STORE, &ax) < 0)
             _exit(20);
-        a.co = rtv_coordinator_new(x.xs, &ad_ops, &a, &err);
-        if (a.co == NULL)
+        /* A different devid range per incarnation: a restarted coordinator
+         * never reuses the vbd its predecessor may have left. */
+        a = vbd_adapter_new(ax.xs, 0, DEVID_BASE + (unsigned)(getpid() % 450) * 2);
+        co = a ? rtv_coordinator_new(x.xs, &vbd_adapter_ops, a, &err) : NULL;
+        if (co == NULL)
             _exit(21);
-        rtv_coordinator_set_log(a.co, coord_log, NULL);
-        if (rtv_coordinator_start(a.co, now_ms(), &err) < 0) {
+        vbd_adapter_set_coordinator(a, co);
+        rtv_coordinator_set_log(co, coord_log, NULL);
+        if (rtv_coordinator_start(co, now_ms(), &err) < 0) {
             fprintf(stderr, "coordinator: %s\n", err.msg);
             _exit(22);
         }
         while (!stop_flag) {
             struct pollfd pfd[2] = {
                 { .fd = rtv_xs_watch_fd(x.xs), .events = POLLIN },
-                { .fd = rtv_xs_watch_fd(a.x.xs), .events = POLLIN },
+                { .fd = rtv_xs_watch_fd(ax.xs), .events = POLLIN },
             };
             poll(pfd, 2, 20);
-            rtv_coordinator_poll_watches(a.co, now_ms());
-            ad_poll(&a);
-            rtv_coordinator_tick(a.co, now_ms());
+            rtv_coordinator_poll_watches(co, now_ms());
+            vbd_adapter_poll(a, now_ms());
+            rtv_coordinator_tick(co, now_ms());
         }
-        rtv_coordinator_free(a.co);
-        rtv_xen_close(&a.x);
+        rtv_coordinator_free(co);
+        vbd_adapter_free(a);
+        rtv_xen_close(&ax);
         rtv_xen_close(&x);
         _exit(0);
     }
