@@ -55,5 +55,9 @@ done < "$LAB/plan"
 # Keep a copy of dom0's view for post-mortems.
 { xl dmesg 2>&1 | tail -200; } > "$LAB/logs/xl-dmesg.txt" 2>&1
 journalctl -b --no-pager > "$LAB/logs/dom0-journal.txt" 2>&1
+mkdir -p "$LAB/logs/var-log-xen" && cp -a /var/log/xen/. "$LAB/logs/var-log-xen/" 2>/dev/null
+# Leftover guests would only slow the power-off down (xendomains shuts them
+# down politely); the results are saved, so destroy them.
+for d in $(xl list 2>/dev/null | awk 'NR > 2 { print $1 }'); do xl destroy "$d"; done
 date +%s > "$R/done"
 sync

@@ -30,8 +30,10 @@ BROKEN_RC = 75
 TIMEOUT_RC = 124
 HOST_GRACE = 90            # seconds past a step's timeout before dom0 counts as hung
 STEP_START_DEADLINE = 60   # seconds for the agent to start the next step
-QEMU_EXIT_DEADLINE = 120   # seconds for dom0 to power off after the last step
-XEN_ARGS = "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 bootscrub=0"
+QEMU_EXIT_DEADLINE = 60    # seconds for dom0 to power off after the last step
+# guest_loglvl=all: Xen then logs a guest's triple fault ("d1v0 Triple fault") to its console
+XEN_ARGS = ("console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 bootscrub=0 "
+            "guest_loglvl=all")
 DOM0_ARGS = "root=/dev/vda rw console=hvc0 rtvirt.lab=1"
 
 
