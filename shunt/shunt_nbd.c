@@ -28,6 +28,10 @@
 
 #define NBD_MAX_INFLIGHT 256
 #define NBD_MAX_BYTES    (128u << 20)
+/* Data buffers are reused: a fresh large buffer is an mmap, a munmap and a
+ * page fault per page, on every request.  Classes 4 KiB << 0..8. */
+#define NBD_BUF_CLASSES  9
+#define NBD_BUF_KEEP     32
 
 struct nbd_hdr {            /* struct nbd_request, wire order */
     uint32_t magic;
@@ -47,6 +51,7 @@ struct nbd_req {
     struct shunt_req  r;          /* first: shunt_req -> nbd_req */
     struct shunt_nbd *n;
     struct nbd_rep    rep;
+    int               buf_class;  /* -1: not from the cache */
     bool              with_data;  /* reply carries r.buf */
     size_t            sent;       /* bytes of reply written */
     struct nbd_req   *next;
@@ -66,7 +71,47 @@ struct shunt_nbd {
     struct nbd_req *out_head, *out_tail;
     unsigned        inflight;     /* taken in, reply not fully sent */
     size_t          inflight_bytes;
+    void           *cache[NBD_BUF_CLASSES];   /* free buffers, linked through word 0 */
+    unsigned        cached[NBD_BUF_CLASSES];
 };
+
+static int buf_class(uint32_t len)
+{
+    for (int k = 0; k < NBD_BUF_CLASSES; k++)
+        if (len <= (4096u << k))
+            return k;
+    return -1;
+}
+
+static void *buf_get(struct shunt_nbd *n, uint32_t len, int *cls)
+{
+    void *b;
+    int k = buf_class(len);
+
+    *cls = k;
+    if (k >= 0 && n->cache[k] != NULL) {
+        b = n->cache[k];
+        memcpy(&n->cache[k], b, sizeof(void *));
+        n->cached[k]--;
+        return b;
+    }
+    if (posix_memalign(&b, SHUNT_ALIGN, k >= 0 ? 4096u << k : len) != 0)
+        return NULL;
+    return b;
+}
+
+static void buf_put(struct shunt_nbd *n, void *b, int k)
+{
+    if (b == NULL)
+        return;
+    if (k < 0 || n->cached[k] >= NBD_BUF_KEEP) {
+        free(b);
+        return;
+    }
+    memcpy(b, &n->cache[k], sizeof(void *));
+    n->cache[k] = b;
+    n->cached[k]++;
+}
 
 static int nbd_errno(int status)
 {
@@ -89,7 +134,7 @@ static void req_free(struct nbd_req *q)
 
     n->inflight--;
     n->inflight_bytes -= q->r.len;
-    free(q->r.buf);
+    buf_put(n, q->r.buf, q->buf_class);
     free(q);
 }
 
@@ -163,7 +208,8 @@ static struct nbd_req *req_new(struct shunt_nbd *n, const struct nbd_hdr *h,
     q->r.len = h->len;
     q->r.done = req_done;
     q->r.owner = n;
-    if (data && posix_memalign(&q->r.buf, SHUNT_ALIGN, h->len) != 0) {
+    q->buf_class = -1;
+    if (data && h->len > 0 && (q->r.buf = buf_get(n, h->len, &q->buf_class)) == NULL) {
         free(q);
         return NULL;
     }
@@ -357,5 +403,12 @@ void shunt_nbd_free(struct shunt_nbd *n)
         req_free(q);
     }
     close(n->fd);
+    for (int k = 0; k < NBD_BUF_CLASSES; k++) {
+        while (n->cache[k] != NULL) {
+            void *b = n->cache[k];
+            memcpy(&n->cache[k], b, sizeof(void *));
+            free(b);
+        }
+    }
     free(n);
 }
