@@ -209,6 +209,25 @@ START_TEST(connect_bound_gives_up_with_reason)
 }
 END_TEST
 
+START_TEST(store_conflicts_and_failures_are_retried)
+{
+    /* Transactions that conflict (EAGAIN) are redone; a report whose write
+     * failed outright is written again on a later turn. */
+    put(RTV_XS_CTL_SWITCH_ID, "11");
+    rtv_local_fault_set(hub, RTV_FAULT_XS_TXN_COMMIT, 0, 5, EAGAIN);
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "11", 3000));
+    ck_assert_uint_ge(rtv_local_fault_hits(hub, RTV_FAULT_XS_TXN_COMMIT), 1);
+
+    put(RTV_XS_CTL_PREVIOUS, "emulated");
+    put(RTV_XS_CTL_SWITCH_ID, "12");
+    put(RTV_XS_CTL_STATE, "rolling-back");
+    rtv_local_fault_set(hub, RTV_FAULT_XS_WRITE, 0, 3, EIO);
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "12", 3000));
+    ck_assert_uint_ge(rtv_local_fault_hits(hub, RTV_FAULT_XS_WRITE), 1);
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+}
+END_TEST
+
 static Suite *shunt_xs_suite(void)
 {
     Suite *s = suite_create("shunt_xs");
@@ -221,6 +240,7 @@ static Suite *shunt_xs_suite(void)
     tcase_add_test(tc, bad_control_values_are_ignored);
     tcase_add_test(tc, switch_without_devid_fails_cleanly);
     tcase_add_test(tc, connect_bound_gives_up_with_reason);
+    tcase_add_test(tc, store_conflicts_and_failures_are_retried);
     suite_add_tcase(s, tc);
     return s;
 }
