@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "rtvirt/xen_seam.h"
+#include "rtvirt/xs_schema.h"
 #include "shunt.h"
 
 static volatile sig_atomic_t stop_asked;
@@ -91,6 +92,14 @@ int main(int argc, char **argv)
                 : !cfg.emulated ? "--emulated is required" : !cfg.vdev ? "--vdev is required"
                 : "--nbd is required");
         usage(stderr);
+        return 2;
+    }
+    /* The name ends up in xenstore paths: refuse what the schema refuses,
+     * before touching anything. */
+    char probe[256];
+    struct rtv_xs_args pa = { .domid = 1, .vdev = cfg.vdev };
+    if (rtv_xs_path(probe, sizeof(probe), RTV_XS_CTL_STATE, &pa, &err) < 0) {
+        fprintf(stderr, "rtvirt-shunt: --vdev %s: %s\n", cfg.vdev, err.msg);
         return 2;
     }
     const char *base = strrchr(cfg.emulated, '/');
