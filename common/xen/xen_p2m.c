@@ -110,3 +110,59 @@ int rtv_xen_p2m_call(struct rtv_xen_p2m *x, struct rtv_p2m_identity_arg *arg,
         return rtv_err_set(err, e, "XENMEM_rtvirt_p2m_identity failed: %s", strerror(e));
     }
 }
+
+int rtv_xen_p2m_move_gfn(struct rtv_xen_p2m *x, uint16_t domid, uint64_t from_gfn,
+                         uint64_t to_gfn, struct rtv_err *err)
+{
+    struct xen_add_to_physmap *xatp = xencall_alloc_buffer(x->xcall, sizeof(*xatp));
+    int rc;
+
+    if ( !xatp )
+        return rtv_err_set(err, ENOMEM, "cannot allocate a hypercall buffer");
+    memset(xatp, 0, sizeof(*xatp));
+    xatp->domid = domid;
+    xatp->space = XENMAPSPACE_gmfn;
+    xatp->idx = from_gfn;
+    xatp->gpfn = to_gfn;
+    rc = xencall2(x->xcall, __HYPERVISOR_memory_op, XENMEM_add_to_physmap,
+                  (uint64_t)(uintptr_t)xatp);
+    xencall_free_buffer(x->xcall, xatp);
+    if ( rc < 0 )
+    {
+        int e = errno;
+
+        return rtv_err_set(err, e, "XENMEM_add_to_physmap gmfn %#llx -> %#llx in domain %u: %s",
+                           (unsigned long long)from_gfn, (unsigned long long)to_gfn,
+                           (unsigned)domid, strerror(e));
+    }
+    return 0;
+}
+
+int rtv_xen_p2m_populate(struct rtv_xen_p2m *x, uint16_t domid, uint64_t gfn,
+                         struct rtv_err *err)
+{
+    struct xen_memory_reservation *res = xencall_alloc_buffer(x->xcall, sizeof(*res));
+    xen_pfn_t *list = xencall_alloc_buffer(x->xcall, sizeof(*list));
+    int rc = -1, e = ENOMEM;
+
+    if ( res && list )
+    {
+        memset(res, 0, sizeof(*res));
+        *list = gfn;
+        res->extent_start = list;   /* x86 handles are plain pointers here */
+        res->nr_extents = 1;
+        res->domid = domid;
+        rc = xencall2(x->xcall, __HYPERVISOR_memory_op, XENMEM_populate_physmap,
+                      (uint64_t)(uintptr_t)res);
+        e = rc < 0 ? errno : EIO;
+    }
+    if ( res )
+        xencall_free_buffer(x->xcall, res);
+    if ( list )
+        xencall_free_buffer(x->xcall, list);
+    if ( rc == 1 )
+        return 0;
+    return rtv_err_set(err, e, "XENMEM_populate_physmap of gfn %#llx in domain %u: %s",
+                       (unsigned long long)gfn, (unsigned)domid,
+                       rc >= 0 ? "no page given" : strerror(e));
+}

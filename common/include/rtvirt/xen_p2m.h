@@ -30,4 +30,17 @@ int rtv_xen_p2m_max_gfn(struct rtv_xen_p2m *x, uint16_t domid, uint64_t *max_gfn
 int rtv_xen_p2m_call(struct rtv_xen_p2m *x, struct rtv_p2m_identity_arg *arg,
                      struct rtv_err *err);
 
+/*
+ * Test scaffolding for the lab and xen-patches/boot-smoke: build swaps and
+ * cycles in a P2M on purpose.  move_gfn is XENMEM_add_to_physmap with
+ * XENMAPSPACE_gmfn (the page at from_gfn appears at to_gfn instead; a page
+ * already at to_gfn is freed by Xen); populate is XENMEM_populate_physmap of
+ * one page at gfn.  Both change what the domain sees: only for pages the
+ * caller owns outright (its own mlocked buffer).
+ */
+int rtv_xen_p2m_move_gfn(struct rtv_xen_p2m *x, uint16_t domid, uint64_t from_gfn,
+                         uint64_t to_gfn, struct rtv_err *err);
+int rtv_xen_p2m_populate(struct rtv_xen_p2m *x, uint16_t domid, uint64_t gfn,
+                         struct rtv_err *err);
+
 #endif
