@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -108,6 +109,21 @@ static void catch_term(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Every child dies with the test process: a failed assertion there must
+ * not leave a daemon or a load generator spinning on the machine. */
+static pid_t fork_child(void)
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+    }
+    return pid;
+}
+
 /* backd: the PV backend. */
 static struct backd *child_backd;
 
@@ -120,7 +136,7 @@ static void backd_on_term(int sig)
 
 static pid_t start_backd(void)
 {
-    pid_t pid = fork();
+    pid_t pid = fork_child();
 
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -167,7 +183,7 @@ static void coord_log(void *ctx, const char *msg)
 
 static pid_t start_coordinator(void)
 {
-    pid_t pid = fork();
+    pid_t pid = fork_child();
 
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -230,7 +246,7 @@ static int open_guest(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv
 
 static pid_t start_guest(int sock, int report_fd, unsigned flush_delay_ms, int other)
 {
-    pid_t pid = fork();
+    pid_t pid = fork_child();
 
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -670,7 +686,7 @@ static void rig_start(struct rig *r, unsigned flush_delay_ms, uint64_t seed)
     ck_assert_int_eq(pipe(r->lg_stop), 0);
     ck_assert_int_eq(pipe(r->lg_rep), 0);
     r->guest = start_guest(sv[0], r->guest_rep[1], flush_delay_ms, sv[1]);
-    r->lg = fork();
+    r->lg = fork_child();
     ck_assert_int_ge(r->lg, 0);
     if (r->lg == 0) {
         close(sv[0]);
