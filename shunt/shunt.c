@@ -283,6 +283,7 @@ void shunt_get_status(const struct shunt *sh, struct shunt_status *st)
     st->blackout_max_us = sh->blackout_max_us;
     st->pv_reconnects = sh->pv.reconnects;
     st->pv_requeued = sh->pv.requeued;
+    st->emulated_direct = sh->emu.direct;
     if (sh->pv.f != NULL) {
         struct rtv_front_info info;
         rtv_front_get_info(sh->pv.f, &info);

@@ -104,6 +104,7 @@ struct shunt_status {
     uint64_t      blackout_max_us;
     uint64_t      pv_reconnects;     /* the PV backend went away and came back */
     uint64_t      pv_requeued;       /* requests the frontend resent then */
+    bool          emulated_direct;   /* the emulated disk is open O_DIRECT */
 };
 void shunt_get_status(const struct shunt *sh, struct shunt_status *st);
 

@@ -231,7 +231,6 @@ static pid_t start_coordinator(void)
 
 struct guest_report {
     struct shunt_status st;
-    bool direct;
     int  rc;
 };
 
@@ -293,7 +292,6 @@ static pid_t start_guest(int sock, int report_fd, unsigned flush_delay_ms, int o
         }
         shunt_nbd_free(srv);
         shunt_get_status(sh, &rep.st);
-        rep.direct = true;
         rep.rc = rc;
         shunt_free(sh);
         if (write(report_fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
@@ -718,10 +716,10 @@ static void rig_stop(struct rig *r, struct lg_result *lres, struct guest_report 
             lres->first_error[0] ? ": " : "", lres->first_error);
     fprintf(stderr, "shunt: %" PRIu64 " switches, %" PRIu64 " given up, %" PRIu64
             " requests, %" PRIu64 " errors, last blackout %" PRIu64 " us, max %" PRIu64
-            " us, PV reconnects %" PRIu64 " (%" PRIu64 " requests requeued)\n",
+            " us, PV reconnects %" PRIu64 " (%" PRIu64 " requests requeued), emulated path %s\n",
             grep->st.switches, grep->st.aborts, grep->st.requests, grep->st.errors,
             grep->st.blackout_us, grep->st.blackout_max_us, grep->st.pv_reconnects,
-            grep->st.pv_requeued);
+            grep->st.pv_requeued, grep->st.emulated_direct ? "O_DIRECT" : "buffered (O_DIRECT refused)");
     ck_assert_msg(lres->first_error[0] == '\0', "load generator: %s", lres->first_error);
     ck_assert_uint_eq(lres->errors, 0);
     ck_assert_uint_eq(lres->mismatches, 0);
