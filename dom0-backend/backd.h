@@ -27,6 +27,7 @@
 #include "rtvirt/seam.h"
 
 struct backd;
+struct backd_switch;
 
 struct backd_config {
     unsigned max_ring_page_order;   /* advertised max-ring-page-order (<= 4) */
@@ -50,6 +51,20 @@ void backd_free(struct backd *b);
 int backd_run(struct backd *b, int timeout_ms);
 void backd_stop(struct backd *b);
 
+/* Runs sw (the dom0 side of the live switch, backd_switch.h) in this
+ * engine's loop: its watch fds are polled with the engine's, it is polled
+ * after every rescan of the vbds and at least every BACKD_SWITCH_TICK_MS.
+ * NULL detaches.  sw stays the caller's. */
+void backd_attach_switch(struct backd *b, struct backd_switch *sw);
+
+/* Whether rtvirt-backd serves a vbd with this device id.  Not the hdX/sdX
+ * encodings (IDE majors 3, 22, 33, 34, 56, 57, 88-91; SCSI major 8): those
+ * are the PV views libxl writes for an HVM guest's emulated disks.  The
+ * emulated disk is qemu's; its switch twin is a vbd of our own range
+ * (backd_switch.h); serving libxl's view too would make a second writer of
+ * the image behind the guest's back. */
+bool backd_serves_devid(unsigned devid);
+
 /* Counters for tests and logs. */
 struct backd_stats {
     unsigned long long requests, errors, halted_rings, connects,
@@ -57,6 +72,7 @@ struct backd_stats {
                        flushes, barriers_waited;
     long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
+    unsigned not_served;        /* vbds left alone at the last scan (backd_serves_devid) */
 };
 void backd_get_stats(const struct backd *b, struct backd_stats *st);
 

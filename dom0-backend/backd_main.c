@@ -1,23 +1,31 @@
 /*
- * rtvirt-backd: the dom0 blkif backend daemon (see backd.h).
+ * rtvirt-backd: the dom0 blkif backend daemon (see backd.h) and the dom0
+ * side of the live switch protocol (backd_switch.h), in one event loop.
  *
- *   rtvirt-backd [-v] [--no-persistent] [--no-discard] [--no-barrier]
- *                [--max-queues N] [--max-ring-page-order N]
- *                [--max-indirect-segments N]
+ *   rtvirt-backd [-v] [--no-switch] [--devid-base N] [--no-persistent]
+ *                [--no-discard] [--no-barrier] [--max-queues N]
+ *                [--max-ring-page-order N] [--max-indirect-segments N]
  *
  * Serves every device the toolstack creates under
  * /local/domain/<self>/backend/vbd/<domid>/<devid> whose params names an image
- * file or block device.  Presence is published in /local/domain/0/rtvirt/backd.
+ * file or block device, except libxl's PV views of emulated disks
+ * (backd_serves_devid()).  Unless --no-switch, it also answers switch
+ * requests for every managed device (xl-rtvirt manage), bringing up each PV
+ * twin under a devid from [N, N + 1000) (default 5000).  Presence is
+ * published in /local/domain/0/rtvirt/backd.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "backd.h"
+#include "backd_switch.h"
 #include "rtvirt/xen_seam.h"
+#include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
 #define BACKD_STATE_PATH "/local/domain/0/rtvirt/backd/state"
@@ -34,10 +42,47 @@ static void on_signal(int sig)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: rtvirt-backd [-v] [--no-persistent] [--no-discard] "
-                    "[--no-barrier] [--max-queues N] [--max-ring-page-order N] "
-                    "[--max-indirect-segments N]\n");
+    fprintf(stderr, "usage: rtvirt-backd [-v] [--no-switch] [--devid-base N] "
+                    "[--no-persistent] [--no-discard] [--no-barrier] [--max-queues N] "
+                    "[--max-ring-page-order N] [--max-indirect-segments N]\n"
+                    "  --no-switch     serve vbds only; do not answer switch requests\n"
+                    "  --devid-base N  PV twins of switched disks get devids N..N+999 "
+                    "(default %u)\n", BACKD_SWITCH_DEVID_BASE);
     return 2;
+}
+
+/* On a clean exit: the presence directory goes with its nodes, and dom0's
+ * rtvirt directory too if nothing else (ioemu, p2m) lives there, so a
+ * stopped daemon leaves the store as it found it. */
+static void remove_presence(struct rtv_store *xs)
+{
+    char dir[256], *slash;
+    char **ents = NULL;
+    unsigned n = 0;
+
+    if (rtv_xs_dir(dir, sizeof(dir), RTV_XS_BACKD_STATE, &(struct rtv_xs_args){ 0 }, NULL) < 0)
+        return;
+    rtv_xs_rm(xs, RTV_XS_NO_TXN, dir);
+    if ((slash = strrchr(dir, '/')) == NULL)
+        return;
+    *slash = '\0';
+    if (rtv_xs_directory(xs, RTV_XS_NO_TXN, dir, &ents, &n) == 0 && n == 0)
+        rtv_xs_rm(xs, RTV_XS_NO_TXN, dir);
+    free(ents);   /* one allocation (seam.h) */
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void switch_log(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "rtvirt-backd: switch: %s\n", msg);
 }
 
 static int num_arg(const char *s, unsigned long long max, unsigned *out)
@@ -53,9 +98,12 @@ static int num_arg(const char *s, unsigned long long max, unsigned *out)
 int main(int argc, char **argv)
 {
     struct backd_config cfg;
-    struct rtv_xen x;
+    struct rtv_xen x, cx = { 0 }, ax = { 0 };
     struct rtv_err err = { 0, "" };
     struct sigaction sa;
+    struct backd_switch *sw = NULL;
+    bool with_switch = true;
+    unsigned devid_base = BACKD_SWITCH_DEVID_BASE;
     int rc;
 
     backd_config_default(&cfg);
@@ -64,6 +112,13 @@ int main(int argc, char **argv)
 
         if (strcmp(a, "-v") == 0)
             cfg.verbose = true;
+        else if (strcmp(a, "--no-switch") == 0)
+            with_switch = false;
+        else if (strcmp(a, "--devid-base") == 0) {
+            if (num_arg(argv[++i < argc ? i : 0], 2147483647ull - BACKD_SWITCH_DEVID_SPAN,
+                        &devid_base) < 0)
+                return usage();
+        }
         else if (strcmp(a, "--no-persistent") == 0)
             cfg.persistent = false;
         else if (strcmp(a, "--no-discard") == 0)
@@ -102,6 +157,23 @@ int main(int argc, char **argv)
         rtv_xen_close(&x);
         return 1;
     }
+    /* The switch: two more store connections (backd_switch.h says why). */
+    if (with_switch) {
+        if (rtv_xen_open(&cx, RTV_XEN_STORE, &err) < 0 ||
+            rtv_xen_open(&ax, RTV_XEN_STORE, &err) < 0 ||
+            (sw = backd_switch_new(cx.xs, ax.xs, x.self, devid_base, &err)) == NULL) {
+            fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
+            goto out;
+        }
+        backd_switch_set_log(sw, switch_log, NULL);
+        if (backd_switch_start(sw, now_ms(), &err) < 0) {
+            fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
+            goto out;
+        }
+        backd_attach_switch(the_backd, sw);
+        fprintf(stderr, "rtvirt-backd: coordinating %u switchable device(s), PV twins "
+                "from devid %u\n", backd_switch_count(sw), devid_base);
+    }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
@@ -114,8 +186,22 @@ int main(int argc, char **argv)
         fprintf(stderr, "rtvirt-backd: event loop failed: %s\n", strerror(-rc));
     rtv_xs_printf(x.xs, RTV_XS_NO_TXN, BACKD_STATE_PATH, "stopping");
     backd_free(the_backd);
+    backd_switch_free(sw);
     rtv_xs_rm(x.xs, RTV_XS_NO_TXN, BACKD_PID_PATH);
     rtv_xs_rm(x.xs, RTV_XS_NO_TXN, BACKD_STATE_PATH);
+    remove_presence(x.xs);
+    rtv_xen_close(&ax);
+    rtv_xen_close(&cx);
     rtv_xen_close(&x);
     return rc < 0 ? 1 : 0;
+
+out:
+    backd_free(the_backd);
+    backd_switch_free(sw);
+    if (ax.xs)
+        rtv_xen_close(&ax);
+    if (cx.xs)
+        rtv_xen_close(&cx);
+    rtv_xen_close(&x);
+    return 1;
 }

@@ -92,6 +92,7 @@ struct backd {
     char root[BACKD_PATH_MAX];
     struct backd_dev *devs;
     struct backd_stats st;
+    struct backd_switch *sw;   /* the live switch run in our loop, or NULL */
 };
 
 #define backd_log(b, ...) do { if ((b)->cfg.verbose) { \

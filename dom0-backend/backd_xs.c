@@ -18,6 +18,7 @@
  * never while it might still be using it.
  */
 #include "backd_priv.h"
+#include "backd_switch.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +31,7 @@
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rtvirt/xs_util.h"
@@ -470,6 +472,18 @@ void backd_dev_update(struct backd_dev *d)
 
 /* ---- discovery ----------------------------------------------------------------- */
 
+bool backd_serves_devid(unsigned devid)
+{
+    static const unsigned emulated_majors[] = { 3, 22, 33, 34, 56, 57, 88, 89, 90, 91, 8 };
+
+    if (devid & (1u << 28))
+        return true;    /* xvd extended scheme: PV only */
+    for (unsigned i = 0; i < sizeof(emulated_majors) / sizeof(emulated_majors[0]); i++)
+        if (devid >> 8 == emulated_majors[i])
+            return false;
+    return true;
+}
+
 static struct backd_dev *dev_find(struct backd *b, rtv_domid_t domid, unsigned devid)
 {
     for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
@@ -495,6 +509,7 @@ void backd_scan(struct backd *b)
         nd = 0;
     for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
         d->gone = true;     /* cleared below for every device still listed */
+    b->st.not_served = 0;
     for (unsigned i = 0; i < nd; i++) {
         unsigned long long domid;
         char dir[BACKD_PATH_MAX + 64];
@@ -519,6 +534,11 @@ void backd_scan(struct backd *b)
 
             if (rtv_parse_uint(devs[j], 2147483647ull, &devid) < 0)
                 continue;
+            /* Another backend's (or nobody's): we do not even read it. */
+            if (!backd_serves_devid((unsigned)devid)) {
+                b->st.not_served++;
+                continue;
+            }
             d = dev_find(b, (rtv_domid_t)domid, (unsigned)devid);
             if (d != NULL) {
                 d->gone = false;
@@ -625,26 +645,67 @@ void backd_get_stats(const struct backd *b, struct backd_stats *st)
     *st = b->st;
 }
 
+void backd_attach_switch(struct backd *b, struct backd_switch *sw)
+{
+    b->sw = sw;
+}
+
+static uint64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/*
+ * One poll() over the store's watch fd, the event channels, io_uring's
+ * eventfd and, with a switch attached, its two watch fds.  The switch is
+ * polled whenever one of its fds is readable, after every rescan (the
+ * engine may just have published the state a bring-up or tear-down waits
+ * for) and at least every BACKD_SWITCH_TICK_MS (its bounds), so poll()
+ * never sleeps longer than that while it is attached.
+ */
 int backd_run(struct backd *b, int timeout_ms)
 {
     struct rtv_store *xs = b->x->xs;
     struct rtv_evtchn *e = b->x->evtchn;
-    struct pollfd pfd[3];
+    struct pollfd pfd[5];
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : mono_ms() + (uint64_t)timeout_ms;
+    uint64_t sw_next = 0;
 
     b->stop = false;
     while (!b->stop) {
+        uint64_t now = mono_ms();
+        int wait = -1, swfds[2];
+        unsigned nfds = 3;
+        bool sw_due = false;
+
+        if (now >= deadline)
+            break;
+        if (deadline != UINT64_MAX)
+            wait = (int)(deadline - now);
+        if (b->sw != NULL) {
+            int tick = now >= sw_next ? 0 : (int)(sw_next - now);
+
+            if (wait < 0 || tick < wait)
+                wait = tick;
+        }
         pfd[0] = (struct pollfd){ .fd = rtv_xs_watch_fd(xs), .events = POLLIN };
         pfd[1] = (struct pollfd){ .fd = e->ops->fd(e), .events = POLLIN };
         pfd[2] = (struct pollfd){ .fd = b->uring_efd, .events = POLLIN };
-        int n = poll(pfd, 3, timeout_ms);
+        if (b->sw != NULL) {
+            nfds += backd_switch_fds(b->sw, swfds);
+            pfd[3] = (struct pollfd){ .fd = swfds[0], .events = POLLIN };
+            pfd[4] = (struct pollfd){ .fd = swfds[1], .events = POLLIN };
+        }
+        int n = poll(pfd, nfds, wait);
 
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             return -errno;
         }
-        if (n == 0)
-            break;
         if (pfd[2].revents & POLLIN)
             backd_handle_completions(b);
         if (pfd[1].revents & POLLIN)
@@ -658,8 +719,18 @@ int backd_run(struct backd *b, int timeout_ms)
                 free(token);
                 any = true;
             }
-            if (any)
+            if (any) {
                 backd_scan(b);
+                sw_due = true;
+            }
+        }
+        if (b->sw != NULL) {
+            now = mono_ms();
+            if (sw_due || now >= sw_next || (pfd[3].revents & POLLIN) ||
+                (pfd[4].revents & POLLIN)) {
+                backd_switch_poll(b->sw, now);
+                sw_next = now + BACKD_SWITCH_TICK_MS;
+            }
         }
     }
     return 0;

@@ -7,8 +7,9 @@ LIB_SRCS += $(filter-out $(LIB_SRCS),$(BLKIF_LIB_SRCS))
 # `all` is expanded before the top Makefile adds the unit tests.
 all: $(BUILD)/tests/unit/test_blkif_req $(BUILD)/tests/unit/test_blkif_xs
 
-# The engine (everything but main) is shared with the component test.
-BACKD_ENGINE_SRCS := dom0-backend/backd_io.c dom0-backend/backd_xs.c
+# The engine (everything but main: the blkif backend and the dom0 side of
+# the live switch) is shared with the component tests.
+BACKD_ENGINE_SRCS := dom0-backend/backd_io.c dom0-backend/backd_xs.c dom0-backend/backd_switch.c
 BACKD_SRCS        := $(BACKD_ENGINE_SRCS) dom0-backend/backd_main.c
 EXTRA_LIBS_rtvirt-backd := $(shell $(PKG_CONFIG) --libs liburing)
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-backd

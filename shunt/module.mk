@@ -13,11 +13,6 @@ INSTALL_SBIN += $(BUILD)/bin/rtvirt-shunt
 $(eval $(call rtv_program,rtvirt-shunt,$(SHUNT_SRCS),xen))
 $(BUILD)/bin/rtvirt-shunt: $(FRONT_LIB)
 
-# The lab's dom0 stand-in for rtvirt-backd's switch coordinator (see
-# shunt/lab/README.md); installed so the lab's dom0 gets it.
-INSTALL_SBIN += $(BUILD)/bin/rtvirt-switchd-lab
-$(eval $(call rtv_program,rtvirt-switchd-lab,shunt/lab/switchd.c shunt/lab/vbd_adapter.c,xen))
-
 # The host measurement behind the README's nbd numbers (not installed).
 EXTRA_LIBS_rtvirt-shunt-bench := $(EXTRA_LIBS_rtvirt-shunt)
 $(eval $(call rtv_program,rtvirt-shunt-bench,$(SHUNT_ENGINE_SRCS) shunt/shunt_bench.c))

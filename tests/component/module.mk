@@ -15,13 +15,12 @@ $(BLKIF_COMP): $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(BLKIF_COMP_OBJS) $(FRONT_LIB) \
 	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing) $(LDLIBS)
 
-# switch: the live switch end to end (shunt/, the coordinator, backd's
-# engine) with a load generator and kill -9 of the coordinator.
+# switch: the live switch end to end (shunt/, rtvirt-backd's engine running
+# the coordinator) with a load generator and kill -9 of that daemon.
 SWITCH_COMP      := $(BUILD)/tests/component/test_switch_component
 SWITCH_COMP_OBJS := $(BUILD)/obj/tests/component/test_switch_component.o \
                     $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o) \
-                    $(SHUNT_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o) \
-                    $(BUILD)/obj/shunt/lab/vbd_adapter.o
+                    $(SHUNT_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_TESTS += $(SWITCH_COMP)
 all: $(SWITCH_COMP)
 

@@ -1,12 +1,12 @@
 /*
  * Component test of the live switch on the host, over the local transport:
  *
- *   backd process      rtvirt-backd's engine, serving the image as the PV
- *                      backend (dom0);
- *   coordinator proc.  common/coordinator.c with bring_up / tear_down wired
- *                      to a small toolstack adapter (below) that writes the
- *                      vbd nodes backd serves and ctl-devid, and removes them
- *                      once both ends reached Closed (dom0);
+ *   backd process      rtvirt-backd as the daemon runs it: the blkif engine
+ *                      serving the image as the PV backend AND the dom0 side
+ *                      of the switch (dom0-backend/backd_switch.c: the
+ *                      coordinator plus the toolstack half that writes the
+ *                      PV twin's vbd nodes and ctl-devid, and removes them
+ *                      once both ends reached Closed) in one event loop;
  *   guest process      the shunt (engine, emulated + PV paths, xenstore
  *                      glue, NBD server) with the SAME image file standing in
  *                      for the emulated disk (domain 5);
@@ -18,7 +18,9 @@
  *                      image file;
  *   the test process   the orchestrator: rtv_ctl_request / rtv_ctl_wait.
  *
- * All are fork()ed after the hub is created and talk only through it.
+ * All are fork()ed after the hub is created and talk only through it.  The
+ * toolstack's own vbd for the emulated disk (hda = devid 768, as libxl
+ * writes it for an HVM guest) exists throughout: backd must leave it alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,7 +40,7 @@
 #include <endian.h>
 
 #include "../../dom0-backend/backd.h"
-#include "../../shunt/lab/vbd_adapter.h"
+#include "../../dom0-backend/backd_switch.h"
 #include "../../shunt/shunt.h"
 #include "rtvirt/blkif_abi.h"
 #include "rtvirt/blkif_xs.h"
@@ -54,7 +56,7 @@
 #define IMG_BYTES  (8u << 20)
 #define BLK        4096u
 #define NBLOCKS    (IMG_BYTES / BLK)
-#define DEVID_BASE 1000u
+#define EMU_DEVID  768u         /* libxl's PV view of the emulated hda */
 
 #if defined(__SANITIZE_ADDRESS__)
 #define DEFAULT_SWITCHES 200    /* ASan+UBSan build: slower, fewer */
@@ -92,23 +94,6 @@ static int wait_pid(pid_t pid, int ms)
     return -1;
 }
 
-static volatile sig_atomic_t stop_flag;
-
-static void on_term(int sig)
-{
-    (void)sig;
-    stop_flag = 1;
-}
-
-static void catch_term(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_term;
-    sigaction(SIGTERM, &sa, NULL);
-}
-
 /* Every child dies with the test process: a failed assertion there must
  * not leave a daemon or a load generator spinning on the machine. */
 static pid_t fork_child(void)
@@ -124,7 +109,7 @@ static pid_t fork_child(void)
     return pid;
 }
 
-/* backd: the PV backend. */
+/* backd: the PV backend and the coordinator, as rtvirt-backd runs them. */
 static struct backd *child_backd;
 
 static void backd_on_term(int sig)
@@ -134,6 +119,13 @@ static void backd_on_term(int sig)
         backd_stop(child_backd);
 }
 
+static void coord_log(void *ctx, const char *msg)
+{
+    (void)ctx;
+    if (verbose)
+        fprintf(stderr, "[backd %ld] %s\n", (long)getpid(), msg);
+}
+
 static pid_t start_backd(void)
 {
     pid_t pid = fork_child();
@@ -141,90 +133,50 @@ static pid_t start_backd(void)
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         struct backd_config cfg;
-        struct rtv_xen x;
+        struct rtv_xen x, cx, ax;
+        struct rtv_err err = { 0, "" };
+        struct backd_switch *sw;
         struct sigaction sa;
 
         backd_config_default(&cfg);
-        if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0)
+        if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0 ||
+            rtv_local_open(hub, 0, RTV_XEN_STORE, &cx) < 0 ||
+            rtv_local_open(hub, 0, RTV_XEN_STORE, &ax) < 0)
             _exit(10);
         child_backd = backd_new(&x, &cfg);
         if (child_backd == NULL)
             _exit(11);
+        /* The production devid range: a restarted daemon starts again at
+         * its base and must step over the twin its predecessor left. */
+        sw = backd_switch_new(cx.xs, ax.xs, 0, BACKD_SWITCH_DEVID_BASE, &err);
+        if (sw == NULL) {
+            fprintf(stderr, "backd: %s\n", err.msg);
+            _exit(12);
+        }
+        backd_switch_set_log(sw, coord_log, NULL);
+        if (backd_switch_start(sw, now_ms(), &err) < 0) {
+            fprintf(stderr, "backd: %s\n", err.msg);
+            _exit(14);
+        }
+        backd_attach_switch(child_backd, sw);
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = backd_on_term;
         sigaction(SIGTERM, &sa, NULL);
         int rc = backd_run(child_backd, -1);
         backd_free(child_backd);
+        backd_switch_free(sw);
+        rtv_xen_close(&ax);
+        rtv_xen_close(&cx);
         rtv_xen_close(&x);
         _exit(rc < 0 ? 13 : 0);
     }
     return pid;
 }
 
-/* ---- the coordinator process and its toolstack adapter ----------------------------- */
-
-/*
- * The coordinator's PV backend is rtvirt-backd's engine (its own process)
- * plus the toolstack half in shunt/lab/vbd_adapter.c: vbd nodes written
- * for bring-up, removed once both ends reached Closed.
- */
 static int ctl_path(char *buf, enum rtv_xs_node node)
 {
     struct rtv_xs_args a = { .domid = GUEST, .vdev = VDEV };
     return rtv_xs_path(buf, 256, node, &a, NULL);
-}
-
-static void coord_log(void *ctx, const char *msg)
-{
-    (void)ctx;
-    if (verbose)
-        fprintf(stderr, "[coord %ld] %s\n", (long)getpid(), msg);
-}
-
-static pid_t start_coordinator(void)
-{
-    pid_t pid = fork_child();
-
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        struct rtv_xen x, ax;
-        struct rtv_err err = { 0, "" };
-        struct rtv_coordinator *co;
-        struct vbd_adapter *a;
-
-        catch_term();
-        if (rtv_local_open(hub, 0, RTV_XEN_STORE, &x) < 0 ||
-            rtv_local_open(hub, 0, RTV_XEN_STORE, &ax) < 0)
-            _exit(20);
-        /* A different devid range per incarnation: a restarted coordinator
-         * never reuses the vbd its predecessor may have left. */
-        a = vbd_adapter_new(ax.xs, 0, DEVID_BASE + (unsigned)(getpid() % 450) * 2);
-        co = a ? rtv_coordinator_new(x.xs, &vbd_adapter_ops, a, &err) : NULL;
-        if (co == NULL)
-            _exit(21);
-        vbd_adapter_set_coordinator(a, co);
-        rtv_coordinator_set_log(co, coord_log, NULL);
-        if (rtv_coordinator_start(co, now_ms(), &err) < 0) {
-            fprintf(stderr, "coordinator: %s\n", err.msg);
-            _exit(22);
-        }
-        while (!stop_flag) {
-            struct pollfd pfd[2] = {
-                { .fd = rtv_xs_watch_fd(x.xs), .events = POLLIN },
-                { .fd = rtv_xs_watch_fd(ax.xs), .events = POLLIN },
-            };
-            poll(pfd, 2, 20);
-            rtv_coordinator_poll_watches(co, now_ms());
-            vbd_adapter_poll(a, now_ms());
-            rtv_coordinator_tick(co, now_ms());
-        }
-        rtv_coordinator_free(co);
-        vbd_adapter_free(a);
-        rtv_xen_close(&ax);
-        rtv_xen_close(&x);
-        _exit(0);
-    }
-    return pid;
 }
 
 /* ---- the guest: the shunt and its NBD server --------------------------------------- */
@@ -621,7 +573,7 @@ out:
 /* ---- the rig ---------------------------------------------------------------------- */
 
 struct rig {
-    pid_t backd, coord, guest, lg;
+    pid_t backd, guest, lg;
     int   lg_stop[2], lg_rep[2], guest_rep[2];
     struct rtv_xen tool;
     char  mode[32];
@@ -676,9 +628,12 @@ static void rig_start(struct rig *r, unsigned flush_delay_ms, uint64_t seed)
     ck_assert_int_eq(rtv_xs_set_perms(r->tool.xs, RTV_XS_NO_TXN, dev, dev_perms, 2), 0);
     ck_assert_msg(rtv_ctl_manage(r->tool.xs, GUEST, VDEV, img, &err) == 0, "%s", err.msg);
     snprintf(r->mode, sizeof(r->mode), "emulated");
+    /* What libxl writes for an HVM guest's emulated hda: a vbd on the very
+     * image, which qemu (here: the shunt's emulated path) already writes. */
+    struct blkif_xs_attach emu = { .dev = { 0, GUEST, EMU_DEVID }, .params = img };
+    ck_assert_int_eq(blkif_xs_attach(r->tool.xs, &emu), 0);
 
     r->backd = start_backd();
-    r->coord = start_coordinator();
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
     ck_assert_int_eq(pipe(r->guest_rep), 0);
     ck_assert_int_eq(pipe(r->lg_stop), 0);
@@ -701,10 +656,20 @@ static void rig_stop(struct rig *r, struct lg_result *lres, struct guest_report 
     ck_assert_int_eq(wait_pid(r->lg, 30000), 0);
     ck_assert_int_eq(read(r->guest_rep[0], grep, sizeof(*grep)), (ssize_t)sizeof(*grep));
     ck_assert_int_eq(wait_pid(r->guest, 30000), 0);
-    kill(r->coord, SIGTERM);
-    ck_assert_int_eq(wait_pid(r->coord, 10000), 0);
     kill(r->backd, SIGTERM);
     ck_assert_int_eq(wait_pid(r->backd, 10000), 0);
+    /* backd never served libxl's vbd of the emulated disk: its state is
+     * still what the toolstack wrote, and no backend node was added. */
+    struct blkif_xs_dev emu = { 0, GUEST, EMU_DEVID };
+    unsigned long long be;
+    char *v = NULL;
+    ck_assert_int_eq(blkif_xs_read_uint(r->tool.xs, RTV_XS_NO_TXN, &emu, RTV_XS_VBD_BE_STATE,
+                                        0, 0, 8, false, 0, &be), 0);
+    ck_assert_uint_eq(be, XenbusStateInitialising);
+    ck_assert_int_eq(blkif_xs_read(r->tool.xs, RTV_XS_NO_TXN, &emu, RTV_XS_VBD_BE_SECTORS, 0, 0,
+                                   &v, NULL), -ENOENT);
+    ck_assert_int_eq(blkif_xs_read(r->tool.xs, RTV_XS_NO_TXN, &emu,
+                                   RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0, &v, NULL), -ENOENT);
     rtv_xen_close(&r->tool);
     fprintf(stderr, "load: %" PRIu64 " writes, %" PRIu64 " reads, %" PRIu64 " flushes, %"
             PRIu64 " trims, %" PRIu64 " blocks read back, %" PRIu64 " errors, %" PRIu64
@@ -809,13 +774,13 @@ START_TEST(thousand_switches_under_load)
 }
 END_TEST
 
-/* ---- kill -9 of the coordinator at each protocol step --------------------------- */
+/* ---- kill -9 of rtvirt-backd (engine + coordinator) at each protocol step ----------- */
 
 enum kill_step {
-    KILL_AFTER_REQUEST,      /* request written, coordinator never saw it */
+    KILL_AFTER_REQUEST,      /* request written, the daemon never saw it */
     KILL_AFTER_SWITCHING,    /* state = switching-to-*, shunt not done */
     KILL_WHILE_QUIESCING,    /* shunt-state = quiescing */
-    KILL_AFTER_ACK,          /* shunt acked, coordinator never saw it */
+    KILL_AFTER_ACK,          /* shunt acked, the daemon never saw it */
     KILL_STEPS
 };
 
@@ -852,16 +817,29 @@ static bool wait_node(struct rig *r, enum rtv_xs_node node, const char *want, in
 }
 
 /*
- * Kills the coordinator with SIGKILL at one step of a switch to target and
- * restarts it.  Never SIGSTOP: a stopped process may hold the local hub's
- * lock (the local store is one shared structure; a real xenstored is not).
- * So "the coordinator never saw X" is made by having it dead when X happens:
+ * Kills rtvirt-backd (the daemon running both the PV backend and the
+ * coordinator) with SIGKILL at one step of a switch to target and restarts
+ * it.  Never SIGSTOP: a stopped process may hold the local hub's lock (the
+ * local store is one shared structure; a real xenstored is not).  So "the
+ * daemon never saw X" is made by having it dead when X happens:
  *   after request:   killed, then the request is written, then restarted;
  *   after switching: killed once state = switching-to-*, restarted at once
  *                    (the shunt's flush is held 150 ms, so it has not acked);
  *   quiescing:       killed once shunt-state = quiescing, restarted at once;
- *   after ack:       killed once state = switching-to-*, restarted only
- *                    after the shunt acked the switch.
+ *   after ack:       killed once shunt-state = quiescing, restarted only
+ *                    after the shunt acked the switch.  Not at
+ *                    switching-to-* as when the coordinator ran alone: the
+ *                    backend dies with it now, and a shunt still connecting
+ *                    its frontend could only give up.  At quiescing the
+ *                    frontend is connected; the shunt drains and flushes the
+ *                    emulated path, flips and acks without the backend (the
+ *                    replayed requests wait on the ring and are requeued by
+ *                    the frontend when the restarted daemon offers it a new
+ *                    session).  run_kill_step() only starts these switches
+ *                    from emulated, where that holds.
+ * The backend dying with the coordinator also means in-flight PV requests
+ * (selective or pv before the switch) wait for the restart: the load
+ * generator's checks cover them.
  */
 static void kill_once(struct rig *r, enum kill_step step, const char *target,
                       unsigned *ok, unsigned *rolled)
@@ -874,8 +852,8 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
 
     snprintf(want, sizeof(want), "switching-to-%s", target);
     if (step == KILL_AFTER_REQUEST) {
-        kill(r->coord, SIGKILL);
-        waitpid(r->coord, &stv, 0);
+        kill(r->backd, SIGKILL);
+        waitpid(r->backd, &stv, 0);
     }
     ck_assert_msg(rtv_ctl_request(r->tool.xs, GUEST, VDEV, target, 3000, &id, &err) == 0,
                   "%s", err.msg);
@@ -884,10 +862,10 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
     case KILL_AFTER_REQUEST:
         break;
     case KILL_AFTER_SWITCHING:
-    case KILL_AFTER_ACK:
         ck_assert_msg(wait_node(r, RTV_XS_CTL_STATE, want, 5000), "never saw %s", want);
         break;
     case KILL_WHILE_QUIESCING:
+    case KILL_AFTER_ACK:
         ck_assert_msg(wait_node(r, RTV_XS_SHUNT_STATE, "quiescing", 5000),
                       "never saw the shunt quiescing");
         break;
@@ -895,12 +873,17 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
         break;
     }
     if (step != KILL_AFTER_REQUEST) {
-        kill(r->coord, SIGKILL);
-        waitpid(r->coord, &stv, 0);
+        kill(r->backd, SIGKILL);
+        waitpid(r->backd, &stv, 0);
     }
-    if (step == KILL_AFTER_ACK)
+    if (step == KILL_AFTER_ACK) {
         ck_assert_msg(wait_node(r, RTV_XS_SHUNT_ACK_ID, idbuf, 5000), "no ack for %u", id);
-    r->coord = start_coordinator();
+        /* The daemon really missed it: the state is still the one it left. */
+        char cur[64];
+        ck_assert_msg(read_ctl(r, RTV_XS_CTL_STATE, cur, sizeof(cur)) && strcmp(cur, want) == 0,
+                      "state moved on without the daemon");
+    }
+    r->backd = start_backd();
     ck_assert_msg(rtv_ctl_wait(r->tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0,
                   "kill %s, switch to %s: %s", step_names[step], target, err.msg);
     check_stable(r, &st);
@@ -934,6 +917,8 @@ static void run_kill_step(enum kill_step step)
 
         if (strcmp(target, r.mode) == 0)
             continue;
+        if (step == KILL_AFTER_ACK)
+            ck_assert_str_eq(r.mode, "emulated");   /* see kill_once() */
         kill_once(&r, step, target, &ok, &rolled);
         /* Then an ordinary switch must still work from wherever we are. */
         struct rtv_ctl_status st;
@@ -1043,6 +1028,21 @@ START_TEST(kill_backend_while_enlightened)
 }
 END_TEST
 
+/* Which vbds rtvirt-backd leaves to others: libxl's PV views of emulated
+ * IDE/SCSI disks, and nothing else; the switch's own range only where it
+ * does not collide with those encodings. */
+START_TEST(backd_leaves_emulated_views_alone)
+{
+    ck_assert(!backd_serves_devid(768));                 /* hda */
+    ck_assert(!backd_serves_devid((22u << 8) | 64));     /* hdd */
+    ck_assert(!backd_serves_devid((8u << 8) | 16));      /* sdb */
+    ck_assert(backd_serves_devid(51712));                /* xvda */
+    ck_assert(backd_serves_devid((1u << 28) | (30u << 8)));  /* xvdae, extended */
+    ck_assert(backd_serves_devid(BACKD_SWITCH_DEVID_BASE));
+    ck_assert(!backd_serves_devid(22u << 8));            /* 5632: inside our range */
+}
+END_TEST
+
 /* RTV_SWITCH_TEST=<n> runs only the n-th test (0-based), for debugging. */
 static Suite *switch_component_suite(void)
 {
@@ -1052,7 +1052,7 @@ static Suite *switch_component_suite(void)
         thousand_switches_under_load, kill_coordinator_after_request,
         kill_coordinator_after_switching, kill_coordinator_while_quiescing,
         kill_coordinator_after_ack, bound_passes_rollback_loses_nothing,
-        kill_backend_while_enlightened,
+        kill_backend_while_enlightened, backd_leaves_emulated_views_alone,
     };
     const char *only = getenv("RTV_SWITCH_TEST");
 

@@ -1,0 +1,378 @@
+/*
+ * The dom0 side of the live switch inside rtvirt-backd; see backd_switch.h.
+ *
+ * The adapter part keeps one slot per (domain, vdev) with what it is
+ * waiting for (up: the engine to reach InitWait; down: both ends to let go
+ * of the ring).  Its watches on those vbds' state nodes only say "look
+ * again": every poll re-reads the states, so coalesced or lost events and
+ * events of the engine in this same process change nothing.
+ */
+#include "backd_switch.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "backd.h"
+#include "rtvirt/blkif_abi.h"
+#include "rtvirt/blkif_xs.h"
+#include "rtvirt/coordinator.h"
+#include "rtvirt/xs_schema.h"
+#include "rtvirt/xs_util.h"
+
+#define MAX_DEVS 64
+#define TOKEN "rtvirt-backd-switch"
+
+struct sw_dev {
+    bool        used;
+    rtv_domid_t dom;
+    char        vdev[16];
+    unsigned    devid;
+    bool        up_pending, down_pending;
+};
+
+struct backd_switch {
+    struct rtv_store       *co_xs, *xs;   /* coordinator's, adapter's */
+    struct rtv_coordinator *co;
+    rtv_domid_t             bedomid;
+    unsigned                devid_base, next;
+    struct sw_dev           dev[MAX_DEVS];
+    void                  (*log)(void *ctx, const char *msg);
+    void                   *log_ctx;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void sw_log(struct backd_switch *sw, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (sw->log)
+        sw->log(sw->log_ctx, buf);
+    else
+        fprintf(stderr, "rtvirt-backd: switch: %s\n", buf);
+}
+
+/* ---- store helpers ------------------------------------------------------------ */
+
+static int ctl_path(char *buf, enum rtv_xs_node node, rtv_domid_t dom, const char *vdev)
+{
+    struct rtv_xs_args args = { .domid = dom, .vdev = vdev };
+    return rtv_xs_path(buf, 256, node, &args, NULL);
+}
+
+static bool read_devid(struct backd_switch *sw, rtv_domid_t dom, const char *vdev,
+                       unsigned *devid)
+{
+    char p[256];
+    unsigned long long v;
+
+    if (ctl_path(p, RTV_XS_CTL_DEVID, dom, vdev) < 0 ||
+        rtv_xs_read_uint(sw->xs, RTV_XS_NO_TXN, p, 2147483647ull, &v) < 0)
+        return false;
+    *devid = (unsigned)v;
+    return true;
+}
+
+/* A vbd state node: -1 absent, -2 unreadable/garbage, else the XenbusState. */
+static int vbd_state(struct backd_switch *sw, rtv_domid_t dom, unsigned devid,
+                     enum rtv_xs_node node)
+{
+    struct blkif_xs_dev d = { sw->bedomid, dom, devid };
+    unsigned long long v;
+    int rc = blkif_xs_read_uint(sw->xs, RTV_XS_NO_TXN, &d, node, 0, 0, 8, false, 0, &v);
+
+    return rc == -ENOENT ? -1 : rc < 0 ? -2 : (int)v;
+}
+
+static void vbd_watch(struct backd_switch *sw, struct sw_dev *v, bool on)
+{
+    struct blkif_xs_dev d = { sw->bedomid, v->dom, v->devid };
+    static const enum rtv_xs_node nodes[2] = { RTV_XS_VBD_BE_STATE, RTV_XS_VBD_FE_STATE };
+    char p[256];
+
+    for (unsigned i = 0; i < 2; i++) {
+        if (blkif_xs_path(p, sizeof(p), &d, nodes[i], 0, 0) < 0)
+            continue;
+        if (on)
+            rtv_xs_watch(sw->xs, p, TOKEN);
+        else
+            rtv_xs_unwatch(sw->xs, p, TOKEN);
+    }
+}
+
+static void vbd_remove(struct backd_switch *sw, rtv_domid_t dom, unsigned devid)
+{
+    struct blkif_xs_dev d = { sw->bedomid, dom, devid };
+    static const enum rtv_xs_node nodes[2] = { RTV_XS_VBD_BE_STATE, RTV_XS_VBD_FE_STATE };
+    char p[256];
+
+    for (unsigned i = 0; i < 2; i++) {
+        if (blkif_xs_path(p, sizeof(p), &d, nodes[i], 0, 0) < 0)
+            continue;
+        *strrchr(p, '/') = '\0';   /* the vbd's directory */
+        rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, p);
+    }
+}
+
+static struct sw_dev *dev_get(struct backd_switch *sw, rtv_domid_t dom, const char *vdev,
+                              bool create)
+{
+    struct sw_dev *free_slot = NULL;
+
+    for (unsigned i = 0; i < MAX_DEVS; i++) {
+        struct sw_dev *v = &sw->dev[i];
+
+        if (v->used && v->dom == dom && strcmp(v->vdev, vdev) == 0)
+            return v;
+        if (!v->used && free_slot == NULL)
+            free_slot = v;
+    }
+    if (!create || free_slot == NULL)
+        return NULL;
+    memset(free_slot, 0, sizeof(*free_slot));
+    free_slot->used = true;
+    free_slot->dom = dom;
+    snprintf(free_slot->vdev, sizeof(free_slot->vdev), "%s", vdev);
+    return free_slot;
+}
+
+/* ---- the coordinator's backend ops ------------------------------------------- */
+
+/* Writes a new vbd for image under the next devid of our range that the
+ * engine serves and that is free in the store.  Free, not "ours to
+ * overwrite": after a restart the counter starts again at the base while a
+ * vbd an earlier incarnation brought up may still carry a live ring.  The
+ * counter goes round the range, so a devid is not reused while the engine
+ * may still be dropping the device that had it. */
+static int attach_fresh(struct backd_switch *sw, rtv_domid_t dom, const char *image,
+                        unsigned *devid)
+{
+    int rc = -ENOSPC;
+
+    for (unsigned tries = 0; tries < BACKD_SWITCH_DEVID_SPAN; tries++) {
+        unsigned id = sw->devid_base + sw->next;
+
+        sw->next = (sw->next + 1) % BACKD_SWITCH_DEVID_SPAN;
+        if (!backd_serves_devid(id))
+            continue;
+        struct blkif_xs_attach at = { .dev = { sw->bedomid, dom, id }, .params = image };
+        rc = blkif_xs_attach(sw->xs, &at);
+        if (rc == -EEXIST)
+            continue;
+        if (rc == 0)
+            *devid = id;
+        return rc;
+    }
+    return rc;
+}
+
+static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
+                       struct rtv_err *err)
+{
+    struct backd_switch *sw = ctx;
+    struct sw_dev *v = dev_get(sw, dom, vdev, true);
+    char p[256];
+    int rc;
+
+    if (v == NULL)
+        return rtv_err_set(err, ENOSPC, "too many switched devices (at most %d)", MAX_DEVS);
+    if (v->up_pending || v->down_pending)
+        vbd_watch(sw, v, false);
+    v->up_pending = v->down_pending = false;
+    if ((rc = attach_fresh(sw, dom, image, &v->devid)) < 0) {
+        v->used = false;
+        return rtv_err_set(err, -rc, "cannot write a vbd for %s: %s", image, strerror(-rc));
+    }
+    if ((rc = ctl_path(p, RTV_XS_CTL_DEVID, dom, vdev)) < 0 ||
+        (rc = rtv_xs_printf(sw->xs, RTV_XS_NO_TXN, p, "%u", v->devid)) < 0) {
+        vbd_remove(sw, dom, v->devid);
+        v->used = false;
+        return rtv_err_set(err, -rc, "cannot write ctl-devid: %s", strerror(-rc));
+    }
+    sw_log(sw, "dom%u %s: PV twin vbd %u for %s", dom, vdev, v->devid, image);
+    vbd_watch(sw, v, true);
+    v->up_pending = true;
+    return 0;
+}
+
+static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
+{
+    struct backd_switch *sw = ctx;
+    struct sw_dev *v = dev_get(sw, dom, vdev, true);
+    unsigned devid;
+
+    if (v == NULL)
+        return;   /* no slot: the coordinator's bound reports it */
+    if (!v->up_pending && !v->down_pending) {
+        /* After a restart the device is learnt from the store. */
+        if (!read_devid(sw, dom, vdev, &devid)) {
+            v->used = false;
+            rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_CEV_BACKEND_CLOSED, NULL, 0);
+            return;
+        }
+        v->devid = devid;
+        /* Our counter restarted; never hand this devid out again soon. */
+        if (devid >= sw->devid_base && devid - sw->devid_base < BACKD_SWITCH_DEVID_SPAN)
+            sw->next = (devid - sw->devid_base + 1) % BACKD_SWITCH_DEVID_SPAN;
+        vbd_watch(sw, v, true);
+    }
+    v->up_pending = false;
+    v->down_pending = true;
+}
+
+static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
+{
+    struct backd_switch *sw = ctx;
+    unsigned devid;
+
+    return read_devid(sw, dom, vdev, &devid) &&
+           vbd_state(sw, dom, devid, RTV_XS_VBD_BE_STATE) >= 0;
+}
+
+static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present };
+
+/* Bring-ups and tear-downs waiting on the vbds' states. */
+static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
+{
+    char *path, *token, p[256];
+
+    /* Our watches only say "look again"; the states are re-read below.
+     * Bounded: a flood of events must not starve the rest of the loop. */
+    for (int i = 0; i < 256 && rtv_xs_read_watch(sw->xs, &path, &token) == 0; i++) {
+        free(path);
+        free(token);
+    }
+    for (unsigned i = 0; i < MAX_DEVS; i++) {
+        struct sw_dev *v = &sw->dev[i];
+        char vdev[16];
+        rtv_domid_t dom = v->dom;
+
+        if (!v->used)
+            continue;
+        /* The coordinator may call back into us (and reuse this slot). */
+        snprintf(vdev, sizeof(vdev), "%s", v->vdev);
+        if (v->up_pending) {
+            int be = vbd_state(sw, dom, v->devid, RTV_XS_VBD_BE_STATE);
+            struct blkif_xs_dev d = { sw->bedomid, dom, v->devid };
+            char *hs = NULL;
+
+            if (blkif_xs_read(sw->xs, RTV_XS_NO_TXN, &d, RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0,
+                              &hs, NULL) == 0 && strcmp(hs, "error") == 0) {
+                v->up_pending = false;
+                rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_CEV_BACKEND_FAILED,
+                                              "the backend reported hotplug-status error",
+                                              now_ms);
+            } else if (be >= XenbusStateInitWait && be <= XenbusStateConnected) {
+                v->up_pending = false;
+                rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_CEV_BACKEND_READY, NULL,
+                                              now_ms);
+            }
+            free(hs);
+        }
+        if (v->down_pending) {
+            int fe = vbd_state(sw, dom, v->devid, RTV_XS_VBD_FE_STATE);
+            int be = vbd_state(sw, dom, v->devid, RTV_XS_VBD_BE_STATE);
+
+            /* The ring goes only once the frontend is Closed (or never
+             * came): tearing down earlier corrupts it. */
+            if ((fe == -1 || fe == XenbusStateUnknown || fe == XenbusStateClosed) &&
+                be != XenbusStateConnected && be != XenbusStateClosing) {
+                vbd_watch(sw, v, false);
+                vbd_remove(sw, dom, v->devid);
+                if (ctl_path(p, RTV_XS_CTL_DEVID, dom, vdev) == 0)
+                    rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, p);
+                sw_log(sw, "dom%u %s: PV twin vbd %u removed", dom, vdev, v->devid);
+                v->down_pending = false;
+                v->used = false;
+                rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_CEV_BACKEND_CLOSED, NULL,
+                                              now_ms);
+            }
+        }
+    }
+}
+
+/* ---- lifecycle ------------------------------------------------------------------ */
+
+struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store *ad_xs,
+                                      rtv_domid_t bedomid, unsigned devid_base,
+                                      struct rtv_err *err)
+{
+    struct backd_switch *sw;
+
+    if (co_xs == ad_xs || devid_base > 2147483647u - BACKD_SWITCH_DEVID_SPAN) {
+        rtv_err_set(err, EINVAL, "the switch needs two store connections and a devid base "
+                    "below %u", 2147483647u - BACKD_SWITCH_DEVID_SPAN);
+        return NULL;
+    }
+    sw = calloc(1, sizeof(*sw));
+    if (sw == NULL) {
+        rtv_err_set(err, ENOMEM, "out of memory");
+        return NULL;
+    }
+    sw->co_xs = co_xs;
+    sw->xs = ad_xs;
+    sw->bedomid = bedomid;
+    sw->devid_base = devid_base;
+    /* Not where a predecessor started: a twin it removed just before it
+     * died may still see its frontend's last state write (a frontend that
+     * finishes its close after the directory went recreates its state node),
+     * and that must not land in a new twin's directory. */
+    sw->next = (unsigned)(time(NULL) ^ getpid()) % BACKD_SWITCH_DEVID_SPAN;
+    sw->co = rtv_coordinator_new(co_xs, &ops, sw, err);
+    if (sw->co == NULL) {
+        free(sw);
+        return NULL;
+    }
+    return sw;
+}
+
+void backd_switch_set_log(struct backd_switch *sw, void (*log)(void *ctx, const char *msg),
+                          void *ctx)
+{
+    sw->log = log;
+    sw->log_ctx = ctx;
+    rtv_coordinator_set_log(sw->co, log, ctx);
+}
+
+int backd_switch_start(struct backd_switch *sw, uint64_t now_ms, struct rtv_err *err)
+{
+    return rtv_coordinator_start(sw->co, now_ms, err);
+}
+
+unsigned backd_switch_fds(const struct backd_switch *sw, int fds[2])
+{
+    fds[0] = rtv_xs_watch_fd(sw->co_xs);
+    fds[1] = rtv_xs_watch_fd(sw->xs);
+    return 2;
+}
+
+void backd_switch_poll(struct backd_switch *sw, uint64_t now_ms)
+{
+    rtv_coordinator_poll_watches(sw->co, now_ms);
+    adapter_poll(sw, now_ms);
+    rtv_coordinator_tick(sw->co, now_ms);
+}
+
+unsigned backd_switch_count(const struct backd_switch *sw)
+{
+    return rtv_coordinator_count(sw->co);
+}
+
+void backd_switch_free(struct backd_switch *sw)
+{
+    if (sw == NULL)
+        return;
+    rtv_coordinator_free(sw->co);
+    for (unsigned i = 0; i < MAX_DEVS; i++)
+        if (sw->dev[i].used && (sw->dev[i].up_pending || sw->dev[i].down_pending))
+            vbd_watch(sw, &sw->dev[i], false);
+    free(sw);
+}

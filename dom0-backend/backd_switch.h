@@ -1,0 +1,74 @@
+/*
+ * The dom0 side of the live switch, as rtvirt-backd runs it in its event
+ * loop: common/coordinator.c (the protocol of xenstore-schema section 1)
+ * plus the toolstack half of the switch's PV backend, which this file owns:
+ *
+ *   bring_up   writes the vbd's backend and frontend nodes for the image
+ *              (blkif_xs_attach: libxl's layout and permissions) under a
+ *              devid of its own range that is free in the store, then
+ *              ctl-devid; READY once the engine (backd_xs.c, same process)
+ *              put the vbd in InitWait, FAILED on hotplug-status = error;
+ *   tear_down  waits until the frontend is Closed (or never attached) and
+ *              the backend is neither Connected nor Closing, then removes
+ *              both vbd directories and ctl-devid; CLOSED then.  The ring is
+ *              never taken away from a frontend that may still use it;
+ *   present    ctl-devid names a vbd whose backend directory exists.
+ *
+ * The engine serves the vbds this writes like any other: the two halves
+ * talk only through the store, so a restarted daemon finds everything it
+ * needs there (the coordinator's restart path, coordinator.h).
+ *
+ * Store connections: the coordinator and the adapter each need one of their
+ * own (each drains its own watch events; the engine's loop discards the
+ * events of its connection after rescanning).  Single-threaded: everything
+ * runs from backd_run().
+ */
+#ifndef RTVIRT_BACKD_SWITCH_H
+#define RTVIRT_BACKD_SWITCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rtvirt/err.h"
+#include "rtvirt/seam.h"
+
+/* PV twins get devids from [base, base + SPAN), skipping every devid the
+ * engine does not serve (backd_serves_devid(): the hdX/sdX encodings libxl
+ * uses for an HVM guest's emulated disks fall inside 5000..5999). */
+#define BACKD_SWITCH_DEVID_BASE 5000u
+#define BACKD_SWITCH_DEVID_SPAN 1000u
+
+/* The coordinator wants a tick at least every 100 ms; the loop gives one
+ * at least this often. */
+#define BACKD_SWITCH_TICK_MS 50
+
+struct backd_switch;
+
+/* co_xs, ad_xs: two store connections of their own (see above), both the
+ * caller's; bedomid: the domain the engine serves from (rtv_xen.self). */
+struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store *ad_xs,
+                                      rtv_domid_t bedomid, unsigned devid_base,
+                                      struct rtv_err *err);
+void backd_switch_free(struct backd_switch *sw);
+
+/* Where log lines go (default: stderr); msg has no trailing newline. */
+void backd_switch_set_log(struct backd_switch *sw, void (*log)(void *ctx, const char *msg),
+                          void *ctx);
+
+/* Finds every managed device and finishes or rolls back a switch a previous
+ * incarnation left half done.  Call once, before the loop. */
+int backd_switch_start(struct backd_switch *sw, uint64_t now_ms, struct rtv_err *err);
+
+/* The watch fds to poll (2). */
+unsigned backd_switch_fds(const struct backd_switch *sw, int fds[2]);
+
+/* Handles queued watch events (coordinator, then the adapter's view of the
+ * vbds it manages) and enforces the bounds.  Never blocks; call when a fd
+ * is readable, after the engine changed a vbd, and at least every
+ * BACKD_SWITCH_TICK_MS. */
+void backd_switch_poll(struct backd_switch *sw, uint64_t now_ms);
+
+/* Number of devices being coordinated. */
+unsigned backd_switch_count(const struct backd_switch *sw);
+
+#endif
