@@ -139,6 +139,7 @@ static pid_t start_backd(void)
         struct sigaction sa;
 
         backd_config_default(&cfg);
+        cfg.verbose = verbose;
         if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0 ||
             rtv_local_open(hub, 0, RTV_XEN_STORE, &cx) < 0 ||
             rtv_local_open(hub, 0, RTV_XEN_STORE, &ax) < 0)
