@@ -123,9 +123,13 @@ def _ensure(kind, key, build, force=False):
     return final
 
 
+BUILD_TIMEOUT = 1800  # seconds: an image build that takes longer is stuck (mirror?)
+
+
 def _run_builder(cmd, logfile):
     """Run an image builder, showing its progress and keeping the full log."""
     stage, count = None, 0
+    cmd = ["timeout", "-k", "30", str(BUILD_TIMEOUT)] + cmd
     with open(logfile, "w") as lf:
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         for line in p.stdout:
@@ -144,8 +148,10 @@ def _run_builder(cmd, logfile):
                     or "error" in line.lower():
                 print("    " + line, flush=True)
         rc = p.wait()
+    if rc == 124:
+        raise ImageError("%s did not finish in %d s; log: %s" % (cmd[4], BUILD_TIMEOUT, logfile))
     if rc != 0:
-        raise ImageError("%s failed (exit %d); log: %s" % (cmd[0], rc, logfile))
+        raise ImageError("%s failed (exit %d); log: %s" % (cmd[4], rc, logfile))
 
 
 def xen(kind="stock", force=False):

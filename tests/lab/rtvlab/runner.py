@@ -323,16 +323,19 @@ class JobRun:
 # ---- reports ---------------------------------------------------------------
 
 def summary_table(rep):
+    steps = [s["name"] for j in rep["jobs"] for s in j["steps"]] + ["step"]
+    jobs = [j["name"] for j in rep["jobs"]] + ["job"]
+    fmt = "%%-%ds %%-%ds %%-6s %%-8s %%6s  %%s" % (max(map(len, jobs)), max(map(len, steps)))
     lines = ["", "flight %s (hypervisor %s): %s in %.0f s" % (
         rep["flight"], rep["hypervisor"], rep["status"].upper(), rep["duration"]),
-        "%-10s %-18s %-6s %-8s %7s  %s" % ("job", "step", "where", "status", "time", "note")]
+        fmt % ("job", "step", "where", "status", "time", "note")]
     for j in rep["jobs"]:
         for s in j["steps"]:
-            lines.append("%-10s %-18s %-6s %-8s %6.0fs  %s" % (
-                j["name"], s["name"], s["where"], s["status"], s["duration"], s["note"]))
+            lines.append(fmt % (j["name"], s["name"], s["where"], s["status"],
+                                "%.0fs" % s["duration"], s["note"]))
         if len(j["attempts"]) > 1:
-            lines.append("%-10s (%d attempts: %s)" % (
-                j["name"], len(j["attempts"]), ", ".join(a["status"] for a in j["attempts"])))
+            lines.append("%s: %d attempts: %s (broken attempts are kept in %s.attemptN/)" % (
+                j["name"], len(j["attempts"]), ", ".join(a["status"] for a in j["attempts"]), j["name"]))
     return "\n".join(lines)
 
 
