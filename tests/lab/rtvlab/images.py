@@ -73,7 +73,8 @@ def _hash(parts):
     h = hashlib.sha256()
     for p in parts:
         if isinstance(p, str) and os.path.isfile(p):
-            h.update(p.encode() + b"\0")
+            # the name, not the path: a clone elsewhere shares the cache
+            h.update(os.path.basename(p).encode() + b"\0")
             with open(p, "rb") as f:
                 h.update(f.read())
         else:
