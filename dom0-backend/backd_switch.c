@@ -32,6 +32,7 @@ struct sw_dev {
     rtv_domid_t dom;
     char        vdev[16];
     unsigned    devid;
+    bool        known;                /* devid is this device's twin */
     bool        up_pending, down_pending;
 };
 
@@ -186,7 +187,7 @@ static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *vdev, const char 
         return rtv_err_set(err, ENOSPC, "too many switched devices (at most %d)", MAX_DEVS);
     if (v->up_pending || v->down_pending)
         vbd_watch(sw, v, false);
-    v->up_pending = v->down_pending = false;
+    v->up_pending = v->down_pending = v->known = false;
     if ((rc = attach_fresh(sw, dom, image, &v->devid)) < 0) {
         v->used = false;
         return rtv_err_set(err, -rc, "cannot write a vbd for %s: %s", image, strerror(-rc));
@@ -197,6 +198,7 @@ static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *vdev, const char 
         v->used = false;
         return rtv_err_set(err, -rc, "cannot write ctl-devid: %s", strerror(-rc));
     }
+    v->known = true;
     sw_log(sw, "dom%u %s: PV twin vbd %u for %s", dom, vdev, v->devid, image);
     vbd_watch(sw, v, true);
     v->up_pending = true;
@@ -211,19 +213,23 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
 
     if (v == NULL)
         return;   /* no slot: the coordinator's bound reports it */
-    if (!v->up_pending && !v->down_pending) {
-        /* After a restart the device is learnt from the store. */
+    if (!v->known) {
+        /* After a restart the device is learnt from the store (a slot
+         * from our own bring-up knows it: ctl-devid is gone with a
+         * destroyed domain). */
         if (!read_devid(sw, dom, vdev, &devid)) {
             v->used = false;
             rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_CEV_BACKEND_CLOSED, NULL, 0);
             return;
         }
         v->devid = devid;
+        v->known = true;
         /* Our counter restarted; never hand this devid out again soon. */
         if (devid >= sw->devid_base && devid - sw->devid_base < BACKD_SWITCH_DEVID_SPAN)
             sw->next = (devid - sw->devid_base + 1) % BACKD_SWITCH_DEVID_SPAN;
-        vbd_watch(sw, v, true);
     }
+    if (!v->up_pending && !v->down_pending)
+        vbd_watch(sw, v, true);
     v->up_pending = false;
     v->down_pending = true;
 }
@@ -239,17 +245,72 @@ static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
 
 static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present };
 
+/* Twins of domains that no longer exist: nobody else removes them (libxl
+ * removes only the devices it made), and the engine would keep serving
+ * them.  Run at start (a twin may be left from before a restart, or from a
+ * guest destroyed while we were down) and after every @releaseDomain. */
+static void sweep_orphans(struct backd_switch *sw)
+{
+    char root[64], **doms = NULL;
+    unsigned nd = 0;
+
+    snprintf(root, sizeof(root), BLKIF_XS_BE_ROOT_FMT, sw->bedomid);
+    if (rtv_xs_directory(sw->xs, RTV_XS_NO_TXN, root, &doms, &nd) < 0)
+        return;
+    for (unsigned i = 0; i < nd; i++) {
+        unsigned long long dom;
+        char ddir[256], dir[320], **devs = NULL;
+        unsigned nv = 0;
+        char *v = NULL;
+
+        if (rtv_parse_uint(doms[i], RTV_DOMID_MAX, &dom) < 0 ||
+            rtv_xs_dir(ddir, sizeof(ddir), RTV_XS_DOM_NAME,
+                       &(struct rtv_xs_args){ .domid = (rtv_domid_t)dom }, NULL) < 0)
+            continue;
+        /* Only a domain directory that is really gone counts. */
+        int rc = rtv_xs_read(sw->xs, RTV_XS_NO_TXN, ddir, &v, NULL);
+        free(v);
+        if (rc != -ENOENT)
+            continue;
+        snprintf(dir, sizeof(dir), "%s/%s", root, doms[i]);
+        if (rtv_xs_directory(sw->xs, RTV_XS_NO_TXN, dir, &devs, &nv) < 0)
+            continue;
+        for (unsigned j = 0; j < nv; j++) {
+            unsigned long long devid;
+
+            if (rtv_parse_uint(devs[j], 2147483647ull, &devid) < 0 ||
+                devid < sw->devid_base || devid - sw->devid_base >= BACKD_SWITCH_DEVID_SPAN)
+                continue;
+            sw_log(sw, "dom%llu: gone; removing its PV twin vbd %llu", dom, devid);
+            vbd_remove(sw, (rtv_domid_t)dom, (unsigned)devid);
+        }
+        free(devs);
+        /* An empty per-domain directory we leave is a leak too; libxl
+         * removes it when the domain had vbds of its own. */
+        devs = NULL;
+        if (rtv_xs_directory(sw->xs, RTV_XS_NO_TXN, dir, &devs, &nv) == 0 && nv == 0)
+            rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, dir);
+        free(devs);
+    }
+    free(doms);
+}
+
 /* Bring-ups and tear-downs waiting on the vbds' states. */
 static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
 {
     char *path, *token, p[256];
 
+    bool released = false;
+
     /* Our watches only say "look again"; the states are re-read below.
      * Bounded: a flood of events must not starve the rest of the loop. */
     for (int i = 0; i < 256 && rtv_xs_read_watch(sw->xs, &path, &token) == 0; i++) {
+        released |= strcmp(path, "@releaseDomain") == 0;
         free(path);
         free(token);
     }
+    if (released)
+        sweep_orphans(sw);
     for (unsigned i = 0; i < MAX_DEVS; i++) {
         struct sw_dev *v = &sw->dev[i];
         char vdev[16];
@@ -344,6 +405,11 @@ void backd_switch_set_log(struct backd_switch *sw, void (*log)(void *ctx, const 
 
 int backd_switch_start(struct backd_switch *sw, uint64_t now_ms, struct rtv_err *err)
 {
+    int rc = rtv_xs_watch(sw->xs, "@releaseDomain", TOKEN);
+
+    if (rc < 0)
+        return rtv_err_set(err, -rc, "cannot watch @releaseDomain: %s", strerror(-rc));
+    sweep_orphans(sw);
     return rtv_coordinator_start(sw->co, now_ms, err);
 }
 
@@ -371,6 +437,7 @@ void backd_switch_free(struct backd_switch *sw)
     if (sw == NULL)
         return;
     rtv_coordinator_free(sw->co);
+    rtv_xs_unwatch(sw->xs, "@releaseDomain", TOKEN);
     for (unsigned i = 0; i < MAX_DEVS; i++)
         if (sw->dev[i].used && (sw->dev[i].up_pending || sw->dev[i].down_pending))
             vbd_watch(sw, &sw->dev[i], false);

@@ -1029,6 +1029,98 @@ START_TEST(kill_backend_while_enlightened)
 }
 END_TEST
 
+/* The guest is destroyed while enlightened: libxl removes the domain's tree
+ * and the devices it made, nobody but rtvirt-backd knows the twin, so the
+ * daemon removes it (on @releaseDomain, and at start if it was down then),
+ * and its engine stops serving it. */
+static bool be_dir_exists(struct rig *r, unsigned devid)
+{
+    struct blkif_xs_dev d = { 0, GUEST, devid };
+    unsigned long long v;
+
+    return blkif_xs_read_uint(r->tool.xs, RTV_XS_NO_TXN, &d, RTV_XS_VBD_BE_STATE, 0, 0, 8,
+                              false, 0, &v) != -ENOENT;
+}
+
+static void destroy_guest(struct rig *r)
+{
+    char p[64];
+    int st;
+
+    kill(r->lg, SIGKILL);
+    waitpid(r->lg, &st, 0);
+    kill(r->guest, SIGKILL);
+    waitpid(r->guest, &st, 0);
+    /* What libxl does: its own devices and the domain's tree go, then Xen
+     * announces the release. */
+    snprintf(p, sizeof(p), "/local/domain/0/backend/vbd/%u/%u", GUEST, EMU_DEVID);
+    ck_assert_int_eq(rtv_xs_rm(r->tool.xs, RTV_XS_NO_TXN, p), 0);
+    snprintf(p, sizeof(p), "/local/domain/%u", GUEST);
+    ck_assert_int_eq(rtv_xs_rm(r->tool.xs, RTV_XS_NO_TXN, p), 0);
+    ck_assert_int_eq(rtv_local_release_domain(hub, GUEST), 0);
+}
+
+static void wait_twin_gone(struct rig *r, unsigned devid)
+{
+    uint64_t end = now_ms() + 5000;
+
+    while (be_dir_exists(r, devid) && now_ms() < end)
+        usleep(10000);
+    ck_assert_msg(!be_dir_exists(r, devid), "twin vbd %u left behind", devid);
+}
+
+static void finish_destroyed(struct rig *r)
+{
+    kill(r->backd, SIGTERM);
+    ck_assert_int_eq(wait_pid(r->backd, 10000), 0);
+    for (unsigned i = 0; i < 2; i++) {
+        close(r->lg_stop[i]);
+        close(r->lg_rep[i]);
+        close(r->guest_rep[i]);
+    }
+    rtv_xen_close(&r->tool);
+}
+
+START_TEST(guest_destroyed_while_enlightened)
+{
+    struct rig r;
+    struct rtv_err err = { 0, "" };
+    struct rtv_ctl_status st;
+    char v[32];
+    uint32_t id;
+    int stv;
+
+    /* With the daemon running. */
+    rig_start(&r, 0, 5);
+    ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", 5000, &id, &err), 0);
+    ck_assert_int_eq(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err), 0);
+    ck_assert_str_eq(st.result, "ok");
+    ck_assert(read_ctl(&r, RTV_XS_CTL_DEVID, v, sizeof(v)));
+    unsigned twin = (unsigned)strtoul(v, NULL, 10);
+    ck_assert(be_dir_exists(&r, twin));
+    destroy_guest(&r);
+    wait_twin_gone(&r, twin);
+    finish_destroyed(&r);
+    teardown();
+    setup();
+
+    /* With the daemon down when the guest goes: its restart cleans up. */
+    rig_start(&r, 0, 6);
+    ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "selective", 5000, &id, &err), 0);
+    ck_assert_int_eq(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err), 0);
+    ck_assert_str_eq(st.result, "ok");
+    ck_assert(read_ctl(&r, RTV_XS_CTL_DEVID, v, sizeof(v)));
+    twin = (unsigned)strtoul(v, NULL, 10);
+    kill(r.backd, SIGKILL);
+    waitpid(r.backd, &stv, 0);
+    destroy_guest(&r);
+    ck_assert(be_dir_exists(&r, twin));
+    r.backd = start_backd();
+    wait_twin_gone(&r, twin);
+    finish_destroyed(&r);
+}
+END_TEST
+
 /* Which vbds rtvirt-backd leaves to others: libxl's PV views of emulated
  * IDE/SCSI disks, and nothing else; the switch's own range only where it
  * does not collide with those encodings. */
@@ -1054,6 +1146,7 @@ static Suite *switch_component_suite(void)
         kill_coordinator_after_switching, kill_coordinator_while_quiescing,
         kill_coordinator_after_ack, bound_passes_rollback_loses_nothing,
         kill_backend_while_enlightened, backd_leaves_emulated_views_alone,
+        guest_destroyed_while_enlightened,
     };
     const char *only = getenv("RTV_SWITCH_TEST");
 
