@@ -124,30 +124,40 @@ def _ensure(kind, key, build, force=False):
     return final
 
 
+def _follow(p, lf):
+    """Copy the builder's output to its log; show its progress."""
+    stage, count = None, 0
+    for line in p.stdout:
+        lf.write(line)
+        line = line.rstrip()
+        m = re.match(r"I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)", line)
+        if m and m.group(1) != "Validating":
+            # debootstrap says one line per package: show one per stage + a count
+            if m.group(1) != stage:
+                if stage:
+                    print("    debootstrap: %s: %d done" % (stage, count), flush=True)
+                stage, count = m.group(1), 0
+                print("    debootstrap: %s packages..." % stage, flush=True)
+            count += 1
+        elif line.startswith(("[build-", "E:", "W:", "I: Base system", "I: Installing")) \
+                or ("error" in line.lower() and not line.startswith("I: ")):
+            print("    " + line, flush=True)
+
+
 BUILD_TIMEOUT = 1800  # seconds: an image build that takes longer is stuck (mirror?)
 
 
 def _run_builder(cmd, logfile):
     """Run an image builder, showing its progress and keeping the full log."""
-    stage, count = None, 0
     cmd = ["timeout", "-k", "30", str(BUILD_TIMEOUT)] + cmd
     with open(logfile, "w") as lf:
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        for line in p.stdout:
-            lf.write(line)
-            line = line.rstrip()
-            m = re.match(r"I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)", line)
-            if m and m.group(1) != "Validating":
-                # debootstrap says one line per package: show one per stage + a count
-                if m.group(1) != stage:
-                    if stage:
-                        print("    debootstrap: %s: %d done" % (stage, count), flush=True)
-                    stage, count = m.group(1), 0
-                    print("    debootstrap: %s packages..." % stage, flush=True)
-                count += 1
-            elif line.startswith(("[build-", "E:", "W:", "I: Base system", "I: Installing")) \
-                    or "error" in line.lower():
-                print("    " + line, flush=True)
+        try:
+            _follow(p, lf)
+        except BaseException:
+            p.terminate()  # timeout(1) passes it on to the builder
+            p.wait()
+            raise
         rc = p.wait()
     if rc == 124:
         raise ImageError("%s did not finish in %d s; log: %s" % (cmd[4], BUILD_TIMEOUT, logfile))

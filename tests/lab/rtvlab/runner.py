@@ -442,6 +442,10 @@ def main(argv):
         return 3
     out = os.path.abspath(a.out or os.path.join(REPO, "build", "lab", fl.name))
 
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, on_term)
+
     # one nested Xen at a time on this machine
     lock = open("/tmp/rtvirt-lab.lock", "w")
     try:
@@ -466,6 +470,9 @@ def main(argv):
     except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
         print("flight: images: %s" % e, file=sys.stderr)
         return 3
+    except KeyboardInterrupt:
+        print("flight: interrupted while building images", file=sys.stderr)
+        return 2
     say("images ready after %.0f s" % (now() - t_start))
 
     shutil.rmtree(out, ignore_errors=True)
@@ -474,9 +481,6 @@ def main(argv):
            "steps_dir": a.steps_dir, "images": imgs, "jobs": []}
     interrupted = False
 
-    def on_term(signum, frame):
-        raise KeyboardInterrupt
-    signal.signal(signal.SIGTERM, on_term)
     try:
         for j in jobs:
             steps = flightdef.with_site(j, extra)
