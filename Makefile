@@ -106,8 +106,15 @@ check-asan:
 	$(MAKE) BUILD=$(BUILD)/asan SAN=1 check-run
 
 # ---- the README's test command: checks, then the lab's smoke flight --------
+# (the flight itself is defined in tests/lab/module.mk)
 .PHONY: test
 test: check
+	$(MAKE) lab FLIGHT=smoke
+
+# ---- benchmarks: not tests; each prints ratios measured side by side -------
+BENCH_TARGETS ?=
+.PHONY: bench
+bench: $(BENCH_TARGETS)
 
 # ---- install (what an operator, or the lab's dom0 image, gets) -------------
 .PHONY: install

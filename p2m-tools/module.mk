@@ -15,5 +15,6 @@ INSTALL_SBIN += $(BUILD)/bin/rtvirt-p2m
 
 # Benchmark, not a test: the simulator at 1 GiB, 64 GiB and 1 TiB.
 .PHONY: bench-p2m
+BENCH_TARGETS += bench-p2m
 bench-p2m: $(BUILD)/bin/rtvirt-p2m
 	BUILD=$(BUILD) sh bench/p2m-simulate
