@@ -353,8 +353,13 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
     int rc;
 
     q->sring = b->x->gnt->ops->map(b->x->gnt, d->domid, nr_pages, refs, true);
-    if (q->sring == NULL)
-        return -errno;
+    if (q->sring == NULL) {
+        rc = -errno;
+        /* Which of the two steps failed is what one needs on real Xen. */
+        backd_err("dom%u/%u: queue %u: mapping %u ring page(s) from gref %u failed: %s",
+                  d->domid, d->devid, q->idx, nr_pages, (unsigned)refs[0], strerror(-rc));
+        return rc;
+    }
     b->st.mapped_pages += nr_pages;
     q->nr_ring_pages = nr_pages;
     /* The frontend initialised the shared indexes; we keep our own. */
@@ -362,6 +367,8 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
     rc = b->x->evtchn->ops->bind_interdomain(b->x->evtchn, d->domid,
                                              remote_port, &q->port);
     if (rc < 0) {
+        backd_err("dom%u/%u: queue %u: binding to the frontend's port %u failed: %s",
+                  d->domid, d->devid, q->idx, (unsigned)remote_port, strerror(-rc));
         b->x->gnt->ops->unmap(b->x->gnt, q->sring, nr_pages);
         b->st.mapped_pages -= nr_pages;
         q->sring = NULL;
