@@ -110,6 +110,7 @@ check-asan:
 .PHONY: test
 test: check
 	$(MAKE) lab FLIGHT=smoke
+	@$(PYTHON) tests/lab/count-steps build/lab/smoke/result.json
 
 # ---- benchmarks: not tests; each prints ratios measured side by side -------
 BENCH_TARGETS ?=
