@@ -151,6 +151,12 @@ int main(int argc, char **argv)
         rtv_xen_close(&x);
         return 1;
     }
+    /* The kernel backend claims every backend/vbd it sees, and udev loads it
+     * on demand (modalias xen-backend:vbd) even after an rmmod. */
+    if (access("/sys/module/xen_blkback", F_OK) == 0)
+        fprintf(stderr, "rtvirt-backd: warning: the kernel's xen-blkback is loaded; it "
+                        "claims every backend/vbd, the ones meant for rtvirt-backd too "
+                        "(unload it and blacklist it: udev loads it for each new vbd)\n");
     the_backd = backd_new(&x, &cfg);
     if (the_backd == NULL) {
         fprintf(stderr, "rtvirt-backd: cannot start: %s\n", strerror(errno));

@@ -80,6 +80,19 @@ static void publish_state(struct backd_dev *d, int state)
     d->be_state = state;
 }
 
+/* Seen on real Xen: udev loads xen-blkback for every new backend/vbd device
+ * (modalias xen-backend:vbd) even after an rmmod, and the kernel backend then
+ * connects the same ring and binds the frontend's port first; our bind gets
+ * EINVAL.  Tell the operator instead of leaving a bare EINVAL. */
+static bool kernel_blkback_bound(const struct backd_dev *d)
+{
+    char p[96];
+
+    snprintf(p, sizeof(p), "/sys/bus/xen-backend/devices/vbd-%u-%u/driver", d->domid,
+             d->devid);
+    return d->domid != 0 && access(p, F_OK) == 0;
+}
+
 /* Attach failure: reported where tools look (as FreeBSD blkback does). */
 static void report_error(struct backd_dev *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -319,8 +332,11 @@ static int connect_queue(struct backd_dev *d, struct backd_queue *q, unsigned qi
     }
     rc = backd_queue_connect(q, refs, n, (rtv_port_t)v);
     if (rc < 0)
-        report_error(d, "queue %u: cannot map ring or bind event channel: %s", qi,
-                     strerror(-rc));
+        report_error(d, "queue %u: cannot map ring or bind event channel: %s%s", qi,
+                     strerror(-rc), kernel_blkback_bound(d)
+                     ? " (the kernel's xen-blkback has claimed this vbd and bound the port:"
+                       " unload and blacklist xen_blkback; udev loads it again for every new"
+                       " backend/vbd)" : "");
     return rc;
 }
 
