@@ -398,6 +398,39 @@ static int session_init(struct rtv_front *f, char *msg, size_t mlen)
 
 static int submit_internal(struct rtv_front *f, const struct front_req *r);
 
+/* Sends the requeue list (requests of an earlier session, in the caller's
+ * submission order, like blkif_recover).  What does not fit the ring now
+ * goes back on the list; poll_once() calls this again as completions free
+ * slots, so nothing stays parked while the device is connected. */
+static void resubmit_requeued(struct rtv_front *f)
+{
+    if (f->nr_requeue == 0)
+        return;
+
+    struct front_req *list = f->requeue;
+    unsigned n = f->nr_requeue;
+
+    f->requeue = NULL;
+    f->nr_requeue = f->cap_requeue = 0;
+    for (unsigned i = 1; i < n; i++)           /* insertion sort by seq */
+        for (unsigned j = i; j > 0 && list[j - 1].seq > list[j].seq; j--) {
+            struct front_req t = list[j];
+            list[j] = list[j - 1];
+            list[j - 1] = t;
+        }
+    for (unsigned i = 0; i < n; i++) {
+        int rc = submit_internal(f, &list[i]);
+
+        if (rc == 0)
+            f->info.requeued++;
+        else if (rc == -EAGAIN)
+            requeue_add(f, &list[i]);    /* fewer slots now: later */
+        else if (list[i].cb != NULL)
+            list[i].cb(list[i].arg, rc);
+    }
+    free(list);
+}
+
 /* Backend Connected: read the disk parameters, Connected, requeue. */
 static int session_connect(struct rtv_front *f, char *msg, size_t mlen)
 {
@@ -430,30 +463,7 @@ static int session_connect(struct rtv_front *f, char *msg, size_t mlen)
     }
 
     /* blkif_recover: resubmit in the order the caller submitted. */
-    if (f->nr_requeue > 0) {
-        struct front_req *list = f->requeue;
-        unsigned n = f->nr_requeue;
-
-        f->requeue = NULL;
-        f->nr_requeue = f->cap_requeue = 0;
-        for (unsigned i = 1; i < n; i++)           /* insertion sort by seq */
-            for (unsigned j = i; j > 0 && list[j - 1].seq > list[j].seq; j--) {
-                struct front_req t = list[j];
-                list[j] = list[j - 1];
-                list[j - 1] = t;
-            }
-        for (unsigned i = 0; i < n; i++) {
-            int rc = submit_internal(f, &list[i]);
-
-            if (rc == 0)
-                f->info.requeued++;
-            else if (rc == -EAGAIN)
-                requeue_add(f, &list[i]);    /* fewer slots now: later */
-            else if (list[i].cb != NULL)
-                list[i].cb(list[i].arg, rc);
-        }
-        free(list);
-    }
+    resubmit_requeued(f);
     flog(f, "vbd %u: connected (session %u): %llu sectors, %u queue(s), order %u, "
          "indirect %u, persistent %d", f->cfg.devid, f->info.connects,
          (unsigned long long)f->info.sectors, f->nq, f->info.ring_page_order,
@@ -888,6 +898,10 @@ static int poll_once(struct rtv_front *f, int timeout_ms)
     /* Reap every queue: cheap, and covers a notification we coalesced. */
     for (unsigned qi = 0; qi < f->nq && !f->failed; qi++)
         done += reap_queue(f, &f->q[qi]);
+    /* Requests that did not fit the ring at reconnect go out as slots free. */
+    if (f->nr_requeue > 0 && f->fe_state == XenbusStateConnected && !f->failed &&
+        !f->closing)
+        resubmit_requeued(f);
     if (pfd[0].revents & POLLIN) {
         char *path, *token;
         bool any = false;
