@@ -1,6 +1,6 @@
 # tests/lab: osstest-style flights on real Xen nested in QEMU (tests/lab/README.md).
 #   make lab [FLIGHT=smoke]   run a flight; results in build/lab/<flight>/
-#   make demo                 flight demo
+#   make demo                 flight demo, with the live switch steps
 #   make lab-images           build/refresh the cached images ($RTVIRT_CACHE)
 #   make lab-broken-example   a failing site step must fail the flight (self-test)
 # LAB_ARGS passes extra runner options, e.g. LAB_ARGS="--steps-dir /srv/site-steps".
@@ -11,8 +11,10 @@ LAB_ARGS ?=
 lab:
 	tests/lab/flight $(FLIGHT) $(LAB_ARGS)
 
+# The demo adds the live switch (shunt/lab/steps: rtvirt-shunt under fio
+# verify, emulated -> PV -> emulated x10, selective and back).
 demo:
-	tests/lab/flight demo $(LAB_ARGS)
+	tests/lab/flight demo --steps-dir shunt/lab/steps $(LAB_ARGS)
 
 lab-images:
 	tests/lab/lab-images
