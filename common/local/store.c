@@ -570,6 +570,21 @@ static int ctx_enter(struct rtv_store *s, rtv_txn_t tid, struct xs_ctx *x)
     return -ENOENT;
 }
 
+/* Looks path up for reading: it must exist (-ENOENT) and the caller must
+ * have READ on it (-EACCES), as xenstored checks for read/directory/perms. */
+static int view_readable(struct xs_ctx *x, const char *path, struct view *v)
+{
+    int rc = view_get(x, path, v);
+
+    if (rc < 0)
+        return rc;
+    if (!v->exists)
+        return -ENOENT;
+    if (!(view_perm(x, v) & RTV_XS_PERM_READ))
+        return -EACCES;
+    return 0;
+}
+
 static int local_read(struct rtv_store *s, rtv_txn_t tid, const char *path,
                       char **val, size_t *len)
 {
@@ -584,16 +599,8 @@ static int local_read(struct rtv_store *s, rtv_txn_t tid, const char *path,
         return rc;
     if ((rc = hub_fault(x.hub, RTV_FAULT_XS_READ)) < 0)
         goto out;
-    if ((rc = view_get(&x, path, &v)) < 0)
+    if ((rc = view_readable(&x, path, &v)) < 0)
         goto out;
-    if (!v.exists) {
-        rc = -ENOENT;
-        goto out;
-    }
-    if (!(view_perm(&x, &v) & RTV_XS_PERM_READ)) {
-        rc = -EACCES;
-        goto out;
-    }
     char *copy = malloc(v.vlen + 1);
     if (copy == NULL) {
         rc = -ENOMEM;
@@ -774,16 +781,8 @@ static int local_directory(struct rtv_store *s, rtv_txn_t tid, const char *path,
         return -EINVAL;
     if ((rc = ctx_enter(s, tid, &x)) < 0)
         return rc;
-    if ((rc = view_get(&x, path, &v)) < 0)
+    if ((rc = view_readable(&x, path, &v)) < 0)
         goto out;
-    if (!v.exists) {
-        rc = -ENOENT;
-        goto out;
-    }
-    if (!(view_perm(&x, &v) & RTV_XS_PERM_READ)) {
-        rc = -EACCES;
-        goto out;
-    }
     size_t plen = strlen(path);
     uint32_t idx = node_find(x.hub, path);
     if (idx != HUB_NONE) {
@@ -842,16 +841,8 @@ static int local_get_perms(struct rtv_store *s, rtv_txn_t tid, const char *path,
         return -EINVAL;
     if ((rc = ctx_enter(s, tid, &x)) < 0)
         return rc;
-    if ((rc = view_get(&x, path, &v)) < 0)
+    if ((rc = view_readable(&x, path, &v)) < 0)
         goto out;
-    if (!v.exists) {
-        rc = -ENOENT;
-        goto out;
-    }
-    if (!(view_perm(&x, &v) & RTV_XS_PERM_READ)) {
-        rc = -EACCES;
-        goto out;
-    }
     struct rtv_xs_perm *copy = malloc(v.nperms * sizeof(*copy) + 1);
     if (copy == NULL) {
         rc = -ENOMEM;
