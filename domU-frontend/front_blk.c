@@ -503,56 +503,45 @@ static void front_fail(struct rtv_front *f, const char *why)
 
 /* ---- submission ------------------------------------------------------------------------ */
 
-static int slot_data(struct rtv_front *f, struct front_slot *s, unsigned nsegs,
-                     bool writable)
+/* Grants pages for a slot.  With persistent grants: one read-write pool of
+ * pool_pages, granted once and kept mapped by the backend
+ * (feature-persistent).  Otherwise, or when gntalloc is out of grants (its
+ * default limit is 1024 pages): npages one-shot pages for this request. */
+static int slot_share(struct rtv_front *f, void **mem, unsigned *nr,
+                      rtv_gref_t *refs, bool *persistent, unsigned pool_pages,
+                      unsigned npages, bool writable)
 {
     struct rtv_grants *g = f->x->gnt;
 
     if (f->info.persistent) {
-        /* One pool per slot, granted read-write once and reused: the
-         * backend keeps it mapped (feature-persistent). */
-        if (s->data != NULL)
+        if (*mem != NULL)
             return 0;
-        s->data = g->ops->share(g, f->be_domid, f->max_segs, s->data_refs, true);
-        if (s->data != NULL) {
-            s->nr_data = f->max_segs;
-            s->data_persistent = true;
+        *mem = g->ops->share(g, f->be_domid, pool_pages, refs, true);
+        if (*mem != NULL) {
+            *nr = pool_pages;
+            *persistent = true;
             return 0;
         }
-        /* Out of grants (gntalloc's limit is 1024 pages by default): this
-         * request goes with one-shot grants instead. */
     }
-    s->data = g->ops->share(g, f->be_domid, nsegs, s->data_refs, writable);
-    if (s->data == NULL)
+    *mem = g->ops->share(g, f->be_domid, npages, refs, writable);
+    if (*mem == NULL)
         return -errno;
-    s->nr_data = nsegs;
-    s->data_persistent = false;
+    *nr = npages;
+    *persistent = false;
     return 0;
+}
+
+static int slot_data(struct rtv_front *f, struct front_slot *s, unsigned nsegs,
+                     bool writable)
+{
+    return slot_share(f, &s->data, &s->nr_data, s->data_refs,
+                      &s->data_persistent, f->max_segs, nsegs, writable);
 }
 
 static int slot_ind(struct rtv_front *f, struct front_slot *s, unsigned nind)
 {
-    struct rtv_grants *g = f->x->gnt;
-
-    if (f->info.persistent) {
-        unsigned n = rtv_blkif_indirect_pages(f->max_segs);
-
-        if (s->ind != NULL)
-            return 0;
-        s->ind = g->ops->share(g, f->be_domid, n, s->ind_refs, true);
-        if (s->ind != NULL) {
-            s->nr_ind = n;
-            s->ind_persistent = true;
-            return 0;
-        }
-        /* Out of grants: one-shot, as for the data pages. */
-    }
-    s->ind = g->ops->share(g, f->be_domid, nind, s->ind_refs, false);
-    if (s->ind == NULL)
-        return -errno;
-    s->nr_ind = nind;
-    s->ind_persistent = false;
-    return 0;
+    return slot_share(f, &s->ind, &s->nr_ind, s->ind_refs, &s->ind_persistent,
+                      rtv_blkif_indirect_pages(f->max_segs), nind, false);
 }
 
 static struct front_queue *pick_queue(struct rtv_front *f, unsigned *slot)
