@@ -18,12 +18,14 @@
 #include "rtvirt/front_blk.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/xs_util.h"
@@ -52,6 +54,7 @@ struct front_slot {
     unsigned nr_ind;
     rtv_gref_t ind_refs[BLKIF_MAX_INDIRECT_PAGES_PER_REQUEST];
     bool     ind_persistent;
+    bool     retired;           /* its pool could not be granted: unused this session */
 };
 
 struct front_queue {
@@ -62,6 +65,7 @@ struct front_queue {
     rtv_port_t port;
     bool     port_ok;
     unsigned nslots;
+    unsigned nr_retired;
     struct front_slot *slots;
     bool    *inflight;
     uint8_t *sent_op, *alt_op;
@@ -232,6 +236,7 @@ static void queue_free(struct rtv_front *f, struct front_queue *q)
     q->sent_op = q->alt_op = NULL;
     q->nslots = 0;
     q->nr_inflight = 0;
+    q->nr_retired = 0;
     if (q->port_ok)
         f->x->evtchn->ops->unbind(f->x->evtchn, q->port);
     q->port_ok = false;
@@ -347,6 +352,77 @@ static int publish_rings(struct rtv_store *s, rtv_txn_t t, void *arg)
     return 0;
 }
 
+/* ---- grant budget ------------------------------------------------------------------ */
+
+#define GNTALLOC_LIMIT_PATH "/sys/module/xen_gntalloc/parameters/limit"
+#define GNTALLOC_DEFAULT_LIMIT 1024u
+
+/* How many grants we may hold at once.  Linux gntalloc fails a share with
+ * ENOSPC past its module parameter `limit` (default 1024), counted over the
+ * whole guest, and keeps counting a grant we dropped for as long as the
+ * backend still maps it. */
+static unsigned grant_budget(const struct rtv_front *f)
+{
+    char buf[32];
+    unsigned long long v;
+    ssize_t n;
+    int fd;
+
+    if (f->cfg.max_grants > 0)
+        return f->cfg.max_grants;
+    fd = open(GNTALLOC_LIMIT_PATH, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return GNTALLOC_DEFAULT_LIMIT;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return GNTALLOC_DEFAULT_LIMIT;
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    if (rtv_parse_uint(buf, UINT32_MAX, &v) < 0 || v == 0)
+        return GNTALLOC_DEFAULT_LIMIT;
+    return (unsigned)v;
+}
+
+static unsigned slot_grants(unsigned segs)
+{
+    return segs + (segs > FRONT_MAX_DIRECT ? rtv_blkif_indirect_pages(segs) : 0);
+}
+
+/* Fits the session into the grant budget, worst case: the ring pages plus,
+ * for every usable slot, a full request's data pages and indirect pages
+ * (a persistent pool holds exactly that; one-shot grants never more).  First
+ * fewer segments per request, down to the 11 a request carries without
+ * indirect pages (Linux blkfront's default of 32 slots x 32 segments is
+ * about what 1024 grants hold), then fewer usable slots per queue.  Without
+ * this, pools granted past the limit failed with ENOSPC and what they fell
+ * back to stayed counted while the backend cached it (seen in the lab). */
+static int fit_budget(struct rtv_front *f, char *msg, size_t mlen)
+{
+    unsigned budget = grant_budget(f), ring = 0, slots = f->q[0].nslots;
+    unsigned segs = f->max_segs, avail, depth;
+
+    for (unsigned qi = 0; qi < f->nq; qi++)
+        ring += f->q[qi].nr_ring_pages;
+    avail = budget > ring ? budget - ring : 0;
+    while (segs > FRONT_MAX_DIRECT && (unsigned long long)slot_grants(segs) * slots * f->nq > avail)
+        segs--;
+    depth = avail / (slot_grants(segs) * f->nq);
+    if (depth > slots)
+        depth = slots;
+    if (depth == 0) {
+        set_msg(msg, mlen, "a grant budget of %u cannot hold %u ring page(s) and one "
+                "request per queue", budget, ring);
+        return -ENOSPC;
+    }
+    f->max_segs = segs;
+    f->info.max_indirect_segs = segs > FRONT_MAX_DIRECT ? segs : 0;
+    f->info.max_request_bytes = segs * RTV_BLKIF_PAGE_SIZE;
+    f->info.depth = depth;
+    f->info.max_grants = budget;
+    return 0;
+}
+
 /* Backend is in InitWait: read what it offers, set up rings, Initialised. */
 static int session_init(struct rtv_front *f, char *msg, size_t mlen)
 {
@@ -385,6 +461,11 @@ static int session_init(struct rtv_front *f, char *msg, size_t mlen)
             return rc;
         }
     }
+    rc = fit_budget(f, msg, mlen);
+    if (rc < 0) {
+        session_drop(f, true);
+        return rc;
+    }
     struct publish_arg pa = { f };
     rc = rtv_xs_transact(f->x->xs, 0, publish_rings, &pa);
     if (rc < 0) {
@@ -397,6 +478,7 @@ static int session_init(struct rtv_front *f, char *msg, size_t mlen)
 }
 
 static int submit_internal(struct rtv_front *f, const struct front_req *r);
+static unsigned session_inflight(const struct rtv_front *f);
 
 /* Sends the requeue list (requests of an earlier session, in the caller's
  * submission order, like blkif_recover).  What does not fit the ring now
@@ -465,9 +547,10 @@ static int session_connect(struct rtv_front *f, char *msg, size_t mlen)
     /* blkif_recover: resubmit in the order the caller submitted. */
     resubmit_requeued(f);
     flog(f, "vbd %u: connected (session %u): %llu sectors, %u queue(s), order %u, "
-         "indirect %u, persistent %d", f->cfg.devid, f->info.connects,
-         (unsigned long long)f->info.sectors, f->nq, f->info.ring_page_order,
-         f->info.max_indirect_segs, f->info.persistent);
+         "indirect %u, persistent %d, depth %u (grant budget %u)", f->cfg.devid,
+         f->info.connects, (unsigned long long)f->info.sectors, f->nq,
+         f->info.ring_page_order, f->info.max_indirect_segs, f->info.persistent,
+         f->info.depth, f->info.max_grants);
     return 0;
 }
 
@@ -505,29 +588,37 @@ static void front_fail(struct rtv_front *f, const char *why)
 
 /* Grants pages for a slot.  With persistent grants: one read-write pool of
  * pool_pages, granted once and kept mapped by the backend
- * (feature-persistent).  Otherwise, or when gntalloc is out of grants (its
- * default limit is 1024 pages): npages one-shot pages for this request. */
+ * (feature-persistent); if it cannot be granted (gntalloc's limit is shared
+ * with every other user in the guest) -ENOSPC, and the caller retires the
+ * slot.  No one-shot fallback then: a persistent backend maps every grant
+ * read-write to cache it (Linux blkback fails the request if it cannot;
+ * rtvirt-backd's gntdev mmap got EINVAL for our read-only ones in the lab),
+ * and a grant it caches stays counted against gntalloc's limit after we
+ * drop it, until the session ends -- the fallback ate the budget.
+ * Without persistent grants: npages one-shot pages for this request; out of
+ * grants with requests in flight gives -EAGAIN, as a full ring does
+ * (completions free grants), with nothing in flight -ENOSPC. */
 static int slot_share(struct rtv_front *f, void **mem, unsigned *nr,
                       rtv_gref_t *refs, bool *persistent, unsigned pool_pages,
                       unsigned npages, bool writable)
 {
     struct rtv_grants *g = f->x->gnt;
+    bool pool = f->info.persistent;
 
-    if (f->info.persistent) {
-        if (*mem != NULL)
-            return 0;
-        *mem = g->ops->share(g, f->be_domid, pool_pages, refs, true);
-        if (*mem != NULL) {
-            *nr = pool_pages;
-            *persistent = true;
-            return 0;
-        }
+    if (pool && *mem != NULL)
+        return 0;
+    *mem = g->ops->share(g, f->be_domid, pool ? pool_pages : npages, refs,
+                         pool || writable);
+    if (*mem == NULL) {
+        int e = errno;
+
+        f->info.grants_refused += e == ENOSPC;
+        if (e == ENOSPC && !pool && session_inflight(f) > 0)
+            return -EAGAIN;
+        return -e;
     }
-    *mem = g->ops->share(g, f->be_domid, npages, refs, writable);
-    if (*mem == NULL)
-        return -errno;
-    *nr = npages;
-    *persistent = false;
+    *nr = pool ? pool_pages : npages;
+    *persistent = pool;
     return 0;
 }
 
@@ -544,15 +635,25 @@ static int slot_ind(struct rtv_front *f, struct front_slot *s, unsigned nind)
                       rtv_blkif_indirect_pages(f->max_segs), nind, false);
 }
 
+static unsigned usable_slots(const struct rtv_front *f)
+{
+    unsigned n = 0;
+
+    for (unsigned qi = 0; qi < f->nq; qi++)
+        n += f->info.depth - f->q[qi].nr_retired;
+    return n;
+}
+
 static struct front_queue *pick_queue(struct rtv_front *f, unsigned *slot)
 {
     for (unsigned k = 0; k < f->nq; k++) {
         struct front_queue *q = &f->q[(f->next_queue + k) % f->nq];
 
-        if (q->nr_inflight >= q->nslots || RING_FULL(&q->ring))
+        if (q->nr_inflight + q->nr_retired >= f->info.depth || RING_FULL(&q->ring))
             continue;
-        for (unsigned i = 0; i < q->nslots; i++) {
-            if (!q->inflight[i]) {
+        /* Only the first depth slots: what the grant budget holds. */
+        for (unsigned i = 0; i < f->info.depth; i++) {
+            if (!q->inflight[i] && !q->slots[i].retired) {
                 f->next_queue = (f->next_queue + k + 1) % f->nq;
                 *slot = i;
                 return q;
@@ -582,30 +683,38 @@ static int submit_internal(struct rtv_front *f, const struct front_req *r)
 
     if (f->fe_state != XenbusStateConnected)
         return requeue_add(f, r);   /* reconnecting: goes out with the new session */
-    q = pick_queue(f, &slot);
-    if (q == NULL)
-        return -EAGAIN;
-    s = &q->slots[slot];
-    s->req = *r;
-
     bool data = r->op == RTV_FRONT_READ || r->op == RTV_FRONT_WRITE ||
                 r->op == RTV_FRONT_WRITE_FLUSH || r->op == RTV_FRONT_WRITE_BARRIER;
     if (data) {
         nsegs = (unsigned)((r->len + RTV_BLKIF_PAGE_SIZE - 1) / RTV_BLKIF_PAGE_SIZE);
-        rc = slot_data(f, s, nsegs, r->op == RTV_FRONT_READ);
-        if (rc < 0)
-            return rc;
-        if (r->op != RTV_FRONT_READ)
-            memcpy(s->data, r->buf, r->len);
-        if (nsegs > FRONT_MAX_DIRECT) {
-            nind = rtv_blkif_indirect_pages(nsegs);
-            rc = slot_ind(f, s, nind);
-            if (rc < 0) {
-                slot_release(f, s, false);
-                return rc;
-            }
-        }
+        nind = nsegs > FRONT_MAX_DIRECT ? rtv_blkif_indirect_pages(nsegs) : 0;
     }
+    /* Bounded: every pass either returns or retires one slot. */
+    for (;;) {
+        q = pick_queue(f, &slot);
+        if (q == NULL)
+            return usable_slots(f) == 0 ? -ENOSPC : -EAGAIN;
+        s = &q->slots[slot];
+        if (!data)
+            break;
+        rc = slot_data(f, s, nsegs, r->op == RTV_FRONT_READ);
+        if (rc == 0 && nind > 0 && (rc = slot_ind(f, s, nind)) < 0)
+            slot_release(f, s, false);
+        if (rc == 0)
+            break;
+        if (rc != -ENOSPC || !f->info.persistent)
+            return rc;
+        /* Its pool does not fit next to the other users of gntalloc: the
+         * slots that have one carry the load. */
+        slot_release(f, s, true);
+        s->retired = true;
+        q->nr_retired++;
+        flog(f, "vbd %u: q%u slot %u retired: out of grants (%u usable)", f->cfg.devid,
+             (unsigned)(q - f->q), slot, usable_slots(f));
+    }
+    s->req = *r;
+    if (data && r->op != RTV_FRONT_READ)
+        memcpy(s->data, r->buf, r->len);
 
     ring_req = RING_GET_REQUEST(&q->ring, q->ring.req_prod_pvt);
     switch (r->op) {

@@ -4,7 +4,8 @@
  *
  *   rtvirt-front [-v] [--no-persistent] [--ring-page-order N] [--queues N]
  *                [--indirect N] [--ops N] [--seed N] [--region-sectors N]
- *                [--discard-zeroes] <devid> verify
+ *                [--discard-zeroes] [--max-grants N] [--big] [--inflight N]
+ *                <devid> verify
  *   rtvirt-front [...] <devid> bench [--pattern seqread|randrw] [--bs BYTES]
  *                [--depth N] [--seconds N]
  *
@@ -28,7 +29,8 @@ static int usage(void)
     fprintf(stderr,
             "usage: rtvirt-front [-v] [--no-persistent] [--ring-page-order N] [--queues N]\n"
             "                    [--indirect N] [--ops N] [--seed N] [--region-sectors N]\n"
-            "                    [--discard-zeroes] <devid> verify\n"
+            "                    [--discard-zeroes] [--max-grants N] [--big] [--inflight N]\n"
+            "                    <devid> verify\n"
             "       rtvirt-front [options] <devid> bench [--pattern seqread|randrw] [--bs BYTES]\n"
             "                    [--depth N] [--seconds N]\n");
     return 2;
@@ -61,6 +63,9 @@ int main(int argc, char **argv)
         if (strcmp(a, "-v") == 0) cfg.verbose = true;
         else if (strcmp(a, "--no-persistent") == 0) cfg.persistent = false;
         else if (strcmp(a, "--discard-zeroes") == 0) o.discard_zeroes = true;
+        else if (strcmp(a, "--big") == 0) o.big_requests = true;
+        else if (strcmp(a, "--inflight") == 0 && num(n, 4096, &v) == 0 && v > 0) { o.max_inflight = (unsigned)v; i++; }
+        else if (strcmp(a, "--max-grants") == 0 && num(n, UINT32_MAX, &v) == 0 && v > 0) { cfg.max_grants = (unsigned)v; i++; }
         else if (strcmp(a, "--ring-page-order") == 0 && num(n, 4, &v) == 0) { cfg.ring_page_order = (unsigned)v; i++; }
         else if (strcmp(a, "--queues") == 0 && num(n, 16, &v) == 0 && v > 0) { cfg.nr_queues = (unsigned)v; i++; }
         else if (strcmp(a, "--indirect") == 0 && num(n, 1024, &v) == 0) { cfg.max_indirect_segs = (unsigned)v; i++; }
@@ -105,9 +110,13 @@ int main(int argc, char **argv)
         return rc == 0 && br.errors == 0 ? 0 : 1;
     }
     rc = front_verify_run(f, &o, &res);
+    struct rtv_front_info info;
+    rtv_front_get_info(f, &info);
     printf("rtvirt-front: vbd %llu: %llu reads, %llu writes, %llu flushes, %llu discards, "
-           "%llu bytes, %llu mismatches, %llu I/O errors: %s%s%s\n", devid, res.reads,
+           "%llu bytes, %llu mismatches, %llu I/O errors, %llu grant shares refused: "
+           "%s%s%s\n", devid, res.reads,
            res.writes, res.flushes, res.discards, res.bytes, res.mismatches, res.io_errors,
+           info.grants_refused,
            rc == 0 ? "PASS" : "FAIL", rc == 0 ? "" : ": ", rc == 0 ? "" : res.first_error);
     rtv_front_close(f);
     rtv_xen_close(&x);

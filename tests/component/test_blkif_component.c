@@ -190,6 +190,7 @@ struct front_job {
     struct front_verify_opts opts;
     bool want_persistent;
     bool want_indirect;
+    int  want_grants_refused;     /* -1: any; 0: none; 1: some (gntalloc's limit hit) */
     int  sync_fd[2];           /* reconnect: child->parent, parent->child */
 };
 
@@ -227,14 +228,20 @@ static int verify_child(void *arg)
     if (j->want_indirect && info.max_indirect_segs == 0)
         return 22;
     rc = front_verify_run(f, &j->opts, &res);
+    rtv_front_get_info(f, &info);
     fprintf(stderr, "front dom%u vbd %u: %llu r, %llu w, %llu flush, %llu discard, "
-            "%llu mismatches, %llu errors%s%s\n", j->domid, j->devid, res.reads, res.writes,
-            res.flushes, res.discards, res.mismatches, res.io_errors,
-            rc ? ": " : "", rc ? res.first_error : "");
+            "%llu mismatches, %llu errors, indirect %u, depth %u, %llu grants refused%s%s\n",
+            j->domid, j->devid, res.reads, res.writes, res.flushes, res.discards,
+            res.mismatches, res.io_errors, info.max_indirect_segs, info.depth,
+            info.grants_refused, rc ? ": " : "", rc ? res.first_error : "");
     if (rtv_front_close(f) < 0)
         return 23;
     rtv_xen_close(&x);
-    return rc == 0 ? 0 : 24;
+    if (rc != 0)
+        return 24;
+    if (j->want_grants_refused >= 0 && (info.grants_refused > 0) != (j->want_grants_refused > 0))
+        return 25;
+    return 0;
 }
 
 static void job_init(struct front_job *j, rtv_domid_t domid, unsigned devid)
@@ -249,6 +256,8 @@ static void job_init(struct front_job *j, rtv_domid_t domid, unsigned devid)
     j->opts.discard_zeroes = true;
     j->opts.stall_timeout_ms = 5000;
     j->want_persistent = true;
+    j->want_grants_refused = -1;
+    j->cfg.max_grants = 16384;     /* the hub's (setup()); gntalloc_limit sets its own */
 }
 
 /* ---- scenarios --------------------------------------------------------------- */
@@ -339,6 +348,82 @@ START_TEST(many_domains_one_daemon)
     struct backd_stats st = stop_backend(bp);
     ck_assert_uint_eq(st.connects, 3);
     ck_assert_uint_eq(st.errors, 0);
+}
+END_TEST
+
+/* gntalloc's limit (1024 grants in the guest, counting grants the backend
+ * still maps after we dropped them), modelled by a hub of 1024 grant pages,
+ * with the shunt's settings (persistent, 256 indirect segments, one queue,
+ * a 32-slot ring, 32 requests in flight, large requests).  Seen in the lab
+ * before the frontend fitted its pools into the budget: gntshr ENOSPC in the
+ * guest, EINVAL from the backend's persistent map of read-only fallback
+ * grants, requests failed. */
+static void hub_with_grants(unsigned pages)
+{
+    struct rtv_local_config cfg = { .max_grant_pages = pages, .max_nodes = 8192 };
+
+    rtv_local_hub_free(hub);
+    hub = rtv_local_hub_new(&cfg);
+    ck_assert_ptr_nonnull(hub);
+}
+
+static void shunt_like_job(struct front_job *j)
+{
+    job_init(j, 1, DEV_A);
+    j->cfg.max_grants = 1024;
+    j->cfg.max_indirect_segs = 256;
+    j->want_indirect = true;
+    j->opts.big_requests = true;
+    j->opts.max_inflight = 32;
+    j->opts.ops = 2000;
+}
+
+START_TEST(gntalloc_limit_budget)
+{
+    struct backd_config cfg;
+    struct front_job j;
+
+    hub_with_grants(1024);
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    shunt_like_job(&j);
+    j.want_grants_refused = 0;      /* the pools fit: never out of grants */
+    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_uint_eq(st.persistent_refused, 0);
+    ck_assert_uint_gt(st.persistent_hits, 0);
+    ck_assert_uint_gt(st.indirect, 100);
+}
+END_TEST
+
+/* Another gntalloc user in the guest holds most of the limit: the pools
+ * that do not fit fall back to one-shot grants (read-write, as the
+ * persistent backend maps them) and a share refused with requests in flight
+ * waits for completions; everything still verifies. */
+START_TEST(gntalloc_limit_shared)
+{
+    struct backd_config cfg;
+    struct front_job j;
+    struct rtv_xen other;
+    static rtv_gref_t refs[900];
+
+    hub_with_grants(1024);
+    ck_assert_int_eq(rtv_local_open(hub, 1, RTV_XEN_GRANTS, &other), 0);
+    void *held = other.gnt->ops->share(other.gnt, 0, 900, refs, true);
+    ck_assert_ptr_nonnull(held);
+    backd_config_default(&cfg);
+    toolstack_add(1, DEV_A, img_a, "w");
+    struct backend_proc bp = start_backend(&cfg);
+    shunt_like_job(&j);
+    j.want_grants_refused = 1;      /* it did run out, and coped */
+    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_uint_eq(st.persistent_refused, 0);
+    ck_assert_int_eq(other.gnt->ops->unshare(other.gnt, held, 900), 0);
+    rtv_xen_close(&other);
 }
 END_TEST
 
@@ -1339,6 +1424,8 @@ static Suite *blkif_component_suite(void)
     tcase_add_test(tc, verify_persistent);
     tcase_add_test(tc, verify_nonpersistent_multipage_multiqueue);
     tcase_add_test(tc, verify_indirect);
+    tcase_add_test(tc, gntalloc_limit_budget);
+    tcase_add_test(tc, gntalloc_limit_shared);
     tcase_add_test(tc, many_domains_one_daemon);
     tcase_add_test(tc, flush_and_barrier_ordering);
     tcase_add_test(tc, discard_punches_hole);

@@ -39,6 +39,9 @@ struct rtv_front_config {
     unsigned nr_queues;          /* wanted (0 = 1); capped by multi-queue-max-queues */
     bool     persistent;         /* offer feature-persistent */
     unsigned max_indirect_segs;  /* 0: never use indirect; capped by the backend */
+    unsigned max_grants;         /* grants we may hold at once (gntalloc's limit);
+                                    0 = read /sys/module/xen_gntalloc/parameters/limit,
+                                    1024 (its default) if that is not there */
     int      timeout_ms;         /* bound on every handshake wait (0 = 10 s) */
     bool     verbose;
 };
@@ -52,8 +55,11 @@ struct rtv_front_info {
     bool     flush, barrier, discard, persistent;
     unsigned nr_queues, ring_page_order, max_indirect_segs;
     unsigned max_request_bytes;  /* largest read/write one submit may carry */
+    unsigned depth;              /* usable slots per queue (<= the ring's) */
+    unsigned max_grants;         /* the grant budget the session was fitted to */
     unsigned connects;           /* sessions so far (> 1 after a reconnect) */
     unsigned long long requeued; /* requests requeued by reconnects */
+    unsigned long long grants_refused; /* shares refused with ENOSPC (gntalloc's limit) */
 };
 
 enum rtv_front_op {
