@@ -69,7 +69,8 @@ bool backd_serves_devid(unsigned devid);
 struct backd_stats {
     unsigned long long requests, errors, halted_rings, connects,
                        persistent_hits, persistent_maps, indirect, discards,
-                       flushes, barriers_waited;
+                       flushes, barriers_waited,
+                       persistent_refused; /* grants a persistent map was refused for */
     long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
     unsigned not_served;        /* vbds left alone at the last scan (backd_serves_devid) */

@@ -46,9 +46,24 @@ static void *pg_get(struct backd_dev *d, grant_ref_t gref)
     if (d->pg_used * 4 >= d->nr_pg * 3)
         return NULL;
     rtv_gref_t ref = gref;
+    /* Read-write, whatever this request needs: the page may carry a read
+     * next time.  A frontend that granted it read-only (or not at all) makes
+     * the map fail -- on Xen, gntdev's mmap returns EINVAL when the
+     * hypervisor refuses any grant of the map, and libxengnttab logs "mmap
+     * failed" -- and the caller maps it one-shot with the access the request
+     * needs (more lenient than Linux blkback, which fails the request). */
     void *addr = b->x->gnt->ops->map(b->x->gnt, d->domid, 1, &ref, true);
-    if (addr == NULL)
+    if (addr == NULL) {
+        b->st.persistent_refused++;
+        if (!d->pg_refused_said) {
+            d->pg_refused_said = true;
+            backd_err("dom%u/%u: gref %u cannot be mapped read-write for the persistent "
+                      "cache (%s): the frontend negotiated feature-persistent but granted "
+                      "it read-only or revoked it; mapping such grants one-shot",
+                      d->domid, d->devid, (unsigned)gref, strerror(errno));
+        }
         return NULL;
+    }
     b->st.mapped_pages++;
     i = pg_hash(gref, d->nr_pg);
     while (d->pg[i].addr != NULL)
@@ -70,6 +85,7 @@ void backd_pgnt_flush(struct backd_dev *d)
         d->pg[i].addr = NULL;
     }
     d->pg_used = 0;
+    d->pg_refused_said = false;
 }
 
 /* ---- responses ----------------------------------------------------------------- */

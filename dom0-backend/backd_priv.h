@@ -81,6 +81,7 @@ struct backd_dev {
     bool quiescing;            /* closing: take no new requests */
     struct backd_pgnt *pg;     /* persistent cache (nr_pg slots) */
     unsigned nr_pg, pg_used;
+    bool pg_refused_said;      /* told the log once this session */
 };
 
 struct backd {
