@@ -427,6 +427,154 @@ START_TEST(gntalloc_limit_shared)
 }
 END_TEST
 
+/* rtvirt-front against a backend laid out as qemu's qdisk is (libxl 4.17
+ * writes it under backend/qdisk/<dom>/<devid>, seen in the lab): a fake
+ * qdisk in a child (dom0) with qemu's feature set as the lab negotiated it
+ * (no persistent grants, no indirect, flush-cache), serving a RAM disk by
+ * mapping each request's grants.  The frontend must find the backend
+ * there, connect, verify, and close with both ends Closed. */
+#define QD_SECTORS 4096u
+
+static int qd_write(struct rtv_store *xs, enum rtv_xs_node node, const char *val)
+{
+    struct rtv_xs_args a = { .domid = 1, .bedomid = 0, .devid = DEV_A, .btype = "qdisk" };
+    char path[RTV_XS_PATH_MAX];
+    int rc = rtv_xs_path(path, sizeof(path), node, &a, NULL);
+
+    return rc < 0 ? rc : rtv_xs_write(xs, 0, path, val, strlen(val));
+}
+
+static int qd_read(struct rtv_store *xs, enum rtv_xs_node node, unsigned long long *v)
+{
+    struct blkif_xs_dev d = { 0, 1, DEV_A };
+
+    return blkif_xs_read_uint(xs, 0, &d, node, 0, 0, UINT32_MAX, false, 0, v);
+}
+
+static int fake_qdisk(void *arg)
+{
+    static uint8_t disk[QD_SECTORS * 512];
+    struct rtv_xen x;
+    unsigned long long v = 0, ref, port;
+    rtv_gref_t gref;
+    rtv_port_t lport;
+    (void)arg;
+    if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0)
+        return 70;
+    char sect[32];
+    snprintf(sect, sizeof(sect), "%u", QD_SECTORS);
+    if (qd_write(x.xs, RTV_XS_VBD_BE_SECTORS, sect) < 0 ||
+        qd_write(x.xs, RTV_XS_VBD_BE_SECTOR_SIZE, "512") < 0 ||
+        qd_write(x.xs, RTV_XS_VBD_BE_INFO, "0") < 0 ||
+        qd_write(x.xs, RTV_XS_VBD_BE_FEATURE_FLUSH_CACHE, "1") < 0 ||
+        qd_write(x.xs, RTV_XS_VBD_BE_STATE, "2") < 0)     /* InitWait */
+        return 71;
+    for (int t = 0; t < 500 && !(qd_read(x.xs, RTV_XS_VBD_FE_STATE, &v) == 0 &&
+                                 v == XenbusStateInitialised); t++)
+        usleep(10000);
+    if (qd_read(x.xs, RTV_XS_VBD_FE_RING_REF, &ref) < 0 ||
+        qd_read(x.xs, RTV_XS_VBD_FE_EVENT_CHANNEL, &port) < 0)
+        return 72;
+    gref = (rtv_gref_t)ref;
+    blkif_sring_t *sr = x.gnt->ops->map(x.gnt, 1, 1, &gref, true);
+    if (sr == NULL || x.evtchn->ops->bind_interdomain(x.evtchn, 1, (rtv_port_t)port,
+                                                      &lport) < 0)
+        return 73;
+    blkif_back_ring_t ring;
+    BACK_RING_INIT(&ring, sr, 4096);
+    if (qd_write(x.xs, RTV_XS_VBD_BE_STATE, "4") < 0)      /* Connected */
+        return 74;
+    /* Serve until the frontend closes (bounded: 60 s). */
+    for (int t = 0; t < 60000; t++) {
+        RING_IDX rp;
+        struct blkif_request req;
+        bool any = false;
+
+        if (rtv_blkif_ring_peek(&ring, &rp) < 0)
+            return 75;
+        while (rtv_blkif_ring_take(&ring, rp, &req)) {
+            int16_t st = BLKIF_RSP_OKAY;
+
+            any = true;
+            /* FLUSH_DISKCACHE may carry data (a FUA write). */
+            if (req.operation == BLKIF_OP_READ || req.operation == BLKIF_OP_WRITE ||
+                (req.operation == BLKIF_OP_FLUSH_DISKCACHE && req.nr_segments > 0)) {
+                uint64_t off = req.sector_number * 512;
+
+                for (unsigned i = 0; i < req.nr_segments && st == BLKIF_RSP_OKAY; i++) {
+                    const struct blkif_request_segment *sg = &req.seg[i];
+                    unsigned len = rtv_blkif_seg_len(sg);
+                    rtv_gref_t g = sg->gref;
+                    uint8_t *pg = x.gnt->ops->map(x.gnt, 1, 1, &g,
+                                                  req.operation == BLKIF_OP_READ);
+
+                    if (pg == NULL || off + len > sizeof(disk)) {
+                        st = BLKIF_RSP_ERROR;
+                    } else if (req.operation == BLKIF_OP_READ) {
+                        memcpy(pg + rtv_blkif_seg_off(sg), disk + off, len);
+                    } else {
+                        memcpy(disk + off, pg + rtv_blkif_seg_off(sg), len);
+                    }
+                    if (pg != NULL)
+                        x.gnt->ops->unmap(x.gnt, pg, 1);
+                    off += len;
+                }
+            } else if (req.operation != BLKIF_OP_FLUSH_DISKCACHE) {
+                st = BLKIF_RSP_EOPNOTSUPP;
+            }
+            if (rtv_blkif_ring_respond(&ring, req.id, req.operation, st))
+                x.evtchn->ops->notify(x.evtchn, lport);
+        }
+        if (!any) {
+            if (qd_read(x.xs, RTV_XS_VBD_FE_STATE, &v) == 0 && v >= XenbusStateClosing) {
+                qd_write(x.xs, RTV_XS_VBD_BE_STATE, "6");
+                return 0;
+            }
+            usleep(1000);
+        }
+    }
+    return 76;
+}
+
+START_TEST(front_vs_qdisk_layout)
+{
+    struct rtv_xen x;
+    struct rtv_xs_args qa = { .domid = 1, .bedomid = 0, .devid = DEV_A, .btype = "qdisk" };
+    struct rtv_xs_args va = { .domid = 1, .bedomid = 0, .devid = DEV_A, .btype = "vbd" };
+    struct blkif_xs_dev d = { 0, 1, DEV_A };
+    const struct rtv_xs_perm bep[2] = { { 0, RTV_XS_PERM_NONE }, { 1, RTV_XS_PERM_READ } };
+    char qdir[RTV_XS_PATH_MAX], vdir[RTV_XS_PATH_MAX];
+    struct front_job j;
+
+    /* libxl's nodes, then the backend moved where libxl 4.17 puts a qdisk. */
+    toolstack_add(1, DEV_A, img_a, "w");
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
+    ck_assert_int_eq(rtv_xs_dir(qdir, sizeof(qdir), RTV_XS_VBD_BE_STATE, &qa, NULL), 0);
+    ck_assert_int_eq(rtv_xs_dir(vdir, sizeof(vdir), RTV_XS_VBD_BE_STATE, &va, NULL), 0);
+    ck_assert_int_eq(rtv_xs_rm(x.xs, 0, vdir), 0);
+    ck_assert_int_eq(rtv_xs_mkdir(x.xs, 0, qdir), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(x.xs, 0, qdir, bep, 2), 0);
+    ck_assert_int_eq(blkif_xs_printf(x.xs, 0, &d, RTV_XS_VBD_FE_BACKEND, 0, 0, "%s", qdir), 0);
+    pid_t qb = start_child(fake_qdisk, NULL);
+    job_init(&j, 1, DEV_A);
+    j.want_persistent = false;
+    j.opts.region_sectors = QD_SECTORS;
+    j.opts.ops = 400;
+    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
+    ck_assert_int_eq(wait_pid(qb, 10000), 0);
+    unsigned long long st = 0;
+    char path[RTV_XS_PATH_MAX], *val = NULL;
+    ck_assert_int_eq(rtv_xs_path(path, sizeof(path), RTV_XS_VBD_BE_STATE, &qa, NULL), 0);
+    ck_assert_int_eq(rtv_xs_read(x.xs, 0, path, &val, NULL), 0);
+    ck_assert_str_eq(val, "6");
+    free(val);
+    ck_assert_int_eq(blkif_xs_read_uint(x.xs, 0, &d, RTV_XS_VBD_FE_STATE, 0, 0, 8, false, 0,
+                                        &st), 0);
+    ck_assert_uint_eq(st, XenbusStateClosed);
+    rtv_xen_close(&x);
+}
+END_TEST
+
 /* Flush ordering: a flush completes only after the writes before it, and
  * what completed before a flush is in the image afterwards; a barrier
  * write completes after every request queued before it. */
@@ -1426,6 +1574,7 @@ static Suite *blkif_component_suite(void)
     tcase_add_test(tc, verify_indirect);
     tcase_add_test(tc, gntalloc_limit_budget);
     tcase_add_test(tc, gntalloc_limit_shared);
+    tcase_add_test(tc, front_vs_qdisk_layout);
     tcase_add_test(tc, many_domains_one_daemon);
     tcase_add_test(tc, flush_and_barrier_ordering);
     tcase_add_test(tc, discard_punches_hole);
