@@ -8,7 +8,7 @@
  *   rtvirt-shunt-bench FILE [MiB] [seconds-per-case]
  *
  * The guest adds the kernel nbd driver's own cost on top; the lab step
- * shunt/lab/guest-nbd-cost measures that (dd on /dev/sda vs /dev/nbd0).
+ * tests/lab/steps/switch-nbd-cost measures that (fio on /dev/sda vs /dev/nbd0).
  */
 #include <endian.h>
 #include <errno.h>

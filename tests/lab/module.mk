@@ -11,10 +11,10 @@ LAB_ARGS ?=
 lab:
 	tests/lab/flight $(FLIGHT) $(LAB_ARGS)
 
-# The demo adds the live switch (shunt/lab/steps: rtvirt-shunt under fio
+# The demo is the switch flight (tests/lab/steps/switch-*: rtvirt-shunt under fio
 # verify, emulated -> PV -> emulated x10, selective and back).
 demo:
-	tests/lab/flight demo --steps-dir shunt/lab/steps $(LAB_ARGS)
+	tests/lab/flight demo $(LAB_ARGS)
 
 lab-images:
 	tests/lab/lab-images
