@@ -171,6 +171,88 @@ static int publish_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 static void step(struct rtv_coordinator *co, struct dev *d,
                  const struct rtv_coord_event *ev);
 
+struct synced {
+    struct dev *d;
+    uint32_t    id;
+    bool        have_us;
+    uint64_t    us;
+};
+
+static int synced_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
+{
+    struct synced *s = arg;
+    char path[PATH_LEN];
+    char *state;
+    size_t n;
+    int rc;
+
+    /* Unmanaged meanwhile: writing would resurrect its nodes. */
+    dev_path(path, RTV_XS_CTL_STATE, s->d->dom, s->d->vdev);
+    if ((rc = rtv_xs_read(xs, t, path, &state, &n)) < 0)
+        return rc;
+    free(state);
+    if (s->have_us) {
+        dev_path(path, RTV_XS_CTL_STATS_DM_SYNC_US, s->d->dom, s->d->vdev);
+        if ((rc = rtv_xs_printf(xs, t, path, "%llu", (unsigned long long)s->us)) < 0)
+            return rc;
+    }
+    /* The shunt flips on this one. */
+    dev_path(path, RTV_XS_CTL_DM_SYNCED_ID, s->d->dom, s->d->vdev);
+    return rtv_xs_printf(xs, t, path, "%u", s->id);
+}
+
+/* RTV_CACT_DM_SYNC: sync qemu's side, then let the shunt flip; a failure
+ * goes back to the machine (which rolls the switch back). */
+static void dm_sync(struct rtv_coordinator *co, rtv_domid_t dom, const char *vdev,
+                    uint64_t now)
+{
+    struct dev *d = find_dev(co, dom, vdev);
+    struct rtv_err err = {0};
+    struct synced s = { d, 0, false, 0 };
+    int rc = 0;
+
+    if (d == NULL)
+        return;
+    s.id = d->m.dm_sync_id;
+    if (co->ops->dm_sync) {
+        char *image = read_node(co->xs, RTV_XS_CTL_IMAGE, dom, vdev);
+        if (image == NULL)
+            rc = rtv_err_set(&err, ENOENT, "node ctl-image: absent");
+        else if ((rc = rtv_xs_check_value(RTV_XS_CTL_IMAGE, image, &err)) == 0)
+            rc = co->ops->dm_sync(co->ctx, dom, vdev, image, &s.us, &err);
+        free(image);
+        s.have_us = rc == 0;
+    } else {
+        rc = 1;   /* nothing to sync */
+    }
+    d = find_dev(co, dom, vdev);   /* the callback may not, but be safe */
+    if (d == NULL)
+        return;
+    if (rc < 0) {
+        struct rtv_coord_event ev = { .kind = RTV_CEV_DM_SYNC_FAILED,
+                                      .now_ms = now, .msg = err.msg };
+        logf_(co, "domain %u %s: device-model sync for switch %u failed: %s",
+              (unsigned)dom, vdev, s.id, err.msg);
+        step(co, d, &ev);
+        return;
+    }
+    s.d = d;
+    rc = rtv_xs_transact(co->xs, 0, synced_txn, &s);
+    if (rc == -ENOENT) {
+        drop_dev(co, d);
+        return;
+    }
+    if (rc < 0)
+        logf_(co, "domain %u %s: cannot write dm-synced-id: %s (the switch will "
+              "time out and roll back)", (unsigned)dom, vdev, strerror(-rc));
+    else if (s.have_us)
+        logf_(co, "domain %u %s: device model synced for switch %u in %llu us",
+              (unsigned)dom, vdev, s.id, (unsigned long long)s.us);
+    else
+        logf_(co, "domain %u %s: switch %u: no device model to sync (--no-qmp)",
+              (unsigned)dom, vdev, s.id);
+}
+
 /* Carries out one step's output: publish, then act. */
 static void apply(struct rtv_coordinator *co, struct dev *d,
                   const struct rtv_coord_out *out, uint64_t now)
@@ -201,6 +283,8 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
     }
     if (out->actions & RTV_CACT_TEAR_DOWN)
         co->ops->tear_down(co->ctx, dom, vdev);
+    if (out->actions & RTV_CACT_DM_SYNC)
+        dm_sync(co, dom, vdev, now);
     if (out->actions & RTV_CACT_BRING_UP) {
         struct rtv_err err = {0};
         char *image = read_node(co->xs, RTV_XS_CTL_IMAGE, dom, vdev);

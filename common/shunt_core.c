@@ -134,9 +134,22 @@ void rtv_shunt_flush_done(struct rtv_shunt *sh, enum rtv_path path,
         sh->flush_status = status;
     if (--sh->flushes_left > 0)
         return;
+    if (sh->flush_status == 0 && sh->ops->flushed) {
+        sh->phase = RTV_SHUNT_GATED;   /* before the call: it may open the gate */
+        sh->ops->flushed(sh->ctx, sh->target);
+        return;
+    }
     if (sh->flush_status == 0)
         sh->mode = sh->target;   /* the flip */
     resume(sh, sh->flush_status == 0, now_us);
+}
+
+void rtv_shunt_gate_open(struct rtv_shunt *sh, uint64_t now_us)
+{
+    if (sh->phase != RTV_SHUNT_GATED)
+        return;
+    sh->mode = sh->target;   /* the flip */
+    resume(sh, true, now_us);
 }
 
 int rtv_shunt_begin_switch(struct rtv_shunt *sh, enum rtv_mode target,

@@ -7,6 +7,11 @@
  *   STABLE --request--> [BACKEND_UP] --ready--> SHUNT --shunt acks T-->
  *          [BACKEND_DOWN (T = emulated)] --closed--> STABLE(T), result ok
  *
+ * Inside SHUNT, the shunt reports `flushed` (drained, old path flushed,
+ * requests held): the machine asks once per switch for the device-model
+ * sync (RTV_CACT_DM_SYNC); the shunt flips on dm-synced-id, or the sync's
+ * failure rolls the switch back.
+ *
  * and from any waiting phase, on a bound passing or a failure:
  *
  *   BACKEND_UP --> [ROLLBACK_DOWN] --> STABLE(M), result rolled-back
@@ -280,12 +285,30 @@ static bool guest_uint(enum rtv_xs_node node, const char *raw, uint64_t *v,
     return true;
 }
 
+/* The shunt holds the guest's requests until dom0 synced the device model
+ * for its switch-id: ask for that once per switch.  Also when the device is
+ * stable (a restarted shunt following dom0's state runs a switch of its
+ * own under the published switch-id). */
+static void maybe_dm_sync(struct rtv_coord *c, const struct rtv_coord_event *ev,
+                          struct rtv_coord_out *out)
+{
+    if (c->phase != RTV_COORD_SHUNT && c->phase != RTV_COORD_ROLLBACK_SHUNT &&
+        c->phase != RTV_COORD_STABLE)
+        return;
+    if (ev->shunt_state == NULL || strcmp(ev->shunt_state, "flushed") != 0 ||
+        c->dm_sync_id == c->switch_id)
+        return;
+    c->dm_sync_id = c->switch_id;
+    out->actions |= RTV_CACT_DM_SYNC;
+}
+
 static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
                      struct rtv_coord_out *out)
 {
     struct rtv_err err = {0};
     uint64_t ack;
 
+    maybe_dm_sync(c, ev, out);
     if (c->phase != RTV_COORD_SHUNT && c->phase != RTV_COORD_ROLLBACK_SHUNT)
         return;
     if (!guest_uint(RTV_XS_SHUNT_ACK_ID, ev->shunt_ack_id, &ack, out) ||
@@ -420,6 +443,14 @@ void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
     case RTV_CEV_TICK:
         on_tick(c, ev->now_ms, out);
         break;
+    case RTV_CEV_DM_SYNC_FAILED:
+        snprintf(why, sizeof(why), "the device model's side of the emulated disk "
+                 "could not be synced: %.300s", ev->msg ? ev->msg : "no reason given");
+        if (c->phase == RTV_COORD_SHUNT)
+            begin_rollback(c, ev->now_ms, out, why);
+        else
+            note(out, "%s (no switch of ours waits for it)", why);
+        break;
     }
 }
 
@@ -478,6 +509,9 @@ int rtv_coord_recover(struct rtv_coord *c, uint64_t now_ms,
         on_shunt(c, &ev, out);
         if (c->phase != RTV_COORD_SHUNT)
             return 0;
+        /* Rolled back below: a shunt waiting for the sync is told to go
+         * back instead (it aborts before it flips). */
+        out->actions &= ~(unsigned)RTV_CACT_DM_SYNC;
     }
     begin_rollback(c, now_ms, out, "rtvirt-backd restarted during the switch");
     memset(&sub, 0, sizeof(sub));

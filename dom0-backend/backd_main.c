@@ -2,7 +2,8 @@
  * rtvirt-backd: the dom0 blkif backend daemon (see backd.h) and the dom0
  * side of the live switch protocol (backd_switch.h), in one event loop.
  *
- *   rtvirt-backd [-v] [--no-switch] [--devid-base N] [--no-persistent]
+ *   rtvirt-backd [-v] [--no-switch] [--devid-base N] [--no-qmp | --qmp-dir DIR]
+ *                [--no-persistent]
  *                [--no-discard] [--no-barrier] [--max-queues N]
  *                [--max-ring-page-order N] [--max-indirect-segments N]
  *
@@ -47,7 +48,12 @@ static int usage(void)
                     "[--max-ring-page-order N] [--max-indirect-segments N]\n"
                     "  --no-switch     serve vbds only; do not answer switch requests\n"
                     "  --devid-base N  PV twins of switched disks get devids N..N+999 "
-                    "(default %u)\n", BACKD_SWITCH_DEVID_BASE);
+                    "(default %u)\n"
+                    "  --qmp-dir DIR   qemu monitor sockets DIR/qmp-libxl-<domid> (default %s):\n"
+                    "                  qemu's drive is synced before every flip; no socket:\n"
+                    "                  the switch is rolled back\n"
+                    "  --no-qmp        no device model in dom0 to sync (stub domains): flip\n"
+                    "                  without it\n", BACKD_SWITCH_DEVID_BASE, BACKD_SWITCH_QMP_DIR);
     return 2;
 }
 
@@ -103,6 +109,7 @@ int main(int argc, char **argv)
     struct sigaction sa;
     struct backd_switch *sw = NULL;
     bool with_switch = true;
+    const char *qmp_dir = BACKD_SWITCH_QMP_DIR;
     unsigned devid_base = BACKD_SWITCH_DEVID_BASE;
     int rc;
 
@@ -114,6 +121,13 @@ int main(int argc, char **argv)
             cfg.verbose = true;
         else if (strcmp(a, "--no-switch") == 0)
             with_switch = false;
+        else if (strcmp(a, "--no-qmp") == 0)
+            qmp_dir = NULL;
+        else if (strcmp(a, "--qmp-dir") == 0) {
+            if (++i >= argc)
+                return usage();
+            qmp_dir = argv[i];
+        }
         else if (strcmp(a, "--devid-base") == 0) {
             if (num_arg(argv[++i < argc ? i : 0], 2147483647ull - BACKD_SWITCH_DEVID_SPAN,
                         &devid_base) < 0)
@@ -172,6 +186,7 @@ int main(int argc, char **argv)
             goto out;
         }
         backd_switch_set_log(sw, switch_log, NULL);
+        backd_switch_set_qmp(sw, qmp_dir);
         if (backd_switch_start(sw, now_ms(), &err) < 0) {
             fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
             goto out;

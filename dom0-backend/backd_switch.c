@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../ioemu/qmp.h"
 #include "backd.h"
 #include "rtvirt/blkif_abi.h"
 #include "rtvirt/blkif_xs.h"
@@ -44,7 +45,12 @@ struct backd_switch {
     struct sw_dev           dev[MAX_DEVS];
     void                  (*log)(void *ctx, const char *msg);
     void                   *log_ctx;
+    char                    qmp_dir[200];   /* "" = --no-qmp */
 };
+
+/* The QMP sync's bound: qemu answers in milliseconds; it runs in the
+ * daemon's loop, which serves every other vbd too. */
+#define QMP_TIMEOUT_MS 3000
 
 __attribute__((format(printf, 2, 3)))
 static void sw_log(struct backd_switch *sw, const char *fmt, ...)
@@ -243,7 +249,41 @@ static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
            vbd_state(sw, dom, devid, RTV_XS_VBD_BE_STATE) >= 0;
 }
 
-static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present };
+/* Step 6 of the switch protocol: qemu's drive of the image flushed, and
+ * checked to hold no state the PV path would miss (ioemu/qmp.h). */
+static int ad_dm_sync(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
+                      uint64_t *took_us, struct rtv_err *err)
+{
+    struct backd_switch *sw = ctx;
+    struct rtv_qmp *q;
+    struct rtv_qmp_drive d;
+    char sock[256];
+    int rc;
+
+    if (sw->qmp_dir[0] == '\0')
+        return 1;   /* --no-qmp */
+    snprintf(sock, sizeof(sock), "%s/qmp-libxl-%u", sw->qmp_dir, (unsigned)dom);
+    if (access(sock, F_OK) != 0)
+        return rtv_err_set(err, ENOENT, "no qemu monitor socket %s for dom%u (%s): "
+                           "the device model's side of %s cannot be synced (a domain "
+                           "whose device model is not a dom0 qemu needs rtvirt-backd "
+                           "--no-qmp)", sock, (unsigned)dom, strerror(errno), vdev);
+    if ((rc = rtv_qmp_connect(sock, QMP_TIMEOUT_MS, &q, err)) < 0)
+        return rc;
+    rc = rtv_qmp_drive_sync(q, image, &d, err);
+    rtv_qmp_close(q);
+    if (rc == 0)
+        *took_us = d.took_us;
+    return rc;
+}
+
+static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present,
+                                                  ad_dm_sync };
+
+void backd_switch_set_qmp(struct backd_switch *sw, const char *dir)
+{
+    snprintf(sw->qmp_dir, sizeof(sw->qmp_dir), "%s", dir ? dir : "");
+}
 
 /* Twins of domains that no longer exist: nobody else removes them (libxl
  * removes only the devices it made), and the engine would keep serving
@@ -382,6 +422,7 @@ struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store 
     sw->xs = ad_xs;
     sw->bedomid = bedomid;
     sw->devid_base = devid_base;
+    backd_switch_set_qmp(sw, BACKD_SWITCH_QMP_DIR);
     /* Not where a predecessor started: a twin it removed just before it
      * died may still see its frontend's last state write (a frontend that
      * finishes its close after the directory went recreates its state node),

@@ -51,6 +51,14 @@ struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store 
                                       struct rtv_err *err);
 void backd_switch_free(struct backd_switch *sw);
 
+/* The device-model sync before every flip (xenstore-schema section 1, step
+ * 6): qemu's monitor socket of domain D is DIR/qmp-libxl-D (libxl's; the
+ * default DIR is BACKD_SWITCH_QMP_DIR).  dir NULL = --no-qmp: no device
+ * model in dom0 to sync (stub-domain device models; tests without qemu),
+ * and the shunt is let flip at once.  Call before backd_switch_start(). */
+#define BACKD_SWITCH_QMP_DIR "/var/run/xen"
+void backd_switch_set_qmp(struct backd_switch *sw, const char *dir);
+
 /* Where log lines go (default: stderr); msg has no trailing newline. */
 void backd_switch_set_log(struct backd_switch *sw, void (*log)(void *ctx, const char *msg),
                           void *ctx);

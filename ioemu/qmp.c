@@ -7,7 +7,9 @@
  */
 #include "qmp.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -227,60 +229,128 @@ unsigned rtv_qmp_events_seen(const struct rtv_qmp *q)
     return q->events;
 }
 
-int rtv_qmp_find_block(struct rtv_qmp *q, const char *device,
-                       struct rtv_err *err)
+/* query-block's entry for `name` (drive name, qdev id, or image file);
+ * *list must be put by the caller.  -ENOENT with what qemu has in err. */
+static int find_drive(struct rtv_qmp *q, const char *name, json_object **list,
+                      json_object **entry, struct rtv_err *err)
 {
-    json_object *list;
-    char names[256] = "";
+    char names[256] = "", real_name[PATH_MAX], real_file[PATH_MAX];
+    bool have_real = realpath(name, real_name) != NULL;
     size_t off = 0;
-    int rc = rtv_qmp_exec(q, "query-block", NULL, &list, err);
+    int rc = rtv_qmp_exec(q, "query-block", NULL, list, err);
 
     if (rc < 0)
         return rc;
-    rc = -ENOENT;
-    for (size_t i = 0; i < json_object_array_length(list); i++) {
-        json_object *b = json_object_array_get_idx(list, i), *v;
+    *entry = NULL;
+    for (size_t i = 0; i < json_object_array_length(*list); i++) {
+        json_object *b = json_object_array_get_idx(*list, i), *v, *ins;
         static const char *const keys[] = { "device", "qdev" };
         for (unsigned k = 0; k < 2; k++) {
             if (!json_object_object_get_ex(b, keys[k], &v))
                 continue;
-            const char *name = json_object_get_string(v);
-            if (name[0] && strcmp(name, device) == 0)
-                rc = 0;
-            if (k == 0 && name[0] && off < sizeof(names))
+            const char *n = json_object_get_string(v);
+            if (n[0] && strcmp(n, name) == 0 && *entry == NULL)
+                *entry = b;
+            if (k == 0 && n[0] && off < sizeof(names))
                 off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
-                                        off ? ", " : "", name);
+                                        off ? ", " : "", n);
+        }
+        if (*entry == NULL && json_object_object_get_ex(b, "inserted", &ins) &&
+            json_object_object_get_ex(ins, "file", &v)) {
+            const char *f = json_object_get_string(v);
+            if (strcmp(f, name) == 0 ||
+                (have_real && realpath(f, real_file) && strcmp(real_file, real_name) == 0))
+                *entry = b;
         }
     }
-    json_object_put(list);
-    if (rc < 0)
-        rtv_err_set(err, ENOENT, "qmp: qemu has no block device \"%s\" (it has: %s)",
-                    device, names[0] ? names : "none");
+    if (*entry)
+        return 0;
+    json_object_put(*list);
+    *list = NULL;
+    return rtv_err_set(err, ENOENT, "qmp: qemu has no block device \"%s\" (it has: %s)",
+                       name, names[0] ? names : "none");
+}
+
+int rtv_qmp_find_block(struct rtv_qmp *q, const char *device,
+                       struct rtv_err *err)
+{
+    json_object *list, *entry;
+    int rc = find_drive(q, device, &list, &entry, err);
+
+    if (rc == 0)
+        json_object_put(list);
     return rc;
 }
 
-int rtv_qmp_drain_flush(struct rtv_qmp *q, uint64_t *paused_us,
-                        struct rtv_err *err)
+static const char *str_member(json_object *o, const char *key)
 {
-    json_object *st, *running;
-    int rc = rtv_qmp_exec(q, "query-status", NULL, &st, err);
-    bool was_running = false;
+    json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* Drive names go into an HMP command line: only what qemu's ids allow. */
+static bool plain_id(const char *s)
+{
+    if (s == NULL || s[0] == '\0' || strlen(s) >= 64)
+        return false;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("-_.", *s))
+            return false;
+    return true;
+}
+
+int rtv_qmp_drive_sync(struct rtv_qmp *q, const char *drive,
+                       struct rtv_qmp_drive *out, struct rtv_err *err)
+{
+    json_object *list, *entry, *ins = NULL, *args, *ret = NULL;
+    const char *dev, *qdev, *drv, *file, *io;
+    char cmd[160];
+    uint64_t t0 = mono_us();
+    int rc = find_drive(q, drive, &list, &entry, err);
 
     if (rc < 0)
         return rc;
-    if (json_object_object_get_ex(st, "running", &running))
-        was_running = json_object_get_boolean(running);
-    json_object_put(st);
+    memset(out, 0, sizeof(*out));
+    json_object_object_get_ex(entry, "inserted", &ins);
+    dev = str_member(entry, "device");
+    qdev = str_member(entry, "qdev");
+    drv = str_member(ins, "drv");
+    file = str_member(ins, "file");
+    io = str_member(entry, "io-status");
+    snprintf(out->device, sizeof(out->device), "%s", dev && dev[0] ? dev : qdev ? qdev : "");
+    snprintf(out->format, sizeof(out->format), "%s", drv ? drv : "");
+    if (ins == NULL)
+        rc = rtv_err_set(err, ENOMEDIUM, "qmp: drive %s has no medium", out->device);
+    else if (drv == NULL || strcmp(drv, "raw") != 0 || str_member(ins, "backing_file"))
+        rc = rtv_err_set(err, EMEDIUMTYPE, "qmp: qemu has %s open as %s%s: a format "
+                         "with state of its own, which the PV path would not see; the "
+                         "live switch needs a raw image", file ? file : "?",
+                         drv ? drv : "?", str_member(ins, "backing_file")
+                         ? " with a backing file" : "");
+    else if (io && strcmp(io, "ok") != 0)
+        rc = rtv_err_set(err, EIO, "qmp: drive %s reports io-status %s", out->device, io);
+    else if (dev && dev[0] && plain_id(dev))
+        snprintf(cmd, sizeof(cmd), "qemu-io %s \"flush\"", dev);
+    else if (plain_id(qdev))
+        snprintf(cmd, sizeof(cmd), "qemu-io -d %s \"flush\"", qdev);
+    else
+        rc = rtv_err_set(err, EINVAL, "qmp: drive of %s has no name usable in a "
+                         "monitor command", file ? file : "?");
+    json_object_put(list);
+    if (rc < 0)
+        return rc;
 
-    uint64_t t0 = mono_us();
-    /* qemu's stop drains in-flight requests and flushes every block node
-     * (bdrv_drain_all + bdrv_flush_all), also when the VM is already
-     * stopped; resume only what we stopped. */
-    if ((rc = rtv_qmp_exec(q, "stop", NULL, NULL, err)) < 0)
+    args = json_object_new_object();
+    json_object_object_add(args, "command-line", json_object_new_string(cmd));
+    rc = rtv_qmp_exec(q, "human-monitor-command", args, &ret, err);
+    json_object_put(args);
+    if (rc < 0)
         return rc;
-    if (was_running && (rc = rtv_qmp_exec(q, "cont", NULL, NULL, err)) < 0)
-        return rc;
-    if (paused_us)
-        *paused_us = mono_us() - t0;
-    return 0;
+    /* HMP answers with text: nothing on success, "Error: ..." otherwise. */
+    const char *text = ret ? json_object_get_string(ret) : "";
+    if (text && text[0])
+        rc = rtv_err_set(err, EREMOTEIO, "qmp: %s: %.200s", cmd, text);
+    json_object_put(ret);
+    out->took_us = mono_us() - t0;
+    return rc;
 }

@@ -38,12 +38,29 @@ unsigned rtv_qmp_events_seen(const struct rtv_qmp *q);
 int rtv_qmp_find_block(struct rtv_qmp *q, const char *device,
                        struct rtv_err *err);
 
-/* Drains every in-flight emulated block request and flushes qemu's block
- * layer to the image: `stop` (vm_stop drains and runs bdrv_flush_all) then
- * `cont`, only if the VM was running.  *paused_us gets how long it was
- * stopped.  Used at the flip so that the PV path reads what the emulated
- * path acknowledged. */
-int rtv_qmp_drain_flush(struct rtv_qmp *q, uint64_t *paused_us,
-                        struct rtv_err *err);
+/* What rtv_qmp_drive_sync() found and did. */
+struct rtv_qmp_drive {
+    char     device[64];   /* qemu's drive name (libxl's hda: "ide0-hd0") */
+    char     format[32];   /* "raw" */
+    uint64_t took_us;
+};
+
+/* Syncs qemu's side of ONE emulated disk before the live switch flips
+ * (either way), without pausing anything: the drive is the one whose image
+ * file is `drive` (query-block's inserted.file, also after realpath), or
+ * whose name or qdev id is `drive`.  Refused (-EMEDIUMTYPE) when qemu
+ * opened it with a format that keeps state of its own (anything but raw, or
+ * a backing file: the PV path would not see that state, and qemu would not
+ * see the PV path's writes), -EIO when qemu reports an I/O error on it;
+ * otherwise flushed with HMP `qemu-io DEV "flush"` (blk_flush: every write
+ * qemu completed reaches the image, an fdatasync of its file).
+ *
+ * Not `stop`/`cont`: in qemu-xen, stopping the VM also disables qemu's
+ * ioreq server (xen_hvm_change_state_handler), so every other emulated
+ * device of the guest (NIC, serial, timers) would stall for the window.
+ * Draining is the shunt's: it owns every request on the emulated disk
+ * (O_EXCL) and flushes only after all of them completed. */
+int rtv_qmp_drive_sync(struct rtv_qmp *q, const char *drive,
+                       struct rtv_qmp_drive *out, struct rtv_err *err);
 
 #endif

@@ -3,7 +3,7 @@
  *
  *   rtvirt-qmp <domain-id | --socket PATH> query-block [--json]
  *   rtvirt-qmp <domain-id | --socket PATH> find-block <device>
- *   rtvirt-qmp <domain-id | --socket PATH> drain-flush
+ *   rtvirt-qmp <domain-id | --socket PATH> drive-sync <image | device>
  *   rtvirt-qmp <domain-id | --socket PATH> exec <command> [<json-arguments>]
  */
 #include <errno.h>
@@ -19,7 +19,8 @@ static const char usage[] =
     "\n"
     "  query-block [--json]       block devices qemu knows\n"
     "  find-block <device>        exit 0 if qemu has that block device\n"
-    "  drain-flush                drain in-flight emulated I/O and flush to the image\n"
+    "  drive-sync <image|device>  flush qemu's drive of that image (what the live\n"
+    "                             switch does before each flip); the VM keeps running\n"
     "  exec <command> [<json>]    any QMP command; prints the JSON answer\n"
     "\n"
     "A domain id means libxl's socket /var/run/xen/qmp-libxl-<id>.\n"
@@ -93,12 +94,12 @@ int main(int argc, char **argv)
         }
     } else if (strcmp(cmd, "find-block") == 0 && npos == 2) {
         rc = rtv_qmp_find_block(q, pos[1], &err);
-    } else if (strcmp(cmd, "drain-flush") == 0 && npos == 1) {
-        uint64_t us;
-        rc = rtv_qmp_drain_flush(q, &us, &err);
+    } else if (strcmp(cmd, "drive-sync") == 0 && npos == 2) {
+        struct rtv_qmp_drive d;
+        rc = rtv_qmp_drive_sync(q, pos[1], &d, &err);
         if (rc == 0)
-            printf("drained and flushed; device model paused %llu us\n",
-                   (unsigned long long)us);
+            printf("drive %s (%s) flushed in %llu us; the VM was not paused\n", d.device,
+                   d.format, (unsigned long long)d.took_us);
     } else if (strcmp(cmd, "exec") == 0 && (npos == 2 || npos == 3)) {
         if (npos == 3 && (args = json_tokener_parse(pos[2])) == NULL) {
             rtv_qmp_close(q);

@@ -135,10 +135,19 @@ static void eng_switched(void *ctx, enum rtv_mode mode, bool ok)
     shunt_ctl_switched(&sh->ctl, mode, ok);
 }
 
+static void eng_flushed(void *ctx, enum rtv_mode target)
+{
+    struct shunt *sh = ctx;
+
+    (void)target;
+    shunt_ctl_flushed(&sh->ctl);
+}
+
 static const struct rtv_shunt_ops eng_ops = {
     .submit = eng_submit,
     .complete = eng_complete,
     .flush = eng_flush,
+    .flushed = eng_flushed,
     .switched = eng_switched,
 };
 

@@ -126,11 +126,12 @@ struct shunt_ctl {
     bool            dirty;         /* re-read the control nodes */
     bool            switched_pending;   /* engine said switched: report */
     bool            switched_ok;
+    bool            flushed_pending;    /* engine gated: report flushed */
     uint64_t        last_resync_us;
     /* from the last snapshot of the control nodes */
-    uint32_t        snap_devid, snap_timeout_ms;
+    uint32_t        snap_devid, snap_timeout_ms, snap_dm_synced;
     bool            snap_devid_ok;
-    char            warned[5][64];   /* last bad value logged, per control node */
+    char            warned[6][64];   /* last bad value logged, per control node */
 };
 
 int  shunt_ctl_init(struct shunt_ctl *c, struct shunt *sh, struct rtv_err *err);
@@ -139,6 +140,9 @@ int  shunt_ctl_watch_fd(const struct shunt_ctl *c);
 void shunt_ctl_on_watch(struct shunt_ctl *c);
 /* After every loop turn: act on what changed, enforce bounds. */
 void shunt_ctl_tick(struct shunt_ctl *c);
+/* The engine's flushed() callback: waiting for dm-synced-id (may run
+ * inside a completion). */
+void shunt_ctl_flushed(struct shunt_ctl *c);
 /* The engine's switched() callback (may run inside a completion). */
 void shunt_ctl_switched(struct shunt_ctl *c, enum rtv_mode mode, bool ok);
 /* A helper job finished. */

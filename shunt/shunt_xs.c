@@ -1,7 +1,7 @@
 /*
  * rtvirt-shunt's xenstore glue: follows the control nodes dom0 writes
  * (xenstore-schema/rtvirt-paths.md section 1: state, switch-id, previous,
- * devid, timeout-ms; the guest may only read them) and writes the guest's
+ * devid, timeout-ms, dm-synced-id; the guest may only read them) and writes the guest's
  * report area (section 2: shunt-state, shunt-ack-id, shunt-error,
  * shunt-blackout-us, shunt-held, emulated-dev).
  *
@@ -15,7 +15,10 @@
  *   state = switching-to-T, N   unless N is answered: connect PV if T needs
  *                               it (emulated I/O goes on; shunt-state =
  *                               connecting), then quiesce (shunt-state =
- *                               quiescing), flip, report T and ack N
+ *                               quiescing), drain and flush the old path
+ *                               (shunt-state = flushed), wait for dom0's
+ *                               dm-synced-id = N (qemu's side synced),
+ *                               flip, report T and ack N
  *   state = rolling-back, N     abort what runs (or switch back) to
  *                               `previous`, report it and ack N
  *
@@ -55,7 +58,7 @@ static int node_path(const struct shunt_ctl *c, enum rtv_xs_node node, char *buf
  * with a new switch-id and a switch acked that never ran here. */
 struct ctl_snapshot {
     struct shunt_ctl *c;
-    char *state, *switch_id, *previous, *devid, *timeout_ms;
+    char *state, *switch_id, *previous, *devid, *timeout_ms, *dm_synced;
 };
 
 static void snapshot_free(struct ctl_snapshot *s)
@@ -65,21 +68,23 @@ static void snapshot_free(struct ctl_snapshot *s)
     free(s->previous);
     free(s->devid);
     free(s->timeout_ms);
-    s->state = s->switch_id = s->previous = s->devid = s->timeout_ms = NULL;
+    free(s->dm_synced);
+    s->state = s->switch_id = s->previous = s->devid = s->timeout_ms = s->dm_synced = NULL;
 }
 
 static int snapshot_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 {
     struct ctl_snapshot *s = arg;
-    const enum rtv_xs_node nodes[5] = { RTV_XS_CTL_STATE, RTV_XS_CTL_SWITCH_ID,
+    const enum rtv_xs_node nodes[6] = { RTV_XS_CTL_STATE, RTV_XS_CTL_SWITCH_ID,
                                         RTV_XS_CTL_PREVIOUS, RTV_XS_CTL_DEVID,
-                                        RTV_XS_CTL_TIMEOUT_MS };
-    char **vals[5] = { &s->state, &s->switch_id, &s->previous, &s->devid, &s->timeout_ms };
+                                        RTV_XS_CTL_TIMEOUT_MS, RTV_XS_CTL_DM_SYNCED_ID };
+    char **vals[6] = { &s->state, &s->switch_id, &s->previous, &s->devid, &s->timeout_ms,
+                       &s->dm_synced };
     char path[256];
     size_t n;
 
     snapshot_free(s);   /* a retried body starts afresh */
-    for (unsigned i = 0; i < 5; i++) {
+    for (unsigned i = 0; i < 6; i++) {
         struct rtv_err err = { 0, "" };
         int rc;
 
@@ -316,6 +321,25 @@ static void abort_current(struct shunt_ctl *c, const char *why)
     }
 }
 
+/* Step 7 of the protocol: flip once dom0 synced the device model for this
+ * switch.  Called whenever the control nodes were read. */
+static void maybe_open_gate(struct shunt_ctl *c)
+{
+    struct shunt *sh = c->sh;
+
+    if (c->phase != CTL_QUIESCING || sh->eng.phase != RTV_SHUNT_GATED ||
+        c->snap_dm_synced != c->sw_id)
+        return;
+    shunt_log(sh, "switch %u: dom0 synced the device model; flipping", c->sw_id);
+    rtv_shunt_gate_open(&sh->eng, shunt_now_us());
+}
+
+void shunt_ctl_flushed(struct shunt_ctl *c)
+{
+    /* Inside the engine: only note it; shunt_ctl_tick() reports. */
+    c->flushed_pending = true;
+}
+
 static void handle_switched(struct shunt_ctl *c)
 {
     struct shunt *sh = c->sh;
@@ -421,12 +445,16 @@ static void sync_ctl(struct shunt_ctl *c)
     c->snap_devid_ok = snap_u32(snap.devid, &c->snap_devid);
     c->snap_timeout_ms = DEFAULT_TIMEOUT_MS;
     snap_u32(snap.timeout_ms, &c->snap_timeout_ms);
+    c->snap_dm_synced = 0;
+    snap_u32(snap.dm_synced, &c->snap_dm_synced);
     snapshot_free(&snap);
 
     if (rollback) {
         if (c->phase != CTL_IDLE) {
-            if (c->sw_id == id && c->sw_target == prev)
-                return;   /* already going back */
+            if (c->sw_id == id && c->sw_target == prev) {
+                maybe_open_gate(c);   /* already going back */
+                return;
+            }
             abort_current(c, "dom0 rolled the switch back");
             if (c->phase != CTL_IDLE)
                 return;   /* the engine reports when it is back */
@@ -440,8 +468,10 @@ static void sync_ctl(struct shunt_ctl *c)
     }
     if (switching) {
         if (c->phase != CTL_IDLE) {
-            if (c->sw_id == id && c->sw_target == m)
-                return;   /* this switch, seen again */
+            if (c->sw_id == id && c->sw_target == m) {
+                maybe_open_gate(c);   /* this switch, seen again */
+                return;
+            }
             abort_current(c, "dom0 started another switch");
             if (c->phase != CTL_IDLE)
                 return;
@@ -456,8 +486,10 @@ static void sync_ctl(struct shunt_ctl *c)
     }
     /* Stable. */
     if (c->phase != CTL_IDLE) {
-        if (c->sw_id == id && c->sw_target == m)
+        if (c->sw_id == id && c->sw_target == m) {
+            maybe_open_gate(c);   /* following dom0's stable state */
             return;
+        }
         abort_current(c, "dom0 ended the switch");
         if (c->phase != CTL_IDLE)
             return;
@@ -548,7 +580,7 @@ uint64_t shunt_ctl_next_due(const struct shunt_ctl *c)
 {
     uint64_t due = c->last_resync_us + RESYNC_US;
 
-    if (c->dirty || c->switched_pending)
+    if (c->dirty || c->switched_pending || c->flushed_pending)
         return 1;
     if (c->phase != CTL_IDLE && c->sw_deadline_us < due)
         due = c->sw_deadline_us;
@@ -568,7 +600,12 @@ void shunt_ctl_tick(struct shunt_ctl *c)
                      "than %u ms", c->sw_devid, c->sw_timeout_ms);
             fail_switch(c, why);
         } else {
-            if (sh->eng.phase == RTV_SHUNT_FLUSHING)
+            if (sh->eng.phase == RTV_SHUNT_GATED)
+                snprintf(why, sizeof(why), "waiting for dom0's device-model sync "
+                         "(dm-synced-id %u) took longer than %u ms (flushed, %llu "
+                         "requests held)", c->sw_id, c->sw_timeout_ms,
+                         (unsigned long long)sh->eng.held_count);
+            else if (sh->eng.phase == RTV_SHUNT_FLUSHING)
                 snprintf(why, sizeof(why), "flushing the old path took longer than %u ms "
                          "(drained, %llu requests held)", c->sw_timeout_ms,
                          (unsigned long long)sh->eng.held_count);
@@ -583,6 +620,13 @@ void shunt_ctl_tick(struct shunt_ctl *c)
         try_connect(c);
     if (c->switched_pending)
         handle_switched(c);
+    if (c->flushed_pending) {
+        c->flushed_pending = false;
+        if (c->phase == CTL_QUIESCING && sh->eng.phase == RTV_SHUNT_GATED) {
+            report_progress(c, "flushed");
+            c->dirty = true;   /* dm-synced-id may be there already */
+        }
+    }
     if (c->dirty || now - c->last_resync_us >= RESYNC_US)
         sync_ctl(c);
     if (c->switched_pending)

@@ -13,7 +13,7 @@ $(BUILD)/obj/tests/component/test_blkif_component.o: RTV_CPPFLAGS += $(CHECK_CFL
 $(BLKIF_COMP): $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
 	@mkdir -p $(@D)
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(BLKIF_COMP_OBJS) $(FRONT_LIB) \
-	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing) $(LDLIBS)
+	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing json-c) $(LDLIBS)
 
 # switch: the live switch end to end (shunt/, rtvirt-backd's engine running
 # the coordinator) with a load generator and kill -9 of that daemon.
@@ -28,4 +28,4 @@ $(BUILD)/obj/tests/component/test_switch_component.o: RTV_CPPFLAGS += $(CHECK_CF
 $(SWITCH_COMP): $(SWITCH_COMP_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
 	@mkdir -p $(@D)
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(SWITCH_COMP_OBJS) $(FRONT_LIB) \
-	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing) -lpthread $(LDLIBS)
+	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread $(LDLIBS)

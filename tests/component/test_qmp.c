@@ -1,8 +1,9 @@
 /*
  * The QMP client against a real qemu (qemu-system-x86_64 -machine none, with
- * one raw drive), the same protocol libxl's device model speaks: greeting
- * and capabilities, finding a block device, error replies, drain+flush on a
- * running and a paused VM, and bounded waits on a peer that never answers or
+ * one or two drives), the same protocol libxl's device model speaks:
+ * greeting and capabilities, finding a block device, error replies, the
+ * per-drive sync of the live switch (found by image, the VM never paused,
+ * qcow2 refused), and bounded waits on a peer that never answers or
  * goes away.
  */
 #include <errno.h>
@@ -20,6 +21,9 @@
 #include "unit.h"
 
 static char dir[64], sock[128], img[128];
+/* A second drive for the per-drive tests: qcow2 (a format with its own
+ * state) or another raw image. */
+static char img2[128];
 static pid_t qemu = -1;
 static struct rtv_err err;
 
@@ -71,6 +75,9 @@ static void teardown(void)
     }
     unlink(sock);
     unlink(img);
+    if (img2[0])
+        unlink(img2);
+    img2[0] = '\0';
     rmdir(dir);
 }
 
@@ -112,19 +119,97 @@ START_TEST(error_replies_name_the_command)
 }
 END_TEST
 
-START_TEST(drain_flush_keeps_run_state)
+static void start_qemu_two(const char *fmt2)
+{
+    char qmparg[200], d1[200], d2[200];
+
+    snprintf(img2, sizeof(img2), "%s/disk2.%s", dir, fmt2);
+    if (strcmp(fmt2, "qcow2") == 0) {
+        char cmd[300];
+        snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 %s 1M", img2);
+        ck_assert_int_eq(system(cmd), 0);
+    } else {
+        FILE *f = fopen(img2, "w");
+        ck_assert_ptr_nonnull(f);
+        ck_assert_int_eq(ftruncate(fileno(f), 1 << 20), 0);
+        fclose(f);
+    }
+    snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", sock);
+    snprintf(d1, sizeof(d1), "file=%s,format=raw,if=none,id=disk0", img);
+    snprintf(d2, sizeof(d2), "file=%s,format=%s,if=none,id=disk1", img2, fmt2);
+    qemu = fork();
+    ck_assert_int_ge(qemu, 0);
+    if (qemu == 0) {
+        /* qemu-io prints its results on qemu's stdout, not the monitor. */
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(126);
+        execlp("qemu-system-x86_64", "qemu-system-x86_64", "-machine", "none",
+               "-nodefaults", "-display", "none", "-accel", "tcg", "-qmp", qmparg,
+               "-drive", d1, "-drive", d2, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++) {
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(access(sock, F_OK) == 0, "qemu's QMP socket %s never appeared", sock);
+}
+
+static void hmp(struct rtv_qmp *q, const char *line)
+{
+    json_object *a = json_object_new_object(), *r = NULL;
+    json_object_object_add(a, "command-line", json_object_new_string(line));
+    ck_assert_int_eq(rtv_qmp_exec(q, "human-monitor-command", a, &r, &err), 0);
+    ck_assert_str_eq(json_object_get_string(r), "");
+    json_object_put(r);
+    json_object_put(a);
+}
+
+START_TEST(drive_sync_finds_the_drive_by_image_and_keeps_the_vm_running)
 {
     struct rtv_qmp *q;
-    uint64_t us = 0;
+    struct rtv_qmp_drive d;
+    char alias[200];
 
-    start_qemu(0);
+    start_qemu_two("raw");
     ck_assert_int_eq(rtv_qmp_connect(sock, 5000, &q, &err), 0);
     ck_assert(running(q));
-    ck_assert_int_eq(rtv_qmp_drain_flush(q, &us, &err), 0);
-    ck_assert(running(q));                    /* resumed */
+    /* Something for the flush to write back (that it reaches the image's
+     * fd as one fdatasync was seen with strace; not checked here). */
+    hmp(q, "qemu-io disk1 \"write -P 0x5a 4096 4096\"");
+    ck_assert_int_eq(rtv_qmp_drive_sync(q, img2, &d, &err), 0);
+    ck_assert_str_eq(d.device, "disk1");          /* the drive of that image, not disk0 */
+    ck_assert_str_eq(d.format, "raw");
+    ck_assert(running(q));                        /* no stop: vCPUs and ioreqs go on */
+    /* The same drive by its name, and by another spelling of its path. */
+    ck_assert_int_eq(rtv_qmp_drive_sync(q, "disk0", &d, &err), 0);
+    ck_assert_str_eq(d.device, "disk0");
+    snprintf(alias, sizeof(alias), "%s/./disk.img", dir);
+    ck_assert_int_eq(rtv_qmp_drive_sync(q, alias, &d, &err), 0);
+    ck_assert_str_eq(d.device, "disk0");
+    /* A paused VM stays paused (nothing here resumes it). */
     ck_assert_int_eq(rtv_qmp_exec(q, "stop", NULL, NULL, &err), 0);
-    ck_assert_int_eq(rtv_qmp_drain_flush(q, &us, &err), 0);
-    ck_assert(!running(q));                   /* left as it was */
+    ck_assert_int_eq(rtv_qmp_drive_sync(q, img, &d, &err), 0);
+    ck_assert(!running(q));
+    rtv_qmp_close(q);
+}
+END_TEST
+
+START_TEST(drive_sync_refuses_a_format_with_its_own_state)
+{
+    struct rtv_qmp *q;
+    struct rtv_qmp_drive d;
+
+    start_qemu_two("qcow2");
+    ck_assert_int_eq(rtv_qmp_connect(sock, 5000, &q, &err), 0);
+    ck_assert_int_eq(rtv_qmp_drive_sync(q, img2, &d, &err), -EMEDIUMTYPE);
+    ck_assert_contains(err.msg, "open as qcow2");
+    ck_assert_contains(err.msg, "the live switch needs a raw image");
+    ck_assert_int_eq(rtv_qmp_drive_sync(q, "/nonexistent/disk.img", &d, &err), -ENOENT);
+    ck_assert_str_eq(err.msg, "qmp: qemu has no block device \"/nonexistent/disk.img\" "
+                              "(it has: disk0, disk1)");
+    /* The session is still usable after the refusals. */
+    ck_assert_int_eq(rtv_qmp_drive_sync(q, img, &d, &err), 0);
     rtv_qmp_close(q);
 }
 END_TEST
@@ -172,7 +257,8 @@ static Suite *qmp_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, connects_and_finds_block_devices);
     tcase_add_test(tc, error_replies_name_the_command);
-    tcase_add_test(tc, drain_flush_keeps_run_state);
+    tcase_add_test(tc, drive_sync_finds_the_drive_by_image_and_keeps_the_vm_running);
+    tcase_add_test(tc, drive_sync_refuses_a_format_with_its_own_state);
     tcase_add_test(tc, silent_peer_times_out);
     tcase_add_test(tc, vanished_qemu_is_an_error_not_a_crash);
     suite_add_tcase(s, tc);

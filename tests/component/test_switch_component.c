@@ -66,6 +66,11 @@
 
 static struct rtv_local_hub *hub;
 static char img[64];
+/* The device model: a real qemu holding the image as libxl's qemu holds the
+ * guest's hda, with its QMP socket where rtvirt-backd looks for it
+ * (qmp_dir/qmp-libxl-<domid>): every switch's device-model sync goes to it. */
+static char qmp_dir[64], qmp_sock[128];
+static pid_t qemu_pid = -1;
 static bool verbose;
 
 static uint64_t now_ms(void)
@@ -155,6 +160,7 @@ static pid_t start_backd(void)
             _exit(12);
         }
         backd_switch_set_log(sw, coord_log, NULL);
+        backd_switch_set_qmp(sw, qmp_dir);
         if (backd_switch_start(sw, now_ms(), &err) < 0) {
             fprintf(stderr, "backd: %s\n", err.msg);
             _exit(14);
@@ -585,6 +591,39 @@ static void put(struct rtv_store *xs, const char *path, const char *val)
     ck_assert_int_eq(rtv_xs_write(xs, RTV_XS_NO_TXN, path, val, strlen(val)), 0);
 }
 
+static void start_qemu(void)
+{
+    char qmparg[200], drive[200];
+
+    snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", qmp_sock);
+    snprintf(drive, sizeof(drive), "file=%s,format=raw,if=none,id=ide0-hd0", img);
+    qemu_pid = fork_child();
+    ck_assert_int_ge(qemu_pid, 0);
+    if (qemu_pid == 0) {
+        if (!freopen("/dev/null", "w", stdout))
+            _exit(126);
+        execlp("qemu-system-x86_64", "qemu-system-x86_64", "-machine", "none",
+               "-nodefaults", "-display", "none", "-accel", "tcg", "-qmp", qmparg,
+               "-drive", drive, (char *)NULL);
+        perror("exec qemu-system-x86_64 (from Debian's qemu-system-x86)");
+        _exit(127);
+    }
+    for (int i = 0; i < 200 && access(qmp_sock, F_OK) != 0; i++)
+        usleep(50 * 1000);
+    ck_assert_msg(access(qmp_sock, F_OK) == 0, "qemu's QMP socket %s never appeared",
+                  qmp_sock);
+}
+
+static void stop_qemu(void)
+{
+    if (qemu_pid > 0) {
+        kill(qemu_pid, SIGKILL);
+        waitpid(qemu_pid, NULL, 0);
+        qemu_pid = -1;
+    }
+    unlink(qmp_sock);
+}
+
 static void setup(void)
 {
     struct rtv_local_config cfg = { .max_grant_pages = 16384, .max_nodes = 8192,
@@ -600,10 +639,16 @@ static void setup(void)
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(ftruncate(fd, IMG_BYTES), 0);
     close(fd);
+    snprintf(qmp_dir, sizeof(qmp_dir), "/tmp/rtv-switch-qmp-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(qmp_dir));
+    snprintf(qmp_sock, sizeof(qmp_sock), "%s/qmp-libxl-%u", qmp_dir, GUEST);
+    start_qemu();
 }
 
 static void teardown(void)
 {
+    stop_qemu();
+    rmdir(qmp_dir);
     unlink(img);
     rtv_local_hub_free(hub);
 }
@@ -764,6 +809,17 @@ START_TEST(thousand_switches_under_load)
     fprintf(stderr, "switch test: %u switches ok in %" PRIu64 " ms (worst %" PRIu64 " ms): "
             "e->p %u, e->s %u, p->e %u, p->s %u, s->e %u, s->p %u\n", n, el, worst,
             counts[0][1], counts[0][2], counts[1][0], counts[1][2], counts[2][0], counts[2][1]);
+    /* Every switch went through qemu's drive sync (the shunt flips only on
+     * dm-synced-id, and without --no-qmp only a sync writes it). */
+    char p[256], *v = NULL;
+    size_t vlen;
+    struct rtv_xs_args xa = { .domid = GUEST, .vdev = VDEV };
+    ck_assert_int_eq(rtv_xs_path(p, sizeof(p), RTV_XS_CTL_STATS_DM_SYNC_US, &xa, NULL), 0);
+    if (n > 0) {
+        ck_assert_int_eq(rtv_xs_read(r.tool.xs, RTV_XS_NO_TXN, p, &v, &vlen), 0);
+        fprintf(stderr, "switch test: last device-model sync (qemu, QMP) %s us\n", v);
+        free(v);
+    }
     rig_stop(&r, &lres, &grep);
     ck_assert_uint_eq(grep.st.switches, n);
     qsort(blackout, n, sizeof(*blackout), cmp_u32);
@@ -827,8 +883,11 @@ static bool wait_node(struct rig *r, enum rtv_xs_node node, const char *want, in
  *   after switching: killed once state = switching-to-*, restarted at once
  *                    (the shunt's flush is held 150 ms, so it has not acked);
  *   quiescing:       killed once shunt-state = quiescing, restarted at once;
- *   after ack:       killed once shunt-state = quiescing, restarted only
- *                    after the shunt acked the switch.  Not at
+ *   after ack:       killed once shunt-state = quiescing; once the shunt
+ *                    is flushed (waiting for dom0's device-model sync),
+ *                    dm-synced-id is written as the daemon would have just
+ *                    before it died, and the daemon is restarted only after
+ *                    the shunt flipped and acked the switch.  Not at
  *                    switching-to-* as when the coordinator ran alone: the
  *                    backend dies with it now, and a shunt still connecting
  *                    its frontend could only give up.  At quiescing the
@@ -876,6 +935,15 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
     if (step != KILL_AFTER_REQUEST) {
         kill(r->backd, SIGKILL);
         waitpid(r->backd, &stv, 0);
+    }
+    if (step == KILL_AFTER_ACK) {
+        /* With nobody to sync the device model, the shunt waits at its
+         * gate; then the daemon's last act before it "died": let it flip. */
+        ck_assert_msg(wait_node(r, RTV_XS_SHUNT_STATE, "flushed", 5000),
+                      "never saw the shunt flushed");
+        char p[256];
+        ctl_path(p, RTV_XS_CTL_DM_SYNCED_ID);
+        ck_assert_int_eq(rtv_xs_write(r->tool.xs, RTV_XS_NO_TXN, p, idbuf, strlen(idbuf)), 0);
     }
     if (step == KILL_AFTER_ACK) {
         ck_assert_msg(wait_node(r, RTV_XS_SHUNT_ACK_ID, idbuf, 5000), "no ack for %u", id);
@@ -985,6 +1053,50 @@ START_TEST(bound_passes_rollback_loses_nothing)
     rig_stop(&r, &lres, &grep);
     ck_assert_uint_eq(rolled, 3);
     ck_assert_uint_ge(grep.st.aborts, 3);
+}
+END_TEST
+
+/* The device model goes away: qemu dead with its socket left behind, then
+ * no socket at all (a domain without a dom0 qemu, no --no-qmp).  Each switch
+ * is rolled back with the reason published, the held requests are replayed
+ * on the emulated path, nothing is lost; with qemu back, switches work. */
+START_TEST(device_model_gone_rolls_back_with_the_reason)
+{
+    struct rig r;
+    struct lg_result lres;
+    struct guest_report grep;
+    struct rtv_err err = { 0, "" };
+    struct rtv_ctl_status st;
+    uint32_t id;
+    static const char *const why[2] = { "cannot connect", "no qemu monitor socket" };
+
+    rig_start(&r, 0, 999);
+    kill(qemu_pid, SIGKILL);
+    waitpid(qemu_pid, NULL, 0);
+    qemu_pid = -1;
+    for (unsigned i = 0; i < 2; i++) {
+        if (i == 1)
+            unlink(qmp_sock);
+        ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, i ? "selective" : "pv", 5000,
+                                         &id, &err), 0);
+        ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
+                      err.msg);
+        fprintf(stderr, "device model gone (%s): result %s, state %s, error %s\n",
+                i ? "no socket" : "dead qemu", st.result, st.state, st.error);
+        ck_assert_str_eq(st.result, "rolled-back");
+        ck_assert_str_eq(st.state, "emulated");
+        ck_assert_contains(st.error, "could not be synced");
+        ck_assert_contains(st.error, why[i]);
+        check_stable(&r, &st);
+    }
+    start_qemu();
+    ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", 5000, &id, &err), 0);
+    ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_str_eq(st.result, "ok");
+    ck_assert_str_eq(st.state, "pv");
+    rig_stop(&r, &lres, &grep);
+    ck_assert_uint_ge(grep.st.aborts, 2);
 }
 END_TEST
 
@@ -1146,7 +1258,7 @@ static Suite *switch_component_suite(void)
         kill_coordinator_after_switching, kill_coordinator_while_quiescing,
         kill_coordinator_after_ack, bound_passes_rollback_loses_nothing,
         kill_backend_while_enlightened, backd_leaves_emulated_views_alone,
-        guest_destroyed_while_enlightened,
+        guest_destroyed_while_enlightened, device_model_gone_rolls_back_with_the_reason,
     };
     const char *only = getenv("RTV_SWITCH_TEST");
 

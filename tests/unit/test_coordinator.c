@@ -27,6 +27,9 @@ static struct {
     int  close_at_once;     /* report CLOSED from inside tear_down */
     int  present;
     char last_image[256];
+    int  dm_calls;
+    int  dm_rc;             /* what the device-model sync returns */
+    char dm_image[256];
 } be;
 
 static int be_up(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
@@ -59,7 +62,22 @@ static bool be_present(void *ctx, rtv_domid_t dom, const char *vdev)
     return be.present;
 }
 
-static const struct rtv_coord_backend_ops be_ops = { be_up, be_down, be_present };
+static int be_dm_sync(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
+                      uint64_t *took_us, struct rtv_err *e)
+{
+    (void)ctx;
+    (void)dom;
+    (void)vdev;
+    be.dm_calls++;
+    snprintf(be.dm_image, sizeof(be.dm_image), "%s", image);
+    *took_us = 1234;
+    if (be.dm_rc < 0)
+        return rtv_err_set(e, -be.dm_rc, "qmp: no answer from qemu within 3000 ms");
+    return be.dm_rc;
+}
+
+static const struct rtv_coord_backend_ops be_ops = { be_up, be_down, be_present,
+                                                     be_dm_sync };
 
 static void quiet(void *ctx, const char *msg)
 {
@@ -191,6 +209,70 @@ START_TEST(switches_to_pv_and_back)
     ck_assert_int_eq(rtv_ctl_status(tool.xs, 5, "hda", &st, &err), 0);
     ck_assert_str_eq(st.state, "emulated");
     ck_assert_str_eq(st.shunt_state, "emulating");
+}
+END_TEST
+
+START_TEST(flushed_shunt_gets_one_device_model_sync_per_switch)
+{
+    start();
+    ask("pv", 0);
+    put(guest.xs, REP "shunt-state", "quiescing");
+    pump();
+    ck_assert_int_eq(be.dm_calls, 0);            /* not before the shunt flushed */
+    ck_assert_ptr_null(get(CTL "dm-synced-id"));
+    put(guest.xs, REP "shunt-state", "flushed");
+    pump();
+    ck_assert_int_eq(be.dm_calls, 1);
+    ck_assert_str_eq(be.dm_image, "/srv/guest1.img");
+    ck_assert_str_eq(get(CTL "dm-synced-id"), "1");   /* the shunt flips on this */
+    ck_assert_str_eq(get(CTL "stats/dm-sync-us"), "1234");
+    put(guest.xs, REP "shunt-error", "");              /* any other event */
+    now += 600;
+    rtv_coordinator_tick(co, now);
+    pump();
+    ck_assert_int_eq(be.dm_calls, 1);                  /* once per switch */
+    shunt_reports("enlightened", "1");
+    pump();
+    ck_assert_str_eq(get(CTL "state"), "pv");
+    /* The way back is synced too. */
+    ask("emulated", 0);
+    put(guest.xs, REP "shunt-state", "flushed");
+    pump();
+    ck_assert_int_eq(be.dm_calls, 2);
+    ck_assert_str_eq(get(CTL "dm-synced-id"), "2");
+}
+END_TEST
+
+START_TEST(failed_device_model_sync_rolls_back_with_the_reason)
+{
+    be.dm_rc = -ETIMEDOUT;
+    start();
+    ask("pv", 0);
+    put(guest.xs, REP "shunt-state", "flushed");
+    pump();
+    ck_assert_int_eq(be.dm_calls, 1);
+    ck_assert_ptr_null(get(CTL "dm-synced-id"));       /* the shunt must not flip */
+    ck_assert_str_eq(get(CTL "state"), "rolling-back");
+    shunt_reports("emulating", "1");
+    pump();
+    ck_assert_str_eq(get(CTL "state"), "emulated");
+    ck_assert_str_eq(get(CTL "result"), "rolled-back");
+    ck_assert_contains(get(CTL "error"), "device model's side of the emulated disk could "
+                                         "not be synced: qmp: no answer from qemu");
+    ck_assert_int_eq(be.down_calls, 1);
+}
+END_TEST
+
+START_TEST(no_device_model_lets_the_shunt_flip_without_a_sync)
+{
+    be.dm_rc = 1;   /* rtvirt-backd --no-qmp */
+    start();
+    ask("pv", 0);
+    put(guest.xs, REP "shunt-state", "flushed");
+    pump();
+    ck_assert_str_eq(get(CTL "dm-synced-id"), "1");
+    ck_assert_ptr_null(get(CTL "stats/dm-sync-us"));
+    ck_assert_str_eq(get(CTL "state"), "switching-to-pv");
 }
 END_TEST
 
@@ -329,6 +411,9 @@ static Suite *coordinator_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, discovers_devices_before_and_after_start);
     tcase_add_test(tc, switches_to_pv_and_back);
+    tcase_add_test(tc, flushed_shunt_gets_one_device_model_sync_per_switch);
+    tcase_add_test(tc, failed_device_model_sync_rolls_back_with_the_reason);
+    tcase_add_test(tc, no_device_model_lets_the_shunt_flip_without_a_sync);
     tcase_add_test(tc, refuses_bad_request_in_xenstore);
     tcase_add_test(tc, silent_shunt_is_rolled_back_after_the_bound);
     tcase_add_test(tc, lost_watch_events_are_recovered_by_ticks);

@@ -363,6 +363,69 @@ START_TEST(random_switching_loses_nothing)
 }
 END_TEST
 
+/* The gate (step 3a): the engine flushed and waits for the caller. */
+static int gated_calls;
+static enum rtv_mode gated_target;
+
+static void op_flushed(void *ctx, enum rtv_mode target)
+{
+    (void)ctx;
+    gated_calls++;
+    gated_target = target;
+}
+
+static const struct rtv_shunt_ops gated_ops = {
+    .submit = op_submit, .complete = op_complete,
+    .flush = op_flush, .flushed = op_flushed, .switched = op_switched,
+};
+
+START_TEST(gated_switch_flips_only_when_the_gate_opens)
+{
+    gated_calls = 0;
+    rtv_shunt_init(&sh, &gated_ops, NULL, RTV_MODE_EMULATED);
+    new_req(RTV_IO_WRITE, 1, 7);
+    rtv_shunt_begin_switch(&sh, RTV_MODE_PV, 0);
+    rtv_shunt_gate_open(&sh, 1);                    /* too early: not flushed yet */
+    ck_assert_uint_eq(sh.mode, RTV_MODE_EMULATED);
+    struct req *h = new_req(RTV_IO_READ, 1, 0);
+    path_complete(RTV_PATH_EMULATED, 0, 0);
+    path_flush_done(RTV_PATH_EMULATED);
+    ck_assert_int_eq(gated_calls, 1);
+    ck_assert_uint_eq(gated_target, RTV_MODE_PV);
+    ck_assert_uint_eq(sh.phase, RTV_SHUNT_GATED);
+    ck_assert_uint_eq(sh.mode, RTV_MODE_EMULATED);  /* no flip without the gate */
+    ck_assert_uint_eq(m.qlen[RTV_PATH_PV], 0);
+    struct req *h2 = new_req(RTV_IO_WRITE, 2, 8);   /* still held */
+    ck_assert(!h->done && !h2->done);
+    now = 500;
+    rtv_shunt_gate_open(&sh, now);
+    ck_assert_uint_eq(sh.mode, RTV_MODE_PV);
+    ck_assert_uint_eq(sh.blackout_us, 500);          /* the wait counts */
+    ck_assert_uint_eq(m.switched_ok, 1);
+    ck_assert_ptr_eq(m.queue[RTV_PATH_PV][0], &h->io);
+    ck_assert_ptr_eq(m.queue[RTV_PATH_PV][1], &h2->io);
+    rtv_shunt_gate_open(&sh, now);                   /* no-op now */
+    ck_assert_uint_eq(m.switched_ok, 1);
+}
+END_TEST
+
+START_TEST(gated_switch_aborts_back_to_the_old_path)
+{
+    rtv_shunt_init(&sh, &gated_ops, NULL, RTV_MODE_EMULATED);
+    rtv_shunt_begin_switch(&sh, RTV_MODE_PV, 0);
+    struct req *h = new_req(RTV_IO_WRITE, 3, 9);
+    path_flush_done(RTV_PATH_EMULATED);
+    ck_assert_uint_eq(sh.phase, RTV_SHUNT_GATED);
+    rtv_shunt_abort_switch(&sh, 10);                 /* dom0's sync failed or timed out */
+    ck_assert_uint_eq(sh.mode, RTV_MODE_EMULATED);
+    ck_assert_uint_eq(sh.phase, RTV_SHUNT_RUNNING);
+    ck_assert_uint_eq(m.switched_fail, 1);
+    ck_assert_ptr_eq(m.queue[RTV_PATH_EMULATED][0], &h->io);
+    rtv_shunt_gate_open(&sh, 20);                    /* a late go changes nothing */
+    ck_assert_uint_eq(sh.mode, RTV_MODE_EMULATED);
+}
+END_TEST
+
 static Suite *shunt_core_suite(void)
 {
     Suite *s = suite_create("shunt_core");
@@ -376,6 +439,8 @@ static Suite *shunt_core_suite(void)
     tcase_add_test(tc, selective_flush_covers_both_paths);
     tcase_add_test(tc, abort_replays_on_old_path_and_ignores_stale_flush);
     tcase_add_test(tc, failed_flush_rolls_back);
+    tcase_add_test(tc, gated_switch_flips_only_when_the_gate_opens);
+    tcase_add_test(tc, gated_switch_aborts_back_to_the_old_path);
     tcase_add_loop_test(tc, random_switching_loses_nothing, 0, 16);
     suite_add_tcase(s, tc);
     return s;

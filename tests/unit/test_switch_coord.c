@@ -363,6 +363,54 @@ START_TEST(recover_rolling_back_already_confirmed)
 }
 END_TEST
 
+START_TEST(flushed_shunt_asks_for_one_dm_sync_per_switch)
+{
+    request("pv", "1", NULL);
+    simple(RTV_CEV_BACKEND_READY);
+    shunt("quiescing", "0", NULL, NULL, NULL);
+    ck_assert_uint_eq(out.actions, 0);
+    shunt("flushed", "0", NULL, NULL, NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(c.dm_sync_id, 1);
+    shunt("flushed", "0", NULL, NULL, NULL);        /* seen again */
+    ck_assert_uint_eq(out.actions, 0);
+    shunt("enlightened", "1", NULL, "10", "0");
+    assert_result("ok", 1);
+    request("emulated", "2", NULL);
+    shunt("flushed", "1", NULL, NULL, NULL);        /* the way back too */
+    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(c.dm_sync_id, 2);
+}
+END_TEST
+
+START_TEST(dm_sync_failure_rolls_back_only_a_running_switch)
+{
+    request("pv", "1", NULL);
+    simple(RTV_CEV_BACKEND_READY);
+    shunt("flushed", "0", NULL, NULL, NULL);
+    simple(RTV_CEV_DM_SYNC_FAILED);
+    assert_state("rolling-back");
+    shunt("emulating", "1", NULL, NULL, NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result("rolled-back", 1);
+    ck_assert_str_eq(out.error, "the device model's side of the emulated disk could "
+                                "not be synced: boom");
+    simple(RTV_CEV_DM_SYNC_FAILED);                 /* stable: noted only */
+    ck_assert(!out.publish_state && !out.publish_result);
+    ck_assert_contains(out.note, "no switch of ours waits for it");
+}
+END_TEST
+
+START_TEST(recover_does_not_sync_a_switch_it_rolls_back)
+{
+    ck_assert_int_eq(rtv_coord_recover(&c, now, "switching-to-pv", "emulated",
+                                       "9", "8", "flushed", "8", true, &out), 0);
+    assert_state("rolling-back");
+    ck_assert_uint_eq(out.actions & RTV_CACT_DM_SYNC, 0);
+}
+END_TEST
+
 START_TEST(recover_refuses_unmanaged)
 {
     ck_assert_int_eq(rtv_coord_recover(&c, now, NULL, NULL, NULL, NULL, NULL,
@@ -381,7 +429,7 @@ START_TEST(random_events_keep_invariants)
 {
     static const char *modes[] = { "pv", "emulated", "selective", "bogus", NULL };
     static const char *shunts[] = { "emulating", "enlightened", "selective",
-                                    "failed", "connecting", "junk", NULL };
+                                    "failed", "connecting", "flushed", "junk", NULL };
     unsigned seed = 12345u + (unsigned)_i;
     uint32_t last_result = 0, next_id = 1;
 
@@ -394,10 +442,13 @@ START_TEST(random_events_keep_invariants)
             request(modes[(r >> 4) % 5], id, (r >> 12) % 3 ? NULL : "100");
             break;
         case 1: simple(RTV_CEV_BACKEND_READY); break;
-        case 2: simple((r >> 4) % 2 ? RTV_CEV_BACKEND_CLOSED : RTV_CEV_BACKEND_FAILED); break;
+        case 2:
+            simple((r >> 4) % 3 == 0 ? RTV_CEV_BACKEND_CLOSED
+                   : (r >> 4) % 3 == 1 ? RTV_CEV_BACKEND_FAILED : RTV_CEV_DM_SYNC_FAILED);
+            break;
         case 3:
             snprintf(id, sizeof(id), "%u", c.switch_id - (r >> 10) % 2);
-            shunt(shunts[(r >> 4) % 7], id, "x", "10", "1");
+            shunt(shunts[(r >> 4) % 8], id, "x", "10", "1");
             break;
         default: tick((r >> 4) % 300); break;
         }
@@ -442,6 +493,9 @@ static Suite *switch_coord_suite(void)
     tcase_add_test(tc, recover_finishes_confirmed_switch);
     tcase_add_test(tc, recover_rolls_back_unconfirmed_switch);
     tcase_add_test(tc, recover_rolling_back_already_confirmed);
+    tcase_add_test(tc, flushed_shunt_asks_for_one_dm_sync_per_switch);
+    tcase_add_test(tc, dm_sync_failure_rolls_back_only_a_running_switch);
+    tcase_add_test(tc, recover_does_not_sync_a_switch_it_rolls_back);
     tcase_add_test(tc, recover_refuses_unmanaged);
     tcase_add_loop_test(tc, random_events_keep_invariants, 0, 8);
     suite_add_tcase(s, tc);

@@ -30,6 +30,13 @@ struct rtv_coord_backend_ops {
     void (*tear_down)(void *ctx, rtv_domid_t dom, const char *vdev);
     /* Is a PV backend for this device up right now (after a restart)? */
     bool (*present)(void *ctx, rtv_domid_t dom, const char *vdev);
+    /* Syncs the device model's side of the emulated disk on image (the
+     * shunt is flushed and holds every guest request meanwhile): 0 with
+     * *took_us set; 1 if there is no device model to sync (rtvirt-backd
+     * --no-qmp; NULL means the same); -errno with err saying why (the
+     * switch is then rolled back).  Bounded; runs in the caller's loop. */
+    int (*dm_sync)(void *ctx, rtv_domid_t dom, const char *vdev,
+                   const char *image, uint64_t *took_us, struct rtv_err *err);
 };
 
 struct rtv_coordinator;

@@ -18,6 +18,9 @@
  *      I/O-sequence boundary;
  *   3. flush every path the old mode used, so whatever path serves next
  *      reads what was acknowledged (both paths share one image);
+ *   3a. if the caller has a `flushed` callback: wait until it calls
+ *      rtv_shunt_gate_open() (dom0 syncs the device model's side of the
+ *      emulated disk meanwhile; requests stay held);
  *   4. flip to the new mode and replay the held requests in order.
  * rtv_shunt_abort_switch() (the caller's bound passed) puts the shunt back
  * on the old mode and replays the held requests there; so does a failed
@@ -64,6 +67,9 @@ struct rtv_shunt_ops {
     void (*complete)(void *ctx, struct rtv_io *io, int status);
     /* Flush path's caches; report with rtv_shunt_flush_done(). */
     void (*flush)(void *ctx, enum rtv_path path);
+    /* Optional.  The old paths are drained and flushed; the engine waits
+     * for rtv_shunt_gate_open() before it flips (or for an abort). */
+    void (*flushed)(void *ctx, enum rtv_mode target);
     /* The switch ended: flipped (ok) or back on the old mode (not ok). */
     void (*switched)(void *ctx, enum rtv_mode mode, bool ok);
 };
@@ -72,6 +78,7 @@ enum rtv_shunt_phase {
     RTV_SHUNT_RUNNING,
     RTV_SHUNT_QUIESCING,   /* holding new requests, draining old paths */
     RTV_SHUNT_FLUSHING,    /* drained; waiting for the old paths' flushes */
+    RTV_SHUNT_GATED,       /* flushed; waiting for rtv_shunt_gate_open() */
 };
 
 struct rtv_shunt {
@@ -113,6 +120,9 @@ void rtv_shunt_flush_done(struct rtv_shunt *sh, enum rtv_path path,
  * mode; 0 otherwise (a switch to the current mode completes at once). */
 int rtv_shunt_begin_switch(struct rtv_shunt *sh, enum rtv_mode target,
                            uint64_t now_us);
+
+/* The flip may happen (step 3a).  No-op unless the engine is GATED. */
+void rtv_shunt_gate_open(struct rtv_shunt *sh, uint64_t now_us);
 
 /* Gives up a running switch: back on the old mode, held requests replayed
  * there.  No-op when no switch is running. */

@@ -60,6 +60,7 @@ struct rtv_coord {
     uint32_t             timeout_ms;   /* per-wait bound of the running switch */
     bool                 rolled_back;  /* the running switch ends in rollback */
     char                 why[384];     /* reason for rollback / warning */
+    uint32_t             dm_sync_id;   /* switch-id the device-model sync was asked for */
 
     uint64_t             switches, rollbacks, blackout_us, held;
 };
@@ -71,6 +72,7 @@ enum rtv_coord_event_kind {
     RTV_CEV_BACKEND_CLOSED,  /* both ends reached Closed; ring torn down */
     RTV_CEV_SHUNT,           /* the guest's report area changed */
     RTV_CEV_TICK,            /* time passed (checks the current bound) */
+    RTV_CEV_DM_SYNC_FAILED,  /* the device-model sync failed: msg says why */
 };
 
 struct rtv_coord_event {
@@ -81,13 +83,17 @@ struct rtv_coord_event {
     /* RTV_CEV_SHUNT: raw guest values, NULL if absent */
     const char *shunt_state, *shunt_ack_id, *shunt_error;
     const char *shunt_blackout_us, *shunt_held;
-    /* RTV_CEV_BACKEND_FAILED */
+    /* RTV_CEV_BACKEND_FAILED, RTV_CEV_DM_SYNC_FAILED */
     const char *msg;
 };
 
 enum rtv_coord_action {
     RTV_CACT_BRING_UP  = 1u << 0,  /* start serving the PV backend */
     RTV_CACT_TEAR_DOWN = 1u << 1,  /* close it (report CLOSED when both ends are) */
+    /* The shunt is flushed and waits: sync the device model's side of the
+     * emulated disk, then write dm-synced-id = switch_id (or report
+     * RTV_CEV_DM_SYNC_FAILED). */
+    RTV_CACT_DM_SYNC   = 1u << 2,
 };
 
 /* What the adapter must do after a step; publish_* fields are written in
