@@ -398,10 +398,11 @@ START_TEST(gntalloc_limit_budget)
 }
 END_TEST
 
-/* Another gntalloc user in the guest holds most of the limit: the pools
- * that do not fit fall back to one-shot grants (read-write, as the
- * persistent backend maps them) and a share refused with requests in flight
- * waits for completions; everything still verifies. */
+/* Another gntalloc user in the guest holds most of the limit (900 of
+ * 1024): the slots whose pools no longer fit are retired (no read-only
+ * one-shot fallback the persistent backend would refuse, nothing the backend
+ * caches past our unshare), the pooled ones carry the load; everything
+ * still verifies. */
 START_TEST(gntalloc_limit_shared)
 {
     struct backd_config cfg;
