@@ -3,6 +3,11 @@
 A flight file is line based ('#' starts a comment):
 
     hypervisor stock|patched     which Xen to boot (default stock)
+    dom0 pv|pvh                  how Xen boots dom0 (default pv).  pvh adds
+                                 dom0=pvh to Xen's command line and gives QEMU
+                                 an emulated VT-d (Xen refuses a PVH dom0
+                                 without an IOMMU), with dom0's virtio devices
+                                 behind it (iommu_platform=on)
     show-table yes               print the "what was shown" table at the end
     include OTHER                take OTHER's jobs (and settings) first
     job NAME                     start (or, after include, extend) a job
@@ -47,6 +52,7 @@ class Flight:
     def __init__(self, name):
         self.name = name
         self.hypervisor = "stock"
+        self.dom0 = "pv"
         self.show_table = False
         self.jobs = []
 
@@ -80,6 +86,8 @@ def load(name, flight=None, seen=()):
         where = "%s:%d" % (path, n)
         if w[0] == "hypervisor" and len(w) == 2 and w[1] in ("stock", "patched"):
             fl.hypervisor = w[1]
+        elif w[0] == "dom0" and len(w) == 2 and w[1] in ("pv", "pvh"):
+            fl.dom0 = w[1]
         elif w[0] == "show-table" and len(w) == 2:
             fl.show_table = w[1] in ("yes", "true", "1")
         elif w[0] == "include" and len(w) == 2:

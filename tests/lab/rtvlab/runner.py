@@ -182,6 +182,36 @@ class JobRun:
         return True
 
     # ---- the nested host -------------------------------------------------
+    def xen_args(self):
+        # iommu=no-sharept: Xen would otherwise hand the emulated VT-d the
+        # NPT P2M as its page table (it claims "Shared EPT tables" even on
+        # SVM); the VT-d's 3 levels then do not match the P2M's 4 and every
+        # dom0 device fails setup with -ENOMEM ("setup 0000:00:01.0 for d0
+        # failed (-12)"), leaving dom0 without its disks.
+        return XEN_ARGS + (" dom0=pvh iommu=no-sharept" if self.flight.dom0 == "pvh" else "")
+
+    def machine_args(self, overlay):
+        """QEMU's machine and dom0's devices: the disks (rootfs overlay, tools disk) and the 9p share."""
+        tools = os.path.join(self.jdir, "guest-tools.img")
+        if self.flight.dom0 != "pvh":
+            return ["-machine", "q35",
+                    "-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe" % overlay,
+                    "-drive", "file=%s,if=virtio,format=raw,cache=unsafe" % tools,
+                    "-virtfs", "local,path=%s,mount_tag=lab,security_model=none,id=lab" % self.share]
+        # Xen refuses a PVH dom0 without an IOMMU: an emulated VT-d (created
+        # before the devices it translates).  A PVH dom0 programs DMA with its
+        # gfns, which only the IOMMU turns into machine addresses, and QEMU's
+        # virtio devices bypass the emulated VT-d unless iommu_platform=on
+        # (modern-only virtio-pci, hence disable-legacy=on).
+        virtio = "disable-legacy=on,iommu_platform=on"
+        return ["-machine", "q35,kernel-irqchip=split", "-device", "intel-iommu,intremap=on",
+                "-drive", "file=%s,if=none,id=root,format=qcow2,cache=unsafe" % overlay,
+                "-device", "virtio-blk-pci,drive=root,%s" % virtio,
+                "-drive", "file=%s,if=none,id=tools,format=raw,cache=unsafe" % tools,
+                "-device", "virtio-blk-pci,drive=tools,%s" % virtio,
+                "-fsdev", "local,id=lab,path=%s,security_model=none" % self.share,
+                "-device", "virtio-9p-pci,fsdev=lab,mount_tag=lab,%s" % virtio]
+
     def boot(self, res):
         t0 = now()
         overlay = os.path.join(self.jdir, "dom0.qcow2")
@@ -191,15 +221,12 @@ class JobRun:
         res.log = console
         sock = os.path.join(self.jdir, "console.sock")
         dom0 = self.imgs["dom0"]
-        cmd = ["qemu-system-x86_64", "-accel", "tcg", "-machine", "q35",
+        cmd = ["qemu-system-x86_64", "-accel", "tcg"] + self.machine_args(overlay) + [
                "-cpu", "qemu64,+svm,+npt", "-smp", "2", "-m", "3072",
                "-display", "none", "-no-reboot", "-nodefaults",
-               "-kernel", self.imgs["xen"], "-append", XEN_ARGS,
+               "-kernel", self.imgs["xen"], "-append", self.xen_args(),
                "-initrd", "%s %s,%s" % (os.path.join(dom0, "vmlinuz"), DOM0_ARGS,
                                         os.path.join(dom0, "initrd.img")),
-               "-drive", "file=%s,if=virtio,format=qcow2,cache=unsafe" % overlay,
-               "-drive", "file=%s,if=virtio,format=raw,cache=unsafe" % os.path.join(self.jdir, "guest-tools.img"),
-               "-virtfs", "local,path=%s,mount_tag=lab,security_model=none,id=lab" % self.share,
                "-chardev", "socket,id=ser0,path=%s,server=on,wait=off,logfile=%s" % (sock, console),
                "-serial", "chardev:ser0"]
         with open(os.path.join(self.jdir, "qemu-cmdline"), "w") as f:
@@ -326,8 +353,8 @@ def summary_table(rep):
     steps = [s["name"] for j in rep["jobs"] for s in j["steps"]] + ["step"]
     jobs = [j["name"] for j in rep["jobs"]] + ["job"]
     fmt = "%%-%ds %%-%ds %%-6s %%-8s %%6s  %%s" % (max(map(len, jobs)), max(map(len, steps)))
-    lines = ["", "flight %s (hypervisor %s): %s in %.0f s" % (
-        rep["flight"], rep["hypervisor"], rep["status"].upper(), rep["duration"]),
+    lines = ["", "flight %s (hypervisor %s, %s dom0): %s in %.0f s" % (
+        rep["flight"], rep["hypervisor"], rep.get("dom0", "pv").upper(), rep["status"].upper(), rep["duration"]),
         fmt % ("job", "step", "where", "status", "time", "note")]
     for j in rep["jobs"]:
         for s in j["steps"]:
@@ -432,7 +459,7 @@ def main(argv):
         for j in jobs:
             print("job %s" % j.name)
             print("  build  (host) make install")
-            print("  boot   (host) Xen %s + dom0" % hyp)
+            print("  boot   (host) Xen %s + %s dom0" % (hyp, fl.dom0.upper()))
             for s in flightdef.with_site(j, extra):
                 print("  %-16s %4ds  %s%s %s" % (s.name, s.timeout, "site:" if s.origin == "site" else "",
                                                  s.command, " ".join(s.args)))
@@ -464,7 +491,7 @@ def main(argv):
                 time.sleep(5)
 
     t_start = now()
-    say("flight %s: hypervisor %s, results in %s, image cache %s" % (fl.name, hyp, out, images.cache_dir()))
+    say("flight %s: hypervisor %s, %s dom0, results in %s, image cache %s" % (fl.name, hyp, fl.dom0.upper(), out, images.cache_dir()))
     try:
         imgs = {"xen": images.xen(hyp), "dom0": images.dom0(), "guest": images.guest()}
     except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
@@ -477,7 +504,7 @@ def main(argv):
 
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
-    rep = {"flight": fl.name, "hypervisor": hyp, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
+    rep = {"flight": fl.name, "hypervisor": hyp, "dom0": fl.dom0, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
            "steps_dir": a.steps_dir, "images": imgs, "jobs": []}
     interrupted = False
 
