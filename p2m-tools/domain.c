@@ -34,6 +34,9 @@ struct totals {
     /* Pages a window's last call found busy (a busy page is retried by
      * every call, so summing calls would count it again and again). */
     uint64_t busy;
+    /* Wall time of the whole command's hypercalls (all passes), for the
+     * pages-per-second figure of the lab flight. */
+    double seconds;
 };
 
 static void query_help(void)
@@ -191,10 +194,10 @@ static void print_result(const struct dom_opts *o, const struct totals *t)
                ",\"mode\":\"%s\",\"bookkeeping\":\"%s\",\"calls\":%" PRIu64
                ",\"continuations\":%" PRIu64 ",\"remapped\":%" PRIu64 ",\"copies\":%" PRIu64
                ",\"cycles\":%" PRIu64 ",\"scratch_uses\":%" PRIu64 ",\"busy\":%" PRIu64
-               ",\"failed\":%" PRIu64 ",\"classes\":{",
+               ",\"failed\":%" PRIu64 ",\"seconds\":%.3f,\"classes\":{",
                o->domid, o->first, o->last, mode, rtv_p2m_bookkeeping_name(o->bookkeeping),
                t->calls, t->continuations, t->remapped, t->copies, t->cycles, t->scratch_uses,
-               t->busy, failed);
+               t->busy, failed, t->seconds);
         for ( k = 0; k < RTV_P2M_CLASS_COUNT; k++ )
             printf("%s\"%s\":%" PRIu64, k ? "," : "", rtv_p2m_class_name(k), t->classes[k]);
         printf("}}\n");
@@ -209,8 +212,8 @@ static void print_result(const struct dom_opts *o, const struct totals *t)
     if ( o->op == RTV_P2M_IDENTITY_OP_REBUILD )
         printf("remapped %" PRIu64 ", copies %" PRIu64 ", cycles %" PRIu64 ", scratch uses %"
                PRIu64 ", busy %" PRIu64 ", failed %" PRIu64 ", hypervisor continuations %"
-               PRIu64 "\n", t->remapped, t->copies, t->cycles, t->scratch_uses, t->busy,
-               failed, t->continuations);
+               PRIu64 ", %.3f s\n", t->remapped, t->copies, t->cycles, t->scratch_uses, t->busy,
+               failed, t->continuations, t->seconds);
 }
 
 /*
@@ -324,6 +327,7 @@ static int run(int argc, char **argv, const char *cmd, unsigned int op)
     }
 
     memset(&t, 0, sizeof(t));
+    t.seconds = p2m_now();
     p2m_progress_init(&pr, op == RTV_P2M_IDENTITY_OP_QUERY ? "rtvirt-p2m query"
                                                            : "rtvirt-p2m identity");
     /*
@@ -339,6 +343,7 @@ static int run(int argc, char **argv, const char *cmd, unsigned int op)
 
         if ( one_pass(x, &o, &t, &pr, &moved) < 0 )
         {
+            t.seconds = p2m_now() - t.seconds;
             p2m_progress_done(&pr);
             if ( t.calls > 1 )
                 print_result(&o, &t);   /* what the earlier calls did */
@@ -350,6 +355,7 @@ static int run(int argc, char **argv, const char *cmd, unsigned int op)
              t.classes[RTV_P2M_FAIL_TARGET_OUTSIDE] + t.classes[RTV_P2M_FAIL_BLOCKED] == 0 )
             break;
     }
+    t.seconds = p2m_now() - t.seconds;
     p2m_progress_done(&pr);
     rtv_xen_p2m_close(x);
     print_result(&o, &t);
