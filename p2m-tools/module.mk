@@ -18,3 +18,9 @@ INSTALL_SBIN += $(BUILD)/bin/rtvirt-p2m
 BENCH_TARGETS += bench-p2m
 bench-p2m: $(BUILD)/bin/rtvirt-p2m
 	BUILD=$(BUILD) sh bench/p2m-simulate
+
+# The identity op's self-test sequence (dom0 on itself) and the checker of
+# its result lines: xen-patches/boot-smoke puts them in its initramfs / runs
+# the checker on the host; the lab's dom0 gets them from `make install`
+# (flight p2m, steps p2m-*).
+INSTALL_SCRIPTS += xen-patches/rtvirt-p2m-selftest xen-patches/rtvirt-p2m-check
