@@ -47,5 +47,14 @@ with tempfile.TemporaryDirectory() as d:
     assert ts.get("failures") == "1" and ts.get("skipped") == "1", ts.attrib
 assert runner.job_status([runner.StepResult("a", "dom0")]) == "blocked"
 assert images.debian_mirror().startswith(("http", "file", "ftp")), images.debian_mirror()
-print("lab selftest: flight parsing, site steps, reports, mirror lookup OK")
+# dom0 pvh: Xen gets dom0=pvh, QEMU an emulated VT-d with every dom0 virtio
+# device behind it; a PV flight keeps its old machine and devices
+class _A: pass
+for name, pvh in (("smoke", False), ("p2m", True)):
+    jr = runner.JobRun(_A(), flightdef.load(name), None, [], "/j", {})
+    qa, xa = " ".join(jr.machine_args("/j/o.qcow2")), jr.xen_args()
+    assert ("dom0=pvh" in xa) == pvh and ("intel-iommu" in qa) == pvh, (name, xa, qa)
+    virtio = [a for a in jr.machine_args("/j/o.qcow2") if a.startswith("virtio-")]
+    assert all("iommu_platform=on" in a for a in virtio) and len(virtio) == (3 if pvh else 0), virtio
+print("lab selftest: flight parsing, site steps, reports, dom0 pv/pvh machines, mirror lookup OK")
 PYEOF

@@ -1,0 +1,39 @@
+#!/bin/sh
+# make check: rtvirt-p2m-check (the verdict of boot-smoke and of the lab
+# flight p2m) passes a good result log and fails each kind of bad one, so
+# the flight's checks can fail.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+chk=$here/rtvirt-p2m-check
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+q() {  # q TAG MODE IDENTITY FREE OWN OTHER REMAPPED COPIES CYCLES BUSY
+    echo "RTV-JSON $1 rc=0 {\"domain\":1,\"first_gfn\":0,\"last_gfn\":999,\"mode\":\"$2\",\"bookkeeping\":\"backmap\",\"calls\":1,\"continuations\":0,\"remapped\":$7,\"copies\":$8,\"cycles\":$9,\"scratch_uses\":$9,\"busy\":${10},\"failed\":$6,\"seconds\":0.5,\"classes\":{\"hole\":10,\"identity\":$3,\"target-free\":$4,\"target-own\":$5,\"target-other-owner\":$6}}"
+}
+good() {
+    echo "RTV-MARK start"
+    echo "RTV-SUM before 0123456789abcdef0123456789abcdef  -"
+    q query0 query 100 50 4 5 0 0 0 0
+    echo "RTV-JSON badrange rc=1 "
+    q paused paused 154 0 0 5 54 56 2 0
+    q query1 query 154 0 0 5 0 0 0 0
+    echo "RTV-SUM after 0123456789abcdef0123456789abcdef  -"
+    echo "RTV-MARK done"
+}
+args="--ok query0,paused,query1 --refused badrange --partial query0 --rebuild query0:paused:query1 --sums before=after --done"
+fail=0
+expect() {  # expect RC WHAT FILE
+    # shellcheck disable=SC2086  # args is a word list
+    "${PYTHON:-python3}" "$chk" "$3" $args > "$t/out" 2>&1
+    rc=$?
+    if [ "$rc" -eq "$1" ]; then echo "ok:   $2 (exit $rc)"; else echo "FAIL: $2: exit $rc, wanted $1"; cat "$t/out"; fail=1; fi
+}
+good > "$t/good"; expect 0 "a good log passes" "$t/good"
+good | sed 's/after 0123/after 9999/' > "$t/sum"; expect 1 "a changed checksum fails" "$t/sum"
+good | grep -v badrange > "$t/nobad"; expect 1 "a missing refusal fails" "$t/nobad"
+good | sed 's/^RTV-JSON badrange rc=1/RTV-JSON badrange rc=0/' > "$t/acc"; expect 1 "an accepted bad range fails" "$t/acc"
+good | sed '/query1/s/"identity":154/"identity":150/' > "$t/short"; expect 1 "a read-back short of identity fails" "$t/short"
+good | sed '/paused/s/"copies":56/"copies":57/' > "$t/copies"; expect 1 "copies != remapped + cycles fails" "$t/copies"
+good | sed '/query0/s/"target-other-owner":5/"target-other-owner":0/' > "$t/full"; expect 1 "no blocked page: not partial" "$t/full"
+good | grep -v "MARK done" > "$t/cut"; expect 1 "a sequence that did not end fails" "$t/cut"
+exit $fail
