@@ -360,6 +360,7 @@ static int status_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     st->rollbacks = read_num(xs, t, RTV_XS_CTL_STATS_ROLLBACKS, dom, vdev);
     st->blackout_us = read_num(xs, t, RTV_XS_CTL_STATS_BLACKOUT_US, dom, vdev);
     st->held = read_num(xs, t, RTV_XS_CTL_STATS_HELD, dom, vdev);
+    st->dm_sync_us = read_num(xs, t, RTV_XS_CTL_STATS_DM_SYNC_US, dom, vdev);
     return 0;
 }
 

@@ -73,10 +73,11 @@ static int bad_usage(const char *fmt, ...)
 static void print_status_text(const struct rtv_ctl_status *st)
 {
     printf("%-6s %-22s result %-11s (request %llu)  switches %llu  rollbacks %llu"
-           "  last blackout %llu us  shunt %s\n",
+           "  last blackout %llu us (qemu sync %llu us)  shunt %s\n",
            st->vdev, st->state, st->result[0] ? st->result : "-",
            (unsigned long long)st->result_id, (unsigned long long)st->switches,
            (unsigned long long)st->rollbacks, (unsigned long long)st->blackout_us,
+           (unsigned long long)st->dm_sync_us,
            st->shunt_state[0] ? st->shunt_state : "(not running)");
     if (st->error[0])
         printf("       error: %s\n", st->error);
@@ -98,6 +99,7 @@ static json_object *status_json(const struct rtv_ctl_status *st)
     json_object_object_add(o, "rollbacks", json_object_new_uint64(st->rollbacks));
     json_object_object_add(o, "blackout_us", json_object_new_uint64(st->blackout_us));
     json_object_object_add(o, "held", json_object_new_uint64(st->held));
+    json_object_object_add(o, "dm_sync_us", json_object_new_uint64(st->dm_sync_us));
     return o;
 }
 

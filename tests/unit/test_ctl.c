@@ -224,6 +224,10 @@ START_TEST(status_list_and_unmanage)
     ck_assert_int_eq(rtv_ctl_status(dom0.xs, 5, "hda", &st, &err), 0);
     ck_assert_uint_eq(st.switches, 12);
     ck_assert_uint_eq(st.blackout_us, 0);
+    ck_assert_uint_eq(st.dm_sync_us, 0);          /* absent: no QMP sync yet */
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/stats/dm-sync-us", "870");
+    ck_assert_int_eq(rtv_ctl_status(dom0.xs, 5, "hda", &st, &err), 0);
+    ck_assert_uint_eq(st.dm_sync_us, 870);
 
     put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/state", "pv");
     ck_assert_int_eq(rtv_ctl_unmanage(dom0.xs, 5, "hda", &err), -EBUSY);

@@ -46,6 +46,7 @@ struct rtv_ctl_status {
     char        shunt_state[32];  /* guest report, "" if absent */
     uint64_t    request_id, result_id, switch_id;
     uint64_t    switches, rollbacks, blackout_us, held;
+    uint64_t    dm_sync_us;       /* last QMP sync of qemu's drive; 0 if none */
 };
 
 /* Reads the device's nodes.  -ENOENT if it is not managed. */
