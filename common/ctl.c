@@ -210,6 +210,37 @@ int rtv_ctl_manage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
     return 0;
 }
 
+/* Removes path's parent and grandparent while they are empty: manage
+ * created .../rtvirt/vbd and .../rtvirt (and the report area's pair), and a
+ * released last device must not leave them behind (the lab's leak check
+ * compares with the guest before it was managed). */
+static int rm_empty_parents(struct rtv_store *xs, rtv_txn_t t, const char *path)
+{
+    char dir[PATH_LEN], *slash;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (int up = 0; up < 2; up++) {
+        char **ents = NULL;
+        unsigned n = 0;
+        int rc;
+
+        if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+            return 0;
+        *slash = '\0';
+        rc = rtv_xs_directory(xs, t, dir, &ents, &n);
+        free(ents);
+        if (rc == -ENOENT)
+            continue;
+        if (rc < 0)
+            return rc;
+        if (n > 0)
+            return 0;   /* another device (or anything else) still there */
+        if ((rc = rtv_xs_rm(xs, t, dir)) < 0 && rc != -ENOENT)
+            return rc;
+    }
+    return 0;
+}
+
 static int unmanage_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 {
     struct manage_args *m = arg;
@@ -225,11 +256,13 @@ static int unmanage_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     if (strcmp(state, "emulated") != 0)
         return -EBUSY;
     rtv_xs_dir(dir, sizeof(dir), RTV_XS_CTL_STATE, &a, NULL);
-    if ((rc = rtv_xs_rm(xs, t, dir)) < 0)
+    if ((rc = rtv_xs_rm(xs, t, dir)) < 0 || (rc = rm_empty_parents(xs, t, dir)) < 0)
         return rc;
     rtv_xs_dir(dir, sizeof(dir), RTV_XS_SHUNT_STATE, &a, NULL);
     rc = rtv_xs_rm(xs, t, dir);
-    return rc == -ENOENT ? 0 : rc;
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    return rm_empty_parents(xs, t, dir);
 }
 
 int rtv_ctl_unmanage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,

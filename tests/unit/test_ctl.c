@@ -236,6 +236,15 @@ START_TEST(status_list_and_unmanage)
     ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hdb/state"));
     ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/device/rtvirt/vbd/hdb"));
     ck_assert_int_eq(rtv_ctl_unmanage(dom0.xs, 5, "hdb", &err), -ENOENT);
+    /* hda is still managed: the parents stay. */
+    ck_assert_ptr_nonnull(get(dom0.xs, "/local/domain/5/rtvirt/vbd"));
+    /* The last device released: nothing of rtvirt is left in the guest's
+     * tree (the parents manage created are gone too). */
+    put(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/state", "emulated");
+    ck_assert_int_eq(rtv_ctl_unmanage(dom0.xs, 5, "hda", &err), 0);
+    ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/rtvirt"));
+    ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/device/rtvirt"));
+    ck_assert_ptr_nonnull(get(dom0.xs, "/local/domain/5/device"));
 }
 END_TEST
 
