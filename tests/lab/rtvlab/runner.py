@@ -488,7 +488,12 @@ def main(argv):
                 if now() - t0 > 3600:
                     print("flight: gave up waiting for the other flight", file=sys.stderr)
                     return 3
-                time.sleep(5)
+                try:
+                    time.sleep(5)
+                except KeyboardInterrupt:
+                    # withdrawn from the queue (SIGTERM/^C): nothing ran, nothing to report
+                    print("flight: interrupted while waiting for the other flight", file=sys.stderr)
+                    return 2
 
     t_start = now()
     say("flight %s: hypervisor %s, %s dom0, results in %s, image cache %s" % (fl.name, hyp, fl.dom0.upper(), out, images.cache_dir()))
