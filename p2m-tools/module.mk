@@ -26,3 +26,9 @@ bench-p2m: $(BUILD)/bin/rtvirt-p2m
 INSTALL_SCRIPTS += xen-patches/rtvirt-p2m-selftest xen-patches/rtvirt-p2m-check
 # ... and that checker can fail (make check)
 CHECK_SCRIPTS += xen-patches/check-rtvirt-p2m-check.sh
+
+# The cycle driver of the self-test (xen-patches/rtvirt-p2m-cycles.c): makes
+# cycles of the domain's own pages, which a fresh dom0 never has, so the
+# lab's flight p2m drives the rebuild's scratch-frame path on real Xen.
+$(eval $(call rtv_program,rtvirt-p2m-cycles,xen-patches/rtvirt-p2m-cycles.c,xen))
+INSTALL_SBIN += $(BUILD)/bin/rtvirt-p2m-cycles

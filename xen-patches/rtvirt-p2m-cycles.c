@@ -1,5 +1,5 @@
 /*
- * smoke-cycles: run inside a PVH dom0 on the patched hypervisor (by
+ * rtvirt-p2m-cycles: run inside a PVH dom0 on the patched hypervisor (by
  * xen-patches/boot-smoke) to drive the cycle path of the identity rebuild,
  * which a freshly booted dom0 never needs (its targets are all free).
  *
@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ static int failed;
 
 static void check(int ok, const char *what)
 {
-    fprintf(stderr, "smoke-cycles: %s %s\n", ok ? "PASS" : "FAIL", what);
+    fprintf(stderr, "rtvirt-p2m-cycles: %s %s\n", ok ? "PASS" : "FAIL", what);
     failed |= !ok;
 }
 
@@ -87,11 +88,11 @@ static int call(struct rtv_xen_p2m *x, unsigned int op, uint64_t first, uint64_t
     a->nr_gfns = nr;
     rc = rtv_xen_p2m_call(x, a, &err);
     if ( rc < 0 )
-        fprintf(stderr, "smoke-cycles: %s\n", err.msg);
+        fprintf(stderr, "rtvirt-p2m-cycles: %s\n", err.msg);
     return rc;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
     unsigned int total = 0, g, i, k;
     unsigned char *buf;
@@ -102,6 +103,21 @@ int main(void)
     struct rtv_p2m_identity_arg q0, rb, q1;
     int pm, rc;
 
+    if ( argc > 1 )
+    {
+        bool help = !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h");
+
+        fprintf(help ? stdout : stderr,
+                "usage: rtvirt-p2m-cycles   (no arguments; root, in a PVH dom0 on the\n"
+                "       patched hypervisor)\n"
+                "Rotates pages of its own buffer into cycles of 2, 3 and 5 and checks the\n"
+                "identity rebuild takes them through the scratch frame with their data intact.\n"
+                "Prints one line \"RTV-CYCLES <json>\"; exit 0 when every check passed.\n");
+        if ( !help )
+            fprintf(stderr, "rtvirt-p2m-cycles: unexpected argument '%s'\n", argv[1]);
+        return help ? 0 : 2;
+    }
+
     for ( g = 0; g < NGROUPS; g++ )
         total += group_len[g];
     total += 1;                     /* the spare */
@@ -111,7 +127,7 @@ int main(void)
     tag_at = calloc(total, sizeof(*tag_at));
     if ( buf == MAP_FAILED || !gfn || !tag_at || mlock(buf, (size_t)total * PAGE) )
     {
-        perror("smoke-cycles: buffer");
+        perror("rtvirt-p2m-cycles: buffer");
         return 1;
     }
     pm = open("/proc/self/pagemap", O_RDONLY);
@@ -122,7 +138,7 @@ int main(void)
         gfn[i] = pm >= 0 ? gfn_of(pm, buf + (size_t)i * PAGE) : ~0ull;
         if ( gfn[i] == ~0ull )
         {
-            fprintf(stderr, "smoke-cycles: no gfn for buffer page %u (root? pagemap?)\n", i);
+            fprintf(stderr, "rtvirt-p2m-cycles: no gfn for buffer page %u (root? pagemap?)\n", i);
             return 1;
         }
         if ( gfn[i] < lo )
@@ -132,7 +148,7 @@ int main(void)
     }
     if ( rtv_xen_p2m_open(&x, &err) < 0 )
     {
-        fprintf(stderr, "smoke-cycles: %s\n", err.msg);
+        fprintf(stderr, "rtvirt-p2m-cycles: %s\n", err.msg);
         return 1;
     }
 
@@ -160,7 +176,7 @@ int main(void)
             rc = rtv_xen_p2m_populate(x, 0, gfn[spare], &err);
         if ( rc )
         {
-            fprintf(stderr, "smoke-cycles: %s\n", err.msg);
+            fprintf(stderr, "rtvirt-p2m-cycles: %s\n", err.msg);
             return 1;
         }
     }
