@@ -417,6 +417,7 @@ static bool dev_quiesce_disconnect(struct backd_dev *d)
 void backd_dev_update(struct backd_dev *d)
 {
     unsigned long long fe, online, be;
+    bool fe_read;
     int rc;
 
     d->update_pending = false;
@@ -426,6 +427,7 @@ void backd_dev_update(struct backd_dev *d)
         return;
     }
     rc = rd_uint(d, RTV_XS_VBD_FE_STATE, 0, 0, 8, false, 0, &fe);
+    fe_read = rc == 0;
     if (rc == -ENOENT || rc == -EINVAL || rc == -ERANGE) {
         fe = XenbusStateClosed;     /* frontend gone (or garbage): treat as Closed */
     } else if (rc < 0) {
@@ -478,6 +480,13 @@ void backd_dev_update(struct backd_dev *d)
     case XenbusStateUnknown:
         if (!dev_quiesce_disconnect(d))
             return;
+        /* Said before the backend's own Closed, so the log proves the order
+         * (the lab's detach check reads it: polling the store misses the
+         * frontend's Closed, which libxl removes moments later). */
+        if (d->be_state != XenbusStateClosed)
+            backd_log(d->b, "dom%u/%u: frontend %s", d->domid, d->devid,
+                      fe_read ? (fe == XenbusStateClosed ? "Closed" : "Unknown")
+                              : "gone or unreadable");
         publish_state(d, XenbusStateClosed);
         break;
     default:
