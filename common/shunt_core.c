@@ -90,12 +90,19 @@ static void resume(struct rtv_shunt *sh, bool ok, uint64_t now_us)
         sh->ops->switched(sh->ctx, sh->mode, ok);
 }
 
-static void start_flushes(struct rtv_shunt *sh)
+static uint64_t since_phase_start(const struct rtv_shunt *sh, uint64_t now_us)
+{
+    return now_us >= sh->phase_start_us ? now_us - sh->phase_start_us : 0;
+}
+
+static void start_flushes(struct rtv_shunt *sh, uint64_t now_us)
 {
     bool emu = sh->mode != RTV_MODE_PV;
     bool pv = rtv_mode_needs_pv(sh->mode);
     unsigned gen = ++sh->flush_gen;
 
+    sh->drain_us = since_phase_start(sh, now_us);
+    sh->phase_start_us = now_us;
     sh->phase = RTV_SHUNT_FLUSHING;
     sh->flush_status = 0;
     sh->flushes_left = (unsigned)emu + (unsigned)pv;
@@ -110,7 +117,6 @@ static void start_flushes(struct rtv_shunt *sh)
 void rtv_shunt_io_done(struct rtv_shunt *sh, enum rtv_path path,
                        struct rtv_io *io, int status, uint64_t now_us)
 {
-    (void)now_us;
     assert(path < RTV_PATH_COUNT && sh->inflight[path] > 0);
     assert(io->paths_left > 0);
     sh->inflight[path]--;
@@ -120,7 +126,7 @@ void rtv_shunt_io_done(struct rtv_shunt *sh, enum rtv_path path,
         sh->ops->complete(sh->ctx, io, io->status);
 
     if (sh->phase == RTV_SHUNT_QUIESCING && rtv_shunt_inflight(sh) == 0)
-        start_flushes(sh);   /* the I/O-sequence boundary is reached */
+        start_flushes(sh, now_us);   /* the I/O-sequence boundary is reached */
 }
 
 void rtv_shunt_flush_done(struct rtv_shunt *sh, enum rtv_path path,
@@ -134,6 +140,8 @@ void rtv_shunt_flush_done(struct rtv_shunt *sh, enum rtv_path path,
         sh->flush_status = status;
     if (--sh->flushes_left > 0)
         return;
+    sh->flush_us = since_phase_start(sh, now_us);
+    sh->phase_start_us = now_us;
     if (sh->flush_status == 0 && sh->ops->flushed) {
         sh->phase = RTV_SHUNT_GATED;   /* before the call: it may open the gate */
         sh->ops->flushed(sh->ctx, sh->target);
@@ -148,6 +156,7 @@ void rtv_shunt_gate_open(struct rtv_shunt *sh, uint64_t now_us)
 {
     if (sh->phase != RTV_SHUNT_GATED)
         return;
+    sh->gate_us = since_phase_start(sh, now_us);
     sh->mode = sh->target;   /* the flip */
     resume(sh, true, now_us);
 }
@@ -161,7 +170,8 @@ int rtv_shunt_begin_switch(struct rtv_shunt *sh, enum rtv_mode target,
         return -EBUSY;
     sh->target = target;
     sh->held_count = 0;
-    sh->hold_start_us = now_us;
+    sh->hold_start_us = sh->phase_start_us = now_us;
+    sh->drain_us = sh->flush_us = sh->gate_us = 0;
     if (target == sh->mode) {
         sh->blackout_us = 0;
         if (sh->ops->switched)
@@ -170,7 +180,7 @@ int rtv_shunt_begin_switch(struct rtv_shunt *sh, enum rtv_mode target,
     }
     sh->phase = RTV_SHUNT_QUIESCING;
     if (rtv_shunt_inflight(sh) == 0)
-        start_flushes(sh);
+        start_flushes(sh, now_us);
     return 0;
 }
 

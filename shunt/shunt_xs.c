@@ -359,9 +359,12 @@ static void handle_switched(struct shunt_ctl *c)
                  c->sw_error[0] ? c->sw_error : "flushing the old path failed; "
                                                 "stayed on it", true);
     }
-    shunt_log(sh, "switch %u %s: now %s, blackout %llu us, %llu held", c->sw_id,
-              ok ? "done" : "given up", rtv_mode_name(mode),
-              (unsigned long long)sh->eng.blackout_us,
+    shunt_log(sh, "switch %u %s: now %s, blackout %llu us (drain %llu, flush %llu, "
+              "gate %llu), %llu held", c->sw_id, ok ? "done" : "given up",
+              rtv_mode_name(mode), (unsigned long long)sh->eng.blackout_us,
+              (unsigned long long)sh->eng.drain_us,
+              (unsigned long long)sh->eng.flush_us,
+              (unsigned long long)sh->eng.gate_us,
               (unsigned long long)sh->eng.held_count);
     c->dirty = true;   /* dom0 may have moved on meanwhile */
 }

@@ -208,6 +208,7 @@ START_TEST(switch_waits_for_boundary_holds_flushes_then_replays_in_order)
 
     path_complete(RTV_PATH_EMULATED, 1, 0);
     ck_assert_uint_eq(m.flush_pending[RTV_PATH_EMULATED], 0);  /* not drained yet */
+    now = 180;
     path_complete(RTV_PATH_EMULATED, 0, 0);
     ck_assert_uint_ne(m.flush_pending[RTV_PATH_EMULATED], 0);  /* boundary: flush */
     ck_assert_uint_eq(m.qlen[RTV_PATH_PV], 0);                 /* still held */
@@ -216,6 +217,9 @@ START_TEST(switch_waits_for_boundary_holds_flushes_then_replays_in_order)
     path_flush_done(RTV_PATH_EMULATED);
     ck_assert_uint_eq(sh.mode, RTV_MODE_PV);
     ck_assert_uint_eq(sh.blackout_us, 250);
+    ck_assert_uint_eq(sh.drain_us, 80);     /* where the blackout went */
+    ck_assert_uint_eq(sh.flush_us, 170);
+    ck_assert_uint_eq(sh.gate_us, 0);       /* no gate in these ops */
     ck_assert_uint_eq(m.switched_ok, 1);
     ck_assert_uint_eq(m.qlen[RTV_PATH_PV], 2);
     ck_assert_ptr_eq(m.queue[RTV_PATH_PV][0], &a->io);        /* arrival order */
@@ -388,7 +392,9 @@ START_TEST(gated_switch_flips_only_when_the_gate_opens)
     rtv_shunt_gate_open(&sh, 1);                    /* too early: not flushed yet */
     ck_assert_uint_eq(sh.mode, RTV_MODE_EMULATED);
     struct req *h = new_req(RTV_IO_READ, 1, 0);
+    now = 30;
     path_complete(RTV_PATH_EMULATED, 0, 0);
+    now = 100;
     path_flush_done(RTV_PATH_EMULATED);
     ck_assert_int_eq(gated_calls, 1);
     ck_assert_uint_eq(gated_target, RTV_MODE_PV);
@@ -401,6 +407,9 @@ START_TEST(gated_switch_flips_only_when_the_gate_opens)
     rtv_shunt_gate_open(&sh, now);
     ck_assert_uint_eq(sh.mode, RTV_MODE_PV);
     ck_assert_uint_eq(sh.blackout_us, 500);          /* the wait counts */
+    ck_assert_uint_eq(sh.drain_us, 30);
+    ck_assert_uint_eq(sh.flush_us, 70);
+    ck_assert_uint_eq(sh.gate_us, 400);
     ck_assert_uint_eq(m.switched_ok, 1);
     ck_assert_ptr_eq(m.queue[RTV_PATH_PV][0], &h->io);
     ck_assert_ptr_eq(m.queue[RTV_PATH_PV][1], &h2->io);

@@ -95,6 +95,11 @@ struct rtv_shunt {
     uint64_t            held_count;    /* held during the current/last switch */
     uint64_t            hold_start_us;
     uint64_t            blackout_us;   /* of the last completed switch */
+    /* Where that blackout went: holding until the old paths drained (the
+     * I/O-sequence boundary), their flushes, the wait at the gate (dom0's
+     * device-model sync); the rest is the replay. */
+    uint64_t            drain_us, flush_us, gate_us;
+    uint64_t            phase_start_us;
 };
 
 void rtv_shunt_init(struct rtv_shunt *sh, const struct rtv_shunt_ops *ops,
