@@ -837,13 +837,14 @@ enum kill_step {
     KILL_AFTER_REQUEST,      /* request written, the daemon never saw it */
     KILL_AFTER_SWITCHING,    /* state = switching-to-*, shunt not done */
     KILL_WHILE_QUIESCING,    /* shunt-state = quiescing */
+    KILL_AT_GATE,            /* shunt-state = flushed, dom0's sync not done */
     KILL_AFTER_ACK,          /* shunt acked, the daemon never saw it */
     KILL_STEPS
 };
 
 static const char *const step_names[KILL_STEPS] = {
     "after request", "after switching-to published", "while the shunt quiesces",
-    "after the shunt acked",
+    "while the shunt waits at the gate", "after the shunt acked",
 };
 
 static bool read_ctl(struct rig *r, enum rtv_xs_node node, char *buf, size_t len)
@@ -883,6 +884,10 @@ static bool wait_node(struct rig *r, enum rtv_xs_node node, const char *want, in
  *   after switching: killed once state = switching-to-*, restarted at once
  *                    (the shunt's flush is held 150 ms, so it has not acked);
  *   quiescing:       killed once shunt-state = quiescing, restarted at once;
+ *   at the gate:     killed once shunt-state = quiescing, restarted once the
+ *                    shunt is flushed and waits for dom0's device-model sync
+ *                    (dm-synced-id), which the dead daemon never wrote: the
+ *                    new one must sync and let it flip, or roll it back;
  *   after ack:       killed once shunt-state = quiescing; once the shunt
  *                    is flushed (waiting for dom0's device-model sync),
  *                    dm-synced-id is written as the daemon would have just
@@ -895,8 +900,8 @@ static bool wait_node(struct rig *r, enum rtv_xs_node node, const char *want, in
  *                    emulated path, flips and acks without the backend (the
  *                    replayed requests wait on the ring and are requeued by
  *                    the frontend when the restarted daemon offers it a new
- *                    session).  run_kill_step() only starts these switches
- *                    from emulated, where that holds.
+ *                    session).  run_kill_step() only starts these two kinds
+ *                    (gate, ack) from emulated, where that holds.
  * The backend dying with the coordinator also means in-flight PV requests
  * (selective or pv before the switch) wait for the restart: the load
  * generator's checks cover them.
@@ -925,6 +930,7 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
         ck_assert_msg(wait_node(r, RTV_XS_CTL_STATE, want, 5000), "never saw %s", want);
         break;
     case KILL_WHILE_QUIESCING:
+    case KILL_AT_GATE:
     case KILL_AFTER_ACK:
         ck_assert_msg(wait_node(r, RTV_XS_SHUNT_STATE, "quiescing", 5000),
                       "never saw the shunt quiescing");
@@ -936,11 +942,12 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
         kill(r->backd, SIGKILL);
         waitpid(r->backd, &stv, 0);
     }
-    if (step == KILL_AFTER_ACK) {
-        /* With nobody to sync the device model, the shunt waits at its
-         * gate; then the daemon's last act before it "died": let it flip. */
+    if (step == KILL_AFTER_ACK || step == KILL_AT_GATE)
+        /* With nobody to sync the device model, the shunt waits at its gate. */
         ck_assert_msg(wait_node(r, RTV_XS_SHUNT_STATE, "flushed", 5000),
                       "never saw the shunt flushed");
+    if (step == KILL_AFTER_ACK) {
+        /* The daemon's last act before it "died": let it flip. */
         char p[256];
         ctl_path(p, RTV_XS_CTL_DM_SYNCED_ID);
         ck_assert_int_eq(rtv_xs_write(r->tool.xs, RTV_XS_NO_TXN, p, idbuf, strlen(idbuf)), 0);
@@ -970,14 +977,30 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
     /* The shunt is on a working path: a switch after the restart works. */
 }
 
+/* A switch with the daemon up: it must succeed. */
+static void plain_switch(struct rig *r, const char *target)
+{
+    struct rtv_ctl_status st;
+    struct rtv_err err = { 0, "" };
+    uint32_t id;
+
+    ck_assert_int_eq(rtv_ctl_request(r->tool.xs, GUEST, VDEV, target, 3000, &id, &err), 0);
+    ck_assert_msg(rtv_ctl_wait(r->tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
+                  err.msg);
+    ck_assert_msg(strcmp(st.result, "ok") == 0, "switch after restart: %s %s", st.result,
+                  st.error);
+    check_stable(r, &st);
+    snprintf(r->mode, sizeof(r->mode), "%s", st.state);
+}
+
 static void run_kill_step(enum kill_step step)
 {
     struct rig r;
     struct lg_result lres;
     struct guest_report grep;
-    struct rtv_err err = { 0, "" };
     static const char *const plan[] = { "pv", "emulated", "selective", "pv", "emulated" };
     unsigned ok = 0, rolled = 0;
+    bool from_emulated = step == KILL_AFTER_ACK || step == KILL_AT_GATE;
 
     /* Flushes held 150 ms: the quiescing window is wide enough to hit. */
     rig_start(&r, 150, 77 + (uint64_t)step);
@@ -986,20 +1009,13 @@ static void run_kill_step(enum kill_step step)
 
         if (strcmp(target, r.mode) == 0)
             continue;
-        if (step == KILL_AFTER_ACK)
+        if (from_emulated)
             ck_assert_str_eq(r.mode, "emulated");   /* see kill_once() */
         kill_once(&r, step, target, &ok, &rolled);
         /* Then an ordinary switch must still work from wherever we are. */
-        struct rtv_ctl_status st;
-        uint32_t id;
-        const char *next = strcmp(r.mode, "emulated") == 0 ? "selective" : "emulated";
-        ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, next, 3000, &id, &err), 0);
-        ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
-                      err.msg);
-        ck_assert_msg(strcmp(st.result, "ok") == 0, "switch after restart: %s %s",
-                      st.result, st.error);
-        check_stable(&r, &st);
-        snprintf(r.mode, sizeof(r.mode), "%s", st.state);
+        plain_switch(&r, strcmp(r.mode, "emulated") == 0 ? "selective" : "emulated");
+        if (from_emulated && strcmp(r.mode, "emulated") != 0)
+            plain_switch(&r, "emulated");
     }
     fprintf(stderr, "kill -9 %s: %u finished, %u rolled back\n", step_names[step], ok, rolled);
     rig_stop(&r, &lres, &grep);
@@ -1010,6 +1026,7 @@ static void run_kill_step(enum kill_step step)
 START_TEST(kill_coordinator_after_request)    { run_kill_step(KILL_AFTER_REQUEST); } END_TEST
 START_TEST(kill_coordinator_after_switching)  { run_kill_step(KILL_AFTER_SWITCHING); } END_TEST
 START_TEST(kill_coordinator_while_quiescing)  { run_kill_step(KILL_WHILE_QUIESCING); } END_TEST
+START_TEST(kill_coordinator_at_the_gate)       { run_kill_step(KILL_AT_GATE); } END_TEST
 START_TEST(kill_coordinator_after_ack)        { run_kill_step(KILL_AFTER_ACK); } END_TEST
 
 /* Bounds: the guest's switch flushes take 150 ms, the switch's timeout-ms is
@@ -1256,6 +1273,7 @@ static Suite *switch_component_suite(void)
     const TTest *const tests[] = {
         thousand_switches_under_load, kill_coordinator_after_request,
         kill_coordinator_after_switching, kill_coordinator_while_quiescing,
+        kill_coordinator_at_the_gate,
         kill_coordinator_after_ack, bound_passes_rollback_loses_nothing,
         kill_backend_while_enlightened, backd_leaves_emulated_views_alone,
         guest_destroyed_while_enlightened, device_model_gone_rolls_back_with_the_reason,
