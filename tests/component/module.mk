@@ -1,6 +1,19 @@
 # tests/component/: host component tests — several processes over the local
 # transport (common/local/), run by `make check` as UNIT_TESTS entries.
 
+# A real qemu with drives and a QMP socket, for the tests that talk to one.
+QEMU_FIXTURE_OBJ := $(BUILD)/obj/tests/component/qemu_fixture.o
+$(QEMU_FIXTURE_OBJ): RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
+
+# qmp: ioemu/'s QMP client against that qemu (QMP is qemu's protocol).
+QMP_COMP := $(BUILD)/tests/component/test_qmp
+UNIT_TESTS += $(QMP_COMP)
+$(BUILD)/obj/tests/component/test_qmp.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit -Iioemu
+$(QMP_COMP): $(BUILD)/obj/tests/component/test_qmp.o $(QEMU_FIXTURE_OBJ) $(BUILD)/obj/ioemu/qmp.o \
+             $(BUILD)/lib/librtvirt.a
+	@mkdir -p $(@D)
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $^ $(JSONC_LIBS) $(CHECK_LIBS) $(LDLIBS)
+
 # blkif: rtvirt-backd's engine and librtvirt-front in separate processes.
 BLKIF_COMP      := $(BUILD)/tests/component/test_blkif_component
 BLKIF_COMP_OBJS := $(BUILD)/obj/tests/component/test_blkif_component.o \
@@ -18,7 +31,7 @@ $(BLKIF_COMP): $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
 # switch: the live switch end to end (shunt/, rtvirt-backd's engine running
 # the coordinator) with a load generator and kill -9 of that daemon.
 SWITCH_COMP      := $(BUILD)/tests/component/test_switch_component
-SWITCH_COMP_OBJS := $(BUILD)/obj/tests/component/test_switch_component.o \
+SWITCH_COMP_OBJS := $(BUILD)/obj/tests/component/test_switch_component.o $(QEMU_FIXTURE_OBJ) \
                     $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o) \
                     $(SHUNT_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_TESTS += $(SWITCH_COMP)

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "qemu_fixture.h"
 #include "qmp.h"
 #include "unit.h"
 
@@ -29,28 +30,9 @@ static struct rtv_err err;
 
 static void start_qemu(int paused)
 {
-    char qmparg[200], drive[200];
+    const struct test_qemu_drive d = { img, "raw", "disk0" };
 
-    snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", sock);
-    snprintf(drive, sizeof(drive), "file=%s,format=raw,if=none,id=disk0", img);
-    qemu = fork();
-    ck_assert_int_ge(qemu, 0);
-    if (qemu == 0) {
-        execlp("qemu-system-x86_64", "qemu-system-x86_64", "-machine", "none",
-               "-nodefaults", "-display", "none", "-accel", "tcg",
-               paused ? "-S" : "-nodefaults", "-qmp", qmparg, "-drive", drive,
-               (char *)NULL);
-        perror("exec qemu-system-x86_64 (from Debian's qemu-system-x86)");
-        _exit(127);
-    }
-    /* Bounded wait for the socket to appear. */
-    for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++) {
-        struct timespec ts = { 0, 50 * 1000 * 1000 };
-        int st;
-        ck_assert_msg(waitpid(qemu, &st, WNOHANG) == 0, "qemu exited at start");
-        nanosleep(&ts, NULL);
-    }
-    ck_assert_msg(access(sock, F_OK) == 0, "qemu's QMP socket %s never appeared", sock);
+    qemu = test_qemu_start(sock, &d, 1, paused);
 }
 
 static void setup(void)
@@ -68,11 +50,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    if (qemu > 0) {
-        kill(qemu, SIGKILL);
-        waitpid(qemu, NULL, 0);
-        qemu = -1;
-    }
+    test_qemu_stop(&qemu);
     unlink(sock);
     unlink(img);
     if (img2[0])
@@ -121,8 +99,6 @@ END_TEST
 
 static void start_qemu_two(const char *fmt2)
 {
-    char qmparg[200], d1[200], d2[200];
-
     snprintf(img2, sizeof(img2), "%s/disk2.%s", dir, fmt2);
     if (strcmp(fmt2, "qcow2") == 0) {
         char cmd[300];
@@ -134,25 +110,9 @@ static void start_qemu_two(const char *fmt2)
         ck_assert_int_eq(ftruncate(fileno(f), 1 << 20), 0);
         fclose(f);
     }
-    snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", sock);
-    snprintf(d1, sizeof(d1), "file=%s,format=raw,if=none,id=disk0", img);
-    snprintf(d2, sizeof(d2), "file=%s,format=%s,if=none,id=disk1", img2, fmt2);
-    qemu = fork();
-    ck_assert_int_ge(qemu, 0);
-    if (qemu == 0) {
-        /* qemu-io prints its results on qemu's stdout, not the monitor. */
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execlp("qemu-system-x86_64", "qemu-system-x86_64", "-machine", "none",
-               "-nodefaults", "-display", "none", "-accel", "tcg", "-qmp", qmparg,
-               "-drive", d1, "-drive", d2, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++) {
-        struct timespec ts = { 0, 50 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
-    }
-    ck_assert_msg(access(sock, F_OK) == 0, "qemu's QMP socket %s never appeared", sock);
+    const struct test_qemu_drive d[2] = { { img, "raw", "disk0" }, { img2, fmt2, "disk1" } };
+
+    qemu = test_qemu_start(sock, d, 2, false);
 }
 
 static void hmp(struct rtv_qmp *q, const char *line)
@@ -237,9 +197,7 @@ START_TEST(vanished_qemu_is_an_error_not_a_crash)
 
     start_qemu(1);
     ck_assert_int_eq(rtv_qmp_connect(sock, 5000, &q, &err), 0);
-    kill(qemu, SIGKILL);
-    waitpid(qemu, NULL, 0);
-    qemu = -1;
+    test_qemu_stop(&qemu);   /* its socket stays behind */
     int rc = rtv_qmp_exec(q, "query-status", NULL, NULL, &err);
     ck_assert_msg(rc == -ECONNRESET || rc == -EPIPE, "rc %d: %s", rc, err.msg);
     rtv_qmp_close(q);

@@ -49,6 +49,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
+#include "qemu_fixture.h"
 #include "unit.h"
 
 #define GUEST      5
@@ -593,34 +594,14 @@ static void put(struct rtv_store *xs, const char *path, const char *val)
 
 static void start_qemu(void)
 {
-    char qmparg[200], drive[200];
+    const struct test_qemu_drive d = { img, "raw", "ide0-hd0" };
 
-    snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", qmp_sock);
-    snprintf(drive, sizeof(drive), "file=%s,format=raw,if=none,id=ide0-hd0", img);
-    qemu_pid = fork_child();
-    ck_assert_int_ge(qemu_pid, 0);
-    if (qemu_pid == 0) {
-        if (!freopen("/dev/null", "w", stdout))
-            _exit(126);
-        execlp("qemu-system-x86_64", "qemu-system-x86_64", "-machine", "none",
-               "-nodefaults", "-display", "none", "-accel", "tcg", "-qmp", qmparg,
-               "-drive", drive, (char *)NULL);
-        perror("exec qemu-system-x86_64 (from Debian's qemu-system-x86)");
-        _exit(127);
-    }
-    for (int i = 0; i < 200 && access(qmp_sock, F_OK) != 0; i++)
-        usleep(50 * 1000);
-    ck_assert_msg(access(qmp_sock, F_OK) == 0, "qemu's QMP socket %s never appeared",
-                  qmp_sock);
+    qemu_pid = test_qemu_start(qmp_sock, &d, 1, false);
 }
 
 static void stop_qemu(void)
 {
-    if (qemu_pid > 0) {
-        kill(qemu_pid, SIGKILL);
-        waitpid(qemu_pid, NULL, 0);
-        qemu_pid = -1;
-    }
+    test_qemu_stop(&qemu_pid);
     unlink(qmp_sock);
 }
 
@@ -1088,9 +1069,7 @@ START_TEST(device_model_gone_rolls_back_with_the_reason)
     static const char *const why[2] = { "cannot connect", "no qemu monitor socket" };
 
     rig_start(&r, 0, 999);
-    kill(qemu_pid, SIGKILL);
-    waitpid(qemu_pid, NULL, 0);
-    qemu_pid = -1;
+    test_qemu_stop(&qemu_pid);   /* dead, its socket left behind */
     for (unsigned i = 0; i < 2; i++) {
         if (i == 1)
             unlink(qmp_sock);

@@ -1,0 +1,73 @@
+/* See qemu_fixture.h. */
+#include "qemu_fixture.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "unit.h"
+
+#define MAX_DRIVES 4
+
+pid_t test_qemu_start(const char *sock, const struct test_qemu_drive *drives,
+                      unsigned n, bool paused)
+{
+    char qmparg[256], drive[MAX_DRIVES][320];
+    const char *argv[16 + 2 * MAX_DRIVES];
+    unsigned a = 0;
+    pid_t parent = getpid(), pid;
+
+    ck_assert_uint_le(n, MAX_DRIVES);
+    snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", sock);
+    argv[a++] = "qemu-system-x86_64";
+    argv[a++] = "-machine";
+    argv[a++] = "none";
+    argv[a++] = "-nodefaults";
+    argv[a++] = "-display";
+    argv[a++] = "none";
+    argv[a++] = "-accel";
+    argv[a++] = "tcg";
+    if (paused)
+        argv[a++] = "-S";
+    argv[a++] = "-qmp";
+    argv[a++] = qmparg;
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(drive[i], sizeof(drive[i]), "file=%s,format=%s,if=none,id=%s",
+                 drives[i].file, drives[i].format, drives[i].id);
+        argv[a++] = "-drive";
+        argv[a++] = drive[i];
+    }
+    argv[a] = NULL;
+
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent || !freopen("/dev/null", "w", stdout))
+            _exit(126);
+        execvp(argv[0], (char *const *)argv);
+        perror("exec qemu-system-x86_64 (from Debian's qemu-system-x86)");
+        _exit(127);
+    }
+    for (int i = 0; i < 200 && access(sock, F_OK) != 0; i++) {
+        struct timespec ts = { 0, 50 * 1000 * 1000 };
+        int st;
+
+        ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0, "qemu exited at start");
+        nanosleep(&ts, NULL);
+    }
+    ck_assert_msg(access(sock, F_OK) == 0, "qemu's QMP socket %s never appeared", sock);
+    return pid;
+}
+
+void test_qemu_stop(pid_t *pid)
+{
+    if (*pid > 0) {
+        kill(*pid, SIGKILL);
+        waitpid(*pid, NULL, 0);
+        *pid = -1;
+    }
+}
