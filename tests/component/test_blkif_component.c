@@ -169,6 +169,14 @@ static struct backd_stats stop_backend(struct backend_proc bp)
     return st;
 }
 
+/* After what the daemon had to survive: it is still running, and stops
+ * cleanly. */
+static struct backd_stats stop_surviving_backend(struct backend_proc bp)
+{
+    ck_assert_int_eq(waitpid(bp.pid, NULL, WNOHANG), 0);
+    return stop_backend(bp);
+}
+
 typedef int (*child_fn)(void *arg);
 
 static pid_t start_child(child_fn fn, void *arg)
@@ -260,18 +268,77 @@ static void job_init(struct front_job *j, rtv_domid_t domid, unsigned devid)
     j->cfg.max_grants = 16384;     /* the hub's (setup()); gntalloc_limit sets its own */
 }
 
+/* ---- the usual scenario, so each test states only what differs ---------------- */
+
+static struct backend_proc start_default_backend(void)
+{
+    struct backd_config cfg;
+
+    backd_config_default(&cfg);
+    return start_backend(&cfg);
+}
+
+/* The toolstack attaches domid's xvda (image, mode); j is that disk's
+ * default job. */
+static void attach_job(struct front_job *j, rtv_domid_t domid, const char *image,
+                       const char *mode)
+{
+    toolstack_add(domid, DEV_A, image, mode);
+    job_init(j, domid, DEV_A);
+}
+
+/* dom1's xvda on image (mode) served by a daemon with the default
+ * configuration; j is that disk's default job. */
+static struct backend_proc one_disk(struct front_job *j, const char *image, const char *mode)
+{
+    attach_job(j, 1, image, mode);
+    return start_default_backend();
+}
+
+/* Runs fn(j) in a child; it must exit 0 within ms. */
+static void run_child_ok(child_fn fn, struct front_job *j, int ms)
+{
+    ck_assert_int_eq(wait_pid(start_child(fn, j), ms), 0);
+}
+
+/* A child that stops half-way for the parent: it writes on up when it gets
+ * there (sync_send(j->sync_fd[1])) and goes on when the parent writes on down
+ * (sync_wait(j->sync_fd[0])). */
+struct handshake {
+    int up[2], down[2];
+};
+
+static pid_t start_synced_child(child_fn fn, struct front_job *j, struct handshake *h)
+{
+    ck_assert_int_eq(pipe(h->up), 0);
+    ck_assert_int_eq(pipe(h->down), 0);
+    j->sync_fd[0] = h->down[0];
+    j->sync_fd[1] = h->up[1];
+    return start_child(fn, j);
+}
+
+static void child_reached(struct handshake *h)
+{
+    char c;
+
+    ck_assert_int_eq(read(h->up[0], &c, 1), 1);
+}
+
+static void child_go_on(struct handshake *h)
+{
+    char c = 1;
+
+    ck_assert_int_eq(write(h->down[1], &c, 1), 1);
+}
+
 /* ---- scenarios --------------------------------------------------------------- */
 
 START_TEST(verify_persistent)
 {
-    struct backd_config cfg;
     struct front_job j;
+    struct backend_proc bp = one_disk(&j, img_a, "w");
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    job_init(&j, 1, DEV_A);
-    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
+    run_child_ok(verify_child, &j, 60000);
     struct backd_stats st = stop_backend(bp);
     ck_assert_uint_gt(st.requests, 1500);
     ck_assert_uint_gt(st.persistent_hits, 0);
@@ -285,19 +352,15 @@ END_TEST
 
 START_TEST(verify_nonpersistent_multipage_multiqueue)
 {
-    struct backd_config cfg;
     struct front_job j;
+    struct backend_proc bp = one_disk(&j, img_a, "w");
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    job_init(&j, 1, DEV_A);
     j.cfg.persistent = false;
     j.cfg.ring_page_order = 2;
     j.cfg.nr_queues = 3;
     j.want_persistent = false;
     j.opts.max_inflight = 48;
-    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
+    run_child_ok(verify_child, &j, 60000);
     struct backd_stats st = stop_backend(bp);
     ck_assert_uint_eq(st.persistent_maps, 0);
     ck_assert_uint_eq(st.errors, 0);
@@ -306,17 +369,13 @@ END_TEST
 
 START_TEST(verify_indirect)
 {
-    struct backd_config cfg;
     struct front_job j;
+    struct backend_proc bp = one_disk(&j, img_a, "w");
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    job_init(&j, 1, DEV_A);
     j.cfg.max_indirect_segs = 64;
     j.want_indirect = true;
     j.opts.big_requests = true;
-    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
+    run_child_ok(verify_child, &j, 60000);
     struct backd_stats st = stop_backend(bp);
     ck_assert_uint_gt(st.indirect, 100);
     ck_assert_uint_eq(st.errors, 0);
@@ -325,13 +384,11 @@ END_TEST
 
 START_TEST(many_domains_one_daemon)
 {
-    struct backd_config cfg;
     struct front_job j1, j2, j3;
 
-    backd_config_default(&cfg);
     toolstack_add(1, DEV_A, img_a, "w");
     toolstack_add(2, DEV_A, img_b, "w");
-    struct backend_proc bp = start_backend(&cfg);
+    struct backend_proc bp = start_default_backend();
     toolstack_add(1, DEV_B, img_b, "r");   /* hot-added after start, read-only */
     job_init(&j1, 1, DEV_A);
     job_init(&j2, 2, DEV_A);
@@ -367,32 +424,34 @@ static void hub_with_grants(unsigned pages)
     ck_assert_ptr_nonnull(hub);
 }
 
-static void shunt_like_job(struct front_job *j)
+/* dom1's xvda with the shunt's settings against the default daemon, on the
+ * hub hub_with_grants() made; whether the frontend ran out of grants is
+ * want_grants_refused (see struct front_job).  Either way nothing failed and
+ * the backend refused no persistent map. */
+static struct backd_stats run_shunt_like(int want_grants_refused)
 {
-    job_init(j, 1, DEV_A);
-    j->cfg.max_grants = 1024;
-    j->cfg.max_indirect_segs = 256;
-    j->want_indirect = true;
-    j->opts.big_requests = true;
-    j->opts.max_inflight = 32;
-    j->opts.ops = 2000;
+    struct front_job j;
+    struct backend_proc bp = one_disk(&j, img_a, "w");
+
+    j.cfg.max_grants = 1024;
+    j.cfg.max_indirect_segs = 256;
+    j.want_indirect = true;
+    j.opts.big_requests = true;
+    j.opts.max_inflight = 32;
+    j.opts.ops = 2000;
+    j.want_grants_refused = want_grants_refused;
+    run_child_ok(verify_child, &j, 60000);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_eq(st.errors, 0);
+    ck_assert_uint_eq(st.persistent_refused, 0);
+    return st;
 }
 
 START_TEST(gntalloc_limit_budget)
 {
-    struct backd_config cfg;
-    struct front_job j;
-
     hub_with_grants(1024);
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    shunt_like_job(&j);
-    j.want_grants_refused = 0;      /* the pools fit: never out of grants */
-    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
-    struct backd_stats st = stop_backend(bp);
-    ck_assert_uint_eq(st.errors, 0);
-    ck_assert_uint_eq(st.persistent_refused, 0);
+    struct backd_stats st = run_shunt_like(0);    /* the pools fit: never out of grants */
+
     ck_assert_uint_gt(st.persistent_hits, 0);
     ck_assert_uint_gt(st.indirect, 100);
 }
@@ -405,8 +464,6 @@ END_TEST
  * still verifies. */
 START_TEST(gntalloc_limit_shared)
 {
-    struct backd_config cfg;
-    struct front_job j;
     struct rtv_xen other;
     static rtv_gref_t refs[900];
 
@@ -414,15 +471,7 @@ START_TEST(gntalloc_limit_shared)
     ck_assert_int_eq(rtv_local_open(hub, 1, RTV_XEN_GRANTS, &other), 0);
     void *held = other.gnt->ops->share(other.gnt, 0, 900, refs, true);
     ck_assert_ptr_nonnull(held);
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    shunt_like_job(&j);
-    j.want_grants_refused = 1;      /* it did run out, and coped */
-    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
-    struct backd_stats st = stop_backend(bp);
-    ck_assert_uint_eq(st.errors, 0);
-    ck_assert_uint_eq(st.persistent_refused, 0);
+    run_shunt_like(1);      /* it did run out, and coped */
     ck_assert_int_eq(other.gnt->ops->unshare(other.gnt, held, 900), 0);
     rtv_xen_close(&other);
 }
@@ -445,20 +494,45 @@ static int qd_write(struct rtv_store *xs, enum rtv_xs_node node, const char *val
     return rc < 0 ? rc : rtv_xs_write(xs, 0, path, val, strlen(val));
 }
 
-static int qd_read(struct rtv_store *xs, enum rtv_xs_node node, unsigned long long *v)
+/* A node of dom1's xvda frontend (the same wherever the backend lives). */
+static int fe_read(struct rtv_store *xs, enum rtv_xs_node node, unsigned long long *v)
 {
     struct blkif_xs_dev d = { 0, 1, DEV_A };
 
     return blkif_xs_read_uint(xs, 0, &d, node, 0, 0, UINT32_MAX, false, 0, v);
 }
 
+/* The fake backends' half of connecting to dom1's xvda: waits (bounded) for
+ * the frontend to be Initialised, maps its ring and binds its event channel.
+ * Returns 0, 1 (no ring-ref or event-channel) or 2 (map or bind failed). */
+static int fake_connect(struct rtv_xen *x, blkif_back_ring_t *ring, rtv_port_t *lport)
+{
+    unsigned long long v = 0, ref, port;
+    rtv_gref_t gref;
+
+    for (int t = 0; t < 500 && !(fe_read(x->xs, RTV_XS_VBD_FE_STATE, &v) == 0 &&
+                                 v == XenbusStateInitialised); t++)
+        usleep(10000);
+    if (fe_read(x->xs, RTV_XS_VBD_FE_RING_REF, &ref) < 0 ||
+        fe_read(x->xs, RTV_XS_VBD_FE_EVENT_CHANNEL, &port) < 0)
+        return 1;
+    gref = (rtv_gref_t)ref;
+    blkif_sring_t *sr = x->gnt->ops->map(x->gnt, 1, 1, &gref, true);
+    if (sr == NULL || x->evtchn->ops->bind_interdomain(x->evtchn, 1, (rtv_port_t)port,
+                                                       lport) < 0)
+        return 2;
+    BACK_RING_INIT(ring, sr, 4096);
+    return 0;
+}
+
 static int fake_qdisk(void *arg)
 {
     static uint8_t disk[QD_SECTORS * 512];
     struct rtv_xen x;
-    unsigned long long v = 0, ref, port;
-    rtv_gref_t gref;
+    unsigned long long v = 0;
+    blkif_back_ring_t ring;
     rtv_port_t lport;
+    int rc;
     (void)arg;
     if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0)
         return 70;
@@ -470,19 +544,9 @@ static int fake_qdisk(void *arg)
         qd_write(x.xs, RTV_XS_VBD_BE_FEATURE_FLUSH_CACHE, "1") < 0 ||
         qd_write(x.xs, RTV_XS_VBD_BE_STATE, "2") < 0)     /* InitWait */
         return 71;
-    for (int t = 0; t < 500 && !(qd_read(x.xs, RTV_XS_VBD_FE_STATE, &v) == 0 &&
-                                 v == XenbusStateInitialised); t++)
-        usleep(10000);
-    if (qd_read(x.xs, RTV_XS_VBD_FE_RING_REF, &ref) < 0 ||
-        qd_read(x.xs, RTV_XS_VBD_FE_EVENT_CHANNEL, &port) < 0)
-        return 72;
-    gref = (rtv_gref_t)ref;
-    blkif_sring_t *sr = x.gnt->ops->map(x.gnt, 1, 1, &gref, true);
-    if (sr == NULL || x.evtchn->ops->bind_interdomain(x.evtchn, 1, (rtv_port_t)port,
-                                                      &lport) < 0)
-        return 73;
-    blkif_back_ring_t ring;
-    BACK_RING_INIT(&ring, sr, 4096);
+    rc = fake_connect(&x, &ring, &lport);
+    if (rc != 0)
+        return 71 + rc;
     if (qd_write(x.xs, RTV_XS_VBD_BE_STATE, "4") < 0)      /* Connected */
         return 74;
     /* Serve until the frontend closes (bounded: 60 s). */
@@ -527,7 +591,7 @@ static int fake_qdisk(void *arg)
                 x.evtchn->ops->notify(x.evtchn, lport);
         }
         if (!any) {
-            if (qd_read(x.xs, RTV_XS_VBD_FE_STATE, &v) == 0 && v >= XenbusStateClosing) {
+            if (fe_read(x.xs, RTV_XS_VBD_FE_STATE, &v) == 0 && v >= XenbusStateClosing) {
                 qd_write(x.xs, RTV_XS_VBD_BE_STATE, "6");
                 return 0;
             }
@@ -658,14 +722,10 @@ static int flush_child(void *arg)
 
 START_TEST(flush_and_barrier_ordering)
 {
-    struct backd_config cfg;
     struct front_job j;
+    struct backend_proc bp = one_disk(&j, img_a, "w");
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    job_init(&j, 1, DEV_A);
-    ck_assert_int_eq(wait_pid(start_child(flush_child, &j), 30000), 0);
+    run_child_ok(flush_child, &j, 30000);
     struct backd_stats st = stop_backend(bp);
     ck_assert_uint_ge(st.flushes, 2);
     ck_assert_uint_eq(st.barriers_waited, 1);    /* it did wait for the 16 */
@@ -730,15 +790,11 @@ static int discard_child(void *arg)
 
 START_TEST(discard_punches_hole)
 {
-    struct backd_config cfg;
     struct front_job j;
+    struct backend_proc bp = one_disk(&j, img_a, "w");
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    job_init(&j, 1, DEV_A);
     j.cfg.max_indirect_segs = 32;
-    ck_assert_int_eq(wait_pid(start_child(discard_child, &j), 30000), 0);
+    run_child_ok(discard_child, &j, 30000);
     stop_backend(bp);
 }
 END_TEST
@@ -828,27 +884,18 @@ static int reconnect_child(void *arg)
 
 START_TEST(reconnect_requeues)
 {
-    struct backd_config cfg;
     struct front_job j;
-    int up[2], down[2];
+    struct handshake h;
+    struct backend_proc bp = one_disk(&j, img_a, "w");
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    job_init(&j, 1, DEV_A);
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    j.sync_fd[0] = down[0];
-    j.sync_fd[1] = up[1];
-    pid_t fp = start_child(reconnect_child, &j);
-    char c;
-    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    pid_t fp = start_synced_child(reconnect_child, &j, &h);
+    child_reached(&h);
     kill(bp.pid, SIGKILL);
     ck_assert_int_eq(wait_pid(bp.pid, 5000), 128 + SIGKILL);
     close(bp.stats_fd);
-    ck_assert_int_eq(write(down[1], &c, 1), 1);
-    ck_assert_int_eq(read(up[0], &c, 1), 1);
-    struct backend_proc bp2 = start_backend(&cfg);
+    child_go_on(&h);
+    child_reached(&h);
+    struct backend_proc bp2 = start_default_backend();
     ck_assert_int_eq(wait_pid(fp, 30000), 0);
     struct backd_stats st = stop_backend(bp2);
     ck_assert_uint_ge(st.requests, 24);
@@ -962,31 +1009,20 @@ static int hostile_child(void *arg)
 
 START_TEST(hostile_frontend)
 {
-    struct backd_config cfg;
     struct front_job jh, jg;
-    int up[2], down[2];
+    struct handshake h;
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    toolstack_add(2, DEV_A, img_b, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    job_init(&jh, 1, DEV_A);
-    job_init(&jg, 2, DEV_A);
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    jh.sync_fd[0] = down[0];
-    jh.sync_fd[1] = up[1];
-    pid_t ph = start_child(hostile_child, &jh);
-    char c;
-    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    attach_job(&jh, 1, img_a, "w");
+    attach_job(&jg, 2, img_b, "w");
+    struct backend_proc bp = start_default_backend();
+    pid_t ph = start_synced_child(hostile_child, &jh, &h);
+    child_reached(&h);
     /* The ring is halted now (or about to be); the good guest runs. */
-    pid_t pg = start_child(verify_child, &jg);
-    ck_assert_int_eq(wait_pid(pg, 60000), 0);
-    ck_assert_int_eq(write(down[1], &c, 1), 1);
+    run_child_ok(verify_child, &jg, 60000);
+    child_go_on(&h);
     ck_assert_int_eq(wait_pid(ph, 10000), 0);
     /* Daemon still alive and answering. */
-    ck_assert_int_eq(waitpid(bp.pid, NULL, WNOHANG), 0);
-    struct backd_stats st = stop_backend(bp);
+    struct backd_stats st = stop_surviving_backend(bp);
     ck_assert_uint_eq(st.halted_rings, 1);
     ck_assert_uint_ge(st.errors, 10);
 }
@@ -1003,34 +1039,17 @@ static int fake_backend(void *arg)
     enum bad_rsp kind = *(enum bad_rsp *)arg;
     struct rtv_xen x;
     struct blkif_xs_dev d = { 0, 1, DEV_A };
-    unsigned long long v, ref, port;
-    rtv_gref_t gref;
+    blkif_back_ring_t ring;
     rtv_port_t lport;
+    int rc;
 
     if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0)
         return 70;
     blkif_xs_printf(x.xs, 0, &d, RTV_XS_VBD_BE_SECTORS, 0, 0, "%u", IMG_BYTES / 512);
     blkif_xs_printf(x.xs, 0, &d, RTV_XS_VBD_BE_STATE, 0, 0, "%d", XenbusStateInitWait);
-    for (int t = 0; t < 500; t++) {
-        if (blkif_xs_read_uint(x.xs, 0, &d, RTV_XS_VBD_FE_STATE, 0, 0, 8, false, 0, &v) == 0 &&
-            v == XenbusStateInitialised)
-            break;
-        usleep(10000);
-    }
-    if (blkif_xs_read_uint(x.xs, 0, &d, RTV_XS_VBD_FE_RING_REF, 0, 0, UINT32_MAX,
-                           false, 0, &ref) < 0)
-        return 71;
-    if (blkif_xs_read_uint(x.xs, 0, &d, RTV_XS_VBD_FE_EVENT_CHANNEL, 0, 0, UINT32_MAX,
-                           false, 0, &port) < 0)
-        return 72;
-    gref = (rtv_gref_t)ref;
-    blkif_sring_t *s = x.gnt->ops->map(x.gnt, 1, 1, &gref, true);
-    if (s == NULL)
-        return 73;
-    if (x.evtchn->ops->bind_interdomain(x.evtchn, 1, (rtv_port_t)port, &lport) < 0)
-        return 74;
-    blkif_back_ring_t ring;
-    BACK_RING_INIT(&ring, s, 4096);
+    rc = fake_connect(&x, &ring, &lport);
+    if (rc != 0)
+        return 71 + rc;
     blkif_xs_printf(x.xs, 0, &d, RTV_XS_VBD_BE_STATE, 0, 0, "%d", XenbusStateConnected);
     /* Wait for one request. */
     RING_IDX rp = 0;
@@ -1135,28 +1154,21 @@ static int detach_child(void *arg)
 
 START_TEST(detach_and_guest_death)
 {
-    struct backd_config cfg;
     struct front_job j1, j2;
+    struct handshake h;
     struct rtv_xen x;
     struct blkif_xs_dev d1 = { 0, 1, DEV_A }, d2 = { 0, 2, DEV_A };
-    int up[2];
-    char c;
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    toolstack_add(2, DEV_A, img_b, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    ck_assert_int_eq(pipe(up), 0);
-    job_init(&j1, 1, DEV_A);
+    attach_job(&j1, 1, img_a, "w");
+    attach_job(&j2, 2, img_b, "w");
+    struct backend_proc bp = start_default_backend();
     j1.opts.ops = 300;
-    j1.sync_fd[1] = up[1];
-    job_init(&j2, 2, DEV_A);
     j2.opts.ops = 1000000;             /* busy until it is killed */
-    pid_t p1 = start_child(detach_child, &j1);
+    pid_t p1 = start_synced_child(detach_child, &j1, &h);
     pid_t p2 = start_child(verify_child, &j2);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
 
-    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    child_reached(&h);
     ck_assert_int_eq(blkif_xs_detach(x.xs, &d1, 5000, false), 0);
     ck_assert_int_eq(wait_pid(p1, 10000), 0);
 
@@ -1169,8 +1181,7 @@ START_TEST(detach_and_guest_death)
     rtv_xen_close(&x);
     usleep(300000);
 
-    ck_assert_int_eq(waitpid(bp.pid, NULL, WNOHANG), 0);      /* still alive */
-    struct backd_stats st = stop_backend(bp);
+    struct backd_stats st = stop_surviving_backend(bp);
     ck_assert_uint_eq(st.devices, 0);
     ck_assert_int_eq(st.mapped_pages, 0);
     ck_assert_uint_eq(st.connects, 2);
@@ -1228,6 +1239,26 @@ static int map_fault_child(void *arg)
     return 0;
 }
 
+/* Writes len bytes of buf at sector and, once that completed (overlapping
+ * requests in flight have no order), reads them back into back; e[0] and e[1]
+ * are their completions in log.  Returns 0, or 1/2 when the write/read could
+ * not be submitted. */
+static int write_read_back(struct rtv_front *f, uint64_t sector, uint8_t *buf, uint8_t *back,
+                           size_t len, struct order_log *log, struct order_ent e[2])
+{
+    e[0] = (struct order_ent){ log, 0, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_WRITE, sector, buf, len, order_cb, &e[0]) < 0)
+        return 1;
+    for (int t = 0; t < 300 && log->n < 1; t++)
+        rtv_front_poll(f, 10);
+    e[1] = (struct order_ent){ log, 1, 1 };
+    if (rtv_front_submit(f, RTV_FRONT_READ, sector, back, len, order_cb, &e[1]) < 0)
+        return 2;
+    for (int t = 0; t < 300 && log->n < 2; t++)
+        rtv_front_poll(f, 10);
+    return 0;
+}
+
 /* Persistent grants: when the pool cannot be shared (gntalloc's limit),
  * the request still goes out with one-shot grants. */
 static int share_fault_child(void *arg)
@@ -1238,23 +1269,16 @@ static int share_fault_child(void *arg)
     struct order_log log = { .n = 0 };
     struct order_ent e[2];
     static uint8_t buf[8192], back[8192];
+    int rc;
 
     if (open_front(j->domid, &j->cfg, &x, &f) < 0)
         return 130;
     sync_send(j->sync_fd[1]);
     sync_wait(j->sync_fd[0]);          /* the parent armed the fault */
     memset(buf, 0x3C, sizeof(buf));
-    e[0] = (struct order_ent){ &log, 0, 1 };
-    if (rtv_front_submit(f, RTV_FRONT_WRITE, 64, buf, sizeof(buf), order_cb, &e[0]) < 0)
-        return 131;
-    /* Overlapping requests in flight have no order: read after the write. */
-    for (int t = 0; t < 300 && log.n < 1; t++)
-        rtv_front_poll(f, 10);
-    e[1] = (struct order_ent){ &log, 1, 1 };
-    if (rtv_front_submit(f, RTV_FRONT_READ, 64, back, sizeof(back), order_cb, &e[1]) < 0)
-        return 132;
-    for (int t = 0; t < 300 && log.n < 2; t++)
-        rtv_front_poll(f, 10);
+    rc = write_read_back(f, 64, buf, back, sizeof(buf), &log, e);
+    if (rc != 0)
+        return 130 + rc;
     if (log.n != 2 || e[0].status != 0 || e[1].status != 0 || memcmp(buf, back, sizeof(buf)))
         return 133;
     rtv_front_close(f);
@@ -1273,6 +1297,7 @@ static int read_fault_child(void *arg)
     struct order_log log = { .n = 0 };
     struct order_ent e[2];
     static uint8_t buf[4096], back[4096];
+    int rc;
 
     if (open_front(j->domid, &j->cfg, &x, &f) < 0)
         return 150;
@@ -1284,16 +1309,9 @@ static int read_fault_child(void *arg)
     for (int t = 0; t < 20; t++)
         rtv_front_poll(f, 10);         /* let any (wrong) close arrive */
     memset(buf, 0x6B, sizeof(buf));
-    e[0] = (struct order_ent){ &log, 0, 1 };
-    if (rtv_front_submit(f, RTV_FRONT_WRITE, 8, buf, sizeof(buf), order_cb, &e[0]) < 0)
-        return 151;
-    for (int t = 0; t < 300 && log.n < 1; t++)
-        rtv_front_poll(f, 10);
-    e[1] = (struct order_ent){ &log, 1, 1 };
-    if (rtv_front_submit(f, RTV_FRONT_READ, 8, back, sizeof(back), order_cb, &e[1]) < 0)
-        return 152;
-    for (int t = 0; t < 300 && log.n < 2; t++)
-        rtv_front_poll(f, 10);
+    rc = write_read_back(f, 8, buf, back, sizeof(buf), &log, e);
+    if (rc != 0)
+        return 150 + rc;
     rtv_front_get_info(f, &info);
     if (log.n != 2 || e[0].status || e[1].status || memcmp(buf, back, sizeof(buf)) ||
         info.connects != 1 || rtv_front_detached(f))
@@ -1301,6 +1319,17 @@ static int read_fault_child(void *arg)
     rtv_front_close(f);
     rtv_xen_close(&x);
     return 0;
+}
+
+/* Opening domid's xvda (attached) fails while op fails once with err. */
+static void open_fails_under(rtv_domid_t domid, enum rtv_local_fault_op op, int err)
+{
+    struct front_job j;
+
+    job_init(&j, domid, DEV_A);
+    j.cfg.timeout_ms = 2000;
+    rtv_local_fault_set(hub, op, 0, 1, err);
+    run_child_ok(expect_open_fail, &j, 20000);
 }
 
 static void wait_hotplug_error(rtv_domid_t domid, const char *needle)
@@ -1321,81 +1350,54 @@ static void wait_hotplug_error(rtv_domid_t domid, const char *needle)
 
 START_TEST(fault_injection)
 {
-    struct backd_config cfg;
     struct front_job j;
-    int up[2], down[2];
-    char c;
+    struct handshake h;
 
-    backd_config_default(&cfg);
     /* Conflicting transactions are retried: the attach still lands. */
     rtv_local_fault_set(hub, RTV_FAULT_XS_TXN_COMMIT, 0, 3, EAGAIN);
     toolstack_add(1, DEV_A, img_a, "w");
     ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_XS_TXN_COMMIT), 3);
-    struct backend_proc bp = start_backend(&cfg);
+    struct backend_proc bp = start_default_backend();
 
     /* The ring cannot be mapped: that device fails, reported. */
-    job_init(&j, 1, DEV_A);
-    j.cfg.timeout_ms = 2000;
-    rtv_local_fault_set(hub, RTV_FAULT_GNT_MAP, 0, 1, EINVAL);
-    ck_assert_int_eq(wait_pid(start_child(expect_open_fail, &j), 20000), 0);
+    open_fails_under(1, RTV_FAULT_GNT_MAP, EINVAL);
     wait_hotplug_error(1, "cannot map ring");
     ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_MAP), 1);
 
     /* The event channel cannot be bound: same. */
     toolstack_add(2, DEV_A, img_b, "w");
-    job_init(&j, 2, DEV_A);
-    j.cfg.timeout_ms = 2000;
-    rtv_local_fault_set(hub, RTV_FAULT_EVTCHN_BIND, 0, 1, EIO);
-    ck_assert_int_eq(wait_pid(start_child(expect_open_fail, &j), 20000), 0);
+    open_fails_under(2, RTV_FAULT_EVTCHN_BIND, EIO);
     wait_hotplug_error(2, "bind event channel");
 
     /* The frontend cannot share its ring: it fails cleanly. */
     toolstack_add(3, DEV_A, img_b, "w");
-    job_init(&j, 3, DEV_A);
-    j.cfg.timeout_ms = 2000;
-    rtv_local_fault_set(hub, RTV_FAULT_GNT_SHARE, 0, 1, ENOMEM);
-    ck_assert_int_eq(wait_pid(start_child(expect_open_fail, &j), 20000), 0);
+    open_fails_under(3, RTV_FAULT_GNT_SHARE, ENOMEM);
     ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_SHARE), 1);
 
     /* Segment grants that cannot be mapped: those requests get errors,
      * the next ones succeed. */
-    toolstack_add(4, DEV_A, img_b, "w");
-    job_init(&j, 4, DEV_A);
+    attach_job(&j, 4, img_b, "w");
     j.cfg.persistent = false;
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    j.sync_fd[0] = down[0];
-    j.sync_fd[1] = up[1];
-    pid_t p = start_child(map_fault_child, &j);
-    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    pid_t p = start_synced_child(map_fault_child, &j, &h);
+    child_reached(&h);
     rtv_local_fault_set(hub, RTV_FAULT_GNT_MAP, 0, 3, EINVAL);
-    ck_assert_int_eq(write(down[1], &c, 1), 1);
+    child_go_on(&h);
     ck_assert_int_eq(wait_pid(p, 20000), 0);
 
     /* Persistent pool cannot be shared: one-shot grants instead. */
-    toolstack_add(5, DEV_A, img_a, "w");
-    job_init(&j, 5, DEV_A);
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    j.sync_fd[0] = down[0];
-    j.sync_fd[1] = up[1];
-    p = start_child(share_fault_child, &j);
-    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    attach_job(&j, 5, img_a, "w");
+    p = start_synced_child(share_fault_child, &j, &h);
+    child_reached(&h);
     rtv_local_fault_set(hub, RTV_FAULT_GNT_SHARE, 0, 1, ENOSPC);
     unsigned hits = rtv_local_fault_hits(hub, RTV_FAULT_GNT_SHARE);
-    ck_assert_int_eq(write(down[1], &c, 1), 1);
+    child_go_on(&h);
     ck_assert_int_eq(wait_pid(p, 20000), 0);
     ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_SHARE), hits + 1);
 
     /* Store reads fail while the daemon re-evaluates a connected device. */
-    toolstack_add(6, DEV_A, img_b, "w");
-    job_init(&j, 6, DEV_A);
-    ck_assert_int_eq(pipe(up), 0);
-    ck_assert_int_eq(pipe(down), 0);
-    j.sync_fd[0] = down[0];
-    j.sync_fd[1] = up[1];
-    p = start_child(read_fault_child, &j);
-    ck_assert_int_eq(read(up[0], &c, 1), 1);
+    attach_job(&j, 6, img_b, "w");
+    p = start_synced_child(read_fault_child, &j, &h);
+    child_reached(&h);
     {
         struct rtv_xen tx;
         struct blkif_xs_dev d6 = { 0, 6, DEV_A };
@@ -1415,11 +1417,10 @@ START_TEST(fault_injection)
         ck_assert_uint_ge(rtv_local_fault_hits(hub, RTV_FAULT_XS_READ), before + 2);
         rtv_xen_close(&tx);
     }
-    ck_assert_int_eq(write(down[1], &c, 1), 1);
+    child_go_on(&h);
     ck_assert_int_eq(wait_pid(p, 20000), 0);
 
-    ck_assert_int_eq(waitpid(bp.pid, NULL, WNOHANG), 0);
-    struct backd_stats st = stop_backend(bp);
+    struct backd_stats st = stop_surviving_backend(bp);
     ck_assert_uint_eq(st.connects, 3);
     ck_assert_uint_eq(st.errors, 3);
 }
@@ -1452,15 +1453,11 @@ static int bench_child(void *arg)
 
 START_TEST(bench_runs)
 {
-    struct backd_config cfg;
     struct front_job j;
+    struct backend_proc bp = one_disk(&j, img_a, "w");
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    job_init(&j, 1, DEV_A);
     j.cfg.ring_page_order = 1;
-    ck_assert_int_eq(wait_pid(start_child(bench_child, &j), 30000), 0);
+    run_child_ok(bench_child, &j, 30000);
     struct backd_stats st = stop_backend(bp);
     ck_assert_uint_eq(st.errors, 0);
 }
@@ -1472,18 +1469,13 @@ END_TEST
  * destroyed: a host without one runs nothing rather than passing. */
 START_TEST(verify_block_device)
 {
-    struct backd_config cfg;
     struct front_job j;
-    const char *dev = getenv("RTV_BLKIF_TEST_BLOCKDEV");
+    struct backend_proc bp = one_disk(&j, getenv("RTV_BLKIF_TEST_BLOCKDEV"), "w");
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, dev, "w");
-    struct backend_proc bp = start_backend(&cfg);
-    job_init(&j, 1, DEV_A);
     j.cfg.max_indirect_segs = 64;
     j.opts.big_requests = true;
     j.opts.discard_zeroes = false;     /* not every device zeroes discards */
-    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
+    run_child_ok(verify_child, &j, 60000);
     struct backd_stats st = stop_backend(bp);
     ck_assert_uint_eq(st.errors, 0);
 }
@@ -1521,14 +1513,10 @@ static int ro_child(void *arg)
 
 START_TEST(read_only_device)
 {
-    struct backd_config cfg;
     struct front_job j;
+    struct backend_proc bp = one_disk(&j, img_a, "r");
 
-    backd_config_default(&cfg);
-    toolstack_add(1, DEV_A, img_a, "r");
-    struct backend_proc bp = start_backend(&cfg);
-    job_init(&j, 1, DEV_A);
-    ck_assert_int_eq(wait_pid(start_child(ro_child, &j), 20000), 0);
+    run_child_ok(ro_child, &j, 20000);
     struct backd_stats st = stop_backend(bp);
     ck_assert_uint_eq(st.errors, 1);
 }
@@ -1537,14 +1525,12 @@ END_TEST
 /* Attach failure is reported where tools look. */
 START_TEST(attach_failure_reported)
 {
-    struct backd_config cfg;
     struct rtv_xen x;
     struct blkif_xs_dev d = { 0, 1, DEV_A };
     char *val = NULL;
 
-    backd_config_default(&cfg);
     toolstack_add(1, DEV_A, "/nonexistent/rtvirt-image", "w");
-    struct backend_proc bp = start_backend(&cfg);
+    struct backend_proc bp = start_default_backend();
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
     for (int t = 0; t < 300; t++) {
         if (blkif_xs_read(x.xs, 0, &d, RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0, &val, NULL) == 0)
