@@ -217,8 +217,11 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
         return;
     }
     rtv_parse_uint(ev->request_id, UINT32_MAX, &id);
-    if (id <= c->result_id) {
-        note(out, "request-id %s already answered", ev->request_id);
+    if (id == c->result_id)
+        return;   /* the request answered last, seen again (any node changed) */
+    if (id < c->result_id) {
+        note(out, "request-id %s is older than the one answered last (%u): ignored",
+             ev->request_id, c->result_id);
         return;
     }
     if (c->phase != RTV_COORD_STABLE) {

@@ -176,9 +176,14 @@ START_TEST(stale_and_repeated_requests_do_nothing)
     simple(RTV_CEV_BACKEND_READY);
     shunt("enlightened", "5", NULL, NULL, NULL);
     assert_result("ok", 5);
+    request("pv", "5", NULL);            /* the answered one, seen again: silent */
+    ck_assert(!out.publish_result && !out.publish_state);
+    ck_assert_uint_eq(out.actions, 0);
+    ck_assert_str_eq(out.note, "");
     request("emulated", "4", NULL);      /* older than the last answer */
     ck_assert(!out.publish_result && !out.publish_state);
     ck_assert_uint_eq(out.actions, 0);
+    ck_assert_contains(out.note, "older than the one answered last (5)");
     shunt("enlightened", "5", NULL, NULL, NULL);   /* repeated report */
     ck_assert(!out.publish_result && !out.publish_state);
 }
