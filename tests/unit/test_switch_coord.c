@@ -58,6 +58,23 @@ static void assert_state(const char *state)
     ck_assert_str_eq(out.state, state);
 }
 
+/* The coordinator has told the PV backend to go; once the backend reports
+ * its ring closed, switch id is answered with result. */
+static void tear_down_then_answer(const char *result, uint32_t id)
+{
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result(result, id);
+}
+
+/* Switch 1 to pv asked for (timeout tmo, NULL: the default) and the PV
+ * backend up: what the shunt does next is the test's. */
+static void pv_switch_running(const char *tmo)
+{
+    request("pv", "1", tmo);
+    simple(RTV_CEV_BACKEND_READY);
+}
+
 static void setup(void)
 {
     rtv_coord_init(&c, RTV_MODE_EMULATED);
@@ -101,10 +118,8 @@ START_TEST(pv_to_emulated_closes_ring_after_shunt)
     assert_state("switching-to-emulated");
     shunt("emulating", "2", NULL, "50", "0");
     /* Ring torn down only once the shunt is off it; not yet answered. */
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
     ck_assert(!out.publish_result);
-    simple(RTV_CEV_BACKEND_CLOSED);
-    assert_result("ok", 2);
+    tear_down_then_answer("ok", 2);
     assert_state("emulated");
     ck_assert(!c.backend_up);
     ck_assert_uint_eq(c.switches, 2);
@@ -154,8 +169,7 @@ END_TEST
 
 START_TEST(bad_request_id_reports_without_moving_result_id)
 {
-    request("pv", "1", NULL);
-    simple(RTV_CEV_BACKEND_READY);
+    pv_switch_running(NULL);
     shunt("enlightened", "1", NULL, NULL, NULL);
     request("emulated", "x1", NULL);
     ck_assert(out.publish_result);
@@ -191,8 +205,7 @@ END_TEST
 
 START_TEST(request_during_switch_is_refused_and_result_id_never_decreases)
 {
-    request("pv", "1", NULL);
-    simple(RTV_CEV_BACKEND_READY);
+    pv_switch_running(NULL);
     request("emulated", "2", NULL);
     assert_result("error", 2);
     ck_assert_contains(out.error, "switch 1 to pv is still running");
@@ -212,10 +225,8 @@ START_TEST(backend_not_up_in_time_rolls_back)
     ck_assert_uint_eq(out.actions, 0);
     ck_assert(!out.publish_result);
     tick(1);
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
     ck_assert(!out.publish_state);       /* the guest was never told */
-    simple(RTV_CEV_BACKEND_CLOSED);
-    assert_result("rolled-back", 1);
+    tear_down_then_answer("rolled-back", 1);
     assert_state("emulated");
     ck_assert_contains(out.error, "not up within 1000 ms");
     ck_assert_uint_eq(c.rollbacks, 1);
@@ -227,24 +238,19 @@ START_TEST(backend_failure_rolls_back)
 {
     request("pv", "1", NULL);
     simple(RTV_CEV_BACKEND_FAILED);
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
-    simple(RTV_CEV_BACKEND_CLOSED);
-    assert_result("rolled-back", 1);
+    tear_down_then_answer("rolled-back", 1);
     ck_assert_contains(out.error, "the PV backend failed: boom");
 }
 END_TEST
 
 START_TEST(shunt_silent_rolls_back_through_shunt)
 {
-    request("pv", "1", "500");
-    simple(RTV_CEV_BACKEND_READY);
+    pv_switch_running("500");
     tick(500);
     assert_state("rolling-back");
     ck_assert_uint_eq(out.actions, 0);   /* not before the shunt is off the ring */
     shunt("emulating", "1", NULL, NULL, NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
-    simple(RTV_CEV_BACKEND_CLOSED);
-    assert_result("rolled-back", 1);
+    tear_down_then_answer("rolled-back", 1);
     assert_state("emulated");
     ck_assert_contains(out.error, "did not confirm switch 1 to pv within 500 ms");
 }
@@ -252,8 +258,7 @@ END_TEST
 
 START_TEST(shunt_failure_rolls_back)
 {
-    request("pv", "1", NULL);
-    simple(RTV_CEV_BACKEND_READY);
+    pv_switch_running(NULL);
     shunt("failed", "1", "frontend handshake refused", NULL, NULL);
     assert_state("rolling-back");
     shunt("emulating", "1", NULL, NULL, NULL);
@@ -265,20 +270,16 @@ END_TEST
 
 START_TEST(shunt_rolled_back_by_itself)
 {
-    request("pv", "1", NULL);
-    simple(RTV_CEV_BACKEND_READY);
+    pv_switch_running(NULL);
     shunt("emulating", "1", "in-flight requests did not drain", NULL, NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
-    simple(RTV_CEV_BACKEND_CLOSED);
-    assert_result("rolled-back", 1);
+    tear_down_then_answer("rolled-back", 1);
     ck_assert_contains(out.error, "rolled back switch 1: in-flight requests did not drain");
 }
 END_TEST
 
 START_TEST(rollback_unconfirmed_leaves_backend_up)
 {
-    request("pv", "1", "100");
-    simple(RTV_CEV_BACKEND_READY);
+    pv_switch_running("100");
     tick(100);
     assert_state("rolling-back");
     tick(100);
@@ -308,8 +309,7 @@ END_TEST
 
 START_TEST(bad_guest_values_are_ignored)
 {
-    request("pv", "1", NULL);
-    simple(RTV_CEV_BACKEND_READY);
+    pv_switch_running(NULL);
     shunt("enlightened", "one", NULL, NULL, NULL);
     ck_assert(!out.publish_result);
     ck_assert_contains(out.note, "shunt-ack-id");
@@ -351,9 +351,7 @@ START_TEST(recover_rolls_back_unconfirmed_switch)
                                        "9", "8", "quiescing", "8", true, &out), 0);
     assert_state("rolling-back");
     shunt("emulating", "9", NULL, NULL, NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
-    simple(RTV_CEV_BACKEND_CLOSED);
-    assert_result("rolled-back", 9);
+    tear_down_then_answer("rolled-back", 9);
     ck_assert_contains(out.error, "restarted during the switch");
 }
 END_TEST
@@ -370,8 +368,7 @@ END_TEST
 
 START_TEST(flushed_shunt_asks_for_one_dm_sync_per_switch)
 {
-    request("pv", "1", NULL);
-    simple(RTV_CEV_BACKEND_READY);
+    pv_switch_running(NULL);
     shunt("quiescing", "0", NULL, NULL, NULL);
     ck_assert_uint_eq(out.actions, 0);
     shunt("flushed", "0", NULL, NULL, NULL);
@@ -390,15 +387,12 @@ END_TEST
 
 START_TEST(dm_sync_failure_rolls_back_only_a_running_switch)
 {
-    request("pv", "1", NULL);
-    simple(RTV_CEV_BACKEND_READY);
+    pv_switch_running(NULL);
     shunt("flushed", "0", NULL, NULL, NULL);
     simple(RTV_CEV_DM_SYNC_FAILED);
     assert_state("rolling-back");
     shunt("emulating", "1", NULL, NULL, NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
-    simple(RTV_CEV_BACKEND_CLOSED);
-    assert_result("rolled-back", 1);
+    tear_down_then_answer("rolled-back", 1);
     ck_assert_str_eq(out.error, "the device model's side of the emulated disk could "
                                 "not be synced: boom");
     simple(RTV_CEV_DM_SYNC_FAILED);                 /* stable: noted only */
