@@ -119,6 +119,26 @@ static void pump(void)
         rtv_coordinator_poll_watches(co, now);
 }
 
+static void tick(uint64_t advance)
+{
+    now += advance;
+    rtv_coordinator_tick(co, now);
+}
+
+/* Switch 1 is rolling back: once the shunt reports it is back on the
+ * emulated disk, the backend is closed and the switch answered rolled-back,
+ * the error saying why. */
+static void rolls_back_through_shunt(const char *why)
+{
+    ck_assert_str_eq(get(CTL "state"), "rolling-back");
+    shunt_reports("emulating", "1");
+    pump();
+    ck_assert_int_eq(be.down_calls, 1);
+    ck_assert_str_eq(get(CTL "state"), "emulated");
+    ck_assert_str_eq(get(CTL "result"), "rolled-back");
+    ck_assert_contains(get(CTL "error"), why);
+}
+
 static void start(void)
 {
     co = rtv_coordinator_new(dom0.xs, &be_ops, NULL, &err);
@@ -227,8 +247,7 @@ START_TEST(flushed_shunt_gets_one_device_model_sync_per_switch)
     ck_assert_str_eq(get(CTL "dm-synced-id"), "1");   /* the shunt flips on this */
     ck_assert_str_eq(get(CTL "stats/dm-sync-us"), "1234");
     put(guest.xs, REP "shunt-error", "");              /* any other event */
-    now += 600;
-    rtv_coordinator_tick(co, now);
+    tick(600);
     pump();
     ck_assert_int_eq(be.dm_calls, 1);                  /* once per switch */
     shunt_reports("enlightened", "1");
@@ -252,14 +271,8 @@ START_TEST(failed_device_model_sync_rolls_back_with_the_reason)
     pump();
     ck_assert_int_eq(be.dm_calls, 1);
     ck_assert_ptr_null(get(CTL "dm-synced-id"));       /* the shunt must not flip */
-    ck_assert_str_eq(get(CTL "state"), "rolling-back");
-    shunt_reports("emulating", "1");
-    pump();
-    ck_assert_str_eq(get(CTL "state"), "emulated");
-    ck_assert_str_eq(get(CTL "result"), "rolled-back");
-    ck_assert_contains(get(CTL "error"), "device model's side of the emulated disk could "
-                                         "not be synced: qmp: no answer from qemu");
-    ck_assert_int_eq(be.down_calls, 1);
+    rolls_back_through_shunt("device model's side of the emulated disk could "
+                             "not be synced: qmp: no answer from qemu");
 }
 END_TEST
 
@@ -295,18 +308,10 @@ START_TEST(silent_shunt_is_rolled_back_after_the_bound)
     start();
     ask("pv", 200);
     ck_assert_str_eq(get(CTL "state"), "switching-to-pv");
-    now += 199;
-    rtv_coordinator_tick(co, now);
+    tick(199);
     ck_assert_str_eq(get(CTL "state"), "switching-to-pv");
-    now += 1;
-    rtv_coordinator_tick(co, now);
-    ck_assert_str_eq(get(CTL "state"), "rolling-back");
-    shunt_reports("emulating", "1");
-    pump();
-    ck_assert_int_eq(be.down_calls, 1);
-    ck_assert_str_eq(get(CTL "state"), "emulated");
-    ck_assert_str_eq(get(CTL "result"), "rolled-back");
-    ck_assert_contains(get(CTL "error"), "did not confirm switch 1 to pv within 200 ms");
+    tick(1);
+    rolls_back_through_shunt("did not confirm switch 1 to pv within 200 ms");
     ck_assert_str_eq(get(CTL "stats/rollbacks"), "1");
 }
 END_TEST
@@ -317,8 +322,7 @@ START_TEST(lost_watch_events_are_recovered_by_ticks)
     ask("pv", 0);
     /* The guest's report arrives but we never read the watch queue. */
     shunt_reports("enlightened", "1");
-    now += 600;
-    rtv_coordinator_tick(co, now);
+    tick(600);
     ck_assert_str_eq(get(CTL "state"), "pv");
 }
 END_TEST
@@ -357,13 +361,7 @@ START_TEST(restart_mid_switch_rolls_back)
     co = NULL;
 
     start();                    /* the backend is still up */
-    ck_assert_str_eq(get(CTL "state"), "rolling-back");
-    shunt_reports("emulating", "1");
-    pump();
-    ck_assert_int_eq(be.down_calls, 1);
-    ck_assert_str_eq(get(CTL "state"), "emulated");
-    ck_assert_str_eq(get(CTL "result"), "rolled-back");
-    ck_assert_contains(get(CTL "error"), "restarted during the switch");
+    rolls_back_through_shunt("restarted during the switch");
 }
 END_TEST
 
