@@ -75,6 +75,15 @@ static bool run_until(enum rtv_xs_node node, const char *want, int ms)
     return strcmp(get(node), want) == 0;
 }
 
+/* dom0 tells the shunt about switch id to state, coming from previous;
+ * the state last, as the coordinator writes them. */
+static void order_switch(const char *previous, const char *id, const char *state)
+{
+    put(RTV_XS_CTL_PREVIOUS, previous);
+    put(RTV_XS_CTL_SWITCH_ID, id);
+    put(RTV_XS_CTL_STATE, state);
+}
+
 static void run_for(int ms)
 {
     for (int t = 0; t < ms; t += 10)
@@ -145,9 +154,7 @@ START_TEST(rollback_while_idle_is_answered)
 {
     /* dom0 rolled back a switch the shunt never started (e.g. it restarted):
      * the shunt is already in `previous` and says so under that id. */
-    put(RTV_XS_CTL_PREVIOUS, "emulated");
-    put(RTV_XS_CTL_SWITCH_ID, "9");
-    put(RTV_XS_CTL_STATE, "rolling-back");
+    order_switch("emulated", "9", "rolling-back");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "9", 2000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
 }
@@ -172,9 +179,7 @@ START_TEST(switch_without_devid_fails_cleanly)
 {
     /* switching-to-pv with no ctl-devid: answered at once with the old
      * mode, the ack and the reason; I/O never left the emulated path. */
-    put(RTV_XS_CTL_PREVIOUS, "emulated");
-    put(RTV_XS_CTL_SWITCH_ID, "5");
-    put(RTV_XS_CTL_STATE, "switching-to-pv");
+    order_switch("emulated", "5", "switching-to-pv");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "5", 2000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_msg(strstr(get(RTV_XS_SHUNT_ERROR), "ctl-devid") != NULL, "%s",
@@ -195,9 +200,7 @@ START_TEST(connect_bound_gives_up_with_reason)
     ck_assert_int_eq(blkif_xs_attach(dom0.xs, &at), 0);
     put(RTV_XS_CTL_DEVID, "901");
     put(RTV_XS_CTL_TIMEOUT_MS, "300");
-    put(RTV_XS_CTL_PREVIOUS, "emulated");
-    put(RTV_XS_CTL_SWITCH_ID, "6");
-    put(RTV_XS_CTL_STATE, "switching-to-selective");
+    order_switch("emulated", "6", "switching-to-selective");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "connecting", 2000));
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "6", 3000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
@@ -218,9 +221,7 @@ START_TEST(store_conflicts_and_failures_are_retried)
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "11", 3000));
     ck_assert_uint_ge(rtv_local_fault_hits(hub, RTV_FAULT_XS_TXN_COMMIT), 1);
 
-    put(RTV_XS_CTL_PREVIOUS, "emulated");
-    put(RTV_XS_CTL_SWITCH_ID, "12");
-    put(RTV_XS_CTL_STATE, "rolling-back");
+    order_switch("emulated", "12", "rolling-back");
     rtv_local_fault_set(hub, RTV_FAULT_XS_WRITE, 0, 3, EIO);
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "12", 3000));
     ck_assert_uint_ge(rtv_local_fault_hits(hub, RTV_FAULT_XS_WRITE), 1);
