@@ -277,6 +277,11 @@ uint64_t shunt_size(const struct shunt *sh)
     return sh->emu.size;
 }
 
+bool shunt_can_discard(const struct shunt *sh)
+{
+    return sh->emu.can_discard;
+}
+
 void shunt_get_status(const struct shunt *sh, struct shunt_status *st)
 {
     memset(st, 0, sizeof(*st));

@@ -69,6 +69,16 @@ void shunt_free(struct shunt *sh);
 /* Size of the device in bytes (the emulated disk's). */
 uint64_t shunt_size(const struct shunt *sh);
 
+/* Whether discards can be offered: the emulated path (the one every mode
+ * falls back to, and selective's route for discards) punches holes in a
+ * regular file, and in a block device only if that offers write zeroes,
+ * which is how the kernel punches one (ata_piix's IDE disks do not: mkfs's
+ * discard failed EOPNOTSUPP and the guest logged an I/O error on nbd0). */
+bool shunt_can_discard(const struct shunt *sh);
+/* That test for the block device major:minor, from sysfs at root ("/sys";
+ * the tests pass a tree of their own). */
+bool shunt_emu_blkdev_punches(const char *root, unsigned major, unsigned minor);
+
 /* One guest request.  The caller owns it and buf (len bytes; aligned to
  * SHUNT_ALIGN for read/write) until done() is called with 0 or -errno. */
 struct shunt_req {
@@ -129,9 +139,10 @@ unsigned shunt_nbd_inflight(const struct shunt_nbd *n);
 
 struct shunt_nbd_dev;
 
-/* Attaches a socketpair to dev (/dev/nbdN) with the given size and
- * flush+trim flags, runs NBD_DO_IT on a thread; *server_fd gets our end. */
-int shunt_nbd_dev_attach(const char *dev, uint64_t size, int *server_fd,
+/* Attaches a socketpair to dev (/dev/nbdN) with the given size, the flush
+ * flag and the trim flag if trim, runs NBD_DO_IT on a thread; *server_fd
+ * gets our end. */
+int shunt_nbd_dev_attach(const char *dev, uint64_t size, bool trim, int *server_fd,
                          struct shunt_nbd_dev **out, struct rtv_err *err);
 /* Asks the driver to disconnect (it sends NBD_CMD_DISC); returns at once. */
 void shunt_nbd_dev_disconnect(struct shunt_nbd_dev *d);

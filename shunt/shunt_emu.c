@@ -14,13 +14,39 @@
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define EMU_RING_ENTRIES 256
+
+bool shunt_emu_blkdev_punches(const char *root, unsigned major, unsigned minor)
+{
+    char path[256];
+    unsigned long long max = 0;
+    FILE *f;
+
+    /* A partition's queue is its disk's: /sys/dev/block/M:m/queue is there
+     * for whole disks, ../queue for partitions. */
+    snprintf(path, sizeof(path), "%s/dev/block/%u:%u/queue/write_zeroes_max_bytes", root,
+             major, minor);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        snprintf(path, sizeof(path), "%s/dev/block/%u:%u/../queue/write_zeroes_max_bytes",
+                 root, major, minor);
+        f = fopen(path, "r");
+    }
+    if (f == NULL)
+        return false;
+    if (fscanf(f, "%llu", &max) != 1)
+        max = 0;
+    fclose(f);
+    return max > 0;
+}
 
 int shunt_emu_open(struct shunt_emu *e, const char *path, bool allow_buffered,
                    struct rtv_err *err)
@@ -59,6 +85,8 @@ int shunt_emu_open(struct shunt_emu *e, const char *path, bool allow_buffered,
         e->size = (uint64_t)st.st_size;
     }
     e->size &= ~(uint64_t)511;
+    e->can_discard = S_ISREG(st.st_mode) ||
+                     shunt_emu_blkdev_punches("/sys", major(st.st_rdev), minor(st.st_rdev));
     rc = io_uring_queue_init(EMU_RING_ENTRIES, &e->ring, 0);
     if (rc < 0) {
         close(e->fd);

@@ -111,7 +111,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "rtvirt-shunt: %s\n", err.msg);
         return 1;
     }
-    if (shunt_nbd_dev_attach(nbd_dev, shunt_size(sh), &fd, &dev, &err) < 0) {
+    if (shunt_nbd_dev_attach(nbd_dev, shunt_size(sh), shunt_can_discard(sh), &fd, &dev,
+                             &err) < 0) {
         fprintf(stderr, "rtvirt-shunt: %s\n", err.msg);
         shunt_free(sh);
         return 1;
@@ -130,6 +131,9 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     fprintf(stderr, "rtvirt-shunt: serving %s from %s (vdev %s), %llu bytes\n", nbd_dev,
             cfg.emulated, cfg.vdev, (unsigned long long)shunt_size(sh));
+    if (!shunt_can_discard(sh))
+        fprintf(stderr, "rtvirt-shunt: discard not offered on %s: %s cannot punch holes "
+                "(no write zeroes)\n", nbd_dev, cfg.emulated);
 
     bool disconnecting = false;
     for (;;) {

@@ -38,7 +38,7 @@ static void *do_it(void *arg)
     return NULL;
 }
 
-int shunt_nbd_dev_attach(const char *dev, uint64_t size, int *server_fd,
+int shunt_nbd_dev_attach(const char *dev, uint64_t size, bool trim, int *server_fd,
                          struct shunt_nbd_dev **out, struct rtv_err *err)
 {
     struct shunt_nbd_dev *d = calloc(1, sizeof(*d));
@@ -63,7 +63,7 @@ int shunt_nbd_dev_attach(const char *dev, uint64_t size, int *server_fd,
         ioctl(d->fd, NBD_SET_SIZE_BLOCKS, (unsigned long)(size / bs)) < 0 ||
         ioctl(d->fd, NBD_SET_FLAGS, (unsigned long)(NBD_FLAG_HAS_FLAGS |
                                                    NBD_FLAG_SEND_FLUSH |
-                                                   NBD_FLAG_SEND_TRIM)) < 0 ||
+                                                   (trim ? NBD_FLAG_SEND_TRIM : 0))) < 0 ||
         ioctl(d->fd, NBD_SET_SOCK, (unsigned long)sv[1]) < 0) {
         rc = rtv_err_set(err, errno, "%s: setting up the nbd device failed: %s%s", dev,
                          strerror(errno), errno == EBUSY ? " (already in use)" : "");

@@ -36,6 +36,7 @@ struct shunt_emu {
     int             fd;
     bool            direct;        /* opened O_DIRECT */
     bool            exclusive;     /* O_EXCL on a block device */
+    bool            can_discard;   /* see shunt_can_discard() */
     uint64_t        size;
     struct io_uring ring;
     bool            ring_ok;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../shunt/shunt.h"
@@ -261,6 +262,52 @@ START_TEST(eof_in_the_middle_of_a_write)
 }
 END_TEST
 
+/* Discard is offered only where the emulated path can punch holes. */
+static void put_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    ck_assert_ptr_nonnull(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+START_TEST(discard_offered_only_where_holes_can_be_punched)
+{
+    char root[] = "/tmp/rtv-sysfs-XXXXXX", p[256], q[256];
+
+    ck_assert(shunt_can_discard(sh));   /* the test's image is a regular file */
+    ck_assert_ptr_nonnull(mkdtemp(root));
+    /* A fake sysfs: sda (8:0) without write zeroes, as ata_piix's IDE
+     * disk; vdb (252:16) with; sda1 (8:1) a partition of sda. */
+    const char *dirs[] = { "devices", "devices/sda", "devices/sda/queue", "devices/sda/sda1",
+                           "devices/vdb", "devices/vdb/queue", "dev", "dev/block" };
+    for (unsigned i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", root, dirs[i]);
+        ck_assert_int_eq(mkdir(p, 0755), 0);
+    }
+    snprintf(p, sizeof(p), "%s/devices/sda/queue/write_zeroes_max_bytes", root);
+    put_file(p, "0\n");
+    snprintf(p, sizeof(p), "%s/devices/vdb/queue/write_zeroes_max_bytes", root);
+    put_file(p, "33553920\n");
+    const char *links[][2] = { { "8:0", "sda" }, { "8:1", "sda/sda1" }, { "252:16", "vdb" } };
+    for (unsigned i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s/dev/block/%s", root, links[i][0]);
+        snprintf(q, sizeof(q), "../../devices/%s", links[i][1]);
+        ck_assert_int_eq(symlink(q, p), 0);
+    }
+    ck_assert(!shunt_emu_blkdev_punches(root, 8, 0));
+    ck_assert(!shunt_emu_blkdev_punches(root, 8, 1));
+    ck_assert(shunt_emu_blkdev_punches(root, 252, 16));
+    ck_assert(!shunt_emu_blkdev_punches(root, 9, 9));   /* unknown: not offered */
+    snprintf(p, sizeof(p), "%s/devices/sda/queue/write_zeroes_max_bytes", root);
+    put_file(p, "4096\n");
+    ck_assert(shunt_emu_blkdev_punches(root, 8, 1));    /* the partition's disk can */
+    snprintf(q, sizeof(q), "rm -rf %s", root);
+    ck_assert_int_eq(system(q), 0);
+}
+END_TEST
+
 static Suite *shunt_nbd_suite(void)
 {
     Suite *s = suite_create("shunt_nbd");
@@ -273,6 +320,7 @@ static Suite *shunt_nbd_suite(void)
     tcase_add_test(tc, garbage_drops_the_connection);
     tcase_add_test(tc, disconnect_after_replies);
     tcase_add_test(tc, eof_in_the_middle_of_a_write);
+    tcase_add_test(tc, discard_offered_only_where_holes_can_be_punched);
     suite_add_tcase(s, tc);
     return s;
 }
