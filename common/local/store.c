@@ -983,29 +983,44 @@ static int token_check(const char *token)
     return 0;
 }
 
+static int watch_args_check(const char *path, const char *token)
+{
+    int rc = path_check(path, true);
+
+    return rc < 0 ? rc : token_check(token);
+}
+
+/* The slot of conn's watch on path with token, or HUB_NONE.  Hub locked. */
+static uint32_t watch_find(struct rtv_local_hub *hub, uint32_t conn, const char *path,
+                           const char *token)
+{
+    for (uint32_t i = 0; i < hub->hdr->cfg.max_watches; i++) {
+        const struct hub_watch *w = &hub->watches[i];
+
+        if (w->in_use && w->conn == conn && strcmp(hub->watch_str[i].path, path) == 0 &&
+            strcmp(hub->watch_str[i].token, token) == 0)
+            return i;
+    }
+    return HUB_NONE;
+}
+
 static int local_watch(struct rtv_store *s, const char *path, const char *token)
 {
     struct local_conn *c = conn_of(s, xs);
     struct rtv_local_hub *hub = c->hub;
-    int rc = path_check(path, true);
-    if (rc < 0 || (rc = token_check(token)) < 0)
+    int rc = watch_args_check(path, token);
+    if (rc < 0)
         return rc;
 
     hub_lock(hub);
-    uint32_t free_slot = HUB_NONE;
-    for (uint32_t i = 0; i < hub->hdr->cfg.max_watches; i++) {
-        struct hub_watch *w = &hub->watches[i];
-        if (!w->in_use) {
-            if (free_slot == HUB_NONE)
-                free_slot = i;
-            continue;
-        }
-        if (w->conn == c->slot && strcmp(hub->watch_str[i].path, path) == 0 &&
-            strcmp(hub->watch_str[i].token, token) == 0) {
-            hub_unlock(hub);
-            return -EEXIST;
-        }
+    if (watch_find(hub, c->slot, path, token) != HUB_NONE) {
+        hub_unlock(hub);
+        return -EEXIST;
     }
+    uint32_t free_slot = HUB_NONE;
+    for (uint32_t i = 0; i < hub->hdr->cfg.max_watches && free_slot == HUB_NONE; i++)
+        if (!hub->watches[i].in_use)
+            free_slot = i;
     if (free_slot == HUB_NONE) {
         hub_unlock(hub);
         return -ENOSPC;
@@ -1027,24 +1042,16 @@ static int local_unwatch(struct rtv_store *s, const char *path, const char *toke
 {
     struct local_conn *c = conn_of(s, xs);
     struct rtv_local_hub *hub = c->hub;
-    int rc = path_check(path, true);
-    if (rc < 0 || (rc = token_check(token)) < 0)
+    int rc = watch_args_check(path, token);
+    if (rc < 0)
         return rc;
 
-    rc = -ENOENT;
     hub_lock(hub);
-    for (uint32_t i = 0; i < hub->hdr->cfg.max_watches; i++) {
-        struct hub_watch *w = &hub->watches[i];
-        if (w->in_use && w->conn == c->slot &&
-            strcmp(hub->watch_str[i].path, path) == 0 &&
-            strcmp(hub->watch_str[i].token, token) == 0) {
-            memset(w, 0, sizeof(*w));
-            rc = 0;
-            break;
-        }
-    }
+    uint32_t i = watch_find(hub, c->slot, path, token);
+    if (i != HUB_NONE)
+        memset(&hub->watches[i], 0, sizeof(hub->watches[i]));
     hub_unlock(hub);
-    return rc;
+    return i != HUB_NONE ? 0 : -ENOENT;
 }
 
 static int local_watch_fd(struct rtv_store *s)
