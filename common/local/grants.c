@@ -43,32 +43,49 @@ static void grant_free(struct rtv_local_hub *hub, uint32_t idx)
     e->gen++;
 }
 
+/* Locked: ref's grant if it still is the one of generation gen (the
+ * mapping that recorded gen is not stale), else NULL. */
+static struct hub_grant *grant_of_gen(struct rtv_local_hub *hub, rtv_gref_t ref,
+                                      uint32_t gen)
+{
+    struct hub_grant *e = &hub->grants[ref - 1];
+
+    return e->in_use && e->gen == gen ? e : NULL;
+}
+
+/* Locked: a grant goes once its granter let go of it and nobody maps it
+ * any more, just as Xen keeps mapped pages alive. */
+static void grant_free_if_done(struct rtv_local_hub *hub, uint32_t i)
+{
+    const struct hub_grant *e = &hub->grants[i];
+
+    if (e->unshared && e->map_count == 0)
+        grant_free(hub, i);
+}
+
 /* Locked: the granter lets go of one of its grants. */
 static void grant_unshare_one(struct rtv_local_hub *hub, rtv_gref_t ref,
                               uint32_t gen)
 {
-    struct hub_grant *e = &hub->grants[ref - 1];
+    struct hub_grant *e = grant_of_gen(hub, ref, gen);
 
-    if (!e->in_use || e->gen != gen)
+    if (e == NULL)
         return;
-    if (e->map_count > 0)
-        e->unshared = 1;
-    else
-        grant_free(hub, ref - 1);
+    e->unshared = 1;
+    grant_free_if_done(hub, ref - 1);
 }
 
 /* Locked: a mapper lets go of one of its mappings. */
 static void grant_unmap_one(struct rtv_local_hub *hub, rtv_gref_t ref,
                             uint32_t gen)
 {
-    struct hub_grant *e = &hub->grants[ref - 1];
+    struct hub_grant *e = grant_of_gen(hub, ref, gen);
 
-    if (!e->in_use || e->gen != gen)
+    if (e == NULL)
         return;
     if (e->map_count > 0)
         e->map_count--;
-    if (e->map_count == 0 && e->unshared)
-        grant_free(hub, ref - 1);
+    grant_free_if_done(hub, ref - 1);
 }
 
 static struct gnt_mapping *mapping_new(unsigned count)
@@ -326,13 +343,12 @@ void grants_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid)
         if (!e->in_use)
             continue;
         /* A dead domain's mappings are gone; its own grants go once the
-         * peers unmap them, just as Xen keeps mapped pages alive. */
+         * peers unmap them. */
         if (e->grantee == domid)
             e->map_count = 0;
         if (e->granter == domid)
             e->unshared = 1;
-        if (e->unshared && e->map_count == 0)
-            grant_free(hub, i);
+        grant_free_if_done(hub, i);
     }
 }
 
