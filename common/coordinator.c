@@ -373,16 +373,24 @@ static void read_nodes(struct rtv_coordinator *co, rtv_domid_t dom, const char *
     }
 }
 
+/* read_nodes() for d, through a copy of its name, as the other users of
+ * d's identity hold it. */
+static void read_dev_nodes(struct rtv_coordinator *co, const struct dev *d,
+                           const enum rtv_xs_node *nodes, char **vals, unsigned n)
+{
+    char vdev[sizeof(d->vdev)];
+
+    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
+    read_nodes(co, d->dom, vdev, nodes, vals, n);
+}
+
 static void feed_request(struct rtv_coordinator *co, struct dev *d, uint64_t now)
 {
     static const enum rtv_xs_node nodes[3] = {
         RTV_XS_CTL_REQUEST, RTV_XS_CTL_REQUEST_ID, RTV_XS_CTL_TIMEOUT_MS };
     char *v[3];
-    rtv_domid_t dom = d->dom;
-    char vdev[sizeof(d->vdev)];
-    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
 
-    read_nodes(co, dom, vdev, nodes, v, 3);
+    read_dev_nodes(co, d, nodes, v, 3);
     struct rtv_coord_event ev = { .kind = RTV_CEV_REQUEST, .now_ms = now,
                                   .request = v[0], .request_id = v[1],
                                   .timeout_ms = v[2] };
@@ -396,11 +404,8 @@ static void feed_shunt(struct rtv_coordinator *co, struct dev *d, uint64_t now)
         RTV_XS_SHUNT_STATE, RTV_XS_SHUNT_ACK_ID, RTV_XS_SHUNT_ERROR,
         RTV_XS_SHUNT_BLACKOUT_US, RTV_XS_SHUNT_HELD };
     char *v[5];
-    rtv_domid_t dom = d->dom;
-    char vdev[sizeof(d->vdev)];
-    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
 
-    read_nodes(co, dom, vdev, nodes, v, 5);
+    read_dev_nodes(co, d, nodes, v, 5);
     struct rtv_coord_event ev = { .kind = RTV_CEV_SHUNT, .now_ms = now,
                                   .shunt_state = v[0], .shunt_ack_id = v[1],
                                   .shunt_error = v[2], .shunt_blackout_us = v[3],
