@@ -260,23 +260,30 @@ static int requeue_add(struct rtv_front *f, const struct front_req *r)
     return 0;
 }
 
+/* Takes every in-flight request off q.  keep: they go to the requeue list;
+ * the rest (all without keep, raw test requests always, any the list has no
+ * room for) complete with -EIO. */
+static void queue_take_inflight(struct rtv_front *f, struct front_queue *q, bool keep)
+{
+    for (unsigned i = 0; i < q->nslots; i++) {
+        if (!q->inflight[i])
+            continue;
+        q->inflight[i] = false;
+        q->nr_inflight--;
+        if (keep && !q->slots[i].req.raw && requeue_add(f, &q->slots[i].req) == 0)
+            continue;
+        if (q->slots[i].req.cb != NULL)
+            q->slots[i].req.cb(q->slots[i].req.arg, -EIO);
+    }
+}
+
 /* Drops the current session.  keep: in-flight requests go to the requeue
  * list (raw test requests complete with -EIO instead). */
 static void session_drop(struct rtv_front *f, bool keep)
 {
     for (unsigned qi = 0; qi < f->nq; qi++) {
-        struct front_queue *q = &f->q[qi];
-
-        for (unsigned i = 0; i < q->nslots; i++) {
-            if (!q->inflight[i])
-                continue;
-            q->inflight[i] = false;
-            if (keep && !q->slots[i].req.raw && requeue_add(f, &q->slots[i].req) == 0)
-                continue;
-            if (q->slots[i].req.cb != NULL)
-                q->slots[i].req.cb(q->slots[i].req.arg, -EIO);
-        }
-        queue_free(f, q);
+        queue_take_inflight(f, &f->q[qi], keep);
+        queue_free(f, &f->q[qi]);
     }
     f->nq = 0;
 }
@@ -566,18 +573,8 @@ static void front_fail(struct rtv_front *f, const char *why)
             f->cfg.devid, why);
     /* Complete everything with -EIO.  The pages stay shared (the backend
      * may still write them) until rtv_front_close(). */
-    for (unsigned qi = 0; qi < f->nq; qi++) {
-        struct front_queue *q = &f->q[qi];
-
-        for (unsigned i = 0; i < q->nslots; i++) {
-            if (!q->inflight[i])
-                continue;
-            q->inflight[i] = false;
-            q->nr_inflight--;
-            if (q->slots[i].req.cb != NULL)
-                q->slots[i].req.cb(q->slots[i].req.arg, -EIO);
-        }
-    }
+    for (unsigned qi = 0; qi < f->nq; qi++)
+        queue_take_inflight(f, &f->q[qi], false);
     for (unsigned i = 0; i < f->nr_requeue; i++)
         if (f->requeue[i].cb != NULL)
             f->requeue[i].cb(f->requeue[i].arg, -EIO);
