@@ -163,19 +163,26 @@ static void emu_kick_waiting(struct shunt_emu *e)
     io_uring_submit(&e->ring);
 }
 
-void shunt_emu_submit(struct shunt_emu *e, struct path_op *op)
+/* Prepares op on the ring (true), or, when ops already wait for room or the
+ * ring is full, queues it behind them so order is kept (false). */
+static bool emu_prep_or_wait(struct shunt_emu *e, struct path_op *op)
 {
     op->next = NULL;
+    if (e->wait_head == NULL && emu_prep(e, op))
+        return true;
+    if (e->wait_tail)
+        e->wait_tail->next = op;
+    else
+        e->wait_head = op;
+    e->wait_tail = op;
+    return false;
+}
+
+void shunt_emu_submit(struct shunt_emu *e, struct path_op *op)
+{
     e->inflight++;
-    if (e->wait_head != NULL || !emu_prep(e, op)) {
-        if (e->wait_tail)
-            e->wait_tail->next = op;
-        else
-            e->wait_head = op;
-        e->wait_tail = op;
-        return;
-    }
-    io_uring_submit(&e->ring);
+    if (emu_prep_or_wait(e, op))
+        io_uring_submit(&e->ring);
 }
 
 void shunt_emu_reap(struct shunt_emu *e)
@@ -193,14 +200,7 @@ void shunt_emu_reap(struct shunt_emu *e)
             op->done_bytes + (uint32_t)res < op->len) {
             /* Short transfer: go on from where it stopped. */
             op->done_bytes += (uint32_t)res;
-            op->next = NULL;
-            if (e->wait_head != NULL || !emu_prep(e, op)) {
-                if (e->wait_tail)
-                    e->wait_tail->next = op;
-                else
-                    e->wait_head = op;
-                e->wait_tail = op;
-            }
+            (void)emu_prep_or_wait(e, op);
             io_uring_submit(&e->ring);
             continue;
         }
