@@ -306,15 +306,16 @@ static void run_child_ok(child_fn fn, struct front_job *j, int ms)
  * (sync_wait(j->sync_fd[0])). */
 struct handshake {
     int up[2], down[2];
+    pid_t pid;
 };
 
-static pid_t start_synced_child(child_fn fn, struct front_job *j, struct handshake *h)
+static void start_synced_child(child_fn fn, struct front_job *j, struct handshake *h)
 {
     ck_assert_int_eq(pipe(h->up), 0);
     ck_assert_int_eq(pipe(h->down), 0);
     j->sync_fd[0] = h->down[0];
     j->sync_fd[1] = h->up[1];
-    return start_child(fn, j);
+    h->pid = start_child(fn, j);
 }
 
 static void child_reached(struct handshake *h)
@@ -329,6 +330,13 @@ static void child_go_on(struct handshake *h)
     char c = 1;
 
     ck_assert_int_eq(write(h->down[1], &c, 1), 1);
+}
+
+/* Lets the child go on; it must then exit 0 within ms. */
+static void child_go_on_to_exit(struct handshake *h, int ms)
+{
+    child_go_on(h);
+    ck_assert_int_eq(wait_pid(h->pid, ms), 0);
 }
 
 /* ---- scenarios --------------------------------------------------------------- */
@@ -888,7 +896,7 @@ START_TEST(reconnect_requeues)
     struct handshake h;
     struct backend_proc bp = one_disk(&j, img_a, "w");
 
-    pid_t fp = start_synced_child(reconnect_child, &j, &h);
+    start_synced_child(reconnect_child, &j, &h);
     child_reached(&h);
     kill(bp.pid, SIGKILL);
     ck_assert_int_eq(wait_pid(bp.pid, 5000), 128 + SIGKILL);
@@ -896,7 +904,7 @@ START_TEST(reconnect_requeues)
     child_go_on(&h);
     child_reached(&h);
     struct backend_proc bp2 = start_default_backend();
-    ck_assert_int_eq(wait_pid(fp, 30000), 0);
+    ck_assert_int_eq(wait_pid(h.pid, 30000), 0);
     struct backd_stats st = stop_backend(bp2);
     ck_assert_uint_ge(st.requests, 24);
     ck_assert_uint_eq(st.errors, 0);
@@ -1015,12 +1023,11 @@ START_TEST(hostile_frontend)
     attach_job(&jh, 1, img_a, "w");
     attach_job(&jg, 2, img_b, "w");
     struct backend_proc bp = start_default_backend();
-    pid_t ph = start_synced_child(hostile_child, &jh, &h);
+    start_synced_child(hostile_child, &jh, &h);
     child_reached(&h);
     /* The ring is halted now (or about to be); the good guest runs. */
     run_child_ok(verify_child, &jg, 60000);
-    child_go_on(&h);
-    ck_assert_int_eq(wait_pid(ph, 10000), 0);
+    child_go_on_to_exit(&h, 10000);
     /* Daemon still alive and answering. */
     struct backd_stats st = stop_surviving_backend(bp);
     ck_assert_uint_eq(st.halted_rings, 1);
@@ -1164,13 +1171,13 @@ START_TEST(detach_and_guest_death)
     struct backend_proc bp = start_default_backend();
     j1.opts.ops = 300;
     j2.opts.ops = 1000000;             /* busy until it is killed */
-    pid_t p1 = start_synced_child(detach_child, &j1, &h);
+    start_synced_child(detach_child, &j1, &h);
     pid_t p2 = start_child(verify_child, &j2);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
 
     child_reached(&h);
     ck_assert_int_eq(blkif_xs_detach(x.xs, &d1, 5000, false), 0);
-    ck_assert_int_eq(wait_pid(p1, 10000), 0);
+    ck_assert_int_eq(wait_pid(h.pid, 10000), 0);
 
     /* dom2 dies with I/O in flight; the toolstack cleans up by force. */
     usleep(100000);
@@ -1378,25 +1385,23 @@ START_TEST(fault_injection)
      * the next ones succeed. */
     attach_job(&j, 4, img_b, "w");
     j.cfg.persistent = false;
-    pid_t p = start_synced_child(map_fault_child, &j, &h);
+    start_synced_child(map_fault_child, &j, &h);
     child_reached(&h);
     rtv_local_fault_set(hub, RTV_FAULT_GNT_MAP, 0, 3, EINVAL);
-    child_go_on(&h);
-    ck_assert_int_eq(wait_pid(p, 20000), 0);
+    child_go_on_to_exit(&h, 20000);
 
     /* Persistent pool cannot be shared: one-shot grants instead. */
     attach_job(&j, 5, img_a, "w");
-    p = start_synced_child(share_fault_child, &j, &h);
+    start_synced_child(share_fault_child, &j, &h);
     child_reached(&h);
     rtv_local_fault_set(hub, RTV_FAULT_GNT_SHARE, 0, 1, ENOSPC);
     unsigned hits = rtv_local_fault_hits(hub, RTV_FAULT_GNT_SHARE);
-    child_go_on(&h);
-    ck_assert_int_eq(wait_pid(p, 20000), 0);
+    child_go_on_to_exit(&h, 20000);
     ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_SHARE), hits + 1);
 
     /* Store reads fail while the daemon re-evaluates a connected device. */
     attach_job(&j, 6, img_b, "w");
-    p = start_synced_child(read_fault_child, &j, &h);
+    start_synced_child(read_fault_child, &j, &h);
     child_reached(&h);
     {
         struct rtv_xen tx;
@@ -1417,8 +1422,7 @@ START_TEST(fault_injection)
         ck_assert_uint_ge(rtv_local_fault_hits(hub, RTV_FAULT_XS_READ), before + 2);
         rtv_xen_close(&tx);
     }
-    child_go_on(&h);
-    ck_assert_int_eq(wait_pid(p, 20000), 0);
+    child_go_on_to_exit(&h, 20000);
 
     struct backd_stats st = stop_surviving_backend(bp);
     ck_assert_uint_eq(st.connects, 3);
