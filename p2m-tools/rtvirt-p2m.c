@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -66,16 +67,23 @@ int p2m_bad_option(const char *cmd, const char *opt, const char *allowed)
     return P2M_EXIT_USAGE;
 }
 
+/* The unsigned number val starts with, in base: no sign, at least one digit,
+ * below 2^64; *end is left after it. */
+static bool unsigned_prefix(const char *val, int base, unsigned long long *v, char **end)
+{
+    if ( !val || !*val || *val == '-' || *val == '+' )
+        return false;
+    errno = 0;
+    *v = strtoull(val, end, base);
+    return errno == 0 && *end != val;
+}
+
 int p2m_arg_u64(const char *cmd, const char *arg, const char *val, uint64_t *out)
 {
     char *end;
     unsigned long long v;
 
-    errno = 0;
-    if ( !val || !*val || *val == '-' || *val == '+' )
-        goto bad;
-    v = strtoull(val, &end, 0);
-    if ( errno || *end )
+    if ( !unsigned_prefix(val, 0, &v, &end) || *end )
         goto bad;
     *out = v;
     return 0;
@@ -91,11 +99,7 @@ int p2m_arg_size(const char *cmd, const char *arg, const char *val, uint64_t *by
     unsigned long long v;
     unsigned int shift = 0;
 
-    errno = 0;
-    if ( !val || !*val || *val == '-' || *val == '+' )
-        goto bad;
-    v = strtoull(val, &end, 10);
-    if ( errno || end == val )
+    if ( !unsigned_prefix(val, 10, &v, &end) )
         goto bad;
     switch ( *end )
     {
