@@ -585,22 +585,34 @@ static int view_readable(struct xs_ctx *x, const char *path, struct view *v)
     return 0;
 }
 
+/* The start of read, directory and get_perms: the arguments checked
+ * (result_ok: the caller's result pointers are not NULL), the hub locked,
+ * a read fault injected where asked, and path looked up for reading into
+ * *v.  0: the hub stays locked for the caller; < 0: nothing is held. */
+static int query_enter(struct rtv_store *s, rtv_txn_t tid, const char *path, bool result_ok,
+                       bool read_fault, struct xs_ctx *x, struct view *v)
+{
+    int rc = path_check(path, false);
+    if (rc < 0)
+        return rc;
+    if (!result_ok)
+        return -EINVAL;
+    if ((rc = ctx_enter(s, tid, x)) < 0)
+        return rc;
+    if ((read_fault && (rc = hub_fault(x->hub, RTV_FAULT_XS_READ)) < 0) ||
+        (rc = view_readable(x, path, v)) < 0)
+        hub_unlock(x->hub);
+    return rc;
+}
+
 static int local_read(struct rtv_store *s, rtv_txn_t tid, const char *path,
                       char **val, size_t *len)
 {
     struct xs_ctx x;
     struct view v;
-    int rc = path_check(path, false);
+    int rc = query_enter(s, tid, path, val != NULL, true, &x, &v);
     if (rc < 0)
         return rc;
-    if (val == NULL)
-        return -EINVAL;
-    if ((rc = ctx_enter(s, tid, &x)) < 0)
-        return rc;
-    if ((rc = hub_fault(x.hub, RTV_FAULT_XS_READ)) < 0)
-        goto out;
-    if ((rc = view_readable(&x, path, &v)) < 0)
-        goto out;
     char *copy = malloc(v.vlen + 1);
     if (copy == NULL) {
         rc = -ENOMEM;
@@ -774,15 +786,9 @@ static int local_directory(struct rtv_store *s, rtv_txn_t tid, const char *path,
     struct xs_ctx x;
     struct view v;
     struct names nl = { 0 };
-    int rc = path_check(path, false);
+    int rc = query_enter(s, tid, path, names != NULL && num != NULL, false, &x, &v);
     if (rc < 0)
         return rc;
-    if (names == NULL || num == NULL)
-        return -EINVAL;
-    if ((rc = ctx_enter(s, tid, &x)) < 0)
-        return rc;
-    if ((rc = view_readable(&x, path, &v)) < 0)
-        goto out;
     size_t plen = strlen(path);
     uint32_t idx = node_find(x.hub, path);
     if (idx != HUB_NONE) {
@@ -834,15 +840,9 @@ static int local_get_perms(struct rtv_store *s, rtv_txn_t tid, const char *path,
 {
     struct xs_ctx x;
     struct view v;
-    int rc = path_check(path, false);
+    int rc = query_enter(s, tid, path, perms != NULL && num != NULL, false, &x, &v);
     if (rc < 0)
         return rc;
-    if (perms == NULL || num == NULL)
-        return -EINVAL;
-    if ((rc = ctx_enter(s, tid, &x)) < 0)
-        return rc;
-    if ((rc = view_readable(&x, path, &v)) < 0)
-        goto out;
     struct rtv_xs_perm *copy = malloc(v.nperms * sizeof(*copy) + 1);
     if (copy == NULL) {
         rc = -ENOMEM;
