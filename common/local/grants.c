@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -112,6 +113,28 @@ static void mapping_free(struct gnt_mapping *m)
     free(m);
 }
 
+/* The start of share and map: their arguments checked (at most max
+ * grants), then an empty mapping for count of them; NULL with errno set
+ * otherwise. */
+static struct gnt_mapping *mapping_start(rtv_domid_t peer, unsigned count,
+                                         const rtv_gref_t *refs, unsigned max)
+{
+    struct gnt_mapping *m;
+
+    if (count == 0 || refs == NULL || peer >= RTV_DOMID_MAX) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if (count > max) {
+        errno = ENOSPC;
+        return NULL;
+    }
+    m = mapping_new(count);
+    if (m == NULL)
+        errno = ENOMEM;
+    return m;
+}
+
 /* Reserves count pages of address space, then puts each grant's memfd page
  * into it, so the caller gets one contiguous range whatever the pages. */
 static void *map_pages(struct rtv_local_hub *hub, const struct gnt_mapping *m,
@@ -142,20 +165,10 @@ static void *local_share(struct rtv_grants *g, rtv_domid_t peer, unsigned count,
     struct local_conn *c = conn_of(g, gnt);
     struct rtv_local_hub *hub = c->hub;
     int rc;
+    struct gnt_mapping *m = mapping_start(peer, count, refs, hub->hdr->cfg.max_grant_pages);
 
-    if (count == 0 || refs == NULL || peer >= RTV_DOMID_MAX) {
-        errno = EINVAL;
+    if (m == NULL)
         return NULL;
-    }
-    if (count > hub->hdr->cfg.max_grant_pages) {
-        errno = ENOSPC;
-        return NULL;
-    }
-    struct gnt_mapping *m = mapping_new(count);
-    if (m == NULL) {
-        errno = ENOMEM;
-        return NULL;
-    }
     m->shared = true;
 
     hub_lock(hub);
@@ -207,16 +220,11 @@ static void *local_map(struct rtv_grants *g, rtv_domid_t peer, unsigned count,
     struct local_conn *c = conn_of(g, gnt);
     struct rtv_local_hub *hub = c->hub;
     int rc = 0;
+    /* No bound on count here: a ref may be mapped more than once. */
+    struct gnt_mapping *m = mapping_start(peer, count, refs, UINT_MAX);
 
-    if (count == 0 || refs == NULL || peer >= RTV_DOMID_MAX) {
-        errno = EINVAL;
+    if (m == NULL)
         return NULL;
-    }
-    struct gnt_mapping *m = mapping_new(count);
-    if (m == NULL) {
-        errno = ENOMEM;
-        return NULL;
-    }
 
     hub_lock(hub);
     if ((rc = hub_fault(hub, RTV_FAULT_GNT_MAP)) < 0)
