@@ -64,6 +64,10 @@ endef
 
 include $(sort $(wildcard */module.mk tests/*/module.mk))
 
+# Named here, not in common/module.mk: GEN_HDRS is complete only now (a rule's
+# prerequisites are expanded when it is read; xenstore-schema/ comes later).
+check-headers: $(GEN_HDRS)
+
 # Every tests/unit/test_<name>.c is its own Check program (one Suite per module).
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_TESTS += $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
