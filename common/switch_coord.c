@@ -10,7 +10,8 @@
  * Inside SHUNT, the shunt reports `flushed` (drained, old path flushed,
  * requests held): the machine asks once per switch for the device-model
  * sync (RTV_CACT_DM_SYNC); the shunt flips on dm-synced-id, or the sync's
- * failure rolls the switch back.
+ * failure rolls the switch back.  A switch to emulated asks for it as it
+ * enters SHUNT (see on_request), so the sync overlaps the shunt's drain.
  *
  * and from any waiting phase, on a bound passing or a failure:
  *
@@ -268,6 +269,15 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
     }
     arm(c, ev->now_ms, RTV_COORD_SHUNT);
     publish_state(c, out);
+    if (target == RTV_MODE_EMULATED) {
+        /* Back to qemu: nothing reaches its drive while the guest is off
+         * the emulated path, so checking it holds nothing stale needs no
+         * drained guest.  Asked for now, after the state is out, it runs
+         * while the shunt drains and flushes the PV path, instead of after
+         * a `flushed` round trip; the shunt finds dm-synced-id there. */
+        c->dm_sync_id = c->switch_id;
+        out->actions |= RTV_CACT_DM_SYNC;
+    }
 }
 
 /* Parses a guest-written number; a bad one is ignored (with a note). */

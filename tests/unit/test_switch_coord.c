@@ -114,7 +114,8 @@ START_TEST(pv_to_emulated_closes_ring_after_shunt)
 {
     to_pv("1");
     request("emulated", "2", NULL);
-    ck_assert_uint_eq(out.actions, 0);
+    /* qemu's side checked while the shunt drains, not after it (below). */
+    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
     assert_state("switching-to-emulated");
     shunt("emulating", "2", NULL, "50", "0");
     /* Ring torn down only once the shunt is off it; not yet answered. */
@@ -378,10 +379,11 @@ START_TEST(flushed_shunt_asks_for_one_dm_sync_per_switch)
     ck_assert_uint_eq(out.actions, 0);
     shunt("enlightened", "1", NULL, "10", "0");
     assert_result("ok", 1);
-    request("emulated", "2", NULL);
-    shunt("flushed", "1", NULL, NULL, NULL);        /* the way back too */
+    request("emulated", "2", NULL);                 /* the way back: asked at once */
     ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
     ck_assert_uint_eq(c.dm_sync_id, 2);
+    shunt("flushed", "1", NULL, NULL, NULL);        /* and not again */
+    ck_assert_uint_eq(out.actions, 0);
 }
 END_TEST
 
@@ -398,6 +400,21 @@ START_TEST(dm_sync_failure_rolls_back_only_a_running_switch)
     simple(RTV_CEV_DM_SYNC_FAILED);                 /* stable: noted only */
     ck_assert(!out.publish_state && !out.publish_result);
     ck_assert_contains(out.note, "no switch of ours waits for it");
+}
+END_TEST
+
+START_TEST(dm_check_failure_keeps_the_guest_on_pv)
+{
+    to_pv("1");
+    request("emulated", "2", NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    simple(RTV_CEV_DM_SYNC_FAILED);                 /* qemu not fit to go back to */
+    assert_state("rolling-back");
+    shunt("enlightened", "2", NULL, NULL, NULL);
+    assert_result("rolled-back", 2);
+    ck_assert_uint_eq(out.actions, 0);              /* the ring it uses stays up */
+    ck_assert(c.backend_up);
+    ck_assert_contains(out.error, "could not be synced: boom");
 }
 END_TEST
 
@@ -494,6 +511,7 @@ static Suite *switch_coord_suite(void)
     tcase_add_test(tc, recover_rolling_back_already_confirmed);
     tcase_add_test(tc, flushed_shunt_asks_for_one_dm_sync_per_switch);
     tcase_add_test(tc, dm_sync_failure_rolls_back_only_a_running_switch);
+    tcase_add_test(tc, dm_check_failure_keeps_the_guest_on_pv);
     tcase_add_test(tc, recover_does_not_sync_a_switch_it_rolls_back);
     tcase_add_test(tc, recover_refuses_unmanaged);
     tcase_add_loop_test(tc, random_events_keep_invariants, 0, 8);
