@@ -10,6 +10,7 @@
  */
 #include "rtvirt/coordinator.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -201,42 +202,31 @@ static int synced_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     return rtv_xs_printf(xs, t, path, "%u", s->id);
 }
 
-/* RTV_CACT_DM_SYNC: sync qemu's side, then let the shunt flip; a failure
- * goes back to the machine (which rolls the switch back). */
-static void dm_sync(struct rtv_coordinator *co, rtv_domid_t dom, const char *vdev,
-                    uint64_t now)
+/* What a device-model sync for switch id came to: dm-synced-id (the shunt
+ * flips on it), or the failure back to the machine (which rolls the switch
+ * back).  rc 1: there was nothing to sync. */
+static void dm_sync_finish(struct rtv_coordinator *co, struct dev *d, uint32_t id, int rc,
+                           uint64_t us, const char *msg, uint64_t now)
 {
-    struct dev *d = find_dev(co, dom, vdev);
-    struct rtv_err err = {0};
-    struct synced s = { d, 0, false, 0 };
-    int rc = 0;
+    rtv_domid_t dom = d->dom;
+    char vdev[sizeof(d->vdev)];
+    struct synced s = { d, id, rc == 0, us };
 
-    if (d == NULL)
+    snprintf(vdev, sizeof(vdev), "%s", d->vdev);
+    if (id != d->m.dm_sync_id) {
+        logf_(co, "domain %u %s: device-model sync for switch %u ended (%s) after switch "
+              "%u asked for one: dropped", (unsigned)dom, vdev, id,
+              rc < 0 ? msg : "ok", d->m.dm_sync_id);
         return;
-    s.id = d->m.dm_sync_id;
-    if (co->ops->dm_sync) {
-        char *image = read_node(co->xs, RTV_XS_CTL_IMAGE, dom, vdev);
-        if (image == NULL)
-            rc = rtv_err_set(&err, ENOENT, "node ctl-image: absent");
-        else if ((rc = rtv_xs_check_value(RTV_XS_CTL_IMAGE, image, &err)) == 0)
-            rc = co->ops->dm_sync(co->ctx, dom, vdev, image, &s.us, &err);
-        free(image);
-        s.have_us = rc == 0;
-    } else {
-        rc = 1;   /* nothing to sync */
     }
-    d = find_dev(co, dom, vdev);   /* the callback may not, but be safe */
-    if (d == NULL)
-        return;
     if (rc < 0) {
-        struct rtv_coord_event ev = { .kind = RTV_CEV_DM_SYNC_FAILED,
-                                      .now_ms = now, .msg = err.msg };
+        struct rtv_coord_event ev = { .kind = RTV_CEV_DM_SYNC_FAILED, .now_ms = now,
+                                      .msg = msg };
         logf_(co, "domain %u %s: device-model sync for switch %u failed: %s",
-              (unsigned)dom, vdev, s.id, err.msg);
+              (unsigned)dom, vdev, id, msg);
         step(co, d, &ev);
         return;
     }
-    s.d = d;
     rc = rtv_xs_transact(co->xs, 0, synced_txn, &s);
     if (rc == -ENOENT) {
         drop_dev(co, d);
@@ -247,10 +237,49 @@ static void dm_sync(struct rtv_coordinator *co, rtv_domid_t dom, const char *vde
               "time out and roll back)", (unsigned)dom, vdev, strerror(-rc));
     else if (s.have_us)
         logf_(co, "domain %u %s: device model synced for switch %u in %llu us",
-              (unsigned)dom, vdev, s.id, (unsigned long long)s.us);
+              (unsigned)dom, vdev, id, (unsigned long long)us);
     else
         logf_(co, "domain %u %s: switch %u: no device model to sync (--no-qmp)",
-              (unsigned)dom, vdev, s.id);
+              (unsigned)dom, vdev, id);
+}
+
+/* RTV_CACT_DM_SYNC: sync qemu's side (here, or started elsewhere), then
+ * dm_sync_finish(). */
+static void dm_sync(struct rtv_coordinator *co, rtv_domid_t dom, const char *vdev,
+                    uint64_t now)
+{
+    struct dev *d = find_dev(co, dom, vdev);
+    struct rtv_err err = {0};
+    uint64_t us = 0;
+    uint32_t id;
+    int rc = 1;   /* no ops->dm_sync: nothing to sync */
+
+    if (d == NULL)
+        return;
+    id = d->m.dm_sync_id;
+    if (co->ops->dm_sync) {
+        char *image = read_node(co->xs, RTV_XS_CTL_IMAGE, dom, vdev);
+        if (image == NULL)
+            rc = rtv_err_set(&err, ENOENT, "node ctl-image: absent");
+        else if ((rc = rtv_xs_check_value(RTV_XS_CTL_IMAGE, image, &err)) == 0)
+            rc = co->ops->dm_sync(co->ctx, dom, vdev, image, id, &us, &err);
+        free(image);
+    }
+    d = find_dev(co, dom, vdev);   /* the callback may not, but be safe */
+    if (d == NULL || rc == RTV_DM_SYNC_STARTED)
+        return;
+    dm_sync_finish(co, d, id, rc, us, err.msg, now);
+}
+
+void rtv_coordinator_dm_sync_done(struct rtv_coordinator *co, rtv_domid_t dom,
+                                  const char *vdev, uint32_t switch_id, int rc,
+                                  uint64_t took_us, const char *msg, uint64_t now_ms)
+{
+    struct dev *d = find_dev(co, dom, vdev);
+
+    assert(rc != RTV_DM_SYNC_STARTED);
+    if (d != NULL)
+        dm_sync_finish(co, d, switch_id, rc, took_us, msg ? msg : "no reason given", now_ms);
 }
 
 /* Carries out one step's output: publish, then act. */

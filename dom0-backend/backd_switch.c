@@ -19,6 +19,7 @@
 
 #include "../ioemu/qmp.h"
 #include "backd.h"
+#include "backd_dmsync.h"
 #include "rtvirt/blkif_abi.h"
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/coordinator.h"
@@ -46,10 +47,10 @@ struct backd_switch {
     void                  (*log)(void *ctx, const char *msg);
     void                   *log_ctx;
     char                    qmp_dir[200];   /* "" = --no-qmp */
+    struct backd_dmsync    *dmsync;         /* the syncs running on threads */
 };
 
-/* The QMP sync's bound: qemu answers in milliseconds; it runs in the
- * daemon's loop, which serves every other vbd too. */
+/* The QMP sync's bound: qemu answers in milliseconds. */
 #define QMP_TIMEOUT_MS 3000
 
 __attribute__((format(printf, 2, 3)))
@@ -250,16 +251,16 @@ static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
 }
 
 /* Step 6 of the switch protocol: qemu's drive of the image flushed, and
- * checked to hold no state the PV path would miss (ioemu/qmp.h). */
+ * checked to hold no state the PV path would miss (ioemu/qmp.h), on a
+ * thread (backd_dmsync.h); dmsync_done() hands the result back. */
 static int ad_dm_sync(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
-                      uint64_t *took_us, struct rtv_err *err)
+                      uint32_t switch_id, uint64_t *took_us, struct rtv_err *err)
 {
     struct backd_switch *sw = ctx;
-    struct rtv_qmp *q;
-    struct rtv_qmp_drive d;
     char sock[256];
     int rc;
 
+    (void)took_us;
     if (sw->qmp_dir[0] == '\0')
         return 1;   /* --no-qmp */
     snprintf(sock, sizeof(sock), "%s/qmp-libxl-%u", sw->qmp_dir, (unsigned)dom);
@@ -268,18 +269,22 @@ static int ad_dm_sync(void *ctx, rtv_domid_t dom, const char *vdev, const char *
                            "the device model's side of %s cannot be synced (a domain "
                            "whose device model is not a dom0 qemu needs rtvirt-backd "
                            "--no-qmp)", sock, (unsigned)dom, strerror(errno), vdev);
-    /* Timed from the connect: that is part of what the shunt waits for. */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    if ((rc = rtv_qmp_connect(sock, QMP_TIMEOUT_MS, &q, err)) < 0)
-        return rc;
-    rc = rtv_qmp_drive_sync(q, image, &d, err);
-    rtv_qmp_close(q);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (rc == 0)
-        *took_us = (uint64_t)((int64_t)(t1.tv_sec - t0.tv_sec) * 1000000 +
-                              (t1.tv_nsec - t0.tv_nsec) / 1000);
-    return rc;
+    rc = backd_dmsync_start(sw->dmsync, sock, dom, vdev, image, switch_id, QMP_TIMEOUT_MS,
+                            err);
+    return rc < 0 ? rc : RTV_DM_SYNC_STARTED;
+}
+
+struct reap_ctx {
+    struct backd_switch *sw;
+    uint64_t             now_ms;
+};
+
+static void dmsync_done(void *ctx, const struct backd_dmsync_result *r)
+{
+    struct reap_ctx *rc = ctx;
+
+    rtv_coordinator_dm_sync_done(rc->sw->co, r->dom, r->vdev, r->switch_id, r->rc,
+                                 r->took_us, r->msg, rc->now_ms);
 }
 
 static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present,
@@ -433,8 +438,14 @@ struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store 
      * finishes its close after the directory went recreates its state node),
      * and that must not land in a new twin's directory. */
     sw->next = (unsigned)(time(NULL) ^ getpid()) % BACKD_SWITCH_DEVID_SPAN;
+    sw->dmsync = backd_dmsync_new(err);
+    if (sw->dmsync == NULL) {
+        free(sw);
+        return NULL;
+    }
     sw->co = rtv_coordinator_new(co_xs, &ops, sw, err);
     if (sw->co == NULL) {
+        backd_dmsync_free(sw->dmsync);
         free(sw);
         return NULL;
     }
@@ -459,15 +470,19 @@ int backd_switch_start(struct backd_switch *sw, uint64_t now_ms, struct rtv_err 
     return rtv_coordinator_start(sw->co, now_ms, err);
 }
 
-unsigned backd_switch_fds(const struct backd_switch *sw, int fds[2])
+unsigned backd_switch_fds(const struct backd_switch *sw, int fds[BACKD_SWITCH_FDS])
 {
     fds[0] = rtv_xs_watch_fd(sw->co_xs);
     fds[1] = rtv_xs_watch_fd(sw->xs);
-    return 2;
+    fds[2] = backd_dmsync_fd(sw->dmsync);
+    return BACKD_SWITCH_FDS;
 }
 
 void backd_switch_poll(struct backd_switch *sw, uint64_t now_ms)
 {
+    struct reap_ctx rc = { sw, now_ms };
+
+    backd_dmsync_reap(sw->dmsync, dmsync_done, &rc);
     rtv_coordinator_poll_watches(sw->co, now_ms);
     adapter_poll(sw, now_ms);
     rtv_coordinator_tick(sw->co, now_ms);
@@ -482,6 +497,7 @@ void backd_switch_free(struct backd_switch *sw)
 {
     if (sw == NULL)
         return;
+    backd_dmsync_free(sw->dmsync);   /* joins the syncs still running */
     rtv_coordinator_free(sw->co);
     rtv_xs_unwatch(sw->xs, "@releaseDomain", TOKEN);
     for (unsigned i = 0; i < MAX_DEVS; i++)

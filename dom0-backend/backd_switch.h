@@ -20,8 +20,9 @@
  *
  * Store connections: the coordinator and the adapter each need one of their
  * own (each drains its own watch events; the engine's loop discards the
- * events of its connection after rescanning).  Single-threaded: everything
- * runs from backd_run().
+ * events of its connection after rescanning).  Everything runs from
+ * backd_run() but the device-model syncs, each on a thread of its own that
+ * touches nothing but its qemu socket (backd_dmsync.h).
  */
 #ifndef RTVIRT_BACKD_SWITCH_H
 #define RTVIRT_BACKD_SWITCH_H
@@ -67,8 +68,10 @@ void backd_switch_set_log(struct backd_switch *sw, void (*log)(void *ctx, const 
  * incarnation left half done.  Call once, before the loop. */
 int backd_switch_start(struct backd_switch *sw, uint64_t now_ms, struct rtv_err *err);
 
-/* The watch fds to poll (2). */
-unsigned backd_switch_fds(const struct backd_switch *sw, int fds[2]);
+/* The fds to poll: the two watch fds and that of the device-model syncs
+ * running on threads (backd_dmsync.h). */
+#define BACKD_SWITCH_FDS 3
+unsigned backd_switch_fds(const struct backd_switch *sw, int fds[BACKD_SWITCH_FDS]);
 
 /* Handles queued watch events (coordinator, then the adapter's view of the
  * vbds it manages) and enforces the bounds.  Never blocks; call when a fd

@@ -695,14 +695,14 @@ int backd_run(struct backd *b, int timeout_ms)
 {
     struct rtv_store *xs = b->x->xs;
     struct rtv_evtchn *e = b->x->evtchn;
-    struct pollfd pfd[5];
+    struct pollfd pfd[3 + BACKD_SWITCH_FDS];
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : mono_ms() + (uint64_t)timeout_ms;
     uint64_t sw_next = 0;
 
     b->stop = false;
     while (!b->stop) {
         uint64_t now = mono_ms();
-        int wait = -1, swfds[2];
+        int wait = -1, swfds[BACKD_SWITCH_FDS];
         unsigned nfds = 3;
         bool sw_due = false;
 
@@ -720,9 +720,10 @@ int backd_run(struct backd *b, int timeout_ms)
         pfd[1] = (struct pollfd){ .fd = e->ops->fd(e), .events = POLLIN };
         pfd[2] = (struct pollfd){ .fd = b->uring_efd, .events = POLLIN };
         if (b->sw != NULL) {
-            nfds += backd_switch_fds(b->sw, swfds);
-            pfd[3] = (struct pollfd){ .fd = swfds[0], .events = POLLIN };
-            pfd[4] = (struct pollfd){ .fd = swfds[1], .events = POLLIN };
+            unsigned k = backd_switch_fds(b->sw, swfds);
+            for (unsigned i = 0; i < k; i++)
+                pfd[nfds + i] = (struct pollfd){ .fd = swfds[i], .events = POLLIN };
+            nfds += k;
         }
         int n = poll(pfd, nfds, wait);
 
@@ -751,8 +752,9 @@ int backd_run(struct backd *b, int timeout_ms)
         }
         if (b->sw != NULL) {
             now = mono_ms();
-            if (sw_due || now >= sw_next || (pfd[3].revents & POLLIN) ||
-                (pfd[4].revents & POLLIN)) {
+            for (unsigned i = 3; i < nfds; i++)
+                sw_due = sw_due || (pfd[i].revents & POLLIN);
+            if (sw_due || now >= sw_next) {
                 backd_switch_poll(b->sw, now);
                 sw_next = now + BACKD_SWITCH_TICK_MS;
             }

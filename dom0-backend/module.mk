@@ -10,9 +10,10 @@ all: $(BUILD)/tests/unit/test_blkif_req $(BUILD)/tests/unit/test_blkif_xs
 # The engine (everything but main: the blkif backend and the dom0 side of
 # the live switch) is shared with the component tests.
 BACKD_ENGINE_SRCS := dom0-backend/backd_io.c dom0-backend/backd_xs.c dom0-backend/backd_switch.c \
+                     dom0-backend/backd_dmsync.c \
                      ioemu/qmp.c
 BACKD_SRCS        := $(BACKD_ENGINE_SRCS) dom0-backend/backd_main.c
-EXTRA_LIBS_rtvirt-backd := $(shell $(PKG_CONFIG) --libs liburing json-c)
+EXTRA_LIBS_rtvirt-backd := $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-backd
 
 ifneq ($(origin rtv_program),undefined)

@@ -26,7 +26,7 @@ $(BUILD)/obj/tests/component/test_blkif_component.o: RTV_CPPFLAGS += $(CHECK_CFL
 $(BLKIF_COMP): $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
 	@mkdir -p $(@D)
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(BLKIF_COMP_OBJS) $(FRONT_LIB) \
-	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing json-c) $(LDLIBS)
+	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread $(LDLIBS)
 
 # switch: the live switch end to end (shunt/, rtvirt-backd's engine running
 # the coordinator) with a load generator and kill -9 of that daemon.

@@ -29,6 +29,7 @@ static struct {
     char last_image[256];
     int  dm_calls;
     int  dm_rc;             /* what the device-model sync returns */
+    uint32_t dm_id;         /* the switch it was asked for */
     char dm_image[256];
 } be;
 
@@ -63,12 +64,13 @@ static bool be_present(void *ctx, rtv_domid_t dom, const char *vdev)
 }
 
 static int be_dm_sync(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
-                      uint64_t *took_us, struct rtv_err *e)
+                      uint32_t switch_id, uint64_t *took_us, struct rtv_err *e)
 {
     (void)ctx;
     (void)dom;
     (void)vdev;
     be.dm_calls++;
+    be.dm_id = switch_id;
     snprintf(be.dm_image, sizeof(be.dm_image), "%s", image);
     *took_us = 1234;
     if (be.dm_rc < 0)
@@ -253,12 +255,13 @@ START_TEST(flushed_shunt_gets_one_device_model_sync_per_switch)
     shunt_reports("enlightened", "1");
     pump();
     ck_assert_str_eq(get(CTL "state"), "pv");
-    /* The way back is synced too. */
+    /* The way back is synced too, from the start (it overlaps the drain). */
     ask("emulated", 0);
+    ck_assert_int_eq(be.dm_calls, 2);
+    ck_assert_str_eq(get(CTL "dm-synced-id"), "2");
     put(guest.xs, REP "shunt-state", "flushed");
     pump();
     ck_assert_int_eq(be.dm_calls, 2);
-    ck_assert_str_eq(get(CTL "dm-synced-id"), "2");
 }
 END_TEST
 
@@ -273,6 +276,44 @@ START_TEST(failed_device_model_sync_rolls_back_with_the_reason)
     ck_assert_ptr_null(get(CTL "dm-synced-id"));       /* the shunt must not flip */
     rolls_back_through_shunt("device model's side of the emulated disk could "
                              "not be synced: qmp: no answer from qemu");
+}
+END_TEST
+
+/* rtvirt-backd runs the sync on a thread (its PV backends keep serving):
+ * the result comes later, and only the current switch's counts. */
+START_TEST(device_model_sync_started_elsewhere_finishes_later)
+{
+    be.dm_rc = RTV_DM_SYNC_STARTED;
+    start();
+    ask("pv", 0);
+    put(guest.xs, REP "shunt-state", "flushed");
+    pump();
+    ck_assert_int_eq(be.dm_calls, 1);
+    ck_assert_uint_eq(be.dm_id, 1);
+    ck_assert_ptr_null(get(CTL "dm-synced-id"));       /* not yet */
+    rtv_coordinator_dm_sync_done(co, 5, "hda", 1, 0, 777, NULL, now);
+    ck_assert_str_eq(get(CTL "dm-synced-id"), "1");
+    ck_assert_str_eq(get(CTL "stats/dm-sync-us"), "777");
+    shunt_reports("enlightened", "1");
+    pump();
+    ck_assert_str_eq(get(CTL "state"), "pv");
+    /* Towards emulated it is asked for at once; a late result of an older
+     * switch is dropped; a failure of the current one rolls it back. */
+    ask("emulated", 0);
+    ck_assert_int_eq(be.dm_calls, 2);
+    ck_assert_uint_eq(be.dm_id, 2);
+    rtv_coordinator_dm_sync_done(co, 5, "hda", 1, 0, 5, NULL, now);
+    ck_assert_str_eq(get(CTL "dm-synced-id"), "1");
+    ck_assert_str_eq(get(CTL "state"), "switching-to-emulated");
+    rtv_coordinator_dm_sync_done(co, 5, "hda", 2, -EIO, 0, "qmp: drive gone", now);
+    ck_assert_str_eq(get(CTL "dm-synced-id"), "1");
+    ck_assert_str_eq(get(CTL "state"), "rolling-back");
+    shunt_reports("enlightened", "2");
+    pump();
+    ck_assert_str_eq(get(CTL "state"), "pv");
+    ck_assert_str_eq(get(CTL "result"), "rolled-back");
+    ck_assert_contains(get(CTL "error"), "could not be synced: qmp: drive gone");
+    rtv_coordinator_dm_sync_done(co, 9, "hda", 2, 0, 1, NULL, now);   /* unknown: ignored */
 }
 END_TEST
 
@@ -411,6 +452,7 @@ static Suite *coordinator_suite(void)
     tcase_add_test(tc, switches_to_pv_and_back);
     tcase_add_test(tc, flushed_shunt_gets_one_device_model_sync_per_switch);
     tcase_add_test(tc, failed_device_model_sync_rolls_back_with_the_reason);
+    tcase_add_test(tc, device_model_sync_started_elsewhere_finishes_later);
     tcase_add_test(tc, no_device_model_lets_the_shunt_flip_without_a_sync);
     tcase_add_test(tc, refuses_bad_request_in_xenstore);
     tcase_add_test(tc, silent_shunt_is_rolled_back_after_the_bound);

@@ -30,14 +30,17 @@ struct rtv_coord_backend_ops {
     void (*tear_down)(void *ctx, rtv_domid_t dom, const char *vdev);
     /* Is a PV backend for this device up right now (after a restart)? */
     bool (*present)(void *ctx, rtv_domid_t dom, const char *vdev);
-    /* Syncs the device model's side of the emulated disk on image (the
-     * shunt is flushed and holds every guest request meanwhile): 0 with
-     * *took_us set; 1 if there is no device model to sync (rtvirt-backd
-     * --no-qmp; NULL means the same); -errno with err saying why (the
-     * switch is then rolled back).  Bounded; runs in the caller's loop. */
-    int (*dm_sync)(void *ctx, rtv_domid_t dom, const char *vdev,
-                   const char *image, uint64_t *took_us, struct rtv_err *err);
+    /* Syncs the device model's side of the emulated disk on image for
+     * switch switch_id (xenstore-schema section 1, step 6): 0 with *took_us
+     * set; 1 if there is no device model to sync (rtvirt-backd --no-qmp;
+     * NULL means the same); -errno with err saying why (the switch is then
+     * rolled back); or RTV_DM_SYNC_STARTED: it runs elsewhere and its
+     * result comes through rtv_coordinator_dm_sync_done().  Bounded. */
+    int (*dm_sync)(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
+                   uint32_t switch_id, uint64_t *took_us, struct rtv_err *err);
 };
+
+#define RTV_DM_SYNC_STARTED 2
 
 struct rtv_coordinator;
 
@@ -67,6 +70,13 @@ void rtv_coordinator_backend_event(struct rtv_coordinator *co, rtv_domid_t dom,
                                    const char *msg, uint64_t now_ms);
 
 /* Number of devices being coordinated, and one of them (for tests/status). */
+/* The result of a device-model sync that ops->dm_sync started (rc, took_us
+ * and msg as its return would have been).  A result for a switch the device
+ * has moved past is dropped. */
+void rtv_coordinator_dm_sync_done(struct rtv_coordinator *co, rtv_domid_t dom,
+                                  const char *vdev, uint32_t switch_id, int rc,
+                                  uint64_t took_us, const char *msg, uint64_t now_ms);
+
 unsigned rtv_coordinator_count(const struct rtv_coordinator *co);
 const struct rtv_coord *rtv_coordinator_get(const struct rtv_coordinator *co,
                                             rtv_domid_t dom, const char *vdev);
