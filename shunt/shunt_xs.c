@@ -334,6 +334,24 @@ static void maybe_open_gate(struct shunt_ctl *c)
     rtv_shunt_gate_open(&sh->eng, shunt_now_us());
 }
 
+/* At the gate, every store round trip is blackout: dm-synced-id alone,
+ * read first, opens it (dom0 writes it only for a switch whose sync
+ * succeeded); the consistent snapshot follows, with the guest running. */
+static void peek_dm_synced(struct shunt_ctl *c)
+{
+    char path[256], *v = NULL;
+    size_t n;
+    struct rtv_err err = { 0, "" };
+
+    if (node_path(c, RTV_XS_CTL_DM_SYNCED_ID, path, sizeof(path)) < 0 ||
+        rtv_xs_read(c->x.xs, RTV_XS_NO_TXN, path, &v, &n) < 0)
+        return;
+    if (rtv_xs_check_value(RTV_XS_CTL_DM_SYNCED_ID, v, &err) == 0 &&
+        snap_u32(v, &c->snap_dm_synced))
+        maybe_open_gate(c);
+    free(v);
+}
+
 void shunt_ctl_flushed(struct shunt_ctl *c)
 {
     /* Inside the engine: only note it; shunt_ctl_tick() reports. */
@@ -432,6 +450,8 @@ static void sync_ctl(struct shunt_ctl *c)
 
     c->dirty = false;
     c->last_resync_us = shunt_now_us();
+    if (c->phase == CTL_QUIESCING && sh->eng.phase == RTV_SHUNT_GATED)
+        peek_dm_synced(c);
     rc = rtv_xs_transact(c->x.xs, 0, snapshot_txn, &snap);
     if (rc < 0) {
         snapshot_free(&snap);
