@@ -336,7 +336,10 @@ static void maybe_open_gate(struct shunt_ctl *c)
 
 /* At the gate, every store round trip is blackout: dm-synced-id alone,
  * read first, opens it (dom0 writes it only for a switch whose sync
- * succeeded); the consistent snapshot follows, with the guest running. */
+ * succeeded, so the flip is safe); the consistent snapshot follows, with
+ * the guest running, and if dom0 rolled the switch back meanwhile (its
+ * bound passed just after the sync) it takes the guest back as for any
+ * finished switch dom0 rolls back. */
 static void peek_dm_synced(struct shunt_ctl *c)
 {
     char path[256], *v = NULL;
