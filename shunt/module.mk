@@ -27,3 +27,14 @@ SHUNT_UNIT_TESTS  := $(filter-out $(BUILD)/tests/unit/test_shunt_core,$(SHUNT_UN
 $(SHUNT_UNIT_TESTS): $(SHUNT_ENGINE_OBJS) $(FRONT_LIB)
 $(SHUNT_UNIT_TESTS): LDLIBS += $(SHUNT_ENGINE_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a \
                                $(shell $(PKG_CONFIG) --libs liburing) -lpthread
+
+# `make bench`: the nbd route's host cost, direct vs through the shunt, side
+# by side in one run (the lab's switch-live step prints the switch's own
+# benchmark: blackout per switch, throughput emulating vs enlightened).
+BENCH_TARGETS += bench-shunt
+.PHONY: bench-shunt
+bench-shunt: $(BUILD)/bin/rtvirt-shunt-bench
+	@f=$$(mktemp /var/tmp/rtvirt-shunt-bench.XXXXXX) && \
+	    trap 'rm -f "$$f"' EXIT && \
+	    dd if=/dev/urandom of="$$f" bs=1M count=64 status=none && \
+	    $(BUILD)/bin/rtvirt-shunt-bench "$$f" 64 2

@@ -190,13 +190,13 @@ int main(int argc, char **argv)
         { 4096, true, "4k random read, QD1" },
         { 131072, false, "128k sequential read, QD1" },
     };
-    printf("%-28s %12s %12s %12s %12s\n", "case", "direct MB/s", "nbd MB/s", "direct us",
-           "nbd us");
+    printf("%-28s %12s %12s %12s %12s %10s\n", "case", "direct MB/s", "nbd MB/s", "direct us",
+           "nbd us", "nbd/direct");
     for (unsigned i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct result d = run_case(dfd, false, mib << 20, cases[i].bs, cases[i].rnd, secs, buf);
         struct result n = run_case(sv[1], true, mib << 20, cases[i].bs, cases[i].rnd, secs, buf);
-        printf("%-28s %12.1f %12.1f %12.1f %12.1f\n", cases[i].name, d.mbs, n.mbs, d.lat_us,
-               n.lat_us);
+        printf("%-28s %12.1f %12.1f %12.1f %12.1f %10.2f\n", cases[i].name, d.mbs, n.mbs,
+               d.lat_us, n.lat_us, d.mbs > 0 ? n.mbs / d.mbs : 0.0);
     }
     close(dfd);
     close(sv[1]);
