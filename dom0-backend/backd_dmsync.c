@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -112,7 +113,13 @@ int backd_dmsync_start(struct backd_dmsync *ds, const char *sock, rtv_domid_t do
     j->r.dom = dom;
     j->r.switch_id = switch_id;
     snprintf(j->r.vdev, sizeof(j->r.vdev), "%s", vdev);
+    /* Signals (SIGTERM: stop) are the loop's: the thread starts with all
+     * of them blocked, so poll() there sees the EINTR. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
     rc = pthread_create(&j->thread, NULL, run, j);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (rc != 0) {
         free(j);
         return rtv_err_set(err, rc, "cannot start the device-model sync: %s", strerror(rc));
