@@ -14,6 +14,15 @@ $(QMP_COMP): $(BUILD)/obj/tests/component/test_qmp.o $(QEMU_FIXTURE_OBJ) $(BUILD
 	@mkdir -p $(@D)
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $^ $(JSONC_LIBS) $(CHECK_LIBS) $(LDLIBS)
 
+# dmsync: rtvirt-backd's device-model sync threads against that qemu.
+DMSYNC_COMP := $(BUILD)/tests/component/test_dmsync
+UNIT_TESTS += $(DMSYNC_COMP)
+$(BUILD)/obj/tests/component/test_dmsync.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit -Iioemu
+$(DMSYNC_COMP): $(BUILD)/obj/tests/component/test_dmsync.o $(QEMU_FIXTURE_OBJ) \
+                $(BUILD)/obj/dom0-backend/backd_dmsync.o $(BUILD)/obj/ioemu/qmp.o $(BUILD)/lib/librtvirt.a
+	@mkdir -p $(@D)
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $^ $(JSONC_LIBS) $(CHECK_LIBS) -lpthread $(LDLIBS)
+
 # blkif: rtvirt-backd's engine and librtvirt-front in separate processes.
 BLKIF_COMP      := $(BUILD)/tests/component/test_blkif_component
 BLKIF_COMP_OBJS := $(BUILD)/obj/tests/component/test_blkif_component.o \
