@@ -2,6 +2,7 @@
 #include "qemu_fixture.h"
 
 #include <signal.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -11,6 +12,27 @@
 #include "unit.h"
 
 #define MAX_DRIVES 4
+
+void test_qemu_scratch_make(struct test_qemu_scratch *s, const char *prefix)
+{
+    FILE *f;
+
+    snprintf(s->dir, sizeof(s->dir), "/tmp/%s-XXXXXX", prefix);
+    ck_assert_ptr_nonnull(mkdtemp(s->dir));
+    snprintf(s->sock, sizeof(s->sock), "%s/qmp.sock", s->dir);
+    snprintf(s->img, sizeof(s->img), "%s/disk.img", s->dir);
+    f = fopen(s->img, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_eq(ftruncate(fileno(f), 1 << 20), 0);
+    fclose(f);
+}
+
+void test_qemu_scratch_remove(const struct test_qemu_scratch *s)
+{
+    unlink(s->sock);
+    unlink(s->img);
+    rmdir(s->dir);
+}
 
 pid_t test_qemu_start(const char *sock, const struct test_qemu_drive *drives,
                       unsigned n, bool paused)

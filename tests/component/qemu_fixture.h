@@ -22,6 +22,16 @@ struct test_qemu_drive {
 pid_t test_qemu_start(const char *sock, const struct test_qemu_drive *drives,
                       unsigned n, bool paused);
 
+/* A scratch directory for such a test: /tmp/<prefix>-XXXXXX holding a 1 MiB
+ * raw image disk.img (path in img) and the path qmp.sock for qemu's
+ * monitor (in sock, not created).  Each buffer holds 128 bytes. */
+struct test_qemu_scratch {
+    char dir[64], sock[128], img[128];
+};
+void test_qemu_scratch_make(struct test_qemu_scratch *s, const char *prefix);
+/* Removes the image, the socket and the directory (other files first). */
+void test_qemu_scratch_remove(const struct test_qemu_scratch *s);
+
 /* SIGKILL and reap (its socket stays, as a crashed qemu leaves it);
  * *pid = -1.  No-op if *pid <= 0. */
 void test_qemu_stop(pid_t *pid);

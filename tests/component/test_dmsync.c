@@ -15,7 +15,7 @@
 #include "qemu_fixture.h"
 #include "unit.h"
 
-static char dir[64], sock[128], img[128];
+static struct test_qemu_scratch scratch;   /* qemu_fixture.h */
 static pid_t qemu = -1;
 static struct backd_dmsync_result got[4];
 static unsigned ngot;
@@ -40,34 +40,34 @@ static void wait_results(struct backd_dmsync *ds, unsigned n)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/rtv-dmsync-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(sock, sizeof(sock), "%s/qmp.sock", dir);
-    snprintf(img, sizeof(img), "%s/disk.img", dir);
-    FILE *f = fopen(img, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(ftruncate(fileno(f), 1 << 20), 0);
-    fclose(f);
+    test_qemu_scratch_make(&scratch, "rtv-dmsync");
     ngot = 0;
 }
 
 static void teardown(void)
 {
     test_qemu_stop(&qemu);
-    unlink(sock);
-    unlink(img);
-    rmdir(dir);
+    test_qemu_scratch_remove(&scratch);
+}
+
+/* A sync set and a qemu holding the image as libxl's holds a guest's hda. */
+static struct backd_dmsync *new_with_qemu(void)
+{
+    const struct test_qemu_drive d = { scratch.img, "raw", "ide0-hd0" };
+    struct rtv_err err = { 0, "" };
+    struct backd_dmsync *ds = backd_dmsync_new(&err);
+
+    ck_assert_msg(ds != NULL, "%s", err.msg);
+    qemu = test_qemu_start(scratch.sock, &d, 1, false);
+    return ds;
 }
 
 START_TEST(sync_result_comes_back_through_the_fd)
 {
-    const struct test_qemu_drive d = { img, "raw", "ide0-hd0" };
     struct rtv_err err = { 0, "" };
-    struct backd_dmsync *ds = backd_dmsync_new(&err);
+    struct backd_dmsync *ds = new_with_qemu();
 
-    ck_assert_ptr_nonnull(ds);
-    qemu = test_qemu_start(sock, &d, 1, false);
-    ck_assert_int_eq(backd_dmsync_start(ds, sock, 5, "hda", img, 7, 3000, &err), 0);
+    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", scratch.img, 7, 3000, &err), 0);
     ck_assert_uint_eq(backd_dmsync_running(ds), 1);
     wait_results(ds, 1);
     ck_assert_uint_eq(backd_dmsync_running(ds), 0);
@@ -82,16 +82,13 @@ END_TEST
 
 START_TEST(dead_monitor_and_unknown_image_are_errors_with_the_reason)
 {
-    const struct test_qemu_drive d = { img, "raw", "ide0-hd0" };
     struct rtv_err err = { 0, "" };
-    struct backd_dmsync *ds = backd_dmsync_new(&err);
+    struct backd_dmsync *ds = new_with_qemu();
 
-    ck_assert_ptr_nonnull(ds);
-    qemu = test_qemu_start(sock, &d, 1, false);
     /* Two at once, for two switches: each comes back with its own id. */
-    ck_assert_int_eq(backd_dmsync_start(ds, sock, 5, "hda", "/no/such.img", 8, 3000, &err), 0);
+    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", "/no/such.img", 8, 3000, &err), 0);
     test_qemu_stop(&qemu);   /* its socket stays: connections are refused */
-    ck_assert_int_eq(backd_dmsync_start(ds, sock, 5, "hda", img, 9, 3000, &err), 0);
+    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", scratch.img, 9, 3000, &err), 0);
     wait_results(ds, 2);
     for (unsigned i = 0; i < 2; i++) {
         ck_assert_int_lt(got[i].rc, 0);
@@ -113,7 +110,7 @@ START_TEST(free_waits_for_a_running_sync)
     ck_assert_ptr_nonnull(ds);
     /* Nobody listens: connect() fails at once, the thread ends by itself;
      * free() must join it rather than leave it running on freed memory. */
-    ck_assert_int_eq(backd_dmsync_start(ds, sock, 5, "hda", img, 1, 3000, &err), 0);
+    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", scratch.img, 1, 3000, &err), 0);
     backd_dmsync_free(ds);
 }
 END_TEST

@@ -21,7 +21,8 @@
 #include "qmp.h"
 #include "unit.h"
 
-static char dir[64], sock[128], img[128];
+/* Its directory, image and monitor socket (qemu_fixture.h). */
+static struct test_qemu_scratch scratch;
 /* A second drive for the per-drive tests: qcow2 (a format with its own
  * state) or another raw image. */
 static char img2[128];
@@ -30,33 +31,24 @@ static struct rtv_err err;
 
 static void start_qemu(int paused)
 {
-    const struct test_qemu_drive d = { img, "raw", "disk0" };
+    const struct test_qemu_drive d = { scratch.img, "raw", "disk0" };
 
-    qemu = test_qemu_start(sock, &d, 1, paused);
+    qemu = test_qemu_start(scratch.sock, &d, 1, paused);
 }
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/rtv-qmp-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
-    snprintf(sock, sizeof(sock), "%s/qmp.sock", dir);
-    snprintf(img, sizeof(img), "%s/disk.img", dir);
-    FILE *f = fopen(img, "w");
-    ck_assert_ptr_nonnull(f);
-    ck_assert_int_eq(ftruncate(fileno(f), 1 << 20), 0);
-    fclose(f);
+    test_qemu_scratch_make(&scratch, "rtv-qmp");
     memset(&err, 0, sizeof(err));
 }
 
 static void teardown(void)
 {
     test_qemu_stop(&qemu);
-    unlink(sock);
-    unlink(img);
     if (img2[0])
         unlink(img2);
     img2[0] = '\0';
-    rmdir(dir);
+    test_qemu_scratch_remove(&scratch);
 }
 
 static int running(struct rtv_qmp *q)
@@ -74,7 +66,7 @@ START_TEST(connects_and_finds_block_devices)
     struct rtv_qmp *q;
 
     start_qemu(0);
-    ck_assert_int_eq(rtv_qmp_connect(sock, 5000, &q, &err), 0);
+    ck_assert_int_eq(rtv_qmp_connect(scratch.sock, 5000, &q, &err), 0);
     ck_assert_msg(strlen(rtv_qmp_version(q)) >= 5, "version \"%s\"", rtv_qmp_version(q));
     ck_assert_int_eq(rtv_qmp_find_block(q, "disk0", &err), 0);
     ck_assert_int_eq(rtv_qmp_find_block(q, "ide0-hd0", &err), -ENOENT);
@@ -88,7 +80,7 @@ START_TEST(error_replies_name_the_command)
     struct rtv_qmp *q;
 
     start_qemu(0);
-    ck_assert_int_eq(rtv_qmp_connect(sock, 5000, &q, &err), 0);
+    ck_assert_int_eq(rtv_qmp_connect(scratch.sock, 5000, &q, &err), 0);
     ck_assert_int_eq(rtv_qmp_exec(q, "no-such-command", NULL, NULL, &err), -EREMOTEIO);
     ck_assert_contains(err.msg, "qmp: no-such-command failed: CommandNotFound");
     /* The session survives an error. */
@@ -99,7 +91,7 @@ END_TEST
 
 static void start_qemu_two(const char *fmt2)
 {
-    snprintf(img2, sizeof(img2), "%s/disk2.%s", dir, fmt2);
+    snprintf(img2, sizeof(img2), "%s/disk2.%s", scratch.dir, fmt2);
     if (strcmp(fmt2, "qcow2") == 0) {
         char cmd[300];
         snprintf(cmd, sizeof(cmd), "qemu-img create -q -f qcow2 %s 1M", img2);
@@ -110,9 +102,9 @@ static void start_qemu_two(const char *fmt2)
         ck_assert_int_eq(ftruncate(fileno(f), 1 << 20), 0);
         fclose(f);
     }
-    const struct test_qemu_drive d[2] = { { img, "raw", "disk0" }, { img2, fmt2, "disk1" } };
+    const struct test_qemu_drive d[2] = { { scratch.img, "raw", "disk0" }, { img2, fmt2, "disk1" } };
 
-    qemu = test_qemu_start(sock, d, 2, false);
+    qemu = test_qemu_start(scratch.sock, d, 2, false);
 }
 
 static void hmp(struct rtv_qmp *q, const char *line)
@@ -132,7 +124,7 @@ START_TEST(drive_sync_finds_the_drive_by_image_and_keeps_the_vm_running)
     char alias[200];
 
     start_qemu_two("raw");
-    ck_assert_int_eq(rtv_qmp_connect(sock, 5000, &q, &err), 0);
+    ck_assert_int_eq(rtv_qmp_connect(scratch.sock, 5000, &q, &err), 0);
     ck_assert(running(q));
     /* Something for the flush to write back (that it reaches the image's
      * fd as one fdatasync was seen with strace; not checked here). */
@@ -144,12 +136,12 @@ START_TEST(drive_sync_finds_the_drive_by_image_and_keeps_the_vm_running)
     /* The same drive by its name, and by another spelling of its path. */
     ck_assert_int_eq(rtv_qmp_drive_sync(q, "disk0", &d, &err), 0);
     ck_assert_str_eq(d.device, "disk0");
-    snprintf(alias, sizeof(alias), "%s/./disk.img", dir);
+    snprintf(alias, sizeof(alias), "%s/./disk.img", scratch.dir);
     ck_assert_int_eq(rtv_qmp_drive_sync(q, alias, &d, &err), 0);
     ck_assert_str_eq(d.device, "disk0");
     /* A paused VM stays paused (nothing here resumes it). */
     ck_assert_int_eq(rtv_qmp_exec(q, "stop", NULL, NULL, &err), 0);
-    ck_assert_int_eq(rtv_qmp_drive_sync(q, img, &d, &err), 0);
+    ck_assert_int_eq(rtv_qmp_drive_sync(q, scratch.img, &d, &err), 0);
     ck_assert(!running(q));
     rtv_qmp_close(q);
 }
@@ -161,7 +153,7 @@ START_TEST(drive_sync_refuses_a_format_with_its_own_state)
     struct rtv_qmp_drive d;
 
     start_qemu_two("qcow2");
-    ck_assert_int_eq(rtv_qmp_connect(sock, 5000, &q, &err), 0);
+    ck_assert_int_eq(rtv_qmp_connect(scratch.sock, 5000, &q, &err), 0);
     ck_assert_int_eq(rtv_qmp_drive_sync(q, img2, &d, &err), -EMEDIUMTYPE);
     ck_assert_contains(err.msg, "open as qcow2");
     ck_assert_contains(err.msg, "the live switch needs a raw image");
@@ -169,7 +161,7 @@ START_TEST(drive_sync_refuses_a_format_with_its_own_state)
     ck_assert_str_eq(err.msg, "qmp: qemu has no block device \"/nonexistent/disk.img\" "
                               "(it has: disk0, disk1)");
     /* The session is still usable after the refusals. */
-    ck_assert_int_eq(rtv_qmp_drive_sync(q, img, &d, &err), 0);
+    ck_assert_int_eq(rtv_qmp_drive_sync(q, scratch.img, &d, &err), 0);
     rtv_qmp_close(q);
 }
 END_TEST
@@ -180,11 +172,11 @@ START_TEST(silent_peer_times_out)
     struct rtv_qmp *q;
     int l = socket(AF_UNIX, SOCK_STREAM, 0);
 
-    strcpy(sa.sun_path, sock);
+    strcpy(sa.sun_path, scratch.sock);
     ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
     ck_assert_int_eq(listen(l, 1), 0);
     time_t t0 = time(NULL);
-    ck_assert_int_eq(rtv_qmp_connect(sock, 300, &q, &err), -ETIMEDOUT);
+    ck_assert_int_eq(rtv_qmp_connect(scratch.sock, 300, &q, &err), -ETIMEDOUT);
     ck_assert_str_eq(err.msg, "qmp: no answer from qemu within 300 ms");
     ck_assert_int_le(time(NULL) - t0, 2);
     close(l);
@@ -196,12 +188,12 @@ START_TEST(vanished_qemu_is_an_error_not_a_crash)
     struct rtv_qmp *q;
 
     start_qemu(1);
-    ck_assert_int_eq(rtv_qmp_connect(sock, 5000, &q, &err), 0);
+    ck_assert_int_eq(rtv_qmp_connect(scratch.sock, 5000, &q, &err), 0);
     test_qemu_stop(&qemu);   /* its socket stays behind */
     int rc = rtv_qmp_exec(q, "query-status", NULL, NULL, &err);
     ck_assert_msg(rc == -ECONNRESET || rc == -EPIPE, "rc %d: %s", rc, err.msg);
     rtv_qmp_close(q);
-    ck_assert_int_eq(rtv_qmp_connect(sock, 300, &q, &err), -ECONNREFUSED);
+    ck_assert_int_eq(rtv_qmp_connect(scratch.sock, 300, &q, &err), -ECONNREFUSED);
     ck_assert_contains(err.msg, "is the device model running?");
 }
 END_TEST
