@@ -49,12 +49,37 @@ assert runner.job_status([runner.StepResult("a", "dom0")]) == "blocked"
 assert images.debian_mirror().startswith(("http", "file", "ftp")), images.debian_mirror()
 # dom0 pvh: Xen gets dom0=pvh, QEMU an emulated VT-d with every dom0 virtio
 # device behind it; a PV flight keeps its old machine and devices
-class _A: pass
+class _A:
+    xen_args = None
 for name, pvh in (("smoke", False), ("p2m", True)):
     jr = runner.JobRun(_A(), flightdef.load(name), None, [], "/j", {})
     qa, xa = " ".join(jr.machine_args("/j/o.qcow2")), jr.xen_args()
     assert ("dom0=pvh" in xa) == pvh and ("intel-iommu" in qa) == pvh, (name, xa, qa)
     virtio = [a for a in jr.machine_args("/j/o.qcow2") if a.startswith("virtio-")]
     assert all("iommu_platform=on" in a for a in virtio) and len(virtio) == (3 if pvh else 0), virtio
-print("lab selftest: flight parsing, site steps, reports, dom0 pv/pvh machines, mirror lookup OK")
+jr = runner.JobRun(_A(), smoke, None, [], "/j", {})
+_A.xen_args = "hap=0 foo"
+assert jr.xen_args().endswith(" hap=0 foo"), jr.xen_args()
+# the death-rate table: events from the share, one death per guest and step
+# however often lab-guest says so, rows appended, rates aggregated
+from rtvlab import tally
+with tempfile.TemporaryDirectory() as d:
+    os.makedirs(os.path.join(d, "results"))
+    with open(os.path.join(d, "results", "tally"), "w") as f:
+        f.write("alive guest-create 0\nguest guest-create g1\nalive switch-live 1\n"
+                "switch switch-live\nswitch switch-live\ndeath switch-live g1 crashed\n"
+                "death switch-live g1 gone\nalive leak-after 0\n")
+    ev = tally.read_events(d)
+    assert ev["switch-live"] == {"guests": 1, "deaths": 1, "switches": 2, "kinds": ["crashed"]}, ev
+    assert ev["guest-create"]["guests"] == 1 and ev["leak-after"]["guests"] == 0, ev
+    tally.record(d, "f", "armA", "t", "j", 1, ev)
+    tally.record(d, "f", "armA", "t", "j", 2, ev)
+    rows = tally.load(d)
+    assert len(rows) == 4, rows  # two steps with a guest, twice; leak-after had none
+    agg = tally.aggregate(rows)
+    assert agg[("armA", "switch-live")] == [2, 2, 2, 4], agg
+    t = tally.table(rows)
+    assert "| armA | switch-live | 2 | 2 | 2 | 1.00 | 4 | 500.0 |" in t, t
+    assert tally.rate_text(20, 1, 500) == "1 of 20 guests (5%), 500 switches, 2.0 deaths/1000 switches"
+print("lab selftest: flight parsing, site steps, reports, dom0 pv/pvh machines, mirror lookup, death tally OK")
 PYEOF

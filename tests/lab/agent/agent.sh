@@ -36,6 +36,9 @@ while read -r idx name tmo cmd; do
     log="$LAB/logs/$idx-$name.log"
     t0=$(date +%s)
     echo "$t0" > "$R/$idx.start"
+    # guests up as the step begins: the denominator of the death-rate table
+    # (tests/lab/rtvlab/tally.py); lab-guest adds those created in the step
+    echo "alive $name $(xl list 2>/dev/null | awk 'NR > 2' | wc -l)" >> "$R/tally"
     echo "rtvirt-lab agent: step $idx $name (timeout $tmo s): $cmd"
     {
         echo "# step $name: $cmd"

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 
-from . import flightdef, images
+from . import flightdef, images, tally
 
 LAB_DIR = flightdef.LAB_DIR
 REPO = images.REPO
@@ -35,6 +35,12 @@ QEMU_EXIT_DEADLINE = 60    # seconds for dom0 to power off after the last step
 XEN_ARGS = ("console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=2 bootscrub=0 "
             "guest_loglvl=all")
 DOM0_ARGS = "root=/dev/vda rw console=hvc0 rtvirt.lab=1"
+# The outer machine.  `-cpu max` / `-cpu EPYC` crash a PV dom0 (LAB-NOTES);
+# the A/B knobs below (--outer-*) exist to measure the guest death rate of
+# other choices (tests/lab/README.md, "Guest deaths").
+OUTER_QEMU = "qemu-system-x86_64"
+OUTER_CPU = "qemu64,+svm,+npt"
+OUTER_ACCEL = "tcg"
 
 
 def now():
@@ -110,6 +116,8 @@ class JobRun:
         shutil.copy(os.path.join(self.imgs["guest"], "initrd.gz"), os.path.join(s, "images", "guest-initrd.gz"))
         with open(os.path.join(s, "job"), "w") as f:
             f.write(self.job.name + "\n")
+        with open(os.path.join(s, "guest-xl.cfg"), "w") as f:
+            f.write("".join("%s\n" % line for line in self.args.guest_xl or []))
         with open(os.path.join(s, "plan"), "w") as f:
             f.write("# INDEX NAME TIMEOUT COMMAND...  (written by tests/lab/flight)\n")
             for i, st in enumerate(self.steps, 1):
@@ -188,7 +196,8 @@ class JobRun:
         # SVM); the VT-d's 3 levels then do not match the P2M's 4 and every
         # dom0 device fails setup with -ENOMEM ("setup 0000:00:01.0 for d0
         # failed (-12)"), leaving dom0 without its disks.
-        return XEN_ARGS + (" dom0=pvh iommu=no-sharept" if self.flight.dom0 == "pvh" else "")
+        return (XEN_ARGS + (" dom0=pvh iommu=no-sharept" if self.flight.dom0 == "pvh" else "") +
+                (" " + self.args.xen_args if self.args.xen_args else ""))
 
     def machine_args(self, overlay):
         """QEMU's machine and dom0's devices: the disks (rootfs overlay, tools disk) and the 9p share."""
@@ -221,8 +230,8 @@ class JobRun:
         res.log = console
         sock = os.path.join(self.jdir, "console.sock")
         dom0 = self.imgs["dom0"]
-        cmd = ["qemu-system-x86_64", "-accel", "tcg"] + self.machine_args(overlay) + [
-               "-cpu", "qemu64,+svm,+npt", "-smp", "2", "-m", "3072",
+        cmd = [self.args.outer_qemu, "-accel", self.args.outer_accel] + self.machine_args(overlay) + [
+               "-cpu", self.args.outer_cpu, "-smp", "2", "-m", "3072",
                "-display", "none", "-no-reboot", "-nodefaults",
                "-kernel", self.imgs["xen"], "-append", self.xen_args(),
                "-initrd", "%s %s,%s" % (os.path.join(dom0, "vmlinuz"), DOM0_ARGS,
@@ -412,6 +421,55 @@ def shown_table(rep):
                      [fmt % tuple(r) for r in rows])
 
 
+# ---- the death-rate table ----------------------------------------------------
+
+def arm_label(a):
+    """What this run's guests ran on: outer QEMU version, CPU, accel, Xen and guest knobs."""
+    try:
+        v = subprocess.run([a.outer_qemu, "--version"], stdout=subprocess.PIPE, text=True).stdout.split()
+        ver = v[3] if len(v) > 3 and v[:3] == ["QEMU", "emulator", "version"] else "?"
+    except OSError:
+        ver = "?"
+    label = "qemu-%s cpu=%s accel=%s" % (ver, a.outer_cpu, a.outer_accel)
+    if a.xen_args:
+        label += " xen:" + a.xen_args
+    if a.guest_xl:
+        label += " guest:" + ";".join(x.replace(" ", "") for x in a.guest_xl)
+    return label
+
+
+def tree_label():
+    try:
+        head = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True).stdout.strip() or "?"
+        dirty = subprocess.run(["git", "-C", REPO, "status", "--porcelain", "--untracked-files=no"],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True).stdout.strip()
+        return head + ("+dirty" if dirty else "")
+    except OSError:
+        return "?"
+
+
+def deaths_text(rep):
+    """The guest deaths this run saw, per step over all attempts (printed in the summary)."""
+    per = {}
+    for j in rep["jobs"]:
+        for at in j["attempts"]:
+            for step, c in at.get("tally", {}).items():
+                a = per.setdefault(step, [0, 0, 0])
+                a[0] += c["guests"]
+                a[1] += c["deaths"]
+                a[2] += c["switches"]
+    if not per:
+        return ""
+    lines = ["", "guest deaths this run (arm: %s; all runs: tests/lab/tally):" % rep["arm"]]
+    for step, (g, d, sw) in per.items():
+        if d or sw:
+            lines.append("  %-18s %s" % (step, tally.rate_text(g, d, sw)))
+    g, d = sum(v[0] for v in per.values()), sum(v[1] for v in per.values())
+    lines.append("  %-18s %d deaths over %d guest-steps" % ("all steps", d, g))
+    return "\n".join(lines)
+
+
 # ---- main ------------------------------------------------------------------
 
 def parse_args(argv):
@@ -434,6 +492,18 @@ def parse_args(argv):
                     help="debugging aid: skip `make install` (dom0 and guest get no rtvirt programs)")
     ap.add_argument("--keep", action="store_true", help="keep the dom0 overlay and tools disk of each job")
     ap.add_argument("--list", action="store_true", help="print the flight's jobs and steps and exit")
+    ab = ap.add_argument_group("A/B knobs of the nested lab (measured in the death-rate table: tests/lab/tally)")
+    ab.add_argument("--outer-qemu", default=OUTER_QEMU, metavar="BIN",
+                    help="the outer QEMU binary (default %(default)s)")
+    ab.add_argument("--outer-cpu", default=OUTER_CPU, metavar="MODEL",
+                    help="the outer QEMU's -cpu (default %(default)s)")
+    ab.add_argument("--outer-accel", default=OUTER_ACCEL, metavar="ACCEL",
+                    help="the outer QEMU's -accel (default %(default)s)")
+    ab.add_argument("--xen-args", metavar="ARGS", help="more words for Xen's command line")
+    ab.add_argument("--guest-xl", action="append", metavar="LINE",
+                    help="an xl.cfg line for every lab HVM guest, e.g. 'hap = 0' (repeatable)")
+    ab.add_argument("--arm", metavar="LABEL",
+                    help="the label of this run in the death-rate table (default: from the knobs)")
     a = ap.parse_args(argv)
     if not a.flight:
         ap.error("which flight? (%s)" % ", ".join(flightdef.available()))
@@ -510,7 +580,8 @@ def main(argv):
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
     rep = {"flight": fl.name, "hypervisor": hyp, "dom0": fl.dom0, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t_start)),
-           "steps_dir": a.steps_dir, "images": imgs, "jobs": []}
+           "steps_dir": a.steps_dir, "images": imgs, "jobs": [],
+           "arm": a.arm or arm_label(a), "tree": tree_label()}
     interrupted = False
 
     try:
@@ -524,8 +595,10 @@ def main(argv):
                 say("job %s: attempt %d" % (j.name, n))
                 run = JobRun(a, fl, j, steps, jdir, imgs)
                 st = run.run()
+                counted = tally.read_events(run.share)
+                tally.record(images.cache_dir(), fl.name, rep["arm"], rep["tree"], j.name, n, counted)
                 attempts.append({"attempt": n, "status": st, "dir": jdir,
-                                 "steps": [r.as_dict() for r in run.results]})
+                                 "steps": [r.as_dict() for r in run.results], "tally": counted})
                 say("job %s: attempt %d %s" % (j.name, n, st.upper()))
                 if run.interrupted:
                     interrupted = True
@@ -552,7 +625,7 @@ def main(argv):
     with open(os.path.join(out, "result.json"), "w") as f:
         json.dump(rep, f, indent=2)
     junit(rep, os.path.join(out, "junit.xml"))
-    text = summary_table(rep)
+    text = summary_table(rep) + deaths_text(rep)
     if fl.show_table:
         text += "\n" + shown_table(rep)
     with open(os.path.join(out, "summary.txt"), "w") as f:
