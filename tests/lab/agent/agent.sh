@@ -24,6 +24,9 @@ export LAB_JOB
 LAB_JOB=$(cat "$LAB/job" 2>/dev/null || echo job)
 export PATH="$LAB/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 mkdir -p "$LAB_STATE"
+# the runner's --lab-env (A/B knobs, e.g. LAB_GUEST_BOOT_CPU): "export VAR=VALUE" lines
+# shellcheck source=/dev/null
+[ -s "$LAB/lab-env" ] && . "$LAB/lab-env"
 {
     echo "kernel $(uname -r)"
     echo "uptime $(cut -d' ' -f1 /proc/uptime)"

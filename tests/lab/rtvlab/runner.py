@@ -16,7 +16,9 @@ import fcntl
 import html
 import json
 import os
+import re
 import shutil
+import shlex
 import signal
 import subprocess
 import sys
@@ -41,6 +43,7 @@ DOM0_ARGS = "root=/dev/vda rw console=hvc0 rtvirt.lab=1"
 OUTER_QEMU = "qemu-system-x86_64"
 OUTER_CPU = "qemu64,+svm,+npt"
 OUTER_ACCEL = "tcg"
+OUTER_SMP = 2
 
 
 def now():
@@ -118,6 +121,8 @@ class JobRun:
             f.write(self.job.name + "\n")
         with open(os.path.join(s, "guest-xl.cfg"), "w") as f:
             f.write("".join("%s\n" % line for line in self.args.guest_xl or []))
+        with open(os.path.join(s, "lab-env"), "w") as f:
+            f.write("".join("export %s\n" % shlex.quote(kv) for kv in self.args.lab_env or []))
         with open(os.path.join(s, "plan"), "w") as f:
             f.write("# INDEX NAME TIMEOUT COMMAND...  (written by tests/lab/flight)\n")
             for i, st in enumerate(self.steps, 1):
@@ -231,7 +236,7 @@ class JobRun:
         sock = os.path.join(self.jdir, "console.sock")
         dom0 = self.imgs["dom0"]
         cmd = [self.args.outer_qemu, "-accel", self.args.outer_accel] + self.machine_args(overlay) + [
-               "-cpu", self.args.outer_cpu, "-smp", "2", "-m", "3072",
+               "-cpu", self.args.outer_cpu, "-smp", str(self.args.outer_smp), "-m", "3072",
                "-display", "none", "-no-reboot", "-nodefaults",
                "-kernel", self.imgs["xen"], "-append", self.xen_args(),
                "-initrd", "%s %s,%s" % (os.path.join(dom0, "vmlinuz"), DOM0_ARGS,
@@ -431,6 +436,8 @@ def arm_label(a):
     except OSError:
         ver = "?"
     label = "qemu-%s cpu=%s accel=%s" % (ver, a.outer_cpu, a.outer_accel)
+    if a.outer_smp != OUTER_SMP:
+        label += " smp=%d" % a.outer_smp
     if a.xen_args:
         label += " xen:" + a.xen_args
     if a.guest_xl:
@@ -472,6 +479,12 @@ def deaths_text(rep):
 
 # ---- main ------------------------------------------------------------------
 
+def lab_env_arg(kv):
+    if not re.match(r"^LAB_[A-Z0-9_]+=", kv):
+        raise argparse.ArgumentTypeError("'%s': expected LAB_NAME=VALUE (only LAB_* variables)" % kv)
+    return kv
+
+
 def parse_args(argv):
     ap = argparse.ArgumentParser(
         prog="flight",
@@ -499,9 +512,13 @@ def parse_args(argv):
                     help="the outer QEMU's -cpu (default %(default)s)")
     ab.add_argument("--outer-accel", default=OUTER_ACCEL, metavar="ACCEL",
                     help="the outer QEMU's -accel (default %(default)s)")
+    ab.add_argument("--outer-smp", type=int, default=OUTER_SMP, metavar="N",
+                    help="the outer QEMU's CPUs, Xen's pCPUs (default %(default)s)")
     ab.add_argument("--xen-args", metavar="ARGS", help="more words for Xen's command line")
     ab.add_argument("--guest-xl", action="append", metavar="LINE",
                     help="an xl.cfg line for every lab HVM guest, e.g. 'hap = 0' (repeatable)")
+    ab.add_argument("--lab-env", action="append", metavar="VAR=VALUE", type=lab_env_arg,
+                    help="a variable for every dom0 step, e.g. LAB_GUEST_BOOT_CPU=300 (repeatable)")
     ab.add_argument("--arm", metavar="LABEL",
                     help="the label of this run in the death-rate table (default: from the knobs)")
     a = ap.parse_args(argv)
