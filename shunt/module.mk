@@ -38,3 +38,48 @@ bench-shunt: $(BUILD)/bin/rtvirt-shunt-bench
 	    trap 'rm -f "$$f"' EXIT && \
 	    dd if=/dev/urandom of="$$f" bs=1M count=64 status=none && \
 	    $(BUILD)/bin/rtvirt-shunt-bench "$$f" 64 2
+
+# ---- shunt/kmod: dm-rtvirt.ko, the device-mapper target "rtvirt" ----------
+# Built with Kbuild against the headers of the kernel the lab guest boots
+# (KMOD_KVER; Debian's linux-headers-<version>), from a copy of shunt/kmod in
+# $(BUILD)/kmod: Kbuild writes its objects next to the sources, and the
+# checkout stays clean.  Part of `make` (and so of `make install`, which
+# the lab's tools disk is made from) when those headers are installed; not
+# in the sanitizer build, and `make check` never needs a kernel.
+#   make kmod            build it (an error without the headers)
+#   make install-dkms    the DKMS source tree in $(DESTDIR)/usr/src/rtvirt-<version>
+KMOD_KVER    ?= $(or $(shell sh tests/lab/images/guest-kernel-version),$(shell uname -r))
+KMOD_KDIR    ?= /lib/modules/$(KMOD_KVER)/build
+KMOD_SRCS    := shunt/kmod/dm-rtvirt.c shunt/kmod/Kbuild shunt/kmod/dkms.conf
+KMOD_VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' shunt/kmod/dkms.conf)
+KMOD         := $(BUILD)/kmod/dm-rtvirt.ko
+
+.PHONY: kmod install-kmod install-dkms
+kmod: $(KMOD)
+# An empty MAKEOVERRIDES keeps our command-line variables (CC, CFLAGS, SAN, ...)
+# out of Kbuild, which must build with the compiler and flags of the kernel.
+$(KMOD): MAKEOVERRIDES :=
+$(KMOD): $(KMOD_SRCS)
+	@test -f $(KMOD_KDIR)/Makefile || { echo "kmod: no kernel headers in $(KMOD_KDIR): install linux-headers-$(KMOD_KVER) (make deps)" >&2; exit 1; }
+	@mkdir -p $(@D)
+	cp $(KMOD_SRCS) $(@D)/
+	$(MAKE) -C $(KMOD_KDIR) M=$(abspath $(@D)) $(if $(WERROR_FLAG),KCFLAGS=-Werror) modules
+
+# Staged beside the programs, for `insmod` (the lab's runner copies this
+# folder onto the guest's tools disk); not into /lib/modules, which belongs
+# to the kernel's packages: a machine that keeps the module across kernels
+# installs it with DKMS (install-dkms).
+KMOD_INSTDIR := $(PREFIX)/lib/rtvirt/modules/$(KMOD_KVER)
+install-kmod: $(KMOD)
+	install -D -m 0644 $(KMOD) $(DESTDIR)$(KMOD_INSTDIR)/dm-rtvirt.ko
+
+install-dkms:
+	install -d $(DESTDIR)/usr/src/rtvirt-$(KMOD_VERSION)
+	install -m 0644 $(KMOD_SRCS) $(DESTDIR)/usr/src/rtvirt-$(KMOD_VERSION)/
+
+ifneq ($(SAN),1)
+ifneq ($(wildcard $(KMOD_KDIR)/Makefile),)
+all: $(KMOD)
+install: install-kmod
+endif
+endif

@@ -6,7 +6,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 PY=${PYTHON:-python3}
 if command -v shellcheck >/dev/null; then
-    shellcheck "$here"/agent/* "$here"/steps/* "$here"/images/build-* "$here"/images/copy-libs \
+    shellcheck "$here"/agent/* "$here"/steps/* "$here"/images/build-* "$here"/images/copy-libs "$here"/images/guest-kernel-version \
         "$here"/selftest.sh "$here"/examples/broken-step/10-*
     shellcheck -s sh "$here/images/guest-init"
     echo "lab selftest: shellcheck clean"

@@ -28,7 +28,7 @@ LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(os.path.dirname(LAB_DIR))
 IMG_DIR = os.path.join(LAB_DIR, "images")
 STOCK_XEN = "/boot/xen-4.17-amd64.gz"
-GUEST_HOST_PKGS = ["linux-image-amd64", "busybox-static", "fio", "xenstore-utils", "kmod"]
+GUEST_HOST_PKGS = ["linux-image-amd64", "busybox-static", "fio", "xenstore-utils", "kmod", "dmsetup"]
 
 
 class ImageError(Exception):
@@ -208,7 +208,8 @@ def dom0(force=False):
 
 def guest(force=False):
     files = [os.path.join(IMG_DIR, f) for f in
-             ("build-guest", "guest-init", "guest-modules.txt", "copy-libs")]
+             ("build-guest", "guest-init", "guest-modules.txt", "copy-libs",
+              "guest-kernel-version")]
 
     def build(d):
         _run_builder([files[0], d], os.path.join(d, "build.log"))

@@ -169,6 +169,11 @@ class JobRun:
                 for f in sorted(os.listdir(d)):
                     shutil.copy(os.path.join(d, f), os.path.join(tree, sub))
                     progs.append(os.path.join(d, f))
+        # kernel modules `make install` built for the guest's kernel (shunt/kmod:
+        # dm-rtvirt.ko): the guest finds them in /opt/lab/modules/<version>/
+        kmods = os.path.join(inst, "usr", "local", "lib", "rtvirt", "modules")
+        if os.path.isdir(kmods):
+            shutil.copytree(kmods, os.path.join(tree, "modules"))
         elfs = [p for p in progs if open(p, "rb").read(4) == b"\x7fELF"]
         with open(log, "a") as lf:
             lf.write("# installed programs: %s\n" % (" ".join(os.path.basename(p) for p in progs) or "none"))
