@@ -1,0 +1,365 @@
+/*
+ * The I/O-sequence engine on the seeds' idealized device (CSR A/B/C) and
+ * on the 16550's production table: boundaries, completions, out-of-order
+ * accesses under both policies, open-ended bursts, the table checks, and
+ * the busy answers.
+ */
+#include <errno.h>
+#include <linux/serial_reg.h>
+
+#include "csr_device.h"
+#include "rtvirt/ioseq.h"
+#include "rtvirt/uart16550.h"
+#include "unit.h"
+
+static struct rtv_ioseq s;
+
+static unsigned feed(struct rtv_ioseq_access a)
+{
+    return rtv_ioseq_feed(&s, &a);
+}
+
+static unsigned uw(unsigned off, uint8_t v)
+{
+    return feed((struct rtv_ioseq_access){ .offset = (uint16_t)off,
+                                           .dir = RTV_IOSEQ_WRITE, .size = 1, .value = v });
+}
+
+static unsigned ur(unsigned off, uint8_t v)
+{
+    return feed((struct rtv_ioseq_access){ .offset = (uint16_t)off,
+                                           .dir = RTV_IOSEQ_READ, .size = 1, .value = v });
+}
+
+static void assert_state(const char *name, bool boundary)
+{
+    ck_assert_str_eq(rtv_ioseq_state_name(&s), name);
+    ck_assert_int_eq(rtv_ioseq_at_boundary(&s), boundary);
+}
+
+/* ---- the idealized device ------------------------------------------------ */
+
+START_TEST(csr_send_is_one_sequence)
+{
+    rtv_ioseq_init(&s, &csr_table, ST_START);
+    assert_state("start", true);
+    ck_assert_uint_eq(feed(csr_w(CSR_A, 0x1000)), RTV_IOSEQ_F_MOVED);
+    assert_state("address-written", false);
+    ck_assert_str_eq(s.seq, "send");
+    ck_assert_uint_eq(feed(csr_w(CSR_B, 64)), RTV_IOSEQ_F_MOVED);
+    assert_state("length-written", false);
+    ck_assert_uint_eq(feed(csr_w(CSR_C, 0xab)), RTV_IOSEQ_F_MOVED | RTV_IOSEQ_F_COMPLETED);
+    assert_state("sent", true);
+    ck_assert_ptr_null(s.seq);
+    /* The end state is a start state too: the next send opens from it. */
+    feed(csr_w(CSR_A, 0x2000));
+    feed(csr_w(CSR_B, 1));
+    ck_assert(feed(csr_w(CSR_C, 1)) & RTV_IOSEQ_F_COMPLETED);
+    ck_assert_uint_eq(s.sequences, 2);
+    ck_assert_uint_eq(s.accesses, 6);
+    ck_assert_uint_eq(s.unexpected, 0);
+}
+END_TEST
+
+START_TEST(csr_status_reads_are_outside_sequences)
+{
+    rtv_ioseq_init(&s, &csr_table, ST_START);
+    ck_assert_uint_eq(feed(csr_r(CSR_STATUS, CSR_READY)), 0);
+    ck_assert_uint_eq(feed(csr_w(CSR_SCRATCH, 5)), 0);
+    assert_state("start", true);
+    ck_assert_uint_eq(s.unexpected, 0);
+    ck_assert_uint_eq(s.accesses, 2);
+}
+END_TEST
+
+START_TEST(csr_out_of_order_restarts)
+{
+    rtv_ioseq_init(&s, &csr_table, ST_START);
+    feed(csr_w(CSR_A, 1));
+    /* C without B: the send is abandoned; C opens nothing. */
+    ck_assert_uint_eq(feed(csr_w(CSR_C, 1)), RTV_IOSEQ_F_UNEXPECTED);
+    assert_state("start", true);
+    feed(csr_w(CSR_A, 1));
+    /* A again: the old send is abandoned and this A opens a new one. */
+    ck_assert_uint_eq(feed(csr_w(CSR_A, 2)), RTV_IOSEQ_F_UNEXPECTED | RTV_IOSEQ_F_MOVED);
+    assert_state("address-written", false);
+    ck_assert_uint_eq(s.unexpected, 2);
+    ck_assert_uint_eq(s.sequences, 0);
+}
+END_TEST
+
+START_TEST(csr_stay_policy_keeps_the_state)
+{
+    struct rtv_ioseq_table t = csr_table;
+
+    t.unmatched = RTV_IOSEQ_UNMATCHED_STAY;
+    rtv_ioseq_init(&s, &t, ST_START);
+    feed(csr_w(CSR_A, 1));
+    ck_assert_uint_eq(feed(csr_w(CSR_C, 1)), RTV_IOSEQ_F_UNEXPECTED);
+    assert_state("address-written", false);
+    ck_assert_uint_eq(feed(csr_w(CSR_B, 1)), RTV_IOSEQ_F_MOVED);
+    assert_state("length-written", false);
+    ck_assert_uint_eq(s.unexpected, 1);
+}
+END_TEST
+
+START_TEST(csr_starts_where_the_probe_says)
+{
+    rtv_ioseq_init(&s, &csr_table, ST_B);
+    assert_state("length-written", false);
+    ck_assert(feed(csr_w(CSR_C, 1)) & RTV_IOSEQ_F_COMPLETED);
+    feed(csr_w(CSR_A, 1));
+    rtv_ioseq_reset(&s);
+    assert_state("start", true);
+    ck_assert_ptr_null(s.seq);
+}
+END_TEST
+
+START_TEST(csr_may_open_and_busy)
+{
+    uint32_t busy = 0;
+
+    rtv_ioseq_init(&s, &csr_table, ST_START);
+    ck_assert(rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = CSR_A, .dir = RTV_IOSEQ_WRITE }));
+    ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = CSR_B, .dir = RTV_IOSEQ_WRITE }));
+    ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = CSR_A, .dir = RTV_IOSEQ_READ }));
+    ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = CSR_STATUS, .dir = RTV_IOSEQ_READ }));
+    ck_assert(rtv_ioseq_busy_value(&csr_table, CSR_STATUS, 0xf1, &busy));
+    ck_assert_uint_eq(busy, 0xf0);
+    ck_assert(!rtv_ioseq_busy_value(&csr_table, CSR_SCRATCH, 0xf1, &busy));
+    ck_assert_int_eq(rtv_ioseq_state_index(&csr_table, "length-written"), ST_B);
+    ck_assert_int_eq(rtv_ioseq_state_index(&csr_table, "nope"), -1);
+    ck_assert_int_eq(rtv_ioseq_state_index(&csr_table, NULL), -1);
+}
+END_TEST
+
+/* ---- the table checks ------------------------------------------------------ */
+
+static void assert_bad(const struct rtv_ioseq_table *t, const char *why)
+{
+    struct rtv_err err = { 0 };
+
+    ck_assert_int_eq(rtv_ioseq_table_check(t, &err), -EINVAL);
+    ck_assert_int_eq(err.code, EINVAL);
+    ck_assert_contains(err.msg, why);
+}
+
+START_TEST(table_checks_name_the_fault)
+{
+    struct rtv_ioseq_table t;
+    struct rtv_ioseq_trans tr[1];
+    struct rtv_ioseq_busy b[2] = { { CSR_STATUS, 1, 0 }, { CSR_STATUS, 2, 0 } };
+    struct rtv_err err = { 0 };
+
+    ck_assert_int_eq(rtv_ioseq_table_check(&csr_table, &err), 0);
+    ck_assert_int_eq(rtv_ioseq_table_check(&rtv_uart16550_seq, &err), 0);
+
+    t = csr_table; t.nstates = 0;
+    assert_bad(&t, "0 states");
+    t = csr_table; t.nstates = 256;
+    assert_bad(&t, "256 states");
+    t = csr_table; t.initial = ST_A;
+    assert_bad(&t, "initial state 1 is not a boundary");
+    t = csr_table; t.initial = 4;
+    assert_bad(&t, "initial state 4");
+    t = csr_table; t.nports = 0;
+    assert_bad(&t, "0 ports");
+    t = csr_table; t.nports = RTV_IOSEQ_ANY_OFFSET;
+    assert_bad(&t, "65535 ports");
+
+    t = csr_table; t.trans = tr; t.ntrans = 1;
+    tr[0] = csr_trans[0]; tr[0].to = 4;
+    assert_bad(&t, "transition 0: state 0 -> 4 out of range");
+    tr[0] = csr_trans[0]; tr[0].from = 4;
+    assert_bad(&t, "transition 0: state 4 -> 1 out of range");
+    tr[0] = csr_trans[0]; tr[0].offset = CSR_NPORTS;
+    assert_bad(&t, "offset 5 beyond 5 ports");
+    tr[0] = csr_trans[0]; tr[0].offset = RTV_IOSEQ_ANY_OFFSET;
+    ck_assert_int_eq(rtv_ioseq_table_check(&t, NULL), 0);
+    tr[0] = csr_trans[0]; tr[0].dir = 0;
+    assert_bad(&t, "direction 0");
+    tr[0] = csr_trans[0]; tr[0].dir = 4;
+    assert_bad(&t, "direction 4");
+    tr[0] = csr_trans[0]; tr[0].dir = RTV_IOSEQ_ANY_DIR;
+    ck_assert_int_eq(rtv_ioseq_table_check(&t, NULL), 0);
+    tr[0] = csr_trans[0]; tr[0].mask = 0x0f; tr[0].match = 0x10;
+    assert_bad(&t, "match 0x10 has bits outside mask 0xf");
+    tr[0].match = 0x0f;
+    ck_assert_int_eq(rtv_ioseq_table_check(&t, NULL), 0);
+
+    t = csr_table; t.busy = b; t.nbusy = 2;
+    assert_bad(&t, "busy answer for offset 3 defined twice");
+    b[1].offset = CSR_NPORTS;
+    assert_bad(&t, "busy answer 1: offset 5 beyond 5 ports");
+}
+END_TEST
+
+/* ---- the 16550's table ---------------------------------------------------- */
+
+START_TEST(uart_divisor_sequence)
+{
+    rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
+    assert_state("idle", true);
+    ck_assert_uint_eq(uw(UART_LCR, UART_LCR_DLAB | UART_LCR_WLEN8), RTV_IOSEQ_F_MOVED);
+    assert_state("dlab-set", false);
+    ck_assert_str_eq(s.seq, "divisor");
+    /* While DLAB is set any access belongs to the sequence. */
+    ck_assert_uint_eq(ur(UART_DLL, 0x0c), RTV_IOSEQ_F_MOVED);
+    ck_assert_uint_eq(ur(UART_LSR, 0x60), RTV_IOSEQ_F_MOVED);
+    uw(UART_LCR, 0xbf);
+    assert_state("dlab-set", false);
+    uw(UART_DLL, 0x01);
+    assert_state("dll-written", false);
+    uw(UART_DLM, 0x00);
+    assert_state("divisor-written", false);
+    ck_assert_uint_eq(uw(UART_LCR, UART_LCR_WLEN8),
+                      RTV_IOSEQ_F_MOVED | RTV_IOSEQ_F_COMPLETED);
+    assert_state("idle", true);
+    ck_assert_uint_eq(s.sequences, 1);
+    ck_assert_uint_eq(s.unexpected, 0);
+}
+END_TEST
+
+START_TEST(uart_divisor_any_order_or_none)
+{
+    rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
+    uw(UART_LCR, 0x83);
+    uw(UART_DLM, 0x00);
+    assert_state("dlm-written", false);
+    uw(UART_DLL, 0x0c);
+    assert_state("divisor-written", false);
+    uw(UART_LCR, 0x03);
+    /* A probe that sets DLAB, reads the latch and clears DLAB. */
+    uw(UART_LCR, 0x83);
+    ur(UART_DLL, 0x0c);
+    ur(UART_DLM, 0x00);
+    ck_assert(uw(UART_LCR, 0x03) & RTV_IOSEQ_F_COMPLETED);
+    /* Each divisor state ends on DLAB clear. */
+    uw(UART_LCR, 0x83);
+    uw(UART_DLL, 1);
+    ck_assert(uw(UART_LCR, 0x03) & RTV_IOSEQ_F_COMPLETED);
+    uw(UART_LCR, 0x83);
+    uw(UART_DLM, 1);
+    ck_assert(uw(UART_LCR, 0x03) & RTV_IOSEQ_F_COMPLETED);
+    assert_state("idle", true);
+    ck_assert_uint_eq(s.sequences, 4);
+}
+END_TEST
+
+START_TEST(uart_interrupt_service_rounds)
+{
+    rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
+    /* No interrupt pending: nothing opens. */
+    ck_assert_uint_eq(ur(UART_IIR, 0xc1), 0);
+    ck_assert_uint_eq(ur(UART_IIR, 0xc4), RTV_IOSEQ_F_MOVED);
+    assert_state("interrupt-service", false);
+    ck_assert_str_eq(s.seq, "interrupt");
+    ur(UART_LSR, 0x61);
+    ur(UART_RX, 'x');
+    ur(UART_MSR, 0xb0);
+    assert_state("interrupt-service", false);
+    /* Another interrupt: one round closes, the next opens. */
+    ck_assert_uint_eq(ur(UART_IIR, 0xc2), RTV_IOSEQ_F_MOVED | RTV_IOSEQ_F_COMPLETED);
+    assert_state("interrupt-service", false);
+    uw(UART_TX, 'y');
+    uw(UART_IER, 0x05);
+    ck_assert_uint_eq(ur(UART_IIR, 0xc1), RTV_IOSEQ_F_MOVED | RTV_IOSEQ_F_COMPLETED);
+    assert_state("idle", true);
+    ck_assert_uint_eq(s.sequences, 2);
+    /* A driver that sets DLAB from its handler is in the divisor sequence. */
+    ur(UART_IIR, 0xc4);
+    ck_assert_uint_eq(uw(UART_LCR, 0x83), RTV_IOSEQ_F_MOVED | RTV_IOSEQ_F_COMPLETED);
+    assert_state("dlab-set", false);
+}
+END_TEST
+
+START_TEST(uart_transmit_burst_is_open_ended)
+{
+    rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
+    ck_assert_uint_eq(ur(UART_LSR, 0x60), RTV_IOSEQ_F_MOVED);
+    assert_state("tx-burst", false);
+    for (int i = 0; i < 16; i++)
+        ck_assert_uint_eq(uw(UART_TX, 'a' + i), RTV_IOSEQ_F_MOVED);
+    ur(UART_LSR, 0x20);
+    uw(UART_TX, 'z');
+    assert_state("tx-burst", false);
+    /* Anything else ends the burst: completed, not unexpected. */
+    ck_assert_uint_eq(uw(UART_IER, 0x05), RTV_IOSEQ_F_COMPLETED);
+    assert_state("idle", true);
+    ck_assert_uint_eq(s.unexpected, 0);
+    /* An access that ends a burst may open the next sequence. */
+    ur(UART_LSR, 0x60);
+    ck_assert_uint_eq(uw(UART_LCR, 0x83), RTV_IOSEQ_F_COMPLETED | RTV_IOSEQ_F_MOVED);
+    assert_state("dlab-set", false);
+    ck_assert_uint_eq(s.sequences, 2);
+}
+END_TEST
+
+START_TEST(uart_polled_receive)
+{
+    rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
+    /* DR wins over THRE: the guest was told a byte waits. */
+    ur(UART_LSR, 0x61);
+    assert_state("rx-ready", false);
+    ur(UART_LSR, 0x61);
+    assert_state("rx-ready", false);
+    ck_assert_uint_eq(ur(UART_RX, 'q'), RTV_IOSEQ_F_MOVED | RTV_IOSEQ_F_COMPLETED);
+    assert_state("idle", true);
+    /* No data after all: the poll ends and THRE opens a burst. */
+    ur(UART_LSR, 0x61);
+    ck_assert_uint_eq(ur(UART_LSR, 0x60), RTV_IOSEQ_F_COMPLETED | RTV_IOSEQ_F_MOVED);
+    assert_state("tx-burst", false);
+    /* Registers outside every sequence leave idle alone. */
+    rtv_ioseq_reset(&s);
+    ck_assert_uint_eq(ur(UART_SCR, 1) | uw(UART_SCR, 1) | ur(UART_LCR, 3) |
+                      uw(UART_MCR, 0x0b) | ur(UART_LSR, 0x00) | uw(UART_FCR, 0xc7), 0);
+    assert_state("idle", true);
+}
+END_TEST
+
+START_TEST(uart_may_open_and_busy_answers)
+{
+    uint32_t busy;
+
+    rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
+    ck_assert(rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_IIR, .dir = RTV_IOSEQ_READ }));
+    ck_assert(rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_LSR, .dir = RTV_IOSEQ_READ }));
+    ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_RX, .dir = RTV_IOSEQ_READ }));
+    ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_SCR, .dir = RTV_IOSEQ_READ }));
+    ck_assert(rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_LCR, .dir = RTV_IOSEQ_WRITE, .value = 0x83 }));
+    ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_LCR, .dir = RTV_IOSEQ_WRITE, .value = 0x03 }));
+    ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_TX, .dir = RTV_IOSEQ_WRITE, .value = 'a' }));
+
+    ck_assert(rtv_ioseq_busy_value(&rtv_uart16550_seq, UART_LSR, 0x61, &busy));
+    ck_assert_uint_eq(busy, UART_LSR_DR);
+    ck_assert(rtv_ioseq_busy_value(&rtv_uart16550_seq, UART_IIR, 0xc2, &busy));
+    ck_assert_uint_eq(busy, 0xc1);
+    ck_assert(!rtv_ioseq_busy_value(&rtv_uart16550_seq, UART_RX, 0, &busy));
+}
+END_TEST
+
+static Suite *ioseq_suite(void)
+{
+    Suite *su = suite_create("ioseq");
+    TCase *tc = tcase_create("csr");
+
+    tcase_add_test(tc, csr_send_is_one_sequence);
+    tcase_add_test(tc, csr_status_reads_are_outside_sequences);
+    tcase_add_test(tc, csr_out_of_order_restarts);
+    tcase_add_test(tc, csr_stay_policy_keeps_the_state);
+    tcase_add_test(tc, csr_starts_where_the_probe_says);
+    tcase_add_test(tc, csr_may_open_and_busy);
+    tcase_add_test(tc, table_checks_name_the_fault);
+    suite_add_tcase(su, tc);
+    tc = tcase_create("uart16550");
+    tcase_add_test(tc, uart_divisor_sequence);
+    tcase_add_test(tc, uart_divisor_any_order_or_none);
+    tcase_add_test(tc, uart_interrupt_service_rounds);
+    tcase_add_test(tc, uart_transmit_burst_is_open_ended);
+    tcase_add_test(tc, uart_polled_receive);
+    tcase_add_test(tc, uart_may_open_and_busy_answers);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+RTV_UNIT_MAIN(ioseq_suite)
