@@ -18,7 +18,7 @@ int blkif_xs_path(char *buf, size_t len, const struct blkif_xs_dev *d,
 {
     struct rtv_xs_args a = {
         .domid = d->domid, .bedomid = d->bedomid, .devid = d->devid,
-        .btype = "vbd", .queue = queue, .ring = ring,
+        .btype = d->btype, .queue = queue, .ring = ring,
     };
 
     return rtv_xs_path(buf, len, node, &a, NULL);
@@ -141,7 +141,7 @@ static int dev_dirs(const struct blkif_xs_dev *d, char *be, size_t belen, char *
                     size_t felen)
 {
     struct rtv_xs_args a = { .domid = d->domid, .bedomid = d->bedomid,
-                             .devid = d->devid, .btype = "vbd" };
+                             .devid = d->devid, .btype = d->btype };
     int rc = rtv_xs_dir(be, belen, RTV_XS_VBD_BE_STATE, &a, NULL);
 
     return rc < 0 ? rc : rtv_xs_dir(fe, felen, RTV_XS_VBD_FE_STATE, &a, NULL);

@@ -1,6 +1,7 @@
 /*
  * rtvirt-backd engine: one event loop serving every vbd backend directory
- * under /local/domain/<self>/backend/vbd, for any number of domains.
+ * under /local/domain/<self>/backend/vbd3 (BLKIF_XS_BTYPE: the kernel's
+ * xen-blkback keeps backend/vbd), for any number of domains.
  *
  * Threading: single-threaded.  One poll() loop waits on the store's watch
  * fd, the event-channel fd and an eventfd io_uring signals on completion.
@@ -57,14 +58,6 @@ void backd_stop(struct backd *b);
  * NULL detaches.  sw stays the caller's. */
 void backd_attach_switch(struct backd *b, struct backd_switch *sw);
 
-/* Whether rtvirt-backd serves a vbd with this device id.  Not the hdX/sdX
- * encodings (IDE majors 3, 22, 33, 34, 56, 57, 88-91; SCSI major 8): those
- * are the PV views libxl writes for an HVM guest's emulated disks.  The
- * emulated disk is qemu's; its switch twin is a vbd of our own range
- * (backd_switch.h); serving libxl's view too would make a second writer of
- * the image behind the guest's back. */
-bool backd_serves_devid(unsigned devid);
-
 /* Counters for tests and logs. */
 struct backd_stats {
     unsigned long long requests, errors, halted_rings, connects,
@@ -73,7 +66,6 @@ struct backd_stats {
                        persistent_refused; /* grants a persistent map was refused for */
     long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
-    unsigned not_served;        /* vbds left alone at the last scan (backd_serves_devid) */
 };
 void backd_get_stats(const struct backd *b, struct backd_stats *st);
 

@@ -7,10 +7,11 @@
  *                [--no-discard] [--no-barrier] [--max-queues N]
  *                [--max-ring-page-order N] [--max-indirect-segments N]
  *
- * Serves every device the toolstack creates under
- * /local/domain/<self>/backend/vbd/<domid>/<devid> whose params names an image
- * file or block device, except libxl's PV views of emulated disks
- * (backd_serves_devid()).  Unless --no-switch, it also answers switch
+ * Serves every device written under
+ * /local/domain/<self>/backend/vbd3/<domid>/<devid> (rtvirt-vbd attach, the
+ * switch's twins) whose params names an image file or block device; the
+ * kernel's xen-blkback keeps serving libxl's backend/vbd (blkif_xs.h says
+ * why the two never meet).  Unless --no-switch, it also answers switch
  * requests for every managed device (xl-rtvirt manage), bringing up each PV
  * twin under a devid from [N, N + 1000) (default 5000).  Presence is
  * published in /local/domain/0/rtvirt/backd.
@@ -165,12 +166,6 @@ int main(int argc, char **argv)
         rtv_xen_close(&x);
         return 1;
     }
-    /* The kernel backend claims every backend/vbd it sees, and udev loads it
-     * on demand (modalias xen-backend:vbd) even after an rmmod. */
-    if (access("/sys/module/xen_blkback", F_OK) == 0)
-        fprintf(stderr, "rtvirt-backd: warning: the kernel's xen-blkback is loaded; it "
-                        "claims every backend/vbd, the ones meant for rtvirt-backd too "
-                        "(unload it and blacklist it: udev loads it for each new vbd)\n");
     the_backd = backd_new(&x, &cfg);
     if (the_backd == NULL) {
         fprintf(stderr, "rtvirt-backd: cannot start: %s\n", strerror(errno));

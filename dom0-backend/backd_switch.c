@@ -93,7 +93,7 @@ static bool read_devid(struct backd_switch *sw, rtv_domid_t dom, const char *vde
 static int vbd_state(struct backd_switch *sw, rtv_domid_t dom, unsigned devid,
                      enum rtv_xs_node node)
 {
-    struct blkif_xs_dev d = { sw->bedomid, dom, devid };
+    struct blkif_xs_dev d = { sw->bedomid, dom, devid, BLKIF_XS_BTYPE };
     unsigned long long v;
     int rc = blkif_xs_read_uint(sw->xs, RTV_XS_NO_TXN, &d, node, 0, 0, 8, false, 0, &v);
 
@@ -102,7 +102,7 @@ static int vbd_state(struct backd_switch *sw, rtv_domid_t dom, unsigned devid,
 
 static void vbd_watch(struct backd_switch *sw, struct sw_dev *v, bool on)
 {
-    struct blkif_xs_dev d = { sw->bedomid, v->dom, v->devid };
+    struct blkif_xs_dev d = { sw->bedomid, v->dom, v->devid, BLKIF_XS_BTYPE };
     static const enum rtv_xs_node nodes[2] = { RTV_XS_VBD_BE_STATE, RTV_XS_VBD_FE_STATE };
     char p[256];
 
@@ -118,7 +118,7 @@ static void vbd_watch(struct backd_switch *sw, struct sw_dev *v, bool on)
 
 static void vbd_remove(struct backd_switch *sw, rtv_domid_t dom, unsigned devid)
 {
-    struct blkif_xs_dev d = { sw->bedomid, dom, devid };
+    struct blkif_xs_dev d = { sw->bedomid, dom, devid, BLKIF_XS_BTYPE };
     static const enum rtv_xs_node nodes[2] = { RTV_XS_VBD_BE_STATE, RTV_XS_VBD_FE_STATE };
     char p[256];
 
@@ -154,8 +154,8 @@ static struct sw_dev *dev_get(struct backd_switch *sw, rtv_domid_t dom, const ch
 
 /* ---- the coordinator's backend ops ------------------------------------------- */
 
-/* Writes a new vbd for image under the next devid of our range that the
- * engine serves and that is free in the store.  Free, not "ours to
+/* Writes a new vbd for image (backend/vbd3, the engine's) under the next
+ * devid of our range that is free in the store.  Free, not "ours to
  * overwrite": after a restart the counter starts again at the base while a
  * vbd an earlier incarnation brought up may still carry a live ring.  The
  * counter goes round the range, so a devid is not reused while the engine
@@ -169,9 +169,8 @@ static int attach_fresh(struct backd_switch *sw, rtv_domid_t dom, const char *im
         unsigned id = sw->devid_base + sw->next;
 
         sw->next = (sw->next + 1) % BACKD_SWITCH_DEVID_SPAN;
-        if (!backd_serves_devid(id))
-            continue;
-        struct blkif_xs_attach at = { .dev = { sw->bedomid, dom, id }, .params = image };
+        struct blkif_xs_attach at = { .dev = { sw->bedomid, dom, id, BLKIF_XS_BTYPE },
+                                      .params = image };
         rc = blkif_xs_attach(sw->xs, &at);
         if (rc == -EEXIST)
             continue;
@@ -335,8 +334,8 @@ static void sweep_orphans(struct backd_switch *sw)
             vbd_remove(sw, (rtv_domid_t)dom, (unsigned)devid);
         }
         free(devs);
-        /* An empty per-domain directory we leave is a leak too; libxl
-         * removes it when the domain had vbds of its own. */
+        /* An empty per-domain directory we leave is a leak too: under
+         * backend/vbd3 nobody else (libxl) ever removes it. */
         devs = NULL;
         if (rtv_xs_directory(sw->xs, RTV_XS_NO_TXN, dir, &devs, &nv) == 0 && nv == 0)
             rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, dir);
@@ -372,7 +371,7 @@ static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
         snprintf(vdev, sizeof(vdev), "%s", v->vdev);
         if (v->up_pending) {
             int be = vbd_state(sw, dom, v->devid, RTV_XS_VBD_BE_STATE);
-            struct blkif_xs_dev d = { sw->bedomid, dom, v->devid };
+            struct blkif_xs_dev d = { sw->bedomid, dom, v->devid, BLKIF_XS_BTYPE };
             char *hs = NULL;
 
             if (blkif_xs_read(sw->xs, RTV_XS_NO_TXN, &d, RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0,

@@ -33,9 +33,9 @@
 #include "rtvirt/err.h"
 #include "rtvirt/seam.h"
 
-/* PV twins get devids from [base, base + SPAN), skipping every devid the
- * engine does not serve (backd_serves_devid(): the hdX/sdX encodings libxl
- * uses for an HVM guest's emulated disks fall inside 5000..5999). */
+/* PV twins get devids from [base, base + SPAN) that are free in the store,
+ * both under backend/vbd3 (ours) and in the guest's device/vbd (libxl's
+ * hdX/sdX encodings of the emulated disks, e.g. hdc = 5632, live there). */
 #define BACKD_SWITCH_DEVID_BASE 5000u
 #define BACKD_SWITCH_DEVID_SPAN 1000u
 

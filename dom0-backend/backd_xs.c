@@ -80,19 +80,6 @@ static void publish_state(struct backd_dev *d, int state)
     d->be_state = state;
 }
 
-/* Seen on real Xen: udev loads xen-blkback for every new backend/vbd device
- * (modalias xen-backend:vbd) even after an rmmod, and the kernel backend then
- * connects the same ring and binds the frontend's port first; our bind gets
- * EINVAL.  Tell the operator instead of leaving a bare EINVAL. */
-static bool kernel_blkback_bound(const struct backd_dev *d)
-{
-    char p[96];
-
-    snprintf(p, sizeof(p), "/sys/bus/xen-backend/devices/vbd-%u-%u/driver", d->domid,
-             d->devid);
-    return d->domid != 0 && access(p, F_OK) == 0;
-}
-
 /* Attach failure: reported where tools look (as FreeBSD blkback does). */
 static void report_error(struct backd_dev *d, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -222,7 +209,7 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
     d->devid = devid;
     d->fd = -1;
     d->be_state = -1;
-    d->xd = (struct blkif_xs_dev){ b->x->self, domid, devid };
+    d->xd = (struct blkif_xs_dev){ b->x->self, domid, devid, BLKIF_XS_BTYPE };
     /* Where the frontend must be: the directory of its state node. */
     if (rtv_xs_dir(d->fe_path, sizeof(d->fe_path), RTV_XS_VBD_FE_STATE,
                    &(struct rtv_xs_args){ .domid = domid, .devid = devid }, NULL) < 0)
@@ -332,11 +319,8 @@ static int connect_queue(struct backd_dev *d, struct backd_queue *q, unsigned qi
     }
     rc = backd_queue_connect(q, refs, n, (rtv_port_t)v);
     if (rc < 0)
-        report_error(d, "queue %u: cannot map ring or bind event channel: %s%s", qi,
-                     strerror(-rc), kernel_blkback_bound(d)
-                     ? " (the kernel's xen-blkback has claimed this vbd and bound the port:"
-                       " unload and blacklist xen_blkback; udev loads it again for every new"
-                       " backend/vbd)" : "");
+        report_error(d, "queue %u: cannot map ring or bind event channel: %s", qi,
+                     strerror(-rc));
     return rc;
 }
 
@@ -497,18 +481,6 @@ void backd_dev_update(struct backd_dev *d)
 
 /* ---- discovery ----------------------------------------------------------------- */
 
-bool backd_serves_devid(unsigned devid)
-{
-    static const unsigned emulated_majors[] = { 3, 22, 33, 34, 56, 57, 88, 89, 90, 91, 8 };
-
-    if (devid & (1u << 28))
-        return true;    /* xvd extended scheme: PV only */
-    for (unsigned i = 0; i < sizeof(emulated_majors) / sizeof(emulated_majors[0]); i++)
-        if (devid >> 8 == emulated_majors[i])
-            return false;
-    return true;
-}
-
 static struct backd_dev *dev_find(struct backd *b, rtv_domid_t domid, unsigned devid)
 {
     for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
@@ -534,7 +506,6 @@ void backd_scan(struct backd *b)
         nd = 0;
     for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
         d->gone = true;     /* cleared below for every device still listed */
-    b->st.not_served = 0;
     for (unsigned i = 0; i < nd; i++) {
         unsigned long long domid;
         char dir[BACKD_PATH_MAX + 64];
@@ -559,18 +530,14 @@ void backd_scan(struct backd *b)
 
             if (rtv_parse_uint(devs[j], 2147483647ull, &devid) < 0)
                 continue;
-            /* Another backend's (or nobody's): we do not even read it. */
-            if (!backd_serves_devid((unsigned)devid)) {
-                b->st.not_served++;
-                continue;
-            }
             d = dev_find(b, (rtv_domid_t)domid, (unsigned)devid);
             if (d != NULL) {
                 d->gone = false;
                 continue;
             }
             /* Wait until the toolstack has written the frontend link. */
-            struct blkif_xs_dev xd = { b->x->self, (rtv_domid_t)domid, (unsigned)devid };
+            struct blkif_xs_dev xd = { b->x->self, (rtv_domid_t)domid, (unsigned)devid,
+                                        BLKIF_XS_BTYPE };
             if (blkif_xs_read(b->x->xs, RTV_XS_NO_TXN, &xd, RTV_XS_VBD_BE_FRONTEND,
                               0, 0, &fe, NULL) < 0)
                 continue;

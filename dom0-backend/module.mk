@@ -36,8 +36,6 @@ endif
 # rtvirt-vbd: writes/removes the vbd nodes libxl would (attach without xl).
 VBD_SRCS := dom0-backend/vbd_main.c
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-vbd
-# libxl hotplug script for `backendtype=phy, script=rtvirt-block` disks.
-INSTALL_SCRIPTS += dom0-backend/rtvirt-block
 ifneq ($(origin rtv_program),undefined)
 $(eval $(call rtv_program,rtvirt-vbd,$(VBD_SRCS),xen))
 $(BUILD)/bin/rtvirt-vbd: $(BUILD)/lib/librtvirt.a $(BUILD)/lib/librtvirt-xen.a

@@ -1,8 +1,10 @@
 /*
  * rtvirt-vbd: create and remove a vbd served by rtvirt-backd, writing the
  * same frontend and backend nodes libxl's device_disk_add writes (see
- * blkif_xs_attach()), for hosts where xl cannot be told to leave a vbd to an
- * external daemon (libxl 4.17's backendtype=standalone is virtio-only).
+ * blkif_xs_attach()) but with the backend under backend/vbd3, rtvirt-backd's
+ * (the kernel's xen-blkback keeps backend/vbd): xl cannot be told to leave
+ * a vbd to an external daemon (libxl 4.17's backendtype=standalone is
+ * virtio-only, and its phy disks always go to backend/vbd).
  *
  *   rtvirt-vbd attach <domain> <vdev> <image> [r|w] [--backend-domid N] [--cdrom]
  *   rtvirt-vbd detach <domain> <vdev> [--timeout-ms N] [--force]
@@ -86,6 +88,7 @@ int main(int argc, char **argv)
         return 1;
     }
     a.dev.devid = devid;
+    a.dev.btype = BLKIF_XS_BTYPE;     /* rtvirt-backd's, never blkback's */
     if (attach) {
         a.params = argv[4];
         rc = blkif_xs_attach(x.xs, &a);

@@ -75,8 +75,7 @@ struct front_queue {
 struct rtv_front {
     struct rtv_xen *x;
     struct rtv_front_config cfg;
-    struct blkif_xs_dev xd;    /* names every node of this vbd */
-    const char *btype;         /* backend directory: "vbd" or "qdisk" */
+    struct blkif_xs_dev xd;    /* names every node of this vbd (btype: its backend's) */
     char be_state_path[FRONT_PATH_MAX];   /* watched */
     rtv_domid_t be_domid;
     int  fe_state;
@@ -135,39 +134,12 @@ static long long now_ms(void)
 
 /* ---- store helpers ------------------------------------------------------------- */
 
-/* Like blkif_xs_read_uint(), but with the backend's directory type: qemu's
- * qdisk lives under backend/qdisk/ (libxl 4.17), blkback under backend/vbd/. */
-static int rd_uint_bt(struct rtv_front *f, enum rtv_xs_node node, unsigned queue,
-                      unsigned ring, unsigned long long max, bool def_ok,
-                      unsigned long long def, unsigned long long *out)
-{
-    struct rtv_xs_args a = { .domid = f->xd.domid, .bedomid = f->xd.bedomid,
-                             .devid = f->xd.devid, .btype = f->btype ? f->btype : "vbd",
-                             .queue = queue, .ring = ring };
-    char path[RTV_XS_PATH_MAX], *val = NULL;
-    int rc = rtv_xs_path(path, sizeof(path), node, &a, NULL);
-
-    if (rc < 0)
-        return rc;
-    rc = rtv_xs_read(f->x->xs, RTV_XS_NO_TXN, path, &val, NULL);
-    if (rc == -ENOENT && def_ok) {
-        *out = def;
-        return 0;
-    }
-    if (rc < 0)
-        return rc;
-    rc = rtv_xs_check_value(node, val, NULL);
-    if (rc == 0)
-        rc = rtv_parse_uint(val, max, out);
-    free(val);
-    return rc;
-}
-
 static int rd_uint(struct rtv_front *f, enum rtv_xs_node node, unsigned queue,
                    unsigned ring, unsigned long long max, unsigned long long def,
                    unsigned long long *out)
 {
-    return rd_uint_bt(f, node, queue, ring, max, true, def, out);
+    return blkif_xs_read_uint(f->x->xs, RTV_XS_NO_TXN, &f->xd, node, queue, ring, max, true,
+                              def, out);
 }
 
 /* The backend's state; absent or garbage reads as Unknown (gone), while a
@@ -901,7 +873,7 @@ static void after_closed(struct rtv_front *f, int be)
         return;
     /* online: absent means 0 (schema default); a failed read decides nothing. */
     if (be != XenbusStateUnknown &&
-        rd_uint_bt(f, RTV_XS_VBD_BE_ONLINE, 0, 0, 1, true, 0, &online) < 0)
+        rd_uint(f, RTV_XS_VBD_BE_ONLINE, 0, 0, 1, 0, &online) < 0)
         return;
     if (be == XenbusStateUnknown || online == 0) {
         /* Detached for good: what was waiting for a new session fails. */
@@ -1061,7 +1033,7 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
     f->cfg = *cfg;
     timeout = cfg->timeout_ms > 0 ? cfg->timeout_ms : 10000;
     f->fe_state = -1;
-    f->xd = (struct blkif_xs_dev){ 0, x->self, cfg->devid };
+    f->xd = (struct blkif_xs_dev){ 0, x->self, cfg->devid, NULL };
 
     /* The toolstack's links to the backend; validated, not trusted. */
     rc = blkif_xs_read_uint(x->xs, RTV_XS_NO_TXN, &f->xd, RTV_XS_VBD_FE_BACKEND_ID, 0, 0,
@@ -1077,32 +1049,30 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
     }
     f->be_domid = (rtv_domid_t)bid;
     f->xd.bedomid = f->be_domid;
-    /* blkback and rtvirt-backd live under backend/vbd/, qemu's qdisk (as
-     * libxl 4.17 writes it, seen in the lab) under backend/qdisk/. */
-    static const char *const btypes[] = { "vbd", "qdisk" };
-    bool be_ok = false;
-    for (unsigned i = 0; i < 2 && !be_ok; i++) {
+    /* Follow the backend node, wherever the schema lets it point: blkback
+     * serves backend/vbd/, rtvirt-backd backend/vbd3/, qemu's qdisk (as libxl
+     * 4.17 writes it, seen in the lab) backend/qdisk/.  The backend domain's
+     * directory of this very device, or nothing. */
+    const struct rtv_xs_type_spec *bt = &rtv_xs_params[RTV_XS_P_BTYPE].type;
+    for (unsigned i = 0; i < bt->nvalues && f->xd.btype == NULL; i++) {
         struct rtv_xs_args a = { .domid = x->self, .bedomid = bid, .devid = cfg->devid,
-                                 .btype = btypes[i] };
+                                 .btype = bt->values[i] };
+
         if (rtv_xs_dir(expect, sizeof(expect), RTV_XS_VBD_BE_STATE, &a, NULL) == 0 &&
-            strcmp(be, expect) == 0) {
-            be_ok = true;
-            f->btype = btypes[i];
-        }
+            strcmp(be, expect) == 0)
+            f->xd.btype = bt->values[i];
     }
-    if (!be_ok) {
-        set_msg(msg, mlen, "backend path \"%s\" is not backend/vbd or backend/qdisk of "
-                "domain %llu for this device", be, bid);
+    if (f->xd.btype == NULL) {
+        set_msg(msg, mlen, "backend path \"%s\" is not backend/<type>/%u/%u of domain %llu "
+                "for a backend type of the schema", be, x->self, cfg->devid, bid);
         free(be);
         free(f);
         return -EINVAL;
     }
     free(be);
 
-    struct rtv_xs_args sa = { .domid = f->xd.domid, .bedomid = f->xd.bedomid,
-                              .devid = f->xd.devid, .btype = f->btype };
-    rc = rtv_xs_path(f->be_state_path, sizeof(f->be_state_path), RTV_XS_VBD_BE_STATE, &sa,
-                     NULL);
+    rc = blkif_xs_path(f->be_state_path, sizeof(f->be_state_path), &f->xd,
+                       RTV_XS_VBD_BE_STATE, 0, 0);
     if (rc == 0)
         rc = rtv_xs_watch(x->xs, f->be_state_path, "be");
     if (rc < 0) {

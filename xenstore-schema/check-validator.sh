@@ -20,6 +20,7 @@ cat > "$tmp/good.c" <<'C'
 static const char *a = "/local/domain/%u/rtvirt/vbd/%s/request";
 static const char *b = "/local/domain/%u/rtvirt/vbd/%s";           /* a directory */
 static const char *c = "/local/domain/0/backend/vbd/%u/%u/feature-persistent";
+static const char *c3 = "/local/domain/0/backend/vbd3/%u/%u/state";
 static int d = RTV_XS_CTL_STATE + RTV_XS_NODE_COUNT;
 static int e(void) { return rtv_xs_node_by_id("shunt-ack-id"); }
 C
@@ -41,11 +42,15 @@ C
 cat > "$tmp/bad-id.c" <<'C'
 static int e(void) { return rtv_xs_node_by_id("ctl-magic"); }
 C
+cat > "$tmp/bad-btype.sh" <<'SH'
+#!/bin/sh
+xenstore-read "/local/domain/0/backend/vdb3/$domid/$devid/state"
+SH
 cat > "$tmp/optout.c" <<'C'
 static const char *f = "/local/domain/0/something/else"; /* xs-schema: not-a-node */
 C
 
 for f in good.c good.sh optout.c; do expect pass "$f"; done
-for f in bad-path.c bad-dir.sh bad-enum.c bad-id.c; do expect fail "$f"; done
+for f in bad-path.c bad-dir.sh bad-btype.sh bad-enum.c bad-id.c; do expect fail "$f"; done
 echo "validator self-test: $fails failed"
 [ "$fails" -eq 0 ]

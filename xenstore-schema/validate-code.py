@@ -65,24 +65,32 @@ def literal_components(lit):
     return VAR_RE.sub("\x00", lit).strip("/").split("/")
 
 
-def component_matches(lit, tmpl):
+def component_matches(lit, tmpl, params):
     """Does a component written in code fit a schema template component?
     A component that is wholly variable fits anything, as does a wholly
-    placeholder template component; otherwise variables stand for a sample
-    value and must fit the template with its $PARAMS as wildcards."""
-    if lit == "\x00" or re.fullmatch(r"\$[A-Z]+", tmpl):
+    placeholder template component, except that a literal standing for an
+    enum placeholder ($BTYPE) must be one of its values; otherwise variables
+    stand for a sample value and must fit the template with its $PARAMS as
+    wildcards."""
+    if lit == "\x00":
+        return True
+    if re.fullmatch(r"\$[A-Z]+", tmpl):
+        t = params.get(tmpl, {}).get("type", {})
+        if t.get("kind") == "enum" and "\x00" not in lit:
+            return lit in t["values"]
         return True
     rx = "".join("[^/]+" if part.startswith("$") else re.escape(part)
                  for part in re.split(r"(\$[A-Z]+)", tmpl))
     return re.fullmatch(rx, lit.replace("\x00", "0")) is not None
 
 
-def path_in_schema(lit, templates):
+def path_in_schema(lit, templates, params):
     """True if the literal names a node, or a directory above nodes."""
     comps = literal_components(lit)
     for t in templates:
         tc = t.strip("/").split("/")
-        if len(comps) <= len(tc) and all(component_matches(a, b) for a, b in zip(comps, tc)):
+        if len(comps) <= len(tc) and all(component_matches(a, b, params)
+                                         for a, b in zip(comps, tc)):
             return True
     return False
 
@@ -121,7 +129,7 @@ def main(argv):
                     if lit.count("/") < 3:
                         continue   # "/local/domain/" alone, or a bare domain dir
                     seen += 1
-                    if not path_in_schema(lit, templates):
+                    if not path_in_schema(lit, templates, params):
                         bad.append(f"{path}:{no}: path \"{lit}\" is not in the schema")
                     elif verbose:
                         print(f"ok {path}:{no}: {lit}")

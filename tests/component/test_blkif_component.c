@@ -63,21 +63,31 @@ static void teardown(void)
     rtv_local_hub_free(hub);
 }
 
-static void toolstack_add(rtv_domid_t domid, unsigned devid, const char *image,
-                          const char *mode)
+/* The vbd's backend nodes under backend/<btype>: BLKIF_XS_BTYPE (vbd3) for
+ * rtvirt-backd, "vbd" where libxl puts a disk for the kernel's blkback,
+ * "qdisk" where it puts one for qemu.  The frontend's backend node points
+ * there. */
+static void toolstack_add_at(const char *btype, rtv_domid_t domid, unsigned devid,
+                             const char *image, const char *mode)
 {
     struct rtv_xen x;
-    struct blkif_xs_attach a = { { 0, domid, devid }, image, mode[0] == 'r', false };
+    struct blkif_xs_attach a = { { 0, domid, devid, btype }, image, mode[0] == 'r', false };
 
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
     ck_assert_int_eq(blkif_xs_attach(x.xs, &a), 0);
     rtv_xen_close(&x);
 }
 
+static void toolstack_add(rtv_domid_t domid, unsigned devid, const char *image,
+                          const char *mode)
+{
+    toolstack_add_at(BLKIF_XS_BTYPE, domid, devid, image, mode);
+}
+
 static int read_be_state(rtv_domid_t domid, unsigned devid)
 {
     struct rtv_xen x;
-    struct blkif_xs_dev d = { 0, domid, devid };
+    struct blkif_xs_dev d = { 0, domid, devid, BLKIF_XS_BTYPE };
     unsigned long long v = 99;
 
     if (rtv_local_open(hub, 0, RTV_XEN_STORE, &x) < 0)
@@ -416,6 +426,38 @@ START_TEST(many_domains_one_daemon)
 }
 END_TEST
 
+/* dom0's kernel blkback and rtvirt-backd side by side: libxl's disk under
+ * backend/vbd (blkback's: the emulated disks' PV views, xl's phy disks) is
+ * never touched by the engine, which serves backend/vbd3 only; there it
+ * serves the other disk of the same guest, found through its backend node. */
+START_TEST(engine_leaves_blkback_vbds_alone)
+{
+    struct blkif_xs_dev kd = { 0, 1, DEV_B, "vbd" };
+    struct front_job j;
+    struct rtv_xen x;
+    char *v = NULL;
+    unsigned long long st;
+
+    toolstack_add_at("vbd", 1, DEV_B, img_b, "w");
+    struct backend_proc bp = one_disk(&j, img_a, "w");
+    run_child_ok(verify_child, &j, 60000);
+    struct backd_stats bs = stop_backend(bp);
+    ck_assert_uint_eq(bs.connects, 1);
+    ck_assert_uint_eq(bs.errors, 0);
+    /* blkback's vbd is as the toolstack wrote it: no state change, no
+     * feature, no hotplug-status. */
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
+    ck_assert_int_eq(blkif_xs_read_uint(x.xs, 0, &kd, RTV_XS_VBD_BE_STATE, 0, 0, 8, false, 0,
+                                        &st), 0);
+    ck_assert_uint_eq(st, XenbusStateInitialising);
+    ck_assert_int_eq(blkif_xs_read(x.xs, 0, &kd, RTV_XS_VBD_BE_SECTORS, 0, 0, &v, NULL),
+                     -ENOENT);
+    ck_assert_int_eq(blkif_xs_read(x.xs, 0, &kd, RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0, &v,
+                                   NULL), -ENOENT);
+    rtv_xen_close(&x);
+}
+END_TEST
+
 /* gntalloc's limit (1024 grants in the guest, counting grants the backend
  * still maps after we dropped them), modelled by a hub of 1024 grant pages,
  * with the shunt's settings (persistent, 256 indirect segments, one queue,
@@ -505,7 +547,7 @@ static int qd_write(struct rtv_store *xs, enum rtv_xs_node node, const char *val
 /* A node of dom1's xvda frontend (the same wherever the backend lives). */
 static int fe_read(struct rtv_store *xs, enum rtv_xs_node node, unsigned long long *v)
 {
-    struct blkif_xs_dev d = { 0, 1, DEV_A };
+    struct blkif_xs_dev d = { 0, 1, DEV_A, BLKIF_XS_BTYPE };
 
     return blkif_xs_read_uint(xs, 0, &d, node, 0, 0, UINT32_MAX, false, 0, v);
 }
@@ -613,21 +655,12 @@ START_TEST(front_vs_qdisk_layout)
 {
     struct rtv_xen x;
     struct rtv_xs_args qa = { .domid = 1, .bedomid = 0, .devid = DEV_A, .btype = "qdisk" };
-    struct rtv_xs_args va = { .domid = 1, .bedomid = 0, .devid = DEV_A, .btype = "vbd" };
-    struct blkif_xs_dev d = { 0, 1, DEV_A };
-    const struct rtv_xs_perm bep[2] = { { 0, RTV_XS_PERM_NONE }, { 1, RTV_XS_PERM_READ } };
-    char qdir[RTV_XS_PATH_MAX], vdir[RTV_XS_PATH_MAX];
+    struct blkif_xs_dev d = { 0, 1, DEV_A, "qdisk" };
     struct front_job j;
 
-    /* libxl's nodes, then the backend moved where libxl 4.17 puts a qdisk. */
-    toolstack_add(1, DEV_A, img_a, "w");
+    /* libxl's nodes, with the backend where libxl 4.17 puts a qdisk. */
+    toolstack_add_at("qdisk", 1, DEV_A, img_a, "w");
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
-    ck_assert_int_eq(rtv_xs_dir(qdir, sizeof(qdir), RTV_XS_VBD_BE_STATE, &qa, NULL), 0);
-    ck_assert_int_eq(rtv_xs_dir(vdir, sizeof(vdir), RTV_XS_VBD_BE_STATE, &va, NULL), 0);
-    ck_assert_int_eq(rtv_xs_rm(x.xs, 0, vdir), 0);
-    ck_assert_int_eq(rtv_xs_mkdir(x.xs, 0, qdir), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(x.xs, 0, qdir, bep, 2), 0);
-    ck_assert_int_eq(blkif_xs_printf(x.xs, 0, &d, RTV_XS_VBD_FE_BACKEND, 0, 0, "%s", qdir), 0);
     pid_t qb = start_child(fake_qdisk, NULL);
     job_init(&j, 1, DEV_A);
     j.want_persistent = false;
@@ -1035,8 +1068,9 @@ START_TEST(hostile_frontend)
 }
 END_TEST
 
-/* A hostile backend: a fake daemon (in a child, acting as dom0) that
- * answers the frontend's first request with a malformed response.  The
+/* A hostile backend: a fake daemon (in a child, acting as dom0, laid out
+ * as the kernel's blkback under backend/vbd) that answers the frontend's
+ * first request with a malformed response.  The
  * frontend must mark the device failed, complete the request with -EIO and
  * keep running. */
 enum bad_rsp { BAD_ID, BAD_OP, BAD_NOT_INFLIGHT, BAD_STATUS, BAD_PROD };
@@ -1045,7 +1079,7 @@ static int fake_backend(void *arg)
 {
     enum bad_rsp kind = *(enum bad_rsp *)arg;
     struct rtv_xen x;
-    struct blkif_xs_dev d = { 0, 1, DEV_A };
+    struct blkif_xs_dev d = { 0, 1, DEV_A, "vbd" };
     blkif_back_ring_t ring;
     rtv_port_t lport;
     int rc;
@@ -1120,7 +1154,7 @@ static int victim_front(void *arg)
 
 static void run_bad_backend(enum bad_rsp kind, enum rtv_blkif_rsp_verdict want)
 {
-    toolstack_add(1, DEV_A, img_a, "w");
+    toolstack_add_at("vbd", 1, DEV_A, img_a, "w");   /* where blkback would serve it */
     pid_t fb = start_child(fake_backend, &kind);
     pid_t fr = start_child(victim_front, (void *)rtv_blkif_rsp_verdict_str(want));
     ck_assert_int_eq(wait_pid(fr, 20000), 0);
@@ -1164,7 +1198,8 @@ START_TEST(detach_and_guest_death)
     struct front_job j1, j2;
     struct handshake h;
     struct rtv_xen x;
-    struct blkif_xs_dev d1 = { 0, 1, DEV_A }, d2 = { 0, 2, DEV_A };
+    struct blkif_xs_dev d1 = { 0, 1, DEV_A, BLKIF_XS_BTYPE };
+    struct blkif_xs_dev d2 = { 0, 2, DEV_A, BLKIF_XS_BTYPE };
 
     attach_job(&j1, 1, img_a, "w");
     attach_job(&j2, 2, img_b, "w");
@@ -1342,7 +1377,7 @@ static void open_fails_under(rtv_domid_t domid, enum rtv_local_fault_op op, int 
 static void wait_hotplug_error(rtv_domid_t domid, const char *needle)
 {
     struct rtv_xen x;
-    struct blkif_xs_dev d = { 0, domid, DEV_A };
+    struct blkif_xs_dev d = { 0, domid, DEV_A, BLKIF_XS_BTYPE };
     char *val = NULL;
 
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
@@ -1405,13 +1440,13 @@ START_TEST(fault_injection)
     child_reached(&h);
     {
         struct rtv_xen tx;
-        struct blkif_xs_dev d6 = { 0, 6, DEV_A };
+        struct blkif_xs_dev d6 = { 0, 6, DEV_A, BLKIF_XS_BTYPE };
 
         ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &tx), 0);
         unsigned before = rtv_local_fault_hits(hub, RTV_FAULT_XS_READ);
         rtv_local_fault_set(hub, RTV_FAULT_XS_READ, 0, 1000, EIO);
         /* Rewriting the backend state (same value) makes both the daemon
-         * (watching backend/vbd) and the frontend (watching that node) look
+         * (watching backend/vbd3) and the frontend (watching that node) look
          * again, and every read they do now fails. */
         ck_assert_int_eq(blkif_xs_printf(tx.xs, 0, &d6, RTV_XS_VBD_BE_STATE, 0, 0, "%d",
                                          XenbusStateConnected), 0);
@@ -1530,7 +1565,7 @@ END_TEST
 START_TEST(attach_failure_reported)
 {
     struct rtv_xen x;
-    struct blkif_xs_dev d = { 0, 1, DEV_A };
+    struct blkif_xs_dev d = { 0, 1, DEV_A, BLKIF_XS_BTYPE };
     char *val = NULL;
 
     toolstack_add(1, DEV_A, "/nonexistent/rtvirt-image", "w");
@@ -1567,6 +1602,7 @@ static Suite *blkif_component_suite(void)
     tcase_add_test(tc, gntalloc_limit_shared);
     tcase_add_test(tc, front_vs_qdisk_layout);
     tcase_add_test(tc, many_domains_one_daemon);
+    tcase_add_test(tc, engine_leaves_blkback_vbds_alone);
     tcase_add_test(tc, flush_and_barrier_ordering);
     tcase_add_test(tc, discard_punches_hole);
     tcase_add_test(tc, reconnect_requeues);

@@ -49,7 +49,8 @@ static void teardown(void)
 START_TEST(test_attach_nodes_and_perms)
 {
     struct rtv_xen dom0, dom1, dom2;
-    struct blkif_xs_attach a = { { 0, 1, 51712 }, "/srv/img/guest.raw", false, false };
+    struct blkif_xs_attach a = { { 0, 1, 51712, BLKIF_XS_BTYPE }, "/srv/img/guest.raw", false,
+                                 false };
     char *v = NULL;
     unsigned long long n;
 
@@ -63,7 +64,7 @@ START_TEST(test_attach_nodes_and_perms)
     ck_assert_str_eq(v, "/srv/img/guest.raw");
     free(v);
     ck_assert_int_eq(blkif_xs_read(dom1.xs, 0, &a.dev, RTV_XS_VBD_FE_BACKEND, 0, 0, &v, NULL), 0);
-    ck_assert_str_eq(v, "/local/domain/0/backend/vbd/1/51712");
+    ck_assert_str_eq(v, "/local/domain/0/backend/vbd3/1/51712");    /* rtvirt-backd's */
     free(v);
     ck_assert_int_eq(blkif_xs_read_uint(dom1.xs, 0, &a.dev, RTV_XS_VBD_BE_STATE, 0, 0, 8,
                                         false, 0, &n), 0);
@@ -105,13 +106,22 @@ END_TEST
 
 START_TEST(test_paths)
 {
-    struct blkif_xs_dev d = { 0, 7, 768 };
+    struct blkif_xs_dev d = { 0, 7, 768, BLKIF_XS_BTYPE };
     char p[RTV_XS_PATH_MAX];
 
     ck_assert_int_eq(blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_FE_QUEUE_RING_REFN, 2, 3), 0);
     ck_assert_str_eq(p, "/local/domain/7/device/vbd/768/queue-2/ring-ref3");
     ck_assert_int_eq(blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_BE_MAX_RING_PAGE_ORDER, 0, 0), 0);
-    ck_assert_str_eq(p, "/local/domain/0/backend/vbd/7/768/max-ring-page-order");
+    ck_assert_str_eq(p, "/local/domain/0/backend/vbd3/7/768/max-ring-page-order");
+    d.btype = "vbd";     /* the kernel blkback's, as a frontend may follow it */
+    ck_assert_int_eq(blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_BE_STATE, 0, 0), 0);
+    ck_assert_str_eq(p, "/local/domain/0/backend/vbd/7/768/state");
+    d.btype = NULL;      /* no backend type: no backend node, but the frontend's */
+    ck_assert_int_eq(blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_BE_STATE, 0, 0), -EINVAL);
+    ck_assert_int_eq(blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_FE_STATE, 0, 0), 0);
+    d.btype = "tap";     /* not a backend type of the schema */
+    ck_assert_int_eq(blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_BE_STATE, 0, 0), -EINVAL);
+    d.btype = BLKIF_XS_BTYPE;
     d.domid = 40000;     /* not a domain id: refused, not formatted */
     ck_assert_int_lt(blkif_xs_path(p, sizeof(p), &d, RTV_XS_VBD_FE_STATE, 0, 0), 0);
 }

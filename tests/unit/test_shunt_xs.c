@@ -194,7 +194,7 @@ START_TEST(connect_bound_gives_up_with_reason)
 {
     /* The vbd exists but no backend ever serves it: the frontend waits for
      * InitWait; the shunt's own bound (timeout-ms) ends the switch. */
-    struct blkif_xs_attach at = { .dev = { 0, GUEST, 901 }, .params = img };
+    struct blkif_xs_attach at = { .dev = { 0, GUEST, 901, BLKIF_XS_BTYPE }, .params = img };
     struct shunt_status st;
 
     ck_assert_int_eq(blkif_xs_attach(dom0.xs, &at), 0);

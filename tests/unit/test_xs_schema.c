@@ -104,7 +104,7 @@ START_TEST(refuses_bad_enum_placeholder)
     struct rtv_xs_args a = { .btype = "tap", .domid = 1, .devid = 1 };
 
     ck_assert_int_eq(rtv_xs_path(buf, sizeof(buf), RTV_XS_VBD_BE_STATE, &a, &err), -EINVAL);
-    ck_assert_contains(err.msg, "$BTYPE: value \"tap\" not allowed; allowed: one of: vbd, qdisk");
+    ck_assert_contains(err.msg, "$BTYPE: value \"tap\" not allowed; allowed: one of: vbd3, vbd, qdisk");
 }
 END_TEST
 

@@ -13,15 +13,28 @@
 #include "rtvirt/seam.h"
 #include "rtvirt/xs_schema.h"
 
-/* The directory rtvirt-backd watches for new devices: the parent of every
- * vbd-be-* device directory ($BTYPE = vbd). */
-#define BLKIF_XS_BE_ROOT_FMT   "/local/domain/%u/backend/vbd"          /* $BEDOMID */
+/* The backend type directory rtvirt-backd serves ($BTYPE, xenstore-schema
+ * section 3): backend/vbd3, never backend/vbd.  Linux's xenbus backend bus
+ * offers each backend/<type>/<dom>/<devid> to the driver whose id is <type>
+ * (an exact match), and xen-blkback's is "vbd": under vbd3 it never sees our
+ * vbds, so it stays loaded and serves every other guest (XenServer's tapback
+ * serves vbd3 the same way).  The stock xen-blkfront does not care: it
+ * follows its device/vbd/<devid>/backend node wherever that points. */
+#define BLKIF_XS_BTYPE         "vbd3"
 
-/* One vbd: who serves it, whose it is, which device. */
+/* The directory rtvirt-backd watches for new devices: the parent of every
+ * vbd-be-* device directory it serves. */
+#define BLKIF_XS_BE_ROOT_FMT   "/local/domain/%u/backend/" BLKIF_XS_BTYPE   /* $BEDOMID */
+
+/* One vbd: who serves it, whose it is, which device, and the backend type
+ * directory its backend nodes are under: BLKIF_XS_BTYPE for rtvirt-backd's
+ * own; a frontend sets what its backend node names (vbd for the kernel's
+ * blkback, qdisk for qemu's).  NULL names no backend node (-EINVAL). */
 struct blkif_xs_dev {
     rtv_domid_t bedomid;
     rtv_domid_t domid;
     unsigned    devid;
+    const char *btype;
 };
 
 /* Limits both ends use (schema: $QUEUE 0..255, $RING 0..15, order 0..4). */
@@ -67,7 +80,9 @@ struct blkif_xs_attach {
 };
 
 /* Writes the backend and frontend nodes of a new vbd in one transaction
- * (retried on EAGAIN), with libxl's permissions: the frontend directory is
+ * (retried on EAGAIN): the backend's under dev.btype (rtvirt-backd's
+ * backend/vbd3 by default), the frontend's device/vbd/<devid>/backend
+ * pointing there; with libxl's permissions: the frontend directory is
  * owned by the guest and readable by the backend domain, the backend
  * directory owned by the backend domain and readable by the guest.
  * -EEXIST if either directory already exists. */
