@@ -68,14 +68,16 @@ with tempfile.TemporaryDirectory() as d:
     with open(os.path.join(d, "results", "tally"), "w") as f:
         f.write("alive guest-create 0\nguest guest-create g1\nalive switch-live 1\n"
                 "switch switch-live\nswitch switch-live\ndeath switch-live g1 crashed\n"
-                "death switch-live g1 gone\nalive leak-after 0\n")
+                "death switch-live g1 gone\nalive leak-after 0\n"
+                "guest boot g2\ndeath boot g2 hung\n")
     ev = tally.read_events(d)
     assert ev["switch-live"] == {"guests": 1, "deaths": 1, "switches": 2, "kinds": ["crashed"]}, ev
     assert ev["guest-create"]["guests"] == 1 and ev["leak-after"]["guests"] == 0, ev
+    assert ev["boot"] == {"guests": 1, "deaths": 0, "switches": 0, "kinds": ["hung"]}, ev  # a stall
     tally.record(d, "f", "armA", "t", "j", 1, ev)
     tally.record(d, "f", "armA", "t", "j", 2, ev)
     rows = tally.load(d)
-    assert len(rows) == 4, rows  # two steps with a guest, twice; leak-after had none
+    assert len(rows) == 6, rows  # three steps with a guest, twice; leak-after had none
     agg = tally.aggregate(rows)
     assert agg[("armA", "switch-live")] == [2, 2, 2, 4], agg
     t = tally.table(rows)

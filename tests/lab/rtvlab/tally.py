@@ -11,8 +11,10 @@ Events come from dom0 through the share, one per line in results/tally:
 
     alive STEP N            (agent.sh) N HVM/PVH guests were up as STEP began
     guest STEP NAME         (lab-guest create) a guest was created in STEP
-    death STEP NAME KIND    (lab-guest) NAME died in STEP: crashed, gone,
-                            shutdown, hung or no-boot (not ready in time)
+    death STEP NAME KIND    (lab-guest) NAME died in STEP: crashed, gone or
+                            shutdown; or stalled: hung or no-boot (not ready
+                            in time, which a starved host also causes: kept
+                            apart as "stalls")
     switch STEP             (switch steps) one live switch completed
 """
 
@@ -21,6 +23,7 @@ import time
 
 COLUMNS = ["time", "flight", "arm", "tree", "job", "attempt", "step",
            "guests", "deaths", "switches", "kinds"]
+STALLS = ("hung", "no-boot")
 
 
 def path(cache):
@@ -47,8 +50,9 @@ def read_events(share):
         elif w[0] == "death" and len(w) >= 3 and (w[1], w[2]) not in dead:
             # lab-guest may say so more than once (a step's check, then its clean-up)
             dead.add((w[1], w[2]))
-            s["deaths"] += 1
-            s["kinds"].append(w[3] if len(w) > 3 else "?")
+            kind = w[3] if len(w) > 3 else "?"
+            s["deaths"] += kind not in STALLS
+            s["kinds"].append(kind)
         elif w[0] == "switch":
             s["switches"] += 1
     return steps
