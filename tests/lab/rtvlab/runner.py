@@ -450,8 +450,10 @@ def shown_table(rep):
 def arm_label(a):
     """What this run's guests ran on: outer QEMU version, CPU, accel, Xen and guest knobs."""
     try:
-        v = subprocess.run([a.outer_qemu, "--version"], stdout=subprocess.PIPE, text=True).stdout.split()
-        ver = v[3] if len(v) > 3 and v[:3] == ["QEMU", "emulator", "version"] else "?"
+        first = subprocess.run([a.outer_qemu, "--version"], stdout=subprocess.PIPE,
+                               text=True).stdout.splitlines()[0]
+        m = re.match(r"QEMU emulator version (\S+)(?: \((.*)\))?", first)
+        ver = (m.group(1) + ("(%s)" % m.group(2).replace(" ", "") if m.group(2) else "")) if m else "?"
     except OSError:
         ver = "?"
     label = "qemu-%s cpu=%s accel=%s" % (ver, a.outer_cpu, a.outer_accel)
@@ -526,7 +528,8 @@ def parse_args(argv):
     ap.add_argument("--list", action="store_true", help="print the flight's jobs and steps and exit")
     ab = ap.add_argument_group("A/B knobs of the nested lab (measured in the death-rate table: tests/lab/tally)")
     ab.add_argument("--outer-qemu", default=OUTER_QEMU, metavar="BIN",
-                    help="the outer QEMU binary (default %(default)s)")
+                    help="the outer QEMU binary, or 'patched': Debian's QEMU with tests/lab/qemu-patches, "
+                         "built and cached by images/build-qemu (default %(default)s)")
     ab.add_argument("--outer-cpu", default=OUTER_CPU, metavar="MODEL",
                     help="the outer QEMU's -cpu (default %(default)s)")
     ab.add_argument("--outer-accel", default=OUTER_ACCEL, metavar="ACCEL",
@@ -611,6 +614,12 @@ def main(argv):
     except KeyboardInterrupt:
         print("flight: interrupted while building images", file=sys.stderr)
         return 2
+    if a.outer_qemu == "patched":
+        try:
+            a.outer_qemu = images.qemu()
+        except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
+            print("flight: images: %s" % e, file=sys.stderr)
+            return 3
     say("images ready after %.0f s" % (now() - t_start))
 
     shutil.rmtree(out, ignore_errors=True)
