@@ -15,8 +15,9 @@ struct test_qemu_drive {
     const char *id;       /* the drive's name in the monitor */
 };
 
-/* Starts qemu with the drives (paused, -S, if asked) and waits, bounded, for
- * its QMP socket at sock; fails the test if it never appears or qemu exits.
+/* Starts qemu with the drives (paused, -S, if asked) and waits, bounded, until
+ * it listens on its QMP socket at sock; fails the test if it never does or
+ * qemu exits.
  * qemu dies with the test process; its stdout (where HMP qemu-io prints)
  * goes to /dev/null. */
 pid_t test_qemu_start(const char *sock, const struct test_qemu_drive *drives,
