@@ -50,6 +50,8 @@ void backd_free(struct backd *b);
 /* Runs the loop for at most timeout_ms (-1: until backd_stop()).  Returns
  * 0, or a negative errno if the loop itself failed (not a device). */
 int backd_run(struct backd *b, int timeout_ms);
+/* Makes backd_run() return, now or (called before it) as soon as it
+ * starts; for good.  Async-signal-safe: a SIGTERM handler may call it. */
 void backd_stop(struct backd *b);
 
 /* Runs sw (the dom0 side of the live switch, backd_switch.h) in this

@@ -627,9 +627,18 @@ void backd_free(struct backd *b)
     free(b);
 }
 
+/* Async-signal-safe, and it sticks: a stop asked before backd_run() (a
+ * SIGTERM during start-up) ends the loop at once, and one landing between
+ * the loop's check and its poll() wakes that poll() through io_uring's
+ * eventfd (the completion handler reads it and finds nothing) instead of
+ * waiting for the next event, which may never come. */
 void backd_stop(struct backd *b)
 {
+    uint64_t one = 1;
+
     b->stop = true;
+    ssize_t r = write(b->uring_efd, &one, sizeof(one));   /* an open eventfd takes it */
+    (void)r;
 }
 
 void backd_get_stats(const struct backd *b, struct backd_stats *st)
@@ -666,7 +675,6 @@ int backd_run(struct backd *b, int timeout_ms)
     uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : mono_ms() + (uint64_t)timeout_ms;
     uint64_t sw_next = 0;
 
-    b->stop = false;
     while (!b->stop) {
         uint64_t now = mono_ms();
         int wait = -1, swfds[BACKD_SWITCH_FDS];

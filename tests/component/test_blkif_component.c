@@ -26,6 +26,7 @@
 #include "rtvirt/front_blk.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
+#include "child_term.h"
 #include "unit.h"
 
 #define IMG_BYTES (8u << 20)
@@ -119,8 +120,10 @@ static struct backend_proc start_backend(const struct backd_config *cfg)
 {
     int p[2];
     struct backend_proc bp;
+    sigset_t old;
 
     ck_assert_int_eq(pipe(p), 0);
+    rtv_test_term_hold(&old);
     bp.pid = fork();
     ck_assert_int_ge(bp.pid, 0);
     if (bp.pid == 0) {
@@ -137,6 +140,7 @@ static struct backend_proc start_backend(const struct backd_config *cfg)
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_term;
         sigaction(SIGTERM, &sa, NULL);
+        rtv_test_term_release(&old);
         int rc = backd_run(child_backd, -1);
         backd_get_stats(child_backd, &st);
         if (write(p[1], &st, sizeof(st)) != (ssize_t)sizeof(st))
@@ -145,6 +149,7 @@ static struct backend_proc start_backend(const struct backd_config *cfg)
         rtv_xen_close(&x);
         _exit(rc < 0 ? 13 : 0);
     }
+    rtv_test_term_release(&old);
     close(p[1]);
     bp.stats_fd = p[0];
     return bp;

@@ -49,6 +49,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
+#include "child_term.h"
 #include "qemu_fixture.h"
 #include "unit.h"
 
@@ -134,6 +135,9 @@ static void coord_log(void *ctx, const char *msg)
 
 static pid_t start_backd(void)
 {
+    sigset_t old;
+
+    rtv_test_term_hold(&old);
     pid_t pid = fork_child();
 
     ck_assert_int_ge(pid, 0);
@@ -170,6 +174,7 @@ static pid_t start_backd(void)
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = backd_on_term;
         sigaction(SIGTERM, &sa, NULL);
+        rtv_test_term_release(&old);
         int rc = backd_run(child_backd, -1);
         backd_free(child_backd);
         backd_switch_free(sw);
@@ -178,6 +183,7 @@ static pid_t start_backd(void)
         rtv_xen_close(&x);
         _exit(rc < 0 ? 13 : 0);
     }
+    rtv_test_term_release(&old);
     return pid;
 }
 
