@@ -66,12 +66,59 @@ static int rd_str(struct backd_dev *d, enum rtv_xs_node node, char **val)
     return blkif_xs_read(d->b->x->xs, RTV_XS_NO_TXN, &d->xd, node, 0, 0, val, NULL);
 }
 
+/*
+ * Our writes to a device's backend directory land only while the directory
+ * is there: each goes in a transaction that first reads the directory's
+ * state node (the toolstack writes it with the directory), as Linux's
+ * xenbus_switch_state() does.  A plain write after the toolstack (or the
+ * switch's tear-down of a destroyed guest's twin) removed the directory
+ * would bring it back holding that one node; the next rescan would then
+ * keep the device and nobody would remove it again.  Seen in make check on
+ * a loaded host: the Closed of a destroyed guest's twin written just after
+ * the twin was removed.  -ENOENT when the directory is gone.
+ */
+static int dir_present(struct rtv_store *s, rtv_txn_t t, struct backd_dev *d)
+{
+    char *cur = NULL;
+    int rc = blkif_xs_read(s, t, &d->xd, RTV_XS_VBD_BE_STATE, 0, 0, &cur, NULL);
+
+    free(cur);
+    return rc;
+}
+
+struct dev_write {
+    struct backd_dev *d;
+    enum rtv_xs_node node;
+    const char *val;
+};
+
+static int dev_write_txn(struct rtv_store *s, rtv_txn_t t, void *arg)
+{
+    const struct dev_write *w = arg;
+    int rc = dir_present(s, t, w->d);
+
+    return rc < 0 ? rc : blkif_xs_printf(s, t, &w->d->xd, w->node, 0, 0, "%s", w->val);
+}
+
+static int dev_write(struct backd_dev *d, enum rtv_xs_node node, const char *val)
+{
+    struct dev_write w = { d, node, val };
+
+    return rtv_xs_transact(d->b->x->xs, 0, dev_write_txn, &w);
+}
+
 static void publish_state(struct backd_dev *d, int state)
 {
+    char val[8];
+    int rc;
+
     if (d->be_state == state)
         return;
-    if (blkif_xs_printf(d->b->x->xs, RTV_XS_NO_TXN, &d->xd, RTV_XS_VBD_BE_STATE, 0, 0,
-                        "%d", state) < 0) {
+    snprintf(val, sizeof(val), "%d", state);
+    rc = dev_write(d, RTV_XS_VBD_BE_STATE, val);
+    if (rc == -ENOENT)
+        return;     /* removed: the rescan that follows drops the device */
+    if (rc < 0) {
         backd_err("dom%u/%u: cannot write backend state", d->domid, d->devid);
         return;
     }
@@ -92,10 +139,8 @@ static void report_error(struct backd_dev *d, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     backd_err("dom%u/%u: %s", d->domid, d->devid, msg);
-    blkif_xs_printf(d->b->x->xs, RTV_XS_NO_TXN, &d->xd, RTV_XS_VBD_BE_HOTPLUG_ERROR, 0, 0,
-                    "%s", msg);
-    blkif_xs_printf(d->b->x->xs, RTV_XS_NO_TXN, &d->xd, RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0,
-                    "error");
+    dev_write(d, RTV_XS_VBD_BE_HOTPLUG_ERROR, msg);
+    dev_write(d, RTV_XS_VBD_BE_HOTPLUG_STATUS, "error");
     d->failed = true;
 }
 
@@ -110,7 +155,10 @@ static int write_features(struct rtv_store *s, rtv_txn_t t, void *arg)
     struct backd_dev *d = ((struct features_txn *)arg)->d;
     const struct backd_config *c = &d->b->cfg;
     bool discard = c->discard && !d->read_only;
-    int rc = 0;
+    int rc = dir_present(s, t, d);
+
+    if (rc < 0)
+        return rc;
 
 #define W(node, ...) do { \
         if ((rc = blkif_xs_printf(s, t, &d->xd, RTV_XS_##node, 0, 0, __VA_ARGS__)) < 0) \
