@@ -84,7 +84,7 @@ struct rtv_front {
     const char *why;
     bool closing;
     bool detached;             /* the toolstack removed the device */
-    bool plugged;              /* test hook: hold notifications */
+    bool plugged;              /* test hook: hold requests back */
     uint64_t next_seq;
     unsigned nq;
     struct front_queue q[BLKIF_XS_MAX_QUEUES];
@@ -636,8 +636,10 @@ static void push(struct rtv_front *f, struct front_queue *q)
 {
     int notify;
 
+    if (f->plugged)
+        return;     /* rtv_front_test_plug(f, false) publishes them */
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->ring, notify);
-    if (notify && !f->plugged)
+    if (notify)
         f->x->evtchn->ops->notify(f->x->evtchn, q->port);
 }
 
@@ -1220,6 +1222,8 @@ void rtv_front_test_plug(struct rtv_front *f, bool plugged)
     f->plugged = plugged;
     if (!plugged)
         for (unsigned qi = 0; qi < f->nq; qi++)
-            if (f->q[qi].port_ok)
+            if (f->q[qi].port_ok) {
+                RING_PUSH_REQUESTS(&f->q[qi].ring);
                 f->x->evtchn->ops->notify(f->x->evtchn, f->q[qi].port);
+            }
 }

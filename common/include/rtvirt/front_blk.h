@@ -112,8 +112,10 @@ int rtv_front_close(struct rtv_front *f);
  * shadow slot (so the answer is matched); cb gets the response status. */
 int rtv_front_test_push_raw(struct rtv_front *f, const struct blkif_request *req,
                             rtv_front_done_fn cb, void *arg);
-/* While plugged, requests are published on the ring but the backend is not
- * notified; unplugging notifies every queue (so a batch arrives at once). */
+/* While plugged, requests are queued in the ring's private producer only:
+ * the backend neither sees nor is told about them, even when something
+ * else wakes it.  Unplugging publishes every queue's batch and notifies it,
+ * so the batch arrives at once. */
 void rtv_front_test_plug(struct rtv_front *f, bool plugged);
 /* Publishes a request producer index on queue 0 without any requests. */
 void rtv_front_test_set_req_prod(struct rtv_front *f, uint32_t prod);
