@@ -1455,10 +1455,14 @@ START_TEST(fault_injection)
          * again, and every read they do now fails. */
         ck_assert_int_eq(blkif_xs_printf(tx.xs, 0, &d6, RTV_XS_VBD_BE_STATE, 0, 0, "%d",
                                          XenbusStateConnected), 0);
-        usleep(300000);
-        rtv_local_fault_set(hub, RTV_FAULT_XS_READ, 0, 0, 0);
         /* The daemon reads each device's frontend state, the frontend the
-         * backend state: at least two reads failed. */
+         * backend state: at least two reads fail.  Waited for (bounded), not
+         * slept on: on a loaded host both may take longer than a fixed
+         * pause to get there. */
+        for (int t = 0; t < 1000 && rtv_local_fault_hits(hub, RTV_FAULT_XS_READ) < before + 2;
+             t++)
+            usleep(10000);
+        rtv_local_fault_set(hub, RTV_FAULT_XS_READ, 0, 0, 0);
         ck_assert_uint_ge(rtv_local_fault_hits(hub, RTV_FAULT_XS_READ), before + 2);
         rtv_xen_close(&tx);
     }

@@ -978,25 +978,30 @@ START_TEST(robust_lock_survives_sigkill)
     /* Would hang (and hit Check's timeout) if the lock were wedged. */
     put(d0.xs, 0, "/after", "alive");
     expect_val(d0.xs, 0, "/after", "alive");
-    /* And it still excludes: a holder makes our next op wait for it. */
+    /* And it still excludes: a holder makes our next op wait for it.  The
+     * holder says 'U' just before it unlocks, so a write that waited finds
+     * the 'U' already there.  Not a measured wait (it was >= 200 ms of a
+     * 300 ms hold): on a loaded host our own start can come late. */
     pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         rtv_local_test_lock(hub);
-        char l = 'L';
+        char l = 'L', u = 'U';
         if (write(pfd[1], &l, 1) != 1)
             _exit(1);
         usleep(300 * 1000);
+        if (write(pfd[1], &u, 1) != 1)
+            _exit(1);
         rtv_local_test_unlock(hub);
         _exit(0);
     }
     ck_assert_int_eq(read(pfd[0], &c, 1), 1);
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    ck_assert_int_eq(c, 'L');
     put(d0.xs, 0, "/after", "still");
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    ck_assert_msg(ms >= 200, "write did not wait for the lock holder (%ld ms)", ms);
+    struct pollfd said = { .fd = pfd[0], .events = POLLIN };
+    ck_assert_msg(poll(&said, 1, 0) == 1, "write did not wait for the lock holder");
+    ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+    ck_assert_int_eq(c, 'U');
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     close(pfd[0]);
