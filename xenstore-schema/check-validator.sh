@@ -23,6 +23,8 @@ static const char *c = "/local/domain/0/backend/vbd/%u/%u/feature-persistent";
 static const char *c3 = "/local/domain/0/backend/vbd3/%u/%u/state";
 static int d = RTV_XS_CTL_STATE + RTV_XS_NODE_COUNT;
 static int e(void) { return rtv_xs_node_by_id("shunt-ack-id"); }
+static const char *f = "/local/domain/%u/rtvirt/ioemu/%s/stats/held-us";
+static int g = RTV_XS_IOEMU_REQUEST_ID;
 C
 cat > "$tmp/good.sh" <<'SH'
 #!/bin/sh

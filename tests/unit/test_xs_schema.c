@@ -48,6 +48,22 @@ START_TEST(builds_control_path)
 }
 END_TEST
 
+START_TEST(builds_ioemu_path)
+{
+    char buf[RTV_XS_PATH_MAX];
+    struct rtv_err err = {0};
+    struct rtv_xs_args a = { .domid = 3, .iodev = "uart0" };
+
+    ck_assert_int_eq(rtv_xs_path(buf, sizeof(buf), RTV_XS_IOEMU_REQUEST, &a, &err), 0);
+    ck_assert_str_eq(buf, "/local/domain/3/rtvirt/ioemu/uart0/request");
+    ck_assert_int_eq(rtv_xs_path(buf, sizeof(buf), RTV_XS_IOEMU_STATS_HELD_US, &a, &err), 0);
+    ck_assert_str_eq(buf, "/local/domain/3/rtvirt/ioemu/uart0/stats/held-us");
+    a.iodev = "UART0";
+    ck_assert_int_eq(rtv_xs_path(buf, sizeof(buf), RTV_XS_IOEMU_STATE, &a, &err), -EINVAL);
+    ck_assert_contains(err.msg, "$IODEV");
+}
+END_TEST
+
 START_TEST(builds_blkif_paths)
 {
     char buf[RTV_XS_PATH_MAX];
@@ -149,6 +165,19 @@ static const struct {
     { RTV_XS_CTL_ERROR, "bell\a", 0 },
     { RTV_XS_SHUNT_EMULATED_DEV, "sda", 1 },
     { RTV_XS_SHUNT_EMULATED_DEV, "../sda", 0 },
+    { RTV_XS_IOEMU_REQUEST, "virtualize", 1 },
+    { RTV_XS_IOEMU_REQUEST, "devirtualize", 1 },
+    { RTV_XS_IOEMU_REQUEST, "pv", 0 },
+    { RTV_XS_IOEMU_STATE, "devirtualizing", 1 },
+    { RTV_XS_IOEMU_STATE, "emulated", 0 },
+    { RTV_XS_IOEMU_RESULT, "rolled-back", 1 },
+    { RTV_XS_IOEMU_TIMEOUT_MS, "0", 0 },
+    { RTV_XS_IOEMU_TIMEOUT_MS, "600001", 0 },
+    { RTV_XS_IOEMU_MODEL, "uart16550", 1 },
+    { RTV_XS_IOEMU_IOPORT, "760", 1 },
+    { RTV_XS_IOEMU_IOPORT, "65536", 0 },
+    { RTV_XS_IOEMU_IRQ, "3", 1 },
+    { RTV_XS_IOEMU_IRQ, "16", 0 },
 };
 
 START_TEST(checks_values)
@@ -220,6 +249,7 @@ static Suite *xs_schema_suite(void)
 
     tcase_add_test(tc, table_is_well_formed);
     tcase_add_test(tc, builds_control_path);
+    tcase_add_test(tc, builds_ioemu_path);
     tcase_add_test(tc, builds_blkif_paths);
     tcase_add_loop_test(tc, refuses_bad_placeholders, 0,
                         (int)(sizeof(bad_args) / sizeof(bad_args[0])));
