@@ -33,6 +33,9 @@ int rtv_ioseq_table_check(const struct rtv_ioseq_table *t, struct rtv_err *err)
         if (!dir_ok(tr->dir, true))
             return rtv_err_set(err, EINVAL, "%s: transition %u: direction %u",
                                t->name, i, tr->dir);
+        if (tr->ends && (t->states[tr->from].boundary || t->states[tr->to].boundary))
+            return rtv_err_set(err, EINVAL, "%s: transition %u: 'ends' needs a mid-sequence state on both sides",
+                               t->name, i);
         if (tr->match & ~tr->mask)
             return rtv_err_set(err, EINVAL, "%s: transition %u: match %#x has bits outside mask %#x",
                                t->name, i, tr->match, tr->mask);
@@ -165,14 +168,27 @@ int rtv_ioseq_state_index(const struct rtv_ioseq_table *t, const char *name)
     return -1;
 }
 
+static const struct rtv_ioseq_busy *busy_answer(const struct rtv_ioseq_table *t,
+                                                uint16_t offset)
+{
+    for (unsigned i = 0; i < t->nbusy; i++)
+        if (t->busy[i].offset == offset)
+            return &t->busy[i];
+    return NULL;
+}
+
+bool rtv_ioseq_has_busy(const struct rtv_ioseq_table *t, uint16_t offset)
+{
+    return busy_answer(t, offset) != NULL;
+}
+
 bool rtv_ioseq_busy_value(const struct rtv_ioseq_table *t, uint16_t offset,
                           uint32_t value, uint32_t *busy)
 {
-    for (unsigned i = 0; i < t->nbusy; i++) {
-        if (t->busy[i].offset == offset) {
-            *busy = (value & ~t->busy[i].clear) | t->busy[i].set;
-            return true;
-        }
-    }
-    return false;
+    const struct rtv_ioseq_busy *b = busy_answer(t, offset);
+
+    if (!b)
+        return false;
+    *busy = (value & ~b->clear) | b->set;
+    return true;
 }

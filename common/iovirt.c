@@ -32,12 +32,9 @@ void rtv_iov_init(struct rtv_iov *v, const struct rtv_ioseq_table *t,
                   enum rtv_iov_mode mode, struct rtv_iov_logent *log,
                   unsigned log_cap)
 {
-    memset(v, 0, sizeof(*v));
+    *v = (struct rtv_iov){ .mode = mode, .target = mode, .phase = RTV_IOV_STABLE,
+                           .log = log, .log_cap = log_cap };
     rtv_ioseq_init(&v->seq, t, t->initial);
-    v->mode = v->target = mode;
-    v->phase = RTV_IOV_STABLE;
-    v->log = log;
-    v->log_cap = log_cap;
 }
 
 __attribute__((format(printf, 2, 3)))
@@ -62,8 +59,7 @@ static void arm(struct rtv_iov *v, uint64_t now, enum rtv_iov_phase phase)
 }
 
 int rtv_iov_request(struct rtv_iov *v, enum rtv_iov_mode target,
-                    unsigned start_state, uint64_t now_us, uint32_t bound_ms,
-                    struct rtv_iov_out *out)
+                    uint64_t now_us, uint32_t bound_ms, struct rtv_iov_out *out)
 {
     clear_out(out);
     if (v->phase != RTV_IOV_STABLE) {
@@ -75,26 +71,43 @@ int rtv_iov_request(struct rtv_iov *v, enum rtv_iov_mode target,
         snprintf(v->why, sizeof(v->why), "already %s", mode_names[target]);
         return -EALREADY;
     }
-    if (target == RTV_IOV_VIRTUALIZED && start_state >= v->seq.t->nstates) {
-        snprintf(v->why, sizeof(v->why), "start state %u: %s has %u states",
-                 start_state, v->seq.t->name, v->seq.t->nstates);
-        return -EINVAL;
-    }
     v->why[0] = '\0';
     v->target = target;
     v->rolling_back = false;
     v->bound_us = (uint64_t)bound_ms * 1000;
     v->started_us = now_us;
-    v->log_len = v->log_next = 0;
+    assert(v->log_len == 0);      /* every change ends with its log replayed */
     v->seek_us = v->held_us = v->busy = v->logged = v->replayed = 0;
     v->reset = false;
-    if (target == RTV_IOV_VIRTUALIZED) {
-        /* Nothing was trapped until now: start where the probe says. */
-        rtv_ioseq_init(&v->seq, v->seq.t, start_state);
-        out->actions |= RTV_IOV_ACT_TRAP;
-    }
     arm(v, now_us, RTV_IOV_SEEK);
+    if (target == RTV_IOV_VIRTUALIZED) {
+        /* Nothing trapped until now: the engine starts where the probe,
+         * made once the ports trap, finds the device. */
+        v->probing = true;
+        out->actions |= RTV_IOV_ACT_TRAP;
+        note(out, "virtualized: trapping, then probing the device");
+        return 0;
+    }
     note(out, "%s: seeking a sequence boundary from %s", mode_names[target],
+         rtv_ioseq_state_name(&v->seq));
+    return 0;
+}
+
+int rtv_iov_probed(struct rtv_iov *v, unsigned state, struct rtv_iov_out *out)
+{
+    clear_out(out);
+    if (!v->probing) {
+        snprintf(v->why, sizeof(v->why), "no probe awaited");
+        return -EINVAL;
+    }
+    if (state >= v->seq.t->nstates) {
+        snprintf(v->why, sizeof(v->why), "probed state %u: %s has %u states",
+                 state, v->seq.t->name, v->seq.t->nstates);
+        return -EINVAL;
+    }
+    v->probing = false;
+    rtv_ioseq_init(&v->seq, v->seq.t, state);
+    note(out, "%s: seeking a sequence boundary from %s", mode_names[v->target],
          rtv_ioseq_state_name(&v->seq));
     return 0;
 }
@@ -119,8 +132,6 @@ enum rtv_iov_verdict rtv_iov_route(struct rtv_iov *v,
                                    const struct rtv_ioseq_access *a,
                                    uint64_t cookie)
 {
-    uint32_t unused;
-
     switch (v->phase) {
     case RTV_IOV_STABLE:
     case RTV_IOV_SEEK:
@@ -130,8 +141,7 @@ enum rtv_iov_verdict rtv_iov_route(struct rtv_iov *v,
     case RTV_IOV_REPLAY:
         break;
     }
-    if (a->dir == RTV_IOSEQ_READ &&
-        rtv_ioseq_busy_value(v->seq.t, a->offset, 0, &unused)) {
+    if (a->dir == RTV_IOSEQ_READ && rtv_ioseq_has_busy(v->seq.t, a->offset)) {
         v->busy++;
         return RTV_IOV_BUSY;
     }
@@ -163,8 +173,7 @@ static void finish(struct rtv_iov *v, uint64_t now, struct rtv_iov_out *out)
     to_direct = v->mode == RTV_IOV_DIRECT;
     v->target = v->mode;
     v->phase = RTV_IOV_STABLE;
-    v->held_us = v->held_us_from ? now - v->held_us_from : 0;
-    v->held_us_from = 0;
+    v->held_us = now - v->held_us_from;   /* every change passes HOLD */
     if (to_direct)
         out->actions |= RTV_IOV_ACT_UNTRAP;
     note(out, "%s (%s): sought %llu us, held %llu us, %llu busy, %llu logged, %llu replayed%s%s",
@@ -205,6 +214,7 @@ void rtv_iov_poll(struct rtv_iov *v, uint64_t now_us, bool drained,
                   struct rtv_iov_out *out)
 {
     clear_out(out);
+    assert(!v->probing);          /* the caller probes right after TRAP */
     /* HOLD lets through only what cannot open a sequence. */
     assert(v->phase != RTV_IOV_HOLD || rtv_ioseq_at_boundary(&v->seq));
     if (v->phase == RTV_IOV_SEEK) {

@@ -79,6 +79,7 @@ START_TEST(csr_out_of_order_restarts)
     /* C without B: the send is abandoned; C opens nothing. */
     ck_assert_uint_eq(feed(csr_w(CSR_C, 1)), RTV_IOSEQ_F_UNEXPECTED);
     assert_state("start", true);
+    ck_assert_ptr_null(s.seq);
     feed(csr_w(CSR_A, 1));
     /* A again: the old send is abandoned and this A opens a new one. */
     ck_assert_uint_eq(feed(csr_w(CSR_A, 2)), RTV_IOSEQ_F_UNEXPECTED | RTV_IOSEQ_F_MOVED);
@@ -105,7 +106,13 @@ END_TEST
 
 START_TEST(csr_starts_where_the_probe_says)
 {
+    rtv_ioseq_init(&s, &csr_table, ST_START);
+    feed(csr_w(CSR_A, 1));
+    /* Starting again forgets everything. */
     rtv_ioseq_init(&s, &csr_table, ST_B);
+    ck_assert_uint_eq(s.accesses, 0);
+    ck_assert_uint_eq(s.sequences, 0);
+    ck_assert_uint_eq(s.unexpected, 0);
     assert_state("length-written", false);
     ck_assert(feed(csr_w(CSR_C, 1)) & RTV_IOSEQ_F_COMPLETED);
     feed(csr_w(CSR_A, 1));
@@ -128,6 +135,7 @@ START_TEST(csr_may_open_and_busy)
     ck_assert_uint_eq(busy, 0xf0);
     ck_assert(!rtv_ioseq_busy_value(&csr_table, CSR_SCRATCH, 0xf1, &busy));
     ck_assert_int_eq(rtv_ioseq_state_index(&csr_table, "length-written"), ST_B);
+    ck_assert_int_eq(rtv_ioseq_state_index(&csr_table, "start"), ST_START);
     ck_assert_int_eq(rtv_ioseq_state_index(&csr_table, "nope"), -1);
     ck_assert_int_eq(rtv_ioseq_state_index(&csr_table, NULL), -1);
 }
@@ -147,8 +155,9 @@ static void assert_bad(const struct rtv_ioseq_table *t, const char *why)
 START_TEST(table_checks_name_the_fault)
 {
     struct rtv_ioseq_table t;
-    struct rtv_ioseq_trans tr[1];
-    struct rtv_ioseq_busy b[2] = { { CSR_STATUS, 1, 0 }, { CSR_STATUS, 2, 0 } };
+    struct rtv_ioseq_trans tr[8];
+    struct rtv_ioseq_busy b[3] = { { CSR_STATUS, 1, 0 }, { CSR_STATUS, 2, 0 } };
+    static struct rtv_ioseq_state many[255] = { [0] = { "s0", .boundary = true } };
     struct rtv_err err = { 0 };
 
     ck_assert_int_eq(rtv_ioseq_table_check(&csr_table, &err), 0);
@@ -158,6 +167,10 @@ START_TEST(table_checks_name_the_fault)
     assert_bad(&t, "0 states");
     t = csr_table; t.nstates = 256;
     assert_bad(&t, "256 states");
+    t = csr_table; t.states = many; t.nstates = 255; t.ntrans = 0; t.nbusy = 0;
+    ck_assert_int_eq(rtv_ioseq_table_check(&t, NULL), 0);
+    t.nports = 1;
+    ck_assert_int_eq(rtv_ioseq_table_check(&t, NULL), 0);
     t = csr_table; t.initial = ST_A;
     assert_bad(&t, "initial state 1 is not a boundary");
     t = csr_table; t.initial = 4;
@@ -182,15 +195,32 @@ START_TEST(table_checks_name_the_fault)
     assert_bad(&t, "direction 4");
     tr[0] = csr_trans[0]; tr[0].dir = RTV_IOSEQ_ANY_DIR;
     ck_assert_int_eq(rtv_ioseq_table_check(&t, NULL), 0);
+    tr[0] = csr_trans[0]; tr[0].ends = true;
+    assert_bad(&t, "transition 0: 'ends' needs a mid-sequence state on both sides");
+    tr[0] = csr_trans[3]; tr[0].ends = true;       /* B -> sent */
+    assert_bad(&t, "'ends' needs");
+    tr[0] = csr_trans[4]; tr[0].ends = true;       /* A -> A */
+    ck_assert_int_eq(rtv_ioseq_table_check(&t, NULL), 0);
     tr[0] = csr_trans[0]; tr[0].mask = 0x0f; tr[0].match = 0x10;
     assert_bad(&t, "match 0x10 has bits outside mask 0xf");
     tr[0].match = 0x0f;
     ck_assert_int_eq(rtv_ioseq_table_check(&t, NULL), 0);
+    /* Every transition is checked, not just the first. */
+    memcpy(tr, csr_trans, sizeof(csr_trans));
+    t.trans = tr; t.ntrans = sizeof(csr_trans) / sizeof(csr_trans[0]);
+    tr[t.ntrans - 1].to = 9;
+    assert_bad(&t, "transition 5: state 2 -> 9 out of range");
 
     t = csr_table; t.busy = b; t.nbusy = 2;
     assert_bad(&t, "busy answer for offset 3 defined twice");
     b[1].offset = CSR_NPORTS;
     assert_bad(&t, "busy answer 1: offset 5 beyond 5 ports");
+    b[1].offset = CSR_SCRATCH;
+    b[2] = b[1];
+    t.nbusy = 3;
+    assert_bad(&t, "busy answer for offset 4 defined twice");
+    b[0].offset = CSR_NPORTS;
+    assert_bad(&t, "busy answer 0: offset 5 beyond 5 ports");
 }
 END_TEST
 
@@ -210,7 +240,7 @@ START_TEST(uart_divisor_sequence)
     assert_state("dlab-set", false);
     uw(UART_DLL, 0x01);
     assert_state("dll-written", false);
-    uw(UART_DLM, 0x00);
+    uw(UART_DLM, 0x01);
     assert_state("divisor-written", false);
     ck_assert_uint_eq(uw(UART_LCR, UART_LCR_WLEN8),
                       RTV_IOSEQ_F_MOVED | RTV_IOSEQ_F_COMPLETED);
@@ -224,9 +254,9 @@ START_TEST(uart_divisor_any_order_or_none)
 {
     rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
     uw(UART_LCR, 0x83);
-    uw(UART_DLM, 0x00);
+    uw(UART_DLM, 0x01);
     assert_state("dlm-written", false);
-    uw(UART_DLL, 0x0c);
+    uw(UART_DLL, 0x0d);
     assert_state("divisor-written", false);
     uw(UART_LCR, 0x03);
     /* A probe that sets DLAB, reads the latch and clears DLAB. */
@@ -305,6 +335,7 @@ START_TEST(uart_polled_receive)
     assert_state("rx-ready", false);
     ck_assert_uint_eq(ur(UART_RX, 'q'), RTV_IOSEQ_F_MOVED | RTV_IOSEQ_F_COMPLETED);
     assert_state("idle", true);
+    ck_assert_uint_eq(s.sequences, 1);          /* re-polling LSR closes nothing */
     /* No data after all: the poll ends and THRE opens a burst. */
     ur(UART_LSR, 0x61);
     ck_assert_uint_eq(ur(UART_LSR, 0x60), RTV_IOSEQ_F_COMPLETED | RTV_IOSEQ_F_MOVED);
@@ -332,6 +363,10 @@ START_TEST(uart_may_open_and_busy_answers)
 
     ck_assert(rtv_ioseq_busy_value(&rtv_uart16550_seq, UART_LSR, 0x61, &busy));
     ck_assert_uint_eq(busy, UART_LSR_DR);
+    ck_assert(rtv_ioseq_busy_value(&rtv_uart16550_seq, UART_LSR, 0x60, &busy));
+    ck_assert_uint_eq(busy, 0);
+    ck_assert(rtv_ioseq_has_busy(&rtv_uart16550_seq, UART_IIR));
+    ck_assert(!rtv_ioseq_has_busy(&rtv_uart16550_seq, UART_MSR));
     ck_assert(rtv_ioseq_busy_value(&rtv_uart16550_seq, UART_IIR, 0xc2, &busy));
     ck_assert_uint_eq(busy, 0xc1);
     ck_assert(!rtv_ioseq_busy_value(&rtv_uart16550_seq, UART_RX, 0, &busy));

@@ -23,6 +23,7 @@ static uint64_t now;
 
 static void setup(void)
 {
+    memset(&v, 0xa5, sizeof(v));         /* init must not rely on zeroes */
     rtv_iov_init(&v, &csr_table, RTV_IOV_DIRECT, logbuf, 8);
     memset(&out, 0, sizeof(out));
     now = 5000000;
@@ -44,9 +45,16 @@ static void poll(uint64_t advance_us, bool drained)
     rtv_iov_poll(&v, now, drained, &out);
 }
 
+/* A change asked for; a virtualize's probe finds the device in `start`. */
 static void request(enum rtv_iov_mode target, unsigned start)
 {
-    ck_assert_int_eq(rtv_iov_request(&v, target, start, now, BOUND_MS, &out), 0);
+    ck_assert_int_eq(rtv_iov_request(&v, target, now, BOUND_MS, &out), 0);
+    if (target == RTV_IOV_VIRTUALIZED) {
+        ck_assert_uint_eq(out.actions, RTV_IOV_ACT_TRAP);
+        ck_assert_int_eq(rtv_iov_probed(&v, start, &out), 0);
+    } else {
+        ck_assert_uint_eq(out.actions, 0);   /* already trapped */
+    }
 }
 
 /* REPLAY until done: the cookies replayed, in order, into got[]. */
@@ -86,15 +94,21 @@ static void virtualize_now(void)
 START_TEST(virtualize_at_a_boundary)
 {
     ck_assert_str_eq(rtv_iov_state_name(&v), "direct");
-    request(RTV_IOV_VIRTUALIZED, ST_START);
+    ck_assert_int_eq(rtv_iov_request(&v, RTV_IOV_VIRTUALIZED, now, BOUND_MS, &out), 0);
     ck_assert_uint_eq(out.actions, RTV_IOV_ACT_TRAP);
-    ck_assert_contains(out.note, "seeking a sequence boundary from start");
+    ck_assert_contains(out.note, "trapping, then probing");
+    ck_assert_int_eq(rtv_iov_probed(&v, ST_START, &out), 0);
+    ck_assert_uint_eq(out.actions, 0);
+    ck_assert_contains(out.note, "virtualized: seeking a sequence boundary from start");
     ck_assert_str_eq(rtv_iov_state_name(&v), "virtualizing");
     ck_assert_int_eq(v.phase, RTV_IOV_SEEK);
     poll(10, true);
     ck_assert_uint_eq(out.actions, RTV_IOV_ACT_TAKE_OVER);
     ck_assert_int_eq(v.phase, RTV_IOV_CHANGE);
     ck_assert_str_eq(rtv_iov_state_name(&v), "virtualizing");
+    poll(1, true);                       /* asked once, not again */
+    ck_assert_uint_eq(out.actions, 0);
+    ck_assert_str_eq(out.note, "");
     rtv_iov_changed(&v, true, NULL, &out);
     ck_assert_uint_eq(out.actions, RTV_IOV_ACT_REPLAY);
     ck_assert_int_eq(rtv_iov_replay_path(&v), RTV_IOV_EMULATE);
@@ -245,9 +259,13 @@ START_TEST(failed_takeover_rolls_back_on_the_real_device)
     ck_assert_contains(out.note, "Operation not permitted");
     ck_assert_uint_eq(v.rollbacks, 1);
     ck_assert_uint_eq(v.changes, 0);
-    /* And it can be asked again. */
+    ck_assert_int_eq(v.target, RTV_IOV_DIRECT);
+    /* And it can be asked again, and succeed. */
     request(RTV_IOV_VIRTUALIZED, ST_START);
     ck_assert_str_eq(v.why, "");
+    poll(0, true);
+    change_ok_no_log();
+    ck_assert_int_eq(v.mode, RTV_IOV_VIRTUALIZED);
 }
 END_TEST
 
@@ -280,7 +298,6 @@ START_TEST(devirtualize_waits_for_the_boundary_and_untraps)
     virtualize_now();
     ck_assert_int_eq(access(csr_w(CSR_A, 1), 0), RTV_IOV_EMULATE);
     request(RTV_IOV_DIRECT, 0);
-    ck_assert_uint_eq(out.actions, 0);       /* no TRAP: it is trapped */
     ck_assert_str_eq(rtv_iov_state_name(&v), "devirtualizing");
     ck_assert_contains(out.note, "from address-written");
     poll(1 * MS, true);
@@ -325,15 +342,52 @@ START_TEST(cycles_repeat)
 }
 END_TEST
 
+/* The figures describe the last change only. */
+START_TEST(stats_are_per_change)
+{
+    uint64_t got[4];
+
+    request(RTV_IOV_VIRTUALIZED, ST_A);
+    poll(BOUND_MS * MS, true);
+    ck_assert_uint_eq(out.actions, RTV_IOV_ACT_RESET | RTV_IOV_ACT_TAKE_OVER);
+    ck_assert_int_eq(access(csr_w(CSR_A, 1), 1), RTV_IOV_LOGGED);
+    ck_assert_int_eq(access(csr_r(CSR_STATUS, 0), 2), RTV_IOV_BUSY);
+    rtv_iov_changed(&v, true, NULL, &out);
+    ck_assert_uint_eq(replay_all(got, 4), 1);
+    ck_assert(v.reset);
+    ck_assert_uint_eq(v.logged + v.busy + v.replayed, 3);
+
+    request(RTV_IOV_DIRECT, 0);
+    access(csr_w(CSR_B, 1), 0);              /* the replayed A's send goes on */
+    access(csr_w(CSR_C, 1), 0);
+    poll(10, true);
+    ck_assert_uint_eq(out.actions, RTV_IOV_ACT_RESTORE);
+    ck_assert_str_eq(out.note, "boundary after 10 us; holding");
+    rtv_iov_changed(&v, true, NULL, &out);
+    ck_assert_uint_eq(replay_all(got, 4), 0);
+    ck_assert_str_eq(out.note, "direct (ok): sought 10 us, held 0 us, 0 busy, 0 logged, 0 replayed");
+    ck_assert(!v.reset);
+    ck_assert_uint_eq(v.logged + v.busy + v.replayed, 0);
+    ck_assert_uint_eq(v.seek_us, 10);
+    ck_assert_uint_eq(v.held_us, 0);
+    ck_assert_uint_eq(v.resets, 1);
+    ck_assert_uint_eq(v.changes, 2);
+}
+END_TEST
+
 START_TEST(requests_refused)
 {
-    ck_assert_int_eq(rtv_iov_request(&v, RTV_IOV_DIRECT, 0, now, BOUND_MS, &out), -EALREADY);
+    ck_assert_int_eq(rtv_iov_request(&v, RTV_IOV_DIRECT, now, BOUND_MS, &out), -EALREADY);
     ck_assert_str_eq(v.why, "already direct");
-    ck_assert_int_eq(rtv_iov_request(&v, RTV_IOV_VIRTUALIZED, 4, now, BOUND_MS, &out), -EINVAL);
-    ck_assert_str_eq(v.why, "start state 4: csr-abc has 4 states");
     ck_assert_int_eq(v.phase, RTV_IOV_STABLE);
-    request(RTV_IOV_VIRTUALIZED, ST_A);
-    ck_assert_int_eq(rtv_iov_request(&v, RTV_IOV_DIRECT, 0, now, BOUND_MS, &out), -EBUSY);
+    ck_assert_int_eq(rtv_iov_probed(&v, ST_START, &out), -EINVAL);
+    ck_assert_str_eq(v.why, "no probe awaited");
+    ck_assert_int_eq(rtv_iov_request(&v, RTV_IOV_VIRTUALIZED, now, BOUND_MS, &out), 0);
+    ck_assert_int_eq(rtv_iov_probed(&v, 4, &out), -EINVAL);
+    ck_assert_str_eq(v.why, "probed state 4: csr-abc has 4 states");
+    ck_assert_int_eq(rtv_iov_probed(&v, ST_A, &out), 0);
+    ck_assert_int_eq(rtv_iov_probed(&v, ST_A, &out), -EINVAL);   /* once */
+    ck_assert_int_eq(rtv_iov_request(&v, RTV_IOV_DIRECT, now, BOUND_MS, &out), -EBUSY);
     ck_assert_str_eq(v.why, "a change to virtualized is running");
     ck_assert_uint_eq(out.actions, 0);
     ck_assert_int_eq(v.phase, RTV_IOV_SEEK);
@@ -409,6 +463,7 @@ static Suite *iovirt_suite(void)
     tcase_add_test(tc, failed_restore_stays_virtualized);
     tcase_add_test(tc, devirtualize_waits_for_the_boundary_and_untraps);
     tcase_add_test(tc, cycles_repeat);
+    tcase_add_test(tc, stats_are_per_change);
     tcase_add_test(tc, requests_refused);
     tcase_add_test(tc, full_log_keeps_the_access_pending);
     tcase_add_test(tc, uart_devirtualize_mid_divisor);

@@ -97,8 +97,9 @@ struct rtv_ioseq_table {
 
 /* 0, or -EINVAL with err naming the first fault: no states, more than 255,
  * initial not a boundary, a transition's state or offset out of range, a
- * direction that is none of READ/WRITE/ANY, match bits outside mask, a
- * busy entry out of range or defined twice. */
+ * direction that is none of READ/WRITE/ANY, `ends` on a transition from
+ * or to a boundary state (where it means nothing), match bits outside
+ * mask, a busy entry out of range or defined twice. */
 int rtv_ioseq_table_check(const struct rtv_ioseq_table *t, struct rtv_err *err);
 
 struct rtv_ioseq {
@@ -141,6 +142,9 @@ const char *rtv_ioseq_state_name(const struct rtv_ioseq *s);
 
 /* Index of the state named `name`, or -1. */
 int rtv_ioseq_state_index(const struct rtv_ioseq_table *t, const char *name);
+
+/* Does the table define a busy answer for reads at `offset`? */
+bool rtv_ioseq_has_busy(const struct rtv_ioseq_table *t, uint16_t offset);
 
 /* The busy answer for a read at `offset` whose real value is `value`;
  * false if the table defines none for that offset. */

@@ -90,6 +90,7 @@ struct rtv_iov {
     enum rtv_iov_mode       target;
     enum rtv_iov_phase      phase;
     bool                    rolling_back; /* the running change failed */
+    bool                    probing;      /* virtualize: TRAP asked, probe not reported yet */
     uint64_t                bound_us;     /* per wait */
     uint64_t                deadline_us;
     uint64_t                started_us, held_us_from;
@@ -117,15 +118,20 @@ void rtv_iov_init(struct rtv_iov *v, const struct rtv_ioseq_table *t,
                   enum rtv_iov_mode mode, struct rtv_iov_logent *log,
                   unsigned log_cap);
 
-/* Starts a change to `target`, each wait bounded by bound_ms.  A
- * virtualize starts the engine in `start_state` (where a probe of the
- * device found it; the table's initial state if unknown; ignored for a
- * devirtualize, whose engine has followed every access).  0, or -EBUSY
- * (a change is running) / -EALREADY (already there) / -EINVAL (bad
- * start_state) with the reason in v->why. */
+/* Starts a change to `target`, each wait bounded by bound_ms.  0, or
+ * -EBUSY (a change is running) / -EALREADY (already there) with the reason
+ * in v->why.  A virtualize asks for TRAP; the caller then probes where the
+ * device is (only now: until the ports trap, the guest can move it) and
+ * reports it with rtv_iov_probed() before anything else.  A devirtualize
+ * needs no probe: the engine has followed every access. */
 int rtv_iov_request(struct rtv_iov *v, enum rtv_iov_mode target,
-                    unsigned start_state, uint64_t now_us, uint32_t bound_ms,
-                    struct rtv_iov_out *out);
+                    uint64_t now_us, uint32_t bound_ms, struct rtv_iov_out *out);
+
+/* Virtualize, after TRAP: the engine starts in `state` (what a probe of the
+ * device found, e.g. a 16550's LCR.DLAB set; the table's initial state if
+ * the device cannot be probed, as in seed 002 FIG. 4).  0, or -EINVAL (no
+ * probe awaited, or no such state) with the reason in v->why. */
+int rtv_iov_probed(struct rtv_iov *v, unsigned state, struct rtv_iov_out *out);
 
 /* What to do with a trapped access (for a write, a->value is the value). */
 enum rtv_iov_verdict rtv_iov_route(struct rtv_iov *v,
