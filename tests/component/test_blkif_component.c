@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,13 +101,16 @@ static int read_be_state(rtv_domid_t domid, unsigned devid)
     return (int)v;
 }
 
-/* The backend daemon's engine in a child; reports its counters on a pipe
- * when told to stop with SIGTERM. */
+/* The backend daemon's engine in a child.  It sends its counters on a pipe
+ * whenever they change (so a test can wait for what the daemon did, rather
+ * than sleep and hope) and once more when told to stop with SIGTERM. */
 static struct backd *child_backd;
+static volatile sig_atomic_t child_term;
 
 static void on_term(int sig)
 {
     (void)sig;
+    child_term = 1;
     if (child_backd != NULL)
         backd_stop(child_backd);
 }
@@ -114,7 +118,34 @@ static void on_term(int sig)
 struct backend_proc {
     pid_t pid;
     int   stats_fd;
+    struct backd_stats last;   /* the latest counters read (wait_backend) */
 };
+
+/* The child's loop: short runs, after each the counters if they changed.
+ * Those writes never block (the daemon must not stall on a test that is
+ * not reading: a record that did not fit is sent again after the next
+ * run); the last one, after the stop, does. */
+static int backend_child_run(int fd)
+{
+    struct backd_stats st, sent;
+    bool unsent = true;
+    int rc = 0;
+
+    fcntl(fd, F_SETFL, O_NONBLOCK);
+    while (!child_term && rc == 0) {
+        rc = backd_run(child_backd, 20);
+        backd_get_stats(child_backd, &st);
+        if (unsent || memcmp(&st, &sent, sizeof(st)) != 0) {
+            unsent = write(fd, &st, sizeof(st)) != (ssize_t)sizeof(st);
+            sent = st;
+        }
+    }
+    fcntl(fd, F_SETFL, 0);
+    backd_get_stats(child_backd, &st);
+    if (write(fd, &st, sizeof(st)) != (ssize_t)sizeof(st))
+        return 12;
+    return rc < 0 ? 13 : 0;
+}
 
 static struct backend_proc start_backend(const struct backd_config *cfg)
 {
@@ -122,13 +153,13 @@ static struct backend_proc start_backend(const struct backd_config *cfg)
     struct backend_proc bp;
     sigset_t old;
 
+    memset(&bp, 0, sizeof(bp));
     ck_assert_int_eq(pipe(p), 0);
     rtv_test_term_hold(&old);
     bp.pid = fork();
     ck_assert_int_ge(bp.pid, 0);
     if (bp.pid == 0) {
         struct rtv_xen x;
-        struct backd_stats st;
         struct sigaction sa;
 
         close(p[0]);
@@ -141,18 +172,37 @@ static struct backend_proc start_backend(const struct backd_config *cfg)
         sa.sa_handler = on_term;
         sigaction(SIGTERM, &sa, NULL);
         rtv_test_term_release(&old);
-        int rc = backd_run(child_backd, -1);
-        backd_get_stats(child_backd, &st);
-        if (write(p[1], &st, sizeof(st)) != (ssize_t)sizeof(st))
-            _exit(12);
+        int rc = backend_child_run(p[1]);
         backd_free(child_backd);
         rtv_xen_close(&x);
-        _exit(rc < 0 ? 13 : 0);
+        _exit(rc);
     }
     rtv_test_term_release(&old);
     close(p[1]);
     bp.stats_fd = p[0];
     return bp;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Waits (at most ms) until the daemon's counters satisfy ok, reading its
+ * records in order (older ones may still be queued). */
+static void wait_backend(struct backend_proc *bp, bool (*ok)(const struct backd_stats *),
+                         int ms)
+{
+    struct pollfd pfd = { .fd = bp->stats_fd, .events = POLLIN };
+    uint64_t end = now_ms() + (uint64_t)ms;
+
+    while (!ok(&bp->last) && now_ms() < end)
+        if (poll(&pfd, 1, 50) == 1)
+            ck_assert_int_eq(read(bp->stats_fd, &bp->last, sizeof(bp->last)),
+                             (ssize_t)sizeof(bp->last));
 }
 
 /* Waits for pid up to ms; returns its exit status, or -1 (killed then). */
@@ -172,16 +222,22 @@ static int wait_pid(pid_t pid, int ms)
     return -1;
 }
 
+/* Stops the daemon; returns its counters as it stopped (its last record,
+ * read up to the end of the pipe: it may wait for room there). */
 static struct backd_stats stop_backend(struct backend_proc bp)
 {
-    struct backd_stats st;
+    struct pollfd pfd = { .fd = bp.stats_fd, .events = POLLIN };
+    ssize_t n;
 
-    memset(&st, 0, sizeof(st));
     kill(bp.pid, SIGTERM);
-    ck_assert_int_eq(read(bp.stats_fd, &st, sizeof(st)), (ssize_t)sizeof(st));
-    ck_assert_int_eq(wait_pid(bp.pid, 5000), 0);
+    do {
+        ck_assert_msg(poll(&pfd, 1, 5000) == 1, "the daemon did not stop");
+        n = read(bp.stats_fd, &bp.last, sizeof(bp.last));
+        ck_assert(n == 0 || n == (ssize_t)sizeof(bp.last));
+    } while (n > 0);
+    ck_assert_int_eq(wait_pid(bp.pid, 5000), 0);   /* 0: the last record was written */
     close(bp.stats_fd);
-    return st;
+    return bp.last;
 }
 
 /* After what the daemon had to survive: it is still running, and stops
@@ -1198,6 +1254,11 @@ static int detach_child(void *arg)
     return 0;
 }
 
+static bool no_device_left(const struct backd_stats *st)
+{
+    return st->devices == 0 && st->mapped_pages == 0;
+}
+
 START_TEST(detach_and_guest_death)
 {
     struct front_job j1, j2;
@@ -1226,7 +1287,9 @@ START_TEST(detach_and_guest_death)
     ck_assert_int_eq(rtv_local_release_domain(hub, 2), 0);
     blkif_xs_detach(x.xs, &d2, 300, true);
     rtv_xen_close(&x);
-    usleep(300000);
+    /* Waited for, not slept on (it was 300 ms): the daemon drops dom2's
+     * device once it sees the directory gone, later on a loaded host. */
+    wait_backend(&bp, no_device_left, 10000);
 
     struct backd_stats st = stop_surviving_backend(bp);
     ck_assert_uint_eq(st.devices, 0);
