@@ -312,6 +312,8 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
     }
     if (out->actions & RTV_CACT_TEAR_DOWN)
         co->ops->tear_down(co->ctx, dom, vdev);
+    if ((out->actions & RTV_CACT_KEEP) && co->ops->keep != NULL)
+        co->ops->keep(co->ctx, dom, vdev);
     if (out->actions & RTV_CACT_DM_SYNC)
         dm_sync(co, dom, vdev, now);
     if (out->actions & RTV_CACT_BRING_UP) {

@@ -397,6 +397,7 @@ static void on_tick(struct rtv_coord *c, uint64_t now, struct rtv_coord_out *out
                  "warning: the PV ring did not reach Closed within %u ms and is "
                  "still up", c->timeout_ms);
         set_why(c, why);
+        out->actions |= RTV_CACT_KEEP;
         finish(c, out);
         break;
     case RTV_COORD_ROLLBACK_SHUNT:
@@ -411,6 +412,7 @@ static void on_tick(struct rtv_coord *c, uint64_t now, struct rtv_coord_out *out
         snprintf(why, sizeof(why), "the PV backend did not close within %u ms",
                  c->timeout_ms);
         append_why(c, why);
+        out->actions |= RTV_CACT_KEEP;
         finish(c, out);
         break;
     case RTV_COORD_STABLE:

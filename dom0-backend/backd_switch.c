@@ -240,6 +240,22 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
     v->down_pending = true;
 }
 
+/* The machine gave up waiting for the tear-down: the twin stays (its
+ * frontend may still come back to it: the engine offers a closed device a
+ * new session), so stop watching for its end and never remove it here. */
+static void ad_keep(void *ctx, rtv_domid_t dom, const char *vdev)
+{
+    struct backd_switch *sw = ctx;
+    struct sw_dev *v = dev_get(sw, dom, vdev, false);
+
+    if (v == NULL || !v->down_pending)
+        return;
+    vbd_watch(sw, v, false);
+    v->down_pending = false;
+    sw_log(sw, "dom%u %s: PV twin vbd %u kept (its tear-down's bound passed)", dom, vdev,
+           v->devid);
+}
+
 static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
 {
     struct backd_switch *sw = ctx;
@@ -287,7 +303,7 @@ static void dmsync_done(void *ctx, const struct backd_dmsync_result *r)
 }
 
 static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present,
-                                                  ad_dm_sync };
+                                                  ad_dm_sync, ad_keep };
 
 void backd_switch_set_qmp(struct backd_switch *sw, const char *dir)
 {

@@ -25,6 +25,7 @@ static struct {
     int  up_calls, down_calls;
     int  ready_at_once;     /* report READY from inside bring_up */
     int  close_at_once;     /* report CLOSED from inside tear_down */
+    int  keep_calls;
     int  present;
     char last_image[256];
     int  dm_calls;
@@ -78,8 +79,17 @@ static int be_dm_sync(void *ctx, rtv_domid_t dom, const char *vdev, const char *
     return be.dm_rc;
 }
 
+static void be_keep(void *ctx, rtv_domid_t dom, const char *vdev)
+{
+    (void)ctx;
+    (void)dom;
+    (void)vdev;
+    be.keep_calls++;
+    be.present = 1;
+}
+
 static const struct rtv_coord_backend_ops be_ops = { be_up, be_down, be_present,
-                                                     be_dm_sync };
+                                                     be_dm_sync, be_keep };
 
 static void quiet(void *ctx, const char *msg)
 {
@@ -357,6 +367,32 @@ START_TEST(silent_shunt_is_rolled_back_after_the_bound)
 }
 END_TEST
 
+/* The ring does not close within the bound: the switch to emulated stands
+ * with a warning, the tear-down is called off, and the next switch to pv
+ * uses that backend rather than bringing up another. */
+START_TEST(backend_that_does_not_close_is_kept)
+{
+    be.close_at_once = 0;
+    start();
+    ask("pv", 0);
+    shunt_reports("enlightened", "1");
+    pump();
+    ask("emulated", 200);
+    shunt_reports("emulating", "2");
+    pump();
+    ck_assert_int_eq(be.down_calls, 1);
+    ck_assert_int_eq(be.keep_calls, 0);
+    tick(200);
+    ck_assert_str_eq(get(CTL "state"), "emulated");
+    ck_assert_str_eq(get(CTL "result"), "ok");
+    ck_assert_contains(get(CTL "error"), "did not reach Closed within 200 ms");
+    ck_assert_int_eq(be.keep_calls, 1);
+    ask("pv", 0);
+    ck_assert_int_eq(be.up_calls, 1);
+    ck_assert_str_eq(get(CTL "state"), "switching-to-pv");
+}
+END_TEST
+
 START_TEST(lost_watch_events_are_recovered_by_ticks)
 {
     start();
@@ -456,6 +492,7 @@ static Suite *coordinator_suite(void)
     tcase_add_test(tc, no_device_model_lets_the_shunt_flip_without_a_sync);
     tcase_add_test(tc, refuses_bad_request_in_xenstore);
     tcase_add_test(tc, silent_shunt_is_rolled_back_after_the_bound);
+    tcase_add_test(tc, backend_that_does_not_close_is_kept);
     tcase_add_test(tc, lost_watch_events_are_recovered_by_ticks);
     tcase_add_test(tc, backend_that_fails_to_come_up_rolls_back);
     tcase_add_test(tc, missing_image_is_reported);

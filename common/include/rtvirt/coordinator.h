@@ -38,6 +38,9 @@ struct rtv_coord_backend_ops {
      * result comes through rtv_coordinator_dm_sync_done().  Bounded. */
     int (*dm_sync)(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
                    uint32_t switch_id, uint64_t *took_us, struct rtv_err *err);
+    /* Calls off a tear_down whose bound passed (RTV_CACT_KEEP): the backend
+     * stays as it is, and no CLOSED is expected.  NULL: nothing to call off. */
+    void (*keep)(void *ctx, rtv_domid_t dom, const char *vdev);
 };
 
 #define RTV_DM_SYNC_STARTED 2

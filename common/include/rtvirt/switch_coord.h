@@ -94,6 +94,12 @@ enum rtv_coord_action {
      * emulated disk, then write dm-synced-id = switch_id (or report
      * RTV_CEV_DM_SYNC_FAILED). */
     RTV_CACT_DM_SYNC   = 1u << 2,
+    /* A tear-down's bound passed and the machine finished without CLOSED:
+     * call the tear-down off.  The backend stays, and stays "up" for the
+     * machine, so the next switch to PV uses it and the next switch to
+     * emulated tears it down again; a tear-down left running would remove
+     * it (and ctl-devid) under that next switch. */
+    RTV_CACT_KEEP      = 1u << 3,
 };
 
 /* What the adapter must do after a step; publish_* fields are written in
