@@ -736,16 +736,33 @@ static const char *shunt_state_of(const char *mode)
     return rtv_mode_parse(mode, &m) == 0 ? rtv_mode_shunt_state(m) : "?";
 }
 
-/* After a switch: dom0's state is stable and the shunt is where it says. */
-static void check_stable(struct rig *r, const struct rtv_ctl_status *st)
+/* After a switch: dom0's state is stable and the shunt is where it says,
+ * within ms.  0 for a switch dom0 finished on the shunt's report (that
+ * report lands before dom0 finishes: it must agree at once).  More where
+ * dom0 may have finished by a bound (the shunt did not confirm the
+ * rollback in time: "the PV backend is left up"): the shunt gets there by
+ * its own bound, later; on a loaded host a 100 ms bound passes before the
+ * shunt reports (seen in make check: shunt-state quiescing, state
+ * emulated). */
+static void check_settles(struct rig *r, const struct rtv_ctl_status *st, int ms)
 {
     struct rtv_ctl_status now;
     struct rtv_err err = { 0, "" };
+    uint64_t end = now_ms() + (uint64_t)ms;
 
     ck_assert_msg(!rtv_ctl_state_is_transient(st->state), "state %s", st->state);
-    /* The shunt's report lands before dom0 finishes: it must agree. */
-    ck_assert_int_eq(rtv_ctl_status(r->tool.xs, GUEST, VDEV, &now, &err), 0);
+    for (;;) {
+        ck_assert_int_eq(rtv_ctl_status(r->tool.xs, GUEST, VDEV, &now, &err), 0);
+        if (strcmp(now.shunt_state, shunt_state_of(now.state)) == 0 || now_ms() >= end)
+            break;
+        usleep(10000);
+    }
     ck_assert_str_eq(now.shunt_state, shunt_state_of(now.state));
+}
+
+static void check_stable(struct rig *r, const struct rtv_ctl_status *st)
+{
+    check_settles(r, st, 0);
 }
 
 /* ---- tests ---------------------------------------------------------------------- */
@@ -1038,7 +1055,7 @@ START_TEST(bound_passes_rollback_loses_nothing)
         ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, plan[i], 100, &id, &err), 0);
         ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
                       err.msg);
-        check_stable(&r, &st);
+        check_settles(&r, &st, 5000);
         fprintf(stderr, "bound 100 ms, %s -> %s: result %s, state %s, error %s\n", r.mode,
                 plan[i], st.result, st.state, st.error);
         ck_assert_str_eq(st.result, "rolled-back");
