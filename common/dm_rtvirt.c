@@ -1,0 +1,174 @@
+/*
+ * Table and status lines of the dm target "rtvirt" (rtvirt/dm_rtvirt.h).
+ * Every refusal names the field and the value, as dm's own constructor
+ * does in the kernel log, so rtvirt-shunt can put the reason into xenstore.
+ */
+#include "rtvirt/dm_rtvirt.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rtvirt/xs_util.h"
+
+int rtv_dm_name(char *buf, size_t len, const char *vdev, struct rtv_err *err)
+{
+    size_t n = vdev ? strlen(vdev) : 0;
+
+    /* The schema's `name 15`: 1..15 of [a-z0-9-], starting with a letter. */
+    if (n == 0 || n > 15 || vdev[0] < 'a' || vdev[0] > 'z' ||
+        strspn(vdev, "abcdefghijklmnopqrstuvwxyz0123456789-") != n)
+        return rtv_err_set(err, EINVAL, "vdev \"%s\": not 1..15 of [a-z0-9-] starting "
+                           "with a letter", vdev ? vdev : "(null)");
+    if ((size_t)snprintf(buf, len, "rtvirt-%s", vdev) >= len)
+        return rtv_err_set(err, ENAMETOOLONG, "dm name for vdev %s: buffer too short", vdev);
+    return 0;
+}
+
+static int check_leg(const char *what, const char *dev, struct rtv_err *err)
+{
+    size_t n = strnlen(dev, RTV_DM_DEV_MAX);
+
+    if (n == 0)
+        return rtv_err_set(err, EINVAL, "%s leg: empty", what);
+    if (n >= RTV_DM_DEV_MAX)
+        return rtv_err_set(err, EINVAL, "%s leg: longer than %d characters", what,
+                           RTV_DM_DEV_MAX - 1);
+    if (dev[strcspn(dev, " \t\n\r")] != '\0')
+        return rtv_err_set(err, EINVAL, "%s leg \"%s\": white space in a device name",
+                           what, dev);
+    if (strcmp(dev, "-") == 0)
+        return rtv_err_set(err, EINVAL, "%s leg: \"-\" is not a device", what);
+    return 0;
+}
+
+/* The table's invariants, shared by building and parsing. */
+static int check_table(const struct rtv_dm_table *t, struct rtv_err *err)
+{
+    int rc;
+
+    if ((unsigned)t->mode >= RTV_MODE_COUNT)
+        return rtv_err_set(err, EINVAL, "mode %d: not emulated, pv or selective", (int)t->mode);
+    if ((rc = check_leg("emulated", t->emu, err)) < 0)
+        return rc;
+    if (t->pv[0] == '\0') {
+        if (rtv_mode_needs_pv(t->mode))
+            return rtv_err_set(err, EINVAL, "mode %s needs a PV leg, the table has none",
+                               rtv_mode_name(t->mode));
+        return 0;
+    }
+    if ((rc = check_leg("PV", t->pv, err)) < 0)
+        return rc;
+    if (strcmp(t->emu, t->pv) == 0)
+        return rtv_err_set(err, EINVAL, "the emulated and PV legs are the same device %s",
+                           t->emu);
+    return 0;
+}
+
+int rtv_dm_table_params(const struct rtv_dm_table *t, char *buf, size_t len,
+                        struct rtv_err *err)
+{
+    int rc;
+
+    if (t->sectors == 0)
+        return rtv_err_set(err, EINVAL, "table of 0 sectors");
+    if ((rc = check_table(t, err)) < 0)
+        return rc;
+    if ((size_t)snprintf(buf, len, "%s %s %s", rtv_mode_name(t->mode), t->emu,
+                         t->pv[0] ? t->pv : "-") >= len)
+        return rtv_err_set(err, ENAMETOOLONG, "table parameters: buffer too short");
+    return 0;
+}
+
+/* Splits s (copied into tmp) at white space into at most max fields. */
+static unsigned split(const char *s, char *tmp, size_t len, char **f, unsigned max)
+{
+    unsigned n = 0;
+    char *save = NULL;
+
+    snprintf(tmp, len, "%s", s);
+    for (char *p = strtok_r(tmp, " \t\n", &save); p; p = strtok_r(NULL, " \t\n", &save)) {
+        if (n == max)
+            return max + 1;
+        f[n++] = p;
+    }
+    return n;
+}
+
+static int check_type(const char *type, const char *what, struct rtv_err *err)
+{
+    if (type == NULL || strcmp(type, RTV_DM_TARGET) != 0)
+        return rtv_err_set(err, EINVAL, "%s: target type \"%s\", not " RTV_DM_TARGET, what,
+                           type ? type : "(none)");
+    return 0;
+}
+
+int rtv_dm_table_parse(const char *type, uint64_t sectors, const char *params,
+                       struct rtv_dm_table *t, struct rtv_err *err)
+{
+    char tmp[3 * RTV_DM_DEV_MAX], *f[3];
+    int rc;
+
+    if ((rc = check_type(type, "table", err)) < 0)
+        return rc;
+    if (params == NULL || strlen(params) >= sizeof(tmp) ||
+        split(params, tmp, sizeof(tmp), f, 3) != 3)
+        return rtv_err_set(err, EINVAL, "table \"%s\": not <mode> <emu_dev> <pv_dev|->",
+                           params ? params : "(none)");
+    memset(t, 0, sizeof(*t));
+    if (rtv_mode_parse(f[0], &t->mode) < 0)
+        return rtv_err_set(err, EINVAL, "table \"%s\": mode \"%s\" is not emulated, pv or "
+                           "selective", params, f[0]);
+    if (strlen(f[1]) >= sizeof(t->emu) || strlen(f[2]) >= sizeof(t->pv))
+        return rtv_err_set(err, EINVAL, "table \"%s\": a leg longer than %d characters",
+                           params, RTV_DM_DEV_MAX - 1);
+    snprintf(t->emu, sizeof(t->emu), "%s", f[1]);
+    if (strcmp(f[2], "-") != 0)
+        snprintf(t->pv, sizeof(t->pv), "%s", f[2]);
+    t->sectors = sectors;
+    struct rtv_err why = { 0, "" };
+    if ((rc = check_table(t, &why)) < 0)
+        return rtv_err_set(err, -rc, "table \"%s\": %.400s", params, why.msg);
+    return 0;
+}
+
+int rtv_dm_status_parse(const char *type, const char *params, struct rtv_dm_status *st,
+                        struct rtv_err *err)
+{
+    char tmp[256], *f[4];
+    unsigned long long n[2];
+
+    if (check_type(type, "status", err) < 0)
+        return -EINVAL;
+    if (params == NULL || strlen(params) >= sizeof(tmp) ||
+        split(params, tmp, sizeof(tmp), f, 4) != 4)
+        return rtv_err_set(err, EINVAL, "status \"%s\": not <mode> <ok|failed-over> "
+                           "<failovers> <pv_errors>", params ? params : "(none)");
+    memset(st, 0, sizeof(*st));
+    if (rtv_mode_parse(f[0], &st->in_force) < 0)
+        return rtv_err_set(err, EINVAL, "status \"%s\": mode \"%s\" is not emulated, pv or "
+                           "selective", params, f[0]);
+    if (strcmp(f[1], "ok") == 0)
+        st->failed_over = false;
+    else if (strcmp(f[1], "failed-over") == 0)
+        st->failed_over = true;
+    else
+        return rtv_err_set(err, EINVAL, "status \"%s\": \"%s\" is neither ok nor failed-over",
+                           params, f[1]);
+    for (unsigned i = 0; i < 2; i++)
+        if (rtv_parse_uint(f[2 + i], UINT64_MAX, &n[i]) < 0)
+            return rtv_err_set(err, EINVAL, "status \"%s\": %s \"%s\" is not a number",
+                               params, i ? "pv_errors" : "failovers", f[2 + i]);
+    /* The kernel puts the table on the emulated leg when it fails over. */
+    if (st->failed_over && st->in_force != RTV_MODE_EMULATED)
+        return rtv_err_set(err, EINVAL, "status \"%s\": failed over but %s in force", params,
+                           rtv_mode_name(st->in_force));
+    st->failovers = n[0];
+    st->pv_errors = n[1];
+    return 0;
+}
+
+int rtv_dm_devnum(char *buf, size_t len, unsigned major, unsigned minor)
+{
+    return (size_t)snprintf(buf, len, "%u:%u", major, minor) < len ? 0 : -ENAMETOOLONG;
+}

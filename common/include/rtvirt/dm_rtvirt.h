@@ -1,0 +1,68 @@
+/*
+ * The guest's dm device as text: the table line of the device-mapper target
+ * "rtvirt" (shunt/kmod/dm-rtvirt.c) built from (mode, legs, size), and its
+ * table and status lines parsed back.  Pure: rtvirt-shunt's libdevmapper
+ * seam (shunt/dm_libdm.c) hands these strings to and from the kernel.
+ *
+ *   table:  <start> <len> rtvirt <emulated|pv|selective> <emu_dev> <pv_dev|->
+ *   status: <start> <len> rtvirt <mode-in-force> <ok|failed-over> <failovers> <pv_errors>
+ *
+ * (shunt/README.md, "The kernel data path", is the reference for both.)
+ * Only the target's own part, after "rtvirt", is parsed or built here;
+ * start and length travel beside it, as in libdevmapper's API.
+ */
+#ifndef RTVIRT_DM_RTVIRT_H
+#define RTVIRT_DM_RTVIRT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rtvirt/err.h"
+#include "rtvirt/switch_coord.h"   /* enum rtv_mode */
+
+#define RTV_DM_TARGET   "rtvirt"
+#define RTV_DM_DEV_MAX  64      /* a leg: "major:minor" or a /dev path */
+#define RTV_DM_NAME_MAX 128     /* DM_NAME_LEN */
+
+/* One table of the device: a single rtvirt target over the whole disk. */
+struct rtv_dm_table {
+    enum rtv_mode mode;
+    char          emu[RTV_DM_DEV_MAX];   /* the emulated leg; always there */
+    char          pv[RTV_DM_DEV_MAX];    /* the PV leg; "" = none ("-") */
+    uint64_t      sectors;               /* <len>, 512-byte sectors */
+};
+
+struct rtv_dm_status {
+    enum rtv_mode in_force;     /* the table's mode, or emulated once failed over */
+    bool          failed_over;
+    uint64_t      failovers;    /* bios re-issued on the emulated leg */
+    uint64_t      pv_errors;    /* PV-leg completions with an error */
+};
+
+/* "rtvirt-<vdev>" into buf; -EINVAL (named) for a vdev the schema's
+ * `name 15` refuses, -ENAMETOOLONG if buf is short. */
+int rtv_dm_name(char *buf, size_t len, const char *vdev, struct rtv_err *err);
+
+/* The target's parameters "<mode> <emu> <pv|->" for t, after checking what
+ * the kernel would refuse (so the refusal has a name here, not only in the
+ * guest's kernel log): no sectors, a leg that is empty, too long or holds
+ * white space, pv/selective without a PV leg, the same device twice. */
+int rtv_dm_table_params(const struct rtv_dm_table *t, char *buf, size_t len,
+                        struct rtv_err *err);
+
+/* Parses one target of a live table: type must be "rtvirt", params as the
+ * kernel prints them back.  t->sectors is set to sectors.  -EINVAL, named,
+ * for anything else (another target type, a wrong field count, an unknown
+ * mode, pv/selective without a PV leg). */
+int rtv_dm_table_parse(const char *type, uint64_t sectors, const char *params,
+                       struct rtv_dm_table *t, struct rtv_err *err);
+
+/* Parses the target's status "<mode> <ok|failed-over> <n> <n>". */
+int rtv_dm_status_parse(const char *type, const char *params, struct rtv_dm_status *st,
+                        struct rtv_err *err);
+
+/* "major:minor" of a block device into buf. */
+int rtv_dm_devnum(char *buf, size_t len, unsigned major, unsigned minor);
+
+#endif
