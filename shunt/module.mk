@@ -2,7 +2,7 @@
 # disk and the PV ring.  Everything but main is the "engine" the host
 # component test links (tests/component/test_switch_component.c).
 SHUNT_ENGINE_SRCS := shunt/shunt.c shunt/shunt_emu.c shunt/shunt_pv.c \
-                     shunt/shunt_xs.c shunt/shunt_nbd.c shunt/shunt_nbd_dev.c
+                     shunt/shunt_xs.c shunt/shunt_nbd.c shunt/shunt_nbd_dev.c shunt/shunt_nodes.c
 SHUNT_SRCS        := $(SHUNT_ENGINE_SRCS) shunt/shunt_main.c
 
 # librtvirt-front, then librtvirt again (the front library depends on it).

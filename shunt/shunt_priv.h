@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "shunt.h"
+#include "shunt_nodes.h"
 
 /* One unit of work on one path: a guest request (io != NULL) or a switch
  * flush (io == NULL, gen = the engine's flush generation). */
@@ -108,6 +109,7 @@ enum ctl_phase {
 struct shunt_ctl {
     struct shunt   *sh;
     struct rtv_xen  x;             /* store only; its own connection */
+    struct shunt_nodes nodes;      /* the protocol's nodes over x */
     rtv_domid_t     dom;
     char            token[48];
     char            ctl_dir[256];
@@ -132,7 +134,6 @@ struct shunt_ctl {
     /* from the last snapshot of the control nodes */
     uint32_t        snap_devid, snap_timeout_ms, snap_dm_synced;
     bool            snap_devid_ok;
-    char            warned[6][64];   /* last bad value logged, per control node */
 };
 
 int  shunt_ctl_init(struct shunt_ctl *c, struct shunt *sh, struct rtv_err *err);

@@ -38,89 +38,15 @@
 
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
+#include "shunt_nodes.h"
 
 #define CTL_TOKEN "rtvirt-shunt"
 #define RESYNC_US 500000u
-#define DEFAULT_TIMEOUT_MS 10000u
+#define DEFAULT_TIMEOUT_MS SHUNT_DEFAULT_TIMEOUT_MS
 
-/* ---- store access ------------------------------------------------------------ */
-
-static int node_path(const struct shunt_ctl *c, enum rtv_xs_node node, char *buf,
-                     size_t len)
-{
-    struct rtv_xs_args a = { .domid = c->dom, .vdev = c->sh->cfg.vdev };
-
-    return rtv_xs_path(buf, len, node, &a, NULL);
-}
-
-/* dom0 publishes state, switch-id and previous in one transaction; read
- * them (and devid, timeout-ms) in one too, or an old state could be paired
- * with a new switch-id and a switch acked that never ran here. */
-struct ctl_snapshot {
-    struct shunt_ctl *c;
-    char *state, *switch_id, *previous, *devid, *timeout_ms, *dm_synced;
-};
-
-static void snapshot_free(struct ctl_snapshot *s)
-{
-    free(s->state);
-    free(s->switch_id);
-    free(s->previous);
-    free(s->devid);
-    free(s->timeout_ms);
-    free(s->dm_synced);
-    s->state = s->switch_id = s->previous = s->devid = s->timeout_ms = s->dm_synced = NULL;
-}
-
-static int snapshot_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
-{
-    struct ctl_snapshot *s = arg;
-    const enum rtv_xs_node nodes[6] = { RTV_XS_CTL_STATE, RTV_XS_CTL_SWITCH_ID,
-                                        RTV_XS_CTL_PREVIOUS, RTV_XS_CTL_DEVID,
-                                        RTV_XS_CTL_TIMEOUT_MS, RTV_XS_CTL_DM_SYNCED_ID };
-    char **vals[6] = { &s->state, &s->switch_id, &s->previous, &s->devid, &s->timeout_ms,
-                       &s->dm_synced };
-    char path[256];
-    size_t n;
-
-    snapshot_free(s);   /* a retried body starts afresh */
-    for (unsigned i = 0; i < 6; i++) {
-        struct rtv_err err = { 0, "" };
-        int rc;
-
-        if (node_path(s->c, nodes[i], path, sizeof(path)) < 0)
-            continue;
-        rc = rtv_xs_read(xs, t, path, vals[i], &n);
-        if (rc == -ENOENT)
-            continue;
-        if (rc < 0)
-            return rc;
-        if (rtv_xs_check_value(nodes[i], *vals[i], &err) < 0) {
-            /* dom0 input is never trusted: logged (once per bad value, not
-             * on every resync), treated as absent. */
-            if (strncmp(s->c->warned[i], *vals[i], sizeof(s->c->warned[i]) - 1) != 0) {
-                shunt_warn(s->c->sh, "ignoring %s: %s", path, err.msg);
-                snprintf(s->c->warned[i], sizeof(s->c->warned[i]), "%s", *vals[i]);
-            }
-            free(*vals[i]);
-            *vals[i] = NULL;
-        }
-    }
-    return 0;
-}
-
-static bool snap_u32(const char *v, uint32_t *out)
-{
-    unsigned long long x;
-
-    if (v == NULL || rtv_parse_uint(v, UINT32_MAX, &x) < 0)
-        return false;
-    *out = (uint32_t)x;
-    return true;
-}
+/* ---- store access (shunt_nodes.c) -------------------------------------------- */
 
 struct report {
-    struct shunt_ctl *c;
     const char *state;
     const char *error;       /* NULL: leave as is */
     bool        numbers;     /* blackout and held */
@@ -130,39 +56,16 @@ struct report {
     const char *emulated_dev;
 };
 
-static int report_txn(struct rtv_store *s, rtv_txn_t t, void *arg)
-{
-    struct report *r = arg;
-    char path[256];
-    int rc;
-
-#define PUT(node, ...) do { \
-        if ((rc = node_path(r->c, node, path, sizeof(path))) < 0 || \
-            (rc = rtv_xs_printf(s, t, path, __VA_ARGS__)) < 0) \
-            return rc; \
-    } while (0)
-    if (r->emulated_dev)
-        PUT(RTV_XS_SHUNT_EMULATED_DEV, "%s", r->emulated_dev);
-    if (r->error)
-        PUT(RTV_XS_SHUNT_ERROR, "%.1000s", r->error);
-    if (r->numbers) {
-        PUT(RTV_XS_SHUNT_BLACKOUT_US, "%llu", (unsigned long long)r->blackout_us);
-        PUT(RTV_XS_SHUNT_HELD, "%llu", (unsigned long long)r->held);
-    }
-    PUT(RTV_XS_SHUNT_STATE, "%s", r->state);
-    /* Last: dom0 acts on the ack, and must see everything above with it. */
-    if (r->ack)
-        PUT(RTV_XS_SHUNT_ACK_ID, "%u", r->ack_id);
-#undef PUT
-    return 0;
-}
-
 static int report(struct shunt_ctl *c, struct report *r)
 {
+    const struct shunt_report sr = {
+        .state = r->state, .error = r->error, .numbers = r->numbers,
+        .blackout_us = r->blackout_us, .held_known = true, .held = r->held,
+        .ack = r->ack, .ack_id = r->ack_id, .emulated_dev = r->emulated_dev,
+    };
     int rc;
 
-    r->c = c;
-    rc = rtv_xs_transact(c->x.xs, 0, report_txn, r);
+    rc = shunt_nodes_report(&c->nodes, &sr);
     if (rc < 0) {
         shunt_warn(c->sh, "cannot write the report (shunt-state %s): %s", r->state,
                    strerror(-rc));
@@ -342,17 +245,8 @@ static void maybe_open_gate(struct shunt_ctl *c)
  * finished switch dom0 rolls back. */
 static void peek_dm_synced(struct shunt_ctl *c)
 {
-    char path[256], *v = NULL;
-    size_t n;
-    struct rtv_err err = { 0, "" };
-
-    if (node_path(c, RTV_XS_CTL_DM_SYNCED_ID, path, sizeof(path)) < 0 ||
-        rtv_xs_read(c->x.xs, RTV_XS_NO_TXN, path, &v, &n) < 0)
-        return;
-    if (rtv_xs_check_value(RTV_XS_CTL_DM_SYNCED_ID, v, &err) == 0 &&
-        snap_u32(v, &c->snap_dm_synced))
+    if (shunt_nodes_read_dm_synced(&c->nodes, &c->snap_dm_synced) == 0)
         maybe_open_gate(c);
-    free(v);
 }
 
 void shunt_ctl_flushed(struct shunt_ctl *c)
@@ -426,54 +320,30 @@ void shunt_ctl_pv_job_done(struct shunt_ctl *c, enum pv_helper_job job, int rc,
 
 /* ---- following the control nodes --------------------------------------------- */
 
-static bool parse_state(const char *s, enum rtv_mode *m, bool *switching, bool *rollback)
-{
-    *switching = *rollback = false;
-    if (rtv_mode_parse(s, m) == 0)
-        return true;
-    if (strncmp(s, "switching-to-", 13) == 0 && rtv_mode_parse(s + 13, m) == 0) {
-        *switching = true;
-        return true;
-    }
-    if (strcmp(s, "rolling-back") == 0) {
-        *rollback = true;
-        return true;
-    }
-    return false;
-}
-
 static void sync_ctl(struct shunt_ctl *c)
 {
     struct shunt *sh = c->sh;
-    struct ctl_snapshot snap = { .c = c };
-    uint32_t id = 0;
-    enum rtv_mode m = RTV_MODE_EMULATED, prev = RTV_MODE_EMULATED;
-    bool switching, rollback;
+    struct shunt_ctl_snap snap;
     int rc;
 
     c->dirty = false;
     c->last_resync_us = shunt_now_us();
     if (c->phase == CTL_QUIESCING && sh->eng.phase == RTV_SHUNT_GATED)
         peek_dm_synced(c);
-    rc = rtv_xs_transact(c->x.xs, 0, snapshot_txn, &snap);
+    rc = shunt_nodes_read(&c->nodes, &snap);
     if (rc < 0) {
-        snapshot_free(&snap);
         shunt_warn(sh, "cannot read the control nodes: %s", strerror(-rc));
         return;   /* the periodic resync tries again */
     }
-    if (snap.state == NULL || !parse_state(snap.state, &m, &switching, &rollback)) {
-        snapshot_free(&snap);
+    if (!snap.managed)
         return;   /* not managed (yet): stay where we are */
-    }
-    snap_u32(snap.switch_id, &id);
-    if (snap.previous == NULL || rtv_mode_parse(snap.previous, &prev) < 0)
-        prev = RTV_MODE_EMULATED;   /* the path that always exists */
-    c->snap_devid_ok = snap_u32(snap.devid, &c->snap_devid);
-    c->snap_timeout_ms = DEFAULT_TIMEOUT_MS;
-    snap_u32(snap.timeout_ms, &c->snap_timeout_ms);
-    c->snap_dm_synced = 0;
-    snap_u32(snap.dm_synced, &c->snap_dm_synced);
-    snapshot_free(&snap);
+    uint32_t id = snap.id;
+    enum rtv_mode m = snap.mode, prev = snap.previous;
+    bool switching = snap.switching, rollback = snap.rollback;
+    c->snap_devid_ok = snap.devid_ok;
+    c->snap_devid = snap.devid;
+    c->snap_timeout_ms = snap.timeout_ms;
+    c->snap_dm_synced = snap.dm_synced;
 
     if (rollback) {
         if (c->phase != CTL_IDLE) {
@@ -532,6 +402,11 @@ static void sync_ctl(struct shunt_ctl *c)
     }
 }
 
+static void nodes_warn(void *arg, const char *msg)
+{
+    shunt_warn(arg, "%s", msg);
+}
+
 /* ---- lifecycle and loop hooks --------------------------------------------------- */
 
 int shunt_ctl_init(struct shunt_ctl *c, struct shunt *sh, struct rtv_err *err)
@@ -547,6 +422,8 @@ int shunt_ctl_init(struct shunt_ctl *c, struct shunt *sh, struct rtv_err *err)
     if (rc < 0)
         return rc;
     c->dom = c->x.self;
+    c->nodes = (struct shunt_nodes){ .xs = c->x.xs, .dom = c->dom, .vdev = sh->cfg.vdev,
+                                     .warn = nodes_warn, .warn_arg = sh };
     a = (struct rtv_xs_args){ .domid = c->dom, .vdev = sh->cfg.vdev };
     if ((rc = rtv_xs_dir(dir, sizeof(dir), RTV_XS_CTL_STATE, &a, err)) < 0)
         goto fail;
