@@ -1,20 +1,26 @@
 # shunt/: rtvirt-shunt, the guest's block device in front of the emulated
 # disk and the PV ring.  Everything but main is the "engine" the host
 # component test links (tests/component/test_switch_component.c).
+# The dm control plane (dmctl.c and what it uses; the unit test links these
+# with a fake dm seam instead of dm_libdm.c, the only libdevmapper user).
+SHUNT_DM_SRCS     := shunt/dmctl.c shunt/dm_disks.c shunt/shunt_nodes.c
 SHUNT_ENGINE_SRCS := shunt/shunt.c shunt/shunt_emu.c shunt/shunt_pv.c \
                      shunt/shunt_xs.c shunt/shunt_nbd.c shunt/shunt_nbd_dev.c shunt/shunt_nodes.c
-SHUNT_SRCS        := $(SHUNT_ENGINE_SRCS) shunt/shunt_main.c
+SHUNT_SRCS        := $(sort $(SHUNT_ENGINE_SRCS) $(SHUNT_DM_SRCS)) shunt/dm_libdm.c \
+                     shunt/shunt_main.c
+DEVMAPPER_LIBS    := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
 
 # librtvirt-front, then librtvirt again (the front library depends on it).
 EXTRA_LIBS_rtvirt-shunt := $(FRONT_LIB) $(BUILD)/lib/librtvirt.a \
-                           $(shell $(PKG_CONFIG) --libs liburing) -lpthread
+                           $(shell $(PKG_CONFIG) --libs liburing) $(DEVMAPPER_LIBS) -lpthread
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-shunt
 
 $(eval $(call rtv_program,rtvirt-shunt,$(SHUNT_SRCS),xen))
 $(BUILD)/bin/rtvirt-shunt: $(FRONT_LIB)
 
 # The host measurement behind the README's nbd numbers (not installed).
-EXTRA_LIBS_rtvirt-shunt-bench := $(EXTRA_LIBS_rtvirt-shunt)
+EXTRA_LIBS_rtvirt-shunt-bench := $(FRONT_LIB) $(BUILD)/lib/librtvirt.a \
+                                 $(shell $(PKG_CONFIG) --libs liburing) -lpthread
 $(eval $(call rtv_program,rtvirt-shunt-bench,$(SHUNT_ENGINE_SRCS) shunt/shunt_bench.c))
 $(BUILD)/bin/rtvirt-shunt-bench: $(FRONT_LIB)
 
@@ -27,6 +33,11 @@ SHUNT_UNIT_TESTS  := $(filter-out $(BUILD)/tests/unit/test_shunt_core,$(SHUNT_UN
 $(SHUNT_UNIT_TESTS): $(SHUNT_ENGINE_OBJS) $(FRONT_LIB)
 $(SHUNT_UNIT_TESTS): LDLIBS += $(SHUNT_ENGINE_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a \
                                $(shell $(PKG_CONFIG) --libs liburing) -lpthread
+
+# tests/unit/test_dmctl.c: the dm control plane against a fake dm seam.
+SHUNT_DM_OBJS := $(SHUNT_DM_SRCS:%.c=$(BUILD)/obj/%.o)
+$(BUILD)/tests/unit/test_dmctl: $(SHUNT_DM_OBJS)
+$(BUILD)/tests/unit/test_dmctl: LDLIBS += $(SHUNT_DM_OBJS) $(BUILD)/lib/librtvirt.a -lpthread
 
 # `make bench`: the nbd route's host cost, direct vs through the shunt, side
 # by side in one run (the lab's switch-live step prints the switch's own

@@ -1,8 +1,11 @@
 /*
  * rtvirt-shunt: run in the HVM guest (as root), in front of the emulated
- * disk.  The filesystem then sits on the nbd device, and dom0's switch
- * requests (xl-rtvirt switch) move its I/O between the emulated disk and
- * the PV ring while it stays mounted.
+ * disk.  The filesystem then sits on /dev/mapper/rtvirt-<vdev>, a dm device
+ * (target rtvirt, shunt/kmod/) this program creates and drives
+ * (dmctl.h), and dom0's switch requests (xl-rtvirt switch) move its I/O
+ * between the emulated disk and the stock xen-blkfront disk while it
+ * stays mounted.  With --nbd, the older userspace route: the filesystem
+ * sits on /dev/nbdN, served by this process (shunt.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,10 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_schema.h"
+#include "dmctl.h"
 #include "shunt.h"
 
 static volatile sig_atomic_t stop_asked;
@@ -27,16 +33,19 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: rtvirt-shunt --emulated DEV --vdev NAME --nbd /dev/nbdN [options]\n"
+        "usage: rtvirt-shunt --emulated DEV --vdev NAME [--nbd /dev/nbdN] [options]\n"
         "\n"
-        "Serves /dev/nbdN, routing every request to the emulated disk DEV or to the\n"
-        "PV vbd dom0 brings up, as dom0's rtvirt control nodes for NAME say\n"
-        "(xenstore: /local/domain/<self>/rtvirt/vbd/NAME).\n"
+        "Creates /dev/mapper/rtvirt-NAME over the emulated disk DEV (or picks it up\n"
+        "where it is) and switches it between DEV and the PV disk dom0 brings up, as\n"
+        "dom0's rtvirt control nodes for NAME say (xenstore:\n"
+        "/local/domain/<self>/rtvirt/vbd/NAME).  Needs dm-mod, dm-rtvirt.ko and\n"
+        "xen-blkfront.  Guest I/O never passes through this process.\n"
         "\n"
-        "  --emulated DEV   the guest's emulated disk (e.g. /dev/sda); opened O_DIRECT\n"
-        "                   and exclusively: it must not be mounted or in use\n"
+        "  --emulated DEV   the guest's emulated disk (e.g. /dev/sda): nothing else may\n"
+        "                   mount it\n"
         "  --vdev NAME      the rtvirt device name dom0 manages (e.g. hda)\n"
-        "  --nbd DEV        the nbd device to serve (modprobe nbd first)\n"
+        "  --nbd DEV        the older route: serve the nbd device DEV from this process\n"
+        "                   instead (modprobe nbd first)\n"
         "  --mode emulated  the starting mode (the only one: dom0 moves it from there)\n"
         "  -v, --verbose    log every switch step\n"
         "  -h, --help       this text\n");
@@ -46,6 +55,55 @@ static int open_real(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv_
 {
     (void)ctx;
     return rtv_xen_open(out, parts, err);
+}
+
+/* The dm route: the emulated disk's device number and size from sysfs. */
+static int run_dm(const char *emulated, const char *vdev, bool verbose)
+{
+    struct dmctl_config cfg = { .vdev = vdev, .sysfs = "/sys", .dm = &shunt_dm_libdm_ops,
+                                .open_xen = open_real, .verbose = verbose };
+    struct rtv_err err = { 0, "" };
+    struct shunt_disk emu;
+    struct sigaction sa;
+    struct dmctl *c;
+    struct stat st;
+    int rc = 0;
+
+    if (stat(emulated, &st) < 0 || !S_ISBLK(st.st_mode)) {
+        fprintf(stderr, "rtvirt-shunt: --emulated %s: %s\n", emulated,
+                S_ISBLK(st.st_mode) ? strerror(errno) : "not a block device");
+        return 2;
+    }
+    if (shunt_disk_of_devnum("/sys", major(st.st_rdev), minor(st.st_rdev), &emu, &err) < 0) {
+        fprintf(stderr, "rtvirt-shunt: --emulated %s: %s\n", emulated, err.msg);
+        return 1;
+    }
+    cfg.emu_dev = emu.dev;
+    cfg.sectors = emu.sectors;
+    const char *base = strrchr(emulated, '/');
+    cfg.emu_name = base ? base + 1 : emulated;
+    if (shunt_dm_libdm_init(&err) < 0) {
+        fprintf(stderr, "rtvirt-shunt: %s\n", err.msg);
+        return 1;
+    }
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;   /* no SA_RESTART: poll returns, the loop ends */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    if ((c = dmctl_new(&cfg, &err)) == NULL) {
+        fprintf(stderr, "rtvirt-shunt: %s\n", err.msg);
+        return 1;
+    }
+    fprintf(stderr, "rtvirt-shunt: /dev/mapper/rtvirt-%s over %s (%s, %llu sectors)\n",
+            vdev, emulated, emu.dev, (unsigned long long)emu.sectors);
+    while (!stop_asked) {
+        if ((rc = dmctl_run_once(c, 200)) < 0) {
+            fprintf(stderr, "rtvirt-shunt: loop failed: %s\n", strerror(-rc));
+            break;
+        }
+    }
+    dmctl_free(c);   /* the device stays, running */
+    return rc < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -87,10 +145,9 @@ int main(int argc, char **argv)
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || !cfg.emulated || !cfg.vdev || !nbd_dev) {
+    if (optind < argc || !cfg.emulated || !cfg.vdev) {
         fprintf(stderr, "rtvirt-shunt: %s\n", optind < argc ? "unexpected argument"
-                : !cfg.emulated ? "--emulated is required" : !cfg.vdev ? "--vdev is required"
-                : "--nbd is required");
+                : !cfg.emulated ? "--emulated is required" : "--vdev is required");
         usage(stderr);
         return 2;
     }
@@ -102,6 +159,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "rtvirt-shunt: --vdev %s: %s\n", cfg.vdev, err.msg);
         return 2;
     }
+    if (nbd_dev == NULL)
+        return run_dm(cfg.emulated, cfg.vdev, cfg.verbose);
     const char *base = strrchr(cfg.emulated, '/');
     cfg.emulated_name = base ? base + 1 : cfg.emulated;
     cfg.open_xen = open_real;

@@ -1,0 +1,845 @@
+/*
+ * The switch machine of the dm control plane (dmctl.h), level-triggered
+ * like the nbd route's shunt_xs.c: every watch event, helper result and a
+ * 500 ms resync re-read dom0's control nodes and compare them with where
+ * the device is, so coalesced, repeated or lost events change nothing.
+ *
+ *   phase        device                      report (shunt-state)
+ *   ---------    -------------------------   --------------------
+ *   IDLE         live table, running         emulating/enlightened/selective,
+ *                                            or failed-over
+ *   ATTACHING    running; waiting (bounded)  connecting
+ *                for the PV disk of devid
+ *   SUSPENDING   new table loaded; suspend   quiescing
+ *                running on the helper
+ *   GATED        suspended (bios held,       flushed
+ *                legs flushed); waiting for
+ *                dm-synced-id = switch-id
+ *   UNDOING      suspend being interrupted   (unchanged)
+ *                (bound passed or dom0
+ *                rolled back)
+ *
+ * GATED + dm-synced-id: resume (the flip), ack.  Every way out of a switch
+ * that did not flip drops the loaded table and leaves the device running on
+ * its old one, and acks the old mode with the reason in shunt-error (dom0
+ * reads that as "the shunt rolled back").
+ */
+#include "dmctl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rtvirt/xs_schema.h"
+#include "shunt_nodes.h"
+
+#define TOKEN "rtvirt-shunt"
+#define RESYNC_US 500000u
+
+enum dmc_phase { DMC_IDLE, DMC_ATTACHING, DMC_SUSPENDING, DMC_UNDOING, DMC_GATED };
+
+struct dmctl {
+    struct dmctl_config cfg;
+    char                name[RTV_DM_NAME_MAX];
+    struct rtv_xen      x;
+    struct shunt_nodes  nodes;
+    char                ctl_dir[256];
+    struct rtv_dm_table live;          /* the table in force */
+    struct rtv_dm_table next;          /* the switch's table */
+    bool                failed_over;
+    char                fo_why[512];
+    bool                picked_up;
+    /* the switch */
+    enum dmc_phase      phase;
+    uint32_t            sw_id;
+    enum rtv_mode       sw_target;
+    uint32_t            sw_timeout_ms, sw_devid;
+    uint64_t            sw_deadline_us, sw_next_poll_us, suspend_start_us;
+    char                sw_error[512];
+    /* suspend helper */
+    pthread_t           sus_th;
+    bool                sus_running;
+    int                 sus_pipe[2];
+    int                 sus_rc;
+    struct rtv_err      sus_err;
+    /* dm event helper */
+    pthread_t           ev_th;
+    bool                ev_running;
+    atomic_bool         ev_stop;
+    uint32_t            ev_nr;
+    int                 ev_pipe[2];
+    /* report */
+    bool                have_acked;
+    uint32_t            acked;
+    char                acked_state[24];
+    bool                failed_adopt;
+    bool                dirty;
+    uint64_t            last_resync_us;
+    struct shunt_ctl_snap snap;
+    char                status_warned[256];
+    uint64_t            switches, aborts, blackout_us;
+};
+
+static uint64_t now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static void vlog(const char *fmt, va_list ap)
+{
+    fprintf(stderr, "rtvirt-shunt: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+static void info(struct dmctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void info(struct dmctl *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!c->cfg.verbose)
+        return;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+}
+
+static void warn(struct dmctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void warn(struct dmctl *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    (void)c;
+    va_start(ap, fmt);
+    vlog(fmt, ap);
+    va_end(ap);
+}
+
+static void nodes_warn(void *arg, const char *msg)
+{
+    warn(arg, "%s", msg);
+}
+
+/* ---- report -------------------------------------------------------------- */
+
+/* What shunt-state says while no switch runs. */
+static const char *idle_state(const struct dmctl *c)
+{
+    return c->failed_over ? "failed-over" : rtv_mode_shunt_state(c->live.mode);
+}
+
+static int report(struct dmctl *c, const struct shunt_report *r)
+{
+    int rc = shunt_nodes_report(&c->nodes, r);
+
+    if (rc < 0) {
+        warn(c, "cannot write the report (shunt-state %s): %s", r->state, strerror(-rc));
+        c->dirty = true;   /* tried again on the next turn */
+        return rc;
+    }
+    if (r->ack) {
+        c->have_acked = true;
+        c->acked = r->ack_id;
+        snprintf(c->acked_state, sizeof(c->acked_state), "%s", r->state);
+        info(c, "reported %s, ack %u%s%s", r->state, r->ack_id,
+             r->error && r->error[0] ? ": " : "", r->error ? r->error : "");
+    } else {
+        info(c, "reported %s", r->state);
+    }
+    return 0;
+}
+
+/* The device is where idle_state() says, as the answer to switch id. */
+static void ack(struct dmctl *c, uint32_t id, const char *error, bool numbers)
+{
+    struct shunt_report r = {
+        .state = idle_state(c),
+        .error = error,
+        .numbers = numbers,
+        .blackout_us = c->blackout_us,
+        .ack = true,
+        .ack_id = id,
+    };
+
+    report(c, &r);
+}
+
+static void progress(struct dmctl *c, const char *state)
+{
+    struct shunt_report r = { .state = state };
+
+    report(c, &r);
+}
+
+/* ---- the suspend helper ---------------------------------------------------- */
+
+static void *suspend_main(void *arg)
+{
+    struct dmctl *c = arg;
+    char b = 1;
+
+    c->sus_err = (struct rtv_err){ 0, "" };
+    c->sus_rc = c->cfg.dm->suspend(c->cfg.dm_ctx, c->name, &c->sus_err);
+    /* The pipe is the hand-over: the loop reads sus_* only after this. */
+    while (write(c->sus_pipe[1], &b, 1) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
+/* ---- switches ---------------------------------------------------------------- */
+
+/* The loaded table is dropped; the device runs on in the live one. */
+static void drop_next(struct dmctl *c)
+{
+    struct rtv_err err = { 0, "" };
+
+    if (c->cfg.dm->clear(c->cfg.dm_ctx, c->name, &err) < 0)
+        warn(c, "%s (the next load replaces it)", err.msg);
+}
+
+/* The switch ends where it started: ack the old mode with the reason. */
+static void fail_switch(struct dmctl *c, const char *why)
+{
+    warn(c, "switch %u to %s: %s", c->sw_id, rtv_mode_name(c->sw_target), why);
+    c->phase = DMC_IDLE;
+    c->aborts++;
+    ack(c, c->sw_id, why, false);
+}
+
+/* Out of GATED (or a suspend that completed after all) without the flip:
+ * the old table goes on.  A resume that fails leaves the device suspended,
+ * which only a resume can end: the next tick tries again. */
+static int resume_old(struct dmctl *c)
+{
+    struct rtv_err err = { 0, "" };
+
+    drop_next(c);
+    if (c->cfg.dm->resume(c->cfg.dm_ctx, c->name, &err) < 0) {
+        warn(c, "resuming %s on its old table: %s", c->name, err.msg);
+        return -err.code;
+    }
+    return 0;
+}
+
+static void begin_quiesce(struct dmctl *c)
+{
+    struct rtv_err err = { 0, "" };
+    char why[700];
+    int rc;
+
+    progress(c, "quiescing");
+    /* Loading opens the new legs: setup, still outside the blackout. */
+    if (c->cfg.dm->load(c->cfg.dm_ctx, c->name, &c->next, &err) < 0) {
+        snprintf(why, sizeof(why), "loading the %s table failed: %s",
+                 rtv_mode_name(c->next.mode), err.msg);
+        drop_next(c);
+        fail_switch(c, why);
+        return;
+    }
+    c->suspend_start_us = now_us();
+    c->phase = DMC_SUSPENDING;
+    if ((rc = pthread_create(&c->sus_th, NULL, suspend_main, c)) != 0) {
+        snprintf(why, sizeof(why), "cannot start the suspend: %s", strerror(rc));
+        drop_next(c);
+        fail_switch(c, why);
+        return;
+    }
+    c->sus_running = true;
+}
+
+static void try_attach(struct dmctl *c)
+{
+    struct shunt_disk d;
+    struct rtv_err err = { 0, "" };
+    char why[800];
+    int rc;
+
+    c->sw_next_poll_us = now_us() + (uint64_t)c->cfg.attach_poll_ms * 1000u;
+    rc = shunt_disk_of_vbd(c->cfg.sysfs, c->sw_devid, &d, &err);
+    if (rc == -ENOENT)
+        return;   /* not connected yet: the bound decides */
+    if (rc < 0) {
+        snprintf(why, sizeof(why), "finding the PV disk of vbd %u: %s", c->sw_devid, err.msg);
+        fail_switch(c, why);
+        return;
+    }
+    if (d.sectors != c->cfg.sectors) {
+        snprintf(why, sizeof(why), "the PV disk %s (vbd %u) has %llu sectors, the emulated "
+                 "disk %llu", d.name, c->sw_devid, (unsigned long long)d.sectors,
+                 (unsigned long long)c->cfg.sectors);
+        fail_switch(c, why);
+        return;
+    }
+    info(c, "switch %u: PV disk %s (%s) of vbd %u is there", c->sw_id, d.name, d.dev,
+         c->sw_devid);
+    snprintf(c->next.pv, sizeof(c->next.pv), "%s", d.dev);
+    begin_quiesce(c);
+}
+
+static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target)
+{
+    c->sw_id = id;
+    c->sw_target = target;
+    c->sw_timeout_ms = c->snap.timeout_ms;
+    c->sw_deadline_us = now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
+    c->sw_error[0] = '\0';
+    info(c, "switch %u: %s%s -> %s", id, rtv_mode_name(c->live.mode),
+         c->failed_over ? " (failed over)" : "", rtv_mode_name(target));
+    c->next = c->live;
+    c->next.mode = target;
+    if (!rtv_mode_needs_pv(target)) {
+        /* Towards emulated the PV leg goes with the old table: once resumed,
+         * nothing holds the disk and blkfront can close when dom0 tears the
+         * twin down. */
+        c->next.pv[0] = '\0';
+        begin_quiesce(c);
+        return;
+    }
+    c->phase = DMC_ATTACHING;
+    if (!c->snap.devid_ok) {
+        fail_switch(c, "node devid: absent or invalid; no PV disk to attach");
+        return;
+    }
+    c->sw_devid = c->snap.devid;
+    progress(c, "connecting");
+    try_attach(c);
+}
+
+/* Out of a switch that has not flipped: ATTACHING ends at once, GATED is
+ * resumed on the old table now, SUSPENDING is interrupted and ends when
+ * the helper returns (UNDOING). */
+static void abort_current(struct dmctl *c, const char *why)
+{
+    switch (c->phase) {
+    case DMC_ATTACHING:
+        info(c, "switch %u abandoned while attaching: %s", c->sw_id, why);
+        c->phase = DMC_IDLE;
+        c->aborts++;
+        break;
+    case DMC_SUSPENDING:
+        snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
+        c->phase = DMC_UNDOING;
+        c->cfg.dm->interrupt(c->cfg.dm_ctx, c->sus_th);
+        break;
+    case DMC_GATED:
+        if (resume_old(c) < 0) {
+            snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
+            return;   /* still suspended: tick retries */
+        }
+        fail_switch(c, why);
+        break;
+    case DMC_UNDOING:
+    case DMC_IDLE:
+        break;
+    }
+}
+
+/* The helper's suspend returned. */
+static void suspend_done(struct dmctl *c)
+{
+    char b, why[800];
+    int rc;
+
+    while (read(c->sus_pipe[0], &b, 1) < 0 && errno == EINTR)
+        ;
+    pthread_join(c->sus_th, NULL);
+    c->sus_running = false;
+    rc = c->sus_rc;
+    if (c->phase == DMC_UNDOING) {
+        /* A suspend that completed before the interrupt landed left the
+         * device suspended; one that was interrupted left it running. */
+        if (rc == 0 && resume_old(c) < 0) {
+            c->phase = DMC_GATED;   /* retried from tick */
+            return;
+        }
+        if (rc < 0)
+            drop_next(c);
+        fail_switch(c, c->sw_error);
+        return;
+    }
+    if (rc < 0) {
+        snprintf(why, sizeof(why), "suspending %s failed: %s", c->name, c->sus_err.msg);
+        drop_next(c);
+        fail_switch(c, why);
+        return;
+    }
+    /* Drained and flushed (the target's postsuspend): the I/O-sequence
+     * boundary.  dom0 syncs the device model now. */
+    c->phase = DMC_GATED;
+    info(c, "switch %u: suspended after %llu us; waiting for dm-synced-id", c->sw_id,
+         (unsigned long long)(now_us() - c->suspend_start_us));
+    progress(c, "flushed");
+    c->dirty = true;   /* dm-synced-id may be there already */
+}
+
+/* Step 7: the flip, once dom0 synced the device model for this switch. */
+static void maybe_flip(struct dmctl *c, uint32_t dm_synced)
+{
+    struct rtv_err err = { 0, "" };
+    char why[700];
+
+    /* sw_error set: the switch is being rolled back (a resume of the old
+     * table failed and is retried); it never flips from there. */
+    if (c->phase != DMC_GATED || dm_synced != c->sw_id || c->sw_error[0])
+        return;
+    if (c->cfg.dm->resume(c->cfg.dm_ctx, c->name, &err) < 0) {
+        snprintf(why, sizeof(why), "resuming %s into the %s table failed: %s", c->name,
+                 rtv_mode_name(c->sw_target), err.msg);
+        abort_current(c, why);
+        return;
+    }
+    c->blackout_us = now_us() - c->suspend_start_us;
+    c->live = c->next;
+    c->failed_over = false;   /* the new table starts clean */
+    c->phase = DMC_IDLE;
+    c->switches++;
+    ack(c, c->sw_id, "", true);
+    info(c, "switch %u done: now %s, blackout %llu us", c->sw_id,
+         rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us);
+    c->dirty = true;   /* dom0 may have moved on meanwhile */
+}
+
+/* ---- failover ---------------------------------------------------------------- */
+
+static void check_status(struct dmctl *c)
+{
+    struct rtv_dm_status st;
+    struct rtv_err err = { 0, "" };
+
+    if (c->phase != DMC_IDLE)
+        return;   /* the table in force is about to change */
+    if (c->cfg.dm->status(c->cfg.dm_ctx, c->name, &st, &err) < 0) {
+        if (strcmp(c->status_warned, err.msg) != 0) {
+            warn(c, "%s", err.msg);
+            snprintf(c->status_warned, sizeof(c->status_warned), "%s", err.msg);
+        }
+        return;
+    }
+    if (!st.failed_over || c->failed_over)
+        return;
+    c->failed_over = true;
+    snprintf(c->fo_why, sizeof(c->fo_why), "the PV leg %s failed (%llu PV errors): every "
+             "bio now goes to the emulated leg %s (%llu re-issued there, none failed); "
+             "switch the device to reattach a PV disk", c->live.pv[0] ? c->live.pv : "-",
+             (unsigned long long)st.pv_errors, c->live.emu,
+             (unsigned long long)st.failovers);
+    warn(c, "%s: %s", c->name, c->fo_why);
+    struct shunt_report r = { .state = "failed-over", .error = c->fo_why };
+    report(c, &r);
+}
+
+static void *event_main(void *arg)
+{
+    struct dmctl *c = arg;
+    uint32_t nr = c->ev_nr;
+    char b = 1;
+
+    while (!atomic_load(&c->ev_stop)) {
+        struct rtv_err err = { 0, "" };
+        int rc = c->cfg.dm->wait_event(c->cfg.dm_ctx, c->name, &nr, &err);
+
+        if (atomic_load(&c->ev_stop))
+            break;
+        if (rc == -EINTR)
+            continue;
+        while (write(c->ev_pipe[1], &b, 1) < 0 && errno == EINTR)
+            ;
+        if (rc < 0)
+            sleep(1);   /* the resync polls the status meanwhile */
+    }
+    return NULL;
+}
+
+/* ---- following dom0 ------------------------------------------------------------ */
+
+static bool answered(const struct dmctl *c, uint32_t id)
+{
+    return c->have_acked && c->acked == id;
+}
+
+static void sync_ctl(struct dmctl *c)
+{
+    struct shunt_ctl_snap *s = &c->snap;
+    uint32_t synced;
+    int rc;
+
+    c->dirty = false;
+    c->last_resync_us = now_us();
+    if (c->phase == DMC_GATED && shunt_nodes_read_dm_synced(&c->nodes, &synced) == 0)
+        maybe_flip(c, synced);
+    if ((rc = shunt_nodes_read(&c->nodes, s)) < 0) {
+        warn(c, "cannot read the control nodes: %s", strerror(-rc));
+        return;   /* the resync tries again */
+    }
+    if (!s->managed)
+        return;   /* not managed (yet): stay where we are */
+
+    if (s->rollback) {
+        if (c->phase != DMC_IDLE) {
+            if (c->sw_id == s->id && c->sw_target == s->previous) {
+                maybe_flip(c, s->dm_synced);   /* already going back */
+                return;
+            }
+            abort_current(c, "dom0 rolled the switch back");
+            if (c->phase != DMC_IDLE)
+                return;   /* acked when the suspend is undone */
+        }
+        if (c->live.mode != s->previous)
+            start_switch(c, s->id, s->previous);
+        else if (!answered(c, s->id) || strcmp(c->acked_state, idle_state(c)) != 0)
+            ack(c, s->id, "rolled back at dom0's request", false);
+        return;
+    }
+    if (s->switching) {
+        if (c->phase != DMC_IDLE) {
+            if (c->sw_id == s->id && c->sw_target == s->mode) {
+                maybe_flip(c, s->dm_synced);   /* this switch, seen again */
+                return;
+            }
+            abort_current(c, "dom0 started another switch");
+            if (c->phase != DMC_IDLE)
+                return;
+        }
+        if (answered(c, s->id))
+            return;   /* done or given up: dom0's turn */
+        /* A failed-over device is not in its table's mode: a switch to that
+         * mode loads a fresh table (a new PV disk). */
+        if (c->live.mode == s->mode && !c->failed_over)
+            ack(c, s->id, "", false);
+        else
+            start_switch(c, s->id, s->mode);
+        return;
+    }
+    /* Stable. */
+    if (c->phase != DMC_IDLE) {
+        if (c->sw_id == s->id && c->sw_target == s->mode) {
+            maybe_flip(c, s->dm_synced);   /* following dom0's stable state */
+            return;
+        }
+        abort_current(c, "dom0 ended the switch");
+        if (c->phase != DMC_IDLE)
+            return;
+    }
+    if (c->live.mode != s->mode) {
+        if (answered(c, s->id) && c->failed_adopt)
+            return;   /* tried once for this id; wait for dom0 */
+        warn(c, "dom0 says %s, the device is %s: following dom0", rtv_mode_name(s->mode),
+             rtv_mode_name(c->live.mode));
+        c->failed_adopt = true;
+        start_switch(c, s->id, s->mode);
+    } else if (!c->have_acked || strcmp(c->acked_state, idle_state(c)) != 0) {
+        /* A failed-over device stays so until dom0 switches it: reloading
+         * the PV leg that just failed on our own would fail again. */
+        ack(c, s->id, c->failed_over ? c->fo_why : NULL, false);
+    }
+}
+
+/* ---- start: create, or pick up ------------------------------------------------- */
+
+static int pick_up(struct dmctl *c, const struct shunt_dm_info *di, struct rtv_err *err)
+{
+    const struct shunt_dm_ops *dm = c->cfg.dm;
+    struct rtv_dm_status st;
+    struct rtv_err e2 = { 0, "" };
+    int rc;
+
+    if (di->suspended) {
+        /* A shunt died in a switch's blackout: bios are held.  Roll its
+         * switch back (dom0's coordinator, or its bound, settles the
+         * protocol side; a switch still asked for is started afresh). */
+        if (di->inactive_table && dm->clear(c->cfg.dm_ctx, c->name, &e2) < 0)
+            warn(c, "%s", e2.msg);
+        if ((rc = dm->resume(c->cfg.dm_ctx, c->name, err)) < 0)
+            return rc;
+        warn(c, "%s was left suspended (a shunt died inside a switch): resumed on its "
+             "live table", c->name);
+    } else if (di->inactive_table) {
+        if (dm->clear(c->cfg.dm_ctx, c->name, &e2) < 0)
+            warn(c, "%s", e2.msg);
+    }
+    if ((rc = dm->table(c->cfg.dm_ctx, c->name, &c->live, err)) < 0)
+        return rc;
+    if (strcmp(c->live.emu, c->cfg.emu_dev) != 0 || c->live.sectors != c->cfg.sectors)
+        return rtv_err_set(err, EEXIST, "%s exists over %s (%llu sectors), not over the "
+                           "emulated disk %s (%llu sectors)", c->name, c->live.emu,
+                           (unsigned long long)c->live.sectors, c->cfg.emu_dev,
+                           (unsigned long long)c->cfg.sectors);
+    if (dm->status(c->cfg.dm_ctx, c->name, &st, &e2) == 0 && st.failed_over) {
+        c->failed_over = true;
+        snprintf(c->fo_why, sizeof(c->fo_why), "the PV leg %s had failed before this "
+                 "shunt started (%llu PV errors, %llu bios re-issued on the emulated "
+                 "leg)", c->live.pv[0] ? c->live.pv : "-",
+                 (unsigned long long)st.pv_errors, (unsigned long long)st.failovers);
+    }
+    c->picked_up = true;
+    warn(c, "picked up %s where it is: %s%s, PV leg %s", c->name,
+         rtv_mode_name(c->live.mode), c->failed_over ? " (failed over)" : "",
+         c->live.pv[0] ? c->live.pv : "none");
+    return 0;
+}
+
+static int open_device(struct dmctl *c, struct rtv_err *err)
+{
+    struct shunt_dm_info di;
+    int rc;
+
+    if ((rc = c->cfg.dm->info(c->cfg.dm_ctx, c->name, &di, err)) < 0)
+        return rc;
+    if (di.exists && di.live_table) {
+        if ((rc = pick_up(c, &di, err)) < 0)
+            return rc;
+    } else {
+        if (di.exists)
+            return rtv_err_set(err, EEXIST, "%s exists without a table: remove it "
+                               "(dmsetup remove %s)", c->name, c->name);
+        /* Always emulated first: a mode that uses PV is reached through a
+         * switch, with its device-model gate (dom0's nodes are followed
+         * right after). */
+        c->live = (struct rtv_dm_table){ .mode = RTV_MODE_EMULATED, .sectors = c->cfg.sectors };
+        snprintf(c->live.emu, sizeof(c->live.emu), "%s", c->cfg.emu_dev);
+        if ((rc = c->cfg.dm->create(c->cfg.dm_ctx, c->name, &c->live, err)) < 0)
+            return rc;
+        info(c, "created %s over %s (%llu sectors), emulated", c->name, c->cfg.emu_dev,
+             (unsigned long long)c->cfg.sectors);
+        if ((rc = c->cfg.dm->info(c->cfg.dm_ctx, c->name, &di, err)) < 0)
+            return rc;
+    }
+    c->ev_nr = di.event_nr;
+    return 0;
+}
+
+struct dmctl *dmctl_new(const struct dmctl_config *cfg, struct rtv_err *err)
+{
+    struct dmctl *c = calloc(1, sizeof(*c));
+    struct rtv_err e2 = { 0, "" };
+    int rc;
+
+    if (c == NULL) {
+        rtv_err_set(err, ENOMEM, "out of memory");
+        return NULL;
+    }
+    c->cfg = *cfg;
+    if (c->cfg.attach_poll_ms == 0)
+        c->cfg.attach_poll_ms = 50;
+    c->sus_pipe[0] = c->sus_pipe[1] = c->ev_pipe[0] = c->ev_pipe[1] = -1;
+    atomic_init(&c->ev_stop, false);
+    if (rtv_dm_name(c->name, sizeof(c->name), cfg->vdev, err) < 0)
+        goto fail;
+    if (pipe2(c->sus_pipe, O_CLOEXEC) < 0 || pipe2(c->ev_pipe, O_CLOEXEC) < 0) {
+        rtv_err_set(err, errno, "pipe: %s", strerror(errno));
+        goto fail;
+    }
+    if ((rc = cfg->open_xen(cfg->open_ctx, RTV_XEN_STORE, &c->x, err)) < 0)
+        goto fail;
+    c->nodes = (struct shunt_nodes){ .xs = c->x.xs, .dom = c->x.self, .vdev = cfg->vdev,
+                                     .warn = nodes_warn, .warn_arg = c };
+    if (open_device(c, err) < 0)
+        goto fail_xen;
+    if (shunt_nodes_ctl_dir(&c->nodes, c->ctl_dir, sizeof(c->ctl_dir)) < 0 ||
+        (rc = rtv_xs_watch(c->x.xs, c->ctl_dir, TOKEN)) < 0) {
+        rtv_err_set(err, EINVAL, "cannot watch the control nodes of %s", cfg->vdev);
+        goto fail_xen;
+    }
+    struct shunt_report r = { .state = idle_state(c),
+                              .error = c->failed_over ? c->fo_why : "" };
+    if (cfg->emu_name) {
+        if (rtv_xs_check_value(RTV_XS_SHUNT_EMULATED_DEV, cfg->emu_name, &e2) == 0)
+            r.emulated_dev = cfg->emu_name;
+        else
+            warn(c, "not reporting emulated-dev: %s", e2.msg);
+    }
+    if ((rc = report(c, &r)) < 0) {
+        rtv_err_set(err, -rc, "cannot write the report area (is the device managed, and "
+                    "is it ours to write?): %s", strerror(-rc));
+        goto fail_watch;
+    }
+    if ((rc = pthread_create(&c->ev_th, NULL, event_main, c)) != 0) {
+        rtv_err_set(err, rc, "cannot start the dm event thread: %s", strerror(rc));
+        goto fail_watch;
+    }
+    c->ev_running = true;
+    c->dirty = true;
+    return c;
+
+fail_watch:
+    rtv_xs_unwatch(c->x.xs, c->ctl_dir, TOKEN);
+fail_xen:
+    rtv_xen_close(&c->x);
+fail:
+    for (unsigned i = 0; i < 2; i++) {
+        if (c->sus_pipe[i] >= 0)
+            close(c->sus_pipe[i]);
+        if (c->ev_pipe[i] >= 0)
+            close(c->ev_pipe[i]);
+    }
+    free(c);
+    return NULL;
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static uint64_t next_due(const struct dmctl *c)
+{
+    uint64_t due = c->last_resync_us + RESYNC_US;
+
+    if (c->dirty)
+        return 0;
+    if (c->phase == DMC_UNDOING)
+        return now_us() + 20000u;   /* the interrupt is repeated until it lands */
+    if (c->phase != DMC_IDLE && c->sw_deadline_us < due)
+        due = c->sw_deadline_us;
+    if (c->phase == DMC_ATTACHING && c->sw_next_poll_us < due)
+        due = c->sw_next_poll_us;
+    return due;
+}
+
+static void tick(struct dmctl *c)
+{
+    uint64_t now = now_us();
+    char why[sizeof(c->sw_error)];
+
+    if (c->phase == DMC_GATED && c->sw_error[0]) {
+        /* Rolling back, but resuming the old table failed: again. */
+        snprintf(why, sizeof(why), "%s", c->sw_error);
+        abort_current(c, why);
+    }
+    /* Our own bound on the switch. */
+    if (c->phase != DMC_IDLE && c->phase != DMC_UNDOING && now >= c->sw_deadline_us) {
+        if (c->phase == DMC_ATTACHING) {
+            snprintf(why, sizeof(why), "the PV disk of vbd %u did not appear within %u ms "
+                     "(xen-blkfront not loaded, or the twin not connected)", c->sw_devid,
+                     c->sw_timeout_ms);
+            fail_switch(c, why);
+            return;
+        }
+        if (c->phase == DMC_SUSPENDING)
+            snprintf(why, sizeof(why), "suspending %s (draining the bios in flight and "
+                     "flushing the legs) took longer than %u ms", c->name, c->sw_timeout_ms);
+        else
+            snprintf(why, sizeof(why), "waiting for dom0's device-model sync "
+                     "(dm-synced-id %u) took longer than %u ms", c->sw_id, c->sw_timeout_ms);
+        abort_current(c, why);
+    }
+    if (c->phase == DMC_UNDOING && c->sus_running)
+        c->cfg.dm->interrupt(c->cfg.dm_ctx, c->sus_th);
+    if (c->phase == DMC_ATTACHING && now >= c->sw_next_poll_us)
+        try_attach(c);
+    if (c->dirty || now - c->last_resync_us >= RESYNC_US) {
+        check_status(c);
+        sync_ctl(c);
+    }
+    if (c->phase == DMC_IDLE && c->live.mode == c->sw_target && answered(c, c->sw_id))
+        c->failed_adopt = false;
+}
+
+int dmctl_run_once(struct dmctl *c, int max_ms)
+{
+    struct pollfd pfd[3] = {
+        { .fd = rtv_xs_watch_fd(c->x.xs), .events = POLLIN },
+        { .fd = c->sus_pipe[0], .events = POLLIN },
+        { .fd = c->ev_pipe[0], .events = POLLIN },
+    };
+    uint64_t due = next_due(c), now = now_us();
+    int ms = max_ms;
+
+    if (due <= now)
+        ms = 0;
+    else if ((due - now) / 1000u < (uint64_t)ms)
+        ms = (int)((due - now + 999u) / 1000u);
+    if (poll(pfd, 3, ms) < 0 && errno != EINTR)
+        return -errno;
+    if (pfd[0].revents & POLLIN) {
+        char *path, *token;
+
+        for (int i = 0; i < 256 && rtv_xs_read_watch(c->x.xs, &path, &token) == 0; i++) {
+            if (strcmp(token, TOKEN) == 0)
+                c->dirty = true;
+            free(path);
+            free(token);
+        }
+    }
+    if (pfd[1].revents & POLLIN)
+        suspend_done(c);
+    if (pfd[2].revents & POLLIN) {
+        char buf[64];
+
+        while (read(c->ev_pipe[0], buf, sizeof(buf)) < 0 && errno == EINTR)
+            ;
+        check_status(c);
+    }
+    tick(c);
+    return 0;
+}
+
+void dmctl_free(struct dmctl *c)
+{
+    if (c == NULL)
+        return;
+    /* Nothing may stay held by a control plane that is going away. */
+    if (c->phase == DMC_SUSPENDING)
+        abort_current(c, "rtvirt-shunt is stopping");
+    for (int i = 0; i < 500 && c->sus_running; i++) {
+        struct pollfd p = { .fd = c->sus_pipe[0], .events = POLLIN };
+
+        c->cfg.dm->interrupt(c->cfg.dm_ctx, c->sus_th);
+        if (poll(&p, 1, 20) > 0)
+            suspend_done(c);
+    }
+    if (c->phase == DMC_GATED)
+        abort_current(c, "rtvirt-shunt is stopping");
+    if (c->ev_running) {
+        atomic_store(&c->ev_stop, true);
+        for (int i = 0; i < 100; i++) {
+            struct timespec ts;
+
+            c->cfg.dm->interrupt(c->cfg.dm_ctx, c->ev_th);
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_nsec += 20000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            if (pthread_timedjoin_np(c->ev_th, NULL, &ts) == 0) {
+                c->ev_running = false;
+                break;
+            }
+        }
+        if (c->ev_running)
+            pthread_detach(c->ev_th);   /* stuck in the kernel; the exit ends it */
+    }
+    rtv_xs_unwatch(c->x.xs, c->ctl_dir, TOKEN);
+    rtv_xen_close(&c->x);
+    if (c->sus_running)
+        return;   /* a suspend that never returns: leak rather than free under it */
+    for (unsigned i = 0; i < 2; i++) {
+        close(c->sus_pipe[i]);
+        if (!c->ev_running)
+            close(c->ev_pipe[i]);
+    }
+    if (!c->ev_running)
+        free(c);
+}
+
+void dmctl_get_status(const struct dmctl *c, struct dmctl_status *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->mode = c->live.mode;
+    st->failed_over = c->failed_over;
+    st->switching = c->phase != DMC_IDLE;
+    st->picked_up = c->picked_up;
+    snprintf(st->pv_dev, sizeof(st->pv_dev), "%s", c->live.pv);
+    st->switches = c->switches;
+    st->aborts = c->aborts;
+    st->blackout_us = c->blackout_us;
+}

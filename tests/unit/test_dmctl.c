@@ -1,0 +1,804 @@
+/*
+ * rtvirt-shunt's dm control plane (shunt/dmctl.c) against a fake
+ * device-mapper (the dm seam, shunt/dm_seam.h) and a scripted dom0 on the
+ * local store, with a sysfs tree of the test's own for the PV disk.
+ *
+ * The fake keeps what the kernel would: the live and inactive tables,
+ * suspended or not, the status line's fields and an event counter; its
+ * suspend can be held (a drain that does not end) and is interrupted as the
+ * real one is.  Checked: the switch in the protocol's order (connecting ->
+ * quiescing -> load -> suspend -> flushed -> dm-synced-id -> resume -> ack),
+ * each bound rolls back to the old table with the reason, dom0's rollback,
+ * failover reported and not undone on the shunt's own, a device picked up
+ * where a killed shunt left it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../shunt/dmctl.h"
+#include "rtvirt/ctl.h"
+#include "rtvirt/local.h"
+#include "rtvirt/xs_schema.h"
+#include "unit.h"
+
+#define GUEST   5
+#define SECTORS 2048u
+#define DEVID   "51728"
+
+/* ---- the fake device-mapper ------------------------------------------------- */
+
+struct fake_dm {
+    pthread_mutex_t     mu;
+    pthread_cond_t      cv;
+    bool                exists, suspended, has_inactive;
+    struct rtv_dm_table live, inactive;
+    struct rtv_dm_status st;
+    uint32_t            event_nr;
+    bool                hold_suspend;      /* suspend blocks until released */
+    bool                deaf_suspend;      /* ... and an interrupt does not end it */
+    bool                release_suspend;
+    int                 fail_load;         /* -errno for the next load */
+    pthread_t           in_suspend, in_wait;
+    bool                suspend_waiting, wait_waiting;
+    bool                intr_suspend, intr_wait;
+    unsigned            creates, loads, clears, suspends, resumes, interrupts;
+    char                ops[2048];         /* "create load suspend resume ..." */
+};
+
+static struct fake_dm fk;
+
+static void note(const char *op)
+{
+    size_t n = strlen(fk.ops);
+
+    snprintf(fk.ops + n, sizeof(fk.ops) - n, "%s%s", n ? " " : "", op);
+}
+
+static int f_info(void *ctx, const char *name, struct shunt_dm_info *o, struct rtv_err *err)
+{
+    (void)ctx; (void)name; (void)err;
+    pthread_mutex_lock(&fk.mu);
+    *o = (struct shunt_dm_info){ .exists = fk.exists, .suspended = fk.suspended,
+                                 .live_table = fk.exists, .inactive_table = fk.has_inactive,
+                                 .event_nr = fk.event_nr, .major = 253, .minor = 0 };
+    pthread_mutex_unlock(&fk.mu);
+    return 0;
+}
+
+static int f_create(void *ctx, const char *name, const struct rtv_dm_table *t,
+                    struct rtv_err *err)
+{
+    (void)ctx;
+    ck_assert_str_eq(name, "rtvirt-hda");
+    pthread_mutex_lock(&fk.mu);
+    if (fk.exists) {
+        pthread_mutex_unlock(&fk.mu);
+        return rtv_err_set(err, EEXIST, "exists");
+    }
+    fk.exists = true;
+    fk.live = *t;
+    fk.st = (struct rtv_dm_status){ .in_force = t->mode };
+    fk.creates++;
+    note("create");
+    pthread_mutex_unlock(&fk.mu);
+    return 0;
+}
+
+static int f_load(void *ctx, const char *name, const struct rtv_dm_table *t,
+                  struct rtv_err *err)
+{
+    char params[200];
+    int rc;
+
+    (void)ctx; (void)name;
+    /* As the kernel would: what the table builder refuses never loads. */
+    if ((rc = rtv_dm_table_params(t, params, sizeof(params), err)) < 0)
+        return rc;
+    pthread_mutex_lock(&fk.mu);
+    fk.loads++;
+    note("load");
+    if (fk.fail_load) {
+        rc = fk.fail_load;
+        fk.fail_load = 0;
+        pthread_mutex_unlock(&fk.mu);
+        return rtv_err_set(err, -rc, "dm load of rtvirt-hda failed: device busy");
+    }
+    fk.inactive = *t;
+    fk.has_inactive = true;
+    pthread_mutex_unlock(&fk.mu);
+    return 0;
+}
+
+static int f_clear(void *ctx, const char *name, struct rtv_err *err)
+{
+    (void)ctx; (void)name; (void)err;
+    pthread_mutex_lock(&fk.mu);
+    fk.has_inactive = false;
+    fk.clears++;
+    note("clear");
+    pthread_mutex_unlock(&fk.mu);
+    return 0;
+}
+
+static int f_suspend(void *ctx, const char *name, struct rtv_err *err)
+{
+    int rc = 0;
+
+    (void)ctx; (void)name;
+    pthread_mutex_lock(&fk.mu);
+    fk.suspends++;
+    note("suspend");
+    fk.in_suspend = pthread_self();
+    fk.suspend_waiting = true;
+    fk.intr_suspend = false;
+    pthread_cond_broadcast(&fk.cv);
+    while (fk.hold_suspend && !fk.release_suspend && (fk.deaf_suspend || !fk.intr_suspend))
+        pthread_cond_wait(&fk.cv, &fk.mu);
+    fk.suspend_waiting = false;
+    if (fk.hold_suspend && !fk.release_suspend) {
+        rc = rtv_err_set(err, EINTR, "dm suspend of rtvirt-hda failed: interrupted");
+        note("suspend-interrupted");
+    } else {
+        fk.suspended = true;
+    }
+    pthread_mutex_unlock(&fk.mu);
+    return rc;
+}
+
+static int f_resume(void *ctx, const char *name, struct rtv_err *err)
+{
+    (void)ctx; (void)name; (void)err;
+    pthread_mutex_lock(&fk.mu);
+    if (fk.has_inactive) {
+        fk.live = fk.inactive;
+        fk.has_inactive = false;
+        fk.st = (struct rtv_dm_status){ .in_force = fk.live.mode };
+    }
+    fk.suspended = false;
+    fk.resumes++;
+    fk.event_nr++;
+    note("resume");
+    pthread_cond_broadcast(&fk.cv);
+    pthread_mutex_unlock(&fk.mu);
+    return 0;
+}
+
+static int f_table(void *ctx, const char *name, struct rtv_dm_table *t, struct rtv_err *err)
+{
+    (void)ctx; (void)name;
+    pthread_mutex_lock(&fk.mu);
+    *t = fk.live;
+    pthread_mutex_unlock(&fk.mu);
+    return fk.exists ? 0 : rtv_err_set(err, ENXIO, "no device");
+}
+
+static int f_status(void *ctx, const char *name, struct rtv_dm_status *st, struct rtv_err *err)
+{
+    (void)ctx; (void)name; (void)err;
+    pthread_mutex_lock(&fk.mu);
+    *st = fk.st;
+    pthread_mutex_unlock(&fk.mu);
+    return 0;
+}
+
+static int f_wait_event(void *ctx, const char *name, uint32_t *nr, struct rtv_err *err)
+{
+    int rc = 0;
+
+    (void)ctx; (void)name;
+    pthread_mutex_lock(&fk.mu);
+    fk.in_wait = pthread_self();
+    fk.wait_waiting = true;
+    while (fk.event_nr == *nr && !fk.intr_wait)
+        pthread_cond_wait(&fk.cv, &fk.mu);
+    fk.wait_waiting = false;
+    if (fk.intr_wait) {
+        fk.intr_wait = false;
+        rc = rtv_err_set(err, EINTR, "interrupted");
+    } else {
+        *nr = fk.event_nr;
+    }
+    pthread_mutex_unlock(&fk.mu);
+    return rc;
+}
+
+static void f_interrupt(void *ctx, pthread_t t)
+{
+    (void)ctx;
+    pthread_mutex_lock(&fk.mu);
+    fk.interrupts++;
+    if (fk.suspend_waiting && pthread_equal(t, fk.in_suspend))
+        fk.intr_suspend = true;
+    if (fk.wait_waiting && pthread_equal(t, fk.in_wait))
+        fk.intr_wait = true;
+    pthread_cond_broadcast(&fk.cv);
+    pthread_mutex_unlock(&fk.mu);
+}
+
+static const struct shunt_dm_ops fake_ops = {
+    .info = f_info, .create = f_create, .load = f_load, .clear = f_clear,
+    .suspend = f_suspend, .resume = f_resume, .table = f_table, .status = f_status,
+    .wait_event = f_wait_event, .interrupt = f_interrupt,
+};
+
+/* The kernel target failing over (what dm-rtvirt.c does on a PV error). */
+static void fake_failover(uint64_t failovers, uint64_t pv_errors)
+{
+    pthread_mutex_lock(&fk.mu);
+    fk.st = (struct rtv_dm_status){ .in_force = RTV_MODE_EMULATED, .failed_over = true,
+                                    .failovers = failovers, .pv_errors = pv_errors };
+    fk.event_nr++;
+    pthread_cond_broadcast(&fk.cv);
+    pthread_mutex_unlock(&fk.mu);
+}
+
+/* ---- store, sysfs, the shunt ------------------------------------------------------ */
+
+static struct rtv_local_hub *hub;
+static struct rtv_xen dom0;
+static char sysfs[64];
+static struct dmctl *ctl;
+static struct dmctl_config cfg;
+
+static int open_guest(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv_err *err)
+{
+    (void)ctx;
+    int rc = rtv_local_open(hub, GUEST, parts, out);
+    if (rc < 0)
+        rtv_err_set(err, -rc, "local open: %s", strerror(-rc));
+    return rc;
+}
+
+static const char *path(enum rtv_xs_node node)
+{
+    static char buf[4][256];
+    static unsigned i;
+    struct rtv_xs_args a = { .domid = GUEST, .vdev = "hda" };
+
+    i = (i + 1) % 4;
+    ck_assert_int_eq(rtv_xs_path(buf[i], sizeof(buf[i]), node, &a, NULL), 0);
+    return buf[i];
+}
+
+static void put(enum rtv_xs_node node, const char *val)
+{
+    ck_assert_int_eq(rtv_xs_write(dom0.xs, RTV_XS_NO_TXN, path(node), val, strlen(val)), 0);
+}
+
+static const char *get(enum rtv_xs_node node)
+{
+    static char buf[2][1100];
+    static unsigned i;
+    char *v;
+    size_t n;
+
+    i = (i + 1) % 2;
+    if (rtv_xs_read(dom0.xs, RTV_XS_NO_TXN, path(node), &v, &n) < 0)
+        return "(absent)";
+    snprintf(buf[i], sizeof(buf[i]), "%s", v);
+    free(v);
+    return buf[i];
+}
+
+static bool run_until(enum rtv_xs_node node, const char *want, int ms)
+{
+    for (int t = 0; t < ms; t += 10) {
+        if (strcmp(get(node), want) == 0)
+            return true;
+        ck_assert_int_eq(dmctl_run_once(ctl, 10), 0);
+    }
+    return strcmp(get(node), want) == 0;
+}
+
+static void run_for(int ms)
+{
+    for (int t = 0; t < ms; t += 10)
+        ck_assert_int_eq(dmctl_run_once(ctl, 10), 0);
+}
+
+/* dom0 orders switch id to state from previous; state last, as the
+ * coordinator writes them. */
+static void order_switch(const char *previous, const char *id, const char *state)
+{
+    put(RTV_XS_CTL_PREVIOUS, previous);
+    put(RTV_XS_CTL_SWITCH_ID, id);
+    put(RTV_XS_CTL_STATE, state);
+}
+
+static void write_file(const char *dir, const char *name, const char *val)
+{
+    char p[512];
+    FILE *f;
+
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    ck_assert_ptr_nonnull(f = fopen(p, "w"));
+    fprintf(f, "%s\n", val);
+    fclose(f);
+}
+
+/* xen-blkfront connected vbd devid: its disk appears under the xenbus device. */
+static void blkfront_disk(const char *devid, const char *name, const char *dev,
+                          unsigned long long sectors)
+{
+    char d[512], v[32];
+
+    snprintf(d, sizeof(d), "%s/bus/xen/devices/vbd-%s/block/%s", sysfs, devid, name);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s", d);
+    ck_assert_int_eq(system(cmd), 0);
+    write_file(d, "dev", dev);
+    snprintf(v, sizeof(v), "%llu", sectors);
+    write_file(d, "size", v);
+}
+
+static void start_shunt(void)
+{
+    struct rtv_err err = { 0, "" };
+
+    ctl = dmctl_new(&cfg, &err);
+    ck_assert_msg(ctl != NULL, "%s", err.msg);
+}
+
+static void setup_env(void)
+{
+    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { GUEST, RTV_XS_PERM_READ } };
+    const struct rtv_xs_perm dev_perms[2] = { { GUEST, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
+    struct rtv_err err = { 0, "" };
+
+    memset(&fk, 0, sizeof(fk));
+    pthread_mutex_init(&fk.mu, NULL);
+    pthread_cond_init(&fk.cv, NULL);
+    hub = rtv_local_hub_new(NULL);
+    ck_assert_ptr_nonnull(hub);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5"), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5", dom_perms, 2), 0);
+    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device"), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device",
+                                      dev_perms, 2), 0);
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, GUEST, "hda", "/srv/hda.img", &err), 0);
+    snprintf(sysfs, sizeof(sysfs), "/tmp/rtv-dmctl-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(sysfs));
+    cfg = (struct dmctl_config){ .vdev = "hda", .emu_dev = "8:0", .emu_name = "sda",
+                                 .sectors = SECTORS, .sysfs = sysfs, .dm = &fake_ops,
+                                 .open_xen = open_guest, .attach_poll_ms = 10 };
+}
+
+static void setup(void)
+{
+    setup_env();
+    start_shunt();
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    dmctl_free(ctl);
+    ctl = NULL;
+    rtv_xen_close(&dom0);
+    rtv_local_hub_free(hub);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", sysfs);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Runs switch id from `from` to `to` through the gate; the PV disk must be
+ * there if `to` needs it. */
+static void full_switch(const char *from, const char *id, const char *to, const char *state)
+{
+    char sw[64];
+
+    snprintf(sw, sizeof(sw), "switching-to-%s", to);
+    order_switch(from, id, sw);
+    ck_assert_msg(run_until(RTV_XS_SHUNT_STATE, "flushed", 3000), "%s / %s",
+                  get(RTV_XS_SHUNT_STATE), get(RTV_XS_SHUNT_ERROR));
+    put(RTV_XS_CTL_DM_SYNCED_ID, id);
+    ck_assert_msg(run_until(RTV_XS_SHUNT_ACK_ID, id, 3000), "%s", get(RTV_XS_SHUNT_ERROR));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), state);
+    ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
+    put(RTV_XS_CTL_STATE, to);
+}
+
+/* ---- tests ----------------------------------------------------------------------- */
+
+START_TEST(created_emulated_over_the_emulated_disk)
+{
+    struct dmctl_status st;
+
+    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.emu, "8:0");
+    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_uint_eq(fk.live.sectors, SECTORS);
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_EMULATED_DEV), "sda");
+    dmctl_get_status(ctl, &st);
+    ck_assert(!st.picked_up);
+    /* stable emulated with a switch-id: acknowledged as is, nothing loaded */
+    put(RTV_XS_CTL_SWITCH_ID, "3");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "3", 2000));
+    ck_assert_str_eq(fk.ops, "create");
+}
+END_TEST
+
+START_TEST(switch_to_pv_and_back_in_the_protocol_order)
+{
+    struct dmctl_status st;
+
+    put(RTV_XS_CTL_DEVID, DEVID);
+    order_switch("emulated", "1", "switching-to-pv");
+    /* the twin's disk is not there yet: the shunt waits, emulated I/O goes on */
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "connecting", 2000));
+    run_for(100);
+    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "connecting");
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
+    /* loaded with the PV leg found by devid, suspended, not yet resumed */
+    ck_assert_str_eq(fk.ops, "create load suspend");
+    ck_assert(fk.suspended && fk.has_inactive);
+    ck_assert_int_eq(fk.inactive.mode, RTV_MODE_PV);
+    ck_assert_str_eq(fk.inactive.pv, "202:16");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    /* the gate: only dm-synced-id = switch-id flips */
+    put(RTV_XS_CTL_DM_SYNCED_ID, "7");
+    run_for(100);
+    ck_assert(fk.suspended);
+    put(RTV_XS_CTL_DM_SYNCED_ID, "1");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "1", 2000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
+    ck_assert_str_ne(get(RTV_XS_SHUNT_BLACKOUT_US), "(absent)");
+    ck_assert_str_eq(fk.ops, "create load suspend resume");
+    ck_assert(!fk.suspended);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
+    put(RTV_XS_CTL_STATE, "pv");
+
+    /* pv -> selective keeps the PV leg */
+    full_switch("pv", "2", "selective", "selective");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_SELECTIVE);
+    ck_assert_str_eq(fk.live.pv, "202:16");
+
+    /* back to emulated: no PV disk needed, and the leg is released */
+    full_switch("selective", "3", "emulated", "emulating");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.pv, "");
+    dmctl_get_status(ctl, &st);
+    ck_assert_uint_eq(st.switches, 3);
+    ck_assert_uint_eq(st.aborts, 0);
+    ck_assert_uint_eq(fk.loads, 3);
+    ck_assert_uint_eq(fk.resumes, 3);
+}
+END_TEST
+
+START_TEST(pv_disk_that_never_appears_is_given_up)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    put(RTV_XS_CTL_TIMEOUT_MS, "300");
+    order_switch("emulated", "4", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "4", 3000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "PV disk of vbd 51728 did not appear within "
+                       "300 ms");
+    ck_assert_str_eq(fk.ops, "create");   /* nothing was loaded */
+    /* the same id again changes nothing */
+    run_for(600);
+    ck_assert_str_eq(fk.ops, "create");
+}
+END_TEST
+
+START_TEST(switch_without_devid_fails_cleanly)
+{
+    order_switch("emulated", "5", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "5", 2000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "node devid");
+    ck_assert_str_eq(fk.ops, "create");
+}
+END_TEST
+
+START_TEST(pv_disk_of_another_size_is_refused)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS * 2);
+    order_switch("emulated", "6", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "6", 2000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "PV disk xvdb (vbd 51728) has 4096 sectors, "
+                       "the emulated disk 2048");
+    ck_assert_str_eq(fk.ops, "create");
+}
+END_TEST
+
+START_TEST(refused_load_leaves_the_old_table)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    fk.fail_load = -EBUSY;
+    order_switch("emulated", "7", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "7", 2000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "loading the pv table failed: dm load of "
+                       "rtvirt-hda failed");
+    ck_assert_str_eq(fk.ops, "create load clear");
+    ck_assert(!fk.suspended);
+}
+END_TEST
+
+START_TEST(suspend_past_its_bound_is_backed_out)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    put(RTV_XS_CTL_TIMEOUT_MS, "300");
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    fk.hold_suspend = true;   /* bios in flight that never drain */
+    order_switch("emulated", "8", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "quiescing", 2000));
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "8", 3000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "suspending rtvirt-hda (draining the bios in "
+                       "flight and flushing the legs) took longer than 300 ms");
+    ck_assert_str_eq(fk.ops, "create load suspend suspend-interrupted clear");
+    ck_assert(!fk.suspended && !fk.has_inactive);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_uint_ge(fk.interrupts, 1);
+}
+END_TEST
+
+START_TEST(suspend_that_ends_as_it_is_interrupted_is_resumed)
+{
+    /* The drain ends just as the bound passes: the interrupt finds no
+     * suspend to end, the device is suspended, and must be resumed on its
+     * old table. */
+    put(RTV_XS_CTL_DEVID, DEVID);
+    put(RTV_XS_CTL_TIMEOUT_MS, "300");
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    fk.hold_suspend = true;
+    fk.deaf_suspend = true;
+    order_switch("emulated", "9", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "quiescing", 2000));
+    run_for(500);                /* the bound passes; interrupts are sent */
+    ck_assert_uint_ge(fk.interrupts, 1);
+    ck_assert_str_ne(get(RTV_XS_SHUNT_ACK_ID), "9");   /* not before it ends */
+    pthread_mutex_lock(&fk.mu);
+    fk.release_suspend = true;   /* drained after all */
+    pthread_cond_broadcast(&fk.cv);
+    pthread_mutex_unlock(&fk.mu);
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "9", 3000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "suspending rtvirt-hda (draining the bios in "
+                       "flight and flushing the legs) took longer than 300 ms");
+    ck_assert_str_eq(fk.ops, "create load suspend clear resume");
+    ck_assert(!fk.suspended && !fk.has_inactive);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+}
+END_TEST
+
+START_TEST(gate_past_its_bound_resumes_the_old_table)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    put(RTV_XS_CTL_TIMEOUT_MS, "300");
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    order_switch("emulated", "10", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "10", 3000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "waiting for dom0's device-model sync "
+                       "(dm-synced-id 10) took longer than 300 ms");
+    ck_assert_str_eq(fk.ops, "create load suspend clear resume");
+    ck_assert(!fk.suspended);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    /* dom0 writes dm-synced-id late: no flip any more */
+    put(RTV_XS_CTL_DM_SYNCED_ID, "10");
+    run_for(200);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+}
+END_TEST
+
+START_TEST(dom0_rollback_at_the_gate)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    order_switch("emulated", "11", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
+    order_switch("emulated", "11", "rolling-back");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "11", 2000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "dom0 rolled the switch back");
+    ck_assert(!fk.suspended && !fk.has_inactive);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+}
+END_TEST
+
+START_TEST(dom0_rollback_after_the_flip_switches_back)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    order_switch("emulated", "12", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
+    put(RTV_XS_CTL_DM_SYNCED_ID, "12");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "enlightened", 2000));
+    /* dom0's own bound passed just then: it rolls back */
+    order_switch("emulated", "12", "rolling-back");
+    /* the way back passes the same gate, which dom0 opened for id 12 */
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "emulating", 2000));
+    ck_assert_str_eq(fk.ops, "create load suspend resume load suspend resume");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_ACK_ID), "12");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.pv, "");
+}
+END_TEST
+
+START_TEST(failover_is_reported_and_not_undone_alone)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    full_switch("emulated", "13", "pv", "enlightened");
+    unsigned loads = fk.loads;
+
+    fake_failover(5, 2);   /* rtvirt-backd died: the target failed over */
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "the PV leg 202:16 failed (2 PV errors)");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "5 re-issued");
+    /* dom0 still says pv: the shunt does not reload the failed leg */
+    run_for(700);
+    ck_assert_uint_eq(fk.loads, loads);
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "failed-over");
+    /* dom0 switches it to emulated, then (a backend is there again) to pv */
+    full_switch("pv", "14", "emulated", "emulating");
+    ck_assert_str_eq(fk.live.pv, "");
+    full_switch("emulated", "15", "pv", "enlightened");
+    ck_assert(!fk.st.failed_over);
+}
+END_TEST
+
+START_TEST(failed_over_device_switched_to_its_own_mode_reloads)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    full_switch("emulated", "16", "pv", "enlightened");
+    fake_failover(1, 1);
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
+    /* a switch to pv while failed over is a real switch, not an ack */
+    full_switch("pv", "17", "pv", "enlightened");
+    ck_assert_str_eq(fk.ops, "create load suspend resume load suspend resume");
+}
+END_TEST
+
+START_TEST(picked_up_where_a_killed_shunt_left_it)
+{
+    struct dmctl_status st;
+
+    /* The first shunt is killed at the gate: suspended, new table loaded. */
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    full_switch("emulated", "18", "pv", "enlightened");
+    order_switch("pv", "19", "switching-to-selective");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
+    ck_assert(fk.suspended && fk.has_inactive);
+    /* (dmctl_free would resume it: a kill -9 does not run it) */
+    struct dmctl *dead = ctl;
+    (void)dead;
+    ctl = NULL;
+    start_shunt();
+    ck_assert(!fk.suspended && !fk.has_inactive);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
+    ck_assert_uint_eq(fk.creates, 1);
+    dmctl_get_status(ctl, &st);
+    ck_assert(st.picked_up);
+    ck_assert_int_eq(st.mode, RTV_MODE_PV);
+    ck_assert_str_eq(st.pv_dev, "202:16");
+    /* dom0 still asks for selective: the new shunt runs the switch afresh */
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
+    put(RTV_XS_CTL_DM_SYNCED_ID, "19");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "19", 2000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "selective");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_SELECTIVE);
+    /* the dead shunt's leftovers, freed now that nobody uses the fake for it */
+    ctl = dead;
+    dmctl_free(ctl);
+    ctl = NULL;
+    start_shunt();
+}
+END_TEST
+
+START_TEST(device_over_another_disk_is_not_taken)
+{
+    struct rtv_err err = { 0, "" };
+
+    fk.exists = true;
+    fk.live = (struct rtv_dm_table){ .mode = RTV_MODE_EMULATED, .emu = "8:16",
+                                     .sectors = SECTORS };
+    ck_assert_ptr_null(dmctl_new(&cfg, &err));
+    ck_assert_contains(err.msg, "rtvirt-hda exists over 8:16");
+    ck_assert_uint_eq(fk.creates + fk.loads + fk.resumes, 0);   /* left alone */
+    fk.exists = false;
+    start_shunt();   /* for teardown */
+}
+END_TEST
+
+START_TEST(failed_over_at_start_is_reported)
+{
+    fk.exists = true;
+    fk.live = (struct rtv_dm_table){ .mode = RTV_MODE_PV, .emu = "8:0", .pv = "202:16",
+                                     .sectors = SECTORS };
+    fk.st = (struct rtv_dm_status){ .in_force = RTV_MODE_EMULATED, .failed_over = true,
+                                    .failovers = 3, .pv_errors = 3 };
+    start_shunt();
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "failed-over");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "had failed before this shunt started");
+}
+END_TEST
+
+START_TEST(stopping_at_the_gate_resumes_the_old_table)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    order_switch("emulated", "20", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
+    dmctl_free(ctl);
+    ctl = NULL;
+    ck_assert(!fk.suspended && !fk.has_inactive);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(get(RTV_XS_SHUNT_ACK_ID), "20");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "rtvirt-shunt is stopping");
+    start_shunt();
+}
+END_TEST
+
+START_TEST(pv_disk_found_by_devid_in_sysfs)
+{
+    struct shunt_disk d;
+    struct rtv_err err = { 0, "" };
+
+    ck_assert_int_eq(shunt_disk_of_vbd(sysfs, 51728, &d, &err), -ENOENT);
+    blkfront_disk("51728", "xvdb", "202:16", 4096);
+    blkfront_disk("51744", "xvdc", "202:32", 8);
+    ck_assert_int_eq(shunt_disk_of_vbd(sysfs, 51728, &d, &err), 0);
+    ck_assert_str_eq(d.name, "xvdb");
+    ck_assert_str_eq(d.dev, "202:16");
+    ck_assert_uint_eq(d.sectors, 4096);
+    blkfront_disk("51760", "xvdd", "garbage", 8);
+    ck_assert_int_eq(shunt_disk_of_vbd(sysfs, 51760, &d, &err), -EINVAL);
+    ck_assert_contains(err.msg, "\"garbage\" is not major:minor");
+}
+END_TEST
+
+static Suite *dmctl_suite(void)
+{
+    Suite *s = suite_create("dmctl");
+    TCase *tc = tcase_create("switch");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, created_emulated_over_the_emulated_disk);
+    tcase_add_test(tc, switch_to_pv_and_back_in_the_protocol_order);
+    tcase_add_test(tc, pv_disk_that_never_appears_is_given_up);
+    tcase_add_test(tc, switch_without_devid_fails_cleanly);
+    tcase_add_test(tc, pv_disk_of_another_size_is_refused);
+    tcase_add_test(tc, refused_load_leaves_the_old_table);
+    tcase_add_test(tc, suspend_past_its_bound_is_backed_out);
+    tcase_add_test(tc, suspend_that_ends_as_it_is_interrupted_is_resumed);
+    tcase_add_test(tc, gate_past_its_bound_resumes_the_old_table);
+    tcase_add_test(tc, dom0_rollback_at_the_gate);
+    tcase_add_test(tc, dom0_rollback_after_the_flip_switches_back);
+    tcase_add_test(tc, failover_is_reported_and_not_undone_alone);
+    tcase_add_test(tc, failed_over_device_switched_to_its_own_mode_reloads);
+    tcase_add_test(tc, picked_up_where_a_killed_shunt_left_it);
+    tcase_add_test(tc, stopping_at_the_gate_resumes_the_old_table);
+    tcase_add_test(tc, pv_disk_found_by_devid_in_sysfs);
+    suite_add_tcase(s, tc);
+
+    TCase *t2 = tcase_create("start");
+    tcase_add_checked_fixture(t2, setup_env, teardown);
+    tcase_add_test(t2, device_over_another_disk_is_not_taken);
+    tcase_add_test(t2, failed_over_at_start_is_reported);
+    suite_add_tcase(s, t2);
+    return s;
+}
+
+RTV_UNIT_MAIN(dmctl_suite)
