@@ -168,6 +168,10 @@ static int with_table(int type, const char *what, const char *name,
     } else {
         dm_task_no_open_count(dmt);
         rc = run(dmt, what, name, false, err);
+        /* libdevmapper only queues the /dev/mapper node it makes on create
+         * and resume; this makes it now. */
+        if (rc == 0 && type == DM_DEVICE_CREATE)
+            dm_task_update_nodes();
     }
     pthread_mutex_unlock(&lock);
     return rc;
@@ -206,6 +210,8 @@ static int simple(int type, const char *what, const char *name, bool locked,
         if (type == DM_DEVICE_SUSPEND)
             dm_task_skip_lockfs(dmt);
         rc = run(dmt, what, name, false, err);
+        if (rc == 0 && type == DM_DEVICE_RESUME)
+            dm_task_update_nodes();
     }
     if (locked)
         pthread_mutex_unlock(&lock);

@@ -62,7 +62,8 @@ struct dmctl {
     uint32_t            sw_id;
     enum rtv_mode       sw_target;
     uint32_t            sw_timeout_ms, sw_devid;
-    uint64_t            sw_deadline_us, sw_next_poll_us, suspend_start_us;
+    uint64_t            sw_deadline_us, sw_next_poll_us;
+    uint64_t            suspend_start_us, suspended_us;   /* the blackout's edges */
     char                sw_error[512];
     /* suspend helper */
     pthread_t           sus_th;
@@ -377,8 +378,9 @@ static void suspend_done(struct dmctl *c)
     /* Drained and flushed (the target's postsuspend): the I/O-sequence
      * boundary.  dom0 syncs the device model now. */
     c->phase = DMC_GATED;
+    c->suspended_us = now_us();
     info(c, "switch %u: suspended after %llu us; waiting for dm-synced-id", c->sw_id,
-         (unsigned long long)(now_us() - c->suspend_start_us));
+         (unsigned long long)(c->suspended_us - c->suspend_start_us));
     progress(c, "flushed");
     c->dirty = true;   /* dm-synced-id may be there already */
 }
@@ -387,12 +389,14 @@ static void suspend_done(struct dmctl *c)
 static void maybe_flip(struct dmctl *c, uint32_t dm_synced)
 {
     struct rtv_err err = { 0, "" };
+    uint64_t gate_end;
     char why[700];
 
     /* sw_error set: the switch is being rolled back (a resume of the old
      * table failed and is retried); it never flips from there. */
     if (c->phase != DMC_GATED || dm_synced != c->sw_id || c->sw_error[0])
         return;
+    gate_end = now_us();
     if (c->cfg.dm->resume(c->cfg.dm_ctx, c->name, &err) < 0) {
         snprintf(why, sizeof(why), "resuming %s into the %s table failed: %s", c->name,
                  rtv_mode_name(c->sw_target), err.msg);
@@ -405,8 +409,12 @@ static void maybe_flip(struct dmctl *c, uint32_t dm_synced)
     c->phase = DMC_IDLE;
     c->switches++;
     ack(c, c->sw_id, "", true);
-    info(c, "switch %u done: now %s, blackout %llu us", c->sw_id,
-         rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us);
+    /* Always logged: the lab reads where each blackout went from it. */
+    warn(c, "switch %u done: now %s, blackout %llu us (suspend %llu, gate %llu, resume "
+         "%llu)", c->sw_id, rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us,
+         (unsigned long long)(c->suspended_us - c->suspend_start_us),
+         (unsigned long long)(gate_end - c->suspended_us),
+         (unsigned long long)(now_us() - gate_end));
     c->dirty = true;   /* dom0 may have moved on meanwhile */
 }
 
