@@ -59,6 +59,19 @@ def outer_priority():
         pass
 
 
+def outer_group_priority(pid):
+    """QEMU leads a session of its own, and with the kernel's autogroup
+    scheduling (Debian's default) a session's group competes as one with every
+    other session however nice its tasks are: seen at load 18 from builds in
+    four other sessions, the nice -10 QEMU got 45% of a core and dom0 needed
+    248 s to come up.  The group's own nice fixes its share."""
+    try:
+        with open("/proc/%d/autogroup" % pid, "w") as f:
+            f.write("%d" % OUTER_NICE)
+    except OSError:
+        pass
+
+
 def now():
     return time.time()
 
@@ -267,6 +280,7 @@ class JobRun:
                                      stdout=open(os.path.join(self.jdir, "qemu.log"), "w"),
                                      stderr=subprocess.STDOUT, start_new_session=True,
                                      preexec_fn=outer_priority)
+        outer_group_priority(self.qemu.pid)
         say("%s: booting Xen + dom0 in QEMU (pid %d), console %s" % (self.job.name, self.qemu.pid, console))
         hello = os.path.join(self.share, "results", "hello")
         while not os.path.exists(hello):
