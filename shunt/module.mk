@@ -94,3 +94,9 @@ all: $(KMOD)
 install: install-kmod
 endif
 endif
+
+# The target's checks in a plain QEMU VM booting the guest's kernel (not in
+# `make check`: it needs the kernel image and takes minutes of TCG).
+.PHONY: kmod-check
+kmod-check: $(KMOD)
+	nice -n 10 shunt/kmod/qemu-check $(KMOD) $(KMOD_KVER)
