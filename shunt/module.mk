@@ -59,6 +59,7 @@ bench-shunt: $(BUILD)/bin/rtvirt-shunt-bench
 # in the sanitizer build, and `make check` never needs a kernel.
 #   make kmod            build it (an error without the headers)
 #   make install-dkms    the DKMS source tree in $(DESTDIR)/usr/src/rtvirt-<version>
+#   make kmod-deb        the Debian package rtvirt-dkms (dh_dkms)
 KMOD_KVER    ?= $(or $(shell sh tests/lab/images/guest-kernel-version),$(shell uname -r))
 KMOD_KDIR    ?= /lib/modules/$(KMOD_KVER)/build
 KMOD_SRCS    := shunt/kmod/dm-rtvirt.c shunt/kmod/Kbuild shunt/kmod/dkms.conf
@@ -87,6 +88,19 @@ install-kmod: $(KMOD)
 install-dkms:
 	install -d $(DESTDIR)/usr/src/rtvirt-$(KMOD_VERSION)
 	install -m 0644 $(KMOD_SRCS) $(DESTDIR)/usr/src/rtvirt-$(KMOD_VERSION)/
+
+# The Debian package rtvirt-dkms (shunt/kmod/debian: dh with dh_dkms), built
+# from a copy of shunt/kmod; its version (debian/changelog) must be the
+# module's (dkms.conf).
+KMOD_DEB := $(BUILD)/kmod-deb/rtvirt-dkms_$(KMOD_VERSION)_all.deb
+.PHONY: kmod-deb
+kmod-deb: $(KMOD_DEB)
+$(KMOD_DEB): $(KMOD_SRCS) $(wildcard shunt/kmod/debian/* shunt/kmod/debian/*/*)
+	@v=$$(dpkg-parsechangelog -l shunt/kmod/debian/changelog -S Version); \
+	    [ "$$v" = "$(KMOD_VERSION)" ] || { echo "kmod-deb: debian/changelog says $$v, dkms.conf $(KMOD_VERSION)" >&2; exit 1; }
+	rm -rf $(@D) && mkdir -p $(@D)/src
+	cp -r $(KMOD_SRCS) shunt/kmod/debian $(@D)/src/
+	cd $(@D)/src && dpkg-buildpackage -b -us -uc
 
 ifneq ($(SAN),1)
 ifneq ($(wildcard $(KMOD_KDIR)/Makefile),)
