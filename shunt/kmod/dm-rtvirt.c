@@ -212,6 +212,14 @@ static void rtv_postsuspend(struct dm_target *ti)
 	struct rtv_target *rt = ti->private;
 	int r;
 
+	/*
+	 * A PV leg that failed is not asked again (a dead blkfront may never
+	 * answer, and this would hold the suspend): the emulated leg's flush
+	 * covers what it wrote.
+	 */
+	if (rt->leg[LEG_PV] && test_bit(RTV_FAILED_OVER, &rt->flags) &&
+	    test_and_clear_bit(LEG_PV, &rt->dirty))
+		set_bit(LEG_EMU, &rt->dirty);
 	if (rt->leg[LEG_PV] && test_and_clear_bit(LEG_PV, &rt->dirty)) {
 		r = blkdev_issue_flush(rt->leg[LEG_PV]->bdev);
 		if (r) {
