@@ -80,8 +80,8 @@ struct blkif_xs_attach {
 };
 
 /* Writes the backend and frontend nodes of a new vbd in one transaction
- * (retried on EAGAIN): the backend's under dev.btype (rtvirt-backd's
- * backend/vbd3 by default), the frontend's device/vbd/<devid>/backend
+ * (retried on EAGAIN): the backend's under dev.btype (BLKIF_XS_BTYPE for a
+ * vbd rtvirt-backd is to serve), the frontend's device/vbd/<devid>/backend
  * pointing there; with libxl's permissions: the frontend directory is
  * owned by the guest and readable by the backend domain, the backend
  * directory owned by the backend domain and readable by the guest.
