@@ -1,11 +1,15 @@
 /* See qemu_fixture.h. */
 #include "qemu_fixture.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +63,34 @@ static bool listening(const char *sock)
     return found;
 }
 
+/* Waits (at most ms) for qemu's first QMP message on a connection to sock,
+ * then closes it; fails the test, saying which step failed, if it does not
+ * come.  Only then is qemu up: it accepts and greets from its main loop,
+ * which a loaded host can delay for seconds after listen() (seen: a test's
+ * own 5 s connect timed out with no greeting).  Kept open until the
+ * greeting: a connection that went away before qemu accepted it is the
+ * probe that left qemu refusing (listening(), above). */
+static void wait_greeting(const char *sock, int ms)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    struct pollfd pfd = { .events = POLLIN };
+    char buf[512];
+    ssize_t n;
+
+    pfd.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ck_assert_int_ge(pfd.fd, 0);
+    ck_assert_uint_lt(strlen(sock), sizeof(sa.sun_path));
+    strcpy(sa.sun_path, sock);
+    ck_assert_msg(connect(pfd.fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
+                  "qemu listens on %s but refuses: %s", sock, strerror(errno));
+    ck_assert_msg(poll(&pfd, 1, ms) == 1, "qemu did not greet on %s within %d ms", sock, ms);
+    /* The greeting, or an event ahead of it (ioemu/qmp.c says when). */
+    n = read(pfd.fd, buf, sizeof(buf));
+    ck_assert_msg(n > 0 && buf[0] == '{', "qemu's first words on %s are not QMP: %zd bytes: "
+                  "%.*s", sock, n, n > 0 ? (int)n : 0, buf);
+    close(pfd.fd);
+}
+
 pid_t test_qemu_start(const char *sock, const struct test_qemu_drive *drives,
                       unsigned n, bool paused)
 {
@@ -107,6 +139,8 @@ pid_t test_qemu_start(const char *sock, const struct test_qemu_drive *drives,
         nanosleep(&ts, NULL);
     }
     ck_assert_msg(listening(sock), "qemu never listened on its QMP socket %s", sock);
+    /* 20 s: for a loaded host; qemu greets within 0.1-0.4 s alone. */
+    wait_greeting(sock, 20000);
     return pid;
 }
 

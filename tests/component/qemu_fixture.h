@@ -16,8 +16,8 @@ struct test_qemu_drive {
 };
 
 /* Starts qemu with the drives (paused, -S, if asked) and waits, bounded, until
- * it listens on its QMP socket at sock; fails the test if it never does or
- * qemu exits.
+ * it listens on its QMP socket at sock and greets a client there; fails the
+ * test if it never does or qemu exits.
  * qemu dies with the test process; its stdout (where HMP qemu-io prints)
  * goes to /dev/null. */
 pid_t test_qemu_start(const char *sock, const struct test_qemu_drive *drives,
