@@ -212,6 +212,44 @@ static int close_txn(struct rtv_store *s, rtv_txn_t t, void *arg)
                                          XenbusStateClosing);
 }
 
+/* Removes dir (inside t) if it has no children; absent counts as removed.
+ * 1 if it is still there because something is in it. */
+static int rm_if_empty(struct rtv_store *s, rtv_txn_t t, const char *dir)
+{
+    char **names = NULL;
+    unsigned n = 0;
+    int rc = rtv_xs_directory(s, t, dir, &names, &n);
+
+    free(names);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    if (n > 0)
+        return 1;
+    rc = rtv_xs_rm(s, t, dir);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+/* Removes the device directory path, then, as libxl's path clean-up does,
+ * the parents it leaves empty, up to levels of them (the type directory
+ * and, for a backend, the per-domain one): under backend/vbd3 nobody else
+ * would ever remove them, and they would outlive every vbd. */
+static int rm_dev_dir(struct rtv_store *s, rtv_txn_t t, char *path, unsigned levels)
+{
+    int rc = rtv_xs_rm(s, t, path);
+
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    for (unsigned i = 0; i < levels; i++) {
+        *strrchr(path, '/') = '\0';
+        rc = rm_if_empty(s, t, path);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
+    return 0;
+}
+
 static int remove_txn(struct rtv_store *s, rtv_txn_t t, void *arg)
 {
     const struct blkif_xs_dev *d = arg;
@@ -220,11 +258,15 @@ static int remove_txn(struct rtv_store *s, rtv_txn_t t, void *arg)
 
     if (rc < 0)
         return rc;
-    rc = rtv_xs_rm(s, t, fe);
-    if (rc < 0 && rc != -ENOENT)
-        return rc;
-    rc = rtv_xs_rm(s, t, be);
-    return rc == -ENOENT ? 0 : rc;
+    /* device/vbd/<devid> (then device/vbd), backend/<type>/<domid>/<devid>
+     * (then backend/<type>/<domid> and backend/<type>) */
+    rc = rm_dev_dir(s, t, fe, 1);
+    return rc < 0 ? rc : rm_dev_dir(s, t, be, 2);
+}
+
+int blkif_xs_remove(struct rtv_store *s, const struct blkif_xs_dev *d)
+{
+    return rtv_xs_transact(s, 0, remove_txn, (void *)d);
 }
 
 int blkif_xs_detach(struct rtv_store *s, const struct blkif_xs_dev *d, int timeout_ms,
@@ -263,7 +305,7 @@ int blkif_xs_detach(struct rtv_store *s, const struct blkif_xs_dev *d, int timeo
     }
     rtv_xs_unwatch(s, path, "blkif-detach");
     if (rc == 0 || force) {
-        int rc2 = rtv_xs_transact(s, 0, remove_txn, (void *)d);
+        int rc2 = blkif_xs_remove(s, d);
 
         if (rc == 0)
             rc = rc2;

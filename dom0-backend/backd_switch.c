@@ -119,15 +119,10 @@ static void vbd_watch(struct backd_switch *sw, struct sw_dev *v, bool on)
 static void vbd_remove(struct backd_switch *sw, rtv_domid_t dom, unsigned devid)
 {
     struct blkif_xs_dev d = { sw->bedomid, dom, devid, BLKIF_XS_BTYPE };
-    static const enum rtv_xs_node nodes[2] = { RTV_XS_VBD_BE_STATE, RTV_XS_VBD_FE_STATE };
-    char p[256];
+    int rc = blkif_xs_remove(sw->xs, &d);
 
-    for (unsigned i = 0; i < 2; i++) {
-        if (blkif_xs_path(p, sizeof(p), &d, nodes[i], 0, 0) < 0)
-            continue;
-        *strrchr(p, '/') = '\0';   /* the vbd's directory */
-        rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, p);
-    }
+    if (rc < 0)
+        sw_log(sw, "dom%u: cannot remove PV twin vbd %u: %s", dom, devid, strerror(-rc));
 }
 
 static struct sw_dev *dev_get(struct backd_switch *sw, rtv_domid_t dom, const char *vdev,
@@ -349,13 +344,7 @@ static void sweep_orphans(struct backd_switch *sw)
             sw_log(sw, "dom%llu: gone; removing its PV twin vbd %llu", dom, devid);
             vbd_remove(sw, (rtv_domid_t)dom, (unsigned)devid);
         }
-        free(devs);
-        /* An empty per-domain directory we leave is a leak too: under
-         * backend/vbd3 nobody else (libxl) ever removes it. */
-        devs = NULL;
-        if (rtv_xs_directory(sw->xs, RTV_XS_NO_TXN, dir, &devs, &nv) == 0 && nv == 0)
-            rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, dir);
-        free(devs);
+        free(devs);   /* vbd_remove() took the emptied parents along */
     }
     free(doms);
 }

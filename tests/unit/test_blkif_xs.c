@@ -127,6 +127,57 @@ START_TEST(test_paths)
 }
 END_TEST
 
+/* Removing a vbd takes the parents it leaves empty along, as libxl's path
+ * clean-up does (nobody else removes anything under backend/vbd3), and
+ * leaves every parent that still holds something. */
+static bool exists(struct rtv_store *s, const char *path)
+{
+    char **names = NULL;
+    unsigned n = 0;
+    int rc = rtv_xs_directory(s, 0, path, &names, &n);
+
+    free(names);
+    return rc == 0;
+}
+
+START_TEST(test_remove_takes_empty_parents)
+{
+    struct rtv_xen dom0;
+    struct blkif_xs_attach a1 = { { 0, 1, 51712, BLKIF_XS_BTYPE }, "/i1", false, false };
+    struct blkif_xs_attach a2 = { { 0, 1, 51728, BLKIF_XS_BTYPE }, "/i2", false, false };
+    struct blkif_xs_attach b1 = { { 0, 2, 51712, BLKIF_XS_BTYPE }, "/i3", false, false };
+    struct blkif_xs_attach k1 = { { 0, 1, 768, "vbd" }, "/i4", false, false };
+
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    ck_assert_int_eq(blkif_xs_attach(dom0.xs, &a1), 0);
+    ck_assert_int_eq(blkif_xs_attach(dom0.xs, &a2), 0);
+    ck_assert_int_eq(blkif_xs_attach(dom0.xs, &b1), 0);
+    ck_assert_int_eq(blkif_xs_attach(dom0.xs, &k1), 0);
+
+    /* dom1 still has a vbd3 disk: its directories stay. */
+    ck_assert_int_eq(blkif_xs_remove(dom0.xs, &a1.dev), 0);
+    ck_assert(!exists(dom0.xs, "/local/domain/0/backend/vbd3/1/51712"));
+    ck_assert(!exists(dom0.xs, "/local/domain/1/device/vbd/51712"));
+    ck_assert(exists(dom0.xs, "/local/domain/0/backend/vbd3/1"));
+    /* dom1's last vbd3 disk: backend/vbd3/1 goes; dom2's keeps vbd3;
+     * dom1's device/vbd holds the blkback disk and stays. */
+    ck_assert_int_eq(blkif_xs_remove(dom0.xs, &a2.dev), 0);
+    ck_assert(!exists(dom0.xs, "/local/domain/0/backend/vbd3/1"));
+    ck_assert(exists(dom0.xs, "/local/domain/0/backend/vbd3"));
+    ck_assert(exists(dom0.xs, "/local/domain/1/device/vbd/768"));
+    /* The last vbd3 disk of all: backend/vbd3 goes, backend and the
+     * kernel's backend/vbd stay; dom2's empty device/vbd goes too. */
+    ck_assert_int_eq(blkif_xs_remove(dom0.xs, &b1.dev), 0);
+    ck_assert(!exists(dom0.xs, "/local/domain/0/backend/vbd3"));
+    ck_assert(!exists(dom0.xs, "/local/domain/2/device/vbd"));
+    ck_assert(exists(dom0.xs, "/local/domain/0/backend/vbd/1/768"));
+    ck_assert(exists(dom0.xs, "/local/domain/0/backend"));
+    /* Removing what is gone is no error. */
+    ck_assert_int_eq(blkif_xs_remove(dom0.xs, &b1.dev), 0);
+    rtv_xen_close(&dom0);
+}
+END_TEST
+
 static Suite *blkif_xs_suite(void)
 {
     Suite *s = suite_create("blkif_xs");
@@ -138,6 +189,7 @@ static Suite *blkif_xs_suite(void)
     TCase *st = tcase_create("store");
     tcase_add_checked_fixture(st, setup, teardown);
     tcase_add_test(st, test_attach_nodes_and_perms);
+    tcase_add_test(st, test_remove_takes_empty_parents);
     suite_add_tcase(s, st);
     return s;
 }
