@@ -154,6 +154,21 @@ static int op_info(void *ctx, const char *name, struct shunt_dm_info *out, struc
     return rc;
 }
 
+/* /dev/mapper/<name>, as `dmsetup mknodes` makes it: with no udev (the lab
+ * guest) nothing else does, and libdevmapper only queues the node it makes
+ * on create and resume until dm_task_update_nodes().  Called locked. */
+static void make_node(const char *name)
+{
+    struct dm_task *dmt = dm_task_create(DM_DEVICE_MKNODES);
+
+    if (dmt != NULL) {
+        if (dm_task_set_name(dmt, name))
+            dm_task_run(dmt);
+        dm_task_destroy(dmt);
+    }
+    dm_task_update_nodes();
+}
+
 static int with_table(int type, const char *what, const char *name,
                       const struct rtv_dm_table *t, struct rtv_err *err)
 {
@@ -168,10 +183,8 @@ static int with_table(int type, const char *what, const char *name,
     } else {
         dm_task_no_open_count(dmt);
         rc = run(dmt, what, name, false, err);
-        /* libdevmapper only queues the /dev/mapper node it makes on create
-         * and resume; this makes it now. */
         if (rc == 0 && type == DM_DEVICE_CREATE)
-            dm_task_update_nodes();
+            make_node(name);
     }
     pthread_mutex_unlock(&lock);
     return rc;
@@ -210,6 +223,8 @@ static int simple(int type, const char *what, const char *name, bool locked,
         if (type == DM_DEVICE_SUSPEND)
             dm_task_skip_lockfs(dmt);
         rc = run(dmt, what, name, false, err);
+        /* Resume queues a node check (a stat: the node exists); run the
+         * queue rather than let it grow with every switch. */
         if (rc == 0 && type == DM_DEVICE_RESUME)
             dm_task_update_nodes();
     }
