@@ -232,9 +232,11 @@ static int rm_if_empty(struct rtv_store *s, rtv_txn_t t, const char *dir)
 }
 
 /* Removes the device directory path, then, as libxl's path clean-up does,
- * the parents it leaves empty, up to levels of them (the type directory
- * and, for a backend, the per-domain one): under backend/vbd3 nobody else
- * would ever remove them, and they would outlive every vbd. */
+ * the parents it leaves empty, up to levels of them (at most up to the
+ * domain's own directory): under backend/vbd3 nobody else would ever remove
+ * them, and they would outlive every vbd.  That includes backend itself:
+ * libxl's clean-up keeps it when a guest goes while a twin still holds
+ * backend/vbd3, and the sweep of that twin then leaves it empty. */
 static int rm_dev_dir(struct rtv_store *s, rtv_txn_t t, char *path, unsigned levels)
 {
     int rc = rtv_xs_rm(s, t, path);
@@ -258,10 +260,10 @@ static int remove_txn(struct rtv_store *s, rtv_txn_t t, void *arg)
 
     if (rc < 0)
         return rc;
-    /* device/vbd/<devid> (then device/vbd), backend/<type>/<domid>/<devid>
-     * (then backend/<type>/<domid> and backend/<type>) */
-    rc = rm_dev_dir(s, t, fe, 1);
-    return rc < 0 ? rc : rm_dev_dir(s, t, be, 2);
+    /* device/vbd/<devid> (then device/vbd, device), backend/<type>/<domid>/
+     * <devid> (then backend/<type>/<domid>, backend/<type>, backend) */
+    rc = rm_dev_dir(s, t, fe, 2);
+    return rc < 0 ? rc : rm_dev_dir(s, t, be, 3);
 }
 
 int blkif_xs_remove(struct rtv_store *s, const struct blkif_xs_dev *d)

@@ -174,6 +174,13 @@ START_TEST(test_remove_takes_empty_parents)
     ck_assert(exists(dom0.xs, "/local/domain/0/backend"));
     /* Removing what is gone is no error. */
     ck_assert_int_eq(blkif_xs_remove(dom0.xs, &b1.dev), 0);
+    /* The last disk of all (blkback's, here): backend and dom1's device
+     * go too, the domains' own directories stay. */
+    ck_assert_int_eq(blkif_xs_remove(dom0.xs, &k1.dev), 0);
+    ck_assert(!exists(dom0.xs, "/local/domain/0/backend"));
+    ck_assert(!exists(dom0.xs, "/local/domain/1/device"));
+    ck_assert(exists(dom0.xs, "/local/domain/0"));
+    ck_assert(exists(dom0.xs, "/local/domain/1"));
     rtv_xen_close(&dom0);
 }
 END_TEST

@@ -89,9 +89,10 @@ struct blkif_xs_attach {
 int blkif_xs_attach(struct rtv_store *s, const struct blkif_xs_attach *a);
 
 /* Removes both directories of d in one transaction (retried on EAGAIN),
- * with the parents that leaves empty: device/vbd, backend/<type>/<domid>,
- * backend/<type> (libxl's path clean-up).  No handshake: for a vbd whose
- * ends let go of the ring, or whose guest is gone. */
+ * with the parents that leaves empty, up to the domains' own directories:
+ * device/vbd, device; backend/<type>/<domid>, backend/<type>, backend
+ * (libxl's path clean-up).  No handshake: for a vbd whose ends let go of
+ * the ring, or whose guest is gone. */
 int blkif_xs_remove(struct rtv_store *s, const struct blkif_xs_dev *d);
 
 /* libxl's detach: asks the backend to close (online = 0, state = Closing),
