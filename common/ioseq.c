@@ -109,12 +109,11 @@ unsigned rtv_ioseq_feed(struct rtv_ioseq *s, const struct rtv_ioseq_access *a)
     tr = find(t, s->state, a);
     if (tr)
         return take(s, tr);
-    if (t->states[s->state].boundary)
-        return 0;                 /* outside every sequence */
-
     if (t->states[s->state].open_ended) {
         s->sequences++;
         flags = RTV_IOSEQ_F_COMPLETED;
+    } else if (t->states[s->state].boundary) {
+        return 0;                 /* outside every sequence */
     } else {
         s->unexpected++;
         if (t->unmatched == RTV_IOSEQ_UNMATCHED_STAY)
@@ -133,20 +132,28 @@ bool rtv_ioseq_at_boundary(const struct rtv_ioseq *s)
     return s->t->states[s->state].boundary;
 }
 
-bool rtv_ioseq_may_open(const struct rtv_ioseq *s, const struct rtv_ioseq_access *a)
+/* Could `a`, fed in `state`, take a transition to a mid-sequence state? */
+static bool opens_from(const struct rtv_ioseq_table *t, unsigned state,
+                       const struct rtv_ioseq_access *a)
 {
-    const struct rtv_ioseq_table *t = s->t;
-
     for (unsigned i = 0; i < t->ntrans; i++) {
         struct rtv_ioseq_access probe = *a;
         const struct rtv_ioseq_trans *tr = &t->trans[i];
 
         if (a->dir == RTV_IOSEQ_READ)
             probe.value = tr->match;      /* whatever the device answers */
-        if (matches(tr, s->state, &probe) && !t->states[tr->to].boundary)
+        if (matches(tr, state, &probe) && !t->states[tr->to].boundary)
             return true;
     }
     return false;
+}
+
+bool rtv_ioseq_may_open(const struct rtv_ioseq *s, const struct rtv_ioseq_access *a)
+{
+    /* An open-ended state hands what it has no transition for to the
+     * initial state (rtv_ioseq_feed), where it may open a sequence. */
+    return opens_from(s->t, s->state, a) ||
+           (s->t->states[s->state].open_ended && opens_from(s->t, s->t->initial, a));
 }
 
 void rtv_ioseq_reset(struct rtv_ioseq *s)

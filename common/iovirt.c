@@ -210,7 +210,7 @@ static void enter_change(struct rtv_iov *v, uint64_t now,
                                                      : RTV_IOV_ACT_RESTORE;
 }
 
-void rtv_iov_poll(struct rtv_iov *v, uint64_t now_us, bool drained,
+void rtv_iov_poll(struct rtv_iov *v, uint64_t now_us, unsigned device,
                   struct rtv_iov_out *out)
 {
     clear_out(out);
@@ -218,17 +218,19 @@ void rtv_iov_poll(struct rtv_iov *v, uint64_t now_us, bool drained,
     /* HOLD lets through only what cannot open a sequence. */
     assert(v->phase != RTV_IOV_HOLD || rtv_ioseq_at_boundary(&v->seq));
     if (v->phase == RTV_IOV_SEEK) {
-        if (!rtv_ioseq_at_boundary(&v->seq)) {
+        bool boundary = rtv_ioseq_at_boundary(&v->seq);
+
+        if (!boundary || !(device & RTV_IOV_READY)) {
             if (now_us < v->deadline_us)
                 return;
-            reset_device(v, out, "no sequence boundary");
+            reset_device(v, out, boundary ? "device not ready" : "no sequence boundary");
         }
         enter_hold(v, now_us);
         note(out, "boundary after %llu us%s%s; holding",
              (unsigned long long)v->seek_us, v->why[0] ? ": " : "", v->why);
     }
     if (v->phase == RTV_IOV_HOLD) {
-        if (!drained) {
+        if (!(device & RTV_IOV_DRAINED)) {
             if (now_us < v->deadline_us)
                 return;
             reset_device(v, out, "device not drained");

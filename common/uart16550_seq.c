@@ -18,10 +18,16 @@
  *  - receive: an LSR read with DR -> the RBR read that takes the byte.
  *  - transmit: an LSR read with THRE -> THR writes (a FIFO burst: the
  *    driver learnt the FIFO is empty and fills it without looking again).
- *    A burst has no closing access: any other access ends it.
+ *    A burst has no closing access: any other access ends it.  Its state
+ *    is nonetheless a boundary (a second start state, as seed 002 [0041]
+ *    allows): what the driver knows is only that the FIFO had room, and a
+ *    change empties the transmitter before it hands the device over
+ *    (iovirt's DRAINED), so the rest of the burst fits on either side.
+ *    A guest that transmits without pause re-reads LSR into the next
+ *    burst and would otherwise never be found between two sequences.
  *
- * A guest whose last access left it inside receive or transmit (it read
- * LSR, then went quiet) keeps the device off a boundary until the caller's
+ * A guest whose last access left it inside receive (it read LSR with DR,
+ * then went quiet) keeps the device off a boundary until the caller's
  * bound passes and the device is reset (rtvirt/iovirt.h).
  */
 #include <linux/serial_reg.h>
@@ -43,7 +49,7 @@ static const struct rtv_ioseq_state states[] = {
     [DIVISOR] = { "divisor-written" },
     [ISR]     = { "interrupt-service" },
     [RX]      = { "rx-ready", .open_ended = true },
-    [TX]      = { "tx-burst", .open_ended = true },
+    [TX]      = { "tx-burst", .boundary = true, .open_ended = true },
 };
 
 #define DLAB_ON(from, to)  { from, to, UART_LCR, W, false, UART_LCR_DLAB, UART_LCR_DLAB, "divisor" }

@@ -19,12 +19,14 @@ counted.
 
 Exit status: 0 if no mutant survived except the listed equivalent ones.
 Nothing in the tree is modified: mutants are written to a temporary
-directory.
+directory, with a snapshot of LIB and the test sources taken at the start
+(headers under tests/unit are still read from the tree).
 """
 import argparse
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -162,16 +164,28 @@ def main():
     survivors = 0
     with tempfile.TemporaryDirectory(prefix="rtv-mutate-") as tmp:
         exe = os.path.join(tmp, "test")
+        # A snapshot of the library and the tests: the tree may be edited
+        # (and rebuilt) while this runs.
+        snap = os.path.join(tmp, "snap")
+        os.mkdir(snap)
+        lib = os.path.join(snap, os.path.basename(a.lib))
+        shutil.copyfile(a.lib, lib)
+        copies = {}
+        for pair in a.pairs:
+            for t in pair.split(":")[1].split(","):
+                if t not in copies:
+                    copies[t] = os.path.join(snap, f"{len(copies)}-{os.path.basename(t)}")
+                    shutil.copyfile(t, copies[t])
         for pair in a.pairs:
             src, tests = pair.split(":")
-            test_src = tests.split(",")
+            test_src = [copies[t] for t in tests.split(",")]
             lines = open(src, encoding="utf-8").readlines()
             base = os.path.basename(src)
             mutant_path = os.path.join(tmp, base)
             # The unmutated module must pass, or nothing below means anything.
             with open(mutant_path, "w", encoding="utf-8") as f:
                 f.writelines(lines)
-            if build_and_run(a.cc, cflags, libs, a.lib, test_src, mutant_path, exe, a.timeout) != "survived":
+            if build_and_run(a.cc, cflags, libs, lib, test_src, mutant_path, exe, a.timeout) != "survived":
                 sys.exit(f"{src}: {tests} do not pass (or build) on the unmutated module")
             counts = {"killed": 0, "survived": 0, "not-viable": 0, "equivalent": 0}
             for i in mutable_lines(lines):
@@ -179,7 +193,7 @@ def main():
                     mutated = lines[:i] + [new] + lines[i + 1:]
                     with open(mutant_path, "w", encoding="utf-8") as f:
                         f.writelines(mutated)
-                    verdict = build_and_run(a.cc, cflags, libs, a.lib, test_src,
+                    verdict = build_and_run(a.cc, cflags, libs, lib, test_src,
                                             mutant_path, exe, a.timeout)
                     key = (f"{src}:{lines[i].strip()}", new.strip())
                     if verdict == "survived" and key in equivalent:

@@ -51,7 +51,7 @@ static void run_change(bool ok)
     if (v.probing)
         ck_assert_int_eq(rtv_iov_probed(&v, ST_START, &io), 0);
     if (v.phase != RTV_IOV_CHANGE) {
-        rtv_iov_poll(&v, now, true, &io);
+        rtv_iov_poll(&v, now, RTV_IOV_READY | RTV_IOV_DRAINED, &io);
         ck_assert(io.actions & (RTV_IOV_ACT_TAKE_OVER | RTV_IOV_ACT_RESTORE));
     }
     rtv_iov_changed(&v, ok, ok ? NULL : "no ioreq server", &io);
@@ -190,7 +190,7 @@ START_TEST(rollback_and_reset_are_reported)
     request("virtualize", "2", "1");
     ck_assert_int_eq(rtv_iov_probed(&v, ST_A, &io), 0);
     now += 1000;
-    rtv_iov_poll(&v, now, true, &io);
+    rtv_iov_poll(&v, now, RTV_IOV_READY | RTV_IOV_DRAINED, &io);
     ck_assert(io.actions & RTV_IOV_ACT_RESET);
     run_change(true);
     assert_result("ok", 2);

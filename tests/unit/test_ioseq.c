@@ -307,12 +307,14 @@ START_TEST(uart_transmit_burst_is_open_ended)
 {
     rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
     ck_assert_uint_eq(ur(UART_LSR, 0x60), RTV_IOSEQ_F_MOVED);
-    assert_state("tx-burst", false);
+    assert_state("tx-burst", true);         /* a second start state */
+    ck_assert_ptr_null(s.seq);
     for (int i = 0; i < 16; i++)
         ck_assert_uint_eq(uw(UART_TX, 'a' + i), RTV_IOSEQ_F_MOVED);
     ur(UART_LSR, 0x20);
     uw(UART_TX, 'z');
-    assert_state("tx-burst", false);
+    assert_state("tx-burst", true);
+    ck_assert_uint_eq(s.sequences, 0);
     /* Anything else ends the burst: completed, not unexpected. */
     ck_assert_uint_eq(uw(UART_IER, 0x05), RTV_IOSEQ_F_COMPLETED);
     assert_state("idle", true);
@@ -339,7 +341,7 @@ START_TEST(uart_polled_receive)
     /* No data after all: the poll ends and THRE opens a burst. */
     ur(UART_LSR, 0x61);
     ck_assert_uint_eq(ur(UART_LSR, 0x60), RTV_IOSEQ_F_COMPLETED | RTV_IOSEQ_F_MOVED);
-    assert_state("tx-burst", false);
+    assert_state("tx-burst", true);
     /* Registers outside every sequence leave idle alone. */
     rtv_ioseq_reset(&s);
     ck_assert_uint_eq(ur(UART_SCR, 1) | uw(UART_SCR, 1) | ur(UART_LCR, 3) |
@@ -360,6 +362,13 @@ START_TEST(uart_may_open_and_busy_answers)
     ck_assert(rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_LCR, .dir = RTV_IOSEQ_WRITE, .value = 0x83 }));
     ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_LCR, .dir = RTV_IOSEQ_WRITE, .value = 0x03 }));
     ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_TX, .dir = RTV_IOSEQ_WRITE, .value = 'a' }));
+    /* In a burst (open-ended), what ends it may open the next sequence. */
+    ur(UART_LSR, UART_LSR_THRE);
+    assert_state("tx-burst", true);
+    ck_assert(rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_LCR, .dir = RTV_IOSEQ_WRITE, .value = 0x83 }));
+    ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_LCR, .dir = RTV_IOSEQ_WRITE, .value = 0x03 }));
+    ck_assert(!rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_TX, .dir = RTV_IOSEQ_WRITE, .value = 'a' }));
+    ck_assert(rtv_ioseq_may_open(&s, &(struct rtv_ioseq_access){ .offset = UART_IIR, .dir = RTV_IOSEQ_READ }));
 
     ck_assert(rtv_ioseq_busy_value(&rtv_uart16550_seq, UART_LSR, 0x61, &busy));
     ck_assert_uint_eq(busy, UART_LSR_DR);

@@ -42,7 +42,7 @@ static enum rtv_iov_verdict access(struct rtv_ioseq_access a, uint64_t cookie)
 static void poll(uint64_t advance_us, bool drained)
 {
     now += advance_us;
-    rtv_iov_poll(&v, now, drained, &out);
+    rtv_iov_poll(&v, now, RTV_IOV_READY | (drained ? RTV_IOV_DRAINED : 0), &out);
 }
 
 /* A change asked for; a virtualize's probe finds the device in `start`. */
@@ -207,6 +207,32 @@ START_TEST(hold_answers_busy_and_logs_then_replays_in_order)
     ck_assert_str_eq(rtv_ioseq_state_name(&v.seq), "sent");
     ck_assert_uint_eq(v.seq.sequences, 1);
     ck_assert_contains(out.note, "held 3500 us, 2 busy, 3 logged, 3 replayed");
+}
+END_TEST
+
+START_TEST(seek_waits_until_ready)
+{
+    request(RTV_IOV_VIRTUALIZED, ST_START);
+    rtv_iov_poll(&v, now, RTV_IOV_DRAINED, &out);      /* at a boundary, not ready */
+    ck_assert_uint_eq(out.actions, 0);
+    ck_assert_int_eq(v.phase, RTV_IOV_SEEK);
+    now += 5;
+    rtv_iov_poll(&v, now, RTV_IOV_READY, &out);
+    ck_assert_int_eq(v.phase, RTV_IOV_HOLD);
+    ck_assert_uint_eq(v.seek_us, 5);
+}
+END_TEST
+
+START_TEST(seek_bound_resets_a_device_never_ready)
+{
+    request(RTV_IOV_VIRTUALIZED, ST_START);
+    now += BOUND_MS * MS - 1;
+    rtv_iov_poll(&v, now, RTV_IOV_DRAINED, &out);
+    ck_assert_uint_eq(out.actions, 0);
+    now += 1;
+    rtv_iov_poll(&v, now, RTV_IOV_DRAINED, &out);
+    ck_assert_uint_eq(out.actions, RTV_IOV_ACT_RESET | RTV_IOV_ACT_TAKE_OVER);
+    ck_assert_contains(v.why, "device not ready within 100 ms (in start)");
 }
 END_TEST
 
@@ -457,6 +483,8 @@ static Suite *iovirt_suite(void)
     tcase_add_test(tc, virtualize_waits_for_the_running_sequence);
     tcase_add_test(tc, seek_bound_resets_the_device);
     tcase_add_test(tc, hold_answers_busy_and_logs_then_replays_in_order);
+    tcase_add_test(tc, seek_waits_until_ready);
+    tcase_add_test(tc, seek_bound_resets_a_device_never_ready);
     tcase_add_test(tc, hold_bound_resets_the_device);
     tcase_add_test(tc, each_wait_has_its_own_bound);
     tcase_add_test(tc, failed_takeover_rolls_back_on_the_real_device);

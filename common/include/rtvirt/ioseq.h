@@ -13,10 +13,10 @@
  * is fed every access and says whether the device is at a boundary.
  *
  * An access with no transition from the current state does not belong to
- * the running sequence.  At a boundary it is simply outside every sequence
- * (a scratch-register read).  In an open-ended state (a burst, which no
- * access closes) it ends the burst and is evaluated from the initial state.
- * Elsewhere mid-sequence the table's policy decides:
+ * the running sequence.  In an open-ended state (a burst, which no access
+ * closes) it ends the burst and is evaluated from the initial state.  At
+ * another boundary it is simply outside every sequence (a scratch-register
+ * read).  Elsewhere mid-sequence the table's policy decides:
  * RESTART (seed FIG. 4, step 416: the sequence is over, whatever it was,
  * and the access is evaluated again from the initial state, where it may
  * start the next one) or STAY (keep the state: for devices whose sequences
@@ -56,7 +56,9 @@ struct rtv_ioseq_state {
     bool        open_ended;      /* the sequence has no closing access (a
                                     burst): any access without a transition
                                     from here completes it, and is then
-                                    evaluated from the initial state */
+                                    evaluated from the initial state; may
+                                    be a boundary too (a burst that can be
+                                    handed over, see uart16550_seq.c) */
 };
 
 struct rtv_ioseq_trans {

@@ -13,8 +13,10 @@
  *
  *   SEEK    the guest goes on on the old path (the real device before a
  *           virtualize, the emulation before a devirtualize) until the
- *           engine is at a sequence boundary: the change never splits a
- *           sequence.  (002 [0026], FIG. 4; [0048] step 710.)
+ *           engine is at a sequence boundary (the change never splits a
+ *           sequence) and the caller says the device is READY (the guest
+ *           took what only the old path holds).  (002 [0026], FIG. 4;
+ *           [0048] step 710.)
  *   HOLD    at the boundary, the guest is kept from starting a new
  *           sequence: reads that have a busy answer get it (the device
  *           looks busy: 000 claims 14, 21), accesses that could open a
@@ -29,7 +31,8 @@
  *           the change is done.  A devirtualize then removes the trap.
  *
  * Every wait is bounded.  Past the bound in SEEK (the guest stays in the
- * middle of a sequence) or in HOLD (the device does not drain), the caller
+ * middle of a sequence, or the device is not ready) or in HOLD (the device
+ * does not drain), the caller
  * is asked to reset the device, the engine restarts at the initial state
  * and the change goes on (002 [0050]).  A failed CHANGE rolls back: the log
  * is replayed on the old path and the device stays where it was.
@@ -142,11 +145,21 @@ enum rtv_iov_verdict rtv_iov_route(struct rtv_iov *v,
  * value a read returned. */
 void rtv_iov_seen(struct rtv_iov *v, const struct rtv_ioseq_access *a);
 
-/* Moves the change along: after every access and on a timer.  `drained`:
- * the device has nothing in flight that the change would lose (the
- * caller's judgement, e.g. the emulated FIFOs empty and the real
- * transmitter idle). */
-void rtv_iov_poll(struct rtv_iov *v, uint64_t now_us, bool drained,
+/* The caller's view of the device, for rtv_iov_poll(). */
+enum {
+    /* Nothing the guest must still take from the old path (e.g. bytes in
+     * the emulated receive FIFO, which the real device cannot be given
+     * back): the hold may begin at a boundary. */
+    RTV_IOV_READY   = 1u << 0,
+    /* Nothing in flight that the change would lose (e.g. the transmitter
+     * idle, so reprogramming the divisor corrupts no byte): the change may
+     * begin. */
+    RTV_IOV_DRAINED = 1u << 1,
+};
+
+/* Moves the change along: after every access and on a timer.  `device`:
+ * RTV_IOV_READY and RTV_IOV_DRAINED as they hold now. */
+void rtv_iov_poll(struct rtv_iov *v, uint64_t now_us, unsigned device,
                   struct rtv_iov_out *out);
 
 /* The caller carried out TAKE_OVER or RESTORE (ok), or could not (why). */

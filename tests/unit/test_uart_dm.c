@@ -1,0 +1,613 @@
+/*
+ * rtvirt-ioemu's 16550 device model against a simulated machine: the real
+ * UART is a register model with a line behind it (one byte per tick each
+ * way), the guest a polled 8250 driver doing one port access per tick
+ * (so a change can land anywhere, in the middle of its divisor sequence
+ * too), and the operator asks for virtualize/devirtualize through the
+ * store side (ioemu_ctl) at random moments.  Every byte must cross exactly
+ * once and in order in both directions, the line settings the guest
+ * programs while virtualized must be in force on the UART afterwards, and
+ * no change may need a reset.  RTV_UART_DM_SEED=N runs the random test
+ * with another seed; RTV_UART_DM_STATS=1 prints what it exercised.
+ */
+#include <linux/serial_reg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "rtvirt/ioemu_ctl.h"
+#include "rtvirt/uart_dm.h"
+#include "unit.h"
+
+#define GUEST_BYTES 20000u
+#define HOST_BYTES  20000u
+#define TICK_US     10u
+
+static struct rtv_uart uart;         /* the real device */
+static struct rtv_uart_dm dm;
+static struct rtv_ioemu_ctl ctl;
+static uint64_t now;
+static uint32_t rng = 12345;
+
+static unsigned rnd(unsigned n)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (rng >> 16) % n;
+}
+
+static uint8_t guest_byte(size_t i) { return (uint8_t)(i * 7 + 3); }
+static uint8_t host_byte(size_t i) { return (uint8_t)(i * 13 + 5); }
+
+/* ---- the line's far end ---------------------------------------------- */
+
+static uint8_t host_in[GUEST_BYTES + 64];
+static size_t host_in_len, host_fed;
+
+static void line_tick(void)
+{
+    uint8_t b;
+
+    rtv_uart_tx_done(&uart);
+    if (rtv_uart_tx_pop(&uart, &b)) {
+        ck_assert_uint_lt(host_in_len, sizeof(host_in));
+        host_in[host_in_len++] = b;
+    }
+    /* The host starts once the guest has set the UART up, sends no faster
+     * than a byte per two ticks, and never into a FIFO past half full: no
+     * overrun is the line's fault. */
+    if (now > 50 * TICK_US && host_fed < HOST_BYTES && uart.rx.count < 8 &&
+        now % (2 * TICK_US) == 0)
+        rtv_uart_rx_push(&uart, host_byte(host_fed++));
+}
+
+/* ---- the guest: a polled 8250 driver, one access per tick ------------ */
+
+static struct {
+    struct rtv_ioseq_access q[64];
+    unsigned head, len;
+    bool waiting;
+    struct rtv_ioseq_access held;
+    uint8_t rx[HOST_BYTES + 64];
+    size_t rx_len, tx_queued;
+    bool mid_divisor;
+    uint16_t divisor;
+    uint8_t lcr;
+} g;
+
+static void queue(unsigned off, int dir, uint8_t v)
+{
+    ck_assert_uint_lt(g.len, 64);
+    g.q[(g.head + g.len++) % 64] = (struct rtv_ioseq_access){
+        .offset = (uint16_t)off, .dir = (uint8_t)dir, .size = 1, .value = v };
+}
+
+static void queue_divisor(uint16_t div, uint8_t lcr)
+{
+    queue(UART_LCR, RTV_IOSEQ_WRITE, lcr | UART_LCR_DLAB);
+    queue(UART_DLL, RTV_IOSEQ_WRITE, div & 0xff);
+    queue(UART_DLM, RTV_IOSEQ_WRITE, div >> 8);
+    queue(UART_LCR, RTV_IOSEQ_WRITE, lcr);
+    g.divisor = div;
+    g.lcr = lcr;
+}
+
+/* What the driver does with an access once it is answered. */
+static void completed(const struct rtv_ioseq_access *a, uint8_t v)
+{
+    if (a->dir == RTV_IOSEQ_WRITE) {
+        if (a->offset == UART_LCR)
+            g.mid_divisor = v & UART_LCR_DLAB;
+        return;
+    }
+    if (a->offset == UART_RX) {
+        ck_assert_uint_lt(g.rx_len, sizeof(g.rx));
+        g.rx[g.rx_len++] = v;
+    } else if (a->offset == UART_LSR && g.len == 0) {
+        if (v & UART_LSR_DR) {
+            queue(UART_RX, RTV_IOSEQ_READ, 0);
+        } else if ((v & UART_LSR_THRE) && g.tx_queued < GUEST_BYTES) {
+            for (unsigned i = 0; i < 16 && g.tx_queued < GUEST_BYTES; i++)
+                queue(UART_TX, RTV_IOSEQ_WRITE, guest_byte(g.tx_queued++));
+        } else if (rnd(40) == 0) {
+            static const uint16_t divs[] = { 1, 2, 3, 12 };
+            static const uint8_t lcrs[] = { 0x03, 0x1a, 0x07 };
+            queue_divisor(divs[rnd(4)], lcrs[rnd(3)]);
+        }
+    }
+}
+
+static int machine;                  /* the ops' context */
+
+static void answer(void *ctx, uint64_t cookie, uint32_t value)
+{
+    ck_assert_ptr_eq(ctx, &machine);
+    ck_assert(g.waiting);
+    ck_assert_uint_eq(cookie, 1);
+    g.waiting = false;
+    completed(&g.held, (uint8_t)value);
+}
+
+static void guest_tick(void)
+{
+    struct rtv_ioseq_access a;
+    uint32_t v = 0;
+
+    if (g.waiting)
+        return;                          /* the vCPU waits on its ioreq */
+    if (g.len == 0)
+        queue(UART_LSR, RTV_IOSEQ_READ, 0);
+    a = g.q[g.head];
+    if (dm.trapped) {
+        switch (rtv_uart_dm_access(&dm, &a, 1, &v)) {
+        case RTV_UART_DM_ANSWERED:
+            break;
+        case RTV_UART_DM_HELD:
+            g.head = (g.head + 1) % 64;
+            g.len--;
+            g.waiting = true;
+            g.held = a;
+            return;
+        case RTV_UART_DM_RETRY:
+            ck_abort_msg("one vCPU cannot fill the log");
+        }
+    } else if (a.dir == RTV_IOSEQ_READ) {
+        v = rtv_uart_read(&uart, a.offset);
+    } else {
+        rtv_uart_write(&uart, a.offset, (uint8_t)a.value);
+    }
+    g.head = (g.head + 1) % 64;
+    g.len--;
+    completed(&a, a.dir == RTV_IOSEQ_READ ? (uint8_t)v : (uint8_t)a.value);
+}
+
+/* ---- ioemu and the operator ------------------------------------------- */
+
+static bool trapped_now;
+static unsigned traps, untraps;
+
+static void trap(void *ctx, bool on)
+{
+    ck_assert_ptr_eq(ctx, &machine);
+    ck_assert_int_ne(on, trapped_now);   /* never twice the same way */
+    trapped_now = on;
+    on ? traps++ : untraps++;
+}
+
+static const struct rtv_uart_dm_ops ops = { .trap = trap, .answer = answer };
+
+static struct {
+    unsigned asked, finished, mid_divisor, mid_divisor_waited;
+    uint64_t busy, logged, held_us;
+    bool started_mid;
+    uint32_t id;
+} op;
+
+static void finish(const struct rtv_iov_out *done)
+{
+    struct rtv_ioemu_ctl_out out;
+
+    if (!done->finished)
+        return;
+    rtv_ioemu_ctl_finished(&ctl, done, &out);
+    ck_assert(out.publish_result);
+    ck_assert_str_eq(out.result, "ok");
+    ck_assert_str_eq(out.error, "");
+    op.finished++;
+    op.busy += dm.iov.busy;
+    op.logged += dm.iov.logged;
+    op.held_us += dm.iov.held_us;
+    if (op.started_mid && dm.iov.seek_us > 0)
+        op.mid_divisor_waited++;
+}
+
+static char ask_note[256], poll_note[256];
+
+static void ask(const char *what)
+{
+    struct rtv_ioemu_ctl_out out;
+    struct rtv_iov_out done;
+    char id[16];
+
+    memset(&done, 0xa5, sizeof(done));   /* carry must fill it all */
+    snprintf(id, sizeof(id), "%u", ++op.id);
+    rtv_ioemu_ctl_request(&ctl, what, id, "100", now, &out);
+    ck_assert(out.publish_state);
+    op.asked++;
+    op.started_mid = g.mid_divisor;
+    op.mid_divisor += g.mid_divisor;
+    rtv_uart_dm_carry(&dm, now, &out.iov, &done);
+    memcpy(ask_note, done.note, sizeof(ask_note));
+    finish(&done);
+}
+
+static void ioemu_tick(void)
+{
+    struct rtv_iov_out done;
+
+    rtv_uart_dm_poll(&dm, now, &done);
+    if (done.note[0])
+        memcpy(poll_note, done.note, sizeof(poll_note));
+    finish(&done);
+}
+
+static void tick(void)
+{
+    now += TICK_US;
+    line_tick();
+    guest_tick();
+    ioemu_tick();
+}
+
+static void setup(void)
+{
+    struct rtv_uart_io io;
+
+    memset(&g, 0, sizeof(g));
+    memset(&op, 0, sizeof(op));
+    host_in_len = host_fed = 0;
+    trapped_now = false;
+    traps = untraps = 0;
+    now = 0;
+    rtv_uart_init(&uart);
+    io = rtv_uart_model_io(&uart);
+    memset(&dm, 0xa5, sizeof(dm));       /* init must not rely on zeroes */
+    /* FCR cannot be read back: the operator tells what the guest's driver
+     * uses (Linux: 8 bytes on a 16550A); FCR writes seen while trapped
+     * replace it. */
+    rtv_uart_dm_init(&dm, &io, &ops, &machine,
+                     (struct rtv_uart_dm_own){ .ier = 0, .mcr = UART_MCR_OUT2,
+                                               .fcr = UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_11 },
+                     UART_FCR_R_TRIG_10);
+    ck_assert(!dm.trapped);
+    ck_assert_uint_eq(dm.tx_bytes + dm.rx_bytes, 0);
+    rtv_ioemu_ctl_init(&ctl, &dm.iov, 0);
+    rng = getenv("RTV_UART_DM_SEED") ? (uint32_t)strtoul(getenv("RTV_UART_DM_SEED"), NULL, 0) : 12345;
+    /* The guest's driver sets the UART up, directly. */
+    queue_divisor(1, UART_LCR_WLEN8);
+    queue(UART_FCR, RTV_IOSEQ_WRITE, UART_FCR_ENABLE_FIFO | UART_FCR_CLEAR_RCVR |
+                                     UART_FCR_CLEAR_XMIT | UART_FCR_R_TRIG_10);
+    queue(UART_MCR, RTV_IOSEQ_WRITE, UART_MCR_DTR | UART_MCR_RTS | UART_MCR_OUT2);
+    queue(UART_IER, RTV_IOSEQ_WRITE, 0);
+}
+
+static void run_until_direct_and_done(void)
+{
+    for (unsigned i = 0; i < 2000000 && (dm.iov.phase != RTV_IOV_STABLE ||
+                                         dm.iov.mode != RTV_IOV_DIRECT); i++) {
+        if (dm.iov.phase == RTV_IOV_STABLE)
+            ask("devirtualize");
+        tick();
+    }
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_DIRECT);
+    for (unsigned i = 0; i < 2000000 && (g.tx_queued < GUEST_BYTES || g.len ||
+                                         host_in_len < GUEST_BYTES ||
+                                         g.rx_len < HOST_BYTES); i++)
+        tick();
+}
+
+static void assert_every_byte_once_in_order(void)
+{
+    ck_assert_uint_eq(host_in_len, GUEST_BYTES);
+    for (size_t i = 0; i < GUEST_BYTES; i++)
+        ck_assert_msg(host_in[i] == guest_byte(i), "host byte %zu: %#x, want %#x",
+                      i, host_in[i], guest_byte(i));
+    ck_assert_uint_eq(g.rx_len, HOST_BYTES);
+    for (size_t i = 0; i < HOST_BYTES; i++)
+        ck_assert_msg(g.rx[i] == host_byte(i), "guest byte %zu: %#x, want %#x",
+                      i, g.rx[i], host_byte(i));
+}
+
+START_TEST(bytes_cross_once_in_order_through_random_cycles)
+{
+    unsigned next = 300;
+
+    for (unsigned t = 0; g.tx_queued < GUEST_BYTES * 3 / 4; t++) {
+        if (t == next && dm.iov.phase == RTV_IOV_STABLE)
+            ask(dm.iov.mode == RTV_IOV_DIRECT ? "virtualize" : "devirtualize");
+        if (t >= next)
+            next = t + 50 + rnd(400);
+        tick();
+    }
+    run_until_direct_and_done();
+    assert_every_byte_once_in_order();
+    ck_assert_uint_ge(op.finished, 100);
+    ck_assert_uint_eq(op.finished, op.asked);
+    ck_assert_uint_eq(dm.iov.resets, 0);
+    ck_assert_uint_eq(dm.iov.rollbacks, 0);
+    ck_assert_uint_eq(uart.rx_overruns + dm.model.rx_overruns, 0);
+    ck_assert_uint_eq(traps, untraps);
+    ck_assert(!trapped_now);
+    /* Changes asked for in the middle of the guest's divisor sequence
+     * waited for its end (forced below, in mid_divisor_change_waits). */
+    ck_assert_uint_eq(op.mid_divisor_waited, op.mid_divisor);
+    ck_assert_uint_gt(op.busy, 0);          /* the guest was held off */
+    if (getenv("RTV_UART_DM_STATS"))
+        fprintf(stderr, "%u changes, %llu busy answers, %llu logged, held %llu us in all, "
+                "ioemu moved %llu tx / %llu rx bytes\n", op.finished,
+                (unsigned long long)op.busy, (unsigned long long)op.logged,
+                (unsigned long long)op.held_us, (unsigned long long)dm.tx_bytes,
+                (unsigned long long)dm.rx_bytes);
+    ck_assert_uint_gt(dm.tx_bytes, 0);
+    ck_assert_uint_gt(dm.rx_bytes, 0);
+    /* The guest's last line settings and mode are on the UART. */
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, g.divisor);
+    ck_assert_uint_eq(uart.lcr, g.lcr);
+    ck_assert_uint_eq(uart.mcr, UART_MCR_DTR | UART_MCR_RTS | UART_MCR_OUT2);
+    ck_assert_uint_eq(uart.fcr, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_10);
+    ck_assert_uint_eq(uart.ier, 0);
+}
+END_TEST
+
+/* The guest has written LCR with DLAB set, not yet the divisor. */
+static void guest_starts_divisor(uint16_t div, uint8_t lcr)
+{
+    while (g.len || g.waiting)
+        tick();
+    queue_divisor(div, lcr);
+    while (!g.mid_divisor)
+        tick();
+    ck_assert_uint_eq(g.len, 3);
+}
+
+static void until_stable(void)
+{
+    for (unsigned i = 0; i < 10000 && dm.iov.phase != RTV_IOV_STABLE; i++)
+        tick();
+    ck_assert_int_eq(dm.iov.phase, RTV_IOV_STABLE);
+}
+
+/* A change asked for in the middle of the divisor sequence waits for its
+ * end, in both directions, and the settings it makes are kept. */
+START_TEST(mid_divisor_change_waits)
+{
+    for (unsigned i = 0; i < 100; i++)
+        tick();
+    guest_starts_divisor(3, 0x07);
+    ask("virtualize");
+    /* The probe, made once the ports trap, found DLAB set. */
+    ck_assert_str_eq(rtv_ioseq_state_name(&dm.iov.seq), "dlab-set");
+    ck_assert_str_eq(ask_note, "virtualized: seeking a sequence boundary from dlab-set");
+    ck_assert_int_eq(dm.iov.phase, RTV_IOV_SEEK);
+    poll_note[0] = '\0';
+    until_stable();
+    ck_assert_contains(poll_note, "virtualized (ok): sought ");
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_VIRTUALIZED);
+    ck_assert_uint_ge(dm.iov.seek_us, 3 * TICK_US);   /* DLL, DLM, LCR first */
+    ck_assert(!dm.iov.reset);
+    ck_assert_uint_eq(dm.model.dll | dm.model.dlm << 8, 3);
+    ck_assert_uint_eq(dm.model.lcr, 0x07);
+
+    guest_starts_divisor(2, 0x03);
+    ask("devirtualize");
+    ck_assert_str_eq(rtv_ioseq_state_name(&dm.iov.seq), "dlab-set");
+    until_stable();
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_DIRECT);
+    ck_assert_uint_ge(dm.iov.seek_us, 3 * TICK_US);
+    ck_assert(!dm.iov.reset);
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, 2);
+    ck_assert_uint_eq(uart.lcr, 0x03);
+    ck_assert_uint_eq(op.mid_divisor_waited, 2);
+}
+END_TEST
+
+/* Line settings changed while virtualized reach the UART then, not only
+ * at the handback. */
+START_TEST(line_settings_follow_the_guest_while_virtualized)
+{
+    for (unsigned i = 0; i < 50; i++)
+        tick();
+    ask("virtualize");
+    for (unsigned i = 0; i < 50 && dm.iov.phase != RTV_IOV_STABLE; i++)
+        tick();
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_VIRTUALIZED);
+    ck_assert_uint_eq(uart.fcr, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_11);   /* ioemu's */
+    ck_assert_uint_eq(uart.mcr, UART_MCR_OUT2);
+    while (g.len)
+        tick();
+    queue_divisor(12, 0x1a);
+    queue(UART_FCR, RTV_IOSEQ_WRITE, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_01);
+    for (unsigned i = 0; i < 200; i++)
+        tick();
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, 12);
+    ck_assert_uint_eq(uart.lcr, 0x1a);
+    ck_assert_uint_eq(dm.model.lcr, 0x1a);
+    ck_assert_uint_eq(uart.fcr, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_11);  /* still ioemu's */
+
+    /* Handed back, the guest's settings are the UART's; taken over again,
+     * the trigger level it wrote (which the UART cannot tell) is known. */
+    ask("devirtualize");
+    until_stable();
+    ck_assert_uint_eq(uart.fcr, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_01);
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, 12);
+    ask("virtualize");
+    until_stable();
+    ck_assert_uint_eq(dm.model.fcr, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_01);
+    ck_assert_uint_eq(dm.model.lcr, 0x1a);
+}
+END_TEST
+
+/* While the guest is held, its busy LSR comes from the side that answers
+ * it: the UART before a takeover, the model before a handback. */
+START_TEST(held_guest_reads_the_side_that_answers)
+{
+    struct rtv_ioseq_access lsr = { .offset = UART_LSR, .dir = RTV_IOSEQ_READ, .size = 1 };
+    struct rtv_ioseq_access rbr = { .offset = UART_RX, .dir = RTV_IOSEQ_READ, .size = 1 };
+    struct rtv_iov_out done;
+    uint32_t v;
+    uint8_t b;
+
+    for (unsigned i = 0; i < 10; i++)
+        tick();                          /* the guest set the UART up */
+    rtv_uart_write(&uart, UART_TX, 'q'); /* a byte on its way out: not drained */
+    rtv_uart_rx_push(&uart, 'r');
+    ask("virtualize");
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_int_eq(dm.iov.phase, RTV_IOV_HOLD);
+    ck_assert_int_eq(rtv_uart_dm_access(&dm, &lsr, 1, &v), RTV_UART_DM_ANSWERED);
+    ck_assert_uint_eq(v, UART_LSR_DR);   /* the UART's, THRE and TEMT hidden */
+    while (rtv_uart_tx_pop(&uart, &b))   /* the line takes them */
+        rtv_uart_tx_done(&uart);
+    rtv_uart_dm_poll(&dm, now, &done);
+    finish(&done);
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_VIRTUALIZED);
+    ck_assert_uint_eq(dm.model.rx.count, 1);   /* 'r' came over with the mode */
+
+    ask("devirtualize");
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_int_eq(dm.iov.phase, RTV_IOV_SEEK);   /* 'r' still in the model */
+    ck_assert_int_eq(rtv_uart_dm_access(&dm, &rbr, 1, &v), RTV_UART_DM_ANSWERED);
+    ck_assert_uint_eq(v, 'r');
+    rtv_uart_rx_push(&uart, 'y');        /* stays in the UART for the guest */
+    rtv_uart_write(&uart, UART_TX, 'q');
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_int_eq(dm.iov.phase, RTV_IOV_HOLD);
+    ck_assert_int_eq(rtv_uart_dm_access(&dm, &lsr, 1, &v), RTV_UART_DM_ANSWERED);
+    ck_assert_uint_eq(v, 0);             /* the model's: nothing to read */
+    while (rtv_uart_tx_pop(&uart, &b))
+        rtv_uart_tx_done(&uart);
+    rtv_uart_dm_poll(&dm, now, &done);
+    finish(&done);
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_DIRECT);
+    ck_assert_uint_eq(rtv_uart_read(&uart, UART_RX), 'y');
+
+    /* A takeover starts the model afresh: nothing left from the last. */
+    dm.model.lsr_err = UART_LSR_FE;
+    ask("virtualize");
+    rtv_uart_dm_poll(&dm, now, &done);
+    finish(&done);
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_VIRTUALIZED);
+    ck_assert_uint_eq(rtv_uart_peek_lsr(&dm.model) & UART_LSR_FE, 0);
+}
+END_TEST
+
+/* A UART that counts the LCR writes it gets. */
+static unsigned lcr_writes;
+
+static uint8_t counted_in(void *ctx, unsigned off)
+{
+    return rtv_uart_read(ctx, off);
+}
+
+static void counted_out(void *ctx, unsigned off, uint8_t v)
+{
+    lcr_writes += off == UART_LCR;
+    rtv_uart_write(ctx, off, v);
+}
+
+/* The guest's state crosses with the mode: scratch, modem status, line
+ * errors, bytes received; ioemu's mode goes on the UART with the guest's
+ * line settings, and is not reprogrammed again while they hold. */
+START_TEST(takeover_and_handback_carry_the_guest_state)
+{
+    struct rtv_uart_io io = { .in = counted_in, .out = counted_out, .ctx = &uart };
+    struct rtv_ioseq_access scr = { .offset = UART_SCR, .dir = RTV_IOSEQ_WRITE, .size = 1, .value = 0x77 };
+    struct rtv_iov_out done;
+    uint32_t v;
+
+    rtv_uart_init(&uart);
+    rtv_uart_dm_init(&dm, &io, &ops, &machine,
+                     (struct rtv_uart_dm_own){ .ier = UART_IER_RDI, .mcr = UART_MCR_OUT2,
+                                               .fcr = UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_11 },
+                     UART_FCR_R_TRIG_10);
+    rtv_uart_mode_set(&uart, &(struct rtv_uart_mode){
+        .divisor = 3, .lcr = 0x1b, .ier = UART_IER_RDI | UART_IER_RLSI,
+        .mcr = UART_MCR_DTR | UART_MCR_OUT2, .fcr = UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_10 });
+    uart.scr = 0x5a;
+    rtv_uart_set_modem(&uart, UART_MSR_CTS | UART_MSR_DSR);
+    rtv_uart_rx_push(&uart, 'a');
+    rtv_uart_rx_error(&uart, UART_LSR_FE);
+    rtv_uart_rx_push(&uart, 'b');
+
+    ask("virtualize");
+    rtv_uart_dm_poll(&dm, now, &done);
+    finish(&done);
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_VIRTUALIZED);
+    ck_assert_uint_eq(dm.model.dll | dm.model.dlm << 8, 3);
+    ck_assert_uint_eq(dm.model.lcr, 0x1b);
+    ck_assert_uint_eq(dm.model.ier, UART_IER_RDI | UART_IER_RLSI);
+    ck_assert_uint_eq(dm.model.mcr, UART_MCR_DTR | UART_MCR_OUT2);
+    ck_assert_uint_eq(dm.model.fcr, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_10);
+    ck_assert_uint_eq(dm.model.scr, 0x5a);
+    ck_assert_uint_eq(rtv_uart_peek_msr(&dm.model),
+                      UART_MSR_CTS | UART_MSR_DSR | UART_MSR_DCTS | UART_MSR_DDSR);
+    ck_assert_uint_eq(rtv_uart_peek_lsr(&dm.model) & (UART_LSR_FE | UART_LSR_DR),
+                      UART_LSR_FE | UART_LSR_DR);
+    ck_assert_uint_eq(rtv_uart_read(&dm.model, UART_RX), 'a');
+    ck_assert_uint_eq(rtv_uart_read(&dm.model, UART_RX), 'b');
+    /* ioemu's mode, the guest's line. */
+    ck_assert_uint_eq(uart.ier, UART_IER_RDI);
+    ck_assert_uint_eq(uart.mcr, UART_MCR_OUT2);
+    ck_assert_uint_eq(uart.fcr, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_11);
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, 3);
+    ck_assert_uint_eq(uart.lcr, 0x1b);
+    lcr_writes = 0;
+    for (int i = 0; i < 5; i++)
+        rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(lcr_writes, 0);
+
+    /* A line error with no data crosses too. */
+    ask("devirtualize");
+    ck_assert_int_eq(rtv_uart_dm_access(&dm, &scr, 1, &v), RTV_UART_DM_ANSWERED);
+    rtv_uart_dm_poll(&dm, now, &done);
+    finish(&done);
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_DIRECT);
+    ck_assert_uint_eq(uart.scr, 0x77);
+    ck_assert_uint_eq(uart.ier, UART_IER_RDI | UART_IER_RLSI);
+    ck_assert_uint_eq(uart.fcr, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_10);
+    rtv_uart_rx_error(&uart, UART_LSR_BI);
+    ask("virtualize");
+    rtv_uart_dm_poll(&dm, now, &done);
+    finish(&done);
+    ck_assert_uint_eq(rtv_uart_peek_lsr(&dm.model) & (UART_LSR_BI | UART_LSR_DR), UART_LSR_BI);
+}
+END_TEST
+
+/* A guest stuck in its divisor sequence: past the bound the UART is
+ * reset (its FIFOs cleared) and the takeover goes on. */
+START_TEST(bound_passed_resets_the_uart)
+{
+    struct rtv_iov_out done;
+
+    for (unsigned i = 0; i < 10; i++)
+        tick();
+    rtv_uart_write(&uart, UART_LCR, UART_LCR_DLAB | UART_LCR_WLEN8);  /* then the guest stalls */
+    rtv_uart_write(&uart, UART_TX, 'q');    /* and a byte waits to go out */
+    rtv_uart_rx_push(&uart, 'z');
+    ask("virtualize");
+    ck_assert_str_eq(rtv_ioseq_state_name(&dm.iov.seq), "dlab-set");
+    now += 100 * 1000 - 1;
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_int_eq(dm.iov.phase, RTV_IOV_SEEK);
+    now += 1;
+    rtv_uart_dm_poll(&dm, now, &done);      /* reset: the FIFOs emptied */
+    ck_assert(!done.finished);
+    ck_assert_uint_eq(uart.rx.count + uart.tx.count, 0);
+    rtv_uart_tx_done(&uart);                /* the line finishes the byte it shifts */
+    rtv_uart_dm_poll(&dm, now, &done);      /* drained now: taken over */
+    ck_assert(done.finished);
+    ck_assert_str_eq(done.result, "ok");
+    ck_assert_uint_eq(dm.iov.resets, 1);
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_VIRTUALIZED);
+    ck_assert_uint_eq(dm.model.rx.count, 0);        /* 'z' went with the reset */
+    ck_assert_uint_eq(uart.lcr & UART_LCR_DLAB, 0); /* ioemu's mode on the UART */
+    ck_assert_uint_eq(dm.model.lcr, UART_LCR_DLAB | UART_LCR_WLEN8);  /* the guest's, as it left it */
+}
+END_TEST
+
+static Suite *uart_dm_suite(void)
+{
+    Suite *su = suite_create("uart_dm");
+    TCase *tc = tcase_create("simulation");
+
+    tcase_add_checked_fixture(tc, setup, NULL);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, bytes_cross_once_in_order_through_random_cycles);
+    tcase_add_test(tc, mid_divisor_change_waits);
+    tcase_add_test(tc, held_guest_reads_the_side_that_answers);
+    tcase_add_test(tc, takeover_and_handback_carry_the_guest_state);
+    tcase_add_test(tc, bound_passed_resets_the_uart);
+    tcase_add_test(tc, line_settings_follow_the_guest_while_virtualized);
+    suite_add_tcase(su, tc);
+    return su;
+}
+
+RTV_UNIT_MAIN(uart_dm_suite)
