@@ -27,6 +27,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -124,12 +125,20 @@ def build_and_run(cc, cflags, libs, lib, test_srcs, mutant_path, exe, timeout):
         r = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if r.returncode != 0:
             return "not-viable"
+        # Its own process group: a mutant that loops leaves Check's forked
+        # test children behind, and they must go with it.
+        p = subprocess.Popen([exe], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=env, start_new_session=True)
         try:
-            r = subprocess.run([exe], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               timeout=timeout, env=env)
+            rc = p.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            return "killed"
-        if r.returncode != 0:
+            rc = -1
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait()
+        if rc != 0:
             return "killed"
     return "survived"
 
@@ -155,7 +164,7 @@ def main():
     ap.add_argument("--libs", default="")
     ap.add_argument("--lib", required=True)
     ap.add_argument("--equivalent")
-    ap.add_argument("--timeout", type=float, default=60)
+    ap.add_argument("--timeout", type=float, default=120)
     ap.add_argument("pairs", nargs="+")
     a = ap.parse_args()
     cflags, libs = shlex.split(a.cflags), shlex.split(a.libs)

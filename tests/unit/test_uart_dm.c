@@ -599,7 +599,7 @@ static Suite *uart_dm_suite(void)
     TCase *tc = tcase_create("simulation");
 
     tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_set_timeout(tc, 60);
+    tcase_set_timeout(tc, 30);
     tcase_add_test(tc, bytes_cross_once_in_order_through_random_cycles);
     tcase_add_test(tc, mid_divisor_change_waits);
     tcase_add_test(tc, held_guest_reads_the_side_that_answers);
