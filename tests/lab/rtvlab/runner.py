@@ -654,6 +654,9 @@ def main(argv):
         except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
             print("flight: images: %s" % e, file=sys.stderr)
             return 3
+        except KeyboardInterrupt:
+            print("flight: interrupted while building the outer QEMU", file=sys.stderr)
+            return 2
     say("images ready after %.0f s" % (now() - t_start))
 
     shutil.rmtree(out, ignore_errors=True)
