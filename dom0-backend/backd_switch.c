@@ -396,9 +396,13 @@ static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
             int fe = vbd_state(sw, dom, v->devid, RTV_XS_VBD_FE_STATE);
             int be = vbd_state(sw, dom, v->devid, RTV_XS_VBD_BE_STATE);
 
-            /* The ring goes only once the frontend is Closed (or never
-             * came): tearing down earlier corrupts it. */
-            if ((fe == -1 || fe == XenbusStateUnknown || fe == XenbusStateClosed) &&
+            /* The ring goes only once the frontend is Closed, or never
+             * came: absent, or still Initialising as the toolstack wrote
+             * it (a frontend offers a ring only on leaving Initialising;
+             * a daemon killed before the shunt began connecting leaves
+             * exactly that).  Tearing down earlier corrupts the ring. */
+            if ((fe == -1 || fe == XenbusStateUnknown || fe == XenbusStateInitialising ||
+                 fe == XenbusStateClosed) &&
                 be != XenbusStateConnected && be != XenbusStateClosing) {
                 vbd_watch(sw, v, false);
                 vbd_remove(sw, dom, v->devid);
