@@ -83,5 +83,15 @@ with tempfile.TemporaryDirectory() as d:
     t = tally.table(rows)
     assert "| armA | switch-live | 2 | 2 | 2 | 1.00 | 4 | 500.0 |" in t, t
     assert tally.rate_text(20, 1, 500) == "1 of 20 guests (5%), 500 switches, 2.0 deaths/1000 switches"
+    # a death keeps its evidence in the cache; a run without one keeps nothing
+    jdir = os.path.join(d, "job")
+    os.makedirs(os.path.join(jdir, "share", "logs"))
+    open(os.path.join(jdir, "console.log"), "w").write("(XEN) d1v0 Triple fault\n")
+    open(os.path.join(jdir, "share", "logs", "10-switch-live.log"), "w").write("x\n")
+    kept = tally.keep_evidence(d, "f", "j", 1, jdir, ev)
+    assert kept and kept.endswith("-f-j-a1-switch-live"), kept
+    assert "Triple" in open(os.path.join(kept, "console.log")).read()
+    assert os.path.exists(os.path.join(kept, "share", "logs", "10-switch-live.log"))
+    assert tally.keep_evidence(d, "f", "j", 2, jdir, {"boot": ev["boot"]}) is None
 print("lab selftest: flight parsing, site steps, reports, dom0 pv/pvh machines, mirror lookup, death tally OK")
 PYEOF

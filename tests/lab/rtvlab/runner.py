@@ -679,6 +679,9 @@ def main(argv):
                 st = run.run()
                 counted = tally.read_events(run.share)
                 tally.record(images.cache_dir(), fl.name, rep["arm"], rep["tree"], j.name, n, counted)
+                kept = tally.keep_evidence(images.cache_dir(), fl.name, j.name, n, jdir, counted)
+                if kept:
+                    say("job %s: a guest died; its evidence is kept in %s" % (j.name, kept))
                 twice = twice_delivered(jdir)
                 if twice:
                     say("job %s: the outer QEMU delivered %d interrupt vector(s) twice (qemu.log)" %

@@ -19,6 +19,7 @@ Events come from dom0 through the share, one per line in results/tally:
 """
 
 import os
+import shutil
 import time
 
 COLUMNS = ["time", "flight", "arm", "tree", "job", "attempt", "step",
@@ -77,6 +78,35 @@ def record(cache, flight, arm, tree, job, attempt, steps):
             f.write("\t".join(COLUMNS) + "\n")
         for r in rows:
             f.write("\t".join(x.replace("\t", " ") for x in r) + "\n")
+
+
+EVIDENCE = ("console.log", "qemu.log", "qemu-cmdline", "share/logs", "share/guests",
+            "share/results")
+
+
+def keep_evidence(cache, flight, job, attempt, jdir, steps):
+    """A run with a guest death copies what tells why (Xen's console with
+    its dumps, the step and guest logs) to <cache>/deaths/, outside the
+    tree: CI's clone is deleted after the run, the cache is not.  Returns
+    the directory, or None when nobody died."""
+    dead = [n for n, s in steps.items() if s["deaths"]]
+    if not dead:
+        return None
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dst = os.path.join(cache, "deaths", "%s-%s-%s-a%d-%s" % (stamp, flight, job, attempt,
+                                                            "+".join(dead)))
+    os.makedirs(dst, exist_ok=True)
+    for rel in EVIDENCE:
+        src = os.path.join(jdir, rel)
+        try:
+            if os.path.isdir(src):
+                shutil.copytree(src, os.path.join(dst, rel), dirs_exist_ok=True)
+            elif os.path.exists(src):
+                os.makedirs(os.path.dirname(os.path.join(dst, rel)), exist_ok=True)
+                shutil.copy2(src, os.path.join(dst, rel))
+        except OSError:
+            pass   # evidence is best effort; the tally row is already written
+    return dst
 
 
 def load(cache):
