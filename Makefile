@@ -42,6 +42,7 @@ UNIT_TESTS    :=   # $(BUILD)/tests/unit/<name>
 CHECK_SCRIPTS :=   # extra checks run by `make check` (exit 0 = pass)
 INSTALL_SBIN  :=   # programs installed to $(PREFIX)/sbin
 INSTALL_SCRIPTS := # scripts installed to $(PREFIX)/sbin as they are
+INSTALL_UNITS :=   # systemd units (NAME.in, @SBINDIR@ filled in) to $(PREFIX)/lib/systemd/system
 GEN_HDRS      :=   # generated headers every object may include
 
 .PHONY: all
@@ -127,6 +128,9 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin
 	$(if $(INSTALL_SBIN),install -m 0755 $(INSTALL_SBIN) $(DESTDIR)$(PREFIX)/sbin/)
 	$(if $(INSTALL_SCRIPTS),install -m 0755 $(INSTALL_SCRIPTS) $(DESTDIR)$(PREFIX)/sbin/)
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	$(foreach u,$(INSTALL_UNITS),sed 's|@SBINDIR@|$(PREFIX)/sbin|g' $(u) \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/$(notdir $(u:.in=)) &&) true
 
 # ---- set-up ----------------------------------------------------------------
 .PHONY: deps

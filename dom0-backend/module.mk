@@ -15,6 +15,7 @@ BACKD_ENGINE_SRCS := dom0-backend/backd_io.c dom0-backend/backd_xs.c dom0-backen
 BACKD_SRCS        := $(BACKD_ENGINE_SRCS) dom0-backend/backd_main.c
 EXTRA_LIBS_rtvirt-backd := $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-backd
+INSTALL_UNITS += dom0-backend/rtvirt-backd.service.in
 
 ifneq ($(origin rtv_program),undefined)
 $(eval $(call rtv_program,rtvirt-backd,$(BACKD_SRCS),xen))
