@@ -57,7 +57,9 @@ def outer_priority():
     it gets its cores.  Seen: a guest boot under make-check loops beside the
     lab took 131 "CPU" seconds and was judged hung."""
     try:
-        os.nice(OUTER_NICE)
+        # absolute, not os.nice(): a runner started under `nice -n 10` (as
+        # a helper's job is) would otherwise leave QEMU at nice 0
+        os.setpriority(os.PRIO_PROCESS, 0, OUTER_NICE)
     except OSError:
         pass
 
