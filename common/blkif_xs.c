@@ -120,7 +120,7 @@ int blkif_vdev_to_devid(const char *vdev, unsigned *devid)
         if (disk < 16 && part < 16)
             *devid = (202u << 8) | (disk << 4) | part;
         else if (disk < (1u << 20))
-            *devid = (1u << 28) | (disk << 8) | part;   /* extended scheme */
+            *devid = BLKIF_DEVID_EXT_DISK(disk) | part;   /* extended scheme */
         else
             return -EINVAL;
     } else if (vdev[0] == 'h') {
@@ -135,6 +135,13 @@ int blkif_vdev_to_devid(const char *vdev, unsigned *devid)
         *devid = (8u << 8) | (disk << 4) | part;
     }
     return 0;
+}
+
+long blkif_devid_ext_disk(unsigned devid)
+{
+    if ((devid & ~((1u << 28) - 1)) != BLKIF_DEVID_EXT || (devid & 0xffu) != 0)
+        return -1;
+    return (long)((devid & ((1u << 28) - 1)) >> 8);
 }
 
 static int dev_dirs(const struct blkif_xs_dev *d, char *be, size_t belen, char *fe,

@@ -2,7 +2,7 @@
  * rtvirt-backd: the dom0 blkif backend daemon (see backd.h) and the dom0
  * side of the live switch protocol (backd_switch.h), in one event loop.
  *
- *   rtvirt-backd [-v] [--no-switch] [--devid-base N] [--no-qmp | --qmp-dir DIR]
+ *   rtvirt-backd [-v] [--no-switch] [--twin-base VDEV] [--no-qmp | --qmp-dir DIR]
  *                [--no-persistent]
  *                [--no-discard] [--no-barrier] [--max-queues N]
  *                [--max-ring-page-order N] [--max-indirect-segments N]
@@ -13,7 +13,8 @@
  * kernel's xen-blkback keeps serving libxl's backend/vbd (blkif_xs.h says
  * why the two never meet).  Unless --no-switch, it also answers switch
  * requests for every managed device (xl-rtvirt manage), bringing up each PV
- * twin under a devid from [N, N + 1000) (default 5000).  Presence is
+ * twin as one of the 1000 whole xvd disks from VDEV on (default xvdaaa;
+ * backd_switch.h says why that form).  Presence is
  * published in /local/domain/0/rtvirt/backd.
  */
 #include <errno.h>
@@ -26,6 +27,7 @@
 
 #include "backd.h"
 #include "backd_switch.h"
+#include "rtvirt/blkif_xs.h"
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
@@ -44,17 +46,18 @@ static void on_signal(int sig)
 
 static int usage(void)
 {
-    fprintf(stderr, "usage: rtvirt-backd [-v] [--no-switch] [--devid-base N] "
+    fprintf(stderr, "usage: rtvirt-backd [-v] [--no-switch] [--twin-base VDEV] "
                     "[--no-persistent] [--no-discard] [--no-barrier] [--max-queues N] "
                     "[--max-ring-page-order N] [--max-indirect-segments N]\n"
                     "  --no-switch     serve vbds only; do not answer switch requests\n"
-                    "  --devid-base N  PV twins of switched disks get devids N..N+999 "
-                    "(default %u)\n"
+                    "  --twin-base VDEV  PV twins of switched disks are the %u whole xvd disks\n"
+                    "                  from VDEV on (default %s; an extended one: xvdq..)\n"
                     "  --qmp-dir DIR   qemu monitor sockets DIR/qmp-libxl-<domid> (default %s):\n"
                     "                  qemu's drive is synced before every flip; no socket:\n"
                     "                  the switch is rolled back\n"
                     "  --no-qmp        no device model in dom0 to sync (stub domains): flip\n"
-                    "                  without it\n", BACKD_SWITCH_DEVID_BASE, BACKD_SWITCH_QMP_DIR);
+                    "                  without it\n", BACKD_SWITCH_DEVID_SPAN, BACKD_SWITCH_TWIN_BASE,
+                    BACKD_SWITCH_QMP_DIR);
     return 2;
 }
 
@@ -111,7 +114,8 @@ int main(int argc, char **argv)
     struct backd_switch *sw = NULL;
     bool with_switch = true;
     const char *qmp_dir = BACKD_SWITCH_QMP_DIR;
-    unsigned devid_base = BACKD_SWITCH_DEVID_BASE;
+    const char *twin_vdev = BACKD_SWITCH_TWIN_BASE;
+    unsigned twin_base;
     int rc;
 
     backd_config_default(&cfg);
@@ -129,10 +133,10 @@ int main(int argc, char **argv)
                 return usage();
             qmp_dir = argv[i];
         }
-        else if (strcmp(a, "--devid-base") == 0) {
-            if (num_arg(argv[++i < argc ? i : 0], 2147483647ull - BACKD_SWITCH_DEVID_SPAN,
-                        &devid_base) < 0)
+        else if (strcmp(a, "--twin-base") == 0) {
+            if (++i >= argc)
                 return usage();
+            twin_vdev = argv[i];
         }
         else if (strcmp(a, "--no-persistent") == 0)
             cfg.persistent = false;
@@ -151,6 +155,12 @@ int main(int argc, char **argv)
                 return usage();
         } else
             return usage();
+    }
+
+    if (blkif_vdev_to_devid(twin_vdev, &twin_base) < 0) {
+        fprintf(stderr, "rtvirt-backd: --twin-base %s: not a vdev (xvdq, 268439552, ...)\n",
+                twin_vdev);
+        return usage();
     }
 
     rc = rtv_xen_open(&x, RTV_XEN_ALL, &err);
@@ -176,7 +186,7 @@ int main(int argc, char **argv)
     if (with_switch) {
         if (rtv_xen_open(&cx, RTV_XEN_STORE, &err) < 0 ||
             rtv_xen_open(&ax, RTV_XEN_STORE, &err) < 0 ||
-            (sw = backd_switch_new(cx.xs, ax.xs, x.self, devid_base, &err)) == NULL) {
+            (sw = backd_switch_new(cx.xs, ax.xs, x.self, twin_base, &err)) == NULL) {
             fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
             goto out;
         }
@@ -188,7 +198,7 @@ int main(int argc, char **argv)
         }
         backd_attach_switch(the_backd, sw);
         fprintf(stderr, "rtvirt-backd: coordinating %u switchable device(s), PV twins "
-                "from devid %u\n", backd_switch_count(sw), devid_base);
+                "from %s (vbd %u)\n", backd_switch_count(sw), twin_vdev, twin_base);
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;

@@ -42,7 +42,7 @@ struct backd_switch {
     struct rtv_store       *co_xs, *xs;   /* coordinator's, adapter's */
     struct rtv_coordinator *co;
     rtv_domid_t             bedomid;
-    unsigned                devid_base, next;
+    unsigned                base_disk, next;   /* twins: extended disks base_disk.. */
     struct sw_dev           dev[MAX_DEVS];
     void                  (*log)(void *ctx, const char *msg);
     void                   *log_ctx;
@@ -87,6 +87,22 @@ static bool read_devid(struct backd_switch *sw, rtv_domid_t dom, const char *vde
         return false;
     *devid = (unsigned)v;
     return true;
+}
+
+/* The devid of twin k of our range, and the other way round (-1: not one
+ * of ours). */
+static unsigned twin_devid(const struct backd_switch *sw, unsigned k)
+{
+    return BLKIF_DEVID_EXT_DISK(sw->base_disk + k);
+}
+
+static long twin_index(const struct backd_switch *sw, unsigned long long devid)
+{
+    long disk = devid > 0xffffffffull ? -1 : blkif_devid_ext_disk((unsigned)devid);
+
+    if (disk < (long)sw->base_disk || disk - sw->base_disk >= BACKD_SWITCH_DEVID_SPAN)
+        return -1;
+    return disk - (long)sw->base_disk;
 }
 
 /* A vbd state node: -1 absent, -2 unreadable/garbage, else the XenbusState. */
@@ -161,7 +177,7 @@ static int attach_fresh(struct backd_switch *sw, rtv_domid_t dom, const char *im
     int rc = -ENOSPC;
 
     for (unsigned tries = 0; tries < BACKD_SWITCH_DEVID_SPAN; tries++) {
-        unsigned id = sw->devid_base + sw->next;
+        unsigned id = twin_devid(sw, sw->next);
 
         sw->next = (sw->next + 1) % BACKD_SWITCH_DEVID_SPAN;
         struct blkif_xs_attach at = { .dev = { sw->bedomid, dom, id, BLKIF_XS_BTYPE },
@@ -226,8 +242,9 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
         v->devid = devid;
         v->known = true;
         /* Our counter restarted; never hand this devid out again soon. */
-        if (devid >= sw->devid_base && devid - sw->devid_base < BACKD_SWITCH_DEVID_SPAN)
-            sw->next = (devid - sw->devid_base + 1) % BACKD_SWITCH_DEVID_SPAN;
+        long k = twin_index(sw, devid);
+        if (k >= 0)
+            sw->next = ((unsigned)k + 1) % BACKD_SWITCH_DEVID_SPAN;
     }
     if (!v->up_pending && !v->down_pending)
         vbd_watch(sw, v, true);
@@ -338,8 +355,7 @@ static void sweep_orphans(struct backd_switch *sw)
         for (unsigned j = 0; j < nv; j++) {
             unsigned long long devid;
 
-            if (rtv_parse_uint(devs[j], 2147483647ull, &devid) < 0 ||
-                devid < sw->devid_base || devid - sw->devid_base >= BACKD_SWITCH_DEVID_SPAN)
+            if (rtv_parse_uint(devs[j], 2147483647ull, &devid) < 0 || twin_index(sw, devid) < 0)
                 continue;
             sw_log(sw, "dom%llu: gone; removing its PV twin vbd %llu", dom, devid);
             vbd_remove(sw, (rtv_domid_t)dom, (unsigned)devid);
@@ -421,14 +437,21 @@ static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
 /* ---- lifecycle ------------------------------------------------------------------ */
 
 struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store *ad_xs,
-                                      rtv_domid_t bedomid, unsigned devid_base,
+                                      rtv_domid_t bedomid, unsigned twin_base,
                                       struct rtv_err *err)
 {
     struct backd_switch *sw;
+    long disk = blkif_devid_ext_disk(twin_base);
 
-    if (co_xs == ad_xs || devid_base > 2147483647u - BACKD_SWITCH_DEVID_SPAN) {
-        rtv_err_set(err, EINVAL, "the switch needs two store connections and a devid base "
-                    "below %u", 2147483647u - BACKD_SWITCH_DEVID_SPAN);
+    if (co_xs == ad_xs) {
+        rtv_err_set(err, EINVAL, "the switch needs two store connections");
+        return NULL;
+    }
+    if (disk < 0 || disk + BACKD_SWITCH_DEVID_SPAN > BLKIF_DEVID_EXT_LINUX_DISKS) {
+        rtv_err_set(err, EINVAL, "PV twins from vbd %u: the base must be a whole disk of "
+                    "the extended form (1 << 28 | disk << 8, xvdq on) with disk + %u <= %u, "
+                    "the vbds a Linux HVM guest's xen-blkfront attaches beside its emulated "
+                    "disks", twin_base, BACKD_SWITCH_DEVID_SPAN, BLKIF_DEVID_EXT_LINUX_DISKS);
         return NULL;
     }
     sw = calloc(1, sizeof(*sw));
@@ -439,7 +462,7 @@ struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store 
     sw->co_xs = co_xs;
     sw->xs = ad_xs;
     sw->bedomid = bedomid;
-    sw->devid_base = devid_base;
+    sw->base_disk = (unsigned)disk;
     backd_switch_set_qmp(sw, BACKD_SWITCH_QMP_DIR);
     /* Not where a predecessor started: a twin it removed just before it
      * died may still see its frontend's last state write (a frontend that

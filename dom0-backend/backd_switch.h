@@ -33,10 +33,17 @@
 #include "rtvirt/err.h"
 #include "rtvirt/seam.h"
 
-/* PV twins get devids from [base, base + SPAN) that are free in the store,
- * both under backend/vbd3 (ours) and in the guest's device/vbd (libxl's
- * hdX/sdX encodings of the emulated disks, e.g. hdc = 5632, live there). */
-#define BACKD_SWITCH_DEVID_BASE 5000u
+/* PV twins are whole disks of the extended vbd form (blkif_xs.h), SPAN of
+ * them from the base disk on, taken when free in the store, both under
+ * backend/vbd3 (ours) and in the guest's device/vbd (libxl's vbds, e.g. the
+ * hdX/sdX encodings of the emulated disks, live there).  That form because
+ * the guest's stock xen-blkfront must attach the twin while the emulated
+ * disk stays (xen_emul_unplug=unnecessary): it refuses every other number
+ * outside xvda..xvdp, and those 16 are the operator's.  The default base
+ * is xvdaaa (disk 702): the guest sees the twins as xvdaaa, xvdaab, ...,
+ * far from any disk a config names; the last (disk 1701) keeps its minors
+ * within a Linux guest's 20 bits (BLKIF_DEVID_EXT_LINUX_DISKS). */
+#define BACKD_SWITCH_TWIN_BASE  "xvdaaa"
 #define BACKD_SWITCH_DEVID_SPAN 1000u
 
 /* The coordinator wants a tick at least every 100 ms; the loop gives one
@@ -46,9 +53,12 @@
 struct backd_switch;
 
 /* co_xs, ad_xs: two store connections of their own (see above), both the
- * caller's; bedomid: the domain the engine serves from (rtv_xen.self). */
+ * caller's; bedomid: the domain the engine serves from (rtv_xen.self);
+ * twin_base: the devid of the first twin (a whole extended disk whose
+ * SPAN successors a Linux guest can number, else EINVAL; the default is
+ * blkif_vdev_to_devid(BACKD_SWITCH_TWIN_BASE)). */
 struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store *ad_xs,
-                                      rtv_domid_t bedomid, unsigned devid_base,
+                                      rtv_domid_t bedomid, unsigned twin_base,
                                       struct rtv_err *err);
 void backd_switch_free(struct backd_switch *sw);
 

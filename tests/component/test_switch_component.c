@@ -159,7 +159,10 @@ static pid_t start_backd(void)
             _exit(11);
         /* The production devid range: a restarted daemon starts again at
          * its base and must step over the twin its predecessor left. */
-        sw = backd_switch_new(cx.xs, ax.xs, 0, BACKD_SWITCH_DEVID_BASE, &err);
+        unsigned twin_base;
+        if (blkif_vdev_to_devid(BACKD_SWITCH_TWIN_BASE, &twin_base) < 0)
+            _exit(12);
+        sw = backd_switch_new(cx.xs, ax.xs, 0, twin_base, &err);
         if (sw == NULL) {
             fprintf(stderr, "backd: %s\n", err.msg);
             _exit(12);
@@ -1228,6 +1231,10 @@ static void check_twin_is_ours(struct rig *r, unsigned devid)
     ck_assert(be_dir_exists(r, devid));
     ck_assert_int_eq(blkif_xs_read_uint(r->tool.xs, RTV_XS_NO_TXN, &blkback,
                                         RTV_XS_VBD_BE_STATE, 0, 0, 8, false, 0, &v), -ENOENT);
+    /* A number the guest's stock xen-blkfront attaches beside the emulated
+     * disk (backd_switch.h): a whole extended disk of the default range. */
+    long disk = blkif_devid_ext_disk(devid);
+    ck_assert_msg(disk >= 702 && disk < 702 + BACKD_SWITCH_DEVID_SPAN, "twin vbd %u", devid);
 }
 
 static void destroy_guest(struct rig *r)
@@ -1310,6 +1317,34 @@ START_TEST(guest_destroyed_while_enlightened)
 }
 END_TEST
 
+/* The twins' base: only whole extended disks whose whole range a Linux
+ * guest's blkfront can number; nothing of the store is touched. */
+START_TEST(twin_base_must_be_a_blkfront_number)
+{
+    struct rtv_xen cx, ax;
+    struct rtv_err err = { 0, "" };
+    static const unsigned bad[] = {
+        5000, 51728, 51712, BLKIF_DEVID_EXT_DISK(702) | 1,
+        BLKIF_DEVID_EXT_DISK(BLKIF_DEVID_EXT_LINUX_DISKS - BACKD_SWITCH_DEVID_SPAN + 1),
+    };
+
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &cx), 0);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &ax), 0);
+    for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ck_assert_msg(backd_switch_new(cx.xs, ax.xs, 0, bad[i], &err) == NULL, "%u", bad[i]);
+        ck_assert_int_eq(err.code, EINVAL);
+        ck_assert_msg(strstr(err.msg, "extended form") != NULL, "%s", err.msg);
+    }
+    struct backd_switch *sw = backd_switch_new(
+        cx.xs, ax.xs, 0,
+        BLKIF_DEVID_EXT_DISK(BLKIF_DEVID_EXT_LINUX_DISKS - BACKD_SWITCH_DEVID_SPAN), &err);
+    ck_assert_msg(sw != NULL, "%s", err.msg);
+    backd_switch_free(sw);
+    rtv_xen_close(&ax);
+    rtv_xen_close(&cx);
+}
+END_TEST
+
 /* RTV_SWITCH_TEST=<n> runs only the n-th test (0-based), for debugging. */
 static Suite *switch_component_suite(void)
 {
@@ -1322,6 +1357,7 @@ static Suite *switch_component_suite(void)
         kill_coordinator_after_ack, bound_passes_rollback_loses_nothing,
         kill_backend_while_enlightened,
         guest_destroyed_while_enlightened, device_model_gone_rolls_back_with_the_reason,
+        twin_base_must_be_a_blkfront_number,
     };
     const char *only = getenv("RTV_SWITCH_TEST");
 

@@ -33,6 +33,29 @@ START_TEST(test_vdev_names)
 }
 END_TEST
 
+/* The extended form's whole disks (the PV twins' numbers). */
+START_TEST(test_ext_disk)
+{
+    unsigned d;
+
+    ck_assert_int_eq(blkif_vdev_to_devid("xvdq", &d), 0);
+    ck_assert_int_eq(blkif_devid_ext_disk(d), 16);
+    ck_assert_int_eq(blkif_vdev_to_devid("xvdaaa", &d), 0);
+    ck_assert_uint_eq(d, BLKIF_DEVID_EXT_DISK(702));
+    ck_assert_int_eq(blkif_devid_ext_disk(d), 702);
+    ck_assert_int_eq(blkif_devid_ext_disk(BLKIF_DEVID_EXT_DISK(4095)), 4095);
+    ck_assert_int_eq(blkif_devid_ext_disk(BLKIF_DEVID_EXT), 0);
+    /* A partition, the xvd major, IDE, a plain number, a higher flag. */
+    ck_assert_int_eq(blkif_vdev_to_devid("xvdq1", &d), 0);
+    ck_assert_int_eq(blkif_devid_ext_disk(d), -1);
+    ck_assert_int_eq(blkif_devid_ext_disk(51728), -1);
+    ck_assert_int_eq(blkif_devid_ext_disk(768), -1);
+    ck_assert_int_eq(blkif_devid_ext_disk(5000), -1);
+    ck_assert_int_eq(blkif_devid_ext_disk((2u << 28) | (16u << 8)), -1);
+    ck_assert_int_eq(blkif_devid_ext_disk(BLKIF_DEVID_EXT_DISK(16) | (1u << 30)), -1);
+}
+END_TEST
+
 static struct rtv_local_hub *hub;
 
 static void setup(void)
@@ -191,6 +214,7 @@ static Suite *blkif_xs_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, test_vdev_names);
+    tcase_add_test(tc, test_ext_disk);
     tcase_add_test(tc, test_paths);
     suite_add_tcase(s, tc);
     TCase *st = tcase_create("store");

@@ -72,6 +72,21 @@ int blkif_xs_printf(struct rtv_store *s, rtv_txn_t t, const struct blkif_xs_dev 
  * partitions.  -EINVAL for anything else. */
 int blkif_vdev_to_devid(const char *vdev, unsigned *devid);
 
+/* The extended vbd number (Xen's docs/misc/vbd-interface.txt): 1 << 28 |
+ * disk << 8 | partition, what xl writes for xvd disks from xvdq (16) on.
+ * A Linux HVM guest whose emulated disks were not unplugged lets its
+ * xen-blkfront attach a vbd only in the xvd major (202 << 8: xvda..xvdp)
+ * or in this form (blkfront_probe, "HVM does not support vbd"), and gives
+ * an extended disk the minors disk << 8 .. disk << 8 | 255, which must fit
+ * in the kernel's 20 minor bits: disks below BLKIF_DEVID_EXT_LINUX_DISKS. */
+#define BLKIF_DEVID_EXT             (1u << 28)
+#define BLKIF_DEVID_EXT_DISK(disk)  (BLKIF_DEVID_EXT | ((unsigned)(disk) << 8))
+#define BLKIF_DEVID_EXT_LINUX_DISKS 4096u
+
+/* The disk number of devid if it is a whole disk (partition 0) of the
+ * extended form, else -1. */
+long blkif_devid_ext_disk(unsigned devid);
+
 struct blkif_xs_attach {
     struct blkif_xs_dev dev;
     const char *params;      /* image file or block device */
