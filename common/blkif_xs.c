@@ -278,6 +278,11 @@ int blkif_xs_remove(struct rtv_store *s, const struct blkif_xs_dev *d)
     return rtv_xs_transact(s, 0, remove_txn, (void *)d);
 }
 
+int blkif_xs_close(struct rtv_store *s, const struct blkif_xs_dev *d)
+{
+    return rtv_xs_transact(s, 0, close_txn, (void *)d);
+}
+
 int blkif_xs_detach(struct rtv_store *s, const struct blkif_xs_dev *d, int timeout_ms,
                     bool force)
 {
@@ -285,7 +290,7 @@ int blkif_xs_detach(struct rtv_store *s, const struct blkif_xs_dev *d, int timeo
     unsigned long long st = 0;
     int rc, waited = 0;
 
-    rc = rtv_xs_transact(s, 0, close_txn, (void *)d);
+    rc = blkif_xs_close(s, d);
     if (rc < 0)
         return rc;
     if ((rc = blkif_xs_path(path, sizeof(path), d, RTV_XS_VBD_BE_STATE, 0, 0)) < 0 ||

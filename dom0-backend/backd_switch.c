@@ -250,6 +250,24 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
         vbd_watch(sw, v, true);
     v->up_pending = false;
     v->down_pending = true;
+    /* The machine tears down only once the guest left the PV path (the
+     * shunt acked a mode without it, or never got to use the ring), so the
+     * ring may be closed now.  A userspace frontend closes by itself; the
+     * guest kernel's xen-blkfront under the dm route never does (an unused
+     * disk stays Connected): it closes when its backend goes Closing, as
+     * on libxl's detach.  Only a frontend that holds a ring is asked; the
+     * poll below removes the vbd once both ends are Closed. */
+    int fe = vbd_state(sw, dom, v->devid, RTV_XS_VBD_FE_STATE);
+    int be = vbd_state(sw, dom, v->devid, RTV_XS_VBD_BE_STATE);
+    if ((fe == XenbusStateInitialised || fe == XenbusStateConnected) &&
+        be != XenbusStateClosing && be != XenbusStateClosed) {
+        struct blkif_xs_dev d = { sw->bedomid, dom, v->devid, BLKIF_XS_BTYPE };
+        int rc = blkif_xs_close(sw->xs, &d);
+
+        if (rc < 0)
+            sw_log(sw, "dom%u %s: cannot ask PV twin vbd %u to close: %s", dom, vdev,
+                   v->devid, strerror(-rc));
+    }
 }
 
 /* The machine gave up waiting for the tear-down: the twin stays (its

@@ -110,6 +110,12 @@ int blkif_xs_attach(struct rtv_store *s, const struct blkif_xs_attach *a);
  * the ring, or whose guest is gone. */
 int blkif_xs_remove(struct rtv_store *s, const struct blkif_xs_dev *d);
 
+/* Asks the backend to close, as libxl's detach does (online = 0, state =
+ * Closing, one transaction): the frontend sees its backend Closing and
+ * closes too (the stock blkfront then marks its disk dead and goes to
+ * Closed).  Does not wait. */
+int blkif_xs_close(struct rtv_store *s, const struct blkif_xs_dev *d);
+
 /* libxl's detach: asks the backend to close (online = 0, state = Closing),
  * waits up to timeout_ms for the backend to reach Closed, then removes both
  * directories.  -ETIMEDOUT leaves them in place (force = remove anyway). */
