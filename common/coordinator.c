@@ -164,7 +164,10 @@ static int publish_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
         PUT(RTV_XS_CTL_STATS_ROLLBACKS, "%llu", (unsigned long long)d->m.rollbacks);
         PUT(RTV_XS_CTL_STATS_BLACKOUT_US, "%llu", (unsigned long long)d->m.blackout_us);
         PUT(RTV_XS_CTL_STATS_HELD, "%llu", (unsigned long long)d->m.held);
+        PUT(RTV_XS_CTL_STATS_FAILOVERS, "%llu", (unsigned long long)d->m.failovers);
     }
+    if (out->publish_failover)
+        PUT(RTV_XS_CTL_FAILOVER, "%s", out->failover_why);
 #undef PUT
     return 0;
 }

@@ -19,6 +19,11 @@
  *   SHUNT --> ROLLBACK_SHUNT --shunt back in M--> [ROLLBACK_DOWN] --> STABLE(M)
  *
  * Every phase but STABLE has a deadline; TICK events enforce it.
+ *
+ * Failover, which the guest does on its own (no request):
+ *
+ *   STABLE(pv|selective) --shunt-state failed-over--> [BACKEND_DOWN] -->
+ *          STABLE(emulated), failover = why, stats/failovers + 1
  */
 #include "rtvirt/switch_coord.h"
 
@@ -139,7 +144,13 @@ static void arm(struct rtv_coord *c, uint64_t now, enum rtv_coord_phase phase)
 
 static void finish(struct rtv_coord *c, struct rtv_coord_out *out)
 {
-    if (c->rolled_back) {
+    if (c->failing_over) {
+        /* Not a switch: nothing was asked, nothing is answered. */
+        c->failing_over = false;
+        c->mode = c->target;
+        out->publish_failover = true;
+        snprintf(out->failover_why, sizeof(out->failover_why), "%s", c->why);
+    } else if (c->rolled_back) {
         c->rollbacks++;
         answer(c, out, "rolled-back", c->switch_id, c->why);
     } else {
@@ -315,6 +326,34 @@ static void maybe_dm_sync(struct rtv_coord *c, const struct rtv_coord_event *ev,
     out->actions |= RTV_CACT_DM_SYNC;
 }
 
+/* The shunt reports failed-over while dom0 says pv or selective: the guest
+ * kernel lost its PV leg and re-issued what failed on the emulated path,
+ * where everything goes now.  dom0 follows: state emulated, the PV backend
+ * (dead, or of no use to a guest that left it) torn down, so that a later
+ * switch to a PV mode brings up a fresh one.  Any shunt-ack-id: the shunt
+ * reports a failover under the switch it last acknowledged. */
+static void on_failed_over(struct rtv_coord *c, const struct rtv_coord_event *ev,
+                           struct rtv_coord_out *out)
+{
+    char why[sizeof(c->why)];
+
+    snprintf(why, sizeof(why), "the guest failed over from %s to the emulated path: %.300s",
+             rtv_mode_name(c->mode), ev->shunt_error && ev->shunt_error[0] ? ev->shunt_error
+                                                                           : "no reason given");
+    set_why(c, why);
+    c->failovers++;
+    c->failing_over = true;
+    c->rolled_back = false;
+    c->target = RTV_MODE_EMULATED;
+    if (c->backend_up) {
+        out->actions |= RTV_CACT_TEAR_DOWN;
+        arm(c, ev->now_ms, RTV_COORD_BACKEND_DOWN);
+        publish_state(c, out);
+    } else {
+        finish(c, out);
+    }
+}
+
 static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
                      struct rtv_coord_out *out)
 {
@@ -322,6 +361,11 @@ static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
     uint64_t ack;
 
     maybe_dm_sync(c, ev, out);
+    if (c->phase == RTV_COORD_STABLE && rtv_mode_needs_pv(c->mode) &&
+        ev->shunt_state != NULL && strcmp(ev->shunt_state, "failed-over") == 0) {
+        on_failed_over(c, ev, out);
+        return;
+    }
     if (c->phase != RTV_COORD_SHUNT && c->phase != RTV_COORD_ROLLBACK_SHUNT)
         return;
     if (!guest_uint(RTV_XS_SHUNT_ACK_ID, ev->shunt_ack_id, &ack, out) ||
@@ -396,7 +440,10 @@ static void on_tick(struct rtv_coord *c, uint64_t now, struct rtv_coord_out *out
         snprintf(why, sizeof(why),
                  "warning: the PV ring did not reach Closed within %u ms and is "
                  "still up", c->timeout_ms);
-        set_why(c, why);
+        if (c->failing_over)
+            append_why(c, why);   /* the failover's reason comes first */
+        else
+            set_why(c, why);
         out->actions |= RTV_CACT_KEEP;
         finish(c, out);
         break;

@@ -244,6 +244,27 @@ START_TEST(switches_to_pv_and_back)
 }
 END_TEST
 
+/* The guest fails over by itself while pv: the store says so, the PV
+ * backend is torn down, and dom0's state follows to emulated. */
+START_TEST(guest_failover_is_published_and_followed)
+{
+    start();
+    ask("pv", 0);
+    shunt_reports("enlightened", "1");
+    pump();
+    ck_assert_str_eq(get(CTL "state"), "pv");
+    put(guest.xs, REP "shunt-error", "the PV leg 202:179712 failed (1 PV errors)");
+    put(guest.xs, REP "shunt-state", "failed-over");
+    pump();
+    ck_assert_int_eq(be.down_calls, 1);
+    ck_assert_str_eq(get(CTL "state"), "emulated");   /* closed at once here */
+    ck_assert_str_eq(get(CTL "result-id"), "1");      /* nothing answered */
+    ck_assert_str_eq(get(CTL "stats/failovers"), "1");
+    ck_assert_contains(get(CTL "failover"), "the guest failed over from pv to the emulated "
+                       "path: the PV leg 202:179712 failed (1 PV errors)");
+}
+END_TEST
+
 START_TEST(flushed_shunt_gets_one_device_model_sync_per_switch)
 {
     start();
@@ -486,6 +507,7 @@ static Suite *coordinator_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, discovers_devices_before_and_after_start);
     tcase_add_test(tc, switches_to_pv_and_back);
+    tcase_add_test(tc, guest_failover_is_published_and_followed);
     tcase_add_test(tc, flushed_shunt_gets_one_device_model_sync_per_switch);
     tcase_add_test(tc, failed_device_model_sync_rolls_back_with_the_reason);
     tcase_add_test(tc, device_model_sync_started_elsewhere_finishes_later);

@@ -656,6 +656,38 @@ START_TEST(failover_is_reported_and_not_undone_alone)
 }
 END_TEST
 
+/* What dom0's coordinator does on failed-over (switch_coord.c): tears the
+ * twin down under the last switch-id (switching-to-emulated, nothing for
+ * the shunt to do: that id is answered), then says emulated; the shunt
+ * follows by loading a table without the failed PV disk, through the same
+ * gate (dom0 synced that id already), and acks it as emulating. */
+START_TEST(failover_followed_by_dom0_drops_the_failed_leg)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    full_switch("emulated", "18", "pv", "enlightened");
+    fake_failover(2, 1);
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
+    unsigned loads = fk.loads;
+
+    order_switch("pv", "18", "switching-to-emulated");
+    run_for(700);
+    ck_assert_uint_eq(fk.loads, loads);
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "failed-over");
+    put(RTV_XS_CTL_STATE, "emulated");
+    ck_assert_msg(run_until(RTV_XS_SHUNT_STATE, "emulating", 3000), "%s / %s",
+                  get(RTV_XS_SHUNT_STATE), get(RTV_XS_SHUNT_ERROR));
+    ck_assert_uint_eq(fk.loads, loads + 1);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_ACK_ID), "18");
+    ck_assert(!fk.st.failed_over);
+    /* and it stays there */
+    run_for(700);
+    ck_assert_uint_eq(fk.loads, loads + 1);
+}
+END_TEST
+
 START_TEST(failed_over_device_switched_to_its_own_mode_reloads)
 {
     put(RTV_XS_CTL_DEVID, DEVID);
@@ -787,6 +819,7 @@ static Suite *dmctl_suite(void)
     tcase_add_test(tc, dom0_rollback_at_the_gate);
     tcase_add_test(tc, dom0_rollback_after_the_flip_switches_back);
     tcase_add_test(tc, failover_is_reported_and_not_undone_alone);
+    tcase_add_test(tc, failover_followed_by_dom0_drops_the_failed_leg);
     tcase_add_test(tc, failed_over_device_switched_to_its_own_mode_reloads);
     tcase_add_test(tc, picked_up_where_a_killed_shunt_left_it);
     tcase_add_test(tc, stopping_at_the_gate_resumes_the_old_table);

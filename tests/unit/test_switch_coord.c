@@ -465,11 +465,81 @@ END_TEST
 /* Random events from guest, backend, clock and orchestrator: result-id never
  * goes backwards, STABLE always publishes a plain mode, and once the
  * orchestrator stops, bounded time brings the machine back to STABLE. */
+/* The guest fails over from pv on its own: dom0 follows to emulated,
+ * tearing the dead backend down first, answers no request, and a switch
+ * to pv afterwards brings up a fresh backend. */
+START_TEST(failover_is_followed_to_emulated)
+{
+    to_pv("1");
+    shunt("failed-over", "1", "the PV leg 202:179712 failed", NULL, NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    assert_state("switching-to-emulated");
+    ck_assert_uint_eq(out.switch_id, 1);
+    ck_assert(!out.publish_result && !out.publish_failover);
+    /* Repeated while the backend goes: nothing more. */
+    shunt("failed-over", "1", "the PV leg 202:179712 failed", NULL, NULL);
+    ck_assert(!out.actions && !out.publish_state && !out.publish_result);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_state("emulated");
+    ck_assert(!out.publish_result);
+    ck_assert(out.publish_failover && out.publish_stats);
+    ck_assert_contains(out.failover_why, "the guest failed over from pv to the emulated path: "
+                       "the PV leg 202:179712 failed");
+    ck_assert_uint_eq(c.failovers, 1);
+    ck_assert_uint_eq(c.switches, 1);
+    ck_assert(!c.backend_up);
+    /* The shunt then follows state emulated (same switch-id): nothing. */
+    shunt("emulating", "1", NULL, NULL, NULL);
+    ck_assert(!out.actions && !out.publish_state && !out.publish_result);
+    /* Back to pv once a backend is there: a fresh one. */
+    request("pv", "2", NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP);
+    simple(RTV_CEV_BACKEND_READY);
+    shunt("enlightened", "2", NULL, "10", "0");
+    assert_result("ok", 2);
+    assert_state("pv");
+}
+END_TEST
+
+/* From selective too; a backend that never closes: the bound ends the
+ * failover with a warning after its reason, and the backend is kept. */
+START_TEST(failover_close_timeout_keeps_backend)
+{
+    request("selective", "1", "100");
+    simple(RTV_CEV_BACKEND_READY);
+    shunt("selective", "1", NULL, NULL, NULL);
+    assert_state("selective");
+    shunt("failed-over", "1", NULL, NULL, NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    request("pv", "2", NULL);   /* refused while the backend goes */
+    assert_result("error", 2);
+    tick(100);
+    ck_assert_uint_eq(out.actions, RTV_CACT_KEEP);
+    assert_state("emulated");
+    ck_assert(out.publish_failover);
+    ck_assert_contains(out.failover_why, "failed over from selective to the emulated path: "
+                       "no reason given; warning: the PV ring did not reach Closed");
+    ck_assert(c.backend_up);
+}
+END_TEST
+
+/* failed-over is only a failover where dom0 says pv or selective. */
+START_TEST(failover_outside_a_pv_mode_is_ignored)
+{
+    shunt("failed-over", "0", "x", NULL, NULL);
+    ck_assert(!out.actions && !out.publish_state && !out.publish_failover);
+    pv_switch_running(NULL);
+    shunt("failed-over", "1", "x", NULL, NULL);   /* in a switch: not a report of the switch */
+    ck_assert(!out.actions && !out.publish_state && !out.publish_failover);
+    ck_assert_uint_eq(c.failovers, 0);
+}
+END_TEST
+
 START_TEST(random_events_keep_invariants)
 {
     static const char *modes[] = { "pv", "emulated", "selective", "bogus", NULL };
     static const char *shunts[] = { "emulating", "enlightened", "selective",
-                                    "failed", "connecting", "flushed", "junk", NULL };
+                                    "failed", "connecting", "flushed", "failed-over", "junk" };
     unsigned seed = 12345u + (unsigned)_i;
     uint32_t last_result = 0, next_id = 1;
 
@@ -489,6 +559,7 @@ START_TEST(random_events_keep_invariants)
         case 3:
             snprintf(id, sizeof(id), "%u", c.switch_id - (r >> 10) % 2);
             shunt(shunts[(r >> 4) % 8], id, "x", "10", "1");
+            ck_assert(!out.publish_failover || c.mode == RTV_MODE_EMULATED);
             break;
         default: tick((r >> 4) % 300); break;
         }
@@ -539,6 +610,9 @@ static Suite *switch_coord_suite(void)
     tcase_add_test(tc, dm_check_failure_keeps_the_guest_on_pv);
     tcase_add_test(tc, recover_does_not_sync_a_switch_it_rolls_back);
     tcase_add_test(tc, recover_refuses_unmanaged);
+    tcase_add_test(tc, failover_is_followed_to_emulated);
+    tcase_add_test(tc, failover_close_timeout_keeps_backend);
+    tcase_add_test(tc, failover_outside_a_pv_mode_is_ignored);
     tcase_add_loop_test(tc, random_events_keep_invariants, 0, 8);
     suite_add_tcase(s, tc);
     return s;

@@ -61,8 +61,13 @@ struct rtv_coord {
     bool                 rolled_back;  /* the running switch ends in rollback */
     char                 why[384];     /* reason for rollback / warning */
     uint32_t             dm_sync_id;   /* switch-id the device-model sync was asked for */
+    /* The guest failed over from a PV mode to the emulated path by itself
+     * (shunt-state = failed-over): dom0 follows it to emulated, tearing
+     * the dead PV backend down on the way (state switching-to-emulated,
+     * phase BACKEND_DOWN), with no request to answer. */
+    bool                 failing_over;
 
-    uint64_t             switches, rollbacks, blackout_us, held;
+    uint64_t             switches, rollbacks, blackout_us, held, failovers;
 };
 
 enum rtv_coord_event_kind {
@@ -115,6 +120,8 @@ struct rtv_coord_out {
     uint32_t    result_id;
     char        error[512];
     bool        publish_stats;     /* stats/ from the struct */
+    bool        publish_failover;  /* failover = failover_why */
+    char        failover_why[512];
     char        note[256];         /* ignored input, for the log only */
 };
 
