@@ -101,6 +101,20 @@ static int read_be_state(rtv_domid_t domid, unsigned devid)
     return (int)v;
 }
 
+/* Polls the backend's state until it is want (at most ms); the last value
+ * read.  The engine reports an attach failure (hotplug-status) before it
+ * moves the state, as tools read them in that order. */
+static int wait_be_state(rtv_domid_t domid, unsigned devid, int want, int ms)
+{
+    int v = read_be_state(domid, devid);
+
+    for (; v != want && ms > 0; ms -= 10) {
+        usleep(10000);
+        v = read_be_state(domid, devid);
+    }
+    return v;
+}
+
 /* The backend daemon's engine in a child.  It sends its counters on a pipe
  * whenever they change (so a test can wait for what the daemon did, rather
  * than sleep and hope) and once more when told to stop with SIGTERM. */
@@ -1655,7 +1669,7 @@ START_TEST(attach_failure_reported)
     ck_assert_ptr_nonnull(strstr(val, "/nonexistent/rtvirt-image"));
     free(val);
     rtv_xen_close(&x);
-    ck_assert_int_eq(read_be_state(1, DEV_A), XenbusStateClosing);
+    ck_assert_int_eq(wait_be_state(1, DEV_A, XenbusStateClosing, 3000), XenbusStateClosing);
     stop_backend(bp);
 }
 END_TEST
