@@ -616,6 +616,32 @@ def main(argv):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, on_term)
 
+    # Images first, outside the lock: a cold build (the patched hypervisor,
+    # the outer QEMU, debootstrap) must not hold the lab while other flights
+    # wait; images.py serialises builds of one image on its own lock.
+    t_img = now()
+    say("flight %s: hypervisor %s, %s dom0, results in %s, image cache %s" % (fl.name, hyp, fl.dom0.upper(), out, images.cache_dir()))
+    try:
+        imgs = {"xen": images.xen(hyp), "dom0": images.dom0(), "guest": images.guest()}
+    except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
+        print("flight: images: %s" % e, file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        print("flight: interrupted while building images", file=sys.stderr)
+        return 2
+    if a.outer_qemu == "system":
+        a.outer_qemu = "qemu-system-x86_64"
+    elif a.outer_qemu == "patched":
+        try:
+            a.outer_qemu = images.qemu()
+        except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
+            print("flight: images: %s" % e, file=sys.stderr)
+            return 3
+        except KeyboardInterrupt:
+            print("flight: interrupted while building the outer QEMU", file=sys.stderr)
+            return 2
+    say("images ready after %.0f s" % (now() - t_img))
+
     # one nested Xen at a time on this machine
     lock = open("/tmp/rtvirt-lab.lock", "w")
     try:
@@ -639,27 +665,6 @@ def main(argv):
                     return 2
 
     t_start = now()
-    say("flight %s: hypervisor %s, %s dom0, results in %s, image cache %s" % (fl.name, hyp, fl.dom0.upper(), out, images.cache_dir()))
-    try:
-        imgs = {"xen": images.xen(hyp), "dom0": images.dom0(), "guest": images.guest()}
-    except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
-        print("flight: images: %s" % e, file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        print("flight: interrupted while building images", file=sys.stderr)
-        return 2
-    if a.outer_qemu == "system":
-        a.outer_qemu = "qemu-system-x86_64"
-    elif a.outer_qemu == "patched":
-        try:
-            a.outer_qemu = images.qemu()
-        except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
-            print("flight: images: %s" % e, file=sys.stderr)
-            return 3
-        except KeyboardInterrupt:
-            print("flight: interrupted while building the outer QEMU", file=sys.stderr)
-            return 2
-    say("images ready after %.0f s" % (now() - t_start))
 
     shutil.rmtree(out, ignore_errors=True)
     os.makedirs(out)
