@@ -21,7 +21,8 @@
 #include "rtvirt/xs_util.h"
 
 #define PATH_LEN 256
-#define TOKEN "rtvirt-coord"
+/* One per class: a class's coordinator may share a store connection. */
+#define TOKEN_MAX 32
 
 struct dev {
     rtv_domid_t      dom;
@@ -31,6 +32,8 @@ struct dev {
 
 struct rtv_coordinator {
     struct rtv_store                   *xs;
+    const struct rtv_devclass          *cls;
+    char                                token[TOKEN_MAX];
     const struct rtv_coord_backend_ops *ops;
     void                               *ctx;
     struct dev                         *devs;
@@ -66,28 +69,27 @@ void rtv_coordinator_set_log(struct rtv_coordinator *co,
 
 /* ---- paths ------------------------------------------------------------------ */
 
-static int dev_path(char *buf, enum rtv_xs_node node, rtv_domid_t dom,
-                    const char *vdev)
+/* The path of role's node for dom/vdev ("vdev": the device's key, a vdev
+ * name or a NIC's devid); -EINVAL for a role the class lacks. */
+static int dev_path(const struct rtv_devclass *cls, char *buf, enum rtv_role role,
+                    rtv_domid_t dom, const char *vdev)
 {
-    struct rtv_xs_args a = { .domid = dom, .vdev = vdev };
-    return rtv_xs_path(buf, PATH_LEN, node, &a, NULL);
+    return rtv_devclass_path(cls, role, dom, vdev, buf, PATH_LEN, NULL);
 }
 
-/* The directory holding one entry per vdev, for the control tree (ctl) or
- * the guest's report tree. */
-static void vdev_parent(char *buf, enum rtv_xs_node node, rtv_domid_t dom)
+/* The directory holding one entry per device of the class, in the control
+ * tree or the guest's report tree; these are also the two watches. */
+static void vdev_parent(const struct rtv_devclass *cls, char *buf, enum rtv_role role,
+                        rtv_domid_t dom)
 {
-    struct rtv_xs_args a = { .domid = dom, .vdev = "x" };
-    rtv_xs_dir(buf, PATH_LEN, node, &a, NULL);
-    *strrchr(buf, '/') = '\0';
+    rtv_devclass_parent(cls, role == RTV_R_SHUNT_STATE, dom, buf, PATH_LEN);
 }
 
-/* The domain's rtvirt root (control) and report root: the two watches. */
-static void domain_roots(rtv_domid_t dom, char *ctl, char *report)
+static void domain_roots(const struct rtv_devclass *cls, rtv_domid_t dom, char *ctl,
+                         char *report)
 {
-    vdev_parent(ctl, RTV_XS_CTL_STATE, dom);
-    *strrchr(ctl, '/') = '\0';        /* .../rtvirt/vbd -> .../rtvirt */
-    vdev_parent(report, RTV_XS_SHUNT_STATE, dom);
+    vdev_parent(cls, ctl, RTV_R_STATE, dom);
+    vdev_parent(cls, report, RTV_R_SHUNT_STATE, dom);
 }
 
 static char *read_opt(struct rtv_store *xs, const char *path)
@@ -97,11 +99,11 @@ static char *read_opt(struct rtv_store *xs, const char *path)
     return rtv_xs_read(xs, RTV_XS_NO_TXN, path, &v, &n) == 0 ? v : NULL;
 }
 
-static char *read_node(struct rtv_store *xs, enum rtv_xs_node node,
+static char *read_node(struct rtv_coordinator *co, enum rtv_role role,
                        rtv_domid_t dom, const char *vdev)
 {
     char path[PATH_LEN];
-    return dev_path(path, node, dom, vdev) == 0 ? read_opt(xs, path) : NULL;
+    return dev_path(co->cls, path, role, dom, vdev) == 0 ? read_opt(co->xs, path) : NULL;
 }
 
 /* ---- devices ---------------------------------------------------------------- */
@@ -137,37 +139,38 @@ static int publish_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     int rc;
 
     /* Unmanaged meanwhile: writing would resurrect its nodes. */
-    dev_path(path, RTV_XS_CTL_STATE, d->dom, d->vdev);
+    dev_path(d->m.cls, path, RTV_R_STATE, d->dom, d->vdev);
     if ((rc = rtv_xs_read(xs, t, path, &state, &n)) < 0)
         return rc;
     free(state);
 
 #define PUT(node, ...)                                                        \
     do {                                                                     \
-        dev_path(path, node, d->dom, d->vdev);                               \
+        if (dev_path(d->m.cls, path, node, d->dom, d->vdev) < 0)             \
+            break;   /* a node this class does not have */                  \
         if ((rc = rtv_xs_printf(xs, t, path, __VA_ARGS__)) < 0)              \
             return rc;                                                       \
     } while (0)
 
     if (out->publish_state) {
-        PUT(RTV_XS_CTL_STATE, "%s", out->state);
-        PUT(RTV_XS_CTL_SWITCH_ID, "%u", out->switch_id);
-        PUT(RTV_XS_CTL_PREVIOUS, "%s", out->previous);
+        PUT(RTV_R_STATE, "%s", out->state);
+        PUT(RTV_R_SWITCH_ID, "%u", out->switch_id);
+        PUT(RTV_R_PREVIOUS, "%s", out->previous);
     }
     if (out->publish_result) {
-        PUT(RTV_XS_CTL_RESULT, "%s", out->result);
-        PUT(RTV_XS_CTL_RESULT_ID, "%u", out->result_id);
-        PUT(RTV_XS_CTL_ERROR, "%s", out->error);
+        PUT(RTV_R_RESULT, "%s", out->result);
+        PUT(RTV_R_RESULT_ID, "%u", out->result_id);
+        PUT(RTV_R_ERROR, "%s", out->error);
     }
     if (out->publish_stats) {
-        PUT(RTV_XS_CTL_STATS_SWITCHES, "%llu", (unsigned long long)d->m.switches);
-        PUT(RTV_XS_CTL_STATS_ROLLBACKS, "%llu", (unsigned long long)d->m.rollbacks);
-        PUT(RTV_XS_CTL_STATS_BLACKOUT_US, "%llu", (unsigned long long)d->m.blackout_us);
-        PUT(RTV_XS_CTL_STATS_HELD, "%llu", (unsigned long long)d->m.held);
-        PUT(RTV_XS_CTL_STATS_FAILOVERS, "%llu", (unsigned long long)d->m.failovers);
+        PUT(RTV_R_STATS_SWITCHES, "%llu", (unsigned long long)d->m.switches);
+        PUT(RTV_R_STATS_ROLLBACKS, "%llu", (unsigned long long)d->m.rollbacks);
+        PUT(RTV_R_STATS_BLACKOUT_US, "%llu", (unsigned long long)d->m.blackout_us);
+        PUT(RTV_R_STATS_HELD, "%llu", (unsigned long long)d->m.held);
+        PUT(RTV_R_STATS_FAILOVERS, "%llu", (unsigned long long)d->m.failovers);
     }
     if (out->publish_failover)
-        PUT(RTV_XS_CTL_FAILOVER, "%s", out->failover_why);
+        PUT(RTV_R_FAILOVER, "%s", out->failover_why);
 #undef PUT
     return 0;
 }
@@ -191,17 +194,17 @@ static int synced_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     int rc;
 
     /* Unmanaged meanwhile: writing would resurrect its nodes. */
-    dev_path(path, RTV_XS_CTL_STATE, s->d->dom, s->d->vdev);
+    dev_path(s->d->m.cls, path, RTV_R_STATE, s->d->dom, s->d->vdev);
     if ((rc = rtv_xs_read(xs, t, path, &state, &n)) < 0)
         return rc;
     free(state);
-    if (s->have_us) {
-        dev_path(path, RTV_XS_CTL_STATS_DM_SYNC_US, s->d->dom, s->d->vdev);
+    if (s->have_us &&
+        dev_path(s->d->m.cls, path, RTV_R_STATS_GATE_US, s->d->dom, s->d->vdev) == 0) {
         if ((rc = rtv_xs_printf(xs, t, path, "%llu", (unsigned long long)s->us)) < 0)
             return rc;
     }
     /* The shunt flips on this one. */
-    dev_path(path, RTV_XS_CTL_DM_SYNCED_ID, s->d->dom, s->d->vdev);
+    dev_path(s->d->m.cls, path, RTV_R_GATE_ID, s->d->dom, s->d->vdev);
     return rtv_xs_printf(xs, t, path, "%u", s->id);
 }
 
@@ -261,10 +264,11 @@ static void dm_sync(struct rtv_coordinator *co, rtv_domid_t dom, const char *vde
         return;
     id = d->m.dm_sync_id;
     if (co->ops->dm_sync) {
-        char *image = read_node(co->xs, RTV_XS_CTL_IMAGE, dom, vdev);
+        char *image = read_node(co, RTV_R_ARG, dom, vdev);
         if (image == NULL)
-            rc = rtv_err_set(&err, ENOENT, "node ctl-image: absent");
-        else if ((rc = rtv_xs_check_value(RTV_XS_CTL_IMAGE, image, &err)) == 0)
+            rc = rtv_err_set(&err, ENOENT, "node %s: absent",
+                             rtv_xs_nodes[co->cls->nodes[RTV_R_ARG]].id);
+        else if ((rc = rtv_xs_check_value((enum rtv_xs_node)co->cls->nodes[RTV_R_ARG], image, &err)) == 0)
             rc = co->ops->dm_sync(co->ctx, dom, vdev, image, id, &us, &err);
         free(image);
     }
@@ -321,11 +325,12 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
         dm_sync(co, dom, vdev, now);
     if (out->actions & RTV_CACT_BRING_UP) {
         struct rtv_err err = {0};
-        char *image = read_node(co->xs, RTV_XS_CTL_IMAGE, dom, vdev);
+        char *image = read_node(co, RTV_R_ARG, dom, vdev);
         int rc;
         if (image == NULL)
-            rc = rtv_err_set(&err, ENOENT, "node ctl-image: absent");
-        else if ((rc = rtv_xs_check_value(RTV_XS_CTL_IMAGE, image, &err)) == 0)
+            rc = rtv_err_set(&err, ENOENT, "node %s: absent",
+                             rtv_xs_nodes[co->cls->nodes[RTV_R_ARG]].id);
+        else if ((rc = rtv_xs_check_value((enum rtv_xs_node)co->cls->nodes[RTV_R_ARG], image, &err)) == 0)
             rc = co->ops->bring_up(co->ctx, dom, vdev, image, &err);
         free(image);
         if (rc < 0) {
@@ -354,9 +359,10 @@ static void free_nodes(char **vals, unsigned n)
 }
 
 struct read_set {
+    const struct rtv_devclass *cls;
     rtv_domid_t            dom;
     const char            *vdev;
-    const enum rtv_xs_node *nodes;
+    const enum rtv_role   *nodes;
     char                 **vals;
     unsigned               n;
 };
@@ -377,8 +383,8 @@ static int read_set_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 
     read_set_clear(r);   /* a retried body starts afresh */
     for (unsigned i = 0; i < r->n; i++) {
-        if (dev_path(path, r->nodes[i], r->dom, r->vdev) < 0)
-            continue;
+        if (dev_path(r->cls, path, r->nodes[i], r->dom, r->vdev) < 0)
+            continue;   /* a role the class lacks: absent */
         int rc = rtv_xs_read(xs, t, path, &r->vals[i], &len);
         if (rc == -ENOENT)
             r->vals[i] = NULL;
@@ -394,9 +400,9 @@ static int read_set_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
  * one, an old request could be paired with a new request-id (seen in the
  * switch component test: a request answered "already in mode"). */
 static void read_nodes(struct rtv_coordinator *co, rtv_domid_t dom, const char *vdev,
-                       const enum rtv_xs_node *nodes, char **vals, unsigned n)
+                       const enum rtv_role *nodes, char **vals, unsigned n)
 {
-    struct read_set r = { dom, vdev, nodes, vals, n };
+    struct read_set r = { co->cls, dom, vdev, nodes, vals, n };
 
     for (unsigned i = 0; i < n; i++)
         vals[i] = NULL;
@@ -410,7 +416,7 @@ static void read_nodes(struct rtv_coordinator *co, rtv_domid_t dom, const char *
 /* read_nodes() for d, through a copy of its name, as the other users of
  * d's identity hold it. */
 static void read_dev_nodes(struct rtv_coordinator *co, const struct dev *d,
-                           const enum rtv_xs_node *nodes, char **vals, unsigned n)
+                           const enum rtv_role *nodes, char **vals, unsigned n)
 {
     char vdev[sizeof(d->vdev)];
 
@@ -420,8 +426,8 @@ static void read_dev_nodes(struct rtv_coordinator *co, const struct dev *d,
 
 static void feed_request(struct rtv_coordinator *co, struct dev *d, uint64_t now)
 {
-    static const enum rtv_xs_node nodes[3] = {
-        RTV_XS_CTL_REQUEST, RTV_XS_CTL_REQUEST_ID, RTV_XS_CTL_TIMEOUT_MS };
+    static const enum rtv_role nodes[3] = {
+        RTV_R_REQUEST, RTV_R_REQUEST_ID, RTV_R_TIMEOUT_MS };
     char *v[3];
 
     read_dev_nodes(co, d, nodes, v, 3);
@@ -434,9 +440,9 @@ static void feed_request(struct rtv_coordinator *co, struct dev *d, uint64_t now
 
 static void feed_shunt(struct rtv_coordinator *co, struct dev *d, uint64_t now)
 {
-    static const enum rtv_xs_node nodes[5] = {
-        RTV_XS_SHUNT_STATE, RTV_XS_SHUNT_ACK_ID, RTV_XS_SHUNT_ERROR,
-        RTV_XS_SHUNT_BLACKOUT_US, RTV_XS_SHUNT_HELD };
+    static const enum rtv_role nodes[5] = {
+        RTV_R_SHUNT_STATE, RTV_R_SHUNT_ACK_ID, RTV_R_SHUNT_ERROR,
+        RTV_R_SHUNT_BLACKOUT_US, RTV_R_SHUNT_HELD };
     char *v[5];
 
     read_dev_nodes(co, d, nodes, v, 5);
@@ -453,14 +459,13 @@ static void add_dev(struct rtv_coordinator *co, rtv_domid_t dom,
                     const char *vdev, uint64_t now)
 {
     struct rtv_coord_out out;
-    struct rtv_xs_args a = { .domid = dom, .vdev = vdev };
     char path[PATH_LEN];
 
     if (find_dev(co, dom, vdev))
         return;
-    if (rtv_xs_path(path, sizeof(path), RTV_XS_CTL_STATE, &a, NULL) < 0) {
-        logf_(co, "domain %u: ignoring a device called \"%.32s\": not a valid vdev name",
-              (unsigned)dom, vdev);
+    if (dev_path(co->cls, path, RTV_R_STATE, dom, vdev) < 0) {
+        logf_(co, "domain %u: ignoring a %s called \"%.32s\": not a valid name",
+              (unsigned)dom, co->cls->name, vdev);
         return;
     }
     if (co->ndevs == co->capdevs) {
@@ -474,16 +479,16 @@ static void add_dev(struct rtv_coordinator *co, rtv_domid_t dom,
         co->capdevs = cap;
     }
 
-    static const enum rtv_xs_node nodes[] = {
-        RTV_XS_CTL_STATE, RTV_XS_CTL_PREVIOUS, RTV_XS_CTL_SWITCH_ID,
-        RTV_XS_CTL_RESULT_ID, RTV_XS_SHUNT_STATE, RTV_XS_SHUNT_ACK_ID };
+    static const enum rtv_role nodes[] = {
+        RTV_R_STATE, RTV_R_PREVIOUS, RTV_R_SWITCH_ID,
+        RTV_R_RESULT_ID, RTV_R_SHUNT_STATE, RTV_R_SHUNT_ACK_ID };
     char *v[6];
     read_nodes(co, dom, vdev, nodes, v, 6);
     struct dev *d = &co->devs[co->ndevs];
     memset(d, 0, sizeof(*d));
     d->dom = dom;
     snprintf(d->vdev, sizeof(d->vdev), "%s", vdev);
-    int rc = rtv_coord_recover(&d->m, now, v[0], v[1], v[2], v[3], v[4], v[5],
+    int rc = rtv_coord_recover_class(&d->m, co->cls, now, v[0], v[1], v[2], v[3], v[4], v[5],
                                co->ops->present(co->ctx, dom, vdev), &out);
     free_nodes(v, 6);
     if (rc < 0)
@@ -504,7 +509,7 @@ static void scan_domain(struct rtv_coordinator *co, rtv_domid_t dom, uint64_t no
     char **names;
     unsigned n;
 
-    vdev_parent(dir, RTV_XS_CTL_STATE, dom);
+    vdev_parent(co->cls, dir, RTV_R_STATE, dom);
     if (rtv_xs_directory(co->xs, RTV_XS_NO_TXN, dir, &names, &n) < 0)
         return;
     for (unsigned i = 0; i < n; i++)
@@ -513,7 +518,7 @@ static void scan_domain(struct rtv_coordinator *co, rtv_domid_t dom, uint64_t no
     /* Devices whose control directory went away (unmanaged). */
     for (unsigned i = 0; i < co->ndevs;) {
         struct dev *d = &co->devs[i];
-        char *st = d->dom == dom ? read_node(co->xs, RTV_XS_CTL_STATE, dom, d->vdev)
+        char *st = d->dom == dom ? read_node(co, RTV_R_STATE, dom, d->vdev)
                                  : (char *)"";
         if (st == NULL) {
             drop_dev(co, d);
@@ -548,9 +553,9 @@ static int watch_domain(struct rtv_coordinator *co, rtv_domid_t dom)
         co->doms = n;
         co->capdoms = cap;
     }
-    domain_roots(dom, ctl, report);
-    if ((rc = rtv_xs_watch(co->xs, ctl, TOKEN)) < 0 ||
-        (rc = rtv_xs_watch(co->xs, report, TOKEN)) < 0)
+    domain_roots(co->cls, dom, ctl, report);
+    if ((rc = rtv_xs_watch(co->xs, ctl, co->token)) < 0 ||
+        (rc = rtv_xs_watch(co->xs, report, co->token)) < 0)
         return rc;
     co->doms[co->ndoms++] = dom;
     return 0;
@@ -560,9 +565,9 @@ static void unwatch_domain(struct rtv_coordinator *co, unsigned idx)
 {
     char ctl[PATH_LEN], report[PATH_LEN];
 
-    domain_roots(co->doms[idx], ctl, report);
-    rtv_xs_unwatch(co->xs, ctl, TOKEN);
-    rtv_xs_unwatch(co->xs, report, TOKEN);
+    domain_roots(co->cls, co->doms[idx], ctl, report);
+    rtv_xs_unwatch(co->xs, ctl, co->token);
+    rtv_xs_unwatch(co->xs, report, co->token);
     co->doms[idx] = co->doms[--co->ndoms];
 }
 
@@ -613,6 +618,14 @@ struct rtv_coordinator *rtv_coordinator_new(struct rtv_store *xs,
                                             const struct rtv_coord_backend_ops *ops,
                                             void *ctx, struct rtv_err *err)
 {
+    return rtv_coordinator_new_class(xs, &rtv_devclass_vbd, ops, ctx, err);
+}
+
+struct rtv_coordinator *rtv_coordinator_new_class(struct rtv_store *xs,
+                                                  const struct rtv_devclass *cls,
+                                                  const struct rtv_coord_backend_ops *ops,
+                                                  void *ctx, struct rtv_err *err)
+{
     struct rtv_coordinator *co = calloc(1, sizeof(*co));
     if (co == NULL) {
         rtv_err_set(err, ENOMEM, "coordinator: out of memory");
@@ -620,6 +633,8 @@ struct rtv_coordinator *rtv_coordinator_new(struct rtv_store *xs,
     }
     co->xs = xs;
     co->ops = ops;
+    co->cls = cls;
+    snprintf(co->token, sizeof(co->token), "rtvirt-coord-%s", cls->name);
     co->ctx = ctx;
     return co;
 }
@@ -630,8 +645,8 @@ void rtv_coordinator_free(struct rtv_coordinator *co)
         return;
     while (co->ndoms)
         unwatch_domain(co, co->ndoms - 1);
-    rtv_xs_unwatch(co->xs, "@introduceDomain", TOKEN);
-    rtv_xs_unwatch(co->xs, "@releaseDomain", TOKEN);
+    rtv_xs_unwatch(co->xs, "@introduceDomain", co->token);
+    rtv_xs_unwatch(co->xs, "@releaseDomain", co->token);
     free(co->devs);
     free(co->doms);
     free(co);
@@ -642,8 +657,8 @@ int rtv_coordinator_start(struct rtv_coordinator *co, uint64_t now_ms,
 {
     int rc;
 
-    if ((rc = rtv_xs_watch(co->xs, "@introduceDomain", TOKEN)) < 0 ||
-        (rc = rtv_xs_watch(co->xs, "@releaseDomain", TOKEN)) < 0)
+    if ((rc = rtv_xs_watch(co->xs, "@introduceDomain", co->token)) < 0 ||
+        (rc = rtv_xs_watch(co->xs, "@releaseDomain", co->token)) < 0)
         return rtv_err_set(err, -rc, "cannot watch domain creation/destruction: %s",
                            strerror(-rc));
     scan_domains(co, now_ms);
@@ -674,8 +689,8 @@ static void route(struct rtv_coordinator *co, const char *path, uint64_t now)
         return;
 
     rtv_domid_t dom = (rtv_domid_t)id;
-    vdev_parent(ctl, RTV_XS_CTL_STATE, dom);
-    vdev_parent(report, RTV_XS_SHUNT_STATE, dom);
+    vdev_parent(co->cls, ctl, RTV_R_STATE, dom);
+    vdev_parent(co->cls, report, RTV_R_SHUNT_STATE, dom);
     bool is_report = false;
     const char *rest = NULL;
     if (strncmp(path, ctl, strlen(ctl)) == 0 && path[strlen(ctl)] == '/') {
@@ -704,7 +719,7 @@ static void route(struct rtv_coordinator *co, const char *path, uint64_t now)
         feed_shunt(co, d, now);
         return;
     }
-    char *st = read_node(co->xs, RTV_XS_CTL_STATE, dom, vdev);
+    char *st = read_node(co, RTV_R_STATE, dom, vdev);
     if (st == NULL) {
         drop_dev(co, d);   /* unmanaged */
         return;
@@ -719,7 +734,7 @@ void rtv_coordinator_poll_watches(struct rtv_coordinator *co, uint64_t now_ms)
 
     /* Bounded: never starve the caller's loop under a storm of events. */
     for (int i = 0; i < 1024 && rtv_xs_read_watch(co->xs, &path, &token) == 0; i++) {
-        if (strcmp(token, TOKEN) == 0)
+        if (strcmp(token, co->token) == 0)
             route(co, path, now_ms);
         free(path);
         free(token);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/devclass.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
@@ -24,11 +25,23 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static int node_path(char *buf, enum rtv_xs_node node, rtv_domid_t dom,
-                     const char *vdev, struct rtv_err *err)
+/* A device as the tools name it ("hda", "vif/0"): its class and key. */
+struct dev {
+    const struct rtv_devclass *cls;
+    const char                *key;
+    const char                *name;
+};
+
+static int dev_parse(const char *name, struct dev *d, struct rtv_err *err)
 {
-    struct rtv_xs_args a = { .domid = dom, .vdev = vdev };
-    return rtv_xs_path(buf, PATH_LEN, node, &a, err);
+    d->name = name;
+    return rtv_devclass_parse(name, &d->cls, &d->key, err);
+}
+
+static int node_path(char *buf, enum rtv_role role, rtv_domid_t dom,
+                     const struct dev *d, struct rtv_err *err)
+{
+    return rtv_devclass_path(d->cls, role, dom, d->key, buf, PATH_LEN, err);
 }
 
 /* Reads a node into buf ("" if absent).  Other errors are returned. */
@@ -49,24 +62,29 @@ static int read_into(struct rtv_store *xs, rtv_txn_t t, const char *path,
     return 0;
 }
 
-static int read_node(struct rtv_store *xs, rtv_txn_t t, enum rtv_xs_node node,
-                     rtv_domid_t dom, const char *vdev, char *buf, size_t len)
+/* A role the class lacks reads as absent. */
+static int read_node(struct rtv_store *xs, rtv_txn_t t, enum rtv_role role,
+                     rtv_domid_t dom, const struct dev *d, char *buf, size_t len)
 {
     char path[PATH_LEN];
-    int rc = node_path(path, node, dom, vdev, NULL);
+
+    buf[0] = '\0';
+    if (rtv_devclass_node(d->cls, role) == RTV_R_NONE)
+        return 0;
+    int rc = node_path(path, role, dom, d, NULL);
     return rc < 0 ? rc : read_into(xs, t, path, buf, len);
 }
 
 /* A number the coordinator or guest wrote; anything unparsable counts as 0
  * (the writer is told of its bad value elsewhere). */
 static uint64_t read_num(struct rtv_store *xs, rtv_txn_t t,
-                         enum rtv_xs_node node, rtv_domid_t dom,
-                         const char *vdev)
+                         enum rtv_role role, rtv_domid_t dom,
+                         const struct dev *d)
 {
     char buf[32];
     unsigned long long v = 0;
 
-    if (read_node(xs, t, node, dom, vdev, buf, sizeof(buf)) == 0)
+    if (read_node(xs, t, role, dom, d, buf, sizeof(buf)) == 0)
         rtv_parse_uint(buf, UINT64_MAX, &v);
     return v;
 }
@@ -106,7 +124,8 @@ int rtv_ctl_resolve_domain(struct rtv_store *xs, const char *name_or_id,
     for (unsigned i = 0; i < n; i++) {
         if (rtv_parse_uint(ids[i], RTV_DOMID_MAX, &id) < 0)
             continue;
-        if (node_path(path, RTV_XS_DOM_NAME, (rtv_domid_t)id, NULL, NULL) < 0 ||
+        struct rtv_xs_args a = { .domid = (rtv_domid_t)id };
+        if (rtv_xs_path(path, sizeof(path), RTV_XS_DOM_NAME, &a, NULL) < 0 ||
             read_into(xs, RTV_XS_NO_TXN, path, name, sizeof(name)) < 0)
             continue;
         if (strcmp(name, name_or_id) == 0) {
@@ -123,8 +142,9 @@ int rtv_ctl_resolve_domain(struct rtv_store *xs, const char *name_or_id,
 
 struct manage_args {
     rtv_domid_t  dom;
-    const char  *vdev;
-    const char  *image;
+    struct dev   d;
+    const char  *arg;      /* image / mac */
+    const char  *bridge;   /* vif only */
 };
 
 /* mkdir + set perms on dir and each ancestor from `from` on, so a guest that
@@ -150,11 +170,19 @@ static int make_dir_chain(struct rtv_store *xs, rtv_txn_t t, const char *dir,
     return 0;
 }
 
+/* The directory of role's node (the control or the report directory). */
+static int node_dir(char *buf, enum rtv_role role, rtv_domid_t dom, const struct dev *d)
+{
+    struct rtv_xs_args a;
+    int rc = rtv_devclass_args(d->cls, dom, d->key, &a, NULL);
+    return rc < 0 ? rc : rtv_xs_dir(buf, PATH_LEN, (enum rtv_xs_node)d->cls->nodes[role],
+                                    &a, NULL);
+}
+
 static int manage_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 {
     struct manage_args *m = arg;
     char dir[PATH_LEN], path[PATH_LEN], state[32];
-    struct rtv_xs_args a = { .domid = m->dom, .vdev = m->vdev };
     /* Control: dom0 writes, the guest reads.  Report: the guest owns it. */
     const struct rtv_xs_perm ctl_perms[2] = {
         { 0, RTV_XS_PERM_NONE }, { m->dom, RTV_XS_PERM_READ } };
@@ -164,18 +192,25 @@ static int manage_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     int rc;
 
     snprintf(base, sizeof(base), "/local/domain/%u", (unsigned)m->dom);
-    if ((rc = rtv_xs_dir(dir, sizeof(dir), RTV_XS_CTL_STATE, &a, NULL)) < 0 ||
+    if ((rc = node_dir(dir, RTV_R_STATE, m->dom, &m->d)) < 0 ||
         (rc = make_dir_chain(xs, t, dir, strlen(base) + 1, ctl_perms)) < 0)
         return rc;
-    if ((rc = rtv_xs_dir(dir, sizeof(dir), RTV_XS_SHUNT_STATE, &a, NULL)) < 0 ||
+    if ((rc = node_dir(dir, RTV_R_SHUNT_STATE, m->dom, &m->d)) < 0 ||
         (rc = make_dir_chain(xs, t, dir, strlen(base) + strlen("/device") + 1,
                              report_perms)) < 0)
         return rc;
 
-    node_path(path, RTV_XS_CTL_IMAGE, m->dom, m->vdev, NULL);
-    if ((rc = rtv_xs_write(xs, t, path, m->image, strlen(m->image))) < 0)
+    node_path(path, RTV_R_ARG, m->dom, &m->d, NULL);
+    if ((rc = rtv_xs_write(xs, t, path, m->arg, strlen(m->arg))) < 0)
         return rc;
-    node_path(path, RTV_XS_CTL_STATE, m->dom, m->vdev, NULL);
+    if (m->bridge) {
+        struct rtv_xs_args a;
+        rtv_devclass_args(m->d.cls, m->dom, m->d.key, &a, NULL);
+        rtv_xs_path(path, sizeof(path), RTV_XS_VIF_BRIDGE, &a, NULL);
+        if ((rc = rtv_xs_write(xs, t, path, m->bridge, strlen(m->bridge))) < 0)
+            return rc;
+    }
+    node_path(path, RTV_R_STATE, m->dom, &m->d, NULL);
     if ((rc = read_into(xs, t, path, state, sizeof(state))) < 0)
         return rc;
     if (state[0] == '\0')
@@ -183,31 +218,94 @@ static int manage_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     return rc;
 }
 
-static int check_vdev(rtv_domid_t dom, const char *vdev, struct rtv_err *err)
+static int check_dev(rtv_domid_t dom, const char *name, struct dev *d,
+                     struct rtv_err *err)
 {
     char path[PATH_LEN];
-    return node_path(path, RTV_XS_CTL_STATE, dom, vdev, err);
+    int rc = dev_parse(name, d, err);
+    return rc < 0 ? rc : node_path(path, RTV_R_STATE, dom, d, err);
+}
+
+static int do_manage(struct rtv_store *xs, struct manage_args *m, struct rtv_err *err)
+{
+    int rc = rtv_xs_transact(xs, 0, manage_txn, m);
+    if (rc < 0)
+        return rtv_err_set(err, -rc, "cannot put %s of domain %u under rtvirt: %s",
+                           m->d.name, (unsigned)m->dom, strerror(-rc));
+    return 0;
 }
 
 int rtv_ctl_manage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                    const char *image, struct rtv_err *err)
 {
-    struct manage_args m = { dom, vdev, image };
+    struct manage_args m = { dom, { 0 }, image, NULL };
     int rc;
 
-    if ((rc = check_vdev(dom, vdev, err)) < 0)
+    if ((rc = check_dev(dom, vdev, &m.d, err)) < 0)
         return rc;
+    if (m.d.cls != &rtv_devclass_vbd)
+        return rtv_err_set(err, EINVAL, "%s is a NIC: put it under rtvirt with its "
+                           "MAC and bridge (xl-rtvirt manage <domain> %s --mac M "
+                           "--bridge B)", vdev, vdev);
     if (image == NULL || image[0] != '/')
         return rtv_err_set(err, EINVAL, "node ctl-image: \"%s\" is not an absolute "
                            "dom0 path of an image file or block device",
                            image ? image : "");
     if ((rc = rtv_xs_check_value(RTV_XS_CTL_IMAGE, image, err)) < 0)
         return rc;
-    rc = rtv_xs_transact(xs, 0, manage_txn, &m);
-    if (rc < 0)
-        return rtv_err_set(err, -rc, "cannot put %s of domain %u under rtvirt: %s",
-                           vdev, (unsigned)dom, strerror(-rc));
+    return do_manage(xs, &m, err);
+}
+
+int rtv_ctl_mac_normalize(const char *in, char out[18], struct rtv_err *err)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t i;
+
+    for (i = 0; in && in[i] && i < 17; i++) {
+        char ch = in[i];
+        if (i % 3 == 2) {
+            if (ch != ':')
+                break;
+            out[i] = ':';
+            continue;
+        }
+        if (ch >= 'A' && ch <= 'F')
+            ch = (char)(ch - 'A' + 'a');
+        if (strchr(hex, ch) == NULL || ch == '\0')
+            break;
+        out[i] = ch;
+    }
+    if (in == NULL || i != 17 || in[17] != '\0')
+        return rtv_err_set(err, EINVAL, "node vif-mac: \"%.32s\" is not a MAC "
+                           "(six hex pairs joined by ':', e.g. 00:16:3e:12:34:56)",
+                           in ? in : "");
+    out[17] = '\0';
+    /* A group (multicast) address is no NIC's. */
+    if ((strchr(hex, out[1]) - hex) & 1)
+        return rtv_err_set(err, EINVAL, "node vif-mac: %s is a multicast address", out);
     return 0;
+}
+
+int rtv_ctl_manage_vif(struct rtv_store *xs, rtv_domid_t dom, const char *nic,
+                       const char *mac, const char *bridge, struct rtv_err *err)
+{
+    char canon[18];
+    struct manage_args m = { dom, { 0 }, canon, bridge };
+    int rc;
+
+    if ((rc = check_dev(dom, nic, &m.d, err)) < 0)
+        return rc;
+    if (m.d.cls != &rtv_devclass_vif)
+        return rtv_err_set(err, EINVAL, "%s is not a NIC (a NIC is vif/<devid>, e.g. "
+                           "vif/0)", nic);
+    if ((rc = rtv_ctl_mac_normalize(mac, canon, err)) < 0 ||
+        (rc = rtv_xs_check_value(RTV_XS_VIF_MAC, canon, err)) < 0)
+        return rc;
+    if (bridge == NULL)
+        return rtv_err_set(err, EINVAL, "node vif-bridge: no bridge given");
+    if ((rc = rtv_xs_check_value(RTV_XS_VIF_BRIDGE, bridge, err)) < 0)
+        return rc;
+    return do_manage(xs, &m, err);
 }
 
 /* Removes path's parent and grandparent while they are empty: manage
@@ -244,21 +342,20 @@ static int rm_empty_parents(struct rtv_store *xs, rtv_txn_t t, const char *path)
 static int unmanage_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 {
     struct manage_args *m = arg;
-    struct rtv_xs_args a = { .domid = m->dom, .vdev = m->vdev };
     char dir[PATH_LEN], state[32];
     int rc;
 
-    if ((rc = read_node(xs, t, RTV_XS_CTL_STATE, m->dom, m->vdev, state,
+    if ((rc = read_node(xs, t, RTV_R_STATE, m->dom, &m->d, state,
                         sizeof(state))) < 0)
         return rc;
     if (state[0] == '\0')
         return -ENOENT;
     if (strcmp(state, "emulated") != 0)
         return -EBUSY;
-    rtv_xs_dir(dir, sizeof(dir), RTV_XS_CTL_STATE, &a, NULL);
+    node_dir(dir, RTV_R_STATE, m->dom, &m->d);
     if ((rc = rtv_xs_rm(xs, t, dir)) < 0 || (rc = rm_empty_parents(xs, t, dir)) < 0)
         return rc;
-    rtv_xs_dir(dir, sizeof(dir), RTV_XS_SHUNT_STATE, &a, NULL);
+    node_dir(dir, RTV_R_SHUNT_STATE, m->dom, &m->d);
     rc = rtv_xs_rm(xs, t, dir);
     if (rc < 0 && rc != -ENOENT)
         return rc;
@@ -268,10 +365,10 @@ static int unmanage_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 int rtv_ctl_unmanage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                      struct rtv_err *err)
 {
-    struct manage_args m = { dom, vdev, NULL };
+    struct manage_args m = { dom, { 0 }, NULL, NULL };
     int rc;
 
-    if ((rc = check_vdev(dom, vdev, err)) < 0)
+    if ((rc = check_dev(dom, vdev, &m.d, err)) < 0)
         return rc;
     rc = rtv_xs_transact(xs, 0, unmanage_txn, &m);
     if (rc == -ENOENT)
@@ -291,7 +388,7 @@ int rtv_ctl_unmanage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
 
 struct request_args {
     rtv_domid_t  dom;
-    const char  *vdev;
+    struct dev   d;
     const char  *mode;
     unsigned     timeout_ms;
     uint32_t     id;
@@ -303,32 +400,32 @@ static int request_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     char path[PATH_LEN], state[32];
     int rc;
 
-    if ((rc = read_node(xs, t, RTV_XS_CTL_STATE, r->dom, r->vdev, state,
+    if ((rc = read_node(xs, t, RTV_R_STATE, r->dom, &r->d, state,
                         sizeof(state))) < 0)
         return rc;
     if (state[0] == '\0')
         return -ENOENT;
 
     /* A new id above anything asked or answered so far. */
-    uint64_t last = read_num(xs, t, RTV_XS_CTL_REQUEST_ID, r->dom, r->vdev);
-    uint64_t answered = read_num(xs, t, RTV_XS_CTL_RESULT_ID, r->dom, r->vdev);
+    uint64_t last = read_num(xs, t, RTV_R_REQUEST_ID, r->dom, &r->d);
+    uint64_t answered = read_num(xs, t, RTV_R_RESULT_ID, r->dom, &r->d);
     if (answered > last)
         last = answered;
     if (last >= UINT32_MAX)
         return -EOVERFLOW;
     r->id = (uint32_t)last + 1;
 
-    node_path(path, RTV_XS_CTL_REQUEST, r->dom, r->vdev, NULL);
+    node_path(path, RTV_R_REQUEST, r->dom, &r->d, NULL);
     if ((rc = rtv_xs_write(xs, t, path, r->mode, strlen(r->mode))) < 0)
         return rc;
-    node_path(path, RTV_XS_CTL_TIMEOUT_MS, r->dom, r->vdev, NULL);
+    node_path(path, RTV_R_TIMEOUT_MS, r->dom, &r->d, NULL);
     if (r->timeout_ms)
         rc = rtv_xs_printf(xs, t, path, "%u", r->timeout_ms);
     else if ((rc = rtv_xs_rm(xs, t, path)) == -ENOENT)
         rc = 0;   /* absent already means the default */
     if (rc < 0)
         return rc;
-    node_path(path, RTV_XS_CTL_REQUEST_ID, r->dom, r->vdev, NULL);
+    node_path(path, RTV_R_REQUEST_ID, r->dom, &r->d, NULL);
     return rtv_xs_printf(xs, t, path, "%u", r->id);
 }
 
@@ -336,15 +433,19 @@ int rtv_ctl_request(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                     const char *mode, unsigned timeout_ms, uint32_t *id,
                     struct rtv_err *err)
 {
-    struct request_args r = { dom, vdev, mode, timeout_ms, 0 };
+    struct request_args r = { dom, { 0 }, mode, timeout_ms, 0 };
+    const struct rtv_devclass *cls;
     char tmo[16];
     int rc;
 
-    if ((rc = check_vdev(dom, vdev, err)) < 0 ||
-        (rc = rtv_xs_check_value(RTV_XS_CTL_REQUEST, mode, err)) < 0)
+    if ((rc = check_dev(dom, vdev, &r.d, err)) < 0)
+        return rc;
+    cls = r.d.cls;
+    if (
+        (rc = rtv_xs_check_value((enum rtv_xs_node)cls->nodes[RTV_R_REQUEST], mode, err)) < 0)
         return rc;
     snprintf(tmo, sizeof(tmo), "%u", timeout_ms);
-    if (timeout_ms && (rc = rtv_xs_check_value(RTV_XS_CTL_TIMEOUT_MS, tmo, err)) < 0)
+    if (timeout_ms && (rc = rtv_xs_check_value((enum rtv_xs_node)cls->nodes[RTV_R_TIMEOUT_MS], tmo, err)) < 0)
         return rc;
 
     rc = rtv_xs_transact(xs, 0, request_txn, &r);
@@ -363,7 +464,7 @@ int rtv_ctl_request(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
 
 struct status_args {
     rtv_domid_t            dom;
-    const char            *vdev;
+    struct dev             d;
     struct rtv_ctl_status *st;
 };
 
@@ -375,36 +476,36 @@ static int status_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     struct status_args *a = arg;
     struct rtv_ctl_status *st = a->st;
     rtv_domid_t dom = a->dom;
-    const char *vdev = a->vdev;
+    const struct dev *vdev = &a->d;
     int rc;
 
-    rc = read_node(xs, t, RTV_XS_CTL_STATE, dom, vdev, st->state, sizeof(st->state));
+    rc = read_node(xs, t, RTV_R_STATE, dom, vdev, st->state, sizeof(st->state));
     if (rc < 0)
         return rc;
-    read_node(xs, t, RTV_XS_CTL_RESULT, dom, vdev, st->result, sizeof(st->result));
-    read_node(xs, t, RTV_XS_CTL_ERROR, dom, vdev, st->error, sizeof(st->error));
-    read_node(xs, t, RTV_XS_CTL_IMAGE, dom, vdev, st->image, sizeof(st->image));
-    read_node(xs, t, RTV_XS_SHUNT_STATE, dom, vdev, st->shunt_state,
+    read_node(xs, t, RTV_R_RESULT, dom, vdev, st->result, sizeof(st->result));
+    read_node(xs, t, RTV_R_ERROR, dom, vdev, st->error, sizeof(st->error));
+    read_node(xs, t, RTV_R_ARG, dom, vdev, st->image, sizeof(st->image));
+    read_node(xs, t, RTV_R_SHUNT_STATE, dom, vdev, st->shunt_state,
               sizeof(st->shunt_state));
-    st->request_id = read_num(xs, t, RTV_XS_CTL_REQUEST_ID, dom, vdev);
-    st->result_id = read_num(xs, t, RTV_XS_CTL_RESULT_ID, dom, vdev);
-    st->switch_id = read_num(xs, t, RTV_XS_CTL_SWITCH_ID, dom, vdev);
-    st->switches = read_num(xs, t, RTV_XS_CTL_STATS_SWITCHES, dom, vdev);
-    st->rollbacks = read_num(xs, t, RTV_XS_CTL_STATS_ROLLBACKS, dom, vdev);
-    st->blackout_us = read_num(xs, t, RTV_XS_CTL_STATS_BLACKOUT_US, dom, vdev);
-    st->held = read_num(xs, t, RTV_XS_CTL_STATS_HELD, dom, vdev);
-    st->dm_sync_us = read_num(xs, t, RTV_XS_CTL_STATS_DM_SYNC_US, dom, vdev);
+    st->request_id = read_num(xs, t, RTV_R_REQUEST_ID, dom, vdev);
+    st->result_id = read_num(xs, t, RTV_R_RESULT_ID, dom, vdev);
+    st->switch_id = read_num(xs, t, RTV_R_SWITCH_ID, dom, vdev);
+    st->switches = read_num(xs, t, RTV_R_STATS_SWITCHES, dom, vdev);
+    st->rollbacks = read_num(xs, t, RTV_R_STATS_ROLLBACKS, dom, vdev);
+    st->blackout_us = read_num(xs, t, RTV_R_STATS_BLACKOUT_US, dom, vdev);
+    st->held = read_num(xs, t, RTV_R_STATS_HELD, dom, vdev);
+    st->dm_sync_us = read_num(xs, t, RTV_R_STATS_GATE_US, dom, vdev);
     return 0;
 }
 
 int rtv_ctl_status(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                    struct rtv_ctl_status *st, struct rtv_err *err)
 {
-    struct status_args a = { dom, vdev, st };
+    struct status_args a = { dom, { 0 }, st };
     int rc;
 
     memset(st, 0, sizeof(*st));
-    if ((rc = check_vdev(dom, vdev, err)) < 0)
+    if ((rc = check_dev(dom, vdev, &a.d, err)) < 0)
         return rc;
     rc = rtv_xs_transact(xs, 0, status_txn, &a);
     st->domid = dom;
@@ -421,21 +522,60 @@ int rtv_ctl_status(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
 int rtv_ctl_list(struct rtv_store *xs, rtv_domid_t dom, char ***vdevs,
                  unsigned *num, struct rtv_err *err)
 {
-    char dir[PATH_LEN];
-    struct rtv_xs_args a = { .domid = dom, .vdev = "x" };
-    int rc;
+    char *names[RTV_DEVCLASS_COUNT][256];
+    unsigned counts[RTV_DEVCLASS_COUNT] = { 0 }, total = 0;
+    size_t bytes = 0;
+    int rc = 0;
 
-    /* The directory that holds one entry per vdev. */
-    rtv_xs_dir(dir, sizeof(dir), RTV_XS_CTL_STATE, &a, NULL);
-    *strrchr(dir, '/') = '\0';
-    rc = rtv_xs_directory(xs, RTV_XS_NO_TXN, dir, vdevs, num);
-    if (rc == -ENOENT) {
-        *vdevs = calloc(1, sizeof(char *));
-        *num = 0;
-        return *vdevs ? 0 : rtv_err_set(err, ENOMEM, "out of memory");
+    /* Each class's directory holds one entry per device; a tool names a
+     * NIC with its class's prefix (vif/0). */
+    for (unsigned c = 0; c < RTV_DEVCLASS_COUNT && rc == 0; c++) {
+        const struct rtv_devclass *cls = rtv_devclasses[c];
+        char dir[PATH_LEN], **ents;
+        unsigned n;
+
+        rtv_devclass_parent(cls, 0, dom, dir, sizeof(dir));
+        rc = rtv_xs_directory(xs, RTV_XS_NO_TXN, dir, &ents, &n);
+        if (rc == -ENOENT) {
+            rc = 0;
+            continue;
+        }
+        if (rc < 0) {
+            rtv_err_set(err, -rc, "cannot list %s: %s", dir, strerror(-rc));
+            break;
+        }
+        for (unsigned i = 0; i < n && counts[c] < 256; i++) {
+            size_t len = strlen(cls->prefix) + strlen(ents[i]) + 1;
+            if ((names[c][counts[c]] = malloc(len)) == NULL)
+                continue;
+            rtv_devclass_name(cls, ents[i], names[c][counts[c]], len);
+            bytes += len;
+            counts[c]++;
+        }
+        free(ents);
+        total += counts[c];
+    }
+    /* One allocation, as rtv_xs_directory's: the pointers, then the names. */
+    char **out = rc == 0 ? malloc((total + 1) * sizeof(char *) + bytes) : NULL;
+    char *p = out ? (char *)(out + total + 1) : NULL;
+    unsigned k = 0;
+    for (unsigned c = 0; c < RTV_DEVCLASS_COUNT; c++) {
+        for (unsigned i = 0; i < counts[c]; i++) {
+            if (out) {
+                out[k++] = p;
+                strcpy(p, names[c][i]);
+                p += strlen(p) + 1;
+            }
+            free(names[c][i]);
+        }
     }
     if (rc < 0)
-        return rtv_err_set(err, -rc, "cannot list %s: %s", dir, strerror(-rc));
+        return rc;
+    if (out == NULL)
+        return rtv_err_set(err, ENOMEM, "out of memory");
+    out[total] = NULL;
+    *vdevs = out;
+    *num = total;
     return 0;
 }
 
@@ -445,11 +585,12 @@ int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
 {
     static unsigned serial;
     char dir[PATH_LEN], token[64];
-    struct rtv_xs_args a = { .domid = dom, .vdev = vdev };
+    struct dev d;
     uint64_t deadline = now_ms() + timeout_ms;
     int rc;
 
-    if ((rc = rtv_xs_dir(dir, sizeof(dir), RTV_XS_CTL_STATE, &a, err)) < 0)
+    if ((rc = check_dev(dom, vdev, &d, err)) < 0 ||
+        (rc = node_dir(dir, RTV_R_STATE, dom, &d)) < 0)
         return rc;
     snprintf(token, sizeof(token), "rtv-ctl-wait-%ld-%u", (long)getpid(), ++serial);
     if ((rc = rtv_xs_watch(xs, dir, token)) < 0)

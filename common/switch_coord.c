@@ -27,6 +27,7 @@
  */
 #include "rtvirt/switch_coord.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -96,11 +97,27 @@ const char *rtv_coord_state_name(const struct rtv_coord *c, char *buf,
 
 void rtv_coord_init(struct rtv_coord *c, enum rtv_mode mode)
 {
+    rtv_coord_init_class(c, &rtv_devclass_vbd, mode);
+}
+
+void rtv_coord_init_class(struct rtv_coord *c, const struct rtv_devclass *cls,
+                          enum rtv_mode mode)
+{
     memset(c, 0, sizeof(*c));
+    c->cls = cls;
     c->mode = mode;
     c->target = mode;
     c->phase = RTV_COORD_STABLE;
     c->timeout_ms = RTV_COORD_DEFAULT_TIMEOUT_MS;
+}
+
+/* The schema node of role for c's class (every role used here exists in
+ * every class, except the ones guest_uint() is asked about). */
+static enum rtv_xs_node node(const struct rtv_coord *c, enum rtv_role role)
+{
+    int n = rtv_devclass_node(c->cls, role);
+    assert(n != RTV_R_NONE);
+    return (enum rtv_xs_node)n;
 }
 
 /* Input that was ignored, for rtvirt-backd's log. */
@@ -220,7 +237,7 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
         note(out, "no request-id: nothing asked");
         return;
     }
-    if (rtv_xs_check_value(RTV_XS_CTL_REQUEST_ID, ev->request_id, &err) < 0) {
+    if (rtv_xs_check_value(node(c, RTV_R_REQUEST_ID), ev->request_id, &err) < 0) {
         /* No usable id to answer under: report, leave result-id alone. */
         out->publish_result = true;
         out->result = "error";
@@ -250,9 +267,9 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
                "node ctl-request: absent; write it with request-id in one transaction");
         return;
     }
-    if (rtv_xs_check_value(RTV_XS_CTL_REQUEST, ev->request, &err) < 0 ||
+    if (rtv_xs_check_value(node(c, RTV_R_REQUEST), ev->request, &err) < 0 ||
         (ev->timeout_ms &&
-         rtv_xs_check_value(RTV_XS_CTL_TIMEOUT_MS, ev->timeout_ms, &err) < 0)) {
+         rtv_xs_check_value(node(c, RTV_R_TIMEOUT_MS), ev->timeout_ms, &err) < 0)) {
         answer(c, out, "error", (uint32_t)id, err.msg);
         return;
     }
@@ -292,15 +309,16 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
 }
 
 /* Parses a guest-written number; a bad one is ignored (with a note). */
-static bool guest_uint(enum rtv_xs_node node, const char *raw, uint64_t *v,
-                       struct rtv_coord_out *out)
+static bool guest_uint(const struct rtv_coord *c, enum rtv_role role, const char *raw,
+                       uint64_t *v, struct rtv_coord_out *out)
 {
     struct rtv_err err = {0};
     unsigned long long n;
+    int node = rtv_devclass_node(c->cls, role);
 
-    if (raw == NULL)
+    if (raw == NULL || node == RTV_R_NONE)
         return false;
-    if (rtv_xs_check_value(node, raw, &err) < 0) {
+    if (rtv_xs_check_value((enum rtv_xs_node)node, raw, &err) < 0) {
         note(out, "ignored guest value: %s", err.msg);
         return false;
     }
@@ -362,17 +380,18 @@ static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
 
     maybe_dm_sync(c, ev, out);
     if (c->phase == RTV_COORD_STABLE && rtv_mode_needs_pv(c->mode) &&
-        ev->shunt_state != NULL && strcmp(ev->shunt_state, "failed-over") == 0) {
+        ev->shunt_state != NULL && strcmp(ev->shunt_state, "failed-over") == 0 &&
+        rtv_devclass_node(c->cls, RTV_R_FAILOVER) != RTV_R_NONE) {
         on_failed_over(c, ev, out);
         return;
     }
     if (c->phase != RTV_COORD_SHUNT && c->phase != RTV_COORD_ROLLBACK_SHUNT)
         return;
-    if (!guest_uint(RTV_XS_SHUNT_ACK_ID, ev->shunt_ack_id, &ack, out) ||
+    if (!guest_uint(c, RTV_R_SHUNT_ACK_ID, ev->shunt_ack_id, &ack, out) ||
         ack != c->switch_id)
         return;   /* not (yet) about this switch */
     if (ev->shunt_state == NULL ||
-        rtv_xs_check_value(RTV_XS_SHUNT_STATE, ev->shunt_state, &err) < 0) {
+        rtv_xs_check_value(node(c, RTV_R_SHUNT_STATE), ev->shunt_state, &err) < 0) {
         note(out, "ignored guest value: %s", err.msg);
         return;
     }
@@ -390,9 +409,9 @@ static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
 
     if (in_target) {
         uint64_t v;
-        c->blackout_us = guest_uint(RTV_XS_SHUNT_BLACKOUT_US,
+        c->blackout_us = guest_uint(c, RTV_R_SHUNT_BLACKOUT_US,
                                     ev->shunt_blackout_us, &v, out) ? v : 0;
-        c->held = guest_uint(RTV_XS_SHUNT_HELD, ev->shunt_held, &v, out) ? v : 0;
+        c->held = guest_uint(c, RTV_R_SHUNT_HELD, ev->shunt_held, &v, out) ? v : 0;
         if (c->target == RTV_MODE_EMULATED && c->backend_up) {
             /* Only now that the shunt left the ring may it be closed. */
             out->actions |= RTV_CACT_TEAR_DOWN;
@@ -506,8 +525,8 @@ void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
         on_tick(c, ev->now_ms, out);
         break;
     case RTV_CEV_DM_SYNC_FAILED:
-        snprintf(why, sizeof(why), "the device model's side of the emulated disk "
-                 "could not be synced: %.300s", ev->msg ? ev->msg : "no reason given");
+        snprintf(why, sizeof(why), "%s: %.300s", c->cls->gate_failed,
+                 ev->msg ? ev->msg : "no reason given");
         if (c->phase == RTV_COORD_SHUNT)
             begin_rollback(c, ev->now_ms, out, why);
         else
@@ -522,18 +541,30 @@ int rtv_coord_recover(struct rtv_coord *c, uint64_t now_ms,
                       const char *shunt_state, const char *shunt_ack_id,
                       bool backend_present, struct rtv_coord_out *out)
 {
+    return rtv_coord_recover_class(c, &rtv_devclass_vbd, now_ms, state, previous,
+                                   switch_id, result_id, shunt_state, shunt_ack_id,
+                                   backend_present, out);
+}
+
+int rtv_coord_recover_class(struct rtv_coord *c, const struct rtv_devclass *cls,
+                            uint64_t now_ms, const char *state, const char *previous,
+                            const char *switch_id, const char *result_id,
+                            const char *shunt_state, const char *shunt_ack_id,
+                            bool backend_present, struct rtv_coord_out *out)
+{
     struct rtv_err err = {0};
     unsigned long long n;
     enum rtv_mode prev = RTV_MODE_EMULATED, target = RTV_MODE_EMULATED;
 
     memset(out, 0, sizeof(*out));
-    if (state == NULL || rtv_xs_check_value(RTV_XS_CTL_STATE, state, &err) < 0) {
+    if (state == NULL ||
+        rtv_xs_check_value((enum rtv_xs_node)cls->nodes[RTV_R_STATE], state, &err) < 0) {
         snprintf(out->error, sizeof(out->error), "%s",
-                 state ? err.msg : "node ctl-state: absent, device not managed");
+                 state ? err.msg : "state absent: device not managed");
         return -EINVAL;
     }
 
-    rtv_coord_init(c, RTV_MODE_EMULATED);
+    rtv_coord_init_class(c, cls, RTV_MODE_EMULATED);
     c->backend_up = backend_present;
     if (result_id && rtv_parse_uint(result_id, UINT32_MAX, &n) == 0)
         c->result_id = (uint32_t)n;

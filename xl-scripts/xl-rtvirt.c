@@ -4,6 +4,7 @@
  *   xl-rtvirt switch <domain> <vdev> pv|emulated|selective [--wait] [--timeout S]
  *   xl-rtvirt status <domain> [<vdev>] [--json]
  *   xl-rtvirt manage <domain> <vdev> --image PATH
+ *   xl-rtvirt manage <domain> vif/<devid> --mac MAC --bridge BRIDGE
  *   xl-rtvirt unmanage <domain> <vdev>
  *
  * Everything it does is plain xenstore reads and writes of the nodes in
@@ -27,19 +28,25 @@ static const char usage[] =
     "  switch <domain> <vdev> pv|emulated|selective [--wait] [--timeout S]\n"
     "        Ask rtvirt-backd to move a managed disk, live, onto the PV ring\n"
     "        (pv), back to the emulated disk (emulated), or reads/writes via PV\n"
-    "        and the rest emulated (selective).  --timeout S bounds each step of\n"
+    "        and the rest emulated (selective); a NIC (vif/<devid>) onto a PV\n"
+    "        vif (pv) or back to its emulated NIC (emulated).  --timeout S bounds each step of\n"
     "        the switch (default 10 s; past it the switch is rolled back);\n"
     "        --wait waits for the outcome (at most 4 x S) and exits 0 only if\n"
     "        the switch succeeded.\n"
     "  status <domain> [<vdev>] [--json]\n"
-    "        Show the mode, last result and counters of managed disks.\n"
+    "        Show the mode, last result and counters of managed disks and NICs.\n"
     "  manage <domain> <vdev> --image PATH\n"
     "        Put a disk that runs emulated under rtvirt; PATH is the dom0 image\n"
     "        file or block device behind it.\n"
+    "  manage <domain> vif/<devid> --mac MAC --bridge BRIDGE\n"
+    "        Put an emulated NIC under rtvirt: <devid> its index in the guest's\n"
+    "        vif list, MAC its MAC, BRIDGE the dom0 bridge its tap is on (the PV\n"
+    "        vif a switch brings up gets the same MAC, on the same bridge).\n"
     "  unmanage <domain> <vdev>\n"
     "        Release a disk (it must be on the emulated path).\n"
     "\n"
-    "<domain> is a name or id as in `xl list`; <vdev> the disk's xl vdev (hda, xvda).\n"
+    "<domain> is a name or id as in `xl list`; <vdev> a disk's xl vdev (hda, xvda)\n"
+    "or a NIC as vif/<devid> (vif/0).\n"
     "Exit status: 0 ok, 1 the operation failed, 2 bad usage.\n";
 
 enum { EXIT_BAD_USAGE = 2 };
@@ -49,6 +56,7 @@ struct opts {
     int         json;
     unsigned    timeout_s;
     const char *image;
+    const char *mac, *bridge;
 };
 
 static int fail(const struct rtv_err *err)
@@ -116,7 +124,7 @@ static int cmd_status(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
         return fail(&err);
     json_object *arr = o->json ? json_object_new_array() : NULL;
     if (!o->json && n == 0)
-        printf("domain %u has no disks under rtvirt\n", (unsigned)dom);
+        printf("domain %u has no disks or NICs under rtvirt\n", (unsigned)dom);
     for (unsigned i = 0; i < n; i++) {
         if (rtv_ctl_status(xs, dom, vdev ? vdev : names[i], &st, &err) < 0) {
             rc = fail(&err);
@@ -212,6 +220,14 @@ int main(int argc, char **argv)
             if (i + 1 >= argc)
                 return bad_usage("%s", "--image needs a PATH");
             o.image = argv[++i];
+        } else if (strcmp(a, "--mac") == 0) {
+            if (i + 1 >= argc)
+                return bad_usage("%s", "--mac needs a MAC");
+            o.mac = argv[++i];
+        } else if (strcmp(a, "--bridge") == 0) {
+            if (i + 1 >= argc)
+                return bad_usage("%s", "--bridge needs a BRIDGE");
+            o.bridge = argv[++i];
         } else if (a[0] == '-') {
             return bad_usage("unknown option \"%s\"", a);
         } else if (npos < 4) {
@@ -231,8 +247,11 @@ int main(int argc, char **argv)
                          cmd);
     if (npos < need || (npos > need && !(strcmp(cmd, "status") == 0 && npos == 3)))
         return bad_usage("wrong number of arguments for \"%s\"", cmd);
-    if (strcmp(cmd, "manage") == 0 && o.image == NULL)
-        return bad_usage("%s", "manage needs --image PATH");
+    int nic = npos > 2 && strncmp(pos[2], "vif/", 4) == 0;
+    if (strcmp(cmd, "manage") == 0 && !nic && o.image == NULL)
+        return bad_usage("%s", "manage needs --image PATH (a disk)");
+    if (strcmp(cmd, "manage") == 0 && nic && (o.mac == NULL || o.bridge == NULL))
+        return bad_usage("%s", "manage of a NIC needs --mac MAC and --bridge BRIDGE");
 
     struct rtv_xen x;
     if (rtv_xen_open(&x, RTV_XEN_STORE, &err) < 0)
@@ -246,10 +265,18 @@ int main(int argc, char **argv)
     } else if (strcmp(cmd, "status") == 0) {
         rc = cmd_status(x.xs, dom, npos == 3 ? pos[2] : NULL, &o);
     } else if (strcmp(cmd, "manage") == 0) {
-        rc = rtv_ctl_manage(x.xs, dom, pos[2], o.image, &err) < 0 ? fail(&err) : 0;
-        if (rc == 0)
-            printf("%s of domain %u is under rtvirt (image %s)\n", pos[2], (unsigned)dom,
-                   o.image);
+        if (nic) {
+            rc = rtv_ctl_manage_vif(x.xs, dom, pos[2], o.mac, o.bridge, &err) < 0
+                 ? fail(&err) : 0;
+            if (rc == 0)
+                printf("%s of domain %u is under rtvirt (MAC %s, bridge %s)\n", pos[2],
+                       (unsigned)dom, o.mac, o.bridge);
+        } else {
+            rc = rtv_ctl_manage(x.xs, dom, pos[2], o.image, &err) < 0 ? fail(&err) : 0;
+            if (rc == 0)
+                printf("%s of domain %u is under rtvirt (image %s)\n", pos[2],
+                       (unsigned)dom, o.image);
+        }
     } else {
         rc = rtv_ctl_unmanage(x.xs, dom, pos[2], &err) < 0 ? fail(&err) : 0;
     }

@@ -499,6 +499,70 @@ START_TEST(unmanage_and_domain_death_drop_devices)
 }
 END_TEST
 
+/* A NIC's coordinator (class vif) on a store connection of its own, next to
+ * the disks' one: it drives only rtvirt/vif/, hands the MAC to bring_up,
+ * writes port-ready-id on the gate, and never touches the disk's nodes (nor
+ * does the disks' coordinator touch the NIC's). */
+#define VCTL "/local/domain/5/rtvirt/vif/0/"
+#define VREP "/local/domain/5/device/rtvirt/vif/0/"
+
+START_TEST(nic_coordinator_runs_beside_the_disks)
+{
+    struct rtv_xen nicxs;
+    struct rtv_coordinator *nic;
+
+    start();
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &nicxs), 0);
+    nic = rtv_coordinator_new_class(nicxs.xs, &rtv_devclass_vif, &be_ops, NULL, &err);
+    ck_assert_ptr_nonnull(nic);
+    rtv_coordinator_set_log(nic, quiet, NULL);
+    ck_assert_int_eq(rtv_coordinator_start(nic, now, &err), 0);
+    ck_assert_uint_eq(rtv_coordinator_count(nic), 0);
+
+    ck_assert_int_eq(rtv_ctl_manage_vif(tool.xs, 5, "vif/0", "00:16:3e:00:00:01", "xenbr0",
+                                        &err), 0);
+    for (int i = 0; i < 4; i++)
+        rtv_coordinator_poll_watches(nic, now);
+    pump();
+    ck_assert_uint_eq(rtv_coordinator_count(nic), 1);
+    ck_assert_ptr_nonnull(rtv_coordinator_get(nic, 5, "0"));
+    ck_assert_uint_eq(rtv_coordinator_count(co), 1);   /* the disk only */
+
+    uint32_t id;
+    struct rtv_coordinator *disks = co;
+    ck_assert_int_eq(rtv_ctl_request(tool.xs, 5, "vif/0", "pv", 0, &id, &err), 0);
+    co = nic;   /* be_up reports READY to the coordinator in co */
+    for (int i = 0; i < 4; i++)
+        rtv_coordinator_poll_watches(nic, now);
+    ck_assert_int_eq(be.up_calls, 1);
+    ck_assert_str_eq(be.last_image, "00:16:3e:00:00:01");
+    ck_assert_str_eq(get(VCTL "state"), "switching-to-pv");
+    put(guest.xs, VREP "shunt-state", "flushed");
+    for (int i = 0; i < 4; i++)
+        rtv_coordinator_poll_watches(nic, now);
+    ck_assert_int_eq(be.dm_calls, 1);
+    ck_assert_str_eq(be.dm_image, "00:16:3e:00:00:01");
+    ck_assert_str_eq(get(VCTL "port-ready-id"), "1");
+    ck_assert_ptr_null(get(CTL "dm-synced-id"));
+    put(guest.xs, VREP "shunt-state", "enlightened");
+    put(guest.xs, VREP "shunt-blackout-us", "77");
+    put(guest.xs, VREP "shunt-ack-id", "1");
+    for (int i = 0; i < 4; i++)
+        rtv_coordinator_poll_watches(nic, now);
+    ck_assert_str_eq(get(VCTL "state"), "pv");
+    ck_assert_str_eq(get(VCTL "result"), "ok");
+    ck_assert_str_eq(get(VCTL "stats/blackout-us"), "77");
+    ck_assert_ptr_null(get(VCTL "stats/held"));          /* a NIC holds nothing */
+    ck_assert_ptr_null(get(VCTL "stats/dm-sync-us"));
+    ck_assert_str_eq(get(CTL "state"), "emulated");      /* the disk untouched */
+    ck_assert_ptr_null(get(CTL "result"));
+
+    rtv_coordinator_free(nic);
+    co = disks;   /* teardown frees it */
+    rtv_xen_close(&nicxs);
+}
+END_TEST
+
 static Suite *coordinator_suite(void)
 {
     Suite *s = suite_create("coordinator");
@@ -521,6 +585,7 @@ static Suite *coordinator_suite(void)
     tcase_add_test(tc, restart_mid_switch_rolls_back);
     tcase_add_test(tc, restart_after_shunt_confirmed_finishes);
     tcase_add_test(tc, unmanage_and_domain_death_drop_devices);
+    tcase_add_test(tc, nic_coordinator_runs_beside_the_disks);
     suite_add_tcase(s, tc);
     return s;
 }

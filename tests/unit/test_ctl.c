@@ -248,6 +248,100 @@ START_TEST(status_list_and_unmanage)
 }
 END_TEST
 
+START_TEST(nic_manage_request_status_list)
+{
+    struct rtv_ctl_status st;
+    char **names;
+    unsigned n;
+    uint32_t id = 0;
+
+    /* A NIC is managed with its MAC and bridge, in the same two trees. */
+    ck_assert_int_eq(rtv_ctl_manage_vif(dom0.xs, 5, "vif/0", "00:16:3E:0a:bB:01",
+                                        "xenbr0", &err), 0);
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vif/0/state"), "emulated");
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vif/0/mac"), "00:16:3e:0a:bb:01");
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vif/0/bridge"), "xenbr0");
+    ck_assert_str_eq(get(guest.xs, "/local/domain/5/rtvirt/vif/0/state"), "emulated");
+    ck_assert_int_eq(rtv_xs_write(guest.xs, RTV_XS_NO_TXN,
+                                  "/local/domain/5/rtvirt/vif/0/request", "pv", 2), -EACCES);
+    ck_assert_int_eq(rtv_xs_write(guest.xs, RTV_XS_NO_TXN,
+                                  "/local/domain/5/rtvirt/vif/0/port-ready-id", "9", 1), -EACCES);
+    ck_assert_int_eq(rtv_xs_rm(guest.xs, RTV_XS_NO_TXN, "/local/domain/5/rtvirt/vif"), -EACCES);
+    ck_assert_int_eq(rtv_xs_write(guest.xs, RTV_XS_NO_TXN,
+                                  "/local/domain/5/device/rtvirt/vif/0/shunt-state",
+                                  "emulating", 9), 0);
+
+    /* Requests: the NIC's own nodes; no selective mode for a NIC. */
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "vif/0", "pv", 3000, &id, &err), 0);
+    ck_assert_uint_eq(id, 1);
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vif/0/request"), "pv");
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vif/0/request-id"), "1");
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vif/0/timeout-ms"), "3000");
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "vif/0", "selective", 0, &id, &err), -EINVAL);
+    ck_assert_contains(err.msg, "vif-request");
+    ck_assert_int_eq(rtv_ctl_request(dom0.xs, 5, "vif/1", "pv", 0, &id, &err), -ENOENT);
+
+    put(dom0.xs, "/local/domain/5/rtvirt/vif/0/result", "ok");
+    put(dom0.xs, "/local/domain/5/rtvirt/vif/0/result-id", "1");
+    put(dom0.xs, "/local/domain/5/rtvirt/vif/0/state", "pv");
+    put(dom0.xs, "/local/domain/5/rtvirt/vif/0/stats/switches", "1");
+    put(dom0.xs, "/local/domain/5/rtvirt/vif/0/stats/blackout-us", "1234");
+    ck_assert_int_eq(rtv_ctl_status(dom0.xs, 5, "vif/0", &st, &err), 0);
+    ck_assert_str_eq(st.vdev, "vif/0");
+    ck_assert_str_eq(st.state, "pv");
+    ck_assert_str_eq(st.image, "00:16:3e:0a:bb:01");
+    ck_assert_str_eq(st.shunt_state, "emulating");
+    ck_assert_uint_eq(st.switches, 1);
+    ck_assert_uint_eq(st.blackout_us, 1234);
+    ck_assert_uint_eq(st.held, 0);
+    ck_assert_int_eq(rtv_ctl_wait(dom0.xs, 5, "vif/0", 1, 500, &st, &err), 0);
+
+    /* Disks and NICs are listed together, each as a tool names it. */
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "hda", "/srv/g.img", &err), 0);
+    ck_assert_int_eq(rtv_ctl_list(dom0.xs, 5, &names, &n, &err), 0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_str_eq(names[0], "hda");
+    ck_assert_str_eq(names[1], "vif/0");
+    ck_assert_ptr_null(names[2]);
+    free(names);
+
+    /* Released only on the emulated leg; the empty parents go with it. */
+    ck_assert_int_eq(rtv_ctl_unmanage(dom0.xs, 5, "vif/0", &err), -EBUSY);
+    put(dom0.xs, "/local/domain/5/rtvirt/vif/0/state", "emulated");
+    ck_assert_int_eq(rtv_ctl_unmanage(dom0.xs, 5, "vif/0", &err), 0);
+    ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/rtvirt/vif"));
+    ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/device/rtvirt/vif"));
+    ck_assert_str_eq(get(dom0.xs, "/local/domain/5/rtvirt/vbd/hda/state"), "emulated");
+}
+END_TEST
+
+START_TEST(nic_manage_refuses_bad_input)
+{
+    static const char *const bad_macs[] = {
+        "00:16:3e:0a:bb", "00:16:3e:0a:bb:01:02", "0016:3e:0a:bb:01", "00:16:3e:0a:bb:0g",
+        "01:16:3e:0a:bb:01" /* multicast */, "", "00-16-3e-0a-bb-01",
+    };
+    for (unsigned i = 0; i < sizeof(bad_macs) / sizeof(bad_macs[0]); i++) {
+        ck_assert_int_eq(rtv_ctl_manage_vif(dom0.xs, 5, "vif/0", bad_macs[i], "xenbr0",
+                                            &err), -EINVAL);
+        ck_assert_contains(err.msg, "vif-mac");
+    }
+    ck_assert_int_eq(rtv_ctl_manage_vif(dom0.xs, 5, "vif/0", "00:16:3e:0a:bb:01",
+                                        "../br", &err), -EINVAL);
+    ck_assert_int_eq(rtv_ctl_manage_vif(dom0.xs, 5, "vif/0", "00:16:3e:0a:bb:01",
+                                        NULL, &err), -EINVAL);
+    ck_assert_int_eq(rtv_ctl_manage_vif(dom0.xs, 5, "vif/01", "00:16:3e:0a:bb:01",
+                                        "xenbr0", &err), -EINVAL);
+    ck_assert_contains(err.msg, "$DEVID");
+    ck_assert_int_eq(rtv_ctl_manage_vif(dom0.xs, 5, "hda", "00:16:3e:0a:bb:01",
+                                        "xenbr0", &err), -EINVAL);
+    ck_assert_contains(err.msg, "not a NIC");
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 5, "vif/0", "/x.img", &err), -EINVAL);
+    ck_assert_contains(err.msg, "is a NIC");
+    ck_assert_ptr_null(get(dom0.xs, "/local/domain/5/rtvirt"));
+}
+END_TEST
+
 static Suite *ctl_suite(void)
 {
     Suite *s = suite_create("ctl");
@@ -262,6 +356,8 @@ static Suite *ctl_suite(void)
     tcase_add_test(tc, wait_returns_when_answered_and_settled);
     tcase_add_test(tc, wait_is_bounded);
     tcase_add_test(tc, status_list_and_unmanage);
+    tcase_add_test(tc, nic_manage_request_status_list);
+    tcase_add_test(tc, nic_manage_refuses_bad_input);
     suite_add_tcase(s, tc);
     return s;
 }

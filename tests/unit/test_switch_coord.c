@@ -578,6 +578,66 @@ START_TEST(random_events_keep_invariants)
 }
 END_TEST
 
+/* A NIC (class vif) runs the same machine against its own nodes: the
+ * values are checked against the vif-* schema nodes, so a NIC has no
+ * selective mode, and the guest's held count (a NIC holds nothing) is not
+ * read. */
+START_TEST(nic_switch_uses_its_own_nodes)
+{
+    rtv_coord_init_class(&c, &rtv_devclass_vif, RTV_MODE_EMULATED);
+    request("selective", "1", NULL);
+    assert_result("error", 1);
+    ck_assert_contains(out.error, "vif-request");
+    ck_assert_uint_eq(out.actions, 0);
+
+    request("pv", "2", "50");
+    assert_result("error", 2);
+    ck_assert_contains(out.error, "vif-timeout-ms");
+
+    request("pv", "3", NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP);
+    simple(RTV_CEV_BACKEND_READY);
+    assert_state("switching-to-pv");
+    shunt("flushed", "0", NULL, NULL, NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    /* "quiescing" is a disk's word, not a NIC's: ignored, with a note. */
+    shunt("quiescing", "3", NULL, NULL, NULL);
+    ck_assert(!out.publish_state && !out.publish_result);
+    ck_assert_contains(out.note, "vif-shunt-state");
+    shunt("enlightened", "3", NULL, "800", "5");
+    assert_result("ok", 3);
+    assert_state("pv");
+    ck_assert_uint_eq(c.blackout_us, 800);
+    ck_assert_uint_eq(c.held, 0);
+
+    /* A failed port check rolls back, naming the port. */
+    request("emulated", "4", NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    assert_state("switching-to-emulated");
+    simple(RTV_CEV_DM_SYNC_FAILED);
+    assert_state("rolling-back");
+    shunt("enlightened", "4", NULL, NULL, NULL);
+    assert_result("rolled-back", 4);
+    ck_assert_contains(out.error, "bridge port");
+    assert_state("pv");
+}
+END_TEST
+
+START_TEST(nic_recover_checks_vif_state)
+{
+    ck_assert_int_eq(rtv_coord_recover_class(&c, &rtv_devclass_vif, now, "selective", NULL,
+                                             "1", "1", NULL, NULL, false, &out), -EINVAL);
+    ck_assert_contains(out.error, "vif-state");
+    /* Half-done towards pv, the shunt already there: finished. */
+    ck_assert_int_eq(rtv_coord_recover_class(&c, &rtv_devclass_vif, now, "switching-to-pv",
+                                             "emulated", "7", "6", "enlightened", "7",
+                                             true, &out), 0);
+    assert_result("ok", 7);
+    assert_state("pv");
+    ck_assert_ptr_eq(c.cls, &rtv_devclass_vif);
+}
+END_TEST
+
 static Suite *switch_coord_suite(void)
 {
     Suite *s = suite_create("switch_coord");
@@ -614,6 +674,8 @@ static Suite *switch_coord_suite(void)
     tcase_add_test(tc, failover_close_timeout_keeps_backend);
     tcase_add_test(tc, failover_outside_a_pv_mode_is_ignored);
     tcase_add_loop_test(tc, random_events_keep_invariants, 0, 8);
+    tcase_add_test(tc, nic_switch_uses_its_own_nodes);
+    tcase_add_test(tc, nic_recover_checks_vif_state);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -50,6 +50,15 @@ struct rtv_coordinator;
 struct rtv_coordinator *rtv_coordinator_new(struct rtv_store *xs,
                                             const struct rtv_coord_backend_ops *ops,
                                             void *ctx, struct rtv_err *err);
+/* The same for the devices of class cls (rtv_coordinator_new: disks).  The
+ * "vdev" of every call below is then the class's key (a NIC's devid), and
+ * bring_up's image the class's RTV_R_ARG node (a NIC's MAC).  Each class
+ * watches with a token of its own, but reads every event off the store
+ * connection: give each coordinator a connection of its own. */
+struct rtv_coordinator *rtv_coordinator_new_class(struct rtv_store *xs,
+                                                  const struct rtv_devclass *cls,
+                                                  const struct rtv_coord_backend_ops *ops,
+                                                  void *ctx, struct rtv_err *err);
 void rtv_coordinator_free(struct rtv_coordinator *co);
 
 /* Scans every domain for managed devices and starts watching; call once at

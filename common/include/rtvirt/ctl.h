@@ -25,7 +25,21 @@ int rtv_ctl_resolve_domain(struct rtv_store *xs, const char *name_or_id,
 int rtv_ctl_manage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                    const char *image, struct rtv_err *err);
 
-/* Removes rtvirt's nodes for vdev; refused (-EBUSY) while a switch runs or
+/* Puts a NIC of domain dom under rtvirt, in emulated mode: nic is
+ * "vif/<devid>" (the emulated NIC's xl devid), mac its MAC (any case; stored
+ * lower-case) and bridge the dom0 bridge its tap is on; the PV vif a switch
+ * brings up gets both.  Same directories and permissions as a disk's. */
+int rtv_ctl_manage_vif(struct rtv_store *xs, rtv_domid_t dom, const char *nic,
+                       const char *mac, const char *bridge, struct rtv_err *err);
+
+/* A MAC as the schema stores it (lower-case hex pairs joined by ':') into
+ * out; -EINVAL with err for anything else or a multicast address. */
+int rtv_ctl_mac_normalize(const char *in, char out[18], struct rtv_err *err);
+
+/* Every function here takes a device as a tool names it: a disk by its vdev
+ * (hda), a NIC as vif/<devid> (vif/0).
+ *
+ * Removes rtvirt's nodes for vdev; refused (-EBUSY) while a switch runs or
  * while the device is not on the emulated path. */
 int rtv_ctl_unmanage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                      struct rtv_err *err);
@@ -42,7 +56,7 @@ struct rtv_ctl_status {
     char        state[32];        /* "" if unmanaged */
     char        result[16];
     char        error[1025];
-    char        image[1025];
+    char        image[1025];      /* a disk's image; a NIC's MAC */
     char        shunt_state[32];  /* guest report, "" if absent */
     uint64_t    request_id, result_id, switch_id;
     uint64_t    switches, rollbacks, blackout_us, held;

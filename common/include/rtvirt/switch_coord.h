@@ -21,6 +21,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rtvirt/devclass.h"
+
 enum rtv_mode {
     RTV_MODE_EMULATED,
     RTV_MODE_PV,
@@ -49,6 +51,7 @@ enum rtv_coord_phase {
 #define RTV_COORD_DEFAULT_TIMEOUT_MS 10000u
 
 struct rtv_coord {
+    const struct rtv_devclass *cls;    /* which nodes validate what (vbd, vif) */
     enum rtv_mode        mode;         /* where the guest is (or was, before the switch) */
     enum rtv_mode        target;
     enum rtv_coord_phase phase;
@@ -125,8 +128,11 @@ struct rtv_coord_out {
     char        note[256];         /* ignored input, for the log only */
 };
 
-/* A device that starts managed in `mode`, with no PV backend up. */
+/* A device that starts managed in `mode`, with no PV backend up: a disk
+ * (rtv_coord_init) or a device of class cls. */
 void rtv_coord_init(struct rtv_coord *c, enum rtv_mode mode);
+void rtv_coord_init_class(struct rtv_coord *c, const struct rtv_devclass *cls,
+                          enum rtv_mode mode);
 
 /* One event in, what to do out.  Idempotent for repeated or coalesced
  * events: feeding the same values twice changes nothing the second time. */
@@ -143,6 +149,12 @@ int rtv_coord_recover(struct rtv_coord *c, uint64_t now_ms,
                       const char *switch_id, const char *result_id,
                       const char *shunt_state, const char *shunt_ack_id,
                       bool backend_present, struct rtv_coord_out *out);
+/* The same for a device of class cls (rtv_coord_recover: a disk). */
+int rtv_coord_recover_class(struct rtv_coord *c, const struct rtv_devclass *cls,
+                            uint64_t now_ms, const char *state, const char *previous,
+                            const char *switch_id, const char *result_id,
+                            const char *shunt_state, const char *shunt_ack_id,
+                            bool backend_present, struct rtv_coord_out *out);
 
 /* Current value for the state node ("pv", "switching-to-pv", ...). */
 const char *rtv_coord_state_name(const struct rtv_coord *c, char *buf,
