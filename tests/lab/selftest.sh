@@ -46,6 +46,14 @@ with tempfile.TemporaryDirectory() as d:
     ts = ET.parse(os.path.join(d, "j.xml")).getroot()[0]
     assert ts.get("failures") == "1" and ts.get("skipped") == "1", ts.attrib
 assert runner.job_status([runner.StepResult("a", "dom0")]) == "blocked"
+# bench.json: lab-bench's lines of each job, numbers only, a later key wins
+with tempfile.TemporaryDirectory() as d:
+    for j, lines in (("j1", "a_us 12\nb 1.500\nbad key 3\nc x\n"), ("j2", "a_us 14\n")):
+        os.makedirs(os.path.join(d, j, "share"))
+        open(os.path.join(d, j, "share", "bench.txt"), "w").write(lines)
+    got = runner.bench_numbers({"jobs": [{"dir": os.path.join(d, "j1")}, {"dir": os.path.join(d, "j2")},
+                                         {"dir": os.path.join(d, "none")}]})
+    assert got == {"a_us": 14, "b": 1.5}, got
 assert images.debian_mirror().startswith(("http", "file", "ftp")), images.debian_mirror()
 # dom0 pvh: Xen gets dom0=pvh, QEMU an emulated VT-d with every dom0 virtio
 # device behind it; a PV flight keeps its old machine and devices

@@ -465,6 +465,23 @@ def shown_table(rep):
                      [fmt % tuple(r) for r in rows])
 
 
+def bench_numbers(rep):
+    """The benchmark numbers the steps recorded with lab-bench (share/bench.txt
+    of each job's last attempt): a flat dict, key -> number; a later value of a
+    key wins."""
+    out = {}
+    for j in rep["jobs"]:
+        p = os.path.join(j["dir"], "share", "bench.txt")
+        if not os.path.exists(p):
+            continue
+        for line in open(p):
+            m = re.match(r"^([a-z0-9_]+) (-?[0-9]+(?:\.[0-9]+)?)$", line.strip())
+            if m:
+                v = m.group(2)
+                out[m.group(1)] = float(v) if "." in v else int(v)
+    return out
+
+
 # ---- the death-rate table ----------------------------------------------------
 
 def arm_label(a):
@@ -722,11 +739,16 @@ def main(argv):
     with open(os.path.join(out, "result.json"), "w") as f:
         json.dump(rep, f, indent=2)
     junit(rep, os.path.join(out, "junit.xml"))
+    bench = bench_numbers(rep)
+    if bench:
+        with open(os.path.join(out, "bench.json"), "w") as f:
+            json.dump(bench, f, indent=2, sort_keys=True)
     text = summary_table(rep) + deaths_text(rep)
     if fl.show_table:
         text += "\n" + shown_table(rep)
     with open(os.path.join(out, "summary.txt"), "w") as f:
         f.write(text.lstrip("\n") + "\n")
     print(text)
-    print("\nresults: %s/result.json, junit.xml, summary.txt; logs under %s/<job>/" % (out, out))
+    print("\nresults: %s/result.json, junit.xml, summary.txt%s; logs under %s/<job>/" %
+          (out, ", bench.json" if bench else "", out))
     return {"pass": 0, "fail": 1}.get(rep["status"], 2)
