@@ -129,4 +129,4 @@ static Suite *dmsync_suite(void)
     return s;
 }
 
-RTV_UNIT_MAIN(dmsync_suite)
+RTV_UNIT_MAIN_NEEDS(dmsync_suite, "qemu-system-x86_64", "qemu-system-x86")

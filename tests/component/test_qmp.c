@@ -269,4 +269,4 @@ static Suite *qmp_suite(void)
     return s;
 }
 
-RTV_UNIT_MAIN(qmp_suite)
+RTV_UNIT_MAIN_NEEDS(qmp_suite, "qemu-system-x86_64", "qemu-system-x86")

@@ -1370,4 +1370,4 @@ static Suite *switch_component_suite(void)
     return s;
 }
 
-RTV_UNIT_MAIN(switch_component_suite)
+RTV_UNIT_MAIN_NEEDS(switch_component_suite, "qemu-system-x86_64", "qemu-system-x86")
