@@ -27,6 +27,7 @@
 
 #include "backd.h"
 #include "backd_switch.h"
+#include "backd_vif.h"
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_schema.h"
@@ -95,6 +96,12 @@ static void switch_log(void *ctx, const char *msg)
     fprintf(stderr, "rtvirt-backd: switch: %s\n", msg);
 }
 
+static void vif_log(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "rtvirt-backd: vif: %s\n", msg);
+}
+
 static int num_arg(const char *s, unsigned long long max, unsigned *out)
 {
     unsigned long long v;
@@ -108,10 +115,11 @@ static int num_arg(const char *s, unsigned long long max, unsigned *out)
 int main(int argc, char **argv)
 {
     struct backd_config cfg;
-    struct rtv_xen x, cx = { 0 }, ax = { 0 };
+    struct rtv_xen x, cx = { 0 }, ax = { 0 }, vx = { 0 };
     struct rtv_err err = { 0, "" };
     struct sigaction sa;
     struct backd_switch *sw = NULL;
+    struct backd_vif *vif = NULL;
     bool with_switch = true;
     const char *qmp_dir = BACKD_SWITCH_QMP_DIR;
     const char *twin_vdev = BACKD_SWITCH_TWIN_BASE;
@@ -196,9 +204,22 @@ int main(int argc, char **argv)
             fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
             goto out;
         }
+        /* The NIC switch: its coordinator on a fourth connection. */
+        if (rtv_xen_open(&vx, RTV_XEN_STORE, &err) < 0 ||
+            (vif = backd_vif_new(vx.xs, ax.xs, x.self, &err)) == NULL) {
+            fprintf(stderr, "rtvirt-backd: cannot start the NIC switch: %s\n", err.msg);
+            goto out;
+        }
+        backd_vif_set_log(vif, vif_log, NULL);
+        if (backd_vif_start(vif, now_ms(), &err) < 0) {
+            fprintf(stderr, "rtvirt-backd: cannot start the NIC switch: %s\n", err.msg);
+            goto out;
+        }
+        backd_switch_attach_vif(sw, vif);
         backd_attach_switch(the_backd, sw);
-        fprintf(stderr, "rtvirt-backd: coordinating %u switchable device(s), PV twins "
-                "from %s (vbd %u)\n", backd_switch_count(sw), twin_vdev, twin_base);
+        fprintf(stderr, "rtvirt-backd: coordinating %u switchable disk(s) and %u NIC(s), "
+                "PV twins from %s (vbd %u)\n", backd_switch_count(sw), backd_vif_count(vif),
+                twin_vdev, twin_base);
     }
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -213,9 +234,11 @@ int main(int argc, char **argv)
     rtv_xs_printf(x.xs, RTV_XS_NO_TXN, BACKD_STATE_PATH, "stopping");
     backd_free(the_backd);
     backd_switch_free(sw);
+    backd_vif_free(vif);
     rtv_xs_rm(x.xs, RTV_XS_NO_TXN, BACKD_PID_PATH);
     rtv_xs_rm(x.xs, RTV_XS_NO_TXN, BACKD_STATE_PATH);
     remove_presence(x.xs);
+    rtv_xen_close(&vx);
     rtv_xen_close(&ax);
     rtv_xen_close(&cx);
     rtv_xen_close(&x);
@@ -224,6 +247,9 @@ int main(int argc, char **argv)
 out:
     backd_free(the_backd);
     backd_switch_free(sw);
+    backd_vif_free(vif);
+    if (vx.xs)
+        rtv_xen_close(&vx);
     if (ax.xs)
         rtv_xen_close(&ax);
     if (cx.xs)

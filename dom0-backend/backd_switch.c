@@ -20,6 +20,7 @@
 #include "../ioemu/qmp.h"
 #include "backd.h"
 #include "backd_dmsync.h"
+#include "backd_vif.h"
 #include "rtvirt/blkif_abi.h"
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/coordinator.h"
@@ -48,6 +49,7 @@ struct backd_switch {
     void                   *log_ctx;
     char                    qmp_dir[200];   /* "" = --no-qmp */
     struct backd_dmsync    *dmsync;         /* the syncs running on threads */
+    struct backd_vif       *vif;            /* the NIC switch, if attached */
 };
 
 /* The QMP sync's bound: qemu answers in milliseconds. */
@@ -524,7 +526,15 @@ unsigned backd_switch_fds(const struct backd_switch *sw, int fds[BACKD_SWITCH_FD
     fds[0] = rtv_xs_watch_fd(sw->co_xs);
     fds[1] = rtv_xs_watch_fd(sw->xs);
     fds[2] = backd_dmsync_fd(sw->dmsync);
-    return BACKD_SWITCH_FDS;
+    if (sw->vif == NULL)
+        return 3;
+    fds[3] = backd_vif_fd(sw->vif);
+    return 4;
+}
+
+void backd_switch_attach_vif(struct backd_switch *sw, struct backd_vif *vif)
+{
+    sw->vif = vif;
 }
 
 void backd_switch_poll(struct backd_switch *sw, uint64_t now_ms)
@@ -535,6 +545,8 @@ void backd_switch_poll(struct backd_switch *sw, uint64_t now_ms)
     rtv_coordinator_poll_watches(sw->co, now_ms);
     adapter_poll(sw, now_ms);
     rtv_coordinator_tick(sw->co, now_ms);
+    if (sw->vif != NULL)
+        backd_vif_poll(sw->vif, now_ms);
 }
 
 unsigned backd_switch_count(const struct backd_switch *sw)

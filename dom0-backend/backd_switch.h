@@ -78,9 +78,10 @@ void backd_switch_set_log(struct backd_switch *sw, void (*log)(void *ctx, const 
  * incarnation left half done.  Call once, before the loop. */
 int backd_switch_start(struct backd_switch *sw, uint64_t now_ms, struct rtv_err *err);
 
-/* The fds to poll: the two watch fds and that of the device-model syncs
- * running on threads (backd_dmsync.h). */
-#define BACKD_SWITCH_FDS 3
+/* The fds to poll: the two watch fds, that of the device-model syncs
+ * running on threads (backd_dmsync.h), and the NIC switch's watch fd once
+ * one is attached. */
+#define BACKD_SWITCH_FDS 4
 unsigned backd_switch_fds(const struct backd_switch *sw, int fds[BACKD_SWITCH_FDS]);
 
 /* Handles queued watch events (coordinator, then the adapter's view of the
@@ -88,6 +89,12 @@ unsigned backd_switch_fds(const struct backd_switch *sw, int fds[BACKD_SWITCH_FD
  * is readable, after the engine changed a vbd, and at least every
  * BACKD_SWITCH_TICK_MS. */
 void backd_switch_poll(struct backd_switch *sw, uint64_t now_ms);
+
+/* The NIC switch (backd_vif.h) runs in the same loop: polled with the
+ * disks', its fd among backd_switch_fds().  The caller keeps and frees it
+ * (after backd_switch_free). */
+struct backd_vif;
+void backd_switch_attach_vif(struct backd_switch *sw, struct backd_vif *vif);
 
 /* Number of devices being coordinated. */
 unsigned backd_switch_count(const struct backd_switch *sw);

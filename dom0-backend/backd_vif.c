@@ -1,0 +1,762 @@
+/*
+ * The dom0 side of the NIC switch inside rtvirt-backd; see backd_vif.h.
+ *
+ * One slot per managed NIC (domain, devid of the emulated NIC) that has had
+ * a PV leg: its pv-devid and the xl job running for it, if any.  The store
+ * is the truth (pv-devid, the vif's backend directory): a slot only caches
+ * it, and a restarted daemon rebuilds it from there.
+ */
+#include "backd_vif.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rtvirt/coordinator.h"
+#include "rtvirt/devclass.h"
+#include "rtvirt/xs_schema.h"
+#include "rtvirt/xs_util.h"
+
+#define MAX_NICS   64
+#define DEVID_SPAN 1000u
+#define RETRY_MS   1000u
+#define PATH_LEN   256
+
+enum job { JOB_NONE, JOB_ATTACH, JOB_DETACH };
+
+struct slot {
+    bool        used;
+    rtv_domid_t dom;
+    char        key[12];        /* the emulated NIC's devid */
+    unsigned    pvdevid;
+    bool        known;          /* pvdevid is this NIC's PV leg */
+    enum job    job;
+    pid_t       pid;
+    int         outfd;          /* xl's stdout+stderr */
+    char        out[512];       /* its last words */
+    size_t      outlen;
+    bool        want_down;      /* tear_down asked and not done */
+    uint64_t    retry_at;       /* next detach attempt */
+    bool        gate_pending;   /* the port was not forwarding yet */
+    uint32_t    gate_id;        /* for this switch */
+    uint64_t    gate_t0;        /* since (us) */
+};
+
+struct backd_vif {
+    struct rtv_store       *co_xs, *xs;
+    struct rtv_coordinator *co;
+    rtv_domid_t             bedomid;
+    unsigned                next;
+    char                    xl[128];
+    char                    sysfs[128];
+    struct slot             slot[MAX_NICS];
+    void                  (*log)(void *ctx, const char *msg);
+    void                   *log_ctx;
+    uint64_t                now;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void vlog(struct backd_vif *v, const char *fmt, ...)
+{
+    char buf[768];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    if (v->log)
+        v->log(v->log_ctx, buf);
+    else
+        fprintf(stderr, "rtvirt-backd: vif: %s\n", buf);
+}
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* ---- store ------------------------------------------------------------------ */
+
+static int ctl_path(char *buf, enum rtv_role role, rtv_domid_t dom, const char *key)
+{
+    return rtv_devclass_path(&rtv_devclass_vif, role, dom, key, buf, PATH_LEN, NULL);
+}
+
+/* A node of the PV vif (section 3b) or the NIC's bridge node. */
+static int vif_path(struct backd_vif *v, char *buf, enum rtv_xs_node node, rtv_domid_t dom,
+                    unsigned long long devid)
+{
+    struct rtv_xs_args a = { .bedomid = v->bedomid, .domid = dom, .devid = devid };
+    return rtv_xs_path(buf, PATH_LEN, node, &a, NULL);
+}
+
+static char *read_opt(struct backd_vif *v, const char *path)
+{
+    char *val;
+    size_t n;
+    return rtv_xs_read(v->xs, RTV_XS_NO_TXN, path, &val, &n) == 0 ? val : NULL;
+}
+
+static bool exists(struct backd_vif *v, const char *path)
+{
+    char **ents;
+    unsigned n;
+
+    if (rtv_xs_directory(v->xs, RTV_XS_NO_TXN, path, &ents, &n) < 0)
+        return false;
+    free(ents);
+    return true;
+}
+
+/* The directory of the PV vif's backend / frontend, from a node in it. */
+static void vif_dir(struct backd_vif *v, char *buf, enum rtv_xs_node node, rtv_domid_t dom,
+                    unsigned devid)
+{
+    struct rtv_xs_args a = { .bedomid = v->bedomid, .domid = dom, .devid = devid };
+    rtv_xs_dir(buf, PATH_LEN, node, &a, NULL);
+}
+
+static bool read_pvdevid(struct backd_vif *v, rtv_domid_t dom, const char *key,
+                         unsigned *devid)
+{
+    char p[PATH_LEN];
+    unsigned long long n;
+
+    if (ctl_path(p, RTV_R_BACKEND_ID, dom, key) < 0 ||
+        rtv_xs_read_uint(v->xs, RTV_XS_NO_TXN, p, 2147483647ull, &n) < 0)
+        return false;
+    *devid = (unsigned)n;
+    return true;
+}
+
+static bool domain_alive(struct backd_vif *v, rtv_domid_t dom)
+{
+    char p[64];
+    snprintf(p, sizeof(p), "/local/domain/%u", (unsigned)dom);
+    return exists(v, p);
+}
+
+/* A devid free on both sides: the guest's device/vif (its own NICs) and our
+ * backend/vif.  The counter goes round, so a devid is not reused while a
+ * frontend may still be closing the device that had it. */
+static int pick_devid(struct backd_vif *v, rtv_domid_t dom, unsigned *devid)
+{
+    char be[PATH_LEN], fe[PATH_LEN];
+
+    for (unsigned tries = 0; tries < DEVID_SPAN; tries++) {
+        unsigned id = BACKD_VIF_DEVID_BASE + v->next;
+
+        v->next = (v->next + 1) % DEVID_SPAN;
+        vif_dir(v, be, RTV_XS_VIF_BE_STATE, dom, id);
+        vif_dir(v, fe, RTV_XS_VIF_FE_STATE, dom, id);
+        if (!exists(v, be) && !exists(v, fe)) {
+            *devid = id;
+            return 0;
+        }
+    }
+    return -ENOSPC;
+}
+
+/* ---- slots and xl jobs -------------------------------------------------------- */
+
+static struct slot *slot_get(struct backd_vif *v, rtv_domid_t dom, const char *key,
+                             bool create)
+{
+    struct slot *free_slot = NULL;
+
+    for (unsigned i = 0; i < MAX_NICS; i++) {
+        struct slot *s = &v->slot[i];
+        if (s->used && s->dom == dom && strcmp(s->key, key) == 0)
+            return s;
+        if (!s->used && free_slot == NULL)
+            free_slot = s;
+    }
+    if (!create || free_slot == NULL)
+        return NULL;
+    memset(free_slot, 0, sizeof(*free_slot));
+    free_slot->used = true;
+    free_slot->dom = dom;
+    free_slot->outfd = -1;
+    snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
+    return free_slot;
+}
+
+static void slot_release(struct slot *s)
+{
+    if (s->job == JOB_NONE && !s->gate_pending)
+        s->used = false;
+}
+
+/* Runs v->xl with args (NULL-terminated), its output into s->out. */
+static int spawn(struct backd_vif *v, struct slot *s, enum job job, char *const args[])
+{
+    char *argv[12];
+    int fds[2];
+    pid_t pid;
+    unsigned n = 0;
+
+    argv[n++] = v->xl;
+    for (unsigned i = 0; args[i] != NULL && n < 11; i++)
+        argv[n++] = args[i];
+    argv[n] = NULL;
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -errno;
+    if ((pid = fork()) < 0) {
+        int e = errno;
+        close(fds[0]);
+        close(fds[1]);
+        return -e;
+    }
+    if (pid == 0) {
+        /* The child: xl talks to libxl, which waits for the hotplug
+         * script; nothing of ours is touched here but stdio. */
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(fds[1], STDERR_FILENO);
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0)
+            dup2(null, STDIN_FILENO);
+        execvp(argv[0], argv);
+        dprintf(STDERR_FILENO, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(fds[1]);
+    s->pid = pid;
+    s->outfd = fds[0];
+    s->outlen = 0;
+    s->out[0] = '\0';
+    s->job = job;
+    return 0;
+}
+
+/* Keeps the last bytes xl said (its error comes last). */
+static void drain(struct slot *s)
+{
+    char buf[256];
+    ssize_t n;
+
+    /* buf is smaller than out: a read never replaces all of it. */
+    _Static_assert(sizeof(buf) < sizeof(((struct slot *)0)->out), "drain's buffers");
+    while (s->outfd >= 0 && (n = read(s->outfd, buf, sizeof(buf))) > 0) {
+        size_t keep = sizeof(s->out) - 1;
+        if (s->outlen + (size_t)n > keep) {
+            size_t drop = s->outlen + (size_t)n - keep;
+            memmove(s->out, s->out + drop, s->outlen - drop);
+            s->outlen -= drop;
+        }
+        memcpy(s->out + s->outlen, buf, (size_t)n);
+        s->outlen += (size_t)n;
+        s->out[s->outlen] = '\0';
+    }
+    for (char *c = s->out; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+}
+
+static int start_detach(struct backd_vif *v, struct slot *s)
+{
+    char dom[16], devid[16];
+    char *args[] = { "network-detach", dom, devid, NULL };
+    int rc;
+
+    snprintf(dom, sizeof(dom), "%u", (unsigned)s->dom);
+    snprintf(devid, sizeof(devid), "%u", s->pvdevid);
+    if ((rc = spawn(v, s, JOB_DETACH, args)) < 0) {
+        vlog(v, "dom%u vif/%s: cannot run %s network-detach: %s (retrying)",
+             (unsigned)s->dom, s->key, v->xl, strerror(-rc));
+        s->retry_at = v->now + RETRY_MS;
+        return rc;
+    }
+    vlog(v, "dom%u vif/%s: %s network-detach %u %u", (unsigned)s->dom, s->key, v->xl,
+         (unsigned)s->dom, s->pvdevid);
+    return 0;
+}
+
+/* The PV leg is gone (or never was): forget it and tell the coordinator. */
+static void closed(struct backd_vif *v, struct slot *s)
+{
+    char p[PATH_LEN];
+    rtv_domid_t dom = s->dom;
+    char key[sizeof(s->key)];
+
+    snprintf(key, sizeof(key), "%s", s->key);
+    if (ctl_path(p, RTV_R_BACKEND_ID, dom, key) == 0 && domain_alive(v, dom)) {
+        int rc = rtv_xs_rm(v->xs, RTV_XS_NO_TXN, p);
+        if (rc < 0 && rc != -ENOENT)
+            vlog(v, "dom%u vif/%s: cannot remove pv-devid: %s", (unsigned)dom, key,
+                 strerror(-rc));
+    }
+    s->known = false;
+    s->want_down = false;
+    slot_release(s);
+    rtv_coordinator_backend_event(v->co, dom, key, RTV_CEV_BACKEND_CLOSED, NULL, v->now);
+}
+
+static void attach_done(struct backd_vif *v, struct slot *s, int status)
+{
+    char p[PATH_LEN], msg[700];
+    char *hp = NULL;
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+    /* xl's exit status alone is not the answer: an attach of a devid an
+     * earlier incarnation's xl made fails with "exists", and the vif is
+     * there and connected all the same. */
+    if (vif_path(v, p, RTV_XS_VIF_BE_HOTPLUG_STATUS, s->dom, s->pvdevid) == 0)
+        hp = read_opt(v, p);
+    if (!ok && hp != NULL && strcmp(hp, "connected") == 0)
+        vlog(v, "dom%u vif/%s: xl network-attach failed (%.200s) but vif %u is there and "
+             "connected: taking it", (unsigned)s->dom, s->key, s->out, s->pvdevid);
+    ok = hp != NULL && strcmp(hp, "connected") == 0;
+    if (s->want_down) {
+        /* Called off meanwhile: take away whatever xl made. */
+        free(hp);
+        start_detach(v, s);
+        return;
+    }
+    if (ok) {
+        free(hp);
+        vlog(v, "dom%u vif/%s: PV vif %u up (vif%u.%u on the bridge)", (unsigned)s->dom,
+             s->key, s->pvdevid, (unsigned)s->dom, s->pvdevid);
+        rtv_coordinator_backend_event(v->co, s->dom, s->key, RTV_CEV_BACKEND_READY, NULL,
+                                      v->now);
+        return;
+    }
+    if (WIFEXITED(status))
+        snprintf(msg, sizeof(msg), "xl network-attach of vif %u exited %d (hotplug-status "
+                 "%s): %.400s", s->pvdevid, WEXITSTATUS(status), hp ? hp : "absent",
+                 s->out[0] ? s->out : "no output");
+    else
+        snprintf(msg, sizeof(msg), "xl network-attach of vif %u killed by signal %d: %.400s",
+                 s->pvdevid, WIFSIGNALED(status) ? WTERMSIG(status) : 0, s->out);
+    free(hp);
+    vlog(v, "dom%u vif/%s: %s", (unsigned)s->dom, s->key, msg);
+    /* The coordinator answers FAILED with a tear-down (it may have left a
+     * half-made vif, which the detach removes). */
+    rtv_coordinator_backend_event(v->co, s->dom, s->key, RTV_CEV_BACKEND_FAILED, msg, v->now);
+}
+
+static void detach_done(struct backd_vif *v, struct slot *s, int status)
+{
+    char be[PATH_LEN];
+    bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+    vif_dir(v, be, RTV_XS_VIF_BE_STATE, s->dom, s->pvdevid);
+    if (!domain_alive(v, s->dom) || !exists(v, be)) {
+        vlog(v, "dom%u vif/%s: PV vif %u gone%s", (unsigned)s->dom, s->key, s->pvdevid,
+             ok ? "" : " (xl failed, but the domain or the vif is gone)");
+        closed(v, s);
+        return;
+    }
+    vlog(v, "dom%u vif/%s: xl network-detach of vif %u %s (%.300s); retrying",
+         (unsigned)s->dom, s->key, s->pvdevid, ok ? "left its backend" : "failed",
+         s->out[0] ? s->out : "no output");
+    if (s->want_down)
+        s->retry_at = v->now + RETRY_MS;
+}
+
+static void poll_jobs(struct backd_vif *v)
+{
+    for (unsigned i = 0; i < MAX_NICS; i++) {
+        struct slot *s = &v->slot[i];
+        int status;
+
+        if (!s->used)
+            continue;
+        if (s->job == JOB_NONE) {
+            if (s->want_down && s->retry_at && v->now >= s->retry_at) {
+                s->retry_at = 0;
+                start_detach(v, s);
+            }
+            continue;
+        }
+        drain(s);
+        pid_t r = waitpid(s->pid, &status, WNOHANG);
+        if (r == 0)
+            continue;
+        if (r < 0)
+            status = 127 << 8;   /* reaped elsewhere: count it a failure */
+        drain(s);
+        close(s->outfd);
+        s->outfd = -1;
+        enum job job = s->job;
+        s->job = JOB_NONE;
+        s->pid = 0;
+        if (job == JOB_ATTACH)
+            attach_done(v, s, status);
+        else
+            detach_done(v, s, status);
+    }
+}
+
+/* ---- the coordinator's backend ops -------------------------------------------- */
+
+static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *key, const char *mac,
+                       struct rtv_err *err)
+{
+    struct backd_vif *v = ctx;
+    struct slot *s = slot_get(v, dom, key, true);
+    char p[PATH_LEN], macarg[40], bridgearg[40], domarg[16], devidarg[24];
+    char *bridge = NULL;
+    unsigned long long nic;
+    int rc;
+
+    if (s == NULL)
+        return rtv_err_set(err, ENOSPC, "too many switched NICs (at most %d)", MAX_NICS);
+    if (s->job != JOB_NONE)
+        return rtv_err_set(err, EBUSY, "xl is still busy with vif %u of this NIC",
+                           s->pvdevid);
+    rtv_parse_uint(key, 2147483647ull, &nic);
+    if (vif_path(v, p, RTV_XS_VIF_BRIDGE, dom, nic) < 0 || (bridge = read_opt(v, p)) == NULL)
+        rc = rtv_err_set(err, ENOENT, "node vif-bridge: absent");
+    else
+        rc = rtv_xs_check_value(RTV_XS_VIF_BRIDGE, bridge, err);
+    /* A pv-devid already there is a leg an incarnation killed while it
+     * brought it up left behind (its xl may still be running): attach the
+     * same devid again, so that there is one leg, never two; libxl
+     * serializes the two xl and attach_done() takes a vif that is there
+     * and connected as up. */
+    if (rc == 0 && read_pvdevid(v, dom, key, &s->pvdevid))
+        vlog(v, "dom%u vif/%s: pv-devid %u left by an earlier incarnation: attaching it "
+             "again", (unsigned)dom, key, s->pvdevid);
+    else if (rc == 0 && (rc = pick_devid(v, dom, &s->pvdevid)) < 0)
+        rtv_err_set(err, -rc, "no free vif devid for dom%u", (unsigned)dom);
+    /* pv-devid first: a daemon killed from here on finds the leg. */
+    if (rc == 0 && ((rc = ctl_path(p, RTV_R_BACKEND_ID, dom, key)) < 0 ||
+                    (rc = rtv_xs_printf(v->xs, RTV_XS_NO_TXN, p, "%u", s->pvdevid)) < 0))
+        rtv_err_set(err, -rc, "cannot write pv-devid: %s", strerror(-rc));
+    if (rc < 0) {
+        free(bridge);
+        slot_release(s);
+        return rc;
+    }
+    s->known = true;
+    s->want_down = false;
+    snprintf(domarg, sizeof(domarg), "%u", (unsigned)dom);
+    snprintf(macarg, sizeof(macarg), "mac=%s", mac);
+    snprintf(bridgearg, sizeof(bridgearg), "bridge=%s", bridge);
+    snprintf(devidarg, sizeof(devidarg), "devid=%u", s->pvdevid);
+    free(bridge);
+    char *args[] = { "network-attach", domarg, "type=vif", macarg, bridgearg, devidarg, NULL };
+    if ((rc = spawn(v, s, JOB_ATTACH, args)) < 0) {
+        /* Nothing was made: the coordinator's FAILED path tears down, and
+         * the detach finds no backend. */
+        return rtv_err_set(err, -rc, "cannot run %s: %s", v->xl, strerror(-rc));
+    }
+    vlog(v, "dom%u vif/%s: %s network-attach %s type=vif %s %s %s", (unsigned)dom, key,
+         v->xl, domarg, macarg, bridgearg, devidarg);
+    return 0;
+}
+
+static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *key)
+{
+    struct backd_vif *v = ctx;
+    struct slot *s = slot_get(v, dom, key, true);
+    unsigned devid;
+
+    if (s == NULL)
+        return;   /* no slot: the coordinator's bound reports it */
+    if (!s->known) {
+        if (!read_pvdevid(v, dom, key, &devid)) {
+            closed(v, s);   /* nothing to take down */
+            return;
+        }
+        s->pvdevid = devid;
+        s->known = true;
+    }
+    s->want_down = true;
+    if (s->job == JOB_ATTACH) {
+        /* xl is bringing it up: stop it, then detach what it made. */
+        kill(s->pid, SIGTERM);
+        return;
+    }
+    if (s->job == JOB_NONE)
+        start_detach(v, s);
+}
+
+/* The coordinator gave up waiting: the vif stays as it is.  A detach that
+ * is running finishes (killing xl half-way would leave a half-removed
+ * device); if it removes the vif, closed() tells the coordinator. */
+static void ad_keep(void *ctx, rtv_domid_t dom, const char *key)
+{
+    struct backd_vif *v = ctx;
+    struct slot *s = slot_get(v, dom, key, false);
+
+    if (s == NULL)
+        return;
+    s->want_down = false;
+    s->retry_at = 0;
+    vlog(v, "dom%u vif/%s: PV vif %u kept (its tear-down's bound passed)", (unsigned)dom,
+         key, s->pvdevid);
+}
+
+static bool ad_present(void *ctx, rtv_domid_t dom, const char *key)
+{
+    struct backd_vif *v = ctx;
+    char be[PATH_LEN];
+    unsigned devid;
+
+    if (!read_pvdevid(v, dom, key, &devid))
+        return false;
+    vif_dir(v, be, RTV_XS_VIF_BE_STATE, dom, devid);
+    return exists(v, be);
+}
+
+/* Reads a small sysfs file into buf (trailing newline dropped). */
+static int read_sys(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    if (f == NULL)
+        return -errno;
+    if (fgets(buf, (int)len, f) == NULL)
+        buf[0] = '\0';
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
+/* Step 6 (section 2b): the port of the leg the guest goes to is on the
+ * NIC's bridge and forwarding (a port still listening or learning drops
+ * what reaches it: with STP on, for 2 x forward delay). */
+/* 0: the port forwards; -EAGAIN: on the bridge, not forwarding yet; other
+ * -errno: it cannot (err says why). */
+static int gate_check(struct backd_vif *v, rtv_domid_t dom, const char *key,
+                      struct rtv_err *err)
+{
+    char p[PATH_LEN], sys[PATH_LEN + 64], port[32], want[64], got[64] = "";
+    char *state = NULL, *bridge = NULL, *prev = NULL;
+    unsigned long long nic;
+    unsigned pvdevid;
+    bool to_pv;
+    int rc = 0;
+
+    rtv_parse_uint(key, 2147483647ull, &nic);
+    if (ctl_path(p, RTV_R_STATE, dom, key) == 0)
+        state = read_opt(v, p);
+    if (ctl_path(p, RTV_R_PREVIOUS, dom, key) == 0)
+        prev = read_opt(v, p);
+    if (state == NULL) {
+        rc = rtv_err_set(err, ENOENT, "node vif-state: absent");
+        goto out;
+    }
+    /* The leg the guest is going to. */
+    if (strcmp(state, "rolling-back") == 0)
+        to_pv = prev != NULL && strcmp(prev, "pv") == 0;
+    else
+        to_pv = strstr(state, "pv") != NULL;
+    if (to_pv) {
+        if (!read_pvdevid(v, dom, key, &pvdevid)) {
+            rc = rtv_err_set(err, ENOENT, "node vif-pv-devid: absent, no PV vif to go to");
+            goto out;
+        }
+        snprintf(port, sizeof(port), "vif%u.%u", (unsigned)dom, pvdevid);
+    } else {
+        /* qemu's tap for the emulated NIC, as libxl names it. */
+        snprintf(port, sizeof(port), "vif%u.%llu-emu", (unsigned)dom, nic);
+    }
+    if (vif_path(v, p, RTV_XS_VIF_BRIDGE, dom, nic) < 0 || (bridge = read_opt(v, p)) == NULL) {
+        rc = rtv_err_set(err, ENOENT, "node vif-bridge: absent");
+        goto out;
+    }
+    snprintf(sys, sizeof(sys), "%s/%s/brport/state", v->sysfs, port);
+    if ((rc = read_sys(sys, got, sizeof(got))) < 0) {
+        rc = rtv_err_set(err, -rc, "port %s is on no bridge (%s: %s)", port, sys,
+                         strerror(-rc));
+        goto out;
+    }
+    /* BR_STATE_FORWARDING (linux/if_bridge.h) */
+    if (strcmp(got, "3") != 0) {
+        rc = rtv_err_set(err, EAGAIN, "port %s of bridge %s is not forwarding (brport "
+                         "state %s)", port, bridge, got);
+        goto out;
+    }
+    snprintf(sys, sizeof(sys), "%s/%s/master", v->sysfs, port);
+    ssize_t n = readlink(sys, want, sizeof(want) - 1);
+    want[n > 0 ? n : 0] = '\0';
+    const char *base = strrchr(want, '/') ? strrchr(want, '/') + 1 : want;
+    if (strcmp(base, bridge) != 0)
+        rc = rtv_err_set(err, EINVAL, "port %s is on bridge \"%s\", not on the NIC's "
+                         "bridge %s", port, base, bridge);
+out:
+    free(state);
+    free(prev);
+    free(bridge);
+    return rc;
+}
+
+static int ad_gate(void *ctx, rtv_domid_t dom, const char *key, const char *mac,
+                   uint32_t switch_id, uint64_t *took_us, struct rtv_err *err)
+{
+    struct backd_vif *v = ctx;
+    uint64_t t0 = mono_us();
+    int rc = gate_check(v, dom, key, err);
+
+    (void)mac;
+    *took_us = mono_us() - t0;
+    if (rc != -EAGAIN)
+        return rc;
+    /* Listening or learning (STP): look again on every poll, until the
+     * switch's own bound. */
+    struct slot *s = slot_get(v, dom, key, true);
+    if (s == NULL)
+        return rc;
+    s->gate_pending = true;
+    s->gate_id = switch_id;
+    s->gate_t0 = t0;
+    vlog(v, "dom%u vif/%s: %s; waiting", (unsigned)dom, key, err->msg);
+    return RTV_DM_SYNC_STARTED;
+}
+
+static void poll_gates(struct backd_vif *v)
+{
+    for (unsigned i = 0; i < MAX_NICS; i++) {
+        struct slot *s = &v->slot[i];
+        struct rtv_err err = {0};
+
+        if (!s->used || !s->gate_pending)
+            continue;
+        const struct rtv_coord *m = rtv_coordinator_get(v->co, s->dom, s->key);
+        if (m == NULL || m->switch_id != s->gate_id) {
+            s->gate_pending = false;   /* the switch is over */
+            continue;
+        }
+        int rc = gate_check(v, s->dom, s->key, &err);
+        if (rc == -EAGAIN && v->now < m->deadline_ms)
+            continue;
+        s->gate_pending = false;
+        rtv_coordinator_dm_sync_done(v->co, s->dom, s->key, s->gate_id, rc,
+                                     mono_us() - s->gate_t0, err.msg, v->now);
+    }
+}
+
+static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present,
+                                                  ad_gate, ad_keep };
+
+/* ---- public -------------------------------------------------------------------- */
+
+struct backd_vif *backd_vif_new(struct rtv_store *co_xs, struct rtv_store *ad_xs,
+                                rtv_domid_t bedomid, struct rtv_err *err)
+{
+    struct backd_vif *v = calloc(1, sizeof(*v));
+
+    if (v == NULL) {
+        rtv_err_set(err, ENOMEM, "out of memory");
+        return NULL;
+    }
+    v->co_xs = co_xs;
+    v->xs = ad_xs;
+    v->bedomid = bedomid;
+    snprintf(v->xl, sizeof(v->xl), "xl");
+    snprintf(v->sysfs, sizeof(v->sysfs), "/sys/class/net");
+    v->co = rtv_coordinator_new_class(co_xs, &rtv_devclass_vif, &ops, v, err);
+    if (v->co == NULL) {
+        free(v);
+        return NULL;
+    }
+    return v;
+}
+
+void backd_vif_set_xl(struct backd_vif *v, const char *xl)
+{
+    snprintf(v->xl, sizeof(v->xl), "%s", xl);
+}
+
+void backd_vif_set_sysfs(struct backd_vif *v, const char *dir)
+{
+    snprintf(v->sysfs, sizeof(v->sysfs), "%s", dir);
+}
+
+static void co_log(void *ctx, const char *msg)
+{
+    struct backd_vif *v = ctx;
+    vlog(v, "%s", msg);
+}
+
+void backd_vif_set_log(struct backd_vif *v, void (*log)(void *ctx, const char *msg),
+                       void *ctx)
+{
+    v->log = log;
+    v->log_ctx = ctx;
+    rtv_coordinator_set_log(v->co, co_log, v);
+}
+
+int backd_vif_start(struct backd_vif *v, uint64_t now_ms, struct rtv_err *err)
+{
+    char **doms;
+    unsigned nd;
+    int rc;
+
+    v->now = now_ms;
+    if ((rc = rtv_coordinator_start(v->co, now_ms, err)) < 0)
+        return rc;
+    /* A NIC stable on its emulated leg has no business with a PV vif: one
+     * left there is from an incarnation killed while bringing it up (the
+     * state was not published yet) or while tearing it down. */
+    if (rtv_xs_directory(v->xs, RTV_XS_NO_TXN, "/local/domain", &doms, &nd) < 0)
+        return 0;
+    for (unsigned i = 0; i < nd; i++) {
+        unsigned long long dom;
+        char dir[PATH_LEN], **nics;
+        unsigned nn;
+
+        if (rtv_parse_uint(doms[i], RTV_DOMID_MAX, &dom) < 0 || dom == 0)
+            continue;
+        rtv_devclass_parent(&rtv_devclass_vif, 0, (rtv_domid_t)dom, dir, sizeof(dir));
+        if (rtv_xs_directory(v->xs, RTV_XS_NO_TXN, dir, &nics, &nn) < 0)
+            continue;
+        for (unsigned k = 0; k < nn; k++) {
+            const struct rtv_coord *m = rtv_coordinator_get(v->co, (rtv_domid_t)dom, nics[k]);
+            if (m != NULL && m->phase == RTV_COORD_STABLE && m->mode == RTV_MODE_EMULATED &&
+                m->backend_up) {
+                vlog(v, "dom%llu vif/%s: on its emulated leg with a PV vif left up: "
+                     "tearing it down", dom, nics[k]);
+                ad_tear_down(v, (rtv_domid_t)dom, nics[k]);
+            }
+        }
+        free(nics);
+    }
+    free(doms);
+    return 0;
+}
+
+int backd_vif_fd(const struct backd_vif *v)
+{
+    return rtv_xs_watch_fd(v->co_xs);
+}
+
+void backd_vif_poll(struct backd_vif *v, uint64_t now_ms)
+{
+    v->now = now_ms;
+    rtv_coordinator_poll_watches(v->co, now_ms);
+    poll_jobs(v);
+    poll_gates(v);
+    rtv_coordinator_tick(v->co, now_ms);
+}
+
+unsigned backd_vif_count(const struct backd_vif *v)
+{
+    return rtv_coordinator_count(v->co);
+}
+
+void backd_vif_free(struct backd_vif *v)
+{
+    if (v == NULL)
+        return;
+    for (unsigned i = 0; i < MAX_NICS; i++) {
+        struct slot *s = &v->slot[i];
+        if (s->used && s->outfd >= 0)
+            close(s->outfd);
+        /* A running xl finishes on its own; the next incarnation finds
+         * what it did in the store. */
+    }
+    rtv_coordinator_free(v->co);
+    free(v);
+}
