@@ -114,3 +114,15 @@ endif
 .PHONY: kmod-check
 kmod-check: $(KMOD)
 	nice -n 10 shunt/kmod/qemu-check $(KMOD) $(KMOD_KVER)
+
+# rtvirt-netshunt: the guest side of the NIC switch (a bonding master over
+# the emulated NIC and netfront; the kernel moves the packets).
+NETSHUNT_SRCS := shunt/netshunt_main.c shunt/netshunt_sys.c
+INSTALL_SBIN += $(BUILD)/bin/rtvirt-netshunt
+$(eval $(call rtv_program,rtvirt-netshunt,$(NETSHUNT_SRCS),xen))
+
+# rtvirt-netcheck: the NIC switch's checker (a numbered TCP stream both ways,
+# an ICMP flood), run at both ends by the lab's net flight; needs nothing of
+# librtvirt.
+INSTALL_SBIN += $(BUILD)/bin/rtvirt-netcheck
+$(eval $(call rtv_program,rtvirt-netcheck,shunt/netcheck.c))

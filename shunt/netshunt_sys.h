@@ -1,0 +1,53 @@
+/*
+ * The guest kernel's parts of the NIC switch, as rtvirt-netshunt drives
+ * them: the bonding driver's sysfs interface (Documentation/networking/
+ * bonding.rst, "Configuring Bonding Manually via Sysfs"), netfront's
+ * netdevs found by their xenbus device, link flags over SIOCSIFFLAGS, and a
+ * gratuitous ARP sent on the bond at the flip.  Nothing here knows the
+ * switch protocol (netshunt.c does).
+ */
+#ifndef RTVIRT_NETSHUNT_SYS_H
+#define RTVIRT_NETSHUNT_SYS_H
+
+#include <net/if.h>
+#include <stdbool.h>
+
+#include "rtvirt/err.h"
+
+/* The bond in active-backup mode over emulated (its first slave, whose MAC
+ * the bond takes: fail_over_mac none, so both legs carry that one MAC),
+ * miimon 100 ms, one gratuitous ARP / unsolicited NA per failover.  An
+ * existing bond with emulated enslaved is taken as it is (a restarted
+ * shunt).  Loads the bonding module if it is not there. */
+int netshunt_bond_setup(const char *bond, const char *emulated, struct rtv_err *err);
+
+/* The netdev netfront made for device/vif/<devid> ("" until it exists). */
+int netshunt_pv_netdev(unsigned devid, char name[IFNAMSIZ]);
+
+/* Loads xen-netfront unless its driver is registered already. */
+int netshunt_load_netfront(struct rtv_err *err);
+
+/* The netdev has carrier (netfront: the ring is connected). */
+bool netshunt_carrier(const char *dev);
+
+/* Is dev a slave of bond, and is its link up as bonding sees it? */
+bool netshunt_is_slave(const char *bond, const char *dev);
+bool netshunt_slave_up(const char *dev);
+
+/* Enslaves dev (set down first: bonding refuses a slave that is up). */
+int netshunt_enslave(const char *bond, const char *dev, struct rtv_err *err);
+int netshunt_release(const char *bond, const char *dev, struct rtv_err *err);
+
+/* The bond's active slave ("" if none) / make dev the active one. */
+int netshunt_active(const char *bond, char name[IFNAMSIZ]);
+int netshunt_set_active(const char *bond, const char *dev, struct rtv_err *err);
+
+/* MAC of a netdev, lower-case "xx:xx:xx:xx:xx:xx". */
+int netshunt_mac(const char *dev, char mac[18]);
+
+/* A gratuitous ARP (an ARP request for our own address, from it) for each
+ * IPv4 address of bond, out of its active slave: the bridge learns the new
+ * port and peers refresh their caches at once.  Returns how many it sent. */
+int netshunt_announce(const char *bond, struct rtv_err *err);
+
+#endif
