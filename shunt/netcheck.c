@@ -44,7 +44,7 @@
 
 #define MAX_GAPS   4096
 #define MAX_RTT    65536
-#define MAX_LOST   65536
+#define MAX_LOST   (1u << 20)   /* echoes: 87 min at 5 ms */
 
 static volatile sig_atomic_t stop_sig;
 
@@ -178,8 +178,15 @@ static int stream(const struct opts *o)
         /* What the pace allows by now. */
         uint64_t allowed = o->bulk ? UINT64_MAX : (now - t0) * rate_bps / 1000000u;
         bool want_out = wr_open && sent < allowed;
+        /* Paced: sleep until the next KiB is due (the guest under TCG has a
+         * fraction of a CPU; no busy loop), but never past 50 ms. */
+        int tmo = 50;
+        if (wr_open && !want_out && !o->bulk) {
+            uint64_t due_us = (sent + 1024 - allowed) * 1000000u / rate_bps;
+            tmo = due_us / 1000u < 50 ? (int)(due_us / 1000u) + 1 : 50;
+        }
         struct pollfd p = { .fd = s, .events = POLLIN | (want_out ? POLLOUT : 0) };
-        int n = poll(&p, 1, want_out ? 10 : 1);
+        int n = poll(&p, 1, tmo);
         if (n < 0 && errno != EINTR) {
             snprintf(err, sizeof(err), "poll: %s", strerror(errno));
             break;
@@ -273,6 +280,33 @@ static uint16_t csum(const void *data, size_t len)
     return (uint16_t)~sum;
 }
 
+/* Takes every echo reply queued on s: marks its send answered.  The
+ * sequence number is 16 bits: a reply belongs to the latest echo sent
+ * with that low half (replies come back within milliseconds). */
+static void take_replies(int s, uint16_t id, unsigned nsent, bool *answered, unsigned *nrecv)
+{
+    unsigned char buf[256];
+    ssize_t r;
+
+    while ((r = recv(s, buf, sizeof(buf), 0)) > 0) {
+        struct iphdr *iph = (struct iphdr *)buf;
+        size_t hl = (size_t)iph->ihl * 4;
+        if ((size_t)r < hl + sizeof(struct icmphdr))
+            continue;
+        struct icmphdr *h = (struct icmphdr *)(buf + hl);
+        if (h->type != ICMP_ECHOREPLY || ntohs(h->un.echo.id) != id)
+            continue;
+        unsigned seq = ntohs(h->un.echo.sequence);
+        if (seq >= nsent)
+            continue;
+        unsigned k = seq + (nsent - 1 - seq) / 65536u * 65536u;
+        if (!answered[k]) {
+            answered[k] = true;
+            (*nrecv)++;
+        }
+    }
+}
+
 static int ping(const char *ip, const struct opts *o)
 {
     static uint64_t sent_at[MAX_LOST];
@@ -306,45 +340,14 @@ static int ping(const char *ip, const struct opts *o)
         struct pollfd p = { .fd = s, .events = POLLIN };
         uint64_t wait = next > now ? (next - now) / 1000u : 0;
         poll(&p, 1, (int)wait);
-        unsigned char buf[256];
-        ssize_t r;
-        while ((r = recv(s, buf, sizeof(buf), 0)) > 0) {
-            struct iphdr *iph = (struct iphdr *)buf;
-            size_t hl = (size_t)iph->ihl * 4;
-            if ((size_t)r < hl + sizeof(struct icmphdr))
-                continue;
-            struct icmphdr *h = (struct icmphdr *)(buf + hl);
-            if (h->type != ICMP_ECHOREPLY || ntohs(h->un.echo.id) != id)
-                continue;
-            /* seq wraps at 65536: the latest send with that low half. */
-            unsigned seq = ntohs(h->un.echo.sequence);
-            for (unsigned k = seq; k < nsent; k += 65536)
-                if (!answered[k] && k + 65536 >= nsent) {
-                    answered[k] = true;
-                    nrecv++;
-                }
-        }
+        take_replies(s, id, nsent, answered, &nrecv);
     }
     /* The last second's replies may still be on their way: wait for them. */
     uint64_t grace = mono_us() + 1000000u;
     while (mono_us() < grace) {
         struct pollfd p = { .fd = s, .events = POLLIN };
         poll(&p, 1, 50);
-        unsigned char buf[256];
-        ssize_t r;
-        while ((r = recv(s, buf, sizeof(buf), 0)) > 0) {
-            struct iphdr *iph = (struct iphdr *)buf;
-            size_t hl = (size_t)iph->ihl * 4;
-            if ((size_t)r < hl + sizeof(struct icmphdr))
-                continue;
-            struct icmphdr *h = (struct icmphdr *)(buf + hl);
-            unsigned seq = ntohs(h->un.echo.sequence);
-            if (h->type == ICMP_ECHOREPLY && ntohs(h->un.echo.id) == id && seq < nsent &&
-                !answered[seq]) {
-                answered[seq] = true;
-                nrecv++;
-            }
-        }
+        take_replies(s, id, nsent, answered, &nrecv);
     }
     close(s);
     FILE *f = out_file(o);
