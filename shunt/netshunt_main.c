@@ -9,7 +9,7 @@
  * (netshunt_sys.h), which the applications use (give it the IP address),
  * and then follows dom0's rtvirt/vif/<nic>/ nodes: for a switch to pv it
  * finds netfront's netdev for device/vif/<pv-devid>, enslaves it as the
- * backup once it has carrier (reporting connecting, then flushed), waits
+ * backup once its ring is connected (reporting connecting, then flushed), waits
  * for dom0's port-ready-id, makes it the active slave, announces the
  * address (gratuitous ARP) and acknowledges; back to emulated the same
  * towards the emulated NIC, then it releases the netfront slave before it
@@ -207,6 +207,17 @@ static int target_mode(const struct ns *n, enum rtv_mode *m)
     return rtv_mode_parse(n->state, m);
 }
 
+/* device/vif/<pv-devid>/state is 4 (Connected). */
+static bool frontend_connected(const struct ns *n)
+{
+    struct rtv_xs_args a = { .domid = n->x.self, .devid = n->pvdevid };
+    unsigned long long st;
+    char p[PATH_LEN];
+
+    return rtv_xs_path(p, sizeof(p), RTV_XS_VIF_FE_STATE, &a, NULL) == 0 &&
+           rtv_xs_read_uint(n->x.xs, RTV_XS_NO_TXN, p, 7, &st) == 0 && st == 4;
+}
+
 static void fail(struct ns *n, const char *why)
 {
     if (n->failed)
@@ -274,7 +285,10 @@ static bool advance(struct ns *n, enum rtv_mode target)
             report(n, "connecting", false, NULL, false, 0);
             return false;
         }
-        if (!netshunt_carrier(pv) && !netshunt_is_slave(n->bond, pv)) {
+        /* The ring connected (XenbusState Connected, 4): netfront's
+         * carrier cannot tell, it reads -EINVAL while the netdev is down,
+         * and it must be down to be enslaved (lab, 18:36). */
+        if (!netshunt_is_slave(n->bond, pv) && !frontend_connected(n)) {
             report(n, "connecting", false, NULL, false, 0);
             return false;
         }

@@ -191,14 +191,6 @@ int netshunt_load_netfront(struct rtv_err *err)
     return 0;
 }
 
-bool netshunt_carrier(const char *dev)
-{
-    char p[128], buf[8];
-
-    snprintf(p, sizeof(p), NET "/%s/carrier", dev);
-    return read_sys(p, buf, sizeof(buf)) == 0 && strcmp(buf, "1") == 0;
-}
-
 bool netshunt_slave_up(const char *dev)
 {
     char p[128], buf[16];

@@ -27,9 +27,6 @@ int netshunt_pv_netdev(unsigned devid, char name[IFNAMSIZ]);
 /* Loads xen-netfront unless its driver is registered already. */
 int netshunt_load_netfront(struct rtv_err *err);
 
-/* The netdev has carrier (netfront: the ring is connected). */
-bool netshunt_carrier(const char *dev);
-
 /* Is dev a slave of bond, and is its link up as bonding sees it? */
 bool netshunt_is_slave(const char *bond, const char *dev);
 bool netshunt_slave_up(const char *dev);
