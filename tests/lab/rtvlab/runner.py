@@ -738,6 +738,12 @@ def main(argv):
                      "pass" if sts and all(s == "pass" for s in sts) else "fail")
     with open(os.path.join(out, "result.json"), "w") as f:
         json.dump(rep, f, indent=2)
+    # A step's benchmark (its job's share/bench.json: the net flight's)
+    # next to result.json.
+    for j in rep["jobs"]:
+        bench = os.path.join(j["dir"], "share", "bench.json")
+        if os.path.isfile(bench):
+            shutil.copy(bench, os.path.join(out, "bench.json"))
     junit(rep, os.path.join(out, "junit.xml"))
     bench = bench_numbers(rep)
     if bench:
