@@ -568,7 +568,9 @@ static int gate_check(struct backd_vif *v, rtv_domid_t dom, const char *key,
     }
     snprintf(sys, sizeof(sys), "%s/%s/brport/state", v->sysfs, port);
     if ((rc = read_sys(sys, got, sizeof(got))) < 0) {
-        rc = rtv_err_set(err, -rc, "port %s is on no bridge (%s: %s)", port, sys,
+        /* Not on the bridge (yet: the hotplug script of a vif whose xl a
+         * killed incarnation left running may still be on its way). */
+        rc = rtv_err_set(err, EAGAIN, "port %s is on no bridge yet (%s: %s)", port, sys,
                          strerror(-rc));
         goto out;
     }
