@@ -9,6 +9,13 @@ A flight file is line based ('#' starts a comment):
                                  without an IOMMU), with dom0's virtio devices
                                  behind it (iommu_platform=on)
     show-table yes               print the "what was shown" table at the end
+    com2 yes                     the outer QEMU gets a second 16550 (COM2,
+                                 0x2f8-0x2ff, IRQ 3): what it transmits lands
+                                 in the share's com2/out, bytes appended to
+                                 the share's com2/in are fed to its receiver
+                                 (rtvlab/com2.py); dom0 leaves it alone
+    guest-xl LINE...             an extra xl.cfg line for the flight's HVM
+                                 guests (repeatable; as the runner's --guest-xl)
     include OTHER                take OTHER's jobs (and settings) first
     job NAME                     start (or, after include, extend) a job
     step NAME TIMEOUT COMMAND [ARG...]
@@ -54,6 +61,8 @@ class Flight:
         self.hypervisor = "stock"
         self.dom0 = "pv"
         self.show_table = False
+        self.com2 = False
+        self.guest_xl = []
         self.jobs = []
 
     def job(self, name):
@@ -90,6 +99,10 @@ def load(name, flight=None, seen=()):
             fl.dom0 = w[1]
         elif w[0] == "show-table" and len(w) == 2:
             fl.show_table = w[1] in ("yes", "true", "1")
+        elif w[0] == "com2" and len(w) == 2:
+            fl.com2 = w[1] in ("yes", "true", "1")
+        elif w[0] == "guest-xl" and len(w) >= 2:
+            fl.guest_xl.append(line.split(None, 1)[1])
         elif w[0] == "include" and len(w) == 2:
             load(w[1], fl, seen + (name,))
         elif w[0] == "job" and len(w) == 2:

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from . import flightdef, images, tally
+from . import com2, flightdef, images, tally
 
 LAB_DIR = flightdef.LAB_DIR
 REPO = images.REPO
@@ -128,6 +128,7 @@ class JobRun:
         self.jdir, self.imgs = jdir, imgs
         self.share = os.path.join(jdir, "share")
         self.qemu = None
+        self.com2 = None
         self.results = []
         self.interrupted = False
 
@@ -152,7 +153,7 @@ class JobRun:
         with open(os.path.join(s, "job"), "w") as f:
             f.write(self.job.name + "\n")
         with open(os.path.join(s, "guest-xl.cfg"), "w") as f:
-            f.write("".join("%s\n" % line for line in self.args.guest_xl or []))
+            f.write("".join("%s\n" % line for line in self.flight.guest_xl + (self.args.guest_xl or [])))
         with open(os.path.join(s, "lab-env"), "w") as f:
             f.write("".join("export %s\n" % shlex.quote(kv) for kv in self.args.lab_env or []))
         with open(os.path.join(s, "plan"), "w") as f:
@@ -280,6 +281,8 @@ class JobRun:
                                         os.path.join(dom0, "initrd.img")),
                "-chardev", "socket,id=ser0,path=%s,server=on,wait=off,logfile=%s" % (sock, console),
                "-serial", "chardev:ser0"]
+        if self.flight.com2:
+            cmd += com2.qemu_args(self.jdir, self.share)
         with open(os.path.join(self.jdir, "qemu-cmdline"), "w") as f:
             f.write(" ".join(cmd) + "\n")
         self.qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
@@ -287,6 +290,9 @@ class JobRun:
                                      stderr=subprocess.STDOUT, start_new_session=True,
                                      preexec_fn=outer_priority)
         outer_group_priority(self.qemu.pid)
+        if self.flight.com2:
+            self.com2 = com2.Feeder(self.jdir, self.share, say)
+            self.com2.start()
         say("%s: booting Xen + dom0 in QEMU (pid %d), console %s" % (self.job.name, self.qemu.pid, console))
         hello = os.path.join(self.share, "results", "hello")
         while not os.path.exists(hello):
@@ -388,6 +394,8 @@ class JobRun:
                     break
         finally:
             self.stop_qemu()
+            if self.com2:
+                self.com2.stop()
             if not self.args.keep:
                 for f in ("dom0.qcow2", "guest-tools.img"):
                     try:
