@@ -18,3 +18,8 @@ check-headers:
 	    || { echo "header $$h does not compile on its own"; exit 1; }; \
 	done; echo "headers: $(words $(PUBLIC_HDRS)) public headers compile on their own"
 check-run: check-headers
+
+# xenctrl.h (XEN_DOMCTL_ioport_mapping, the domain's vCPU count) pulls in
+# Xen's save-record headers, which need GNU C's anonymous unions and
+# __align8__: that one adapter is compiled as gnu11.
+$(BUILD)/obj/common/xen/xen_ioreq.o: RTV_CFLAGS += -std=gnu11

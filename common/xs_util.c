@@ -2,10 +2,13 @@
 #include "rtvirt/xs_util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 int rtv_xs_transact(struct rtv_store *s, unsigned max_tries,
                     rtv_xs_txn_fn fn, void *arg)
@@ -83,4 +86,65 @@ int rtv_xs_read_uint(struct rtv_store *s, rtv_txn_t t, const char *path,
     rc = strlen(val) == len ? rtv_parse_uint(val, max, out) : -EINVAL;
     free(val);
     return rc;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int rtv_xs_wait_on(struct rtv_store *s, const char *dir, unsigned timeout_ms,
+                   rtv_xs_wait_fn done, void *arg, struct rtv_err *err)
+{
+    static unsigned serial;
+    uint64_t deadline = now_ms() + timeout_ms;
+    char token[64], *p, *tok;
+    int rc;
+
+    snprintf(token, sizeof(token), "rtv-wait-%ld-%u", (long)getpid(), ++serial);
+    if ((rc = rtv_xs_watch(s, dir, token)) < 0)
+        return rtv_err_set(err, -rc, "cannot watch %s: %s", dir, strerror(-rc));
+    for (;;) {
+        if ((rc = done(s, arg, err)) != 0) {
+            rc = rc > 0 ? 0 : rc;
+            break;
+        }
+        uint64_t now = now_ms();
+        if (now >= deadline) {
+            rc = -ETIMEDOUT;
+            break;
+        }
+        struct pollfd pfd = { .fd = rtv_xs_watch_fd(s), .events = POLLIN };
+        int left = (int)(deadline - now);
+        if (poll(&pfd, 1, left > 200 ? 200 : left) < 0 && errno != EINTR) {
+            rc = rtv_err_set(err, errno, "poll: %s", strerror(errno));
+            break;
+        }
+        while (rtv_xs_read_watch(s, &p, &tok) == 0) {
+            free(p);
+            free(tok);
+        }
+    }
+    rtv_xs_unwatch(s, dir, token);
+    return rc;
+}
+
+int rtv_xs_read_text(struct rtv_store *s, rtv_txn_t t, const char *path,
+                     char *buf, size_t len)
+{
+    char *v;
+    size_t n;
+    int rc = rtv_xs_read(s, t, path, &v, &n);
+
+    buf[0] = '\0';
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc;
+    snprintf(buf, len, "%s", v);
+    free(v);
+    return 0;
 }

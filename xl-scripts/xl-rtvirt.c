@@ -6,6 +6,7 @@
  *   xl-rtvirt manage <domain> <vdev> --image PATH
  *   xl-rtvirt manage <domain> vif/<devid> --mac MAC --bridge BRIDGE
  *   xl-rtvirt unmanage <domain> <vdev>
+ *   xl-rtvirt virtualize|devirtualize <domain> <iodev> [--wait] [--timeout S]
  *
  * Everything it does is plain xenstore reads and writes of the nodes in
  * xenstore-schema/rtvirt-paths.md (through librtvirt's ctl functions), so
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "rtvirt/ctl.h"
+#include "rtvirt/ioemu_req.h"
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_util.h"
 
@@ -33,8 +35,16 @@ static const char usage[] =
     "        the switch (default 10 s; past it the switch is rolled back);\n"
     "        --wait waits for the outcome (at most 4 x S) and exits 0 only if\n"
     "        the switch succeeded.\n"
-    "  status <domain> [<vdev>] [--json]\n"
-    "        Show the mode, last result and counters of managed disks and NICs.\n"
+    "  virtualize <domain> <iodev> [--wait] [--timeout S]\n"
+    "  devirtualize <domain> <iodev> [--wait] [--timeout S]\n"
+    "        Ask rtvirt-ioemu to trap and emulate a real device the guest drives\n"
+    "        directly (virtualize), or to hand it back (devirtualize), at an\n"
+    "        I/O-sequence boundary.  --timeout S bounds each wait of the change\n"
+    "        (default 1 s; past it the device is reset and the change goes on);\n"
+    "        --wait waits for the outcome (at most 4 x S + 2 s).\n"
+    "  status <domain> [<vdev>|<iodev>] [--json]\n"
+    "        Show the mode, last result and counters of managed disks and NICs,\n"
+    "        and of devices under rtvirt-ioemu.\n"
     "  manage <domain> <vdev> --image PATH\n"
     "        Put a disk that runs emulated under rtvirt; PATH is the dom0 image\n"
     "        file or block device behind it.\n"
@@ -46,7 +56,7 @@ static const char usage[] =
     "        Release a disk (it must be on the emulated path).\n"
     "\n"
     "<domain> is a name or id as in `xl list`; <vdev> a disk's xl vdev (hda, xvda)\n"
-    "or a NIC as vif/<devid> (vif/0).\n"
+    "or a NIC as vif/<devid> (vif/0); <iodev> a device under rtvirt-ioemu (uart0).\n"
     "Exit status: 0 ok, 1 the operation failed, 2 bad usage.\n";
 
 enum { EXIT_BAD_USAGE = 2 };
@@ -111,6 +121,111 @@ static json_object *status_json(const struct rtv_ctl_status *st)
     return o;
 }
 
+static void print_ioemu_text(const struct rtv_ioemu_status *st)
+{
+    printf("%-6s %-22s result %-11s (request %llu)  changes %llu  resets %llu  rollbacks %llu"
+           "  last: held %llu us, seek %llu us, busy %llu, logged %llu  (%s at %#llx irq %llu)\n",
+           st->iodev, st->state, st->result[0] ? st->result : "-",
+           (unsigned long long)st->result_id, (unsigned long long)st->changes,
+           (unsigned long long)st->resets, (unsigned long long)st->rollbacks,
+           (unsigned long long)st->held_us, (unsigned long long)st->seek_us,
+           (unsigned long long)st->busy, (unsigned long long)st->logged, st->model,
+           (unsigned long long)st->ioport, (unsigned long long)st->irq);
+    if (st->error[0])
+        printf("       error: %s\n", st->error);
+}
+
+static json_object *ioemu_json(const struct rtv_ioemu_status *st)
+{
+    json_object *o = json_object_new_object();
+    const struct { const char *k; uint64_t v; } nums[] = {
+        { "ioport", st->ioport }, { "irq", st->irq }, { "request_id", st->request_id },
+        { "result_id", st->result_id }, { "changes", st->changes }, { "resets", st->resets },
+        { "rollbacks", st->rollbacks }, { "seek_us", st->seek_us }, { "held_us", st->held_us },
+        { "busy", st->busy }, { "logged", st->logged }, { "replayed", st->replayed },
+    };
+
+    json_object_object_add(o, "domid", json_object_new_int(st->domid));
+    json_object_object_add(o, "iodev", json_object_new_string(st->iodev));
+    json_object_object_add(o, "model", json_object_new_string(st->model));
+    json_object_object_add(o, "state", json_object_new_string(st->state));
+    json_object_object_add(o, "result", json_object_new_string(st->result));
+    json_object_object_add(o, "error", json_object_new_string(st->error));
+    for (size_t i = 0; i < sizeof(nums) / sizeof(nums[0]); i++)
+        json_object_object_add(o, nums[i].k, json_object_new_uint64(nums[i].v));
+    return o;
+}
+
+/* Devices under rtvirt-ioemu (all of dom's, or the one named) into arr or
+ * stdout.  *found: how many were shown. */
+static int ioemu_status(struct rtv_store *xs, rtv_domid_t dom, const char *iodev,
+                        json_object *arr, unsigned *found)
+{
+    struct rtv_err err = {0};
+    struct rtv_ioemu_status st;
+    char **names = NULL;
+    unsigned n = 1;
+    int rc = EXIT_SUCCESS;
+
+    if (iodev == NULL && rtv_ioemu_list(xs, dom, &names, &n, &err) < 0)
+        return fail(&err);
+    for (unsigned i = 0; i < n; i++) {
+        if (rtv_ioemu_status(xs, dom, iodev ? iodev : names[i], &st, &err) < 0) {
+            if (iodev == NULL)
+                rc = fail(&err);
+            continue;
+        }
+        (*found)++;
+        if (arr)
+            json_object_array_add(arr, ioemu_json(&st));
+        else
+            print_ioemu_text(&st);
+    }
+    free(names);
+    return rc;
+}
+
+static int cmd_ioemu(struct rtv_store *xs, rtv_domid_t dom, const char *iodev,
+                     const char *request, const struct opts *o)
+{
+    struct rtv_err err = {0};
+    struct rtv_ioemu_status st;
+    unsigned step_s = o->timeout_s ? o->timeout_s : 1;
+    uint32_t id;
+
+    if (rtv_ioemu_request(xs, dom, iodev, request, o->timeout_s * 1000u, &id, &err) < 0)
+        return fail(&err);
+    if (!o->wait) {
+        printf("request %u: %s %s of domain %u (xl-rtvirt status %u %s to follow it)\n",
+               id, request, iodev, (unsigned)dom, (unsigned)dom, iodev);
+        return EXIT_SUCCESS;
+    }
+    if (rtv_ioemu_wait(xs, dom, iodev, id, 4 * step_s * 1000u + 2000u, &st, &err) < 0)
+        return fail(&err);
+    if (o->json) {
+        json_object *j = ioemu_json(&st);
+
+        json_object_object_add(j, "request", json_object_new_uint64(id));
+        printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
+        json_object_put(j);
+    }
+    if (st.result_id != id) {
+        fprintf(stderr, "xl-rtvirt: request %u was superseded by request %llu; %s is now %s\n",
+                id, (unsigned long long)st.result_id, iodev, st.state);
+        return EXIT_FAILURE;
+    }
+    if (strcmp(st.result, "ok") != 0) {
+        fprintf(stderr, "xl-rtvirt: %s %s (request %u): %s: %s (now %s)\n", request, iodev, id,
+                st.result, st.error[0] ? st.error : "no reason given", st.state);
+        return EXIT_FAILURE;
+    }
+    if (!o->json)
+        printf("%s of domain %u is now %s (guest held %llu us, boundary after %llu us)%s%s\n",
+               iodev, (unsigned)dom, st.state, (unsigned long long)st.held_us,
+               (unsigned long long)st.seek_us, st.error[0] ? "; " : "", st.error);
+    return EXIT_SUCCESS;
+}
+
 static int cmd_status(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                       const struct opts *o)
 {
@@ -120,11 +235,24 @@ static int cmd_status(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
     unsigned n = 1;
     int rc = EXIT_SUCCESS;
 
+    unsigned found = 0;
+
     if (vdev == NULL && rtv_ctl_list(xs, dom, &names, &n, &err) < 0)
         return fail(&err);
     json_object *arr = o->json ? json_object_new_array() : NULL;
-    if (!o->json && n == 0)
-        printf("domain %u has no disks or NICs under rtvirt\n", (unsigned)dom);
+    /* A name that is no managed disk or NIC may be a device under rtvirt-ioemu. */
+    if (vdev != NULL && rtv_ctl_status(xs, dom, vdev, &st, &err) == -ENOENT) {
+        struct rtv_err disk_err = err;
+
+        n = 0;
+        rc = ioemu_status(xs, dom, vdev, arr, &found);
+        if (found == 0)
+            rc = fail(&disk_err);
+    } else if (vdev == NULL) {
+        rc = ioemu_status(xs, dom, NULL, arr, &found);
+    }
+    if (!o->json && n == 0 && found == 0 && vdev == NULL)
+        printf("domain %u has no disks, NICs or devices under rtvirt\n", (unsigned)dom);
     for (unsigned i = 0; i < n; i++) {
         if (rtv_ctl_status(xs, dom, vdev ? vdev : names[i], &st, &err) < 0) {
             rc = fail(&err);
@@ -240,11 +368,12 @@ int main(int argc, char **argv)
         return bad_usage("%s", "no command given");
 
     const char *cmd = pos[0];
+    int ioemu = strcmp(cmd, "virtualize") == 0 || strcmp(cmd, "devirtualize") == 0;
     int need = strcmp(cmd, "switch") == 0 ? 4 : strcmp(cmd, "status") == 0 ? 2
-             : strcmp(cmd, "manage") == 0 || strcmp(cmd, "unmanage") == 0 ? 3 : -1;
+             : strcmp(cmd, "manage") == 0 || strcmp(cmd, "unmanage") == 0 || ioemu ? 3 : -1;
     if (need < 0)
-        return bad_usage("unknown command \"%s\"; commands: switch, status, manage, unmanage",
-                         cmd);
+        return bad_usage("unknown command \"%s\"; commands: switch, status, manage, unmanage, "
+                         "virtualize, devirtualize", cmd);
     if (npos < need || (npos > need && !(strcmp(cmd, "status") == 0 && npos == 3)))
         return bad_usage("wrong number of arguments for \"%s\"", cmd);
     int nic = npos > 2 && strncmp(pos[2], "vif/", 4) == 0;
@@ -260,6 +389,8 @@ int main(int argc, char **argv)
     int rc;
     if (rtv_ctl_resolve_domain(x.xs, pos[1], &dom, &err) < 0) {
         rc = fail(&err);
+    } else if (ioemu) {
+        rc = cmd_ioemu(x.xs, dom, pos[2], cmd, &o);
     } else if (strcmp(cmd, "switch") == 0) {
         rc = cmd_switch(x.xs, dom, pos[2], pos[3], &o);
     } else if (strcmp(cmd, "status") == 0) {

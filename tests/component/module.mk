@@ -51,3 +51,17 @@ $(SWITCH_COMP): $(SWITCH_COMP_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
 	@mkdir -p $(@D)
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(SWITCH_COMP_OBJS) $(FRONT_LIB) \
 	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread $(LDLIBS)
+
+# ioemu: rtvirt-ioemu's server (ioemu/ioemu_srv.c) in a thread, over the local
+# store and a fake of the Xen side (fake_ioreq.c), with a polled guest driver,
+# the line and the operator in the test.
+IOEMU_COMP      := $(BUILD)/tests/component/test_ioemu_component
+IOEMU_COMP_OBJS := $(BUILD)/obj/tests/component/test_ioemu_component.o \
+                   $(BUILD)/obj/tests/component/fake_ioreq.o $(BUILD)/obj/ioemu/ioemu_srv.o
+UNIT_TESTS += $(IOEMU_COMP)
+$(BUILD)/obj/tests/component/test_ioemu_component.o $(BUILD)/obj/tests/component/fake_ioreq.o: \
+    RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
+$(IOEMU_COMP): $(IOEMU_COMP_OBJS) $(BUILD)/lib/librtvirt.a
+	@mkdir -p $(@D)
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(IOEMU_COMP_OBJS) $(BUILD)/lib/librtvirt.a \
+	    $(CHECK_LIBS) -lpthread $(LDLIBS)

@@ -6,6 +6,7 @@
 #ifndef RTVIRT_XS_UTIL_H
 #define RTVIRT_XS_UTIL_H
 
+#include "rtvirt/err.h"
 #include "rtvirt/seam.h"
 
 /* Default retry budget for rtv_xs_transact(): generous, because on a busy
@@ -27,10 +28,26 @@ int rtv_xs_transact(struct rtv_store *s, unsigned max_tries,
 int rtv_xs_printf(struct rtv_store *s, rtv_txn_t t, const char *path,
                   const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Reads a node's text into buf, truncated to len ("" if absent: 0).  Other
+ * errors are returned. */
+int rtv_xs_read_text(struct rtv_store *s, rtv_txn_t t, const char *path,
+                     char *buf, size_t len);
+
 /* Reads an unsigned decimal number no larger than max.  -ENOENT if absent,
  * -EINVAL if not a plain decimal number, -ERANGE if above max. */
 int rtv_xs_read_uint(struct rtv_store *s, rtv_txn_t t, const char *path,
                      unsigned long long max, unsigned long long *out);
+
+/* Checks whether a wait is over: 1 done, 0 not yet, a negative errno to
+ * stop waiting (err set). */
+typedef int (*rtv_xs_wait_fn)(struct rtv_store *s, void *arg, struct rtv_err *err);
+
+/* Watches dir and runs done() at once and after every event on it (events
+ * may be coalesced or spurious: done() re-reads what it needs), at most
+ * timeout_ms: 0 once done() said 1, done()'s error, or -ETIMEDOUT (err is
+ * then left to the caller, who knows what was last seen). */
+int rtv_xs_wait_on(struct rtv_store *s, const char *dir, unsigned timeout_ms,
+                   rtv_xs_wait_fn done, void *arg, struct rtv_err *err);
 
 /* Parses what rtv_xs_read_uint() accepts: digits only, no sign, no spaces,
  * no leading zeros except "0" itself. */

@@ -1,0 +1,545 @@
+/* rtvirt-ioemu's server; see ioemu_srv.h. */
+#include "ioemu_srv.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "rtvirt/ioreq_pio.h"
+#include "rtvirt/xs_schema.h"
+#include "rtvirt/xs_util.h"
+
+#define FINI_BOUND_US 3000000u   /* a devirtualize at exit: at most 3 s */
+
+uint64_t ioemu_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+__attribute__((format(printf, 2, 3)))
+static void trace(struct ioemu_srv *s, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!s->cfg.trace)
+        return;
+    fprintf(s->cfg.trace, "%llu ", (unsigned long long)ioemu_now_us());
+    va_start(ap, fmt);
+    vfprintf(s->cfg.trace, fmt, ap);
+    va_end(ap);
+    fputc('\n', s->cfg.trace);
+    fflush(s->cfg.trace);
+}
+
+static int path(const struct ioemu_srv *s, enum rtv_xs_node n, char *buf, size_t len,
+                struct rtv_err *err)
+{
+    struct rtv_xs_args a = { .domid = s->cfg.domid, .iodev = s->cfg.iodev };
+
+    return rtv_xs_path(buf, len, n, &a, err);
+}
+
+/* ---- the store side ------------------------------------------------------ */
+
+struct publish {
+    struct ioemu_srv              *s;
+    const struct rtv_ioemu_ctl_out *o;
+};
+
+static int write_node(struct ioemu_srv *s, rtv_txn_t t, enum rtv_xs_node n, const char *v)
+{
+    char p[RTV_XS_PATH_MAX];
+    int rc = path(s, n, p, sizeof(p), NULL);
+
+    return rc < 0 ? rc : rtv_xs_write(s->xs, t, p, v, strlen(v));
+}
+
+static int write_uint(struct ioemu_srv *s, rtv_txn_t t, enum rtv_xs_node n, unsigned long long v)
+{
+    char b[24];
+
+    snprintf(b, sizeof(b), "%llu", v);
+    return write_node(s, t, n, b);
+}
+
+static int publish_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
+{
+    struct publish *p = arg;
+    struct ioemu_srv *s = p->s;
+    const struct rtv_iov *v = &s->dm.iov;
+    int rc = 0;
+
+    (void)xs;
+    if (p->o->publish_state && rc == 0)
+        rc = write_node(s, t, RTV_XS_IOEMU_STATE, p->o->state);
+    if (p->o->publish_result && rc == 0) {
+        rc = write_node(s, t, RTV_XS_IOEMU_RESULT, p->o->result);
+        if (rc == 0)
+            rc = write_node(s, t, RTV_XS_IOEMU_ERROR, p->o->error);
+        if (rc == 0)   /* last: a tool waiting on result-id finds the rest written */
+            rc = write_uint(s, t, RTV_XS_IOEMU_RESULT_ID, p->o->result_id);
+    }
+    if (p->o->publish_stats && rc == 0) {
+        const struct { enum rtv_xs_node n; uint64_t v; } st[] = {
+            { RTV_XS_IOEMU_STATS_CHANGES, v->changes },
+            { RTV_XS_IOEMU_STATS_RESETS, v->resets },
+            { RTV_XS_IOEMU_STATS_ROLLBACKS, v->rollbacks },
+            { RTV_XS_IOEMU_STATS_SEEK_US, v->seek_us },
+            { RTV_XS_IOEMU_STATS_HELD_US, v->held_us },
+            { RTV_XS_IOEMU_STATS_BUSY, v->busy },
+            { RTV_XS_IOEMU_STATS_LOGGED, v->logged },
+            { RTV_XS_IOEMU_STATS_REPLAYED, v->replayed },
+        };
+        for (size_t i = 0; i < sizeof(st) / sizeof(st[0]) && rc == 0; i++)
+            rc = write_uint(s, t, st[i].n, st[i].v);
+    }
+    return rc;
+}
+
+static void publish(struct ioemu_srv *s, const struct rtv_ioemu_ctl_out *o)
+{
+    struct publish p = { s, o };
+    int rc;
+
+    if (o->note[0])
+        trace(s, "store: %s", o->note);
+    if (!o->publish_state && !o->publish_result && !o->publish_stats)
+        return;
+    rc = rtv_xs_transact(s->xs, 0, publish_txn, &p);
+    if (rc < 0)
+        fprintf(stderr, "rtvirt-ioemu: d%u %s: cannot publish: %s\n", s->cfg.domid,
+                s->cfg.iodev, strerror(-rc));
+    trace(s, "publish:%s%s%s%s%s%s", o->publish_state ? " state=" : "",
+          o->publish_state ? o->state : "", o->publish_result ? " result=" : "",
+          o->publish_result ? o->result : "", o->publish_result && o->error[0] ? " error=" : "",
+          o->publish_result ? o->error : "");
+}
+
+/* ---- the Xen side: trapping and answering --------------------------------- */
+
+/* The guest's line, as the emulation drives it (low whenever the device is
+ * direct: the UART's own line is the guest's then). */
+static void sync_irq(struct ioemu_srv *s)
+{
+    bool level = rtv_uart_dm_irq(&s->dm);
+    struct rtv_err err = {0};
+
+    if (s->dm.iov.mode != s->last_mode) {
+        if (s->dm.iov.mode == RTV_IOV_DIRECT && s->irq_level != true) {
+            /* Handed back: the UART, in the guest's mode again, may have an
+             * interrupt pending that raised its line while it was ours.
+             * An ISA line is edge-triggered at the guest's PIC/IOAPIC, so
+             * that edge is gone: one pulse makes the guest's handler look
+             * (a spurious look is harmless to an 8250 driver). */
+            s->x->ops->set_isa_irq(s->x, (uint8_t)s->cfg.irq, true, &err);
+            s->irq_level = true;
+        }
+        s->last_mode = s->dm.iov.mode;
+        trace(s, "mode %s", s->last_mode == RTV_IOV_DIRECT ? "direct" : "virtualized");
+    }
+    if (level == s->irq_level)
+        return;
+    if (s->x->ops->set_isa_irq(s->x, (uint8_t)s->cfg.irq, level, &err) < 0) {
+        trace(s, "irq %d: %s", s->cfg.irq, err.msg);
+        return;
+    }
+    s->irq_level = level;
+}
+
+static void untrap(struct ioemu_srv *s)
+{
+    struct rtv_err err = {0};
+    uint16_t base = s->cfg.ioport;
+
+    /* The mapping first: Xen serves it before any ioreq server, so from
+     * here on no access reaches the server, and destroying it loses none. */
+    if (!s->mapped) {
+        if (s->x->ops->direct(s->x, base, RTV_UART_NPORTS, true, &err) < 0)
+            fprintf(stderr, "rtvirt-ioemu: d%u %s: %s\n", s->cfg.domid, s->cfg.iodev, err.msg);
+        else
+            s->mapped = true;
+    }
+    if (s->server)
+        s->x->ops->destroy(s->x);
+    s->server = false;
+    trace(s, "untrap: direct mapping %s, ioreq server destroyed", s->mapped ? "restored" : "NOT restored");
+}
+
+static int trap(struct ioemu_srv *s, struct rtv_err *err)
+{
+    uint16_t base = s->cfg.ioport, last = (uint16_t)(base + RTV_UART_NPORTS - 1);
+    const struct rtv_ioreq_srv_ops *o = s->x->ops;
+    int rc;
+
+    rc = o->create(s->x, err);
+    if (rc == 0 && o->vcpus(s->x) > IOEMU_MAX_VCPUS)
+        rc = rtv_err_set(err, E2BIG, "%u vCPUs: at most %d", o->vcpus(s->x), IOEMU_MAX_VCPUS);
+    s->server = rc == 0;
+    if (rc == 0)
+        rc = o->claim(s->x, base, last, true, err);
+    if (rc == 0)
+        rc = o->enable(s->x, true, err);
+    /* Only now, with the server ready for them, can the accesses trap. */
+    if (rc == 0 && s->mapped) {
+        rc = o->direct(s->x, base, RTV_UART_NPORTS, false, err);
+        if (rc == 0)
+            s->mapped = false;
+    }
+    if (rc < 0)
+        untrap(s);
+    trace(s, "trap: %s", rc < 0 ? err->msg : "ioreq server on, ports claimed, direct mapping removed");
+    return rc;
+}
+
+static void dm_trap(void *ctx, bool on)
+{
+    struct ioemu_srv *s = ctx;
+
+    if (!on) {
+        untrap(s);
+        return;
+    }
+    s->trap_err = (struct rtv_err){0};
+    s->trap_failed = trap(s, &s->trap_err) < 0;
+}
+
+static void complete(struct ioemu_srv *s, unsigned v, uint64_t data)
+{
+    ioreq_t *slot = s->x->ops->slot(s->x, v);
+
+    slot->data = data;
+    /* The data before the state: Xen reads data once it sees IORESP_READY. */
+    atomic_thread_fence(memory_order_release);
+    slot->state = STATE_IORESP_READY;
+    s->x->ops->notify(s->x, v);
+}
+
+static void dm_answer(void *ctx, uint64_t cookie, uint32_t value)
+{
+    struct ioemu_srv *s = ctx;
+    struct ioemu_waiting *w = &s->wait[cookie];
+
+    assert(cookie < IOEMU_MAX_VCPUS && w->why == IOEMU_HELD);   /* our own cookies */
+    trace(s, "v%u answered after hold: port +%u %s %#x", (unsigned)cookie,
+          (unsigned)(w->copy.addr - s->cfg.ioport), w->copy.dir == IOREQ_READ ? "in" : "out", value);
+    w->why = IOEMU_NONE;
+    complete(s, (unsigned)cookie, rtv_ioreq_pio_answer(&w->copy, RTV_IOREQ_ACCESS, value));
+}
+
+static const struct rtv_uart_dm_ops dm_ops = { .trap = dm_trap, .answer = dm_answer };
+
+/* One access of vCPU v (a copy of its request) through the device model. */
+static void route(struct ioemu_srv *s, unsigned v, const ioreq_t *copy)
+{
+    struct rtv_ioseq_access a;
+    struct rtv_err err = {0};
+    enum rtv_ioreq_kind k = rtv_ioreq_pio_decode(copy, s->cfg.ioport, RTV_UART_NPORTS, 1, &a, &err);
+    uint32_t value = 0;
+
+    if (k != RTV_IOREQ_ACCESS) {
+        if (k == RTV_IOREQ_REFUSED) {
+            s->refused++;
+            trace(s, "v%u refused: %s", v, err.msg);
+        }
+        complete(s, v, rtv_ioreq_pio_answer(copy, k, 0));
+        return;
+    }
+    s->accesses++;
+    switch (rtv_uart_dm_access(&s->dm, &a, v, &value)) {
+    case RTV_UART_DM_ANSWERED:
+        trace(s, "v%u %s +%u %#x (%s)", v, a.dir == RTV_IOSEQ_READ ? "in" : "out", a.offset,
+              a.dir == RTV_IOSEQ_READ ? value : a.value, rtv_iov_state_name(&s->dm.iov));
+        s->wait[v].why = IOEMU_NONE;
+        complete(s, v, rtv_ioreq_pio_answer(copy, k, value));
+        break;
+    case RTV_UART_DM_HELD:
+        trace(s, "v%u %s +%u held (logged while the change runs)", v,
+              a.dir == RTV_IOSEQ_READ ? "in" : "out", a.offset);
+        s->wait[v] = (struct ioemu_waiting){ .copy = *copy, .why = IOEMU_HELD };
+        break;
+    case RTV_UART_DM_RETRY:
+        s->wait[v] = (struct ioemu_waiting){ .copy = *copy, .why = IOEMU_RETRY };
+        break;
+    }
+}
+
+static void take_request(struct ioemu_srv *s, unsigned v)
+{
+    ioreq_t *slot = s->x->ops->slot(s->x, v);
+    ioreq_t copy;
+
+    if (v >= IOEMU_MAX_VCPUS || slot->state != STATE_IOREQ_READY)
+        return;   /* a stale or repeated event */
+    /* Copy, fence, validate the copy only (STYLE.md 2): the page is Xen's. */
+    atomic_thread_fence(memory_order_acquire);
+    memcpy(&copy, slot, sizeof(copy));
+    atomic_thread_fence(memory_order_acquire);
+    slot->state = STATE_IOREQ_INPROCESS;
+    route(s, v, &copy);
+}
+
+/* A trap that failed: the change cannot go on; the device stays direct. */
+static void trap_rollback(struct ioemu_srv *s)
+{
+    struct rtv_ioemu_ctl_out o = { .publish_state = true, .state = "direct",
+                                   .publish_result = true, .result = "rolled-back" };
+    uint32_t id = s->ctl.change_id;
+    struct rtv_uart_io dev = s->dm.dev;
+
+    snprintf(o.error, sizeof(o.error), "cannot trap the ports: %.400s", s->trap_err.msg);
+    s->trap_failed = false;
+    rtv_uart_dm_init(&s->dm, &dev, &dm_ops, s, s->dm.own, s->dm.fcr_trigger);
+    s->dm.iov.rollbacks++;
+    rtv_ioemu_ctl_init(&s->ctl, &s->dm.iov, id);
+    o.result_id = id;
+    publish(s, &o);
+}
+
+/* After the device model did something: publish what a finished change says. */
+static void after(struct ioemu_srv *s, const struct rtv_iov_out *done)
+{
+    struct rtv_ioemu_ctl_out o;
+
+    if (s->trap_failed) {
+        trap_rollback(s);
+        return;
+    }
+    if (done->note[0])
+        trace(s, "change: %s", done->note);
+    rtv_ioemu_ctl_finished(&s->ctl, done, &o);
+    publish(s, &o);
+    sync_irq(s);
+}
+
+static void carry(struct ioemu_srv *s, const struct rtv_iov_out *todo)
+{
+    struct rtv_iov_out done;
+
+    if (!todo->actions)
+        return;
+    rtv_uart_dm_carry(&s->dm, ioemu_now_us(), todo, &done);
+    after(s, &done);
+}
+
+static char *read_opt(struct ioemu_srv *s, enum rtv_xs_node n)
+{
+    char p[RTV_XS_PATH_MAX], *v = NULL;
+    size_t len;
+
+    if (path(s, n, p, sizeof(p), NULL) < 0 || rtv_xs_read(s->xs, RTV_XS_NO_TXN, p, &v, &len) < 0)
+        return NULL;
+    return v;
+}
+
+/* The request nodes changed (or a coalesced event): idempotent. */
+static void on_request(struct ioemu_srv *s)
+{
+    char *req = read_opt(s, RTV_XS_IOEMU_REQUEST);
+    char *id = read_opt(s, RTV_XS_IOEMU_REQUEST_ID);
+    char *tmo = read_opt(s, RTV_XS_IOEMU_TIMEOUT_MS);
+    struct rtv_ioemu_ctl_out o;
+
+    rtv_ioemu_ctl_request(&s->ctl, req, id, tmo, ioemu_now_us(), &o);
+    if (o.publish_state)
+        trace(s, "request %s (id %s, timeout-ms %s)", req ? req : "-", id ? id : "-", tmo ? tmo : "default");
+    publish(s, &o);
+    carry(s, &o.iov);
+    free(req);
+    free(id);
+    free(tmo);
+}
+
+/* The domain's own node: gone with the domain. */
+static bool domain_alive(struct ioemu_srv *s)
+{
+    char p[64], *v = NULL;
+    size_t len;
+    int rc;
+
+    snprintf(p, sizeof(p), "/local/domain/%u/domid", s->cfg.domid);
+    rc = rtv_xs_read(s->xs, RTV_XS_NO_TXN, p, &v, &len);
+    free(v);
+    return rc != -ENOENT;
+}
+
+/* ---- set-up, loop, tear-down ---------------------------------------------- */
+
+static int node_uint(struct ioemu_srv *s, enum rtv_xs_node n, unsigned long long *out,
+                     struct rtv_err *err)
+{
+    char *v = read_opt(s, n);
+    int rc;
+
+    if (!v)
+        return -ENOENT;
+    rc = rtv_xs_check_value(n, v, err);
+    if (rc == 0)
+        rtv_parse_uint(v, UINT32_MAX, out);
+    free(v);
+    return rc;
+}
+
+struct setup {
+    struct ioemu_srv *s;
+};
+
+static int setup_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
+{
+    struct ioemu_srv *s = ((struct setup *)arg)->s;
+    struct rtv_xs_perm perms[1] = { { 0, RTV_XS_PERM_NONE } };   /* n0: dom0 only */
+    int rc = rtv_xs_mkdir(xs, t, s->dir);
+
+    if (rc == 0)
+        rc = rtv_xs_set_perms(xs, t, s->dir, perms, 1);
+    if (rc == 0)
+        rc = write_node(s, t, RTV_XS_IOEMU_MODEL, "uart16550");
+    if (rc == 0)
+        rc = write_uint(s, t, RTV_XS_IOEMU_IOPORT, s->cfg.ioport);
+    if (rc == 0)
+        rc = write_uint(s, t, RTV_XS_IOEMU_IRQ, (unsigned)s->cfg.irq);
+    if (rc == 0)
+        rc = write_node(s, t, RTV_XS_IOEMU_STATE, "direct");
+    return rc;
+}
+
+int ioemu_srv_init(struct ioemu_srv *s, const struct ioemu_cfg *cfg,
+                   struct rtv_ioreq_srv *x, struct rtv_store *xs,
+                   const struct rtv_uart_io *uart, struct rtv_err *err)
+{
+    /* ioemu's own mode for the UART: polled (IER 0), FIFO on, DTR|RTS up
+     * so the peer's flow control sees a live line; OUT2 off: no IRQ. */
+    const struct rtv_uart_dm_own own = { .ier = 0, .mcr = 0x03, .fcr = 0x01 | 0x80 };
+    unsigned long long v, rid = 0;
+    struct setup su = { s };
+    char p[RTV_XS_PATH_MAX];
+    int rc;
+
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    s->x = x;
+    s->xs = xs;
+    s->mapped = true;   /* xl.cfg's ioports: the guest starts direct */
+    s->last_mode = RTV_IOV_DIRECT;
+    rc = rtv_xs_dir(s->dir, sizeof(s->dir), RTV_XS_IOEMU_STATE,
+                    &(struct rtv_xs_args){ .domid = cfg->domid, .iodev = cfg->iodev }, err);
+    if (rc < 0)
+        return rc;
+    if (!domain_alive(s))
+        return rtv_err_set(err, ESRCH, "no domain %u in the store", cfg->domid);
+    /* The toolstack's nodes win over the command line; either is validated. */
+    if (node_uint(s, RTV_XS_IOEMU_IOPORT, &v, err) == 0)
+        s->cfg.ioport = (uint16_t)v;
+    else if (err->code)
+        return -err->code;
+    if (node_uint(s, RTV_XS_IOEMU_IRQ, &v, err) == 0)
+        s->cfg.irq = (int)v;
+    else if (err->code)
+        return -err->code;
+    if (s->cfg.ioport == 0 || s->cfg.irq < 0 || s->cfg.irq > 15)
+        return rtv_err_set(err, EINVAL, "%s of domain %u: no ioport/irq (neither in %s nor given)",
+                           cfg->iodev, cfg->domid, s->dir);
+    if (node_uint(s, RTV_XS_IOEMU_RESULT_ID, &rid, err) < 0 && err->code)
+        return -err->code;
+    rc = rtv_xs_transact(xs, 0, setup_txn, &su);
+    if (rc < 0)
+        return rtv_err_set(err, -rc, "cannot set up %s: %s", s->dir, strerror(-rc));
+    rtv_uart_dm_init(&s->dm, uart, &dm_ops, s, own, 0xc0 /* trigger 14: Linux 8250's default */);
+    rtv_ioemu_ctl_init(&s->ctl, &s->dm.iov, (uint32_t)rid);
+    snprintf(s->token, sizeof(s->token), "ioemu-%u-%s", cfg->domid, cfg->iodev);
+    rc = rtv_xs_watch(xs, s->dir, s->token);
+    if (rc == 0)
+        rc = rtv_xs_watch(xs, "@releaseDomain", s->token);
+    if (rc < 0)
+        return rtv_err_set(err, -rc, "cannot watch %s: %s", s->dir, strerror(-rc));
+    path(s, RTV_XS_IOEMU_STATE, p, sizeof(p), NULL);
+    trace(s, "d%u %s at %#x irq %d: direct (%s)", cfg->domid, cfg->iodev, s->cfg.ioport, s->cfg.irq, p);
+    return 0;
+}
+
+static void drain_watch(struct ioemu_srv *s)
+{
+    char *p, *tok;
+
+    while (rtv_xs_read_watch(s->xs, &p, &tok) == 0) {
+        free(p);
+        free(tok);
+    }
+}
+
+int ioemu_srv_run(struct ioemu_srv *s, int max_wait_ms, struct rtv_err *err)
+{
+    struct pollfd pf[2] = { { .fd = rtv_xs_watch_fd(s->xs), .events = POLLIN },
+                            { .fd = s->server ? s->x->ops->fd(s->x) : -1, .events = POLLIN } };
+    bool busy = s->server || s->dm.iov.mode == RTV_IOV_VIRTUALIZED;
+    int wait = busy ? 1 : max_wait_ms;
+    struct rtv_iov_out done;
+    unsigned v;
+    int n;
+
+    n = poll(pf, 2, wait);
+    if (n < 0 && errno != EINTR)
+        return rtv_err_set(err, errno, "poll: %s", strerror(errno));
+    if (n > 0 && (pf[0].revents & POLLIN)) {
+        drain_watch(s);
+        if (!domain_alive(s)) {
+            s->stop = true;
+            return 0;
+        }
+        on_request(s);
+    }
+    if (s->server && n > 0 && (pf[1].revents & POLLIN))
+        while (s->server && s->x->ops->pending(s->x, &v) == 0) {
+            take_request(s, v);
+            sync_irq(s);
+        }
+    /* Accesses kept while the log was full: offered again. */
+    for (v = 0; s->server && v < IOEMU_MAX_VCPUS; v++)
+        if (s->wait[v].why == IOEMU_RETRY) {
+            ioreq_t copy = s->wait[v].copy;
+
+            s->wait[v].why = IOEMU_NONE;
+            route(s, v, &copy);
+        }
+    if (s->server || s->dm.iov.mode == RTV_IOV_VIRTUALIZED) {
+        rtv_uart_dm_poll(&s->dm, ioemu_now_us(), &done);
+        after(s, &done);
+    }
+    sync_irq(s);
+    return 0;
+}
+
+void ioemu_srv_fini(struct ioemu_srv *s)
+{
+    uint64_t t0 = ioemu_now_us();
+    struct rtv_iov_out o;
+    struct rtv_err err = {0};
+
+    if (!s->stop && s->dm.iov.mode == RTV_IOV_VIRTUALIZED && s->dm.iov.phase == RTV_IOV_STABLE &&
+        rtv_iov_request(&s->dm.iov, RTV_IOV_DIRECT, t0, 1000, &o) == 0) {
+        trace(s, "exit: devirtualizing first");
+        carry(s, &o);
+    }
+    while (!s->stop && (s->server || s->dm.iov.mode != RTV_IOV_DIRECT) &&
+           ioemu_now_us() - t0 < FINI_BOUND_US)
+        if (ioemu_srv_run(s, 1, &err) < 0)
+            break;
+    if (s->server || !s->mapped) {
+        trace(s, "exit: still %s after %u ms: ports handed back as they are",
+              rtv_iov_state_name(&s->dm.iov), FINI_BOUND_US / 1000);
+        untrap(s);
+    }
+    if (s->irq_level && !s->stop)
+        s->x->ops->set_isa_irq(s->x, (uint8_t)s->cfg.irq, false, &err);
+    rtv_xs_unwatch(s->xs, s->dir, s->token);
+    rtv_xs_unwatch(s->xs, "@releaseDomain", s->token);
+    if (!s->stop)
+        rtv_xs_rm(s->xs, RTV_XS_NO_TXN, s->dir);
+}

@@ -1,0 +1,244 @@
+/* The fake Xen side of rtvirt-ioemu; see fake_ioreq.h. */
+#include "fake_ioreq.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+static struct fake_xen *F(struct rtv_ioreq_srv *s)
+{
+    return (struct fake_xen *)s;
+}
+
+static int fx_create(struct rtv_ioreq_srv *s, struct rtv_err *err)
+{
+    struct fake_xen *f = F(s);
+    int rc = 0;
+
+    pthread_mutex_lock(&f->bus);
+    if (f->fail_creates) {
+        f->fail_creates--;
+        rc = rtv_err_set(err, ENOSPC, "fake: no ioreq server left (injected)");
+    } else if (f->server) {
+        rc = rtv_err_set(err, EEXIST, "fake: the server exists already");
+    } else {
+        f->server = true;
+        f->creates++;
+        memset(&f->page, 0, sizeof(f->page));
+    }
+    pthread_mutex_unlock(&f->bus);
+    return rc;
+}
+
+static int fx_claim(struct rtv_ioreq_srv *s, uint16_t first, uint16_t last, bool on,
+                    struct rtv_err *err)
+{
+    struct fake_xen *f = F(s);
+
+    if (first != f->ioport || last != f->ioport + 7)
+        return rtv_err_set(err, EINVAL, "fake: claim of %#x..%#x, the UART is at %#x", first, last,
+                           f->ioport);
+    pthread_mutex_lock(&f->bus);
+    f->claimed = on;
+    pthread_mutex_unlock(&f->bus);
+    return 0;
+}
+
+static int fx_enable(struct rtv_ioreq_srv *s, bool on, struct rtv_err *err)
+{
+    struct fake_xen *f = F(s);
+
+    (void)err;
+    pthread_mutex_lock(&f->bus);
+    f->enabled = on;
+    pthread_mutex_unlock(&f->bus);
+    return 0;
+}
+
+static void fx_destroy(struct rtv_ioreq_srv *s)
+{
+    struct fake_xen *f = F(s);
+
+    pthread_mutex_lock(&f->bus);
+    if (f->server)
+        f->destroys++;
+    f->server = f->claimed = f->enabled = false;
+    pthread_mutex_unlock(&f->bus);
+}
+
+static unsigned fx_vcpus(struct rtv_ioreq_srv *s)
+{
+    (void)s;
+    return 1;
+}
+
+static ioreq_t *fx_slot(struct rtv_ioreq_srv *s, unsigned v)
+{
+    return &F(s)->page.vcpu_ioreq[v];
+}
+
+static int fx_fd(struct rtv_ioreq_srv *s)
+{
+    return F(s)->ev_server;
+}
+
+static int fx_pending(struct rtv_ioreq_srv *s, unsigned *v)
+{
+    uint64_t n;
+
+    if (read(F(s)->ev_server, &n, sizeof(n)) != sizeof(n))
+        return -EAGAIN;
+    *v = 0;
+    return 0;
+}
+
+static int fx_notify(struct rtv_ioreq_srv *s, unsigned v)
+{
+    uint64_t one = 1;
+
+    (void)v;
+    return write(F(s)->ev_guest, &one, sizeof(one)) == sizeof(one) ? 0 : -errno;
+}
+
+static int fx_set_isa_irq(struct rtv_ioreq_srv *s, uint8_t irq, bool level, struct rtv_err *err)
+{
+    struct fake_xen *f = F(s);
+
+    (void)err;
+    (void)irq;
+    pthread_mutex_lock(&f->bus);
+    if (level && !f->irq)
+        f->irq_rises++;
+    f->irq = level;
+    pthread_mutex_unlock(&f->bus);
+    return 0;
+}
+
+static int fx_direct(struct rtv_ioreq_srv *s, uint16_t first, uint16_t n, bool add,
+                     struct rtv_err *err)
+{
+    struct fake_xen *f = F(s);
+
+    if (first != f->ioport || n != 8)
+        return rtv_err_set(err, EINVAL, "fake: mapping of %#x+%u, the UART is at %#x", first, n,
+                           f->ioport);
+    pthread_mutex_lock(&f->bus);
+    f->mapped = add;
+    pthread_mutex_unlock(&f->bus);
+    return 0;
+}
+
+static void fx_close(struct rtv_ioreq_srv *s)
+{
+    fx_destroy(s);
+}
+
+static const struct rtv_ioreq_srv_ops fake_ops = {
+    .name = "fake",
+    .create = fx_create,
+    .claim = fx_claim,
+    .enable = fx_enable,
+    .destroy = fx_destroy,
+    .vcpus = fx_vcpus,
+    .slot = fx_slot,
+    .fd = fx_fd,
+    .pending = fx_pending,
+    .notify = fx_notify,
+    .set_isa_irq = fx_set_isa_irq,
+    .direct = fx_direct,
+    .close = fx_close,
+};
+
+void fake_xen_init(struct fake_xen *f, uint16_t domid, uint16_t ioport)
+{
+    pthread_mutexattr_t a;
+
+    memset(f, 0, sizeof(*f));
+    f->base = (struct rtv_ioreq_srv){ .ops = &fake_ops, .domid = domid };
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&f->bus, &a);
+    rtv_uart_init(&f->uart);
+    f->ioport = ioport;
+    f->mapped = true;   /* xl.cfg's ioports */
+    f->ev_server = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    f->ev_guest = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+}
+
+void fake_xen_fini(struct fake_xen *f)
+{
+    close(f->ev_server);
+    close(f->ev_guest);
+    pthread_mutex_destroy(&f->bus);
+}
+
+static uint8_t uart_in(void *ctx, unsigned off)
+{
+    struct fake_xen *f = ctx;
+    uint8_t v;
+
+    pthread_mutex_lock(&f->bus);
+    v = rtv_uart_read(&f->uart, off);
+    pthread_mutex_unlock(&f->bus);
+    return v;
+}
+
+static void uart_out(void *ctx, unsigned off, uint8_t v)
+{
+    struct fake_xen *f = ctx;
+
+    pthread_mutex_lock(&f->bus);
+    rtv_uart_write(&f->uart, off, v);
+    pthread_mutex_unlock(&f->bus);
+}
+
+struct rtv_uart_io fake_xen_uart_io(struct fake_xen *f)
+{
+    return (struct rtv_uart_io){ .in = uart_in, .out = uart_out, .ctx = f };
+}
+
+uint8_t fake_xen_guest_io(struct fake_xen *f, unsigned off, bool is_write, uint8_t v,
+                          void (*wait_tick)(void *), void *arg)
+{
+    ioreq_t *r = &f->page.vcpu_ioreq[0];
+    uint64_t one = 1, n;
+    uint8_t out;
+
+    pthread_mutex_lock(&f->bus);
+    if (f->mapped) {   /* Xen's own handler first, as in hvmemul_do_io */
+        out = is_write ? (rtv_uart_write(&f->uart, off, v), v) : rtv_uart_read(&f->uart, off);
+        pthread_mutex_unlock(&f->bus);
+        return out;
+    }
+    if (!(f->server && f->claimed && f->enabled)) {
+        f->lost++;
+        pthread_mutex_unlock(&f->bus);
+        return 0xff;
+    }
+    *r = (ioreq_t){ .addr = f->ioport + off, .data = is_write ? v : 0, .count = 1, .size = 1,
+                    .dir = is_write ? IOREQ_WRITE : IOREQ_READ, .type = IOREQ_TYPE_PIO };
+    atomic_thread_fence(memory_order_release);
+    r->state = STATE_IOREQ_READY;
+    pthread_mutex_unlock(&f->bus);
+    if (write(f->ev_server, &one, sizeof(one)) != sizeof(one))
+        return 0xff;
+    /* The vCPU waits for its answer (held accesses wait through a change). */
+    for (;;) {
+        struct pollfd p = { .fd = f->ev_guest, .events = POLLIN };
+
+        if (poll(&p, 1, 0) == 1 && read(f->ev_guest, &n, sizeof(n)) == sizeof(n) &&
+            r->state == STATE_IORESP_READY)
+            break;
+        if (wait_tick)
+            wait_tick(arg);
+        usleep(20);
+    }
+    atomic_thread_fence(memory_order_acquire);
+    out = (uint8_t)r->data;
+    r->state = STATE_IOREQ_NONE;
+    return out;
+}

@@ -1,0 +1,48 @@
+/*
+ * A fake of the Xen side of rtvirt-ioemu (rtvirt/ioreq_seam.h) for host
+ * tests: one vCPU whose port accesses are routed as Xen routes them --
+ * Xen's direct mapping first (straight to the "real" UART), else the ioreq
+ * server if it exists, is enabled and claims the port (a request in the
+ * ioreq page, an event, a wait for the answer), else nothing (all ones,
+ * counted: a guest must never find its device gone).  The real UART is a
+ * register model (rtvirt/uart16550.h); `bus` serializes everything that
+ * touches it, as the one UART would.  Not a claim about Xen: the lab proves
+ * the real seam.
+ */
+#ifndef RTVIRT_FAKE_IOREQ_H
+#define RTVIRT_FAKE_IOREQ_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rtvirt/ioreq_seam.h"
+#include "rtvirt/uart16550.h"
+
+struct fake_xen {
+    struct rtv_ioreq_srv base;
+    pthread_mutex_t      bus;
+    struct rtv_uart      uart;            /* the real device */
+    uint16_t             ioport;
+    bool                 server, claimed, enabled, mapped;
+    shared_iopage_t      page;            /* one vCPU */
+    int                  ev_server;       /* eventfd: the vCPU's channel, server side */
+    int                  ev_guest;        /* eventfd: the answer, guest side */
+    bool                 irq;             /* the guest's ISA line as the server drives it */
+    unsigned             irq_rises;
+    unsigned             creates, destroys, fail_creates;
+    unsigned             lost;            /* accesses that found neither path */
+};
+
+void fake_xen_init(struct fake_xen *f, uint16_t domid, uint16_t ioport);
+void fake_xen_fini(struct fake_xen *f);
+
+/* The server's view of the real UART (locks the bus per access). */
+struct rtv_uart_io fake_xen_uart_io(struct fake_xen *f);
+
+/* A guest access at port offset off; `wait_tick` runs while the vCPU waits
+ * for its answer (the line goes on meanwhile).  Returns what a read got. */
+uint8_t fake_xen_guest_io(struct fake_xen *f, unsigned off, bool is_write, uint8_t v,
+                          void (*wait_tick)(void *), void *arg);
+
+#endif

@@ -1,0 +1,379 @@
+/*
+ * Component test of rtvirt-ioemu on the host: its server (ioemu/ioemu_srv.c,
+ * as the daemon runs it, in a thread of its own) over the local store and
+ * the fake Xen side (fake_ioreq.h), with
+ *
+ *   the guest     a polled 8250 driver on one vCPU: its accesses reach the
+ *                 "real" UART directly while Xen's mapping is in place, and
+ *                 go through the ioreq page to the server while it traps;
+ *   the line      the UART's far end: takes what the UART transmits, feeds a
+ *                 numbered stream in, never faster than the FIFO empties;
+ *   the operator  rtv_ioemu_request / rtv_ioemu_status (what xl-rtvirt
+ *                 does) at random moments, one change after the other.
+ *
+ * Every byte must cross exactly once and in order both ways through >= 12
+ * changes; line settings the guest programs while virtualized must be on the
+ * UART afterwards; a virtualize asked in the middle of the guest's divisor
+ * sequence must wait for its end; afterwards the server is gone, the mapping
+ * back, the guest's IRQ line low, the store directory removed.
+ * RTV_IOEMU_TRACE=FILE keeps the server's trace.
+ */
+#include <errno.h>
+#include <linux/serial_reg.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../ioemu/ioemu_srv.h"
+#include "fake_ioreq.h"
+#include "rtvirt/ioemu_req.h"
+#include "rtvirt/local.h"
+#include "rtvirt/xs_util.h"
+#include "unit.h"
+
+#define DOM     5
+#define PORT    0x2f8
+#define BYTES   2500u
+#define CYCLES  12u
+
+static struct rtv_local_hub *hub;
+static struct rtv_xen srvx, opx;
+static struct fake_xen fx;
+static struct ioemu_srv srv;
+static pthread_t srv_thread;
+static atomic_bool srv_stop;
+static bool srv_joined;
+static uint32_t rng = 4242;
+
+static unsigned rnd(unsigned n)
+{
+    rng = rng * 1103515245u + 12345u;
+    return (rng >> 16) % n;
+}
+
+static uint8_t guest_byte(size_t i) { return (uint8_t)(i * 7 + 3); }
+static uint8_t host_byte(size_t i) { return (uint8_t)(i * 13 + 5); }
+
+/* ---- the line ----------------------------------------------------------- */
+
+static uint8_t host_got[BYTES + 64];
+static size_t host_got_len, host_fed;
+static unsigned line_ticks;
+
+static void line_tick(void *arg)
+{
+    uint8_t b;
+
+    (void)arg;
+    pthread_mutex_lock(&fx.bus);
+    rtv_uart_tx_done(&fx.uart);
+    if (rtv_uart_tx_pop(&fx.uart, &b) && host_got_len < sizeof(host_got))
+        host_got[host_got_len++] = b;
+    /* never into a FIFO past half full: an overrun would be the line's fault */
+    if (++line_ticks % 2 == 0 && host_fed < BYTES && fx.uart.rx.count < 8 &&
+        (fx.uart.fcr & UART_FCR_ENABLE_FIFO))
+        rtv_uart_rx_push(&fx.uart, host_byte(host_fed++));
+    pthread_mutex_unlock(&fx.bus);
+}
+
+/* ---- the guest ---------------------------------------------------------- */
+
+static uint8_t guest_got[BYTES + 64];
+static size_t guest_got_len, guest_sent;
+
+static uint8_t gin(unsigned off)
+{
+    return fake_xen_guest_io(&fx, off, false, 0, line_tick, NULL);
+}
+
+static void gout(unsigned off, uint8_t v)
+{
+    fake_xen_guest_io(&fx, off, true, v, line_tick, NULL);
+}
+
+static void guest_line_settings(uint16_t divisor, uint8_t lcr)
+{
+    gout(UART_LCR, lcr | UART_LCR_DLAB);
+    gout(UART_DLL, divisor & 0xff);
+    gout(UART_DLM, divisor >> 8);
+    gout(UART_LCR, lcr);
+}
+
+static void guest_setup(void)
+{
+    guest_line_settings(1, UART_LCR_WLEN8);
+    gout(UART_FCR, UART_FCR_ENABLE_FIFO | UART_FCR_CLEAR_RCVR | UART_FCR_CLEAR_XMIT |
+                   UART_FCR_TRIGGER_14);
+    gout(UART_MCR, UART_MCR_DTR | UART_MCR_RTS | UART_MCR_OUT2);
+    gout(UART_IER, 0);   /* polled */
+}
+
+/* One round of the polled driver: take what came, send a burst. */
+static void guest_step(void)
+{
+    uint8_t lsr = gin(UART_LSR);
+
+    if (lsr & UART_LSR_DR) {
+        uint8_t b = gin(UART_RX);
+
+        if (guest_got_len < sizeof(guest_got))
+            guest_got[guest_got_len++] = b;
+    } else if ((lsr & UART_LSR_THRE) && guest_sent < BYTES) {
+        for (unsigned i = 0; i < 16 && guest_sent < BYTES; i++)
+            gout(UART_TX, guest_byte(guest_sent++));
+    }
+    line_tick(NULL);
+}
+
+/* ---- the server thread, set-up, the operator ------------------------------ */
+
+static void *srv_main(void *arg)
+{
+    struct rtv_err err = {0};
+
+    (void)arg;
+    while (!atomic_load(&srv_stop))
+        if (ioemu_srv_run(&srv, 2, &err) < 0)
+            break;
+    return NULL;
+}
+
+static FILE *trace_file(void)
+{
+    const char *p = getenv("RTV_IOEMU_TRACE");
+
+    return p ? fopen(p, "a") : NULL;
+}
+
+static void setup(void)
+{
+    struct ioemu_cfg cfg = { .domid = DOM, .iodev = "uart0", .ioport = PORT, .irq = 3,
+                             .trace = trace_file() };
+    struct rtv_uart_io io;
+    struct rtv_err err = {0};
+
+    hub = rtv_local_hub_new(NULL);
+    ck_assert_ptr_nonnull(hub);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &srvx), 0);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &opx), 0);
+    ck_assert_int_eq(rtv_xs_printf(opx.xs, RTV_XS_NO_TXN, "/local/domain/5/domid", "%d", DOM), 0);
+    fake_xen_init(&fx, DOM, PORT);
+    io = fake_xen_uart_io(&fx);
+    ck_assert_msg(ioemu_srv_init(&srv, &cfg, &fx.base, srvx.xs, &io, &err) == 0, "%s", err.msg);
+    atomic_store(&srv_stop, false);
+    srv_joined = false;
+    ck_assert_int_eq(pthread_create(&srv_thread, NULL, srv_main, NULL), 0);
+    host_got_len = host_fed = guest_got_len = guest_sent = 0;
+}
+
+static void teardown(void)
+{
+    atomic_store(&srv_stop, true);
+    if (!srv_joined)
+        pthread_join(srv_thread, NULL);
+    if (srv.cfg.trace)
+        fclose(srv.cfg.trace);
+    fake_xen_fini(&fx);
+    rtv_xen_close(&srvx);
+    rtv_xen_close(&opx);
+    rtv_local_hub_free(hub);
+}
+
+/* Stops the server thread and tears it down as the daemon does at exit
+ * (the guest keeps running meanwhile: a devirtualize may be needed). */
+static void stop_server(void)
+{
+    atomic_store(&srv_stop, true);
+    pthread_join(srv_thread, NULL);
+    srv_joined = true;
+    ioemu_srv_fini(&srv);
+}
+
+static void status(struct rtv_ioemu_status *st)
+{
+    struct rtv_err err = {0};
+
+    ck_assert_msg(rtv_ioemu_status(opx.xs, DOM, "uart0", st, &err) == 0, "%s", err.msg);
+}
+
+static uint32_t ask(const char *what)
+{
+    struct rtv_err err = {0};
+    uint32_t id;
+
+    ck_assert_msg(rtv_ioemu_request(opx.xs, DOM, "uart0", what, 2000, &id, &err) == 0, "%s",
+                  err.msg);
+    return id;
+}
+
+/* Runs the guest until request id is answered (bounded); the answer. */
+static void guest_until_answered(uint32_t id, struct rtv_ioemu_status *st)
+{
+    for (unsigned i = 0; i < 200000; i++) {
+        guest_step();
+        if (i % 8 == 0) {
+            status(st);
+            if (st->result_id >= id && strcmp(st->state, "virtualizing") != 0 &&
+                strcmp(st->state, "devirtualizing") != 0)
+                return;
+        }
+    }
+    ck_abort_msg("request %u not answered (state %s)", id, st->state);
+}
+
+START_TEST(bytes_cross_exactly_once_through_cycles)
+{
+    struct rtv_ioemu_status st;
+    unsigned cycles = 0, steps = 0;
+    bool settings_changed = false, mid_divisor_done = false;
+
+    guest_setup();
+    status(&st);
+    ck_assert_str_eq(st.state, "direct");
+    ck_assert_str_eq(st.model, "uart16550");
+    while ((cycles < CYCLES || guest_sent < BYTES || host_got_len < BYTES ||
+            guest_got_len < BYTES || strcmp(st.state, "direct") != 0) && steps < 2000000) {
+        unsigned run = 50 + rnd(400);
+
+        for (unsigned i = 0; i < run; i++, steps++)
+            guest_step();
+        if (cycles == 4 && !mid_divisor_done) {
+            /* A virtualize asked between DLAB set and DLAB clear must wait. */
+            uint32_t id;
+
+            gout(UART_LCR, UART_LCR_WLEN8 | UART_LCR_DLAB);
+            gout(UART_DLL, 1);
+            id = ask("virtualize");
+            for (unsigned i = 0; i < 100000 && strcmp(st.state, "virtualizing") != 0; i++) {
+                line_tick(NULL);
+                status(&st);
+            }
+            for (unsigned i = 0; i < 300; i++) {
+                line_tick(NULL);
+                if (i % 30 == 0) {
+                    status(&st);
+                    ck_assert_msg(strcmp(st.state, "virtualizing") == 0,
+                                  "the change did not wait for the divisor sequence: %s", st.state);
+                }
+            }
+            gout(UART_DLM, 0);
+            gout(UART_LCR, UART_LCR_WLEN8);
+            guest_until_answered(id, &st);
+            ck_assert_str_eq(st.result, "ok");
+            ck_assert_str_eq(st.state, "virtualized");
+            ck_assert_uint_eq(st.resets, 0);
+            mid_divisor_done = true;
+            cycles++;
+            continue;
+        }
+        if (strcmp(st.state, "virtualized") == 0 && cycles >= 6 && !settings_changed) {
+            guest_line_settings(3, UART_LCR_WLEN8 | UART_LCR_PARITY | UART_LCR_EPAR);
+            settings_changed = true;
+        }
+        uint32_t id = ask(strcmp(st.state, "direct") == 0 ? "virtualize" : "devirtualize");
+
+        guest_until_answered(id, &st);
+        ck_assert_msg(strcmp(st.result, "ok") == 0, "change %u: %s: %s", id, st.result, st.error);
+        ck_assert_uint_eq(st.resets, 0);
+        cycles++;
+    }
+    ck_assert_uint_ge(cycles, CYCLES);
+    ck_assert_str_eq(st.state, "direct");
+    ck_assert_uint_eq(st.changes, cycles);
+    ck_assert_uint_eq(host_got_len, BYTES);
+    ck_assert_uint_eq(guest_got_len, BYTES);
+    for (size_t i = 0; i < BYTES; i++) {
+        ck_assert_msg(host_got[i] == guest_byte(i), "guest->host byte %zu", i);
+        ck_assert_msg(guest_got[i] == host_byte(i), "host->guest byte %zu", i);
+    }
+    /* Set while virtualized, in force on the UART once handed back. */
+    ck_assert_msg(settings_changed, "no line settings change happened while virtualized");
+    ck_assert_uint_eq(fx.uart.dll | fx.uart.dlm << 8, 3);
+    ck_assert_uint_eq(fx.uart.lcr, UART_LCR_WLEN8 | UART_LCR_PARITY | UART_LCR_EPAR);
+    ck_assert_uint_eq(fx.lost, 0);
+    /* While virtualized the guest's accesses really went through the server. */
+    ck_assert_uint_gt(srv.accesses, 1000);
+    ck_assert(fx.mapped);
+    ck_assert(!fx.server);
+    ck_assert_uint_eq(fx.creates, cycles / 2);
+    ck_assert_uint_eq(fx.destroys, cycles / 2);
+    ck_assert(!fx.irq);
+    stop_server();
+    /* Leak check: the store directory is gone with the daemon. */
+    char *v;
+    size_t len;
+    ck_assert_int_eq(rtv_xs_read(opx.xs, RTV_XS_NO_TXN, "/local/domain/5/rtvirt/ioemu/uart0/state",
+                                 &v, &len), -ENOENT);
+}
+END_TEST
+
+START_TEST(failed_trap_rolls_back_and_the_guest_keeps_its_device)
+{
+    struct rtv_ioemu_status st;
+    uint32_t id;
+
+    guest_setup();
+    fx.fail_creates = 1;
+    id = ask("virtualize");
+    guest_until_answered(id, &st);
+    ck_assert_str_eq(st.result, "rolled-back");
+    ck_assert_str_eq(st.state, "direct");
+    ck_assert_contains(st.error, "injected");
+    ck_assert_uint_eq(st.result_id, id);
+    ck_assert(fx.mapped);
+    ck_assert(!fx.server);
+    /* The next one works, and the device still carries bytes. */
+    id = ask("virtualize");
+    guest_until_answered(id, &st);
+    ck_assert_str_eq(st.result, "ok");
+    ck_assert_str_eq(st.state, "virtualized");
+    for (unsigned i = 0; i < 3000 && host_got_len < 64; i++)
+        guest_step();
+    ck_assert_uint_ge(host_got_len, 64);
+    /* Stopping the daemon while virtualized hands the device back first. */
+    stop_server();
+    ck_assert(fx.mapped);
+    ck_assert(!fx.server);
+    ck_assert_uint_eq(fx.lost, 0);
+}
+END_TEST
+
+START_TEST(bad_requests_are_answered_with_error)
+{
+    struct rtv_ioemu_status st;
+    struct rtv_err err = {0};
+
+    ck_assert_int_eq(rtv_xs_printf(opx.xs, RTV_XS_NO_TXN,
+                                   "/local/domain/5/rtvirt/ioemu/uart0/request", "sideways"), 0);
+    ck_assert_int_eq(rtv_xs_printf(opx.xs, RTV_XS_NO_TXN,
+                                   "/local/domain/5/rtvirt/ioemu/uart0/request-id", "7"), 0);
+    guest_until_answered(7, &st);
+    ck_assert_str_eq(st.result, "error");
+    ck_assert_str_eq(st.state, "direct");
+    ck_assert(!fx.server);
+    /* xl-rtvirt's side refuses it before writing anything. */
+    uint32_t id;
+    ck_assert_int_lt(rtv_ioemu_request(opx.xs, DOM, "uart0", "sideways", 0, &id, &err), 0);
+    ck_assert_int_lt(rtv_ioemu_request(opx.xs, DOM, "uart1", "virtualize", 0, &id, &err), 0);
+    ck_assert_contains(err.msg, "not managed");
+    stop_server();
+}
+END_TEST
+
+static Suite *ioemu_component_suite(void)
+{
+    Suite *s = suite_create("ioemu_component");
+    TCase *tc = tcase_create("server");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 240);
+    tcase_add_test(tc, bytes_cross_exactly_once_through_cycles);
+    tcase_add_test(tc, failed_trap_rolls_back_and_the_guest_keeps_its_device);
+    tcase_add_test(tc, bad_requests_are_answered_with_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RTV_UNIT_MAIN(ioemu_component_suite)
