@@ -187,10 +187,18 @@ static void drive(struct rtv_uart_dm *dm, bool pull_rx)
     bool moved = false;
 
     rtv_uart_rx_error(&dm->model, lsr);
+    /* THRE says the UART's transmit FIFO is empty: a whole FIFO's worth
+     * fits (ioemu's own mode has the FIFO on), as Linux's 8250 driver
+     * writes it; one byte per look would cap the line at one byte per
+     * poll. */
     while ((lsr & UART_LSR_THRE) && rtv_uart_tx_pop(&dm->model, &b)) {
-        dev_out(dm, UART_TX, b);
-        rtv_uart_tx_done(&dm->model);
-        dm->tx_bytes++;
+        unsigned room = (dm->own.fcr & UART_FCR_ENABLE_FIFO) ? RTV_UART_FIFO : 1;
+
+        do {
+            dev_out(dm, UART_TX, b);
+            rtv_uart_tx_done(&dm->model);
+            dm->tx_bytes++;
+        } while (--room && rtv_uart_tx_pop(&dm->model, &b));
         lsr = dev_in(dm, UART_LSR);
         rtv_uart_rx_error(&dm->model, lsr);
     }

@@ -148,3 +148,31 @@ int rtv_xs_read_text(struct rtv_store *s, rtv_txn_t t, const char *path,
     free(v);
     return 0;
 }
+
+int rtv_xs_rm_empty_parents(struct rtv_store *s, rtv_txn_t t, const char *path,
+                            unsigned levels)
+{
+    char dir[RTV_XS_PATH_MAX], *slash;
+
+    snprintf(dir, sizeof(dir), "%s", path);
+    for (unsigned up = 0; up < levels; up++) {
+        char **ents = NULL;
+        unsigned n = 0;
+        int rc;
+
+        if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+            return 0;
+        *slash = '\0';
+        rc = rtv_xs_directory(s, t, dir, &ents, &n);
+        free(ents);
+        if (rc == -ENOENT)
+            continue;
+        if (rc < 0)
+            return rc;
+        if (n > 0)
+            return 0;   /* another device (or anything else) still there */
+        if ((rc = rtv_xs_rm(s, t, dir)) < 0 && rc != -ENOENT)
+            return rc;
+    }
+    return 0;
+}

@@ -143,7 +143,15 @@ static void sync_irq(struct ioemu_srv *s)
             s->irq_level = true;
         }
         s->last_mode = s->dm.iov.mode;
-        trace(s, "mode %s", s->last_mode == RTV_IOV_DIRECT ? "direct" : "virtualized");
+        /* Virtualized: the guest's mode as read off the UART at takeover;
+         * direct: as written back into it at handback. */
+        struct rtv_uart_mode m;
+
+        rtv_uart_mode_get(&s->dm.model, &m);
+        trace(s, "mode %s: guest's mode %s the UART: divisor %u lcr %#x ier %#x mcr %#x fcr %#x",
+              s->last_mode == RTV_IOV_DIRECT ? "direct" : "virtualized",
+              s->last_mode == RTV_IOV_DIRECT ? "written into" : "read off", m.divisor, m.lcr, m.ier,
+              m.mcr, m.fcr);
     }
     if (level == s->irq_level)
         return;
@@ -349,7 +357,8 @@ static void on_request(struct ioemu_srv *s)
 
     rtv_ioemu_ctl_request(&s->ctl, req, id, tmo, ioemu_now_us(), &o);
     if (o.publish_state)
-        trace(s, "request %s (id %s, timeout-ms %s)", req ? req : "-", id ? id : "-", tmo ? tmo : "default");
+        trace(s, "request %s (id %s, timeout-ms %s)%s%s", req ? req : "-", id ? id : "-",
+              tmo ? tmo : "default", o.iov.note[0] ? ": " : "", o.iov.note);
     publish(s, &o);
     carry(s, &o.iov);
     free(req);
@@ -516,6 +525,18 @@ int ioemu_srv_run(struct ioemu_srv *s, int max_wait_ms, struct rtv_err *err)
     return 0;
 }
 
+/* The device's directory, and rtvirt/ioemu and rtvirt if nothing else is
+ * in them (what the guest had before rtvirt-ioemu came). */
+static int remove_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
+{
+    struct ioemu_srv *s = arg;
+    int rc = rtv_xs_rm(xs, t, s->dir);
+
+    if (rc < 0 && rc != -ENOENT)
+        return rc;
+    return rtv_xs_rm_empty_parents(xs, t, s->dir, 2);
+}
+
 void ioemu_srv_fini(struct ioemu_srv *s)
 {
     uint64_t t0 = ioemu_now_us();
@@ -540,6 +561,6 @@ void ioemu_srv_fini(struct ioemu_srv *s)
         s->x->ops->set_isa_irq(s->x, (uint8_t)s->cfg.irq, false, &err);
     rtv_xs_unwatch(s->xs, s->dir, s->token);
     rtv_xs_unwatch(s->xs, "@releaseDomain", s->token);
-    if (!s->stop)
-        rtv_xs_rm(s->xs, RTV_XS_NO_TXN, s->dir);
+    if (!s->stop && rtv_xs_transact(s->xs, 0, remove_txn, s) < 0)
+        fprintf(stderr, "rtvirt-ioemu: cannot remove %s\n", s->dir);
 }

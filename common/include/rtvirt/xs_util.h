@@ -38,6 +38,13 @@ int rtv_xs_read_text(struct rtv_store *s, rtv_txn_t t, const char *path,
 int rtv_xs_read_uint(struct rtv_store *s, rtv_txn_t t, const char *path,
                      unsigned long long max, unsigned long long *out);
 
+/* After removing path: removes its parent, and so on up to `levels`
+ * parents, while each is empty (a released last device must not leave
+ * .../rtvirt/vbd or .../rtvirt behind: the lab's leak check compares with
+ * the guest before it was managed). */
+int rtv_xs_rm_empty_parents(struct rtv_store *s, rtv_txn_t t, const char *path,
+                            unsigned levels);
+
 /* Checks whether a wait is over: 1 done, 0 not yet, a negative errno to
  * stop waiting (err set). */
 typedef int (*rtv_xs_wait_fn)(struct rtv_store *s, void *arg, struct rtv_err *err);
