@@ -366,14 +366,14 @@ static void on_request(struct ioemu_srv *s)
     free(tmo);
 }
 
-/* The domain's own node: gone with the domain. */
+/* The domain's directory: gone with the domain. */
 static bool domain_alive(struct ioemu_srv *s)
 {
     char p[64], *v = NULL;
     size_t len;
     int rc;
 
-    snprintf(p, sizeof(p), "/local/domain/%u/domid", s->cfg.domid);
+    snprintf(p, sizeof(p), "/local/domain/%u", s->cfg.domid);
     rc = rtv_xs_read(s->xs, RTV_XS_NO_TXN, p, &v, &len);
     free(v);
     return rc != -ENOENT;
@@ -435,7 +435,7 @@ int ioemu_srv_init(struct ioemu_srv *s, const struct ioemu_cfg *cfg,
     s->cfg = *cfg;
     s->x = x;
     s->xs = xs;
-    s->mapped = true;   /* xl.cfg's ioports: the guest starts direct */
+    s->mapped = false;
     s->last_mode = RTV_IOV_DIRECT;
     rc = rtv_xs_dir(s->dir, sizeof(s->dir), RTV_XS_IOEMU_STATE,
                     &(struct rtv_xs_args){ .domid = cfg->domid, .iodev = cfg->iodev }, err);
@@ -457,6 +457,16 @@ int ioemu_srv_init(struct ioemu_srv *s, const struct ioemu_cfg *cfg,
                            cfg->iodev, cfg->domid, s->dir);
     if (node_uint(s, RTV_XS_IOEMU_RESULT_ID, &rid, err) < 0 && err->code)
         return -err->code;
+    /* Direct mode is Xen's port mapping: libxl's `ioports` for an HVM guest
+     * only grants the permission (seen in the lab: no ioport_map in Xen's
+     * log, the guest's 8250 probe read all ones), so it is made here, as
+     * the change's restore makes it; the guest should be started after
+     * this (xl create -p, rtvirt-ioemu, xl unpause) for its driver's probe
+     * to find the UART. */
+    rc = x->ops->direct(x, s->cfg.ioport, RTV_UART_NPORTS, true, err);
+    if (rc < 0)
+        return rc;
+    s->mapped = true;
     rc = rtv_xs_transact(xs, 0, setup_txn, &su);
     if (rc < 0)
         return rtv_err_set(err, -rc, "cannot set up %s: %s", s->dir, strerror(-rc));

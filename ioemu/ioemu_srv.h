@@ -67,8 +67,9 @@ struct ioemu_srv {
 };
 
 /* Sets the device up in direct mode: reads (or writes) its model, ioport and
- * irq nodes, publishes state=direct, watches the request nodes.  The guest's
- * ports are expected to be mapped (xl.cfg `ioports`).  -errno with err. */
+ * irq nodes, maps the guest's ports onto the device (Xen's direct mapping;
+ * xl.cfg's `ioports` gives only the permission), publishes state=direct,
+ * watches the request nodes.  -errno with err. */
 int ioemu_srv_init(struct ioemu_srv *s, const struct ioemu_cfg *cfg,
                    struct rtv_ioreq_srv *x, struct rtv_store *xs,
                    const struct rtv_uart_io *uart, struct rtv_err *err);

@@ -164,7 +164,7 @@ void fake_xen_init(struct fake_xen *f, uint16_t domid, uint16_t ioport)
     pthread_mutex_init(&f->bus, &a);
     rtv_uart_init(&f->uart);
     f->ioport = ioport;
-    f->mapped = true;   /* xl.cfg's ioports */
+    f->mapped = false;  /* as libxl leaves an HVM guest's ioports: only permitted */
     f->ev_server = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     f->ev_guest = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 }

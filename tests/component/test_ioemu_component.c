@@ -158,7 +158,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(hub);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &srvx), 0);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &opx), 0);
-    ck_assert_int_eq(rtv_xs_printf(opx.xs, RTV_XS_NO_TXN, "/local/domain/5/domid", "%d", DOM), 0);
+    ck_assert_int_eq(rtv_xs_mkdir(opx.xs, RTV_XS_NO_TXN, "/local/domain/5"), 0);
     fake_xen_init(&fx, DOM, PORT);
     io = fake_xen_uart_io(&fx);
     ck_assert_msg(ioemu_srv_init(&srv, &cfg, &fx.base, srvx.xs, &io, &err) == 0, "%s", err.msg);
