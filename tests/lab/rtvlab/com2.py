@@ -68,18 +68,17 @@ class Feeder(threading.Thread):
                 if not pending:
                     pending = src.read(4096)
                 r, w, _ = select.select([s], [s] if pending else [], [], 0.1)
-                if r:
-                    try:
-                        if not s.recv(65536):
-                            self.say("com2: QEMU closed the socket (%d bytes fed)" % self.fed)
-                            return
-                    except BlockingIOError:
-                        pass
-                if w and pending:
-                    try:
-                        n = s.send(pending)
-                    except BlockingIOError:
-                        n = 0
+                try:
+                    if r and not s.recv(65536):
+                        self.say("com2: QEMU closed the socket (%d bytes fed)" % self.fed)
+                        return
+                    n = s.send(pending) if w and pending else 0
+                except BlockingIOError:
+                    n = 0
+                except OSError as e:   # QEMU went away (the job's end)
+                    self.say("com2: socket: %s (%d bytes fed)" % (e, self.fed))
+                    return
+                if pending:
                     pending = pending[n:]
                     self.fed += n
 
