@@ -30,3 +30,17 @@ lab-broken-example:
 
 # Quick self-test of the lab's own code (no QEMU): part of `make check`.
 CHECK_SCRIPTS += tests/lab/selftest.sh
+
+# Lab guest tools: built here, installed under $(PREFIX)/lib/rtvirt/lab-guest/
+# (not sbin: they are no operator's tools); the runner puts them in the
+# guest's tools disk (/opt/lab/sbin).
+LAB_GUEST_TOOLS := $(BUILD)/lab-guest/serial-irq
+all: $(LAB_GUEST_TOOLS)
+$(BUILD)/lab-guest/serial-irq: tests/lab/guest-tools/serial-irq.c
+	@mkdir -p $(@D)
+	$(CC) $(RTV_CPPFLAGS) $(CPPFLAGS) $(RTV_CFLAGS) $(CFLAGS) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $<
+install: install-lab-guest
+.PHONY: install-lab-guest
+install-lab-guest: $(LAB_GUEST_TOOLS)
+	install -d $(DESTDIR)$(PREFIX)/lib/rtvirt/lab-guest
+	install -m 0755 $(LAB_GUEST_TOOLS) $(DESTDIR)$(PREFIX)/lib/rtvirt/lab-guest/

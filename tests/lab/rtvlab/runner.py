@@ -195,12 +195,14 @@ class JobRun:
         shutil.rmtree(tree, ignore_errors=True)
         shutil.copytree(os.path.join(self.imgs["guest"], "tools"), tree, symlinks=True)
         progs = []
-        for sub in ("sbin", "bin"):
+        # lab-guest tools (tests/lab/guest-tools/) go to the guest's sbin too
+        for sub, to in (("sbin", "sbin"), ("bin", "bin"),
+                        (os.path.join("lib", "rtvirt", "lab-guest"), "sbin")):
             d = os.path.join(inst, "usr", "local", sub)
             if os.path.isdir(d):
-                os.makedirs(os.path.join(tree, sub), exist_ok=True)
+                os.makedirs(os.path.join(tree, to), exist_ok=True)
                 for f in sorted(os.listdir(d)):
-                    shutil.copy(os.path.join(d, f), os.path.join(tree, sub))
+                    shutil.copy(os.path.join(d, f), os.path.join(tree, to))
                     progs.append(os.path.join(d, f))
         # kernel modules `make install` built for the guest's kernel (shunt/kmod:
         # dm-rtvirt.ko): the guest finds them in /opt/lab/modules/<version>/
