@@ -736,12 +736,6 @@ def main(argv):
                         s["log"] = s["log"].replace(jdir, at["dir"], 1)
             rep["jobs"].append({"name": j.name, "status": attempts[-1]["status"], "dir": jdir,
                                 "steps": attempts[-1]["steps"], "attempts": attempts})
-            # A step's benchmark numbers (/lab/bench.json in dom0) beside the
-            # flight's result.json; a flight with several jobs gets <job>-bench.json.
-            bench = os.path.join(jdir, "share", "bench.json")
-            if os.path.exists(bench):
-                shutil.copy(bench, os.path.join(out, "bench.json" if len(fl.jobs) == 1
-                                                else "%s-bench.json" % j.name))
             if interrupted:
                 say("interrupted")
                 break
