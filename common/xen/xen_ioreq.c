@@ -2,9 +2,11 @@
  * The device-model seam over the Xen libraries; see rtvirt/ioreq_seam.h.
  *
  * Set-up is a ladder (STYLE.md 6): create the server, map its ioreq page,
- * bind the vCPUs' event channels; destroy() tears down whatever was reached.
+ * (claim ports,) enable it and bind the vCPUs' event channels; destroy()
+ * tears down whatever was reached.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -87,21 +89,23 @@ static int xi_create(struct rtv_ioreq_srv *s, struct rtv_err *err)
         return -err->code;
     }
     x->page = addr;
-    x->local = calloc(x->nvcpus, sizeof(*x->local));
-    if (!x->local) {
-        xi_destroy(s);
-        return rtv_err_set(err, ENOMEM, "out of memory");
-    }
-    for (unsigned v = 0; v < x->nvcpus; v++) {
-        /* vp_eport is Xen's, written before the server is handed out. */
-        xenevtchn_port_or_error_t p =
-            xenevtchn_bind_interdomain(x->xce, s->domid, x->page->vcpu_ioreq[v].vp_eport);
+    return 0;
+}
 
-        if (p < 0) {
-            fail(err, "xenevtchn_bind_interdomain (a vCPU's ioreq channel)");
-            xi_destroy(s);
-            return -err->code;
-        }
+/* One event channel per vCPU.  Xen writes each vCPU's vp_eport into the
+ * ioreq page when the server is enabled (the page is cleared when it is
+ * allocated), so this runs after enabling, as qemu's set-up does. */
+static int bind_vcpus(struct xen_ioreq *x, struct rtv_err *err)
+{
+    x->local = calloc(x->nvcpus, sizeof(*x->local));
+    if (!x->local)
+        return rtv_err_set(err, ENOMEM, "out of memory");
+    for (unsigned v = 0; v < x->nvcpus; v++) {
+        xenevtchn_port_or_error_t p =
+            xenevtchn_bind_interdomain(x->xce, x->base.domid, x->page->vcpu_ioreq[v].vp_eport);
+
+        if (p < 0)
+            return fail(err, "xenevtchn_bind_interdomain (a vCPU's ioreq channel)");
         x->local[v] = (evtchn_port_t)p;
     }
     return 0;
@@ -123,7 +127,7 @@ static int xi_enable(struct rtv_ioreq_srv *s, bool on, struct rtv_err *err)
 
     if (xendevicemodel_set_ioreq_server_state(x->dmod, s->domid, x->id, on) < 0)
         return fail(err, "xendevicemodel_set_ioreq_server_state");
-    return 0;
+    return on && !x->local ? bind_vcpus(x, err) : 0;
 }
 
 static unsigned xi_vcpus(struct rtv_ioreq_srv *s)
@@ -144,8 +148,14 @@ static int xi_fd(struct rtv_ioreq_srv *s)
 static int xi_pending(struct rtv_ioreq_srv *s, unsigned *v)
 {
     struct xen_ioreq *x = X(s);
-    xenevtchn_port_or_error_t p = xenevtchn_pending(x->xce);
+    struct pollfd pf = { .fd = xenevtchn_fd(x->xce), .events = POLLIN };
+    xenevtchn_port_or_error_t p;
 
+    /* xenevtchn_pending() reads the evtchn device, which blocks when no
+     * event is queued: only read what poll says is there. */
+    if (!x->local || poll(&pf, 1, 0) != 1)
+        return -EAGAIN;
+    p = xenevtchn_pending(x->xce);
     if (p < 0)
         return errno && errno != EAGAIN ? -errno : -EAGAIN;
     xenevtchn_unmask(x->xce, (evtchn_port_t)p);

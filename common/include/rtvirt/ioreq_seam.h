@@ -36,12 +36,14 @@ struct rtv_ioreq_srv;
 struct rtv_ioreq_srv_ops {
     const char *name;   /* "xen" or "fake", for logs */
 
-    /* Creates the server (disabled, no buffered ioreqs), maps its ioreq
-     * page and binds one event channel per vCPU. */
+    /* Creates the server (disabled, no buffered ioreqs) and maps its ioreq
+     * page. */
     int  (*create)(struct rtv_ioreq_srv *s, struct rtv_err *err);
     /* Claims (or releases) ports [first, last] for the server. */
     int  (*claim)(struct rtv_ioreq_srv *s, uint16_t first, uint16_t last,
                   bool on, struct rtv_err *err);
+    /* Enabling also binds one event channel per vCPU (Xen publishes the
+     * vCPUs' ports in the page only then). */
     int  (*enable)(struct rtv_ioreq_srv *s, bool on, struct rtv_err *err);
     /* Destroys the server (the page and event channels with it); a no-op
      * when there is none. */
@@ -51,7 +53,7 @@ struct rtv_ioreq_srv_ops {
     unsigned (*vcpus)(struct rtv_ioreq_srv *s);
     /* vCPU v's slot in the shared ioreq page (after create). */
     ioreq_t *(*slot)(struct rtv_ioreq_srv *s, unsigned v);
-    /* Readable when a vCPU's event channel fired (-1 with no server). */
+    /* Readable when a vCPU's event channel fired (-1 before enabling). */
     int  (*fd)(struct rtv_ioreq_srv *s);
     /* Pops a vCPU whose channel fired (and unmasks it); -EAGAIN: none. */
     int  (*pending)(struct rtv_ioreq_srv *s, unsigned *v);
