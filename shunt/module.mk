@@ -117,7 +117,10 @@ kmod-check: $(KMOD)
 
 # rtvirt-netshunt: the guest side of the NIC switch (a bonding master over
 # the emulated NIC and netfront; the kernel moves the packets).
-NETSHUNT_SRCS := shunt/netshunt_main.c shunt/netshunt_sys.c
+NETSHUNT_SRCS := shunt/netshunt_main.c shunt/netshunt.c shunt/netshunt_sys.c
+# tests/unit/test_netshunt.c drives the engine against a fake of the kernel.
+$(BUILD)/tests/unit/test_netshunt: $(BUILD)/obj/shunt/netshunt.o
+$(BUILD)/tests/unit/test_netshunt: LDLIBS += $(BUILD)/obj/shunt/netshunt.o $(BUILD)/lib/librtvirt.a
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-netshunt
 $(eval $(call rtv_program,rtvirt-netshunt,$(NETSHUNT_SRCS),xen))
 

@@ -2,6 +2,7 @@
  * The guest kernel's parts of the NIC switch; see netshunt_sys.h.
  */
 #include "netshunt_sys.h"
+#include "netshunt.h"
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -290,3 +291,71 @@ int netshunt_announce(const char *bond, struct rtv_err *err)
     freeifaddrs(ifa);
     return sent;
 }
+
+/* ---- the engine's seam (netshunt.h) ---------------------------------------- */
+
+static int l_pv_netdev(void *c, unsigned devid, char name[IFNAMSIZ])
+{
+    (void)c;
+    return netshunt_pv_netdev(devid, name);
+}
+
+static int l_load_netfront(void *c, struct rtv_err *err)
+{
+    (void)c;
+    return netshunt_load_netfront(err);
+}
+
+static bool l_is_slave(void *c, const char *bond, const char *dev)
+{
+    (void)c;
+    return netshunt_is_slave(bond, dev);
+}
+
+static bool l_slave_up(void *c, const char *dev)
+{
+    (void)c;
+    return netshunt_slave_up(dev);
+}
+
+static int l_enslave(void *c, const char *bond, const char *dev, struct rtv_err *err)
+{
+    (void)c;
+    return netshunt_enslave(bond, dev, err);
+}
+
+static int l_release(void *c, const char *bond, const char *dev, struct rtv_err *err)
+{
+    (void)c;
+    return netshunt_release(bond, dev, err);
+}
+
+static int l_active(void *c, const char *bond, char name[IFNAMSIZ])
+{
+    (void)c;
+    return netshunt_active(bond, name);
+}
+
+static int l_set_active(void *c, const char *bond, const char *dev, struct rtv_err *err)
+{
+    (void)c;
+    return netshunt_set_active(bond, dev, err);
+}
+
+static int l_mac(void *c, const char *dev, char mac[18])
+{
+    (void)c;
+    return netshunt_mac(dev, mac);
+}
+
+static int l_announce(void *c, const char *bond, struct rtv_err *err)
+{
+    (void)c;
+    return netshunt_announce(bond, err);
+}
+
+const struct netshunt_sys_ops netshunt_linux_ops = {
+    .pv_netdev = l_pv_netdev, .load_netfront = l_load_netfront, .is_slave = l_is_slave,
+    .slave_up = l_slave_up, .enslave = l_enslave, .release = l_release, .active = l_active,
+    .set_active = l_set_active, .mac = l_mac, .announce = l_announce,
+};

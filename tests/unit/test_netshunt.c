@@ -1,0 +1,399 @@
+/*
+ * rtvirt-netshunt's engine (shunt/netshunt.c) over the local store, acting
+ * as guest 5 against dom0's nodes written by the test, with a fake of the
+ * kernel's parts: a bond with slaves, netfront netdevs by xenbus devid,
+ * bonding's link view, MACs.  The protocol of xenstore-schema section 2b,
+ * step by step: connecting until the ring is connected, enslaving, flushed
+ * once bonding sees the link, no flip before port-ready-id, the flip and
+ * its ack in one report, the netfront slave released before the ack going
+ * back, a bound passing (failed, with the reason), a MAC that is not the
+ * bond's, and a rollback.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../shunt/netshunt.h"
+#include "rtvirt/ctl.h"
+#include "rtvirt/local.h"
+#include "rtvirt/xs_util.h"
+#include "unit.h"
+
+static struct rtv_local_hub *hub;
+static struct rtv_xen dom0, guest;
+static struct rtv_err err;
+static struct netshunt n;
+static uint64_t clock_us;
+
+#define CTL "/local/domain/5/rtvirt/vif/0/"
+#define REP "/local/domain/5/device/rtvirt/vif/0/"
+
+/* ---- the fake kernel ------------------------------------------------------- */
+
+static struct {
+    char     slaves[4][IFNAMSIZ];
+    unsigned nslaves;
+    char     active[IFNAMSIZ];
+    char     pv[IFNAMSIZ];        /* netfront's netdev for pv_devid, "" none */
+    unsigned pv_devid;
+    bool     pv_up;               /* bonding's miimon sees its link */
+    char     pv_mac[18];
+    int      loads, announces;
+    char     log[512];            /* what was done, in order */
+    char     ack_at_release[16];  /* shunt-ack-id when the PV slave left */
+} k;
+
+static const char *get(struct rtv_store *xs, const char *path)
+{
+    static char buf[256];
+    char *v;
+    size_t len;
+    if (rtv_xs_read(xs, RTV_XS_NO_TXN, path, &v, &len) < 0)
+        return NULL;
+    snprintf(buf, sizeof(buf), "%s", v);
+    free(v);
+    return buf;
+}
+
+static void did(const char *what, const char *dev)
+{
+    size_t l = strlen(k.log);
+    snprintf(k.log + l, sizeof(k.log) - l, "%s%s %s", l ? "; " : "", what, dev);
+}
+
+static int f_pv_netdev(void *c, unsigned devid, char name[IFNAMSIZ])
+{
+    (void)c;
+    snprintf(name, IFNAMSIZ, "%s", devid == k.pv_devid ? k.pv : "");
+    return name[0] ? 0 : -ENOENT;
+}
+
+static int f_load(void *c, struct rtv_err *e)
+{
+    (void)c;
+    (void)e;
+    k.loads++;
+    return 0;
+}
+
+static bool f_is_slave(void *c, const char *bond, const char *dev)
+{
+    (void)c;
+    (void)bond;
+    for (unsigned i = 0; i < k.nslaves; i++)
+        if (strcmp(k.slaves[i], dev) == 0)
+            return true;
+    return false;
+}
+
+static bool f_slave_up(void *c, const char *dev)
+{
+    return f_is_slave(c, "bond0", dev) && (strcmp(dev, "eth0") == 0 || k.pv_up);
+}
+
+static int f_enslave(void *c, const char *bond, const char *dev, struct rtv_err *e)
+{
+    (void)e;
+    if (!f_is_slave(c, bond, dev)) {
+        snprintf(k.slaves[k.nslaves++], IFNAMSIZ, "%s", dev);
+        did("enslave", dev);
+    }
+    return 0;
+}
+
+static int f_release(void *c, const char *bond, const char *dev, struct rtv_err *e)
+{
+    (void)e;
+    for (unsigned i = 0; i < k.nslaves; i++)
+        if (strcmp(k.slaves[i], dev) == 0) {
+            const char *ack = get(guest.xs, REP "shunt-ack-id");
+            snprintf(k.ack_at_release, sizeof(k.ack_at_release), "%s", ack ? ack : "");
+            k.slaves[i][0] = '\0';
+            memmove(k.slaves[i], k.slaves[i + 1], (k.nslaves - i - 1) * IFNAMSIZ);
+            k.nslaves--;
+            did("release", dev);
+        }
+    (void)c;
+    (void)bond;
+    return 0;
+}
+
+static int f_active(void *c, const char *bond, char name[IFNAMSIZ])
+{
+    (void)c;
+    (void)bond;
+    snprintf(name, IFNAMSIZ, "%s", k.active);
+    return 0;
+}
+
+static int f_set_active(void *c, const char *bond, const char *dev, struct rtv_err *e)
+{
+    (void)bond;
+    if (!f_slave_up(c, dev))   /* bonding refuses a slave whose link is down */
+        return rtv_err_set(e, EINVAL, "%s is down", dev);
+    snprintf(k.active, sizeof(k.active), "%s", dev);
+    did("active", dev);
+    return 0;
+}
+
+static int f_mac(void *c, const char *dev, char mac[18])
+{
+    (void)c;
+    snprintf(mac, 18, "%s", strcmp(dev, k.pv) == 0 ? k.pv_mac : "00:16:3e:00:00:01");
+    return 0;
+}
+
+static int f_announce(void *c, const char *bond, struct rtv_err *e)
+{
+    (void)c;
+    (void)bond;
+    (void)e;
+    k.announces++;
+    return 1;
+}
+
+static const struct netshunt_sys_ops fake = {
+    .pv_netdev = f_pv_netdev, .load_netfront = f_load, .is_slave = f_is_slave,
+    .slave_up = f_slave_up, .enslave = f_enslave, .release = f_release, .active = f_active,
+    .set_active = f_set_active, .mac = f_mac, .announce = f_announce,
+};
+
+static uint64_t fake_now(void)
+{
+    return clock_us;
+}
+
+/* ---- dom0's side ------------------------------------------------------------- */
+
+static void put(struct rtv_store *xs, const char *path, const char *val)
+{
+    ck_assert_int_eq(rtv_xs_write(xs, RTV_XS_NO_TXN, path, val, strlen(val)), 0);
+}
+
+/* dom0 publishes a switch (state and switch-id) as the coordinator does. */
+static void dom0_state(const char *state, const char *id)
+{
+    put(dom0.xs, CTL "state", state);
+    put(dom0.xs, CTL "switch-id", id);
+}
+
+static const char *rep(const char *leaf)
+{
+    char p[128];
+    snprintf(p, sizeof(p), REP "%s", leaf);
+    return get(dom0.xs, p);
+}
+
+static void setup(void)
+{
+    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { 5, RTV_XS_PERM_READ } };
+    const struct rtv_xs_perm dev_perms[2] = { { 5, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
+
+    memset(&k, 0, sizeof(k));
+    snprintf(k.slaves[0], IFNAMSIZ, "eth0");
+    k.nslaves = 1;
+    snprintf(k.active, sizeof(k.active), "eth0");
+    snprintf(k.pv_mac, sizeof(k.pv_mac), "00:16:3e:00:00:01");
+    clock_us = 1000000;
+    hub = rtv_local_hub_new(NULL);
+    ck_assert_ptr_nonnull(hub);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    ck_assert_int_eq(rtv_local_open(hub, 5, RTV_XEN_STORE, &guest), 0);
+    put(dom0.xs, "/local/domain/5/name", "guest1");
+    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5", dom_perms, 2), 0);
+    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device"), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device", dev_perms, 2), 0);
+    ck_assert_int_eq(rtv_ctl_manage_vif(dom0.xs, 5, "vif/0", "00:16:3e:00:00:01", "xenbr0",
+                                        &err), 0);
+    memset(&n, 0, sizeof(n));
+    n.xs = guest.xs;
+    n.self = 5;
+    n.nic = "0";
+    n.emulated = "eth0";
+    n.bond = "bond0";
+    n.ops = &fake;
+    n.now_us = fake_now;
+    ck_assert_int_eq(netshunt_start(&n), 0);
+}
+
+static void teardown(void)
+{
+    rtv_xen_close(&guest);
+    rtv_xen_close(&dom0);
+    rtv_local_hub_free(hub);
+}
+
+/* The PV vif devid 16 exists for the guest with its ring in state st. */
+static void netfront(const char *dev, const char *st)
+{
+    snprintf(k.pv, sizeof(k.pv), "%s", dev);
+    k.pv_devid = 16;
+    put(guest.xs, "/local/domain/5/device/vif/16/state", st);
+}
+
+/* emulated -> pv, all the way, as switch id. */
+static void to_pv(const char *id)
+{
+    put(dom0.xs, CTL "pv-devid", "16");
+    dom0_state("switching-to-pv", id);
+    ck_assert(!netshunt_step(&n));
+    ck_assert_str_eq(rep("shunt-state"), "connecting");
+    netfront("eth2", "4");
+    ck_assert(!netshunt_step(&n));
+    ck_assert(f_is_slave(NULL, "bond0", "eth2"));
+    ck_assert_str_eq(k.active, "eth0");            /* a backup, not active */
+    k.pv_up = true;
+    ck_assert(!netshunt_step(&n));
+    ck_assert_str_eq(rep("shunt-state"), "flushed");
+    put(dom0.xs, CTL "port-ready-id", id);
+    ck_assert(netshunt_step(&n));
+    ck_assert_str_eq(k.active, "eth2");
+    ck_assert_str_eq(rep("shunt-state"), "enlightened");
+    ck_assert_str_eq(rep("shunt-ack-id"), id);
+}
+
+START_TEST(starts_emulating)
+{
+    ck_assert_str_eq(rep("shunt-state"), "emulating");
+    ck_assert_str_eq(rep("bond"), "bond0");
+    ck_assert_ptr_null(rep("shunt-ack-id"));
+    ck_assert(netshunt_step(&n));                 /* stable emulated: nothing to do */
+    ck_assert_str_eq(k.log, "");
+}
+END_TEST
+
+START_TEST(switch_to_pv_and_back)
+{
+    put(dom0.xs, CTL "pv-devid", "16");
+    dom0_state("switching-to-pv", "1");
+    ck_assert(!netshunt_step(&n));
+    ck_assert_int_eq(k.loads, 1);                 /* no netdev yet: load netfront, once */
+    ck_assert(!netshunt_step(&n));
+    ck_assert_int_eq(k.loads, 1);
+    ck_assert_str_eq(rep("shunt-state"), "connecting");
+    netfront("eth2", "3");                         /* there, ring not connected */
+    ck_assert(!netshunt_step(&n));
+    ck_assert(!f_is_slave(NULL, "bond0", "eth2"));
+    ck_assert_str_eq(rep("shunt-state"), "connecting");
+    to_pv("1");
+    ck_assert_int_eq(k.announces, 1);
+    ck_assert_ptr_nonnull(rep("shunt-blackout-us"));
+
+    /* dom0 says pv: settled, nothing more done */
+    dom0_state("pv", "1");
+    ck_assert(netshunt_step(&n));
+
+    /* Back: the flip first, the netfront slave released before the ack. */
+    dom0_state("switching-to-emulated", "2");
+    put(dom0.xs, CTL "port-ready-id", "2");
+    ck_assert(netshunt_step(&n));
+    ck_assert_str_eq(k.active, "eth0");
+    ck_assert(!f_is_slave(NULL, "bond0", "eth2"));
+    ck_assert_str_eq(k.ack_at_release, "1");
+    ck_assert_str_eq(rep("shunt-state"), "emulating");
+    ck_assert_str_eq(rep("shunt-ack-id"), "2");
+    ck_assert_str_eq(k.log, "enslave eth2; active eth2; active eth0; release eth2");
+}
+END_TEST
+
+START_TEST(no_flip_before_port_ready)
+{
+    put(dom0.xs, CTL "pv-devid", "16");
+    netfront("eth2", "4");
+    k.pv_up = true;
+    dom0_state("switching-to-pv", "1");
+    put(dom0.xs, CTL "port-ready-id", "0");
+    for (int i = 0; i < 5; i++)
+        ck_assert(!netshunt_step(&n));
+    ck_assert_str_eq(k.active, "eth0");
+    ck_assert_str_eq(rep("shunt-state"), "flushed");
+    ck_assert_ptr_null(rep("shunt-ack-id"));
+}
+END_TEST
+
+START_TEST(bound_passes_then_rollback)
+{
+    put(dom0.xs, CTL "pv-devid", "16");
+    put(dom0.xs, CTL "timeout-ms", "2000");
+    dom0_state("switching-to-pv", "1");
+    ck_assert(!netshunt_step(&n));
+    clock_us += 1999000;
+    ck_assert(!netshunt_step(&n));
+    ck_assert_str_eq(rep("shunt-state"), "connecting");
+    clock_us += 2000;
+    ck_assert(!netshunt_step(&n));
+    ck_assert_str_eq(rep("shunt-state"), "failed");
+    ck_assert_str_eq(rep("shunt-ack-id"), "1");
+    ck_assert_str_eq(rep("shunt-error"),
+                     "switch 1 to pv not done within 2000 ms (no netfront netdev for the PV vif)");
+    /* dom0 rolls back to the previous mode: the shunt confirms it. */
+    put(dom0.xs, CTL "previous", "emulated");
+    dom0_state("rolling-back", "1");
+    ck_assert(netshunt_step(&n));
+    ck_assert_str_eq(rep("shunt-state"), "emulating");
+    ck_assert_str_eq(rep("shunt-ack-id"), "1");
+    ck_assert_str_eq(k.active, "eth0");
+}
+END_TEST
+
+START_TEST(rollback_after_enslaving_releases)
+{
+    put(dom0.xs, CTL "pv-devid", "16");
+    netfront("eth2", "4");
+    dom0_state("switching-to-pv", "1");
+    ck_assert(!netshunt_step(&n));
+    ck_assert(f_is_slave(NULL, "bond0", "eth2"));
+    put(dom0.xs, CTL "previous", "emulated");
+    dom0_state("rolling-back", "1");
+    ck_assert(netshunt_step(&n));
+    ck_assert(!f_is_slave(NULL, "bond0", "eth2"));
+    ck_assert_str_eq(rep("shunt-state"), "emulating");
+    ck_assert_str_eq(rep("shunt-ack-id"), "1");
+}
+END_TEST
+
+START_TEST(a_foreign_mac_is_refused)
+{
+    put(dom0.xs, CTL "pv-devid", "16");
+    netfront("eth2", "4");
+    snprintf(k.pv_mac, sizeof(k.pv_mac), "00:16:3e:99:99:99");
+    dom0_state("switching-to-pv", "1");
+    ck_assert(!netshunt_step(&n));
+    ck_assert(!f_is_slave(NULL, "bond0", "eth2"));
+    ck_assert_str_eq(rep("shunt-state"), "failed");
+    ck_assert_contains(rep("shunt-error"), "not the same NIC");
+}
+END_TEST
+
+START_TEST(restart_picks_up_its_ack)
+{
+    to_pv("1");
+    dom0_state("pv", "1");
+    struct netshunt again = n;
+    memset(&again.state, 0, sizeof(again) - offsetof(struct netshunt, state));
+    ck_assert_int_eq(netshunt_start(&again), 0);
+    ck_assert_uint_eq(again.acked, 1);
+    ck_assert(netshunt_step(&again));              /* on pv already: nothing to do */
+    ck_assert_str_eq(rep("shunt-state"), "enlightened");
+}
+END_TEST
+
+static Suite *netshunt_suite(void)
+{
+    Suite *s = suite_create("netshunt");
+    TCase *tc = tcase_create("core");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, starts_emulating);
+    tcase_add_test(tc, switch_to_pv_and_back);
+    tcase_add_test(tc, no_flip_before_port_ready);
+    tcase_add_test(tc, bound_passes_then_rollback);
+    tcase_add_test(tc, rollback_after_enslaving_releases);
+    tcase_add_test(tc, a_foreign_mac_is_refused);
+    tcase_add_test(tc, restart_picks_up_its_ack);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RTV_UNIT_MAIN(netshunt_suite)
