@@ -162,6 +162,8 @@ static void sync_irq(struct ioemu_srv *s)
     s->irq_level = level;
 }
 
+static void drain_requests(struct ioemu_srv *s);
+
 static void untrap(struct ioemu_srv *s)
 {
     struct rtv_err err = {0};
@@ -175,8 +177,10 @@ static void untrap(struct ioemu_srv *s)
         else
             s->mapped = true;
     }
-    if (s->server)
+    if (s->server) {
+        drain_requests(s);
         s->x->ops->destroy(s->x);
+    }
     s->server = false;
     trace(s, "untrap: direct mapping %s, ioreq server destroyed", s->mapped ? "restored" : "NOT restored");
 }
@@ -294,6 +298,24 @@ static void take_request(struct ioemu_srv *s, unsigned v)
     route(s, v, &copy);
 }
 
+/* Requests that reached the server before the mapping came back, and any
+ * kept for a retry: a vCPU waits on each, so they are carried out now, on
+ * the device's path (direct by then), before the server goes. */
+static void drain_requests(struct ioemu_srv *s)
+{
+    unsigned n = s->x->ops->vcpus(s->x);
+
+    for (unsigned v = 0; v < n && v < IOEMU_MAX_VCPUS; v++) {
+        if (s->wait[v].why == IOEMU_RETRY) {
+            ioreq_t copy = s->wait[v].copy;
+
+            s->wait[v].why = IOEMU_NONE;
+            route(s, v, &copy);
+        }
+        take_request(s, v);
+    }
+}
+
 /* A trap that failed: the change cannot go on; the device stays direct. */
 static void trap_rollback(struct ioemu_srv *s)
 {
@@ -337,23 +359,64 @@ static void carry(struct ioemu_srv *s, const struct rtv_iov_out *todo)
     after(s, &done);
 }
 
-static char *read_opt(struct ioemu_srv *s, enum rtv_xs_node n)
+static char *read_opt_txn(struct ioemu_srv *s, rtv_txn_t t, enum rtv_xs_node n)
 {
     char p[RTV_XS_PATH_MAX], *v = NULL;
     size_t len;
 
-    if (path(s, n, p, sizeof(p), NULL) < 0 || rtv_xs_read(s->xs, RTV_XS_NO_TXN, p, &v, &len) < 0)
+    if (path(s, n, p, sizeof(p), NULL) < 0 || rtv_xs_read(s->xs, t, p, &v, &len) < 0)
         return NULL;
     return v;
+}
+
+static char *read_opt(struct ioemu_srv *s, enum rtv_xs_node n)
+{
+    return read_opt_txn(s, RTV_XS_NO_TXN, n);
+}
+
+struct request_nodes {
+    struct ioemu_srv *s;
+    char             *req, *id, *tmo;
+};
+
+static void request_nodes_free(struct request_nodes *r)
+{
+    free(r->req);
+    free(r->id);
+    free(r->tmo);
+    r->req = r->id = r->tmo = NULL;
+}
+
+/* The three nodes in one transaction: the orchestrator writes request and
+ * request-id together, and reading them apart can pair the previous
+ * request with the new id (seen in the component test under load: a
+ * devirtualize answered "ok, already virtualized"). */
+static int request_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
+{
+    struct request_nodes *r = arg;
+
+    (void)xs;
+    request_nodes_free(r);   /* a retried transaction starts afresh */
+    r->req = read_opt_txn(r->s, t, RTV_XS_IOEMU_REQUEST);
+    r->id = read_opt_txn(r->s, t, RTV_XS_IOEMU_REQUEST_ID);
+    r->tmo = read_opt_txn(r->s, t, RTV_XS_IOEMU_TIMEOUT_MS);
+    return 0;
 }
 
 /* The request nodes changed (or a coalesced event): idempotent. */
 static void on_request(struct ioemu_srv *s)
 {
-    char *req = read_opt(s, RTV_XS_IOEMU_REQUEST);
-    char *id = read_opt(s, RTV_XS_IOEMU_REQUEST_ID);
-    char *tmo = read_opt(s, RTV_XS_IOEMU_TIMEOUT_MS);
+    struct request_nodes r = { .s = s };
     struct rtv_ioemu_ctl_out o;
+    char *req, *id, *tmo;
+
+    if (rtv_xs_transact(s->xs, 0, request_txn, &r) < 0) {
+        request_nodes_free(&r);
+        return;   /* the next event reads them again */
+    }
+    req = r.req;
+    id = r.id;
+    tmo = r.tmo;
 
     rtv_ioemu_ctl_request(&s->ctl, req, id, tmo, ioemu_now_us(), &o);
     if (o.publish_state)

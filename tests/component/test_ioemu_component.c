@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../ioemu/ioemu_srv.h"
 #include "fake_ioreq.h"
@@ -198,20 +199,28 @@ static void status(struct rtv_ioemu_status *st)
     ck_assert_msg(rtv_ioemu_status(opx.xs, DOM, "uart0", st, &err) == 0, "%s", err.msg);
 }
 
-static uint32_t ask(const char *what)
+/* Asks for a change, each of its waits bounded by bound_ms. */
+static uint32_t ask_bounded(const char *what, unsigned bound_ms)
 {
     struct rtv_err err = {0};
     uint32_t id;
 
-    ck_assert_msg(rtv_ioemu_request(opx.xs, DOM, "uart0", what, 2000, &id, &err) == 0, "%s",
+    ck_assert_msg(rtv_ioemu_request(opx.xs, DOM, "uart0", what, bound_ms, &id, &err) == 0, "%s",
                   err.msg);
     return id;
+}
+
+static uint32_t ask(const char *what)
+{
+    return ask_bounded(what, 2000);
 }
 
 /* Runs the guest until request id is answered (bounded); the answer. */
 static void guest_until_answered(uint32_t id, struct rtv_ioemu_status *st)
 {
-    for (unsigned i = 0; i < 200000; i++) {
+    uint64_t until = ioemu_now_us() + 60000000u;   /* however loaded the host */
+
+    for (unsigned i = 0; ioemu_now_us() < until; i++) {
         guest_step();
         if (i % 8 == 0) {
             status(st);
@@ -245,10 +254,16 @@ START_TEST(bytes_cross_exactly_once_through_cycles)
 
             gout(UART_LCR, UART_LCR_WLEN8 | UART_LCR_DLAB);
             gout(UART_DLL, 1);
-            id = ask("virtualize");
-            for (unsigned i = 0; i < 100000 && strcmp(st.state, "virtualizing") != 0; i++) {
+            /* a bound far above the 300 ticks below, even on a loaded host */
+            id = ask_bounded("virtualize", 30000);
+            /* the server thread takes the request (bounded: 30 s, however
+             * loaded the host) */
+            uint64_t until = ioemu_now_us() + 30000000u;
+
+            while (strcmp(st.state, "virtualizing") != 0 && ioemu_now_us() < until) {
                 line_tick(NULL);
                 status(&st);
+                usleep(100);
             }
             for (unsigned i = 0; i < 300; i++) {
                 line_tick(NULL);
