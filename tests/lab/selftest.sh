@@ -59,6 +59,7 @@ assert images.debian_mirror().startswith(("http", "file", "ftp")), images.debian
 # device behind it; a PV flight keeps its old machine and devices
 class _A:
     xen_args = None
+    no_pin = False
 for name, pvh in (("smoke", False), ("p2m", True)):
     jr = runner.JobRun(_A(), flightdef.load(name), None, [], "/j", {})
     qa, xa = " ".join(jr.machine_args("/j/o.qcow2")), jr.xen_args()
@@ -68,6 +69,11 @@ for name, pvh in (("smoke", False), ("p2m", True)):
 jr = runner.JobRun(_A(), smoke, None, [], "/j", {})
 _A.xen_args = "hap=0 foo"
 assert jr.xen_args().endswith(" hap=0 foo"), jr.xen_args()
+# pinned by default (dom0 on pCPU 0, one vCPU); --no-pin gives dom0 two
+assert "dom0_max_vcpus=1 dom0_vcpus_pin" in jr.xen_args(), jr.xen_args()
+_A.no_pin = True
+assert "dom0_max_vcpus=2" in jr.xen_args() and "pin" not in jr.xen_args(), jr.xen_args()
+_A.no_pin = False
 # the death-rate table: events from the share, one death per guest and step
 # however often lab-guest says so, rows appended, rates aggregated
 from rtvlab import tally
