@@ -37,6 +37,14 @@ static uint64_t mono_us(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* A member's value as text: NULL if absent or JSON null (json-c gives NULL
+ * for null), qemu's JSON text for anything that is not a string. */
+static const char *str_member(json_object *o, const char *key)
+{
+    json_object *v;
+    return o && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
 /* Next complete JSON message, waiting at most until deadline_us. */
 static int read_msg(struct rtv_qmp *q, uint64_t deadline_us, json_object **msg,
                     struct rtv_err *err)
@@ -138,12 +146,9 @@ int rtv_qmp_exec(struct rtv_qmp *q, const char *cmd, json_object *args,
             return 0;
         }
         if (json_object_object_get_ex(msg, "error", &v)) {
-            json_object *cls = NULL, *desc = NULL;
-            json_object_object_get_ex(v, "class", &cls);
-            json_object_object_get_ex(v, "desc", &desc);
+            const char *cls = str_member(v, "class"), *desc = str_member(v, "desc");
             rc = rtv_err_set(err, EREMOTEIO, "qmp: %s failed: %s: %s", cmd,
-                             cls ? json_object_get_string(cls) : "?",
-                             desc ? json_object_get_string(desc) : "no description");
+                             cls ? cls : "?", desc ? desc : "no description");
             json_object_put(msg);
             return rc;
         }
@@ -157,27 +162,42 @@ int rtv_qmp_connect(const char *socket_path, int timeout_ms,
                     struct rtv_qmp **out, struct rtv_err *err)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct rtv_qmp *q;
-    json_object *greeting, *qmp, *ver;
-    int rc;
+    int fd;
 
     if (socket_path == NULL || strlen(socket_path) >= sizeof(sa.sun_path))
         return rtv_err_set(err, EINVAL, "qmp: socket path \"%s\" is empty or too long",
                            socket_path ? socket_path : "");
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return rtv_err_set(err, errno, "qmp: cannot create a socket: %s",
+                           strerror(errno));
+    strcpy(sa.sun_path, socket_path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        int rc = rtv_err_set(err, errno, "qmp: cannot connect to %s: %s (is the "
+                             "device model running?)", socket_path, strerror(errno));
+        close(fd);
+        return rc;
+    }
+    return rtv_qmp_attach(fd, timeout_ms, out, err);
+}
+
+int rtv_qmp_attach(int fd, int timeout_ms, struct rtv_qmp **out,
+                   struct rtv_err *err)
+{
+    struct rtv_qmp *q;
+    json_object *greeting, *qmp, *ver;
+    int rc;
+
     q = calloc(1, sizeof(*q));
-    if (q == NULL)
+    if (q == NULL) {
+        close(fd);
         return rtv_err_set(err, ENOMEM, "qmp: out of memory");
+    }
+    q->fd = fd;
     q->timeout_ms = timeout_ms > 0 ? timeout_ms : 5000;
     q->tok = json_tokener_new();
-    q->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (q->tok == NULL || q->fd < 0) {
-        rc = rtv_err_set(err, errno ? errno : ENOMEM, "qmp: cannot create a socket");
-        goto fail;
-    }
-    strcpy(sa.sun_path, socket_path);
-    if (connect(q->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        rc = rtv_err_set(err, errno, "qmp: cannot connect to %s: %s (is the device "
-                         "model running?)", socket_path, strerror(errno));
+    if (q->tok == NULL) {
+        rc = rtv_err_set(err, ENOMEM, "qmp: out of memory");
         goto fail;
     }
     /* The greeting comes first, except that qemu 7.2 can send an event
@@ -193,7 +213,7 @@ int rtv_qmp_connect(const char *socket_path, int timeout_ms,
         goto fail;
     if (!json_object_object_get_ex(greeting, "QMP", &qmp)) {
         json_object_put(greeting);
-        rc = rtv_err_set(err, EPROTO, "qmp: %s did not greet with QMP", socket_path);
+        rc = rtv_err_set(err, EPROTO, "qmp: qemu did not greet with QMP");
         goto fail;
     }
     if (json_object_object_get_ex(qmp, "version", &ver) &&
@@ -249,23 +269,31 @@ static int find_drive(struct rtv_qmp *q, const char *name, json_object **list,
 
     if (rc < 0)
         return rc;
+    /* json-c asserts on an array call for anything else: check first
+     * (found by tests/fuzz/fuzz_qmp). */
+    if (!json_object_is_type(*list, json_type_array)) {
+        json_object_put(*list);
+        *list = NULL;
+        return rtv_err_set(err, EPROTO, "qmp: query-block answered with something "
+                           "that is not a list");
+    }
     *entry = NULL;
     for (size_t i = 0; i < json_object_array_length(*list); i++) {
-        json_object *b = json_object_array_get_idx(*list, i), *v, *ins;
+        json_object *b = json_object_array_get_idx(*list, i), *ins;
         static const char *const keys[] = { "device", "qdev" };
         for (unsigned k = 0; k < 2; k++) {
-            if (!json_object_object_get_ex(b, keys[k], &v))
+            const char *n = str_member(b, keys[k]);
+            if (n == NULL)
                 continue;
-            const char *n = json_object_get_string(v);
             if (n[0] && strcmp(n, name) == 0 && *entry == NULL)
                 *entry = b;
             if (k == 0 && n[0] && off < sizeof(names))
                 off += (size_t)snprintf(names + off, sizeof(names) - off, "%s%s",
                                         off ? ", " : "", n);
         }
+        const char *f = NULL;
         if (*entry == NULL && json_object_object_get_ex(b, "inserted", &ins) &&
-            json_object_object_get_ex(ins, "file", &v)) {
-            const char *f = json_object_get_string(v);
+            (f = str_member(ins, "file")) != NULL) {
             if (strcmp(f, name) == 0 ||
                 (have_real && realpath(f, real_file) && strcmp(real_file, real_name) == 0))
                 *entry = b;
@@ -288,12 +316,6 @@ int rtv_qmp_find_block(struct rtv_qmp *q, const char *device,
     if (rc == 0)
         json_object_put(list);
     return rc;
-}
-
-static const char *str_member(json_object *o, const char *key)
-{
-    json_object *v;
-    return o && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
 }
 
 /* Drive names go into an HMP command line: only what qemu's ids allow. */

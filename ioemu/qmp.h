@@ -20,6 +20,11 @@ struct rtv_qmp;
 /* Connects, reads the greeting, negotiates capabilities. */
 int rtv_qmp_connect(const char *socket_path, int timeout_ms,
                     struct rtv_qmp **out, struct rtv_err *err);
+/* The same over a stream socket already connected to a QMP monitor (a
+ * socket passed in, or one end of a socketpair in a test): takes fd over,
+ * closing it on failure as rtv_qmp_close() does on success. */
+int rtv_qmp_attach(int fd, int timeout_ms, struct rtv_qmp **out,
+                   struct rtv_err *err);
 void rtv_qmp_close(struct rtv_qmp *q);
 
 /* Runs one command; args may be NULL.  On success *ret (if not NULL) gets

@@ -251,6 +251,53 @@ START_TEST(vanished_qemu_is_an_error_not_a_crash)
 }
 END_TEST
 
+/* A device model that already said everything it will say: the stream is
+ * in one end of a socketpair, shut for writing, and the client attached to
+ * the other end (rtv_qmp_attach) reads it to its end. */
+static struct rtv_qmp *scripted(const char *stream, int *peer)
+{
+    struct rtv_qmp *q = NULL;
+    int sv[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    ck_assert_int_eq(write(sv[1], stream, strlen(stream)), (ssize_t)strlen(stream));
+    shutdown(sv[1], SHUT_WR);
+    ck_assert_int_eq(rtv_qmp_attach(sv[0], 1000, &q, &err), 0);
+    *peer = sv[1];
+    return q;
+}
+
+#define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, " \
+                 "\"major\": 7}}, \"capabilities\": []}}\r\n{\"return\": {}}\r\n"
+
+/* Found by tests/fuzz/fuzz_qmp: query-block answered with an object made
+ * json-c assert (json_object_array_length), killing rtvirt-backd; null
+ * names and files were read as strings. */
+START_TEST(hostile_query_block_is_an_error_not_a_crash)
+{
+    static const char *const answers[] = {
+        GREETING "{\"return\": {\"device\": \"ide0-hd0\"}}\r\n",
+        GREETING "{\"return\": 7}\r\n",
+        GREETING "{\"return\": [{\"device\": null, \"qdev\": null, "
+                 "\"inserted\": {\"file\": null}}, 3, null]}\r\n",
+        GREETING "{\"error\": {\"class\": null, \"desc\": null}}\r\n",
+    };
+    static const int expect[] = { -EPROTO, -EPROTO, -ENOENT, -EREMOTEIO };
+    struct rtv_qmp_drive d;
+
+    for (unsigned i = 0; i < sizeof(answers) / sizeof(answers[0]); i++) {
+        int peer;
+        struct rtv_qmp *q = scripted(answers[i], &peer);
+
+        ck_assert_int_eq(rtv_qmp_drive_sync(q, "ide0-hd0", &d, &err), expect[i]);
+        ck_assert(err.msg[0] != '\0');
+        rtv_qmp_close(q);
+        close(peer);
+    }
+    ck_assert_contains(err.msg, "query-block failed: ?: no description");
+}
+END_TEST
+
 static Suite *qmp_suite(void)
 {
     Suite *s = suite_create("qmp");
@@ -265,6 +312,7 @@ static Suite *qmp_suite(void)
     tcase_add_test(tc, silent_peer_times_out);
     tcase_add_test(tc, event_before_the_greeting_is_skipped);
     tcase_add_test(tc, vanished_qemu_is_an_error_not_a_crash);
+    tcase_add_test(tc, hostile_query_block_is_an_error_not_a_crash);
     suite_add_tcase(s, tc);
     return s;
 }
