@@ -344,6 +344,18 @@ static void maybe_dm_sync(struct rtv_coord *c, const struct rtv_coord_event *ev,
     out->actions |= RTV_CACT_DM_SYNC;
 }
 
+/* A reason from the guest (shunt-error) or from a peer dom0 talked to (qemu's
+ * monitor answer in a dm-sync failure, a backend's error), at most
+ * REASON_MAX bytes of it, quoted: it ends up in the error node, which must
+ * stay a schema `string` (tests/fuzz/fuzz_xs_values checks it). */
+#define REASON_MAX 300
+static const char *reason(char *buf, size_t len, const char *text)
+{
+    if (text == NULL || text[0] == '\0')
+        return "no reason given";
+    return rtv_xs_quote(buf, len, text, REASON_MAX);
+}
+
 /* The shunt reports failed-over while dom0 says pv or selective: the guest
  * kernel lost its PV leg and re-issued what failed on the emulated path,
  * where everything goes now.  dom0 follows: state emulated, the PV backend
@@ -353,11 +365,10 @@ static void maybe_dm_sync(struct rtv_coord *c, const struct rtv_coord_event *ev,
 static void on_failed_over(struct rtv_coord *c, const struct rtv_coord_event *ev,
                            struct rtv_coord_out *out)
 {
-    char why[sizeof(c->why)];
+    char why[sizeof(c->why)], shown[REASON_MAX * 4 + 4];
 
-    snprintf(why, sizeof(why), "the guest failed over from %s to the emulated path: %.300s",
-             rtv_mode_name(c->mode), ev->shunt_error && ev->shunt_error[0] ? ev->shunt_error
-                                                                           : "no reason given");
+    snprintf(why, sizeof(why), "the guest failed over from %s to the emulated path: %s",
+             rtv_mode_name(c->mode), reason(shown, sizeof(shown), ev->shunt_error));
     set_why(c, why);
     c->failovers++;
     c->failing_over = true;
@@ -421,10 +432,11 @@ static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
         }
     } else if (strcmp(st, "failed") == 0 || in_previous) {
         /* The shunt gave up (failed), or already went back by itself. */
-        snprintf(why, sizeof(why), "the shunt %s switch %u: %.200s",
+        char shown[REASON_MAX * 4 + 4];
+
+        snprintf(why, sizeof(why), "the shunt %s switch %u: %s",
                  in_previous ? "rolled back" : "failed", c->switch_id,
-                 ev->shunt_error && ev->shunt_error[0] ? ev->shunt_error
-                                                       : "no reason given");
+                 reason(shown, sizeof(shown), ev->shunt_error));
         if (in_previous) {
             c->rolled_back = true;
             set_why(c, why);
@@ -489,7 +501,7 @@ static void on_tick(struct rtv_coord *c, uint64_t now, struct rtv_coord_out *out
 void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
                     struct rtv_coord_out *out)
 {
-    char why[sizeof(c->why)];
+    char why[sizeof(c->why)], shown[REASON_MAX * 4 + 4];
 
     memset(out, 0, sizeof(*out));
     switch (ev->kind) {
@@ -504,8 +516,8 @@ void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
         }
         break;
     case RTV_CEV_BACKEND_FAILED:
-        snprintf(why, sizeof(why), "the PV backend failed: %.300s",
-                 ev->msg ? ev->msg : "no reason given");
+        snprintf(why, sizeof(why), "the PV backend failed: %s",
+                 reason(shown, sizeof(shown), ev->msg));
         if (c->phase == RTV_COORD_BACKEND_UP ||
             (c->phase == RTV_COORD_SHUNT && rtv_mode_needs_pv(c->target)))
             begin_rollback(c, ev->now_ms, out, why);
@@ -525,8 +537,8 @@ void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
         on_tick(c, ev->now_ms, out);
         break;
     case RTV_CEV_DM_SYNC_FAILED:
-        snprintf(why, sizeof(why), "%s: %.300s", c->cls->gate_failed,
-                 ev->msg ? ev->msg : "no reason given");
+        snprintf(why, sizeof(why), "%s: %s", c->cls->gate_failed,
+                 reason(shown, sizeof(shown), ev->msg));
         if (c->phase == RTV_COORD_SHUNT)
             begin_rollback(c, ev->now_ms, out, why);
         else

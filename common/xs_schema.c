@@ -5,6 +5,7 @@
 #include "rtvirt/xs_schema.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,11 +38,41 @@ void rtv_xs_type_describe(const struct rtv_xs_type_spec *t, char *buf,
     }
 }
 
+char *rtv_xs_quote(char *dst, size_t len, const char *src, size_t max)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t off = 0, i;
+
+    if (len == 0)
+        return dst;
+    for (i = 0; src[i] != '\0' && i < max; i++) {
+        unsigned char c = (unsigned char)src[i];
+        bool plain = c >= 0x20 && c != 0x7f && c != '\\';
+
+        if (off + (plain ? 1 : 4) >= len)
+            break;
+        if (plain) {
+            dst[off++] = (char)c;
+        } else {
+            dst[off++] = '\\';
+            dst[off++] = 'x';
+            dst[off++] = hex[c >> 4];
+            dst[off++] = hex[c & 15];
+        }
+    }
+    if (src[i] != '\0' && off + 3 < len) {
+        memcpy(dst + off, "...", 3);
+        off += 3;
+    }
+    dst[off] = '\0';
+    return dst;
+}
+
 /* 0 if value fits t; otherwise -EINVAL (err filled, naming `what`). */
 static int check_typed(const struct rtv_xs_type_spec *t, const char *what,
                        const char *value, struct rtv_err *err)
 {
-    char allowed[256];
+    char allowed[256], shown[64 * 4 + 4];
     unsigned long long n;
     size_t len = strlen(value);
     int ok = 0;
@@ -70,8 +101,10 @@ static int check_typed(const struct rtv_xs_type_spec *t, const char *what,
     if (ok)
         return 0;
     rtv_xs_type_describe(t, allowed, sizeof(allowed));
-    return rtv_err_set(err, EINVAL, "%s: value \"%.64s%s\" not allowed; allowed: %s",
-                       what, value, len > 64 ? "..." : "", allowed);
+    /* The value is untrusted and may hold anything: quoted, so that the
+     * message can be published as it is. */
+    return rtv_err_set(err, EINVAL, "%s: value \"%s\" not allowed; allowed: %s",
+                       what, rtv_xs_quote(shown, sizeof(shown), value, 64), allowed);
 }
 
 int rtv_xs_check_value(enum rtv_xs_node node, const char *value,

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "rtvirt/switch_coord.h"
+#include "rtvirt/xs_schema.h"
 #include "unit.h"
 
 static struct rtv_coord c;
@@ -266,6 +267,42 @@ START_TEST(shunt_failure_rolls_back)
     simple(RTV_CEV_BACKEND_CLOSED);
     assert_result("rolled-back", 1);
     ck_assert_contains(out.error, "the shunt failed switch 1: frontend handshake refused");
+}
+END_TEST
+
+/* The guest's reason goes into dom0's error node quoted: a newline or an
+ * escape sequence of the guest's never reaches a tool reading it (the
+ * published error stays a schema string; tests/fuzz/fuzz_xs_values checks
+ * every published value). */
+START_TEST(shunt_failure_reason_is_quoted)
+{
+    pv_switch_running(NULL);
+    shunt("failed", "1", "bad\nline\x1b[2J", NULL, NULL);
+    shunt("emulating", "1", NULL, NULL, NULL);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result("rolled-back", 1);
+    ck_assert_contains(out.error, "the shunt failed switch 1: bad\\x0aline\\x1b[2J");
+    ck_assert_int_eq(rtv_xs_check_value(RTV_XS_CTL_ERROR, out.error, NULL), 0);
+}
+END_TEST
+
+/* So is qemu's: its monitor answers HMP errors with a CR LF at the end. */
+START_TEST(dm_sync_failure_reason_is_quoted)
+{
+    struct rtv_coord_event ev = {
+        .kind = RTV_CEV_DM_SYNC_FAILED,
+        .msg = "qmp: qemu-io ide0-hd0 \"flush\": Error: Cannot find device=''\r\n",
+    };
+
+    pv_switch_running(NULL);
+    ev.now_ms = now;
+    rtv_coord_step(&c, &ev, &out);
+    assert_state("rolling-back");
+    shunt("emulating", "1", NULL, NULL, NULL);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_result("rolled-back", 1);
+    ck_assert_contains(out.error, "Cannot find device=''\\x0d\\x0a");
+    ck_assert_int_eq(rtv_xs_check_value(RTV_XS_CTL_ERROR, out.error, NULL), 0);
 }
 END_TEST
 
@@ -656,6 +693,8 @@ static Suite *switch_coord_suite(void)
     tcase_add_test(tc, backend_failure_rolls_back);
     tcase_add_test(tc, shunt_silent_rolls_back_through_shunt);
     tcase_add_test(tc, shunt_failure_rolls_back);
+    tcase_add_test(tc, shunt_failure_reason_is_quoted);
+    tcase_add_test(tc, dm_sync_failure_reason_is_quoted);
     tcase_add_test(tc, shunt_rolled_back_by_itself);
     tcase_add_test(tc, rollback_unconfirmed_leaves_backend_up);
     tcase_add_test(tc, ring_close_timeout_is_a_warning);

@@ -221,6 +221,30 @@ START_TEST(long_string_is_refused_and_truncated_in_message)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_xs_values: a refused value holding a newline was
+ * echoed as it was, and the message (published in error nodes) broke the
+ * schema's own string type. */
+START_TEST(refused_value_is_quoted_in_message)
+{
+    struct rtv_err err = {0};
+    char out[16], small[13];
+
+    ck_assert_int_eq(rtv_xs_check_value(RTV_XS_IOEMU_REQUEST_ID, "1\n2\\\x7f", &err),
+                     -EINVAL);
+    ck_assert_contains(err.msg, "value \"1\\x0a2\\x5c\\x7f\" not allowed");
+    ck_assert_int_eq(rtv_xs_check_value(RTV_XS_CTL_ERROR, err.msg, NULL), 0);
+
+    ck_assert_str_eq(rtv_xs_quote(out, sizeof(out), "abc", 64), "abc");
+    ck_assert_str_eq(rtv_xs_quote(out, sizeof(out), "abcdef", 3), "abc...");
+    /* Never more than fits, an escape never cut in half. */
+    ck_assert_str_eq(rtv_xs_quote(out, sizeof(out), "0123456789\t", 64),
+                     "0123456789\\x09");
+    ck_assert_str_eq(rtv_xs_quote(small, sizeof(small), "0123456789\t", 64),
+                     "0123456789");
+    ck_assert_str_eq(rtv_xs_quote(out, 1, "abc", 64), "");
+}
+END_TEST
+
 START_TEST(parse_uint_edges)
 {
     unsigned long long v = 42;
@@ -258,6 +282,7 @@ static Suite *xs_schema_suite(void)
     tcase_add_loop_test(tc, checks_values, 0, (int)(sizeof(values) / sizeof(values[0])));
     tcase_add_test(tc, value_error_names_node_value_and_choices);
     tcase_add_test(tc, long_string_is_refused_and_truncated_in_message);
+    tcase_add_test(tc, refused_value_is_quoted_in_message);
     tcase_add_test(tc, parse_uint_edges);
     suite_add_tcase(s, tc);
     return s;

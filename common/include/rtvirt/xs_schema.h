@@ -71,6 +71,12 @@ int rtv_xs_check_value(enum rtv_xs_node node, const char *value,
 /* Finds a node by its schema id ("ctl-request"); -1 if unknown. */
 int rtv_xs_node_by_id(const char *id);
 
+/* Renders untrusted text (a value that failed its check, a guest's report)
+ * for a message that goes into an error node: at most max bytes of src,
+ * printable ones as they are, every other byte as \xNN, "..." when cut, so
+ * the message itself is a valid `string` value.  Returns dst. */
+char *rtv_xs_quote(char *dst, size_t len, const char *src, size_t max);
+
 /* Describes what a type allows ("one of: pv, emulated, selective"). */
 void rtv_xs_type_describe(const struct rtv_xs_type_spec *t, char *buf,
                           size_t len);
