@@ -266,7 +266,11 @@ int rtv_blkif_front_peek(blkif_front_ring_t *ring, RING_IDX *rp)
 
     /* Read the responses only after the producer index that covers them. */
     xen_rmb();
-    if (RING_RESPONSE_PROD_OVERFLOW(ring, prod))
+    /* ring.h's check only bounds the backend by the ring's size; it may not
+     * answer more requests than we pushed either: the slots past those
+     * hold stale entries that would be read as responses. */
+    if (RING_RESPONSE_PROD_OVERFLOW(ring, prod) ||
+        prod - ring->rsp_cons > ring->req_prod_pvt - ring->rsp_cons)
         return -EPROTO;
     *rp = prod;
     return 0;

@@ -344,6 +344,31 @@ START_TEST(test_ring_prod_overflow)
 }
 END_TEST
 
+/* Found by tests/fuzz/fuzz_blkif_rsp: ring.h's RING_RESPONSE_PROD_OVERFLOW
+ * lets a backend produce a whole ring of responses to two requests; the
+ * slots past them are stale and would be read as responses. */
+START_TEST(test_front_peek_more_than_pushed)
+{
+    blkif_sring_t *s = ring_page();
+    blkif_front_ring_t fr;
+    RING_IDX rp;
+
+    SHARED_RING_INIT(s);
+    FRONT_RING_INIT(&fr, s, RTV_BLKIF_PAGE_SIZE);
+    fr.rsp_cons = fr.req_prod_pvt = 0xfffffffeu;   /* about to wrap */
+    fr.req_prod_pvt += 2;                          /* two requests pushed */
+    s->req_prod = fr.req_prod_pvt;
+    s->rsp_prod = fr.rsp_cons + 2;
+    ck_assert_int_eq(rtv_blkif_front_peek(&fr, &rp), 0);
+    ck_assert_uint_eq(rp, fr.rsp_cons + 2);
+    s->rsp_prod = fr.rsp_cons + 3;                 /* within 32, over 2 */
+    ck_assert_int_eq(rtv_blkif_front_peek(&fr, &rp), -EPROTO);
+    s->rsp_prod = fr.rsp_cons - 1;                 /* backwards */
+    ck_assert_int_eq(rtv_blkif_front_peek(&fr, &rp), -EPROTO);
+    free(s);
+}
+END_TEST
+
 START_TEST(test_ring_multipage)
 {
     unsigned order = 2, size = RTV_BLKIF_PAGE_SIZE << order;
@@ -414,6 +439,7 @@ static Suite *blkif_req_suite(void)
     tcase_add_test(tc, test_indirect);
     tcase_add_test(tc, test_ring_copy_and_respond);
     tcase_add_test(tc, test_ring_prod_overflow);
+    tcase_add_test(tc, test_front_peek_more_than_pushed);
     tcase_add_test(tc, test_ring_multipage);
     tcase_add_test(tc, test_rsp_check);
     suite_add_tcase(s, tc);
