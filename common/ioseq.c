@@ -62,6 +62,11 @@ void rtv_ioseq_init(struct rtv_ioseq *s, const struct rtv_ioseq_table *t,
     memset(s, 0, sizeof(*s));
     s->t = t;
     s->state = state;
+    /* Started mid-sequence (a probe found the device there): the sequence
+     * running is the one a transition into that state belongs to. */
+    for (unsigned i = 0; i < t->ntrans && !t->states[state].boundary && !s->seq; i++)
+        if (t->trans[i].to == state)
+            s->seq = t->trans[i].seq;
 }
 
 static bool matches(const struct rtv_ioseq_trans *tr, unsigned state,

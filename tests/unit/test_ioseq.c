@@ -114,6 +114,10 @@ START_TEST(csr_starts_where_the_probe_says)
     ck_assert_uint_eq(s.sequences, 0);
     ck_assert_uint_eq(s.unexpected, 0);
     assert_state("length-written", false);
+    /* Mid-sequence, the running sequence has its name from the start
+     * (found by tests/fuzz/fuzz_ioseq: it was NULL until the next access). */
+    ck_assert_ptr_nonnull(s.seq);
+    ck_assert_str_eq(s.seq, "send");
     ck_assert(feed(csr_w(CSR_C, 1)) & RTV_IOSEQ_F_COMPLETED);
     feed(csr_w(CSR_A, 1));
     rtv_ioseq_reset(&s);

@@ -107,7 +107,8 @@ int rtv_ioseq_table_check(const struct rtv_ioseq_table *t, struct rtv_err *err);
 struct rtv_ioseq {
     const struct rtv_ioseq_table *t;
     unsigned    state;
-    const char *seq;             /* sequence running, NULL at a boundary */
+    const char *seq;             /* sequence running, NULL at a boundary
+                                    (and in a state no transition leads to) */
     uint64_t    accesses;        /* fed */
     uint64_t    sequences;       /* completed */
     uint64_t    unexpected;      /* mid-sequence accesses with no transition */
