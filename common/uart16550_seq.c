@@ -43,11 +43,11 @@ enum { IDLE, DLAB, DLL_SET, DLM_SET, DIVISOR, ISR, RX, TX };
 
 static const struct rtv_ioseq_state states[] = {
     [IDLE]    = { "idle", .boundary = true },
-    [DLAB]    = { "dlab-set" },
-    [DLL_SET] = { "dll-written" },
-    [DLM_SET] = { "dlm-written" },
-    [DIVISOR] = { "divisor-written" },
-    [ISR]     = { "interrupt-service" },
+    [DLAB]    = { "dlab-set", .boundary = false },
+    [DLL_SET] = { "dll-written", .boundary = false },
+    [DLM_SET] = { "dlm-written", .boundary = false },
+    [DIVISOR] = { "divisor-written", .boundary = false },
+    [ISR]     = { "interrupt-service", .boundary = false },
     [RX]      = { "rx-ready", .open_ended = true },
     [TX]      = { "tx-burst", .boundary = true, .open_ended = true },
 };
