@@ -308,37 +308,10 @@ int rtv_ctl_manage_vif(struct rtv_store *xs, rtv_domid_t dom, const char *nic,
     return do_manage(xs, &m, err);
 }
 
-/* Removes path's parent and grandparent while they are empty: manage
- * created .../rtvirt/vbd and .../rtvirt (and the report area's pair), and a
- * released last device must not leave them behind (the lab's leak check
- * compares with the guest before it was managed). */
-static int rm_empty_parents(struct rtv_store *xs, rtv_txn_t t, const char *path)
-{
-    char dir[PATH_LEN], *slash;
-
-    snprintf(dir, sizeof(dir), "%s", path);
-    for (int up = 0; up < 2; up++) {
-        char **ents = NULL;
-        unsigned n = 0;
-        int rc;
-
-        if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
-            return 0;
-        *slash = '\0';
-        rc = rtv_xs_directory(xs, t, dir, &ents, &n);
-        free(ents);
-        if (rc == -ENOENT)
-            continue;
-        if (rc < 0)
-            return rc;
-        if (n > 0)
-            return 0;   /* another device (or anything else) still there */
-        if ((rc = rtv_xs_rm(xs, t, dir)) < 0 && rc != -ENOENT)
-            return rc;
-    }
-    return 0;
-}
-
+/* Removes the device's nodes, then their parent and grandparent while they
+ * are empty: manage created .../rtvirt/vbd and .../rtvirt (and the report
+ * area's pair), and a released last device must not leave them behind (the
+ * lab's leak check compares with the guest before it was managed). */
 static int unmanage_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 {
     struct manage_args *m = arg;
@@ -353,13 +326,13 @@ static int unmanage_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     if (strcmp(state, "emulated") != 0)
         return -EBUSY;
     node_dir(dir, RTV_R_STATE, m->dom, &m->d);
-    if ((rc = rtv_xs_rm(xs, t, dir)) < 0 || (rc = rm_empty_parents(xs, t, dir)) < 0)
+    if ((rc = rtv_xs_rm(xs, t, dir)) < 0 || (rc = rtv_xs_rm_empty_parents(xs, t, dir, 2)) < 0)
         return rc;
     node_dir(dir, RTV_R_SHUNT_STATE, m->dom, &m->d);
     rc = rtv_xs_rm(xs, t, dir);
     if (rc < 0 && rc != -ENOENT)
         return rc;
-    return rm_empty_parents(xs, t, dir);
+    return rtv_xs_rm_empty_parents(xs, t, dir, 2);
 }
 
 int rtv_ctl_unmanage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
