@@ -664,23 +664,17 @@ def main(argv):
     say("flight %s: hypervisor %s, %s dom0, results in %s, image cache %s" % (fl.name, hyp, fl.dom0.upper(), out, images.cache_dir()))
     try:
         imgs = {"xen": images.xen(hyp), "dom0": images.dom0(), "guest": images.guest()}
+        if a.outer_qemu == "system":
+            a.outer_qemu = "qemu-system-x86_64"
+        elif a.outer_qemu == "patched":
+            a.outer_qemu = images.qemu()
     except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
         print("flight: images: %s" % e, file=sys.stderr)
         return 3
     except KeyboardInterrupt:
-        print("flight: interrupted while building images", file=sys.stderr)
+        print("flight: interrupted while building images (the outer QEMU among them)",
+              file=sys.stderr)
         return 2
-    if a.outer_qemu == "system":
-        a.outer_qemu = "qemu-system-x86_64"
-    elif a.outer_qemu == "patched":
-        try:
-            a.outer_qemu = images.qemu()
-        except (images.ImageError, subprocess.CalledProcessError, OSError) as e:
-            print("flight: images: %s" % e, file=sys.stderr)
-            return 3
-        except KeyboardInterrupt:
-            print("flight: interrupted while building the outer QEMU", file=sys.stderr)
-            return 2
     say("images ready after %.0f s" % (now() - t_img))
 
     # one nested Xen at a time on this machine
