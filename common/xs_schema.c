@@ -120,6 +120,11 @@ int rtv_xs_check_value(enum rtv_xs_node node, const char *value,
     return check_typed(&rtv_xs_nodes[node].type, what, value, err);
 }
 
+int rtv_xs_check_param(const struct rtv_xs_param_spec *p, const char *value)
+{
+    return check_typed(&p->type, p->name, value, NULL);
+}
+
 /* Renders one placeholder's value from args, checked against its type. */
 static int format_param(const struct rtv_xs_param_spec *p,
                         const struct rtv_xs_args *args, const char *node_id,

@@ -28,6 +28,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
 #include "child_term.h"
+#include "schema_perms.h"
 #include "unit.h"
 
 #define IMG_BYTES (8u << 20)
@@ -405,9 +406,15 @@ static void start_synced_child(child_fn fn, struct front_job *j, struct handshak
 
 static void child_reached(struct handshake *h)
 {
+    struct rtv_xen x;
     char c;
 
     ck_assert_int_eq(read(h->up[0], &c, 1), 1);
+    /* The child waits here: every node either end wrote so far has the
+     * schema's permissions. */
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
+    ck_assert_perms_match_schema(x.xs);
+    rtv_xen_close(&x);
 }
 
 static void child_go_on(struct handshake *h)

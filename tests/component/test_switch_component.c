@@ -51,6 +51,7 @@
 #include "rtvirt/xs_util.h"
 #include "child_term.h"
 #include "qemu_fixture.h"
+#include "schema_perms.h"
 #include "unit.h"
 
 #define GUEST      5
@@ -658,8 +659,10 @@ static void rig_start(struct rig *r, unsigned flush_delay_ms, uint64_t seed)
     struct rtv_xs_args na = { .domid = GUEST };
     char name_path[256];
     ck_assert_int_eq(rtv_xs_path(name_path, sizeof(name_path), RTV_XS_DOM_NAME, &na, NULL), 0);
-    put(r->tool.xs, name_path, "guest1");
+    /* As libxl: the domain's directory first, so name inherits n0 r<guest>. */
+    ck_assert_int_eq(rtv_xs_mkdir(r->tool.xs, RTV_XS_NO_TXN, dom), 0);
     ck_assert_int_eq(rtv_xs_set_perms(r->tool.xs, RTV_XS_NO_TXN, dom, dom_perms, 2), 0);
+    put(r->tool.xs, name_path, "guest1");
     ck_assert_int_eq(rtv_xs_mkdir(r->tool.xs, RTV_XS_NO_TXN, dev), 0);
     ck_assert_int_eq(rtv_xs_set_perms(r->tool.xs, RTV_XS_NO_TXN, dev, dev_perms, 2), 0);
     ck_assert_msg(rtv_ctl_manage(r->tool.xs, GUEST, VDEV, img, &err) == 0, "%s", err.msg);
@@ -761,6 +764,8 @@ static void check_settles(struct rig *r, const struct rtv_ctl_status *st, int ms
         usleep(10000);
     }
     ck_assert_str_eq(now.shunt_state, shunt_state_of(now.state));
+    /* Settled: every node either side wrote has the schema's permissions. */
+    ck_assert_perms_match_schema(r->tool.xs);
 }
 
 static void check_stable(struct rig *r, const struct rtv_ctl_status *st)

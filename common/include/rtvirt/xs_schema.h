@@ -68,6 +68,9 @@ const char *rtv_xs_leaf(enum rtv_xs_node node);
 int rtv_xs_check_value(enum rtv_xs_node node, const char *value,
                        struct rtv_err *err);
 
+/* Checks a placeholder's value against its type: 0 or -EINVAL. */
+int rtv_xs_check_param(const struct rtv_xs_param_spec *p, const char *value);
+
 /* Finds a node by its schema id ("ctl-request"); -1 if unknown. */
 int rtv_xs_node_by_id(const char *id);
 
