@@ -5,15 +5,34 @@
  * caller's memory and the hooks.
  */
 #ifdef __XEN__
+#include <xen/bitops.h>
 #include <xen/errno.h>
 #include <xen/lib.h>
 #include <xen/string.h>
 #define RTV_ASSERT(x) ASSERT(x)
+/* Xen links no libgcc: its own bit helpers. */
+#define RTV_POPCOUNT64(x) hweight64(x)
+#define RTV_CTZ64(x) find_first_set_bit(x)
 #else
 #include <assert.h>
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #define RTV_ASSERT(x) assert(x)
+#ifdef __POPCNT__
+#define RTV_POPCOUNT64(x) ((unsigned int)__builtin_popcountll(x))
+#else
+/* Without the instruction the builtin is a libgcc call; this is faster. */
+static inline unsigned int rtv_popcount64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned int)((x * 0x0101010101010101ull) >> 56);
+}
+#define RTV_POPCOUNT64(x) rtv_popcount64(x)
+#endif
+#define RTV_CTZ64(x) ((unsigned int)__builtin_ctzll(x))
 #endif
 
 #include "rtvirt/p2m_plan.h"
@@ -21,17 +40,25 @@
 /* backmap slot values: 0 = no page of the range maps this frame. */
 #define BM_MANY 0xffffffffu
 
-/* How often long loops report progress (pages). */
+/* How often long loops report progress (slots). */
 #define PROGRESS_EVERY (1u << 16)
 
 struct planner {
     const struct rtv_p2m_range *r;
+    const struct rtv_p2m_sparse *s; /* NULL: the flat form */
+    uint64_t slots;
     unsigned int bk;
-    uint32_t *backmap;      /* BACKMAP: slot = frame - gfn_start, value = index + 1 */
+    uint32_t *backmap;      /* BACKMAP: per frame's slot, occupant slot + 1 */
     uint8_t *refcnt;        /* REFCOUNT: 0, 1, 2 (= more than one) */
     const struct rtv_p2m_hooks *h;
     uint8_t *klass;
     struct rtv_p2m_counts *c;
+};
+
+/* Walks the slots in order with their gfns (both forms). */
+struct cursor {
+    uint64_t slot, gfn;     /* the current slot, valid after next() */
+    uint64_t word, bits;    /* sparse: listed[word] with the bits done cleared */
 };
 
 static int in_range(const struct rtv_p2m_range *r, uint64_t gfn)
@@ -39,69 +66,179 @@ static int in_range(const struct rtv_p2m_range *r, uint64_t gfn)
     return gfn >= r->gfn_start && gfn - r->gfn_start < r->nr;
 }
 
+uint64_t rtv_p2m_slots(const struct rtv_p2m_range *range)
+{
+    return range->sparse ? range->sparse->nlisted : range->nr;
+}
+
+uint64_t rtv_p2m_sparse_words(uint64_t nr)
+{
+    return (nr + 63) / 64;
+}
+
+uint64_t rtv_p2m_sparse_rank(const uint64_t *listed, uint32_t *rank, uint64_t nr)
+{
+    uint64_t w, words = rtv_p2m_sparse_words(nr), n = 0;
+
+    for ( w = 0; w < words; w++ )
+    {
+        uint64_t bits = listed[w];
+
+        if ( w == words - 1 && (nr & 63) )
+            bits &= (1ull << (nr & 63)) - 1;
+        rank[w] = (uint32_t)n;
+        n += RTV_POPCOUNT64(bits);
+    }
+    return n;
+}
+
+/* The slot of gfn, or RTV_P2M_NO_SLOT: outside the range, or unlisted
+ * (sparse: identity).  A popcount within one word of the index. */
+static uint64_t slot_of(const struct rtv_p2m_range *r, uint64_t gfn)
+{
+    const struct rtv_p2m_sparse *s = r->sparse;
+    uint64_t off, word;
+    unsigned int bit;
+
+    if ( !in_range(r, gfn) )
+        return RTV_P2M_NO_SLOT;
+    off = gfn - r->gfn_start;
+    if ( !s )
+        return off;
+    word = s->listed[off / 64];
+    bit = off % 64;
+    if ( !((word >> bit) & 1) )
+        return RTV_P2M_NO_SLOT;
+    return s->rank[off / 64] + RTV_POPCOUNT64(word & ((1ull << bit) - 1));
+}
+
+uint64_t rtv_p2m_slot(const struct rtv_p2m_range *range, uint64_t gfn)
+{
+    return slot_of(range, gfn);
+}
+
+/* The frame a slot's gfn maps (RTV_P2M_INVALID_MFN: not RAM). */
+static uint64_t mfn_at(const struct planner *p, uint64_t slot)
+{
+    uint32_t m;
+
+    if ( !p->s )
+        return p->r->p2m[slot];
+    m = p->s->mfn[slot];
+    return m == RTV_P2M_SPARSE_HOLE ? RTV_P2M_INVALID_MFN : m;
+}
+
+static void cursor_init(const struct planner *p, struct cursor *cu)
+{
+    cu->slot = ~(uint64_t)0;
+    cu->gfn = 0;
+    cu->word = 0;
+    cu->bits = p->s && p->r->nr ? p->s->listed[0] : 0;
+}
+
+/* Advance to the next slot; 0 at the end. */
+static int cursor_next(const struct planner *p, struct cursor *cu)
+{
+    const struct rtv_p2m_range *r = p->r;
+    uint64_t words;
+
+    if ( ++cu->slot >= p->slots )
+        return 0;
+    if ( !p->s )
+    {
+        cu->gfn = r->gfn_start + cu->slot;
+        return 1;
+    }
+    words = rtv_p2m_sparse_words(r->nr);
+    while ( !cu->bits )
+    {
+        /* start() checked the index: the slots run out before the words. */
+        RTV_ASSERT(cu->word + 1 < words);
+        cu->bits = p->s->listed[++cu->word];
+    }
+    cu->gfn = r->gfn_start + cu->word * 64 + RTV_CTZ64(cu->bits);
+    cu->bits &= cu->bits - 1;
+    return 1;
+}
+
 static void progress(const struct planner *p, unsigned int phase, uint64_t done)
 {
     if ( p->h->progress && (done % PROGRESS_EVERY) == 0 )
-        p->h->progress(p->h->ctx, phase, done, p->r->nr);
+        p->h->progress(p->h->ctx, phase, done, p->slots);
 }
 
-size_t rtv_p2m_workspace_size(uint64_t nr, unsigned int bookkeeping)
+/*
+ * Software prefetch, AHEAD slots ahead in the sequential loops: the loads
+ * they lead to (a frame's index word, its slot's class) land at random
+ * places of arrays far bigger than any cache.
+ */
+#define AHEAD 16
+
+static void prefetch_slot(const struct planner *p, uint64_t slot)
 {
-    if ( nr > RTV_P2M_MAX_PAGES )
+    __builtin_prefetch(&p->klass[slot]);
+    if ( p->s )
+        __builtin_prefetch(&p->s->mfn[slot]);
+    else
+        __builtin_prefetch(&p->r->p2m[slot]);
+}
+
+static void prefetch_index(const struct planner *p, uint64_t gfn)
+{
+    uint64_t off = gfn - p->r->gfn_start;
+
+    if ( p->s && in_range(p->r, gfn) )
+    {
+        __builtin_prefetch(&p->s->listed[off / 64]);
+        __builtin_prefetch(&p->s->rank[off / 64]);
+    }
+}
+
+size_t rtv_p2m_workspace_size(uint64_t slots, unsigned int bookkeeping)
+{
+    if ( slots > RTV_P2M_MAX_PAGES )
         return 0;
     switch ( bookkeeping )
     {
     case RTV_P2M_BK_BACKMAP:
-        return (size_t)nr * sizeof(uint32_t);
+        return (size_t)slots * sizeof(uint32_t);
     case RTV_P2M_BK_REFCOUNT:
-        return (size_t)nr;
+        return (size_t)slots;
     default:
         return 0;
     }
 }
 
 /*
- * How many pages of the range map frame t (0, 1, or 2 meaning "more"), and
- * the index of the one when there is exactly one.  t is always a gfn of the
- * range (it is some page's identity target), so the arrays cover it.
+ * How many pages of the range map frame t (0, 1, or 2 meaning "more").  t is
+ * always a non-identity gfn of the range (some page's identity target: the
+ * page itself, in slot ts), so the arrays cover it.
  */
-static unsigned int occupants(struct planner *p, uint64_t t, uint64_t *idx)
+static unsigned int occupants(struct planner *p, uint64_t ts, uint64_t t)
 {
-    const struct rtv_p2m_range *r = p->r;
-    uint64_t slot = t - r->gfn_start;
-
-    RTV_ASSERT(in_range(r, t));
     p->c->lookups++;
     switch ( p->bk )
     {
     case RTV_P2M_BK_BACKMAP:
     {
-        uint32_t v = p->backmap[slot];
+        uint32_t v = p->backmap[ts];
 
-        if ( v == 0 )
-            return 0;
-        if ( v == BM_MANY )
-            return 2;
-        *idx = v - 1;
-        return 1;
+        return v == 0 ? 0 : v == BM_MANY ? 2 : 1;
     }
     case RTV_P2M_BK_REFCOUNT:
         /* The count is all this mode keeps; callers never need the name. */
-        return p->refcnt[slot];
+        return p->refcnt[ts];
     default:
     {
-        /* SEARCH: the whole range every time, since an alias anywhere in it
-         * changes the answer.  This is the mode's price: no memory, O(n). */
+        /* SEARCH: every slot every time, since an alias anywhere in the
+         * range changes the answer.  This is the mode's price: no memory,
+         * O(n).  (An unlisted sparse gfn maps its own frame, never t.) */
         unsigned int n = 0;
         uint64_t i;
 
-        for ( i = 0; i < r->nr; i++ )
-            if ( r->p2m[i] == t )
-            {
-                *idx = i;
-                if ( ++n > 1 )
-                    return 2;
-            }
+        for ( i = 0; i < p->slots; i++ )
+            if ( mfn_at(p, i) == t && ++n > 1 )
+                return 2;
         return n;
     }
     }
@@ -109,27 +246,27 @@ static unsigned int occupants(struct planner *p, uint64_t t, uint64_t *idx)
 
 static int build_bookkeeping(struct planner *p, void *ws, size_t ws_size)
 {
-    const struct rtv_p2m_range *r = p->r;
     uint64_t i;
 
-    if ( ws_size < rtv_p2m_workspace_size(r->nr, p->bk) )
+    if ( ws_size < rtv_p2m_workspace_size(p->slots, p->bk) )
         return -ENOSPC;
     if ( p->bk == RTV_P2M_BK_SEARCH )
         return 0;
-    memset(ws, 0, rtv_p2m_workspace_size(r->nr, p->bk));
+    memset(ws, 0, rtv_p2m_workspace_size(p->slots, p->bk));
     if ( p->bk == RTV_P2M_BK_BACKMAP )
         p->backmap = ws;
     else
         p->refcnt = ws;
 
-    for ( i = 0; i < r->nr; i++ )
+    for ( i = 0; i < p->slots; i++ )
     {
-        uint64_t m = r->p2m[i];
         uint64_t slot;
 
-        if ( !in_range(r, m) )
+        if ( i + AHEAD < p->slots )
+            prefetch_index(p, mfn_at(p, i + AHEAD));
+        slot = slot_of(p->r, mfn_at(p, i));
+        if ( slot == RTV_P2M_NO_SLOT )
             continue;
-        slot = m - r->gfn_start;
         if ( p->backmap )
             p->backmap[slot] = p->backmap[slot] ? BM_MANY : (uint32_t)(i + 1);
         else if ( p->refcnt[slot] < 2 )
@@ -138,10 +275,9 @@ static int build_bookkeeping(struct planner *p, void *ws, size_t ws_size)
     return 0;
 }
 
-static unsigned int classify(struct planner *p, uint64_t i)
+static unsigned int classify(struct planner *p, uint64_t k, uint64_t g)
 {
-    const struct rtv_p2m_range *r = p->r;
-    uint64_t g = r->gfn_start + i, m = r->p2m[i], occ = 0;
+    uint64_t m = mfn_at(p, k);
 
     if ( m == RTV_P2M_INVALID_MFN )
         return RTV_P2M_HOLE;
@@ -157,7 +293,8 @@ static unsigned int classify(struct planner *p, uint64_t i)
     case RTV_FRAME_FREE:
         return RTV_P2M_TARGET_FREE;
     case RTV_FRAME_OWN:
-        switch ( occupants(p, g, &occ) )
+        /* Frame g's occupants are counted in g's own slot, k. */
+        switch ( occupants(p, k, g) )
         {
         case 0:
             /* Ours, but no gfn of the range maps it: a page outside the
@@ -175,18 +312,40 @@ static unsigned int classify(struct planner *p, uint64_t i)
     }
 }
 
-static void count_classes(const struct rtv_p2m_range *r, const uint8_t *klass,
-                          struct rtv_p2m_counts *c)
+static void count_classes(const struct planner *p, struct rtv_p2m_counts *c)
 {
     uint64_t i;
     unsigned int k;
 
     memset(c->by_class, 0, sizeof(c->by_class));
-    for ( i = 0; i < r->nr; i++ )
-        c->by_class[klass[i]]++;
+    for ( i = 0; i < p->slots; i++ )
+        c->by_class[p->klass[i]]++;
+    /* Unlisted sparse gfns are identity. */
+    c->by_class[RTV_P2M_IDENTITY] += p->r->nr - p->slots;
     c->failed = 0;
     for ( k = RTV_P2M_FAIL_TARGET_OTHER; k <= RTV_P2M_FAIL_BLOCKED; k++ )
         c->failed += c->by_class[k];
+}
+
+/* The caller's sparse index must be what rtv_p2m_sparse_rank() makes of it:
+ * the planner trusts it for every lookup.  O(nr / 64). */
+static int sparse_ok(const struct rtv_p2m_range *r)
+{
+    const struct rtv_p2m_sparse *s = r->sparse;
+    uint64_t w, words = rtv_p2m_sparse_words(r->nr), n = 0;
+
+    if ( s->nlisted > r->nr || (r->nr && (!s->listed || !s->rank)) ||
+         (s->nlisted && !s->mfn) )
+        return 0;
+    for ( w = 0; w < words; w++ )
+    {
+        if ( s->rank[w] != n )
+            return 0;
+        n += RTV_POPCOUNT64(s->listed[w]);
+    }
+    if ( (r->nr & 63) && (s->listed[words - 1] >> (r->nr & 63)) )
+        return 0;                   /* bits past the range */
+    return n == s->nlisted;
 }
 
 static int start(struct planner *p, const struct rtv_p2m_range *range,
@@ -194,24 +353,33 @@ static int start(struct planner *p, const struct rtv_p2m_range *range,
                  const struct rtv_p2m_hooks *hooks, uint8_t *klass,
                  struct rtv_p2m_counts *counts)
 {
+    struct cursor cu;
     uint64_t i;
     int rc;
 
-    if ( !range || !hooks || !hooks->frame_kind || !klass || !counts ||
+    if ( !range || !hooks || !hooks->frame_kind || !counts ||
          bookkeeping >= RTV_P2M_BK_COUNT )
         return -EINVAL;
     if ( range->nr > RTV_P2M_MAX_PAGES ||
          range->gfn_start > RTV_P2M_SCRATCH - 1 - range->nr ||
-         (range->nr && !range->p2m) )
+         (range->p2m && range->sparse) ||
+         (range->nr && !range->p2m && !range->sparse) ||
+         (range->sparse && !sparse_ok(range)) )
         return -EINVAL;
-    /* The scratch marker is ours; a P2M that names it is corrupt. */
-    for ( i = 0; i < range->nr; i++ )
-        if ( range->p2m[i] == RTV_P2M_SCRATCH )
-            return -EINVAL;
+    if ( rtv_p2m_slots(range) && !klass )
+        return -EINVAL;
+    /* The scratch marker is ours; a P2M that names it is corrupt.  (Sparse
+     * frames are 32-bit: they cannot.) */
+    if ( range->p2m )
+        for ( i = 0; i < range->nr; i++ )
+            if ( range->p2m[i] == RTV_P2M_SCRATCH )
+                return -EINVAL;
 
     memset(p, 0, sizeof(*p));
     memset(counts, 0, sizeof(*counts));
     p->r = range;
+    p->s = range->sparse;
+    p->slots = rtv_p2m_slots(range);
     p->bk = bookkeeping;
     p->h = hooks;
     p->klass = klass;
@@ -222,12 +390,15 @@ static int start(struct planner *p, const struct rtv_p2m_range *range,
     if ( rc )
         return rc;
 
-    for ( i = 0; i < range->nr; i++ )
+    cursor_init(p, &cu);
+    while ( cursor_next(p, &cu) )
     {
-        progress(p, 0, i);
-        klass[i] = (uint8_t)classify(p, i);
+        progress(p, 0, cu.slot);
+        if ( hooks->prefetch && cu.slot + AHEAD < p->slots )
+            hooks->prefetch(hooks->ctx, mfn_at(p, cu.slot + AHEAD));
+        klass[cu.slot] = (uint8_t)classify(p, cu.slot, cu.gfn);
     }
-    count_classes(range, klass, counts);
+    count_classes(p, counts);
     return 0;
 }
 
@@ -252,64 +423,120 @@ static int emit(struct planner *p, unsigned int kind, uint64_t gfn,
     return p->h->emit ? p->h->emit(p->h->ctx, &op) : 0;
 }
 
-/* Move page idx (target free) and then every page waiting on it, in turn. */
-static int run_chain(struct planner *p, uint64_t idx)
-{
-    const struct rtv_p2m_range *r = p->r;
-    int rc;
+/*
+ * Chains are walked LANES at a time, a step of each in turn: a step is a
+ * few dependent loads at random places (the frame just vacated, its slot,
+ * that slot's class and frame), and steps of different chains do not depend
+ * on each other, so walking them side by side lets their cache misses
+ * overlap instead of queueing (at 1 TiB most of them miss every cache).
+ * Each chain's own moves stay in order, which is all a move needs: its
+ * target frame was vacated by the chain's previous move.
+ */
+#define LANES 32
 
-    p->c->chains++;
+struct lane {
+    uint64_t idx;           /* slot of the page to move next */
+    uint64_t g;             /* its gfn */
+    uint64_t from;          /* the frame it vacates */
+};
+
+/* Every chain: from each TARGET_FREE page, then every page waiting on it. */
+static int run_chains(struct planner *p)
+{
+    struct lane lane[LANES];
+    struct cursor cu;
+    unsigned int n = 0, i, j;
+    int more = 1, rc;
+
+    cursor_init(p, &cu);
     for ( ;; )
     {
-        uint64_t g = r->gfn_start + idx, from = r->p2m[idx];
-
-        rc = emit(p, RTV_P2M_OP_MOVE, g, from, g);
-        if ( rc )
-            return rc;
-        p->klass[idx] = RTV_P2M_MOVED;
-        p->c->remapped++;
-        /* Frame `from` is free now; the page that wants it is gfn `from`.
-         * TARGET_OWN means exactly one page of the range held that frame,
-         * and that was us. */
-        if ( !in_range(r, from) || p->klass[from - r->gfn_start] != RTV_P2M_TARGET_OWN )
+        while ( n < LANES && more && (more = cursor_next(p, &cu)) )
+        {
+            progress(p, 1, cu.slot);
+            if ( p->klass[cu.slot] != RTV_P2M_TARGET_FREE )
+                continue;
+            p->c->chains++;
+            lane[n].idx = cu.slot;
+            lane[n].g = cu.gfn;
+            n++;
+        }
+        if ( !n )
             return 0;
-        idx = from - r->gfn_start;
-        RTV_ASSERT(r->p2m[idx] != RTV_P2M_INVALID_MFN);
+
+        /* Move each lane's page; its old frame is the next page's target. */
+        for ( i = 0; i < n; i++ )
+        {
+            struct lane *l = &lane[i];
+
+            l->from = mfn_at(p, l->idx);
+            rc = emit(p, RTV_P2M_OP_MOVE, l->g, l->from, l->g);
+            if ( rc )
+                return rc;
+            p->klass[l->idx] = RTV_P2M_MOVED;
+            p->c->remapped++;
+            prefetch_index(p, l->from);
+        }
+        /* The page that wants frame `from` is gfn `from`: find its slot. */
+        for ( i = j = 0; i < n; i++ )
+        {
+            uint64_t next = slot_of(p->r, lane[i].from);
+
+            if ( next == RTV_P2M_NO_SLOT )
+                continue;
+            lane[j].idx = next;
+            lane[j].g = lane[i].from;
+            prefetch_slot(p, next);
+            j++;
+        }
+        /* It moves next if it waited for exactly that frame.  TARGET_OWN
+         * means exactly one page of the range held it, and that was us. */
+        for ( i = n = 0; i < j; i++ )
+            if ( p->klass[lane[i].idx] == RTV_P2M_TARGET_OWN )
+            {
+                RTV_ASSERT(mfn_at(p, lane[i].idx) != RTV_P2M_INVALID_MFN);
+                lane[n++] = lane[i];
+            }
     }
 }
 
+/* Cycles up to this long are emitted from what the detecting walk saw,
+ * without walking them again (each step is a couple of cache misses). */
+#define CYCLE_SEEN 64
+
 /*
- * Walk from TARGET_OWN page idx through "the page that wants my frame".  On a
- * cycle (the walk comes back) emit it through the scratch frame; otherwise the
- * walk ran into a page that will never move, so everything on it is blocked.
+ * Walk from TARGET_OWN page idx (gfn g) through "the page that wants my
+ * frame".  On a cycle (the walk comes back) emit it through the scratch
+ * frame; otherwise the walk ran into a page that will never move, so
+ * everything on it is blocked.
  */
-static int run_cycle_or_block(struct planner *p, uint64_t idx)
+static int run_cycle_or_block(struct planner *p, uint64_t idx, uint64_t g)
 {
-    const struct rtv_p2m_range *r = p->r;
-    uint64_t g = r->gfn_start + idx, x = r->p2m[idx], len = 1;
+    uint64_t seen[CYCLE_SEEN];
+    uint64_t x = mfn_at(p, idx), xs, len = 1, i;
     int cycle = 1, rc;
 
     while ( x != g )
     {
         /* len bound: a walk longer than the range is corrupt input. */
-        if ( !in_range(r, x) || p->klass[x - r->gfn_start] != RTV_P2M_TARGET_OWN ||
-             len > r->nr )
+        xs = slot_of(p->r, x);
+        if ( xs == RTV_P2M_NO_SLOT || p->klass[xs] != RTV_P2M_TARGET_OWN ||
+             len > p->slots )
         {
             cycle = 0;
             break;
         }
-        x = r->p2m[x - r->gfn_start];
+        if ( len <= CYCLE_SEEN )
+            seen[len - 1] = xs;
+        x = mfn_at(p, xs);
         len++;
     }
 
     if ( !cycle )
     {
-        x = g;
-        while ( in_range(r, x) && p->klass[x - r->gfn_start] == RTV_P2M_TARGET_OWN )
-        {
-            p->klass[x - r->gfn_start] = RTV_P2M_FAIL_BLOCKED;
-            x = r->p2m[x - r->gfn_start];
-        }
+        for ( xs = idx; xs != RTV_P2M_NO_SLOT && p->klass[xs] == RTV_P2M_TARGET_OWN;
+              xs = slot_of(p->r, mfn_at(p, xs)) )
+            p->klass[xs] = RTV_P2M_FAIL_BLOCKED;
         return 0;
     }
 
@@ -318,19 +545,22 @@ static int run_cycle_or_block(struct planner *p, uint64_t idx)
         p->c->longest_cycle = len;
     /* Read each P2M entry before emitting its operation: emit may apply it
      * to the very array we read. */
-    x = r->p2m[idx];
+    x = mfn_at(p, idx);
     rc = emit(p, RTV_P2M_OP_SAVE, g, x, RTV_P2M_SCRATCH);
     if ( rc )
         return rc;
     p->klass[idx] = RTV_P2M_MOVED;
-    while ( x != g )
+    for ( i = 0; x != g; i++ )
     {
-        uint64_t xi = x - r->gfn_start, next = r->p2m[xi];
+        uint64_t next;
 
+        /* seen[i] is page x's slot when the whole cycle fitted. */
+        xs = len - 1 <= CYCLE_SEEN ? seen[i] : slot_of(p->r, x);
+        next = mfn_at(p, xs);
         rc = emit(p, RTV_P2M_OP_MOVE, x, next, x);
         if ( rc )
             return rc;
-        p->klass[xi] = RTV_P2M_MOVED;
+        p->klass[xs] = RTV_P2M_MOVED;
         p->c->remapped++;
         x = next;
     }
@@ -347,7 +577,7 @@ int rtv_p2m_plan(const struct rtv_p2m_range *range,
                  uint8_t *klass, struct rtv_p2m_counts *counts)
 {
     struct planner p;
-    uint64_t i;
+    struct cursor cu;
     int rc;
 
     rc = start(&p, range, bookkeeping, ws, ws_size, hooks, klass, counts);
@@ -356,22 +586,16 @@ int rtv_p2m_plan(const struct rtv_p2m_range *range,
 
     /* Chains first: they need no scratch, and running them before cycles
      * keeps the order canonical whatever the bookkeeping. */
-    for ( i = 0; i < range->nr; i++ )
+    rc = run_chains(&p);
+    if ( rc )
+        goto out;
+    cursor_init(&p, &cu);
+    while ( cursor_next(&p, &cu) )
     {
-        progress(&p, 1, i);
-        if ( klass[i] == RTV_P2M_TARGET_FREE )
+        progress(&p, 2, cu.slot);
+        if ( klass[cu.slot] == RTV_P2M_TARGET_OWN )
         {
-            rc = run_chain(&p, i);
-            if ( rc )
-                goto out;
-        }
-    }
-    for ( i = 0; i < range->nr; i++ )
-    {
-        progress(&p, 2, i);
-        if ( klass[i] == RTV_P2M_TARGET_OWN )
-        {
-            rc = run_cycle_or_block(&p, i);
+            rc = run_cycle_or_block(&p, cu.slot, cu.gfn);
             if ( rc )
                 goto out;
         }
@@ -381,7 +605,7 @@ int rtv_p2m_plan(const struct rtv_p2m_range *range,
     RTV_ASSERT(p.c->scratch_uses == p.c->cycles);
 
  out:
-    count_classes(range, klass, counts);
+    count_classes(&p, counts);
     return rc;
 }
 

@@ -91,42 +91,109 @@ static void run_free(struct run *r)
     free(r->m.kind);
     free(r->m.content);
     free(r->m.p2m);
+    free(r->m.listed);
+    free(r->m.rank);
+    free(r->m.mfn);
     free(r->ops);
     free(r->klass);
 }
 
-/* Plan on a fresh copy of the machine with one bookkeeping mode. */
-static void run_plan(const struct machine *mc, unsigned int bk, struct run *r)
+/* The model's packed frame kinds, from a machine's byte-a-frame ones. */
+static uint8_t *packed_kinds(const struct machine *mc)
 {
-    size_t wsz = rtv_p2m_workspace_size(mc->nr, bk);
-    void *ws = wsz ? malloc(wsz) : NULL;
-    struct rtv_p2m_range range;
-    struct rtv_p2m_hooks hooks = {
-        .frame_kind = rtv_p2m_model_frame_kind,
-        .emit = record_and_apply,
+    struct rtv_p2m_model m = { .nframes = mc->nframes };
+    uint64_t f;
+
+    m.kind = calloc(rtv_p2m_model_kind_bytes(mc->nframes) + 1, 1);
+    ck_assert_ptr_nonnull(m.kind);
+    for ( f = 0; f < mc->nframes; f++ )
+        rtv_p2m_model_set_kind(&m, f, mc->kind[f]);
+    return m.kind;
+}
+
+/* The machine as the model a plan starts from ("orig" for verify). */
+static struct rtv_p2m_model machine_model(const struct machine *mc)
+{
+    struct rtv_p2m_model m = {
+        .nframes = mc->nframes, .gfn_start = mc->gfn_start, .nr = mc->nr, .p2m = mc->p2m,
     };
 
+    return m;
+}
+
+/* The machine's range in the sparse form: every page that is not identity
+ * listed (holes too), with 32-bit frames. */
+static void make_sparse(const struct machine *mc, struct rtv_p2m_model *m)
+{
+    uint64_t words = rtv_p2m_sparse_words(mc->nr), i, slot = 0;
+
+    m->p2m = NULL;
+    m->listed = calloc(words + 1, sizeof(uint64_t));
+    m->rank = calloc(words + 1, sizeof(uint32_t));
+    m->mfn = calloc(mc->nr + 1, sizeof(uint32_t));
+    ck_assert(m->listed && m->rank && m->mfn);
+    for ( i = 0; i < mc->nr; i++ )
+        if ( mc->p2m[i] != mc->gfn_start + i )
+            m->listed[i / 64] |= 1ull << (i % 64);
+    m->nlisted = rtv_p2m_sparse_rank(m->listed, m->rank, mc->nr);
+    for ( i = 0; i < mc->nr; i++ )
+        if ( mc->p2m[i] != mc->gfn_start + i )
+            m->mfn[slot++] = mc->p2m[i] == RTV_P2M_INVALID_MFN ? RTV_P2M_SPARSE_HOLE
+                                                               : (uint32_t)mc->p2m[i];
+    ck_assert_uint_eq(slot, m->nlisted);
+}
+
+/* A fresh copy of the machine to plan on, in the flat or the sparse form. */
+static void run_setup(const struct machine *mc, int sparse, struct run *r)
+{
     memset(r, 0, sizeof(*r));
     r->m.nframes = mc->nframes;
     r->m.gfn_start = mc->gfn_start;
     r->m.nr = mc->nr;
-    r->m.kind = malloc(mc->nframes + 1);
+    r->m.kind = packed_kinds(mc);
     r->m.content = calloc(mc->nframes + 1, sizeof(uint32_t));
-    r->m.p2m = malloc((mc->nr + 1) * sizeof(uint64_t));
-    r->klass = malloc(mc->nr + 1);
-    ck_assert(r->m.kind && r->m.content && r->m.p2m && r->klass && (ws || !wsz));
-    memcpy(r->m.kind, mc->kind, mc->nframes);
-    memcpy(r->m.p2m, mc->p2m, mc->nr * sizeof(uint64_t));
+    ck_assert_ptr_nonnull(r->m.content);
+    if ( sparse )
+        make_sparse(mc, &r->m);
+    else
+    {
+        r->m.p2m = malloc((mc->nr + 1) * sizeof(uint64_t));
+        ck_assert_ptr_nonnull(r->m.p2m);
+        memcpy(r->m.p2m, mc->p2m, mc->nr * sizeof(uint64_t));
+    }
     rtv_p2m_model_fill(&r->m);
+    r->klass = malloc(mc->nr + 1);
+    ck_assert_ptr_nonnull(r->klass);
+}
 
-    range.gfn_start = mc->gfn_start;
-    range.nr = mc->nr;
-    range.p2m = r->m.p2m;
+/* Plan on a fresh copy of the machine with one bookkeeping mode. */
+static void run_plan_form(const struct machine *mc, unsigned int bk, int sparse, struct run *r)
+{
+    struct rtv_p2m_range range;
+    struct rtv_p2m_sparse sp;
+    struct rtv_p2m_hooks hooks = {
+        .frame_kind = rtv_p2m_model_frame_kind,
+        .emit = record_and_apply,
+    };
+    size_t wsz;
+    void *ws;
+
+    run_setup(mc, sparse, r);
+    rtv_p2m_model_range(&r->m, &range, &sp);
+    wsz = rtv_p2m_workspace_size(rtv_p2m_slots(&range), bk);
+    ws = wsz ? malloc(wsz) : NULL;
+    ck_assert(ws || !wsz);
+
     /* The emit hook reaches the run through ctx; the oracle needs the model,
      * which is the run's first member. */
     hooks.ctx = r;
     r->rc = rtv_p2m_plan(&range, bk, ws, wsz, &hooks, r->klass, &r->c);
     free(ws);
+}
+
+static void run_plan(const struct machine *mc, unsigned int bk, struct run *r)
+{
+    run_plan_form(mc, bk, 0, r);
 }
 
 /* ---- the independent lower bound -------------------------------------- */
@@ -206,36 +273,45 @@ static struct bound brute_bound(const struct machine *mc)
  * independent lower bound, and emit the same operations with the same counts.
  * Returns the backmap run's counts for scenario-specific checks.
  */
+static void check_run(const struct machine *mc, const struct bound *b, unsigned int bk,
+                      int sparse, struct run *r)
+{
+    struct rtv_p2m_model orig = machine_model(mc);
+    uint64_t bad = 0;
+
+    run_plan_form(mc, bk, sparse, r);
+    ck_assert_msg(r->rc == 0, "%s%s: plan rc %d, model: %s at gfn %llu",
+                  rtv_p2m_bookkeeping_name(bk), sparse ? " sparse" : "", r->rc,
+                  r->m.error ? r->m.error : "-", (unsigned long long)r->m.error_gfn);
+    ck_assert_msg(rtv_p2m_model_verify(&r->m, &orig, r->klass, &bad) == 0,
+                  "%s%s: gfn %llu wrong after the plan", rtv_p2m_bookkeeping_name(bk),
+                  sparse ? " sparse" : "", (unsigned long long)bad);
+    ck_assert_uint_eq(r->m.applied, r->c.copies);
+    ck_assert_uint_eq(r->c.remapped, b->movable);
+    ck_assert_uint_eq(r->c.cycles, b->cycles);
+    ck_assert_uint_eq(r->c.copies, b->movable + b->cycles);
+    ck_assert_uint_eq(r->c.scratch_uses, b->cycles);
+    ck_assert_uint_eq(r->c.by_class[RTV_P2M_IDENTITY], b->identity);
+    ck_assert_uint_eq(r->c.by_class[RTV_P2M_MOVED], r->c.remapped);
+    ck_assert_uint_eq(r->c.by_class[RTV_P2M_TARGET_FREE], 0);
+    ck_assert_uint_eq(r->c.by_class[RTV_P2M_TARGET_OWN], 0);
+}
+
+/*
+ * Plan with all three modes, in both forms; each must execute cleanly,
+ * verify, hit the independent lower bound, and emit the same operations
+ * with the same counts.  Returns the backmap run's counts for
+ * scenario-specific checks.
+ */
 static struct rtv_p2m_counts check_all_modes(const struct machine *mc)
 {
     struct bound b = brute_bound(mc);
-    struct run runs[RTV_P2M_BK_COUNT];
+    struct run runs[RTV_P2M_BK_COUNT], sp;
     struct rtv_p2m_counts c0;
     unsigned int bk;
 
     for ( bk = 0; bk < RTV_P2M_BK_COUNT; bk++ )
-    {
-        struct run *r = &runs[bk];
-        uint64_t bad = 0;
-
-        run_plan(mc, bk, r);
-        ck_assert_msg(r->rc == 0, "%s: plan rc %d, model: %s at gfn %llu",
-                      rtv_p2m_bookkeeping_name(bk), r->rc,
-                      r->m.error ? r->m.error : "-", (unsigned long long)r->m.error_gfn);
-        ck_assert_msg(rtv_p2m_model_verify(&r->m, mc->p2m, r->klass, &bad) == 0,
-                      "%s: gfn %llu wrong after the plan (class %s)",
-                      rtv_p2m_bookkeeping_name(bk), (unsigned long long)bad,
-                      rtv_p2m_class_name(r->klass[bad - mc->gfn_start]));
-        ck_assert_uint_eq(r->m.applied, r->c.copies);
-        ck_assert_uint_eq(r->c.remapped, b.movable);
-        ck_assert_uint_eq(r->c.cycles, b.cycles);
-        ck_assert_uint_eq(r->c.copies, b.movable + b.cycles);
-        ck_assert_uint_eq(r->c.scratch_uses, b.cycles);
-        ck_assert_uint_eq(r->c.by_class[RTV_P2M_IDENTITY], b.identity);
-        ck_assert_uint_eq(r->c.by_class[RTV_P2M_MOVED], r->c.remapped);
-        ck_assert_uint_eq(r->c.by_class[RTV_P2M_TARGET_FREE], 0);
-        ck_assert_uint_eq(r->c.by_class[RTV_P2M_TARGET_OWN], 0);
-    }
+        check_run(mc, &b, bk, 0, &runs[bk]);
     for ( bk = 1; bk < RTV_P2M_BK_COUNT; bk++ )
     {
         ck_assert_uint_eq(runs[bk].nops, runs[0].nops);
@@ -245,6 +321,19 @@ static struct rtv_p2m_counts check_all_modes(const struct machine *mc)
         ck_assert(memcmp(runs[bk].klass, runs[0].klass, mc->nr) == 0);
         ck_assert(memcmp(runs[bk].c.by_class, runs[0].c.by_class, sizeof(runs[0].c.by_class)) == 0);
         ck_assert_uint_eq(runs[bk].c.chains, runs[0].c.chains);
+    }
+    /* The sparse form of the same P2M: the very same plan and counts. */
+    for ( bk = 0; bk < RTV_P2M_BK_COUNT; bk++ )
+    {
+        check_run(mc, &b, bk, 1, &sp);
+        ck_assert_uint_eq(sp.nops, runs[0].nops);
+        ck_assert_msg(runs[0].nops == 0 ||
+                      memcmp(sp.ops, runs[0].ops, runs[0].nops * sizeof(struct rtv_p2m_op)) == 0,
+                      "sparse %s emitted a different plan from flat backmap",
+                      rtv_p2m_bookkeeping_name(bk));
+        ck_assert(memcmp(sp.c.by_class, runs[0].c.by_class, sizeof(runs[0].c.by_class)) == 0);
+        ck_assert_uint_eq(sp.c.chains, runs[0].c.chains);
+        run_free(&sp);
     }
     c0 = runs[0].c;
     for ( bk = 0; bk < RTV_P2M_BK_COUNT; bk++ )
@@ -471,13 +560,14 @@ START_TEST(aliased_target)
         size_t wsz = rtv_p2m_workspace_size(3, bk);
         uint8_t ws[64], klass[3];
         struct rtv_p2m_counts c;
-        struct rtv_p2m_range range = { 0, 3, mc->p2m };
-        struct rtv_p2m_model m = { .nframes = 16, .kind = mc->kind };
+        struct rtv_p2m_range range = { 0, 3, mc->p2m, NULL };
+        struct rtv_p2m_model m = { .nframes = 16, .kind = packed_kinds(mc) };
         struct rtv_p2m_hooks h = { .frame_kind = rtv_p2m_model_frame_kind, .ctx = &m };
 
         ck_assert_int_eq(rtv_p2m_query(&range, bk, wsz ? ws : NULL, wsz, &h, klass, &c), 0);
         ck_assert_int_eq(klass[2], RTV_P2M_FAIL_TARGET_ALIASED);
         ck_assert_int_eq(klass[0], RTV_P2M_TARGET_FREE);
+        free(m.kind);
     }
     machine_free(mc);
 }
@@ -503,7 +593,7 @@ START_TEST(bad_input)
     uint64_t p2m[2] = { 7, 1 };
     uint8_t klass[2], ws[16];
     struct rtv_p2m_counts c;
-    struct rtv_p2m_range r = { 0, 2, p2m };
+    struct rtv_p2m_range r = { 0, 2, p2m, NULL };
     struct rtv_p2m_hooks h = { .frame_kind = all_free };
     int calls = 0;
 
@@ -554,16 +644,19 @@ static struct machine *synth(uint64_t *rng)
         .max_cycle = 2 + (unsigned int)(rtv_p2m_rand(rng) % 30),
         .seed = rtv_p2m_rand(rng),
     };
-    uint64_t nframes = rtv_p2m_synth_frames(s.nr);
+    uint64_t nframes = rtv_p2m_synth_frames(s.nr), i;
     struct machine *mc = machine_new(nframes, 0, s.nr);
-    uint32_t *scratch = malloc(nframes * sizeof(uint32_t));
-    struct rtv_p2m_model m = { .kind = mc->kind, .p2m = mc->p2m };
+    struct rtv_p2m_model m;
 
-    ck_assert_ptr_nonnull(scratch);
     if ( s.identity_fraction + s.hole_fraction > 1.0 )
         s.identity_fraction = 1.0 - s.hole_fraction;
-    ck_assert_int_eq(rtv_p2m_synth_build(&s, &m, scratch), 0);
-    free(scratch);
+    /* Built sparse; the tests' machines are flat, a byte a frame. */
+    ck_assert_int_eq(rtv_p2m_synth_build(&s, &m), 0);
+    for ( i = 0; i < s.nr; i++ )
+        mc->p2m[i] = rtv_p2m_model_entry(&m, i);
+    for ( i = 0; i < nframes; i++ )
+        mc->kind[i] = (uint8_t)rtv_p2m_model_kind(&m, i);
+    rtv_p2m_model_release(&m);
     return mc;
 }
 
@@ -611,7 +704,7 @@ START_TEST(model_refuses_bad_ops)
     static const uint64_t map[] = { 1, 0, 9 };
     struct machine *mc = hand(16, 0, NELEM(map), map);
     struct rtv_p2m_model m = {
-        .nframes = 16, .kind = mc->kind, .gfn_start = 0, .nr = 3, .p2m = mc->p2m,
+        .nframes = 16, .kind = packed_kinds(mc), .gfn_start = 0, .nr = 3, .p2m = mc->p2m,
     };
     struct rtv_p2m_op busy = { .gfn = 0, .from = 1, .to = 0, .kind = RTV_P2M_OP_MOVE };
     struct rtv_p2m_op save0 = { .gfn = 0, .from = 1, .to = RTV_P2M_SCRATCH, .kind = RTV_P2M_OP_SAVE };
@@ -623,6 +716,173 @@ START_TEST(model_refuses_bad_ops)
     ck_assert_int_eq(rtv_p2m_model_apply(&m, &save0), 0);
     ck_assert_int_eq(rtv_p2m_model_apply(&m, &save1), -EINVAL);
     ck_assert_int_eq(rtv_p2m_model_apply(&m, &wrong), -EINVAL);
+    free(m.kind);
+    machine_free(mc);
+}
+END_TEST
+
+/* ---- continuations ---------------------------------------------------- */
+
+/*
+ * The hypervisor preempts a rebuild between two operations and, on the
+ * continuation, plans afresh from the P2M as it then is (a page parked on
+ * the scratch frame is just a page on some frame of the domain then).  So
+ * a plan cut after any number of operations and re-planned until done must
+ * end where one uninterrupted plan ends, with as many copies.
+ */
+struct slice {
+    struct rtv_p2m_model *m;
+    uint64_t budget;            /* operations this invocation may still apply */
+};
+
+static unsigned int slice_kind(void *ctx, uint64_t mfn)
+{
+    return rtv_p2m_model_kind(((struct slice *)ctx)->m, mfn);
+}
+
+static int slice_emit(void *ctx, const struct rtv_p2m_op *op)
+{
+    struct slice *s = ctx;
+
+    if ( !s->budget )
+        return 1;                       /* "preempted": come back later */
+    s->budget--;
+    return rtv_p2m_model_apply(s->m, op);
+}
+
+/* What Xen's scratch is between invocations: an ordinary frame of the
+ * domain (the highest free one here), holding the parked page. */
+static void park_on_frame(struct rtv_p2m_model *m)
+{
+    uint64_t i, f = m->nframes;
+
+    if ( !m->scratch_busy )
+        return;
+    while ( f-- > 0 && rtv_p2m_model_kind(m, f) != RTV_FRAME_FREE )
+        ;
+    ck_assert_uint_lt(f, m->nframes);
+    for ( i = 0; i < m->nr && m->p2m[i] != RTV_P2M_SCRATCH; i++ )
+        ;
+    ck_assert_uint_lt(i, m->nr);
+    rtv_p2m_model_set_kind(m, f, RTV_FRAME_OWN);
+    m->content[f] = m->scratch_content;
+    m->p2m[i] = f;
+    m->scratch_busy = 0;
+}
+
+/* Re-plan slices of `every` operations until a plan completes; returns the
+ * invocations it took and the operations applied in *applied. */
+static unsigned int plan_in_slices(const struct machine *mc, uint64_t every, struct run *r,
+                                   uint64_t *applied)
+{
+    struct slice sl = { .m = &r->m };
+    struct rtv_p2m_hooks hooks = { .frame_kind = slice_kind, .emit = slice_emit, .ctx = &sl };
+    struct rtv_p2m_range range = { mc->gfn_start, mc->nr, NULL, NULL };
+    size_t wsz = rtv_p2m_workspace_size(mc->nr, RTV_P2M_BK_REFCOUNT);
+    void *ws = malloc(wsz + 1);
+    unsigned int calls = 0;
+    int rc;
+
+    ck_assert_ptr_nonnull(ws);
+    range.p2m = r->m.p2m;
+    do {
+        ck_assert_uint_lt(calls, 100000);
+        sl.budget = every;
+        calls++;
+        rc = rtv_p2m_plan(&range, RTV_P2M_BK_REFCOUNT, ws, wsz, &hooks, r->klass, &r->c);
+        ck_assert_msg(rc == 0 || rc == 1, "slice plan rc %d, model: %s", rc,
+                      r->m.error ? r->m.error : "-");
+        park_on_frame(&r->m);
+    } while ( rc == 1 );
+    *applied = r->m.applied;
+    free(ws);
+    return calls;
+}
+
+START_TEST(continuations_end_where_one_plan_ends)
+{
+    static const uint64_t every[] = { 1, 2, 3, 7, 32 };
+    uint64_t rng = 0xc0ffee17u, preempted = 0;
+    unsigned int iter, e;
+
+    for ( iter = 0; iter < 40; iter++ )
+    {
+        struct machine *mc = synth(&rng);
+        struct run whole;
+
+        run_plan(mc, RTV_P2M_BK_REFCOUNT, &whole);
+        ck_assert_int_eq(whole.rc, 0);
+        for ( e = 0; e < NELEM(every); e++ )
+        {
+            struct run cut;
+            uint64_t applied, i;
+            unsigned int calls;
+
+            run_setup(mc, 0, &cut);
+            calls = plan_in_slices(mc, every[e], &cut, &applied);
+            if ( whole.c.copies > every[e] )
+            {
+                ck_assert_uint_gt(calls, 1);
+                preempted++;
+            }
+            ck_assert_msg(memcmp(cut.m.p2m, whole.m.p2m, mc->nr * sizeof(uint64_t)) == 0,
+                          "iteration %u, every %llu: the P2M differs from one plan's", iter,
+                          (unsigned long long)every[e]);
+            ck_assert_uint_eq(applied, whole.c.copies);
+            /* Data: every page holds its own tag, wherever it is now. */
+            for ( i = 0; i < mc->nr; i++ )
+            {
+                uint64_t f = cut.m.p2m[i];
+
+                if ( f < mc->nframes && rtv_p2m_model_kind(&cut.m, f) == RTV_FRAME_OWN )
+                    ck_assert_uint_eq(cut.m.content[f], rtv_p2m_model_tag(i));
+            }
+            run_free(&cut);
+        }
+        run_free(&whole);
+        machine_free(mc);
+    }
+    ck_assert_uint_gt(preempted, 50);
+}
+END_TEST
+
+START_TEST(sparse_index_checked)
+{
+    /* The planner trusts the index for every lookup, so it checks it. */
+    static const uint64_t map[] = { 3, 1, 0, 2 };   /* gfn 1 identity */
+    struct machine *mc = hand(8, 0, NELEM(map), map);
+    struct rtv_p2m_model m = machine_model(mc);
+    struct rtv_p2m_range range;
+    struct rtv_p2m_sparse sp;
+    struct rtv_p2m_hooks h = { .frame_kind = rtv_p2m_model_frame_kind };
+    struct rtv_p2m_counts c;
+    uint8_t klass[4];
+
+    m.kind = packed_kinds(mc);
+    h.ctx = &m;
+    make_sparse(mc, &m);
+    ck_assert_uint_eq(m.nlisted, 3);
+    rtv_p2m_model_range(&m, &range, &sp);
+    ck_assert_int_eq(rtv_p2m_query(&range, RTV_P2M_BK_SEARCH, NULL, 0, &h, klass, &c), 0);
+    ck_assert_uint_eq(c.by_class[RTV_P2M_IDENTITY], 1);
+    ck_assert_uint_eq(c.by_class[RTV_P2M_TARGET_OWN], 3);
+    ck_assert_uint_eq(rtv_p2m_slot(&range, 1), RTV_P2M_NO_SLOT);
+    ck_assert_uint_eq(rtv_p2m_slot(&range, 3), 2);
+    sp.nlisted = 2;                                 /* count disagrees */
+    ck_assert_int_eq(rtv_p2m_query(&range, RTV_P2M_BK_SEARCH, NULL, 0, &h, klass, &c), -EINVAL);
+    sp.nlisted = 3;
+    m.rank[0] = 1;                                  /* rank disagrees */
+    ck_assert_int_eq(rtv_p2m_query(&range, RTV_P2M_BK_SEARCH, NULL, 0, &h, klass, &c), -EINVAL);
+    m.rank[0] = 0;
+    m.listed[0] |= 1ull << 5;                       /* a bit past the range */
+    sp.nlisted = 4;
+    ck_assert_int_eq(rtv_p2m_query(&range, RTV_P2M_BK_SEARCH, NULL, 0, &h, klass, &c), -EINVAL);
+    range.p2m = mc->p2m;                            /* both forms at once */
+    ck_assert_int_eq(rtv_p2m_query(&range, RTV_P2M_BK_SEARCH, NULL, 0, &h, klass, &c), -EINVAL);
+    free(m.kind);
+    free(m.listed);
+    free(m.rank);
+    free(m.mfn);
     machine_free(mc);
 }
 END_TEST
@@ -647,10 +907,12 @@ static Suite *p2m_plan_suite(void)
     tcase_add_test(hb, bad_input);
     tcase_add_test(hb, names);
     tcase_add_test(hb, model_refuses_bad_ops);
+    tcase_add_test(hb, sparse_index_checked);
     suite_add_tcase(s, hb);
 
     tcase_add_test(rnd, random_properties);
     tcase_add_test(rnd, synth_is_deterministic);
+    tcase_add_test(rnd, continuations_end_where_one_plan_ends);
     tcase_set_timeout(rnd, 120);
     suite_add_tcase(s, rnd);
     return s;

@@ -27,8 +27,8 @@
  * Bookkeeping answers the one question the planner needs beyond the oracle:
  * which pages of the range map frame t.  Three ways (the trade of memory for
  * time named in the seed), which must and do give identical plans:
- *   BACKMAP   frame -> gfn array over the range's frames, 4 bytes a page;
- *   REFCOUNT  how many pages of the range map each frame, 1 byte a page; the
+ *   BACKMAP   frame -> gfn array over the range's frames, 4 bytes a slot;
+ *   REFCOUNT  how many pages of the range map each frame, 1 byte a slot; the
  *             planner never needs the occupant's name, only whether it is in
  *             the range (count 1), absent (0) or aliased (>1);
  *   SEARCH    no memory at all; scan the P2M for each lookup (quadratic).
@@ -113,33 +113,81 @@ struct rtv_p2m_counts {
     uint64_t lookups;       /* occupant lookups done by the bookkeeping */
 };
 
-/* A range of the P2M: p2m[i] is the mfn of gfn gfn_start + i. */
+/*
+ * A range of the P2M, in one of two forms (exactly one pointer set, or
+ * neither for an empty range):
+ *
+ *   flat     p2m[i] is the mfn of gfn gfn_start + i: 8 bytes a page.  What
+ *            the hypervisor snapshots (its calls cover at most 2^22 pages).
+ *   sparse   only the pages that are not identity are stored (struct
+ *            rtv_p2m_sparse): memory in proportion to the non-identity part
+ *            plus 3 bits a page for the index, which is what lets a host plan
+ *            a terabyte-sized P2M that is mostly identity.
+ *
+ * The planner works on "slots": in the flat form every page of the range
+ * is one (slot == gfn - gfn_start), in the sparse form every listed page
+ * is one (in gfn order).  klass[] and the bookkeeping are per slot.  Both
+ * forms of the same P2M give the same plan.
+ */
+struct rtv_p2m_sparse {
+    /* Bit i of listed[i / 64]: gfn gfn_start + i has a slot.  An unlisted
+     * gfn is identity.  (nr + 63) / 64 words; bits past nr are zero. */
+    const uint64_t *listed;
+    /* rank[w]: listed gfns in the words before w (rtv_p2m_sparse_rank()). */
+    const uint32_t *rank;
+    /* mfn[slot]: the frame of the slot's gfn, RTV_P2M_SPARSE_HOLE when the
+     * gfn is not RAM.  Writable through the caller's own pointer (the emit
+     * hook may apply operations to it, as to the flat p2m). */
+    const uint32_t *mfn;
+    uint64_t nlisted;
+};
+/* Sparse frames are 32-bit: machines up to 16 TiB; bigger ones use flat. */
+#define RTV_P2M_SPARSE_HOLE   0xffffffffu
+
 struct rtv_p2m_range {
     uint64_t gfn_start;
     uint64_t nr;
-    const uint64_t *p2m;
+    const uint64_t *p2m;                    /* flat form, or NULL */
+    const struct rtv_p2m_sparse *sparse;    /* sparse form, or NULL */
 };
+
+/* Slots of a range: nr (flat) or nlisted (sparse); klass[] holds this many. */
+uint64_t rtv_p2m_slots(const struct rtv_p2m_range *range);
+/* Words of a sparse range's listed[] and rank[] for nr pages. */
+uint64_t rtv_p2m_sparse_words(uint64_t nr);
+/* Fill rank[] from listed[] (nr pages); returns nlisted. */
+uint64_t rtv_p2m_sparse_rank(const uint64_t *listed, uint32_t *rank, uint64_t nr);
+/* Slot of gfn in the range, or RTV_P2M_NO_SLOT (outside it, or unlisted). */
+#define RTV_P2M_NO_SLOT       (~(uint64_t)0)
+uint64_t rtv_p2m_slot(const struct rtv_p2m_range *range, uint64_t gfn);
 
 struct rtv_p2m_hooks {
     /* Who owns machine frame mfn: enum rtv_p2m_frame_kind.  Required. */
     unsigned int (*frame_kind)(void *ctx, uint64_t mfn);
     /* Called for each operation in plan order; nonzero stops the plan and
      * is returned by rtv_p2m_plan().  May be NULL (count only).  It may
-     * apply the operation to range->p2m in place: the planner reads an
-     * entry before emitting the operation that changes it, and never after.
+     * apply the operation to the range's p2m (or sparse mfn) in place: the
+     * planner reads an entry before emitting the operation that changes it,
+     * and never after.
      * The oracle is only asked before the first emit. */
     int (*emit)(void *ctx, const struct rtv_p2m_op *op);
-    /* Progress of long work: phase 0 classify, 1 plan; done of total pages.
+    /* A hint that frame_kind(mfn) will be asked soon (the caller may
+     * prefetch what it reads).  May be NULL. */
+    void (*prefetch)(void *ctx, uint64_t mfn);
+    /* Progress of long work: phase 0 classify, 1 chains, 2 cycles; done of
+     * total slots.
      * May be NULL. */
     void (*progress)(void *ctx, unsigned int phase, uint64_t done, uint64_t total);
     void *ctx;
 };
 
-/* Workspace bytes the bookkeeping needs for nr pages (0 for SEARCH). */
-size_t rtv_p2m_workspace_size(uint64_t nr, unsigned int bookkeeping);
+/* Workspace bytes the bookkeeping needs for a range of `slots` slots
+ * (rtv_p2m_slots(); 0 for SEARCH). */
+size_t rtv_p2m_workspace_size(uint64_t slots, unsigned int bookkeeping);
 
 /*
- * Classify every page of range into klass[0 .. nr-1] and count the classes.
+ * Classify every slot of range into klass[0 .. slots-1] and count the
+ * classes (unlisted gfns of a sparse range count as identity).
  * ws/ws_size: workspace of rtv_p2m_workspace_size() bytes (NULL for SEARCH).
  * Returns 0, or -EINVAL (bad range / mode / mfn), -ENOSPC (workspace short).
  */
@@ -170,23 +218,38 @@ int rtv_p2m_bookkeeping_parse(const char *name);
 /*
  * Host-side model of a machine, for the unit tests and the simulator
  * (common/p2m_plan_model.c): frames with owners and a 32-bit content tag,
- * one P2M range, one scratch frame.  rtv_p2m_model_frame_kind and
- * rtv_p2m_model_apply are ready-made hooks (ctx = the model); apply checks
- * every operation against the machine and refuses a bad one, so a wrong
- * plan cannot pass silently.  The caller owns all the arrays.
+ * one P2M range in either form, one scratch frame.  rtv_p2m_model_frame_kind
+ * and rtv_p2m_model_apply are ready-made hooks (ctx = the model); apply
+ * checks every operation against the machine and refuses a bad one, so a
+ * wrong plan cannot pass silently.  The caller owns the arrays, except
+ * those rtv_p2m_synth_build() allocates (rtv_p2m_model_release()).
  */
 struct rtv_p2m_model {
     uint64_t nframes;           /* frames [0, nframes); beyond is not RAM */
-    uint8_t *kind;              /* nframes: enum rtv_p2m_frame_kind */
+    uint8_t *kind;              /* 2 bits a frame: rtv_p2m_model_kind_bytes() */
     uint32_t *content;          /* nframes, or NULL to skip data checks */
     uint64_t gfn_start, nr;
-    uint64_t *p2m;              /* nr entries, updated by apply */
+    uint64_t *p2m;              /* flat form: nr entries, updated by apply */
+    /* or the sparse form (p2m NULL): see struct rtv_p2m_sparse */
+    uint64_t *listed;
+    uint32_t *rank, *mfn;
+    uint64_t nlisted;
     uint32_t scratch_content;
     int scratch_busy;
     uint64_t applied;           /* operations applied */
     const char *error;          /* first refusal, NULL if none */
     uint64_t error_gfn;
 };
+
+/* Bytes of a model's kind[] for nframes frames (2 bits a frame). */
+size_t rtv_p2m_model_kind_bytes(uint64_t nframes);
+unsigned int rtv_p2m_model_kind(const struct rtv_p2m_model *m, uint64_t mfn);
+void rtv_p2m_model_set_kind(struct rtv_p2m_model *m, uint64_t mfn, unsigned int kind);
+/* The frame gfn of the range maps (identity for an unlisted sparse gfn). */
+uint64_t rtv_p2m_model_entry(const struct rtv_p2m_model *m, uint64_t gfn);
+/* The planner's view of the model's P2M (sparse is filled when sparse). */
+void rtv_p2m_model_range(const struct rtv_p2m_model *m, struct rtv_p2m_range *range,
+                         struct rtv_p2m_sparse *sparse);
 
 unsigned int rtv_p2m_model_frame_kind(void *model, uint64_t mfn);
 int rtv_p2m_model_apply(void *model, const struct rtv_p2m_op *op);
@@ -195,24 +258,26 @@ uint32_t rtv_p2m_model_tag(uint64_t gfn);
 /* Fill content so that frame p2m[g] holds tag(g) for every RAM gfn. */
 void rtv_p2m_model_fill(struct rtv_p2m_model *m);
 /*
- * After a plan ran through apply: every page klass calls MOVED or IDENTITY
- * maps frame gfn, every other page kept its frame (orig_p2m), and every
- * page's data is its tag.  Returns 0, or -1 with *bad_gfn set.
+ * After a plan ran through apply: every page klass (per slot of m's range)
+ * calls MOVED or IDENTITY maps frame gfn, every other page kept the frame
+ * it has in orig (the model as it was before the plan, either form), and
+ * every page's data is its tag.  Returns 0, or -1 with *bad_gfn set.
  */
-int rtv_p2m_model_verify(const struct rtv_p2m_model *m, const uint64_t *orig_p2m,
+int rtv_p2m_model_verify(const struct rtv_p2m_model *m, const struct rtv_p2m_model *orig,
                          const uint8_t *klass, uint64_t *bad_gfn);
 
 /*
- * A synthetic dom0-like machine for tests and the simulator.  gfns
- * [0, nr); a fraction identity_fraction is identity; of the rest,
- * cycle_fraction sits in explicit cycles of 2..max_cycle pages, and the
- * others take random distinct frames among the non-identity gfns' frames and
- * nr/2 extra frames above nr (which makes chains and the odd random cycle).
- * Frames of [0, nr) that nobody took are free, except other_fraction owned
- * by someone else and not_ram_fraction not RAM; hole_fraction of gfns are
- * not RAM.  The caller gives arrays of rtv_p2m_synth_frames(nr) frames
- * (kind, content may be NULL) and nr P2M entries, plus a scratch of
- * rtv_p2m_synth_frames(nr) uint32 for the shuffle.
+ * A synthetic dom0-like machine for tests and the simulator, built in the
+ * sparse form.  gfns [0, nr); a fraction identity_fraction is identity; of
+ * the rest, cycle_fraction sits in explicit cycles of 2..max_cycle pages,
+ * and the others take distinct frames in a pseudo-random order among the
+ * frames nobody holds yet, i.e. the non-identity gfns' frames and nr/2 extra
+ * frames above nr (which makes chains and the odd random cycle).  Frames of
+ * [0, nr) that nobody took are free, except other_fraction owned by someone
+ * else and not_ram_fraction not RAM; hole_fraction of gfns are not RAM.
+ * Allocates the model's kind, listed, rank and mfn (content stays NULL);
+ * memory: 2 bits a frame + 3 bits a gfn + 4 bytes a non-identity gfn (plus
+ * 4 bytes a cycle page while building).  Returns 0, -EINVAL, -ENOMEM.
  */
 struct rtv_p2m_synth {
     uint64_t nr;
@@ -224,8 +289,9 @@ struct rtv_p2m_synth {
     void *ctx;
 };
 uint64_t rtv_p2m_synth_frames(uint64_t nr);
-int rtv_p2m_synth_build(const struct rtv_p2m_synth *s, struct rtv_p2m_model *m,
-                        uint32_t *scratch);
+int rtv_p2m_synth_build(const struct rtv_p2m_synth *s, struct rtv_p2m_model *m);
+/* Free what rtv_p2m_synth_build() allocated (and content, if set). */
+void rtv_p2m_model_release(struct rtv_p2m_model *m);
 /* The PRNG behind it (splitmix64), for tests that want their own. */
 uint64_t rtv_p2m_rand(uint64_t *state);
 #endif /* !__XEN__ */
