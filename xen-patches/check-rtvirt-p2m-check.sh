@@ -7,20 +7,23 @@ here=$(cd "$(dirname "$0")" && pwd)
 chk=$here/rtvirt-p2m-check
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
-q() {  # q TAG MODE IDENTITY FREE OWN OTHER REMAPPED COPIES CYCLES BUSY
-    echo "RTV-JSON $1 rc=0 {\"domain\":1,\"first_gfn\":0,\"last_gfn\":999,\"mode\":\"$2\",\"bookkeeping\":\"backmap\",\"calls\":1,\"continuations\":0,\"remapped\":$7,\"copies\":$8,\"cycles\":$9,\"scratch_uses\":$9,\"busy\":${10},\"failed\":$6,\"seconds\":0.5,\"classes\":{\"hole\":10,\"identity\":$3,\"target-free\":$4,\"target-own\":$5,\"target-other-owner\":$6}}"
+q() {  # q TAG MODE IDENTITY FREE OWN OTHER REMAPPED COPIES CYCLES BUSY [CONTINUATIONS]
+    echo "RTV-JSON $1 rc=0 {\"domain\":1,\"first_gfn\":0,\"last_gfn\":999,\"mode\":\"$2\",\"bookkeeping\":\"backmap\",\"calls\":1,\"continuations\":${11:-0},\"remapped\":$7,\"copies\":$8,\"cycles\":$9,\"scratch_uses\":$9,\"busy\":${10},\"failed\":$6,\"seconds\":0.5,\"classes\":{\"hole\":10,\"identity\":$3,\"target-free\":$4,\"target-own\":$5,\"target-other-owner\":$6}}"
 }
 good() {
     echo "RTV-MARK start"
     echo "RTV-SUM before 0123456789abcdef0123456789abcdef  -"
     q query0 query 100 50 4 5 0 0 0 0
     echo "RTV-JSON badrange rc=1 "
-    q paused paused 154 0 0 5 54 56 2 0
+    q small paused 100 0 0 5 3 3 0 0
+    echo "RTV-SEQ-READY {\"pages\":8,\"in_range\":8,\"gfns\":\"0x10-0x20\"}"
+    echo "RTV-SEQ {\"pages\":8,\"in_range\":8,\"gfns\":\"0x10-0x20\",\"writes\":500,\"checked\":500,\"lost\":0,\"seconds\":2.0,\"first_lost\":[]}"
+    q paused paused 154 0 0 5 54 56 2 0 7
     q query1 query 154 0 0 5 0 0 0 0
     echo "RTV-SUM after 0123456789abcdef0123456789abcdef  -"
     echo "RTV-MARK done"
 }
-args="--ok query0,paused,query1 --refused badrange --partial query0 --rebuild query0:paused:query1 --sums before=after --done"
+args="--ok query0,paused,query1 --refused badrange --partial query0 --rebuild query0:paused:query1 --sums before=after --seq --preempted paused --unpreempted small --done"
 fail=0
 expect() {  # expect RC WHAT FILE
     # shellcheck disable=SC2086  # args is a word list
@@ -36,4 +39,11 @@ good | sed '/query1/s/"identity":154/"identity":150/' > "$t/short"; expect 1 "a 
 good | sed '/paused/s/"copies":56/"copies":57/' > "$t/copies"; expect 1 "copies != remapped + cycles fails" "$t/copies"
 good | sed '/query0/s/"target-other-owner":5/"target-other-owner":0/' > "$t/full"; expect 1 "no blocked page: not partial" "$t/full"
 good | grep -v "MARK done" > "$t/cut"; expect 1 "a sequence that did not end fails" "$t/cut"
+good | sed '/^RTV-SEQ /s/"lost":0/"lost":1/' > "$t/lost"; expect 1 "a lost write fails" "$t/lost"
+good | sed '/^RTV-SEQ /s/"checked":500/"checked":499/' > "$t/unchecked"; expect 1 "a write not found again fails" "$t/unchecked"
+good | sed '/^RTV-SEQ /s/"in_range":8/"in_range":0/' > "$t/outside"; expect 1 "a writer outside the rebuilt range fails" "$t/outside"
+good | grep -v '^RTV-SEQ ' > "$t/noseq"; expect 1 "a missing writer result fails" "$t/noseq"
+good | sed '/ paused rc=0/s/"continuations":7/"continuations":0/' > "$t/nopre"; expect 1 "a rebuild that was not preempted fails --preempted" "$t/nopre"
+good | sed '/ small rc=0/s/"continuations":0/"continuations":2/' > "$t/pre"; expect 1 "a preempted rebuild fails --unpreempted" "$t/pre"
+good | sed '/ paused rc=0/s/"target-free":0/"target-free":3/' > "$t/incomplete"; expect 1 "a preempted rebuild that left movable pages fails" "$t/incomplete"
 exit $fail

@@ -29,8 +29,9 @@
 #include "rtvirt/p2m_hypercall.h"
 #include "rtvirt/p2m_plan.h"
 #include "rtvirt/xen_p2m.h"
+#include "selfmem.h"
 
-#define PAGE 4096u
+#define PAGE SELFMEM_PAGE
 #define NGROUPS 3
 static const unsigned int group_len[NGROUPS] = { 2, 3, 5 };
 
@@ -40,36 +41,6 @@ static void check(int ok, const char *what)
 {
     fprintf(stderr, "rtvirt-p2m-cycles: %s %s\n", ok ? "PASS" : "FAIL", what);
     failed |= !ok;
-}
-
-static uint64_t gfn_of(int pm, const void *va)
-{
-    uint64_t e = 0;
-    off_t off = (off_t)((uintptr_t)va / PAGE) * 8;
-
-    if ( pread(pm, &e, sizeof(e), off) != sizeof(e) || !(e >> 63) )
-        return ~0ull;
-    return e & ((1ull << 55) - 1);
-}
-
-static void stamp(unsigned char *page, uint32_t tag)
-{
-    uint32_t *w = (uint32_t *)page;
-    unsigned int i;
-
-    for ( i = 0; i < PAGE / 4; i++ )
-        w[i] = tag ^ (i * 2654435761u);
-}
-
-static int has_stamp(const unsigned char *page, uint32_t tag)
-{
-    const uint32_t *w = (const uint32_t *)page;
-    unsigned int i;
-
-    for ( i = 0; i < PAGE / 4; i++ )
-        if ( w[i] != (tag ^ (i * 2654435761u)) )
-            return 0;
-    return 1;
 }
 
 static int call(struct rtv_xen_p2m *x, unsigned int op, uint64_t first, uint64_t nr,
@@ -134,9 +105,9 @@ int main(int argc, char **argv)
     for ( i = 0; i < total; i++ )
     {
         tag_at[i] = 0x51000000u + i;
-        stamp(buf + (size_t)i * PAGE, tag_at[i]);
-        gfn[i] = pm >= 0 ? gfn_of(pm, buf + (size_t)i * PAGE) : ~0ull;
-        if ( gfn[i] == ~0ull )
+        selfmem_stamp(buf + (size_t)i * PAGE, tag_at[i]);
+        gfn[i] = pm >= 0 ? selfmem_gfn(pm, buf + (size_t)i * PAGE) : SELFMEM_NO_GFN;
+        if ( gfn[i] == SELFMEM_NO_GFN )
         {
             fprintf(stderr, "rtvirt-p2m-cycles: no gfn for buffer page %u (root? pagemap?)\n", i);
             return 1;
@@ -181,7 +152,7 @@ int main(int argc, char **argv)
         }
     }
     for ( i = 0, k = 1; i + 1 < total; i++ )
-        k &= has_stamp(buf + (size_t)i * PAGE, tag_at[i]);
+        k &= selfmem_has_stamp(buf + (size_t)i * PAGE, tag_at[i]);
     check(k, "rotation moved the data with the gfns as expected");
 
     if ( call(x, RTV_P2M_IDENTITY_OP_QUERY, lo, hi - lo + 1, &q1) < 0 )
@@ -196,7 +167,7 @@ int main(int argc, char **argv)
     check(rb.scratch_uses == rb.cycles, "one scratch use per cycle");
     check(rb.copies == rb.remapped + rb.cycles, "copies == remapped + cycles");
     for ( i = 0, k = 1; i + 1 < total; i++ )
-        k &= has_stamp(buf + (size_t)i * PAGE, tag_at[i]);
+        k &= selfmem_has_stamp(buf + (size_t)i * PAGE, tag_at[i]);
     check(k, "every buffer page kept its data through the rebuild");
 
     if ( call(x, RTV_P2M_IDENTITY_OP_QUERY, lo, hi - lo + 1, &q1) < 0 )
