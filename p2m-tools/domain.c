@@ -26,6 +26,7 @@ struct dom_opts {
     int json;
     uint64_t batch;
     uint64_t window;
+    int progress_lines;     /* machine-readable progress (xl-rtvirt's) */
 };
 
 struct totals {
@@ -75,14 +76,18 @@ static void identity_help(void)
            "  --window N             gfns per call (default 65536; each call reads its\n"
            "                         whole window); a cycle must fit in one window\n"
            "  --bookkeeping MODE     backmap (default), refcount or search (quadratic)\n"
-           "  --json                 one JSON object on stdout\n");
+           "  --json                 one JSON object on stdout\n"
+           "  --progress-lines       progress as lines \"RTV-P2M-PROGRESS pass=P done=D\n"
+           "                         total=T remapped=R copies=C busy=B continuations=K\"\n"
+           "                         on stderr, about once a second (xl-rtvirt reads them)\n");
 }
 
 static int parse(int argc, char **argv, struct dom_opts *o)
 {
     const char *allowed = o->op == RTV_P2M_IDENTITY_OP_QUERY
         ? "--range, --window, --bookkeeping, --json, --help"
-        : "--range, --paused, --concurrent, --batch, --window, --bookkeeping, --json, --help";
+        : "--range, --paused, --concurrent, --batch, --window, --bookkeeping, --json, "
+          "--progress-lines, --help";
     int i, have_dom = 0, modes = 0;
     uint64_t v;
 
@@ -100,6 +105,8 @@ static int parse(int argc, char **argv, struct dom_opts *o)
         }
         if ( !strcmp(a, "--json") )
             o->json = 1;
+        else if ( o->op == RTV_P2M_IDENTITY_OP_REBUILD && !strcmp(a, "--progress-lines") )
+            o->progress_lines = 1;
         else if ( o->op == RTV_P2M_IDENTITY_OP_REBUILD && !strcmp(a, "--paused") )
         {
             o->flags = RTV_P2M_IDENTITY_F_PAUSED;
@@ -222,8 +229,24 @@ static void print_result(const struct dom_opts *o, const struct totals *t)
  * class counts are the state each window was left in.  Returns 0 or -1
  * (error printed).
  */
+/* --progress-lines: one line, at most about once a second unless `force`. */
+static void progress_line(const struct dom_opts *o, const struct totals *t, unsigned int pass,
+                          uint64_t done, int force)
+{
+    static double last;
+
+    if ( !o->progress_lines || (!force && p2m_now() - last < 1.0) )
+        return;
+    last = p2m_now();
+    fprintf(stderr, "RTV-P2M-PROGRESS pass=%u done=%" PRIu64 " total=%" PRIu64 " remapped=%"
+            PRIu64 " copies=%" PRIu64 " busy=%" PRIu64 " continuations=%" PRIu64 "\n",
+            pass + 1, done, o->last - o->first + 1, t->remapped, t->copies, t->busy,
+            t->continuations);
+    fflush(stderr);
+}
+
 static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct totals *t,
-                    struct p2m_progress *pr, uint64_t *pass_remapped)
+                    struct p2m_progress *pr, unsigned int pass, uint64_t *pass_remapped)
 {
     struct rtv_err err = { 0 };
     uint64_t gfn = o->first, before = t->remapped;
@@ -246,7 +269,10 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
         };
         int more;
 
-        p2m_progress_update(pr, gfn - o->first, o->last - o->first + 1);
+        if ( o->progress_lines )
+            progress_line(o, t, pass, gfn - o->first, 0);
+        else
+            p2m_progress_update(pr, gfn - o->first, o->last - o->first + 1);
         more = rtv_xen_p2m_call(x, &a, &err);
         if ( more < 0 )
         {
@@ -287,6 +313,7 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
             break;
         gfn += a.nr_gfns;
     }
+    progress_line(o, t, pass, o->last - o->first + 1, 1);
     *pass_remapped = t->remapped - before;
     return 0;
 }
@@ -341,7 +368,7 @@ static int run(int argc, char **argv, const char *cmd, unsigned int op)
     {
         uint64_t moved = 0;
 
-        if ( one_pass(x, &o, &t, &pr, &moved) < 0 )
+        if ( one_pass(x, &o, &t, &pr, pass, &moved) < 0 )
         {
             t.seconds = p2m_now() - t.seconds;
             p2m_progress_done(&pr);

@@ -1,4 +1,12 @@
 # xl-scripts/: the operator's commands.
-$(eval $(call rtv_program,xl-rtvirt,xl-scripts/xl-rtvirt.c,xen))
+$(eval $(call rtv_program,xl-rtvirt,xl-scripts/xl-rtvirt.c xl-scripts/xl_p2m.c,xen))
 EXTRA_LIBS_xl-rtvirt := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 INSTALL_SBIN += $(BUILD)/bin/xl-rtvirt
+
+# xl_p2m.c over the local store with a stand-in rtvirt-p2m
+# (tests/unit/test_xl_p2m.c): its own link line, for xl_p2m.o and json-c.
+$(BUILD)/tests/unit/test_xl_p2m: $(BUILD)/obj/tests/unit/test_xl_p2m.o \
+                                 $(BUILD)/obj/xl-scripts/xl_p2m.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIB) $(CHECK_LIBS) \
+	    $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null) -lpthread $(LDLIBS)

@@ -7,6 +7,7 @@
  *   xl-rtvirt manage <domain> vif/<devid> --mac MAC --bridge BRIDGE
  *   xl-rtvirt unmanage <domain> <vdev>
  *   xl-rtvirt virtualize|devirtualize <domain> <iodev> [--wait] [--timeout S]
+ *   xl-rtvirt p2m-identity <domain> [--range A-B] [--paused|--concurrent] [--json]
  *
  * Everything it does is plain xenstore reads and writes of the nodes in
  * xenstore-schema/rtvirt-paths.md (through librtvirt's ctl functions), so
@@ -23,6 +24,7 @@
 #include "rtvirt/ioemu_req.h"
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_util.h"
+#include "xl_p2m.h"
 
 static const char usage[] =
     "usage: xl-rtvirt <command> [arguments]\n"
@@ -54,6 +56,12 @@ static const char usage[] =
     "        vif a switch brings up gets the same MAC, on the same bridge).\n"
     "  unmanage <domain> <vdev>\n"
     "        Release a disk (it must be on the emulated path).\n"
+    "  p2m-identity <domain> [--range A-B] [--paused|--concurrent] [--json]\n"
+    "        Rebuild the domain's P2M so that gfn == mfn wherever it can be (the\n"
+    "        patched hypervisor's op, through rtvirt-p2m): paused (default) or\n"
+    "        while it runs.  Progress (pages done / total) on stderr; the run's\n"
+    "        state and figures in xenstore (/local/domain/0/rtvirt/p2m/<domid>/)\n"
+    "        for tools to watch.  A-B: inclusive gfns, decimal or 0x hex.\n"
     "\n"
     "<domain> is a name or id as in `xl list`; <vdev> a disk's xl vdev (hda, xvda)\n"
     "or a NIC as vif/<devid> (vif/0); <iodev> a device under rtvirt-ioemu (uart0).\n"
@@ -67,6 +75,8 @@ struct opts {
     unsigned    timeout_s;
     const char *image;
     const char *mac, *bridge;
+    const char *range;
+    int         paused, concurrent;
 };
 
 static int fail(const struct rtv_err *err)
@@ -344,6 +354,14 @@ int main(int argc, char **argv)
         } else if (strcmp(a, "--timeout") == 0) {
             if (parse_timeout(i + 1 < argc ? argv[++i] : NULL, &o))
                 return EXIT_BAD_USAGE;
+        } else if (strcmp(a, "--range") == 0) {
+            if (i + 1 >= argc)
+                return bad_usage("%s", "--range needs FIRST-LAST");
+            o.range = argv[++i];
+        } else if (strcmp(a, "--paused") == 0) {
+            o.paused = 1;
+        } else if (strcmp(a, "--concurrent") == 0) {
+            o.concurrent = 1;
         } else if (strcmp(a, "--image") == 0) {
             if (i + 1 >= argc)
                 return bad_usage("%s", "--image needs a PATH");
@@ -370,10 +388,11 @@ int main(int argc, char **argv)
     const char *cmd = pos[0];
     int ioemu = strcmp(cmd, "virtualize") == 0 || strcmp(cmd, "devirtualize") == 0;
     int need = strcmp(cmd, "switch") == 0 ? 4 : strcmp(cmd, "status") == 0 ? 2
-             : strcmp(cmd, "manage") == 0 || strcmp(cmd, "unmanage") == 0 || ioemu ? 3 : -1;
+             : strcmp(cmd, "manage") == 0 || strcmp(cmd, "unmanage") == 0 || ioemu ? 3
+             : strcmp(cmd, "p2m-identity") == 0 ? 2 : -1;
     if (need < 0)
         return bad_usage("unknown command \"%s\"; commands: switch, status, manage, unmanage, "
-                         "virtualize, devirtualize", cmd);
+                         "virtualize, devirtualize, p2m-identity", cmd);
     if (npos < need || (npos > need && !(strcmp(cmd, "status") == 0 && npos == 3)))
         return bad_usage("wrong number of arguments for \"%s\"", cmd);
     int nic = npos > 2 && strncmp(pos[2], "vif/", 4) == 0;
@@ -381,6 +400,10 @@ int main(int argc, char **argv)
         return bad_usage("%s", "manage needs --image PATH (a disk)");
     if (strcmp(cmd, "manage") == 0 && nic && (o.mac == NULL || o.bridge == NULL))
         return bad_usage("%s", "manage of a NIC needs --mac MAC and --bridge BRIDGE");
+    if (o.paused && o.concurrent)
+        return bad_usage("%s", "--paused and --concurrent exclude each other");
+    if ((o.range || o.paused || o.concurrent) && strcmp(cmd, "p2m-identity") != 0)
+        return bad_usage("--range, --paused and --concurrent are p2m-identity's, not %s's", cmd);
 
     struct rtv_xen x;
     if (rtv_xen_open(&x, RTV_XEN_STORE, &err) < 0)
@@ -395,6 +418,9 @@ int main(int argc, char **argv)
         rc = cmd_switch(x.xs, dom, pos[2], pos[3], &o);
     } else if (strcmp(cmd, "status") == 0) {
         rc = cmd_status(x.xs, dom, npos == 3 ? pos[2] : NULL, &o);
+    } else if (strcmp(cmd, "p2m-identity") == 0) {
+        struct xl_p2m_opts po = { .range = o.range, .concurrent = o.concurrent, .json = o.json };
+        rc = xl_p2m_identity(x.xs, dom, &po);
     } else if (strcmp(cmd, "manage") == 0) {
         if (nic) {
             rc = rtv_ctl_manage_vif(x.xs, dom, pos[2], o.mac, o.bridge, &err) < 0
