@@ -354,7 +354,7 @@ int xl_p2m_identity(struct rtv_store *xs, rtv_domid_t dom, const struct xl_p2m_o
     publish(xs, dom, &f);
 
     if ( o->json && res )
-        printf("%s\n", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PRETTY));
+        printf("%s\n", json_object_to_json_string_ext(res, JSON_C_TO_STRING_PLAIN));
     else if ( !o->json && res )
         printf("domain %u: %s; %llu pages remapped (%llu copies, %llu hypervisor "
                "continuations), %llu identity, %llu cannot be made identity, %llu busy\n",
