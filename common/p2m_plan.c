@@ -250,7 +250,9 @@ static int build_bookkeeping(struct planner *p, void *ws, size_t ws_size)
 
     if ( ws_size < rtv_p2m_workspace_size(p->slots, p->bk) )
         return -ENOSPC;
-    if ( p->bk == RTV_P2M_BK_SEARCH )
+    /* No slots (a sparse range with nothing listed): nothing to count, and
+     * the caller may rightly give no workspace at all. */
+    if ( p->bk == RTV_P2M_BK_SEARCH || !p->slots )
         return 0;
     memset(ws, 0, rtv_p2m_workspace_size(p->slots, p->bk));
     if ( p->bk == RTV_P2M_BK_BACKMAP )

@@ -277,5 +277,10 @@ int main(int argc, char **argv)
         printf("%s{\"gfn\":%" PRIu64 ",\"want\":%" PRIu64 ",\"found\":%" PRIu64 "}",
                i ? "," : "", shown[i].gfn, shown[i].want, shown[i].found);
     printf("]}\n");
+    free(page);
+    free(gfn);
+    free(last_seq);
+    munmap(cand, ncand * SELFMEM_PAGE);
+    close(pm);
     return lost ? 1 : 0;
 }
