@@ -4,7 +4,8 @@ Cache: $RTVIRT_CACHE (default /var/cache/rtvirt).  Each image lives in
 <cache>/<kind>-<hash>/ where <hash> covers every input that shapes it (the
 build script, package lists, host package versions).  A directory is only
 used when its "ok" stamp exists; a missing or stale image is rebuilt, and
-older versions of the same kind are removed afterwards.
+older versions of the same kind are removed afterwards once they are a day
+old (a queued or running flight may still use one).
 
 Kinds:
   xen-stock   Debian's /boot/xen-4.17-amd64.gz, gunzipped (QEMU's -kernel
@@ -25,6 +26,8 @@ import shutil
 import subprocess
 import sys
 import time
+
+STALE_AGE = 24 * 3600   # seconds an older image version is kept
 
 LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(os.path.dirname(LAB_DIR))
@@ -119,10 +122,14 @@ def _ensure(kind, key, build, force=False):
         os.rename(tmp, final)
         log("built %s in %.0f s -> %s" % (kind, time.time() - t0, final))
         for old in os.listdir(root):
-            if old.startswith(kind + "-") and os.path.join(root, old) != final \
-                    and not old.endswith(".tmp"):
+            p = os.path.join(root, old)
+            # Another flight, queued or running, may still use an older
+            # version (its paths were resolved before it queued): only one
+            # unused for STALE_AGE goes.
+            if old.startswith(kind + "-") and p != final and not old.endswith(".tmp") \
+                    and time.time() - os.path.getmtime(p) > STALE_AGE:
                 log("removing stale %s" % old)
-                shutil.rmtree(os.path.join(root, old), ignore_errors=True)
+                shutil.rmtree(p, ignore_errors=True)
     return final
 
 
