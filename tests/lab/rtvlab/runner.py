@@ -163,7 +163,7 @@ class JobRun:
         with open(os.path.join(s, "guest-xl.cfg"), "w") as f:
             f.write("".join("%s\n" % line for line in self.flight.guest_xl + (self.args.guest_xl or [])))
         with open(os.path.join(s, "lab-env"), "w") as f:
-            f.write("export LAB_GUEST_CPUS=%s\n" % ("" if self.args.no_pin else PIN_GUEST_CPUS))
+            f.write("export LAB_GUEST_CPUS=%s\n" % (PIN_GUEST_CPUS if pinned(self.args) else ""))
             f.write("".join("export %s\n" % shlex.quote(kv) for kv in self.args.lab_env or []))
         with open(os.path.join(s, "plan"), "w") as f:
             f.write("# INDEX NAME TIMEOUT COMMAND...  (written by tests/lab/flight)\n")
@@ -250,7 +250,7 @@ class JobRun:
         # SVM); the VT-d's 3 levels then do not match the P2M's 4 and every
         # dom0 device fails setup with -ENOMEM ("setup 0000:00:01.0 for d0
         # failed (-12)"), leaving dom0 without its disks.
-        return (XEN_ARGS + " " + (NOPIN_XEN_ARGS if self.args.no_pin else PIN_XEN_ARGS) +
+        return (XEN_ARGS + " " + (PIN_XEN_ARGS if pinned(self.args) else NOPIN_XEN_ARGS) +
                 (" dom0=pvh iommu=no-sharept" if self.flight.dom0 == "pvh" else "") +
                 (" " + self.args.xen_args if self.args.xen_args else ""))
 
@@ -504,6 +504,11 @@ def bench_numbers(rep):
 
 # ---- the death-rate table ----------------------------------------------------
 
+def pinned(a):
+    """Pinning needs a pCPU for dom0 and one for the guests."""
+    return not a.no_pin and getattr(a, "outer_smp", OUTER_SMP) >= 2
+
+
 def arm_label(a):
     """What this run's guests ran on: outer QEMU version, CPU, accel, Xen and guest knobs."""
     try:
@@ -516,7 +521,7 @@ def arm_label(a):
     label = "qemu-%s cpu=%s accel=%s" % (ver, a.outer_cpu, a.outer_accel)
     if a.outer_smp != OUTER_SMP:
         label += " smp=%d" % a.outer_smp
-    label += " nopin" if a.no_pin else " pin"
+    label += " pin" if pinned(a) else " nopin"
     if a.xen_args:
         label += " xen:" + a.xen_args
     if a.guest_xl:
