@@ -44,24 +44,6 @@ static int node_path(char *buf, enum rtv_role role, rtv_domid_t dom,
     return rtv_devclass_path(d->cls, role, dom, d->key, buf, PATH_LEN, err);
 }
 
-/* Reads a node into buf ("" if absent).  Other errors are returned. */
-static int read_into(struct rtv_store *xs, rtv_txn_t t, const char *path,
-                     char *buf, size_t len)
-{
-    char *v;
-    size_t n;
-    int rc = rtv_xs_read(xs, t, path, &v, &n);
-
-    buf[0] = '\0';
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
-        return rc;
-    snprintf(buf, len, "%s", v);
-    free(v);
-    return 0;
-}
-
 /* A role the class lacks reads as absent. */
 static int read_node(struct rtv_store *xs, rtv_txn_t t, enum rtv_role role,
                      rtv_domid_t dom, const struct dev *d, char *buf, size_t len)
@@ -72,7 +54,7 @@ static int read_node(struct rtv_store *xs, rtv_txn_t t, enum rtv_role role,
     if (rtv_devclass_node(d->cls, role) == RTV_R_NONE)
         return 0;
     int rc = node_path(path, role, dom, d, NULL);
-    return rc < 0 ? rc : read_into(xs, t, path, buf, len);
+    return rc < 0 ? rc : rtv_xs_read_text(xs, t, path, buf, len);
 }
 
 /* A number the coordinator or guest wrote; anything unparsable counts as 0
@@ -126,7 +108,7 @@ int rtv_ctl_resolve_domain(struct rtv_store *xs, const char *name_or_id,
             continue;
         struct rtv_xs_args a = { .domid = (rtv_domid_t)id };
         if (rtv_xs_path(path, sizeof(path), RTV_XS_DOM_NAME, &a, NULL) < 0 ||
-            read_into(xs, RTV_XS_NO_TXN, path, name, sizeof(name)) < 0)
+            rtv_xs_read_text(xs, RTV_XS_NO_TXN, path, name, sizeof(name)) < 0)
             continue;
         if (strcmp(name, name_or_id) == 0) {
             *out = (rtv_domid_t)id;
@@ -211,7 +193,7 @@ static int manage_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
             return rc;
     }
     node_path(path, RTV_R_STATE, m->dom, &m->d, NULL);
-    if ((rc = read_into(xs, t, path, state, sizeof(state))) < 0)
+    if ((rc = rtv_xs_read_text(xs, t, path, state, sizeof(state))) < 0)
         return rc;
     if (state[0] == '\0')
         rc = rtv_xs_write(xs, t, path, "emulated", strlen("emulated"));
