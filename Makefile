@@ -28,7 +28,9 @@ XEN_LIBS   := $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
-RTV_CPPFLAGS := -D_GNU_SOURCE -Icommon/include -I$(BUILD)/gen
+# Each library folder's public headers live in <folder>/include/rtvirt/.
+LIB_INCLUDE_DIRS := common/include ioemu/include domU-frontend/include
+RTV_CPPFLAGS := -D_GNU_SOURCE $(LIB_INCLUDE_DIRS:%=-I%) -I$(BUILD)/gen
 RTV_CFLAGS   := -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
                 -Wshadow -Wformat=2 $(WERROR_FLAG) -MMD -MP $(SAN_FLAGS)
 RTV_LDFLAGS  := $(SAN_FLAGS)
@@ -49,16 +51,23 @@ GEN_HDRS      :=   # generated headers every object may include
 all:
 
 # The libraries, named before the module.mk files use them in rules.
-LIB    := $(BUILD)/lib/librtvirt.a
-XENLIB := $(BUILD)/lib/librtvirt-xen.a
+# common/: the core and the local seam; the real Xen seam; ioemu/: the QMP
+# client (json-c); domU-frontend/: the userspace blkif frontend.
+LIB       := $(BUILD)/lib/librtvirt.a
+XENLIB    := $(BUILD)/lib/librtvirt-xen.a
+QMP_LIB   := $(BUILD)/lib/librtvirt-qmp.a
+FRONT_LIB := $(BUILD)/lib/librtvirt-front.a
+JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
 
-# $(call rtv_program,NAME,SOURCES,[xen]) - a program linked against librtvirt,
-# and against the real Xen seam when the third argument is "xen".
+# $(call rtv_program,NAME,SOURCES,[xen],[LIBS]) - a program linked against
+# librtvirt, against the real Xen seam when the third argument is "xen", and
+# against the folder libraries LIBS (e.g. $(QMP_LIB)) ahead of librtvirt,
+# which they use.
 define rtv_program
 PROGRAMS += $(BUILD)/bin/$(1)
-$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) $(if $(3),$$(XENLIB)) $$(LIB)
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) $(4) $(if $(3),$$(XENLIB)) $$(LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(RTV_LDFLAGS) $$(LDFLAGS) -o $$@ $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) \
+	$$(CC) $$(RTV_LDFLAGS) $$(LDFLAGS) -o $$@ $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) $(4) \
 	    $(if $(3),$$(XENLIB)) $$(LIB) $(if $(3),$$(XEN_LIBS)) $$(EXTRA_LIBS_$(1)) $$(LDLIBS)
 $(patsubst %.c,$(BUILD)/obj/%.o,$(2)): RTV_CPPFLAGS += $(if $(3),$$(XEN_CFLAGS))
 endef

@@ -7,13 +7,13 @@ XENLIB_SRCS += $(wildcard common/xen/*.c)
 CHECK_SCRIPTS += common/check-seam.sh
 
 # Every public header compiles on its own (it includes what it uses).
-PUBLIC_HDRS := $(wildcard common/include/rtvirt/*.h)
+PUBLIC_HDRS := $(wildcard $(LIB_INCLUDE_DIRS:%=%/rtvirt/*.h))
 # (It needs the generated headers: that prerequisite is added in the top
 # Makefile, once every module.mk has named its GEN_HDRS.)
 .PHONY: check-headers
 check-headers:
 	@for h in $(PUBLIC_HDRS); do \
-	    printf '#include "%s"\n' "$${h#common/include/}" | \
+	    printf '#include "%s"\n' "rtvirt/$${h##*/}" | \
 	    $(CC) $(RTV_CPPFLAGS) -std=c11 -Wall -Wextra -Werror -fsyntax-only -x c - \
 	    || { echo "header $$h does not compile on its own"; exit 1; }; \
 	done; echo "headers: $(words $(PUBLIC_HDRS)) public headers compile on their own"

@@ -12,7 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../ioemu/qmp.h"
+#include "rtvirt/qmp.h"
 
 struct job {
     struct job                *next;

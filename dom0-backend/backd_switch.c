@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../ioemu/qmp.h"
+#include "rtvirt/qmp.h"
 #include "backd.h"
 #include "backd_dmsync.h"
 #include "backd_vif.h"
@@ -298,7 +298,7 @@ static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
 }
 
 /* Step 6 of the switch protocol: qemu's drive of the image flushed, and
- * checked to hold no state the PV path would miss (ioemu/qmp.h), on a
+ * checked to hold no state the PV path would miss (rtvirt/qmp.h), on a
  * thread (backd_dmsync.h); dmsync_done() hands the result back. */
 static int ad_dm_sync(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
                       uint32_t switch_id, uint64_t *took_us, struct rtv_err *err)

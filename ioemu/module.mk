@@ -1,9 +1,14 @@
-# ioemu/: the device-model side: the QMP client (and later the ioreq server).
-JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
-$(eval $(call rtv_program,rtvirt-qmp,ioemu/rtvirt-qmp.c ioemu/qmp.c))
+# ioemu/: the device-model side: the QMP client library (librtvirt-qmp, API in
+# include/rtvirt/qmp.h; rtvirt-backd's device-model sync uses it too), and the
+# ioreq-server device model.
+$(QMP_LIB): $(BUILD)/obj/ioemu/qmp.o
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+all: $(QMP_LIB)
+
+$(eval $(call rtv_program,rtvirt-qmp,ioemu/rtvirt-qmp.c,,$(QMP_LIB)))
 EXTRA_LIBS_rtvirt-qmp := $(JSONC_LIBS)
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-qmp
-
 
 # rtvirt-ioemu: the ioreq-server device model (issue 13).  ioemu_srv.c is
 # also linked into the component test, against the fake device-model seam.

@@ -5,7 +5,7 @@
  * {"event": ...} messages.  Messages are JSON objects, one after another;
  * json-c's incremental tokener splits the stream.
  */
-#include "qmp.h"
+#include "rtvirt/qmp.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "qmp.h"
+#include "rtvirt/qmp.h"
 #include "rtvirt/xs_util.h"
 
 static const char usage[] =

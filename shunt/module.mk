@@ -10,19 +10,13 @@ SHUNT_SRCS        := $(sort $(SHUNT_ENGINE_SRCS) $(SHUNT_DM_SRCS)) shunt/dm_libd
                      shunt/shunt_main.c
 DEVMAPPER_LIBS    := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
 
-# librtvirt-front, then librtvirt again (the front library depends on it).
-EXTRA_LIBS_rtvirt-shunt := $(FRONT_LIB) $(BUILD)/lib/librtvirt.a \
-                           $(shell $(PKG_CONFIG) --libs liburing) $(DEVMAPPER_LIBS) -lpthread
+EXTRA_LIBS_rtvirt-shunt := $(shell $(PKG_CONFIG) --libs liburing) $(DEVMAPPER_LIBS) -lpthread
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-shunt
-
-$(eval $(call rtv_program,rtvirt-shunt,$(SHUNT_SRCS),xen))
-$(BUILD)/bin/rtvirt-shunt: $(FRONT_LIB)
+$(eval $(call rtv_program,rtvirt-shunt,$(SHUNT_SRCS),xen,$(FRONT_LIB)))
 
 # The host measurement behind the README's nbd numbers (not installed).
-EXTRA_LIBS_rtvirt-shunt-bench := $(FRONT_LIB) $(BUILD)/lib/librtvirt.a \
-                                 $(shell $(PKG_CONFIG) --libs liburing) -lpthread
-$(eval $(call rtv_program,rtvirt-shunt-bench,$(SHUNT_ENGINE_SRCS) shunt/shunt_bench.c))
-$(BUILD)/bin/rtvirt-shunt-bench: $(FRONT_LIB)
+EXTRA_LIBS_rtvirt-shunt-bench := $(shell $(PKG_CONFIG) --libs liburing) -lpthread
+$(eval $(call rtv_program,rtvirt-shunt-bench,$(SHUNT_ENGINE_SRCS) shunt/shunt_bench.c,,$(FRONT_LIB)))
 
 # tests/unit/test_shunt_*.c drive the real shunt (on the local hub), so they
 # link its engine objects, the frontend library and liburing too.

@@ -8,8 +8,8 @@ $(QEMU_FIXTURE_OBJ): RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
 # qmp: ioemu/'s QMP client against that qemu (QMP is qemu's protocol).
 QMP_COMP := $(BUILD)/tests/component/test_qmp
 UNIT_TESTS += $(QMP_COMP)
-$(BUILD)/obj/tests/component/test_qmp.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit -Iioemu
-$(QMP_COMP): $(BUILD)/obj/tests/component/test_qmp.o $(QEMU_FIXTURE_OBJ) $(BUILD)/obj/ioemu/qmp.o \
+$(BUILD)/obj/tests/component/test_qmp.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
+$(QMP_COMP): $(BUILD)/obj/tests/component/test_qmp.o $(QEMU_FIXTURE_OBJ) $(QMP_LIB) \
              $(BUILD)/lib/librtvirt.a
 	@mkdir -p $(@D)
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $^ $(JSONC_LIBS) $(CHECK_LIBS) $(LDLIBS)
@@ -17,9 +17,9 @@ $(QMP_COMP): $(BUILD)/obj/tests/component/test_qmp.o $(QEMU_FIXTURE_OBJ) $(BUILD
 # dmsync: rtvirt-backd's device-model sync threads against that qemu.
 DMSYNC_COMP := $(BUILD)/tests/component/test_dmsync
 UNIT_TESTS += $(DMSYNC_COMP)
-$(BUILD)/obj/tests/component/test_dmsync.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit -Iioemu
+$(BUILD)/obj/tests/component/test_dmsync.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
 $(DMSYNC_COMP): $(BUILD)/obj/tests/component/test_dmsync.o $(QEMU_FIXTURE_OBJ) \
-                $(BUILD)/obj/dom0-backend/backd_dmsync.o $(BUILD)/obj/ioemu/qmp.o $(BUILD)/lib/librtvirt.a
+                $(BUILD)/obj/dom0-backend/backd_dmsync.o $(QMP_LIB) $(BUILD)/lib/librtvirt.a
 	@mkdir -p $(@D)
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $^ $(JSONC_LIBS) $(CHECK_LIBS) -lpthread $(LDLIBS)
 
@@ -32,9 +32,9 @@ UNIT_TESTS += $(BLKIF_COMP)
 all: $(BLKIF_COMP)
 
 $(BUILD)/obj/tests/component/test_blkif_component.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
-$(BLKIF_COMP): $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
+$(BLKIF_COMP): $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) $(BUILD)/lib/librtvirt.a
 	@mkdir -p $(@D)
-	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(BLKIF_COMP_OBJS) $(FRONT_LIB) \
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) \
 	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread $(LDLIBS)
 
 # switch: the live switch end to end (shunt/, rtvirt-backd's engine running
@@ -47,9 +47,9 @@ UNIT_TESTS += $(SWITCH_COMP)
 all: $(SWITCH_COMP)
 
 $(BUILD)/obj/tests/component/test_switch_component.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
-$(SWITCH_COMP): $(SWITCH_COMP_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a
+$(SWITCH_COMP): $(SWITCH_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) $(BUILD)/lib/librtvirt.a
 	@mkdir -p $(@D)
-	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(SWITCH_COMP_OBJS) $(FRONT_LIB) \
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(SWITCH_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) \
 	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread $(LDLIBS)
 
 # ioemu: rtvirt-ioemu's server (ioemu/ioemu_srv.c) in a thread, over the local

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "qemu_fixture.h"
-#include "qmp.h"
+#include "rtvirt/qmp.h"
 #include "unit.h"
 
 /* Its directory, image and monitor socket (qemu_fixture.h). */

@@ -43,10 +43,10 @@ ifeq ($(FUZZ_TREE),1)
 .PHONY: fuzz-bins
 fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%)
 
-$(FUZZ_NAMES:%=$(BUILD)/obj/tests/fuzz/fuzz_%.o): RTV_CPPFLAGS += -Itests/fuzz -Iioemu
+$(FUZZ_NAMES:%=$(BUILD)/obj/tests/fuzz/fuzz_%.o): RTV_CPPFLAGS += -Itests/fuzz
 
 # The QMP client is ioemu's, not librtvirt's.
-FUZZ_OBJS_qmp := $(BUILD)/obj/ioemu/qmp.o
+FUZZ_OBJS_qmp := $(QMP_LIB)
 FUZZ_LIBS_qmp := $(JSONC_LIBS)
 $(BUILD)/tests/fuzz/fuzz_qmp: $(FUZZ_OBJS_qmp)
 
