@@ -32,7 +32,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "rtvirt/switch_coord.h"   /* enum rtv_mode */
+#include "rtvirt/mode.h"
 
 enum rtv_path {
     RTV_PATH_EMULATED,

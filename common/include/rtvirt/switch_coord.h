@@ -22,22 +22,7 @@
 #include <stdint.h>
 
 #include "rtvirt/devclass.h"
-
-enum rtv_mode {
-    RTV_MODE_EMULATED,
-    RTV_MODE_PV,
-    RTV_MODE_SELECTIVE,
-    RTV_MODE_COUNT
-};
-
-/* "emulated", "pv", "selective". */
-const char *rtv_mode_name(enum rtv_mode m);
-/* 0, or -EINVAL for anything else (including NULL). */
-int rtv_mode_parse(const char *s, enum rtv_mode *out);
-/* Does this mode route anything over the PV ring? */
-bool rtv_mode_needs_pv(enum rtv_mode m);
-/* The shunt-state value that confirms the shunt runs in mode m. */
-const char *rtv_mode_shunt_state(enum rtv_mode m);
+#include "rtvirt/mode.h"
 
 enum rtv_coord_phase {
     RTV_COORD_STABLE,          /* state = mode, no switch running */
