@@ -1,0 +1,13 @@
+/*
+ * The one clock every bound and measurement uses: CLOCK_MONOTONIC, so a
+ * wall-clock step (NTP, an operator's `date`) never stretches or cuts a wait.
+ */
+#ifndef RTVIRT_CLOCK_H
+#define RTVIRT_CLOCK_H
+
+#include <stdint.h>
+
+uint64_t rtv_now_ms(void);
+uint64_t rtv_now_us(void);
+
+#endif
