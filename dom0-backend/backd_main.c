@@ -3,6 +3,7 @@
  * side of the live switch protocol (backd_switch.h), in one event loop.
  *
  *   rtvirt-backd [-v] [--no-switch] [--twin-base VDEV] [--no-qmp | --qmp-dir DIR]
+ *                [--qmp-timeout MS]
  *                [--no-persistent]
  *                [--no-discard] [--no-barrier] [--max-queues N]
  *                [--max-ring-page-order N] [--max-indirect-segments N]
@@ -56,9 +57,11 @@ static int usage(void)
                     "  --qmp-dir DIR   qemu monitor sockets DIR/qmp-libxl-<domid> (default %s):\n"
                     "                  qemu's drive is synced before every flip; no socket:\n"
                     "                  the switch is rolled back\n"
+                    "  --qmp-timeout MS  bound on each exchange with qemu's monitor (default\n"
+                    "                  %u, 100..600000); past it the switch is rolled back\n"
                     "  --no-qmp        no device model in dom0 to sync (stub domains): flip\n"
                     "                  without it\n", BACKD_SWITCH_DEVID_SPAN, BACKD_SWITCH_TWIN_BASE,
-                    BACKD_SWITCH_QMP_DIR);
+                    BACKD_SWITCH_QMP_DIR, BACKD_SWITCH_QMP_TIMEOUT_MS);
     return 2;
 }
 
@@ -122,6 +125,7 @@ int main(int argc, char **argv)
     struct backd_vif *vif = NULL;
     bool with_switch = true;
     const char *qmp_dir = BACKD_SWITCH_QMP_DIR;
+    unsigned qmp_timeout_ms = BACKD_SWITCH_QMP_TIMEOUT_MS;
     const char *twin_vdev = BACKD_SWITCH_TWIN_BASE;
     unsigned twin_base;
     int rc;
@@ -140,6 +144,15 @@ int main(int argc, char **argv)
             if (++i >= argc)
                 return usage();
             qmp_dir = argv[i];
+        }
+        else if (strcmp(a, "--qmp-timeout") == 0) {
+            const char *v = ++i < argc ? argv[i] : NULL;
+
+            if (num_arg(v, 600000, &qmp_timeout_ms) < 0 || qmp_timeout_ms < 100) {
+                fprintf(stderr, "rtvirt-backd: --qmp-timeout %s: not a number of "
+                                "milliseconds in 100..600000\n", v ? v : "(missing)");
+                return usage();
+            }
         }
         else if (strcmp(a, "--twin-base") == 0) {
             if (++i >= argc)
@@ -200,6 +213,7 @@ int main(int argc, char **argv)
         }
         backd_switch_set_log(sw, switch_log, NULL);
         backd_switch_set_qmp(sw, qmp_dir);
+        backd_switch_set_qmp_timeout(sw, qmp_timeout_ms);
         if (backd_switch_start(sw, now_ms(), &err) < 0) {
             fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
             goto out;

@@ -9,6 +9,7 @@
  */
 #include "backd_switch.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,12 +49,11 @@ struct backd_switch {
     void                  (*log)(void *ctx, const char *msg);
     void                   *log_ctx;
     char                    qmp_dir[200];   /* "" = --no-qmp */
+    unsigned                qmp_timeout_ms; /* bound on each QMP exchange */
     struct backd_dmsync    *dmsync;         /* the syncs running on threads */
     struct backd_vif       *vif;            /* the NIC switch, if attached */
 };
 
-/* The QMP sync's bound: qemu answers in milliseconds. */
-#define QMP_TIMEOUT_MS 3000
 
 __attribute__((format(printf, 2, 3)))
 static void sw_log(struct backd_switch *sw, const char *fmt, ...)
@@ -316,7 +316,7 @@ static int ad_dm_sync(void *ctx, rtv_domid_t dom, const char *vdev, const char *
                            "the device model's side of %s cannot be synced (a domain "
                            "whose device model is not a dom0 qemu needs rtvirt-backd "
                            "--no-qmp)", sock, (unsigned)dom, strerror(errno), vdev);
-    rc = backd_dmsync_start(sw->dmsync, sock, dom, vdev, image, switch_id, QMP_TIMEOUT_MS,
+    rc = backd_dmsync_start(sw->dmsync, sock, dom, vdev, image, switch_id, (int)sw->qmp_timeout_ms,
                             err);
     return rc < 0 ? rc : RTV_DM_SYNC_STARTED;
 }
@@ -340,6 +340,12 @@ static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_
 void backd_switch_set_qmp(struct backd_switch *sw, const char *dir)
 {
     snprintf(sw->qmp_dir, sizeof(sw->qmp_dir), "%s", dir ? dir : "");
+}
+
+void backd_switch_set_qmp_timeout(struct backd_switch *sw, unsigned ms)
+{
+    assert(ms > 0);
+    sw->qmp_timeout_ms = ms;
 }
 
 /* Twins of domains that no longer exist: nobody else removes them (libxl
@@ -484,6 +490,7 @@ struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store 
     sw->bedomid = bedomid;
     sw->base_disk = (unsigned)disk;
     backd_switch_set_qmp(sw, BACKD_SWITCH_QMP_DIR);
+    sw->qmp_timeout_ms = BACKD_SWITCH_QMP_TIMEOUT_MS;
     /* Not where a predecessor started: a twin it removed just before it
      * died may still see its frontend's last state write (a frontend that
      * finishes its close after the directory went recreates its state node),

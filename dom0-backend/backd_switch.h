@@ -70,6 +70,11 @@ void backd_switch_free(struct backd_switch *sw);
 #define BACKD_SWITCH_QMP_DIR "/var/run/xen"
 void backd_switch_set_qmp(struct backd_switch *sw, const char *dir);
 
+/* The bound on each QMP exchange of that sync (default: qemu answers in
+ * milliseconds, 3 s is far past it); past it the switch is rolled back. */
+#define BACKD_SWITCH_QMP_TIMEOUT_MS 3000u
+void backd_switch_set_qmp_timeout(struct backd_switch *sw, unsigned ms);
+
 /* Where log lines go (default: stderr); msg has no trailing newline. */
 void backd_switch_set_log(struct backd_switch *sw, void (*log)(void *ctx, const char *msg),
                           void *ctx);

@@ -170,6 +170,10 @@ static pid_t start_backd(void)
         }
         backd_switch_set_log(sw, coord_log, NULL);
         backd_switch_set_qmp(sw, qmp_dir);
+        /* A bound, not a timing: qemu answers in milliseconds, but the
+         * test's qemu shares two loaded cores with ASan builds and lab
+         * flights (3 s was missed once under load 12). */
+        backd_switch_set_qmp_timeout(sw, 20000);
         if (backd_switch_start(sw, now_ms(), &err) < 0) {
             fprintf(stderr, "backd: %s\n", err.msg);
             _exit(14);
