@@ -69,6 +69,11 @@
 
 static struct rtv_local_hub *hub;
 static char img[64];
+/* A switch that had to finish: on failure, say why it did not. */
+#define ck_assert_switch_ok(st) \
+    ck_assert_msg(strcmp((st).result, "ok") == 0, "switch %s (state %s): %s", \
+                  (st).result, (st).state, (st).error)
+
 /* The device model: a real qemu holding the image as libxl's qemu holds the
  * guest's hda, with its QMP socket where rtvirt-backd looks for it
  * (qmp_dir/qmp-libxl-<domid>): every switch's device-model sync goes to it. */
@@ -850,7 +855,7 @@ START_TEST(thousand_switches_under_load)
 
         ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "emulated", 5000, &id, &err), 0);
         ck_assert_int_eq(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err), 0);
-        ck_assert_str_eq(st.result, "ok");
+        ck_assert_switch_ok(st);
         snprintf(r.mode, sizeof(r.mode), "emulated");
         back = 1;
     }
@@ -1121,7 +1126,7 @@ START_TEST(bound_passes_rollback_loses_nothing)
     ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", 5000, &id, &err), 0);
     ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
                   err.msg);
-    ck_assert_str_eq(st.result, "ok");
+    ck_assert_switch_ok(st);
     ck_assert_str_eq(st.state, "pv");
     check_stable(&r, &st);
     rig_stop(&r, &lres, &grep);
@@ -1165,7 +1170,7 @@ START_TEST(device_model_gone_rolls_back_with_the_reason)
     ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", 5000, &id, &err), 0);
     ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
                   err.msg);
-    ck_assert_str_eq(st.result, "ok");
+    ck_assert_switch_ok(st);
     ck_assert_str_eq(st.state, "pv");
     rig_stop(&r, &lres, &grep);
     ck_assert_uint_ge(grep.st.aborts, 2);
@@ -1192,7 +1197,7 @@ START_TEST(kill_backend_while_enlightened)
         ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, plan[i], 5000, &id, &err), 0);
         ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err) == 0, "%s",
                       err.msg);
-        ck_assert_str_eq(st.result, "ok");
+        ck_assert_switch_ok(st);
         usleep(100000);                 /* I/O flows on the ring */
         kill(r.backd, SIGKILL);
         waitpid(r.backd, &stv, 0);
@@ -1205,7 +1210,7 @@ START_TEST(kill_backend_while_enlightened)
                       err.msg);
         fprintf(stderr, "backd killed in %s, then emulated: result %s, state %s%s%s\n",
                 plan[i], st.result, st.state, st.error[0] ? ", " : "", st.error);
-        ck_assert_str_eq(st.result, "ok");
+        ck_assert_switch_ok(st);
         check_stable(&r, &st);
     }
     rig_stop(&r, &lres, &grep);
@@ -1303,7 +1308,7 @@ START_TEST(guest_destroyed_while_enlightened)
     rig_start(&r, 0, 5);
     ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", 5000, &id, &err), 0);
     ck_assert_int_eq(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err), 0);
-    ck_assert_str_eq(st.result, "ok");
+    ck_assert_switch_ok(st);
     ck_assert(read_ctl(&r, RTV_XS_CTL_DEVID, v, sizeof(v)));
     unsigned twin = (unsigned)strtoul(v, NULL, 10);
     check_twin_is_ours(&r, twin);
@@ -1318,7 +1323,7 @@ START_TEST(guest_destroyed_while_enlightened)
     rig_start(&r, 0, 6);
     ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "selective", 5000, &id, &err), 0);
     ck_assert_int_eq(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, 20000, &st, &err), 0);
-    ck_assert_str_eq(st.result, "ok");
+    ck_assert_switch_ok(st);
     ck_assert(read_ctl(&r, RTV_XS_CTL_DEVID, v, sizeof(v)));
     twin = (unsigned)strtoul(v, NULL, 10);
     kill(r.backd, SIGKILL);
