@@ -12,18 +12,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
 #include "rtvirt/devclass.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
 #define PATH_LEN 256
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* A device as the tools name it ("hda", "vif/0"): its class and key. */
 struct dev {
@@ -541,7 +535,7 @@ int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
     static unsigned serial;
     char dir[PATH_LEN], token[64];
     struct dev d;
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = rtv_now_ms() + timeout_ms;
     int rc;
 
     if ((rc = check_dev(dom, vdev, &d, err)) < 0 ||
@@ -559,7 +553,7 @@ int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
             rc = 0;
             break;
         }
-        uint64_t now = now_ms();
+        uint64_t now = rtv_now_ms();
         if (now >= deadline) {
             rc = rtv_err_set(err, ETIMEDOUT,
                              "request %u for %s of domain %u not answered within "

@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
+
 int rtv_xs_transact(struct rtv_store *s, unsigned max_tries,
                     rtv_xs_txn_fn fn, void *arg)
 {
@@ -88,19 +90,11 @@ int rtv_xs_read_uint(struct rtv_store *s, rtv_txn_t t, const char *path,
     return rc;
 }
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int rtv_xs_wait_on(struct rtv_store *s, const char *dir, unsigned timeout_ms,
                    rtv_xs_wait_fn done, void *arg, struct rtv_err *err)
 {
     static unsigned serial;
-    uint64_t deadline = now_ms() + timeout_ms;
+    uint64_t deadline = rtv_now_ms() + timeout_ms;
     char token[64], *p, *tok;
     int rc;
 
@@ -112,7 +106,7 @@ int rtv_xs_wait_on(struct rtv_store *s, const char *dir, unsigned timeout_ms,
             rc = rc > 0 ? 0 : rc;
             break;
         }
-        uint64_t now = now_ms();
+        uint64_t now = rtv_now_ms();
         if (now >= deadline) {
             rc = -ETIMEDOUT;
             break;

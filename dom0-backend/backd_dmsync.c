@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
 #include "rtvirt/qmp.h"
 
 struct job {
@@ -32,14 +33,6 @@ struct backd_dmsync {
     unsigned        running;
 };
 
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 /* The thread: only its own job's fields, then done under the lock. */
 static void *run(void *arg)
 {
@@ -48,7 +41,7 @@ static void *run(void *arg)
     struct rtv_err err = { 0, "" };
     struct rtv_qmp *q;
     struct rtv_qmp_drive d;
-    uint64_t t0 = mono_us();
+    uint64_t t0 = rtv_now_us();
     uint64_t one = 1;
     int rc;
 
@@ -58,7 +51,7 @@ static void *run(void *arg)
         rtv_qmp_close(q);
     }
     j->r.rc = rc;
-    j->r.took_us = mono_us() - t0;
+    j->r.took_us = rtv_now_us() - t0;
     snprintf(j->r.msg, sizeof(j->r.msg), "%s", rc < 0 ? err.msg : "");
     pthread_mutex_lock(&ds->lock);
     j->done = true;   /* j is the loop's from here (it joins before freeing) */

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
 #include "rtvirt/coordinator.h"
 #include "rtvirt/devclass.h"
 #include "rtvirt/xs_schema.h"
@@ -76,13 +77,6 @@ static void vlog(struct backd_vif *v, const char *fmt, ...)
         v->log(v->log_ctx, buf);
     else
         fprintf(stderr, "rtvirt-backd: vif: %s\n", buf);
-}
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 /* ---- store ------------------------------------------------------------------ */
@@ -598,11 +592,11 @@ static int ad_gate(void *ctx, rtv_domid_t dom, const char *key, const char *mac,
                    uint32_t switch_id, uint64_t *took_us, struct rtv_err *err)
 {
     struct backd_vif *v = ctx;
-    uint64_t t0 = mono_us();
+    uint64_t t0 = rtv_now_us();
     int rc = gate_check(v, dom, key, err);
 
     (void)mac;
-    *took_us = mono_us() - t0;
+    *took_us = rtv_now_us() - t0;
     if (rc != -EAGAIN)
         return rc;
     /* Listening or learning (STP): look again on every poll, until the
@@ -635,7 +629,7 @@ static void poll_gates(struct backd_vif *v)
             continue;
         s->gate_pending = false;
         rtv_coordinator_dm_sync_done(v->co, s->dom, s->key, s->gate_id, rc,
-                                     mono_us() - s->gate_t0, err.msg, v->now);
+                                     rtv_now_us() - s->gate_t0, err.msg, v->now);
     }
 }
 

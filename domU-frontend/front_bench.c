@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "rtvirt/clock.h"
+
 struct bslot {
     struct bctx *ctx;
     uint8_t *buf;
@@ -24,14 +26,6 @@ struct bctx {
     bool stop;
     int err;
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static uint64_t rnd(struct bctx *c)
 {
@@ -112,7 +106,7 @@ int front_bench_run(struct rtv_front *f, const struct front_bench_opts *o,
         }
         memset(slots[i].buf, (int)i, o->block_bytes);
     }
-    start = now_s();
+    start = ((double)rtv_now_us() / 1e6);
     end = start + o->seconds;
     for (unsigned i = 0; i < o->depth; i++) {
         rc = issue(&slots[i]);
@@ -123,7 +117,7 @@ int front_bench_run(struct rtv_front *f, const struct front_bench_opts *o,
         if (rc < 0)
             goto drain;
     }
-    while (now_s() < end && c.err == 0) {
+    while (((double)rtv_now_us() / 1e6) < end && c.err == 0) {
         rc = rtv_front_poll(f, 50);
         if (rc < 0)
             break;
@@ -137,7 +131,7 @@ drain:
     c.stop = true;
     for (int t = 0; t < 200 && c.inflight > 0; t++)
         rtv_front_poll(f, 50);
-    r->seconds = now_s() - start;
+    r->seconds = ((double)rtv_now_us() / 1e6) - start;
     if (rc == 0)
         rc = c.err;
 out:

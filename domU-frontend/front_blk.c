@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "rtvirt/blkif_xs.h"
+#include "rtvirt/clock.h"
 #include "rtvirt/xs_util.h"
 
 #define FRONT_PATH_MAX 256
@@ -122,14 +123,6 @@ static void set_msg(char *buf, size_t len, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, len, fmt, ap);
     va_end(ap);
-}
-
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- store helpers ------------------------------------------------------------- */
@@ -997,16 +990,17 @@ int rtv_front_poll(struct rtv_front *f, int timeout_ms)
 /* Waits (bounded) until the backend's state is one of the mask bits. */
 static int wait_be(struct rtv_front *f, unsigned mask, int timeout_ms)
 {
-    long long end = now_ms() + timeout_ms;
+    const uint64_t end = rtv_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 
     for (;;) {
         int be = be_state(f);
 
         if (be >= 0 && be < 32 && (mask & (1u << be)))
             return be;
-        long long left = end - now_ms();
-        if (left <= 0)
+        const uint64_t now = rtv_now_ms();
+        if (now >= end)
             return -ETIMEDOUT;
+        const uint64_t left = end - now;
         struct pollfd p = { .fd = rtv_xs_watch_fd(f->x->xs), .events = POLLIN };
         if (poll(&p, 1, (int)(left < 100 ? left : 100)) > 0) {
             char *path, *token;
@@ -1144,11 +1138,11 @@ void rtv_front_get_info(const struct rtv_front *f, struct rtv_front_info *info)
 int rtv_front_close(struct rtv_front *f)
 {
     int timeout = f->cfg.timeout_ms > 0 ? f->cfg.timeout_ms : 10000;
-    long long end = now_ms() + timeout;
+    const uint64_t end = rtv_now_ms() + (uint64_t)timeout;
     int rc = 0;
 
     /* Let what is in flight finish (bounded). */
-    while (!f->failed && rtv_front_inflight(f) > 0 && f->nq > 0 && now_ms() < end)
+    while (!f->failed && rtv_front_inflight(f) > 0 && f->nq > 0 && rtv_now_ms() < end)
         poll_once(f, 50);
     f->closing = true;
     /* After a detach the directory is gone: writing a state would only

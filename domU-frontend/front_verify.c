@@ -16,6 +16,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "rtvirt/clock.h"
+
 #define ZERO_TAG 0xFFFFFFFFu
 #define SECT 512u
 
@@ -146,19 +148,11 @@ static bool overlaps(struct vctx *v, uint64_t s, uint64_t n)
     return false;
 }
 
-static long long now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Polls until fewer than `limit` requests are in flight; -ETIMEDOUT on a stall. */
 static int wait_below(struct vctx *v, unsigned limit)
 {
     int stall = v->o->stall_timeout_ms > 0 ? v->o->stall_timeout_ms : 30000;
-    long long last = now_ms();
+    uint64_t last = rtv_now_ms();
     unsigned long long seen = v->completed;
 
     while (v->inflight >= limit && v->inflight > 0) {
@@ -168,8 +162,8 @@ static int wait_below(struct vctx *v, unsigned limit)
             return rc;
         if (v->completed != seen) {
             seen = v->completed;
-            last = now_ms();
-        } else if (now_ms() - last > stall) {
+            last = rtv_now_ms();
+        } else if (rtv_now_ms() - last > (uint64_t)stall) {
             note_error(v, "no completion for %d ms with %u in flight", stall, v->inflight);
             return -ETIMEDOUT;
         }
@@ -180,7 +174,7 @@ static int wait_below(struct vctx *v, unsigned limit)
 static int submit(struct vctx *v, struct vreq *r)
 {
     int stall = v->o->stall_timeout_ms > 0 ? v->o->stall_timeout_ms : 30000;
-    long long start = now_ms();
+    const uint64_t start = rtv_now_ms();
 
     for (;;) {
         int rc = rtv_front_submit(v->f, r->op, r->sector, r->op == RTV_FRONT_DISCARD ? NULL : r->buf,
@@ -191,7 +185,7 @@ static int submit(struct vctx *v, struct vreq *r)
         }
         if (rc != -EAGAIN)
             return rc;
-        if (now_ms() - start > stall)
+        if (rtv_now_ms() - start > (uint64_t)stall)
             return -ETIMEDOUT;
         rc = rtv_front_poll(v->f, 100);
         if (rc < 0)

@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
+
 struct rtv_qmp {
     int               fd;
     int               timeout_ms;
@@ -29,13 +31,6 @@ struct rtv_qmp {
     char              version[64];
     unsigned          events;
 };
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* A member's value as text: NULL if absent or JSON null (json-c gives NULL
  * for null), qemu's JSON text for anything that is not a string. */
@@ -76,7 +71,7 @@ static int read_msg(struct rtv_qmp *q, uint64_t deadline_us, json_object **msg,
         }
         q->off = q->len = 0;
 
-        uint64_t now = mono_us();
+        uint64_t now = rtv_now_us();
         if (now >= deadline_us)
             return rtv_err_set(err, ETIMEDOUT, "qmp: no answer from qemu within %d ms",
                                q->timeout_ms);
@@ -119,7 +114,7 @@ int rtv_qmp_exec(struct rtv_qmp *q, const char *cmd, json_object *args,
                  json_object **ret, struct rtv_err *err)
 {
     json_object *req = json_object_new_object();
-    uint64_t deadline = mono_us() + (uint64_t)q->timeout_ms * 1000u;
+    uint64_t deadline = rtv_now_us() + (uint64_t)q->timeout_ms * 1000u;
     int rc;
 
     json_object_object_add(req, "execute", json_object_new_string(cmd));
@@ -203,7 +198,7 @@ int rtv_qmp_attach(int fd, int timeout_ms, struct rtv_qmp **out,
     /* The greeting comes first, except that qemu 7.2 can send an event
      * (RESUME, as the VM starts) ahead of it to a client that connected
      * while it was starting: seen in make check.  Skipped like any event. */
-    uint64_t deadline = mono_us() + (uint64_t)q->timeout_ms * 1000u;
+    uint64_t deadline = rtv_now_us() + (uint64_t)q->timeout_ms * 1000u;
     while ((rc = read_msg(q, deadline, &greeting, err)) == 0 &&
            json_object_object_get_ex(greeting, "event", NULL)) {
         q->events++;
@@ -335,7 +330,7 @@ int rtv_qmp_drive_sync(struct rtv_qmp *q, const char *drive,
     json_object *list, *entry, *ins = NULL, *args, *ret = NULL;
     const char *dev, *qdev, *drv, *file, *io;
     char cmd[160];
-    uint64_t t0 = mono_us();
+    uint64_t t0 = rtv_now_us();
     int rc = find_drive(q, drive, &list, &entry, err);
 
     if (rc < 0)
@@ -381,6 +376,6 @@ int rtv_qmp_drive_sync(struct rtv_qmp *q, const char *drive,
     if (text && text[0])
         rc = rtv_err_set(err, EREMOTEIO, "qmp: %s: %.200s", cmd, text);
     json_object_put(ret);
-    out->took_us = mono_us() - t0;
+    out->took_us = rtv_now_us() - t0;
     return rc;
 }

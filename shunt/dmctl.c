@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
 #include "rtvirt/xs_schema.h"
 #include "shunt_nodes.h"
 
@@ -88,14 +89,6 @@ struct dmctl {
     char                status_warned[256];
     uint64_t            switches, aborts, blackout_us;
 };
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void vlog(const char *fmt, va_list ap)
 {
@@ -248,7 +241,7 @@ static void begin_quiesce(struct dmctl *c)
         fail_switch(c, why);
         return;
     }
-    c->suspend_start_us = now_us();
+    c->suspend_start_us = rtv_now_us();
     c->phase = DMC_SUSPENDING;
     if ((rc = pthread_create(&c->sus_th, NULL, suspend_main, c)) != 0) {
         snprintf(why, sizeof(why), "cannot start the suspend: %s", strerror(rc));
@@ -266,7 +259,7 @@ static void try_attach(struct dmctl *c)
     char why[800];
     int rc;
 
-    c->sw_next_poll_us = now_us() + (uint64_t)c->cfg.attach_poll_ms * 1000u;
+    c->sw_next_poll_us = rtv_now_us() + (uint64_t)c->cfg.attach_poll_ms * 1000u;
     rc = shunt_disk_of_vbd(c->cfg.sysfs, c->sw_devid, &d, &err);
     if (rc == -ENOENT)
         return;   /* not connected yet: the bound decides */
@@ -293,7 +286,7 @@ static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target)
     c->sw_id = id;
     c->sw_target = target;
     c->sw_timeout_ms = c->snap.timeout_ms;
-    c->sw_deadline_us = now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
+    c->sw_deadline_us = rtv_now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
     c->sw_error[0] = '\0';
     info(c, "switch %u: %s%s -> %s", id, rtv_mode_name(c->live.mode),
          c->failed_over ? " (failed over)" : "", rtv_mode_name(target));
@@ -378,7 +371,7 @@ static void suspend_done(struct dmctl *c)
     /* Drained and flushed (the target's postsuspend): the I/O-sequence
      * boundary.  dom0 syncs the device model now. */
     c->phase = DMC_GATED;
-    c->suspended_us = now_us();
+    c->suspended_us = rtv_now_us();
     info(c, "switch %u: suspended after %llu us; waiting for dm-synced-id", c->sw_id,
          (unsigned long long)(c->suspended_us - c->suspend_start_us));
     progress(c, "flushed");
@@ -396,14 +389,14 @@ static void maybe_flip(struct dmctl *c, uint32_t dm_synced)
      * table failed and is retried); it never flips from there. */
     if (c->phase != DMC_GATED || dm_synced != c->sw_id || c->sw_error[0])
         return;
-    gate_end = now_us();
+    gate_end = rtv_now_us();
     if (c->cfg.dm->resume(c->cfg.dm_ctx, c->name, &err) < 0) {
         snprintf(why, sizeof(why), "resuming %s into the %s table failed: %s", c->name,
                  rtv_mode_name(c->sw_target), err.msg);
         abort_current(c, why);
         return;
     }
-    c->blackout_us = now_us() - c->suspend_start_us;
+    c->blackout_us = rtv_now_us() - c->suspend_start_us;
     c->live = c->next;
     c->failed_over = false;   /* the new table starts clean */
     c->phase = DMC_IDLE;
@@ -414,7 +407,7 @@ static void maybe_flip(struct dmctl *c, uint32_t dm_synced)
          "%llu)", c->sw_id, rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us,
          (unsigned long long)(c->suspended_us - c->suspend_start_us),
          (unsigned long long)(gate_end - c->suspended_us),
-         (unsigned long long)(now_us() - gate_end));
+         (unsigned long long)(rtv_now_us() - gate_end));
     c->dirty = true;   /* dom0 may have moved on meanwhile */
 }
 
@@ -483,7 +476,7 @@ static void sync_ctl(struct dmctl *c)
     int rc;
 
     c->dirty = false;
-    c->last_resync_us = now_us();
+    c->last_resync_us = rtv_now_us();
     if (c->phase == DMC_GATED && shunt_nodes_read_dm_synced(&c->nodes, &synced) == 0)
         maybe_flip(c, synced);
     if ((rc = shunt_nodes_read(&c->nodes, s)) < 0) {
@@ -704,7 +697,7 @@ static uint64_t next_due(const struct dmctl *c)
     if (c->dirty)
         return 0;
     if (c->phase == DMC_UNDOING)
-        return now_us() + 20000u;   /* the interrupt is repeated until it lands */
+        return rtv_now_us() + 20000u;   /* the interrupt is repeated until it lands */
     if (c->phase != DMC_IDLE && c->sw_deadline_us < due)
         due = c->sw_deadline_us;
     if (c->phase == DMC_ATTACHING && c->sw_next_poll_us < due)
@@ -714,7 +707,7 @@ static uint64_t next_due(const struct dmctl *c)
 
 static void tick(struct dmctl *c)
 {
-    uint64_t now = now_us();
+    uint64_t now = rtv_now_us();
     char why[sizeof(c->sw_error)];
 
     if (c->phase == DMC_GATED && c->sw_error[0]) {
@@ -758,7 +751,7 @@ int dmctl_run_once(struct dmctl *c, int max_ms)
         { .fd = c->sus_pipe[0], .events = POLLIN },
         { .fd = c->ev_pipe[0], .events = POLLIN },
     };
-    uint64_t due = next_due(c), now = now_us();
+    uint64_t due = next_due(c), now = rtv_now_us();
     int ms = max_ms;
 
     if (due <= now)

@@ -42,6 +42,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
+
 #define MAX_GAPS   4096
 #define MAX_RTT    65536
 #define MAX_LOST   (1u << 20)   /* echoes: 87 min at 5 ms */
@@ -52,13 +54,6 @@ static void on_signal(int s)
 {
     (void)s;
     stop_sig = 1;
-}
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static uint64_t wall_ms(void)
@@ -91,7 +86,7 @@ static bool stopping(const struct opts *o, uint64_t t0)
     struct stat st;
     if (stop_sig)
         return true;
-    if (o->seconds && mono_us() - t0 >= (uint64_t)o->seconds * 1000000u)
+    if (o->seconds && rtv_now_us() - t0 >= (uint64_t)o->seconds * 1000000u)
         return true;
     return o->stop_file && stat(o->stop_file, &st) == 0;
 }
@@ -158,14 +153,14 @@ static int stream(const struct opts *o)
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     fcntl(s, F_SETFL, O_NONBLOCK);
 
-    uint64_t t0 = mono_us(), last_rx = t0, last_rx_wall = wall_ms(), last_rtt = 0;
+    uint64_t t0 = rtv_now_us(), last_rx = t0, last_rx_wall = wall_ms(), last_rtt = 0;
     uint64_t rate_bps = (uint64_t)(o->rate_kbps ? o->rate_kbps : 256) * 1024u;
     bool wr_open = true, peer_done = false;
     uint64_t stop_at = 0;
     unsigned char buf[16384];
 
     while (!peer_done) {
-        uint64_t now = mono_us();
+        uint64_t now = rtv_now_us();
         if (wr_open && stopping(o, t0)) {
             shutdown(s, SHUT_WR);
             wr_open = false;
@@ -191,7 +186,7 @@ static int stream(const struct opts *o)
             snprintf(err, sizeof(err), "poll: %s", strerror(errno));
             break;
         }
-        now = mono_us();
+        now = rtv_now_us();
         if (p.revents & (POLLIN | POLLHUP | POLLERR)) {
             ssize_t r = recv(s, buf, sizeof(buf), 0);
             if (r == 0) {
@@ -243,7 +238,7 @@ static int stream(const struct opts *o)
         }
     }
     close(s);
-    double secs = (double)(mono_us() - t0) / 1e6;
+    double secs = (double)(rtv_now_us() - t0) / 1e6;
     qsort(rtt, nrtt, sizeof(rtt[0]), cmp_u32);
     bool ok = err[0] == '\0' && bad_at == UINT64_MAX && peer_done;
     FILE *f = out_file(o);
@@ -324,9 +319,9 @@ static int ping(const char *ip, const struct opts *o)
         perror("rtvirt-netcheck: raw socket");
         return 2;
     }
-    uint64_t t0 = mono_us(), next = t0;
+    uint64_t t0 = rtv_now_us(), next = t0;
     while (!stopping(o, t0) && nsent < MAX_LOST) {
-        uint64_t now = mono_us();
+        uint64_t now = rtv_now_us();
         if (now >= next) {
             struct icmphdr h = { .type = ICMP_ECHO };
             h.un.echo.id = htons(id);
@@ -343,8 +338,8 @@ static int ping(const char *ip, const struct opts *o)
         take_replies(s, id, nsent, answered, &nrecv);
     }
     /* The last second's replies may still be on their way: wait for them. */
-    uint64_t grace = mono_us() + 1000000u;
-    while (mono_us() < grace) {
+    uint64_t grace = rtv_now_us() + 1000000u;
+    while (rtv_now_us() < grace) {
         struct pollfd p = { .fd = s, .events = POLLIN };
         poll(&p, 1, 50);
         take_replies(s, id, nsent, answered, &nrecv);

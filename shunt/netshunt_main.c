@@ -34,6 +34,7 @@
 
 #include "netshunt.h"
 #include "netshunt_sys.h"
+#include "rtvirt/clock.h"
 #include "rtvirt/devclass.h"
 #include "rtvirt/switch_coord.h"
 #include "rtvirt/xen_seam.h"
@@ -49,13 +50,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_asked = 1;
-}
-
-static uint64_t now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
 static int loop(struct netshunt *n)
@@ -106,7 +100,7 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct netshunt n = { .bond = "bond0", .ops = &netshunt_linux_ops, .now_us = now_us };
+    struct netshunt n = { .bond = "bond0", .ops = &netshunt_linux_ops, .now_us = rtv_now_us };
     struct rtv_err err = { 0, "" };
     struct rtv_xs_args a;
     struct sigaction sa;

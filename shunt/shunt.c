@@ -20,13 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-uint64_t shunt_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+#include "rtvirt/clock.h"
 
 void shunt_log(struct shunt *sh, const char *fmt, ...)
 {
@@ -92,7 +86,7 @@ static void eng_submit(void *ctx, enum rtv_path path, struct rtv_io *io)
     struct path_op *op = op_new(sh, path, io);
 
     if (op == NULL) {
-        rtv_shunt_io_done(&sh->eng, path, io, -ENOMEM, shunt_now_us());
+        rtv_shunt_io_done(&sh->eng, path, io, -ENOMEM, rtv_now_us());
         return;
     }
     op->op = r->op;
@@ -118,7 +112,7 @@ static void eng_flush(void *ctx, enum rtv_path path)
     struct path_op *op = op_new(sh, path, NULL);
 
     if (op == NULL) {
-        rtv_shunt_flush_done(&sh->eng, path, sh->eng.flush_gen, -ENOMEM, shunt_now_us());
+        rtv_shunt_flush_done(&sh->eng, path, sh->eng.flush_gen, -ENOMEM, rtv_now_us());
         return;
     }
     op->op = RTV_IO_FLUSH;
@@ -154,24 +148,24 @@ static const struct rtv_shunt_ops eng_ops = {
 void shunt_path_done(struct shunt *sh, struct path_op *op, int status)
 {
     if (op->io != NULL) {
-        rtv_shunt_io_done(&sh->eng, op->path, op->io, status, shunt_now_us());
+        rtv_shunt_io_done(&sh->eng, op->path, op->io, status, rtv_now_us());
         free(op);
         return;
     }
     if (sh->cfg.test_flush_delay_ms > 0 && op->due_us == 0) {
-        op->due_us = shunt_now_us() + sh->cfg.test_flush_delay_ms * 1000ull;
+        op->due_us = rtv_now_us() + sh->cfg.test_flush_delay_ms * 1000ull;
         op->status = status;
         op->next = sh->delayed;
         sh->delayed = op;
         return;
     }
-    rtv_shunt_flush_done(&sh->eng, op->path, op->gen, status, shunt_now_us());
+    rtv_shunt_flush_done(&sh->eng, op->path, op->gen, status, rtv_now_us());
     free(op);
 }
 
 static void run_delayed(struct shunt *sh)
 {
-    uint64_t now = shunt_now_us();
+    uint64_t now = rtv_now_us();
 
     for (struct path_op **pp = &sh->delayed; *pp != NULL;) {
         struct path_op *op = *pp;
@@ -257,9 +251,9 @@ void shunt_free(struct shunt *sh)
         return;
     /* Let what is in flight finish (bounded), so no completion lands in
      * freed memory. */
-    uint64_t end = shunt_now_us() + 5000000u;
+    uint64_t end = rtv_now_us() + 5000000u;
     while ((rtv_shunt_inflight(&sh->eng) > 0 || sh->delayed != NULL) &&
-           shunt_now_us() < end)
+           rtv_now_us() < end)
         shunt_run_once(sh, NULL, 0, 50);
     shunt_ctl_fini(&sh->ctl);
     shunt_pv_fini(&sh->pv);
@@ -315,7 +309,7 @@ int shunt_run_once(struct shunt *sh, struct pollfd *extra, unsigned nextra, int 
 {
     struct pollfd pfd[MAX_OWN_FDS + MAX_EXTRA];
     unsigned n = 0, pv_at, npv;
-    uint64_t now = shunt_now_us(), due;
+    uint64_t now = rtv_now_us(), due;
     int timeout = max_ms;
 
     if (nextra > MAX_EXTRA)

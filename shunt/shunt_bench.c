@@ -23,18 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
 #include "rtvirt/local.h"
 #include "shunt.h"
 
 static struct rtv_local_hub *hub;
-
-static double now_s(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int open_local(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv_err *err)
 {
@@ -112,7 +105,7 @@ static struct result run_case(int fd, bool nbd, uint64_t size, uint32_t bs, bool
                               double secs, void *buf)
 {
     uint64_t n = 0, off = 0, s = 88172645463325252ull;
-    double t0 = now_s(), t;
+    double t0 = ((double)rtv_now_us() / 1e6), t;
 
     do {
         for (int i = 0; i < 64; i++) {
@@ -132,7 +125,7 @@ static struct result run_case(int fd, bool nbd, uint64_t size, uint32_t bs, bool
             }
             n++;
         }
-        t = now_s() - t0;
+        t = ((double)rtv_now_us() / 1e6) - t0;
     } while (t < secs);
     return (struct result){ (double)n * bs / t / 1048576.0, (double)n / t, t / (double)n * 1e6 };
 }

@@ -26,6 +26,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
+
 #define NBD_MAX_INFLIGHT 256
 #define NBD_MAX_BYTES    (128u << 20)
 /* Data buffers are reused: a fresh large buffer is an mmap, a munmap and a
@@ -375,8 +377,8 @@ void shunt_nbd_free(struct shunt_nbd *n)
     if (n == NULL)
         return;
     /* Requests still inside the shunt point at us: let them finish. */
-    uint64_t end = shunt_now_us() + 5000000u;
-    while (n->inflight > (n->in ? 1u : 0u) && shunt_now_us() < end) {
+    uint64_t end = rtv_now_us() + 5000000u;
+    while (n->inflight > (n->in ? 1u : 0u) && rtv_now_us() < end) {
         struct pollfd pfd;
 
         shunt_nbd_pollfd(n, &pfd);

@@ -166,7 +166,6 @@ struct shunt {
     uint64_t            blackout_max_us;
 };
 
-uint64_t shunt_now_us(void);
 void shunt_log(struct shunt *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void shunt_warn(struct shunt *sh, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A path finished op with status (0 or -errno); frees op. */

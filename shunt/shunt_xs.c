@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rtvirt/clock.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 #include "shunt_nodes.h"
@@ -118,7 +119,7 @@ static void begin_quiesce(struct shunt_ctl *c)
 
     c->phase = CTL_QUIESCING;
     report_progress(c, "quiescing");
-    rc = rtv_shunt_begin_switch(&sh->eng, c->sw_target, shunt_now_us());
+    rc = rtv_shunt_begin_switch(&sh->eng, c->sw_target, rtv_now_us());
     if (rc < 0) {
         /* Our own invariant (one switch at a time) broke: report, not crash. */
         c->phase = CTL_IDLE;
@@ -143,7 +144,7 @@ static void fail_switch(struct shunt_ctl *c, const char *why)
 static void try_connect(struct shunt_ctl *c)
 {
     struct shunt *sh = c->sh;
-    uint64_t now = shunt_now_us();
+    uint64_t now = rtv_now_us();
     int left_ms = c->sw_deadline_us > now ? (int)((c->sw_deadline_us - now) / 1000) : 1;
     char why[300];
     int rc;
@@ -180,7 +181,7 @@ static void start_switch(struct shunt_ctl *c, uint32_t id, enum rtv_mode target)
     c->sw_id = id;
     c->sw_target = target;
     c->sw_timeout_ms = tmo;
-    c->sw_deadline_us = shunt_now_us() + (uint64_t)tmo * 1000u;
+    c->sw_deadline_us = rtv_now_us() + (uint64_t)tmo * 1000u;
     c->sw_error[0] = '\0';
     shunt_log(sh, "switch %u: %s -> %s", id, rtv_mode_name(sh->eng.mode),
               rtv_mode_name(target));
@@ -220,7 +221,7 @@ static void abort_current(struct shunt_ctl *c, const char *why)
     }
     if (c->phase == CTL_QUIESCING) {
         snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
-        rtv_shunt_abort_switch(&sh->eng, shunt_now_us());
+        rtv_shunt_abort_switch(&sh->eng, rtv_now_us());
     }
 }
 
@@ -234,7 +235,7 @@ static void maybe_open_gate(struct shunt_ctl *c)
         c->snap_dm_synced != c->sw_id)
         return;
     shunt_log(sh, "switch %u: dom0 synced the device model; flipping", c->sw_id);
-    rtv_shunt_gate_open(&sh->eng, shunt_now_us());
+    rtv_shunt_gate_open(&sh->eng, rtv_now_us());
 }
 
 /* At the gate, every store round trip is blackout: dm-synced-id alone,
@@ -327,7 +328,7 @@ static void sync_ctl(struct shunt_ctl *c)
     int rc;
 
     c->dirty = false;
-    c->last_resync_us = shunt_now_us();
+    c->last_resync_us = rtv_now_us();
     if (c->phase == CTL_QUIESCING && sh->eng.phase == RTV_SHUNT_GATED)
         peek_dm_synced(c);
     rc = shunt_nodes_read(&c->nodes, &snap);
@@ -493,7 +494,7 @@ uint64_t shunt_ctl_next_due(const struct shunt_ctl *c)
 void shunt_ctl_tick(struct shunt_ctl *c)
 {
     struct shunt *sh = c->sh;
-    uint64_t now = shunt_now_us();
+    uint64_t now = rtv_now_us();
     char why[300];
 
     /* Our own bound on the switch. */
