@@ -109,3 +109,57 @@ with tempfile.TemporaryDirectory() as d:
     assert tally.keep_evidence(d, "f", "j", 2, jdir, {"boot": ev["boot"]}) is None
 print("lab selftest: flight parsing, site steps, reports, dom0 pv/pvh machines, mirror lookup, death tally OK")
 PYEOF
+
+# The lab's queue: flights take the lab in order of arrival, a dead
+# waiter's ticket does not block the line, and the wait is bounded.
+"$PY" - "$here" <<'PYEOF'
+import os, sys, tempfile, time, multiprocessing as mp
+sys.path.insert(0, sys.argv[1])
+from rtvlab import labqueue
+
+def waiter(n, lock_path, qdir, order, ready):
+    ready.wait()
+    time.sleep(0.2 * n)                   # arrive in order 0, 1, 2
+    lk = labqueue.take(30, lambda m: None, lock_path, qdir, poll_s=0.05)
+    order.put(n)
+    time.sleep(0.3)                       # run a "flight"
+    lk.close()
+
+with tempfile.TemporaryDirectory() as d:
+    lock_path, qdir = os.path.join(d, "lock"), os.path.join(d, "queue")
+    os.makedirs(qdir)
+    # a ticket older than everyone's, of a process that is gone
+    open(os.path.join(qdir, "%020d-%d" % (1, 2 ** 22 + 7)), "w").close()
+    # the running flight, in a process of its own (a forked waiter would
+    # inherit its locked descriptor and keep the lock past its close)
+    order, ready, taken, release = mp.Queue(), mp.Event(), mp.Event(), mp.Event()
+    def running():
+        lk = labqueue.take(5, lambda m: None, lock_path, qdir, poll_s=0.05)
+        taken.set()
+        release.wait(30)
+        lk.close()
+    holder = mp.Process(target=running)
+    holder.start()
+    assert taken.wait(10)
+    ps = [mp.Process(target=waiter, args=(n, lock_path, qdir, order, ready)) for n in (2, 0, 1)]
+    for p in ps:
+        p.start()
+    ready.set()
+    time.sleep(1.0)                       # all three queued behind the running one
+    release.set()
+    holder.join(10)
+    got = [order.get(timeout=30) for _ in ps]
+    for p in ps:
+        p.join(10)
+    assert got == [0, 1, 2], got
+    assert os.listdir(qdir) == [], os.listdir(qdir)
+    held = labqueue.take(5, lambda m: None, lock_path, qdir, poll_s=0.05)
+    try:
+        labqueue.take(0, lambda m: None, lock_path, qdir, poll_s=0.05)
+        raise AssertionError("a busy lab was taken")
+    except labqueue.GaveUp:
+        pass
+    held.close()
+    assert os.listdir(qdir) == [], os.listdir(qdir)
+print("lab selftest: the lab's queue is first come, first served; dead tickets skipped; bounded")
+PYEOF

@@ -12,7 +12,6 @@ grace period in case dom0 itself hangs).  A job whose attempt ends "broken"
 """
 
 import argparse
-import fcntl
 import html
 import json
 import os
@@ -24,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from . import com2, flightdef, images, tally
+from . import com2, flightdef, images, labqueue, tally
 
 LAB_DIR = flightdef.LAB_DIR
 REPO = images.REPO
@@ -596,6 +595,9 @@ def parse_args(argv):
     ap.add_argument("--job", action="append", help="run only this job (repeatable)")
     ap.add_argument("--hypervisor", choices=["stock", "patched"], help="override the flight's hypervisor")
     ap.add_argument("--retries", type=int, default=2, help="re-runs of a job that came out broken (default 2)")
+    ap.add_argument("--lab-wait", type=int, default=120, metavar="MIN",
+                    help="how long to wait in line for the lab when other flights run or "
+                         "wait (first come, first served; default 120)")
     ap.add_argument("--boot-timeout", type=int, default=600, help="seconds for Xen + dom0 to come up (default 600)")
     ap.add_argument("--build-timeout", type=int, default=900, help="seconds for make install (default 900)")
     ap.add_argument("--no-install", action="store_true",
@@ -682,27 +684,16 @@ def main(argv):
         return 2
     say("images ready after %.0f s" % (now() - t_img))
 
-    # one nested Xen at a time on this machine
-    lock = open("/tmp/rtvirt-lab.lock", "w")
+    # one nested Xen at a time on this machine, in order of arrival
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        say("another flight is running on this machine; waiting for it (at most 60 min)")
-        t0 = now()
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if now() - t0 > 3600:
-                    print("flight: gave up waiting for the other flight", file=sys.stderr)
-                    return 3
-                try:
-                    time.sleep(5)
-                except KeyboardInterrupt:
-                    # withdrawn from the queue (SIGTERM/^C): nothing ran, nothing to report
-                    print("flight: interrupted while waiting for the other flight", file=sys.stderr)
-                    return 2
+        lock = labqueue.take(a.lab_wait * 60, say)
+    except labqueue.GaveUp as e:
+        print("flight: %s" % e, file=sys.stderr)
+        return 3
+    except KeyboardInterrupt:
+        # withdrawn from the queue (SIGTERM/^C): nothing ran, nothing to report
+        print("flight: interrupted while waiting for the other flight", file=sys.stderr)
+        return 2
 
     t_start = now()
 
