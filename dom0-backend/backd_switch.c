@@ -274,16 +274,30 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
 
 /* The machine gave up waiting for the tear-down: the twin stays (its
  * frontend may still come back to it: the engine offers a closed device a
- * new session), so stop watching for its end and never remove it here. */
+ * new session), so stop watching for its end and never remove it here.
+ * The tear-down's close request is taken back: the machine counts a kept
+ * twin as up, so the next switch to a PV mode connects to this one, and
+ * with online = 0 the engine refuses that frontend a new session (Closed
+ * stays Closed): the switch then waits out its bound in "connecting" and
+ * rolls back (make check, bound_passes_rollback_loses_nothing, 1 run in 8
+ * under load: "the shunt did not confirm switch 4 to pv within 5000 ms"). */
 static void ad_keep(void *ctx, rtv_domid_t dom, const char *vdev)
 {
     struct backd_switch *sw = ctx;
     struct sw_dev *v = dev_get(sw, dom, vdev, false);
+    struct blkif_xs_dev d;
+    int rc;
 
     if (v == NULL || !v->down_pending)
         return;
     vbd_watch(sw, v, false);
     v->down_pending = false;
+    d = (struct blkif_xs_dev){ sw->bedomid, dom, v->devid, BLKIF_XS_BTYPE };
+    rc = blkif_xs_reopen(sw->xs, &d);
+    if (rc < 0 && rc != -ENOENT)
+        sw_log(sw, "dom%u %s: cannot take back the close request of PV twin vbd %u: %s "
+               "(the next switch to a PV mode may not connect to it)", dom, vdev, v->devid,
+               strerror(-rc));
     sw_log(sw, "dom%u %s: PV twin vbd %u kept (its tear-down's bound passed)", dom, vdev,
            v->devid);
 }
