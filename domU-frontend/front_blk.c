@@ -1079,10 +1079,12 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
     f->watching = true;
     set_state(f, XenbusStateInitialising);
 
+    /* A failed wait is the bound passing: say which, so a caller with its
+     * own bound (the shunt's switch) can tell it from a refusal. */
     rc = wait_be(f, 1u << XenbusStateInitWait, timeout);
     if (rc < 0) {
-        set_msg(msg, mlen, "backend %s did not reach InitWait (state %d)", expect,
-                be_state(f));
+        set_msg(msg, mlen, "backend %s did not reach InitWait within %d ms (state %d)",
+                expect, timeout, be_state(f));
         goto fail;
     }
     rc = session_init(f, msg, mlen);
@@ -1092,9 +1094,13 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
                     (1u << XenbusStateClosed), timeout);
     if (rc != XenbusStateConnected) {
         if (rc >= 0)
+            set_msg(msg, mlen, "backend %s closed instead of connecting (state %d)",
+                    expect, rc);
+        else
+            set_msg(msg, mlen, "backend %s did not connect within %d ms (state %d)",
+                    expect, timeout, be_state(f));
+        if (rc >= 0)
             rc = -ECONNREFUSED;
-        set_msg(msg, mlen, "backend %s did not connect (state %d)", expect,
-                be_state(f));
         goto fail;
     }
     rc = session_connect(f, msg, mlen);

@@ -309,6 +309,14 @@ void shunt_ctl_pv_job_done(struct shunt_ctl *c, enum pv_helper_job job, int rc,
     }
     if (c->phase != CTL_CONNECTING || c->connect_pending)
         return;   /* abandoned meanwhile: tick closes the unused frontend */
+    if (rc == -ETIMEDOUT) {
+        /* The frontend had what was left of the switch's bound: it is that
+         * bound that passed, worded as the tick words it. */
+        snprintf(why, sizeof(why), "connecting the PV frontend to vbd %u took longer than "
+                 "%u ms (%s)", c->sw_devid, c->sw_timeout_ms, msg && msg[0] ? msg : "");
+        fail_switch(c, why);
+        return;
+    }
     if (rc < 0) {
         snprintf(why, sizeof(why), "cannot connect the PV frontend to vbd %u: %s",
                  c->sw_devid, msg && msg[0] ? msg : strerror(-rc));

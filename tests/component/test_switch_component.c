@@ -1124,7 +1124,7 @@ START_TEST(bound_passes_rollback_loses_nothing)
                 plan[i], st.result, st.state, st.error);
         ck_assert_str_eq(st.result, "rolled-back");
         ck_assert_str_eq(st.state, "emulated");
-        ck_assert(strstr(st.error, "100 ms") != NULL);
+        ck_assert_msg(strstr(st.error, "100 ms") != NULL, "%s", st.error);
         rolled++;
     }
     /* A sane bound works again from there. */
