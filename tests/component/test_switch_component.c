@@ -1109,7 +1109,7 @@ START_TEST(bound_passes_rollback_loses_nothing)
     struct guest_report grep;
     struct rtv_err err = { 0, "" };
     static const char *const plan[] = { "pv", "selective", "pv" };
-    unsigned rolled = 0;
+    unsigned rolled = 0, by_shunt = 0;
 
     rig_start(&r, 150, 4242);
     for (unsigned i = 0; i < sizeof(plan) / sizeof(plan[0]); i++) {
@@ -1126,6 +1126,7 @@ START_TEST(bound_passes_rollback_loses_nothing)
         ck_assert_str_eq(st.state, "emulated");
         ck_assert_msg(strstr(st.error, "100 ms") != NULL, "%s", st.error);
         rolled++;
+        by_shunt += strncmp(st.error, "the shunt rolled back", 21) == 0;
     }
     /* A sane bound works again from there. */
     struct rtv_ctl_status st;
@@ -1138,7 +1139,12 @@ START_TEST(bound_passes_rollback_loses_nothing)
     check_stable(&r, &st);
     rig_stop(&r, &lres, &grep);
     ck_assert_uint_eq(rolled, 3);
-    ck_assert_uint_ge(grep.st.aborts, 3);
+    /* Each switch the shunt rolled back itself it counts as given up.  The
+     * others may have ended before it even began one: dom0's bound passed
+     * first (load 20: 3 runs of 85 had "the shunt did not confirm switch 2
+     * to selective within 100 ms" 3 ms after state switching-to-selective,
+     * and the shunt's count was 2), so only those are certain. */
+    ck_assert_uint_ge(grep.st.aborts, by_shunt);
 }
 END_TEST
 
