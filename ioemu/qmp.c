@@ -147,9 +147,13 @@ int rtv_qmp_exec(struct rtv_qmp *q, const char *cmd, json_object *args,
             json_object_put(msg);
             return rc;
         }
+        /* What came is the only clue to a peer out of step (make check saw
+         * this once after qmp_capabilities, and could not say what came). */
+        rc = rtv_err_set(err, EPROTO, "qmp: %s: answer has neither return nor error: "
+                         "%.200s", cmd,
+                         json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN));
         json_object_put(msg);
-        return rtv_err_set(err, EPROTO, "qmp: %s: answer has neither return nor error",
-                           cmd);
+        return rc;
     }
 }
 

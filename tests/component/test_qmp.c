@@ -270,6 +270,30 @@ static struct rtv_qmp *scripted(const char *stream, int *peer)
 #define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, " \
                  "\"major\": 7}}, \"capabilities\": []}}\r\n{\"return\": {}}\r\n"
 
+/* An answer that is neither return nor error (here a second greeting)
+ * fails the command, and the error shows what came: make check once saw
+ * "qmp_capabilities: answer has neither return nor error" from a real qemu
+ * under load (connects_and_finds_block_devices), with no way to tell what
+ * qemu had sent. */
+START_TEST(answer_out_of_step_is_shown)
+{
+    static const char hello[] = "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, "
+                                "\"minor\": 2, \"major\": 7}}, \"capabilities\": []}}\r\n";
+    struct rtv_qmp *q = NULL;
+    int sv[2];
+
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(write(sv[1], hello, strlen(hello)), (ssize_t)strlen(hello));
+    shutdown(sv[1], SHUT_WR);
+    ck_assert_int_eq(rtv_qmp_attach(sv[0], 1000, &q, &err), -EPROTO);
+    ck_assert_ptr_null(q);
+    ck_assert_contains(err.msg, "qmp_capabilities: answer has neither return nor error: "
+                                "{\"QMP\":{\"version\"");
+    close(sv[1]);
+}
+END_TEST
+
 /* Found by tests/fuzz/fuzz_qmp: query-block answered with an object made
  * json-c assert (json_object_array_length), killing rtvirt-backd; null
  * names and files were read as strings. */
@@ -311,6 +335,7 @@ static Suite *qmp_suite(void)
     tcase_add_test(tc, drive_sync_refuses_a_format_with_its_own_state);
     tcase_add_test(tc, silent_peer_times_out);
     tcase_add_test(tc, event_before_the_greeting_is_skipped);
+    tcase_add_test(tc, answer_out_of_step_is_shown);
     tcase_add_test(tc, vanished_qemu_is_an_error_not_a_crash);
     tcase_add_test(tc, hostile_query_block_is_an_error_not_a_crash);
     suite_add_tcase(s, tc);
