@@ -38,6 +38,10 @@ struct backd_config {
     bool     discard;               /* advertise feature-discard */
     bool     barrier;               /* advertise feature-barrier */
     unsigned max_persistent_grants; /* per device */
+    /* Where the ring journals live (a tmpfs directory that outlives the
+     * process); NULL: none, and a restarted daemon cannot take over the
+     * rings its predecessor served (backd_journal.h). */
+    const char *state_dir;
     bool     verbose;
 };
 
@@ -65,7 +69,9 @@ struct backd_stats {
     unsigned long long requests, errors, halted_rings, connects,
                        persistent_hits, persistent_maps, indirect, discards,
                        flushes, barriers_waited,
-                       persistent_refused; /* grants a persistent map was refused for */
+                       persistent_refused, /* grants a persistent map was refused for */
+                       takeovers,   /* live rings taken over from a killed predecessor */
+                       replayed;    /* its unanswered requests executed again */
     long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
 };

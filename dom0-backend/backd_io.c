@@ -14,6 +14,7 @@
  */
 #include "backd_priv.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
@@ -111,9 +112,16 @@ static void req_finish(struct backd_req *req)
     if (req->status != BLKIF_RSP_OKAY)
         b->st.errors++;
     /* A halted ring gets no more writes from us: the frontend broke it. */
-    if (!q->halted && q->connected &&
-        rtv_blkif_ring_respond(&q->ring, req->r.id, req->r.operation, req->status))
-        queue_notify(q);
+    if (!q->halted && q->connected) {
+        /* Journaled before the slot is overwritten: a successor knows this
+         * response went out once the shared rsp_prod is past it. */
+        if (q->jr != NULL)
+            backd_journal_responding(q->jr, (unsigned)(req - q->reqs), q->ring.rsp_prod_pvt);
+        if (rtv_blkif_ring_respond(&q->ring, req->r.id, req->r.operation, req->status))
+            queue_notify(q);
+    }
+    if (q->jr != NULL)
+        backd_journal_free(q->jr, (unsigned)(req - q->reqs));
     if (req->r.drain)
         q->plugged = false;
     req->next_free = q->free;
@@ -263,25 +271,15 @@ static enum rtv_blkif_verdict req_indirect(struct backd_req *req, int *err)
     return v;
 }
 
-static void handle_request(struct backd_queue *q, const struct blkif_request *copy)
+/* Serves copy in slot req (taken off the free list, counted in flight). */
+static void serve_request(struct backd_queue *q, struct backd_req *req,
+                          const struct blkif_request *copy)
 {
     struct backd_dev *d = q->dev;
     struct backd *b = d->b;
-    struct backd_req *req = q->free;
     enum rtv_blkif_verdict v;
     int err = 0;
 
-    if (req == NULL) {
-        /* rtv_blkif_ring_take() never hands out more requests than the ring
-         * has response slots, and we keep that many; halting is the safe
-         * answer if our own bookkeeping is ever wrong. */
-        backd_err("dom%u/%u q%u: no free request slot; halting", d->domid,
-                  d->devid, q->idx);
-        q->halted = true;
-        return;
-    }
-    q->free = req->next_free;
-    q->inflight++;
     b->st.requests++;
     req->q = q;
     req->map = NULL;
@@ -327,6 +325,49 @@ static void handle_request(struct backd_queue *q, const struct blkif_request *co
     req_submit(req);
 }
 
+/* A request just taken off the ring (its index is req_cons - 1). */
+static void handle_request(struct backd_queue *q, const struct blkif_request *copy)
+{
+    struct backd_dev *d = q->dev;
+    struct backd_req *req = q->free;
+
+    if (req == NULL) {
+        /* rtv_blkif_ring_take() never hands out more requests than the ring
+         * has response slots, and we keep that many; halting is the safe
+         * answer if our own bookkeeping is ever wrong. */
+        backd_err("dom%u/%u q%u: no free request slot; halting", d->domid,
+                  d->devid, q->idx);
+        q->halted = true;
+        return;
+    }
+    q->free = req->next_free;
+    q->inflight++;
+    if (q->jr != NULL)
+        backd_journal_taken(q->jr, (unsigned)(req - q->reqs), q->ring.req_cons - 1, copy);
+    serve_request(q, req, copy);
+}
+
+/* The predecessor's unanswered requests, in the order it took them; their
+ * slots were kept off the free list and are still journaled as taken. */
+static void replay_requests(struct backd_queue *q)
+{
+    while (q->replay_next < q->replay_n && !q->plugged && !q->halted) {
+        unsigned k = q->replay_next++;
+        struct backd_req *req = &q->reqs[q->replay_slot[k]];
+
+        q->inflight++;
+        q->dev->b->st.replayed++;
+        serve_request(q, req, &q->replay[k]);
+    }
+    if (q->replay_next == q->replay_n && q->replay != NULL) {
+        free(q->replay);
+        free(q->replay_slot);
+        q->replay = NULL;
+        q->replay_slot = NULL;
+        q->replay_n = q->replay_next = 0;
+    }
+}
+
 void backd_queue_kick(struct backd_queue *q)
 {
     struct backd_dev *d = q->dev;
@@ -334,7 +375,9 @@ void backd_queue_kick(struct backd_queue *q)
     RING_IDX rp;
     int more;
 
-    while (q->connected && !q->halted && !q->plugged && !d->quiescing) {
+    if (q->connected && !q->halted && !d->quiescing)
+        replay_requests(q);
+    while (q->connected && !q->halted && !q->plugged && !d->quiescing && q->replay == NULL) {
         if (rtv_blkif_ring_peek(&q->ring, &rp) < 0) {
             backd_err("dom%u/%u q%u: request producer overflow (prod %u, "
                       "rsp_prod_pvt %u, size %u); ring halted", d->domid,
@@ -360,14 +403,70 @@ void backd_queue_kick(struct backd_queue *q)
 
 /* ---- connect / disconnect -------------------------------------------------------- */
 
+/* Journal of a ring just connected: picked up from a killed predecessor
+ * (takeover: the ring's indexes and the requests to serve again come from
+ * it), or a new one.  Returns 0, or -errno for a takeover that cannot be. */
+static int queue_journal(struct backd_queue *q, const rtv_gref_t *refs, unsigned nr_pages,
+                         rtv_port_t remote_port, bool takeover, char *why, size_t why_len)
+{
+    struct backd_dev *d = q->dev;
+    struct backd *b = d->b;
+    struct backd_journal_ring jr = {
+        .domid = d->domid, .devid = d->devid, .queue = q->idx, .nr_pages = nr_pages,
+        .remote_port = remote_port, .ring_size = RING_SIZE(&q->ring),
+    };
+    unsigned n = jr.ring_size;
+
+    for (unsigned i = 0; i < nr_pages; i++)
+        jr.refs[i] = refs[i];
+    if (!takeover) {
+        q->jr = backd_journal_create(b->cfg.state_dir, &jr);
+        if (q->jr == NULL)
+            backd_err("dom%u/%u q%u: cannot make the ring journal in %s (%s): a "
+                      "restarted daemon will not be able to take this ring over",
+                      d->domid, d->devid, q->idx, b->cfg.state_dir, strerror(errno));
+        return 0;
+    }
+    q->jr = backd_journal_open(b->cfg.state_dir, &jr, why, why_len);
+    if (q->jr == NULL)
+        return -ESTALE;
+    q->replay_slot = calloc(n, sizeof(*q->replay_slot));
+    q->replay = calloc(n, sizeof(*q->replay));
+    if (q->replay_slot == NULL || q->replay == NULL) {
+        snprintf(why, why_len, "out of memory");
+        free(q->replay_slot);
+        free(q->replay);
+        q->replay_slot = NULL;
+        q->replay = NULL;
+        backd_journal_close(q->jr, true);
+        q->jr = NULL;
+        return -ENOMEM;
+    }
+    /* The shared rsp_prod is what the frontend saw answered; the frontend
+     * could scribble on it, but then only its own requests are wrong and
+     * every later step is checked against our private indexes as usual. */
+    RING_IDX rsp_prod = *(volatile RING_IDX *)&q->ring.sring->rsp_prod;
+    RING_IDX req_cons;
+
+    xen_rmb();
+    q->replay_n = backd_journal_recover(q->jr, rsp_prod, q->replay_slot, q->replay,
+                                        &req_cons);
+    q->replay_next = 0;
+    q->ring.rsp_prod_pvt = rsp_prod;
+    q->ring.req_cons = req_cons;
+    return 0;
+}
+
 int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
-                        unsigned nr_pages, rtv_port_t remote_port)
+                        unsigned nr_pages, rtv_port_t remote_port, bool takeover,
+                        char *why, size_t why_len)
 {
     struct backd_dev *d = q->dev;
     struct backd *b = d->b;
     unsigned size = nr_pages * RTV_BLKIF_PAGE_SIZE;
     int rc;
 
+    assert(!takeover || b->cfg.state_dir != NULL);   /* backd_xs.c asks only then */
     q->sring = b->x->gnt->ops->map(b->x->gnt, d->domid, nr_pages, refs, true);
     if (q->sring == NULL) {
         rc = -errno;
@@ -397,7 +496,16 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
                       ? b->cfg.max_indirect_segs : BLKIF_MAX_SEGMENTS_PER_REQUEST;
     q->reqs = calloc(n, sizeof(*q->reqs));
     q->iov_pool = calloc((size_t)n * max_segs, sizeof(*q->iov_pool));
-    if (q->reqs == NULL || q->iov_pool == NULL) {
+    q->jr = NULL;
+    q->replay = NULL;
+    q->replay_slot = NULL;
+    q->replay_n = q->replay_next = 0;
+    rc = 0;
+    if (q->reqs == NULL || q->iov_pool == NULL)
+        rc = -ENOMEM;
+    else if (b->cfg.state_dir != NULL)
+        rc = queue_journal(q, refs, nr_pages, remote_port, takeover, why, why_len);
+    if (rc < 0) {
         free(q->reqs);
         free(q->iov_pool);
         q->reqs = NULL;
@@ -406,11 +514,18 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
         b->x->gnt->ops->unmap(b->x->gnt, q->sring, nr_pages);
         b->st.mapped_pages -= nr_pages;
         q->sring = NULL;
-        return -ENOMEM;
+        return rc;
     }
     q->free = NULL;
     for (unsigned i = n; i-- > 0;) {
+        bool replaying = false;
+
         q->reqs[i].iov = q->iov_pool + (size_t)i * max_segs;
+        q->reqs[i].q = q;
+        for (unsigned k = 0; k < q->replay_n; k++)
+            replaying = replaying || q->replay_slot[k] == i;
+        if (replaying)
+            continue;       /* still the predecessor's: replay_requests() */
         q->reqs[i].next_free = q->free;
         q->free = &q->reqs[i];
     }
@@ -422,13 +537,20 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
 }
 
 /* Only called with nothing in flight on the queue. */
-void backd_queue_disconnect(struct backd_queue *q)
+void backd_queue_disconnect(struct backd_queue *q, bool keep_journal)
 {
     struct backd *b = q->dev->b;
 
     if (!q->connected)
         return;
     q->connected = false;
+    backd_journal_close(q->jr, keep_journal);
+    q->jr = NULL;
+    free(q->replay);
+    free(q->replay_slot);
+    q->replay = NULL;
+    q->replay_slot = NULL;
+    q->replay_n = q->replay_next = 0;
     b->x->evtchn->ops->unbind(b->x->evtchn, q->port);
     b->x->gnt->ops->unmap(b->x->gnt, q->sring, q->nr_ring_pages);
     b->st.mapped_pages -= q->nr_ring_pages;

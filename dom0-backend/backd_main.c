@@ -7,6 +7,7 @@
  *                [--no-persistent]
  *                [--no-discard] [--no-barrier] [--max-queues N]
  *                [--max-ring-page-order N] [--max-indirect-segments N]
+ *                [--state-dir DIR | --no-takeover]
  *
  * Serves every device written under
  * /local/domain/<self>/backend/vbd3/<domid>/<devid> (rtvirt-vbd attach, the
@@ -16,10 +17,14 @@
  * requests for every managed device (xl-rtvirt manage), bringing up each PV
  * twin as one of the 1000 whole xvd disks from VDEV on (default xvdaaa;
  * backd_switch.h says why that form).  Presence is
- * published in /local/domain/0/rtvirt/backd.
+ * published in /local/domain/0/rtvirt/backd.  The ring journals that let a
+ * restarted daemon take over the live rings (backd_journal.h) live in
+ * --state-dir (default BACKD_STATE_DIR, tmpfs: they must outlive the
+ * process, and mean nothing after a reboot).
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +41,9 @@
 
 #define BACKD_STATE_PATH "/local/domain/0/rtvirt/backd/state"
 #define BACKD_PID_PATH   "/local/domain/0/rtvirt/backd/pid"
+#ifndef BACKD_STATE_DIR
+#define BACKD_STATE_DIR  "/run/rtvirt-backd"
+#endif
 
 static struct backd *the_backd;
 
@@ -51,6 +59,7 @@ static int usage(void)
     fprintf(stderr, "usage: rtvirt-backd [-v] [--no-switch] [--twin-base VDEV] "
                     "[--no-persistent] [--no-discard] [--no-barrier] [--max-queues N] "
                     "[--max-ring-page-order N] [--max-indirect-segments N]\n"
+                    "       [--state-dir DIR | --no-takeover]\n"
                     "  --no-switch     serve vbds only; do not answer switch requests\n"
                     "  --twin-base VDEV  PV twins of switched disks are the %u whole xvd disks\n"
                     "                  from VDEV on (default %s; an extended one: xvdq..)\n"
@@ -60,8 +69,13 @@ static int usage(void)
                     "  --qmp-timeout MS  bound on each exchange with qemu's monitor (default\n"
                     "                  %u, 100..600000); past it the switch is rolled back\n"
                     "  --no-qmp        no device model in dom0 to sync (stub domains): flip\n"
-                    "                  without it\n", BACKD_SWITCH_DEVID_SPAN, BACKD_SWITCH_TWIN_BASE,
-                    BACKD_SWITCH_QMP_DIR, BACKD_SWITCH_QMP_TIMEOUT_MS);
+                    "                  without it\n"
+                    "  --state-dir DIR ring journals (default %s, tmpfs): a restarted daemon\n"
+                    "                  takes over the live rings its predecessor served\n"
+                    "  --no-takeover   no journals: after a restart a guest's blkfront waits\n"
+                    "                  for a backend forever\n", BACKD_SWITCH_DEVID_SPAN,
+                    BACKD_SWITCH_TWIN_BASE, BACKD_SWITCH_QMP_DIR, BACKD_SWITCH_QMP_TIMEOUT_MS,
+                    BACKD_STATE_DIR);
     return 2;
 }
 
@@ -131,6 +145,7 @@ int main(int argc, char **argv)
     int rc;
 
     backd_config_default(&cfg);
+    cfg.state_dir = BACKD_STATE_DIR;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
 
@@ -154,6 +169,13 @@ int main(int argc, char **argv)
                 return usage();
             }
         }
+        else if (strcmp(a, "--state-dir") == 0) {
+            if (++i >= argc)
+                return usage();
+            cfg.state_dir = argv[i];
+        }
+        else if (strcmp(a, "--no-takeover") == 0)
+            cfg.state_dir = NULL;
         else if (strcmp(a, "--twin-base") == 0) {
             if (++i >= argc)
                 return usage();
@@ -184,6 +206,10 @@ int main(int argc, char **argv)
         return usage();
     }
 
+    if (cfg.state_dir != NULL && mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST) {
+        fprintf(stderr, "rtvirt-backd: --state-dir %s: %s\n", cfg.state_dir, strerror(errno));
+        return 1;
+    }
     rc = rtv_xen_open(&x, RTV_XEN_ALL, &err);
     if (rc < 0) {
         fprintf(stderr, "rtvirt-backd: %s\n", err.msg);

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 
 #include "backd.h"
+#include "backd_journal.h"
 #include "rtvirt/blkif_req.h"
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/xs_schema.h"
@@ -48,6 +49,12 @@ struct backd_queue {
     struct backd_req *reqs;    /* RING_SIZE slots */
     struct iovec *iov_pool;    /* RING_SIZE * max_segs, sized by the config */
     struct backd_req *free;
+    struct backd_journal *jr;  /* NULL: no state dir, or it could not be made */
+    /* Taken over from a killed predecessor: its unanswered requests, served
+     * before anything new is taken off the ring (backd_queue_kick). */
+    unsigned *replay_slot;
+    struct blkif_request *replay;
+    unsigned replay_n, replay_next;
 };
 
 /* Persistent grant cache: open addressing on gref. */
@@ -94,6 +101,7 @@ struct backd {
     struct backd_dev *devs;
     struct backd_stats st;
     struct backd_switch *sw;   /* the live switch run in our loop, or NULL */
+    bool stopping;             /* backd_free: keep the journals for the next one */
 };
 
 #define backd_log(b, ...) do { if ((b)->cfg.verbose) { \
@@ -102,9 +110,13 @@ struct backd {
     fputc('\n', stderr); } while (0)
 
 /* backd_io.c */
+/* takeover: the ring is live and a killed predecessor served it; pick up
+ * where it stopped from its journal (why[] says what is missing). */
 int  backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
-                         unsigned nr_pages, rtv_port_t remote_port);
-void backd_queue_disconnect(struct backd_queue *q);
+                         unsigned nr_pages, rtv_port_t remote_port, bool takeover,
+                         char *why, size_t why_len);
+/* keep_journal: the ring lives on (the daemon stops), leave its journal. */
+void backd_queue_disconnect(struct backd_queue *q, bool keep_journal);
 void backd_queue_kick(struct backd_queue *q);
 void backd_handle_evtchn(struct backd *b);
 void backd_handle_completions(struct backd *b);

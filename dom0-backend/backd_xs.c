@@ -243,6 +243,64 @@ static int open_image(struct backd_dev *d)
     return 0;
 }
 
+static int dev_connect(struct backd_dev *d, bool takeover, char *why, size_t why_len);
+
+static void dev_watch_frontend(struct backd_dev *d)
+{
+    snprintf(d->watch_token, sizeof(d->watch_token), "fe:%u:%u", d->domid, d->devid);
+    if (blkif_xs_path(d->fe_state_path, sizeof(d->fe_state_path), &d->xd,
+                      RTV_XS_VBD_FE_STATE, 0, 0) == 0 &&
+        rtv_xs_watch(d->b->x->xs, d->fe_state_path, d->watch_token) == 0)
+        d->fe_watched = true;
+    else
+        backd_err("dom%u/%u: cannot watch the frontend state", d->domid, d->devid);
+}
+
+/*
+ * A device found Connected on both ends: a predecessor of ours served it
+ * and was killed (or stopped).  The stock blkfront never re-initialises a
+ * Connected ring for a backend that offers a new session (it ignores
+ * InitWait then, blkback_changed()), and its requests on the ring wait for
+ * an answer forever, so the ring is taken over as it is: mapped again from
+ * the frontend's ring-ref/event-channel, its indexes and unanswered
+ * requests restored from the journals (backd_journal.h).  The frontend
+ * sees a stall, no error and no state change.  False: not possible (the
+ * reason logged); the caller offers a new session as before.
+ */
+static bool dev_takeover(struct backd_dev *d)
+{
+    struct backd *b = d->b;
+    unsigned long long fe, be;
+    char why[300] = "";
+
+    if (rd_uint(d, RTV_XS_VBD_BE_STATE, 0, 0, 8, false, 0, &be) < 0 ||
+        be != XenbusStateConnected ||
+        rd_uint(d, RTV_XS_VBD_FE_STATE, 0, 0, 8, false, 0, &fe) < 0 ||
+        fe != XenbusStateConnected)
+        return false;       /* not live: the usual handshake */
+    if (dev_connect(d, true, why, sizeof(why)) < 0) {
+        backd_err("dom%u/%u: found Connected, cannot take the ring over (%s): offering "
+                  "a new session; a stock blkfront will not take it", d->domid, d->devid,
+                  why[0] ? why : "see above");
+        return false;
+    }
+    d->be_state = XenbusStateConnected;
+    b->st.takeovers++;
+    unsigned replay = 0;
+    for (unsigned i = 0; i < d->nr_queues; i++)
+        replay += d->q[i].replay_n;
+    backd_err("dom%u/%u: took over the live ring(s) of a previous rtvirt-backd: %u "
+              "queue(s), %u unanswered request(s) to serve again", d->domid, d->devid,
+              d->nr_queues, replay);
+    for (unsigned i = 0; i < d->nr_queues; i++) {
+        /* The predecessor may have died between a response and its
+         * notification: tell the frontend to look. */
+        b->x->evtchn->ops->notify(b->x->evtchn, d->q[i].port);
+        backd_queue_kick(&d->q[i]);
+    }
+    return true;
+}
+
 static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned devid)
 {
     struct backd_dev *d = calloc(1, sizeof(*d));
@@ -291,6 +349,13 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
         publish_state(d, XenbusStateClosing);
         return d;
     }
+    if (b->cfg.state_dir != NULL) {
+        if (dev_takeover(d)) {
+            dev_watch_frontend(d);
+            return d;
+        }
+        backd_journal_remove_dev(b->cfg.state_dir, domid, devid);
+    }
     struct features_txn ft = { d };
     rc = rtv_xs_transact(b->x->xs, 0, write_features, &ft);
     if (rc < 0) {
@@ -299,13 +364,7 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
         return d;
     }
     d->be_state = XenbusStateInitWait;
-    snprintf(d->watch_token, sizeof(d->watch_token), "fe:%u:%u", domid, devid);
-    if (blkif_xs_path(d->fe_state_path, sizeof(d->fe_state_path), &d->xd,
-                      RTV_XS_VBD_FE_STATE, 0, 0) == 0 &&
-        rtv_xs_watch(b->x->xs, d->fe_state_path, d->watch_token) == 0)
-        d->fe_watched = true;
-    else
-        backd_err("dom%u/%u: cannot watch the frontend state", domid, devid);
+    dev_watch_frontend(d);
     backd_log(b, "dom%u/%u: new device, InitWait", domid, devid);
     return d;
 }
@@ -314,8 +373,11 @@ void backd_dev_free(struct backd_dev *d)
 {
     struct backd *b = d->b;
 
+    /* A daemon that stops leaves the rings live (the frontends stay
+     * Connected) and their journals for the next incarnation to take over;
+     * a device that goes takes its journals with it. */
     for (unsigned i = 0; i < d->nr_queues; i++)
-        backd_queue_disconnect(&d->q[i]);
+        backd_queue_disconnect(&d->q[i], b->stopping);
     backd_pgnt_flush(d);
     free(d->pg);
     if (d->fe_watched)
@@ -338,7 +400,8 @@ void backd_dev_free(struct backd_dev *d)
 /* Reads queue qi's ring references and event channel (the top-level nodes
  * for a single queue, queue-N/ ones with multi-queue) and connects it. */
 static int connect_queue(struct backd_dev *d, struct backd_queue *q, unsigned qi,
-                         bool multi, unsigned order)
+                         bool multi, unsigned order, bool takeover, char *why,
+                         size_t why_len)
 {
     rtv_gref_t refs[BLKIF_XS_MAX_RING_PAGES];
     unsigned long long v;
@@ -365,14 +428,17 @@ static int connect_queue(struct backd_dev *d, struct backd_queue *q, unsigned qi
         report_error(d, "queue %u: bad or missing event-channel (%s)", qi, strerror(-rc));
         return rc;
     }
-    rc = backd_queue_connect(q, refs, n, (rtv_port_t)v);
-    if (rc < 0)
+    rc = backd_queue_connect(q, refs, n, (rtv_port_t)v, takeover, why, why_len);
+    if (rc < 0 && !takeover)
         report_error(d, "queue %u: cannot map ring or bind event channel: %s", qi,
                      strerror(-rc));
     return rc;
 }
 
-static int dev_connect(struct backd_dev *d)
+/* takeover: the rings are live (a killed predecessor served them); a
+ * failure is not reported as the device's (the caller falls back to a new
+ * session) and why[] says what was missing. */
+static int dev_connect(struct backd_dev *d, bool takeover, char *why, size_t why_len)
 {
     struct backd *b = d->b;
     unsigned long long nq, order, pers;
@@ -403,10 +469,13 @@ static int dev_connect(struct backd_dev *d)
     d->nr_queues = 0;
     d->quiescing = false;
     for (unsigned i = 0; i < nq; i++) {
-        rc = connect_queue(d, &d->q[i], i, nq > 1, (unsigned)order);
+        rc = connect_queue(d, &d->q[i], i, nq > 1, (unsigned)order, takeover, why,
+                           why_len);
         if (rc < 0) {
+            /* A takeover given up keeps the journals it opened: the caller
+             * removes them all once it has decided. */
             for (unsigned j = 0; j < i; j++)
-                backd_queue_disconnect(&d->q[j]);
+                backd_queue_disconnect(&d->q[j], takeover);
             return rc;
         }
         d->nr_queues = i + 1;
@@ -440,7 +509,7 @@ static bool dev_quiesce_disconnect(struct backd_dev *d)
         return false;
     }
     for (unsigned i = 0; i < d->nr_queues; i++)
-        backd_queue_disconnect(&d->q[i]);
+        backd_queue_disconnect(&d->q[i], false);
     d->nr_queues = 0;
     backd_pgnt_flush(d);
     return true;
@@ -492,7 +561,9 @@ void backd_dev_update(struct backd_dev *d)
     case XenbusStateConnected:
         if (d->be_state == XenbusStateInitWait && !d->failed && online &&
             fe == XenbusStateInitialised) {
-            if (dev_connect(d) < 0) {
+            char why[8] = "";
+
+            if (dev_connect(d, false, why, sizeof(why)) < 0) {
                 publish_state(d, XenbusStateClosing);
                 break;
             }
@@ -500,8 +571,9 @@ void backd_dev_update(struct backd_dev *d)
             for (unsigned i = 0; i < d->nr_queues; i++)
                 backd_queue_kick(&d->q[i]);
         }
-        /* A frontend still Connected to a ring we do not know (we were
-         * restarted) must re-initialise first: we wait in InitWait. */
+        /* A frontend still Connected to a ring we could not take over
+         * (dev_new: no journal) must re-initialise first: we wait in
+         * InitWait. */
         break;
     case XenbusStateClosing:
         if (!dev_quiesce_disconnect(d))
@@ -655,6 +727,7 @@ void backd_free(struct backd *b)
 {
     if (b == NULL)
         return;
+    b->stopping = true;
     /* Let running I/O finish before the pages it targets are unmapped. */
     for (int tries = 0; tries < 1000; tries++) {
         unsigned n = 0;

@@ -267,16 +267,19 @@ static int local_unmask(struct rtv_evtchn *ev, rtv_port_t port)
     return 0;
 }
 
+void evtchn_slot_closed(struct rtv_local_hub *hub, uint32_t slot)
+{
+    for (uint32_t i = 0; i < hub->hdr->cfg.max_ports; i++)
+        if (hub->ports[i].state != PORT_FREE && hub->ports[i].conn == slot)
+            port_close(hub, i);
+    hub->conns[slot].pq_head = 0;
+    hub->conns[slot].pq_count = 0;
+    hub_fd_drain(hub->evtchn_fd[slot]);
+}
+
 void evtchn_conn_closed(struct local_conn *c)
 {
-    struct rtv_local_hub *hub = c->hub;
-
-    for (uint32_t i = 0; i < hub->hdr->cfg.max_ports; i++)
-        if (hub->ports[i].state != PORT_FREE && hub->ports[i].conn == c->slot)
-            port_close(hub, i);
-    hub->conns[c->slot].pq_head = 0;
-    hub->conns[c->slot].pq_count = 0;
-    hub_fd_drain(hub->evtchn_fd[c->slot]);
+    evtchn_slot_closed(c->hub, c->slot);
 }
 
 void evtchn_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid)

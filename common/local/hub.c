@@ -6,6 +6,7 @@
 #include "hub_private.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -242,6 +243,29 @@ void rtv_local_hub_free(struct rtv_local_hub *hub)
     free(hub);
 }
 
+/*
+ * Locked.  A process killed with connections open (kill -9 of a daemon in
+ * the component tests) closes nothing itself; on Xen its kernel closes
+ * /dev/xen/evtchn, whose interdomain ports then fall back to unbound on the
+ * peer's side (so a restarted backend can bind the frontend's port again),
+ * and xenstored drops its watches.  Done here for every connection whose
+ * opener is gone, whenever a connection is opened.  Its slot stays taken
+ * (its transactions and grant mappings are not tracked per slot; release
+ * of the domain clears those), only marked reaped.
+ */
+static void hub_reap_dead(struct rtv_local_hub *hub)
+{
+    for (uint32_t i = 0; i < hub->hdr->cfg.max_conns; i++) {
+        struct hub_conn *hc = &hub->conns[i];
+
+        if (!hc->in_use || hc->pid <= 0 || kill(hc->pid, 0) == 0 || errno != ESRCH)
+            continue;
+        evtchn_slot_closed(hub, i);
+        store_slot_watches_closed(hub, i);
+        hc->pid = 0;
+    }
+}
+
 int rtv_local_open(struct rtv_local_hub *hub, rtv_domid_t domid,
                    unsigned parts, struct rtv_xen *out)
 {
@@ -254,6 +278,7 @@ int rtv_local_open(struct rtv_local_hub *hub, rtv_domid_t domid,
         return -ENOMEM;
 
     hub_lock(hub);
+    hub_reap_dead(hub);
     uint32_t slot = HUB_NONE;
     for (uint32_t i = 0; i < hub->hdr->cfg.max_conns; i++) {
         if (!hub->conns[i].in_use) {

@@ -220,6 +220,10 @@ void store_fire_special(struct rtv_local_hub *hub, const char *special);
 void grants_conn_closed(struct local_conn *c);          /* unlocked */
 void grants_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid);
 void evtchn_conn_closed(struct local_conn *c);          /* locked */
+/* Locked: what the kernel does when a process dies with its evtchn and
+ * xenstore fds open (hub_reap_dead()). */
+void evtchn_slot_closed(struct rtv_local_hub *hub, uint32_t slot);
+void store_slot_watches_closed(struct rtv_local_hub *hub, uint32_t slot);
 void evtchn_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid);
 
 /* ---- test-only hooks -------------------------------------------------------- */

@@ -1092,18 +1092,21 @@ out:
     return rc;
 }
 
+void store_slot_watches_closed(struct rtv_local_hub *hub, uint32_t slot)
+{
+    for (uint32_t i = 0; i < hub->hdr->cfg.max_watches; i++)
+        if (hub->watches[i].in_use && hub->watches[i].conn == slot)
+            memset(&hub->watches[i], 0, sizeof(hub->watches[i]));
+    hub->conns[slot].evq_head = 0;
+    hub->conns[slot].evq_count = 0;
+    hub_fd_drain(hub->watch_fd[slot]);
+}
+
 void store_conn_closed(struct local_conn *c)
 {
-    struct rtv_local_hub *hub = c->hub;
-
-    for (uint32_t i = 0; i < hub->hdr->cfg.max_watches; i++)
-        if (hub->watches[i].in_use && hub->watches[i].conn == c->slot)
-            memset(&hub->watches[i], 0, sizeof(hub->watches[i]));
     while (c->txns != NULL)
         txn_drop(c, c->txns);
-    hub->conns[c->slot].evq_head = 0;
-    hub->conns[c->slot].evq_count = 0;
-    hub_fd_drain(hub->watch_fd[c->slot]);
+    store_slot_watches_closed(c->hub, c->slot);
 }
 
 void store_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid)

@@ -1026,6 +1026,106 @@ START_TEST(reconnect_requeues)
 }
 END_TEST
 
+/* Takeover: the daemon runs with ring journals (--state-dir) and is killed
+ * (SIGKILL) five times while the frontend keeps 32 verified requests in
+ * flight; each new daemon takes the live ring over (the frontend stays
+ * Connected, never re-initialises, requeues nothing), serves again what its
+ * predecessor took and did not answer, and the frontend sees no error and
+ * reads back every write it was told had landed (front_verify's model). */
+struct takeover_job {
+    struct front_job j;
+    unsigned long long kill_every;
+};
+
+static void takeover_on_submit(void *arg, unsigned long long n)
+{
+    struct takeover_job *t = arg;
+
+    if (n % t->kill_every == 0 && n / t->kill_every <= 5)
+        sync_send(t->j.sync_fd[1]);         /* "kill the daemon now" */
+}
+
+static int takeover_child(void *arg)
+{
+    struct takeover_job *t = arg;
+    struct front_job *j = &t->j;
+    struct rtv_front_info info;
+    struct front_verify_result res;
+    struct rtv_xen x;
+    struct rtv_front *f;
+    int rc;
+
+    if (open_front(j->domid, &j->cfg, &x, &f) < 0)
+        return 60;
+    j->opts.on_submit = takeover_on_submit;
+    j->opts.hook_arg = t;
+    rc = front_verify_run(f, &j->opts, &res);
+    rtv_front_get_info(f, &info);
+    fprintf(stderr, "takeover: %llu r, %llu w, %llu flush, %llu discard, %llu mismatches, "
+            "%llu errors, %u session(s), %llu requeued%s%s\n", res.reads, res.writes,
+            res.flushes, res.discards, res.mismatches, res.io_errors, info.connects,
+            info.requeued, rc ? ": " : "", rc ? res.first_error : "");
+    if (rc != 0)
+        return 61;
+    if (info.connects != 1 || info.requeued != 0)
+        return 62;          /* the ring was taken over, not re-made */
+    if (rtv_front_close(f) < 0)
+        return 63;
+    rtv_xen_close(&x);
+    return 0;
+}
+
+static bool took_over(const struct backd_stats *st)
+{
+    return st->takeovers == 1;
+}
+
+START_TEST(takeover_kill9_mid_io)
+{
+    struct takeover_job t;
+    struct handshake h;
+    struct backd_config cfg;
+    char dir[] = "/tmp/rtv-state-XXXXXX";
+    unsigned long long replayed = 0;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    backd_config_default(&cfg);
+    cfg.state_dir = dir;
+    attach_job(&t.j, 1, img_a, "w");
+    t.j.opts.ops = 6000;
+    t.j.opts.max_inflight = 32;
+    t.j.opts.stall_timeout_ms = 15000;
+    t.kill_every = 1000;
+    struct backend_proc bp = start_backend(&cfg);
+    start_synced_child(takeover_child, &t.j, &h);
+    for (int k = 0; k < 5; k++) {
+        char c;
+
+        ck_assert_int_eq(read(h.up[0], &c, 1), 1);
+        kill(bp.pid, SIGKILL);
+        ck_assert_int_eq(wait_pid(bp.pid, 5000), 128 + SIGKILL);
+        close(bp.stats_fd);
+        usleep(50000);                 /* requests pile up unanswered */
+        bp = start_backend(&cfg);
+        wait_backend(&bp, took_over, 10000);
+        ck_assert_msg(took_over(&bp.last), "kill %d: the new daemon did not take over", k);
+        ck_assert_int_eq(read_be_state(1, DEV_A), XenbusStateConnected);
+        fprintf(stderr, "takeover %d: %llu request(s) served again\n", k, bp.last.replayed);
+        replayed += bp.last.replayed;
+    }
+    ck_assert_int_eq(wait_pid(h.pid, 60000), 0);
+    struct backd_stats st = stop_backend(bp);
+    ck_assert_uint_eq(st.errors, 0);
+    /* The kills did hit requests taken and not answered. */
+    ck_assert_uint_gt(replayed, 0);
+    /* The frontend closed: its journal went with the ring. */
+    char path[sizeof(dir) + 32];
+    snprintf(path, sizeof(path), "%s/ring-1-%u-q0", dir, DEV_A);
+    ck_assert_int_ne(access(path, F_OK), 0);
+    rmdir(dir);
+}
+END_TEST
+
 /* A hostile frontend: a catalogue of malformed requests, each answered with
  * an error; then a producer overflow halts its ring; the daemon keeps
  * serving another domain's device throughout. */
@@ -1699,6 +1799,7 @@ static Suite *blkif_component_suite(void)
     tcase_add_test(tc, flush_and_barrier_ordering);
     tcase_add_test(tc, discard_punches_hole);
     tcase_add_test(tc, reconnect_requeues);
+    tcase_add_test(tc, takeover_kill9_mid_io);
     tcase_add_test(tc, hostile_frontend);
     tcase_add_test(tc, hostile_backend_bad_id);
     tcase_add_test(tc, hostile_backend_bad_op);
