@@ -20,3 +20,7 @@ $(eval $(call rtv_program,rtvirt-backd,$(BACKD_SRCS),xen,$(QMP_LIB)))
 # rtvirt-vbd: writes/removes the vbd nodes libxl would (attach without xl).
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-vbd
 $(eval $(call rtv_program,rtvirt-vbd,dom0-backend/vbd_main.c,xen))
+
+# tests/unit/test_backd_journal.c: the ring journal's recovery, alone.
+$(BUILD)/tests/unit/test_backd_journal: $(BUILD)/obj/dom0-backend/backd_journal.o
+$(BUILD)/tests/unit/test_backd_journal: LDLIBS += $(BUILD)/obj/dom0-backend/backd_journal.o
