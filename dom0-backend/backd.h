@@ -71,7 +71,9 @@ struct backd_stats {
                        flushes, barriers_waited,
                        persistent_refused, /* grants a persistent map was refused for */
                        takeovers,   /* live rings taken over from a killed predecessor */
-                       replayed;    /* its unanswered requests executed again */
+                       replayed,    /* its unanswered requests executed again */
+                       replay_refused; /* ... answered with an error instead: they
+                                          killed BACKD_REPLAY_MAX daemons before */
     long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
 };

@@ -347,17 +347,47 @@ static void handle_request(struct backd_queue *q, const struct blkif_request *co
     serve_request(q, req, copy);
 }
 
-/* The predecessor's unanswered requests, in the order it took them; their
- * slots were kept off the free list and are still journaled as taken. */
+/*
+ * The predecessor's unanswered requests, in the order it took them; their
+ * slots were kept off the free list and are still journaled as taken.
+ * A request that daemons already began serving BACKD_REPLAY_MAX times
+ * without answering it is taken to be what kills them (systemd would
+ * restart the daemon into the same death until it gives up, and the
+ * guest's I/O would hang for good): it is answered with an error instead,
+ * which the guest's dm target fails over to the emulated leg.
+ */
+#define BACKD_REPLAY_MAX 3
+
 static void replay_requests(struct backd_queue *q)
 {
+    struct backd *b = q->dev->b;
+
     while (q->replay_next < q->replay_n && !q->plugged && !q->halted) {
         unsigned k = q->replay_next++;
         struct backd_req *req = &q->reqs[q->replay_slot[k]];
+        const struct blkif_request *copy = &q->replay[k];
+        unsigned n = backd_journal_replaying(q->jr, q->replay_slot[k]);
 
         q->inflight++;
-        q->dev->b->st.replayed++;
-        serve_request(q, req, &q->replay[k]);
+        if (n > BACKD_REPLAY_MAX) {
+            backd_err("dom%u/%u q%u: request %llu (op %u, sector %llu) was served "
+                      "again by %u daemons that died before answering it: "
+                      "answering it with an error", q->dev->domid, q->dev->devid,
+                      q->idx, (unsigned long long)copy->id, copy->operation,
+                      (unsigned long long)copy->sector_number, n - 1);
+            b->st.requests++;
+            b->st.replay_refused++;
+            req->q = q;
+            req->map = NULL;
+            req->r.id = copy->id;
+            req->r.operation = copy->operation;
+            req->r.drain = false;
+            req->status = BLKIF_RSP_ERROR;
+            req_finish(req);
+            continue;
+        }
+        b->st.replayed++;
+        serve_request(q, req, copy);
     }
     if (q->replay_next == q->replay_n && q->replay != NULL) {
         free(q->replay);

@@ -38,7 +38,7 @@ struct jr_ent {
     uint32_t state;
     uint32_t req_idx;              /* ring index the request was taken at */
     uint32_t rsp_idx;              /* ring index its response goes to */
-    uint32_t pad;
+    uint32_t replays;              /* successors that began serving it again */
     struct blkif_request req;      /* the copy taken off the ring */
 };
 
@@ -200,6 +200,7 @@ void backd_journal_taken(struct backd_journal *j, unsigned slot, RING_IDX req_id
 
     e->req = *copy;
     e->req_idx = req_idx;
+    e->replays = 0;
     jr_barrier();
     e->state = JR_TAKEN;
 }
@@ -211,6 +212,11 @@ void backd_journal_responding(struct backd_journal *j, unsigned slot, RING_IDX r
     e->rsp_idx = rsp_idx;
     jr_barrier();
     e->state = JR_RESPONDING;
+}
+
+unsigned backd_journal_replaying(struct backd_journal *j, unsigned slot)
+{
+    return ++j->ent[slot].replays;
 }
 
 void backd_journal_free(struct backd_journal *j, unsigned slot)

@@ -62,6 +62,11 @@ void backd_journal_taken(struct backd_journal *j, unsigned slot, RING_IDX req_id
                          const struct blkif_request *copy);
 void backd_journal_responding(struct backd_journal *j, unsigned slot, RING_IDX rsp_idx);
 void backd_journal_free(struct backd_journal *j, unsigned slot);
+/* A successor begins serving slot's request again: returns how many have
+ * (this one included), counted in the file, so a request that kills every
+ * daemon serving it is recognised (backd_io.c answers it with an error
+ * after BACKD_REPLAY_MAX). */
+unsigned backd_journal_replaying(struct backd_journal *j, unsigned slot);
 
 /*
  * After a restart, with rsp_prod read from the shared ring: frees the

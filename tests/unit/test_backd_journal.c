@@ -166,6 +166,35 @@ START_TEST(only_the_same_ring_is_picked_up)
 }
 END_TEST
 
+/* A request every successor dies serving is recognised: the count lives in
+ * the file, survives each successor, and starts again for a new request in
+ * the slot. */
+START_TEST(replays_are_counted_across_successors)
+{
+    struct backd_journal *j = backd_journal_create(dir, &ring);
+    struct blkif_request r = req(7), copies[SLOTS];
+    unsigned slots[SLOTS];
+    RING_IDX cons;
+
+    ck_assert_ptr_nonnull(j);
+    backd_journal_taken(j, 4, 100, &r);
+    for (unsigned n = 1; n <= 4; n++) {
+        j = successor(j);
+        ck_assert_uint_eq(backd_journal_recover(j, 100, slots, copies, &cons), 1);
+        ck_assert_uint_eq(slots[0], 4);
+        ck_assert_uint_eq(backd_journal_replaying(j, 4), n);   /* ...and it dies */
+    }
+    backd_journal_responding(j, 4, 100);
+    backd_journal_free(j, 4);
+    r = req(8);
+    backd_journal_taken(j, 4, 101, &r);
+    j = successor(j);
+    ck_assert_uint_eq(backd_journal_recover(j, 101, slots, copies, &cons), 1);
+    ck_assert_uint_eq(backd_journal_replaying(j, 4), 1);
+    backd_journal_close(j, false);
+}
+END_TEST
+
 static Suite *backd_journal_suite(void)
 {
     Suite *s = suite_create("backd_journal");
@@ -176,6 +205,7 @@ static Suite *backd_journal_suite(void)
     tcase_add_test(tc, nothing_in_flight_resumes_at_rsp_prod);
     tcase_add_test(tc, ring_indexes_wrap);
     tcase_add_test(tc, only_the_same_ring_is_picked_up);
+    tcase_add_test(tc, replays_are_counted_across_successors);
     suite_add_tcase(s, tc);
     return s;
 }
