@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -287,6 +288,50 @@ START_TEST(child_closing_inherited_handles)
 }
 END_TEST
 
+/* A process killed with its channel bound (kill -9 of a backend daemon)
+ * closes nothing itself: as the kernel does for a dead process's
+ * /dev/xen/evtchn, the hub closes its ports when the next connection is
+ * opened, so the peer's port is unbound again and a successor binds it. */
+START_TEST(killed_process_ports_are_closed)
+{
+    rtv_port_t p2, p3;
+    int ready[2];
+    char c;
+
+    ck_assert_int_eq(e2->ops->alloc_unbound(e2, 1, &p2), 0);
+    ck_assert_int_eq(pipe(ready), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct rtv_xen xc;
+        rtv_port_t pc;
+
+        if (rtv_local_open(hub, 1, RTV_XEN_EVTCHN, &xc) < 0 ||
+            xc.evtchn->ops->bind_interdomain(xc.evtchn, 2, p2, &pc) < 0 ||
+            write(ready[1], "b", 1) != 1)
+            _exit(1);
+        pause();                      /* killed here, nothing closed */
+        _exit(2);
+    }
+    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    /* Bound to the child: nobody else may bind it. */
+    ck_assert_int_eq(e1->ops->bind_interdomain(e1, 2, p2, &p3), -EINVAL);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+    /* The successor's connection: the dead one's port is closed first. */
+    struct rtv_xen x3;
+    ck_assert_int_eq(rtv_local_open(hub, 1, RTV_XEN_EVTCHN, &x3), 0);
+    ck_assert_int_eq(x3.evtchn->ops->bind_interdomain(x3.evtchn, 2, p2, &p3), 0);
+    ck_assert_uint_eq(pop(x3.evtchn), p3);
+    ck_assert_int_eq(x3.evtchn->ops->unmask(x3.evtchn, p3), 0);
+    ck_assert_int_eq(e2->ops->notify(e2, p2), 0);
+    ck_assert_uint_eq(pop(x3.evtchn), p3);
+    rtv_xen_close(&x3);
+    close(ready[0]);
+    close(ready[1]);
+}
+END_TEST
+
 START_TEST(capacity)
 {
     struct rtv_local_config cfg = { .max_ports = 3 };
@@ -407,6 +452,7 @@ static Suite *local_evtchn_suite(void)
     tcase_add_test(tc, unbind_reverts_peer);
     tcase_add_test(tc, close_unbinds);
     tcase_add_test(tc, child_closing_inherited_handles);
+    tcase_add_test(tc, killed_process_ports_are_closed);
     tcase_add_test(tc, capacity);
     tcase_add_test(tc, fault_injection);
     tcase_add_test(tc, release_domain);
