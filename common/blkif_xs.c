@@ -336,7 +336,9 @@ int blkif_xs_detach(struct rtv_store *s, const struct blkif_xs_dev *d, int timeo
     if (rc == 0 || force) {
         int rc2 = blkif_xs_remove(s, d);
 
-        if (rc == 0)
+        /* A forced removal that failed outranks the timeout: the nodes are
+         * still there, and a caller told -ETIMEDOUT would think them gone. */
+        if (rc == 0 || rc2 < 0)
             rc = rc2;
     }
     return rc;

@@ -114,6 +114,14 @@ START_TEST(test_attach_nodes_and_perms)
     ck_assert_int_eq(blkif_xs_read_uint(dom0.xs, 0, &a.dev, RTV_XS_VBD_BE_ONLINE, 0, 0, 1,
                                         false, 0, &n), 0);
     ck_assert_uint_eq(n, 0);
+    /* Forced, with the removal failing (the close request's transaction
+     * commits, the removal's does not): that error, not -ETIMEDOUT, which
+     * would say the nodes went. */
+    rtv_local_fault_set(hub, RTV_FAULT_XS_TXN_COMMIT, 1, 1, EIO);
+    ck_assert_int_eq(blkif_xs_detach(dom0.xs, &a.dev, 100, true), -EIO);
+    ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_XS_TXN_COMMIT), 1);
+    ck_assert_int_eq(blkif_xs_read(dom0.xs, 0, &a.dev, RTV_XS_VBD_BE_PARAMS, 0, 0, &v, NULL), 0);
+    free(v);
     ck_assert_int_eq(blkif_xs_detach(dom0.xs, &a.dev, 100, true), -ETIMEDOUT);
     ck_assert_int_eq(blkif_xs_read(dom0.xs, 0, &a.dev, RTV_XS_VBD_BE_PARAMS, 0, 0, &v, NULL), -ENOENT);
     ck_assert_int_eq(blkif_xs_read(dom0.xs, 0, &a.dev, RTV_XS_VBD_FE_STATE, 0, 0, &v, NULL), -ENOENT);

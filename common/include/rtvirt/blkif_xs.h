@@ -125,7 +125,9 @@ int blkif_xs_reopen(struct rtv_store *s, const struct blkif_xs_dev *d);
 
 /* libxl's detach: asks the backend to close (online = 0, state = Closing),
  * waits up to timeout_ms for the backend to reach Closed, then removes both
- * directories.  -ETIMEDOUT leaves them in place (force = remove anyway). */
+ * directories.  -ETIMEDOUT leaves them in place (force = remove anyway:
+ * then -ETIMEDOUT says they were removed all the same, and the removal's
+ * own error, that they were not). */
 int blkif_xs_detach(struct rtv_store *s, const struct blkif_xs_dev *d,
                     int timeout_ms, bool force);
 
