@@ -86,8 +86,8 @@ static struct rtv_local_hub *hub;
 static char img[64];
 /* A switch that had to finish: on failure, say why it did not. */
 #define ck_assert_switch_ok(st) \
-    ck_assert_msg(strcmp((st).result, "ok") == 0, "switch %s (state %s): %s", \
-                  (st).result, (st).state, (st).error)
+    ck_assert_msg(strcmp((st).result, "ok") == 0, "switch %s (state %s): %s (qemu: %s)", \
+                  (st).result, (st).state, (st).error, qemu_state())
 
 /* The device model: a real qemu holding the image as libxl's qemu holds the
  * guest's hda, with its QMP socket where rtvirt-backd looks for it
@@ -97,6 +97,42 @@ static char qmp_dir[64], qmp_sock[128];
  * (--state-dir): a restarted daemon takes the live rings over. */
 static char state_dir[64];
 static pid_t qemu_pid = -1;
+
+/* What the test's qemu was doing, for a switch that failed: its state (R
+ * running or waiting for a CPU, S asleep), the CPU time it had used and
+ * where it slept.  make check once had qemu give no greeting for 20 s to
+ * the device-model sync's connection, with nothing to tell a starved qemu
+ * from a stuck one. */
+static const char *qemu_state(void)
+{
+    static char out[160];
+    char path[64], line[512] = "", wchan[64] = "?";
+    unsigned long ut = 0, st = 0;
+    char state = '?';
+    FILE *f;
+
+    if (qemu_pid <= 0)
+        return "not running";
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)qemu_pid);
+    if ((f = fopen(path, "r")) != NULL) {
+        if (fgets(line, sizeof(line), f) == NULL)
+            line[0] = '\0';
+        fclose(f);
+    }
+    const char *rest = strrchr(line, ')');
+    if (rest == NULL || sscanf(rest + 1, " %c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+                               &state, &ut, &st) != 3)
+        return "gone";
+    snprintf(path, sizeof(path), "/proc/%d/wchan", (int)qemu_pid);
+    if ((f = fopen(path, "r")) != NULL) {
+        if (fgets(wchan, sizeof(wchan), f) == NULL)
+            snprintf(wchan, sizeof(wchan), "?");
+        fclose(f);
+    }
+    snprintf(out, sizeof(out), "pid %d, state %c, %lu ms of CPU, waiting in %s", (int)qemu_pid,
+             state, (ut + st) * 1000 / (unsigned long)sysconf(_SC_CLK_TCK), wchan);
+    return out;
+}
 static bool verbose;
 
 static uint64_t now_ms(void)
@@ -879,8 +915,8 @@ START_TEST(thousand_switches_under_load)
         ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, MUST_FINISH_WAIT_MS, &st, &err) == 0,
                       "switch %u (%s -> %s): %s", i, modes[from], modes[to], err.msg);
         ck_assert_msg(strcmp(st.result, "ok") == 0 && strcmp(st.state, modes[to]) == 0,
-                      "switch %u (%s -> %s): result %s, state %s, error %s", i, modes[from],
-                      modes[to], st.result, st.state, st.error);
+                      "switch %u (%s -> %s): result %s, state %s, error %s (qemu: %s)", i,
+                      modes[from], modes[to], st.result, st.state, st.error, qemu_state());
         check_stable(&r, &st);
         blackout[i] = (uint32_t)st.blackout_us;
         if (now_ms() - s0 > worst)
