@@ -35,6 +35,7 @@
 #include "backd_switch.h"
 #include "backd_vif.h"
 #include "rtvirt/blkif_xs.h"
+#include "rtvirt/clock.h"
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
@@ -97,14 +98,6 @@ static void remove_presence(struct rtv_store *xs)
     if (rtv_xs_directory(xs, RTV_XS_NO_TXN, dir, &ents, &n) == 0 && n == 0)
         rtv_xs_rm(xs, RTV_XS_NO_TXN, dir);
     free(ents);   /* one allocation (seam.h) */
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void switch_log(void *ctx, const char *msg)
@@ -240,7 +233,7 @@ int main(int argc, char **argv)
         backd_switch_set_log(sw, switch_log, NULL);
         backd_switch_set_qmp(sw, qmp_dir);
         backd_switch_set_qmp_timeout(sw, qmp_timeout_ms);
-        if (backd_switch_start(sw, now_ms(), &err) < 0) {
+        if (backd_switch_start(sw, rtv_now_ms(), &err) < 0) {
             fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
             goto out;
         }
@@ -251,7 +244,7 @@ int main(int argc, char **argv)
             goto out;
         }
         backd_vif_set_log(vif, vif_log, NULL);
-        if (backd_vif_start(vif, now_ms(), &err) < 0) {
+        if (backd_vif_start(vif, rtv_now_ms(), &err) < 0) {
             fprintf(stderr, "rtvirt-backd: cannot start the NIC switch: %s\n", err.msg);
             goto out;
         }

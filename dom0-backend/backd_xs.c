@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
 #include "rtvirt/xs_util.h"
 
 #define VDISK_READONLY_FLAG 0x4   /* blkif.h VDISK_READONLY */
@@ -772,14 +773,6 @@ void backd_attach_switch(struct backd *b, struct backd_switch *sw)
     b->sw = sw;
 }
 
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /*
  * One poll() over the store's watch fd, the event channels, io_uring's
  * eventfd and, with a switch attached, its two watch fds.  The switch is
@@ -793,11 +786,11 @@ int backd_run(struct backd *b, int timeout_ms)
     struct rtv_store *xs = b->x->xs;
     struct rtv_evtchn *e = b->x->evtchn;
     struct pollfd pfd[3 + BACKD_SWITCH_FDS];
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : mono_ms() + (uint64_t)timeout_ms;
+    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : rtv_now_ms() + (uint64_t)timeout_ms;
     uint64_t sw_next = 0;
 
     while (!b->stop) {
-        uint64_t now = mono_ms();
+        uint64_t now = rtv_now_ms();
         int wait = -1, swfds[BACKD_SWITCH_FDS];
         unsigned nfds = 3;
         bool sw_due = false;
@@ -847,7 +840,7 @@ int backd_run(struct backd *b, int timeout_ms)
             }
         }
         if (b->sw != NULL) {
-            now = mono_ms();
+            now = rtv_now_ms();
             for (unsigned i = 3; i < nfds; i++)
                 sw_due = sw_due || (pfd[i].revents & POLLIN);
             if (sw_due || now >= sw_next) {
