@@ -60,7 +60,7 @@ static const char usage[] =
     "        Rebuild the domain's P2M so that gfn == mfn wherever it can be (the\n"
     "        patched hypervisor's op, through rtvirt-p2m): paused (default) or\n"
     "        while it runs.  Progress (pages done / total) on stderr; the run's\n"
-    "        state and figures in xenstore (/local/domain/0/rtvirt/p2m/<domid>/)\n"
+    "        state and figures in xenstore (/local/domain/<domid>/rtvirt/p2m/)\n"
     "        for tools to watch.  A-B: inclusive gfns, decimal or 0x hex.\n"
     "\n"
     "<domain> is a name or id as in `xl list`; <vdev> a disk's xl vdev (hda, xvda)\n"

@@ -43,7 +43,7 @@ static char *get(const char *node)
     char path[128], *v = NULL;
     size_t n;
 
-    snprintf(path, sizeof(path), "/local/domain/0/rtvirt/p2m/5/%s", node);
+    snprintf(path, sizeof(path), "/local/domain/5/rtvirt/p2m/%s", node);
     if ( rtv_xs_read(dom0.xs, RTV_XS_NO_TXN, path, &v, &n) < 0 )
         return NULL;
     return v;
@@ -152,11 +152,11 @@ START_TEST(a_refusal_ends_failed_with_the_reason)
 
     run(&c);
     ck_assert_int_eq(c.rc, 1);
-    snprintf(path, sizeof(path), "/local/domain/0/rtvirt/p2m/7/state");
+    snprintf(path, sizeof(path), "/local/domain/7/rtvirt/p2m/state");
     ck_assert_int_eq(rtv_xs_read(dom0.xs, RTV_XS_NO_TXN, path, &v, &n), 0);
     ck_assert_str_eq(v, "failed");
     free(v);
-    snprintf(path, sizeof(path), "/local/domain/0/rtvirt/p2m/7/error");
+    snprintf(path, sizeof(path), "/local/domain/7/rtvirt/p2m/error");
     ck_assert_int_eq(rtv_xs_read(dom0.xs, RTV_XS_NO_TXN, path, &v, &n), 0);
     ck_assert_ptr_nonnull(strstr(v, "lacks the rtvirt identity op"));
     free(v);
