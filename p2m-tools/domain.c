@@ -38,7 +38,42 @@ struct totals {
     /* Wall time of the whole command's hypercalls (all passes), for the
      * pages-per-second figure of the lab flight. */
     double seconds;
+    /* Copies asked of the next call (0: no limit): see next_batch(). */
+    uint64_t batch;
 };
+
+/*
+ * A call keeps the calling vCPU inside the hypervisor until its batch is
+ * done: the hypervisor's continuations keep Xen responsive but do not let
+ * the caller's kernel schedule, so a call of much more than a second trips
+ * the kernel's soft-lockup and RCU-stall watchdogs (seen in the lab: PVH
+ * dom0 rebuilding itself at 218 pages/s in batches of 4096, 19 s a call,
+ * "soft lockup - CPU#0 stuck for 21s!" a dozen times).  So the batch
+ * follows the pace: the copies the last call made per second, times
+ * CALL_SECONDS, between BATCH_MIN and --batch; the first call asks for
+ * BATCH_FIRST.
+ */
+#define CALL_SECONDS 1.0
+#define BATCH_MIN    32      /* the hypervisor's own minimum before it may preempt */
+#define BATCH_FIRST  256
+
+static uint64_t clamp_batch(const struct dom_opts *o, double want)
+{
+    if ( o->batch == 0 )
+        return 0;                       /* --batch 0: no limit, as asked */
+    if ( want > (double)o->batch )
+        return o->batch;
+    return want < BATCH_MIN ? (o->batch < BATCH_MIN ? o->batch : BATCH_MIN) : (uint64_t)want;
+}
+
+static void next_batch(const struct dom_opts *o, struct totals *t, uint64_t copies,
+                       double seconds)
+{
+    /* Too few copies say more about the call's fixed cost (reading the
+     * window, planning) than about the pace. */
+    if ( copies >= BATCH_MIN && seconds > 0 )
+        t->batch = clamp_batch(o, (double)copies / seconds * CALL_SECONDS);
+}
 
 static void query_help(void)
 {
@@ -71,8 +106,10 @@ static void identity_help(void)
            "  --paused               pause the domain for each step (default)\n"
            "  --concurrent           let it run; each page is write-protected while moved\n"
            "  --range FIRST-LAST     inclusive gfn range (default: the whole P2M)\n"
-           "  --batch N              copies per call (default 4096, 0 = no limit); between\n"
-           "                         calls the calling kernel gets to schedule\n"
+           "  --batch N              at most N copies per call (default 4096, 0 = no\n"
+           "                         limit); between calls the calling kernel gets to\n"
+           "                         schedule, so each call is sized from the last one's\n"
+           "                         pace to last about a second\n"
            "  --window N             gfns per call (default 65536; each call reads its\n"
            "                         whole window); a cycle must fit in one window\n"
            "  --bookkeeping MODE     backmap (default), refcount or search (quadratic)\n"
@@ -263,17 +300,21 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
             .op = (uint8_t)o->op,
             .bookkeeping = (uint8_t)o->bookkeeping,
             .flags = o->op == RTV_P2M_IDENTITY_OP_REBUILD ? o->flags : 0,
-            .max_copies = o->op == RTV_P2M_IDENTITY_OP_REBUILD ? (uint32_t)o->batch : 0,
+            .max_copies = o->op == RTV_P2M_IDENTITY_OP_REBUILD ? (uint32_t)t->batch : 0,
             .first_gfn = gfn,
             .nr_gfns = left > o->window || left == 0 ? o->window : left,
         };
+        double call_start;
         int more;
 
         if ( o->progress_lines )
             progress_line(o, t, pass, gfn - o->first, 0);
         else
             p2m_progress_update(pr, gfn - o->first, o->last - o->first + 1);
+        call_start = p2m_now();
         more = rtv_xen_p2m_call(x, &a, &err);
+        if ( more >= 0 && o->op == RTV_P2M_IDENTITY_OP_REBUILD )
+            next_batch(o, t, a.copies, p2m_now() - call_start);
         if ( more < 0 )
         {
             fprintf(stderr, "rtvirt-p2m %s: domain %u, gfns %#" PRIx64 "+%#" PRIx64 ": %s\n",
@@ -354,6 +395,7 @@ static int run(int argc, char **argv, const char *cmd, unsigned int op)
     }
 
     memset(&t, 0, sizeof(t));
+    t.batch = clamp_batch(&o, BATCH_FIRST);
     t.seconds = p2m_now();
     p2m_progress_init(&pr, op == RTV_P2M_IDENTITY_OP_QUERY ? "rtvirt-p2m query"
                                                            : "rtvirt-p2m identity");
