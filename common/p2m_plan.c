@@ -49,7 +49,8 @@ struct planner {
     uint64_t slots;
     unsigned int bk;
     uint32_t *backmap;      /* BACKMAP: per frame's slot, occupant slot + 1 */
-    uint8_t *refcnt;        /* REFCOUNT: 0, 1, 2 (= more than one) */
+    uint8_t *fcount;        /* REFCOUNT: per frame of the range, 2 bits:
+                             * 0, 1, 2 (= more than one) */
     const struct rtv_p2m_hooks *h;
     uint8_t *klass;
     struct rtv_p2m_counts *c;
@@ -76,6 +77,11 @@ uint64_t rtv_p2m_sparse_words(uint64_t nr)
     return (nr + 63) / 64;
 }
 
+uint64_t rtv_p2m_sparse_rank_entries(uint64_t nr)
+{
+    return (rtv_p2m_sparse_words(nr) + RTV_P2M_RANK_WORDS - 1) / RTV_P2M_RANK_WORDS;
+}
+
 uint64_t rtv_p2m_sparse_rank(const uint64_t *listed, uint32_t *rank, uint64_t nr)
 {
     uint64_t w, words = rtv_p2m_sparse_words(nr), n = 0;
@@ -86,18 +92,21 @@ uint64_t rtv_p2m_sparse_rank(const uint64_t *listed, uint32_t *rank, uint64_t nr
 
         if ( w == words - 1 && (nr & 63) )
             bits &= (1ull << (nr & 63)) - 1;
-        rank[w] = (uint32_t)n;
+        if ( w % RTV_P2M_RANK_WORDS == 0 )
+            rank[w / RTV_P2M_RANK_WORDS] = (uint32_t)n;
         n += RTV_POPCOUNT64(bits);
     }
     return n;
 }
 
 /* The slot of gfn, or RTV_P2M_NO_SLOT: outside the range, or unlisted
- * (sparse: identity).  A popcount within one word of the index. */
+ * (sparse: identity).  The rank of the gfn's block of words plus the
+ * popcounts of the block's words before it: one cache line of the index
+ * (when listed[] is 64-byte aligned) and the small rank array. */
 static uint64_t slot_of(const struct rtv_p2m_range *r, uint64_t gfn)
 {
     const struct rtv_p2m_sparse *s = r->sparse;
-    uint64_t off, word;
+    uint64_t off, word, w, v, n;
     unsigned int bit;
 
     if ( !in_range(r, gfn) )
@@ -105,11 +114,15 @@ static uint64_t slot_of(const struct rtv_p2m_range *r, uint64_t gfn)
     off = gfn - r->gfn_start;
     if ( !s )
         return off;
-    word = s->listed[off / 64];
+    w = off / 64;
+    word = s->listed[w];
     bit = off % 64;
     if ( !((word >> bit) & 1) )
         return RTV_P2M_NO_SLOT;
-    return s->rank[off / 64] + RTV_POPCOUNT64(word & ((1ull << bit) - 1));
+    n = s->rank[w / RTV_P2M_RANK_WORDS];
+    for ( v = w - w % RTV_P2M_RANK_WORDS; v < w; v++ )
+        n += RTV_POPCOUNT64(s->listed[v]);
+    return n + RTV_POPCOUNT64(word & ((1ull << bit) - 1));
 }
 
 uint64_t rtv_p2m_slot(const struct rtv_p2m_range *range, uint64_t gfn)
@@ -190,23 +203,30 @@ static void prefetch_index(const struct planner *p, uint64_t gfn)
     if ( p->s && in_range(p->r, gfn) )
     {
         __builtin_prefetch(&p->s->listed[off / 64]);
-        __builtin_prefetch(&p->s->rank[off / 64]);
+        __builtin_prefetch(&p->s->rank[off / 64 / RTV_P2M_RANK_WORDS]);
     }
 }
 
-size_t rtv_p2m_workspace_size(uint64_t slots, unsigned int bookkeeping)
+size_t rtv_p2m_workspace_size(const struct rtv_p2m_range *range, unsigned int bookkeeping)
 {
-    if ( slots > RTV_P2M_MAX_PAGES )
+    if ( !range || range->nr > RTV_P2M_MAX_PAGES )
         return 0;
     switch ( bookkeeping )
     {
     case RTV_P2M_BK_BACKMAP:
-        return (size_t)slots * sizeof(uint32_t);
+        return (size_t)rtv_p2m_slots(range) * sizeof(uint32_t);
     case RTV_P2M_BK_REFCOUNT:
-        return (size_t)slots;
+        return (size_t)((range->nr + 3) / 4);
     default:
         return 0;
     }
+}
+
+static unsigned int fcount_get(const struct planner *p, uint64_t t)
+{
+    uint64_t i = t - p->r->gfn_start;
+
+    return (p->fcount[i / 4] >> (2 * (i % 4))) & 3u;
 }
 
 /*
@@ -227,7 +247,7 @@ static unsigned int occupants(struct planner *p, uint64_t ts, uint64_t t)
     }
     case RTV_P2M_BK_REFCOUNT:
         /* The count is all this mode keeps; callers never need the name. */
-        return p->refcnt[ts];
+        return fcount_get(p, t);
     default:
     {
         /* SEARCH: every slot every time, since an alias anywhere in the
@@ -244,35 +264,94 @@ static unsigned int occupants(struct planner *p, uint64_t ts, uint64_t t)
     }
 }
 
-static int build_bookkeeping(struct planner *p, void *ws, size_t ws_size)
+/*
+ * REFCOUNT: count every slot's frame at the frame's own place, which needs
+ * no index lookup (a frame of the range is a gfn of it: t - gfn_start), so
+ * each slot costs one load at a random place, prefetched AHEAD slots on.
+ */
+static void count_frames(struct planner *p)
 {
+    uint64_t i, m;
+
+    for ( i = 0; i < p->slots; i++ )
+    {
+        if ( i + AHEAD < p->slots )
+        {
+            m = mfn_at(p, i + AHEAD);
+            if ( in_range(p->r, m) )
+                __builtin_prefetch(&p->fcount[(m - p->r->gfn_start) / 4], 1);
+        }
+        m = mfn_at(p, i);
+        if ( in_range(p->r, m) )
+        {
+            uint64_t f = m - p->r->gfn_start;
+            unsigned int sh = 2 * (f % 4), n = (p->fcount[f / 4] >> sh) & 3u;
+
+            if ( n < 2 )
+                p->fcount[f / 4] = (uint8_t)(p->fcount[f / 4] + (1u << sh));
+        }
+    }
+}
+
+/*
+ * BACKMAP: the occupant's slot + 1 in the slot of the frame's gfn.  Three
+ * stages, each a load at a random place of a big array: the frame's index
+ * word (prefetched 2 * AHEAD slots on), its slot (found AHEAD slots on, its
+ * entry prefetched), the entry.  At 1 TiB almost every one misses the
+ * caches; staged, they overlap.
+ */
+static void map_occupants(struct planner *p)
+{
+    uint64_t pending[AHEAD];    /* slots found, AHEAD slots on */
     uint64_t i;
 
-    if ( ws_size < rtv_p2m_workspace_size(p->slots, p->bk) )
+    for ( i = 0; i < p->slots && i < 2 * AHEAD; i++ )
+        prefetch_index(p, mfn_at(p, i));
+    for ( i = 0; i < p->slots && i < AHEAD; i++ )
+    {
+        pending[i] = slot_of(p->r, mfn_at(p, i));
+        if ( pending[i] != RTV_P2M_NO_SLOT )
+            __builtin_prefetch(&p->backmap[pending[i]], 1);
+    }
+    for ( i = 0; i < p->slots; i++ )
+    {
+        uint64_t slot = pending[i % AHEAD];
+
+        if ( i + 2 * AHEAD < p->slots )
+            prefetch_index(p, mfn_at(p, i + 2 * AHEAD));
+        if ( i + AHEAD < p->slots )
+        {
+            uint64_t ahead = slot_of(p->r, mfn_at(p, i + AHEAD));
+
+            pending[i % AHEAD] = ahead;
+            if ( ahead != RTV_P2M_NO_SLOT )
+                __builtin_prefetch(&p->backmap[ahead], 1);
+        }
+        if ( slot != RTV_P2M_NO_SLOT )
+            p->backmap[slot] = p->backmap[slot] ? BM_MANY : (uint32_t)(i + 1);
+    }
+}
+
+static int build_bookkeeping(struct planner *p, void *ws, size_t ws_size)
+{
+    size_t need = rtv_p2m_workspace_size(p->r, p->bk);
+
+    if ( ws_size < need )
         return -ENOSPC;
     /* No slots (a sparse range with nothing listed): nothing to count, and
      * the caller may rightly give no workspace at all. */
     if ( p->bk == RTV_P2M_BK_SEARCH || !p->slots )
         return 0;
-    memset(ws, 0, rtv_p2m_workspace_size(p->slots, p->bk));
+    memset(ws, 0, need);
     if ( p->bk == RTV_P2M_BK_BACKMAP )
-        p->backmap = ws;
-    else
-        p->refcnt = ws;
-
-    for ( i = 0; i < p->slots; i++ )
     {
-        uint64_t slot;
-
-        if ( i + AHEAD < p->slots )
-            prefetch_index(p, mfn_at(p, i + AHEAD));
-        slot = slot_of(p->r, mfn_at(p, i));
-        if ( slot == RTV_P2M_NO_SLOT )
-            continue;
-        if ( p->backmap )
-            p->backmap[slot] = p->backmap[slot] ? BM_MANY : (uint32_t)(i + 1);
-        else if ( p->refcnt[slot] < 2 )
-            p->refcnt[slot]++;
+        p->backmap = ws;
+        map_occupants(p);
+    }
+    else
+    {
+        p->fcount = ws;
+        count_frames(p);
     }
     return 0;
 }
@@ -341,7 +420,7 @@ static int sparse_ok(const struct rtv_p2m_range *r)
         return 0;
     for ( w = 0; w < words; w++ )
     {
-        if ( s->rank[w] != n )
+        if ( w % RTV_P2M_RANK_WORDS == 0 && s->rank[w / RTV_P2M_RANK_WORDS] != n )
             return 0;
         n += RTV_POPCOUNT64(s->listed[w]);
     }
@@ -434,12 +513,12 @@ static int emit(struct planner *p, unsigned int kind, uint64_t gfn,
  * Each chain's own moves stay in order, which is all a move needs: its
  * target frame was vacated by the chain's previous move.
  */
-#define LANES 32
+#define LANES 64
 
 struct lane {
-    uint64_t idx;           /* slot of the page to move next */
-    uint64_t g;             /* its gfn */
-    uint64_t from;          /* the frame it vacates */
+    uint64_t g;             /* gfn of the page to move next, then the frame
+                             * it vacated: the gfn of the page after it */
+    uint32_t idx;           /* its slot (slots are below RTV_P2M_MAX_PAGES) */
 };
 
 /* Every chain: from each TARGET_FREE page, then every page waiting on it. */
@@ -459,35 +538,38 @@ static int run_chains(struct planner *p)
             if ( p->klass[cu.slot] != RTV_P2M_TARGET_FREE )
                 continue;
             p->c->chains++;
-            lane[n].idx = cu.slot;
+            lane[n].idx = (uint32_t)cu.slot;
             lane[n].g = cu.gfn;
             n++;
         }
         if ( !n )
             return 0;
 
-        /* Move each lane's page; its old frame is the next page's target. */
+        /* Move each lane's page; its old frame is the next page's gfn. */
         for ( i = 0; i < n; i++ )
         {
             struct lane *l = &lane[i];
+            uint64_t from = mfn_at(p, l->idx);
 
-            l->from = mfn_at(p, l->idx);
-            rc = emit(p, RTV_P2M_OP_MOVE, l->g, l->from, l->g);
+            /* A chain's pages are RAM: TARGET_FREE / TARGET_OWN say so. */
+            RTV_ASSERT(from != RTV_P2M_INVALID_MFN);
+            rc = emit(p, RTV_P2M_OP_MOVE, l->g, from, l->g);
             if ( rc )
                 return rc;
             p->klass[l->idx] = RTV_P2M_MOVED;
             p->c->remapped++;
-            prefetch_index(p, l->from);
+            l->g = from;
+            prefetch_index(p, from);
         }
         /* The page that wants frame `from` is gfn `from`: find its slot. */
         for ( i = j = 0; i < n; i++ )
         {
-            uint64_t next = slot_of(p->r, lane[i].from);
+            uint64_t next = slot_of(p->r, lane[i].g);
 
             if ( next == RTV_P2M_NO_SLOT )
                 continue;
-            lane[j].idx = next;
-            lane[j].g = lane[i].from;
+            lane[j].idx = (uint32_t)next;
+            lane[j].g = lane[i].g;
             prefetch_slot(p, next);
             j++;
         }
@@ -495,46 +577,102 @@ static int run_chains(struct planner *p)
          * means exactly one page of the range held it, and that was us. */
         for ( i = n = 0; i < j; i++ )
             if ( p->klass[lane[i].idx] == RTV_P2M_TARGET_OWN )
-            {
-                RTV_ASSERT(mfn_at(p, lane[i].idx) != RTV_P2M_INVALID_MFN);
                 lane[n++] = lane[i];
-            }
     }
 }
 
-/* Cycles up to this long are emitted from what the detecting walk saw,
- * without walking them again (each step is a couple of cache misses). */
-#define CYCLE_SEEN 64
-
 /*
- * Walk from TARGET_OWN page idx (gfn g) through "the page that wants my
- * frame".  On a cycle (the walk comes back) emit it through the scratch
- * frame; otherwise the walk ran into a page that will never move, so
- * everything on it is blocked.
+ * What is still TARGET_OWN after the chains lies on a cycle, or on a path
+ * that runs into a page that cannot move (blocked).  Each is walked from the
+ * first of its pages the scan meets (its lowest gfn) through "the page that
+ * wants my frame"; a cycle is then emitted through the scratch frame, a
+ * blocked path marked.  Cycles share the one scratch frame, so they are
+ * emitted one after another, in scan order; but their walks, a couple of
+ * cache misses a step like the chains', run CYCLE_LANES at a time: a window
+ * of the next TARGET_OWN pages of the scan, each walked a step in turn, the
+ * oldest emitted as soon as its walk ends.
+ *
+ * Walks in one window may meet: TARGET_OWN pages form disjoint paths and
+ * cycles (a page wants one frame, a frame has one occupant), so a later
+ * window page is on an earlier one's cycle or path, or on neither.  Once the
+ * earlier one is emitted, that page is no longer TARGET_OWN and is dropped
+ * at its turn; a walk stops at any page that is not TARGET_OWN, so no entry
+ * is read after the operation that changes it.  The plan is the one a walk
+ * at a time would make.
  */
-static int run_cycle_or_block(struct planner *p, uint64_t idx, uint64_t g)
+#ifdef __XEN__
+#define CYCLE_LANES 4       /* on the hypervisor's stack; its ranges are small */
+#else
+#define CYCLE_LANES 32
+#endif
+/* Pages of a cycle remembered by its walk, so emitting it needs no second
+ * walk; longer cycles are walked again. */
+#define CYCLE_SEEN 15
+
+enum { WALKING, WALK_CYCLE, WALK_BLOCKED };
+
+struct cycle_walk {
+    uint64_t idx, g;        /* the first page: its slot and gfn */
+    uint64_t x;             /* the frame reached: the next page's gfn */
+    uint64_t xs;            /* that page's slot (RTV_P2M_NO_SLOT: none) */
+    uint64_t len;           /* pages on the walk, the first included */
+    uint32_t seen[CYCLE_SEEN];  /* slots of pages 2 .. len */
+    unsigned int state;
+};
+
+static void walk_start(struct planner *p, struct cycle_walk *w, uint64_t idx, uint64_t g)
 {
-    uint64_t seen[CYCLE_SEEN];
-    uint64_t x = mfn_at(p, idx), xs, len = 1, i;
-    int cycle = 1, rc;
+    w->idx = idx;
+    w->g = g;
+    w->x = mfn_at(p, idx);
+    w->len = 1;
+    w->state = WALKING;
+    prefetch_index(p, w->x);
+}
 
-    while ( x != g )
+/* One step, in two halves so that each half's loads of every walk overlap:
+ * find the slot of the page that wants frame x (and fetch its class and
+ * frame), then follow it. */
+static void walk_find(struct planner *p, struct cycle_walk *w)
+{
+    if ( w->x == w->g )
     {
-        /* len bound: a walk longer than the range is corrupt input. */
-        xs = slot_of(p->r, x);
-        if ( xs == RTV_P2M_NO_SLOT || p->klass[xs] != RTV_P2M_TARGET_OWN ||
-             len > p->slots )
-        {
-            cycle = 0;
-            break;
-        }
-        if ( len <= CYCLE_SEEN )
-            seen[len - 1] = xs;
-        x = mfn_at(p, xs);
-        len++;
+        w->state = WALK_CYCLE;
+        return;
     }
+    w->xs = slot_of(p->r, w->x);
+    if ( w->xs == RTV_P2M_NO_SLOT )
+        w->state = WALK_BLOCKED;
+    else
+        prefetch_slot(p, w->xs);
+}
 
-    if ( !cycle )
+static void walk_follow(struct planner *p, struct cycle_walk *w)
+{
+    /* len bound: a walk longer than the range is corrupt input. */
+    if ( p->klass[w->xs] != RTV_P2M_TARGET_OWN || w->len > p->slots )
+    {
+        w->state = WALK_BLOCKED;
+        return;
+    }
+    if ( w->len <= CYCLE_SEEN )
+        w->seen[w->len - 1] = (uint32_t)w->xs;
+    w->x = mfn_at(p, w->xs);
+    w->len++;
+    prefetch_index(p, w->x);
+}
+
+/* Emit the cycle or mark the blocked path of a finished walk. */
+static int walk_emit(struct planner *p, const struct cycle_walk *w)
+{
+    uint64_t idx = w->idx, g = w->g, x, xs, i;
+    int rc;
+
+    /* On the cycle or path of a page emitted before it. */
+    if ( p->klass[idx] != RTV_P2M_TARGET_OWN )
+        return 0;
+
+    if ( w->state == WALK_BLOCKED )
     {
         for ( xs = idx; xs != RTV_P2M_NO_SLOT && p->klass[xs] == RTV_P2M_TARGET_OWN;
               xs = slot_of(p->r, mfn_at(p, xs)) )
@@ -543,8 +681,8 @@ static int run_cycle_or_block(struct planner *p, uint64_t idx, uint64_t g)
     }
 
     p->c->cycles++;
-    if ( len > p->c->longest_cycle )
-        p->c->longest_cycle = len;
+    if ( w->len > p->c->longest_cycle )
+        p->c->longest_cycle = w->len;
     /* Read each P2M entry before emitting its operation: emit may apply it
      * to the very array we read. */
     x = mfn_at(p, idx);
@@ -557,7 +695,7 @@ static int run_cycle_or_block(struct planner *p, uint64_t idx, uint64_t g)
         uint64_t next;
 
         /* seen[i] is page x's slot when the whole cycle fitted. */
-        xs = len - 1 <= CYCLE_SEEN ? seen[i] : slot_of(p->r, x);
+        xs = w->len - 1 <= CYCLE_SEEN ? w->seen[i] : slot_of(p->r, x);
         next = mfn_at(p, xs);
         rc = emit(p, RTV_P2M_OP_MOVE, x, next, x);
         if ( rc )
@@ -573,13 +711,51 @@ static int run_cycle_or_block(struct planner *p, uint64_t idx, uint64_t g)
     return 0;
 }
 
+static int run_cycles(struct planner *p)
+{
+    struct cycle_walk win[CYCLE_LANES];
+    struct cursor cu;
+    unsigned int head = 0, n = 0, i;
+    int more = 1, rc;
+
+    cursor_init(p, &cu);
+    for ( ;; )
+    {
+        /* Fill the window in scan order (a ring: head is the oldest). */
+        while ( n < CYCLE_LANES && more && (more = cursor_next(p, &cu)) )
+        {
+            progress(p, 2, cu.slot);
+            if ( p->klass[cu.slot] == RTV_P2M_TARGET_OWN )
+                walk_start(p, &win[(head + n++) % CYCLE_LANES], cu.slot, cu.gfn);
+        }
+        if ( !n )
+            return 0;
+
+        for ( i = 0; i < n; i++ )
+            if ( win[(head + i) % CYCLE_LANES].state == WALKING )
+                walk_find(p, &win[(head + i) % CYCLE_LANES]);
+        for ( i = 0; i < n; i++ )
+            if ( win[(head + i) % CYCLE_LANES].state == WALKING )
+                walk_follow(p, &win[(head + i) % CYCLE_LANES]);
+
+        /* Emit in scan order: only the oldest walks that have ended. */
+        while ( n && win[head].state != WALKING )
+        {
+            rc = walk_emit(p, &win[head]);
+            if ( rc )
+                return rc;
+            head = (head + 1) % CYCLE_LANES;
+            n--;
+        }
+    }
+}
+
 int rtv_p2m_plan(const struct rtv_p2m_range *range,
                  unsigned int bookkeeping, void *ws, size_t ws_size,
                  const struct rtv_p2m_hooks *hooks,
                  uint8_t *klass, struct rtv_p2m_counts *counts)
 {
     struct planner p;
-    struct cursor cu;
     int rc;
 
     rc = start(&p, range, bookkeeping, ws, ws_size, hooks, klass, counts);
@@ -589,19 +765,10 @@ int rtv_p2m_plan(const struct rtv_p2m_range *range,
     /* Chains first: they need no scratch, and running them before cycles
      * keeps the order canonical whatever the bookkeeping. */
     rc = run_chains(&p);
+    if ( !rc )
+        rc = run_cycles(&p);
     if ( rc )
         goto out;
-    cursor_init(&p, &cu);
-    while ( cursor_next(&p, &cu) )
-    {
-        progress(&p, 2, cu.slot);
-        if ( klass[cu.slot] == RTV_P2M_TARGET_OWN )
-        {
-            rc = run_cycle_or_block(&p, cu.slot, cu.gfn);
-            if ( rc )
-                goto out;
-        }
-    }
     /* Every TARGET_FREE / TARGET_OWN page has been moved or blocked. */
     RTV_ASSERT(p.c->copies == p.c->remapped + p.c->cycles);
     RTV_ASSERT(p.c->scratch_uses == p.c->cycles);

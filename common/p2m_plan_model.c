@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "rtvirt/p2m_plan.h"
 
@@ -299,6 +300,26 @@ static void listed_set(uint64_t *listed, uint64_t i)
     listed[i / 64] |= 1ull << (i % 64);
 }
 
+void *rtv_p2m_big_alloc(size_t bytes, int zero)
+{
+    /* Huge-page aligned: whole huge pages, and a block of the sparse index
+     * (8 words) in one cache line. */
+    const size_t huge = (size_t)2 << 20;
+    void *p;
+
+    if ( bytes < huge )
+        return zero ? calloc(bytes ? bytes : 1, 1) : malloc(bytes ? bytes : 1);
+    if ( posix_memalign(&p, huge, bytes) )
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    /* Before the first touch, so the pages come huge from the start. */
+    (void)madvise(p, bytes - bytes % huge, MADV_HUGEPAGE);
+#endif
+    if ( zero )
+        memset(p, 0, bytes);
+    return p;
+}
+
 void rtv_p2m_model_release(struct rtv_p2m_model *m)
 {
     free(m->kind);
@@ -330,9 +351,9 @@ int rtv_p2m_synth_build(const struct rtv_p2m_synth *s, struct rtv_p2m_model *m)
     memset(m, 0, sizeof(*m));
     m->nframes = nframes;
     m->nr = nr;
-    m->kind = calloc(rtv_p2m_model_kind_bytes(nframes), 1);    /* all free */
-    m->listed = calloc(words, sizeof(uint64_t));
-    m->rank = malloc(words * sizeof(uint32_t));
+    m->kind = rtv_p2m_big_alloc(rtv_p2m_model_kind_bytes(nframes), 1);    /* all free */
+    m->listed = rtv_p2m_big_alloc(words * sizeof(uint64_t), 1);
+    m->rank = rtv_p2m_big_alloc(rtv_p2m_sparse_rank_entries(nr) * sizeof(uint32_t), 0);
     if ( !m->kind || !m->listed || !m->rank )
         goto nomem;
 
@@ -353,7 +374,7 @@ int rtv_p2m_synth_build(const struct rtv_p2m_synth *s, struct rtv_p2m_model *m)
             listed_set(m->listed, i);
     }
     m->nlisted = rtv_p2m_sparse_rank(m->listed, m->rank, nr);
-    m->mfn = malloc((m->nlisted ? m->nlisted : 1) * sizeof(uint32_t));
+    m->mfn = rtv_p2m_big_alloc((m->nlisted ? m->nlisted : 1) * sizeof(uint32_t), 0);
     if ( !m->mfn )
         goto nomem;
     rtv_p2m_model_range(m, &range, &sp);

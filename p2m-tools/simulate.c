@@ -7,11 +7,13 @@
  * The machine is kept in the planner's sparse form: memory in proportion to
  * the pages that are not identity.  At 1 TiB of 4 KiB pages, half identity
  * (268M pages, 134M listed, 402M frames): frame kinds 96 MiB (2 bits a
- * frame), the index 48 MiB (3 bits a page), listed frames 512 MiB (4 bytes
- * a listed page); the planner adds classes (1 byte a listed page) and its
- * bookkeeping (refcount 1 byte, backmap 4 bytes a listed page); the bound
- * takes 1 byte a listed page and 2 bits a frame of the range, freed before
- * planning.  --verify adds content tags and a copy of the machine.
+ * frame), the index 34 MiB (1 bit a page and a 32-bit rank every 512),
+ * listed frames 512 MiB (4 bytes a listed page); the planner adds classes
+ * (1 byte a listed page) and its bookkeeping (refcount 2 bits a page of
+ * the range: 64 MiB; backmap 4 bytes a listed page); the bound takes 1 byte
+ * a listed page and 2 bits a frame of the range, freed before planning.
+ * --verify adds content tags and a copy of the machine.  The big arrays
+ * ask for transparent huge pages (rtv_p2m_big_alloc()).
  *
  * The resident memory of the planning itself is measured, not estimated:
  * the kernel's peak-RSS mark is reset just before rtv_p2m_plan() (Linux
@@ -266,8 +268,8 @@ static int compute_bound(const struct rtv_p2m_model *m, struct bound *b)
 
     memset(b, 0, sizeof(*b));
     rtv_p2m_model_range(m, &w.r, &w.sp);
-    w.holders = calloc((nr + 3) / 4, 1);
-    w.st = calloc(m->nlisted ? m->nlisted : 1, 1);
+    w.holders = rtv_p2m_big_alloc((nr + 3) / 4, 1);
+    w.st = rtv_p2m_big_alloc(m->nlisted ? m->nlisted : 1, 1);
     if ( !w.holders || !w.st )
     {
         free(w.holders);
@@ -460,11 +462,11 @@ static int model_copy(const struct rtv_p2m_model *base, struct rtv_p2m_model *wo
     uint64_t words = rtv_p2m_sparse_words(base->nr), nl = base->nlisted ? base->nlisted : 1;
 
     *work = *base;
-    work->kind = malloc(kb);
-    work->listed = malloc(words * sizeof(uint64_t));
-    work->rank = malloc(words * sizeof(uint32_t));
-    work->mfn = malloc(nl * sizeof(uint32_t));
-    work->content = malloc(base->nframes * sizeof(uint32_t));
+    work->kind = rtv_p2m_big_alloc(kb, 0);
+    work->listed = rtv_p2m_big_alloc(words * sizeof(uint64_t), 0);
+    work->rank = rtv_p2m_big_alloc(rtv_p2m_sparse_rank_entries(base->nr) * sizeof(uint32_t), 0);
+    work->mfn = rtv_p2m_big_alloc(nl * sizeof(uint32_t), 0);
+    work->content = rtv_p2m_big_alloc(base->nframes * sizeof(uint32_t), 0);
     if ( !work->kind || !work->listed || !work->rank || !work->mfn || !work->content )
     {
         rtv_p2m_model_release(work);
@@ -472,7 +474,7 @@ static int model_copy(const struct rtv_p2m_model *base, struct rtv_p2m_model *wo
     }
     memcpy(work->kind, base->kind, kb);
     memcpy(work->listed, base->listed, words * sizeof(uint64_t));
-    memcpy(work->rank, base->rank, words * sizeof(uint32_t));
+    memcpy(work->rank, base->rank, rtv_p2m_sparse_rank_entries(base->nr) * sizeof(uint32_t));
     memcpy(work->mfn, base->mfn, nl * sizeof(uint32_t));
     rtv_p2m_model_fill(work);
     return 0;
@@ -498,7 +500,8 @@ static int run_mode(const struct sim_opts *o, struct rtv_p2m_model *base, unsign
     res->verified = -1;
     rc.oracle = base;
     rc.phase = ~0u;
-    res->ws_bytes = rtv_p2m_workspace_size(slots, bk);
+    rtv_p2m_model_range(base, &range, &sp);
+    res->ws_bytes = rtv_p2m_workspace_size(&range, bk);
     if ( bk == RTV_P2M_BK_SEARCH && base->nr > o->search_max )
     {
         res->skipped = "quadratic: a P2M scan per lookup (raise --search-max-pages to run it)";
@@ -521,8 +524,8 @@ static int run_mode(const struct sim_opts *o, struct rtv_p2m_model *base, unsign
     /* Everything the planning holds, counted from the time it starts: the
      * classes and workspace it is given (touched only by it). */
     rss_peak_reset();
-    klass = malloc(slots ? slots : 1);
-    if ( !klass || (res->ws_bytes && !(ws = malloc(res->ws_bytes))) )
+    klass = rtv_p2m_big_alloc(slots, 0);
+    if ( !klass || (res->ws_bytes && !(ws = rtv_p2m_big_alloc(res->ws_bytes, 0))) )
     {
         fprintf(stderr, "rtvirt-p2m %s: out of memory for the %s workspace (%zu bytes)\n",
                 CMD, rc.mode, res->ws_bytes);
@@ -541,7 +544,8 @@ static int run_mode(const struct sim_opts *o, struct rtv_p2m_model *base, unsign
         rc.phase_cpu[rc.phase] += cpu_now() - rc.phase_start;
     memcpy(res->phase_cpu, rc.phase_cpu, sizeof(res->phase_cpu));
     res->plan_rss = rss_peak();
-    res->planner_bytes = rtv_p2m_sparse_words(base->nr) * (sizeof(uint64_t) + sizeof(uint32_t)) +
+    res->planner_bytes = rtv_p2m_sparse_words(base->nr) * sizeof(uint64_t) +
+                         rtv_p2m_sparse_rank_entries(base->nr) * sizeof(uint32_t) +
                          slots * sizeof(uint32_t) + slots + res->ws_bytes;
     p2m_progress_done(&rc.pr);
     res->hash = rc.hash;

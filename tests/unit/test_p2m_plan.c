@@ -180,7 +180,7 @@ static void run_plan_form(const struct machine *mc, unsigned int bk, int sparse,
 
     run_setup(mc, sparse, r);
     rtv_p2m_model_range(&r->m, &range, &sp);
-    wsz = rtv_p2m_workspace_size(rtv_p2m_slots(&range), bk);
+    wsz = rtv_p2m_workspace_size(&range, bk);
     ws = wsz ? malloc(wsz) : NULL;
     ck_assert(ws || !wsz);
 
@@ -569,10 +569,10 @@ START_TEST(aliased_target)
 
     for ( bk = 0; bk < RTV_P2M_BK_COUNT; bk++ )
     {
-        size_t wsz = rtv_p2m_workspace_size(3, bk);
         uint8_t ws[64], klass[3];
         struct rtv_p2m_counts c;
         struct rtv_p2m_range range = { 0, 3, mc->p2m, NULL };
+        size_t wsz = rtv_p2m_workspace_size(&range, bk);
         struct rtv_p2m_model m = { .nframes = 16, .kind = packed_kinds(mc) };
         struct rtv_p2m_hooks h = { .frame_kind = rtv_p2m_model_frame_kind, .ctx = &m };
 
@@ -789,8 +789,8 @@ static unsigned int plan_in_slices(const struct machine *mc, uint64_t every, str
 {
     struct slice sl = { .m = &r->m };
     struct rtv_p2m_hooks hooks = { .frame_kind = slice_kind, .emit = slice_emit, .ctx = &sl };
-    struct rtv_p2m_range range = { mc->gfn_start, mc->nr, NULL, NULL };
-    size_t wsz = rtv_p2m_workspace_size(mc->nr, RTV_P2M_BK_REFCOUNT);
+    struct rtv_p2m_range range = { mc->gfn_start, mc->nr, r->m.p2m, NULL };
+    size_t wsz = rtv_p2m_workspace_size(&range, RTV_P2M_BK_REFCOUNT);
     void *ws = malloc(wsz + 1);
     unsigned int calls = 0;
     int rc;

@@ -28,7 +28,8 @@
  * which pages of the range map frame t.  Three ways (the trade of memory for
  * time named in the seed), which must and do give identical plans:
  *   BACKMAP   frame -> gfn array over the range's frames, 4 bytes a slot;
- *   REFCOUNT  how many pages of the range map each frame, 1 byte a slot; the
+ *   REFCOUNT  how many pages of the range map each frame of the range, 2 bits
+ *             a frame, kept at the frame's own place (no lookup); the
  *             planner never needs the occupant's name, only whether it is in
  *             the range (count 1), absent (0) or aliased (>1);
  *   SEARCH    no memory at all; scan the P2M for each lookup (quadratic).
@@ -121,7 +122,7 @@ struct rtv_p2m_counts {
  *            the hypervisor snapshots (its calls cover at most 2^22 pages).
  *   sparse   only the pages that are not identity are stored (struct
  *            rtv_p2m_sparse): memory in proportion to the non-identity part
- *            plus 3 bits a page for the index, which is what lets a host plan
+ *            plus 1 bit a page for the index, which is what lets a host plan
  *            a terabyte-sized P2M that is mostly identity.
  *
  * The planner works on "slots": in the flat form every page of the range
@@ -133,7 +134,10 @@ struct rtv_p2m_sparse {
     /* Bit i of listed[i / 64]: gfn gfn_start + i has a slot.  An unlisted
      * gfn is identity.  (nr + 63) / 64 words; bits past nr are zero. */
     const uint64_t *listed;
-    /* rank[w]: listed gfns in the words before w (rtv_p2m_sparse_rank()). */
+    /* rank[b]: listed gfns in the words before word b * RTV_P2M_RANK_WORDS
+     * (rtv_p2m_sparse_rank()): one entry a block of 8 words, i.e. a cache
+     * line of listed[], so a lookup reads that line and this array, which
+     * is small enough (2 MiB at 1 TiB) to stay cached. */
     const uint32_t *rank;
     /* mfn[slot]: the frame of the slot's gfn, RTV_P2M_SPARSE_HOLE when the
      * gfn is not RAM.  Writable through the caller's own pointer (the emit
@@ -153,8 +157,11 @@ struct rtv_p2m_range {
 
 /* Slots of a range: nr (flat) or nlisted (sparse); klass[] holds this many. */
 uint64_t rtv_p2m_slots(const struct rtv_p2m_range *range);
-/* Words of a sparse range's listed[] and rank[] for nr pages. */
+#define RTV_P2M_RANK_WORDS    8
+/* Words of a sparse range's listed[] for nr pages. */
 uint64_t rtv_p2m_sparse_words(uint64_t nr);
+/* Entries of its rank[]. */
+uint64_t rtv_p2m_sparse_rank_entries(uint64_t nr);
 /* Fill rank[] from listed[] (nr pages); returns nlisted. */
 uint64_t rtv_p2m_sparse_rank(const uint64_t *listed, uint32_t *rank, uint64_t nr);
 /* Slot of gfn in the range, or RTV_P2M_NO_SLOT (outside it, or unlisted). */
@@ -181,9 +188,9 @@ struct rtv_p2m_hooks {
     void *ctx;
 };
 
-/* Workspace bytes the bookkeeping needs for a range of `slots` slots
- * (rtv_p2m_slots(); 0 for SEARCH). */
-size_t rtv_p2m_workspace_size(uint64_t slots, unsigned int bookkeeping);
+/* Workspace bytes the bookkeeping needs for range: BACKMAP 4 a slot
+ * (rtv_p2m_slots()), REFCOUNT 2 bits a page, SEARCH 0; 0 for a bad range. */
+size_t rtv_p2m_workspace_size(const struct rtv_p2m_range *range, unsigned int bookkeeping);
 
 /*
  * Classify every slot of range into klass[0 .. slots-1] and count the
@@ -276,7 +283,7 @@ int rtv_p2m_model_verify(const struct rtv_p2m_model *m, const struct rtv_p2m_mod
  * [0, nr) that nobody took are free, except other_fraction owned by someone
  * else and not_ram_fraction not RAM; hole_fraction of gfns are not RAM.
  * Allocates the model's kind, listed, rank and mfn (content stays NULL);
- * memory: 2 bits a frame + 3 bits a gfn + 4 bytes a non-identity gfn (plus
+ * memory: 2 bits a frame + 1 bit a gfn + 4 bytes a non-identity gfn (plus
  * 4 bytes a cycle page while building).  Returns 0, -EINVAL, -ENOMEM.
  */
 struct rtv_p2m_synth {
@@ -292,6 +299,14 @@ uint64_t rtv_p2m_synth_frames(uint64_t nr);
 int rtv_p2m_synth_build(const struct rtv_p2m_synth *s, struct rtv_p2m_model *m);
 /* Free what rtv_p2m_synth_build() allocated (and content, if set). */
 void rtv_p2m_model_release(struct rtv_p2m_model *m);
+/*
+ * malloc (zeroed when `zero`) for the big arrays the planner reads at random
+ * places, asking the kernel for transparent huge pages (madvise; a hint, so
+ * ignored where unsupported): at 1 TiB each of those reads would otherwise
+ * also miss the TLB, which in a VM costs a two-dimensional page walk.  Freed
+ * with free().
+ */
+void *rtv_p2m_big_alloc(size_t bytes, int zero);
 /* The PRNG behind it (splitmix64), for tests that want their own. */
 uint64_t rtv_p2m_rand(uint64_t *state);
 #endif /* !__XEN__ */
