@@ -101,8 +101,8 @@ uint64_t rtv_p2m_sparse_rank(const uint64_t *listed, uint32_t *rank, uint64_t nr
 
 /* The slot of gfn, or RTV_P2M_NO_SLOT: outside the range, or unlisted
  * (sparse: identity).  The rank of the gfn's block of words plus the
- * popcounts of the block's words before it: one cache line of the index
- * (when listed[] is 64-byte aligned) and the small rank array. */
+ * popcounts of the block's words before it and of its own word's bits
+ * below it. */
 static uint64_t slot_of(const struct rtv_p2m_range *r, uint64_t gfn)
 {
     const struct rtv_p2m_sparse *s = r->sparse;

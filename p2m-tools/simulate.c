@@ -7,7 +7,7 @@
  * The machine is kept in the planner's sparse form: memory in proportion to
  * the pages that are not identity.  At 1 TiB of 4 KiB pages, half identity
  * (268M pages, 134M listed, 402M frames): frame kinds 96 MiB (2 bits a
- * frame), the index 34 MiB (1 bit a page and a 32-bit rank every 512),
+ * frame), the index 48 MiB (1 bit a page and a 32-bit rank every 64),
  * listed frames 512 MiB (4 bytes a listed page); the planner adds classes
  * (1 byte a listed page) and its bookkeeping (refcount 2 bits a page of
  * the range: 64 MiB; backmap 4 bytes a listed page); the bound takes 1 byte
