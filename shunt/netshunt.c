@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "rtvirt/devclass.h"
@@ -21,6 +22,15 @@
 
 #define PATH_LEN 256
 
+/* Going back to the emulated leg, dom0's bridge goes on sending to the PV
+ * port until the guest's first frame through the e1000 (the announcement
+ * behind the flip) reaches it, and what it sent meanwhile is on its way
+ * through netfront.  Both legs receive during the switch, so it is
+ * delivered while the netfront slave stays enslaved: it is released once
+ * nothing came in on it for QUIET_US, at most LINGER_US after the flip. */
+#define QUIET_US  60000u
+#define LINGER_US 1000000u
+
 
 __attribute__((format(printf, 2, 3)))
 static void say(const struct netshunt *n, const char *fmt, ...)
@@ -28,8 +38,13 @@ static void say(const struct netshunt *n, const char *fmt, ...)
     va_list ap;
     if (!n->verbose)
         return;
+    /* Wall-clock milliseconds: the lab lines the guest's steps up with
+     * the receive gaps its stream checker records on the same clock. */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     va_start(ap, fmt);
-    fprintf(stderr, "rtvirt-netshunt: ");
+    fprintf(stderr, "rtvirt-netshunt: @%llu ",
+            (unsigned long long)ts.tv_sec * 1000u + (unsigned long long)ts.tv_nsec / 1000000u);
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);
@@ -164,6 +179,49 @@ static bool frontend_connected(const struct netshunt *n)
            rtv_xs_read_uint(n->xs, RTV_XS_NO_TXN, p, 7, &st) == 0 && st == 4;
 }
 
+/* bonding's all_slaves_active, set once per change.  On from the moment
+ * the new leg has link until dom0 settles the switch: a frame already on
+ * its way to the leg the guest just left (in qemu's queue, in netback's, or
+ * sent by the bridge before it learned the new port) is delivered instead
+ * of dropped, so TCP loses nothing at the flip and no retransmission
+ * timeout stretches the blackout.  Off again once dom0 settled, so that
+ * in a stable mode the inactive leg carries nothing. */
+static void both_receive(struct netshunt *n, bool on)
+{
+    struct rtv_err err = {0};
+
+    if (n->both_rx == (int)on)
+        return;
+    n->both_rx = on;   /* tried once: a bond without the option only loses the overlap */
+    if (n->ops->both_receive(n->ctx, n->bond, on, &err) < 0)
+        fprintf(stderr, "rtvirt-netshunt: %s\n", err.msg);
+    else
+        say(n, "switch %u: %s", n->switch_id,
+            on ? "both legs receive" : "the inactive leg drops again");
+}
+
+/* The PV leg being left got nothing for QUIET_US since the flip (or
+ * LINGER_US passed since it). */
+static void pv_leg_watch(struct netshunt *n, const char *pv)
+{
+    n->linger_since = n->quiet_since = n->now_us();
+    if (n->ops->rx_packets(n->ctx, pv, &n->leg_rx) < 0)
+        n->linger_since = 0;   /* no counter to watch: nothing to wait for */
+}
+
+static bool pv_leg_quiet(struct netshunt *n, const char *pv)
+{
+    uint64_t rx, now = n->now_us();
+
+    if (n->linger_since == 0 || n->ops->rx_packets(n->ctx, pv, &rx) < 0)
+        return true;
+    if (rx != n->leg_rx) {
+        n->leg_rx = rx;
+        n->quiet_since = now;
+    }
+    return now - n->quiet_since >= QUIET_US || now - n->linger_since >= LINGER_US;
+}
+
 static void fail(struct netshunt *n, const char *why)
 {
     if (n->failed)
@@ -186,6 +244,8 @@ static bool advance(struct netshunt *n, enum rtv_mode target)
         n->working_id = n->switch_id;
         n->deadline = n->now_us() + (uint64_t)n->timeout_ms * 1000u;
         n->failed = false;
+        n->flipped = false;
+        n->linger_since = 0;
     }
     if (n->have_pv)
         n->ops->pv_netdev(n->ctx, n->pvdevid, pv);
@@ -194,17 +254,29 @@ static bool advance(struct netshunt *n, enum rtv_mode target)
     const char *to = target == RTV_MODE_PV ? pv : n->emulated;
     bool there = to[0] && strcmp(active, to) == 0;
 
-    /* Already on the target leg (a rollback before the flip, a restarted
+    /* On the target leg (flipped, a rollback before the flip, a restarted
      * shunt): release what the other mode needs no more, and confirm. */
     if (there) {
-        if (target == RTV_MODE_EMULATED && pv[0] && n->ops->release(n->ctx, n->bond, pv, &err) < 0)
-            fprintf(stderr, "rtvirt-netshunt: %s\n", err.msg);
+        if (target == RTV_MODE_EMULATED && pv[0] && n->ops->is_slave(n->ctx, n->bond, pv)) {
+            /* Not flipped here (a rollback before the flip, a restart):
+             * the bridge never sent to the PV port for this switch. */
+            if (n->flipped && !pv_leg_quiet(n, pv))
+                return false;
+            if (n->ops->release(n->ctx, n->bond, pv, &err) < 0)
+                fprintf(stderr, "rtvirt-netshunt: %s\n", err.msg);
+            else
+                say(n, "switch %u: %s released", n->switch_id, pv);
+        }
+        if (!transient)
+            both_receive(n, false);
         if (n->acked != n->switch_id || strcmp(n->reported, want_state) != 0)
-            report(n, want_state, true, NULL, false, 0);
+            report(n, want_state, true, NULL, n->flipped, n->flip_us);
         return true;
     }
-    if (!transient)
+    if (!transient) {
+        both_receive(n, false);
         return false;   /* dom0 is stable elsewhere: nothing asked of us */
+    }
     if (n->failed)
         return false;   /* dom0 rolls back; we follow its state */
     if (n->now_us() > n->deadline) {
@@ -254,31 +326,41 @@ static bool advance(struct netshunt *n, enum rtv_mode target)
     }
     if (!n->ops->slave_up(n->ctx, to))
         return false;   /* bonding's miimon has not seen its link yet */
+    both_receive(n, true);
     if (n->ready_id != n->switch_id) {
         report(n, "flushed", false, NULL, false, 0);
         return false;
     }
 
-    /* Flip. */
+    /* Flip.  The write returns once bonding changed the active slave
+     * (under RTNL; with the slaves' address filters moved over: an
+     * emulated NIC rewrites its filter registers, every write a trap to
+     * the device model). */
     uint64_t t0 = n->now_us();
     if (n->ops->set_active(n->ctx, n->bond, to, &err) < 0) {
         fail(n, err.msg);
         return false;
     }
+    uint64_t t_set = n->now_us() - t0;
     for (int i = 0; i < 100; i++) {   /* bonding changes it under RTNL: ~at once */
         n->ops->active(n->ctx, n->bond, active);
         if (strcmp(active, to) == 0)
             break;
         usleep(1000);
     }
-    uint64_t us = n->now_us() - t0;
+    n->flip_us = n->now_us() - t0;
+    n->flipped = true;
     int sent = n->ops->announce(n->ctx, n->bond, &err);
     if (sent < 0)
         fprintf(stderr, "rtvirt-netshunt: announce: %s\n", err.msg);
-    if (target == RTV_MODE_EMULATED && pv[0] && n->ops->release(n->ctx, n->bond, pv, &err) < 0)
-        fprintf(stderr, "rtvirt-netshunt: %s\n", err.msg);
-    say(n, "flip to %s in %llu us, %d gratuitous ARP", to, (unsigned long long)us, sent);
-    report(n, want_state, true, NULL, true, us);
+    say(n, "switch %u: flip to %s: active_slave written in %llu us, active after %llu us, "
+        "%d gratuitous ARP out after %llu us", n->switch_id, to, (unsigned long long)t_set,
+        (unsigned long long)n->flip_us, sent, (unsigned long long)(n->now_us() - t0));
+    if (target == RTV_MODE_EMULATED && pv[0]) {
+        pv_leg_watch(n, pv);
+        return false;   /* released, then acknowledged, once the PV leg is quiet */
+    }
+    report(n, want_state, true, NULL, true, n->flip_us);
     return true;
 }
 
@@ -296,6 +378,9 @@ int netshunt_start(struct netshunt *n)
     if (rtv_devclass_args(&rtv_devclass_vif, n->self, n->nic, &a, NULL) == 0 &&
         rtv_xs_path(p, sizeof(p), RTV_XS_VIF_SHUNT_BOND, &a, NULL) == 0)
         rtv_xs_printf(n->xs, RTV_XS_NO_TXN, p, "%s", n->bond);
+    /* A killed incarnation may have left both legs receiving: the first
+     * settled step turns that off. */
+    n->both_rx = -1;
     n->ops->active(n->ctx, n->bond, active);
     if (strcmp(active, n->emulated) == 0 && n->acked == 0)
         report(n, "emulating", false, NULL, false, 0);

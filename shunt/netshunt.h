@@ -8,9 +8,10 @@
  * and goes one step towards the mode they ask for: find netfront's netdev
  * for pv-devid (loading the driver once), wait for its ring, enslave it,
  * wait for bonding to see its link (reporting connecting, then flushed),
- * wait for port-ready-id, flip the active slave, announce, release the
- * netfront slave when going back, and report the mode with the ack in one
- * transaction.  It never waits itself: the caller calls it again on a
+ * with both legs receiving while the switch runs, wait for port-ready-id,
+ * flip the active slave, announce, release the netfront slave when going
+ * back once nothing comes in on it any more, and report the mode with the
+ * ack in one transaction.  It never waits itself: the caller calls it again on a
  * watch event or after a short poll.
  */
 #ifndef RTVIRT_NETSHUNT_H
@@ -34,6 +35,10 @@ struct netshunt_sys_ops {
     int  (*set_active)(void *ctx, const char *bond, const char *dev, struct rtv_err *err);
     int  (*mac)(void *ctx, const char *dev, char mac[18]);
     int  (*announce)(void *ctx, const char *bond, struct rtv_err *err);
+    /* bonding's all_slaves_active: the inactive slave delivers what
+     * reaches it too (on) or drops it (off, bonding's default). */
+    int  (*both_receive)(void *ctx, const char *bond, bool on, struct rtv_err *err);
+    int  (*rx_packets)(void *ctx, const char *dev, uint64_t *n);
 };
 
 /* The Linux implementation (netshunt_sys.h). */
@@ -61,6 +66,11 @@ struct netshunt {
     uint64_t       deadline;
     bool           failed;         /* reported failed for working_id */
     bool           loaded;         /* xen-netfront loaded (or tried) */
+    int            both_rx;        /* both legs receive: 1, 0, or -1 not known */
+    bool           flipped;        /* flipped for working_id, flip_us is its time */
+    uint64_t       flip_us;
+    uint64_t       leg_rx;         /* the old PV leg's rx_packets, going back */
+    uint64_t       quiet_since, linger_since;
 };
 
 /* Picks up where a previous incarnation got (shunt-ack-id), writes the

@@ -236,6 +236,23 @@ int netshunt_set_active(const char *bond, const char *dev, struct rtv_err *err)
     return bond_attr(bond, "active_slave", dev, err);
 }
 
+int netshunt_both_receive(const char *bond, bool on, struct rtv_err *err)
+{
+    return bond_attr(bond, "all_slaves_active", on ? "1" : "0", err);
+}
+
+int netshunt_rx_packets(const char *dev, uint64_t *n)
+{
+    char p[128], buf[32];
+    int rc;
+
+    snprintf(p, sizeof(p), NET "/%s/statistics/rx_packets", dev);
+    if ((rc = read_sys(p, buf, sizeof(buf))) < 0)
+        return rc;
+    *n = strtoull(buf, NULL, 10);
+    return 0;
+}
+
 int netshunt_mac(const char *dev, char mac[18])
 {
     char p[128];
@@ -354,8 +371,21 @@ static int l_announce(void *c, const char *bond, struct rtv_err *err)
     return netshunt_announce(bond, err);
 }
 
+static int l_both_receive(void *c, const char *bond, bool on, struct rtv_err *err)
+{
+    (void)c;
+    return netshunt_both_receive(bond, on, err);
+}
+
+static int l_rx_packets(void *c, const char *dev, uint64_t *n)
+{
+    (void)c;
+    return netshunt_rx_packets(dev, n);
+}
+
 const struct netshunt_sys_ops netshunt_linux_ops = {
     .pv_netdev = l_pv_netdev, .load_netfront = l_load_netfront, .is_slave = l_is_slave,
     .slave_up = l_slave_up, .enslave = l_enslave, .release = l_release, .active = l_active,
     .set_active = l_set_active, .mac = l_mac, .announce = l_announce,
+    .both_receive = l_both_receive, .rx_packets = l_rx_packets,
 };

@@ -11,6 +11,7 @@
 
 #include <net/if.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "rtvirt/err.h"
 
@@ -38,6 +39,14 @@ int netshunt_release(const char *bond, const char *dev, struct rtv_err *err);
 /* The bond's active slave ("" if none) / make dev the active one. */
 int netshunt_active(const char *bond, char name[IFNAMSIZ]);
 int netshunt_set_active(const char *bond, const char *dev, struct rtv_err *err);
+
+/* bonding's all_slaves_active: with on, the inactive slave delivers what
+ * reaches it (bonding.rst: "duplicate frames received on inactive ports");
+ * off, bonding's default, drops it. */
+int netshunt_both_receive(const char *bond, bool on, struct rtv_err *err);
+
+/* The netdev's received-packets counter (statistics/rx_packets). */
+int netshunt_rx_packets(const char *dev, uint64_t *n);
 
 /* MAC of a netdev, lower-case "xx:xx:xx:xx:xx:xx". */
 int netshunt_mac(const char *dev, char mac[18]);

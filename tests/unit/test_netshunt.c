@@ -5,9 +5,10 @@
  * bonding's link view, MACs.  The protocol of xenstore-schema section 2b,
  * step by step: connecting until the ring is connected, enslaving, flushed
  * once bonding sees the link, no flip before port-ready-id, the flip and
- * its ack in one report, the netfront slave released before the ack going
- * back, a bound passing (failed, with the reason), a MAC that is not the
- * bond's, and a rollback.
+ * its ack in one report, both legs receiving from link-up until dom0
+ * settles, the netfront slave released before the ack going back and only
+ * once nothing comes in on it, a bound passing (failed, with the reason), a
+ * MAC that is not the bond's, and a rollback.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -41,6 +42,8 @@ static struct {
     bool     pv_up;               /* bonding's miimon sees its link */
     char     pv_mac[18];
     int      loads, announces;
+    int      both_rx;             /* all_slaves_active: -1 never written */
+    uint64_t pv_rx;               /* netfront's rx_packets */
     char     log[512];            /* what was done, in order */
     char     ack_at_release[16];  /* shunt-ack-id when the PV slave left */
 } k;
@@ -154,10 +157,28 @@ static int f_announce(void *c, const char *bond, struct rtv_err *e)
     return 1;
 }
 
+static int f_both_receive(void *c, const char *bond, bool on, struct rtv_err *e)
+{
+    (void)c;
+    (void)bond;
+    (void)e;
+    k.both_rx = on;
+    did(on ? "both-rx" : "one-rx", "bond0");
+    return 0;
+}
+
+static int f_rx_packets(void *c, const char *dev, uint64_t *v)
+{
+    (void)c;
+    *v = strcmp(dev, k.pv) == 0 ? k.pv_rx : 0;
+    return 0;
+}
+
 static const struct netshunt_sys_ops fake = {
     .pv_netdev = f_pv_netdev, .load_netfront = f_load, .is_slave = f_is_slave,
     .slave_up = f_slave_up, .enslave = f_enslave, .release = f_release, .active = f_active,
     .set_active = f_set_active, .mac = f_mac, .announce = f_announce,
+    .both_receive = f_both_receive, .rx_packets = f_rx_packets,
 };
 
 static uint64_t fake_now(void)
@@ -192,6 +213,7 @@ static void setup(void)
     const struct rtv_xs_perm dev_perms[2] = { { 5, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
 
     memset(&k, 0, sizeof(k));
+    k.both_rx = -1;
     snprintf(k.slaves[0], IFNAMSIZ, "eth0");
     k.nslaves = 1;
     snprintf(k.active, sizeof(k.active), "eth0");
@@ -216,6 +238,7 @@ static void setup(void)
     n.ops = &fake;
     n.now_us = fake_now;
     ck_assert_int_eq(netshunt_start(&n), 0);
+    k.log[0] = '\0';
 }
 
 static void teardown(void)
@@ -244,9 +267,11 @@ static void to_pv(const char *id)
     ck_assert(!netshunt_step(&n));
     ck_assert(f_is_slave(NULL, "bond0", "eth2"));
     ck_assert_str_eq(k.active, "eth0");            /* a backup, not active */
+    ck_assert_int_ne(k.both_rx, 1);                /* not before the new leg has link */
     k.pv_up = true;
     ck_assert(!netshunt_step(&n));
     ck_assert_str_eq(rep("shunt-state"), "flushed");
+    ck_assert_int_eq(k.both_rx, 1);
     put(dom0.xs, CTL "port-ready-id", id);
     ck_assert(netshunt_step(&n));
     ck_assert_str_eq(k.active, "eth2");
@@ -259,8 +284,10 @@ START_TEST(starts_emulating)
     ck_assert_str_eq(rep("shunt-state"), "emulating");
     ck_assert_str_eq(rep("bond"), "bond0");
     ck_assert_ptr_null(rep("shunt-ack-id"));
-    ck_assert(netshunt_step(&n));                 /* stable emulated: nothing to do */
-    ck_assert_str_eq(k.log, "");
+    ck_assert(netshunt_step(&n));                 /* stable emulated: */
+    ck_assert_str_eq(k.log, "one-rx bond0");      /* whatever a killed one left, off */
+    ck_assert(netshunt_step(&n));
+    ck_assert_str_eq(k.log, "one-rx bond0");      /* and nothing more */
 }
 END_TEST
 
@@ -281,20 +308,63 @@ START_TEST(switch_to_pv_and_back)
     ck_assert_int_eq(k.announces, 1);
     ck_assert_ptr_nonnull(rep("shunt-blackout-us"));
 
-    /* dom0 says pv: settled, nothing more done */
+    ck_assert_int_eq(k.both_rx, 1);                /* until dom0 settles */
+
+    /* dom0 says pv: settled; the inactive e1000 drops again */
     dom0_state("pv", "1");
     ck_assert(netshunt_step(&n));
+    ck_assert_int_eq(k.both_rx, 0);
 
-    /* Back: the flip first, the netfront slave released before the ack. */
+    /* Back: the flip first; the netfront slave stays (receiving) while
+     * frames still come in on it, then it is released before the ack. */
     dom0_state("switching-to-emulated", "2");
     put(dom0.xs, CTL "port-ready-id", "2");
-    ck_assert(netshunt_step(&n));
+    ck_assert(!netshunt_step(&n));
     ck_assert_str_eq(k.active, "eth0");
+    ck_assert_int_eq(k.both_rx, 1);
+    for (int i = 0; i < 5; i++) {                  /* frames keep coming: 100 ms */
+        k.pv_rx += 3;
+        clock_us += 20000;
+        ck_assert(!netshunt_step(&n));
+        ck_assert(f_is_slave(NULL, "bond0", "eth2"));
+    }
+    ck_assert_str_eq(rep("shunt-ack-id"), "1");
+    clock_us += 40000;                             /* quiet for 40 ms: not yet */
+    ck_assert(!netshunt_step(&n));
+    clock_us += 20000;                             /* 60 ms */
+    ck_assert(netshunt_step(&n));
     ck_assert(!f_is_slave(NULL, "bond0", "eth2"));
     ck_assert_str_eq(k.ack_at_release, "1");
     ck_assert_str_eq(rep("shunt-state"), "emulating");
     ck_assert_str_eq(rep("shunt-ack-id"), "2");
-    ck_assert_str_eq(k.log, "enslave eth2; active eth2; active eth0; release eth2");
+    ck_assert_ptr_nonnull(rep("shunt-blackout-us"));
+    dom0_state("emulated", "2");
+    ck_assert(netshunt_step(&n));
+    ck_assert_int_eq(k.both_rx, 0);
+    ck_assert_str_eq(k.log, "enslave eth2; both-rx bond0; active eth2; "
+                     "one-rx bond0; both-rx bond0; active eth0; release eth2; one-rx bond0");
+}
+END_TEST
+
+START_TEST(a_busy_pv_leg_is_released_at_the_linger_bound)
+{
+    to_pv("1");
+    dom0_state("pv", "1");
+    ck_assert(netshunt_step(&n));
+    dom0_state("switching-to-emulated", "2");
+    put(dom0.xs, CTL "port-ready-id", "2");
+    ck_assert(!netshunt_step(&n));                 /* flipped */
+    for (int i = 0; i < 49; i++) {                 /* never quiet: 980 ms */
+        k.pv_rx++;
+        clock_us += 20000;
+        ck_assert(!netshunt_step(&n));
+    }
+    ck_assert(f_is_slave(NULL, "bond0", "eth2"));
+    k.pv_rx++;
+    clock_us += 20000;                             /* 1 s after the flip */
+    ck_assert(netshunt_step(&n));
+    ck_assert(!f_is_slave(NULL, "bond0", "eth2"));
+    ck_assert_str_eq(rep("shunt-ack-id"), "2");
 }
 END_TEST
 
@@ -373,10 +443,12 @@ START_TEST(restart_picks_up_its_ack)
     dom0_state("pv", "1");
     struct netshunt again = n;
     memset(&again.state, 0, sizeof(again) - offsetof(struct netshunt, state));
+    k.both_rx = 1;                                  /* as the killed one left it */
     ck_assert_int_eq(netshunt_start(&again), 0);
     ck_assert_uint_eq(again.acked, 1);
     ck_assert(netshunt_step(&again));              /* on pv already: nothing to do */
     ck_assert_str_eq(rep("shunt-state"), "enlightened");
+    ck_assert_int_eq(k.both_rx, 0);                /* but the e1000 drops again */
 }
 END_TEST
 
@@ -387,6 +459,7 @@ static Suite *netshunt_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, starts_emulating);
     tcase_add_test(tc, switch_to_pv_and_back);
+    tcase_add_test(tc, a_busy_pv_leg_is_released_at_the_linger_bound);
     tcase_add_test(tc, no_flip_before_port_ready);
     tcase_add_test(tc, bound_passes_then_rollback);
     tcase_add_test(tc, rollback_after_enslaving_releases);
