@@ -141,7 +141,9 @@ static int local_alloc_unbound(struct rtv_evtchn *ev, rtv_domid_t remote,
     if (port == NULL || remote >= RTV_DOMID_MAX)
         return -EINVAL;
     hub_lock(c->hub);
-    int rc = port_alloc(c, remote, &idx);
+    int rc = hub_fault(c->hub, RTV_FAULT_EVTCHN_BIND, c->domid);
+    if (rc == 0)
+        rc = port_alloc(c, remote, &idx);
     hub_unlock(c->hub);
     if (rc == 0)
         *port = idx + 1;
@@ -159,7 +161,7 @@ static int local_bind_interdomain(struct rtv_evtchn *ev, rtv_domid_t remote,
     if (local_port == NULL || remote >= RTV_DOMID_MAX)
         return -EINVAL;
     hub_lock(hub);
-    if ((rc = hub_fault(hub, RTV_FAULT_EVTCHN_BIND)) < 0)
+    if ((rc = hub_fault(hub, RTV_FAULT_EVTCHN_BIND, c->domid)) < 0)
         goto out;
     struct hub_port *r = port_entry(hub, remote_port);
     if (r == NULL || r->state != PORT_UNBOUND || r->domid != remote ||
@@ -188,7 +190,7 @@ static int local_notify(struct rtv_evtchn *ev, rtv_port_t port)
     int rc;
 
     hub_lock(hub);
-    if ((rc = hub_fault(hub, RTV_FAULT_EVTCHN_NOTIFY)) < 0)
+    if ((rc = hub_fault(hub, RTV_FAULT_EVTCHN_NOTIFY, c->domid)) < 0)
         goto out;
     struct hub_port *e = port_mine(c, port);
     if (e == NULL) {

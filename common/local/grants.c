@@ -172,7 +172,7 @@ static void *local_share(struct rtv_grants *g, rtv_domid_t peer, unsigned count,
     m->shared = true;
 
     hub_lock(hub);
-    if ((rc = hub_fault(hub, RTV_FAULT_GNT_SHARE)) < 0)
+    if ((rc = hub_fault(hub, RTV_FAULT_GNT_SHARE, c->domid)) < 0)
         goto fail;
     unsigned got = 0;
     for (uint32_t i = 0; i < hub->hdr->cfg.max_grant_pages && got < count; i++)
@@ -227,7 +227,7 @@ static void *local_map(struct rtv_grants *g, rtv_domid_t peer, unsigned count,
         return NULL;
 
     hub_lock(hub);
-    if ((rc = hub_fault(hub, RTV_FAULT_GNT_MAP)) < 0)
+    if ((rc = hub_fault(hub, RTV_FAULT_GNT_MAP, c->domid)) < 0)
         goto fail;
     /* Check every ref before counting any, so a bad one costs nothing. */
     for (unsigned k = 0; k < count; k++) {
@@ -322,6 +322,14 @@ static int local_unshare(struct rtv_grants *g, void *addr, unsigned count)
 static int local_unmap(struct rtv_grants *g, void *addr, unsigned count)
 {
     return unmap_common(g, addr, count, false);
+}
+
+void grants_held(const struct local_conn *c, unsigned *shared, unsigned *mapped)
+{
+    *shared = *mapped = 0;
+    /* c->maps is this process's own list: no lock needed. */
+    for (const struct gnt_mapping *m = c->maps; m != NULL; m = m->next)
+        *(m->shared ? shared : mapped) += m->count;
 }
 
 void grants_conn_closed(struct local_conn *c)

@@ -67,10 +67,13 @@ void hub_fd_drain(int fd)
     (void)n;
 }
 
-int hub_fault(struct rtv_local_hub *hub, enum rtv_local_fault_op op)
+int hub_fault(struct rtv_local_hub *hub, enum rtv_local_fault_op op, rtv_domid_t domid)
 {
     struct hub_fault *f = &hub->hdr->faults[op];
 
+    if (f->domid != RTV_FAULT_ANY_DOMID && f->domid != domid)
+        return 0;
+    f->calls++;
     if (f->skip > 0) {
         f->skip--;
         return 0;
@@ -175,6 +178,8 @@ struct rtv_local_hub *rtv_local_hub_new(const struct rtv_local_config *cfg)
     h->free_nodes = c.max_nodes;
     for (uint32_t i = 0; i < nbuckets; i++)
         hub->buckets[i] = HUB_NONE;
+    for (unsigned i = 0; i < RTV_FAULT_OP_COUNT; i++)
+        h->faults[i].domid = RTV_FAULT_ANY_DOMID;
 
     pthread_mutexattr_t ma;
     pthread_mutexattr_init(&ma);
@@ -362,8 +367,8 @@ int rtv_local_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid)
     return 0;
 }
 
-void rtv_local_fault_set(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
-                         unsigned skip, unsigned fail, int err)
+void rtv_local_fault_set_dom(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
+                             unsigned domid, unsigned skip, unsigned fail, int err)
 {
     if (hub == NULL || (unsigned)op >= RTV_FAULT_OP_COUNT)
         return;
@@ -371,9 +376,71 @@ void rtv_local_fault_set(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
     struct hub_fault *f = &hub->hdr->faults[op];
     f->skip = skip;
     f->fail = fail;
+    f->calls = 0;
+    f->domid = domid < RTV_DOMID_MAX ? domid : RTV_FAULT_ANY_DOMID;
     /* A fault must look like a failure to the caller. */
     f->err = err > 0 ? err : (err < 0 ? -err : EIO);
     hub_unlock(hub);
+}
+
+void rtv_local_fault_set(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
+                         unsigned skip, unsigned fail, int err)
+{
+    rtv_local_fault_set_dom(hub, op, RTV_FAULT_ANY_DOMID, skip, fail, err);
+}
+
+unsigned rtv_local_fault_calls(struct rtv_local_hub *hub, enum rtv_local_fault_op op)
+{
+    if (hub == NULL || (unsigned)op >= RTV_FAULT_OP_COUNT)
+        return 0;
+    hub_lock(hub);
+    unsigned calls = hub->hdr->faults[op].calls;
+    hub_unlock(hub);
+    return calls;
+}
+
+int rtv_local_fault_point(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
+                          unsigned domid)
+{
+    if (hub == NULL || (unsigned)op >= RTV_FAULT_OP_COUNT || domid >= RTV_DOMID_MAX)
+        return -EINVAL;
+    hub_lock(hub);
+    int rc = hub_fault(hub, op, (rtv_domid_t)domid);
+    hub_unlock(hub);
+    return rc;
+}
+
+/* The connection behind whichever part of x is open. */
+static const struct local_conn *conn_of_xen(const struct rtv_xen *x)
+{
+    if (x->xs != NULL)
+        return conn_of(x->xs, xs);
+    if (x->gnt != NULL)
+        return conn_of(x->gnt, gnt);
+    if (x->evtchn != NULL)
+        return conn_of(x->evtchn, evtchn);
+    return NULL;
+}
+
+int rtv_local_held(const struct rtv_xen *x, struct rtv_local_held *held)
+{
+    const struct local_conn *c = x != NULL ? conn_of_xen(x) : NULL;
+
+    if (c == NULL || held == NULL)
+        return -EINVAL;
+    memset(held, 0, sizeof(*held));
+    grants_held(c, &held->shared, &held->mapped);
+    struct rtv_local_hub *hub = c->hub;
+    const struct rtv_local_config *cfg = &hub->hdr->cfg;
+    hub_lock(hub);
+    for (unsigned i = 0; i < cfg->max_ports; i++)
+        held->ports += hub->ports[i].state != PORT_FREE && hub->ports[i].conn == c->slot;
+    for (unsigned i = 0; i < cfg->max_watches; i++)
+        held->watches += hub->watches[i].in_use && hub->watches[i].conn == c->slot;
+    for (unsigned i = 0; i < cfg->max_txns; i++)
+        held->txns += hub->txns[i].in_use && hub->txns[i].conn == c->slot;
+    hub_unlock(hub);
+    return 0;
 }
 
 unsigned rtv_local_fault_hits(struct rtv_local_hub *hub,

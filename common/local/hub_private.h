@@ -123,6 +123,8 @@ struct hub_fault {
     uint32_t fail;
     int32_t  err;
     uint32_t hits;
+    uint32_t calls;            /* calls by domid since the fault was set */
+    uint32_t domid;            /* whose calls count; RTV_FAULT_ANY_DOMID */
 };
 
 struct hub_hdr {
@@ -193,8 +195,9 @@ struct local_conn {
 
 void hub_lock(struct rtv_local_hub *hub);
 void hub_unlock(struct rtv_local_hub *hub);
-/* Consumes one fault of `op` if armed: 0 to go ahead, or -err. Locked. */
-int hub_fault(struct rtv_local_hub *hub, enum rtv_local_fault_op op);
+/* One call of `op` by domid: counted, and a fault consumed if armed for
+ * that domain: 0 to go ahead, or -err. Locked. */
+int hub_fault(struct rtv_local_hub *hub, enum rtv_local_fault_op op, rtv_domid_t domid);
 /* Keeps eventfd readability equal to "ring not empty". Locked. */
 void hub_fd_raise(int fd);
 void hub_fd_drain(int fd);
@@ -218,6 +221,8 @@ void store_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid);
 /* Locked: queue an event for every watch of exactly `special`. */
 void store_fire_special(struct rtv_local_hub *hub, const char *special);
 void grants_conn_closed(struct local_conn *c);          /* unlocked */
+/* What c's grant handle still has shared and mapped. */
+void grants_held(const struct local_conn *c, unsigned *shared, unsigned *mapped);
 void grants_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid);
 void evtchn_conn_closed(struct local_conn *c);          /* locked */
 /* Locked: what the kernel does when a process dies with its evtchn and

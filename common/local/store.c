@@ -599,7 +599,7 @@ static int query_enter(struct rtv_store *s, rtv_txn_t tid, const char *path, boo
         return -EINVAL;
     if ((rc = ctx_enter(s, tid, x)) < 0)
         return rc;
-    if ((read_fault && (rc = hub_fault(x->hub, RTV_FAULT_XS_READ)) < 0) ||
+    if ((read_fault && (rc = hub_fault(x->hub, RTV_FAULT_XS_READ, x->c->domid)) < 0) ||
         (rc = view_readable(x, path, v)) < 0)
         hub_unlock(x->hub);
     return rc;
@@ -700,7 +700,7 @@ static int local_write(struct rtv_store *s, rtv_txn_t tid, const char *path,
         return -EINVAL;
     if ((rc = ctx_enter(s, tid, &x)) < 0)
         return rc;
-    rc = hub_fault(x.hub, RTV_FAULT_XS_WRITE);
+    rc = hub_fault(x.hub, RTV_FAULT_XS_WRITE, x.c->domid);
     if (rc == 0)
         rc = do_write(&x, path, val, len, false);
     hub_unlock(x.hub);
@@ -903,6 +903,12 @@ static int local_txn_start(struct rtv_store *s, rtv_txn_t *tid)
         return -ENOMEM;
 
     hub_lock(hub);
+    int rc = hub_fault(hub, RTV_FAULT_XS_TXN_START, c->domid);
+    if (rc < 0) {
+        hub_unlock(hub);
+        free(t);
+        return rc;
+    }
     uint32_t i;
     for (i = 0; i < hub->hdr->cfg.max_txns; i++)
         if (!hub->txns[i].in_use)
@@ -932,7 +938,7 @@ static int txn_commit(struct xs_ctx *x)
 {
     struct rtv_local_hub *hub = x->hub;
     struct txn_local *t = x->t;
-    int rc = hub_fault(hub, RTV_FAULT_XS_TXN_COMMIT);
+    int rc = hub_fault(hub, RTV_FAULT_XS_TXN_COMMIT, x->c->domid);
     if (rc < 0)
         return rc;
 

@@ -376,6 +376,18 @@ START_TEST(fault_injection)
     ck_assert_int_eq(e1->ops->notify(e1, q1), -EIO);
     ck_assert_int_eq(e1->ops->notify(e1, q1), 0);
     ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_EVTCHN_NOTIFY), 2);
+
+    /* The allocating side's bind fails too, and takes no port. */
+    struct rtv_local_held h;
+    rtv_port_t r1;
+    rtv_local_fault_set_dom(hub, RTV_FAULT_EVTCHN_BIND, 1, 0, 1, EIO);
+    ck_assert_int_eq(e1->ops->alloc_unbound(e1, 2, &r1), -EIO);
+    ck_assert_uint_eq(rtv_local_fault_calls(hub, RTV_FAULT_EVTCHN_BIND), 1);
+    ck_assert_int_eq(rtv_local_held(&x1, &h), 0);
+    ck_assert_uint_eq(h.ports, 2);
+    ck_assert_int_eq(e1->ops->unbind(e1, q1), 0);
+    ck_assert_int_eq(rtv_local_held(&x1, &h), 0);
+    ck_assert_uint_eq(h.ports, 1);
 }
 END_TEST
 

@@ -350,10 +350,20 @@ START_TEST(fault_injection)
     void *m = g2->ops->map(g2, 1, 1, &refs[0], true);
     ck_assert_ptr_nonnull(m);
     ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_MAP), 2);
+    /* What each side holds: failed calls took nothing. */
+    struct rtv_local_held h1, h2;
+    ck_assert_int_eq(rtv_local_held(&x1, &h1), 0);
+    ck_assert_int_eq(rtv_local_held(&x2, &h2), 0);
+    ck_assert_uint_eq(h1.shared, 2);
+    ck_assert_uint_eq(h1.mapped, 0);
+    ck_assert_uint_eq(h2.shared, 0);
+    ck_assert_uint_eq(h2.mapped, 1);
     ck_assert_int_eq(g2->ops->unmap(g2, m, 1), 0);
     ck_assert_int_eq(g1->ops->unshare(g1, a, 1), 0);
     ck_assert_int_eq(g1->ops->unshare(g1, b, 1), 0);
     ck_assert_uint_eq(rtv_local_test_grants_in_use(hub), 0);
+    ck_assert_int_eq(rtv_local_held(&x1, &h1), 0);
+    ck_assert_uint_eq(h1.shared + h1.mapped, 0);
 }
 END_TEST
 

@@ -829,6 +829,62 @@ START_TEST(fault_write_read)
 }
 END_TEST
 
+/* A fault aimed at one domain: only its calls count and fail; the count
+ * starts again when the fault is set. */
+START_TEST(fault_aimed_at_a_domain)
+{
+    struct rtv_xen g5;
+    struct rtv_store *s5 = guest(&g5, 5);
+    rtv_txn_t t;
+
+    make_domain_dir(5);
+    rtv_local_fault_set_dom(hub, RTV_FAULT_XS_WRITE, 5, 1, 1, EIO);
+    put(d0.xs, 0, "/f", "dom0");                 /* not counted, not failed */
+    ck_assert_int_eq(rtv_xs_write(s5, 0, P5_AB, "1", 1), 0);
+    put(d0.xs, 0, "/f", "dom0 again");
+    ck_assert_int_eq(rtv_xs_write(s5, 0, P5_AB, "2", 1), -EIO);
+    ck_assert_int_eq(rtv_xs_write(s5, 0, P5_AB, "3", 1), 0);
+    ck_assert_uint_eq(rtv_local_fault_calls(hub, RTV_FAULT_XS_WRITE), 3);
+    ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_XS_WRITE), 1);
+    expect_val(s5, 0, P5_AB, "3");
+
+    /* Transaction start, counted for everyone. */
+    rtv_local_fault_set(hub, RTV_FAULT_XS_TXN_START, 1, 1, ENOSPC);
+    ck_assert_int_eq(rtv_xs_txn_start(s5, &t), 0);
+    ck_assert_int_eq(rtv_xs_txn_end(s5, t, true), 0);
+    ck_assert_int_eq(rtv_xs_txn_start(d0.xs, &t), -ENOSPC);
+    ck_assert_uint_eq(rtv_local_fault_calls(hub, RTV_FAULT_XS_TXN_START), 2);
+
+    /* A fault point for an operation outside the hub. */
+    rtv_local_fault_set_dom(hub, RTV_FAULT_IO_SUBMIT, 0, 0, 1, EAGAIN);
+    ck_assert_int_eq(rtv_local_fault_point(hub, RTV_FAULT_IO_SUBMIT, 5), 0);
+    ck_assert_int_eq(rtv_local_fault_point(hub, RTV_FAULT_IO_SUBMIT, 0), -EAGAIN);
+    ck_assert_int_eq(rtv_local_fault_point(hub, RTV_FAULT_IO_SUBMIT, 0), 0);
+    ck_assert_uint_eq(rtv_local_fault_calls(hub, RTV_FAULT_IO_SUBMIT), 2);
+    rtv_xen_close(&g5);
+}
+END_TEST
+
+/* What a connection holds: its watches and open transactions. */
+START_TEST(held_watches_and_txns)
+{
+    struct rtv_local_held h;
+    rtv_txn_t t;
+
+    ck_assert_int_eq(rtv_local_held(&d0, &h), 0);
+    ck_assert_uint_eq(h.watches + h.txns + h.ports + h.shared + h.mapped, 0);
+    ck_assert_int_eq(rtv_xs_watch(d0.xs, "/hw", "t"), 0);
+    ck_assert_int_eq(rtv_xs_txn_start(d0.xs, &t), 0);
+    ck_assert_int_eq(rtv_local_held(&d0, &h), 0);
+    ck_assert_uint_eq(h.watches, 1);
+    ck_assert_uint_eq(h.txns, 1);
+    ck_assert_int_eq(rtv_xs_txn_end(d0.xs, t, true), 0);
+    ck_assert_int_eq(rtv_xs_unwatch(d0.xs, "/hw", "t"), 0);
+    ck_assert_int_eq(rtv_local_held(&d0, &h), 0);
+    ck_assert_uint_eq(h.watches + h.txns, 0);
+}
+END_TEST
+
 START_TEST(capacity_limits)
 {
     struct rtv_local_config cfg = { .max_nodes = 6, .max_conns = 2,
@@ -1047,6 +1103,8 @@ static Suite *local_store_suite(void)
 
     tcase_add_checked_fixture(hubc, setup, teardown);
     tcase_add_test(hubc, fault_write_read);
+    tcase_add_test(hubc, fault_aimed_at_a_domain);
+    tcase_add_test(hubc, held_watches_and_txns);
     tcase_add_test(hubc, capacity_limits);
     tcase_add_test(hubc, open_rejects_bad_args);
     tcase_add_test(hubc, release_domain_fires_and_ends_txns);

@@ -51,6 +51,12 @@ int rtv_local_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid);
  * Fault injection, SQLite-style: the next `skip` calls of an operation
  * succeed, then the following `fail` calls return -err (or NULL/errno),
  * then it behaves again.  Used by tests to walk every error path.
+ *
+ * One injector for every seam operation, so a test sweeps them all the same
+ * way: count how many calls a scenario makes (rtv_local_fault_calls() after a
+ * clean run), then fail the N-th for every N it reaches.  A fault may be
+ * aimed at one domain's calls (the daemon is dom0, a guest its own id), so
+ * the count and the N-th call are that side's alone.
  */
 enum rtv_local_fault_op {
     RTV_FAULT_XS_WRITE,
@@ -58,15 +64,48 @@ enum rtv_local_fault_op {
     RTV_FAULT_XS_TXN_COMMIT,   /* err is usually EAGAIN */
     RTV_FAULT_GNT_SHARE,
     RTV_FAULT_GNT_MAP,
-    RTV_FAULT_EVTCHN_BIND,
+    RTV_FAULT_EVTCHN_BIND,     /* bind_interdomain and alloc_unbound */
     RTV_FAULT_EVTCHN_NOTIFY,
+    RTV_FAULT_XS_TXN_START,
+    /* Not a hub operation: a test's wrapper of the daemon's io_uring_submit
+     * asks rtv_local_fault_point() (the hub only keeps the count). */
+    RTV_FAULT_IO_SUBMIT,
     RTV_FAULT_OP_COUNT
 };
 
+/* Any domain's calls (rtv_local_fault_set_dom). */
+#define RTV_FAULT_ANY_DOMID 0xFFFFu
+
 void rtv_local_fault_set(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
                          unsigned skip, unsigned fail, int err);
+/* As rtv_local_fault_set, counting and failing only calls made by domid
+ * (RTV_FAULT_ANY_DOMID: everyone's).  Resets the call count. */
+void rtv_local_fault_set_dom(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
+                             unsigned domid, unsigned skip, unsigned fail, int err);
 /* How many faults of that op were actually injected so far. */
 unsigned rtv_local_fault_hits(struct rtv_local_hub *hub,
                               enum rtv_local_fault_op op);
+/* How many calls of that op (by the domain aimed at) since it was last set. */
+unsigned rtv_local_fault_calls(struct rtv_local_hub *hub,
+                               enum rtv_local_fault_op op);
+/* One call of op by domid, for an operation outside the hub (see
+ * RTV_FAULT_IO_SUBMIT): 0 to go ahead, or -err when a fault is injected. */
+int rtv_local_fault_point(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
+                          unsigned domid);
+
+/*
+ * What a connection still holds of the seam: after a program closed what
+ * it opened on it (a frontend its device, a daemon its devices), all of it
+ * must be zero, or the program leaks a resource Xen would keep for it
+ * (the hub itself gives everything back when the connection closes).
+ */
+struct rtv_local_held {
+    unsigned shared;      /* pages share()d and not unshared */
+    unsigned mapped;      /* pages map()ped and not unmapped */
+    unsigned ports;       /* event channel ports bound or allocated */
+    unsigned watches;
+    unsigned txns;        /* transactions started, not ended */
+};
+int rtv_local_held(const struct rtv_xen *x, struct rtv_local_held *held);
 
 #endif /* RTVIRT_LOCAL_H */
