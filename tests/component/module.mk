@@ -23,9 +23,13 @@ $(DMSYNC_COMP): $(BUILD)/obj/tests/component/test_dmsync.o $(QEMU_FIXTURE_OBJ) \
 	@mkdir -p $(@D)
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $^ $(JSONC_LIBS) $(CHECK_LIBS) -lpthread $(LDLIBS)
 
+# rtvirt-backd's engine in a child process (the blkif test and the sweep).
+BACKD_PROC_OBJ := $(BUILD)/obj/tests/component/backd_proc.o
+$(BACKD_PROC_OBJ): RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
+
 # blkif: rtvirt-backd's engine and librtvirt-front in separate processes.
 BLKIF_COMP      := $(BUILD)/tests/component/test_blkif_component
-BLKIF_COMP_OBJS := $(BUILD)/obj/tests/component/test_blkif_component.o \
+BLKIF_COMP_OBJS := $(BUILD)/obj/tests/component/test_blkif_component.o $(BACKD_PROC_OBJ) \
                    $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o) \
                    $(FRONT_VERIFY_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_TESTS += $(BLKIF_COMP)
@@ -65,3 +69,24 @@ $(IOEMU_COMP): $(IOEMU_COMP_OBJS) $(BUILD)/lib/librtvirt.a
 	@mkdir -p $(@D)
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(IOEMU_COMP_OBJS) $(BUILD)/lib/librtvirt.a \
 	    $(CHECK_LIBS) -lpthread $(LDLIBS)
+
+# fault sweep: the blkif scenario with the N-th call of each seam operation
+# failing (test_fault_sweep.c).  The daemon's io_uring_submit() is wrapped
+# at link time so the same injector can fail it.  make check runs a stride
+# of every operation's calls; make fault-sweep runs every one.
+SWEEP_COMP      := $(BUILD)/tests/component/test_fault_sweep
+SWEEP_COMP_OBJS := $(BUILD)/obj/tests/component/test_fault_sweep.o $(BACKD_PROC_OBJ) \
+                   $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_TESTS += $(SWEEP_COMP)
+all: $(SWEEP_COMP)
+
+$(BUILD)/obj/tests/component/test_fault_sweep.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
+$(SWEEP_COMP): $(SWEEP_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) $(BUILD)/lib/librtvirt.a
+	@mkdir -p $(@D)
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -Wl,--wrap=io_uring_submit -o $@ $(SWEEP_COMP_OBJS) \
+	    $(FRONT_LIB) $(QMP_LIB) $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) \
+	    $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread $(LDLIBS)
+
+.PHONY: fault-sweep
+fault-sweep: $(SWEEP_COMP)
+	RTV_FAULT_SWEEP_STRIDE=1 $(SWEEP_COMP)

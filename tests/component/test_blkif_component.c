@@ -20,14 +20,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../dom0-backend/backd.h"
 #include "../../domU-frontend/front_bench.h"
 #include "../../domU-frontend/front_verify.h"
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/front_blk.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
-#include "child_term.h"
+#include "backd_proc.h"
 #include "schema_perms.h"
 #include "unit.h"
 
@@ -114,153 +113,6 @@ static int wait_be_state(rtv_domid_t domid, unsigned devid, int want, int ms)
         v = read_be_state(domid, devid);
     }
     return v;
-}
-
-/* The backend daemon's engine in a child.  It sends its counters on a pipe
- * whenever they change (so a test can wait for what the daemon did, rather
- * than sleep and hope) and once more when told to stop with SIGTERM. */
-static struct backd *child_backd;
-static volatile sig_atomic_t child_term;
-
-static void on_term(int sig)
-{
-    (void)sig;
-    child_term = 1;
-    if (child_backd != NULL)
-        backd_stop(child_backd);
-}
-
-struct backend_proc {
-    pid_t pid;
-    int   stats_fd;
-    struct backd_stats last;   /* the latest counters read (wait_backend) */
-};
-
-/* The child's loop: short runs, after each the counters if they changed.
- * Those writes never block (the daemon must not stall on a test that is
- * not reading: a record that did not fit is sent again after the next
- * run); the last one, after the stop, does. */
-static int backend_child_run(int fd)
-{
-    struct backd_stats st, sent;
-    bool unsent = true;
-    int rc = 0;
-
-    fcntl(fd, F_SETFL, O_NONBLOCK);
-    while (!child_term && rc == 0) {
-        rc = backd_run(child_backd, 20);
-        backd_get_stats(child_backd, &st);
-        if (unsent || memcmp(&st, &sent, sizeof(st)) != 0) {
-            unsent = write(fd, &st, sizeof(st)) != (ssize_t)sizeof(st);
-            sent = st;
-        }
-    }
-    fcntl(fd, F_SETFL, 0);
-    backd_get_stats(child_backd, &st);
-    if (write(fd, &st, sizeof(st)) != (ssize_t)sizeof(st))
-        return 12;
-    return rc < 0 ? 13 : 0;
-}
-
-static struct backend_proc start_backend(const struct backd_config *cfg)
-{
-    int p[2];
-    struct backend_proc bp;
-    sigset_t old;
-
-    memset(&bp, 0, sizeof(bp));
-    ck_assert_int_eq(pipe(p), 0);
-    rtv_test_term_hold(&old);
-    bp.pid = fork();
-    ck_assert_int_ge(bp.pid, 0);
-    if (bp.pid == 0) {
-        struct rtv_xen x;
-        struct sigaction sa;
-
-        close(p[0]);
-        if (rtv_local_open(hub, 0, RTV_XEN_ALL, &x) < 0)
-            _exit(10);
-        child_backd = backd_new(&x, cfg);
-        if (child_backd == NULL)
-            _exit(11);
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = on_term;
-        sigaction(SIGTERM, &sa, NULL);
-        rtv_test_term_release(&old);
-        int rc = backend_child_run(p[1]);
-        backd_free(child_backd);
-        rtv_xen_close(&x);
-        _exit(rc);
-    }
-    rtv_test_term_release(&old);
-    close(p[1]);
-    bp.stats_fd = p[0];
-    return bp;
-}
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-/* Waits (at most ms) until the daemon's counters satisfy ok, reading its
- * records in order (older ones may still be queued). */
-static void wait_backend(struct backend_proc *bp, bool (*ok)(const struct backd_stats *),
-                         int ms)
-{
-    struct pollfd pfd = { .fd = bp->stats_fd, .events = POLLIN };
-    uint64_t end = now_ms() + (uint64_t)ms;
-
-    while (!ok(&bp->last) && now_ms() < end)
-        if (poll(&pfd, 1, 50) == 1)
-            ck_assert_int_eq(read(bp->stats_fd, &bp->last, sizeof(bp->last)),
-                             (ssize_t)sizeof(bp->last));
-}
-
-/* Waits for pid up to ms; returns its exit status, or -1 (killed then). */
-static int wait_pid(pid_t pid, int ms)
-{
-    int st;
-
-    for (int t = 0; t < ms; t += 10) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
-
-/* Stops the daemon; returns its counters as it stopped (its last record,
- * read up to the end of the pipe: it may wait for room there). */
-static struct backd_stats stop_backend(struct backend_proc bp)
-{
-    struct pollfd pfd = { .fd = bp.stats_fd, .events = POLLIN };
-    ssize_t n;
-
-    kill(bp.pid, SIGTERM);
-    do {
-        ck_assert_msg(poll(&pfd, 1, 5000) == 1, "the daemon did not stop");
-        n = read(bp.stats_fd, &bp.last, sizeof(bp.last));
-        ck_assert(n == 0 || n == (ssize_t)sizeof(bp.last));
-    } while (n > 0);
-    ck_assert_int_eq(wait_pid(bp.pid, 5000), 0);   /* 0: the last record was written */
-    close(bp.stats_fd);
-    return bp.last;
-}
-
-/* After what the daemon had to survive: it is still running, and stops
- * cleanly. */
-static struct backd_stats stop_surviving_backend(struct backend_proc bp)
-{
-    ck_assert_int_eq(waitpid(bp.pid, NULL, WNOHANG), 0);
-    return stop_backend(bp);
 }
 
 typedef int (*child_fn)(void *arg);
@@ -361,7 +213,7 @@ static struct backend_proc start_default_backend(void)
     struct backd_config cfg;
 
     backd_config_default(&cfg);
-    return start_backend(&cfg);
+    return start_backend(hub, &cfg);
 }
 
 /* The toolstack attaches domid's xvda (image, mode); j is that disk's
@@ -384,7 +236,7 @@ static struct backend_proc one_disk(struct front_job *j, const char *image, cons
 /* Runs fn(j) in a child; it must exit 0 within ms. */
 static void run_child_ok(child_fn fn, struct front_job *j, int ms)
 {
-    ck_assert_int_eq(wait_pid(start_child(fn, j), ms), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(start_child(fn, j), ms), 0);
 }
 
 /* A child that stops half-way for the parent: it writes on up when it gets
@@ -428,7 +280,7 @@ static void child_go_on(struct handshake *h)
 static void child_go_on_to_exit(struct handshake *h, int ms)
 {
     child_go_on(h);
-    ck_assert_int_eq(wait_pid(h->pid, ms), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(h->pid, ms), 0);
 }
 
 /* ---- scenarios --------------------------------------------------------------- */
@@ -499,9 +351,9 @@ START_TEST(many_domains_one_daemon)
     pid_t p1 = start_child(verify_child, &j1);
     pid_t p2 = start_child(verify_child, &j2);
     pid_t p3 = start_child(verify_child, &j3);
-    ck_assert_int_eq(wait_pid(p1, 60000), 0);
-    ck_assert_int_eq(wait_pid(p2, 60000), 0);
-    ck_assert_int_eq(wait_pid(p3, 60000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(p1, 60000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(p2, 60000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(p3, 60000), 0);
     struct backd_stats st = stop_backend(bp);
     ck_assert_uint_eq(st.connects, 3);
     ck_assert_uint_eq(st.errors, 0);
@@ -748,8 +600,8 @@ START_TEST(front_vs_qdisk_layout)
     j.want_persistent = false;
     j.opts.region_sectors = QD_SECTORS;
     j.opts.ops = 400;
-    ck_assert_int_eq(wait_pid(start_child(verify_child, &j), 60000), 0);
-    ck_assert_int_eq(wait_pid(qb, 10000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(start_child(verify_child, &j), 60000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(qb, 10000), 0);
     unsigned long long st = 0;
     char path[RTV_XS_PATH_MAX], *val = NULL;
     ck_assert_int_eq(rtv_xs_path(path, sizeof(path), RTV_XS_VBD_BE_STATE, &qa, NULL), 0);
@@ -1014,12 +866,12 @@ START_TEST(reconnect_requeues)
     start_synced_child(reconnect_child, &j, &h);
     child_reached(&h);
     kill(bp.pid, SIGKILL);
-    ck_assert_int_eq(wait_pid(bp.pid, 5000), 128 + SIGKILL);
+    ck_assert_int_eq(rtv_test_wait_pid(bp.pid, 5000), 128 + SIGKILL);
     close(bp.stats_fd);
     child_go_on(&h);
     child_reached(&h);
     struct backend_proc bp2 = start_default_backend();
-    ck_assert_int_eq(wait_pid(h.pid, 30000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(h.pid, 30000), 0);
     struct backd_stats st = stop_backend(bp2);
     ck_assert_uint_ge(st.requests, 24);
     ck_assert_uint_eq(st.errors, 0);
@@ -1339,8 +1191,8 @@ static void run_bad_backend(enum bad_rsp kind, enum rtv_blkif_rsp_verdict want)
     toolstack_add_at("vbd", 1, DEV_A, img_a, "w");   /* where blkback would serve it */
     pid_t fb = start_child(fake_backend, &kind);
     pid_t fr = start_child(victim_front, (void *)rtv_blkif_rsp_verdict_str(want));
-    ck_assert_int_eq(wait_pid(fr, 20000), 0);
-    ck_assert_int_eq(wait_pid(fb, 20000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(fr, 20000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(fb, 20000), 0);
 }
 
 START_TEST(hostile_backend_bad_id)      { run_bad_backend(BAD_ID, RTV_BLKIF_RSP_E_BAD_ID); } END_TEST
@@ -1399,12 +1251,12 @@ START_TEST(detach_and_guest_death)
 
     child_reached(&h);
     ck_assert_int_eq(blkif_xs_detach(x.xs, &d1, 5000, false), 0);
-    ck_assert_int_eq(wait_pid(h.pid, 10000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(h.pid, 10000), 0);
 
     /* dom2 dies with I/O in flight; the toolstack cleans up by force. */
     usleep(100000);
     kill(p2, SIGKILL);
-    ck_assert_int_eq(wait_pid(p2, 5000), 128 + SIGKILL);
+    ck_assert_int_eq(rtv_test_wait_pid(p2, 5000), 128 + SIGKILL);
     ck_assert_int_eq(rtv_local_release_domain(hub, 2), 0);
     /* The dead frontend never closes, so the backend never reaches Closed
      * (-ETIMEDOUT) and the nodes go anyway; any other answer is a removal
@@ -1562,14 +1414,16 @@ static int read_fault_child(void *arg)
     return 0;
 }
 
-/* Opening domid's xvda (attached) fails while op fails once with err. */
-static void open_fails_under(rtv_domid_t domid, enum rtv_local_fault_op op, int err)
+/* Opening domid's xvda (attached) fails while op fails once with err for
+ * the domain at (0: the daemon, domid: the frontend). */
+static void open_fails_under(rtv_domid_t domid, enum rtv_local_fault_op op, rtv_domid_t at,
+                             int err)
 {
     struct front_job j;
 
     job_init(&j, domid, DEV_A);
     j.cfg.timeout_ms = 2000;
-    rtv_local_fault_set(hub, op, 0, 1, err);
+    rtv_local_fault_set_dom(hub, op, at, 0, 1, err);
     run_child_ok(expect_open_fail, &j, 20000);
 }
 
@@ -1601,18 +1455,18 @@ START_TEST(fault_injection)
     struct backend_proc bp = start_default_backend();
 
     /* The ring cannot be mapped: that device fails, reported. */
-    open_fails_under(1, RTV_FAULT_GNT_MAP, EINVAL);
+    open_fails_under(1, RTV_FAULT_GNT_MAP, 0, EINVAL);
     wait_hotplug_error(1, "cannot map ring");
     ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_MAP), 1);
 
     /* The event channel cannot be bound: same. */
     toolstack_add(2, DEV_A, img_b, "w");
-    open_fails_under(2, RTV_FAULT_EVTCHN_BIND, EIO);
+    open_fails_under(2, RTV_FAULT_EVTCHN_BIND, 0, EIO);
     wait_hotplug_error(2, "bind event channel");
 
     /* The frontend cannot share its ring: it fails cleanly. */
     toolstack_add(3, DEV_A, img_b, "w");
-    open_fails_under(3, RTV_FAULT_GNT_SHARE, ENOMEM);
+    open_fails_under(3, RTV_FAULT_GNT_SHARE, 3, ENOMEM);
     ck_assert_uint_eq(rtv_local_fault_hits(hub, RTV_FAULT_GNT_SHARE), 1);
 
     /* Segment grants that cannot be mapped: those requests get errors,
