@@ -163,3 +163,34 @@ with tempfile.TemporaryDirectory() as d:
     assert os.listdir(qdir) == [], os.listdir(qdir)
 print("lab selftest: the lab's queue is first come, first served; dead tickets skipped; bounded")
 PYEOF
+# leak-check's dom0 grant mappings and event channels, from a fake /proc:
+# counted per process and device, and per name; non-Xen lines ignored.
+fake=$(mktemp -d)
+trap 'rm -rf "$fake"' EXIT
+mkdir -p "$fake/1" "$fake/22"
+echo rtvirt-backd > "$fake/1/comm"
+echo qemu-system-i38 > "$fake/22/comm"
+cat > "$fake/1/maps" <<'MAPS'
+7f0000000000-7f0000001000 rw-s 00000000 00:05 12 /dev/xen/gntdev
+7f0000002000-7f0000004000 rw-s 00001000 00:05 12 /dev/xen/gntdev
+7f0000010000-7f0000011000 rw-s 00000000 00:05 13 /dev/xen/gntalloc
+7f0000020000-7f0000021000 r-xp 00000000 08:01 99 /usr/lib/x86_64-linux-gnu/libxengnttab.so.1.2
+MAPS
+echo "7f0000000000-7f0000001000 rw-s 00000000 00:05 12 /dev/xen/gntdev" > "$fake/22/maps"
+cat > "$fake/interrupts" <<'INTR'
+           CPU0       CPU1
+ 24:      12345          0  xen-percpu    -virq      timer0
+ 40:         20          0   xen-dyn    -event     xenbus
+ 42:          7          0   xen-dyn-lateeoi    -event     evtchn:rtvirt-backd
+ 43:          7          0   xen-dyn-lateeoi    -event     evtchn:rtvirt-backd
+ 44:          0          0   xen-dyn    -event     blkif-backend, evtchn:qemu-system-i38
+ 50:          3          0  IO-APIC    1-edge      i8042
+NMI:          0          0   Non-maskable interrupts
+INTR
+got=$(LC_ALL=C LEAK_PROC=$fake "$here/agent/leak-check" show grants | tr '\n' ';')
+want="1 qemu-system-i38 /dev/xen/gntdev;1 rtvirt-backd /dev/xen/gntalloc;2 rtvirt-backd /dev/xen/gntdev;"
+[ "$got" = "$want" ] || { echo "lab selftest: leak-check grants: got '$got', want '$want'" >&2; exit 1; }
+got=$(LC_ALL=C LEAK_PROC=$fake "$here/agent/leak-check" show evtchns | tr '\n' ';')
+want="1 blkif-backend;1 evtchn:qemu-system-i38;2 evtchn:rtvirt-backd;1 timer0;1 xenbus;"
+[ "$got" = "$want" ] || { echo "lab selftest: leak-check evtchns: got '$got', want '$want'" >&2; exit 1; }
+echo "lab selftest: leak-check grants and evtchns OK"
