@@ -170,3 +170,9 @@ int rtv_xs_rm_empty_parents(struct rtv_store *s, rtv_txn_t t, const char *path,
     }
     return 0;
 }
+
+bool rtv_xs_store_failed(int rc)
+{
+    return rc < 0 && rc != -ENOENT && rc != -EINVAL && rc != -ERANGE && rc != -E2BIG &&
+           rc != -EACCES;
+}

@@ -245,6 +245,23 @@ START_TEST(refused_value_is_quoted_in_message)
 }
 END_TEST
 
+/* What a failed store operation says: the store failed (retry, blame
+ * nobody) or the node is absent, malformed or forbidden. */
+START_TEST(store_failed_or_content)
+{
+    ck_assert(rtv_xs_store_failed(-EIO));
+    ck_assert(rtv_xs_store_failed(-ENOSPC));
+    ck_assert(rtv_xs_store_failed(-EAGAIN));
+    ck_assert(rtv_xs_store_failed(-ENOMEM));
+    ck_assert(!rtv_xs_store_failed(-ENOENT));
+    ck_assert(!rtv_xs_store_failed(-EINVAL));
+    ck_assert(!rtv_xs_store_failed(-ERANGE));
+    ck_assert(!rtv_xs_store_failed(-E2BIG));
+    ck_assert(!rtv_xs_store_failed(-EACCES));
+    ck_assert(!rtv_xs_store_failed(0));
+}
+END_TEST
+
 START_TEST(parse_uint_edges)
 {
     unsigned long long v = 42;
@@ -272,6 +289,7 @@ static Suite *xs_schema_suite(void)
     TCase *tc = tcase_create("core");
 
     tcase_add_test(tc, table_is_well_formed);
+    tcase_add_test(tc, store_failed_or_content);
     tcase_add_test(tc, builds_control_path);
     tcase_add_test(tc, builds_ioemu_path);
     tcase_add_test(tc, builds_blkif_paths);

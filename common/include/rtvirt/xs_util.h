@@ -56,6 +56,13 @@ typedef int (*rtv_xs_wait_fn)(struct rtv_store *s, void *arg, struct rtv_err *er
 int rtv_xs_wait_on(struct rtv_store *s, const char *dir, unsigned timeout_ms,
                    rtv_xs_wait_fn done, void *arg, struct rtv_err *err);
 
+/* True when rc (< 0) says the store failed the operation (I/O error, no
+ * room, transactions exhausted, ...), as opposed to what was asked about:
+ * a node absent (-ENOENT), a value malformed (-EINVAL, -ERANGE, -E2BIG) or
+ * forbidden (-EACCES).  Nobody wrote anything wrong then, so no peer is to
+ * blame, and the same operation may succeed when tried again. */
+bool rtv_xs_store_failed(int rc);
+
 /* Parses what rtv_xs_read_uint() accepts: digits only, no sign, no spaces,
  * no leading zeros except "0" itself. */
 int rtv_parse_uint(const char *text, unsigned long long max,
