@@ -65,6 +65,7 @@ struct front_queue {
     blkif_front_ring_t ring;
     rtv_port_t port;
     bool     port_ok;
+    bool     notify_owed;      /* a notify failed: sent again at the next poll */
     unsigned nslots;
     unsigned nr_retired;
     struct front_slot *slots;
@@ -405,7 +406,10 @@ static int session_init(struct rtv_front *f, char *msg, size_t mlen)
         (rc = rd_uint(f, RTV_XS_VBD_BE_MULTI_QUEUE_MAX_QUEUES, 0, 0, 256, 1, &mq)) < 0 ||
         (rc = rd_uint(f, RTV_XS_VBD_BE_FEATURE_MAX_INDIRECT_SEGMENTS, 0, 0, 1u << 20, 0,
                       &ind)) < 0) {
-        set_msg(msg, mlen, "backend publishes a malformed feature node");
+        if (rtv_xs_store_failed(rc))
+            set_msg(msg, mlen, "cannot read the backend's features: %s", strerror(-rc));
+        else
+            set_msg(msg, mlen, "backend publishes a malformed feature node");
         return rc;
     }
     f->info.ring_page_order = f->cfg.ring_page_order < order ? f->cfg.ring_page_order
@@ -489,14 +493,20 @@ static void resubmit_requeued(struct rtv_front *f)
 static int session_connect(struct rtv_front *f, char *msg, size_t mlen)
 {
     unsigned long long sectors, ssize, info, flush, barrier, discard, pers;
+    int rc;
 
-    if (rd_uint(f, RTV_XS_VBD_BE_SECTORS, 0, 0, UINT64_MAX, 0, &sectors) < 0 ||
-        rd_uint(f, RTV_XS_VBD_BE_SECTOR_SIZE, 0, 0, 65536, 512, &ssize) < 0 ||
-        rd_uint(f, RTV_XS_VBD_BE_INFO, 0, 0, UINT32_MAX, 0, &info) < 0 ||
-        rd_uint(f, RTV_XS_VBD_BE_FEATURE_FLUSH_CACHE, 0, 0, 1, 0, &flush) < 0 ||
-        rd_uint(f, RTV_XS_VBD_BE_FEATURE_BARRIER, 0, 0, 1, 0, &barrier) < 0 ||
-        rd_uint(f, RTV_XS_VBD_BE_FEATURE_DISCARD, 0, 0, 1, 0, &discard) < 0 ||
-        rd_uint(f, RTV_XS_VBD_BE_FEATURE_PERSISTENT, 0, 0, 1, 0, &pers) < 0) {
+    if ((rc = rd_uint(f, RTV_XS_VBD_BE_SECTORS, 0, 0, UINT64_MAX, 0, &sectors)) < 0 ||
+        (rc = rd_uint(f, RTV_XS_VBD_BE_SECTOR_SIZE, 0, 0, 65536, 512, &ssize)) < 0 ||
+        (rc = rd_uint(f, RTV_XS_VBD_BE_INFO, 0, 0, UINT32_MAX, 0, &info)) < 0 ||
+        (rc = rd_uint(f, RTV_XS_VBD_BE_FEATURE_FLUSH_CACHE, 0, 0, 1, 0, &flush)) < 0 ||
+        (rc = rd_uint(f, RTV_XS_VBD_BE_FEATURE_BARRIER, 0, 0, 1, 0, &barrier)) < 0 ||
+        (rc = rd_uint(f, RTV_XS_VBD_BE_FEATURE_DISCARD, 0, 0, 1, 0, &discard)) < 0 ||
+        (rc = rd_uint(f, RTV_XS_VBD_BE_FEATURE_PERSISTENT, 0, 0, 1, 0, &pers)) < 0) {
+        if (rtv_xs_store_failed(rc)) {
+            set_msg(msg, mlen, "cannot read the backend's disk parameters: %s",
+                    strerror(-rc));
+            return rc;
+        }
         set_msg(msg, mlen, "backend publishes malformed disk parameters");
         return -EPROTO;
     }
@@ -511,9 +521,9 @@ static int session_connect(struct rtv_front *f, char *msg, size_t mlen)
     f->info.discard = discard;
     f->info.persistent = f->cfg.persistent && pers;
     f->info.connects++;
-    if (set_state(f, XenbusStateConnected) < 0) {
-        set_msg(msg, mlen, "cannot write frontend state");
-        return -EIO;
+    if ((rc = set_state(f, XenbusStateConnected)) < 0) {
+        set_msg(msg, mlen, "cannot write frontend state: %s", strerror(-rc));
+        return rc;
     }
 
     /* blkif_recover: resubmit in the order the caller submitted. */
@@ -625,6 +635,16 @@ static struct front_queue *pick_queue(struct rtv_front *f, unsigned *slot)
     return NULL;
 }
 
+/* Tells the backend about new requests.  A notify that fails is owed and
+ * sent again at the next poll: the backend asked to be told (req_event),
+ * and until it is, it takes nothing more off this ring, so later pushes
+ * would not notify either and every request behind would wait forever
+ * (found by the seam fault sweep). */
+static void queue_notify(struct rtv_front *f, struct front_queue *q)
+{
+    q->notify_owed = f->x->evtchn->ops->notify(f->x->evtchn, q->port) < 0;
+}
+
 static void push(struct rtv_front *f, struct front_queue *q)
 {
     int notify;
@@ -632,8 +652,8 @@ static void push(struct rtv_front *f, struct front_queue *q)
     if (f->plugged)
         return;     /* rtv_front_test_plug(f, false) publishes them */
     RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&q->ring, notify);
-    if (notify)
-        f->x->evtchn->ops->notify(f->x->evtchn, q->port);
+    if (notify || q->notify_owed)
+        queue_notify(f, q);
 }
 
 static int submit_internal(struct rtv_front *f, const struct front_req *r)
@@ -958,8 +978,11 @@ static int poll_once(struct rtv_front *f, int timeout_ms)
             e->ops->unmask(e, port);     /* a failed device gets no EOI */
     }
     /* Reap every queue: cheap, and covers a notification we coalesced. */
-    for (unsigned qi = 0; qi < f->nq && !f->failed; qi++)
+    for (unsigned qi = 0; qi < f->nq && !f->failed; qi++) {
+        if (f->q[qi].notify_owed && f->q[qi].port_ok)
+            queue_notify(f, &f->q[qi]);
         done += reap_queue(f, &f->q[qi]);
+    }
     /* Requests that did not fit the ring at reconnect go out as slots free. */
     if (f->nr_requeue > 0 && f->fe_state == XenbusStateConnected && !f->failed &&
         !f->closing)
@@ -1038,8 +1061,9 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
         rc = blkif_xs_read(x->xs, RTV_XS_NO_TXN, &f->xd, RTV_XS_VBD_FE_BACKEND, 0, 0,
                            &be, NULL);
     if (rc < 0) {
-        set_msg(msg, mlen, "vbd %u: no valid backend/backend-id (%s)", cfg->devid,
-                strerror(-rc));
+        set_msg(msg, mlen, rtv_xs_store_failed(rc) ? "vbd %u: cannot read backend/backend-id: %s"
+                                                   : "vbd %u: no valid backend/backend-id (%s)",
+                cfg->devid, strerror(-rc));
         free(f);
         return rc;
     }
