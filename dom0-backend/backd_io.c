@@ -131,12 +131,28 @@ static void req_finish(struct backd_req *req)
 
 /* ---- submission ---------------------------------------------------------------- */
 
+/* Hands the queued SQEs to the kernel.  A submission the kernel refuses
+ * (EAGAIN, EBUSY: short of something for now) leaves them in the ring, and
+ * nothing else may come to submit them: the loop tries again every
+ * BACKD_RETRY_MS while one is owed.  Before, the requests waited forever
+ * and backd_free() hung waiting for them (found by the seam fault sweep,
+ * which fails the N-th io_uring_submit). */
+void backd_submit(struct backd *b)
+{
+    int rc = io_uring_submit(&b->uring);
+
+    if (rc < 0 && !b->submit_owed)
+        backd_err("io_uring submission failed: %s; trying again every %d ms",
+                  strerror(-rc), BACKD_RETRY_MS);
+    b->submit_owed = rc < 0;
+}
+
 static struct io_uring_sqe *get_sqe(struct backd *b)
 {
     struct io_uring_sqe *sqe = io_uring_get_sqe(&b->uring);
 
     if (sqe == NULL) {
-        io_uring_submit(&b->uring);
+        backd_submit(b);
         sqe = io_uring_get_sqe(&b->uring);
     }
     return sqe;
@@ -196,7 +212,7 @@ static void req_submit(struct backd_req *req)
     }
     need = 1 + (req->r.kind == RTV_BLKIF_WRITE ? req->r.preflush + req->r.postflush : 0);
     if (io_uring_sq_space_left(&b->uring) < need)
-        io_uring_submit(&b->uring);
+        backd_submit(b);
     for (unsigned i = 0; i < need; i++) {
         sqe[i] = get_sqe(b);
         if (sqe[i] == NULL) {
@@ -428,7 +444,7 @@ void backd_queue_kick(struct backd_queue *q)
         if (!more)
             break;
     }
-    io_uring_submit(&d->b->uring);
+    backd_submit(d->b);
 }
 
 /* ---- connect / disconnect -------------------------------------------------------- */
@@ -665,5 +681,5 @@ void backd_handle_completions(struct backd *b)
         if (d->update_pending && backd_dev_inflight(d) == 0)
             backd_dev_update(d);       /* a deferred disconnect may proceed */
     }
-    io_uring_submit(&b->uring);
+    backd_submit(b);
 }

@@ -84,6 +84,9 @@ struct backd_dev {
     int  be_state;             /* what we last published */
     bool gone;                 /* backend dir removed: free once idle */
     bool failed;               /* setup failed: stay Closing until Closed */
+    bool set_up;               /* toolstack nodes read, image open, InitWait */
+    uint64_t retry_at;         /* the store failed us: update again then (0: no) */
+    unsigned retries;          /* store failures in a row */
     bool update_pending;       /* a state change waits for in-flight I/O */
     bool quiescing;            /* closing: take no new requests */
     struct backd_pgnt *pg;     /* persistent cache (nr_pg slots) */
@@ -102,6 +105,8 @@ struct backd {
     struct backd_stats st;
     struct backd_switch *sw;   /* the live switch run in our loop, or NULL */
     bool stopping;             /* backd_free: keep the journals for the next one */
+    uint64_t scan_retry_at;    /* a listing failed: scan again then (0: no) */
+    bool submit_owed;          /* io_uring_submit failed: SQEs wait in the ring */
 };
 
 #define backd_log(b, ...) do { if ((b)->cfg.verbose) { \
@@ -109,7 +114,12 @@ struct backd {
 #define backd_err(...) do { fprintf(stderr, "rtvirt-backd: " __VA_ARGS__); \
     fputc('\n', stderr); } while (0)
 
+/* How soon the loop tries again what the store or io_uring refused
+ * (backd_xs.c: retry_later; backd_submit). */
+#define BACKD_RETRY_MS  100
+
 /* backd_io.c */
+void backd_submit(struct backd *b);
 /* takeover: the ring is live and a killed predecessor served it; pick up
  * where it stopped from its journal (why[] says what is missing). */
 int  backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,

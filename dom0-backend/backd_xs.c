@@ -53,6 +53,33 @@ void backd_config_default(struct backd_config *cfg)
 
 /* ---- small store helpers ------------------------------------------------------ */
 
+/*
+ * A store that fails an operation (rtv_xs_store_failed: not a node absent
+ * or malformed, which is the toolstack's or the frontend's doing and is
+ * reported as such) fails nobody's device at once: the device is updated
+ * again BACKD_RETRY_MS later, and a setup or connect that still fails after
+ * BACKD_RETRY_MAX tries in a row is reported like any attach failure.  A
+ * connected device is never closed for it.  Before this, one failed read or
+ * write left a device in InitWait or Closing until some other event came,
+ * and blamed the frontend ("bad multi-queue-num-queues") or the toolstack
+ * ("frontend node (absent)") for it (found by the seam fault sweep,
+ * tests/component/test_fault_sweep.c).
+ */
+#define BACKD_RETRY_MAX 50
+
+/* Schedules the retry; false once d has failed too often in a row (then
+ * nothing is scheduled and the caller reports). */
+static bool retry_later(struct backd_dev *d, const char *what, int rc, bool bounded)
+{
+    if (bounded && d->retries >= BACKD_RETRY_MAX)
+        return false;
+    if (d->retries++ == 0)
+        backd_err("dom%u/%u: %s: %s; trying again every %d ms", d->domid, d->devid, what,
+                  strerror(-rc), BACKD_RETRY_MS);
+    d->retry_at = rtv_now_ms() + BACKD_RETRY_MS;
+    return true;
+}
+
 /* Reads a number node of d (schema-checked); absent gives def when def_ok. */
 static int rd_uint(struct backd_dev *d, enum rtv_xs_node node, unsigned queue,
                    unsigned ring, unsigned long long max, bool def_ok,
@@ -120,12 +147,18 @@ static void publish_state(struct backd_dev *d, int state)
     if (rc == -ENOENT)
         return;     /* removed: the rescan that follows drops the device */
     if (rc < 0) {
-        backd_err("dom%u/%u: cannot write backend state", d->domid, d->devid);
+        /* be_state stays: the next update decides the same and writes again. */
+        if (rtv_xs_store_failed(rc))
+            retry_later(d, "cannot write the backend state", rc, false);
+        else
+            backd_err("dom%u/%u: cannot write backend state: %s", d->domid, d->devid,
+                      strerror(-rc));
         return;
     }
     backd_log(d->b, "dom%u/%u: backend state %d -> %d", d->domid, d->devid,
               d->be_state, state);
     d->be_state = state;
+    d->retries = 0;
 }
 
 /* Attach failure: reported where tools look (as FreeBSD blkback does). */
@@ -187,38 +220,22 @@ static int write_features(struct rtv_store *s, rtv_txn_t t, void *arg)
     return 0;
 }
 
-static int open_image(struct backd_dev *d)
+/* Opens params (d->read_only set) and sizes it; failures are reported. */
+static int open_image(struct backd_dev *d, const char *params)
 {
     struct backd *b = d->b;
-    char *params = NULL, *mode = NULL;
     struct stat st;
     int rc;
-
-    rc = rd_str(d, RTV_XS_VBD_BE_PARAMS, &params);
-    if (rc < 0) {
-        report_error(d, "cannot read params: %s", strerror(-rc));
-        return rc;
-    }
-    rc = rd_str(d, RTV_XS_VBD_BE_MODE, &mode);
-    if (rc < 0 && rc != -ENOENT) {
-        report_error(d, "mode is neither r nor w");
-        free(params);
-        return rc;
-    }
-    d->read_only = rc == 0 && strcmp(mode, "r") == 0;
-    free(mode);
 
     d->fd = open(params, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
     if (d->fd < 0) {
         rc = -errno;
         report_error(d, "cannot open %s: %s", params, strerror(errno));
-        free(params);
         return rc;
     }
     if (fstat(d->fd, &st) < 0) {
         rc = -errno;
         report_error(d, "cannot stat %s: %s", params, strerror(errno));
-        free(params);
         return rc;
     }
     if (S_ISBLK(st.st_mode)) {
@@ -227,7 +244,6 @@ static int open_image(struct backd_dev *d)
         if (ioctl(d->fd, BLKGETSIZE64, &bytes) < 0) {
             rc = -errno;
             report_error(d, "cannot size %s: %s", params, strerror(errno));
-            free(params);
             return rc;
         }
         d->nr_sectors = bytes >> RTV_BLKIF_SECTOR_SHIFT;
@@ -235,12 +251,10 @@ static int open_image(struct backd_dev *d)
         d->nr_sectors = (uint64_t)st.st_size >> RTV_BLKIF_SECTOR_SHIFT;
     } else {
         report_error(d, "%s is neither a regular file nor a block device", params);
-        free(params);
         return -EINVAL;
     }
     backd_log(b, "dom%u/%u: serving %s (%" PRIu64 " sectors, %s)", d->domid,
               d->devid, params, d->nr_sectors, d->read_only ? "ro" : "rw");
-    free(params);
     return 0;
 }
 
@@ -279,7 +293,9 @@ static bool dev_takeover(struct backd_dev *d)
         rd_uint(d, RTV_XS_VBD_FE_STATE, 0, 0, 8, false, 0, &fe) < 0 ||
         fe != XenbusStateConnected)
         return false;       /* not live: the usual handshake */
-    if (dev_connect(d, true, why, sizeof(why)) < 0) {
+    /* Not taken over either when the store failed a read (> 0): the usual
+     * handshake then. */
+    if (dev_connect(d, true, why, sizeof(why)) != 0) {
         backd_err("dom%u/%u: found Connected, cannot take the ring over (%s): offering "
                   "a new session; a stock blkfront will not take it", d->domid, d->devid,
                   why[0] ? why : "see above");
@@ -305,9 +321,6 @@ static bool dev_takeover(struct backd_dev *d)
 static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned devid)
 {
     struct backd_dev *d = calloc(1, sizeof(*d));
-    unsigned long long fid;
-    char *fe = NULL;
-    int rc;
 
     if (d == NULL)
         return NULL;
@@ -328,46 +341,105 @@ static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned de
     d->next = b->devs;
     b->devs = d;
     b->st.devices++;
+    return d;
+}
+
+/* The store failed a setup step: 0 when it is tried again later, -1 when
+ * it failed too often (reported, Closing). */
+static int setup_store_failed(struct backd_dev *d, const char *what, int rc)
+{
+    if (retry_later(d, what, rc, true))
+        return 0;
+    report_error(d, "%s: %s (the store failed %d times in a row)", what, strerror(-rc),
+                 BACKD_RETRY_MAX);
+    publish_state(d, XenbusStateClosing);
+    return -1;
+}
+
+static int setup_failed(struct backd_dev *d)
+{
+    publish_state(d, XenbusStateClosing);
+    return -1;
+}
+
+/* Reads what the toolstack wrote, opens the image, publishes the features
+ * and InitWait: 1 done, 0 the store failed (tried again later), -1 failed
+ * (reported, Closing). */
+static int dev_setup(struct backd_dev *d)
+{
+    struct backd *b = d->b;
+    unsigned long long fid;
+    char *fe = NULL, *params = NULL, *mode = NULL;
+    int rc;
 
     /* The toolstack wrote these; still, a path we would watch and read
      * ring references from must be exactly the one blkif.h implies. */
     rc = rd_str(d, RTV_XS_VBD_BE_FRONTEND, &fe);
+    if (rtv_xs_store_failed(rc))
+        return setup_store_failed(d, "cannot read the frontend node", rc);
     if (rc < 0 || strcmp(fe, d->fe_path) != 0) {
         report_error(d, "frontend node %s is not %s", rc < 0 ? "(absent)" : fe,
                      d->fe_path);
         free(fe);
-        publish_state(d, XenbusStateClosing);
-        return d;
+        return setup_failed(d);
     }
     free(fe);
     rc = rd_uint(d, RTV_XS_VBD_BE_FRONTEND_ID, 0, 0, RTV_DOMID_MAX, false, 0, &fid);
-    if (rc < 0 || fid != domid) {
-        report_error(d, "frontend-id does not name domain %u", domid);
-        publish_state(d, XenbusStateClosing);
-        return d;
+    if (rtv_xs_store_failed(rc))
+        return setup_store_failed(d, "cannot read frontend-id", rc);
+    if (rc < 0 || fid != d->domid) {
+        report_error(d, "frontend-id does not name domain %u", d->domid);
+        return setup_failed(d);
     }
-    if (open_image(d) < 0) {
-        publish_state(d, XenbusStateClosing);
-        return d;
+    rc = rd_str(d, RTV_XS_VBD_BE_PARAMS, &params);
+    if (rtv_xs_store_failed(rc))
+        return setup_store_failed(d, "cannot read params", rc);
+    if (rc < 0) {
+        report_error(d, "cannot read params: %s", strerror(-rc));
+        return setup_failed(d);
     }
+    rc = rd_str(d, RTV_XS_VBD_BE_MODE, &mode);
+    if (rtv_xs_store_failed(rc)) {
+        free(params);
+        return setup_store_failed(d, "cannot read mode", rc);
+    }
+    if (rc < 0 && rc != -ENOENT) {
+        report_error(d, "mode is neither r nor w");
+        free(params);
+        return setup_failed(d);
+    }
+    d->read_only = rc == 0 && strcmp(mode, "r") == 0;
+    free(mode);
+    rc = open_image(d, params);
+    free(params);
+    if (rc < 0)
+        return setup_failed(d);
     if (b->cfg.state_dir != NULL) {
         if (dev_takeover(d)) {
+            d->set_up = true;
+            d->retries = 0;
             dev_watch_frontend(d);
-            return d;
+            return 1;
         }
-        backd_journal_remove_dev(b->cfg.state_dir, domid, devid);
+        backd_journal_remove_dev(b->cfg.state_dir, d->domid, d->devid);
     }
     struct features_txn ft = { d };
     rc = rtv_xs_transact(b->x->xs, 0, write_features, &ft);
+    if (rtv_xs_store_failed(rc)) {
+        close(d->fd);          /* opened again by the retry */
+        d->fd = -1;
+        return setup_store_failed(d, "cannot publish features", rc);
+    }
     if (rc < 0) {
         report_error(d, "cannot publish features: %s", strerror(-rc));
-        publish_state(d, XenbusStateClosing);
-        return d;
+        return setup_failed(d);
     }
+    d->set_up = true;
+    d->retries = 0;
     d->be_state = XenbusStateInitWait;
     dev_watch_frontend(d);
-    backd_log(b, "dom%u/%u: new device, InitWait", domid, devid);
-    return d;
+    backd_log(b, "dom%u/%u: new device, InitWait", d->domid, d->devid);
+    return 1;
 }
 
 void backd_dev_free(struct backd_dev *d)
@@ -398,6 +470,17 @@ void backd_dev_free(struct backd_dev *d)
 
 /* ---- connect ------------------------------------------------------------------- */
 
+/* The store failed a read of the frontend's connect nodes: 1 when tried
+ * again later, or -EIO when it failed too often (reported). */
+static int connect_store_failed(struct backd_dev *d, const char *what, int rc)
+{
+    if (retry_later(d, what, rc, true))
+        return 1;
+    report_error(d, "%s: %s (the store failed %d times in a row)", what, strerror(-rc),
+                 BACKD_RETRY_MAX);
+    return -EIO;
+}
+
 /* Reads queue qi's ring references and event channel (the top-level nodes
  * for a single queue, queue-N/ ones with multi-queue) and connects it. */
 static int connect_queue(struct backd_dev *d, struct backd_queue *q, unsigned qi,
@@ -417,6 +500,8 @@ static int connect_queue(struct backd_dev *d, struct backd_queue *q, unsigned qi
 
     for (unsigned i = 0; i < n; i++) {
         rc = rd_uint(d, ref_node, qi, i, UINT32_MAX, false, 0, &v);
+        if (rtv_xs_store_failed(rc))
+            return connect_store_failed(d, "cannot read the ring references", rc);
         if (rc < 0) {
             report_error(d, "queue %u: bad or missing ring-ref%s (%s)", qi,
                          order ? "N" : "", strerror(-rc));
@@ -425,6 +510,8 @@ static int connect_queue(struct backd_dev *d, struct backd_queue *q, unsigned qi
         refs[i] = (rtv_gref_t)v;
     }
     rc = rd_uint(d, evt_node, qi, 0, UINT32_MAX, false, 0, &v);
+    if (rtv_xs_store_failed(rc))
+        return connect_store_failed(d, "cannot read the event channel", rc);
     if (rc < 0) {
         report_error(d, "queue %u: bad or missing event-channel (%s)", qi, strerror(-rc));
         return rc;
@@ -447,23 +534,34 @@ static int dev_connect(struct backd_dev *d, bool takeover, char *why, size_t why
     int rc;
 
     rc = rd_str(d, RTV_XS_VBD_FE_PROTOCOL, &proto);
+    if (rtv_xs_store_failed(rc))
+        return connect_store_failed(d, "cannot read the protocol", rc);
     if (rc == -EINVAL || (rc == 0 && strcmp(proto, XEN_IO_PROTO_ABI_NATIVE) != 0)) {
         report_error(d, "unsupported protocol \"%s\"", proto ? proto : "(invalid)");
         free(proto);
         return -EPROTONOSUPPORT;
     }
     free(proto);
-    if ((rc = rd_uint(d, RTV_XS_VBD_FE_MULTI_QUEUE_NUM_QUEUES, 0, 0, b->cfg.max_queues,
-                      true, 1, &nq)) < 0 || nq == 0) {
+    rc = rd_uint(d, RTV_XS_VBD_FE_MULTI_QUEUE_NUM_QUEUES, 0, 0, b->cfg.max_queues, true, 1,
+                 &nq);
+    if (rtv_xs_store_failed(rc))
+        return connect_store_failed(d, "cannot read multi-queue-num-queues", rc);
+    if (rc < 0 || nq == 0) {
         report_error(d, "bad multi-queue-num-queues (max %u)", b->cfg.max_queues);
         return -EINVAL;
     }
-    if ((rc = rd_uint(d, RTV_XS_VBD_FE_RING_PAGE_ORDER, 0, 0, b->cfg.max_ring_page_order,
-                      true, 0, &order)) < 0) {
+    rc = rd_uint(d, RTV_XS_VBD_FE_RING_PAGE_ORDER, 0, 0, b->cfg.max_ring_page_order, true, 0,
+                 &order);
+    if (rtv_xs_store_failed(rc))
+        return connect_store_failed(d, "cannot read ring-page-order", rc);
+    if (rc < 0) {
         report_error(d, "bad ring-page-order (max %u)", b->cfg.max_ring_page_order);
         return rc;
     }
-    if (rd_uint(d, RTV_XS_VBD_FE_FEATURE_PERSISTENT, 0, 0, 1, true, 0, &pers) < 0)
+    rc = rd_uint(d, RTV_XS_VBD_FE_FEATURE_PERSISTENT, 0, 0, 1, true, 0, &pers);
+    if (rtv_xs_store_failed(rc))
+        return connect_store_failed(d, "cannot read feature-persistent", rc);
+    if (rc < 0)
         pers = 0;    /* a garbled optional feature is just not negotiated */
     d->persistent = b->cfg.persistent && pers == 1;
 
@@ -472,7 +570,7 @@ static int dev_connect(struct backd_dev *d, bool takeover, char *why, size_t why
     for (unsigned i = 0; i < nq; i++) {
         rc = connect_queue(d, &d->q[i], i, nq > 1, (unsigned)order, takeover, why,
                            why_len);
-        if (rc < 0) {
+        if (rc != 0) {
             /* A takeover given up keeps the journals it opened: the caller
              * removes them all once it has decided. */
             for (unsigned j = 0; j < i; j++)
@@ -495,6 +593,7 @@ static int dev_connect(struct backd_dev *d, bool takeover, char *why, size_t why
             d->persistent = false;
     }
     b->st.connects++;
+    d->retries = 0;
     backd_log(b, "dom%u/%u: connected: %u queue(s), ring order %llu, persistent %d",
               d->domid, d->devid, d->nr_queues, order, d->persistent);
     return 0;
@@ -523,20 +622,22 @@ void backd_dev_update(struct backd_dev *d)
     int rc;
 
     d->update_pending = false;
+    d->retry_at = 0;                 /* this is the retry, if one was due */
     if (d->gone) {
         if (dev_quiesce_disconnect(d))
             backd_dev_free(d);
         return;
     }
+    if (!d->set_up && !d->failed && dev_setup(d) == 0)
+        return;                      /* the store failed: tried again later */
     rc = rd_uint(d, RTV_XS_VBD_FE_STATE, 0, 0, 8, false, 0, &fe);
     fe_read = rc == 0;
     if (rc == -ENOENT || rc == -EINVAL || rc == -ERANGE) {
         fe = XenbusStateClosed;     /* frontend gone (or garbage): treat as Closed */
     } else if (rc < 0) {
-        /* The store failed us, not the frontend: decide nothing now; the
-         * next event brings us back. */
-        backd_err("dom%u/%u: cannot read the frontend state: %s", d->domid, d->devid,
-                  strerror(-rc));
+        /* The store failed us, not the frontend: decide nothing now, look
+         * again shortly (never closing a device for it). */
+        retry_later(d, "cannot read the frontend state", rc, false);
         return;
     }
     /* Absent means 0, as the schema (and Linux blkback) say; a store that
@@ -564,7 +665,11 @@ void backd_dev_update(struct backd_dev *d)
             fe == XenbusStateInitialised) {
             char why[8] = "";
 
-            if (dev_connect(d, false, why, sizeof(why)) < 0) {
+            /* Connected already when only the state write failed before. */
+            rc = d->nr_queues == 0 ? dev_connect(d, false, why, sizeof(why)) : 0;
+            if (rc > 0)
+                break;               /* the store failed: tried again later */
+            if (rc < 0) {
                 publish_state(d, XenbusStateClosing);
                 break;
             }
@@ -618,9 +723,12 @@ void backd_scan(struct backd *b)
 
     /* Only a directory that is really gone means its devices are: any other
      * read failure leaves everything as it is until the next event. */
+    b->scan_retry_at = 0;
     rc = rtv_xs_directory(b->x->xs, RTV_XS_NO_TXN, b->root, &doms, &nd);
     if (rc < 0 && rc != -ENOENT) {
-        backd_err("cannot list %s: %s", b->root, strerror(-rc));
+        backd_err("cannot list %s: %s; trying again in %d ms", b->root, strerror(-rc),
+                  BACKD_RETRY_MS);
+        b->scan_retry_at = rtv_now_ms() + BACKD_RETRY_MS;
         return;
     }
     if (rc < 0)
@@ -638,10 +746,12 @@ void backd_scan(struct backd *b)
         snprintf(dir, sizeof(dir), "%s/%s", b->root, doms[i]);
         rc = rtv_xs_directory(b->x->xs, RTV_XS_NO_TXN, dir, &devs, &nv);
         if (rc < 0) {
-            if (rc != -ENOENT)     /* keep this domain's devices for now */
+            if (rc != -ENOENT) {   /* keep this domain's devices; look again */
                 for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
                     if (d->domid == domid)
                         d->gone = false;
+                b->scan_retry_at = rtv_now_ms() + BACKD_RETRY_MS;
+            }
             continue;
         }
         for (unsigned j = 0; j < nv; j++) {
@@ -659,8 +769,11 @@ void backd_scan(struct backd *b)
             /* Wait until the toolstack has written the frontend link. */
             struct blkif_xs_dev xd = { b->x->self, (rtv_domid_t)domid, (unsigned)devid,
                                         BLKIF_XS_BTYPE };
-            if (blkif_xs_read(b->x->xs, RTV_XS_NO_TXN, &xd, RTV_XS_VBD_BE_FRONTEND,
-                              0, 0, &fe, NULL) < 0)
+            rc = blkif_xs_read(b->x->xs, RTV_XS_NO_TXN, &xd, RTV_XS_VBD_BE_FRONTEND, 0, 0,
+                               &fe, NULL);
+            if (rtv_xs_store_failed(rc))
+                b->scan_retry_at = rtv_now_ms() + BACKD_RETRY_MS;
+            if (rc < 0)
                 continue;
             free(fe);
             dev_new(b, (rtv_domid_t)domid, (unsigned)devid);
@@ -737,8 +850,12 @@ void backd_free(struct backd *b)
             n += backd_dev_inflight(d);
         if (n == 0)
             break;
+        /* What a failed submission left in the ring goes now; bounded
+         * waits, so a kernel that keeps refusing cannot hang the stop. */
         struct io_uring_cqe *cqe;
-        if (io_uring_wait_cqe(&b->uring, &cqe) == 0)
+        struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = BACKD_RETRY_MS * 1000000L };
+        backd_submit(b);
+        if (io_uring_wait_cqe_timeout(&b->uring, &cqe, &ts) == 0)
             backd_handle_completions(b);
     }
     while (b->devs != NULL)
@@ -781,6 +898,30 @@ void backd_attach_switch(struct backd *b, struct backd_switch *sw)
  * for) and at least every BACKD_SWITCH_TICK_MS (its bounds), so poll()
  * never sleeps longer than that while it is attached.
  */
+/* The earliest retry due (0: none). */
+static uint64_t retry_due(const struct backd *b)
+{
+    uint64_t due = b->scan_retry_at;
+
+    for (const struct backd_dev *d = b->devs; d != NULL; d = d->next)
+        if (d->retry_at != 0 && (due == 0 || d->retry_at < due))
+            due = d->retry_at;
+    return due;
+}
+
+static void run_retries(struct backd *b, uint64_t now)
+{
+    if (b->scan_retry_at != 0 && now >= b->scan_retry_at) {
+        backd_scan(b);          /* updates every device */
+        return;
+    }
+    for (struct backd_dev *d = b->devs, *next; d != NULL; d = next) {
+        next = d->next;
+        if (d->retry_at != 0 && now >= d->retry_at)
+            backd_dev_update(d);    /* may free d */
+    }
+}
+
 int backd_run(struct backd *b, int timeout_ms)
 {
     struct rtv_store *xs = b->x->xs;
@@ -804,6 +945,15 @@ int backd_run(struct backd *b, int timeout_ms)
 
             if (wait < 0 || tick < wait)
                 wait = tick;
+        }
+        uint64_t due = retry_due(b);
+        if (b->submit_owed && (due == 0 || due > now + BACKD_RETRY_MS))
+            due = now + BACKD_RETRY_MS;
+        if (due != 0) {
+            int left = due > now ? (int)(due - now) : 0;
+
+            if (wait < 0 || left < wait)
+                wait = left;
         }
         pfd[0] = (struct pollfd){ .fd = rtv_xs_watch_fd(xs), .events = POLLIN };
         pfd[1] = (struct pollfd){ .fd = e->ops->fd(e), .events = POLLIN };
@@ -839,6 +989,9 @@ int backd_run(struct backd *b, int timeout_ms)
                 sw_due = true;
             }
         }
+        run_retries(b, rtv_now_ms());
+        if (b->submit_owed)
+            backd_submit(b);
         if (b->sw != NULL) {
             now = rtv_now_ms();
             for (unsigned i = 3; i < nfds; i++)

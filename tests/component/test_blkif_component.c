@@ -948,24 +948,24 @@ START_TEST(takeover_kill9_mid_io)
     t.j.opts.max_inflight = 32;
     t.j.opts.stall_timeout_ms = 15000;
     t.kill_every = 1000;
-    struct backend_proc bp = start_backend(&cfg);
+    struct backend_proc bp = start_backend(hub, &cfg);
     start_synced_child(takeover_child, &t.j, &h);
     for (int k = 0; k < 5; k++) {
         char c;
 
         ck_assert_int_eq(read(h.up[0], &c, 1), 1);
         kill(bp.pid, SIGKILL);
-        ck_assert_int_eq(wait_pid(bp.pid, 5000), 128 + SIGKILL);
+        ck_assert_int_eq(rtv_test_wait_pid(bp.pid, 5000), 128 + SIGKILL);
         close(bp.stats_fd);
         usleep(50000);                 /* requests pile up unanswered */
-        bp = start_backend(&cfg);
+        bp = start_backend(hub, &cfg);
         wait_backend(&bp, took_over, 10000);
         ck_assert_msg(took_over(&bp.last), "kill %d: the new daemon did not take over", k);
         ck_assert_int_eq(read_be_state(1, DEV_A), XenbusStateConnected);
         fprintf(stderr, "takeover %d: %llu request(s) served again\n", k, bp.last.replayed);
         replayed += bp.last.replayed;
     }
-    ck_assert_int_eq(wait_pid(h.pid, 60000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(h.pid, 60000), 0);
     struct backd_stats st = stop_backend(bp);
     ck_assert_uint_eq(st.errors, 0);
     /* The kills did hit requests taken and not answered. */

@@ -78,16 +78,16 @@ struct sweep_op {
     enum rtv_local_fault_op op;
     unsigned domid;              /* whose calls: 0 the daemon, GUEST the frontend */
     int err;
-    bool retry;                  /* transient: the run must succeed anyway */
+    bool retry;                  /* retried: the run must succeed anyway */
     const char *name;
 };
 
 static const struct sweep_op sweep_ops[] = {
-    { RTV_FAULT_XS_READ,       0,     EIO,    false, "store read (daemon)" },
+    { RTV_FAULT_XS_READ,       0,     EIO,    true,  "store read (daemon)" },
     { RTV_FAULT_XS_READ,       GUEST, EIO,    false, "store read (guest)" },
-    { RTV_FAULT_XS_WRITE,      0,     EIO,    false, "store write (daemon)" },
+    { RTV_FAULT_XS_WRITE,      0,     EIO,    true,  "store write (daemon)" },
     { RTV_FAULT_XS_WRITE,      GUEST, EIO,    false, "store write (guest)" },
-    { RTV_FAULT_XS_TXN_START,  0,     ENOSPC, false, "transaction start (daemon)" },
+    { RTV_FAULT_XS_TXN_START,  0,     ENOSPC, true,  "transaction start (daemon)" },
     { RTV_FAULT_XS_TXN_START,  GUEST, ENOSPC, false, "transaction start (guest)" },
     { RTV_FAULT_XS_TXN_COMMIT, 0,     EAGAIN, true,  "transaction commit (daemon)" },
     { RTV_FAULT_XS_TXN_COMMIT, GUEST, EAGAIN, true,  "transaction commit (guest)" },
@@ -109,6 +109,7 @@ struct front_report {
     int  wstatus[NW], rstatus[NW];   /* 1: never completed */
     int  flush_status;
     unsigned mismatches;         /* reads that succeeded with other data */
+    unsigned pending;            /* requests still in flight after the bound */
     int  close_rc;
     bool held;                   /* seam resources left after the close */
     bool leaked;
@@ -176,6 +177,10 @@ static void front_io(struct rtv_front *f, struct front_report *r)
     for (unsigned i = 0; i < NW; i++)
         submit(f, RTV_FRONT_READ, sector_of(i), rbuf[i], BLK, &r->rstatus[i]);
     wait_all(f, r->rstatus, NW);
+    /* Counted now: the close completes what is left with -EIO. */
+    r->pending = r->flush_status == 1;
+    for (unsigned i = 0; i < NW; i++)
+        r->pending += (r->wstatus[i] == 1) + (r->rstatus[i] == 1);
     for (unsigned i = 0; i < NW; i++)
         if (r->wstatus[i] == 0 && r->rstatus[i] == 0 && memcmp(wbuf[i], rbuf[i], BLK) != 0)
             r->mismatches++;
@@ -210,6 +215,7 @@ static void front_child(int fd)
 
 struct run_result {
     unsigned calls, hits;
+    char hotplug_error[200];     /* what the daemon wrote there, if anything */
     bool ok;                     /* every request succeeded */
     bool clear_error;            /* failed, and said so */
     char defect[300];            /* empty: none */
@@ -243,6 +249,21 @@ static void toolstack(bool attach)
     rtv_xen_close(&x);
 }
 
+static void read_hotplug_error(char *buf, size_t len)
+{
+    struct rtv_xen x;
+    struct blkif_xs_dev d = { 0, GUEST, DEVID, BLKIF_XS_BTYPE };
+    char *val = NULL;
+
+    buf[0] = '\0';
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
+    if (blkif_xs_read(x.xs, RTV_XS_NO_TXN, &d, RTV_XS_VBD_BE_HOTPLUG_ERROR, 0, 0, &val,
+                      NULL) == 0)
+        snprintf(buf, len, "%s", val);
+    free(val);
+    rtv_xen_close(&x);
+}
+
 /* Every write acknowledged with status 0 is in the image. */
 static unsigned lost_writes(const struct front_report *r)
 {
@@ -271,7 +292,7 @@ static unsigned lost_writes(const struct front_report *r)
 static void judge(const struct sweep_op *o, const struct front_report *r, int front_rc,
                   int backd_rc, const struct backd_stats *st, struct run_result *res)
 {
-    unsigned failed = 0, pending = 0;
+    unsigned failed = 0, pending = r->pending;
 
     if (front_rc != 0) {
         DEFECT(res, "the frontend's process ended with %d", front_rc);
@@ -280,12 +301,9 @@ static void judge(const struct sweep_op *o, const struct front_report *r, int fr
     for (unsigned i = 0; i < NW && r->open_rc == 0; i++) {
         failed += r->wstatus[i] != 0 && r->wstatus[i] != 1;
         failed += r->rstatus[i] != 0 && r->rstatus[i] != 1;
-        pending += (r->wstatus[i] == 1) + (r->rstatus[i] == 1);
     }
-    if (r->open_rc == 0) {
+    if (r->open_rc == 0)
         failed += r->flush_status != 0 && r->flush_status != 1;
-        pending += r->flush_status == 1;
-    }
     res->ok = r->open_rc == 0 && failed == 0 && pending == 0;
     res->clear_error = (r->open_rc < 0 && r->msg[0] != '\0') ||
                        (r->open_rc == 0 && failed > 0 && pending == 0);
@@ -294,6 +312,15 @@ static void judge(const struct sweep_op *o, const struct front_report *r, int fr
                IO_BOUND_MS);
     if (r->open_rc < 0 && r->msg[0] == '\0')
         DEFECT(res, "the frontend's open failed (%d) without saying why", r->open_rc);
+    /* The guest's own failure: its sentence names it (and blames no peer). */
+    if (r->open_rc < 0 && o->domid == GUEST && res->hits > 0 &&
+        strstr(r->msg, strerror(o->err)) == NULL)
+        DEFECT(res, "the frontend's open failed with \"%s\", which does not say %s",
+               r->msg, strerror(o->err));
+    /* The daemon's: it says why in the backend directory (hotplug-error). */
+    if (r->open_rc < 0 && o->domid == 0 && res->hits > 0 && backd_rc == 0 &&
+        res->hotplug_error[0] == '\0')
+        DEFECT(res, "the device failed and the daemon wrote no hotplug-error");
     if (r->mismatches > 0)
         DEFECT(res, "%u read(s) succeeded with other data than written", r->mismatches);
     if (r->held)
@@ -352,6 +379,7 @@ static void run_once(const struct sweep_op *o, unsigned n, struct run_result *re
     close(p[0]);
     res->calls = rtv_local_fault_calls(hub, o->op);
     res->hits = rtv_local_fault_hits(hub, o->op);
+    read_hotplug_error(res->hotplug_error, sizeof(res->hotplug_error));
     /* The scenario ends with the frontend; the toolstack's clean-up is not
      * swept. */
     rtv_local_fault_set(hub, o->op, 0, 0, 0);
@@ -363,10 +391,11 @@ static void run_once(const struct sweep_op *o, unsigned n, struct run_result *re
     int backd_rc = stop_backend_status(bp, &st);
     judge(o, &r, front_rc, backd_rc, &st, res);
     if (getenv("RTV_FAULT_SWEEP_VERBOSE") != NULL)
-        fprintf(stderr, "sweep %s call %u: hits %u, %s%s%s w0 %d r0 %d flush %d daemon %d\n",
+        fprintf(stderr, "sweep %s call %u: hits %u, %s%s%s w0 %d r0 %d flush %d daemon %d%s%s\n",
                 o->name, n, res->hits, res->ok ? "ok" : "failed",
                 r.open_rc < 0 ? ": open: " : "", r.open_rc < 0 ? r.msg : "",
-                r.wstatus[0], r.rstatus[0], r.flush_status, backd_rc);
+                r.wstatus[0], r.rstatus[0], r.flush_status, backd_rc,
+                res->hotplug_error[0] ? ", hotplug-error: " : "", res->hotplug_error);
 }
 
 /* ---- the sweep -------------------------------------------------------------------- */
