@@ -8,23 +8,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "child_term.h"
+#include "rtvirt/clock.h"
 #include "unit.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #endif
-
-uint64_t rtv_test_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int rtv_test_wait_pid(pid_t pid, int ms)
 {
@@ -159,9 +151,9 @@ void drain_backend(struct backend_proc *bp)
 void wait_backend(struct backend_proc *bp, bool (*ok)(const struct backd_stats *), int ms)
 {
     struct pollfd pfd = { .fd = bp->stats_fd, .events = POLLIN };
-    uint64_t end = rtv_test_now_ms() + (uint64_t)ms;
+    uint64_t end = rtv_now_ms() + (uint64_t)ms;
 
-    while (!ok(&bp->last) && rtv_test_now_ms() < end)
+    while (!ok(&bp->last) && rtv_now_ms() < end)
         if (poll(&pfd, 1, 50) == 1)
             ck_assert_int_eq(read(bp->stats_fd, &bp->last, sizeof(bp->last)),
                              (ssize_t)sizeof(bp->last));

@@ -33,8 +33,6 @@ enum {
     BACKD_PROC_LEAKED      = 15,   /* LeakSanitizer found a leak */
 };
 
-uint64_t rtv_test_now_ms(void);
-
 /* Waits for pid up to ms; returns its exit status (128 + signal if killed
  * by one), or -1 when it had to be killed at the end of the wait. */
 int rtv_test_wait_pid(pid_t pid, int ms);

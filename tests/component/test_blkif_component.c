@@ -23,6 +23,7 @@
 #include "../../domU-frontend/front_bench.h"
 #include "../../domU-frontend/front_verify.h"
 #include "rtvirt/blkif_xs.h"
+#include "rtvirt/clock.h"
 #include "rtvirt/front_blk.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"

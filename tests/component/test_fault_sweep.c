@@ -42,6 +42,7 @@
 
 #include "backd_proc.h"
 #include "rtvirt/blkif_xs.h"
+#include "rtvirt/clock.h"
 #include "rtvirt/front_blk.h"
 #include "rtvirt/local.h"
 #include "unit.h"
@@ -134,14 +135,14 @@ static void on_done(void *arg, int status)
 /* Polls until none of n statuses is still 1 (pending), within the bound. */
 static void wait_all(struct rtv_front *f, int *status, unsigned n)
 {
-    uint64_t end = rtv_test_now_ms() + IO_BOUND_MS;
+    uint64_t end = rtv_now_ms() + IO_BOUND_MS;
 
     for (;;) {
         unsigned pending = 0;
 
         for (unsigned i = 0; i < n; i++)
             pending += status[i] == 1;
-        if (pending == 0 || rtv_test_now_ms() >= end)
+        if (pending == 0 || rtv_now_ms() >= end)
             return;
         rtv_front_poll(f, 20);
     }
@@ -152,12 +153,12 @@ static void wait_all(struct rtv_front *f, int *status, unsigned n)
 static void submit(struct rtv_front *f, enum rtv_front_op op, uint64_t sector, void *buf,
                    size_t len, int *status)
 {
-    uint64_t end = rtv_test_now_ms() + IO_BOUND_MS;
+    uint64_t end = rtv_now_ms() + IO_BOUND_MS;
     int rc;
 
     *status = 1;
     while ((rc = rtv_front_submit(f, op, sector, buf, len, on_done, status)) == -EAGAIN &&
-           rtv_test_now_ms() < end)
+           rtv_now_ms() < end)
         rtv_front_poll(f, 20);
     if (rc < 0)
         *status = rc;
