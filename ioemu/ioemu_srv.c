@@ -9,12 +9,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "rtvirt/ioreq_pio.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
-#define FINI_BOUND_US 3000000u   /* a devirtualize at exit: at most 3 s */
+#define FINI_BOUND_US   3000000u   /* a devirtualize at exit: at most 3 s */
+#define UNTRAP_BOUND_US 1000000u   /* vCPUs picking up their last answers */
 
 uint64_t ioemu_now_us(void)
 {
@@ -164,13 +166,62 @@ static void sync_irq(struct ioemu_srv *s)
 
 static void drain_requests(struct ioemu_srv *s);
 
+/* The server's record in the store (schema: ioemu-ioreq-server), so that a
+ * successor of a killed rtvirt-ioemu finds the server Xen keeps. */
+static int record_server(struct ioemu_srv *s, bool exists)
+{
+    char p[RTV_XS_PATH_MAX];
+    int rc;
+
+    if (exists)
+        return write_uint(s, RTV_XS_NO_TXN, RTV_XS_IOEMU_IOREQ_SERVER, s->x->ops->id(s->x));
+    rc = path(s, RTV_XS_IOEMU_IOREQ_SERVER, p, sizeof(p), NULL);
+    if (rc == 0)
+        rc = rtv_xs_rm(s->xs, RTV_XS_NO_TXN, p);
+    return rc == -ENOENT ? 0 : rc;
+}
+
+/* A slot whose vCPU still has business with the server: a request not
+ * taken yet, or an answer the vCPU has not picked up. */
+static bool slot_busy(struct ioemu_srv *s, unsigned v)
+{
+    uint8_t st = s->x->ops->slot(s->x, v)->state;
+
+    return st == STATE_IOREQ_READY || st == STATE_IORESP_READY;
+}
+
+/* Requests that reached the server before the mapping came back are
+ * carried out (drain_requests), and then every answer must be picked up
+ * before the server goes: Xen copies an answer into the vCPU only when the
+ * vCPU runs again and finds its server pending (Xen 4.17 common/ioreq.c,
+ * vcpu_ioreq_handle_completion); destroyed before that, a read would
+ * complete without its data.  Bounded: a vCPU that does not run within
+ * UNTRAP_BOUND_US (a dead domain) is not waited for. */
+static void settle_slots(struct ioemu_srv *s)
+{
+    uint64_t t0 = ioemu_now_us();
+    unsigned n = s->x->ops->vcpus(s->x), v = 0;
+
+    for (;;) {
+        drain_requests(s);
+        for (v = 0; v < n && v < IOEMU_MAX_VCPUS && !slot_busy(s, v); v++)
+            ;
+        if (v == n || v == IOEMU_MAX_VCPUS || s->stop || ioemu_now_us() - t0 > UNTRAP_BOUND_US)
+            break;
+        usleep(50);
+    }
+    if (v < n && v < IOEMU_MAX_VCPUS && !s->stop)
+        trace(s, "untrap: v%u's slot still in state %u after %u ms", v,
+              (unsigned)s->x->ops->slot(s->x, v)->state, UNTRAP_BOUND_US / 1000);
+}
+
 static void untrap(struct ioemu_srv *s)
 {
     struct rtv_err err = {0};
     uint16_t base = s->cfg.ioport;
 
     /* The mapping first: Xen serves it before any ioreq server, so from
-     * here on no access reaches the server, and destroying it loses none. */
+     * here on no new access reaches the server. */
     if (!s->mapped) {
         if (s->x->ops->direct(s->x, base, RTV_UART_NPORTS, true, &err) < 0)
             fprintf(stderr, "rtvirt-ioemu: d%u %s: %s\n", s->cfg.domid, s->cfg.iodev, err.msg);
@@ -178,8 +229,11 @@ static void untrap(struct ioemu_srv *s)
             s->mapped = true;
     }
     if (s->server) {
-        drain_requests(s);
+        settle_slots(s);
         s->x->ops->destroy(s->x);
+        if (record_server(s, false) < 0)
+            fprintf(stderr, "rtvirt-ioemu: d%u %s: cannot remove the ioreq-server node\n",
+                    s->cfg.domid, s->cfg.iodev);
     }
     s->server = false;
     trace(s, "untrap: direct mapping %s, ioreq server destroyed", s->mapped ? "restored" : "NOT restored");
@@ -192,9 +246,13 @@ static int trap(struct ioemu_srv *s, struct rtv_err *err)
     int rc;
 
     rc = o->create(s->x, err);
+    s->server = rc == 0;
     if (rc == 0 && o->vcpus(s->x) > IOEMU_MAX_VCPUS)
         rc = rtv_err_set(err, E2BIG, "%u vCPUs: at most %d", o->vcpus(s->x), IOEMU_MAX_VCPUS);
-    s->server = rc == 0;
+    /* Recorded before it can take any access: Xen keeps the server if we
+     * are killed, and only the record lets a successor find it. */
+    if (rc == 0 && (rc = record_server(s, true)) < 0)
+        rtv_err_set(err, -rc, "cannot record the ioreq server in the store: %s", strerror(-rc));
     if (rc == 0)
         rc = o->claim(s->x, base, last, true, err);
     if (rc == 0)
@@ -283,19 +341,29 @@ static void route(struct ioemu_srv *s, unsigned v, const ioreq_t *copy)
     }
 }
 
-static void take_request(struct ioemu_srv *s, unsigned v)
+/* Takes vCPU v's request off the page and carries it out.  Copy, fence,
+ * validate the copy only (STYLE.md 2): the page is Xen's.  The copy is
+ * decoded as the fresh request it was (a predecessor may have marked the
+ * slot in process before it died). */
+static void take_slot(struct ioemu_srv *s, unsigned v, ioreq_t *slot)
 {
-    ioreq_t *slot = s->x->ops->slot(s->x, v);
     ioreq_t copy;
 
-    if (v >= IOEMU_MAX_VCPUS || slot->state != STATE_IOREQ_READY)
-        return;   /* a stale or repeated event */
-    /* Copy, fence, validate the copy only (STYLE.md 2): the page is Xen's. */
     atomic_thread_fence(memory_order_acquire);
     memcpy(&copy, slot, sizeof(copy));
     atomic_thread_fence(memory_order_acquire);
     slot->state = STATE_IOREQ_INPROCESS;
+    copy.state = STATE_IOREQ_READY;
     route(s, v, &copy);
+}
+
+static void take_request(struct ioemu_srv *s, unsigned v)
+{
+    ioreq_t *slot = s->x->ops->slot(s->x, v);
+
+    if (v >= IOEMU_MAX_VCPUS || slot->state != STATE_IOREQ_READY)
+        return;   /* a stale or repeated event */
+    take_slot(s, v, slot);
 }
 
 /* Requests that reached the server before the mapping came back, and any
@@ -543,6 +611,73 @@ int ioemu_srv_init(struct ioemu_srv *s, const struct ioemu_cfg *cfg,
         return rtv_err_set(err, -rc, "cannot watch %s: %s", s->dir, strerror(-rc));
     path(s, RTV_XS_IOEMU_STATE, p, sizeof(p), NULL);
     trace(s, "d%u %s at %#x irq %d: direct (%s)", cfg->domid, cfg->iodev, s->cfg.ioport, s->cfg.irq, p);
+    return 0;
+}
+
+/* A vCPU waiting on the server a killed predecessor left: its request is
+ * carried out on the device's path (direct by now, so the real UART), or
+ * its answer, written but perhaps not signalled, signalled again.  The
+ * number of vCPUs that were waiting. */
+static unsigned release_waiting(struct ioemu_srv *s)
+{
+    unsigned n = s->x->ops->vcpus(s->x), waiting = 0;
+
+    for (unsigned v = 0; v < n && v < IOEMU_MAX_VCPUS; v++) {
+        ioreq_t *slot = s->x->ops->slot(s->x, v);
+        uint8_t st = slot->state;
+
+        if (st == STATE_IORESP_READY) {
+            s->x->ops->notify(s->x, v);
+            waiting++;
+        } else if (st == STATE_IOREQ_READY || st == STATE_IOREQ_INPROCESS) {
+            /* INPROCESS: taken by the predecessor, never answered.  The
+             * page's state is not turned back (Xen takes a state going
+             * backwards for a broken device model and crashes the domain). */
+            trace(s, "v%u was waiting on the old server (state %u)", v, st);
+            take_slot(s, v, slot);
+            waiting++;
+        }
+    }
+    return waiting;
+}
+
+int ioemu_srv_adopt_leftover(struct ioemu_srv *s, struct rtv_err *err)
+{
+    uint16_t base = s->cfg.ioport, last = (uint16_t)(base + RTV_UART_NPORTS - 1);
+    unsigned long long id;
+    unsigned waiting;
+    int rc = node_uint(s, RTV_XS_IOEMU_IOREQ_SERVER, &id, err);
+
+    if (rc == -ENOENT)
+        return 0;   /* the predecessor had no server, or removed it */
+    if (rc < 0 || id > UINT16_MAX) {   /* not what we write: forget it */
+        trace(s, "leftover: ioreq-server node unusable (%s): removed", err->msg);
+        *err = (struct rtv_err){0};
+        return record_server(s, false);
+    }
+    assert(s->mapped && !s->server);   /* init mapped the ports: no new access reaches it */
+    rc = s->x->ops->adopt(s->x, (uint16_t)id, base, last, err);
+    if (rc == -ENOENT || rc == -ESRCH) {
+        trace(s, "leftover: ioreq server %llu not adopted: %s", id, err->msg);
+        *err = (struct rtv_err){0};
+        return record_server(s, false);
+    }
+    if (rc < 0) {   /* its page or channels failed us: no vCPU can be served */
+        trace(s, "leftover: ioreq server %llu: %s; destroying it", id, err->msg);
+        s->x->ops->destroy(s->x);
+        record_server(s, false);
+        return rc;
+    }
+    s->server = true;
+    waiting = release_waiting(s);
+    /* The predecessor's emulation may have left the guest's line high. */
+    s->x->ops->set_isa_irq(s->x, (uint8_t)s->cfg.irq, false, err);
+    s->irq_level = false;
+    untrap(s);
+    s->adopted = 1;
+    s->adopted_waiting = waiting;
+    trace(s, "leftover: adopted the ioreq server %llu a killed rtvirt-ioemu left; "
+             "%u vCPU(s) were waiting on it, carried out on the device; destroyed", id, waiting);
     return 0;
 }
 

@@ -64,6 +64,8 @@ struct ioemu_srv {
     struct rtv_err         trap_err;
     bool                   stop;           /* the domain is gone */
     uint64_t               accesses, refused;
+    unsigned               adopted;        /* leftover servers adopted (0 or 1) */
+    unsigned               adopted_waiting; /* vCPUs that were waiting on it */
 };
 
 /* Sets the device up in direct mode: reads (or writes) its model, ioport and
@@ -73,6 +75,14 @@ struct ioemu_srv {
 int ioemu_srv_init(struct ioemu_srv *s, const struct ioemu_cfg *cfg,
                    struct rtv_ioreq_srv *x, struct rtv_store *xs,
                    const struct rtv_uart_io *uart, struct rtv_err *err);
+
+/* After init, with the UART reachable (s->dm.dev): a server that a killed
+ * predecessor left (the store's ioreq-server node) is adopted, the vCPUs
+ * waiting on it are served on the device, and it is destroyed; the device
+ * stays direct.  0 also when there was none or it was not ours (left
+ * alone); -errno with err if it could not be taken over (it is destroyed
+ * all the same). */
+int ioemu_srv_adopt_leftover(struct ioemu_srv *s, struct rtv_err *err);
 
 /* Waits at most max_wait_ms for something to do and does it.  0, or
  * -errno with err on a failure of our own (the store gone). */

@@ -117,6 +117,15 @@ int main(int argc, char **argv)
         goto out_x;
     }
     s.dm.dev = uart;
+    /* A predecessor killed while the device trapped left its ioreq server
+     * in Xen (and vCPUs perhaps waiting on it): take it back first. */
+    if (ioemu_srv_adopt_leftover(&s, &err) < 0) {
+        fprintf(stderr, "rtvirt-ioemu: %s (going on: the device is direct)\n", err.msg);
+        err = (struct rtv_err){0};
+    }
+    if (s.adopted)
+        fprintf(stderr, "rtvirt-ioemu: adopted and destroyed the ioreq server a killed "
+                        "rtvirt-ioemu left (%u vCPU(s) were waiting on it)\n", s.adopted_waiting);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
     fprintf(stderr, "rtvirt-ioemu: domain %u %s at %#x irq %d: direct; waiting for requests\n",

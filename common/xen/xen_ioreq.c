@@ -63,33 +63,52 @@ static void xi_destroy(struct rtv_ioreq_srv *s)
     x->have_server = false;
 }
 
-static int xi_create(struct rtv_ioreq_srv *s, struct rtv_err *err)
+/* The domain's vCPU count, for the ioreq page's slots. */
+static int domain_vcpus(struct xen_ioreq *x, struct rtv_err *err)
 {
-    struct xen_ioreq *x = X(s);
     xc_dominfo_t info;
+
+    if (xc_domain_getinfo(x->xch, x->base.domid, 1, &info) != 1 || info.domid != x->base.domid)
+        return rtv_err_set(err, ESRCH, "no domain %u", x->base.domid);
+    if (!info.hvm)
+        return rtv_err_set(err, EINVAL, "domain %u is not HVM: no ioreq servers", x->base.domid);
+    x->nvcpus = info.max_vcpu_id + 1;
+    return 0;
+}
+
+/* The server's synchronous ioreq page (frame 0 is the buffered page, off
+ * here; the synchronous one is frame_ioreq(0)); on failure the server is
+ * destroyed. */
+static int map_page(struct xen_ioreq *x, struct rtv_err *err)
+{
     void *addr = NULL;
 
-    if (x->have_server)
-        return rtv_err_set(err, EEXIST, "the ioreq server exists already");
-    if (xc_domain_getinfo(x->xch, s->domid, 1, &info) != 1 || info.domid != s->domid)
-        return rtv_err_set(err, ESRCH, "no domain %u", s->domid);
-    if (!info.hvm)
-        return rtv_err_set(err, EINVAL, "domain %u is not HVM: no ioreq servers", s->domid);
-    x->nvcpus = info.max_vcpu_id + 1;
-    if (xendevicemodel_create_ioreq_server(x->dmod, s->domid, HVM_IOREQSRV_BUFIOREQ_OFF, &x->id) < 0)
-        return fail(err, "xendevicemodel_create_ioreq_server");
-    x->have_server = true;
-    /* Frame 0 is the buffered page (off here); the synchronous one is frame_ioreq(0). */
-    x->res = xenforeignmemory_map_resource(x->fmem, s->domid, XENMEM_resource_ioreq_server, x->id,
-                                           XENMEM_resource_ioreq_server_frame_ioreq(0), 1, &addr,
-                                           PROT_READ | PROT_WRITE, 0);
+    x->res = xenforeignmemory_map_resource(x->fmem, x->base.domid, XENMEM_resource_ioreq_server,
+                                           x->id, XENMEM_resource_ioreq_server_frame_ioreq(0), 1,
+                                           &addr, PROT_READ | PROT_WRITE, 0);
     if (!x->res) {
         fail(err, "xenforeignmemory_map_resource (ioreq page)");
-        xi_destroy(s);
+        xi_destroy(&x->base);
         return -err->code;
     }
     x->page = addr;
     return 0;
+}
+
+static int xi_create(struct rtv_ioreq_srv *s, struct rtv_err *err)
+{
+    struct xen_ioreq *x = X(s);
+    int rc;
+
+    if (x->have_server)
+        return rtv_err_set(err, EEXIST, "the ioreq server exists already");
+    rc = domain_vcpus(x, err);
+    if (rc < 0)
+        return rc;
+    if (xendevicemodel_create_ioreq_server(x->dmod, s->domid, HVM_IOREQSRV_BUFIOREQ_OFF, &x->id) < 0)
+        return fail(err, "xendevicemodel_create_ioreq_server");
+    x->have_server = true;
+    return map_page(x, err);
 }
 
 /* One event channel per vCPU.  Xen writes each vCPU's vp_eport into the
@@ -128,6 +147,43 @@ static int xi_enable(struct rtv_ioreq_srv *s, bool on, struct rtv_err *err)
     if (xendevicemodel_set_ioreq_server_state(x->dmod, s->domid, x->id, on) < 0)
         return fail(err, "xendevicemodel_set_ioreq_server_state");
     return on && !x->local ? bind_vcpus(x, err) : 0;
+}
+
+static uint16_t xi_id(struct rtv_ioreq_srv *s)
+{
+    return X(s)->id;
+}
+
+static int xi_adopt(struct rtv_ioreq_srv *s, uint16_t id, uint16_t first, uint16_t last,
+                    struct rtv_err *err)
+{
+    struct xen_ioreq *x = X(s);
+    int rc;
+
+    if (x->have_server)
+        return rtv_err_set(err, EEXIST, "the ioreq server exists already");
+    rc = domain_vcpus(x, err);
+    if (rc < 0)
+        return rc;
+    /* Xen cannot say which ports a server claims, but refuses to claim a
+     * range twice in one server: EEXIST is the sign that server `id` holds
+     * our ports.  One that takes the claim is not ours (the id was reused):
+     * the claim is undone and the server left alone. */
+    if (xendevicemodel_map_io_range_to_ioreq_server(x->dmod, s->domid, id, 0, first, last) == 0) {
+        xendevicemodel_unmap_io_range_from_ioreq_server(x->dmod, s->domid, id, 0, first, last);
+        return rtv_err_set(err, ESRCH, "ioreq server %u of domain %u does not claim %#x-%#x",
+                           id, s->domid, first, last);
+    }
+    if (errno == ENOENT)
+        return rtv_err_set(err, ENOENT, "domain %u has no ioreq server %u", s->domid, id);
+    if (errno != EEXIST)
+        return fail(err, "map_io_range_to_ioreq_server (is the server ours?)");
+    x->id = id;
+    x->have_server = true;
+    rc = map_page(x, err);
+    if (rc == 0)
+        rc = xi_enable(s, true, err);   /* idempotent; Xen (re)publishes vp_eport */
+    return rc;
 }
 
 static unsigned xi_vcpus(struct rtv_ioreq_srv *s)
@@ -212,6 +268,8 @@ static const struct rtv_ioreq_srv_ops xen_ioreq_ops = {
     .claim = xi_claim,
     .enable = xi_enable,
     .destroy = xi_destroy,
+    .id = xi_id,
+    .adopt = xi_adopt,
     .vcpus = xi_vcpus,
     .slot = xi_slot,
     .fd = xi_fd,

@@ -5,8 +5,10 @@
 #include <poll.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 static struct fake_xen *F(struct rtv_ioreq_srv *s)
@@ -14,12 +16,29 @@ static struct fake_xen *F(struct rtv_ioreq_srv *s)
     return (struct fake_xen *)s;
 }
 
+void fake_xen_lock(struct fake_xen *f)
+{
+    int rc = pthread_mutex_lock(&f->bus);
+
+    /* A server process was killed on the bus: the UART model may be
+     * mid-access, as a real UART may be mid-byte; carry on. */
+    if (rc == EOWNERDEAD)
+        rc = pthread_mutex_consistent(&f->bus);
+    if (rc != 0)
+        abort();   /* not a fake any more: the test's own broken invariant */
+}
+
+void fake_xen_unlock(struct fake_xen *f)
+{
+    pthread_mutex_unlock(&f->bus);
+}
+
 static int fx_create(struct rtv_ioreq_srv *s, struct rtv_err *err)
 {
     struct fake_xen *f = F(s);
     int rc = 0;
 
-    pthread_mutex_lock(&f->bus);
+    fake_xen_lock(f);
     if (f->fail_creates) {
         f->fail_creates--;
         rc = rtv_err_set(err, ENOSPC, "fake: no ioreq server left (injected)");
@@ -27,10 +46,11 @@ static int fx_create(struct rtv_ioreq_srv *s, struct rtv_err *err)
         rc = rtv_err_set(err, EEXIST, "fake: the server exists already");
     } else {
         f->server = true;
+        f->server_id = f->next_id++;
         f->creates++;
         memset(&f->page, 0, sizeof(f->page));
     }
-    pthread_mutex_unlock(&f->bus);
+    fake_xen_unlock(f);
     return rc;
 }
 
@@ -42,9 +62,9 @@ static int fx_claim(struct rtv_ioreq_srv *s, uint16_t first, uint16_t last, bool
     if (first != f->ioport || last != f->ioport + 7)
         return rtv_err_set(err, EINVAL, "fake: claim of %#x..%#x, the UART is at %#x", first, last,
                            f->ioport);
-    pthread_mutex_lock(&f->bus);
+    fake_xen_lock(f);
     f->claimed = on;
-    pthread_mutex_unlock(&f->bus);
+    fake_xen_unlock(f);
     return 0;
 }
 
@@ -53,21 +73,55 @@ static int fx_enable(struct rtv_ioreq_srv *s, bool on, struct rtv_err *err)
     struct fake_xen *f = F(s);
 
     (void)err;
-    pthread_mutex_lock(&f->bus);
+    fake_xen_lock(f);
     f->enabled = on;
-    pthread_mutex_unlock(&f->bus);
+    fake_xen_unlock(f);
     return 0;
 }
 
 static void fx_destroy(struct rtv_ioreq_srv *s)
 {
     struct fake_xen *f = F(s);
+    ioreq_t *r = &f->page.vcpu_ioreq[0];
 
-    pthread_mutex_lock(&f->bus);
-    if (f->server)
+    fake_xen_lock(f);
+    if (f->server) {
         f->destroys++;
+        if (r->state == STATE_IORESP_READY) {
+            /* Xen completes the vCPU's access without the server's data */
+            f->answers_lost++;
+            r->data = ~0ull;
+        } else if (r->state != STATE_IOREQ_NONE) {
+            f->stranded++;
+        }
+    }
     f->server = f->claimed = f->enabled = false;
-    pthread_mutex_unlock(&f->bus);
+    fake_xen_unlock(f);
+}
+
+static uint16_t fx_id(struct rtv_ioreq_srv *s)
+{
+    return F(s)->server_id;
+}
+
+static int fx_adopt(struct rtv_ioreq_srv *s, uint16_t id, uint16_t first, uint16_t last,
+                    struct rtv_err *err)
+{
+    struct fake_xen *f = F(s);
+    int rc = 0;
+
+    fake_xen_lock(f);
+    if (!f->server || f->server_id != id)
+        rc = rtv_err_set(err, ENOENT, "fake: no ioreq server %u", id);
+    else if (!f->claimed || first != f->ioport || last != f->ioport + 7)
+        rc = rtv_err_set(err, ESRCH, "fake: ioreq server %u does not claim %#x-%#x", id, first,
+                         last);
+    else {
+        f->adopts++;
+        f->enabled = true;
+    }
+    fake_xen_unlock(f);
+    return rc;
 }
 
 static unsigned fx_vcpus(struct rtv_ioreq_srv *s)
@@ -110,11 +164,11 @@ static int fx_set_isa_irq(struct rtv_ioreq_srv *s, uint8_t irq, bool level, stru
 
     (void)err;
     (void)irq;
-    pthread_mutex_lock(&f->bus);
+    fake_xen_lock(f);
     if (level && !f->irq)
         f->irq_rises++;
     f->irq = level;
-    pthread_mutex_unlock(&f->bus);
+    fake_xen_unlock(f);
     return 0;
 }
 
@@ -126,9 +180,9 @@ static int fx_direct(struct rtv_ioreq_srv *s, uint16_t first, uint16_t n, bool a
     if (first != f->ioport || n != 8)
         return rtv_err_set(err, EINVAL, "fake: mapping of %#x+%u, the UART is at %#x", first, n,
                            f->ioport);
-    pthread_mutex_lock(&f->bus);
+    fake_xen_lock(f);
     f->mapped = add;
-    pthread_mutex_unlock(&f->bus);
+    fake_xen_unlock(f);
     return 0;
 }
 
@@ -143,6 +197,8 @@ static const struct rtv_ioreq_srv_ops fake_ops = {
     .claim = fx_claim,
     .enable = fx_enable,
     .destroy = fx_destroy,
+    .id = fx_id,
+    .adopt = fx_adopt,
     .vcpus = fx_vcpus,
     .slot = fx_slot,
     .fd = fx_fd,
@@ -153,27 +209,37 @@ static const struct rtv_ioreq_srv_ops fake_ops = {
     .close = fx_close,
 };
 
-void fake_xen_init(struct fake_xen *f, uint16_t domid, uint16_t ioport)
+struct fake_xen *fake_xen_new(uint16_t domid, uint16_t ioport)
 {
+    struct fake_xen *f = mmap(NULL, sizeof(*f), PROT_READ | PROT_WRITE,
+                              MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     pthread_mutexattr_t a;
 
+    if (f == MAP_FAILED)
+        return NULL;
     memset(f, 0, sizeof(*f));
     f->base = (struct rtv_ioreq_srv){ .ops = &fake_ops, .domid = domid };
     pthread_mutexattr_init(&a);
     pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
     pthread_mutex_init(&f->bus, &a);
+    pthread_mutexattr_destroy(&a);
     rtv_uart_init(&f->uart);
     f->ioport = ioport;
     f->mapped = false;  /* as libxl leaves an HVM guest's ioports: only permitted */
+    f->next_id = 1;     /* 0 is usually the device model's own (qemu) */
     f->ev_server = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     f->ev_guest = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return f;
 }
 
-void fake_xen_fini(struct fake_xen *f)
+void fake_xen_free(struct fake_xen *f)
 {
     close(f->ev_server);
     close(f->ev_guest);
     pthread_mutex_destroy(&f->bus);
+    munmap(f, sizeof(*f));
 }
 
 static uint8_t uart_in(void *ctx, unsigned off)
@@ -181,9 +247,9 @@ static uint8_t uart_in(void *ctx, unsigned off)
     struct fake_xen *f = ctx;
     uint8_t v;
 
-    pthread_mutex_lock(&f->bus);
+    fake_xen_lock(f);
     v = rtv_uart_read(&f->uart, off);
-    pthread_mutex_unlock(&f->bus);
+    fake_xen_unlock(f);
     return v;
 }
 
@@ -191,9 +257,9 @@ static void uart_out(void *ctx, unsigned off, uint8_t v)
 {
     struct fake_xen *f = ctx;
 
-    pthread_mutex_lock(&f->bus);
+    fake_xen_lock(f);
     rtv_uart_write(&f->uart, off, v);
-    pthread_mutex_unlock(&f->bus);
+    fake_xen_unlock(f);
 }
 
 struct rtv_uart_io fake_xen_uart_io(struct fake_xen *f)
@@ -208,22 +274,22 @@ uint8_t fake_xen_guest_io(struct fake_xen *f, unsigned off, bool is_write, uint8
     uint64_t one = 1, n;
     uint8_t out;
 
-    pthread_mutex_lock(&f->bus);
+    fake_xen_lock(f);
     if (f->mapped) {   /* Xen's own handler first, as in hvmemul_do_io */
         out = is_write ? (rtv_uart_write(&f->uart, off, v), v) : rtv_uart_read(&f->uart, off);
-        pthread_mutex_unlock(&f->bus);
+        fake_xen_unlock(f);
         return out;
     }
     if (!(f->server && f->claimed && f->enabled)) {
         f->lost++;
-        pthread_mutex_unlock(&f->bus);
+        fake_xen_unlock(f);
         return 0xff;
     }
     *r = (ioreq_t){ .addr = f->ioport + off, .data = is_write ? v : 0, .count = 1, .size = 1,
                     .dir = is_write ? IOREQ_WRITE : IOREQ_READ, .type = IOREQ_TYPE_PIO };
     atomic_thread_fence(memory_order_release);
     r->state = STATE_IOREQ_READY;
-    pthread_mutex_unlock(&f->bus);
+    fake_xen_unlock(f);
     if (write(f->ev_server, &one, sizeof(one)) != sizeof(one))
         return 0xff;
     /* The vCPU waits for its answer (held accesses wait through a change). */

@@ -8,6 +8,13 @@
  * register model (rtvirt/uart16550.h); `bus` serializes everything that
  * touches it, as the one UART would.  Not a claim about Xen: the lab proves
  * the real seam.
+ *
+ * As in Xen, the server outlives the process that made it: put the struct
+ * in memory shared across fork() (fake_xen_new) and a server process can be
+ * killed and a successor adopt() what it left.  Also as in Xen (4.17
+ * common/ioreq.c), an answer the vCPU has not picked up when the server is
+ * destroyed is lost (counted in answers_lost, and the read gets all ones),
+ * and a vCPU whose request was never answered waits for good (stranded).
  */
 #ifndef RTVIRT_FAKE_IOREQ_H
 #define RTVIRT_FAKE_IOREQ_H
@@ -25,17 +32,25 @@ struct fake_xen {
     struct rtv_uart      uart;            /* the real device */
     uint16_t             ioport;
     bool                 server, claimed, enabled, mapped;
+    uint16_t             server_id, next_id;
     shared_iopage_t      page;            /* one vCPU */
     int                  ev_server;       /* eventfd: the vCPU's channel, server side */
     int                  ev_guest;        /* eventfd: the answer, guest side */
     bool                 irq;             /* the guest's ISA line as the server drives it */
     unsigned             irq_rises;
-    unsigned             creates, destroys, fail_creates;
+    unsigned             creates, destroys, fail_creates, adopts;
+    unsigned             answers_lost;    /* destroyed before the vCPU took its answer */
+    unsigned             stranded;        /* destroyed with a request never answered */
     unsigned             lost;            /* accesses that found neither path */
 };
 
-void fake_xen_init(struct fake_xen *f, uint16_t domid, uint16_t ioport);
-void fake_xen_fini(struct fake_xen *f);
+/* A fake in memory shared with the processes the caller forks later. */
+struct fake_xen *fake_xen_new(uint16_t domid, uint16_t ioport);
+void fake_xen_free(struct fake_xen *f);
+
+/* The bus lock; robust: a server process killed holding it is no deadlock. */
+void fake_xen_lock(struct fake_xen *f);
+void fake_xen_unlock(struct fake_xen *f);
 
 /* The server's view of the real UART (locks the bus per access). */
 struct rtv_uart_io fake_xen_uart_io(struct fake_xen *f);

@@ -48,6 +48,17 @@ struct rtv_ioreq_srv_ops {
     /* Destroys the server (the page and event channels with it); a no-op
      * when there is none. */
     void (*destroy)(struct rtv_ioreq_srv *s);
+    /* The server's id (valid after create or adopt): what the store
+     * records so that a successor can find the server again. */
+    uint16_t (*id)(struct rtv_ioreq_srv *s);
+    /* Takes over server `id`, which a killed predecessor in this domain
+     * (dom0) left behind, if it claims ports [first, last] (the check
+     * that the id still names our server): maps its page, enables it and
+     * binds the vCPUs' event channels, as create + enable do; destroy()
+     * then removes it.  -ENOENT: no such server; -ESRCH: a server that
+     * does not claim those ports (not ours, left alone). */
+    int  (*adopt)(struct rtv_ioreq_srv *s, uint16_t id, uint16_t first, uint16_t last,
+                  struct rtv_err *err);
 
     /* vCPUs of the domain (valid after create). */
     unsigned (*vcpus)(struct rtv_ioreq_srv *s);
