@@ -587,7 +587,49 @@ START_TEST(takeover_and_handback_carry_the_guest_state)
     ask("virtualize");
     rtv_uart_dm_poll(&dm, now, &done);
     finish(&done);
-    ck_assert_uint_eq(rtv_uart_peek_lsr(&dm.model) & (UART_LSR_BI | UART_LSR_DR), UART_LSR_BI);
+    /* BI only: the FE the first takeover carried is not carried again */
+    ck_assert_uint_eq(rtv_uart_peek_lsr(&dm.model) & (UART_LSR_BI | UART_LSR_FE | UART_LSR_DR),
+                      UART_LSR_BI);
+}
+END_TEST
+
+/* A line error that comes while the takeover empties the UART's receive
+ * FIFO (the UART latches it until the next LSR read) reaches the guest. */
+static unsigned error_at_rx_read;   /* inject FE at this RX read (1 = the first) */
+static unsigned rx_reads;   /* of RBR (DLAB clear) */
+
+static uint8_t erring_in(void *ctx, unsigned off)
+{
+    struct rtv_uart *u = ctx;
+    bool rx = off == UART_RX && !(u->lcr & UART_LCR_DLAB);   /* not DLL */
+    uint8_t v = rtv_uart_read(u, off);
+
+    if (rx && ++rx_reads == error_at_rx_read)
+        rtv_uart_rx_error(ctx, UART_LSR_FE);
+    return v;
+}
+
+START_TEST(takeover_keeps_an_error_that_comes_while_it_reads_the_fifo)
+{
+    struct rtv_uart_io io = { .in = erring_in, .out = counted_out, .ctx = &uart };
+    struct rtv_iov_out done;
+
+    rtv_uart_init(&uart);
+    rtv_uart_dm_init(&dm, &io, &ops, &machine,
+                     (struct rtv_uart_dm_own){ .fcr = UART_FCR_ENABLE_FIFO }, 0);
+    rtv_uart_mode_set(&uart, &(struct rtv_uart_mode){
+        .divisor = 1, .lcr = UART_LCR_WLEN8, .fcr = UART_FCR_ENABLE_FIFO });
+    rtv_uart_rx_push(&uart, 'a');
+    rtv_uart_rx_push(&uart, 'b');
+    rtv_uart_rx_push(&uart, 'c');
+    rx_reads = 0;
+    error_at_rx_read = 1;   /* seen by the LSR read before 'b' */
+    ask("virtualize");
+    rtv_uart_dm_poll(&dm, now, &done);
+    finish(&done);
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_VIRTUALIZED);
+    ck_assert_uint_eq(rx_reads, 3);
+    ck_assert_uint_eq(rtv_uart_peek_lsr(&dm.model) & UART_LSR_FE, UART_LSR_FE);
 }
 END_TEST
 
@@ -634,6 +676,7 @@ static Suite *uart_dm_suite(void)
     tcase_add_test(tc, mid_divisor_change_waits);
     tcase_add_test(tc, held_guest_reads_the_side_that_answers);
     tcase_add_test(tc, takeover_and_handback_carry_the_guest_state);
+    tcase_add_test(tc, takeover_keeps_an_error_that_comes_while_it_reads_the_fifo);
     tcase_add_test(tc, bound_passed_resets_the_uart);
     tcase_add_test(tc, line_settings_follow_the_guest_while_virtualized);
     tcase_add_test(tc, ioemu_writes_a_whole_fifo_per_thre);
