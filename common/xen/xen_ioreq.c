@@ -63,11 +63,14 @@ static void xi_destroy(struct rtv_ioreq_srv *s)
     x->have_server = false;
 }
 
-/* The domain's vCPU count, for the ioreq page's slots. */
-static int domain_vcpus(struct xen_ioreq *x, struct rtv_err *err)
+/* Before a server is created or adopted: none held yet, and the domain's
+ * vCPU count, for the ioreq page's slots. */
+static int prepare(struct xen_ioreq *x, struct rtv_err *err)
 {
     xc_dominfo_t info;
 
+    if (x->have_server)
+        return rtv_err_set(err, EEXIST, "the ioreq server exists already");
     if (xc_domain_getinfo(x->xch, x->base.domid, 1, &info) != 1 || info.domid != x->base.domid)
         return rtv_err_set(err, ESRCH, "no domain %u", x->base.domid);
     if (!info.hvm)
@@ -98,11 +101,8 @@ static int map_page(struct xen_ioreq *x, struct rtv_err *err)
 static int xi_create(struct rtv_ioreq_srv *s, struct rtv_err *err)
 {
     struct xen_ioreq *x = X(s);
-    int rc;
+    int rc = prepare(x, err);
 
-    if (x->have_server)
-        return rtv_err_set(err, EEXIST, "the ioreq server exists already");
-    rc = domain_vcpus(x, err);
     if (rc < 0)
         return rc;
     if (xendevicemodel_create_ioreq_server(x->dmod, s->domid, HVM_IOREQSRV_BUFIOREQ_OFF, &x->id) < 0)
@@ -158,11 +158,8 @@ static int xi_adopt(struct rtv_ioreq_srv *s, uint16_t id, uint16_t first, uint16
                     struct rtv_err *err)
 {
     struct xen_ioreq *x = X(s);
-    int rc;
+    int rc = prepare(x, err);
 
-    if (x->have_server)
-        return rtv_err_set(err, EEXIST, "the ioreq server exists already");
-    rc = domain_vcpus(x, err);
     if (rc < 0)
         return rc;
     /* Xen cannot say which ports a server claims, but refuses to claim a
