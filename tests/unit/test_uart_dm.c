@@ -235,6 +235,8 @@ static void tick(void)
     line_tick();
     guest_tick();
     ioemu_tick();
+    /* dm.trapped tells what the ops were last told */
+    ck_assert_int_eq(dm.trapped, trapped_now);
 }
 
 static void setup(void)
@@ -653,6 +655,9 @@ START_TEST(bound_passed_resets_the_uart)
     rtv_uart_dm_poll(&dm, now, &done);      /* reset: the FIFOs emptied */
     ck_assert(!done.finished);
     ck_assert_uint_eq(uart.rx.count + uart.tx.count, 0);
+    /* cleared, not switched off: until the takeover the line still has a
+     * FIFO to receive into, not a single holding register */
+    ck_assert_uint_eq(uart.fcr & UART_FCR_ENABLE_FIFO, UART_FCR_ENABLE_FIFO);
     rtv_uart_tx_done(&uart);                /* the line finishes the byte it shifts */
     rtv_uart_dm_poll(&dm, now, &done);      /* drained now: taken over */
     ck_assert(done.finished);
@@ -662,6 +667,191 @@ START_TEST(bound_passed_resets_the_uart)
     ck_assert_uint_eq(dm.model.rx.count, 0);        /* 'z' went with the reset */
     ck_assert_uint_eq(uart.lcr & UART_LCR_DLAB, 0); /* ioemu's mode on the UART */
     ck_assert_uint_eq(dm.model.lcr, UART_LCR_DLAB | UART_LCR_WLEN8);  /* the guest's, as it left it */
+}
+END_TEST
+
+/* ---- ioemu's own driver while virtualized --------------------------- */
+
+static unsigned error_at_tx_write;   /* inject FE at this THR write (1 = the first) */
+static unsigned tx_writes;
+
+static void erring_out(void *ctx, unsigned off, uint8_t v)
+{
+    struct rtv_uart *u = ctx;
+    bool tx = off == UART_TX && !(u->lcr & UART_LCR_DLAB);   /* not DLL */
+
+    rtv_uart_write(u, off, v);
+    if (tx && ++tx_writes == error_at_tx_write)
+        rtv_uart_rx_error(u, UART_LSR_FE);
+}
+
+/* The UART in the guest's mode, then taken over at once (ioemu's mode
+ * own_fcr; the guest's FCR and IER as given). */
+static void virtualized(uint8_t own_fcr, uint8_t guest_fcr, uint8_t guest_ier)
+{
+    struct rtv_uart_io io = { .in = erring_in, .out = erring_out, .ctx = &uart };
+    struct rtv_iov_out done;
+
+    rtv_uart_init(&uart);
+    rtv_uart_dm_init(&dm, &io, &ops, &machine, (struct rtv_uart_dm_own){ .fcr = own_fcr },
+                     guest_fcr);
+    trapped_now = false;   /* a fresh device model, direct */
+    rtv_uart_mode_set(&uart, &(struct rtv_uart_mode){
+        .divisor = 1, .lcr = UART_LCR_WLEN8, .ier = guest_ier, .mcr = UART_MCR_OUT2,
+        .fcr = guest_fcr });
+    rx_reads = tx_writes = 0;
+    error_at_rx_read = error_at_tx_write = 0;
+    ask("virtualize");
+    rtv_uart_dm_poll(&dm, now, &done);
+    finish(&done);
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_VIRTUALIZED);
+    ck_assert(dm.trapped);
+    ck_assert_uint_eq(uart.fcr, own_fcr);
+}
+
+/* Line errors the UART reports while virtualized reach the guest: those
+ * latched before ioemu's driver looks, and one that comes while it fills
+ * the transmit FIFO (the next LSR read returns and clears it). */
+START_TEST(driver_carries_line_errors_to_the_guest)
+{
+    struct rtv_iov_out done;
+
+    virtualized(UART_FCR_ENABLE_FIFO, UART_FCR_ENABLE_FIFO, 0);
+    rtv_uart_rx_error(&uart, UART_LSR_PE);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(rtv_uart_read(&dm.model, UART_LSR) & UART_LSR_PE, UART_LSR_PE);
+
+    error_at_tx_write = 1;
+    rtv_uart_write(&dm.model, UART_TX, 'x');
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(tx_writes, 1);
+    ck_assert_uint_eq(rtv_uart_read(&dm.model, UART_LSR) & UART_LSR_FE, UART_LSR_FE);
+}
+END_TEST
+
+/* A FIFO's worth per look at THRE, counted in tx_bytes, and none while
+ * the UART's FIFO is not empty; the guest sees its transmitter empty
+ * (TEMT) once its last byte went to the UART. */
+START_TEST(driver_fills_the_fifo_and_no_more)
+{
+    struct rtv_iov_out done;
+
+    virtualized(UART_FCR_ENABLE_FIFO, UART_FCR_ENABLE_FIFO, 0);
+    for (unsigned i = 0; i < RTV_UART_FIFO; i++)
+        rtv_uart_write(&dm.model, UART_TX, (uint8_t)i);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.tx_bytes, RTV_UART_FIFO);
+    ck_assert_uint_eq(uart.tx.count, RTV_UART_FIFO);
+    ck_assert_uint_eq(dm.model.tx.count, 0);
+    ck_assert_uint_eq(rtv_uart_peek_lsr(&dm.model) & (UART_LSR_THRE | UART_LSR_TEMT),
+                      UART_LSR_THRE | UART_LSR_TEMT);
+    rtv_uart_write(&dm.model, UART_TX, 'y');
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.tx_bytes, RTV_UART_FIFO);   /* the UART is full: it waits */
+    ck_assert_uint_eq(dm.model.tx.count, 1);
+    ck_assert_uint_eq(uart.tx_overruns, 0);
+}
+END_TEST
+
+/* ioemu's own mode without a FIFO: one byte per THRE. */
+START_TEST(driver_without_fifo_writes_one_byte_per_thre)
+{
+    struct rtv_iov_out done;
+
+    virtualized(0, UART_FCR_ENABLE_FIFO, 0);
+    for (unsigned i = 0; i < 4; i++)
+        rtv_uart_write(&dm.model, UART_TX, (uint8_t)i);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.tx_bytes, 1);
+    ck_assert_uint_eq(dm.model.tx.count, 3);
+}
+END_TEST
+
+/* Received bytes go into the model only while its receive FIFO (as the
+ * guest set it: 16 bytes, or 1 without FIFO) has room: the rest waits in
+ * the UART, and the model never overruns. */
+START_TEST(driver_pulls_only_what_the_model_holds)
+{
+    struct rtv_iov_out done;
+
+    virtualized(UART_FCR_ENABLE_FIFO, UART_FCR_ENABLE_FIFO, 0);
+    for (unsigned i = 0; i < RTV_UART_FIFO; i++)
+        rtv_uart_rx_push(&uart, (uint8_t)i);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, RTV_UART_FIFO);
+    ck_assert_uint_eq(dm.rx_bytes, RTV_UART_FIFO);
+    for (unsigned i = 0; i < 4; i++)
+        rtv_uart_rx_push(&uart, (uint8_t)(0x40 + i));
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, RTV_UART_FIFO);
+    ck_assert_uint_eq(uart.rx.count, 4);
+    ck_assert_uint_eq(rtv_uart_peek_lsr(&dm.model) & UART_LSR_OE, 0);
+
+    virtualized(UART_FCR_ENABLE_FIFO, 0, 0);   /* the guest without FIFO */
+    rtv_uart_rx_push(&uart, 'a');
+    rtv_uart_rx_push(&uart, 'b');
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 1);
+    ck_assert_uint_eq(uart.rx.count, 1);
+    ck_assert_uint_eq(rtv_uart_read(&dm.model, UART_RX), 'a');
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(rtv_uart_read(&dm.model, UART_RX), 'b');
+    ck_assert_uint_eq(rtv_uart_peek_lsr(&dm.model) & UART_LSR_OE, 0);
+}
+END_TEST
+
+/* Below the trigger level the guest learns of received bytes by the
+ * character timeout: a look that moved nothing times the FIFO out (one
+ * that moved a byte does not). */
+START_TEST(driver_times_the_fifo_out_when_nothing_came)
+{
+    struct rtv_iov_out done;
+
+    virtualized(UART_FCR_ENABLE_FIFO, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_11, UART_IER_RDI);
+    rtv_uart_rx_push(&uart, 'a');
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 1);
+    ck_assert_uint_eq(rtv_uart_peek_iir(&dm.model) & 0x0f, UART_IIR_NO_INT);
+    ck_assert(!rtv_uart_dm_irq(&dm));
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(rtv_uart_peek_iir(&dm.model) & 0x0f, UART_IIR_RX_TIMEOUT);
+    ck_assert(rtv_uart_dm_irq(&dm));
+}
+END_TEST
+
+/* The guest's new line settings go onto the UART only with its divisor
+ * sequence complete (DLAB clear again) and the transmitter idle: never a
+ * half-written divisor, never a byte cut by a change of rate. */
+START_TEST(driver_changes_line_settings_only_between_bytes)
+{
+    struct rtv_iov_out done;
+
+    virtualized(UART_FCR_ENABLE_FIFO, UART_FCR_ENABLE_FIFO, 0);
+    rtv_uart_write(&dm.model, UART_TX, 'z');
+    rtv_uart_dm_poll(&dm, now, &done);          /* 'z' goes out: TEMT clear */
+    ck_assert_uint_eq(rtv_uart_read(&uart, UART_LSR) & UART_LSR_TEMT, 0);
+    rtv_uart_write(&dm.model, UART_LCR, UART_LCR_WLEN7 | UART_LCR_DLAB);
+    rtv_uart_write(&dm.model, UART_DLL, 12);
+    rtv_uart_write(&dm.model, UART_DLM, 0);
+    rtv_uart_write(&dm.model, UART_LCR, UART_LCR_WLEN7);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, 1);   /* still sending 'z' */
+    ck_assert_uint_eq(uart.lcr, UART_LCR_WLEN8);
+    uint8_t b;
+
+    ck_assert(rtv_uart_tx_pop(&uart, &b));     /* the line takes it */
+    ck_assert_uint_eq(b, 'z');
+    rtv_uart_tx_done(&uart);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, 12);
+    ck_assert_uint_eq(uart.lcr, UART_LCR_WLEN7);
+
+    /* transmitter idle, but the guest in the middle of its sequence */
+    rtv_uart_write(&dm.model, UART_LCR, UART_LCR_WLEN8 | UART_LCR_DLAB);
+    rtv_uart_write(&dm.model, UART_DLL, 3);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, 12);
+    ck_assert_uint_eq(uart.lcr, UART_LCR_WLEN7);
 }
 END_TEST
 
@@ -680,6 +870,12 @@ static Suite *uart_dm_suite(void)
     tcase_add_test(tc, bound_passed_resets_the_uart);
     tcase_add_test(tc, line_settings_follow_the_guest_while_virtualized);
     tcase_add_test(tc, ioemu_writes_a_whole_fifo_per_thre);
+    tcase_add_test(tc, driver_carries_line_errors_to_the_guest);
+    tcase_add_test(tc, driver_fills_the_fifo_and_no_more);
+    tcase_add_test(tc, driver_without_fifo_writes_one_byte_per_thre);
+    tcase_add_test(tc, driver_pulls_only_what_the_model_holds);
+    tcase_add_test(tc, driver_times_the_fifo_out_when_nothing_came);
+    tcase_add_test(tc, driver_changes_line_settings_only_between_bytes);
     suite_add_tcase(su, tc);
     return su;
 }
