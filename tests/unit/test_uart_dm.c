@@ -13,6 +13,7 @@
 #include <linux/serial_reg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "rtvirt/ioemu_ctl.h"
 #include "rtvirt/uart_dm.h"
@@ -680,6 +681,7 @@ static void erring_out(void *ctx, unsigned off, uint8_t v)
     struct rtv_uart *u = ctx;
     bool tx = off == UART_TX && !(u->lcr & UART_LCR_DLAB);   /* not DLL */
 
+    lcr_writes += off == UART_LCR;
     rtv_uart_write(u, off, v);
     if (tx && ++tx_writes == error_at_tx_write)
         rtv_uart_rx_error(u, UART_LSR_FE);
@@ -726,6 +728,39 @@ START_TEST(driver_carries_line_errors_to_the_guest)
     rtv_uart_dm_poll(&dm, now, &done);
     ck_assert_uint_eq(tx_writes, 1);
     ck_assert_uint_eq(rtv_uart_read(&dm.model, UART_LSR) & UART_LSR_FE, UART_LSR_FE);
+
+    /* ... and one that comes while it takes received bytes */
+    rtv_uart_rx_push(&uart, 'a');
+    rtv_uart_rx_push(&uart, 'b');
+    rx_reads = 0;
+    error_at_rx_read = 1;
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(rx_reads, 2);
+    ck_assert_uint_eq(rtv_uart_read(&dm.model, UART_LSR) & UART_LSR_FE, UART_LSR_FE);
+}
+END_TEST
+
+/* The guest's IRQ line is the model's only while the model answers it:
+ * handed back, an interrupt the model still had pending is not raised. */
+START_TEST(irq_is_the_model_s_only_while_virtualized)
+{
+    struct rtv_iov_out done;
+    uint8_t b;
+
+    virtualized(UART_FCR_ENABLE_FIFO, UART_FCR_ENABLE_FIFO, UART_IER_THRI);
+    rtv_uart_write(&dm.model, UART_TX, 'x');
+    rtv_uart_dm_poll(&dm, now, &done);          /* 'x' to the UART: THRE interrupt */
+    ck_assert(rtv_uart_dm_irq(&dm));
+    ask("devirtualize");
+    for (unsigned i = 0; i < 10 && dm.iov.mode != RTV_IOV_DIRECT; i++) {
+        if (rtv_uart_tx_pop(&uart, &b))
+            rtv_uart_tx_done(&uart);
+        rtv_uart_dm_poll(&dm, now, &done);
+        finish(&done);
+    }
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_DIRECT);
+    ck_assert(rtv_uart_irq(&dm.model));         /* still pending in the model */
+    ck_assert(!rtv_uart_dm_irq(&dm));
 }
 END_TEST
 
@@ -845,13 +880,50 @@ START_TEST(driver_changes_line_settings_only_between_bytes)
     rtv_uart_dm_poll(&dm, now, &done);
     ck_assert_uint_eq(uart.dll | uart.dlm << 8, 12);
     ck_assert_uint_eq(uart.lcr, UART_LCR_WLEN7);
+    lcr_writes = 0;                             /* once, not at every look */
+    for (int i = 0; i < 3; i++)
+        rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(lcr_writes, 0);
 
     /* transmitter idle, but the guest in the middle of its sequence */
-    rtv_uart_write(&dm.model, UART_LCR, UART_LCR_WLEN8 | UART_LCR_DLAB);
-    rtv_uart_write(&dm.model, UART_DLL, 3);
+    rtv_uart_write(&dm.model, UART_LCR, UART_LCR_WLEN7 | UART_LCR_DLAB);
+    rtv_uart_write(&dm.model, UART_DLL, 0x80);
     rtv_uart_dm_poll(&dm, now, &done);
     ck_assert_uint_eq(uart.dll | uart.dlm << 8, 12);
     ck_assert_uint_eq(uart.lcr, UART_LCR_WLEN7);
+    /* completed: a new divisor (both bytes of it) with the same LCR */
+    rtv_uart_write(&dm.model, UART_DLM, 0x01);
+    rtv_uart_write(&dm.model, UART_LCR, UART_LCR_WLEN7);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, 0x180);
+    ck_assert_uint_eq(uart.lcr, UART_LCR_WLEN7);
+}
+END_TEST
+
+/* A takeover at a boundary waits for the UART's transmitter to go idle
+ * (no byte cut by the change of mode), and its poll says so for the log. */
+START_TEST(takeover_holds_until_the_transmitter_is_idle)
+{
+    struct rtv_uart_io io = { .in = erring_in, .out = erring_out, .ctx = &uart };
+    struct rtv_iov_out done;
+    uint8_t b;
+
+    rtv_uart_mode_set(&uart, &(struct rtv_uart_mode){
+        .divisor = 1, .lcr = UART_LCR_WLEN8, .fcr = UART_FCR_ENABLE_FIFO });
+    rtv_uart_dm_init(&dm, &io, &ops, &machine, (struct rtv_uart_dm_own){ .fcr = UART_FCR_ENABLE_FIFO },
+                     UART_FCR_ENABLE_FIFO);
+    rtv_uart_write(&uart, UART_TX, 'q');      /* the guest's last byte, not sent yet */
+    ask("virtualize");
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert(!done.finished);
+    ck_assert_int_eq(dm.iov.phase, RTV_IOV_HOLD);
+    ck_assert_contains(done.note, "boundary after ");
+    ck_assert_contains(done.note, "holding");
+    ck_assert(rtv_uart_tx_pop(&uart, &b));     /* the line takes it */
+    rtv_uart_tx_done(&uart);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert(done.finished);
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_VIRTUALIZED);
 }
 END_TEST
 
@@ -876,6 +948,8 @@ static Suite *uart_dm_suite(void)
     tcase_add_test(tc, driver_pulls_only_what_the_model_holds);
     tcase_add_test(tc, driver_times_the_fifo_out_when_nothing_came);
     tcase_add_test(tc, driver_changes_line_settings_only_between_bytes);
+    tcase_add_test(tc, takeover_holds_until_the_transmitter_is_idle);
+    tcase_add_test(tc, irq_is_the_model_s_only_while_virtualized);
     suite_add_tcase(su, tc);
     return su;
 }
