@@ -161,6 +161,47 @@ bool rtv_ioseq_may_open(const struct rtv_ioseq *s, const struct rtv_ioseq_access
            (s->t->states[s->state].open_ended && opens_from(s->t, s->t->initial, a));
 }
 
+/* Does `a`, fed now, take a transition that closes the running sequence
+ * (to a boundary, or `ends`)?  NULL transition: no. */
+static bool closes_with(const struct rtv_ioseq *s, const struct rtv_ioseq_access *a)
+{
+    const struct rtv_ioseq_trans *tr = find(s->t, s->state, a);
+
+    return tr && (s->t->states[tr->to].boundary || tr->ends);
+}
+
+bool rtv_ioseq_closes(const struct rtv_ioseq *s, const struct rtv_ioseq_access *a)
+{
+    const struct rtv_ioseq_table *t = s->t;
+    struct rtv_ioseq_access probe = *a;
+    uint32_t bits = 0, sub;
+
+    if (t->states[s->state].boundary)
+        return false;                     /* nothing is running */
+    if (a->dir != RTV_IOSEQ_READ)
+        return closes_with(s, a);
+    /* A read's value is not known before it is carried out: every value
+     * it could return must close.  Only the bits the matching transitions
+     * look at tell values apart; each combination of them is tried
+     * (first match wins, as in feeding). */
+    for (unsigned i = 0; i < t->ntrans; i++) {
+        const struct rtv_ioseq_trans *tr = &t->trans[i];
+
+        if (tr->from == s->state && (tr->dir & a->dir) &&
+            (tr->offset == RTV_IOSEQ_ANY_OFFSET || tr->offset == a->offset))
+            bits |= tr->mask;
+    }
+    if (__builtin_popcount(bits) > 8)
+        return false;                     /* too many outcomes to judge: no */
+    for (sub = bits;; sub = (sub - 1) & bits) {
+        probe.value = sub;
+        if (!closes_with(s, &probe))
+            return false;
+        if (sub == 0)
+            return true;
+    }
+}
+
 void rtv_ioseq_reset(struct rtv_ioseq *s)
 {
     s->state = s->t->initial;

@@ -134,7 +134,22 @@ enum rtv_iov_verdict rtv_iov_route(struct rtv_iov *v,
 {
     switch (v->phase) {
     case RTV_IOV_STABLE:
+        return old_path(v);
     case RTV_IOV_SEEK:
+        /* A read that closes the running sequence whatever it returns (a
+         * 16550's IIR read: the guest's next interrupt round) has a
+         * boundary just before it.  Answered busy, where the table has a
+         * busy answer, it opens nothing: the engine is at that boundary
+         * and the next poll holds the guest.  (Linux's polled 8250 handler
+         * reads IIR once a round; under a steady stream it never reads "no
+         * interrupt", the round's other end: no boundary was found in the
+         * lab's 22:09 flight.) */
+        if (a->dir == RTV_IOSEQ_READ && rtv_ioseq_has_busy(v->seq.t, a->offset) &&
+            rtv_ioseq_closes(&v->seq, a)) {
+            rtv_ioseq_reset(&v->seq);
+            v->busy++;
+            return RTV_IOV_BUSY;
+        }
         return old_path(v);
     case RTV_IOV_HOLD:
     case RTV_IOV_CHANGE:

@@ -145,6 +145,48 @@ START_TEST(csr_may_open_and_busy)
 }
 END_TEST
 
+/* What closes a running send: C, on its value; a STATUS read mid-send does
+ * not (it stays), nor anything at a boundary. */
+START_TEST(csr_closes)
+{
+    struct rtv_ioseq_access status = { .offset = CSR_STATUS, .dir = RTV_IOSEQ_READ };
+
+    rtv_ioseq_init(&s, &csr_table, ST_START);
+    ck_assert(!rtv_ioseq_closes(&s, &status));
+    ck_assert(!rtv_ioseq_closes(&s, &(struct rtv_ioseq_access){ .offset = CSR_A, .dir = RTV_IOSEQ_WRITE }));
+    feed(csr_w(CSR_A, 0x1000));
+    ck_assert(!rtv_ioseq_closes(&s, &status));
+    feed(csr_w(CSR_B, 64));
+    ck_assert(!rtv_ioseq_closes(&s, &status));
+    ck_assert(!rtv_ioseq_closes(&s, &(struct rtv_ioseq_access){ .offset = CSR_A, .dir = RTV_IOSEQ_WRITE }));
+    ck_assert(rtv_ioseq_closes(&s, &(struct rtv_ioseq_access){ .offset = CSR_C, .dir = RTV_IOSEQ_WRITE }));
+    ck_assert_str_eq(rtv_ioseq_state_name(&s), "length-written");   /* judged, not fed */
+}
+END_TEST
+
+/* A read that closes on some values and not on others does not close:
+ * every value it may return is judged, not only 0. */
+START_TEST(closes_only_if_every_value_closes)
+{
+    static const struct rtv_ioseq_state st[] = {
+        [0] = { "idle", .boundary = true }, [1] = { "busy" },
+    };
+    static const struct rtv_ioseq_trans tr[] = {
+        { 0, 1, 0, RTV_IOSEQ_WRITE, false, 0, 0, "op" },
+        { 1, 0, 1, RTV_IOSEQ_READ, false, 0x4, 0, "op" },    /* bit 2 clear: done */
+        { 1, 1, 1, RTV_IOSEQ_READ, false, 0x4, 0x4, "op" },  /* bit 2 set: still busy */
+    };
+    static const struct rtv_ioseq_table t = {
+        .name = "two-values", .nports = 2, .states = st, .nstates = 2, .trans = tr,
+        .ntrans = 3, .initial = 0, .unmatched = RTV_IOSEQ_UNMATCHED_RESTART,
+    };
+
+    rtv_ioseq_init(&s, &t, 0);
+    feed((struct rtv_ioseq_access){ .offset = 0, .dir = RTV_IOSEQ_WRITE });
+    ck_assert(!rtv_ioseq_closes(&s, &(struct rtv_ioseq_access){ .offset = 1, .dir = RTV_IOSEQ_READ }));
+}
+END_TEST
+
 /* ---- the table checks ------------------------------------------------------ */
 
 static void assert_bad(const struct rtv_ioseq_table *t, const char *why)
@@ -307,6 +349,41 @@ START_TEST(uart_interrupt_service_rounds)
 }
 END_TEST
 
+/* An IIR read in an interrupt round closes it whatever it reads (the
+ * round ends, or the next opens): a boundary is just before it.  Other
+ * reads in the round do not close it; a write closes it on its value. */
+START_TEST(uart_iir_read_closes_an_interrupt_round)
+{
+    struct rtv_ioseq_access iir = { .offset = UART_IIR, .dir = RTV_IOSEQ_READ };
+    struct rtv_ioseq_access lsr = { .offset = UART_LSR, .dir = RTV_IOSEQ_READ };
+    struct rtv_ioseq_access rbr = { .offset = UART_RX, .dir = RTV_IOSEQ_READ };
+
+    rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
+    ck_assert(!rtv_ioseq_closes(&s, &iir));     /* nothing running */
+    ur(UART_LSR, 0x60);                         /* a transmit burst: a boundary */
+    ck_assert(!rtv_ioseq_closes(&s, &(struct rtv_ioseq_access){ .offset = UART_TX, .dir = RTV_IOSEQ_WRITE, .value = 'a' }));
+    rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
+    ur(UART_IIR, 0xc4);
+    ck_assert(rtv_ioseq_closes(&s, &iir));
+    ck_assert(!rtv_ioseq_closes(&s, &lsr));
+    ck_assert(!rtv_ioseq_closes(&s, &rbr));
+    ck_assert(!rtv_ioseq_closes(&s, &(struct rtv_ioseq_access){ .offset = UART_LCR, .dir = RTV_IOSEQ_WRITE, .value = 0x03 }));
+    ck_assert(rtv_ioseq_closes(&s, &(struct rtv_ioseq_access){ .offset = UART_LCR, .dir = RTV_IOSEQ_WRITE, .value = 0x83 }));
+    assert_state("interrupt-service", false);
+    /* polled receive: the RBR read closes it, an LSR read may not */
+    rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
+    ur(UART_LSR, 0x61);
+    assert_state("rx-ready", false);
+    ck_assert(rtv_ioseq_closes(&s, &rbr));
+    ck_assert(!rtv_ioseq_closes(&s, &lsr));
+    /* divisor: reads never close it */
+    rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
+    uw(UART_LCR, 0x83);
+    ck_assert(!rtv_ioseq_closes(&s, &iir));
+    ck_assert(!rtv_ioseq_closes(&s, &(struct rtv_ioseq_access){ .offset = UART_LCR, .dir = RTV_IOSEQ_READ }));
+}
+END_TEST
+
 START_TEST(uart_transmit_burst_is_open_ended)
 {
     rtv_ioseq_init(&s, &rtv_uart16550_seq, rtv_uart16550_seq.initial);
@@ -397,12 +474,15 @@ static Suite *ioseq_suite(void)
     tcase_add_test(tc, csr_stay_policy_keeps_the_state);
     tcase_add_test(tc, csr_starts_where_the_probe_says);
     tcase_add_test(tc, csr_may_open_and_busy);
+    tcase_add_test(tc, csr_closes);
+    tcase_add_test(tc, closes_only_if_every_value_closes);
     tcase_add_test(tc, table_checks_name_the_fault);
     suite_add_tcase(su, tc);
     tc = tcase_create("uart16550");
     tcase_add_test(tc, uart_divisor_sequence);
     tcase_add_test(tc, uart_divisor_any_order_or_none);
     tcase_add_test(tc, uart_interrupt_service_rounds);
+    tcase_add_test(tc, uart_iir_read_closes_an_interrupt_round);
     tcase_add_test(tc, uart_transmit_burst_is_open_ended);
     tcase_add_test(tc, uart_polled_receive);
     tcase_add_test(tc, uart_may_open_and_busy_answers);

@@ -473,6 +473,68 @@ START_TEST(uart_devirtualize_mid_divisor)
 }
 END_TEST
 
+/* A guest whose interrupt rounds follow each other (Linux's polled 8250
+ * handler under a steady stream never reads "no interrupt"): the boundary
+ * is just before its next IIR read, which is answered busy and opens
+ * nothing; the change then goes on.  Reads that stay in the round go on
+ * on the old path. */
+START_TEST(seek_finds_the_boundary_before_the_next_interrupt_round)
+{
+    struct rtv_ioseq_access iir = { UART_IIR, RTV_IOSEQ_READ, 1, 0xc4 };
+    struct rtv_ioseq_access lsr = { UART_LSR, RTV_IOSEQ_READ, 1, 0x61 };
+    struct rtv_ioseq_access rbr = { UART_RX, RTV_IOSEQ_READ, 1, 'x' };
+
+    rtv_iov_init(&v, &rtv_uart16550_seq, RTV_IOV_VIRTUALIZED, logbuf, 8);
+    ck_assert_int_eq(access(iir, 0), RTV_IOV_EMULATE);
+    request(RTV_IOV_DIRECT, 0);
+    ck_assert_contains(out.note, "from interrupt-service");
+    poll(0, true);
+    ck_assert_uint_eq(out.actions, 0);
+    ck_assert_int_eq(access(lsr, 0), RTV_IOV_EMULATE);
+    ck_assert_int_eq(access(rbr, 0), RTV_IOV_EMULATE);
+    ck_assert_int_eq(v.phase, RTV_IOV_SEEK);
+    ck_assert_int_eq(access(iir, 0), RTV_IOV_BUSY);
+    ck_assert_uint_eq(v.busy, 1);
+    ck_assert(rtv_ioseq_at_boundary(&v.seq));
+    poll(0, true);
+    ck_assert_uint_eq(out.actions, RTV_IOV_ACT_RESTORE);
+    ck_assert(!v.reset);
+}
+END_TEST
+
+/* A read that closes its sequence but has no busy answer (RBR after an
+ * LSR that showed data) is the guest's byte: it is carried out. */
+START_TEST(seek_carries_out_a_closing_read_with_no_busy_answer)
+{
+    struct rtv_ioseq_access lsr = { UART_LSR, RTV_IOSEQ_READ, 1, 0x61 };
+    struct rtv_ioseq_access rbr = { UART_RX, RTV_IOSEQ_READ, 1, 'x' };
+
+    rtv_iov_init(&v, &rtv_uart16550_seq, RTV_IOV_VIRTUALIZED, logbuf, 8);
+    ck_assert_int_eq(access(lsr, 0), RTV_IOV_EMULATE);
+    request(RTV_IOV_DIRECT, 0);
+    ck_assert_contains(out.note, "from rx-ready");
+    ck_assert_int_eq(access(rbr, 0), RTV_IOV_EMULATE);
+    ck_assert_uint_eq(v.busy, 0);
+    ck_assert(rtv_ioseq_at_boundary(&v.seq));
+}
+END_TEST
+
+/* The seeds' device: a STATUS read in the middle of a send does not close
+ * it, so it is no boundary: it goes on on the old path. */
+START_TEST(seek_keeps_reads_that_do_not_close_on_the_old_path)
+{
+    request(RTV_IOV_VIRTUALIZED, ST_A);
+    ck_assert_int_eq(access(csr_r(CSR_STATUS, CSR_READY), 0), RTV_IOV_PASS);
+    ck_assert_uint_eq(v.busy, 0);
+    poll(0, true);
+    ck_assert_uint_eq(out.actions, 0);
+    ck_assert_int_eq(access(csr_w(CSR_B, 8), 0), RTV_IOV_PASS);
+    ck_assert_int_eq(access(csr_w(CSR_C, 1), 0), RTV_IOV_PASS);
+    poll(0, true);
+    ck_assert_uint_eq(out.actions, RTV_IOV_ACT_TAKE_OVER);
+}
+END_TEST
+
 static Suite *iovirt_suite(void)
 {
     Suite *su = suite_create("iovirt");
@@ -495,6 +557,9 @@ static Suite *iovirt_suite(void)
     tcase_add_test(tc, requests_refused);
     tcase_add_test(tc, full_log_keeps_the_access_pending);
     tcase_add_test(tc, uart_devirtualize_mid_divisor);
+    tcase_add_test(tc, seek_finds_the_boundary_before_the_next_interrupt_round);
+    tcase_add_test(tc, seek_keeps_reads_that_do_not_close_on_the_old_path);
+    tcase_add_test(tc, seek_carries_out_a_closing_read_with_no_busy_answer);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -138,6 +138,11 @@ bool rtv_ioseq_at_boundary(const struct rtv_ioseq *s);
  * offset and direction. */
 bool rtv_ioseq_may_open(const struct rtv_ioseq *s, const struct rtv_ioseq_access *a);
 
+/* Does this access close the running sequence (take a transition to a
+ * boundary, or one that `ends` it) -- a read whatever value it returns?
+ * Then the device is at a boundary just before it.  False at a boundary. */
+bool rtv_ioseq_closes(const struct rtv_ioseq *s, const struct rtv_ioseq_access *a);
+
 /* Forget the running sequence (the device was reset): back to initial. */
 void rtv_ioseq_reset(struct rtv_ioseq *s);
 
