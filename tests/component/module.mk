@@ -45,6 +45,7 @@ $(BLKIF_COMP): $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) $(BUILD)/lib/librtvirt
 # the coordinator) with a load generator and kill -9 of that daemon.
 SWITCH_COMP      := $(BUILD)/tests/component/test_switch_component
 SWITCH_COMP_OBJS := $(BUILD)/obj/tests/component/test_switch_component.o $(QEMU_FIXTURE_OBJ) \
+                    $(BACKD_PROC_OBJ) \
                     $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o) \
                     $(SHUNT_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_TESTS += $(SWITCH_COMP)

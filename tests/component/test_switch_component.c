@@ -43,6 +43,7 @@
 #include "../../dom0-backend/backd.h"
 #include "../../dom0-backend/backd_switch.h"
 #include "../../shunt/shunt.h"
+#include "backd_proc.h"
 #include "rtvirt/blkif_abi.h"
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/coordinator.h"
@@ -144,22 +145,6 @@ static uint64_t now_ms(void)
 }
 
 /* ---- processes ------------------------------------------------------------------- */
-
-static int wait_pid(pid_t pid, int ms)
-{
-    int st;
-
-    for (int t = 0; t < ms; t += 5) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(5000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
 
 /* Every child dies with the test process: a failed assertion there must
  * not leave a daemon or a load generator spinning on the machine. */
@@ -778,11 +763,11 @@ static void rig_stop(struct rig *r, struct lg_result *lres, struct guest_report 
 {
     ck_assert_int_eq(write(r->lg_stop[1], "x", 1), 1);
     ck_assert_int_eq(read(r->lg_rep[0], lres, sizeof(*lres)), (ssize_t)sizeof(*lres));
-    ck_assert_int_eq(wait_pid(r->lg, 30000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(r->lg, 30000), 0);
     ck_assert_int_eq(read(r->guest_rep[0], grep, sizeof(*grep)), (ssize_t)sizeof(*grep));
-    ck_assert_int_eq(wait_pid(r->guest, 30000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(r->guest, 30000), 0);
     kill(r->backd, SIGTERM);
-    ck_assert_int_eq(wait_pid(r->backd, 10000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(r->backd, 10000), 0);
     /* backd never served libxl's vbd of the emulated disk: its state is
      * still what the toolstack wrote, and no backend node was added. */
     struct blkif_xs_dev emu = { 0, GUEST, EMU_DEVID, "vbd" };
@@ -1375,7 +1360,7 @@ static void wait_twin_gone(struct rig *r, unsigned devid)
 static void finish_destroyed(struct rig *r)
 {
     kill(r->backd, SIGTERM);
-    ck_assert_int_eq(wait_pid(r->backd, 10000), 0);
+    ck_assert_int_eq(rtv_test_wait_pid(r->backd, 10000), 0);
     for (unsigned i = 0; i < 2; i++) {
         close(r->lg_stop[i]);
         close(r->lg_rep[i]);
