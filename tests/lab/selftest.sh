@@ -54,6 +54,16 @@ with tempfile.TemporaryDirectory() as d:
     got = runner.bench_numbers({"jobs": [{"dir": os.path.join(d, "j1")}, {"dir": os.path.join(d, "j2")},
                                          {"dir": os.path.join(d, "none")}]})
     assert got == {"a_us": 14, "b": 1.5}, got
+# build/lab/bench.json: each flight's numbers under "<flight>.", a rerun's
+# keys replace the flight's old ones, other flights' stay, non-numbers drop
+with tempfile.TemporaryDirectory() as d:
+    for name, nums in (("switch", {"x_us": 5, "gone": 1}), ("net", {"y": 2.5, "s": "no"}),
+                       ("switch", {"x_us": 7})):
+        os.makedirs(os.path.join(d, name), exist_ok=True)
+        json.dump(nums, open(os.path.join(d, name, "bench.json"), "w"))
+        runner.merge_bench(d, name)
+    got = json.load(open(os.path.join(d, "bench.json")))
+    assert got == {"switch.x_us": 7, "net.y": 2.5}, got
 assert images.debian_mirror().startswith(("http", "file", "ftp")), images.debian_mirror()
 # dom0 pvh: Xen gets dom0=pvh, QEMU an emulated VT-d with every dom0 virtio
 # device behind it; a PV flight keeps its old machine and devices

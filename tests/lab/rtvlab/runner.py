@@ -501,6 +501,30 @@ def bench_numbers(rep):
     return out
 
 
+def merge_bench(labdir, name):
+    """Put <labdir>/<name>/bench.json into <labdir>/bench.json, every key
+    prefixed "<name>.", so one file holds each flight's last numbers and a
+    script compares them by key; the flight's keys of an earlier run go."""
+    path = os.path.join(labdir, "bench.json")
+    try:
+        with open(path) as f:
+            merged = json.load(f)
+        if not isinstance(merged, dict):
+            merged = {}
+    except (OSError, ValueError):
+        merged = {}
+    with open(os.path.join(labdir, name, "bench.json")) as f:
+        mine = json.load(f)
+    merged = {k: v for k, v in merged.items() if not k.startswith(name + ".")}
+    merged.update({"%s.%s" % (name, k): v for k, v in mine.items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)})
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(merged, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+    return merged
+
+
 # ---- the death-rate table ----------------------------------------------------
 
 def pinned(a):
@@ -763,6 +787,8 @@ def main(argv):
     if bench:
         with open(os.path.join(out, "bench.json"), "w") as f:
             json.dump(bench, f, indent=2, sort_keys=True)
+    if os.path.isfile(os.path.join(out, "bench.json")):
+        merge_bench(os.path.dirname(out), os.path.basename(out))
     text = summary_table(rep) + deaths_text(rep)
     if fl.show_table:
         text += "\n" + shown_table(rep)
