@@ -8,23 +8,15 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
 #include "rtvirt/ioreq_pio.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
 #define FINI_BOUND_US   3000000u   /* a devirtualize at exit: at most 3 s */
 #define UNTRAP_BOUND_US 1000000u   /* vCPUs picking up their last answers */
-
-uint64_t ioemu_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 __attribute__((format(printf, 2, 3)))
 static void trace(struct ioemu_srv *s, const char *fmt, ...)
@@ -33,7 +25,7 @@ static void trace(struct ioemu_srv *s, const char *fmt, ...)
 
     if (!s->cfg.trace)
         return;
-    fprintf(s->cfg.trace, "%llu ", (unsigned long long)ioemu_now_us());
+    fprintf(s->cfg.trace, "%llu ", (unsigned long long)rtv_now_us());
     va_start(ap, fmt);
     vfprintf(s->cfg.trace, fmt, ap);
     va_end(ap);
@@ -199,14 +191,14 @@ static bool slot_busy(struct ioemu_srv *s, unsigned v)
  * UNTRAP_BOUND_US (a dead domain) is not waited for. */
 static void settle_slots(struct ioemu_srv *s)
 {
-    uint64_t t0 = ioemu_now_us();
+    uint64_t t0 = rtv_now_us();
     unsigned n = s->x->ops->vcpus(s->x), v = 0;
 
     for (;;) {
         drain_requests(s);
         for (v = 0; v < n && v < IOEMU_MAX_VCPUS && !slot_busy(s, v); v++)
             ;
-        if (v == n || v == IOEMU_MAX_VCPUS || s->stop || ioemu_now_us() - t0 > UNTRAP_BOUND_US)
+        if (v == n || v == IOEMU_MAX_VCPUS || s->stop || rtv_now_us() - t0 > UNTRAP_BOUND_US)
             break;
         usleep(50);
     }
@@ -423,7 +415,7 @@ static void carry(struct ioemu_srv *s, const struct rtv_iov_out *todo)
 
     if (!todo->actions)
         return;
-    rtv_uart_dm_carry(&s->dm, ioemu_now_us(), todo, &done);
+    rtv_uart_dm_carry(&s->dm, rtv_now_us(), todo, &done);
     after(s, &done);
 }
 
@@ -486,7 +478,7 @@ static void on_request(struct ioemu_srv *s)
     id = r.id;
     tmo = r.tmo;
 
-    rtv_ioemu_ctl_request(&s->ctl, req, id, tmo, ioemu_now_us(), &o);
+    rtv_ioemu_ctl_request(&s->ctl, req, id, tmo, rtv_now_us(), &o);
     if (o.publish_state)
         trace(s, "request %s (id %s, timeout-ms %s)%s%s", req ? req : "-", id ? id : "-",
               tmo ? tmo : "default", o.iov.note[0] ? ": " : "", o.iov.note);
@@ -726,7 +718,7 @@ int ioemu_srv_run(struct ioemu_srv *s, int max_wait_ms, struct rtv_err *err)
             route(s, v, &copy);
         }
     if (s->server || s->dm.iov.mode == RTV_IOV_VIRTUALIZED) {
-        rtv_uart_dm_poll(&s->dm, ioemu_now_us(), &done);
+        rtv_uart_dm_poll(&s->dm, rtv_now_us(), &done);
         after(s, &done);
     }
     sync_irq(s);
@@ -747,7 +739,7 @@ static int remove_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 
 void ioemu_srv_fini(struct ioemu_srv *s)
 {
-    uint64_t t0 = ioemu_now_us();
+    uint64_t t0 = rtv_now_us();
     struct rtv_iov_out o;
     struct rtv_err err = {0};
 
@@ -757,7 +749,7 @@ void ioemu_srv_fini(struct ioemu_srv *s)
         carry(s, &o);
     }
     while (!s->stop && (s->server || s->dm.iov.mode != RTV_IOV_DIRECT) &&
-           ioemu_now_us() - t0 < FINI_BOUND_US)
+           rtv_now_us() - t0 < FINI_BOUND_US)
         if (ioemu_srv_run(s, 1, &err) < 0)
             break;
     if (s->server || !s->mapped) {

@@ -92,6 +92,4 @@ int ioemu_srv_run(struct ioemu_srv *s, int max_wait_ms, struct rtv_err *err);
  * the device's store directory removed. */
 void ioemu_srv_fini(struct ioemu_srv *s);
 
-uint64_t ioemu_now_us(void);
-
 #endif

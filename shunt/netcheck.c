@@ -39,7 +39,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rtvirt/clock.h"
@@ -54,13 +53,6 @@ static void on_signal(int s)
 {
     (void)s;
     stop_sig = 1;
-}
-
-static uint64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* The pattern: byte k of the stream is byte k % 8 of k / 8, big-endian. */
@@ -153,7 +145,7 @@ static int stream(const struct opts *o)
     setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     fcntl(s, F_SETFL, O_NONBLOCK);
 
-    uint64_t t0 = rtv_now_us(), last_rx = t0, last_rx_wall = wall_ms(), last_rtt = 0;
+    uint64_t t0 = rtv_now_us(), last_rx = t0, last_rx_wall = rtv_wall_ms(), last_rtt = 0;
     uint64_t rate_bps = (uint64_t)(o->rate_kbps ? o->rate_kbps : 256) * 1024u;
     bool wr_open = true, peer_done = false;
     uint64_t stop_at = 0;
@@ -211,7 +203,7 @@ static int stream(const struct opts *o)
                         max_gap_ms = gap;
                 }
                 last_rx = now;
-                last_rx_wall = wall_ms();
+                last_rx_wall = rtv_wall_ms();
             }
         }
         if (want_out && (p.revents & POLLOUT)) {
@@ -327,7 +319,7 @@ static int ping(const char *ip, const struct opts *o)
             h.un.echo.id = htons(id);
             h.un.echo.sequence = htons((uint16_t)nsent);
             h.checksum = csum(&h, sizeof(h));
-            sent_at[nsent] = wall_ms();
+            sent_at[nsent] = rtv_wall_ms();
             sendto(s, &h, sizeof(h), 0, (struct sockaddr *)&to, sizeof(to));
             nsent++;
             next += (uint64_t)o->interval_ms * 1000u;

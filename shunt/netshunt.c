@@ -12,9 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
 #include "rtvirt/devclass.h"
 #include "rtvirt/switch_coord.h"
 #include "rtvirt/xs_schema.h"
@@ -40,11 +40,8 @@ static void say(const struct netshunt *n, const char *fmt, ...)
         return;
     /* Wall-clock milliseconds: the lab lines the guest's steps up with
      * the receive gaps its stream checker records on the same clock. */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     va_start(ap, fmt);
-    fprintf(stderr, "rtvirt-netshunt: @%llu ",
-            (unsigned long long)ts.tv_sec * 1000u + (unsigned long long)ts.tv_nsec / 1000000u);
+    fprintf(stderr, "rtvirt-netshunt: @%llu ", (unsigned long long)rtv_wall_ms());
     vfprintf(stderr, fmt, ap);
     fprintf(stderr, "\n");
     va_end(ap);

@@ -33,6 +33,7 @@
 #include "../../ioemu/ioemu_srv.h"
 #include "child_term.h"
 #include "fake_ioreq.h"
+#include "rtvirt/clock.h"
 #include "rtvirt/ioemu_req.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
@@ -240,9 +241,9 @@ static uint32_t ask(const char *what)
 /* Runs the guest until request id is answered (bounded); the answer. */
 static void guest_until_answered(uint32_t id, struct rtv_ioemu_status *st)
 {
-    uint64_t until = ioemu_now_us() + 60000000u;   /* however loaded the host */
+    uint64_t until = rtv_now_us() + 60000000u;   /* however loaded the host */
 
-    for (unsigned i = 0; ioemu_now_us() < until; i++) {
+    for (unsigned i = 0; rtv_now_us() < until; i++) {
         guest_step();
         if (i % 8 == 0) {
             status(st);
@@ -280,9 +281,9 @@ START_TEST(bytes_cross_exactly_once_through_cycles)
             id = ask_bounded("virtualize", 30000);
             /* the server thread takes the request (bounded: 30 s, however
              * loaded the host) */
-            uint64_t until = ioemu_now_us() + 30000000u;
+            uint64_t until = rtv_now_us() + 30000000u;
 
-            while (strcmp(st.state, "virtualizing") != 0 && ioemu_now_us() < until) {
+            while (strcmp(st.state, "virtualizing") != 0 && rtv_now_us() < until) {
                 line_tick(NULL);
                 status(&st);
                 usleep(100);
@@ -555,9 +556,9 @@ static void wait_direct(void)
 {
     struct rtv_ioemu_status st = {0};
     struct rtv_err err = {0};
-    uint64_t until = ioemu_now_us() + 30000000u;
+    uint64_t until = rtv_now_us() + 30000000u;
 
-    while (ioemu_now_us() < until) {
+    while (rtv_now_us() < until) {
         if (rtv_ioemu_status(opx.xs, DOM, "uart0", &st, &err) == 0 &&
             strcmp(st.state, "direct") == 0)
             return;
