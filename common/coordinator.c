@@ -12,11 +12,11 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "rtvirt/log.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
@@ -40,31 +40,16 @@ struct rtv_coordinator {
     unsigned                            ndevs, capdevs;
     rtv_domid_t                        *doms;     /* domains being watched */
     unsigned                            ndoms, capdoms;
-    void                              (*log)(void *ctx, const char *msg);
-    void                               *log_ctx;
+    struct rtv_log_sink                 log;
     uint64_t                            last_resync_ms;
 };
 
-__attribute__((format(printf, 2, 3)))
-static void logf_(struct rtv_coordinator *co, const char *fmt, ...)
-{
-    char buf[768];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (co->log)
-        co->log(co->log_ctx, buf);
-    else
-        fprintf(stderr, "rtvirt-coord: %s\n", buf);
-}
+#define logf_(co, ...) rtv_logf(&(co)->log, "rtvirt-coord", __VA_ARGS__)
 
 void rtv_coordinator_set_log(struct rtv_coordinator *co,
                              void (*log)(void *ctx, const char *msg), void *ctx)
 {
-    co->log = log;
-    co->log_ctx = ctx;
+    co->log = (struct rtv_log_sink){ log, ctx };
 }
 
 /* ---- paths ------------------------------------------------------------------ */

@@ -2,10 +2,10 @@
 #include "rtvirt/ioemu_ctl.h"
 
 #include <assert.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "rtvirt/log.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
@@ -15,15 +15,7 @@ void rtv_ioemu_ctl_init(struct rtv_ioemu_ctl *c, struct rtv_iov *iov,
     *c = (struct rtv_ioemu_ctl){ .iov = iov, .result_id = result_id };
 }
 
-__attribute__((format(printf, 2, 3)))
-static void note(struct rtv_ioemu_ctl_out *out, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(out->note, sizeof(out->note), fmt, ap);
-    va_end(ap);
-}
+#define note(out, ...) rtv_notef((out)->note, sizeof((out)->note), __VA_ARGS__)
 
 /* Answers request `id`; result-id never goes backwards. */
 static void answer(struct rtv_ioemu_ctl *c, struct rtv_ioemu_ctl_out *out,

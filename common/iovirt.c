@@ -12,9 +12,10 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "rtvirt/log.h"
 
 static const char *const mode_names[] = {
     [RTV_IOV_DIRECT] = "direct",
@@ -37,15 +38,7 @@ void rtv_iov_init(struct rtv_iov *v, const struct rtv_ioseq_table *t,
     rtv_ioseq_init(&v->seq, t, t->initial);
 }
 
-__attribute__((format(printf, 2, 3)))
-static void note(struct rtv_iov_out *out, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(out->note, sizeof(out->note), fmt, ap);
-    va_end(ap);
-}
+#define note(out, ...) rtv_notef((out)->note, sizeof((out)->note), __VA_ARGS__)
 
 static void clear_out(struct rtv_iov_out *out)
 {

@@ -29,10 +29,10 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "rtvirt/log.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
@@ -82,15 +82,7 @@ static enum rtv_xs_node node(const struct rtv_coord *c, enum rtv_role role)
 }
 
 /* Input that was ignored, for rtvirt-backd's log. */
-__attribute__((format(printf, 2, 3)))
-static void note(struct rtv_coord_out *out, const char *fmt, ...)
-{
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(out->note, sizeof(out->note), fmt, ap);
-    va_end(ap);
-}
+#define note(out, ...) rtv_notef((out)->note, sizeof((out)->note), __VA_ARGS__)
 
 static void publish_state(struct rtv_coord *c, struct rtv_coord_out *out)
 {

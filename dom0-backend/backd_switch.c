@@ -11,13 +11,13 @@
 
 #include <assert.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/log.h"
 #include "rtvirt/qmp.h"
 #include "backd.h"
 #include "backd_dmsync.h"
@@ -46,8 +46,7 @@ struct backd_switch {
     rtv_domid_t             bedomid;
     unsigned                base_disk, next;   /* twins: extended disks base_disk.. */
     struct sw_dev           dev[MAX_DEVS];
-    void                  (*log)(void *ctx, const char *msg);
-    void                   *log_ctx;
+    struct rtv_log_sink     log;
     char                    qmp_dir[200];   /* "" = --no-qmp */
     unsigned                qmp_timeout_ms; /* bound on each QMP exchange */
     struct backd_dmsync    *dmsync;         /* the syncs running on threads */
@@ -55,20 +54,7 @@ struct backd_switch {
 };
 
 
-__attribute__((format(printf, 2, 3)))
-static void sw_log(struct backd_switch *sw, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (sw->log)
-        sw->log(sw->log_ctx, buf);
-    else
-        fprintf(stderr, "rtvirt-backd: switch: %s\n", buf);
-}
+#define sw_log(sw, ...) rtv_logf(&(sw)->log, "rtvirt-backd: switch", __VA_ARGS__)
 
 /* ---- store helpers ------------------------------------------------------------ */
 
@@ -527,8 +513,7 @@ struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store 
 void backd_switch_set_log(struct backd_switch *sw, void (*log)(void *ctx, const char *msg),
                           void *ctx)
 {
-    sw->log = log;
-    sw->log_ctx = ctx;
+    sw->log = (struct rtv_log_sink){ log, ctx };
     rtv_coordinator_set_log(sw->co, log, ctx);
 }
 

@@ -11,7 +11,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +22,7 @@
 #include "rtvirt/clock.h"
 #include "rtvirt/coordinator.h"
 #include "rtvirt/devclass.h"
+#include "rtvirt/log.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
@@ -59,25 +59,11 @@ struct backd_vif {
     char                    xl[128];
     char                    sysfs[128];
     struct slot             slot[MAX_NICS];
-    void                  (*log)(void *ctx, const char *msg);
-    void                   *log_ctx;
+    struct rtv_log_sink     log;
     uint64_t                now;
 };
 
-__attribute__((format(printf, 2, 3)))
-static void vlog(struct backd_vif *v, const char *fmt, ...)
-{
-    char buf[768];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
-    va_end(ap);
-    if (v->log)
-        v->log(v->log_ctx, buf);
-    else
-        fprintf(stderr, "rtvirt-backd: vif: %s\n", buf);
-}
+#define vlog(v, ...) rtv_logf(&(v)->log, "rtvirt-backd: vif", __VA_ARGS__)
 
 /* ---- store ------------------------------------------------------------------ */
 
@@ -679,8 +665,7 @@ static void co_log(void *ctx, const char *msg)
 void backd_vif_set_log(struct backd_vif *v, void (*log)(void *ctx, const char *msg),
                        void *ctx)
 {
-    v->log = log;
-    v->log_ctx = ctx;
+    v->log = (struct rtv_log_sink){ log, ctx };
     rtv_coordinator_set_log(v->co, co_log, v);
 }
 

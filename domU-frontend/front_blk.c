@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/clock.h"
+#include "rtvirt/log.h"
 #include "rtvirt/xs_util.h"
 
 #define FRONT_PATH_MAX 256
@@ -111,19 +111,6 @@ void rtv_front_config_default(struct rtv_front_config *cfg, unsigned devid)
     cfg->persistent = true;
     cfg->max_indirect_segs = 32;     /* Linux blkfront's default */
     cfg->timeout_ms = 10000;
-}
-
-static void set_msg(char *buf, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_msg(char *buf, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-
-    if (buf == NULL || len == 0)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- store helpers ------------------------------------------------------------- */
@@ -384,8 +371,8 @@ static int fit_budget(struct rtv_front *f, char *msg, size_t mlen)
     if (depth > slots)
         depth = slots;
     if (depth == 0) {
-        set_msg(msg, mlen, "a grant budget of %u cannot hold %u ring page(s) and one "
-                "request per queue", budget, ring);
+        rtv_notef(msg, mlen, "a grant budget of %u cannot hold %u ring page(s) and one "
+                  "request per queue", budget, ring);
         return -ENOSPC;
     }
     f->max_segs = segs;
@@ -407,9 +394,9 @@ static int session_init(struct rtv_front *f, char *msg, size_t mlen)
         (rc = rd_uint(f, RTV_XS_VBD_BE_FEATURE_MAX_INDIRECT_SEGMENTS, 0, 0, 1u << 20, 0,
                       &ind)) < 0) {
         if (rtv_xs_store_failed(rc))
-            set_msg(msg, mlen, "cannot read the backend's features: %s", strerror(-rc));
+            rtv_notef(msg, mlen, "cannot read the backend's features: %s", strerror(-rc));
         else
-            set_msg(msg, mlen, "backend publishes a malformed feature node");
+            rtv_notef(msg, mlen, "backend publishes a malformed feature node");
         return rc;
     }
     f->info.ring_page_order = f->cfg.ring_page_order < order ? f->cfg.ring_page_order
@@ -432,7 +419,7 @@ static int session_init(struct rtv_front *f, char *msg, size_t mlen)
     for (unsigned qi = 0; qi < f->nq; qi++) {
         rc = queue_setup(f, &f->q[qi], f->info.ring_page_order);
         if (rc < 0) {
-            set_msg(msg, mlen, "cannot set up ring %u: %s", qi, strerror(-rc));
+            rtv_notef(msg, mlen, "cannot set up ring %u: %s", qi, strerror(-rc));
             session_drop(f, true);
             return rc;
         }
@@ -445,7 +432,7 @@ static int session_init(struct rtv_front *f, char *msg, size_t mlen)
     struct publish_arg pa = { f };
     rc = rtv_xs_transact(f->x->xs, 0, publish_rings, &pa);
     if (rc < 0) {
-        set_msg(msg, mlen, "cannot publish ring references: %s", strerror(-rc));
+        rtv_notef(msg, mlen, "cannot publish ring references: %s", strerror(-rc));
         session_drop(f, true);
         return rc;
     }
@@ -503,15 +490,15 @@ static int session_connect(struct rtv_front *f, char *msg, size_t mlen)
         (rc = rd_uint(f, RTV_XS_VBD_BE_FEATURE_DISCARD, 0, 0, 1, 0, &discard)) < 0 ||
         (rc = rd_uint(f, RTV_XS_VBD_BE_FEATURE_PERSISTENT, 0, 0, 1, 0, &pers)) < 0) {
         if (rtv_xs_store_failed(rc)) {
-            set_msg(msg, mlen, "cannot read the backend's disk parameters: %s",
-                    strerror(-rc));
+            rtv_notef(msg, mlen, "cannot read the backend's disk parameters: %s",
+                      strerror(-rc));
             return rc;
         }
-        set_msg(msg, mlen, "backend publishes malformed disk parameters");
+        rtv_notef(msg, mlen, "backend publishes malformed disk parameters");
         return -EPROTO;
     }
     if (ssize != RTV_BLKIF_SECTOR_SIZE) {
-        set_msg(msg, mlen, "sector-size %llu unsupported (only 512)", ssize);
+        rtv_notef(msg, mlen, "sector-size %llu unsupported (only 512)", ssize);
         return -EOPNOTSUPP;
     }
     f->info.sectors = sectors;
@@ -522,7 +509,7 @@ static int session_connect(struct rtv_front *f, char *msg, size_t mlen)
     f->info.persistent = f->cfg.persistent && pers;
     f->info.connects++;
     if ((rc = set_state(f, XenbusStateConnected)) < 0) {
-        set_msg(msg, mlen, "cannot write frontend state: %s", strerror(-rc));
+        rtv_notef(msg, mlen, "cannot write frontend state: %s", strerror(-rc));
         return rc;
     }
 
@@ -1061,9 +1048,9 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
         rc = blkif_xs_read(x->xs, RTV_XS_NO_TXN, &f->xd, RTV_XS_VBD_FE_BACKEND, 0, 0,
                            &be, NULL);
     if (rc < 0) {
-        set_msg(msg, mlen, rtv_xs_store_failed(rc) ? "vbd %u: cannot read backend/backend-id: %s"
-                                                   : "vbd %u: no valid backend/backend-id (%s)",
-                cfg->devid, strerror(-rc));
+        rtv_notef(msg, mlen, rtv_xs_store_failed(rc) ? "vbd %u: cannot read backend/backend-id: %s"
+                                                     : "vbd %u: no valid backend/backend-id (%s)",
+                  cfg->devid, strerror(-rc));
         free(f);
         return rc;
     }
@@ -1083,8 +1070,8 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
             f->xd.btype = bt->values[i];
     }
     if (f->xd.btype == NULL) {
-        set_msg(msg, mlen, "backend path \"%s\" is not backend/<type>/%u/%u of domain %llu "
-                "for a backend type of the schema", be, x->self, cfg->devid, bid);
+        rtv_notef(msg, mlen, "backend path \"%s\" is not backend/<type>/%u/%u of domain %llu "
+                  "for a backend type of the schema", be, x->self, cfg->devid, bid);
         free(be);
         free(f);
         return -EINVAL;
@@ -1096,7 +1083,7 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
     if (rc == 0)
         rc = rtv_xs_watch(x->xs, f->be_state_path, "be");
     if (rc < 0) {
-        set_msg(msg, mlen, "cannot watch the backend state: %s", strerror(-rc));
+        rtv_notef(msg, mlen, "cannot watch the backend state: %s", strerror(-rc));
         free(f);
         return rc;
     }
@@ -1107,8 +1094,8 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
      * own bound (the shunt's switch) can tell it from a refusal. */
     rc = wait_be(f, 1u << XenbusStateInitWait, timeout);
     if (rc < 0) {
-        set_msg(msg, mlen, "backend %s did not reach InitWait within %d ms (state %d)",
-                expect, timeout, be_state(f));
+        rtv_notef(msg, mlen, "backend %s did not reach InitWait within %d ms (state %d)",
+                  expect, timeout, be_state(f));
         goto fail;
     }
     rc = session_init(f, msg, mlen);
@@ -1118,11 +1105,11 @@ int rtv_front_open(struct rtv_xen *x, const struct rtv_front_config *cfg,
                     (1u << XenbusStateClosed), timeout);
     if (rc != XenbusStateConnected) {
         if (rc >= 0)
-            set_msg(msg, mlen, "backend %s closed instead of connecting (state %d)",
-                    expect, rc);
+            rtv_notef(msg, mlen, "backend %s closed instead of connecting (state %d)",
+                      expect, rc);
         else
-            set_msg(msg, mlen, "backend %s did not connect within %d ms (state %d)",
-                    expect, timeout, be_state(f));
+            rtv_notef(msg, mlen, "backend %s did not connect within %d ms (state %d)",
+                      expect, timeout, be_state(f));
         if (rc >= 0)
             rc = -ECONNREFUSED;
         goto fail;

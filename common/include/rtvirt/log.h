@@ -1,0 +1,30 @@
+/*
+ * Formatted messages, one piece of code for each way rtvirt words them:
+ *
+ *  - a note: a bounded message into a fixed buffer (a state machine's
+ *    `out->note`, an error slot), truncated rather than overrun;
+ *  - a log sink: where a component's lines go.  A component that runs inside
+ *    a daemon logs through the daemon's sink (its journal, its --verbose
+ *    switch); with no sink set, a line goes to stderr after the component's
+ *    prefix, so a test or a tool that sets nothing still sees it.
+ */
+#ifndef RTVIRT_LOG_H
+#define RTVIRT_LOG_H
+
+#include <stddef.h>
+
+/* vsnprintf into buf[len]; nothing when buf is NULL or len is 0. */
+void rtv_notef(char *buf, size_t len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+struct rtv_log_sink {
+    void (*fn)(void *ctx, const char *msg);   /* NULL: stderr */
+    void  *ctx;
+};
+
+/* One line to the sink, or to stderr as "<prefix>: <message>\n".  Lines are
+ * cut at 767 characters. */
+void rtv_logf(const struct rtv_log_sink *sink, const char *prefix, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#endif
