@@ -42,6 +42,7 @@ struct rtv_coordinator {
     unsigned                            ndoms, capdoms;
     struct rtv_log_sink                 log;
     uint64_t                            last_resync_ms;
+    char                                cause[160];   /* "": none */
 };
 
 #define logf_(co, ...) rtv_logf(&(co)->log, "rtvirt-coord", __VA_ARGS__)
@@ -434,7 +435,8 @@ static void feed_shunt(struct rtv_coordinator *co, struct dev *d, uint64_t now)
     struct rtv_coord_event ev = { .kind = RTV_CEV_SHUNT, .now_ms = now,
                                   .shunt_state = v[0], .shunt_ack_id = v[1],
                                   .shunt_error = v[2], .shunt_blackout_us = v[3],
-                                  .shunt_held = v[4] };
+                                  .shunt_held = v[4],
+                                  .dom0_cause = co->cause[0] ? co->cause : NULL };
     step(co, d, &ev);
     free_nodes(v, 5);
 }
@@ -765,6 +767,20 @@ void rtv_coordinator_backend_event(struct rtv_coordinator *co, rtv_domid_t dom,
 unsigned rtv_coordinator_count(const struct rtv_coordinator *co)
 {
     return co->ndevs;
+}
+
+unsigned rtv_coordinator_count_on_pv(const struct rtv_coordinator *co)
+{
+    unsigned n = 0;
+
+    for (unsigned i = 0; i < co->ndevs; i++)
+        n += co->devs[i].m.phase != RTV_COORD_STABLE || rtv_mode_needs_pv(co->devs[i].m.mode);
+    return n;
+}
+
+void rtv_coordinator_set_failover_cause(struct rtv_coordinator *co, const char *cause)
+{
+    snprintf(co->cause, sizeof(co->cause), "%s", cause ? cause : "");
 }
 
 const struct rtv_coord *rtv_coordinator_get(const struct rtv_coordinator *co,

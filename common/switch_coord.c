@@ -320,7 +320,9 @@ static void on_failed_over(struct rtv_coord *c, const struct rtv_coord_event *ev
 {
     char why[sizeof(c->why)], shown[REASON_MAX * 4 + 4];
 
-    snprintf(why, sizeof(why), "the guest failed over from %s to the emulated path: %s",
+    /* dom0's cause first: the guest's reason may fill the rest. */
+    snprintf(why, sizeof(why), "%s%sthe guest failed over from %s to the emulated path: %s",
+             ev->dom0_cause ? ev->dom0_cause : "", ev->dom0_cause ? ": " : "",
              rtv_mode_name(c->mode), reason(shown, sizeof(shown), ev->shunt_error));
     set_why(c, why);
     c->failovers++;

@@ -538,6 +538,30 @@ START_TEST(failover_is_followed_to_emulated)
 }
 END_TEST
 
+/* rtvirt-backd gone for good (rtvirt-backd --orphans close follows the
+ * failover): dom0's cause comes first in failover, the guest's reason
+ * after it, and a switch to pv afterwards is the usual one. */
+START_TEST(failover_with_dom0_cause)
+{
+    to_pv("1");
+    struct rtv_coord_event ev = { .kind = RTV_CEV_SHUNT, .now_ms = now,
+                                  .shunt_state = "failed-over", .shunt_ack_id = "1",
+                                  .shunt_error = "PV leg xvdaaa failed (error -5)",
+                                  .dom0_cause = "rtvirt-backd (pid 42) is gone for good" };
+    rtv_coord_step(&c, &ev, &out);
+    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    simple(RTV_CEV_BACKEND_CLOSED);
+    assert_state("emulated");
+    ck_assert(out.publish_failover);
+    ck_assert_str_eq(out.failover_why, "rtvirt-backd (pid 42) is gone for good: the guest "
+                     "failed over from pv to the emulated path: PV leg xvdaaa failed "
+                     "(error -5)");
+    ck_assert_uint_eq(c.failovers, 1);
+    request("pv", "2", NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP);
+}
+END_TEST
+
 /* From selective too; a backend that never closes: the bound ends the
  * failover with a warning after its reason, and the backend is kept. */
 START_TEST(failover_close_timeout_keeps_backend)
@@ -714,6 +738,7 @@ static Suite *switch_coord_suite(void)
     tcase_add_test(tc, recover_does_not_sync_a_switch_it_rolls_back);
     tcase_add_test(tc, recover_refuses_unmanaged);
     tcase_add_test(tc, failover_is_followed_to_emulated);
+    tcase_add_test(tc, failover_with_dom0_cause);
     tcase_add_test(tc, failover_close_timeout_keeps_backend);
     tcase_add_test(tc, failover_outside_a_pv_mode_is_ignored);
     tcase_add_loop_test(tc, random_events_keep_invariants, 0, 8);

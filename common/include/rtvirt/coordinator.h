@@ -90,8 +90,17 @@ void rtv_coordinator_dm_sync_done(struct rtv_coordinator *co, rtv_domid_t dom,
                                   uint64_t took_us, const char *msg, uint64_t now_ms);
 
 unsigned rtv_coordinator_count(const struct rtv_coordinator *co);
+/* Devices still on (or switching from or to) a PV mode: not STABLE, or
+ * STABLE in pv/selective.  0: no guest of this coordinator needs a PV
+ * backend now. */
+unsigned rtv_coordinator_count_on_pv(const struct rtv_coordinator *co);
 const struct rtv_coord *rtv_coordinator_get(const struct rtv_coordinator *co,
                                             rtv_domid_t dom, const char *vdev);
+
+/* What dom0 knows of why a guest lost its PV leg (rtvirt-backd gone for
+ * good): every failover from now on is published with it before the
+ * guest's reason (ctl-failover).  Copied; NULL clears it. */
+void rtv_coordinator_set_failover_cause(struct rtv_coordinator *co, const char *cause);
 
 /* Where log lines go (default: stderr); msg has no trailing newline. */
 void rtv_coordinator_set_log(struct rtv_coordinator *co,

@@ -76,6 +76,10 @@ struct rtv_coord_event {
     /* RTV_CEV_SHUNT: raw guest values, NULL if absent */
     const char *shunt_state, *shunt_ack_id, *shunt_error;
     const char *shunt_blackout_us, *shunt_held;
+    /* RTV_CEV_SHUNT: what dom0 knows of why the PV leg went (rtvirt-backd
+     * gone for good, its rings failed by rtvirt-backd --orphans close), put
+     * before the guest's reason in a failover; NULL: nothing */
+    const char *dom0_cause;
     /* RTV_CEV_BACKEND_FAILED, RTV_CEV_DM_SYNC_FAILED */
     const char *msg;
 };
