@@ -42,6 +42,17 @@ struct backd_config {
      * process); NULL: none, and a restarted daemon cannot take over the
      * rings its predecessor served (backd_journal.h). */
     const char *state_dir;
+    /* rtvirt-backd --orphans close: the daemon that served these vbds is
+     * gone for good (dom0-backend/README.md, "Gone for good").  Nothing is
+     * executed: each image is fdatasync'ed once when its vbd is found; a
+     * live ring is taken over from its journal and every request on it,
+     * journaled or new, is answered at once without touching the image
+     * (a flush without data OK, after that fdatasync; everything else
+     * BLKIF_RSP_ERROR, which the guest's dm target fails over to the
+     * emulated leg); then the vbd is closed (online = 0, Closing, Closed
+     * once the frontend is) and its journals go.  No new session is
+     * offered.  Needs state_dir to find the rings. */
+    bool     fail_rings;
     bool     verbose;
 };
 
@@ -72,11 +83,17 @@ struct backd_stats {
                        persistent_refused, /* grants a persistent map was refused for */
                        takeovers,   /* live rings taken over from a killed predecessor */
                        replayed,    /* its unanswered requests executed again */
-                       replay_refused; /* ... answered with an error instead: they
+                       replay_refused, /* ... answered with an error instead: they
                                           killed BACKD_REPLAY_MAX daemons before */
+                       unexecuted;  /* fail_rings: answered without being executed */
     long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
 };
 void backd_get_stats(const struct backd *b, struct backd_stats *st);
+
+/* vbds whose backend is not Closed, plus one while backend/vbd3 has not
+ * been listed yet (fail_rings: 0 once every ring found was answered and
+ * closed). */
+unsigned backd_open_devices(const struct backd *b);
 
 #endif

@@ -287,6 +287,27 @@ static enum rtv_blkif_verdict req_indirect(struct backd_req *req, int *err)
     return v;
 }
 
+/* Answers copy in slot req without executing it: status, or (status < 0)
+ * OK for a flush without data and an error for anything else.  The id and
+ * operation come from the parser, whatever its verdict: an indirect
+ * request is answered with its indirect_op (Linux blkfront disables a
+ * device answered BLKIF_OP_INDIRECT: blkif_req.c). */
+static void answer_unexecuted(struct backd_queue *q, struct backd_req *req,
+                              const struct blkif_request *copy, int status)
+{
+    enum rtv_blkif_verdict v = rtv_blkif_parse(copy, &q->dev->lim, &req->r);
+
+    if (status < 0)
+        status = v == RTV_BLKIF_OK && req->r.kind == RTV_BLKIF_FLUSH &&
+                 copy->operation == BLKIF_OP_FLUSH_DISKCACHE
+               ? BLKIF_RSP_OKAY : BLKIF_RSP_ERROR;
+    req->q = q;
+    req->map = NULL;
+    req->r.drain = false;
+    req->status = (int16_t)status;
+    req_finish(req);
+}
+
 /* Serves copy in slot req (taken off the free list, counted in flight). */
 static void serve_request(struct backd_queue *q, struct backd_req *req,
                           const struct blkif_request *copy)
@@ -297,6 +318,16 @@ static void serve_request(struct backd_queue *q, struct backd_req *req,
     int err = 0;
 
     b->st.requests++;
+    if (b->cfg.fail_rings) {
+        /* The daemon that took this ring is gone for good (backd.h): a
+         * flush without data covers only writes it answered, which the
+         * fdatasync of dev_setup made durable; anything else is failed
+         * back to the guest, whose dm target re-issues it on the emulated
+         * leg.  Nothing here touches the image or maps a grant. */
+        b->st.unexecuted++;
+        answer_unexecuted(q, req, copy, d->synced ? -1 : BLKIF_RSP_ERROR);
+        return;
+    }
     req->q = q;
     req->map = NULL;
     req->status = BLKIF_RSP_OKAY;
@@ -393,13 +424,7 @@ static void replay_requests(struct backd_queue *q)
                       (unsigned long long)copy->sector_number, n - 1);
             b->st.requests++;
             b->st.replay_refused++;
-            req->q = q;
-            req->map = NULL;
-            req->r.id = copy->id;
-            req->r.operation = copy->operation;
-            req->r.drain = false;
-            req->status = BLKIF_RSP_ERROR;
-            req_finish(req);
+            answer_unexecuted(q, req, copy, BLKIF_RSP_ERROR);
             continue;
         }
         b->st.replayed++;

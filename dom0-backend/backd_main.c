@@ -8,6 +8,7 @@
  *                [--no-discard] [--no-barrier] [--max-queues N]
  *                [--max-ring-page-order N] [--max-indirect-segments N]
  *                [--state-dir DIR | --no-takeover]
+ *   rtvirt-backd --orphans close [--orphans-timeout S] [-v] [any option above]
  *
  * Serves every device written under
  * /local/domain/<self>/backend/vbd3/<domid>/<devid> (rtvirt-vbd attach, the
@@ -32,6 +33,7 @@
 #include <unistd.h>
 
 #include "backd.h"
+#include "backd_gone.h"
 #include "backd_switch.h"
 #include "backd_vif.h"
 #include "rtvirt/blkif_xs.h"
@@ -40,17 +42,21 @@
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
-#define BACKD_STATE_PATH "/local/domain/0/rtvirt/backd/state"
-#define BACKD_PID_PATH   "/local/domain/0/rtvirt/backd/pid"
 #ifndef BACKD_STATE_DIR
 #define BACKD_STATE_DIR  "/run/rtvirt-backd"
 #endif
 
+/* How long --orphans close waits, by default, for the guests to fail over
+ * after their rings were failed (they do at their next I/O). */
+#define BACKD_ORPHANS_TIMEOUT_S 60u
+
 static struct backd *the_backd;
+static volatile sig_atomic_t stop_asked;
 
 static void on_signal(int sig)
 {
     (void)sig;
+    stop_asked = 1;
     if (the_backd != NULL)
         backd_stop(the_backd);
 }
@@ -74,9 +80,19 @@ static int usage(void)
                     "  --state-dir DIR ring journals (default %s, tmpfs): a restarted daemon\n"
                     "                  takes over the live rings its predecessor served\n"
                     "  --no-takeover   no journals: after a restart a guest's blkfront waits\n"
-                    "                  for a backend forever\n", BACKD_SWITCH_DEVID_SPAN,
+                    "                  for a backend forever\n"
+                    "usage: rtvirt-backd --orphans close [--orphans-timeout S] [-v] [options]\n"
+                    "  --orphans close rtvirt-backd is gone for good (systemd gave up on it;\n"
+                    "                  rtvirt-backd-orphans.service runs this then): answer every\n"
+                    "                  request on its rings with an error without executing it,\n"
+                    "                  close every vbd it served, follow each guest that fails\n"
+                    "                  over to its emulated path, then exit.  Refused while a\n"
+                    "                  daemon runs.  Options as the daemon's (--state-dir, ...)\n"
+                    "  --orphans-timeout S  how long to wait for the guests to fail over\n"
+                    "                  (default %u s); a guest that does later is followed by\n"
+                    "                  the next daemon\n", BACKD_SWITCH_DEVID_SPAN,
                     BACKD_SWITCH_TWIN_BASE, BACKD_SWITCH_QMP_DIR, BACKD_SWITCH_QMP_TIMEOUT_MS,
-                    BACKD_STATE_DIR);
+                    BACKD_STATE_DIR, BACKD_ORPHANS_TIMEOUT_S);
     return 2;
 }
 
@@ -112,6 +128,25 @@ static void vif_log(void *ctx, const char *msg)
     fprintf(stderr, "rtvirt-backd: vif: %s\n", msg);
 }
 
+/* The dom0 side of the switch over x's domain, on two more store
+ * connections (backd_switch.h says why), logging to stderr; NULL: said
+ * why.  The caller closes cx and ax (also on failure: what was opened). */
+static struct backd_switch *open_switch(const struct rtv_xen *x, struct rtv_xen *cx,
+                                        struct rtv_xen *ax, unsigned twin_base)
+{
+    struct rtv_err err = { 0, "" };
+    struct backd_switch *sw = NULL;
+
+    if (rtv_xen_open(cx, RTV_XEN_STORE, &err) < 0 ||
+        rtv_xen_open(ax, RTV_XEN_STORE, &err) < 0 ||
+        (sw = backd_switch_new(cx->xs, ax->xs, x->self, twin_base, &err)) == NULL) {
+        fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
+        return NULL;
+    }
+    backd_switch_set_log(sw, switch_log, NULL);
+    return sw;
+}
+
 static int num_arg(const char *s, unsigned long long max, unsigned *out)
 {
     unsigned long long v;
@@ -120,6 +155,111 @@ static int num_arg(const char *s, unsigned long long max, unsigned *out)
         return -1;
     *out = (unsigned)v;
     return 0;
+}
+
+/*
+ * rtvirt-backd --orphans close: the daemon is gone for good (dom0-backend/
+ * README.md, "Gone for good").  Its rings are failed (backd.h, fail_rings)
+ * and the coordinator runs only to follow the guests that fail over (the
+ * failover published with why the PV leg went), refusing any switch to PV.
+ * 0: every vbd closed (guests that did not fail over within the bound are
+ * named; the next daemon follows them); 1: it could not run or rings are
+ * left open.
+ */
+static int run_orphans(struct backd_config *cfg, unsigned twin_base, unsigned timeout_s)
+{
+    struct rtv_xen x, cx = { 0 }, ax = { 0 };
+    struct rtv_err err = { 0, "" };
+    struct backd_switch *sw = NULL;
+    struct sigaction sa;
+    char cause[160];
+    pid_t other, last;
+    int rc = 1;
+
+    if (cfg->state_dir == NULL) {
+        fprintf(stderr, "rtvirt-backd: --orphans close needs the ring journals: not with "
+                        "--no-takeover\n");
+        return 2;
+    }
+    if (rtv_xen_open(&x, RTV_XEN_ALL, &err) < 0) {
+        fprintf(stderr, "rtvirt-backd: %s\n", err.msg);
+        return 1;
+    }
+    /* Only once the daemon is gone: while it lives it may still complete a
+     * write, and one landing after the guest re-issued that write on the
+     * emulated leg (or wrote there since) would put stale data back. */
+    if ((other = backd_running_pid(x.xs, getpid(), &last)) != 0) {
+        fprintf(stderr, "rtvirt-backd: --orphans close: rtvirt-backd (pid %ld) is running: "
+                        "its rings are not orphans; stop it first\n", (long)other);
+        rtv_xen_close(&x);
+        return 1;
+    }
+    if (last != 0)
+        snprintf(cause, sizeof(cause), "rtvirt-backd (pid %ld) is gone for good; "
+                 "rtvirt-backd --orphans close failed its rings", (long)last);
+    else
+        snprintf(cause, sizeof(cause), "rtvirt-backd is gone for good; "
+                 "rtvirt-backd --orphans close failed its rings");
+    /* The daemon does not start while this runs (its pid check). */
+    rtv_xs_printf(x.xs, RTV_XS_NO_TXN, BACKD_PID_PATH, "%ld", (long)getpid());
+    rtv_xs_printf(x.xs, RTV_XS_NO_TXN, BACKD_STATE_PATH, "orphans");
+    cfg->fail_rings = true;
+    the_backd = backd_new(&x, cfg);
+    if (the_backd == NULL) {
+        fprintf(stderr, "rtvirt-backd: cannot start: %s\n", strerror(errno));
+        goto out;
+    }
+    if ((sw = open_switch(&x, &cx, &ax, twin_base)) == NULL)
+        goto out;
+    backd_switch_set_qmp(sw, NULL);       /* nothing flips here */
+    backd_switch_set_gone(sw, cause);
+    if (backd_switch_start(sw, rtv_now_ms(), &err) < 0) {
+        fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
+        goto out;
+    }
+    backd_attach_switch(the_backd, sw);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    fprintf(stderr, "rtvirt-backd: --orphans close: %s\n", cause);
+
+    uint64_t deadline = rtv_now_ms() + (uint64_t)timeout_s * 1000;
+    unsigned open = 0, on_pv = 0;
+    struct backd_stats st;
+
+    while (!stop_asked) {
+        int r = backd_run(the_backd, 200);
+
+        if (r < 0) {
+            fprintf(stderr, "rtvirt-backd: event loop failed: %s\n", strerror(-r));
+            break;
+        }
+        open = backd_open_devices(the_backd);
+        on_pv = backd_switch_on_pv(sw);
+        if ((open == 0 && on_pv == 0) || rtv_now_ms() >= deadline)
+            break;
+    }
+    backd_get_stats(the_backd, &st);
+    fprintf(stderr, "rtvirt-backd: --orphans close: %llu ring(s) taken over, %llu request(s) "
+            "answered without being executed, %u vbd(s) not closed, %u switched disk(s) "
+            "still on a PV mode%s\n", st.takeovers, st.unexecuted, open, on_pv,
+            on_pv ? " (their guests did not fail over yet: the next rtvirt-backd follows "
+                    "them when they do)" : "");
+    rc = open == 0 && !stop_asked ? 0 : 1;
+out:
+    backd_free(the_backd);
+    the_backd = NULL;
+    backd_switch_free(sw);
+    rtv_xs_rm(x.xs, RTV_XS_NO_TXN, BACKD_PID_PATH);
+    rtv_xs_rm(x.xs, RTV_XS_NO_TXN, BACKD_STATE_PATH);
+    remove_presence(x.xs);
+    if (ax.xs)
+        rtv_xen_close(&ax);
+    if (cx.xs)
+        rtv_xen_close(&cx);
+    rtv_xen_close(&x);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -135,6 +275,8 @@ int main(int argc, char **argv)
     unsigned qmp_timeout_ms = BACKD_SWITCH_QMP_TIMEOUT_MS;
     const char *twin_vdev = BACKD_SWITCH_TWIN_BASE;
     unsigned twin_base;
+    bool orphans = false;
+    unsigned orphans_timeout_s = BACKD_ORPHANS_TIMEOUT_S;
     int rc;
 
     backd_config_default(&cfg);
@@ -144,6 +286,26 @@ int main(int argc, char **argv)
 
         if (strcmp(a, "-v") == 0)
             cfg.verbose = true;
+        else if (strcmp(a, "--orphans") == 0) {
+            if (++i >= argc || strcmp(argv[i], "close") != 0) {
+                fprintf(stderr, "rtvirt-backd: --orphans %s: the only action is "
+                                "\"close\"\n", i < argc ? argv[i] : "(missing)");
+                return usage();
+            }
+            orphans = true;
+        } else if (strcmp(a, "--orphans-timeout") == 0) {
+            const char *v = ++i < argc ? argv[i] : NULL;
+
+            if (num_arg(v, 86400, &orphans_timeout_s) < 0) {
+                fprintf(stderr, "rtvirt-backd: --orphans-timeout %s: not a number of "
+                                "seconds in 0..86400\n", v ? v : "(missing)");
+                return usage();
+            }
+        }
+        else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage();
+            return 0;
+        }
         else if (strcmp(a, "--no-switch") == 0)
             with_switch = false;
         else if (strcmp(a, "--no-qmp") == 0)
@@ -203,16 +365,18 @@ int main(int argc, char **argv)
         fprintf(stderr, "rtvirt-backd: --state-dir %s: %s\n", cfg.state_dir, strerror(errno));
         return 1;
     }
+    if (orphans)
+        return run_orphans(&cfg, twin_base, orphans_timeout_s);
     rc = rtv_xen_open(&x, RTV_XEN_ALL, &err);
     if (rc < 0) {
         fprintf(stderr, "rtvirt-backd: %s\n", err.msg);
         return 1;
     }
-    /* One daemon per host: two would both serve (and fight over) every vbd. */
-    unsigned long long other;
-    if (rtv_xs_read_uint(x.xs, RTV_XS_NO_TXN, BACKD_PID_PATH, 4194304, &other) == 0 &&
-        (pid_t)other != getpid() && kill((pid_t)other, 0) == 0) {
-        fprintf(stderr, "rtvirt-backd: already running (pid %llu)\n", other);
+    /* One daemon per host: two would both serve (and fight over) every vbd;
+     * nor while --orphans close fails the rings of the last one. */
+    pid_t other, last;
+    if ((other = backd_running_pid(x.xs, getpid(), &last)) != 0) {
+        fprintf(stderr, "rtvirt-backd: already running (pid %ld)\n", (long)other);
         rtv_xen_close(&x);
         return 1;
     }
@@ -224,13 +388,8 @@ int main(int argc, char **argv)
     }
     /* The switch: two more store connections (backd_switch.h says why). */
     if (with_switch) {
-        if (rtv_xen_open(&cx, RTV_XEN_STORE, &err) < 0 ||
-            rtv_xen_open(&ax, RTV_XEN_STORE, &err) < 0 ||
-            (sw = backd_switch_new(cx.xs, ax.xs, x.self, twin_base, &err)) == NULL) {
-            fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
+        if ((sw = open_switch(&x, &cx, &ax, twin_base)) == NULL)
             goto out;
-        }
-        backd_switch_set_log(sw, switch_log, NULL);
         backd_switch_set_qmp(sw, qmp_dir);
         backd_switch_set_qmp_timeout(sw, qmp_timeout_ms);
         if (backd_switch_start(sw, rtv_now_ms(), &err) < 0) {

@@ -92,6 +92,7 @@ struct backd_dev {
     struct backd_pgnt *pg;     /* persistent cache (nr_pg slots) */
     unsigned nr_pg, pg_used;
     bool pg_refused_said;      /* told the log once this session */
+    bool synced;               /* fail_rings: the image was fdatasync'ed at setup */
 };
 
 struct backd {
@@ -106,6 +107,7 @@ struct backd {
     struct backd_switch *sw;   /* the live switch run in our loop, or NULL */
     bool stopping;             /* backd_free: keep the journals for the next one */
     uint64_t scan_retry_at;    /* a listing failed: scan again then (0: no) */
+    bool scanned;              /* backend/vbd3 was listed once (backd_open_devices) */
     bool submit_owed;          /* io_uring_submit failed: SQEs wait in the ring */
 };
 

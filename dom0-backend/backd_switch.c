@@ -51,6 +51,7 @@ struct backd_switch {
     unsigned                qmp_timeout_ms; /* bound on each QMP exchange */
     struct backd_dmsync    *dmsync;         /* the syncs running on threads */
     struct backd_vif       *vif;            /* the NIC switch, if attached */
+    char                    gone[160];      /* "": a daemon; else --orphans close's cause */
 };
 
 
@@ -188,6 +189,8 @@ static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *vdev, const char 
     char p[256];
     int rc;
 
+    if (sw->gone[0] != '\0')
+        return rtv_err_set(err, EAGAIN, "%s; start rtvirt-backd, then switch again", sw->gone);
     if (v == NULL)
         return rtv_err_set(err, ENOSPC, "too many switched devices (at most %d)", MAX_DEVS);
     if (v->up_pending || v->down_pending)
@@ -558,6 +561,17 @@ void backd_switch_poll(struct backd_switch *sw, uint64_t now_ms)
 unsigned backd_switch_count(const struct backd_switch *sw)
 {
     return rtv_coordinator_count(sw->co);
+}
+
+void backd_switch_set_gone(struct backd_switch *sw, const char *cause)
+{
+    snprintf(sw->gone, sizeof(sw->gone), "%s", cause);
+    rtv_coordinator_set_failover_cause(sw->co, cause);
+}
+
+unsigned backd_switch_on_pv(const struct backd_switch *sw)
+{
+    return rtv_coordinator_count_on_pv(sw->co);
 }
 
 void backd_switch_free(struct backd_switch *sw)

@@ -104,4 +104,14 @@ void backd_switch_attach_vif(struct backd_switch *sw, struct backd_vif *vif);
 /* Number of devices being coordinated. */
 unsigned backd_switch_count(const struct backd_switch *sw);
 
+/* rtvirt-backd --orphans close: the daemon that served the PV twins is gone
+ * for good and this process only fails its rings over (backd.h,
+ * fail_rings).  Every failover the guests report from now on is published
+ * with cause before their reason (ctl-failover), and a switch to a PV mode
+ * is rolled back at once with it (no backend would serve the twin). */
+void backd_switch_set_gone(struct backd_switch *sw, const char *cause);
+/* Devices on, or switching from or to, a PV mode (0: every guest is on its
+ * emulated path, or has no switched disk). */
+unsigned backd_switch_on_pv(const struct backd_switch *sw);
+
 #endif

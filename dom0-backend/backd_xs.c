@@ -318,6 +318,46 @@ static bool dev_takeover(struct backd_dev *d)
     return true;
 }
 
+/*
+ * rtvirt-backd --orphans close (backd.h, fail_rings): the daemon that
+ * served d is gone for good.  The image is fdatasync'ed first (what that
+ * daemon wrote reaches the disk, so a flush on the ring can be answered
+ * truthfully); a live ring is taken over as a restarted daemon would, which
+ * answers every request on it without executing it (serve_request); then
+ * the vbd is closed as libxl's detach does (online = 0, Closing), so the
+ * guest's blkfront fails whatever comes next, and it is Closed once the
+ * frontend is (backd_dev_update).  Always 1: set up, one way or the other.
+ */
+static int dev_setup_failing(struct backd_dev *d)
+{
+    struct backd *b = d->b;
+    int rc;
+
+    d->synced = fdatasync(d->fd) == 0;
+    if (!d->synced)
+        backd_err("dom%u/%u: fdatasync of the image failed (%s): flushes on its ring "
+                  "are answered with an error too", d->domid, d->devid, strerror(errno));
+    d->set_up = true;
+    d->retries = 0;
+    if (!dev_takeover(d)) {      /* backd_new made sure state_dir is set */
+        backd_journal_remove_dev(b->cfg.state_dir, d->domid, d->devid);
+        backd_err("dom%u/%u: no live ring to answer (not Connected on both ends, or no "
+                  "journal); closing the vbd", d->domid, d->devid);
+    } else {
+        backd_err("dom%u/%u: its daemon is gone for good: %llu request(s) so far answered "
+                  "without being executed; closing the vbd", d->domid, d->devid,
+                  b->st.unexecuted);
+    }
+    dev_watch_frontend(d);
+    rc = blkif_xs_close(b->x->xs, &d->xd);
+    if (rc == 0)
+        d->be_state = XenbusStateClosing;
+    else if (rc != -ENOENT)
+        backd_err("dom%u/%u: cannot close the vbd: %s (tried again on its next event)",
+                  d->domid, d->devid, strerror(-rc));
+    return 1;
+}
+
 static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned devid)
 {
     struct backd_dev *d = calloc(1, sizeof(*d));
@@ -414,6 +454,8 @@ static int dev_setup(struct backd_dev *d)
     free(params);
     if (rc < 0)
         return setup_failed(d);
+    if (b->cfg.fail_rings)
+        return dev_setup_failing(d);
     if (b->cfg.state_dir != NULL) {
         if (dev_takeover(d)) {
             d->set_up = true;
@@ -615,6 +657,16 @@ static bool dev_quiesce_disconnect(struct backd_dev *d)
     return true;
 }
 
+/* When failing the rings of a daemon gone for good: a frontend that closes
+ * may have put requests on its ring since we last looked (Linux blkfront
+ * says Closed without waiting for them), and nobody else will ever answer
+ * them; they are answered (not executed) before the ring goes. */
+static void answer_before_closing(struct backd_dev *d)
+{
+    for (unsigned i = 0; d->b->cfg.fail_rings && !d->quiescing && i < d->nr_queues; i++)
+        backd_queue_kick(&d->q[i]);
+}
+
 void backd_dev_update(struct backd_dev *d)
 {
     unsigned long long fe, online, be;
@@ -649,11 +701,15 @@ void backd_dev_update(struct backd_dev *d)
         (int)be != d->be_state && be == XenbusStateClosing)
         d->be_state = XenbusStateClosing;
 
+    if (d->b->cfg.fail_rings && d->be_state != XenbusStateClosing &&
+        d->be_state != XenbusStateClosed && blkif_xs_close(d->b->x->xs, &d->xd) == 0)
+        d->be_state = XenbusStateClosing;   /* dev_setup_failing could not write it */
     switch (fe) {
     case XenbusStateInitialising:
-        /* A frontend starting (again) after we closed: offer a new session. */
+        /* A frontend starting (again) after we closed: offer a new session
+         * (never when failing the rings of a daemon gone for good). */
         if ((d->be_state == XenbusStateClosed || d->be_state == XenbusStateConnected) &&
-            online && !d->failed) {
+            online && !d->failed && !d->b->cfg.fail_rings) {
             if (!dev_quiesce_disconnect(d))
                 return;
             publish_state(d, XenbusStateInitWait);
@@ -682,12 +738,14 @@ void backd_dev_update(struct backd_dev *d)
          * InitWait. */
         break;
     case XenbusStateClosing:
+        answer_before_closing(d);
         if (!dev_quiesce_disconnect(d))
             return;
         publish_state(d, XenbusStateClosing);
         break;
     case XenbusStateClosed:
     case XenbusStateUnknown:
+        answer_before_closing(d);
         if (!dev_quiesce_disconnect(d))
             return;
         /* Said before the backend's own Closed, so the log proves the order
@@ -721,6 +779,7 @@ void backd_scan(struct backd *b)
     unsigned nd = 0;
     int rc;
 
+    b->scanned = true;
     /* Only a directory that is really gone means its devices are: any other
      * read failure leaves everything as it is until the next event. */
     b->scan_retry_at = 0;
@@ -797,6 +856,11 @@ struct backd *backd_new(struct rtv_xen *x, const struct backd_config *cfg)
 
     if (b == NULL)
         return NULL;
+    if (cfg->fail_rings && cfg->state_dir == NULL) {
+        free(b);             /* the rings to answer are found in the journals */
+        errno = EINVAL;
+        return NULL;
+    }
     b->x = x;
     b->cfg = *cfg;
     if (b->cfg.max_queues == 0 || b->cfg.max_queues > BLKIF_XS_MAX_QUEUES)
@@ -883,6 +947,15 @@ void backd_stop(struct backd *b)
 void backd_get_stats(const struct backd *b, struct backd_stats *st)
 {
     *st = b->st;
+}
+
+unsigned backd_open_devices(const struct backd *b)
+{
+    unsigned n = !b->scanned || b->scan_retry_at != 0;   /* not listed yet */
+
+    for (const struct backd_dev *d = b->devs; d != NULL; d = d->next)
+        n += d->be_state != XenbusStateClosed;
+    return n;
 }
 
 void backd_attach_switch(struct backd *b, struct backd_switch *sw)

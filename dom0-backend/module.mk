@@ -9,12 +9,12 @@ all: $(BUILD)/tests/unit/test_blkif_req $(BUILD)/tests/unit/test_blkif_xs
 
 # The engine (everything but main: the blkif backend and the dom0 side of
 # the live switch) is shared with the component tests.
-BACKD_ENGINE_SRCS := dom0-backend/backd_io.c dom0-backend/backd_journal.c dom0-backend/backd_xs.c dom0-backend/backd_switch.c \
+BACKD_ENGINE_SRCS := dom0-backend/backd_gone.c dom0-backend/backd_io.c dom0-backend/backd_journal.c dom0-backend/backd_xs.c dom0-backend/backd_switch.c \
                      dom0-backend/backd_dmsync.c dom0-backend/backd_vif.c
 BACKD_SRCS        := $(BACKD_ENGINE_SRCS) dom0-backend/backd_main.c
 EXTRA_LIBS_rtvirt-backd := $(shell $(PKG_CONFIG) --libs liburing) $(JSONC_LIBS) -lpthread
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-backd
-INSTALL_UNITS += dom0-backend/rtvirt-backd.service.in
+INSTALL_UNITS += dom0-backend/rtvirt-backd.service.in dom0-backend/rtvirt-backd-orphans.service.in
 $(eval $(call rtv_program,rtvirt-backd,$(BACKD_SRCS),xen,$(QMP_LIB)))
 
 # rtvirt-vbd: writes/removes the vbd nodes libxl would (attach without xl).

@@ -27,6 +27,7 @@
 #include "rtvirt/front_blk.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
+#include "../../dom0-backend/backd_gone.h"
 #include "backd_proc.h"
 #include "schema_perms.h"
 #include "unit.h"
@@ -979,6 +980,241 @@ START_TEST(takeover_kill9_mid_io)
 }
 END_TEST
 
+/*
+ * rtvirt-backd gone for good (dom0-backend/README.md, "Gone for good"):
+ * daemon A is killed with requests on the ring, and is not restarted;
+ * rtvirt-backd --orphans close's engine (fail_rings) takes the ring over,
+ * answers every request on it without executing it (writes fail, flushes
+ * pass after its fdatasync), and closes the vbd.  Then the guest "re-issues
+ * on the emulated leg" (writes the image file directly) and moves on there;
+ * a daemon started by hand afterwards must not put any of A's stale writes
+ * back.  It fails if the pass executes anything (the image changes under
+ * it), closes before answering (the frontend's requests hang), leaves the
+ * ring to a successor to replay, or acts while A still runs (the pid check).
+ */
+#define GONE_WRITES 256u          /* 4 KiB each, from sector 0 */
+#define GONE_KILL_AT 64u          /* completions before the kill */
+
+struct gone_job {
+    struct front_job j;
+    unsigned ok, failed, flushes_ok;
+};
+
+static void gone_fill(uint8_t *buf, unsigned i, unsigned gen)
+{
+    for (unsigned k = 0; k < 4096; k++)
+        buf[k] = (uint8_t)(i * 7 + k + gen * 101);
+}
+
+struct gone_req {
+    struct gone_job *g;
+    unsigned i;
+    bool flush, done;
+    int status;
+};
+
+static void gone_done(void *arg, int status)
+{
+    struct gone_req *r = arg;
+
+    r->done = true;
+    r->status = status;
+}
+
+static int gone_child(void *arg)
+{
+    struct gone_job *g = arg;
+    static uint8_t bufs[GONE_WRITES][4096];
+    static struct gone_req reqs[GONE_WRITES];
+    struct rtv_xen x;
+    struct rtv_front *f;
+    unsigned next = 0, completed = 0;
+    bool told = false;
+    int fd;
+
+    if (open_front(g->j.domid, &g->j.cfg, &x, &f) < 0)
+        return 60;
+    /* Generation 1 through the ring, every 16th request a flush. */
+    for (uint64_t end = rtv_now_ms() + 20000; completed < GONE_WRITES && rtv_now_ms() < end;) {
+        while (next < GONE_WRITES && !rtv_front_detached(f)) {
+            struct gone_req *r = &reqs[next];
+            int rc;
+
+            *r = (struct gone_req){ g, next, next % 16 == 15, false, 0 };
+            gone_fill(bufs[next], next, 1);
+            rc = r->flush ? rtv_front_submit(f, RTV_FRONT_FLUSH, 0, NULL, 0, gone_done, r)
+                          : rtv_front_submit(f, RTV_FRONT_WRITE, (uint64_t)next * 8,
+                                             bufs[next], 4096, gone_done, r);
+            if (rc == -EAGAIN)
+                break;
+            if (rc < 0) {            /* closing or detached: never went out */
+                r->done = true;
+                r->status = rc;
+            }
+            next++;
+        }
+        if (rtv_front_detached(f))
+            for (; next < GONE_WRITES; next++)
+                reqs[next] = (struct gone_req){ g, next, false, true, -ENODEV };
+        rtv_front_poll(f, 10);
+        completed = 0;
+        for (unsigned i = 0; i < next; i++)
+            completed += reqs[i].done;
+        if (!told && completed >= GONE_KILL_AT) {
+            told = true;
+            sync_send(g->j.sync_fd[1]);      /* "kill the daemon now" */
+        }
+    }
+    for (uint64_t end = rtv_now_ms() + 10000; !rtv_front_detached(f) && rtv_now_ms() < end;)
+        rtv_front_poll(f, 10);
+    for (unsigned i = 0; i < GONE_WRITES; i++) {
+        if (!reqs[i].done)
+            continue;
+        if (reqs[i].status != 0)
+            g->failed++;
+        else if (reqs[i].flush)
+            g->flushes_ok++;
+        else
+            g->ok++;
+    }
+    fprintf(stderr, "gone: %u completed of %u: %u writes ok, %u flushes ok, %u failed; "
+            "detached %d\n", completed, GONE_WRITES, g->ok, g->flushes_ok, g->failed,
+            rtv_front_detached(f));
+    if (completed != GONE_WRITES)
+        return 61;                   /* requests left hanging on the ring */
+    if (!rtv_front_detached(f))
+        return 62;                   /* the vbd was not closed */
+    if (g->failed == 0)
+        return 63;                   /* the kill hit nothing: the test proved nothing */
+    sync_send(g->j.sync_fd[1]);      /* "done with the ring" */
+    sync_wait(g->j.sync_fd[0]);
+    /* The guest's dm target re-issues each failed write on the emulated leg
+     * (same data), then the guest writes everything anew there. */
+    if ((fd = open(img_a, O_WRONLY)) < 0)
+        return 64;
+    for (unsigned i = 0; i < GONE_WRITES; i++) {
+        if (!reqs[i].flush && reqs[i].status != 0 &&
+            pwrite(fd, bufs[i], 4096, (off_t)i * 4096) != 4096)
+            return 65;
+    }
+    for (unsigned i = 0; i < GONE_WRITES; i++) {
+        gone_fill(bufs[i], i, 2);
+        if (pwrite(fd, bufs[i], 4096, (off_t)i * 4096) != 4096)
+            return 66;
+    }
+    close(fd);
+    rtv_front_close(f);
+    rtv_xen_close(&x);
+    return 0;
+}
+
+static uint64_t image_sum(const char *path)
+{
+    static uint8_t buf[1 << 16];
+    uint64_t h = 1469598103934665603ull;
+    int fd = open(path, O_RDONLY);
+    ssize_t n;
+
+    ck_assert_int_ge(fd, 0);
+    while ((n = read(fd, buf, sizeof(buf))) > 0)
+        for (ssize_t i = 0; i < n; i++)
+            h = (h ^ buf[i]) * 1099511628211ull;
+    close(fd);
+    return h;
+}
+
+static bool failed_rings(const struct backd_stats *st)
+{
+    return st->takeovers == 1 && st->unexecuted > 0;
+}
+
+static void set_backd_pid(pid_t pid)
+{
+    struct rtv_xen x;
+
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
+    ck_assert_int_eq(rtv_xs_printf(x.xs, RTV_XS_NO_TXN, BACKD_PID_PATH, "%ld", (long)pid), 0);
+    rtv_xen_close(&x);
+}
+
+static pid_t running_backd(pid_t *recorded)
+{
+    struct rtv_xen x;
+    pid_t p;
+
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &x), 0);
+    p = backd_running_pid(x.xs, getpid(), recorded);
+    rtv_xen_close(&x);
+    return p;
+}
+
+START_TEST(gone_for_good_fails_the_ring)
+{
+    struct gone_job g;
+    struct handshake h;
+    struct backd_config cfg;
+    char dir[] = "/tmp/rtv-state-XXXXXX", path[64];
+    pid_t recorded;
+    char c;
+
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    backd_config_default(&cfg);
+    cfg.state_dir = dir;
+    memset(&g, 0, sizeof(g));
+    attach_job(&g.j, 1, img_a, "w");
+    g.j.cfg.persistent = false;      /* one-shot grants: nothing mapped outlives A */
+    struct backend_proc bp = start_backend(hub, &cfg);
+    set_backd_pid(bp.pid);
+    start_synced_child(gone_child, &g.j, &h);
+    ck_assert_int_eq(read(h.up[0], &c, 1), 1);
+    /* While A lives, --orphans close must not touch its rings. */
+    ck_assert_int_eq(running_backd(&recorded), bp.pid);
+    kill(bp.pid, SIGKILL);
+    ck_assert_int_eq(rtv_test_wait_pid(bp.pid, 5000), 128 + SIGKILL);
+    close(bp.stats_fd);
+    ck_assert_int_eq(running_backd(&recorded), 0);      /* gone: its node stays */
+    ck_assert_int_eq(recorded, bp.pid);
+    usleep(50000);                   /* the frontend fills the ring meanwhile */
+    uint64_t before = image_sum(img_a);
+
+    cfg.fail_rings = true;
+    bp = start_backend(hub, &cfg);
+    ck_assert_int_eq(wait_be_state(1, DEV_A, XenbusStateClosed, 10000), XenbusStateClosed);
+    struct pollfd pfd = { .fd = h.up[0], .events = POLLIN };
+    ck_assert_int_eq(poll(&pfd, 1, 15000), 1);
+    ck_assert_msg(read(h.up[0], &c, 1) == 1, "the frontend's requests were not all answered "
+                  "before the vbd closed, or it was not detached (its exit status says which)");
+    struct backd_stats st = stop_backend(bp);
+    fprintf(stderr, "gone: %llu request(s) answered unexecuted (%llu of them journaled by "
+            "the dead daemon), %llu with an error\n", st.unexecuted, st.replayed, st.errors);
+    ck_assert_msg(image_sum(img_a) == before, "the image changed under --orphans close");
+    snprintf(path, sizeof(path), "%s/ring-1-%u-q0", dir, DEV_A);
+    ck_assert_int_ne(access(path, F_OK), 0);             /* nothing left to replay */
+    ck_assert_msg(failed_rings(&st), "the ring was not taken over and failed");
+    ck_assert_uint_gt(st.errors, 0);
+
+    /* The guest moves on on its emulated leg; then a daemon started by hand. */
+    sync_send(h.down[1]);
+    ck_assert_int_eq(rtv_test_wait_pid(h.pid, 20000), 0);
+    cfg.fail_rings = false;
+    bp = start_backend(hub, &cfg);
+    usleep(300000);
+    st = stop_backend(bp);
+    ck_assert_uint_eq(st.takeovers, 0);
+    ck_assert_uint_eq(st.replayed, 0);
+    int fd = open(img_a, O_RDONLY);
+    static uint8_t want[4096], got[4096];
+    ck_assert_int_ge(fd, 0);
+    for (unsigned i = 0; i < GONE_WRITES; i++) {
+        gone_fill(want, i, 2);
+        ck_assert_int_eq(pread(fd, got, 4096, (off_t)i * 4096), 4096);
+        ck_assert_msg(memcmp(want, got, 4096) == 0, "block %u: a stale write came back", i);
+    }
+    close(fd);
+    rmdir(dir);
+}
+END_TEST
+
 /* A hostile frontend: a catalogue of malformed requests, each answered with
  * an error; then a producer overflow halts its ring; the daemon keeps
  * serving another domain's device throughout. */
@@ -1665,6 +1901,7 @@ static Suite *blkif_component_suite(void)
     tcase_add_test(tc, discard_punches_hole);
     tcase_add_test(tc, reconnect_requeues);
     tcase_add_test(tc, takeover_kill9_mid_io);
+    tcase_add_test(tc, gone_for_good_fails_the_ring);
     tcase_add_test(tc, hostile_frontend);
     tcase_add_test(tc, hostile_backend_bad_id);
     tcase_add_test(tc, hostile_backend_bad_op);
