@@ -26,6 +26,9 @@ XEN_PKGS   := xenstore xencontrol xengnttab xenevtchn xendevicemodel xenforeignm
 XEN_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(XEN_PKGS) 2>/dev/null)
 XEN_LIBS   := $(shell $(PKG_CONFIG) --libs $(XEN_PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell $(PKG_CONFIG) --cflags check 2>/dev/null)
+# Every test object compiles with CHECK_CFLAGS: the tests' shared helpers
+# (tests/support/) come with it.
+CHECK_CFLAGS += -Itests/support
 CHECK_LIBS   := $(shell $(PKG_CONFIG) --libs check 2>/dev/null)
 
 # Each library folder's public headers live in <folder>/include/rtvirt/.

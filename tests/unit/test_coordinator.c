@@ -13,6 +13,7 @@
 #include "rtvirt/ctl.h"
 #include "rtvirt/local.h"
 #include "unit.h"
+#include "xs_fixture.h"
 
 static struct rtv_local_hub *hub;
 static struct rtv_xen dom0, tool, guest;
@@ -97,22 +98,8 @@ static void quiet(void *ctx, const char *msg)
     (void)msg;
 }
 
-static void put(struct rtv_store *xs, const char *path, const char *val)
-{
-    ck_assert_int_eq(rtv_xs_write(xs, RTV_XS_NO_TXN, path, val, strlen(val)), 0);
-}
-
-static const char *get(const char *path)
-{
-    static char buf[512];
-    char *v;
-    size_t n;
-    if (rtv_xs_read(dom0.xs, RTV_XS_NO_TXN, path, &v, &n) < 0)
-        return NULL;
-    snprintf(buf, sizeof(buf), "%s", v);
-    free(v);
-    return buf;
-}
+#define put rtv_test_put
+#define get(path) rtv_test_get(dom0.xs, (path), NULL)
 
 #define CTL "/local/domain/5/rtvirt/vbd/hda/"
 #define REP "/local/domain/5/device/rtvirt/vbd/hda/"

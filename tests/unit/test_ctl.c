@@ -17,27 +17,14 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
 #include "unit.h"
+#include "xs_fixture.h"
 
 static struct rtv_local_hub *hub;
 static struct rtv_xen dom0, guest;
 static struct rtv_err err;
 
-static void put(struct rtv_store *xs, const char *path, const char *val)
-{
-    ck_assert_int_eq(rtv_xs_write(xs, RTV_XS_NO_TXN, path, val, strlen(val)), 0);
-}
-
-static char *get(struct rtv_store *xs, const char *path)
-{
-    static char buf[256];
-    char *v;
-    size_t n;
-    if (rtv_xs_read(xs, RTV_XS_NO_TXN, path, &v, &n) < 0)
-        return NULL;
-    snprintf(buf, sizeof(buf), "%s", v);
-    free(v);
-    return buf;
-}
+#define put rtv_test_put
+#define get(xs, path) rtv_test_get((xs), (path), NULL)
 
 static void setup(void)
 {

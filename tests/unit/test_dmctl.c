@@ -26,6 +26,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_schema.h"
 #include "unit.h"
+#include "xs_fixture.h"
 
 #define GUEST   5
 #define SECTORS 2048u
@@ -255,36 +256,11 @@ static int open_guest(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv
     return rc;
 }
 
-static const char *path(enum rtv_xs_node node)
-{
-    static char buf[4][256];
-    static unsigned i;
-    struct rtv_xs_args a = { .domid = GUEST, .vdev = "hda" };
+/* Guest GUEST's hda, written and read by dom0. */
+#define path(node)     rtv_test_vbd_path((node), GUEST, "hda")
+#define put(node, val) rtv_test_put(dom0.xs, path(node), (val))
+#define get(node)      rtv_test_get(dom0.xs, path(node), "(absent)")
 
-    i = (i + 1) % 4;
-    ck_assert_int_eq(rtv_xs_path(buf[i], sizeof(buf[i]), node, &a, NULL), 0);
-    return buf[i];
-}
-
-static void put(enum rtv_xs_node node, const char *val)
-{
-    ck_assert_int_eq(rtv_xs_write(dom0.xs, RTV_XS_NO_TXN, path(node), val, strlen(val)), 0);
-}
-
-static const char *get(enum rtv_xs_node node)
-{
-    static char buf[2][1100];
-    static unsigned i;
-    char *v;
-    size_t n;
-
-    i = (i + 1) % 2;
-    if (rtv_xs_read(dom0.xs, RTV_XS_NO_TXN, path(node), &v, &n) < 0)
-        return "(absent)";
-    snprintf(buf[i], sizeof(buf[i]), "%s", v);
-    free(v);
-    return buf[i];
-}
 
 /* Runs the control plane until node reads want, for at most ms of wall
  * time (a bound, not a timing: under ASan on a loaded machine a pass of

@@ -21,6 +21,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
 #include "unit.h"
+#include "xs_fixture.h"
 
 static struct rtv_local_hub *hub;
 static struct rtv_xen dom0, guest;
@@ -48,17 +49,7 @@ static struct {
     char     ack_at_release[16];  /* shunt-ack-id when the PV slave left */
 } k;
 
-static const char *get(struct rtv_store *xs, const char *path)
-{
-    static char buf[256];
-    char *v;
-    size_t len;
-    if (rtv_xs_read(xs, RTV_XS_NO_TXN, path, &v, &len) < 0)
-        return NULL;
-    snprintf(buf, sizeof(buf), "%s", v);
-    free(v);
-    return buf;
-}
+#define get(xs, path) rtv_test_get((xs), (path), NULL)
 
 static void did(const char *what, const char *dev)
 {
@@ -188,10 +179,7 @@ static uint64_t fake_now(void)
 
 /* ---- dom0's side ------------------------------------------------------------- */
 
-static void put(struct rtv_store *xs, const char *path, const char *val)
-{
-    ck_assert_int_eq(rtv_xs_write(xs, RTV_XS_NO_TXN, path, val, strlen(val)), 0);
-}
+#define put rtv_test_put
 
 /* dom0 publishes a switch (state and switch-id) as the coordinator does. */
 static void dom0_state(const char *state, const char *id)

@@ -18,6 +18,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_schema.h"
 #include "unit.h"
+#include "xs_fixture.h"
 
 #define GUEST 5
 
@@ -35,34 +36,11 @@ static int open_guest(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv
     return rc;
 }
 
-static const char *path(enum rtv_xs_node node)
-{
-    static char buf[4][256];
-    static unsigned i;
-    struct rtv_xs_args a = { .domid = GUEST, .vdev = "hda" };
+/* Guest GUEST's hda, written and read by dom0. */
+#define path(node)     rtv_test_vbd_path((node), GUEST, "hda")
+#define put(node, val) rtv_test_put(dom0.xs, path(node), (val))
+#define get(node)      rtv_test_get(dom0.xs, path(node), "(absent)")
 
-    i = (i + 1) % 4;
-    ck_assert_int_eq(rtv_xs_path(buf[i], sizeof(buf[i]), node, &a, NULL), 0);
-    return buf[i];
-}
-
-static void put(enum rtv_xs_node node, const char *val)
-{
-    ck_assert_int_eq(rtv_xs_write(dom0.xs, RTV_XS_NO_TXN, path(node), val, strlen(val)), 0);
-}
-
-static const char *get(enum rtv_xs_node node)
-{
-    static char buf[1100];
-    char *v;
-    size_t n;
-
-    if (rtv_xs_read(dom0.xs, RTV_XS_NO_TXN, path(node), &v, &n) < 0)
-        return "(absent)";
-    snprintf(buf, sizeof(buf), "%s", v);
-    free(v);
-    return buf;
-}
 
 /* Runs the shunt until node == want, at most ms. */
 static bool run_until(enum rtv_xs_node node, const char *want, int ms)
