@@ -288,8 +288,14 @@ static bool dev_takeover(struct backd_dev *d)
     unsigned long long fe, be;
     char why[300] = "";
 
+    /* Closing with the frontend still Connected is live too: a close was
+     * asked of the ring (xl block-detach, or the switch's tear-down of a
+     * PV twin right after our start) before we adopted it.  Offering a new
+     * session instead would overwrite that request with InitWait, and a
+     * frontend that never closes holds the tear-down (make check,
+     * kill_coordinator_at_the_gate on the dm route). */
     if (rd_uint(d, RTV_XS_VBD_BE_STATE, 0, 0, 8, false, 0, &be) < 0 ||
-        be != XenbusStateConnected ||
+        (be != XenbusStateConnected && be != XenbusStateClosing) ||
         rd_uint(d, RTV_XS_VBD_FE_STATE, 0, 0, 8, false, 0, &fe) < 0 ||
         fe != XenbusStateConnected)
         return false;       /* not live: the usual handshake */
@@ -301,7 +307,7 @@ static bool dev_takeover(struct backd_dev *d)
                   why[0] ? why : "see above");
         return false;
     }
-    d->be_state = XenbusStateConnected;
+    d->be_state = (int)be;  /* a close asked goes on from here (dev_update) */
     b->st.takeovers++;
     unsigned replay = 0;
     for (unsigned i = 0; i < d->nr_queues; i++)
