@@ -41,13 +41,16 @@ $(BLKIF_COMP): $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) $(BUILD)/lib/librtvirt
 	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(BLKIF_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) \
 	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread $(LDLIBS)
 
-# switch: the live switch end to end (shunt/, rtvirt-backd's engine running
-# the coordinator) with a load generator and kill -9 of that daemon.
+# switch: the live switch end to end (rtvirt-shunt's dm control plane over
+# a file-backed stand-in for the guest kernel's data path, rtvirt-backd's
+# engine running the coordinator) with a load generator and kill -9 of that
+# daemon.
 SWITCH_COMP      := $(BUILD)/tests/component/test_switch_component
 SWITCH_COMP_OBJS := $(BUILD)/obj/tests/component/test_switch_component.o $(QEMU_FIXTURE_OBJ) \
-                    $(BACKD_PROC_OBJ) \
+                    $(BUILD)/obj/tests/component/fake_dm_kernel.o \
+                    $(BUILD)/obj/tests/component/fake_blkfront.o $(BACKD_PROC_OBJ) \
                     $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o) \
-                    $(SHUNT_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
+                    $(SHUNT_DM_SRCS:%.c=$(BUILD)/obj/%.o)
 UNIT_TESTS += $(SWITCH_COMP)
 all: $(SWITCH_COMP)
 

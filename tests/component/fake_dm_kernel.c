@@ -1,0 +1,545 @@
+/*
+ * The guest kernel's data path on the host (fake_dm_kernel.h): the dm target
+ * "rtvirt" over the image file and blkfront's disks (fake_blkfront.c).
+ *
+ * Threading: one kernel thread does all I/O and owns the fronts (the front
+ * library is single-threaded); the dm seam's ops run on rtvirt-shunt's
+ * threads and change the device's state under the same lock, waking the
+ * kernel thread through an eventfd; suspend and wait_event wait on the
+ * condition variable.  A front is opened on a helper thread (the handshake
+ * waits on the backend; emulated I/O goes on meanwhile) and handed over
+ * when it is Connected.
+ */
+#include "fake_kernel_priv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "rtvirt/clock.h"
+
+void fk_kick(struct fake_kernel *k)
+{
+    uint64_t one = 1;
+
+    if (write(k->wake, &one, sizeof(one)) < 0) {
+        /* The counter cannot overflow in a test; the tick catches up anyway. */
+    }
+}
+
+void fk_push(struct fk_bio **head, struct fk_bio **tail, struct fk_bio *b)
+{
+    b->next = NULL;
+    if (*tail)
+        (*tail)->next = b;
+    else
+        *head = b;
+    *tail = b;
+}
+
+struct fk_bio *fk_pop(struct fk_bio **head, struct fk_bio **tail)
+{
+    struct fk_bio *b = *head;
+
+    if (b) {
+        *head = b->next;
+        if (*head == NULL)
+            *tail = NULL;
+    }
+    return b;
+}
+
+/* ---- the legs ---------------------------------------------------------------- */
+
+/* The emulated disk: the image file, synchronously (qemu's IDE disk). */
+static int emu_do(struct fake_kernel *k, const struct fk_bio *b)
+{
+    off_t off = (off_t)(b->sector * 512);
+    ssize_t n;
+
+    switch (b->op) {
+    case FK_READ:
+        n = pread(k->emu_fd, b->buf, b->len, off);
+        return n == (ssize_t)b->len ? 0 : n < 0 ? -errno : -EIO;
+    case FK_WRITE:
+        k->wrote_emu = true;
+        n = pwrite(k->emu_fd, b->buf, b->len, off);
+        return n == (ssize_t)b->len ? 0 : n < 0 ? -errno : -EIO;
+    case FK_FLUSH:
+        return fdatasync(k->emu_fd) < 0 ? -errno : 0;
+    case FK_DISCARD:
+        k->wrote_emu = true;
+        return fallocate(k->emu_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
+                         b->len) < 0 ? -errno : 0;
+    }
+    return -EINVAL;
+}
+
+static void bio_end(struct fake_kernel *k, struct fk_bio *b)
+{
+    k->inflight--;
+    k->stats.bios++;
+    if (b->status)
+        k->stats.errors++;
+    b->done(b, b->status);
+    pthread_cond_broadcast(&k->cv);   /* a suspend may be draining */
+}
+
+/* One leg's part of b ended with status. */
+void fk_leg_done(struct fake_kernel *k, struct fk_bio *b, bool pv, int status)
+{
+    if (pv && status != 0) {
+        k->st.pv_errors++;
+        /* "Not supported" says nothing about the leg: passed up.  Any other
+         * error on a PV-routing table fails over: re-issued on the emulated
+         * leg, the filesystem sees no error (dm-rtvirt.c end_io). */
+        if (status != -EOPNOTSUPP && b->via_pv_table) {
+            if (!k->st.failed_over) {
+                k->st.failed_over = true;
+                k->st.in_force = RTV_MODE_EMULATED;
+                k->event_nr++;
+                fk_log(k, "PV leg failed (error %d): failed over to the emulated leg", status);
+            }
+            k->st.failovers++;
+            status = emu_do(k, b);
+        }
+    }
+    if (status != 0 && b->status == 0)
+        b->status = status;
+    if (--b->legs_left == 0)
+        bio_end(k, b);
+}
+
+/* ---- the target: routing ------------------------------------------------------ */
+
+static void dispatch(struct fake_kernel *k, struct fk_bio *b)
+{
+    enum rtv_mode m = k->st.failed_over ? RTV_MODE_EMULATED : k->live.mode;
+    bool to_pv, to_emu;
+
+    k->inflight++;
+    b->status = 0;
+    b->via_pv_table = m != RTV_MODE_EMULATED && k->live_pv >= 0;
+    if (!b->via_pv_table)
+        m = RTV_MODE_EMULATED;
+    switch (b->op) {
+    case FK_READ:
+    case FK_WRITE:
+        to_pv = m != RTV_MODE_EMULATED;
+        to_emu = !to_pv;
+        break;
+    case FK_DISCARD:
+        to_pv = m == RTV_MODE_PV;
+        to_emu = !to_pv;
+        break;
+    default:   /* a flush: both legs in selective (it covers writes of both) */
+        to_pv = m != RTV_MODE_EMULATED;
+        to_emu = m != RTV_MODE_PV;
+        break;
+    }
+    if (to_pv && (b->op == FK_WRITE || b->op == FK_DISCARD))
+        k->wrote_pv = true;
+    b->legs_left = (unsigned)to_pv + (unsigned)to_emu;
+    if (to_emu)
+        fk_leg_done(k, b, false, emu_do(k, b));
+    if (to_pv)
+        fk_pv_submit(k, k->live_pv, b);
+}
+
+/* ---- postsuspend: flush the legs written since their last flush ------------------- */
+
+struct fk_flush {
+    struct fk_bio      bio;
+    struct fake_kernel *k;
+    unsigned           gen;
+};
+
+static void post_flush_done(struct fk_bio *b, int status)
+{
+    struct fk_flush *fl = (struct fk_flush *)b;
+    struct fake_kernel *k = fl->k;
+
+    (void)status;   /* a failed PV flush failed over and flushed the emulated leg */
+    if (fl->gen == k->flush_gen && k->flushes_out > 0)
+        k->flushes_out--;
+    free(fl);
+    pthread_cond_broadcast(&k->cv);
+}
+
+static void suspend_progress(struct fake_kernel *k)
+{
+    if (!k->suspending || k->suspended || k->inflight > 0)
+        return;
+    if (!k->flush_started) {
+        k->flush_started = true;
+        k->flushes_out = 0;
+        /* A PV leg that failed is not flushed: the emulated leg's flush
+         * covers it (both write the same image). */
+        if (k->wrote_pv && k->live_pv >= 0 && !k->st.failed_over) {
+            struct fk_flush *fl = calloc(1, sizeof(*fl));
+
+            if (fl != NULL) {
+                fl->k = k;
+                fl->gen = k->flush_gen;
+                fl->bio = (struct fk_bio){ .op = FK_FLUSH, .done = post_flush_done,
+                                           .via_pv_table = true, .legs_left = 1 };
+                k->flushes_out++;
+                k->inflight++;   /* bio_end takes it back */
+                fk_pv_submit(k, k->live_pv, &fl->bio);
+            }
+        }
+        if (k->wrote_emu || k->st.failed_over) {
+            if (fdatasync(k->emu_fd) < 0)
+                fk_log(k, "postsuspend flush of the emulated leg: %s", strerror(errno));
+        }
+        k->wrote_emu = k->wrote_pv = false;
+    }
+    if (k->flushes_out == 0 &&
+        rtv_now_us() >= k->suspend_start_us + (uint64_t)k->cfg.suspend_min_ms * 1000u) {
+        k->suspended = true;
+        pthread_cond_broadcast(&k->cv);
+    }
+}
+
+/* ---- the kernel thread ------------------------------------------------------------ */
+
+static void turn(struct fake_kernel *k)
+{
+    struct fk_bio *b;
+
+    while ((b = fk_pop(&k->in_head, &k->in_tail)) != NULL) {
+        if (!k->exists) {
+            k->stats.bios++;
+            k->stats.errors++;
+            b->done(b, -ENXIO);
+        } else if (k->suspending || k->suspended) {
+            fk_push(&k->held_head, &k->held_tail, b);   /* busy, never an error */
+        } else {
+            dispatch(k, b);
+        }
+    }
+    if (!k->suspending && !k->suspended)
+        while ((b = fk_pop(&k->held_head, &k->held_tail)) != NULL)
+            dispatch(k, b);   /* in the order they came */
+    fk_blkfront_turn(k);
+    suspend_progress(k);
+}
+
+static void *kernel_main(void *arg)
+{
+    struct fake_kernel *k = arg;
+
+    pthread_mutex_lock(&k->mu);
+    while (!k->stop) {
+        struct pollfd pfd[1 + FK_POLLFDS];
+        unsigned n = 1;
+
+        turn(k);
+        pfd[0] = (struct pollfd){ .fd = k->wake, .events = POLLIN };
+        n += fk_blkfront_pollfds(k, pfd + 1);
+        pthread_mutex_unlock(&k->mu);
+        poll(pfd, n, FK_TICK_MS);
+        pthread_mutex_lock(&k->mu);
+        if (pfd[0].revents & POLLIN) {
+            uint64_t v;
+            if (read(k->wake, &v, sizeof(v)) < 0) {
+                /* EAGAIN: another turn drained it */
+            }
+        }
+        fk_blkfront_events(k, pfd + 1);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+/* ---- the dm seam ------------------------------------------------------------------ */
+
+static int no_device(struct fake_kernel *k, const char *name, struct rtv_err *err)
+{
+    if (k->exists && strcmp(name, k->name) == 0)
+        return 0;
+    return rtv_err_set(err, ENXIO, "device-mapper: %s: no such device", name);
+}
+
+/* Opens t's legs as the constructor does: -ENXIO for a device that is not there. */
+static int open_legs(struct fake_kernel *k, const struct rtv_dm_table *t, int *pv,
+                     struct rtv_err *err)
+{
+    char params[200];
+    int rc;
+
+    if ((rc = rtv_dm_table_params(t, params, sizeof(params), err)) < 0)
+        return rc;
+    if (strcmp(t->emu, FAKE_KERNEL_EMU_DEV) != 0)
+        return rtv_err_set(err, ENXIO, "rtvirt: cannot open the emulated leg %s", t->emu);
+    *pv = -1;
+    if (t->pv[0] == '\0')
+        return 0;
+    return fk_blkfront_get(k, t->pv, t->sectors, pv, err);
+}
+
+static int f_info(void *ctx, const char *name, struct shunt_dm_info *o, struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+
+    (void)err;
+    pthread_mutex_lock(&k->mu);
+    bool ours = k->exists && strcmp(name, k->name) == 0;
+    *o = (struct shunt_dm_info){ .exists = ours, .suspended = ours && k->suspended,
+                                 .live_table = ours, .inactive_table = ours && k->has_inactive,
+                                 .event_nr = k->event_nr, .major = 253, .minor = 0 };
+    pthread_mutex_unlock(&k->mu);
+    return 0;
+}
+
+static int f_create(void *ctx, const char *name, const struct rtv_dm_table *t,
+                    struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc = 0, pv;
+
+    pthread_mutex_lock(&k->mu);
+    if (k->exists)
+        rc = rtv_err_set(err, EEXIST, "device-mapper: %s exists", k->name);
+    else if ((rc = open_legs(k, t, &pv, err)) == 0) {
+        snprintf(k->name, sizeof(k->name), "%s", name);
+        k->live = *t;
+        k->live_pv = pv;
+        k->st = (struct rtv_dm_status){ .in_force = t->mode };
+        k->exists = true;
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static int f_load(void *ctx, const char *name, const struct rtv_dm_table *t,
+                  struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc, pv;
+
+    pthread_mutex_lock(&k->mu);
+    if ((rc = no_device(k, name, err)) == 0 && (rc = open_legs(k, t, &pv, err)) == 0) {
+        if (k->has_inactive)
+            fk_blkfront_put(k, &k->inactive_pv);
+        k->inactive = *t;
+        k->inactive_pv = pv;
+        k->has_inactive = true;
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static int f_clear(void *ctx, const char *name, struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc;
+
+    pthread_mutex_lock(&k->mu);
+    if ((rc = no_device(k, name, err)) == 0 && k->has_inactive) {
+        fk_blkfront_put(k, &k->inactive_pv);
+        k->has_inactive = false;
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static int f_suspend(void *ctx, const char *name, struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc;
+
+    pthread_mutex_lock(&k->mu);
+    if ((rc = no_device(k, name, err)) < 0 || k->suspended) {
+        pthread_mutex_unlock(&k->mu);
+        return rc;
+    }
+    k->suspending = true;
+    k->flush_started = false;
+    k->suspend_start_us = rtv_now_us();
+    k->in_suspend = pthread_self();
+    k->suspend_waiting = true;
+    k->intr_suspend = false;
+    fk_kick(k);
+    while (!k->suspended && !k->intr_suspend)
+        pthread_cond_wait(&k->cv, &k->mu);
+    k->suspend_waiting = false;
+    if (!k->suspended) {
+        /* Backed out, as dm does: the device runs on, the held bios go. */
+        k->suspending = false;
+        k->flush_gen++;
+        k->flushes_out = 0;
+        fk_kick(k);
+        rc = rtv_err_set(err, EINTR, "device-mapper: suspend of %s interrupted", name);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static int f_resume(void *ctx, const char *name, struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc;
+
+    pthread_mutex_lock(&k->mu);
+    if ((rc = no_device(k, name, err)) == 0) {
+        if (k->has_inactive) {
+            fk_blkfront_put(k, &k->live_pv);
+            k->live = k->inactive;
+            k->live_pv = k->inactive_pv;
+            k->inactive_pv = -1;
+            k->has_inactive = false;
+            k->st = (struct rtv_dm_status){ .in_force = k->live.mode };   /* a fresh table */
+        }
+        k->suspending = k->suspended = false;
+        k->event_nr++;
+        pthread_cond_broadcast(&k->cv);
+        fk_kick(k);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static int f_table(void *ctx, const char *name, struct rtv_dm_table *t, struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc;
+
+    pthread_mutex_lock(&k->mu);
+    if ((rc = no_device(k, name, err)) == 0)
+        *t = k->live;
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static int f_status(void *ctx, const char *name, struct rtv_dm_status *st, struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc;
+
+    pthread_mutex_lock(&k->mu);
+    if ((rc = no_device(k, name, err)) == 0)
+        *st = k->st;
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static int f_wait_event(void *ctx, const char *name, uint32_t *nr, struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc = 0;
+
+    (void)name;
+    pthread_mutex_lock(&k->mu);
+    k->in_wait = pthread_self();
+    k->wait_waiting = true;
+    while (k->event_nr == *nr && !k->intr_wait)
+        pthread_cond_wait(&k->cv, &k->mu);
+    k->wait_waiting = false;
+    if (k->intr_wait) {
+        k->intr_wait = false;
+        rc = rtv_err_set(err, EINTR, "device-mapper: wait interrupted");
+    } else {
+        *nr = k->event_nr;
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static void f_interrupt(void *ctx, pthread_t t)
+{
+    struct fake_kernel *k = ctx;
+
+    pthread_mutex_lock(&k->mu);
+    if (k->suspend_waiting && pthread_equal(t, k->in_suspend))
+        k->intr_suspend = true;
+    if (k->wait_waiting && pthread_equal(t, k->in_wait))
+        k->intr_wait = true;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+}
+
+const struct shunt_dm_ops fake_kernel_dm_ops = {
+    .info = f_info, .create = f_create, .load = f_load, .clear = f_clear,
+    .suspend = f_suspend, .resume = f_resume, .table = f_table, .status = f_status,
+    .wait_event = f_wait_event, .interrupt = f_interrupt,
+};
+
+/* ---- life ---------------------------------------------------------------------- */
+
+void fake_kernel_submit(struct fake_kernel *k, struct fk_bio *b)
+{
+    pthread_mutex_lock(&k->mu);
+    fk_push(&k->in_head, &k->in_tail, b);
+    pthread_mutex_unlock(&k->mu);
+    fk_kick(k);
+}
+
+void fake_kernel_get_stats(struct fake_kernel *k, struct fake_kernel_stats *st)
+{
+    pthread_mutex_lock(&k->mu);
+    *st = k->stats;
+    st->failovers = k->st.failovers;
+    st->pv_errors = k->st.pv_errors;
+    fk_blkfront_stats(k, st);
+    pthread_mutex_unlock(&k->mu);
+}
+
+struct fake_kernel *fake_kernel_new(const struct fake_kernel_config *cfg, struct rtv_err *err)
+{
+    struct fake_kernel *k = calloc(1, sizeof(*k));
+    int rc;
+
+    if (k == NULL) {
+        rtv_err_set(err, ENOMEM, "out of memory");
+        return NULL;
+    }
+    k->cfg = *cfg;
+    k->live_pv = k->inactive_pv = -1;
+    k->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    k->emu_fd = open(cfg->image, O_RDWR | O_CLOEXEC);
+    if (k->wake < 0 || k->emu_fd < 0) {
+        rtv_err_set(err, errno, "guest kernel: %s: %s", cfg->image, strerror(errno));
+        goto fail;
+    }
+    if (fk_blkfront_init(k, err) < 0)
+        goto fail;
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    if ((rc = pthread_create(&k->th, NULL, kernel_main, k)) != 0) {
+        rtv_err_set(err, rc, "guest kernel: thread: %s", strerror(rc));
+        fk_blkfront_fini(k);
+        goto fail;
+    }
+    return k;
+
+fail:
+    if (k->wake >= 0)
+        close(k->wake);
+    if (k->emu_fd >= 0)
+        close(k->emu_fd);
+    free(k);
+    return NULL;
+}
+
+void fake_kernel_free(struct fake_kernel *k)
+{
+    if (k == NULL)
+        return;
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    pthread_mutex_unlock(&k->mu);
+    fk_kick(k);
+    pthread_join(k->th, NULL);
+    fk_blkfront_fini(k);
+    close(k->wake);
+    close(k->emu_fd);
+    pthread_cond_destroy(&k->cv);
+    pthread_mutex_destroy(&k->mu);
+    free(k);
+}

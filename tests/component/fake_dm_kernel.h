@@ -1,0 +1,101 @@
+/*
+ * A file-backed stand-in for the guest kernel's data path, for the switch
+ * component test: what shunt/kmod/dm-rtvirt.c and the stock xen-blkfront
+ * do in the guest, played in one thread of the guest's process on the host.
+ *
+ *   dm device   "rtvirt-<vdev>" driven through the dm seam
+ *               (shunt/dm_seam.h: fake_kernel_dm_ops), so rtvirt-shunt's
+ *               real control plane (shunt/dmctl.c) switches it.  Tables
+ *               as the target's (rtv_dm_table_params refuses what the
+ *               constructor would); routing per mode as the target's
+ *               (selective: reads and writes to PV, discards to the
+ *               emulated leg, a flush to both); suspend holds new bios,
+ *               waits for those in flight (interruptible, as dm's is),
+ *               then flushes every leg written since its last flush
+ *               (postsuspend); resume swaps in the loaded table and lets
+ *               the held bios go on in order; a PV-leg error other than
+ *               "not supported" fails over (the bio is re-issued on the
+ *               emulated leg, the status says failed-over, an event is
+ *               raised).
+ *   legs        the emulated disk is the image file itself ("8:0"); a PV
+ *               disk (fake_blkfront.c) is librtvirt-front (domU-frontend/)
+ *               on the local hub,
+ *               attached as blkfront attaches: when dom0 writes a vbd under
+ *               the guest's device/vbd (vbds naming IDE/SCSI disks are left
+ *               to the emulated disks, as blkfront does while they are not
+ *               unplugged), connected on a helper thread, and published in
+ *               the test's sysfs tree (bus/xen/devices/vbd-<devid>/block/
+ *               <name>/{dev,size}) once Connected, removed once the
+ *               toolstack detached it.  Requests larger than the ring
+ *               carries are split, as the block layer splits bios for
+ *               blkfront.
+ *
+ * Nothing here is proof of the kernel's behaviour (the lab's flights and
+ * `make kmod-check` are): it lets the protocol run end to end on the host
+ * with every byte a real file or a real blkif ring.
+ */
+#ifndef RTV_TEST_FAKE_DM_KERNEL_H
+#define RTV_TEST_FAKE_DM_KERNEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../shunt/dm_seam.h"
+#include "rtvirt/front_blk.h"
+#include "rtvirt/local.h"
+
+#define FAKE_KERNEL_EMU_DEV "8:0"    /* the emulated disk's device number */
+
+struct fake_kernel_config {
+    struct rtv_local_hub *hub;
+    rtv_domid_t           domid;          /* the guest */
+    const char           *image;          /* the emulated disk: the image file */
+    const char           *sysfs;          /* the tree blkfront's disks appear in */
+    unsigned              suspend_min_ms; /* a suspend takes at least this long
+                                             (a slow drain); 0: as long as it takes */
+    struct rtv_front_config front;        /* blkfront's ring settings (devid unused) */
+    bool                  verbose;
+};
+
+enum fk_op { FK_READ, FK_WRITE, FK_FLUSH, FK_DISCARD };
+
+/* A bio on the dm device, as a filesystem submits it. */
+struct fk_bio {
+    enum fk_op op;
+    uint64_t   sector;                    /* 512-byte sectors */
+    uint32_t   len;                       /* bytes (0 for a flush) */
+    void      *buf;                       /* len bytes for read/write */
+    /* Called on the kernel's thread with its lock held: it must not submit. */
+    void     (*done)(struct fk_bio *b, int status);
+    void      *priv;
+    /* the kernel's */
+    struct fk_bio *next;
+    int        status, pv_status, pv_disk;
+    unsigned   legs_left, chunks_out;
+    uint32_t   pv_off;                    /* bytes handed to the PV ring so far */
+    bool       pv_sent, via_pv_table;
+};
+
+struct fake_kernel_stats {
+    uint64_t bios, errors;                /* completed; of them with an error */
+    uint64_t failovers, pv_errors;        /* as the target's status counts them */
+    uint64_t pv_sessions, pv_reconnects, pv_requeued;  /* blkfront's */
+};
+
+struct fake_kernel;
+
+struct fake_kernel *fake_kernel_new(const struct fake_kernel_config *cfg, struct rtv_err *err);
+/* Stops the kernel's thread, closes the PV disks (bounded by the front's
+ * timeout), frees. */
+void fake_kernel_free(struct fake_kernel *k);
+
+/* The dm seam over this kernel; ctx is the struct fake_kernel. */
+extern const struct shunt_dm_ops fake_kernel_dm_ops;
+
+/* A bio on the dm device (from any thread); a device that does not exist
+ * fails it with -ENXIO. */
+void fake_kernel_submit(struct fake_kernel *k, struct fk_bio *b);
+
+void fake_kernel_get_stats(struct fake_kernel *k, struct fake_kernel_stats *st);
+
+#endif
