@@ -23,3 +23,9 @@ check-run: check-headers
 # Xen's save-record headers, which need GNU C's anonymous unions and
 # __align8__: that one adapter is compiled as gnu11.
 $(BUILD)/obj/common/xen/xen_ioreq.o: RTV_CFLAGS += -std=gnu11
+
+# xl's own config parser (libxlutil, with libxenlight's disk types) for
+# xen_xlcfg.c: only xl-rtvirt links it (xl-scripts/module.mk).
+XLCFG_CFLAGS := $(shell $(PKG_CONFIG) --cflags xlutil xenlight 2>/dev/null)
+XLCFG_LIBS   := $(shell $(PKG_CONFIG) --libs xlutil xenlight 2>/dev/null)
+$(BUILD)/obj/common/xen/xen_xlcfg.o: RTV_CPPFLAGS += $(XLCFG_CFLAGS)

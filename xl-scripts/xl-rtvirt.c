@@ -7,6 +7,7 @@
  *   xl-rtvirt manage <domain> vif/<devid> --mac MAC --bridge BRIDGE
  *   xl-rtvirt unmanage <domain> <vdev>
  *   xl-rtvirt virtualize|devirtualize <domain> <iodev> [--wait] [--timeout S]
+ *   xl-rtvirt create <xl.cfg> [--paused]
  *   xl-rtvirt p2m-identity <domain> [--range A-B] [--paused|--concurrent] [--json]
  *
  * Everything it does is plain xenstore reads and writes of the nodes in
@@ -24,6 +25,7 @@
 #include "rtvirt/ioemu_req.h"
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_util.h"
+#include "xl_create.h"
 #include "xl_p2m.h"
 
 static const char usage[] =
@@ -56,6 +58,11 @@ static const char usage[] =
     "        vif a switch brings up gets the same MAC, on the same bridge).\n"
     "  unmanage <domain> <vdev>\n"
     "        Release a disk (it must be on the emulated path).\n"
+    "  create <xl.cfg> [--paused]\n"
+    "        xl create the guest, then put the devices its config lists in\n"
+    "        rtvirt = [ \"hda\", \"vif/0\" ] under rtvirt (each disk's image from\n"
+    "        its disk entry, each NIC's MAC and bridge from its vif entry), all\n"
+    "        checked before xl runs.  $RTVIRT_XL names the xl to run (default xl).\n"
     "  p2m-identity <domain> [--range A-B] [--paused|--concurrent] [--json]\n"
     "        Rebuild the domain's P2M so that gfn == mfn wherever it can be (the\n"
     "        patched hypervisor's op, through rtvirt-p2m): paused (default) or\n"
@@ -334,6 +341,32 @@ static int parse_timeout(const char *arg, struct opts *o)
     return 0;
 }
 
+/* create: everything checked before xl runs, so a bad list starts nothing. */
+static int cmd_create(int npos, char **pos, const struct opts *o)
+{
+    struct rtv_xlcfg cfg;
+    struct xl_create_plan plan;
+    struct rtv_err err = { 0 };
+    struct rtv_xen x;
+    const char *xl = getenv("RTVIRT_XL");
+
+    if (npos != 2)
+        return bad_usage("%s", "create takes one xl.cfg");
+    if (o->range || o->concurrent || o->image || o->mac || o->bridge || o->wait)
+        return bad_usage("%s", "create takes only --paused");
+    if (rtv_xlcfg_read(pos[1], &cfg, &err) < 0)
+        return fail(&err);
+    if (xl_create_plan(&cfg, &plan, &err) < 0) {
+        fprintf(stderr, "xl-rtvirt: %s: %s\n", pos[1], err.msg);
+        return EXIT_FAILURE;
+    }
+    if (rtv_xen_open(&x, RTV_XEN_STORE, &err) < 0)
+        return fail(&err);
+    int rc = xl_create_run(x.xs, xl && *xl ? xl : "xl", pos[1], o->paused, &plan);
+    rtv_xen_close(&x);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {0};
@@ -386,13 +419,15 @@ int main(int argc, char **argv)
         return bad_usage("%s", "no command given");
 
     const char *cmd = pos[0];
+    if (strcmp(cmd, "create") == 0)
+        return cmd_create(npos, pos, &o);
     int ioemu = strcmp(cmd, "virtualize") == 0 || strcmp(cmd, "devirtualize") == 0;
     int need = strcmp(cmd, "switch") == 0 ? 4 : strcmp(cmd, "status") == 0 ? 2
              : strcmp(cmd, "manage") == 0 || strcmp(cmd, "unmanage") == 0 || ioemu ? 3
              : strcmp(cmd, "p2m-identity") == 0 ? 2 : -1;
     if (need < 0)
         return bad_usage("unknown command \"%s\"; commands: switch, status, manage, unmanage, "
-                         "virtualize, devirtualize, p2m-identity", cmd);
+                         "create, virtualize, devirtualize, p2m-identity", cmd);
     if (npos < need || (npos > need && !(strcmp(cmd, "status") == 0 && npos == 3)))
         return bad_usage("wrong number of arguments for \"%s\"", cmd);
     int nic = npos > 2 && strncmp(pos[2], "vif/", 4) == 0;
