@@ -259,10 +259,13 @@ static void *kernel_main(void *arg)
 
 /* ---- the dm seam ------------------------------------------------------------------ */
 
-static int no_device(struct fake_kernel *k, const char *name, struct rtv_err *err)
+/* Locks the kernel if name is our device (0); -ENXIO, unlocked, if not. */
+static int lock_device(struct fake_kernel *k, const char *name, struct rtv_err *err)
 {
+    pthread_mutex_lock(&k->mu);
     if (k->exists && strcmp(name, k->name) == 0)
         return 0;
+    pthread_mutex_unlock(&k->mu);
     return rtv_err_set(err, ENXIO, "device-mapper: %s: no such device", name);
 }
 
@@ -323,8 +326,9 @@ static int f_load(void *ctx, const char *name, const struct rtv_dm_table *t,
     struct fake_kernel *k = ctx;
     int rc, pv;
 
-    pthread_mutex_lock(&k->mu);
-    if ((rc = no_device(k, name, err)) == 0 && (rc = open_legs(k, t, &pv, err)) == 0) {
+    if ((rc = lock_device(k, name, err)) < 0)
+        return rc;
+    if ((rc = open_legs(k, t, &pv, err)) == 0) {
         if (k->has_inactive)
             fk_blkfront_put(k, &k->inactive_pv);
         k->inactive = *t;
@@ -340,13 +344,14 @@ static int f_clear(void *ctx, const char *name, struct rtv_err *err)
     struct fake_kernel *k = ctx;
     int rc;
 
-    pthread_mutex_lock(&k->mu);
-    if ((rc = no_device(k, name, err)) == 0 && k->has_inactive) {
+    if ((rc = lock_device(k, name, err)) < 0)
+        return rc;
+    if (k->has_inactive) {
         fk_blkfront_put(k, &k->inactive_pv);
         k->has_inactive = false;
     }
     pthread_mutex_unlock(&k->mu);
-    return rc;
+    return 0;
 }
 
 static int f_suspend(void *ctx, const char *name, struct rtv_err *err)
@@ -354,10 +359,11 @@ static int f_suspend(void *ctx, const char *name, struct rtv_err *err)
     struct fake_kernel *k = ctx;
     int rc;
 
-    pthread_mutex_lock(&k->mu);
-    if ((rc = no_device(k, name, err)) < 0 || k->suspended) {
-        pthread_mutex_unlock(&k->mu);
+    if ((rc = lock_device(k, name, err)) < 0)
         return rc;
+    if (k->suspended) {
+        pthread_mutex_unlock(&k->mu);
+        return 0;
     }
     k->suspending = true;
     k->flush_started = false;
@@ -386,46 +392,45 @@ static int f_resume(void *ctx, const char *name, struct rtv_err *err)
     struct fake_kernel *k = ctx;
     int rc;
 
-    pthread_mutex_lock(&k->mu);
-    if ((rc = no_device(k, name, err)) == 0) {
-        if (k->has_inactive) {
-            fk_blkfront_put(k, &k->live_pv);
-            k->live = k->inactive;
-            k->live_pv = k->inactive_pv;
-            k->inactive_pv = -1;
-            k->has_inactive = false;
-            k->st = (struct rtv_dm_status){ .in_force = k->live.mode };   /* a fresh table */
-        }
-        k->suspending = k->suspended = false;
-        k->event_nr++;
-        pthread_cond_broadcast(&k->cv);
-        fk_kick(k);
+    if ((rc = lock_device(k, name, err)) < 0)
+        return rc;
+    if (k->has_inactive) {
+        fk_blkfront_put(k, &k->live_pv);
+        k->live = k->inactive;
+        k->live_pv = k->inactive_pv;
+        k->inactive_pv = -1;
+        k->has_inactive = false;
+        k->st = (struct rtv_dm_status){ .in_force = k->live.mode };   /* a fresh table */
     }
+    k->suspending = k->suspended = false;
+    k->event_nr++;
+    pthread_cond_broadcast(&k->cv);
+    fk_kick(k);
     pthread_mutex_unlock(&k->mu);
-    return rc;
+    return 0;
 }
 
 static int f_table(void *ctx, const char *name, struct rtv_dm_table *t, struct rtv_err *err)
 {
     struct fake_kernel *k = ctx;
-    int rc;
+    int rc = lock_device(k, name, err);
 
-    pthread_mutex_lock(&k->mu);
-    if ((rc = no_device(k, name, err)) == 0)
+    if (rc == 0) {
         *t = k->live;
-    pthread_mutex_unlock(&k->mu);
+        pthread_mutex_unlock(&k->mu);
+    }
     return rc;
 }
 
 static int f_status(void *ctx, const char *name, struct rtv_dm_status *st, struct rtv_err *err)
 {
     struct fake_kernel *k = ctx;
-    int rc;
+    int rc = lock_device(k, name, err);
 
-    pthread_mutex_lock(&k->mu);
-    if ((rc = no_device(k, name, err)) == 0)
+    if (rc == 0) {
         *st = k->st;
-    pthread_mutex_unlock(&k->mu);
+        pthread_mutex_unlock(&k->mu);
+    }
     return rc;
 }
 

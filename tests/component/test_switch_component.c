@@ -59,6 +59,7 @@
 #include "qemu_fixture.h"
 #include "schema_perms.h"
 #include "unit.h"
+#include "xs_fixture.h"
 
 #define GUEST      5
 #define VDEV       "hda"
@@ -628,11 +629,6 @@ struct rig {
     char  mode[32];
 };
 
-static void put(struct rtv_store *xs, const char *path, const char *val)
-{
-    ck_assert_int_eq(rtv_xs_write(xs, RTV_XS_NO_TXN, path, val, strlen(val)), 0);
-}
-
 static void start_qemu(void)
 {
     const struct test_qemu_drive d = { img, "raw", "ide0-hd0" };
@@ -710,7 +706,7 @@ static void make_guest(struct rtv_store *tool)
     /* As libxl: the domain's directory first, so name inherits n0 r<guest>. */
     ck_assert_int_eq(rtv_xs_mkdir(tool, RTV_XS_NO_TXN, dom), 0);
     ck_assert_int_eq(rtv_xs_set_perms(tool, RTV_XS_NO_TXN, dom, dom_perms, 2), 0);
-    put(tool, name_path, "guest1");
+    rtv_test_put(tool, name_path, "guest1");
     ck_assert_int_eq(rtv_xs_mkdir(tool, RTV_XS_NO_TXN, dev), 0);
     ck_assert_int_eq(rtv_xs_set_perms(tool, RTV_XS_NO_TXN, dev, dev_perms, 2), 0);
     ck_assert_msg(rtv_ctl_manage(tool, GUEST, VDEV, img, &err) == 0, "%s", err.msg);
@@ -1436,10 +1432,10 @@ static void guest_shunt_reports(struct kept *k, enum rtv_mode mode, uint32_t ack
     char p[256], v[16];
 
     ck_assert_int_eq(ctl_path(p, RTV_XS_SHUNT_STATE), 0);
-    put(k->guest.xs, p, rtv_mode_shunt_state(mode));
+    rtv_test_put(k->guest.xs, p, rtv_mode_shunt_state(mode));
     ck_assert_int_eq(ctl_path(p, RTV_XS_SHUNT_ACK_ID), 0);
     snprintf(v, sizeof(v), "%u", (unsigned)ack);
-    put(k->guest.xs, p, v);
+    rtv_test_put(k->guest.xs, p, v);
 }
 
 /* A twin whose tear-down's bound passed (its frontend did not reach Closed
