@@ -1,8 +1,8 @@
 /*
- * The switch machine of the dm control plane (dmctl.h), level-triggered
- * like the nbd route's shunt_xs.c: every watch event, helper result and a
- * 500 ms resync re-read dom0's control nodes and compare them with where
- * the device is, so coalesced, repeated or lost events change nothing.
+ * The switch machine of the dm control plane (dmctl.h), level-triggered:
+ * every watch event, helper result and a 500 ms resync re-read dom0's
+ * control nodes and compare them with where the device is, so coalesced,
+ * repeated or lost events change nothing.
  *
  *   phase        device                      report (shunt-state)
  *   ---------    -------------------------   --------------------

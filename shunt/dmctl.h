@@ -2,8 +2,8 @@
  * rtvirt-shunt as the control plane of the guest's dm device
  * /dev/mapper/rtvirt-<vdev> (target "rtvirt", shunt/kmod/): it follows
  * dom0's control nodes (xenstore-schema/rtvirt-paths.md section 1) and
- * writes the guest's report (section 2) as the nbd route did, but the data
- * path is the kernel's: a switch is a table load (the PV leg attached while
+ * writes the guest's report (section 2); the data path is the kernel's: a
+ * switch is a table load (the PV leg attached while
  * emulated I/O goes on), a suspend (new bios held, those in flight drained:
  * the I/O-sequence boundary; bounded), the device-model gate
  * (dm-synced-id), a resume (the flip).  No guest I/O passes through this

@@ -1,48 +1,20 @@
-# shunt/: rtvirt-shunt, the guest's block device in front of the emulated
-# disk and the PV ring.  Everything but main is the "engine" the host
-# component test links (tests/component/test_switch_component.c).
-# The dm control plane (dmctl.c and what it uses; the unit test links these
-# with a fake dm seam instead of dm_libdm.c, the only libdevmapper user).
-SHUNT_DM_SRCS     := shunt/dmctl.c shunt/dm_disks.c shunt/shunt_nodes.c
-SHUNT_ENGINE_SRCS := shunt/shunt.c shunt/shunt_emu.c shunt/shunt_pv.c \
-                     shunt/shunt_xs.c shunt/shunt_nbd.c shunt/shunt_nbd_dev.c shunt/shunt_nodes.c
-SHUNT_SRCS        := $(sort $(SHUNT_ENGINE_SRCS) $(SHUNT_DM_SRCS)) shunt/dm_libdm.c \
-                     shunt/shunt_main.c
-DEVMAPPER_LIBS    := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
+# shunt/: rtvirt-shunt, the control plane of the guest's dm device over the
+# emulated disk and blkfront's PV disk (dmctl.c and what it uses; the tests
+# link these with a fake dm seam instead of dm_libdm.c, the only
+# libdevmapper user).  The data path is the kernel's (shunt/kmod, below).
+SHUNT_DM_SRCS  := shunt/dmctl.c shunt/dm_disks.c shunt/shunt_nodes.c
+SHUNT_SRCS     := $(SHUNT_DM_SRCS) shunt/dm_libdm.c shunt/shunt_main.c
+DEVMAPPER_LIBS := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
 
-EXTRA_LIBS_rtvirt-shunt := $(shell $(PKG_CONFIG) --libs liburing) $(DEVMAPPER_LIBS) -lpthread
+EXTRA_LIBS_rtvirt-shunt := $(DEVMAPPER_LIBS) -lpthread
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-shunt
-$(eval $(call rtv_program,rtvirt-shunt,$(SHUNT_SRCS),xen,$(FRONT_LIB)))
+$(eval $(call rtv_program,rtvirt-shunt,$(SHUNT_SRCS),xen))
 
-# The host measurement behind the README's nbd numbers (not installed).
-EXTRA_LIBS_rtvirt-shunt-bench := $(shell $(PKG_CONFIG) --libs liburing) -lpthread
-$(eval $(call rtv_program,rtvirt-shunt-bench,$(SHUNT_ENGINE_SRCS) shunt/shunt_bench.c,,$(FRONT_LIB)))
-
-# tests/unit/test_shunt_*.c drive the real shunt (on the local hub), so they
-# link its engine objects, the frontend library and liburing too.
-SHUNT_ENGINE_OBJS := $(SHUNT_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
-SHUNT_UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,\
-                       $(wildcard tests/unit/test_shunt_*.c))
-SHUNT_UNIT_TESTS  := $(filter-out $(BUILD)/tests/unit/test_shunt_core,$(SHUNT_UNIT_TESTS))
-$(SHUNT_UNIT_TESTS): $(SHUNT_ENGINE_OBJS) $(FRONT_LIB)
-$(SHUNT_UNIT_TESTS): LDLIBS += $(SHUNT_ENGINE_OBJS) $(FRONT_LIB) $(BUILD)/lib/librtvirt.a \
-                               $(shell $(PKG_CONFIG) --libs liburing) -lpthread
-
-# tests/unit/test_dmctl.c: the dm control plane against a fake dm seam.
+# tests/unit/test_dmctl.c: the dm control plane against a fake dm seam (the
+# component test, tests/component/module.mk, links the same objects).
 SHUNT_DM_OBJS := $(SHUNT_DM_SRCS:%.c=$(BUILD)/obj/%.o)
 $(BUILD)/tests/unit/test_dmctl: $(SHUNT_DM_OBJS)
 $(BUILD)/tests/unit/test_dmctl: LDLIBS += $(SHUNT_DM_OBJS) $(BUILD)/lib/librtvirt.a -lpthread
-
-# `make bench`: the nbd route's host cost, direct vs through the shunt, side
-# by side in one run (the lab's switch-live step prints the switch's own
-# benchmark: blackout per switch, throughput emulating vs enlightened).
-BENCH_TARGETS += bench-shunt
-.PHONY: bench-shunt
-bench-shunt: $(BUILD)/bin/rtvirt-shunt-bench
-	@f=$$(mktemp /var/tmp/rtvirt-shunt-bench.XXXXXX) && \
-	    trap 'rm -f "$$f"' EXIT && \
-	    dd if=/dev/urandom of="$$f" bs=1M count=64 status=none && \
-	    $(BUILD)/bin/rtvirt-shunt-bench "$$f" 64 2
 
 # ---- shunt/kmod: dm-rtvirt.ko, the device-mapper target "rtvirt" ----------
 # Built with Kbuild against the headers of the kernel the lab guest boots

@@ -4,8 +4,7 @@
  * (target rtvirt, shunt/kmod/) this program creates and drives
  * (dmctl.h), and dom0's switch requests (xl-rtvirt switch) move its I/O
  * between the emulated disk and the stock xen-blkfront disk while it
- * stays mounted.  With --nbd, the older userspace route: the filesystem
- * sits on /dev/nbdN, served by this process (shunt.h).
+ * stays mounted.  No guest I/O passes through this process.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,7 +19,6 @@
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_schema.h"
 #include "dmctl.h"
-#include "shunt.h"
 
 static volatile sig_atomic_t stop_asked;
 
@@ -33,7 +31,7 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: rtvirt-shunt --emulated DEV --vdev NAME [--nbd /dev/nbdN] [options]\n"
+        "usage: rtvirt-shunt --emulated DEV --vdev NAME [options]\n"
         "\n"
         "Creates /dev/mapper/rtvirt-NAME over the emulated disk DEV (or picks it up\n"
         "where it is) and switches it between DEV and the PV disk dom0 brings up, as\n"
@@ -44,8 +42,6 @@ static void usage(FILE *f)
         "  --emulated DEV   the guest's emulated disk (e.g. /dev/sda): nothing else may\n"
         "                   mount it\n"
         "  --vdev NAME      the rtvirt device name dom0 manages (e.g. hda)\n"
-        "  --nbd DEV        the older route: serve the nbd device DEV from this process\n"
-        "                   instead (modprobe nbd first)\n"
         "  --mode emulated  the starting mode (the only one: dom0 moves it from there)\n"
         "  -v, --verbose    log every switch step\n"
         "  -h, --help       this text\n");
@@ -111,28 +107,20 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         { "emulated", required_argument, NULL, 'e' },
         { "vdev",     required_argument, NULL, 'd' },
-        { "nbd",      required_argument, NULL, 'n' },
         { "mode",     required_argument, NULL, 'm' },
         { "verbose",  no_argument,       NULL, 'v' },
         { "help",     no_argument,       NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct shunt_config cfg;
     struct rtv_err err = { 0, "" };
-    const char *nbd_dev = NULL;
-    struct shunt_nbd_dev *dev = NULL;
-    struct shunt_nbd *srv;
-    struct shunt *sh;
-    struct sigaction sa;
-    int c, fd, rc = 0;
+    const char *emulated = NULL, *vdev = NULL;
+    bool verbose = false;
+    int c;
 
-    shunt_config_default(&cfg);
-    cfg.vdev = NULL;
     while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'e': cfg.emulated = optarg; break;
-        case 'd': cfg.vdev = optarg; break;
-        case 'n': nbd_dev = optarg; break;
+        case 'e': emulated = optarg; break;
+        case 'd': vdev = optarg; break;
         case 'm':
             if (strcmp(optarg, "emulated") != 0) {
                 fprintf(stderr, "rtvirt-shunt: --mode %s: the shunt starts on the emulated "
@@ -140,79 +128,24 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
-        case 'v': cfg.verbose = true; break;
+        case 'v': verbose = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
-    if (optind < argc || !cfg.emulated || !cfg.vdev) {
+    if (optind < argc || !emulated || !vdev) {
         fprintf(stderr, "rtvirt-shunt: %s\n", optind < argc ? "unexpected argument"
-                : !cfg.emulated ? "--emulated is required" : "--vdev is required");
+                : !emulated ? "--emulated is required" : "--vdev is required");
         usage(stderr);
         return 2;
     }
     /* The name ends up in xenstore paths: refuse what the schema refuses,
      * before touching anything. */
     char probe[256];
-    struct rtv_xs_args pa = { .domid = 1, .vdev = cfg.vdev };
+    struct rtv_xs_args pa = { .domid = 1, .vdev = vdev };
     if (rtv_xs_path(probe, sizeof(probe), RTV_XS_CTL_STATE, &pa, &err) < 0) {
-        fprintf(stderr, "rtvirt-shunt: --vdev %s: %s\n", cfg.vdev, err.msg);
+        fprintf(stderr, "rtvirt-shunt: --vdev %s: %s\n", vdev, err.msg);
         return 2;
     }
-    if (nbd_dev == NULL)
-        return run_dm(cfg.emulated, cfg.vdev, cfg.verbose);
-    const char *base = strrchr(cfg.emulated, '/');
-    cfg.emulated_name = base ? base + 1 : cfg.emulated;
-    cfg.open_xen = open_real;
-
-    sh = shunt_new(&cfg, &err);
-    if (sh == NULL) {
-        fprintf(stderr, "rtvirt-shunt: %s\n", err.msg);
-        return 1;
-    }
-    if (shunt_nbd_dev_attach(nbd_dev, shunt_size(sh), shunt_can_discard(sh), &fd, &dev,
-                             &err) < 0) {
-        fprintf(stderr, "rtvirt-shunt: %s\n", err.msg);
-        shunt_free(sh);
-        return 1;
-    }
-    srv = shunt_nbd_new(sh, fd);
-    if (srv == NULL) {
-        fprintf(stderr, "rtvirt-shunt: cannot serve nbd: %s\n", strerror(errno));
-        shunt_nbd_dev_detach(dev);
-        shunt_free(sh);
-        return 1;
-    }
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    fprintf(stderr, "rtvirt-shunt: serving %s from %s (vdev %s), %llu bytes\n", nbd_dev,
-            cfg.emulated, cfg.vdev, (unsigned long long)shunt_size(sh));
-    if (!shunt_can_discard(sh))
-        fprintf(stderr, "rtvirt-shunt: discard not offered on %s: %s cannot punch holes "
-                "(no write zeroes)\n", nbd_dev, cfg.emulated);
-
-    bool disconnecting = false;
-    for (;;) {
-        struct pollfd pfd;
-
-        if (stop_asked && !disconnecting) {
-            shunt_nbd_dev_disconnect(dev);
-            disconnecting = true;
-        }
-        shunt_nbd_pollfd(srv, &pfd);
-        if ((rc = shunt_run_once(sh, &pfd, 1, 200)) < 0) {
-            fprintf(stderr, "rtvirt-shunt: loop failed: %s\n", strerror(-rc));
-            break;
-        }
-        rc = shunt_nbd_handle(srv, pfd.revents);
-        if (rc <= 0)
-            break;
-    }
-    shunt_nbd_free(srv);
-    shunt_nbd_dev_detach(dev);
-    shunt_free(sh);
-    return rc < 0 ? 1 : 0;
+    return run_dm(emulated, vdev, verbose);
 }

@@ -1,9 +1,9 @@
 /*
  * The shunt's side of xenstore-schema/rtvirt-paths.md as data: dom0's
  * control nodes (section 1) read in one transaction and validated, and the
- * guest's report (section 2) written in one transaction, ack last.  Shared
- * by both control planes (shunt_xs.c for the nbd route, dmctl.c for the dm
- * device) so the protocol's reads and writes exist once.
+ * guest's report (section 2) written in one transaction, ack last, for the
+ * dm control plane (dmctl.c): the protocol's reads and writes in one place,
+ * apart from the switch machine.
  */
 #ifndef RTVIRT_SHUNT_NODES_H
 #define RTVIRT_SHUNT_NODES_H
