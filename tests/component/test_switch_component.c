@@ -12,13 +12,14 @@
  *                      guest kernel's data path through the dm seam; that
  *                      data path is fake_dm_kernel.c: the dm target over
  *                      the SAME image file standing in for the emulated
- *                      disk, and blkfront's PV disk as librtvirt-front on
- *                      the twin's real blkif ring; and the load generator,
- *                      a thread submitting concurrent random writes, reads,
- *                      flushes and discards of 4 KiB-256 KiB to the dm
- *                      device with a model of every block: every read is
- *                      checked, and at the end every block is read back
- *                      through the device and straight from the image file;
+ *                      disk, and blkfront's PV disk (fake_blkfront.c) as
+ *                      librtvirt-front on the twin's real blkif ring; and
+ *                      the load generator (load_gen.c), a thread submitting
+ *                      concurrent random writes, reads, flushes and
+ *                      discards of 4 KiB-256 KiB to the dm device with a
+ *                      model of every block: every read is checked, and at
+ *                      the end every block is read back through the device
+ *                      and straight from the image file;
  *   the test process   the orchestrator: rtv_ctl_request / rtv_ctl_wait.
  *
  * Both are fork()ed after the hub is created and talk only through it.  The
@@ -27,12 +28,8 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <poll.h>
-#include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +53,7 @@
 #include "rtvirt/xs_util.h"
 #include "child_term.h"
 #include "fake_dm_kernel.h"
+#include "load_gen.h"
 #include "qemu_fixture.h"
 #include "schema_perms.h"
 #include "unit.h"
@@ -64,7 +62,7 @@
 #define GUEST      5
 #define VDEV       "hda"
 #define IMG_BYTES  (8u << 20)
-#define BLK        4096u
+#define BLK        LG_BLK
 #define NBLOCKS    (IMG_BYTES / BLK)
 #define EMU_DEVID  768u         /* libxl's PV view of the emulated hda */
 
@@ -255,14 +253,6 @@ static int ctl_path(char *buf, enum rtv_xs_node node)
 
 /* ---- the guest: its kernel's data path, rtvirt-shunt, the load ------------------------ */
 
-/* What the load generator saw. */
-struct lg_result {
-    uint64_t writes, reads, flushes, trims, verified_blocks;
-    uint64_t errors, mismatches, image_mismatches;
-    uint64_t max_latency_us, median_latency_us;
-    char     first_error[200];
-};
-
 struct guest_report {
     struct lg_result         lg;
     struct dmctl_status      ctl;     /* rtvirt-shunt's control plane */
@@ -279,278 +269,6 @@ static int open_guest(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv
     return rc;
 }
 
-/* ---- the load generator: a filesystem's I/O with a model of every block --------------- */
-
-/* Most requests are one block; some span 16 or 64 (64 KiB, 256 KiB), which
- * the PV leg has to split when its ring carries less per request. */
-#define LG_MAX_BLKS 64
-
-struct lg_slot {
-    struct fk_bio bio;
-    bool     busy;
-    int      status;
-    uint32_t block, nblk;          /* blocks block .. block+nblk-1 */
-    uint64_t gen;
-    uint64_t sent_us;
-    uint8_t  buf[LG_MAX_BLKS * BLK];
-};
-
-#define LG_QD 16
-/* A bio the device holds longer than this is a stuck device, not a slow
- * one: every switch's bound is far shorter. */
-#define LG_STALL_MS (MUST_FINISH_WAIT_MS + 30000)
-
-struct lg {
-    struct fake_kernel *k;
-    uint64_t       *expect;     /* generation each block holds; 0 = zeros */
-    uint8_t        *busy;       /* one request per block at a time */
-    uint64_t        next_gen;
-    uint64_t        rng;
-    struct lg_slot  slot[LG_QD];
-    unsigned        inflight;
-    /* completions, from the kernel's thread */
-    pthread_mutex_t mu;
-    pthread_cond_t  cv;
-    unsigned        done[LG_QD], ndone;
-    struct lg_result res;
-    uint32_t        lat[1u << 18];  /* latency samples (us), a ring */
-    uint64_t        nlat;
-};
-
-static uint64_t xorshift(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    return *s = x;
-}
-
-static void fill_block(uint8_t *b, uint32_t block, uint64_t gen)
-{
-    uint64_t s = (uint64_t)block * 0x9E3779B97F4A7C15ull + gen + 1;
-
-    if (gen == 0) {
-        memset(b, 0, BLK);
-        return;
-    }
-    for (unsigned i = 0; i < BLK; i += 8) {
-        uint64_t v = xorshift(&s);
-        memcpy(b + i, &v, 8);
-    }
-    memcpy(b, &block, 4);
-    memcpy(b + 8, &gen, 8);
-}
-
-/* The first failure is the one reported. */
-#define lg_fail(g, ...) \
-    do { \
-        if (!(g)->res.first_error[0]) \
-            rtv_notef((g)->res.first_error, sizeof((g)->res.first_error), __VA_ARGS__); \
-    } while (0)
-
-static struct lg *the_lg;
-
-/* On the kernel's thread: queue the slot for lg_reap. */
-static void lg_bio_done(struct fk_bio *b, int status)
-{
-    struct lg_slot *s = b->priv;
-    struct lg *g = the_lg;
-
-    pthread_mutex_lock(&g->mu);
-    s->status = status;
-    g->done[g->ndone++] = (unsigned)(s - g->slot);
-    pthread_cond_signal(&g->cv);
-    pthread_mutex_unlock(&g->mu);
-}
-
-static void lg_send(struct lg *g, unsigned si, enum fk_op op, uint32_t block, uint32_t nblk)
-{
-    struct lg_slot *s = &g->slot[si];
-
-    s->busy = true;
-    s->block = block;
-    s->nblk = op == FK_FLUSH ? 0 : nblk;
-    s->sent_us = rtv_now_us();
-    if (op == FK_WRITE) {
-        s->gen = ++g->next_gen;
-        for (uint32_t i = 0; i < nblk; i++)
-            fill_block(s->buf + i * BLK, block + i, s->gen);
-    }
-    for (uint32_t i = 0; i < s->nblk; i++)
-        g->busy[block + i] = 1;
-    g->inflight++;
-    s->bio = (struct fk_bio){ .op = op, .sector = (uint64_t)block * (BLK / 512),
-                              .len = s->nblk * BLK, .buf = s->buf, .done = lg_bio_done,
-                              .priv = s };
-    fake_kernel_submit(g->k, &s->bio);
-}
-
-/* Waits for one completion and checks it against the model. */
-static int lg_reap(struct lg *g)
-{
-    uint8_t want[BLK];
-    struct timespec ts;
-    unsigned si;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += LG_STALL_MS / 1000;
-    pthread_mutex_lock(&g->mu);
-    while (g->ndone == 0)
-        if (pthread_cond_timedwait(&g->cv, &g->mu, &ts) == ETIMEDOUT) {
-            pthread_mutex_unlock(&g->mu);
-            lg_fail(g, "the device held %u bios for %u s", g->inflight, LG_STALL_MS / 1000);
-            return -1;
-        }
-    si = g->done[0];
-    memmove(g->done, g->done + 1, --g->ndone * sizeof(g->done[0]));
-    pthread_mutex_unlock(&g->mu);
-
-    struct lg_slot *s = &g->slot[si];
-    uint64_t lat = rtv_now_us() - s->sent_us;
-
-    if (lat > g->res.max_latency_us)
-        g->res.max_latency_us = lat;
-    g->lat[g->nlat++ % (sizeof(g->lat) / sizeof(g->lat[0]))] = (uint32_t)lat;
-    s->busy = false;
-    g->inflight--;
-    for (uint32_t i = 0; i < s->nblk; i++)
-        g->busy[s->block + i] = 0;
-    if (s->status != 0) {
-        g->res.errors++;
-        lg_fail(g, "bio op %u block %u failed: %s", s->bio.op, s->block, strerror(-s->status));
-        return 0;
-    }
-    switch (s->bio.op) {
-    case FK_WRITE:
-        for (uint32_t i = 0; i < s->nblk; i++)
-            g->expect[s->block + i] = s->gen;
-        g->res.writes++;
-        break;
-    case FK_DISCARD:
-        for (uint32_t i = 0; i < s->nblk; i++)
-            g->expect[s->block + i] = 0;
-        g->res.trims++;
-        break;
-    case FK_FLUSH:
-        g->res.flushes++;
-        break;
-    case FK_READ:
-        g->res.reads++;
-        for (uint32_t i = 0; i < s->nblk; i++) {
-            uint32_t b = s->block + i;
-
-            fill_block(want, b, g->expect[b]);
-            if (memcmp(want, s->buf + i * BLK, BLK) != 0) {
-                uint64_t got_gen;
-                memcpy(&got_gen, s->buf + i * BLK + 8, 8);
-                g->res.mismatches++;
-                lg_fail(g, "block %u: read generation %" PRIu64 ", acknowledged %" PRIu64,
-                        b, got_gen, g->expect[b]);
-            }
-        }
-        break;
-    }
-    return 0;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static uint64_t median_u32(uint32_t *v, uint64_t n)
-{
-    if (n == 0)
-        return 0;
-    qsort(v, n, sizeof(*v), cmp_u32);
-    return v[n / 2];
-}
-
-static int lg_free_slot(struct lg *g)
-{
-    for (unsigned i = 0; i < LG_QD; i++)
-        if (!g->slot[i].busy)
-            return (int)i;
-    return -1;
-}
-
-/* Runs random I/O until stop_fd is readable, then reads everything back
- * through the device and straight from the image file. */
-static void lg_run(struct lg *g, int stop_fd)
-{
-    for (;;) {
-        struct pollfd p = { .fd = stop_fd, .events = POLLIN };
-        if (poll(&p, 1, 0) > 0)
-            break;
-        while (g->inflight < LG_QD) {
-            int si = lg_free_slot(g);
-            uint64_t r = xorshift(&g->rng);
-            unsigned pick = (unsigned)(r % 100), size = (unsigned)((r >> 40) % 100);
-            uint32_t nblk = size < 90 ? 1 : size < 97 ? 16 : LG_MAX_BLKS;
-            uint32_t block = (uint32_t)((r >> 8) % (NBLOCKS - nblk + 1));
-            enum fk_op op = pick < 55 ? FK_WRITE : pick < 90 ? FK_READ
-                          : pick < 95 ? FK_DISCARD : FK_FLUSH;
-            bool clash = false;
-
-            for (uint32_t i = 0; op != FK_FLUSH && i < nblk && !clash; i++)
-                clash = g->busy[block + i];
-            if (clash)
-                continue;   /* never two requests on one block at once */
-            lg_send(g, (unsigned)si, op, block, nblk);
-        }
-        if (lg_reap(g) < 0)
-            return;
-    }
-    while (g->inflight > 0)
-        if (lg_reap(g) < 0)
-            return;
-    g->res.median_latency_us = median_u32(g->lat, g->nlat < sizeof(g->lat) / sizeof(g->lat[0])
-                                                  ? g->nlat : sizeof(g->lat) / sizeof(g->lat[0]));
-    /* Every acknowledged write reads back through the device... */
-    for (uint32_t b = 0; b < NBLOCKS;) {
-        while (g->inflight < LG_QD && b < NBLOCKS)
-            lg_send(g, (unsigned)lg_free_slot(g), FK_READ, b++, 1);
-        if (lg_reap(g) < 0)
-            return;
-    }
-    while (g->inflight > 0)
-        if (lg_reap(g) < 0)
-            return;
-    lg_send(g, 0, FK_FLUSH, 0, 0);
-    if (lg_reap(g) < 0)
-        return;
-    g->res.verified_blocks = NBLOCKS;
-    /* ...and is in the image itself, whichever leg wrote it. */
-    int ifd = open(img, O_RDONLY);
-    uint8_t want[BLK], got[BLK];
-    for (uint32_t b = 0; ifd >= 0 && b < NBLOCKS; b++) {
-        fill_block(want, b, g->expect[b]);
-        if (pread(ifd, got, BLK, (off_t)b * BLK) != BLK || memcmp(want, got, BLK) != 0) {
-            g->res.image_mismatches++;
-            lg_fail(g, "image block %u does not hold generation %" PRIu64, b, g->expect[b]);
-        }
-    }
-    if (ifd >= 0)
-        close(ifd);
-}
-
-struct lg_thread_args {
-    struct lg *g;
-    int        stop_fd;
-    atomic_bool finished;
-};
-
-static void *lg_main(void *arg)
-{
-    struct lg_thread_args *a = arg;
-
-    lg_run(a->g, a->stop_fd);
-    atomic_store(&a->finished, true);
-    return NULL;
-}
-
 /*
  * The guest: its kernel (the dm device over the image file and blkfront's
  * disks: fake_dm_kernel.c), rtvirt-shunt's dm control plane on this thread
@@ -564,7 +282,6 @@ static pid_t start_guest(int stop_fd, int report_fd, unsigned suspend_min_ms, ui
 
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        static struct lg g;   /* 4 MiB of buffers: not on the stack */
         struct fake_kernel_config kc = { .hub = hub, .domid = GUEST, .image = img,
                                          .sysfs = sysfs, .suspend_min_ms = suspend_min_ms,
                                          .verbose = verbose };
@@ -572,10 +289,8 @@ static pid_t start_guest(int stop_fd, int report_fd, unsigned suspend_min_ms, ui
                                    .emu_name = "sda", .sectors = IMG_BYTES / 512,
                                    .sysfs = sysfs, .dm = &fake_kernel_dm_ops,
                                    .open_xen = open_guest, .verbose = verbose };
-        struct lg_thread_args la = { .g = &g, .stop_fd = stop_fd };
         struct rtv_err err = { 0, "" };
         struct guest_report rep;
-        pthread_t lt;
 
         memset(&rep, 0, sizeof(rep));
         rtv_front_config_default(&kc.front, 0);
@@ -596,20 +311,17 @@ static pid_t start_guest(int stop_fd, int report_fd, unsigned suspend_min_ms, ui
             fprintf(stderr, "guest: %s\n", err.msg);
             _exit(31);
         }
-        g.k = k;
-        g.rng = seed | 1;
-        g.expect = calloc(NBLOCKS, sizeof(*g.expect));
-        g.busy = calloc(NBLOCKS, 1);
-        pthread_mutex_init(&g.mu, NULL);
-        pthread_cond_init(&g.cv, NULL);
-        the_lg = &g;
-        atomic_init(&la.finished, false);
-        if (!g.expect || !g.busy || pthread_create(&lt, NULL, lg_main, &la) != 0)
+        /* A bio the device holds longer than any switch's bound is a stuck
+         * device, not a slow one. */
+        const struct lg_config lc = { .k = k, .image = img, .nblocks = NBLOCKS, .seed = seed,
+                                      .stall_ms = MUST_FINISH_WAIT_MS + 30000 };
+        struct lg *g = lg_new(&lc);
+        if (g == NULL || lg_start(g, stop_fd) < 0)
             _exit(32);
-        while (!atomic_load(&la.finished) && rep.rc == 0)
+        while (!lg_finished(g) && rep.rc == 0)
             rep.rc = dmctl_run_once(c, 100);
-        pthread_join(lt, NULL);
-        rep.lg = g.res;
+        lg_join(g, &rep.lg);
+        lg_free(g);
         dmctl_get_status(c, &rep.ctl);
         dmctl_free(c);
         fake_kernel_get_stats(k, &rep.kernel);
@@ -620,6 +332,12 @@ static pid_t start_guest(int stop_fd, int report_fd, unsigned suspend_min_ms, ui
     }
     return pid;
 }
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 /* ---- the rig ---------------------------------------------------------------------- */
 
 struct rig {
@@ -866,7 +584,7 @@ START_TEST(thousand_switches_under_load)
         for (unsigned k = 0; k < 3; k++)
             if (strcmp(r.mode, modes[k]) == 0)
                 from = k;
-        to = (from + 1 + (unsigned)(xorshift(&rng) % 2)) % 3;
+        to = (from + 1 + (unsigned)(lg_xorshift(&rng) % 2)) % 3;
         uint64_t s0 = now_ms();
         ck_assert_msg(rtv_ctl_request(r.tool.xs, GUEST, VDEV, modes[to], MUST_FINISH_MS, &id,
                                       &err) == 0, "%s", err.msg);
