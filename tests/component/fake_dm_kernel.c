@@ -14,7 +14,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/falloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,30 +55,6 @@ struct fk_bio *fk_pop(struct fk_bio **head, struct fk_bio **tail)
 
 /* ---- the legs ---------------------------------------------------------------- */
 
-/* The emulated disk: the image file, synchronously (qemu's IDE disk). */
-static int emu_do(struct fake_kernel *k, const struct fk_bio *b)
-{
-    off_t off = (off_t)(b->sector * 512);
-    ssize_t n;
-
-    switch (b->op) {
-    case FK_READ:
-        n = pread(k->emu_fd, b->buf, b->len, off);
-        return n == (ssize_t)b->len ? 0 : n < 0 ? -errno : -EIO;
-    case FK_WRITE:
-        k->wrote_emu = true;
-        n = pwrite(k->emu_fd, b->buf, b->len, off);
-        return n == (ssize_t)b->len ? 0 : n < 0 ? -errno : -EIO;
-    case FK_FLUSH:
-        return fdatasync(k->emu_fd) < 0 ? -errno : 0;
-    case FK_DISCARD:
-        k->wrote_emu = true;
-        return fallocate(k->emu_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, off,
-                         b->len) < 0 ? -errno : 0;
-    }
-    return -EINVAL;
-}
-
 static void bio_end(struct fake_kernel *k, struct fk_bio *b)
 {
     k->inflight--;
@@ -106,7 +81,7 @@ void fk_leg_done(struct fake_kernel *k, struct fk_bio *b, bool pv, int status)
                 fk_log(k, "PV leg failed (error %d): failed over to the emulated leg", status);
             }
             k->st.failovers++;
-            status = emu_do(k, b);
+            status = fk_emu_do(k, b);
         }
     }
     if (status != 0 && b->status == 0)
@@ -146,7 +121,7 @@ static void dispatch(struct fake_kernel *k, struct fk_bio *b)
         k->wrote_pv = true;
     b->legs_left = (unsigned)to_pv + (unsigned)to_emu;
     if (to_emu)
-        fk_leg_done(k, b, false, emu_do(k, b));
+        fk_leg_done(k, b, false, fk_emu_do(k, b));
     if (to_pv)
         fk_pv_submit(k, k->live_pv, b);
 }
@@ -194,8 +169,9 @@ static void suspend_progress(struct fake_kernel *k)
             }
         }
         if (k->wrote_emu || k->st.failed_over) {
-            if (fdatasync(k->emu_fd) < 0)
-                fk_log(k, "postsuspend flush of the emulated leg: %s", strerror(errno));
+            int rc = fk_emu_flush(k);
+            if (rc < 0)
+                fk_log(k, "postsuspend flush of the emulated leg: %s", strerror(-rc));
         }
         k->wrote_emu = k->wrote_pv = false;
     }
@@ -542,6 +518,7 @@ void fake_kernel_free(struct fake_kernel *k)
     fk_kick(k);
     pthread_join(k->th, NULL);
     fk_blkfront_fini(k);
+    fk_emu_fini(k);
     close(k->wake);
     close(k->emu_fd);
     pthread_cond_destroy(&k->cv);

@@ -66,6 +66,8 @@ struct fake_kernel {
     unsigned            flush_gen, flushes_out;
     uint64_t            suspend_start_us;
     bool                wrote_emu, wrote_pv;      /* since the last postsuspend flush */
+    struct fk_cached   *cache_head, *cache_tail;  /* the emulated disk's write cache */
+    unsigned            cache_count;
     pthread_t           in_suspend, in_wait;
     bool                suspend_waiting, wait_waiting, intr_suspend, intr_wait;
     struct fk_bio      *in_head, *in_tail;        /* submitted, not yet seen */
@@ -85,6 +87,11 @@ void fk_push(struct fk_bio **head, struct fk_bio **tail, struct fk_bio *b);
 struct fk_bio *fk_pop(struct fk_bio **head, struct fk_bio **tail);
 /* One leg's part of b ended with status (a PV error may fail over). */
 void fk_leg_done(struct fake_kernel *k, struct fk_bio *b, bool pv, int status);
+
+/* fake_emu_disk.c: the emulated leg, the image file behind a write cache */
+int  fk_emu_do(struct fake_kernel *k, const struct fk_bio *b);
+int  fk_emu_flush(struct fake_kernel *k);
+void fk_emu_fini(struct fake_kernel *k);
 
 /* fake_blkfront.c: the PV disks */
 int  fk_blkfront_init(struct fake_kernel *k, struct rtv_err *err);

@@ -49,6 +49,7 @@ SWITCH_COMP      := $(BUILD)/tests/component/test_switch_component
 SWITCH_COMP_OBJS := $(BUILD)/obj/tests/component/test_switch_component.o $(QEMU_FIXTURE_OBJ) \
                     $(BUILD)/obj/tests/component/fake_dm_kernel.o \
                     $(BUILD)/obj/tests/component/fake_blkfront.o \
+                    $(BUILD)/obj/tests/component/fake_emu_disk.o \
                     $(BUILD)/obj/tests/component/load_gen.o $(BACKD_PROC_OBJ) \
                     $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o) \
                     $(SHUNT_DM_SRCS:%.c=$(BUILD)/obj/%.o)
