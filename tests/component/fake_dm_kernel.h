@@ -17,9 +17,10 @@
  *               "not supported" fails over (the bio is re-issued on the
  *               emulated leg, the status says failed-over, an event is
  *               raised).
- *   legs        the emulated disk is the image file itself ("8:0"); a PV
- *               disk (fake_blkfront.c) is librtvirt-front (domU-frontend/)
- *               on the local hub,
+ *   legs        the emulated disk ("8:0", fake_emu_disk.c) is the image
+ *               file behind a write-back cache that only a flush (or cache
+ *               pressure) writes back; a PV disk (fake_blkfront.c) is
+ *               librtvirt-front (domU-frontend/) on the local hub,
  *               attached as blkfront attaches: when dom0 writes a vbd under
  *               the guest's device/vbd (vbds naming IDE/SCSI disks are left
  *               to the emulated disks, as blkfront does while they are not
