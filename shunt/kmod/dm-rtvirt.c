@@ -148,8 +148,13 @@ static int rtv_end_io(struct dm_target *ti, struct bio *bio, blk_status_t *error
 	if (io->leg != LEG_PV || *error == BLK_STS_OK)
 		return DM_ENDIO_DONE;
 	atomic64_inc(&rt->pv_errors);
-	/* An operation the PV disk does not do (discard, say): not a lost leg. */
-	if (*error == BLK_STS_NOTSUPP)
+	/*
+	 * An operation the PV disk does not do (discard, say), or a REQ_NOWAIT
+	 * bio the disk would have had to wait for (no free request: the
+	 * submitter, io_uring say, retries it where it may block): not a lost
+	 * leg.
+	 */
+	if (*error == BLK_STS_NOTSUPP || *error == BLK_STS_AGAIN)
 		return DM_ENDIO_DONE;
 	if (!test_and_set_bit(RTV_FAILED_OVER, &rt->flags))
 		rt->first_pv_error = blk_status_to_errno(*error);
@@ -191,6 +196,9 @@ static void rtv_retry_work(struct work_struct *work)
 		bio->bi_flags = io->bi_flags;
 		atomic_set(&bio->__bi_remaining, io->remaining);
 		bio->bi_status = BLK_STS_OK;
+		/* This worker may wait for a request; a would-block error now
+		 * would reach the filesystem. */
+		bio->bi_opf &= ~REQ_NOWAIT;
 		bio_set_dev(bio, rt->leg[LEG_EMU]->bdev);
 		if (op_is_write(bio_op(bio)) && bio_sectors(bio))
 			set_bit(LEG_EMU, &rt->dirty);
@@ -400,6 +408,14 @@ static void rtv_io_hints(struct dm_target *ti, struct queue_limits *limits)
 static struct target_type rtv_target_type = {
 	.name = "rtvirt",
 	.version = {1, 0, 0},
+	/*
+	 * map and end_io never sleep, so REQ_NOWAIT bios may come in (dm
+	 * then also needs both legs to take them: blk-mq disks do).  Without
+	 * it the device is not "nowait" and io_uring hands every read and
+	 * write of it to an io-wq worker thread instead of submitting it
+	 * inline, as it does on the raw leg and on dm-linear.
+	 */
+	.features = DM_TARGET_NOWAIT,
 	.module = THIS_MODULE,
 	.ctr = rtv_ctr,
 	.dtr = rtv_dtr,
