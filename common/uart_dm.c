@@ -39,8 +39,12 @@ static uint32_t perform(struct rtv_uart_dm *dm, enum rtv_iov_verdict path,
     if (a->dir == RTV_IOSEQ_WRITE && a->offset == UART_FCR && (v & UART_FCR_ENABLE_FIFO))
         dm->fcr_trigger = v & UART_FCR_TRIGGER_MASK;   /* FCR cannot be read back */
     if (path == RTV_IOV_EMULATE) {
-        if (a->dir == RTV_IOSEQ_READ)
-            return rtv_uart_read(&dm->model, a->offset);
+        if (a->dir == RTV_IOSEQ_READ) {
+            v = rtv_uart_read(&dm->model, a->offset);
+            if ((a->offset == UART_LSR || a->offset == UART_IIR) && dm->model.rx.count == 0)
+                dm->rx_unseen = false;    /* the guest saw it empty: the next load may come */
+            return v;
+        }
         rtv_uart_write(&dm->model, a->offset, v);
         return v;
     }
@@ -123,6 +127,8 @@ static void take_over(struct rtv_uart_dm *dm)
     }
     rtv_uart_rx_error(&dm->model, lsr | dm->stolen_lsr);
     dm->stolen_lsr = 0;
+    dm->rx_unseen = dm->model.rx.count != 0;   /* the first load */
+    dm->rx_emptied = false;
     own = (struct rtv_uart_mode){ .divisor = m.divisor,
                                   .lcr = m.lcr & ~UART_LCR_DLAB,
                                   .ier = dm->own.ier, .mcr = dm->own.mcr,
@@ -188,10 +194,30 @@ void rtv_uart_dm_carry(struct rtv_uart_dm *dm, uint64_t now_us,
     }
 }
 
+/* May the next load of received bytes go into the model?  Only once the
+ * guest saw the last one gone (see rtvirt/uart_dm.h), or past the bound. */
+static bool rx_load_due(struct rtv_uart_dm *dm, uint64_t now_us)
+{
+    if (dm->model.rx.count) {
+        dm->rx_emptied = false;
+        return false;                   /* the guest has not taken the last load */
+    }
+    if (!dm->rx_unseen)
+        return true;
+    if (!dm->rx_emptied) {
+        dm->rx_emptied = true;
+        dm->rx_empty_us = now_us;
+    } else if (now_us - dm->rx_empty_us >= RTV_UART_DM_RX_SEEN_US) {
+        dm->rx_unseen = false;
+    }
+    return !dm->rx_unseen;
+}
+
 /* ioemu's driver: the model's transmit FIFO out to the UART, the UART's
- * received bytes into the model (not while a handback waits for the
- * guest to empty the model), the guest's line settings onto the UART. */
-static void drive(struct rtv_uart_dm *dm, bool pull_rx)
+ * received bytes into the model a load at a time (not while a handback
+ * waits for the guest to empty the model), the guest's line settings onto
+ * the UART. */
+static void drive(struct rtv_uart_dm *dm, uint64_t now_us, bool pull_rx)
 {
     uint8_t lsr = dev_in(dm, UART_LSR), b;
     bool moved = false;
@@ -212,6 +238,7 @@ static void drive(struct rtv_uart_dm *dm, bool pull_rx)
         lsr = dev_in(dm, UART_LSR);
         rtv_uart_rx_error(&dm->model, lsr);
     }
+    pull_rx = pull_rx && (lsr & UART_LSR_DR) && rx_load_due(dm, now_us);
     while (pull_rx && (lsr & UART_LSR_DR) && model_rx_room(dm)) {
         rtv_uart_rx_push(&dm->model, dev_in(dm, UART_RX));
         dm->rx_bytes++;
@@ -219,8 +246,12 @@ static void drive(struct rtv_uart_dm *dm, bool pull_rx)
         lsr = dev_in(dm, UART_LSR);
         rtv_uart_rx_error(&dm->model, lsr);
     }
-    if (!moved)
+    if (moved) {
+        dm->rx_unseen = true;
+        dm->rx_emptied = false;
+    } else {
         rtv_uart_rx_timeout(&dm->model);   /* nothing new came: time the FIFO out */
+    }
     if (!(dm->model.lcr & UART_LCR_DLAB) && (lsr & UART_LSR_TEMT)) {
         uint16_t div = (uint16_t)(dm->model.dll | dm->model.dlm << 8);
 
@@ -244,7 +275,7 @@ void rtv_uart_dm_poll(struct rtv_uart_dm *dm, uint64_t now_us,
 
     memset(done, 0, sizeof(*done));
     if (model_active(dm))
-        drive(dm, !handback);
+        drive(dm, now_us, !handback);
     if (dm->iov.phase == RTV_IOV_STABLE)
         return;
     if (handback) {

@@ -894,10 +894,63 @@ START_TEST(driver_pulls_only_what_the_model_holds)
     rtv_uart_dm_poll(&dm, now, &done);
     ck_assert_uint_eq(dm.model.rx.count, 1);
     ck_assert_uint_eq(uart.rx.count, 1);
-    ck_assert_uint_eq(rtv_uart_read(&dm.model, UART_RX), 'a');
+    ck_assert_uint_eq(guest_in(UART_RX), 'a');
+    ck_assert_uint_eq(guest_in(UART_LSR) & UART_LSR_DR, 0);   /* seen empty */
     rtv_uart_dm_poll(&dm, now, &done);
-    ck_assert_uint_eq(rtv_uart_read(&dm.model, UART_RX), 'b');
+    ck_assert_uint_eq(guest_in(UART_RX), 'b');
     ck_assert_uint_eq(rtv_uart_peek_lsr(&dm.model) & UART_LSR_OE, 0);
+}
+END_TEST
+
+/* The next load of received bytes waits until the guest has seen the
+ * last one gone (LSR or IIR read with the FIFO empty): a guest slower
+ * than the line then ends its receive loop at every load, instead of
+ * finding DR set at every look (see rtvirt/uart_dm.h). */
+START_TEST(driver_loads_again_once_the_guest_saw_the_fifo_empty)
+{
+    struct rtv_iov_out done;
+
+    virtualized(UART_FCR_ENABLE_FIFO, UART_FCR_ENABLE_FIFO, UART_IER_RDI);
+    for (unsigned i = 0; i < RTV_UART_FIFO; i++)
+        rtv_uart_rx_push(&uart, (uint8_t)i);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, RTV_UART_FIFO);
+    for (unsigned i = 0; i < 4; i++)            /* more behind the load */
+        rtv_uart_rx_push(&uart, (uint8_t)(RTV_UART_FIFO + i));
+    for (unsigned i = 0; i < RTV_UART_FIFO; i++) {
+        ck_assert_uint_eq(guest_in(UART_LSR) & UART_LSR_DR, UART_LSR_DR);
+        ck_assert_uint_eq(guest_in(UART_RX), i);
+        rtv_uart_dm_poll(&dm, now, &done);      /* ioemu looks after every access */
+    }
+    ck_assert_uint_eq(dm.model.rx.count, 0);    /* not refilled behind the guest's back */
+    ck_assert_uint_eq(uart.rx.count, 4);
+    ck_assert_uint_eq(guest_in(UART_LSR) & UART_LSR_DR, 0);   /* its loop ends here */
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 4);    /* the next load */
+    ck_assert_uint_eq(uart.rx.count, 0);
+
+    /* An IIR read with nothing left counts the same. */
+    for (unsigned i = 0; i < 4; i++)
+        ck_assert_uint_eq(guest_in(UART_RX), RTV_UART_FIFO + i);
+    rtv_uart_rx_push(&uart, 'i');
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 0);
+    ck_assert_uint_eq(guest_in(UART_IIR) & UART_IIR_NO_INT, UART_IIR_NO_INT);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(guest_in(UART_RX), 'i');
+
+    /* A guest that never looks (RBR only) still gets the next load, once
+     * the FIFO stayed empty for the bound. */
+    rtv_uart_rx_push(&uart, 'j');
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 0);
+    now += RTV_UART_DM_RX_SEEN_US - 1;
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 0);
+    now += 1;
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 1);
+    ck_assert_uint_eq(guest_in(UART_RX), 'j');
 }
 END_TEST
 
@@ -993,6 +1046,232 @@ START_TEST(takeover_holds_until_the_transmitter_is_idle)
 }
 END_TEST
 
+/* ---- Linux's 8250 driver, polled, under a receive backlog ------------ */
+
+/*
+ * What the lab's guest runs on ttyS1 (Linux 6.1's 8250 with irq 0, as in
+ * the 00:19 `ioemu` flight): its poll timer calls the interrupt handler,
+ * which reads IIR and stops at "no interrupt"; otherwise LSR, then its
+ * receive loop (RBR, LSR, while DR, at most 256 bytes), MSR, and, if THRE
+ * and its IER has THRI, up to 16 bytes into THR (THRI cleared in IER when
+ * the tty's buffer is empty, set again by a write).  The host feeds faster
+ * than a trapped guest reads (a backlog: the UART is refilled whenever it
+ * has room), and the guest's writer keeps its 4 KiB tty buffer full.  The
+ * flight's `stty 57600 cs7 parenb -parodd` while virtualized is TCSADRAIN:
+ * the buffer must drain (the writer held off) before set_termios writes
+ * IER, LCR|DLAB, DLL, DLM, LCR, FCR.  One access per tick; the lab's bound
+ * for it was 60 s at ~1.2 ms per trapped access (11516 in 13.4 s in the
+ * flight's trace), about 50000 accesses.
+ */
+#define LX_XMIT      4096u
+#define LX_RX_BOUND  256u
+#define LX_STTY_MAX_ACCESSES 50000u
+
+static struct {
+    uint8_t  ier;
+    unsigned xmit;                       /* bytes in the tty's buffer */
+    bool     writer;                     /* refills it */
+    bool     feeding;                    /* the host sends */
+    size_t   queued, rx_len;
+    uint64_t accesses, rounds, rounds_at_bound, rx_in_rounds;
+    bool     waiting;
+    uint32_t held;
+} lx;
+static size_t lx_host_got;
+
+static void lx_answer(void *ctx, uint64_t cookie, uint32_t value)
+{
+    ck_assert_ptr_eq(ctx, &machine);
+    ck_assert_uint_eq(cookie, 1);
+    ck_assert(lx.waiting);
+    lx.waiting = false;
+    lx.held = value;
+}
+
+static const struct rtv_uart_dm_ops lx_ops = { .trap = trap, .answer = lx_answer };
+
+/* The line: bytes out taken as they come, bytes in whenever there is room. */
+static void lx_tick(void)
+{
+    struct rtv_iov_out done;
+    uint8_t b;
+
+    now += TICK_US;
+    rtv_uart_tx_done(&uart);
+    while (rtv_uart_tx_pop(&uart, &b)) {
+        ck_assert_msg(b == guest_byte(lx_host_got), "host byte %zu: %#x", lx_host_got, b);
+        lx_host_got++;
+        rtv_uart_tx_done(&uart);
+    }
+    if (lx.feeding && uart.rx.count < RTV_UART_FIFO)
+        rtv_uart_rx_push(&uart, host_byte(host_fed++));
+    rtv_uart_dm_poll(&dm, now, &done);
+    finish(&done);
+}
+
+static uint8_t lx_access(unsigned off, int dir, uint8_t v)
+{
+    struct rtv_ioseq_access a = { .offset = (uint16_t)off, .dir = (uint8_t)dir, .size = 1, .value = v };
+    uint32_t r = v;
+
+    lx.accesses++;
+    if (!dm.trapped) {
+        if (dir == RTV_IOSEQ_READ)
+            r = rtv_uart_read(&uart, off);
+        else
+            rtv_uart_write(&uart, off, v);
+    } else {
+        switch (rtv_uart_dm_access(&dm, &a, 1, &r)) {
+        case RTV_UART_DM_ANSWERED:
+            break;
+        case RTV_UART_DM_HELD:
+            lx.waiting = true;
+            for (unsigned i = 0; i < 100000 && lx.waiting; i++)
+                lx_tick();
+            ck_assert(!lx.waiting);
+            r = lx.held;
+            break;
+        case RTV_UART_DM_RETRY:
+            ck_abort_msg("one vCPU cannot fill the log");
+        }
+    }
+    lx_tick();
+    return (uint8_t)r;
+}
+
+static uint8_t lx_in(unsigned off) { return lx_access(off, RTV_IOSEQ_READ, 0); }
+static void lx_out(unsigned off, uint8_t v) { lx_access(off, RTV_IOSEQ_WRITE, v); }
+
+static void lx_writer(void)
+{
+    if (!lx.writer || lx.xmit == LX_XMIT)
+        return;
+    lx.xmit = LX_XMIT;                   /* uart_write, then start_tx */
+    if (!(lx.ier & UART_IER_THRI)) {
+        lx.ier |= UART_IER_THRI;
+        lx_out(UART_IER, lx.ier);
+    }
+}
+
+static void lx_round(void)
+{
+    uint8_t lsr;
+    unsigned n = 0;
+
+    lx_writer();
+    if (lx_in(UART_IIR) & UART_IIR_NO_INT)
+        return;
+    lx.rounds++;
+    lsr = lx_in(UART_LSR);
+    if (lsr & (UART_LSR_DR | UART_LSR_BI)) {
+        do {
+            uint8_t b = lx_in(UART_RX);
+
+            ck_assert_msg(b == host_byte(lx.rx_len), "guest byte %zu: %#x", lx.rx_len, b);
+            lx.rx_len++;
+            if (++n == LX_RX_BOUND)
+                break;
+            lsr = lx_in(UART_LSR);
+        } while (lsr & (UART_LSR_DR | UART_LSR_BI));
+    }
+    lx.rounds_at_bound += n == LX_RX_BOUND;
+    lx.rx_in_rounds += n;
+    lx_in(UART_MSR);
+    if (!(lsr & UART_LSR_THRE) || !(lx.ier & UART_IER_THRI))
+        return;
+    for (unsigned count = 16; lx.xmit && count; count--) {
+        lx_out(UART_TX, guest_byte(lx.queued++));
+        lx.xmit--;
+    }
+    if (lx.xmit == 0) {
+        lx.ier &= (uint8_t)~UART_IER_THRI;   /* __stop_tx */
+        lx_out(UART_IER, lx.ier);
+    }
+}
+
+static void lx_until_stable(void)
+{
+    for (unsigned i = 0; i < 10000 && dm.iov.phase != RTV_IOV_STABLE; i++)
+        lx_round();
+    ck_assert_int_eq(dm.iov.phase, RTV_IOV_STABLE);
+}
+
+START_TEST(linux_polled_8250_sends_and_sets_the_line_under_a_receive_backlog)
+{
+    struct rtv_uart_io io = rtv_uart_model_io(&uart);
+    uint64_t a0;
+
+    memset(&lx, 0, sizeof(lx));
+    lx_host_got = 0;
+    rtv_uart_dm_init(&dm, &io, &lx_ops, &machine,
+                     (struct rtv_uart_dm_own){ .ier = 0, .mcr = UART_MCR_DTR | UART_MCR_RTS,
+                                               .fcr = UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_10 },
+                     UART_FCR_R_TRIG_11);
+    /* Its startup and set_termios for 115200 8N1, direct. */
+    lx_out(UART_LCR, UART_LCR_WLEN8 | UART_LCR_DLAB);
+    lx_out(UART_DLL, 1);
+    lx_out(UART_DLM, 0);
+    lx_out(UART_LCR, UART_LCR_WLEN8);
+    lx_out(UART_FCR, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_10);
+    lx_out(UART_MCR, UART_MCR_DTR | UART_MCR_RTS | UART_MCR_OUT2);
+    lx.ier = UART_IER_RLSI | UART_IER_RDI;
+    lx_out(UART_IER, lx.ier);
+    lx.writer = lx.feeding = true;
+
+    ask("virtualize");
+    lx_until_stable();
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_VIRTUALIZED);
+
+    /* Virtualized, with bytes always waiting: both ways move. */
+    lx.rounds = lx.rounds_at_bound = lx.rx_in_rounds = 0;
+    a0 = lx.accesses;
+    size_t rx0 = lx.rx_len, tx0 = lx_host_got;
+
+    while (lx.accesses - a0 < 20000)
+        lx_round();
+    if (getenv("RTV_UART_DM_STATS"))
+        fprintf(stderr, "linux polled: %llu rounds (%llu at the 256 bound), %zu in, %zu out "
+                "in %llu accesses\n", (unsigned long long)lx.rounds,
+                (unsigned long long)lx.rounds_at_bound, lx.rx_len - rx0, lx_host_got - tx0,
+                (unsigned long long)(lx.accesses - a0));
+    ck_assert_uint_eq(lx.rounds_at_bound, 0);
+    ck_assert_uint_le(lx.rx_in_rounds, lx.rounds * RTV_UART_FIFO);
+    ck_assert_uint_ge((lx_host_got - tx0) * 2, lx.rx_len - rx0);   /* out keeps up with in */
+    ck_assert_uint_gt(lx.rx_len - rx0, 0);
+
+    /* stty 57600 cs7 parenb -parodd: drain (bounded), then set_termios. */
+    lx.writer = false;
+    a0 = lx.accesses;
+    while (lx.xmit || !(lx_in(UART_LSR) & UART_LSR_TEMT)) {
+        ck_assert_msg(lx.accesses - a0 < LX_STTY_MAX_ACCESSES,
+                      "stty still draining after %u accesses: %u bytes left",
+                      LX_STTY_MAX_ACCESSES, lx.xmit);
+        lx_round();
+    }
+    lx_out(UART_IER, lx.ier);
+    lx_out(UART_LCR, UART_LCR_WLEN7 | UART_LCR_PARITY | UART_LCR_EPAR | UART_LCR_DLAB);
+    lx_out(UART_DLL, 2);
+    lx_out(UART_DLM, 0);
+    lx_out(UART_LCR, UART_LCR_WLEN7 | UART_LCR_PARITY | UART_LCR_EPAR);
+    lx_out(UART_FCR, UART_FCR_ENABLE_FIFO);
+    lx_out(UART_FCR, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_10);
+    lx.writer = true;
+    for (unsigned i = 0; i < 20; i++)
+        lx_round();
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, 2);    /* on the line while virtualized */
+    ck_assert_uint_eq(uart.lcr, 0x1a);
+
+    ask("devirtualize");
+    lx_until_stable();
+    ck_assert_int_eq(dm.iov.mode, RTV_IOV_DIRECT);
+    ck_assert_uint_eq(dm.iov.resets, 0);
+    ck_assert_uint_eq(uart.dll | uart.dlm << 8, 2);
+    ck_assert_uint_eq(uart.lcr, 0x1a);
+    ck_assert_uint_eq(uart.fcr, UART_FCR_ENABLE_FIFO | UART_FCR_R_TRIG_10);
+    ck_assert_uint_eq(uart.rx_overruns + dm.model.rx_overruns, 0);
+}
+END_TEST
+
 static Suite *uart_dm_suite(void)
 {
     Suite *su = suite_create("uart_dm");
@@ -1013,10 +1292,12 @@ static Suite *uart_dm_suite(void)
     tcase_add_test(tc, driver_fills_the_fifo_and_no_more);
     tcase_add_test(tc, driver_without_fifo_writes_one_byte_per_thre);
     tcase_add_test(tc, driver_pulls_only_what_the_model_holds);
+    tcase_add_test(tc, driver_loads_again_once_the_guest_saw_the_fifo_empty);
     tcase_add_test(tc, driver_times_the_fifo_out_when_nothing_came);
     tcase_add_test(tc, driver_changes_line_settings_only_between_bytes);
     tcase_add_test(tc, takeover_holds_until_the_transmitter_is_idle);
     tcase_add_test(tc, irq_is_the_model_s_only_while_virtualized);
+    tcase_add_test(tc, linux_polled_8250_sends_and_sets_the_line_under_a_receive_backlog);
     suite_add_tcase(su, tc);
     return su;
 }

@@ -22,7 +22,21 @@
  * guest (ioemu stops pulling from the UART, whose FIFO keeps what comes
  * in: READY) and its transmit FIFO by ioemu (DRAINED, with the UART's
  * transmitter idle); before a takeover the UART's transmitter goes idle.
- * A "reset" (a bound passed) clears the UART's FIFOs.  While a takeover
+ * A "reset" (a bound passed) clears the UART's FIFOs.
+ *
+ * Received bytes reach the model one FIFO load at a time: the next load
+ * only once the guest has seen the model's receive FIFO empty (an LSR or
+ * IIR read with nothing left to read), or it stayed empty for
+ * RTV_UART_DM_RX_SEEN_US.  A guest whose trapped accesses are slower than
+ * the line (nested Xen: ~1 ms each) would otherwise find DR set at every
+ * LSR read, and Linux's 8250 handler, which takes up to 256 received
+ * bytes before it looks at THRE, would send 16 bytes per 256 received:
+ * the 00:19 lab flight's "virtualized 0 lines/s" and its stty stuck
+ * draining the tty.  What the model does not take waits in the UART (and
+ * behind it, on the line's flow control), as it does for a slow guest on
+ * the real device.
+ *
+ * While a takeover
  * waits, ioemu reads the UART's LSR to see the transmitter go idle, which
  * clears its latched line errors: they reach the guest through the model
  * once it takes over (late, not lost).
@@ -37,6 +51,10 @@
 #include "rtvirt/uart16550.h"
 
 #define RTV_UART_DM_LOG 16   /* held accesses; each holds a vCPU */
+/* A load of received bytes the guest was not seen to finish (it reads
+ * RBR but neither LSR nor IIR after it) no longer holds the next back
+ * once the model's receive FIFO stayed empty this long. */
+#define RTV_UART_DM_RX_SEEN_US 10000u
 
 struct rtv_uart_dm_ops {
     /* TRAP (on) / UNTRAP (off): the ioreq server takes the ports and the
@@ -63,6 +81,9 @@ struct rtv_uart_dm {
     uint16_t                      line_divisor;  /* line settings on the UART */
     uint8_t                       line_lcr;
     uint8_t                       stolen_lsr;    /* line errors read while a takeover waits */
+    bool                          rx_unseen;     /* a receive load the guest was not seen to finish */
+    bool                          rx_emptied;    /* ... and the model's receive FIFO found empty */
+    uint64_t                      rx_empty_us;   /* since then */
     bool                          trapped;
     uint64_t                      tx_bytes, rx_bytes;  /* moved by ioemu's driver */
 };
