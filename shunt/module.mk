@@ -47,7 +47,8 @@ $(KMOD): $(KMOD_SRCS)
 # folder onto the guest's tools disk); not into /lib/modules, which belongs
 # to the kernel's packages: a machine that keeps the module across kernels
 # installs it with DKMS (install-dkms).
-KMOD_INSTDIR := $(PREFIX)/lib/rtvirt/modules/$(KMOD_KVER)
+KMOD_MODDIR  := $(PREFIX)/lib/rtvirt/modules
+KMOD_INSTDIR := $(KMOD_MODDIR)/$(KMOD_KVER)
 install-kmod: $(KMOD)
 	install -D -m 0644 $(KMOD) $(DESTDIR)$(KMOD_INSTDIR)/dm-rtvirt.ko
 
@@ -95,3 +96,30 @@ $(eval $(call rtv_program,rtvirt-netshunt,$(NETSHUNT_SRCS),xen))
 # librtvirt.
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-netcheck
 $(eval $(call rtv_program,rtvirt-netcheck,shunt/netcheck.c))
+
+# ---- the root filesystem on the shunt (shunt/initramfs-tools) --------------
+# The shell functions rtvirt-root (the dm device from rtvirt.disk= on the
+# kernel command line) go to $(PREFIX)/share/rtvirt/; the lab's guest /init
+# sources them from there (its tools disk), a Debian guest's initramfs gets
+# them from the hook.  The hook and the local-top script go where
+# mkinitramfs reads them: /usr/share/initramfs-tools for a package
+# (PREFIX=/usr), else /etc/initramfs-tools, the local administrator's place
+# (mkinitramfs reads no /usr/local).  rtvirt-shunt@VDEV.service runs the
+# control plane that picks the device up once the real root runs.
+RTVIRT_DATADIR := $(PREFIX)/share/rtvirt
+INITRAMFS_DIR  ?= $(if $(filter /usr,$(PREFIX)),/usr/share/initramfs-tools,/etc/initramfs-tools)
+INITRAMFS_SCRIPTS := shunt/initramfs-tools/rtvirt-root shunt/initramfs-tools/hooks/rtvirt \
+                     shunt/initramfs-tools/scripts/local-top/rtvirt
+INSTALL_UNITS += shunt/rtvirt-shunt@.service.in
+CHECK_SCRIPTS += shunt/initramfs-tools/check-initramfs.sh
+
+.PHONY: install-initramfs
+install: install-initramfs
+install-initramfs:
+	install -D -m 0644 shunt/initramfs-tools/rtvirt-root $(DESTDIR)$(RTVIRT_DATADIR)/rtvirt-root
+	install -d $(DESTDIR)$(INITRAMFS_DIR)/hooks $(DESTDIR)$(INITRAMFS_DIR)/scripts/local-top
+	sed -e 's|@DATADIR@|$(RTVIRT_DATADIR)|g' -e 's|@KMODDIR@|$(KMOD_MODDIR)|g' \
+	    shunt/initramfs-tools/hooks/rtvirt > $(DESTDIR)$(INITRAMFS_DIR)/hooks/rtvirt
+	chmod 0755 $(DESTDIR)$(INITRAMFS_DIR)/hooks/rtvirt
+	install -m 0755 shunt/initramfs-tools/scripts/local-top/rtvirt \
+	    $(DESTDIR)$(INITRAMFS_DIR)/scripts/local-top/rtvirt

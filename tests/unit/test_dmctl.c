@@ -10,7 +10,8 @@
  * quiescing -> load -> suspend -> flushed -> dm-synced-id -> resume -> ack),
  * each bound rolls back to the old table with the reason, dom0's rollback,
  * failover reported and not undone on the shunt's own, a device picked up
- * where a killed shunt left it.
+ * where a killed shunt left it, and one an initramfs made (root on the
+ * shunt).
  */
 #include <errno.h>
 #include <pthread.h>
@@ -738,6 +739,37 @@ START_TEST(device_over_another_disk_is_not_taken)
 }
 END_TEST
 
+/* Root on the shunt (shunt/initramfs-tools): the initramfs made the device,
+ * emulated, over the emulated disk; this shunt has no state of its own and
+ * dom0 has written no switch yet.  It is picked up as after a restart,
+ * untouched, and switches on from there. */
+START_TEST(adopts_the_device_an_initramfs_made)
+{
+    struct dmctl_status st;
+
+    fk.exists = true;
+    fk.live = (struct rtv_dm_table){ .mode = RTV_MODE_EMULATED, .emu = "8:0",
+                                     .sectors = SECTORS };
+    fk.st = (struct rtv_dm_status){ .in_force = RTV_MODE_EMULATED };
+    start_shunt();
+    ck_assert_str_eq(fk.ops, "");        /* nothing created, loaded or resumed */
+    dmctl_get_status(ctl, &st);
+    ck_assert(st.picked_up);
+    ck_assert_int_eq(st.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_EMULATED_DEV), "sda");
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    full_switch("emulated", "1", "pv", "enlightened");
+    full_switch("pv", "2", "selective", "selective");
+    full_switch("selective", "3", "emulated", "emulating");
+    ck_assert_str_eq(fk.ops, "load suspend resume load suspend resume load suspend resume");
+    ck_assert_uint_eq(fk.creates, 0);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.pv, "");
+}
+END_TEST
+
 START_TEST(failed_over_at_start_is_reported)
 {
     fk.exists = true;
@@ -814,6 +846,7 @@ static Suite *dmctl_suite(void)
     TCase *t2 = tcase_create("start");
     tcase_add_checked_fixture(t2, setup_env, teardown);
     tcase_add_test(t2, device_over_another_disk_is_not_taken);
+    tcase_add_test(t2, adopts_the_device_an_initramfs_made);
     tcase_add_test(t2, failed_over_at_start_is_reported);
     suite_add_tcase(s, t2);
     return s;
