@@ -217,6 +217,11 @@ class JobRun:
         kmods = os.path.join(inst, "usr", "local", "lib", "rtvirt", "modules")
         if os.path.isdir(kmods):
             shutil.copytree(kmods, os.path.join(tree, "modules"))
+        # shell functions the guest's /init sources (shunt/initramfs-tools/
+        # rtvirt-root: the root filesystem on the shunt): /opt/lab/share/rtvirt/
+        shared = os.path.join(inst, "usr", "local", "share", "rtvirt")
+        if os.path.isdir(shared):
+            shutil.copytree(shared, os.path.join(tree, "share", "rtvirt"))
         elfs = [p for p in progs if open(p, "rb").read(4) == b"\x7fELF"]
         with open(log, "a") as lf:
             lf.write("# installed programs: %s\n" % (" ".join(os.path.basename(p) for p in progs) or "none"))
