@@ -184,10 +184,21 @@ static void progress(const struct planner *p, unsigned int phase, uint64_t done)
  * Software prefetch, AHEAD slots ahead in the sequential loops: the loads
  * they lead to (a frame's index word, its slot's class) land at random
  * places of arrays far bigger than any cache.
+ *
+ * The helpers must be inlined before GCC's IPA passes see them: a function
+ * whose only effect is __builtin_prefetch is "pure" to GCC 12
+ * (-fdump-tree-local-pure-const1: "found to be looping pure"), so a call
+ * to it, returning nothing, is dead code and was deleted: until 2026-12-07
+ * the chains and cycles ran with no prefetch of their own at all (4 prefetch
+ * instructions in the object, all in count_frames() and classify; 20 with
+ * the attribute).  Measured at 1 TiB: the chains' CPU time went from
+ * 6.8-7.7 s to 4.3-4.9 s, the same plan.  (Spelt __always_inline__: Xen's
+ * compiler.h makes always_inline a macro.)
  */
+#define PREFETCH_HELPER static inline __attribute__((__always_inline__)) void
 #define AHEAD 16
 
-static void prefetch_slot(const struct planner *p, uint64_t slot)
+PREFETCH_HELPER prefetch_slot(const struct planner *p, uint64_t slot)
 {
     __builtin_prefetch(&p->klass[slot]);
     if ( p->s )
@@ -196,7 +207,7 @@ static void prefetch_slot(const struct planner *p, uint64_t slot)
         __builtin_prefetch(&p->r->p2m[slot]);
 }
 
-static void prefetch_index(const struct planner *p, uint64_t gfn)
+PREFETCH_HELPER prefetch_index(const struct planner *p, uint64_t gfn)
 {
     uint64_t off = gfn - p->r->gfn_start;
 
