@@ -126,7 +126,6 @@ static int parse(int argc, char **argv, struct dom_opts *o)
         : "--range, --paused, --concurrent, --batch, --window, --bookkeeping, --json, "
           "--progress-lines, --help";
     int i, have_dom = 0, modes = 0;
-    uint64_t v;
 
     for ( i = 1; i < argc; i++ )
     {
@@ -192,15 +191,8 @@ static int parse(int argc, char **argv, struct dom_opts *o)
             return p2m_bad_option(o->cmd, a, allowed);
         else if ( !have_dom )
         {
-            if ( p2m_arg_u64(o->cmd, "<domid>", a, &v) )
+            if ( p2m_arg_domid(o->cmd, a, &o->domid) )
                 return P2M_EXIT_USAGE;
-            if ( v >= 0x7ff0 )
-            {
-                fprintf(stderr, "rtvirt-p2m %s: <domid>: '%s' is out of range (allowed: 0 to "
-                        "32751, a real domain's id as `xl list` shows it)\n", o->cmd, a);
-                return P2M_EXIT_USAGE;
-            }
-            o->domid = (uint16_t)v;
             have_dom = 1;
         }
         else

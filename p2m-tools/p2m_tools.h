@@ -15,6 +15,7 @@
 int cmd_simulate(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_identity(int argc, char **argv);
+int cmd_check_m2p(int argc, char **argv);
 
 /* Parse helpers: 0 on success, else they print the error and return -1. */
 int p2m_arg_u64(const char *cmd, const char *arg, const char *val, uint64_t *out);
@@ -22,6 +23,8 @@ int p2m_arg_size(const char *cmd, const char *arg, const char *val, uint64_t *by
 int p2m_arg_fraction(const char *cmd, const char *arg, const char *val, double *out);
 int p2m_arg_range(const char *cmd, const char *arg, const char *val,
                   uint64_t *first, uint64_t *last);
+/* A domain id as `xl list` shows it (below DOMID_FIRST_RESERVED). */
+int p2m_arg_domid(const char *cmd, const char *val, uint16_t *domid);
 int p2m_arg_bookkeeping(const char *cmd, const char *arg, const char *val, int *out);
 /* Unknown or valueless option: prints and returns P2M_EXIT_USAGE. */
 int p2m_bad_option(const char *cmd, const char *opt, const char *allowed);

@@ -23,6 +23,8 @@ static const struct command {
     { "query",    cmd_query,    "query <domain> [--json]: classify every RAM page" },
     { "identity", cmd_identity, "identity <domain> [--range a-b] [--paused|--concurrent] "
                                 "[--bookkeeping backmap|refcount|search] [--json]: rebuild to gfn == mfn" },
+    { "check-m2p", cmd_check_m2p, "check-m2p <domain> [--range a-b] [--json]: is gfn == mfn, "
+                                  "read from Xen's M2P, not through the identity op" },
     { "simulate", cmd_simulate, "simulate --pages N|--memory SIZE [--identity-fraction F] [--seed S] "
                                 "[--json] ...: run the planner on a synthetic P2M" },
 };
@@ -53,7 +55,7 @@ int main(int argc, char **argv)
     for ( i = 0; i < sizeof(commands) / sizeof(commands[0]); i++ )
         if ( !strcmp(argv[1], commands[i].name) )
             return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "rtvirt-p2m: unknown command '%s' (allowed: query, identity, simulate)\n",
+    fprintf(stderr, "rtvirt-p2m: unknown command '%s' (allowed: query, identity, check-m2p, simulate)\n",
             argv[1]);
     return P2M_EXIT_USAGE;
 }
@@ -167,6 +169,22 @@ int p2m_arg_range(const char *cmd, const char *arg, const char *val,
             "inclusive, FIRST <= LAST, decimal or 0x hex, e.g. 0x100-0x1ff)\n",
             cmd, arg, val ? val : "");
     return -1;
+}
+
+int p2m_arg_domid(const char *cmd, const char *val, uint16_t *domid)
+{
+    uint64_t v;
+
+    if ( p2m_arg_u64(cmd, "<domid>", val, &v) )
+        return -1;
+    if ( v >= 0x7ff0 )
+    {
+        fprintf(stderr, "rtvirt-p2m %s: <domid>: '%s' is out of range (allowed: 0 to "
+                "32751, a real domain's id as `xl list` shows it)\n", cmd, val);
+        return -1;
+    }
+    *domid = (uint16_t)v;
+    return 0;
 }
 
 int p2m_arg_bookkeeping(const char *cmd, const char *arg, const char *val, int *out)
