@@ -43,9 +43,17 @@ struct rtv_coordinator {
     struct rtv_log_sink                 log;
     uint64_t                            last_resync_ms;
     char                                cause[160];   /* "": none */
+    bool                                dm_sync_at_request;
 };
 
 #define logf_(co, ...) rtv_logf(&(co)->log, "rtvirt-coord", __VA_ARGS__)
+
+void rtv_coordinator_set_dm_sync_at_request(struct rtv_coordinator *co, bool on)
+{
+    co->dm_sync_at_request = on;
+    for (unsigned i = 0; i < co->ndevs; i++)
+        co->devs[i].m.dm_sync_at_request = on;
+}
 
 void rtv_coordinator_set_log(struct rtv_coordinator *co,
                              void (*log)(void *ctx, const char *msg), void *ctx)
@@ -228,8 +236,8 @@ static void dm_sync_finish(struct rtv_coordinator *co, struct dev *d, uint32_t i
         logf_(co, "domain %u %s: cannot write dm-synced-id: %s (the switch will "
               "time out and roll back)", (unsigned)dom, vdev, strerror(-rc));
     else if (s.have_us)
-        logf_(co, "domain %u %s: device model synced for switch %u in %llu us",
-              (unsigned)dom, vdev, id, (unsigned long long)us);
+        logf_(co, "domain %u %s: device model synced for switch %u in %llu us%s%s",
+              (unsigned)dom, vdev, id, (unsigned long long)us, msg[0] ? ": " : "", msg);
     else
         logf_(co, "domain %u %s: switch %u: no device model to sync (--no-qmp)",
               (unsigned)dom, vdev, id);
@@ -307,8 +315,6 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
         co->ops->tear_down(co->ctx, dom, vdev);
     if ((out->actions & RTV_CACT_KEEP) && co->ops->keep != NULL)
         co->ops->keep(co->ctx, dom, vdev);
-    if (out->actions & RTV_CACT_DM_SYNC)
-        dm_sync(co, dom, vdev, now);
     if (out->actions & RTV_CACT_BRING_UP) {
         struct rtv_err err = {0};
         char *image = read_node(co, RTV_R_ARG, dom, vdev);
@@ -328,6 +334,11 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
                 step(co, again, &ev);
         }
     }
+    /* After the bring-up (a request to a PV mode asks for both): a sync
+     * that fails at once then rolls back a backend that was started, not
+     * one that is about to be. */
+    if (out->actions & RTV_CACT_DM_SYNC)
+        dm_sync(co, dom, vdev, now);
 }
 
 static void step(struct rtv_coordinator *co, struct dev *d,
@@ -480,6 +491,7 @@ static void add_dev(struct rtv_coordinator *co, rtv_domid_t dom,
     free_nodes(v, 6);
     if (rc < 0)
         return;   /* not managed (yet): manage writes state last */
+    d->m.dm_sync_at_request = co->dm_sync_at_request;
     co->ndevs++;
     logf_(co, "domain %u %s: coordinating (state %s)", (unsigned)dom, vdev,
           rtv_mode_name(d->m.mode));

@@ -7,11 +7,14 @@
  *   STABLE --request--> [BACKEND_UP] --ready--> SHUNT --shunt acks T-->
  *          [BACKEND_DOWN (T = emulated)] --closed--> STABLE(T), result ok
  *
- * Inside SHUNT, the shunt reports `flushed` (drained, old path flushed,
- * requests held): the machine asks once per switch for the device-model
- * sync (RTV_CACT_DM_SYNC); the shunt flips on dm-synced-id, or the sync's
+ * Inside SHUNT, the shunt reports `flushed` (drained, requests held): the
+ * machine asks once per switch for the device-model sync
+ * (RTV_CACT_DM_SYNC); the shunt flips on dm-synced-id, or the sync's
  * failure rolls the switch back.  A switch to emulated asks for it as it
- * enters SHUNT (see on_request), so the sync overlaps the shunt's drain.
+ * enters SHUNT (see on_request), so the sync overlaps the shunt's drain;
+ * with dm_sync_at_request every switch asks for it with the request (to a
+ * PV mode: while the backend comes up), and a failure in BACKEND_UP rolls
+ * back as the bring-up's would.
  *
  * and from any waiting phase, on a bound passing or a failure:
  *
@@ -242,6 +245,15 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
         note(out, "already in mode %s", rtv_mode_name(target));
         return;
     }
+    /* Back to qemu: nothing reaches its drive while the guest is off the
+     * emulated path, so checking it holds nothing stale needs no drained
+     * guest.  Asked for now, it runs while the shunt drains the PV path
+     * (or, with dm_sync_at_request, while the PV backend comes up), instead
+     * of after a `flushed` round trip; the shunt finds dm-synced-id there. */
+    if (target == RTV_MODE_EMULATED || c->dm_sync_at_request) {
+        c->dm_sync_id = c->switch_id;
+        out->actions |= RTV_CACT_DM_SYNC;
+    }
     if (rtv_mode_needs_pv(target) && !c->backend_up) {
         c->backend_ours = true;
         out->actions |= RTV_CACT_BRING_UP;
@@ -250,15 +262,6 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
     }
     arm(c, ev->now_ms, RTV_COORD_SHUNT);
     publish_state(c, out);
-    if (target == RTV_MODE_EMULATED) {
-        /* Back to qemu: nothing reaches its drive while the guest is off
-         * the emulated path, so checking it holds nothing stale needs no
-         * drained guest.  Asked for now, after the state is out, it runs
-         * while the shunt drains and flushes the PV path, instead of after
-         * a `flushed` round trip; the shunt finds dm-synced-id there. */
-        c->dm_sync_id = c->switch_id;
-        out->actions |= RTV_CACT_DM_SYNC;
-    }
 }
 
 /* Parses a guest-written number; a bad one is ignored (with a note). */
@@ -494,7 +497,7 @@ void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
     case RTV_CEV_DM_SYNC_FAILED:
         snprintf(why, sizeof(why), "%s: %s", c->cls->gate_failed,
                  reason(shown, sizeof(shown), ev->msg));
-        if (c->phase == RTV_COORD_SHUNT)
+        if (c->phase == RTV_COORD_SHUNT || c->phase == RTV_COORD_BACKEND_UP)
             begin_rollback(c, ev->now_ms, out, why);
         else
             note(out, "%s (no switch of ours waits for it)", why);

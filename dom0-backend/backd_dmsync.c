@@ -22,6 +22,7 @@ struct job {
     char                       sock[256];
     char                       image[256];
     unsigned                   timeout_ms;
+    bool                       flush;  /* sync (check + flush), or check only */
     bool                       done;   /* under ds->lock */
     struct backd_dmsync_result r;
 };
@@ -47,12 +48,18 @@ static void *run(void *arg)
 
     rc = rtv_qmp_connect(j->sock, j->timeout_ms, &q, &err);
     if (rc == 0) {
-        rc = rtv_qmp_drive_sync(q, j->image, &d, &err);
+        rc = j->flush ? rtv_qmp_drive_sync(q, j->image, &d, &err)
+                      : rtv_qmp_drive_check(q, j->image, &d, &err);
         rtv_qmp_close(q);
     }
     j->r.rc = rc;
     j->r.took_us = rtv_now_us() - t0;
-    snprintf(j->r.msg, sizeof(j->r.msg), "%s", rc < 0 ? err.msg : "");
+    if (rc < 0)
+        snprintf(j->r.msg, sizeof(j->r.msg), "%s", err.msg);
+    else   /* what was found, for the log */
+        snprintf(j->r.msg, sizeof(j->r.msg), "%s drive %s, %s, cache %s",
+                 j->flush ? "flushed" : "checked", d.device, d.format,
+                 d.cache[0] ? d.cache : "?");
     pthread_mutex_lock(&ds->lock);
     j->done = true;   /* j is the loop's from here (it joins before freeing) */
     pthread_mutex_unlock(&ds->lock);
@@ -92,7 +99,7 @@ unsigned backd_dmsync_running(const struct backd_dmsync *ds)
 
 int backd_dmsync_start(struct backd_dmsync *ds, const char *sock, rtv_domid_t dom,
                        const char *vdev, const char *image, uint32_t switch_id,
-                       unsigned timeout_ms, struct rtv_err *err)
+                       unsigned timeout_ms, bool flush, struct rtv_err *err)
 {
     struct job *j = calloc(1, sizeof(*j));
     int rc;
@@ -101,6 +108,7 @@ int backd_dmsync_start(struct backd_dmsync *ds, const char *sock, rtv_domid_t do
         return rtv_err_set(err, ENOMEM, "out of memory");
     j->ds = ds;
     j->timeout_ms = timeout_ms;
+    j->flush = flush;
     snprintf(j->sock, sizeof(j->sock), "%s", sock);
     snprintf(j->image, sizeof(j->image), "%s", image);
     j->r.dom = dom;

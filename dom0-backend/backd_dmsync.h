@@ -10,6 +10,7 @@
 #ifndef RTVIRT_BACKD_DMSYNC_H
 #define RTVIRT_BACKD_DMSYNC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rtvirt/err.h"
@@ -23,7 +24,7 @@ struct backd_dmsync_result {
     uint32_t    switch_id;
     int         rc;          /* 0 or -errno (msg says why) */
     uint64_t    took_us;     /* from the connect to the answer */
-    char        msg[sizeof(((struct rtv_err *)0)->msg)];
+    char        msg[sizeof(((struct rtv_err *)0)->msg)];   /* why; or what was found */
 };
 
 struct backd_dmsync *backd_dmsync_new(struct rtv_err *err);
@@ -33,11 +34,13 @@ void backd_dmsync_free(struct backd_dmsync *ds);
 /* Readable when a sync finished: call backd_dmsync_reap(). */
 int backd_dmsync_fd(const struct backd_dmsync *ds);
 
-/* Starts syncing qemu's drive of image over the monitor socket sock, for
- * switch switch_id of dom's vdev.  -errno if no thread could be started. */
+/* Starts checking qemu's drive of image over the monitor socket sock
+ * (rtv_qmp_drive_check), or with flush also flushing it
+ * (rtv_qmp_drive_sync), for switch switch_id of dom's vdev.  -errno if no
+ * thread could be started. */
 int backd_dmsync_start(struct backd_dmsync *ds, const char *sock, rtv_domid_t dom,
                        const char *vdev, const char *image, uint32_t switch_id,
-                       unsigned timeout_ms, struct rtv_err *err);
+                       unsigned timeout_ms, bool flush, struct rtv_err *err);
 
 /* Hands every finished sync to done(), in the caller's thread. */
 void backd_dmsync_reap(struct backd_dmsync *ds,

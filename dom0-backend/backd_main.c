@@ -3,7 +3,7 @@
  * side of the live switch protocol (backd_switch.h), in one event loop.
  *
  *   rtvirt-backd [-v] [--no-switch] [--twin-base VDEV] [--no-qmp | --qmp-dir DIR]
- *                [--qmp-timeout MS]
+ *                [--qmp-timeout MS] [--qmp-flush-at-flip]
  *                [--no-persistent]
  *                [--no-discard] [--no-barrier] [--max-queues N]
  *                [--max-ring-page-order N] [--max-indirect-segments N]
@@ -71,8 +71,10 @@ static int usage(void)
                     "  --twin-base VDEV  PV twins of switched disks are the %u whole xvd disks\n"
                     "                  from VDEV on (default %s; an extended one: xvdq..)\n"
                     "  --qmp-dir DIR   qemu monitor sockets DIR/qmp-libxl-<domid> (default %s):\n"
-                    "                  qemu's drive is synced before every flip; no socket:\n"
-                    "                  the switch is rolled back\n"
+                    "                  qemu's drive is checked (raw) at every switch request;\n"
+                    "                  no socket: the switch is rolled back\n"
+                    "  --qmp-flush-at-flip  also flush qemu's drive, once the guest drained,\n"
+                    "                  before every flip (inside the blackout)\n"
                     "  --qmp-timeout MS  bound on each exchange with qemu's monitor (default\n"
                     "                  %u, 100..600000); past it the switch is rolled back\n"
                     "  --no-qmp        no device model in dom0 to sync (stub domains): flip\n"
@@ -273,6 +275,7 @@ int main(int argc, char **argv)
     bool with_switch = true;
     const char *qmp_dir = BACKD_SWITCH_QMP_DIR;
     unsigned qmp_timeout_ms = BACKD_SWITCH_QMP_TIMEOUT_MS;
+    bool qmp_flush = false;
     const char *twin_vdev = BACKD_SWITCH_TWIN_BASE;
     unsigned twin_base;
     bool orphans = false;
@@ -310,6 +313,8 @@ int main(int argc, char **argv)
             with_switch = false;
         else if (strcmp(a, "--no-qmp") == 0)
             qmp_dir = NULL;
+        else if (strcmp(a, "--qmp-flush-at-flip") == 0)
+            qmp_flush = true;
         else if (strcmp(a, "--qmp-dir") == 0) {
             if (++i >= argc)
                 return usage();
@@ -392,6 +397,7 @@ int main(int argc, char **argv)
             goto out;
         backd_switch_set_qmp(sw, qmp_dir);
         backd_switch_set_qmp_timeout(sw, qmp_timeout_ms);
+        backd_switch_set_qmp_flush_at_flip(sw, qmp_flush);
         if (backd_switch_start(sw, rtv_now_ms(), &err) < 0) {
             fprintf(stderr, "rtvirt-backd: cannot start the switch: %s\n", err.msg);
             goto out;

@@ -49,6 +49,7 @@ struct backd_switch {
     struct rtv_log_sink     log;
     char                    qmp_dir[200];   /* "" = --no-qmp */
     unsigned                qmp_timeout_ms; /* bound on each QMP exchange */
+    bool                    qmp_flush;      /* --qmp-flush-at-flip */
     struct backd_dmsync    *dmsync;         /* the syncs running on threads */
     struct backd_vif       *vif;            /* the NIC switch, if attached */
     char                    gone[160];      /* "": a daemon; else --orphans close's cause */
@@ -300,9 +301,10 @@ static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
            vbd_state(sw, dom, devid, RTV_XS_VBD_BE_STATE) >= 0;
 }
 
-/* Step 6 of the switch protocol: qemu's drive of the image flushed, and
- * checked to hold no state the PV path would miss (rtvirt/qmp.h), on a
- * thread (backd_dmsync.h); dmsync_done() hands the result back. */
+/* Step 6 of the switch protocol: qemu's drive of the image checked to hold
+ * no state the PV path would miss (rtvirt/qmp.h), at the request; with
+ * --qmp-flush-at-flip also flushed, once the guest drained.  On a thread
+ * (backd_dmsync.h); dmsync_done() hands the result back. */
 static int ad_dm_sync(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
                       uint32_t switch_id, uint64_t *took_us, struct rtv_err *err)
 {
@@ -319,8 +321,8 @@ static int ad_dm_sync(void *ctx, rtv_domid_t dom, const char *vdev, const char *
                            "the device model's side of %s cannot be synced (a domain "
                            "whose device model is not a dom0 qemu needs rtvirt-backd "
                            "--no-qmp)", sock, (unsigned)dom, strerror(errno), vdev);
-    rc = backd_dmsync_start(sw->dmsync, sock, dom, vdev, image, switch_id, (int)sw->qmp_timeout_ms,
-                            err);
+    rc = backd_dmsync_start(sw->dmsync, sock, dom, vdev, image, switch_id, sw->qmp_timeout_ms,
+                            sw->qmp_flush, err);
     return rc < 0 ? rc : RTV_DM_SYNC_STARTED;
 }
 
@@ -343,6 +345,13 @@ static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_
 void backd_switch_set_qmp(struct backd_switch *sw, const char *dir)
 {
     snprintf(sw->qmp_dir, sizeof(sw->qmp_dir), "%s", dir ? dir : "");
+}
+
+void backd_switch_set_qmp_flush_at_flip(struct backd_switch *sw, bool on)
+{
+    sw->qmp_flush = on;
+    /* The check alone needs no drained guest: asked for with the request. */
+    rtv_coordinator_set_dm_sync_at_request(sw->co, !on);
 }
 
 void backd_switch_set_qmp_timeout(struct backd_switch *sw, unsigned ms)
@@ -510,6 +519,7 @@ struct backd_switch *backd_switch_new(struct rtv_store *co_xs, struct rtv_store 
         free(sw);
         return NULL;
     }
+    backd_switch_set_qmp_flush_at_flip(sw, false);
     return sw;
 }
 

@@ -75,6 +75,15 @@ void backd_switch_set_qmp(struct backd_switch *sw, const char *dir);
 #define BACKD_SWITCH_QMP_TIMEOUT_MS 3000u
 void backd_switch_set_qmp_timeout(struct backd_switch *sw, unsigned ms);
 
+/* What that sync is.  Default (off): a check of qemu's drive (raw, no
+ * backing file, io-status ok), asked for with the request, so it runs
+ * outside the blackout and the shunt finds the gate open; nothing is
+ * flushed (dom0-backend/README.md says why nothing needs to be).  On
+ * (--qmp-flush-at-flip): the check and a flush of that drive, leaving the
+ * emulated path asked for once the shunt reported `flushed` (the sync
+ * then sits inside the blackout).  Call before backd_switch_start(). */
+void backd_switch_set_qmp_flush_at_flip(struct backd_switch *sw, bool on);
+
 /* Where log lines go (default: stderr); msg has no trailing newline. */
 void backd_switch_set_log(struct backd_switch *sw, void (*log)(void *ctx, const char *msg),
                           void *ctx);

@@ -328,13 +328,32 @@ static bool plain_id(const char *s)
     return true;
 }
 
-int rtv_qmp_drive_sync(struct rtv_qmp *q, const char *drive,
-                       struct rtv_qmp_drive *out, struct rtv_err *err)
+/* query-block's inserted.cache as text: "writeback", "writethrough", plus
+ * ",direct" (O_DIRECT) and ",no-flush" (flushes dropped); "" if absent. */
+static void cache_mode(json_object *ins, char *buf, size_t len)
 {
-    json_object *list, *entry, *ins = NULL, *args, *ret = NULL;
+    json_object *c;
+    const char *wb, *direct, *noflush;
+
+    buf[0] = '\0';
+    if (ins == NULL || !json_object_object_get_ex(ins, "cache", &c) ||
+        !json_object_is_type(c, json_type_object))
+        return;
+    wb = str_member(c, "writeback");
+    direct = str_member(c, "direct");
+    noflush = str_member(c, "no-flush");
+    snprintf(buf, len, "%s%s%s", wb && strcmp(wb, "true") == 0 ? "writeback" : "writethrough",
+             direct && strcmp(direct, "true") == 0 ? ",direct" : "",
+             noflush && strcmp(noflush, "true") == 0 ? ",no-flush" : "");
+}
+
+/* The checks of rtv_qmp_drive_check(); on success cmd is the HMP command
+ * that flushes that drive. */
+static int drive_checked(struct rtv_qmp *q, const char *drive, struct rtv_qmp_drive *out,
+                         char *cmd, size_t cmd_len, struct rtv_err *err)
+{
+    json_object *list, *entry, *ins = NULL;
     const char *dev, *qdev, *drv, *file, *io;
-    char cmd[160];
-    uint64_t t0 = rtv_now_us();
     int rc = find_drive(q, drive, &list, &entry, err);
 
     if (rc < 0)
@@ -348,6 +367,7 @@ int rtv_qmp_drive_sync(struct rtv_qmp *q, const char *drive,
     io = str_member(entry, "io-status");
     snprintf(out->device, sizeof(out->device), "%s", dev && dev[0] ? dev : qdev ? qdev : "");
     snprintf(out->format, sizeof(out->format), "%s", drv ? drv : "");
+    cache_mode(ins, out->cache, sizeof(out->cache));
     if (ins == NULL)
         rc = rtv_err_set(err, ENOMEDIUM, "qmp: drive %s has no medium", out->device);
     else if (drv == NULL || strcmp(drv, "raw") != 0 || str_member(ins, "backing_file"))
@@ -359,16 +379,37 @@ int rtv_qmp_drive_sync(struct rtv_qmp *q, const char *drive,
     else if (io && strcmp(io, "ok") != 0)
         rc = rtv_err_set(err, EIO, "qmp: drive %s reports io-status %s", out->device, io);
     else if (dev && dev[0] && plain_id(dev))
-        snprintf(cmd, sizeof(cmd), "qemu-io %s \"flush\"", dev);
+        snprintf(cmd, cmd_len, "qemu-io %s \"flush\"", dev);
     else if (plain_id(qdev))
-        snprintf(cmd, sizeof(cmd), "qemu-io -d %s \"flush\"", qdev);
+        snprintf(cmd, cmd_len, "qemu-io -d %s \"flush\"", qdev);
     else
         rc = rtv_err_set(err, EINVAL, "qmp: drive of %s has no name usable in a "
                          "monitor command", file ? file : "?");
     json_object_put(list);
+    return rc;
+}
+
+int rtv_qmp_drive_check(struct rtv_qmp *q, const char *drive,
+                        struct rtv_qmp_drive *out, struct rtv_err *err)
+{
+    char cmd[160];
+    uint64_t t0 = rtv_now_us();
+    int rc = drive_checked(q, drive, out, cmd, sizeof(cmd), err);
+
+    out->took_us = rtv_now_us() - t0;
+    return rc;
+}
+
+int rtv_qmp_drive_sync(struct rtv_qmp *q, const char *drive,
+                       struct rtv_qmp_drive *out, struct rtv_err *err)
+{
+    json_object *args, *ret = NULL;
+    char cmd[160];
+    uint64_t t0 = rtv_now_us();
+    int rc = drive_checked(q, drive, out, cmd, sizeof(cmd), err);
+
     if (rc < 0)
         return rc;
-
     args = json_object_new_object();
     json_object_object_add(args, "command-line", json_object_new_string(cmd));
     rc = rtv_qmp_exec(q, "human-monitor-command", args, &ret, err);

@@ -67,7 +67,7 @@ START_TEST(sync_result_comes_back_through_the_fd)
     struct rtv_err err = { 0, "" };
     struct backd_dmsync *ds = new_with_qemu();
 
-    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", scratch.img, 7, 3000, &err), 0);
+    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", scratch.img, 7, 3000, true, &err), 0);
     ck_assert_uint_eq(backd_dmsync_running(ds), 1);
     wait_results(ds, 1);
     ck_assert_uint_eq(backd_dmsync_running(ds), 0);
@@ -86,9 +86,9 @@ START_TEST(dead_monitor_and_unknown_image_are_errors_with_the_reason)
     struct backd_dmsync *ds = new_with_qemu();
 
     /* Two at once, for two switches: each comes back with its own id. */
-    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", "/no/such.img", 8, 3000, &err), 0);
+    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", "/no/such.img", 8, 3000, true, &err), 0);
     test_qemu_stop(&qemu);   /* its socket stays: connections are refused */
-    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", scratch.img, 9, 3000, &err), 0);
+    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", scratch.img, 9, 3000, true, &err), 0);
     wait_results(ds, 2);
     for (unsigned i = 0; i < 2; i++) {
         ck_assert_int_lt(got[i].rc, 0);
@@ -110,7 +110,7 @@ START_TEST(free_waits_for_a_running_sync)
     ck_assert_ptr_nonnull(ds);
     /* Nobody listens: connect() fails at once, the thread ends by itself;
      * free() must join it rather than leave it running on freed memory. */
-    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", scratch.img, 1, 3000, &err), 0);
+    ck_assert_int_eq(backd_dmsync_start(ds, scratch.sock, 5, "hda", scratch.img, 1, 3000, true, &err), 0);
     backd_dmsync_free(ds);
 }
 END_TEST

@@ -177,6 +177,27 @@ START_TEST(drive_sync_refuses_a_format_with_its_own_state)
 }
 END_TEST
 
+/* The check alone (rtvirt-backd's default gate, at the request): the same
+ * drive found and the same refusals as the sync. */
+START_TEST(drive_check_finds_and_refuses_as_the_sync_does)
+{
+    struct rtv_qmp *q;
+    struct rtv_qmp_drive d;
+
+    start_qemu_two("qcow2");
+    q = connect_ok();
+    ck_assert_int_eq(rtv_qmp_drive_check(q, scratch.img, &d, &err), 0);
+    ck_assert_str_eq(d.device, "disk0");
+    ck_assert_str_eq(d.format, "raw");
+    ck_assert_str_eq(d.cache, "writeback");        /* qemu's default: buffered */
+    ck_assert_int_eq(rtv_qmp_drive_check(q, img2, &d, &err), -EMEDIUMTYPE);
+    ck_assert_contains(err.msg, "open as qcow2");
+    ck_assert_int_eq(rtv_qmp_drive_check(q, "/nonexistent/disk.img", &d, &err), -ENOENT);
+    ck_assert(running(q));
+    rtv_qmp_close(q);
+}
+END_TEST
+
 START_TEST(silent_peer_times_out)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -333,6 +354,7 @@ static Suite *qmp_suite(void)
     tcase_add_test(tc, error_replies_name_the_command);
     tcase_add_test(tc, drive_sync_finds_the_drive_by_image_and_keeps_the_vm_running);
     tcase_add_test(tc, drive_sync_refuses_a_format_with_its_own_state);
+    tcase_add_test(tc, drive_check_finds_and_refuses_as_the_sync_does);
     tcase_add_test(tc, silent_peer_times_out);
     tcase_add_test(tc, event_before_the_greeting_is_skipped);
     tcase_add_test(tc, answer_out_of_step_is_shown);

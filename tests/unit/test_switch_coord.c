@@ -479,6 +479,52 @@ START_TEST(dm_check_failure_keeps_the_guest_on_pv)
 }
 END_TEST
 
+/* dm_sync_at_request (rtvirt-backd's default): the check runs with the
+ * request, while the PV backend comes up, so the gate is open when the
+ * shunt drains; `flushed` asks for nothing more. */
+START_TEST(dm_sync_at_request_runs_with_the_bring_up)
+{
+    c.dm_sync_at_request = true;
+    request("pv", "1", NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP | RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(c.dm_sync_id, 1);
+    ck_assert(!out.publish_state);                  /* the guest is not told yet */
+    simple(RTV_CEV_BACKEND_READY);
+    assert_state("switching-to-pv");
+    ck_assert_uint_eq(out.actions, 0);
+    shunt("flushed", "0", NULL, NULL, NULL);        /* waiting at a closed gate */
+    ck_assert_uint_eq(out.actions, 0);
+    shunt("enlightened", "1", NULL, "10", "0");
+    assert_result("ok", 1);
+    request("selective", "2", NULL);                /* backend up: straight on */
+    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    assert_state("switching-to-selective");
+    ck_assert_uint_eq(c.dm_sync_id, 2);
+    shunt("selective", "2", NULL, "10", "0");
+    assert_result("ok", 2);
+    request("emulated", "3", NULL);
+    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(c.dm_sync_id, 3);
+}
+END_TEST
+
+/* A check that fails before the guest was told undoes the backend only. */
+START_TEST(dm_check_failure_during_bring_up_rolls_back)
+{
+    c.dm_sync_at_request = true;
+    request("pv", "1", NULL);
+    simple(RTV_CEV_DM_SYNC_FAILED);
+    ck_assert(!out.publish_state || strcmp(out.state, "rolling-back") != 0);
+    tear_down_then_answer("rolled-back", 1);
+    assert_state("emulated");
+    ck_assert_contains(out.error, "could not be synced: boom");
+    ck_assert(!c.backend_up);
+    /* the backend's late READY changes nothing */
+    simple(RTV_CEV_BACKEND_READY);
+    ck_assert(!out.publish_state && !out.publish_result);
+}
+END_TEST
+
 START_TEST(recover_does_not_sync_a_switch_it_rolls_back)
 {
     ck_assert_int_eq(rtv_coord_recover(&c, now, "switching-to-pv", "emulated",
@@ -735,6 +781,8 @@ static Suite *switch_coord_suite(void)
     tcase_add_test(tc, flushed_shunt_asks_for_one_dm_sync_per_switch);
     tcase_add_test(tc, dm_sync_failure_rolls_back_only_a_running_switch);
     tcase_add_test(tc, dm_check_failure_keeps_the_guest_on_pv);
+    tcase_add_test(tc, dm_sync_at_request_runs_with_the_bring_up);
+    tcase_add_test(tc, dm_check_failure_during_bring_up_rolls_back);
     tcase_add_test(tc, recover_does_not_sync_a_switch_it_rolls_back);
     tcase_add_test(tc, recover_refuses_unmanaged);
     tcase_add_test(tc, failover_is_followed_to_emulated);

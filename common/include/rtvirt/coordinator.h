@@ -102,6 +102,12 @@ const struct rtv_coord *rtv_coordinator_get(const struct rtv_coordinator *co,
  * guest's reason (ctl-failover).  Copied; NULL clears it. */
 void rtv_coordinator_set_failover_cause(struct rtv_coordinator *co, const char *cause);
 
+/* Asks for the device-model sync with every request instead of on the
+ * shunt's `flushed` (struct rtv_coord's dm_sync_at_request; default off),
+ * for the devices coordinated now and later.  rtvirt-backd turns it on
+ * unless --qmp-flush-at-flip. */
+void rtv_coordinator_set_dm_sync_at_request(struct rtv_coordinator *co, bool on);
+
 /* Where log lines go (default: stderr); msg has no trailing newline. */
 void rtv_coordinator_set_log(struct rtv_coordinator *co,
                              void (*log)(void *ctx, const char *msg),

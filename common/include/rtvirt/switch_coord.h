@@ -49,6 +49,15 @@ struct rtv_coord {
     bool                 rolled_back;  /* the running switch ends in rollback */
     char                 why[384];     /* reason for rollback / warning */
     uint32_t             dm_sync_id;   /* switch-id the device-model sync was asked for */
+    /* The device-model gate is a check that needs no drained guest (a raw
+     * drive: dom0-backend/README.md): ask for it with the request, in either
+     * direction, so it runs while the backend comes up or the shunt loads,
+     * and the shunt finds dm-synced-id written when it has drained.  Off:
+     * leaving the emulated path, it is asked for on the shunt's `flushed`
+     * (a sync that flushes qemu's drive after the guest's last write).
+     * The caller's setting, not state: init and recover clear it, so set
+     * it after them. */
+    bool                 dm_sync_at_request;
     /* The guest failed over from a PV mode to the emulated path by itself
      * (shunt-state = failed-over): dom0 follows it to emulated, tearing
      * the dead PV backend down on the way (state switching-to-emulated,

@@ -43,10 +43,11 @@ unsigned rtv_qmp_events_seen(const struct rtv_qmp *q);
 int rtv_qmp_find_block(struct rtv_qmp *q, const char *device,
                        struct rtv_err *err);
 
-/* What rtv_qmp_drive_sync() found and did. */
+/* What rtv_qmp_drive_check() / rtv_qmp_drive_sync() found and did. */
 struct rtv_qmp_drive {
     char     device[64];   /* qemu's drive name (libxl's hda: "ide0-hd0") */
     char     format[32];   /* "raw" */
+    char     cache[48];    /* "writeback", "writethrough"; ",direct", ",no-flush" */
     uint64_t took_us;
 };
 
@@ -67,5 +68,13 @@ struct rtv_qmp_drive {
  * (O_EXCL) and flushes only after all of them completed. */
 int rtv_qmp_drive_sync(struct rtv_qmp *q, const char *drive,
                        struct rtv_qmp_drive *out, struct rtv_err *err);
+
+/* rtv_qmp_drive_sync() without the flush: finds the drive and refuses it
+ * for the same reasons, and that is all.  What the live switch needs from
+ * qemu (dom0-backend/README.md: qemu's raw driver keeps no data cache, both
+ * paths reach one image file, the guest's own flushes reach qemu's
+ * fdatasync), so it needs no drained guest and can run at the request. */
+int rtv_qmp_drive_check(struct rtv_qmp *q, const char *drive,
+                        struct rtv_qmp_drive *out, struct rtv_err *err);
 
 #endif
