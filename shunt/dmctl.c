@@ -13,13 +13,18 @@
  *   SUSPENDING   new table loaded; suspend   quiescing
  *                running on the helper
  *   GATED        suspended (bios held,       flushed
- *                legs flushed); waiting for
- *                dm-synced-id = switch-id
+ *                in-flight ones drained);
+ *                waiting for dm-synced-id =
+ *                switch-id
  *   UNDOING      suspend being interrupted   (unchanged)
  *                (bound passed or dom0
  *                rolled back)
  *
- * GATED + dm-synced-id: resume (the flip), ack.  Every way out of a switch
+ * GATED + dm-synced-id: resume (the flip), ack.  When dom0 opened the gate
+ * before the suspend (it checks qemu's drive at the request: the usual
+ * case), the flip follows the suspend at once, with no store round trip in
+ * between and no `flushed` report: the blackout is dm's drain and swap only.
+ * Every way out of a switch
  * that did not flip drops the loaded table and leaves the device running on
  * its old one, and acks the old mode with the reason in shunt-error (dom0
  * reads that as "the shunt rolled back").
@@ -65,6 +70,7 @@ struct dmctl {
     uint32_t            sw_timeout_ms, sw_devid;
     uint64_t            sw_deadline_us, sw_next_poll_us;
     uint64_t            suspend_start_us, suspended_us;   /* the blackout's edges */
+    bool                gate_open;     /* dm-synced-id = sw_id seen before the suspend */
     char                sw_error[512];
     /* suspend helper */
     pthread_t           sus_th;
@@ -226,6 +232,17 @@ static int resume_old(struct dmctl *c)
     return 0;
 }
 
+/* dm-synced-id = switch-id: dom0 synced (or checked) the device model for
+ * this switch.  One read; a node that cannot be read is a closed gate. */
+static bool gate_is_open(struct dmctl *c)
+{
+    uint32_t synced;
+
+    return shunt_nodes_read_dm_synced(&c->nodes, &synced) == 0 && synced == c->sw_id;
+}
+
+static void maybe_flip(struct dmctl *c, uint32_t dm_synced);
+
 static void begin_quiesce(struct dmctl *c)
 {
     struct rtv_err err = { 0, "" };
@@ -233,6 +250,9 @@ static void begin_quiesce(struct dmctl *c)
     int rc;
 
     progress(c, "quiescing");
+    /* Is the gate open already?  Asked now, outside the blackout, so that
+     * the flip needs no store round trip once the device is suspended. */
+    c->gate_open = gate_is_open(c);
     /* Loading opens the new legs: setup, still outside the blackout. */
     if (c->cfg.dm->load(c->cfg.dm_ctx, c->name, &c->next, &err) < 0) {
         snprintf(why, sizeof(why), "loading the %s table failed: %s",
@@ -368,10 +388,16 @@ static void suspend_done(struct dmctl *c)
         fail_switch(c, why);
         return;
     }
-    /* Drained and flushed (the target's postsuspend): the I/O-sequence
-     * boundary.  dom0 syncs the device model now. */
+    /* Drained: the I/O-sequence boundary. */
     c->phase = DMC_GATED;
     c->suspended_us = rtv_now_us();
+    if (c->gate_open) {
+        /* dom0 opened the gate before the suspend: flip now.  Reporting
+         * `flushed` or reading the store here would be blackout. */
+        maybe_flip(c, c->sw_id);
+        return;
+    }
+    /* dom0 syncs the device model now, or its check is still running. */
     info(c, "switch %u: suspended after %llu us; waiting for dm-synced-id", c->sw_id,
          (unsigned long long)(c->suspended_us - c->suspend_start_us));
     progress(c, "flushed");
@@ -382,7 +408,7 @@ static void suspend_done(struct dmctl *c)
 static void maybe_flip(struct dmctl *c, uint32_t dm_synced)
 {
     struct rtv_err err = { 0, "" };
-    uint64_t gate_end;
+    uint64_t gate_end, resumed;
     char why[700];
 
     /* sw_error set: the switch is being rolled back (a resume of the old
@@ -396,18 +422,20 @@ static void maybe_flip(struct dmctl *c, uint32_t dm_synced)
         abort_current(c, why);
         return;
     }
-    c->blackout_us = rtv_now_us() - c->suspend_start_us;
+    resumed = rtv_now_us();
+    c->blackout_us = resumed - c->suspend_start_us;
     c->live = c->next;
     c->failed_over = false;   /* the new table starts clean */
     c->phase = DMC_IDLE;
     c->switches++;
     ack(c, c->sw_id, "", true);
-    /* Always logged: the lab reads where each blackout went from it. */
+    /* Always logged: the lab reads where each blackout went from it (the
+     * three add up to the blackout; the ack above is not in it). */
     warn(c, "switch %u done: now %s, blackout %llu us (suspend %llu, gate %llu, resume "
-         "%llu)", c->sw_id, rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us,
+         "%llu)%s", c->sw_id, rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us,
          (unsigned long long)(c->suspended_us - c->suspend_start_us),
          (unsigned long long)(gate_end - c->suspended_us),
-         (unsigned long long)(rtv_now_us() - gate_end));
+         (unsigned long long)(resumed - gate_end), c->gate_open ? ", gate open before" : "");
     c->dirty = true;   /* dom0 may have moved on meanwhile */
 }
 

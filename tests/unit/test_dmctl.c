@@ -51,6 +51,7 @@ struct fake_dm {
     bool                intr_suspend, intr_wait;
     unsigned            creates, loads, clears, suspends, resumes, interrupts;
     char                ops[2048];         /* "create load suspend resume ..." */
+    char                state_at_resume[32];  /* shunt-state in the store then */
 };
 
 static struct fake_dm fk;
@@ -153,9 +154,14 @@ static int f_suspend(void *ctx, const char *name, struct rtv_err *err)
     return rc;
 }
 
+static const char *shunt_state_now(void);
+
 static int f_resume(void *ctx, const char *name, struct rtv_err *err)
 {
     (void)ctx; (void)name; (void)err;
+    /* What the shunt reported last before the flip (the control plane's
+     * thread: the store is read as dom0 would). */
+    snprintf(fk.state_at_resume, sizeof(fk.state_at_resume), "%s", shunt_state_now());
     pthread_mutex_lock(&fk.mu);
     if (fk.has_inactive) {
         fk.live = fk.inactive;
@@ -261,6 +267,11 @@ static int open_guest(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv
 #define path(node)     rtv_test_vbd_path((node), GUEST, "hda")
 #define put(node, val) rtv_test_put(dom0.xs, path(node), (val))
 #define get(node)      rtv_test_get(dom0.xs, path(node), "(absent)")
+
+static const char *shunt_state_now(void)
+{
+    return get(RTV_XS_SHUNT_STATE);
+}
 
 
 /* Runs the control plane until node reads want, for at most ms of wall
@@ -441,6 +452,7 @@ START_TEST(switch_to_pv_and_back_in_the_protocol_order)
     ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
     ck_assert_str_ne(get(RTV_XS_SHUNT_BLACKOUT_US), "(absent)");
     ck_assert_str_eq(fk.ops, "create load suspend resume");
+    ck_assert_str_eq(fk.state_at_resume, "flushed");   /* it waited at the gate */
     ck_assert(!fk.suspended);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
     put(RTV_XS_CTL_STATE, "pv");
@@ -459,6 +471,53 @@ START_TEST(switch_to_pv_and_back_in_the_protocol_order)
     ck_assert_uint_eq(st.aborts, 0);
     ck_assert_uint_eq(fk.loads, 3);
     ck_assert_uint_eq(fk.resumes, 3);
+}
+END_TEST
+
+/* dom0 opened the gate before the shunt drained (rtvirt-backd checks qemu's
+ * drive with the request): the resume follows the suspend with nothing
+ * reported in between (no `flushed`: that would be a store round trip in the
+ * blackout), both ways. */
+START_TEST(gate_open_before_the_suspend_flips_at_once)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    put(RTV_XS_CTL_DM_SYNCED_ID, "1");
+    order_switch("emulated", "1", "switching-to-pv");
+    ck_assert_msg(run_until(RTV_XS_SHUNT_ACK_ID, "1", 3000), "%s", get(RTV_XS_SHUNT_ERROR));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
+    ck_assert_str_eq(fk.ops, "create load suspend resume");
+    ck_assert_str_eq(fk.state_at_resume, "quiescing");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
+    put(RTV_XS_CTL_STATE, "pv");
+
+    put(RTV_XS_CTL_DM_SYNCED_ID, "2");
+    order_switch("pv", "2", "switching-to-emulated");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "2", 3000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_str_eq(fk.ops, "create load suspend resume load suspend resume");
+    ck_assert_str_eq(fk.state_at_resume, "quiescing");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.pv, "");
+}
+END_TEST
+
+/* A gate opened for another switch is not open: the shunt waits at it. */
+START_TEST(gate_open_for_another_switch_is_waited_at)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    put(RTV_XS_CTL_DM_SYNCED_ID, "3");
+    order_switch("emulated", "4", "switching-to-selective");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 3000));
+    run_for(100);
+    ck_assert(fk.suspended);
+    ck_assert_str_eq(fk.ops, "create load suspend");
+    put(RTV_XS_CTL_DM_SYNCED_ID, "4");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "4", 3000));
+    ck_assert_str_eq(fk.state_at_resume, "flushed");
+    ck_assert(!fk.suspended);
 }
 END_TEST
 
@@ -826,6 +885,8 @@ static Suite *dmctl_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, created_emulated_over_the_emulated_disk);
     tcase_add_test(tc, switch_to_pv_and_back_in_the_protocol_order);
+    tcase_add_test(tc, gate_open_before_the_suspend_flips_at_once);
+    tcase_add_test(tc, gate_open_for_another_switch_is_waited_at);
     tcase_add_test(tc, pv_disk_that_never_appears_is_given_up);
     tcase_add_test(tc, switch_without_devid_fails_cleanly);
     tcase_add_test(tc, pv_disk_of_another_size_is_refused);
