@@ -241,6 +241,11 @@ static void dm_sync_finish(struct rtv_coordinator *co, struct dev *d, uint32_t i
     else
         logf_(co, "domain %u %s: switch %u: no device model to sync (--no-qmp)",
               (unsigned)dom, vdev, id);
+    if (rc >= 0) {
+        /* A switch that waits for it before the guest is told goes on. */
+        struct rtv_coord_event ev = { .kind = RTV_CEV_DM_SYNC_DONE, .now_ms = now };
+        step(co, d, &ev);
+    }
 }
 
 /* RTV_CACT_DM_SYNC: sync qemu's side (here, or started elsewhere), then

@@ -13,8 +13,11 @@
  * failure rolls the switch back.  A switch to emulated asks for it as it
  * enters SHUNT (see on_request), so the sync overlaps the shunt's drain;
  * with dm_sync_at_request every switch asks for it with the request (to a
- * PV mode: while the backend comes up), and a failure in BACKEND_UP rolls
- * back as the bring-up's would.
+ * PV mode: while the backend comes up; otherwise in GATE, before the guest
+ * is told), and a failure in BACKEND_UP or GATE rolls back as the
+ * bring-up's would:
+ *
+ *   STABLE --request--> GATE --dm sync done--> SHUNT ...
  *
  * and from any waiting phase, on a bound passing or a failure:
  *
@@ -45,6 +48,7 @@ const char *rtv_coord_state_name(const struct rtv_coord *c, char *buf,
     switch (c->phase) {
     case RTV_COORD_STABLE:
     case RTV_COORD_BACKEND_UP:   /* the guest has not been told yet */
+    case RTV_COORD_GATE:
         snprintf(buf, len, "%s", rtv_mode_name(c->mode));
         break;
     case RTV_COORD_SHUNT:
@@ -167,7 +171,7 @@ static void begin_rollback(struct rtv_coord *c, uint64_t now,
 {
     c->rolled_back = true;
     set_why(c, why);
-    if (c->phase == RTV_COORD_BACKEND_UP) {
+    if (c->phase == RTV_COORD_BACKEND_UP || c->phase == RTV_COORD_GATE) {
         /* The guest was never told: just undo the backend. */
         if (c->backend_ours) {
             out->actions |= RTV_CACT_TEAR_DOWN;
@@ -258,6 +262,13 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
         c->backend_ours = true;
         out->actions |= RTV_CACT_BRING_UP;
         arm(c, ev->now_ms, RTV_COORD_BACKEND_UP);
+        return;
+    }
+    if (c->dm_sync_at_request) {
+        /* Nothing to bring up: the guest would be quicker than the check
+         * (a QMP exchange, tens of ms in a busy dom0) and wait for it in its
+         * blackout.  Told once the check passed (RTV_CEV_DM_SYNC_DONE). */
+        arm(c, ev->now_ms, RTV_COORD_GATE);
         return;
     }
     arm(c, ev->now_ms, RTV_COORD_SHUNT);
@@ -424,6 +435,11 @@ static void on_tick(struct rtv_coord *c, uint64_t now, struct rtv_coord_out *out
                  c->switch_id, rtv_mode_name(c->target), c->timeout_ms);
         begin_rollback(c, now, out, why);
         break;
+    case RTV_COORD_GATE:
+        snprintf(why, sizeof(why), "%s: no answer within %u ms", c->cls->gate_failed,
+                 c->timeout_ms);
+        begin_rollback(c, now, out, why);
+        break;
     case RTV_COORD_BACKEND_DOWN:
         /* The guest is already on the emulated path; the switch stands. */
         snprintf(why, sizeof(why),
@@ -477,7 +493,8 @@ void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
         snprintf(why, sizeof(why), "the PV backend failed: %s",
                  reason(shown, sizeof(shown), ev->msg));
         if (c->phase == RTV_COORD_BACKEND_UP ||
-            (c->phase == RTV_COORD_SHUNT && rtv_mode_needs_pv(c->target)))
+            ((c->phase == RTV_COORD_SHUNT || c->phase == RTV_COORD_GATE) &&
+             rtv_mode_needs_pv(c->target)))
             begin_rollback(c, ev->now_ms, out, why);
         else
             note(out, "%s (no switch depends on it)", why);
@@ -497,10 +514,17 @@ void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
     case RTV_CEV_DM_SYNC_FAILED:
         snprintf(why, sizeof(why), "%s: %s", c->cls->gate_failed,
                  reason(shown, sizeof(shown), ev->msg));
-        if (c->phase == RTV_COORD_SHUNT || c->phase == RTV_COORD_BACKEND_UP)
+        if (c->phase == RTV_COORD_SHUNT || c->phase == RTV_COORD_BACKEND_UP ||
+            c->phase == RTV_COORD_GATE)
             begin_rollback(c, ev->now_ms, out, why);
         else
             note(out, "%s (no switch of ours waits for it)", why);
+        break;
+    case RTV_CEV_DM_SYNC_DONE:
+        if (c->phase == RTV_COORD_GATE) {
+            arm(c, ev->now_ms, RTV_COORD_SHUNT);
+            publish_state(c, out);
+        }
         break;
     }
 }

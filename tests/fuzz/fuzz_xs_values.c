@@ -239,7 +239,7 @@ static void coordinator(struct fuzz_in *in)
         memset(&out, 0, sizeof(out));
         now += fuzz_u16(in);
         ev.now_ms = now;
-        ev.kind = (enum rtv_coord_event_kind)(kind % 7u);
+        ev.kind = (enum rtv_coord_event_kind)(kind % 8u);
         switch (ev.kind) {
         case RTV_CEV_REQUEST:
             ev.request = s[0] = fuzz_str(in);

@@ -348,6 +348,45 @@ START_TEST(no_device_model_lets_the_shunt_flip_without_a_sync)
 }
 END_TEST
 
+/* rtvirt-backd's default: the check with the request.  To pv it runs while
+ * the twin comes up; otherwise the guest is told only once it passed, so
+ * dm-synced-id is in the store before switching-to-* is. */
+START_TEST(device_model_check_at_the_request_opens_the_gate_first)
+{
+    be.dm_rc = RTV_DM_SYNC_STARTED;
+    be.ready_at_once = 0;
+    start();
+    rtv_coordinator_set_dm_sync_at_request(co, true);
+    ask("pv", 0);
+    ck_assert_int_eq(be.up_calls, 1);
+    ck_assert_int_eq(be.dm_calls, 1);                  /* with the bring-up */
+    rtv_coordinator_dm_sync_done(co, 5, "hda", 1, 0, 300, NULL, now);
+    ck_assert_str_eq(get(CTL "dm-synced-id"), "1");
+    ck_assert_str_eq(get(CTL "state"), "emulated");    /* the twin is not up yet */
+    rtv_coordinator_backend_event(co, 5, "hda", RTV_CEV_BACKEND_READY, NULL, now);
+    ck_assert_str_eq(get(CTL "state"), "switching-to-pv");
+    put(guest.xs, REP "shunt-state", "flushed");
+    pump();
+    ck_assert_int_eq(be.dm_calls, 1);                  /* not asked again */
+    shunt_reports("enlightened", "1");
+    pump();
+    ck_assert_str_eq(get(CTL "state"), "pv");
+    ask("emulated", 0);
+    ck_assert_int_eq(be.dm_calls, 2);
+    ck_assert_str_eq(get(CTL "state"), "pv");           /* not told before the check */
+    tick(100);
+    pump();
+    ck_assert_str_eq(get(CTL "state"), "pv");
+    rtv_coordinator_dm_sync_done(co, 5, "hda", 2, 0, 300, NULL, now);
+    ck_assert_str_eq(get(CTL "dm-synced-id"), "2");
+    ck_assert_str_eq(get(CTL "state"), "switching-to-emulated");
+    shunt_reports("emulating", "2");
+    pump();
+    ck_assert_str_eq(get(CTL "state"), "emulated");
+    ck_assert_str_eq(get(CTL "result"), "ok");
+}
+END_TEST
+
 START_TEST(refuses_bad_request_in_xenstore)
 {
     start();
@@ -563,6 +602,7 @@ static Suite *coordinator_suite(void)
     tcase_add_test(tc, failed_device_model_sync_rolls_back_with_the_reason);
     tcase_add_test(tc, device_model_sync_started_elsewhere_finishes_later);
     tcase_add_test(tc, no_device_model_lets_the_shunt_flip_without_a_sync);
+    tcase_add_test(tc, device_model_check_at_the_request_opens_the_gate_first);
     tcase_add_test(tc, refuses_bad_request_in_xenstore);
     tcase_add_test(tc, silent_shunt_is_rolled_back_after_the_bound);
     tcase_add_test(tc, backend_that_does_not_close_is_kept);

@@ -496,15 +496,56 @@ START_TEST(dm_sync_at_request_runs_with_the_bring_up)
     ck_assert_uint_eq(out.actions, 0);
     shunt("enlightened", "1", NULL, "10", "0");
     assert_result("ok", 1);
-    request("selective", "2", NULL);                /* backend up: straight on */
+    /* Nothing to bring up: the guest is told only once the check passed,
+     * so it never waits for it in its blackout. */
+    request("selective", "2", NULL);
     ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
-    assert_state("switching-to-selective");
+    ck_assert(!out.publish_state);
+    ck_assert_uint_eq(c.phase, RTV_COORD_GATE);
     ck_assert_uint_eq(c.dm_sync_id, 2);
+    simple(RTV_CEV_DM_SYNC_DONE);
+    assert_state("switching-to-selective");
+    ck_assert_uint_eq(out.actions, 0);
+    simple(RTV_CEV_DM_SYNC_DONE);                   /* seen again: nothing */
+    ck_assert(!out.publish_state);
     shunt("selective", "2", NULL, "10", "0");
     assert_result("ok", 2);
     request("emulated", "3", NULL);
     ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert(!out.publish_state);
     ck_assert_uint_eq(c.dm_sync_id, 3);
+    simple(RTV_CEV_DM_SYNC_DONE);
+    assert_state("switching-to-emulated");
+    shunt("emulating", "3", NULL, "10", "0");
+    tear_down_then_answer("ok", 3);
+    assert_state("emulated");
+}
+END_TEST
+
+/* In GATE the guest was never told: a failed or silent check ends the
+ * switch where it was, without a rolling-back state. */
+START_TEST(dm_check_failure_or_silence_before_the_guest_is_told)
+{
+    to_pv("1");
+    c.dm_sync_at_request = true;
+    request("emulated", "2", "300");
+    ck_assert_uint_eq(c.phase, RTV_COORD_GATE);
+    simple(RTV_CEV_DM_SYNC_FAILED);
+    assert_result("rolled-back", 2);
+    assert_state("pv");
+    ck_assert_contains(out.error, "could not be synced: boom");
+    ck_assert_uint_eq(out.actions, 0);              /* the guest's ring stays */
+    request("selective", "3", "300");
+    ck_assert_uint_eq(c.phase, RTV_COORD_GATE);
+    tick(299);
+    ck_assert(!out.publish_result);
+    tick(1);
+    assert_result("rolled-back", 3);
+    assert_state("pv");
+    ck_assert_contains(out.error, "no answer within 300 ms");
+    simple(RTV_CEV_DM_SYNC_DONE);                   /* too late: nothing */
+    ck_assert(!out.publish_state && !out.publish_result);
+    ck_assert(c.backend_up);
 }
 END_TEST
 
@@ -650,6 +691,8 @@ START_TEST(random_events_keep_invariants)
     unsigned seed = 12345u + (unsigned)_i;
     uint32_t last_result = 0, next_id = 1;
 
+    c.dm_sync_at_request = _i % 2;   /* both ways of asking for the gate */
+
     for (int step = 0; step < 20000; step++) {
         char id[16];
         unsigned r = (unsigned)rand_r(&seed);
@@ -660,8 +703,9 @@ START_TEST(random_events_keep_invariants)
             break;
         case 1: simple(RTV_CEV_BACKEND_READY); break;
         case 2:
-            simple((r >> 4) % 3 == 0 ? RTV_CEV_BACKEND_CLOSED
-                   : (r >> 4) % 3 == 1 ? RTV_CEV_BACKEND_FAILED : RTV_CEV_DM_SYNC_FAILED);
+            simple((r >> 4) % 4 == 0 ? RTV_CEV_BACKEND_CLOSED
+                   : (r >> 4) % 4 == 1 ? RTV_CEV_BACKEND_FAILED
+                   : (r >> 4) % 4 == 2 ? RTV_CEV_DM_SYNC_FAILED : RTV_CEV_DM_SYNC_DONE);
             break;
         case 3:
             snprintf(id, sizeof(id), "%u", c.switch_id - (r >> 10) % 2);
@@ -783,6 +827,7 @@ static Suite *switch_coord_suite(void)
     tcase_add_test(tc, dm_check_failure_keeps_the_guest_on_pv);
     tcase_add_test(tc, dm_sync_at_request_runs_with_the_bring_up);
     tcase_add_test(tc, dm_check_failure_during_bring_up_rolls_back);
+    tcase_add_test(tc, dm_check_failure_or_silence_before_the_guest_is_told);
     tcase_add_test(tc, recover_does_not_sync_a_switch_it_rolls_back);
     tcase_add_test(tc, recover_refuses_unmanaged);
     tcase_add_test(tc, failover_is_followed_to_emulated);

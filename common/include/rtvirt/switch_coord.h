@@ -31,6 +31,8 @@ enum rtv_coord_phase {
     RTV_COORD_BACKEND_DOWN,    /* shunt is on emulated; tearing the PV ring down */
     RTV_COORD_ROLLBACK_SHUNT,  /* state = rolling-back, waiting for the shunt */
     RTV_COORD_ROLLBACK_DOWN,   /* tearing down the backend this switch brought up */
+    RTV_COORD_GATE,            /* dm_sync_at_request, no backend to bring up: the
+                                  device-model check runs first (state still = mode) */
 };
 
 #define RTV_COORD_DEFAULT_TIMEOUT_MS 10000u
@@ -51,8 +53,9 @@ struct rtv_coord {
     uint32_t             dm_sync_id;   /* switch-id the device-model sync was asked for */
     /* The device-model gate is a check that needs no drained guest (a raw
      * drive: dom0-backend/README.md): ask for it with the request, in either
-     * direction, so it runs while the backend comes up or the shunt loads,
-     * and the shunt finds dm-synced-id written when it has drained.  Off:
+     * direction, so the shunt finds dm-synced-id written when it has
+     * drained: to a PV mode it runs while the backend comes up; otherwise
+     * the guest is told (switching-to-*) only once it passed (GATE).  Off:
      * leaving the emulated path, it is asked for on the shunt's `flushed`
      * (a sync that flushes qemu's drive after the guest's last write).
      * The caller's setting, not state: init and recover clear it, so set
@@ -75,6 +78,7 @@ enum rtv_coord_event_kind {
     RTV_CEV_SHUNT,           /* the guest's report area changed */
     RTV_CEV_TICK,            /* time passed (checks the current bound) */
     RTV_CEV_DM_SYNC_FAILED,  /* the device-model sync failed: msg says why */
+    RTV_CEV_DM_SYNC_DONE,    /* ... passed, dm-synced-id = dm_sync_id written */
 };
 
 struct rtv_coord_event {
