@@ -18,15 +18,16 @@
  * `dmsetup load` (the new mode), `dmsetup suspend` (new bios are held: the
  * guest sees a busy device, never an error; bios in flight drain: the
  * I/O-sequence boundary), `dmsetup resume` (the held bios go on, in order, on
- * the new route).  Nothing is flushed between the drain and the new table:
- * both legs read and write one image file through dom0's page cache (qemu's
- * raw driver and rtvirt-backd keep no data cache of their own), so a write
- * either leg acknowledged is what the other leg reads, and the guest's next
- * flush, on whichever leg, is an fdatasync of that file, which covers every
- * write to it (shunt/README.md, "What the blackout holds").  The module
- * parameter flush_at_suspend brings back a flush of the legs this table wrote
- * (postsuspend), for a dom0 where that does not hold.  Nothing here holds
- * bios.
+ * the new route).  Between the drain and the new table, postsuspend flushes
+ * every leg this table wrote, so whatever either leg acknowledged is in the
+ * image before the other leg reads it.  With a dom0 qemu on a raw image (what
+ * rtvirt-backd checks) that flush is not needed: both legs reach one image
+ * file through dom0's page cache, and the guest's next flush on either leg
+ * is an fdatasync of it (shunt/README.md, "What the blackout holds"); the
+ * module parameter flush_at_suspend=N drops it from the blackout.  It stays
+ * on by default because the guest cannot tell that dom0 from one whose
+ * device model keeps a cache of its own (a stub domain's).  Nothing here
+ * holds bios.
  *
  * Failover: a bio that fails on the PV leg (any error but "operation not
  * supported", which says nothing about the leg) is re-issued on the emulated
@@ -104,14 +105,14 @@ struct rtv_io {
 static struct workqueue_struct *rtv_wq;
 
 /*
- * Off by default: the flush is not needed for the switch (above) and was the
- * longest part of the suspend in the lab (an ATA flush through qemu, or a
- * blkif flush, each an fdatasync in a nested dom0).  Read at each suspend.
+ * On by default (above).  Off, the suspend is the drain alone: in the lab
+ * each flush is an ATA flush through qemu or a blkif flush through
+ * rtvirt-backd, an fdatasync in a nested dom0.  Read at each suspend.
  */
-static bool flush_at_suspend;
+static bool flush_at_suspend = true;
 module_param(flush_at_suspend, bool, 0644);
 MODULE_PARM_DESC(flush_at_suspend,
-		 "flush the legs a table wrote when it is suspended (default: no; both legs reach one image file in dom0)");
+		 "flush the legs a table wrote when it is suspended (default: yes; not needed when both legs reach one image file through dom0's page cache)");
 
 static enum rtv_leg rtv_route(struct rtv_target *rt, struct bio *bio)
 {
@@ -224,9 +225,9 @@ static void rtv_retry_work(struct work_struct *work)
 }
 
 /*
- * Only with flush_at_suspend.  Everything this table wrote is drained (dm
- * waits before postsuspend); make it durable before the next table reads
- * the image through the other leg.  The PV leg goes first: if its flush fails, the emulated leg's flush
+ * With flush_at_suspend (the default).  Everything this table wrote is
+ * drained (dm waits before postsuspend); make it durable before the next
+ * table reads the image through the other leg.  The PV leg goes first: if its flush fails, the emulated leg's flush
  * is the one that counts, and it covers what the PV leg wrote too, because
  * both legs write the same image file in dom0 and the emulated disk's flush
  * reaches qemu's fdatasync of it.
