@@ -13,7 +13,8 @@
  *   SUSPENDING   new table loaded; suspend   quiescing
  *                running on the helper
  *   GATED        suspended (bios held,       flushed
- *                in-flight ones drained);
+ *                in-flight ones drained,
+ *                legs flushed by default);
  *                waiting for dm-synced-id =
  *                switch-id
  *   UNDOING      suspend being interrupted   (unchanged)
