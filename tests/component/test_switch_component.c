@@ -922,6 +922,11 @@ START_TEST(device_model_gone_rolls_back_with_the_reason)
     static const char *const why[2] = { "cannot connect", "no qemu monitor socket" };
 
     rig_start(&r, 0, 999);
+    /* The shunt up first: the check fails before the guest is told, so
+     * the switch can end before a slow shunt (ASan) wrote its first
+     * report, and check_stable() wants it there. */
+    ck_assert_msg(wait_node(&r, RTV_XS_SHUNT_STATE, "emulating", 10000),
+                  "the shunt never reported emulating");
     test_qemu_stop(&qemu_pid);   /* dead, its socket left behind */
     for (unsigned i = 0; i < 2; i++) {
         if (i == 1)
