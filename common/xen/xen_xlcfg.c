@@ -26,7 +26,8 @@ static const char *reported(struct report *r)
     return r->buf;
 }
 
-/* A list of strings of the config into out[max][width]; absent: empty. */
+/* A list of strings of the config into out, a char [max][width] array seen
+ * as a whole; absent: empty. */
 static int get_list(XLU_Config *x, const char *path, const char *key, char *out,
                     size_t width, unsigned max, unsigned *n, struct rtv_err *err)
 {
@@ -59,7 +60,7 @@ static int read_disks(XLU_Config *x, const char *path, struct report *r,
 {
     char specs[RTV_XLCFG_MAX][256];
     unsigned n;
-    int rc = get_list(x, path, "disk", specs[0], sizeof(specs[0]), RTV_XLCFG_MAX, &n, err);
+    int rc = get_list(x, path, "disk", (char *)specs, sizeof(specs[0]), RTV_XLCFG_MAX, &n, err);
 
     if (rc < 0)
         return rc;
@@ -111,10 +112,10 @@ int rtv_xlcfg_read(const char *path, struct rtv_xlcfg *cfg, struct rtv_err *err)
         goto out;
     }
     strcpy(cfg->name, name);
-    if ((rc = get_list(x, path, "rtvirt", cfg->managed[0], sizeof(cfg->managed[0]), RTV_XLCFG_MAX,
-                       &cfg->nmanaged, err)) < 0 ||
-        (rc = get_list(x, path, "vif", cfg->vifs[0], sizeof(cfg->vifs[0]), RTV_XLCFG_MAX,
-                       &cfg->nvifs, err)) < 0 ||
+    if ((rc = get_list(x, path, "rtvirt", (char *)cfg->managed, sizeof(cfg->managed[0]),
+                       RTV_XLCFG_MAX, &cfg->nmanaged, err)) < 0 ||
+        (rc = get_list(x, path, "vif", (char *)cfg->vifs, sizeof(cfg->vifs[0]),
+                       RTV_XLCFG_MAX, &cfg->nvifs, err)) < 0 ||
         (rc = read_disks(x, path, &r, cfg, err)) < 0)
         goto out;
     rc = 0;
