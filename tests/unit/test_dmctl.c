@@ -27,6 +27,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_schema.h"
 #include "unit.h"
+#include "file_fixture.h"
 #include "xs_fixture.h"
 
 #define GUEST   5
@@ -359,8 +360,7 @@ static void setup_env(void)
     ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device",
                                       dev_perms, 2), 0);
     ck_assert_int_eq(rtv_ctl_manage(dom0.xs, GUEST, "hda", "/srv/hda.img", &err), 0);
-    snprintf(sysfs, sizeof(sysfs), "/tmp/rtv-dmctl-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(sysfs));
+    rtv_test_mkdtemp(sysfs, sizeof(sysfs), "rtv-dmctl");
     cfg = (struct dmctl_config){ .vdev = "hda", .emu_dev = "8:0", .emu_name = "sda",
                                  .sectors = SECTORS, .sysfs = sysfs, .dm = &fake_ops,
                                  .open_xen = open_guest, .attach_poll_ms = 10 };
@@ -374,14 +374,11 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-
     dmctl_free(ctl);
     ctl = NULL;
     rtv_xen_close(&dom0);
     rtv_local_hub_free(hub);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", sysfs);
-    ck_assert_int_eq(system(cmd), 0);
+    rtv_test_rm_tree(sysfs);
 }
 
 /* Runs switch id from `from` to `to` through the gate; the PV disk must be

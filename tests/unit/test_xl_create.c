@@ -15,6 +15,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xlcfg.h"
 #include "unit.h"
+#include "file_fixture.h"
 #include "xs_fixture.h"
 #include "../../xl-scripts/xl_create.h"
 
@@ -29,15 +30,6 @@ static const char fake_xl[] =
     "echo \"$*\" > \"$XL_DIR/args\"\n"
     "exit ${XL_RC:-0}\n";
 
-static void write_file(const char *path, const char *text)
-{
-    FILE *f = fopen(path, "w");
-
-    ck_assert_ptr_nonnull(f);
-    fputs(text, f);
-    fclose(f);
-}
-
 static void setup(void)
 {
     const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { 5, RTV_XS_PERM_READ } };
@@ -45,11 +37,9 @@ static void setup(void)
     hub = rtv_local_hub_new(NULL);
     ck_assert_ptr_nonnull(hub);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
-    snprintf(dir, sizeof(dir), "/tmp/rtv-xl-create.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    rtv_test_mkdtemp(dir, sizeof(dir), "rtv-xl-create");
     snprintf(xl, sizeof(xl), "%s/xl", dir);
-    write_file(xl, fake_xl);
-    chmod(xl, 0755);
+    rtv_test_write_file(xl, fake_xl, true);
     snprintf(cfgpath, sizeof(cfgpath), "%s/web1.cfg", dir);
     setenv("XL_DIR", dir, 1);
     unsetenv("XL_RC");
@@ -61,12 +51,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-
     rtv_xen_close(&dom0);
     rtv_local_hub_free(hub);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    rtv_test_rm_tree(dir);
 }
 
 /* Reads text as web1's xl.cfg and plans it; the plan's return code. */
@@ -75,7 +62,7 @@ static int plan_of(const char *text, struct xl_create_plan *plan)
     struct rtv_xlcfg cfg;
     int rc;
 
-    write_file(cfgpath, text);
+    rtv_test_write_file(cfgpath, text, false);
     memset(&err, 0, sizeof(err));
     if ((rc = rtv_xlcfg_read(cfgpath, &cfg, &err)) < 0)
         return rc;

@@ -16,6 +16,7 @@
 
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
+#include "file_fixture.h"
 #include "unit.h"
 #include "../../xl-scripts/xl_p2m.h"
 
@@ -62,19 +63,13 @@ static void setup(void)
 {
     char path[96], *p = getenv("PATH");
     static char newpath[4096];
-    FILE *f;
 
     hub = rtv_local_hub_new(NULL);
     ck_assert_ptr_nonnull(hub);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
-    snprintf(dir, sizeof(dir), "/tmp/rtv-xl-p2m.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    rtv_test_mkdtemp(dir, sizeof(dir), "rtv-xl-p2m");
     snprintf(path, sizeof(path), "%s/rtvirt-p2m", dir);
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    fputs(tool, f);
-    fclose(f);
-    chmod(path, 0755);
+    rtv_test_write_file(path, tool, true);
     snprintf(newpath, sizeof(newpath), "%s:%s", dir, p ? p : "/bin:/usr/bin");
     setenv("PATH", newpath, 1);
     setenv("P2M_DIR", dir, 1);
@@ -82,12 +77,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-    char cmd[128];
-
     rtv_xen_close(&dom0);
     rtv_local_hub_free(hub);
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    rtv_test_rm_tree(dir);
 }
 
 struct call {
