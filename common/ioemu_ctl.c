@@ -15,8 +15,6 @@ void rtv_ioemu_ctl_init(struct rtv_ioemu_ctl *c, struct rtv_iov *iov,
     *c = (struct rtv_ioemu_ctl){ .iov = iov, .result_id = result_id };
 }
 
-#define note(out, ...) rtv_notef((out)->note, sizeof((out)->note), __VA_ARGS__)
-
 /* Answers request `id`; result-id never goes backwards. */
 static void answer(struct rtv_ioemu_ctl *c, struct rtv_ioemu_ctl_out *out,
                    const char *result, uint32_t id, const char *error)
@@ -42,7 +40,7 @@ void rtv_ioemu_ctl_request(struct rtv_ioemu_ctl *c, const char *request,
 
     memset(out, 0, sizeof(*out));
     if (request_id == NULL) {
-        note(out, "no request-id: nothing asked");
+        rtv_note(out, "no request-id: nothing asked");
         return;
     }
     if (rtv_xs_check_value(RTV_XS_IOEMU_REQUEST_ID, request_id, &err) < 0) {
@@ -56,8 +54,8 @@ void rtv_ioemu_ctl_request(struct rtv_ioemu_ctl *c, const char *request,
     rtv_parse_uint(request_id, UINT32_MAX, &id);
     if (id <= c->result_id) {
         if (id != c->result_id)   /* else: answered last, seen again */
-            note(out, "request-id %s is older than the one answered last (%u): ignored",
-                 request_id, c->result_id);
+            rtv_note(out, "request-id %s is older than the one answered last (%u): ignored",
+                     request_id, c->result_id);
         return;
     }
     if (c->iov->phase != RTV_IOV_STABLE) {
@@ -84,7 +82,7 @@ void rtv_ioemu_ctl_request(struct rtv_ioemu_ctl *c, const char *request,
     target = strcmp(request, "virtualize") == 0 ? RTV_IOV_VIRTUALIZED : RTV_IOV_DIRECT;
     if (target == c->iov->mode) {
         answer(c, out, "ok", (uint32_t)id, "");
-        note(out, "already %s", rtv_iov_state_name(c->iov));
+        rtv_note(out, "already %s", rtv_iov_state_name(c->iov));
         return;
     }
     rc = rtv_iov_request(c->iov, target, now_us, (uint32_t)tmo, &out->iov);

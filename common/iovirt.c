@@ -38,8 +38,6 @@ void rtv_iov_init(struct rtv_iov *v, const struct rtv_ioseq_table *t,
     rtv_ioseq_init(&v->seq, t, t->initial);
 }
 
-#define note(out, ...) rtv_notef((out)->note, sizeof((out)->note), __VA_ARGS__)
-
 static void clear_out(struct rtv_iov_out *out)
 {
     memset(out, 0, sizeof(*out));
@@ -78,11 +76,11 @@ int rtv_iov_request(struct rtv_iov *v, enum rtv_iov_mode target,
          * made once the ports trap, finds the device. */
         v->probing = true;
         out->actions |= RTV_IOV_ACT_TRAP;
-        note(out, "virtualized: trapping, then probing the device");
+        rtv_note(out, "virtualized: trapping, then probing the device");
         return 0;
     }
-    note(out, "%s: seeking a sequence boundary from %s", mode_names[target],
-         rtv_ioseq_state_name(&v->seq));
+    rtv_note(out, "%s: seeking a sequence boundary from %s", mode_names[target],
+             rtv_ioseq_state_name(&v->seq));
     return 0;
 }
 
@@ -100,8 +98,8 @@ int rtv_iov_probed(struct rtv_iov *v, unsigned state, struct rtv_iov_out *out)
     }
     v->probing = false;
     rtv_ioseq_init(&v->seq, v->seq.t, state);
-    note(out, "%s: seeking a sequence boundary from %s", mode_names[v->target],
-         rtv_ioseq_state_name(&v->seq));
+    rtv_note(out, "%s: seeking a sequence boundary from %s", mode_names[v->target],
+             rtv_ioseq_state_name(&v->seq));
     return 0;
 }
 
@@ -184,11 +182,12 @@ static void finish(struct rtv_iov *v, uint64_t now, struct rtv_iov_out *out)
     v->held_us = now - v->held_us_from;   /* every change passes HOLD */
     if (to_direct)
         out->actions |= RTV_IOV_ACT_UNTRAP;
-    note(out, "%s (%s): sought %llu us, held %llu us, %llu busy, %llu logged, %llu replayed%s%s",
-         mode_names[v->mode], out->result, (unsigned long long)v->seek_us,
-         (unsigned long long)v->held_us, (unsigned long long)v->busy,
-         (unsigned long long)v->logged, (unsigned long long)v->replayed,
-         v->why[0] ? "; " : "", v->why);
+    rtv_note(out, "%s (%s): sought %llu us, held %llu us, %llu busy, %llu logged, "
+             "%llu replayed%s%s", mode_names[v->mode], out->result,
+             (unsigned long long)v->seek_us,
+             (unsigned long long)v->held_us, (unsigned long long)v->busy,
+             (unsigned long long)v->logged, (unsigned long long)v->replayed,
+             v->why[0] ? "; " : "", v->why);
 }
 
 static void reset_device(struct rtv_iov *v, struct rtv_iov_out *out,
@@ -234,8 +233,8 @@ void rtv_iov_poll(struct rtv_iov *v, uint64_t now_us, unsigned device,
             reset_device(v, out, boundary ? "device not ready" : "no sequence boundary");
         }
         enter_hold(v, now_us);
-        note(out, "boundary after %llu us%s%s; holding",
-             (unsigned long long)v->seek_us, v->why[0] ? ": " : "", v->why);
+        rtv_note(out, "boundary after %llu us%s%s; holding",
+                 (unsigned long long)v->seek_us, v->why[0] ? ": " : "", v->why);
     }
     if (v->phase == RTV_IOV_HOLD) {
         if (!(device & RTV_IOV_DRAINED)) {

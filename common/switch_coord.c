@@ -88,9 +88,6 @@ static enum rtv_xs_node node(const struct rtv_coord *c, enum rtv_role role)
     return (enum rtv_xs_node)n;
 }
 
-/* Input that was ignored, for rtvirt-backd's log. */
-#define note(out, ...) rtv_notef((out)->note, sizeof((out)->note), __VA_ARGS__)
-
 static void publish_state(struct rtv_coord *c, struct rtv_coord_out *out)
 {
     out->publish_state = true;
@@ -194,7 +191,7 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
     char msg[sizeof(out->error)];
 
     if (ev->request_id == NULL) {
-        note(out, "no request-id: nothing asked");
+        rtv_note(out, "no request-id: nothing asked");
         return;
     }
     if (rtv_xs_check_value(node(c, RTV_R_REQUEST_ID), ev->request_id, &err) < 0) {
@@ -209,8 +206,8 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
     if (id == c->result_id)
         return;   /* the request answered last, seen again (any node changed) */
     if (id < c->result_id) {
-        note(out, "request-id %s is older than the one answered last (%u): ignored",
-             ev->request_id, c->result_id);
+        rtv_note(out, "request-id %s is older than the one answered last (%u): ignored",
+                 ev->request_id, c->result_id);
         return;
     }
     if (c->phase != RTV_COORD_STABLE) {
@@ -246,7 +243,7 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
 
     if (target == c->mode) {
         answer(c, out, "ok", (uint32_t)id, "");
-        note(out, "already in mode %s", rtv_mode_name(target));
+        rtv_note(out, "already in mode %s", rtv_mode_name(target));
         return;
     }
     /* Back to qemu: nothing reaches its drive while the guest is off the
@@ -286,7 +283,7 @@ static bool guest_uint(const struct rtv_coord *c, enum rtv_role role, const char
     if (raw == NULL || node == RTV_R_NONE)
         return false;
     if (rtv_xs_check_value((enum rtv_xs_node)node, raw, &err) < 0) {
-        note(out, "ignored guest value: %s", err.msg);
+        rtv_note(out, "ignored guest value: %s", err.msg);
         return false;
     }
     rtv_parse_uint(raw, UINT64_MAX, &n);
@@ -372,7 +369,7 @@ static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
         return;   /* not (yet) about this switch */
     if (ev->shunt_state == NULL ||
         rtv_xs_check_value(node(c, RTV_R_SHUNT_STATE), ev->shunt_state, &err) < 0) {
-        note(out, "ignored guest value: %s", err.msg);
+        rtv_note(out, "ignored guest value: %s", err.msg);
         return;
     }
 
@@ -497,7 +494,7 @@ void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
              rtv_mode_needs_pv(c->target)))
             begin_rollback(c, ev->now_ms, out, why);
         else
-            note(out, "%s (no switch depends on it)", why);
+            rtv_note(out, "%s (no switch depends on it)", why);
         break;
     case RTV_CEV_BACKEND_CLOSED:
         c->backend_up = false;
@@ -518,7 +515,7 @@ void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
             c->phase == RTV_COORD_GATE)
             begin_rollback(c, ev->now_ms, out, why);
         else
-            note(out, "%s (no switch of ours waits for it)", why);
+            rtv_note(out, "%s (no switch of ours waits for it)", why);
         break;
     case RTV_CEV_DM_SYNC_DONE:
         if (c->phase == RTV_COORD_GATE) {
@@ -573,8 +570,8 @@ int rtv_coord_recover_class(struct rtv_coord *c, const struct rtv_devclass *cls,
     /* Half-done.  The mode to fall back to is `previous`; without it the
      * emulated path is the one that always exists. */
     if (rtv_mode_parse(previous, &prev) < 0)
-        note(out, "node ctl-previous: \"%s\" unusable, rolling back to emulated",
-             previous ? previous : "(absent)");
+        rtv_note(out, "node ctl-previous: \"%s\" unusable, rolling back to emulated",
+                 previous ? previous : "(absent)");
     c->mode = prev;
     if (strncmp(state, "switching-to-", 13) == 0 &&
         rtv_mode_parse(state + 13, &target) == 0)

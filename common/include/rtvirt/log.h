@@ -17,6 +17,9 @@
 void rtv_notef(char *buf, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* A note into out->note, the char array of a state machine's output. */
+#define rtv_note(out, ...) rtv_notef((out)->note, sizeof((out)->note), __VA_ARGS__)
+
 struct rtv_log_sink {
     void (*fn)(void *ctx, const char *msg);   /* NULL: stderr */
     void  *ctx;
