@@ -537,7 +537,7 @@ int backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
     unsigned size = nr_pages * RTV_BLKIF_PAGE_SIZE;
     int rc;
 
-    assert(!takeover || b->cfg.state_dir != NULL);   /* backd_xs.c asks only then */
+    assert(!takeover || b->cfg.state_dir != NULL);   /* backd_handshake.c asks only then */
     q->sring = b->x->gnt->ops->map(b->x->gnt, d->domid, nr_pages, refs, true);
     if (q->sring == NULL) {
         rc = -errno;
@@ -692,7 +692,6 @@ void backd_handle_completions(struct backd *b)
             continue;
 
         struct backd_queue *q = req->q;
-        struct backd_dev *d = q->dev;
 
         req_finish(req);
         if (q->deferred != NULL && q->inflight == 1) {
@@ -703,8 +702,6 @@ void backd_handle_completions(struct backd *b)
         } else if (!q->plugged) {
             backd_queue_kick(q);
         }
-        if (d->update_pending && backd_dev_inflight(d) == 0)
-            backd_dev_update(d);       /* a deferred disconnect may proceed */
     }
     backd_submit(b);
 }

@@ -1,6 +1,16 @@
 /*
- * rtvirt-backd internals shared by the handshake (backd_xs.c) and the data
- * path (backd_io.c).  See backd.h for the overall picture.
+ * rtvirt-backd internals shared by the engine's files.  See backd.h for the
+ * overall picture.  They call downwards only, never back up:
+ *
+ *   backd_loop.c       the poll loop and the retries it owes
+ *   backd_lifecycle.c  new/free/stop, counters
+ *   backd_scan.c       device discovery under backend/vbd3
+ *   backd_handshake.c  one device's XenbusState handshake
+ *   backd_io.c         rings, grants, io_uring (the data path)
+ *
+ * The data path does not call the handshake: a disconnect that waits for
+ * in-flight I/O (update_pending) is taken up by the loop once the I/O has
+ * drained (backd_dev_update_drained).
  */
 #ifndef RTVIRT_BACKD_PRIV_H
 #define RTVIRT_BACKD_PRIV_H
@@ -117,7 +127,7 @@ struct backd {
     fputc('\n', stderr); } while (0)
 
 /* How soon the loop tries again what the store or io_uring refused
- * (backd_xs.c: retry_later; backd_submit). */
+ * (backd_handshake.c: retry_later; backd_submit). */
 #define BACKD_RETRY_MS  100
 
 /* backd_io.c */
@@ -135,9 +145,16 @@ void backd_handle_completions(struct backd *b);
 unsigned backd_dev_inflight(const struct backd_dev *d);
 void backd_pgnt_flush(struct backd_dev *d);
 
-/* backd_xs.c */
+/* backd_scan.c */
 void backd_scan(struct backd *b);
+
+/* backd_handshake.c */
+struct backd_dev *backd_dev_new(struct backd *b, rtv_domid_t domid, unsigned devid);
+/* Re-evaluates d from the store; may free d. */
 void backd_dev_update(struct backd_dev *d);
+/* Updates every device whose update waited for its I/O to drain (call after
+ * backd_handle_completions); may free them. */
+void backd_dev_update_drained(struct backd *b);
 void backd_dev_free(struct backd_dev *d);
 
 #endif

@@ -19,7 +19,6 @@
 
 #include "rtvirt/log.h"
 #include "rtvirt/qmp.h"
-#include "backd.h"
 #include "backd_dmsync.h"
 #include "backd_vif.h"
 #include "rtvirt/blkif_abi.h"

@@ -6,7 +6,7 @@
  *   bring_up   writes the vbd's backend and frontend nodes for the image
  *              (blkif_xs_attach: libxl's layout and permissions) under a
  *              devid of its own range that is free in the store, then
- *              ctl-devid; READY once the engine (backd_xs.c, same process)
+ *              ctl-devid; READY once the engine (backd_handshake.c, same process)
  *              put the vbd in InitWait, FAILED on hotplug-status = error;
  *   tear_down  waits until the frontend is Closed (or never attached) and
  *              the backend is neither Connected nor Closing, then removes

@@ -9,8 +9,9 @@ all: $(BUILD)/tests/unit/test_blkif_req $(BUILD)/tests/unit/test_blkif_xs
 
 # The engine (everything but main: the blkif backend and the dom0 side of
 # the live switch) is shared with the component tests.
-BACKD_ENGINE_SRCS := dom0-backend/backd_gone.c dom0-backend/backd_io.c dom0-backend/backd_journal.c dom0-backend/backd_xs.c dom0-backend/backd_switch.c \
-                     dom0-backend/backd_dmsync.c dom0-backend/backd_vif.c
+BACKD_ENGINE_SRCS := $(addprefix dom0-backend/,backd_gone.c backd_io.c backd_journal.c \
+                       backd_handshake.c backd_scan.c backd_lifecycle.c backd_loop.c \
+                       backd_switch.c backd_dmsync.c backd_vif.c)
 BACKD_SRCS        := $(BACKD_ENGINE_SRCS) dom0-backend/backd_main.c
 EXTRA_LIBS_rtvirt-backd := $(shell $(PKG_CONFIG) --libs liburing) $(JSONC_LIBS) -lpthread
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-backd

@@ -1,11 +1,13 @@
 /*
- * rtvirt-backd control path: finding devices, the XenbusState handshake of
- * xen/io/blkif.h on the backend side, and the event loop.
+ * rtvirt-backd's XenbusState handshake of xen/io/blkif.h, backend side, one
+ * device at a time: reading what the toolstack wrote, opening the image,
+ * publishing the features, connecting the rings (backd_io.c maps them),
+ * taking a live ring over from a killed predecessor, and closing.
  *
- * Handlers are idempotent: every watch event (ours coalesce, the real
- * xenstored's may too) rescans the backend tree and re-evaluates every
- * device from what the store says now, publishing a state only when it
- * changes.  A device moves:
+ * backd_dev_update is idempotent: every watch event (ours coalesce, the
+ * real xenstored's may too) rescans the backend tree (backd_scan.c) and
+ * re-evaluates every device from what the store says now, publishing a
+ * state only when it changes.  A device moves:
  *
  *   found --features, InitWait--> InitWait
  *   InitWait + frontend Initialised/Connected --map rings, bind--> Connected
@@ -18,38 +20,22 @@
  * never while it might still be using it.
  */
 #include "backd_priv.h"
-#include "backd_switch.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/fs.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "rtvirt/clock.h"
 #include "rtvirt/xs_util.h"
 
 #define VDISK_READONLY_FLAG 0x4   /* blkif.h VDISK_READONLY */
-
-void backd_config_default(struct backd_config *cfg)
-{
-    memset(cfg, 0, sizeof(*cfg));
-    cfg->max_ring_page_order = BLKIF_XS_MAX_RING_ORDER;
-    cfg->max_queues = 4;
-    cfg->max_indirect_segs = 256;
-    cfg->persistent = true;
-    cfg->discard = true;
-    cfg->barrier = true;
-    cfg->max_persistent_grants = 1056;   /* Linux blkback's default */
-}
 
 /* ---- small store helpers ------------------------------------------------------ */
 
@@ -364,7 +350,7 @@ static int dev_setup_failing(struct backd_dev *d)
     return 1;
 }
 
-static struct backd_dev *dev_new(struct backd *b, rtv_domid_t domid, unsigned devid)
+struct backd_dev *backd_dev_new(struct backd *b, rtv_domid_t domid, unsigned devid)
 {
     struct backd_dev *d = calloc(1, sizeof(*d));
 
@@ -740,7 +726,7 @@ void backd_dev_update(struct backd_dev *d)
                 backd_queue_kick(&d->q[i]);
         }
         /* A frontend still Connected to a ring we could not take over
-         * (dev_new: no journal) must re-initialise first: we wait in
+         * (dev_setup: no journal) must re-initialise first: we wait in
          * InitWait. */
         break;
     case XenbusStateClosing:
@@ -769,317 +755,11 @@ void backd_dev_update(struct backd_dev *d)
     }
 }
 
-/* ---- discovery ----------------------------------------------------------------- */
-
-static struct backd_dev *dev_find(struct backd *b, rtv_domid_t domid, unsigned devid)
+void backd_dev_update_drained(struct backd *b)
 {
-    for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
-        if (d->domid == domid && d->devid == devid)
-            return d;
-    return NULL;
-}
-
-void backd_scan(struct backd *b)
-{
-    char **doms = NULL;
-    unsigned nd = 0;
-    int rc;
-
-    b->scanned = true;
-    /* Only a directory that is really gone means its devices are: any other
-     * read failure leaves everything as it is until the next event. */
-    b->scan_retry_at = 0;
-    rc = rtv_xs_directory(b->x->xs, RTV_XS_NO_TXN, b->root, &doms, &nd);
-    if (rc < 0 && rc != -ENOENT) {
-        backd_err("cannot list %s: %s; trying again in %d ms", b->root, strerror(-rc),
-                  BACKD_RETRY_MS);
-        b->scan_retry_at = rtv_now_ms() + BACKD_RETRY_MS;
-        return;
-    }
-    if (rc < 0)
-        nd = 0;
-    for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
-        d->gone = true;     /* cleared below for every device still listed */
-    for (unsigned i = 0; i < nd; i++) {
-        unsigned long long domid;
-        char dir[BACKD_PATH_MAX + 64];
-        char **devs = NULL;
-        unsigned nv = 0;
-
-        if (rtv_parse_uint(doms[i], RTV_DOMID_MAX, &domid) < 0)
-            continue;
-        snprintf(dir, sizeof(dir), "%s/%s", b->root, doms[i]);
-        rc = rtv_xs_directory(b->x->xs, RTV_XS_NO_TXN, dir, &devs, &nv);
-        if (rc < 0) {
-            if (rc != -ENOENT) {   /* keep this domain's devices; look again */
-                for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
-                    if (d->domid == domid)
-                        d->gone = false;
-                b->scan_retry_at = rtv_now_ms() + BACKD_RETRY_MS;
-            }
-            continue;
-        }
-        for (unsigned j = 0; j < nv; j++) {
-            unsigned long long devid;
-            struct backd_dev *d;
-            char *fe = NULL;
-
-            if (rtv_parse_uint(devs[j], 2147483647ull, &devid) < 0)
-                continue;
-            d = dev_find(b, (rtv_domid_t)domid, (unsigned)devid);
-            if (d != NULL) {
-                d->gone = false;
-                continue;
-            }
-            /* Wait until the toolstack has written the frontend link. */
-            struct blkif_xs_dev xd = { b->x->self, (rtv_domid_t)domid, (unsigned)devid,
-                                        BLKIF_XS_BTYPE };
-            rc = blkif_xs_read(b->x->xs, RTV_XS_NO_TXN, &xd, RTV_XS_VBD_BE_FRONTEND, 0, 0,
-                               &fe, NULL);
-            if (rtv_xs_store_failed(rc))
-                b->scan_retry_at = rtv_now_ms() + BACKD_RETRY_MS;
-            if (rc < 0)
-                continue;
-            free(fe);
-            dev_new(b, (rtv_domid_t)domid, (unsigned)devid);
-        }
-        free(devs);
-    }
-    free(doms);
-
     for (struct backd_dev *d = b->devs, *next; d != NULL; d = next) {
         next = d->next;
-        backd_dev_update(d);    /* may free d */
-    }
-}
-
-/* ---- lifecycle and loop ------------------------------------------------------------ */
-
-struct backd *backd_new(struct rtv_xen *x, const struct backd_config *cfg)
-{
-    struct backd *b = calloc(1, sizeof(*b));
-    int rc;
-
-    if (b == NULL)
-        return NULL;
-    if (cfg->fail_rings && cfg->state_dir == NULL) {
-        free(b);             /* the rings to answer are found in the journals */
-        errno = EINVAL;
-        return NULL;
-    }
-    b->x = x;
-    b->cfg = *cfg;
-    if (b->cfg.max_queues == 0 || b->cfg.max_queues > BLKIF_XS_MAX_QUEUES)
-        b->cfg.max_queues = BLKIF_XS_MAX_QUEUES;
-    if (b->cfg.max_ring_page_order > BLKIF_XS_MAX_RING_ORDER)
-        b->cfg.max_ring_page_order = BLKIF_XS_MAX_RING_ORDER;
-    if (b->cfg.max_indirect_segs > RTV_BLKIF_MAX_INDIRECT_SEGS)
-        b->cfg.max_indirect_segs = RTV_BLKIF_MAX_INDIRECT_SEGS;
-    if (b->cfg.max_persistent_grants == 0)
-        b->cfg.persistent = false;
-    snprintf(b->root, sizeof(b->root), BLKIF_XS_BE_ROOT_FMT, x->self);
-
-    rc = io_uring_queue_init(1024, &b->uring, 0);
-    if (rc < 0) {
-        free(b);
-        errno = -rc;
-        return NULL;
-    }
-    b->uring_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (b->uring_efd < 0 || io_uring_register_eventfd(&b->uring, b->uring_efd) < 0) {
-        int e = errno;
-
-        if (b->uring_efd >= 0)
-            close(b->uring_efd);
-        io_uring_queue_exit(&b->uring);
-        free(b);
-        errno = e ? e : EIO;
-        return NULL;
-    }
-    rc = rtv_xs_watch(x->xs, b->root, "root");
-    if (rc < 0) {
-        close(b->uring_efd);
-        io_uring_queue_exit(&b->uring);
-        free(b);
-        errno = -rc;
-        return NULL;
-    }
-    return b;
-}
-
-void backd_free(struct backd *b)
-{
-    if (b == NULL)
-        return;
-    b->stopping = true;
-    /* Let running I/O finish before the pages it targets are unmapped. */
-    for (int tries = 0; tries < 1000; tries++) {
-        unsigned n = 0;
-
-        for (struct backd_dev *d = b->devs; d != NULL; d = d->next)
-            n += backd_dev_inflight(d);
-        if (n == 0)
-            break;
-        /* What a failed submission left in the ring goes now; bounded
-         * waits, so a kernel that keeps refusing cannot hang the stop. */
-        struct io_uring_cqe *cqe;
-        struct __kernel_timespec ts = { .tv_sec = 0, .tv_nsec = BACKD_RETRY_MS * 1000000L };
-        backd_submit(b);
-        if (io_uring_wait_cqe_timeout(&b->uring, &cqe, &ts) == 0)
-            backd_handle_completions(b);
-    }
-    while (b->devs != NULL)
-        backd_dev_free(b->devs);
-    rtv_xs_unwatch(b->x->xs, b->root, "root");
-    io_uring_queue_exit(&b->uring);
-    close(b->uring_efd);
-    free(b);
-}
-
-/* Async-signal-safe, and it sticks: a stop asked before backd_run() (a
- * SIGTERM during start-up) ends the loop at once, and one landing between
- * the loop's check and its poll() wakes that poll() through io_uring's
- * eventfd (the completion handler reads it and finds nothing) instead of
- * waiting for the next event, which may never come. */
-void backd_stop(struct backd *b)
-{
-    uint64_t one = 1;
-
-    b->stop = true;
-    ssize_t r = write(b->uring_efd, &one, sizeof(one));   /* an open eventfd takes it */
-    (void)r;
-}
-
-void backd_get_stats(const struct backd *b, struct backd_stats *st)
-{
-    *st = b->st;
-}
-
-unsigned backd_open_devices(const struct backd *b)
-{
-    unsigned n = !b->scanned || b->scan_retry_at != 0;   /* not listed yet */
-
-    for (const struct backd_dev *d = b->devs; d != NULL; d = d->next)
-        n += d->be_state != XenbusStateClosed;
-    return n;
-}
-
-void backd_attach_switch(struct backd *b, struct backd_switch *sw)
-{
-    b->sw = sw;
-}
-
-/*
- * One poll() over the store's watch fd, the event channels, io_uring's
- * eventfd and, with a switch attached, its two watch fds.  The switch is
- * polled whenever one of its fds is readable, after every rescan (the
- * engine may just have published the state a bring-up or tear-down waits
- * for) and at least every BACKD_SWITCH_TICK_MS (its bounds), so poll()
- * never sleeps longer than that while it is attached.
- */
-/* The earliest retry due (0: none). */
-static uint64_t retry_due(const struct backd *b)
-{
-    uint64_t due = b->scan_retry_at;
-
-    for (const struct backd_dev *d = b->devs; d != NULL; d = d->next)
-        if (d->retry_at != 0 && (due == 0 || d->retry_at < due))
-            due = d->retry_at;
-    return due;
-}
-
-static void run_retries(struct backd *b, uint64_t now)
-{
-    if (b->scan_retry_at != 0 && now >= b->scan_retry_at) {
-        backd_scan(b);          /* updates every device */
-        return;
-    }
-    for (struct backd_dev *d = b->devs, *next; d != NULL; d = next) {
-        next = d->next;
-        if (d->retry_at != 0 && now >= d->retry_at)
+        if (d->update_pending && backd_dev_inflight(d) == 0)
             backd_dev_update(d);    /* may free d */
     }
-}
-
-int backd_run(struct backd *b, int timeout_ms)
-{
-    struct rtv_store *xs = b->x->xs;
-    struct rtv_evtchn *e = b->x->evtchn;
-    struct pollfd pfd[3 + BACKD_SWITCH_FDS];
-    uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : rtv_now_ms() + (uint64_t)timeout_ms;
-    uint64_t sw_next = 0;
-
-    while (!b->stop) {
-        uint64_t now = rtv_now_ms();
-        int wait = -1, swfds[BACKD_SWITCH_FDS];
-        unsigned nfds = 3;
-        bool sw_due = false;
-
-        if (now >= deadline)
-            break;
-        if (deadline != UINT64_MAX)
-            wait = (int)(deadline - now);
-        if (b->sw != NULL) {
-            int tick = now >= sw_next ? 0 : (int)(sw_next - now);
-
-            if (wait < 0 || tick < wait)
-                wait = tick;
-        }
-        uint64_t due = retry_due(b);
-        if (b->submit_owed && (due == 0 || due > now + BACKD_RETRY_MS))
-            due = now + BACKD_RETRY_MS;
-        if (due != 0) {
-            int left = due > now ? (int)(due - now) : 0;
-
-            if (wait < 0 || left < wait)
-                wait = left;
-        }
-        pfd[0] = (struct pollfd){ .fd = rtv_xs_watch_fd(xs), .events = POLLIN };
-        pfd[1] = (struct pollfd){ .fd = e->ops->fd(e), .events = POLLIN };
-        pfd[2] = (struct pollfd){ .fd = b->uring_efd, .events = POLLIN };
-        if (b->sw != NULL) {
-            unsigned k = backd_switch_fds(b->sw, swfds);
-            for (unsigned i = 0; i < k; i++)
-                pfd[nfds + i] = (struct pollfd){ .fd = swfds[i], .events = POLLIN };
-            nfds += k;
-        }
-        int n = poll(pfd, nfds, wait);
-
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (pfd[2].revents & POLLIN)
-            backd_handle_completions(b);
-        if (pfd[1].revents & POLLIN)
-            backd_handle_evtchn(b);
-        if (pfd[0].revents & POLLIN) {
-            char *path, *token;
-            bool any = false;
-
-            while (rtv_xs_read_watch(xs, &path, &token) == 0) {
-                free(path);
-                free(token);
-                any = true;
-            }
-            if (any) {
-                backd_scan(b);
-                sw_due = true;
-            }
-        }
-        run_retries(b, rtv_now_ms());
-        if (b->submit_owed)
-            backd_submit(b);
-        if (b->sw != NULL) {
-            now = rtv_now_ms();
-            for (unsigned i = 3; i < nfds; i++)
-                sw_due = sw_due || (pfd[i].revents & POLLIN);
-            if (sw_due || now >= sw_next) {
-                backd_switch_poll(b->sw, now);
-                sw_next = now + BACKD_SWITCH_TICK_MS;
-            }
-        }
-    }
-    return 0;
 }
