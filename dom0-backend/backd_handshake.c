@@ -35,8 +35,6 @@
 #include "rtvirt/clock.h"
 #include "rtvirt/xs_util.h"
 
-#define VDISK_READONLY_FLAG 0x4   /* blkif.h VDISK_READONLY */
-
 /* ---- small store helpers ------------------------------------------------------ */
 
 /*
@@ -186,7 +184,7 @@ static int write_features(struct rtv_store *s, rtv_txn_t t, void *arg)
     } while (0)
     W(VBD_BE_SECTORS, "%" PRIu64, d->nr_sectors);
     W(VBD_BE_SECTOR_SIZE, "%u", RTV_BLKIF_SECTOR_SIZE);
-    W(VBD_BE_INFO, "%u", d->read_only ? VDISK_READONLY_FLAG : 0u);
+    W(VBD_BE_INFO, "%u", d->read_only ? VDISK_READONLY : 0u);
     W(VBD_BE_FEATURE_FLUSH_CACHE, "1");
     W(VBD_BE_FEATURE_BARRIER, "%d", c->barrier ? 1 : 0);
     W(VBD_BE_FEATURE_DISCARD, "%d", discard ? 1 : 0);

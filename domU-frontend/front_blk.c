@@ -502,7 +502,7 @@ static int session_connect(struct rtv_front *f, char *msg, size_t mlen)
         return -EOPNOTSUPP;
     }
     f->info.sectors = sectors;
-    f->info.read_only = (info & 0x4) != 0;     /* VDISK_READONLY */
+    f->info.read_only = (info & VDISK_READONLY) != 0;
     f->info.flush = flush;
     f->info.barrier = barrier;
     f->info.discard = discard;
