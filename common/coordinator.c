@@ -27,14 +27,14 @@
 struct dev {
     rtv_domid_t      dom;
     char             vdev[16];
-    struct rtv_coord m;
+    struct rtv_switch_fsm m;
 };
 
 struct rtv_coordinator {
     struct rtv_store                   *xs;
     const struct rtv_devclass          *cls;
     char                                token[TOKEN_MAX];
-    const struct rtv_coord_backend_ops *ops;
+    const struct rtv_coordinator_backend_ops *ops;
     void                               *ctx;
     struct dev                         *devs;
     unsigned                            ndevs, capdevs;
@@ -119,14 +119,14 @@ static void drop_dev(struct rtv_coordinator *co, struct dev *d)
 
 struct publish {
     struct dev                 *d;
-    const struct rtv_coord_out *out;
+    const struct rtv_switch_fsm_out *out;
 };
 
 static int publish_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 {
     struct publish *p = arg;
     struct dev *d = p->d;
-    const struct rtv_coord_out *out = p->out;
+    const struct rtv_switch_fsm_out *out = p->out;
     char path[PATH_LEN];
     char *state;
     size_t n;
@@ -170,7 +170,7 @@ static int publish_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
 }
 
 static void step(struct rtv_coordinator *co, struct dev *d,
-                 const struct rtv_coord_event *ev);
+                 const struct rtv_switch_fsm_event *ev);
 
 struct synced {
     struct dev *d;
@@ -220,7 +220,7 @@ static void dm_sync_finish(struct rtv_coordinator *co, struct dev *d, uint32_t i
         return;
     }
     if (rc < 0) {
-        struct rtv_coord_event ev = { .kind = RTV_CEV_DM_SYNC_FAILED, .now_ms = now,
+        struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_DM_SYNC_FAILED, .now_ms = now,
                                       .msg = msg };
         logf_(co, "domain %u %s: device-model sync for switch %u failed: %s",
               (unsigned)dom, vdev, id, msg);
@@ -243,12 +243,12 @@ static void dm_sync_finish(struct rtv_coordinator *co, struct dev *d, uint32_t i
               (unsigned)dom, vdev, id);
     if (rc >= 0) {
         /* A switch that waits for it before the guest is told goes on. */
-        struct rtv_coord_event ev = { .kind = RTV_CEV_DM_SYNC_DONE, .now_ms = now };
+        struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_DM_SYNC_DONE, .now_ms = now };
         step(co, d, &ev);
     }
 }
 
-/* RTV_CACT_DM_SYNC: sync qemu's side (here, or started elsewhere), then
+/* RTV_FSM_ACT_DM_SYNC: sync qemu's side (here, or started elsewhere), then
  * dm_sync_finish(). */
 static void dm_sync(struct rtv_coordinator *co, rtv_domid_t dom, const char *vdev,
                     uint64_t now)
@@ -290,7 +290,7 @@ void rtv_coordinator_dm_sync_done(struct rtv_coordinator *co, rtv_domid_t dom,
 
 /* Carries out one step's output: publish, then act. */
 static void apply(struct rtv_coordinator *co, struct dev *d,
-                  const struct rtv_coord_out *out, uint64_t now)
+                  const struct rtv_switch_fsm_out *out, uint64_t now)
 {
     rtv_domid_t dom = d->dom;
     char vdev[sizeof(d->vdev)];
@@ -316,11 +316,11 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
                   out->result_id, out->result, out->error[0] ? ": " : "",
                   out->error);
     }
-    if (out->actions & RTV_CACT_TEAR_DOWN)
+    if (out->actions & RTV_FSM_ACT_TEAR_DOWN)
         co->ops->tear_down(co->ctx, dom, vdev);
-    if ((out->actions & RTV_CACT_KEEP) && co->ops->keep != NULL)
+    if ((out->actions & RTV_FSM_ACT_KEEP) && co->ops->keep != NULL)
         co->ops->keep(co->ctx, dom, vdev);
-    if (out->actions & RTV_CACT_BRING_UP) {
+    if (out->actions & RTV_FSM_ACT_BRING_UP) {
         struct rtv_err err = {0};
         char *image = read_node(co, RTV_R_ARG, dom, vdev);
         int rc;
@@ -333,7 +333,7 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
         if (rc < 0) {
             /* The device may have moved in the array: look it up again. */
             struct dev *again = find_dev(co, dom, vdev);
-            struct rtv_coord_event ev = { .kind = RTV_CEV_BACKEND_FAILED,
+            struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_BACKEND_FAILED,
                                           .now_ms = now, .msg = err.msg };
             if (again)
                 step(co, again, &ev);
@@ -342,15 +342,15 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
     /* After the bring-up (a request to a PV mode asks for both): a sync
      * that fails at once then rolls back a backend that was started, not
      * one that is about to be. */
-    if (out->actions & RTV_CACT_DM_SYNC)
+    if (out->actions & RTV_FSM_ACT_DM_SYNC)
         dm_sync(co, dom, vdev, now);
 }
 
 static void step(struct rtv_coordinator *co, struct dev *d,
-                 const struct rtv_coord_event *ev)
+                 const struct rtv_switch_fsm_event *ev)
 {
-    struct rtv_coord_out out;
-    rtv_coord_step(&d->m, ev, &out);
+    struct rtv_switch_fsm_out out;
+    rtv_switch_fsm_step(&d->m, ev, &out);
     apply(co, d, &out, ev->now_ms);
 }
 
@@ -433,7 +433,7 @@ static void feed_request(struct rtv_coordinator *co, struct dev *d, uint64_t now
     char *v[3];
 
     read_dev_nodes(co, d, nodes, v, 3);
-    struct rtv_coord_event ev = { .kind = RTV_CEV_REQUEST, .now_ms = now,
+    struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_REQUEST, .now_ms = now,
                                   .request = v[0], .request_id = v[1],
                                   .timeout_ms = v[2] };
     step(co, d, &ev);
@@ -448,7 +448,7 @@ static void feed_shunt(struct rtv_coordinator *co, struct dev *d, uint64_t now)
     char *v[5];
 
     read_dev_nodes(co, d, nodes, v, 5);
-    struct rtv_coord_event ev = { .kind = RTV_CEV_SHUNT, .now_ms = now,
+    struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_SHUNT, .now_ms = now,
                                   .shunt_state = v[0], .shunt_ack_id = v[1],
                                   .shunt_error = v[2], .shunt_blackout_us = v[3],
                                   .shunt_held = v[4],
@@ -461,7 +461,7 @@ static void feed_shunt(struct rtv_coordinator *co, struct dev *d, uint64_t now)
 static void add_dev(struct rtv_coordinator *co, rtv_domid_t dom,
                     const char *vdev, uint64_t now)
 {
-    struct rtv_coord_out out;
+    struct rtv_switch_fsm_out out;
     char path[PATH_LEN];
 
     if (find_dev(co, dom, vdev))
@@ -491,7 +491,7 @@ static void add_dev(struct rtv_coordinator *co, rtv_domid_t dom,
     memset(d, 0, sizeof(*d));
     d->dom = dom;
     snprintf(d->vdev, sizeof(d->vdev), "%s", vdev);
-    int rc = rtv_coord_recover_class(&d->m, co->cls, now, v[0], v[1], v[2], v[3], v[4], v[5],
+    int rc = rtv_switch_fsm_recover_class(&d->m, co->cls, now, v[0], v[1], v[2], v[3], v[4], v[5],
                                co->ops->present(co->ctx, dom, vdev), &out);
     free_nodes(v, 6);
     if (rc < 0)
@@ -619,7 +619,7 @@ static void scan_domains(struct rtv_coordinator *co, uint64_t now)
 /* ---- public ----------------------------------------------------------------- */
 
 struct rtv_coordinator *rtv_coordinator_new(struct rtv_store *xs,
-                                            const struct rtv_coord_backend_ops *ops,
+                                            const struct rtv_coordinator_backend_ops *ops,
                                             void *ctx, struct rtv_err *err)
 {
     return rtv_coordinator_new_class(xs, &rtv_devclass_vbd, ops, ctx, err);
@@ -627,7 +627,7 @@ struct rtv_coordinator *rtv_coordinator_new(struct rtv_store *xs,
 
 struct rtv_coordinator *rtv_coordinator_new_class(struct rtv_store *xs,
                                                   const struct rtv_devclass *cls,
-                                                  const struct rtv_coord_backend_ops *ops,
+                                                  const struct rtv_coordinator_backend_ops *ops,
                                                   void *ctx, struct rtv_err *err)
 {
     struct rtv_coordinator *co = calloc(1, sizeof(*co));
@@ -757,10 +757,10 @@ void rtv_coordinator_tick(struct rtv_coordinator *co, uint64_t now_ms)
         co->last_resync_ms = now_ms;
     for (unsigned i = 0; i < co->ndevs; i++) {
         struct dev *d = &co->devs[i];
-        struct rtv_coord_event ev = { .kind = RTV_CEV_TICK, .now_ms = now_ms };
+        struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_TICK, .now_ms = now_ms };
         unsigned before = co->ndevs;
-        if (resync && (d->m.phase == RTV_COORD_SHUNT ||
-                       d->m.phase == RTV_COORD_ROLLBACK_SHUNT))
+        if (resync && (d->m.phase == RTV_FSM_SHUNT ||
+                       d->m.phase == RTV_FSM_ROLLBACK_SHUNT))
             feed_shunt(co, d, now_ms);
         if (co->ndevs == before)
             step(co, &co->devs[i], &ev);
@@ -771,13 +771,13 @@ void rtv_coordinator_tick(struct rtv_coordinator *co, uint64_t now_ms)
 
 void rtv_coordinator_backend_event(struct rtv_coordinator *co, rtv_domid_t dom,
                                    const char *vdev,
-                                   enum rtv_coord_event_kind kind,
+                                   enum rtv_switch_fsm_event_kind kind,
                                    const char *msg, uint64_t now_ms)
 {
     struct dev *d = find_dev(co, dom, vdev);
     if (d == NULL)
         return;
-    struct rtv_coord_event ev = { .kind = kind, .now_ms = now_ms, .msg = msg };
+    struct rtv_switch_fsm_event ev = { .kind = kind, .now_ms = now_ms, .msg = msg };
     step(co, d, &ev);
 }
 
@@ -791,7 +791,7 @@ unsigned rtv_coordinator_count_on_pv(const struct rtv_coordinator *co)
     unsigned n = 0;
 
     for (unsigned i = 0; i < co->ndevs; i++)
-        n += co->devs[i].m.phase != RTV_COORD_STABLE || rtv_mode_needs_pv(co->devs[i].m.mode);
+        n += co->devs[i].m.phase != RTV_FSM_STABLE || rtv_mode_needs_pv(co->devs[i].m.mode);
     return n;
 }
 
@@ -800,8 +800,8 @@ void rtv_coordinator_set_failover_cause(struct rtv_coordinator *co, const char *
     snprintf(co->cause, sizeof(co->cause), "%s", cause ? cause : "");
 }
 
-const struct rtv_coord *rtv_coordinator_get(const struct rtv_coordinator *co,
-                                            rtv_domid_t dom, const char *vdev)
+const struct rtv_switch_fsm *rtv_coordinator_get(const struct rtv_coordinator *co,
+                                                 rtv_domid_t dom, const char *vdev)
 {
     for (unsigned i = 0; i < co->ndevs; i++)
         if (co->devs[i].dom == dom && strcmp(co->devs[i].vdev, vdev) == 0)

@@ -227,7 +227,7 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
          * destroyed domain). */
         if (!read_devid(sw, dom, vdev, &devid)) {
             v->used = false;
-            rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_CEV_BACKEND_CLOSED, NULL, 0);
+            rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_FSM_EV_BACKEND_CLOSED, NULL, 0);
             return;
         }
         v->devid = devid;
@@ -338,7 +338,7 @@ static void dmsync_done(void *ctx, const struct backd_dmsync_result *r)
                                  r->took_us, r->msg, rc->now_ms);
 }
 
-static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present,
+static const struct rtv_coordinator_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present,
                                                   ad_dm_sync, ad_keep };
 
 void backd_switch_set_qmp(struct backd_switch *sw, const char *dir)
@@ -435,12 +435,12 @@ static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
             if (blkif_xs_read(sw->xs, RTV_XS_NO_TXN, &d, RTV_XS_VBD_BE_HOTPLUG_STATUS, 0, 0,
                               &hs, NULL) == 0 && strcmp(hs, "error") == 0) {
                 v->up_pending = false;
-                rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_CEV_BACKEND_FAILED,
+                rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_FSM_EV_BACKEND_FAILED,
                                               "the backend reported hotplug-status error",
                                               now_ms);
             } else if (be >= XenbusStateInitWait && be <= XenbusStateConnected) {
                 v->up_pending = false;
-                rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_CEV_BACKEND_READY, NULL,
+                rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_FSM_EV_BACKEND_READY, NULL,
                                               now_ms);
             }
             free(hs);
@@ -464,7 +464,7 @@ static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
                 sw_log(sw, "dom%u %s: PV twin vbd %u removed", dom, vdev, v->devid);
                 v->down_pending = false;
                 v->used = false;
-                rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_CEV_BACKEND_CLOSED, NULL,
+                rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_FSM_EV_BACKEND_CLOSED, NULL,
                                               now_ms);
             }
         }

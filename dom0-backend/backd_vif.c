@@ -278,7 +278,7 @@ static void closed(struct backd_vif *v, struct slot *s)
     s->known = false;
     s->want_down = false;
     slot_release(s);
-    rtv_coordinator_backend_event(v->co, dom, key, RTV_CEV_BACKEND_CLOSED, NULL, v->now);
+    rtv_coordinator_backend_event(v->co, dom, key, RTV_FSM_EV_BACKEND_CLOSED, NULL, v->now);
 }
 
 static void attach_done(struct backd_vif *v, struct slot *s, int status)
@@ -306,7 +306,7 @@ static void attach_done(struct backd_vif *v, struct slot *s, int status)
         free(hp);
         vlog(v, "dom%u vif/%s: PV vif %u up (vif%u.%u on the bridge)", (unsigned)s->dom,
              s->key, s->pvdevid, (unsigned)s->dom, s->pvdevid);
-        rtv_coordinator_backend_event(v->co, s->dom, s->key, RTV_CEV_BACKEND_READY, NULL,
+        rtv_coordinator_backend_event(v->co, s->dom, s->key, RTV_FSM_EV_BACKEND_READY, NULL,
                                       v->now);
         return;
     }
@@ -321,7 +321,7 @@ static void attach_done(struct backd_vif *v, struct slot *s, int status)
     vlog(v, "dom%u vif/%s: %s", (unsigned)s->dom, s->key, msg);
     /* The coordinator answers FAILED with a tear-down (it may have left a
      * half-made vif, which the detach removes). */
-    rtv_coordinator_backend_event(v->co, s->dom, s->key, RTV_CEV_BACKEND_FAILED, msg, v->now);
+    rtv_coordinator_backend_event(v->co, s->dom, s->key, RTV_FSM_EV_BACKEND_FAILED, msg, v->now);
 }
 
 static void detach_done(struct backd_vif *v, struct slot *s, int status)
@@ -605,7 +605,7 @@ static void poll_gates(struct backd_vif *v)
 
         if (!s->used || !s->gate_pending)
             continue;
-        const struct rtv_coord *m = rtv_coordinator_get(v->co, s->dom, s->key);
+        const struct rtv_switch_fsm *m = rtv_coordinator_get(v->co, s->dom, s->key);
         if (m == NULL || m->switch_id != s->gate_id) {
             s->gate_pending = false;   /* the switch is over */
             continue;
@@ -619,7 +619,7 @@ static void poll_gates(struct backd_vif *v)
     }
 }
 
-static const struct rtv_coord_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present,
+static const struct rtv_coordinator_backend_ops ops = { ad_bring_up, ad_tear_down, ad_present,
                                                   ad_gate, ad_keep };
 
 /* ---- public -------------------------------------------------------------------- */
@@ -694,8 +694,8 @@ int backd_vif_start(struct backd_vif *v, uint64_t now_ms, struct rtv_err *err)
         if (rtv_xs_directory(v->xs, RTV_XS_NO_TXN, dir, &nics, &nn) < 0)
             continue;
         for (unsigned k = 0; k < nn; k++) {
-            const struct rtv_coord *m = rtv_coordinator_get(v->co, (rtv_domid_t)dom, nics[k]);
-            if (m != NULL && m->phase == RTV_COORD_STABLE && m->mode == RTV_MODE_EMULATED &&
+            const struct rtv_switch_fsm *m = rtv_coordinator_get(v->co, (rtv_domid_t)dom, nics[k]);
+            if (m != NULL && m->phase == RTV_FSM_STABLE && m->mode == RTV_MODE_EMULATED &&
                 m->backend_up) {
                 vlog(v, "dom%llu vif/%s: on its emulated leg with a PV vif left up: "
                      "tearing it down", dom, nics[k]);

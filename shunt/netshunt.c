@@ -16,7 +16,7 @@
 
 #include "rtvirt/clock.h"
 #include "rtvirt/devclass.h"
-#include "rtvirt/switch_coord.h"
+#include "rtvirt/switch_fsm.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
@@ -90,7 +90,7 @@ static int snapshot_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     n->have_pv = read_u(xs, t, p, 2147483647ull, &v);
     n->pvdevid = n->have_pv ? (unsigned)v : 0;
     path(n, RTV_R_TIMEOUT_MS, p);
-    n->timeout_ms = read_u(xs, t, p, 600000, &v) ? (unsigned)v : RTV_COORD_DEFAULT_TIMEOUT_MS;
+    n->timeout_ms = read_u(xs, t, p, 600000, &v) ? (unsigned)v : RTV_FSM_DEFAULT_TIMEOUT_MS;
     return 0;
 }
 

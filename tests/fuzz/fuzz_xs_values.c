@@ -12,10 +12,10 @@
  *     must have only schema-valid pieces and never gain a component
  *     ("/", "..", an empty one);
  *  2  rtv_mode_parse() and blkif_vdev_to_devid() (xl's vdev names);
- *  3  the switch coordinator (switch_coord.c), for a disk or a NIC, fed
+ *  3  the switch coordinator (switch_fsm.c), for a disk or a NIC, fed
  *     events whose raw values
  *     (request, request-id, timeout-ms, the guest's shunt-* reports) are
- *     the fuzzer's, then rtv_coord_recover() from raw values;
+ *     the fuzzer's, then rtv_switch_fsm_recover() from raw values;
  *  4  rtvirt-ioemu's request side (ioemu_ctl.c) fed raw request values.
  *
  * For 3 and 4 everything the machine asks to publish must be a value the
@@ -31,7 +31,7 @@
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/devclass.h"
 #include "rtvirt/ioemu_ctl.h"
-#include "rtvirt/switch_coord.h"
+#include "rtvirt/switch_fsm.h"
 #include "rtvirt/uart16550.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
@@ -191,7 +191,7 @@ static void check_published(enum rtv_xs_node node, const char *value)
 }
 
 /* The schema node of role for the class the machine serves. */
-static void check_role(const struct rtv_coord *c, enum rtv_role role, const char *value)
+static void check_role(const struct rtv_switch_fsm *c, enum rtv_role role, const char *value)
 {
     int node = rtv_devclass_node(c->cls, role);
 
@@ -199,12 +199,12 @@ static void check_role(const struct rtv_coord *c, enum rtv_role role, const char
     check_published((enum rtv_xs_node)node, value);
 }
 
-static void check_coord_out(const struct rtv_coord *c, const struct rtv_coord_out *o)
+static void check_coord_out(const struct rtv_switch_fsm *c, const struct rtv_switch_fsm_out *o)
 {
     char buf[64];
 
     FUZZ_CHECK(c->mode < RTV_MODE_COUNT && c->target < RTV_MODE_COUNT);
-    check_role(c, RTV_R_STATE, rtv_coord_state_name(c, buf, sizeof(buf)));
+    check_role(c, RTV_R_STATE, rtv_switch_fsm_state_name(c, buf, sizeof(buf)));
     if (o->publish_state) {
         check_role(c, RTV_R_STATE, o->state);
         if (o->previous)
@@ -220,8 +220,8 @@ static void check_coord_out(const struct rtv_coord *c, const struct rtv_coord_ou
 
 static void coordinator(struct fuzz_in *in)
 {
-    struct rtv_coord c;
-    struct rtv_coord_out out;
+    struct rtv_switch_fsm c;
+    struct rtv_switch_fsm_out out;
     uint64_t now = 0;
     char *s[10];
 
@@ -230,46 +230,46 @@ static void coordinator(struct fuzz_in *in)
     bool recover_ok;
 
     /* Ours, not the peer's: a mode the class has. */
-    rtv_coord_init_class(&c, cls, (enum rtv_mode)(first % (cls->has_selective ? 3u : 2u)));
+    rtv_switch_fsm_init_class(&c, cls, (enum rtv_mode)(first % (cls->has_selective ? 3u : 2u)));
     for (unsigned round = 0; round < 16 && in->n > 0; round++) {
-        struct rtv_coord_event ev;
+        struct rtv_switch_fsm_event ev;
         uint8_t kind = fuzz_u8(in);
 
         memset(&ev, 0, sizeof(ev));
         memset(&out, 0, sizeof(out));
         now += fuzz_u16(in);
         ev.now_ms = now;
-        ev.kind = (enum rtv_coord_event_kind)(kind % 8u);
+        ev.kind = (enum rtv_switch_fsm_event_kind)(kind % 8u);
         switch (ev.kind) {
-        case RTV_CEV_REQUEST:
+        case RTV_FSM_EV_REQUEST:
             ev.request = s[0] = fuzz_str(in);
             ev.request_id = s[1] = fuzz_str(in);
             ev.timeout_ms = s[2] = fuzz_str(in);
-            rtv_coord_step(&c, &ev, &out);
+            rtv_switch_fsm_step(&c, &ev, &out);
             check_coord_out(&c, &out);
             free(s[0]); free(s[1]); free(s[2]);
             break;
-        case RTV_CEV_SHUNT:
+        case RTV_FSM_EV_SHUNT:
             ev.shunt_state = s[0] = fuzz_str(in);
             ev.shunt_ack_id = s[1] = fuzz_str(in);
             ev.shunt_error = s[2] = fuzz_str(in);
             ev.shunt_blackout_us = s[3] = fuzz_str(in);
             ev.shunt_held = s[4] = fuzz_str(in);
-            rtv_coord_step(&c, &ev, &out);
+            rtv_switch_fsm_step(&c, &ev, &out);
             check_coord_out(&c, &out);
             for (unsigned i = 0; i < 5; i++)
                 free(s[i]);
             break;
-        case RTV_CEV_BACKEND_FAILED:
-        case RTV_CEV_DM_SYNC_FAILED:
+        case RTV_FSM_EV_BACKEND_FAILED:
+        case RTV_FSM_EV_DM_SYNC_FAILED:
             /* carries a peer's words too: qemu's monitor answer */
             ev.msg = s[0] = fuzz_str(in);
-            rtv_coord_step(&c, &ev, &out);
+            rtv_switch_fsm_step(&c, &ev, &out);
             check_coord_out(&c, &out);
             free(s[0]);
             break;
         default:
-            rtv_coord_step(&c, &ev, &out);
+            rtv_switch_fsm_step(&c, &ev, &out);
             check_coord_out(&c, &out);
             break;
         }
@@ -279,8 +279,8 @@ static void coordinator(struct fuzz_in *in)
     for (unsigned i = 0; i < 6; i++)
         s[i] = fuzz_str(in);
     memset(&out, 0, sizeof(out));
-    recover_ok = rtv_coord_recover_class(&c, cls, now, s[0], s[1], s[2], s[3], s[4],
-                                         s[5], fuzz_u8(in) & 1, &out) == 0;
+    recover_ok = rtv_switch_fsm_recover_class(&c, cls, now, s[0], s[1], s[2], s[3], s[4],
+                                              s[5], fuzz_u8(in) & 1, &out) == 0;
     if (recover_ok)
         check_coord_out(&c, &out);
     else

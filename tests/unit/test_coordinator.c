@@ -44,7 +44,7 @@ static int be_up(void *ctx, rtv_domid_t dom, const char *vdev, const char *image
     snprintf(be.last_image, sizeof(be.last_image), "%s", image);
     be.present = 1;
     if (be.ready_at_once)
-        rtv_coordinator_backend_event(co, dom, vdev, RTV_CEV_BACKEND_READY, NULL, now);
+        rtv_coordinator_backend_event(co, dom, vdev, RTV_FSM_EV_BACKEND_READY, NULL, now);
     return 0;
 }
 
@@ -54,7 +54,7 @@ static void be_down(void *ctx, rtv_domid_t dom, const char *vdev)
     be.down_calls++;
     be.present = 0;
     if (be.close_at_once)
-        rtv_coordinator_backend_event(co, dom, vdev, RTV_CEV_BACKEND_CLOSED, NULL, now);
+        rtv_coordinator_backend_event(co, dom, vdev, RTV_FSM_EV_BACKEND_CLOSED, NULL, now);
 }
 
 static bool be_present(void *ctx, rtv_domid_t dom, const char *vdev)
@@ -89,7 +89,7 @@ static void be_keep(void *ctx, rtv_domid_t dom, const char *vdev)
     be.present = 1;
 }
 
-static const struct rtv_coord_backend_ops be_ops = { be_up, be_down, be_present,
+static const struct rtv_coordinator_backend_ops be_ops = { be_up, be_down, be_present,
                                                      be_dm_sync, be_keep };
 
 static void quiet(void *ctx, const char *msg)
@@ -363,7 +363,7 @@ START_TEST(device_model_check_at_the_request_opens_the_gate_first)
     rtv_coordinator_dm_sync_done(co, 5, "hda", 1, 0, 300, NULL, now);
     ck_assert_str_eq(get(CTL "dm-synced-id"), "1");
     ck_assert_str_eq(get(CTL "state"), "emulated");    /* the twin is not up yet */
-    rtv_coordinator_backend_event(co, 5, "hda", RTV_CEV_BACKEND_READY, NULL, now);
+    rtv_coordinator_backend_event(co, 5, "hda", RTV_FSM_EV_BACKEND_READY, NULL, now);
     ck_assert_str_eq(get(CTL "state"), "switching-to-pv");
     put(guest.xs, REP "shunt-state", "flushed");
     pump();
@@ -457,7 +457,7 @@ START_TEST(backend_that_fails_to_come_up_rolls_back)
     start();
     ask("pv", 0);
     ck_assert_str_eq(get(CTL "state"), "emulated");   /* guest not told yet */
-    rtv_coordinator_backend_event(co, 5, "hda", RTV_CEV_BACKEND_FAILED,
+    rtv_coordinator_backend_event(co, 5, "hda", RTV_FSM_EV_BACKEND_FAILED,
                                   "cannot open /srv/guest1.img: No such file", now);
     ck_assert_int_eq(be.down_calls, 1);
     ck_assert_str_eq(get(CTL "result"), "rolled-back");

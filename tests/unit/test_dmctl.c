@@ -698,7 +698,7 @@ START_TEST(failover_is_reported_and_not_undone_alone)
 }
 END_TEST
 
-/* What dom0's coordinator does on failed-over (switch_coord.c): tears the
+/* What dom0's coordinator does on failed-over (switch_fsm.c): tears the
  * twin down under the last switch-id (switching-to-emulated, nothing for
  * the shunt to do: that id is answered), then says emulated; the shunt
  * follows by loading a table without the failed PV disk, through the same

@@ -1,7 +1,7 @@
 /*
  * The switch coordinator as rtvirt-backd runs it: finds managed devices in
  * xenstore, watches their control and report nodes, drives one
- * rtv_coord state machine per device, and publishes what it decides (state,
+ * rtv_switch_fsm state machine per device, and publishes what it decides (state,
  * result, stats) in one transaction each time.  The PV backend itself is the
  * caller's: it supplies bring_up / tear_down and reports back with
  * rtv_coordinator_backend_event().
@@ -16,9 +16,9 @@
 
 #include "rtvirt/err.h"
 #include "rtvirt/seam.h"
-#include "rtvirt/switch_coord.h"
+#include "rtvirt/switch_fsm.h"
 
-struct rtv_coord_backend_ops {
+struct rtv_coordinator_backend_ops {
     /* Start serving image to dom as the PV twin of vdev; report READY or
      * FAILED later (or from inside this call).  A negative return is a
      * failure reported at once. */
@@ -38,7 +38,7 @@ struct rtv_coord_backend_ops {
      * result comes through rtv_coordinator_dm_sync_done().  Bounded. */
     int (*dm_sync)(void *ctx, rtv_domid_t dom, const char *vdev, const char *image,
                    uint32_t switch_id, uint64_t *took_us, struct rtv_err *err);
-    /* Calls off a tear_down whose bound passed (RTV_CACT_KEEP): the backend
+    /* Calls off a tear_down whose bound passed (RTV_FSM_ACT_KEEP): the backend
      * stays as it is, and no CLOSED is expected.  NULL: nothing to call off. */
     void (*keep)(void *ctx, rtv_domid_t dom, const char *vdev);
 };
@@ -48,7 +48,7 @@ struct rtv_coord_backend_ops {
 struct rtv_coordinator;
 
 struct rtv_coordinator *rtv_coordinator_new(struct rtv_store *xs,
-                                            const struct rtv_coord_backend_ops *ops,
+                                            const struct rtv_coordinator_backend_ops *ops,
                                             void *ctx, struct rtv_err *err);
 /* The same for the devices of class cls (rtv_coordinator_new: disks).  The
  * "vdev" of every call below is then the class's key (a NIC's devid), and
@@ -57,7 +57,7 @@ struct rtv_coordinator *rtv_coordinator_new(struct rtv_store *xs,
  * connection: give each coordinator a connection of its own. */
 struct rtv_coordinator *rtv_coordinator_new_class(struct rtv_store *xs,
                                                   const struct rtv_devclass *cls,
-                                                  const struct rtv_coord_backend_ops *ops,
+                                                  const struct rtv_coordinator_backend_ops *ops,
                                                   void *ctx, struct rtv_err *err);
 void rtv_coordinator_free(struct rtv_coordinator *co);
 
@@ -74,11 +74,11 @@ void rtv_coordinator_poll_watches(struct rtv_coordinator *co, uint64_t now_ms);
 /* Enforces the bounds; call at least every 100 ms. */
 void rtv_coordinator_tick(struct rtv_coordinator *co, uint64_t now_ms);
 
-/* The backend's report for a device: RTV_CEV_BACKEND_READY, _FAILED (msg
+/* The backend's report for a device: RTV_FSM_EV_BACKEND_READY, _FAILED (msg
  * says why) or _CLOSED. */
 void rtv_coordinator_backend_event(struct rtv_coordinator *co, rtv_domid_t dom,
                                    const char *vdev,
-                                   enum rtv_coord_event_kind kind,
+                                   enum rtv_switch_fsm_event_kind kind,
                                    const char *msg, uint64_t now_ms);
 
 /* Number of devices being coordinated, and one of them (for tests/status). */
@@ -94,8 +94,8 @@ unsigned rtv_coordinator_count(const struct rtv_coordinator *co);
  * STABLE in pv/selective.  0: no guest of this coordinator needs a PV
  * backend now. */
 unsigned rtv_coordinator_count_on_pv(const struct rtv_coordinator *co);
-const struct rtv_coord *rtv_coordinator_get(const struct rtv_coordinator *co,
-                                            rtv_domid_t dom, const char *vdev);
+const struct rtv_switch_fsm *rtv_coordinator_get(const struct rtv_coordinator *co,
+                                                 rtv_domid_t dom, const char *vdev);
 
 /* What dom0 knows of why a guest lost its PV leg (rtvirt-backd gone for
  * good): every failover from now on is published with it before the
@@ -103,7 +103,7 @@ const struct rtv_coord *rtv_coordinator_get(const struct rtv_coordinator *co,
 void rtv_coordinator_set_failover_cause(struct rtv_coordinator *co, const char *cause);
 
 /* Asks for the device-model sync with every request instead of on the
- * shunt's `flushed` (struct rtv_coord's dm_sync_at_request; default off),
+ * shunt's `flushed` (struct rtv_switch_fsm's dm_sync_at_request; default off),
  * for the devices coordinated now and later.  rtvirt-backd turns it on
  * unless --qmp-flush-at-flip. */
 void rtv_coordinator_set_dm_sync_at_request(struct rtv_coordinator *co, bool on);

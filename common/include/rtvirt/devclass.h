@@ -3,7 +3,7 @@
  * plays which part of the protocol for a block device (rtvirt/vbd/<vdev>/,
  * xenstore-schema section 1) and for a NIC (rtvirt/vif/<devid>/, section
  * 2b).  The protocol is the same for both; the state machine
- * (switch_coord.h), the coordinator (coordinator.h) and the orchestrator's
+ * (switch_fsm.h), the coordinator (coordinator.h) and the orchestrator's
  * functions (ctl.h) are written once against a role and look its node up
  * here, so a NIC gets the block switch's answers, bounds, rollback and
  * restart rules by construction.

@@ -4,7 +4,7 @@
  * validated against the schema (xenstore-schema/rtvirt-paths.md,
  * section 5), turned into rtv_iov requests, and what to publish out.
  *
- * Same answers as the block switch's coordinator (rtvirt/switch_coord.h):
+ * Same answers as the block switch's coordinator (rtvirt/switch_fsm.h):
  * a bad request is answered result=error under its request-id; an id at or
  * below result-id is not answered again; a request while a change runs is
  * refused; asking for the mode the device is already in is answered ok.

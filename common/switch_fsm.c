@@ -1,6 +1,6 @@
 /*
  * The dom0 switch coordinator as a pure state machine; see
- * rtvirt/switch_coord.h and xenstore-schema/rtvirt-paths.md section 1.
+ * rtvirt/switch_fsm.h and xenstore-schema/rtvirt-paths.md section 1.
  *
  * Shape of a switch from mode M to target T:
  *
@@ -9,7 +9,7 @@
  *
  * Inside SHUNT, the shunt reports `flushed` (drained, requests held): the
  * machine asks once per switch for the device-model sync
- * (RTV_CACT_DM_SYNC); the shunt flips on dm-synced-id, or the sync's
+ * (RTV_FSM_ACT_DM_SYNC); the shunt flips on dm-synced-id, or the sync's
  * failure rolls the switch back.  A switch to emulated asks for it as it
  * enters SHUNT (see on_request), so the sync overlaps the shunt's drain;
  * with dm_sync_at_request every switch asks for it with the request (to a
@@ -31,7 +31,7 @@
  *   STABLE(pv|selective) --shunt-state failed-over--> [BACKEND_DOWN] -->
  *          STABLE(emulated), failover = why, stats/failovers + 1
  */
-#include "rtvirt/switch_coord.h"
+#include "rtvirt/switch_fsm.h"
 
 #include <assert.h>
 #include <errno.h>
@@ -42,63 +42,63 @@
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
-const char *rtv_coord_state_name(const struct rtv_coord *c, char *buf,
-                                 unsigned len)
+const char *rtv_switch_fsm_state_name(const struct rtv_switch_fsm *c, char *buf,
+                                      unsigned len)
 {
     switch (c->phase) {
-    case RTV_COORD_STABLE:
-    case RTV_COORD_BACKEND_UP:   /* the guest has not been told yet */
-    case RTV_COORD_GATE:
+    case RTV_FSM_STABLE:
+    case RTV_FSM_BACKEND_UP:   /* the guest has not been told yet */
+    case RTV_FSM_GATE:
         snprintf(buf, len, "%s", rtv_mode_name(c->mode));
         break;
-    case RTV_COORD_SHUNT:
-    case RTV_COORD_BACKEND_DOWN:
+    case RTV_FSM_SHUNT:
+    case RTV_FSM_BACKEND_DOWN:
         snprintf(buf, len, "switching-to-%s", rtv_mode_name(c->target));
         break;
-    case RTV_COORD_ROLLBACK_SHUNT:
-    case RTV_COORD_ROLLBACK_DOWN:
+    case RTV_FSM_ROLLBACK_SHUNT:
+    case RTV_FSM_ROLLBACK_DOWN:
         snprintf(buf, len, "rolling-back");
         break;
     }
     return buf;
 }
 
-void rtv_coord_init(struct rtv_coord *c, enum rtv_mode mode)
+void rtv_switch_fsm_init(struct rtv_switch_fsm *c, enum rtv_mode mode)
 {
-    rtv_coord_init_class(c, &rtv_devclass_vbd, mode);
+    rtv_switch_fsm_init_class(c, &rtv_devclass_vbd, mode);
 }
 
-void rtv_coord_init_class(struct rtv_coord *c, const struct rtv_devclass *cls,
-                          enum rtv_mode mode)
+void rtv_switch_fsm_init_class(struct rtv_switch_fsm *c, const struct rtv_devclass *cls,
+                               enum rtv_mode mode)
 {
     memset(c, 0, sizeof(*c));
     c->cls = cls;
     c->mode = mode;
     c->target = mode;
-    c->phase = RTV_COORD_STABLE;
-    c->timeout_ms = RTV_COORD_DEFAULT_TIMEOUT_MS;
+    c->phase = RTV_FSM_STABLE;
+    c->timeout_ms = RTV_FSM_DEFAULT_TIMEOUT_MS;
 }
 
 /* The schema node of role for c's class (every role used here exists in
  * every class, except the ones guest_uint() is asked about). */
-static enum rtv_xs_node node(const struct rtv_coord *c, enum rtv_role role)
+static enum rtv_xs_node node(const struct rtv_switch_fsm *c, enum rtv_role role)
 {
     int n = rtv_devclass_node(c->cls, role);
     assert(n != RTV_R_NONE);
     return (enum rtv_xs_node)n;
 }
 
-static void publish_state(struct rtv_coord *c, struct rtv_coord_out *out)
+static void publish_state(struct rtv_switch_fsm *c, struct rtv_switch_fsm_out *out)
 {
     out->publish_state = true;
-    rtv_coord_state_name(c, out->state, sizeof(out->state));
+    rtv_switch_fsm_state_name(c, out->state, sizeof(out->state));
     out->switch_id = c->switch_id;
     out->previous = rtv_mode_name(c->mode);
 }
 
 /* Answers request `id`; result-id never goes backwards, so an answer for an
  * id at or below the last one is dropped (its outcome is visible in state). */
-static void answer(struct rtv_coord *c, struct rtv_coord_out *out,
+static void answer(struct rtv_switch_fsm *c, struct rtv_switch_fsm_out *out,
                    const char *result, uint32_t id, const char *error)
 {
     if (id <= c->result_id)
@@ -110,13 +110,13 @@ static void answer(struct rtv_coord *c, struct rtv_coord_out *out,
     snprintf(out->error, sizeof(out->error), "%s", error ? error : "");
 }
 
-static void arm(struct rtv_coord *c, uint64_t now, enum rtv_coord_phase phase)
+static void arm(struct rtv_switch_fsm *c, uint64_t now, enum rtv_switch_fsm_phase phase)
 {
     c->phase = phase;
     c->deadline_ms = now + c->timeout_ms;
 }
 
-static void finish(struct rtv_coord *c, struct rtv_coord_out *out)
+static void finish(struct rtv_switch_fsm *c, struct rtv_switch_fsm_out *out)
 {
     if (c->failing_over) {
         /* Not a switch: nothing was asked, nothing is answered. */
@@ -133,18 +133,18 @@ static void finish(struct rtv_coord *c, struct rtv_coord_out *out)
         answer(c, out, "ok", c->switch_id, c->why);
     }
     c->target = c->mode;
-    c->phase = RTV_COORD_STABLE;
+    c->phase = RTV_FSM_STABLE;
     c->deadline_ms = 0;
     publish_state(c, out);
     out->publish_stats = true;
 }
 
-static void set_why(struct rtv_coord *c, const char *why)
+static void set_why(struct rtv_switch_fsm *c, const char *why)
 {
     snprintf(c->why, sizeof(c->why), "%s", why);
 }
 
-static void append_why(struct rtv_coord *c, const char *more)
+static void append_why(struct rtv_switch_fsm *c, const char *more)
 {
     size_t n = strlen(c->why);
     snprintf(c->why + n, sizeof(c->why) - n, "%s%s", n ? "; " : "", more);
@@ -152,41 +152,41 @@ static void append_why(struct rtv_coord *c, const char *more)
 
 /* Brings the PV backend this switch started back down, if there is one and
  * the mode we return to does not use it; otherwise the rollback is done. */
-static void rollback_teardown_or_finish(struct rtv_coord *c, uint64_t now,
-                                        struct rtv_coord_out *out)
+static void rollback_teardown_or_finish(struct rtv_switch_fsm *c, uint64_t now,
+                                        struct rtv_switch_fsm_out *out)
 {
     if (c->backend_ours && c->backend_up && !rtv_mode_needs_pv(c->mode)) {
-        out->actions |= RTV_CACT_TEAR_DOWN;
-        arm(c, now, RTV_COORD_ROLLBACK_DOWN);
+        out->actions |= RTV_FSM_ACT_TEAR_DOWN;
+        arm(c, now, RTV_FSM_ROLLBACK_DOWN);
     } else {
         finish(c, out);
     }
 }
 
-static void begin_rollback(struct rtv_coord *c, uint64_t now,
-                           struct rtv_coord_out *out, const char *why)
+static void begin_rollback(struct rtv_switch_fsm *c, uint64_t now,
+                           struct rtv_switch_fsm_out *out, const char *why)
 {
     c->rolled_back = true;
     set_why(c, why);
-    if (c->phase == RTV_COORD_BACKEND_UP || c->phase == RTV_COORD_GATE) {
+    if (c->phase == RTV_FSM_BACKEND_UP || c->phase == RTV_FSM_GATE) {
         /* The guest was never told: just undo the backend. */
         if (c->backend_ours) {
-            out->actions |= RTV_CACT_TEAR_DOWN;
-            arm(c, now, RTV_COORD_ROLLBACK_DOWN);
+            out->actions |= RTV_FSM_ACT_TEAR_DOWN;
+            arm(c, now, RTV_FSM_ROLLBACK_DOWN);
         } else {
             finish(c, out);
         }
         return;
     }
-    arm(c, now, RTV_COORD_ROLLBACK_SHUNT);
+    arm(c, now, RTV_FSM_ROLLBACK_SHUNT);
     publish_state(c, out);
 }
 
-static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
-                       struct rtv_coord_out *out)
+static void on_request(struct rtv_switch_fsm *c, const struct rtv_switch_fsm_event *ev,
+                       struct rtv_switch_fsm_out *out)
 {
     struct rtv_err err = {0};
-    unsigned long long id, tmo = RTV_COORD_DEFAULT_TIMEOUT_MS;
+    unsigned long long id, tmo = RTV_FSM_DEFAULT_TIMEOUT_MS;
     enum rtv_mode target = RTV_MODE_EMULATED;
     char msg[sizeof(out->error)];
 
@@ -210,7 +210,7 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
                  ev->request_id, c->result_id);
         return;
     }
-    if (c->phase != RTV_COORD_STABLE) {
+    if (c->phase != RTV_FSM_STABLE) {
         if (id == c->switch_id)
             return;   /* the running switch, seen again */
         snprintf(msg, sizeof(msg),
@@ -253,28 +253,28 @@ static void on_request(struct rtv_coord *c, const struct rtv_coord_event *ev,
      * of after a `flushed` round trip; the shunt finds dm-synced-id there. */
     if (target == RTV_MODE_EMULATED || c->dm_sync_at_request) {
         c->dm_sync_id = c->switch_id;
-        out->actions |= RTV_CACT_DM_SYNC;
+        out->actions |= RTV_FSM_ACT_DM_SYNC;
     }
     if (rtv_mode_needs_pv(target) && !c->backend_up) {
         c->backend_ours = true;
-        out->actions |= RTV_CACT_BRING_UP;
-        arm(c, ev->now_ms, RTV_COORD_BACKEND_UP);
+        out->actions |= RTV_FSM_ACT_BRING_UP;
+        arm(c, ev->now_ms, RTV_FSM_BACKEND_UP);
         return;
     }
     if (c->dm_sync_at_request) {
         /* Nothing to bring up: the guest would be quicker than the check
          * (a QMP exchange, tens of ms in a busy dom0) and wait for it in its
-         * blackout.  Told once the check passed (RTV_CEV_DM_SYNC_DONE). */
-        arm(c, ev->now_ms, RTV_COORD_GATE);
+         * blackout.  Told once the check passed (RTV_FSM_EV_DM_SYNC_DONE). */
+        arm(c, ev->now_ms, RTV_FSM_GATE);
         return;
     }
-    arm(c, ev->now_ms, RTV_COORD_SHUNT);
+    arm(c, ev->now_ms, RTV_FSM_SHUNT);
     publish_state(c, out);
 }
 
 /* Parses a guest-written number; a bad one is ignored (with a note). */
-static bool guest_uint(const struct rtv_coord *c, enum rtv_role role, const char *raw,
-                       uint64_t *v, struct rtv_coord_out *out)
+static bool guest_uint(const struct rtv_switch_fsm *c, enum rtv_role role, const char *raw,
+                       uint64_t *v, struct rtv_switch_fsm_out *out)
 {
     struct rtv_err err = {0};
     unsigned long long n;
@@ -295,17 +295,17 @@ static bool guest_uint(const struct rtv_coord *c, enum rtv_role role, const char
  * for its switch-id: ask for that once per switch.  Also when the device is
  * stable (a restarted shunt following dom0's state runs a switch of its
  * own under the published switch-id). */
-static void maybe_dm_sync(struct rtv_coord *c, const struct rtv_coord_event *ev,
-                          struct rtv_coord_out *out)
+static void maybe_dm_sync(struct rtv_switch_fsm *c, const struct rtv_switch_fsm_event *ev,
+                          struct rtv_switch_fsm_out *out)
 {
-    if (c->phase != RTV_COORD_SHUNT && c->phase != RTV_COORD_ROLLBACK_SHUNT &&
-        c->phase != RTV_COORD_STABLE)
+    if (c->phase != RTV_FSM_SHUNT && c->phase != RTV_FSM_ROLLBACK_SHUNT &&
+        c->phase != RTV_FSM_STABLE)
         return;
     if (ev->shunt_state == NULL || strcmp(ev->shunt_state, "flushed") != 0 ||
         c->dm_sync_id == c->switch_id)
         return;
     c->dm_sync_id = c->switch_id;
-    out->actions |= RTV_CACT_DM_SYNC;
+    out->actions |= RTV_FSM_ACT_DM_SYNC;
 }
 
 /* A reason from the guest (shunt-error) or from a peer dom0 talked to (qemu's
@@ -326,8 +326,8 @@ static const char *reason(char *buf, size_t len, const char *text)
  * (dead, or of no use to a guest that left it) torn down, so that a later
  * switch to a PV mode brings up a fresh one.  Any shunt-ack-id: the shunt
  * reports a failover under the switch it last acknowledged. */
-static void on_failed_over(struct rtv_coord *c, const struct rtv_coord_event *ev,
-                           struct rtv_coord_out *out)
+static void on_failed_over(struct rtv_switch_fsm *c, const struct rtv_switch_fsm_event *ev,
+                           struct rtv_switch_fsm_out *out)
 {
     char why[sizeof(c->why)], shown[REASON_MAX * 4 + 4];
 
@@ -341,28 +341,28 @@ static void on_failed_over(struct rtv_coord *c, const struct rtv_coord_event *ev
     c->rolled_back = false;
     c->target = RTV_MODE_EMULATED;
     if (c->backend_up) {
-        out->actions |= RTV_CACT_TEAR_DOWN;
-        arm(c, ev->now_ms, RTV_COORD_BACKEND_DOWN);
+        out->actions |= RTV_FSM_ACT_TEAR_DOWN;
+        arm(c, ev->now_ms, RTV_FSM_BACKEND_DOWN);
         publish_state(c, out);
     } else {
         finish(c, out);
     }
 }
 
-static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
-                     struct rtv_coord_out *out)
+static void on_shunt(struct rtv_switch_fsm *c, const struct rtv_switch_fsm_event *ev,
+                     struct rtv_switch_fsm_out *out)
 {
     struct rtv_err err = {0};
     uint64_t ack;
 
     maybe_dm_sync(c, ev, out);
-    if (c->phase == RTV_COORD_STABLE && rtv_mode_needs_pv(c->mode) &&
+    if (c->phase == RTV_FSM_STABLE && rtv_mode_needs_pv(c->mode) &&
         ev->shunt_state != NULL && strcmp(ev->shunt_state, "failed-over") == 0 &&
         rtv_devclass_node(c->cls, RTV_R_FAILOVER) != RTV_R_NONE) {
         on_failed_over(c, ev, out);
         return;
     }
-    if (c->phase != RTV_COORD_SHUNT && c->phase != RTV_COORD_ROLLBACK_SHUNT)
+    if (c->phase != RTV_FSM_SHUNT && c->phase != RTV_FSM_ROLLBACK_SHUNT)
         return;
     if (!guest_uint(c, RTV_R_SHUNT_ACK_ID, ev->shunt_ack_id, &ack, out) ||
         ack != c->switch_id)
@@ -378,7 +378,7 @@ static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
     bool in_previous = strcmp(st, rtv_mode_shunt_state(c->mode)) == 0;
     char why[sizeof(c->why)];
 
-    if (c->phase == RTV_COORD_ROLLBACK_SHUNT) {
+    if (c->phase == RTV_FSM_ROLLBACK_SHUNT) {
         if (in_previous)
             rollback_teardown_or_finish(c, ev->now_ms, out);
         return;
@@ -391,8 +391,8 @@ static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
         c->held = guest_uint(c, RTV_R_SHUNT_HELD, ev->shunt_held, &v, out) ? v : 0;
         if (c->target == RTV_MODE_EMULATED && c->backend_up) {
             /* Only now that the shunt left the ring may it be closed. */
-            out->actions |= RTV_CACT_TEAR_DOWN;
-            arm(c, ev->now_ms, RTV_COORD_BACKEND_DOWN);
+            out->actions |= RTV_FSM_ACT_TEAR_DOWN;
+            arm(c, ev->now_ms, RTV_FSM_BACKEND_DOWN);
         } else {
             finish(c, out);
         }
@@ -413,31 +413,31 @@ static void on_shunt(struct rtv_coord *c, const struct rtv_coord_event *ev,
     }
 }
 
-static void on_tick(struct rtv_coord *c, uint64_t now, struct rtv_coord_out *out)
+static void on_tick(struct rtv_switch_fsm *c, uint64_t now, struct rtv_switch_fsm_out *out)
 {
     char why[sizeof(c->why)];
 
-    if (c->phase == RTV_COORD_STABLE || now < c->deadline_ms)
+    if (c->phase == RTV_FSM_STABLE || now < c->deadline_ms)
         return;
 
     switch (c->phase) {
-    case RTV_COORD_BACKEND_UP:
+    case RTV_FSM_BACKEND_UP:
         snprintf(why, sizeof(why), "the PV backend was not up within %u ms",
                  c->timeout_ms);
         begin_rollback(c, now, out, why);
         break;
-    case RTV_COORD_SHUNT:
+    case RTV_FSM_SHUNT:
         snprintf(why, sizeof(why),
                  "the shunt did not confirm switch %u to %s within %u ms",
                  c->switch_id, rtv_mode_name(c->target), c->timeout_ms);
         begin_rollback(c, now, out, why);
         break;
-    case RTV_COORD_GATE:
+    case RTV_FSM_GATE:
         snprintf(why, sizeof(why), "%s: no answer within %u ms", c->cls->gate_failed,
                  c->timeout_ms);
         begin_rollback(c, now, out, why);
         break;
-    case RTV_COORD_BACKEND_DOWN:
+    case RTV_FSM_BACKEND_DOWN:
         /* The guest is already on the emulated path; the switch stands. */
         snprintf(why, sizeof(why),
                  "warning: the PV ring did not reach Closed within %u ms and is "
@@ -446,10 +446,10 @@ static void on_tick(struct rtv_coord *c, uint64_t now, struct rtv_coord_out *out
             append_why(c, why);   /* the failover's reason comes first */
         else
             set_why(c, why);
-        out->actions |= RTV_CACT_KEEP;
+        out->actions |= RTV_FSM_ACT_KEEP;
         finish(c, out);
         break;
-    case RTV_COORD_ROLLBACK_SHUNT:
+    case RTV_FSM_ROLLBACK_SHUNT:
         /* Never tear a ring down under a shunt that may still use it. */
         snprintf(why, sizeof(why),
                  "the shunt did not confirm the rollback within %u ms; the PV "
@@ -457,91 +457,91 @@ static void on_tick(struct rtv_coord *c, uint64_t now, struct rtv_coord_out *out
         append_why(c, why);
         finish(c, out);
         break;
-    case RTV_COORD_ROLLBACK_DOWN:
+    case RTV_FSM_ROLLBACK_DOWN:
         snprintf(why, sizeof(why), "the PV backend did not close within %u ms",
                  c->timeout_ms);
         append_why(c, why);
-        out->actions |= RTV_CACT_KEEP;
+        out->actions |= RTV_FSM_ACT_KEEP;
         finish(c, out);
         break;
-    case RTV_COORD_STABLE:
+    case RTV_FSM_STABLE:
         break;
     }
 }
 
-void rtv_coord_step(struct rtv_coord *c, const struct rtv_coord_event *ev,
-                    struct rtv_coord_out *out)
+void rtv_switch_fsm_step(struct rtv_switch_fsm *c, const struct rtv_switch_fsm_event *ev,
+                         struct rtv_switch_fsm_out *out)
 {
     char why[sizeof(c->why)], shown[REASON_MAX * 4 + 4];
 
     memset(out, 0, sizeof(*out));
     switch (ev->kind) {
-    case RTV_CEV_REQUEST:
+    case RTV_FSM_EV_REQUEST:
         on_request(c, ev, out);
         break;
-    case RTV_CEV_BACKEND_READY:
+    case RTV_FSM_EV_BACKEND_READY:
         c->backend_up = true;
-        if (c->phase == RTV_COORD_BACKEND_UP) {
-            arm(c, ev->now_ms, RTV_COORD_SHUNT);
+        if (c->phase == RTV_FSM_BACKEND_UP) {
+            arm(c, ev->now_ms, RTV_FSM_SHUNT);
             publish_state(c, out);
         }
         break;
-    case RTV_CEV_BACKEND_FAILED:
+    case RTV_FSM_EV_BACKEND_FAILED:
         snprintf(why, sizeof(why), "the PV backend failed: %s",
                  reason(shown, sizeof(shown), ev->msg));
-        if (c->phase == RTV_COORD_BACKEND_UP ||
-            ((c->phase == RTV_COORD_SHUNT || c->phase == RTV_COORD_GATE) &&
+        if (c->phase == RTV_FSM_BACKEND_UP ||
+            ((c->phase == RTV_FSM_SHUNT || c->phase == RTV_FSM_GATE) &&
              rtv_mode_needs_pv(c->target)))
             begin_rollback(c, ev->now_ms, out, why);
         else
             rtv_note(out, "%s (no switch depends on it)", why);
         break;
-    case RTV_CEV_BACKEND_CLOSED:
+    case RTV_FSM_EV_BACKEND_CLOSED:
         c->backend_up = false;
         c->backend_ours = false;
-        if (c->phase == RTV_COORD_BACKEND_DOWN || c->phase == RTV_COORD_ROLLBACK_DOWN)
+        if (c->phase == RTV_FSM_BACKEND_DOWN || c->phase == RTV_FSM_ROLLBACK_DOWN)
             finish(c, out);
         break;
-    case RTV_CEV_SHUNT:
+    case RTV_FSM_EV_SHUNT:
         on_shunt(c, ev, out);
         break;
-    case RTV_CEV_TICK:
+    case RTV_FSM_EV_TICK:
         on_tick(c, ev->now_ms, out);
         break;
-    case RTV_CEV_DM_SYNC_FAILED:
+    case RTV_FSM_EV_DM_SYNC_FAILED:
         snprintf(why, sizeof(why), "%s: %s", c->cls->gate_failed,
                  reason(shown, sizeof(shown), ev->msg));
-        if (c->phase == RTV_COORD_SHUNT || c->phase == RTV_COORD_BACKEND_UP ||
-            c->phase == RTV_COORD_GATE)
+        if (c->phase == RTV_FSM_SHUNT || c->phase == RTV_FSM_BACKEND_UP ||
+            c->phase == RTV_FSM_GATE)
             begin_rollback(c, ev->now_ms, out, why);
         else
             rtv_note(out, "%s (no switch of ours waits for it)", why);
         break;
-    case RTV_CEV_DM_SYNC_DONE:
-        if (c->phase == RTV_COORD_GATE) {
-            arm(c, ev->now_ms, RTV_COORD_SHUNT);
+    case RTV_FSM_EV_DM_SYNC_DONE:
+        if (c->phase == RTV_FSM_GATE) {
+            arm(c, ev->now_ms, RTV_FSM_SHUNT);
             publish_state(c, out);
         }
         break;
     }
 }
 
-int rtv_coord_recover(struct rtv_coord *c, uint64_t now_ms,
-                      const char *state, const char *previous,
-                      const char *switch_id, const char *result_id,
-                      const char *shunt_state, const char *shunt_ack_id,
-                      bool backend_present, struct rtv_coord_out *out)
+int rtv_switch_fsm_recover(struct rtv_switch_fsm *c, uint64_t now_ms,
+                           const char *state, const char *previous,
+                           const char *switch_id, const char *result_id,
+                           const char *shunt_state, const char *shunt_ack_id,
+                           bool backend_present, struct rtv_switch_fsm_out *out)
 {
-    return rtv_coord_recover_class(c, &rtv_devclass_vbd, now_ms, state, previous,
-                                   switch_id, result_id, shunt_state, shunt_ack_id,
-                                   backend_present, out);
+    return rtv_switch_fsm_recover_class(c, &rtv_devclass_vbd, now_ms, state, previous,
+                                        switch_id, result_id, shunt_state, shunt_ack_id,
+                                        backend_present, out);
 }
 
-int rtv_coord_recover_class(struct rtv_coord *c, const struct rtv_devclass *cls,
-                            uint64_t now_ms, const char *state, const char *previous,
-                            const char *switch_id, const char *result_id,
-                            const char *shunt_state, const char *shunt_ack_id,
-                            bool backend_present, struct rtv_coord_out *out)
+int rtv_switch_fsm_recover_class(struct rtv_switch_fsm *c, const struct rtv_devclass *cls,
+                                 uint64_t now_ms, const char *state, const char *previous,
+                                 const char *switch_id, const char *result_id,
+                                 const char *shunt_state, const char *shunt_ack_id,
+                                 bool backend_present, struct rtv_switch_fsm_out *out)
 {
     struct rtv_err err = {0};
     unsigned long long n;
@@ -555,7 +555,7 @@ int rtv_coord_recover_class(struct rtv_coord *c, const struct rtv_devclass *cls,
         return -EINVAL;
     }
 
-    rtv_coord_init_class(c, cls, RTV_MODE_EMULATED);
+    rtv_switch_fsm_init_class(c, cls, RTV_MODE_EMULATED);
     c->backend_up = backend_present;
     if (result_id && rtv_parse_uint(result_id, UINT32_MAX, &n) == 0)
         c->result_id = (uint32_t)n;
@@ -564,7 +564,7 @@ int rtv_coord_recover_class(struct rtv_coord *c, const struct rtv_devclass *cls,
 
     if (rtv_mode_parse(state, &c->mode) == 0) {
         c->target = c->mode;
-        return 0;   /* stable: pending requests come through RTV_CEV_REQUEST */
+        return 0;   /* stable: pending requests come through RTV_FSM_EV_REQUEST */
     }
 
     /* Half-done.  The mode to fall back to is `previous`; without it the
@@ -580,22 +580,22 @@ int rtv_coord_recover_class(struct rtv_coord *c, const struct rtv_devclass *cls,
         c->target = prev;   /* rolling-back */
     c->backend_ours = backend_present && rtv_mode_needs_pv(c->target) &&
                       !rtv_mode_needs_pv(prev);
-    arm(c, now_ms, RTV_COORD_SHUNT);
+    arm(c, now_ms, RTV_FSM_SHUNT);
 
-    struct rtv_coord_event ev = {
-        .kind = RTV_CEV_SHUNT, .now_ms = now_ms,
+    struct rtv_switch_fsm_event ev = {
+        .kind = RTV_FSM_EV_SHUNT, .now_ms = now_ms,
         .shunt_state = shunt_state, .shunt_ack_id = shunt_ack_id,
     };
-    struct rtv_coord_out sub;
+    struct rtv_switch_fsm_out sub;
 
     if (c->target != prev) {
         /* The shunt may have finished the switch before we died. */
         on_shunt(c, &ev, out);
-        if (c->phase != RTV_COORD_SHUNT)
+        if (c->phase != RTV_FSM_SHUNT)
             return 0;
         /* Rolled back below: a shunt waiting for the sync is told to go
          * back instead (it aborts before it flips). */
-        out->actions &= ~(unsigned)RTV_CACT_DM_SYNC;
+        out->actions &= ~(unsigned)RTV_FSM_ACT_DM_SYNC;
     }
     begin_rollback(c, now_ms, out, "rtvirt-backd restarted during the switch");
     memset(&sub, 0, sizeof(sub));

@@ -7,43 +7,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "rtvirt/switch_coord.h"
+#include "rtvirt/switch_fsm.h"
 #include "rtvirt/xs_schema.h"
 #include "unit.h"
 
-static struct rtv_coord c;
-static struct rtv_coord_out out;
+static struct rtv_switch_fsm c;
+static struct rtv_switch_fsm_out out;
 static uint64_t now;
 
 static void request(const char *mode, const char *id, const char *tmo)
 {
-    struct rtv_coord_event ev = { .kind = RTV_CEV_REQUEST, .now_ms = now,
+    struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_REQUEST, .now_ms = now,
                                   .request = mode, .request_id = id,
                                   .timeout_ms = tmo };
-    rtv_coord_step(&c, &ev, &out);
+    rtv_switch_fsm_step(&c, &ev, &out);
 }
 
-static void simple(enum rtv_coord_event_kind kind)
+static void simple(enum rtv_switch_fsm_event_kind kind)
 {
-    struct rtv_coord_event ev = { .kind = kind, .now_ms = now, .msg = "boom" };
-    rtv_coord_step(&c, &ev, &out);
+    struct rtv_switch_fsm_event ev = { .kind = kind, .now_ms = now, .msg = "boom" };
+    rtv_switch_fsm_step(&c, &ev, &out);
 }
 
 static void shunt(const char *state, const char *ack, const char *error,
                   const char *blackout, const char *held)
 {
-    struct rtv_coord_event ev = { .kind = RTV_CEV_SHUNT, .now_ms = now,
+    struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_SHUNT, .now_ms = now,
                                   .shunt_state = state, .shunt_ack_id = ack,
                                   .shunt_error = error,
                                   .shunt_blackout_us = blackout,
                                   .shunt_held = held };
-    rtv_coord_step(&c, &ev, &out);
+    rtv_switch_fsm_step(&c, &ev, &out);
 }
 
 static void tick(uint64_t advance)
 {
     now += advance;
-    simple(RTV_CEV_TICK);
+    simple(RTV_FSM_EV_TICK);
 }
 
 static void assert_result(const char *result, uint32_t id)
@@ -63,8 +63,8 @@ static void assert_state(const char *state)
  * its ring closed, switch id is answered with result. */
 static void tear_down_then_answer(const char *result, uint32_t id)
 {
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
-    simple(RTV_CEV_BACKEND_CLOSED);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_TEAR_DOWN);
+    simple(RTV_FSM_EV_BACKEND_CLOSED);
     assert_result(result, id);
 }
 
@@ -73,12 +73,12 @@ static void tear_down_then_answer(const char *result, uint32_t id)
 static void pv_switch_running(const char *tmo)
 {
     request("pv", "1", tmo);
-    simple(RTV_CEV_BACKEND_READY);
+    simple(RTV_FSM_EV_BACKEND_READY);
 }
 
 static void setup(void)
 {
-    rtv_coord_init(&c, RTV_MODE_EMULATED);
+    rtv_switch_fsm_init(&c, RTV_MODE_EMULATED);
     memset(&out, 0, sizeof(out));
     now = 1000;
 }
@@ -87,9 +87,9 @@ static void setup(void)
 static void to_pv(const char *id)
 {
     request("pv", id, NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_BRING_UP);
     ck_assert(!out.publish_state && !out.publish_result);
-    simple(RTV_CEV_BACKEND_READY);
+    simple(RTV_FSM_EV_BACKEND_READY);
     assert_state("switching-to-pv");
     ck_assert_str_eq(out.previous, "emulated");
     shunt("connecting", "0", NULL, NULL, NULL);
@@ -116,7 +116,7 @@ START_TEST(pv_to_emulated_closes_ring_after_shunt)
     to_pv("1");
     request("emulated", "2", NULL);
     /* qemu's side checked while the shunt drains, not after it (below). */
-    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_DM_SYNC);
     assert_state("switching-to-emulated");
     shunt("emulating", "2", NULL, "50", "0");
     /* Ring torn down only once the shunt is off it; not yet answered. */
@@ -146,7 +146,7 @@ START_TEST(same_mode_is_ok_at_once)
     request("emulated", "7", NULL);
     assert_result("ok", 7);
     ck_assert_uint_eq(out.actions, 0);
-    ck_assert_uint_eq(c.phase, RTV_COORD_STABLE);
+    ck_assert_uint_eq(c.phase, RTV_FSM_STABLE);
 }
 END_TEST
 
@@ -185,11 +185,11 @@ END_TEST
 START_TEST(stale_and_repeated_requests_do_nothing)
 {
     request("pv", "5", NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_BRING_UP);
     request("pv", "5", NULL);            /* coalesced watch: same values */
     ck_assert_uint_eq(out.actions, 0);
     ck_assert(!out.publish_result && !out.publish_state);
-    simple(RTV_CEV_BACKEND_READY);
+    simple(RTV_FSM_EV_BACKEND_READY);
     shunt("enlightened", "5", NULL, NULL, NULL);
     assert_result("ok", 5);
     request("pv", "5", NULL);            /* the answered one, seen again: silent */
@@ -239,7 +239,7 @@ END_TEST
 START_TEST(backend_failure_rolls_back)
 {
     request("pv", "1", NULL);
-    simple(RTV_CEV_BACKEND_FAILED);
+    simple(RTV_FSM_EV_BACKEND_FAILED);
     tear_down_then_answer("rolled-back", 1);
     ck_assert_contains(out.error, "the PV backend failed: boom");
 }
@@ -264,7 +264,7 @@ START_TEST(shunt_failure_rolls_back)
     shunt("failed", "1", "frontend handshake refused", NULL, NULL);
     assert_state("rolling-back");
     shunt("emulating", "1", NULL, NULL, NULL);
-    simple(RTV_CEV_BACKEND_CLOSED);
+    simple(RTV_FSM_EV_BACKEND_CLOSED);
     assert_result("rolled-back", 1);
     ck_assert_contains(out.error, "the shunt failed switch 1: frontend handshake refused");
 }
@@ -279,7 +279,7 @@ START_TEST(shunt_failure_reason_is_quoted)
     pv_switch_running(NULL);
     shunt("failed", "1", "bad\nline\x1b[2J", NULL, NULL);
     shunt("emulating", "1", NULL, NULL, NULL);
-    simple(RTV_CEV_BACKEND_CLOSED);
+    simple(RTV_FSM_EV_BACKEND_CLOSED);
     assert_result("rolled-back", 1);
     ck_assert_contains(out.error, "the shunt failed switch 1: bad\\x0aline\\x1b[2J");
     ck_assert_int_eq(rtv_xs_check_value(RTV_XS_CTL_ERROR, out.error, NULL), 0);
@@ -289,17 +289,17 @@ END_TEST
 /* So is qemu's: its monitor answers HMP errors with a CR LF at the end. */
 START_TEST(dm_sync_failure_reason_is_quoted)
 {
-    struct rtv_coord_event ev = {
-        .kind = RTV_CEV_DM_SYNC_FAILED,
+    struct rtv_switch_fsm_event ev = {
+        .kind = RTV_FSM_EV_DM_SYNC_FAILED,
         .msg = "qmp: qemu-io ide0-hd0 \"flush\": Error: Cannot find device=''\r\n",
     };
 
     pv_switch_running(NULL);
     ev.now_ms = now;
-    rtv_coord_step(&c, &ev, &out);
+    rtv_switch_fsm_step(&c, &ev, &out);
     assert_state("rolling-back");
     shunt("emulating", "1", NULL, NULL, NULL);
-    simple(RTV_CEV_BACKEND_CLOSED);
+    simple(RTV_FSM_EV_BACKEND_CLOSED);
     assert_result("rolled-back", 1);
     ck_assert_contains(out.error, "Cannot find device=''\\x0d\\x0a");
     ck_assert_int_eq(rtv_xs_check_value(RTV_XS_CTL_ERROR, out.error, NULL), 0);
@@ -343,7 +343,7 @@ START_TEST(ring_close_timeout_is_a_warning)
     assert_state("emulated");
     ck_assert_contains(out.error, "warning: the PV ring did not reach Closed");
     /* Still up as far as the machine knows: the tear-down is called off. */
-    ck_assert_uint_eq(out.actions, RTV_CACT_KEEP);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_KEEP);
     ck_assert(c.backend_up);
 }
 END_TEST
@@ -356,9 +356,9 @@ START_TEST(rollback_close_timeout_keeps_backend)
 {
     pv_switch_running("100");
     shunt("emulating", "1", "in-flight requests did not drain", NULL, NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_TEAR_DOWN);
     tick(100);
-    ck_assert_uint_eq(out.actions, RTV_CACT_KEEP);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_KEEP);
     assert_result("rolled-back", 1);
     assert_state("emulated");
     ck_assert_contains(out.error, "the PV backend did not close within 100 ms");
@@ -387,9 +387,9 @@ END_TEST
 
 START_TEST(recover_stable_then_pending_request)
 {
-    ck_assert_int_eq(rtv_coord_recover(&c, now, "pv", "emulated", "3", "3",
-                                       "enlightened", "3", true, &out), 0);
-    ck_assert_uint_eq(c.phase, RTV_COORD_STABLE);
+    ck_assert_int_eq(rtv_switch_fsm_recover(&c, now, "pv", "emulated", "3", "3",
+                                            "enlightened", "3", true, &out), 0);
+    ck_assert_uint_eq(c.phase, RTV_FSM_STABLE);
     ck_assert_uint_eq(c.mode, RTV_MODE_PV);
     request("emulated", "4", NULL);
     assert_state("switching-to-emulated");
@@ -400,8 +400,8 @@ END_TEST
 
 START_TEST(recover_finishes_confirmed_switch)
 {
-    ck_assert_int_eq(rtv_coord_recover(&c, now, "switching-to-pv", "emulated",
-                                       "9", "8", "enlightened", "9", true, &out), 0);
+    ck_assert_int_eq(rtv_switch_fsm_recover(&c, now, "switching-to-pv", "emulated",
+                                            "9", "8", "enlightened", "9", true, &out), 0);
     assert_result("ok", 9);
     assert_state("pv");
 }
@@ -409,8 +409,8 @@ END_TEST
 
 START_TEST(recover_rolls_back_unconfirmed_switch)
 {
-    ck_assert_int_eq(rtv_coord_recover(&c, now, "switching-to-pv", "emulated",
-                                       "9", "8", "quiescing", "8", true, &out), 0);
+    ck_assert_int_eq(rtv_switch_fsm_recover(&c, now, "switching-to-pv", "emulated",
+                                            "9", "8", "quiescing", "8", true, &out), 0);
     assert_state("rolling-back");
     shunt("emulating", "9", NULL, NULL, NULL);
     tear_down_then_answer("rolled-back", 9);
@@ -420,8 +420,8 @@ END_TEST
 
 START_TEST(recover_rolling_back_already_confirmed)
 {
-    ck_assert_int_eq(rtv_coord_recover(&c, now, "rolling-back", "pv", "4", "3",
-                                       "enlightened", "4", true, &out), 0);
+    ck_assert_int_eq(rtv_switch_fsm_recover(&c, now, "rolling-back", "pv", "4", "3",
+                                            "enlightened", "4", true, &out), 0);
     assert_result("rolled-back", 4);
     assert_state("pv");
     ck_assert_uint_eq(out.actions, 0);   /* pv still needs its backend */
@@ -434,14 +434,14 @@ START_TEST(flushed_shunt_asks_for_one_dm_sync_per_switch)
     shunt("quiescing", "0", NULL, NULL, NULL);
     ck_assert_uint_eq(out.actions, 0);
     shunt("flushed", "0", NULL, NULL, NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_DM_SYNC);
     ck_assert_uint_eq(c.dm_sync_id, 1);
     shunt("flushed", "0", NULL, NULL, NULL);        /* seen again */
     ck_assert_uint_eq(out.actions, 0);
     shunt("enlightened", "1", NULL, "10", "0");
     assert_result("ok", 1);
     request("emulated", "2", NULL);                 /* the way back: asked at once */
-    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_DM_SYNC);
     ck_assert_uint_eq(c.dm_sync_id, 2);
     shunt("flushed", "1", NULL, NULL, NULL);        /* and not again */
     ck_assert_uint_eq(out.actions, 0);
@@ -452,13 +452,13 @@ START_TEST(dm_sync_failure_rolls_back_only_a_running_switch)
 {
     pv_switch_running(NULL);
     shunt("flushed", "0", NULL, NULL, NULL);
-    simple(RTV_CEV_DM_SYNC_FAILED);
+    simple(RTV_FSM_EV_DM_SYNC_FAILED);
     assert_state("rolling-back");
     shunt("emulating", "1", NULL, NULL, NULL);
     tear_down_then_answer("rolled-back", 1);
     ck_assert_str_eq(out.error, "the device model's side of the emulated disk could "
                                 "not be synced: boom");
-    simple(RTV_CEV_DM_SYNC_FAILED);                 /* stable: noted only */
+    simple(RTV_FSM_EV_DM_SYNC_FAILED);                 /* stable: noted only */
     ck_assert(!out.publish_state && !out.publish_result);
     ck_assert_contains(out.note, "no switch of ours waits for it");
 }
@@ -468,8 +468,8 @@ START_TEST(dm_check_failure_keeps_the_guest_on_pv)
 {
     to_pv("1");
     request("emulated", "2", NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
-    simple(RTV_CEV_DM_SYNC_FAILED);                 /* qemu not fit to go back to */
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_DM_SYNC);
+    simple(RTV_FSM_EV_DM_SYNC_FAILED);                 /* qemu not fit to go back to */
     assert_state("rolling-back");
     shunt("enlightened", "2", NULL, NULL, NULL);
     assert_result("rolled-back", 2);
@@ -486,10 +486,10 @@ START_TEST(dm_sync_at_request_runs_with_the_bring_up)
 {
     c.dm_sync_at_request = true;
     request("pv", "1", NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP | RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_BRING_UP | RTV_FSM_ACT_DM_SYNC);
     ck_assert_uint_eq(c.dm_sync_id, 1);
     ck_assert(!out.publish_state);                  /* the guest is not told yet */
-    simple(RTV_CEV_BACKEND_READY);
+    simple(RTV_FSM_EV_BACKEND_READY);
     assert_state("switching-to-pv");
     ck_assert_uint_eq(out.actions, 0);
     shunt("flushed", "0", NULL, NULL, NULL);        /* waiting at a closed gate */
@@ -499,22 +499,22 @@ START_TEST(dm_sync_at_request_runs_with_the_bring_up)
     /* Nothing to bring up: the guest is told only once the check passed,
      * so it never waits for it in its blackout. */
     request("selective", "2", NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_DM_SYNC);
     ck_assert(!out.publish_state);
-    ck_assert_uint_eq(c.phase, RTV_COORD_GATE);
+    ck_assert_uint_eq(c.phase, RTV_FSM_GATE);
     ck_assert_uint_eq(c.dm_sync_id, 2);
-    simple(RTV_CEV_DM_SYNC_DONE);
+    simple(RTV_FSM_EV_DM_SYNC_DONE);
     assert_state("switching-to-selective");
     ck_assert_uint_eq(out.actions, 0);
-    simple(RTV_CEV_DM_SYNC_DONE);                   /* seen again: nothing */
+    simple(RTV_FSM_EV_DM_SYNC_DONE);                   /* seen again: nothing */
     ck_assert(!out.publish_state);
     shunt("selective", "2", NULL, "10", "0");
     assert_result("ok", 2);
     request("emulated", "3", NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_DM_SYNC);
     ck_assert(!out.publish_state);
     ck_assert_uint_eq(c.dm_sync_id, 3);
-    simple(RTV_CEV_DM_SYNC_DONE);
+    simple(RTV_FSM_EV_DM_SYNC_DONE);
     assert_state("switching-to-emulated");
     shunt("emulating", "3", NULL, "10", "0");
     tear_down_then_answer("ok", 3);
@@ -529,21 +529,21 @@ START_TEST(dm_check_failure_or_silence_before_the_guest_is_told)
     to_pv("1");
     c.dm_sync_at_request = true;
     request("emulated", "2", "300");
-    ck_assert_uint_eq(c.phase, RTV_COORD_GATE);
-    simple(RTV_CEV_DM_SYNC_FAILED);
+    ck_assert_uint_eq(c.phase, RTV_FSM_GATE);
+    simple(RTV_FSM_EV_DM_SYNC_FAILED);
     assert_result("rolled-back", 2);
     assert_state("pv");
     ck_assert_contains(out.error, "could not be synced: boom");
     ck_assert_uint_eq(out.actions, 0);              /* the guest's ring stays */
     request("selective", "3", "300");
-    ck_assert_uint_eq(c.phase, RTV_COORD_GATE);
+    ck_assert_uint_eq(c.phase, RTV_FSM_GATE);
     tick(299);
     ck_assert(!out.publish_result);
     tick(1);
     assert_result("rolled-back", 3);
     assert_state("pv");
     ck_assert_contains(out.error, "no answer within 300 ms");
-    simple(RTV_CEV_DM_SYNC_DONE);                   /* too late: nothing */
+    simple(RTV_FSM_EV_DM_SYNC_DONE);                   /* too late: nothing */
     ck_assert(!out.publish_state && !out.publish_result);
     ck_assert(c.backend_up);
 }
@@ -554,34 +554,34 @@ START_TEST(dm_check_failure_during_bring_up_rolls_back)
 {
     c.dm_sync_at_request = true;
     request("pv", "1", NULL);
-    simple(RTV_CEV_DM_SYNC_FAILED);
+    simple(RTV_FSM_EV_DM_SYNC_FAILED);
     ck_assert(!out.publish_state || strcmp(out.state, "rolling-back") != 0);
     tear_down_then_answer("rolled-back", 1);
     assert_state("emulated");
     ck_assert_contains(out.error, "could not be synced: boom");
     ck_assert(!c.backend_up);
     /* the backend's late READY changes nothing */
-    simple(RTV_CEV_BACKEND_READY);
+    simple(RTV_FSM_EV_BACKEND_READY);
     ck_assert(!out.publish_state && !out.publish_result);
 }
 END_TEST
 
 START_TEST(recover_does_not_sync_a_switch_it_rolls_back)
 {
-    ck_assert_int_eq(rtv_coord_recover(&c, now, "switching-to-pv", "emulated",
-                                       "9", "8", "flushed", "8", true, &out), 0);
+    ck_assert_int_eq(rtv_switch_fsm_recover(&c, now, "switching-to-pv", "emulated",
+                                            "9", "8", "flushed", "8", true, &out), 0);
     assert_state("rolling-back");
-    ck_assert_uint_eq(out.actions & RTV_CACT_DM_SYNC, 0);
+    ck_assert_uint_eq(out.actions & RTV_FSM_ACT_DM_SYNC, 0);
 }
 END_TEST
 
 START_TEST(recover_refuses_unmanaged)
 {
-    ck_assert_int_eq(rtv_coord_recover(&c, now, NULL, NULL, NULL, NULL, NULL,
-                                       NULL, false, &out), -EINVAL);
+    ck_assert_int_eq(rtv_switch_fsm_recover(&c, now, NULL, NULL, NULL, NULL, NULL,
+                                            NULL, false, &out), -EINVAL);
     ck_assert_contains(out.error, "not managed");
-    ck_assert_int_eq(rtv_coord_recover(&c, now, "sideways", NULL, NULL, NULL,
-                                       NULL, NULL, false, &out), -EINVAL);
+    ck_assert_int_eq(rtv_switch_fsm_recover(&c, now, "sideways", NULL, NULL, NULL,
+                                            NULL, NULL, false, &out), -EINVAL);
     ck_assert_contains(out.error, "\"sideways\"");
 }
 END_TEST
@@ -596,14 +596,14 @@ START_TEST(failover_is_followed_to_emulated)
 {
     to_pv("1");
     shunt("failed-over", "1", "the PV leg 202:179712 failed", NULL, NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_TEAR_DOWN);
     assert_state("switching-to-emulated");
     ck_assert_uint_eq(out.switch_id, 1);
     ck_assert(!out.publish_result && !out.publish_failover);
     /* Repeated while the backend goes: nothing more. */
     shunt("failed-over", "1", "the PV leg 202:179712 failed", NULL, NULL);
     ck_assert(!out.actions && !out.publish_state && !out.publish_result);
-    simple(RTV_CEV_BACKEND_CLOSED);
+    simple(RTV_FSM_EV_BACKEND_CLOSED);
     assert_state("emulated");
     ck_assert(!out.publish_result);
     ck_assert(out.publish_failover && out.publish_stats);
@@ -617,8 +617,8 @@ START_TEST(failover_is_followed_to_emulated)
     ck_assert(!out.actions && !out.publish_state && !out.publish_result);
     /* Back to pv once a backend is there: a fresh one. */
     request("pv", "2", NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP);
-    simple(RTV_CEV_BACKEND_READY);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_BRING_UP);
+    simple(RTV_FSM_EV_BACKEND_READY);
     shunt("enlightened", "2", NULL, "10", "0");
     assert_result("ok", 2);
     assert_state("pv");
@@ -631,13 +631,13 @@ END_TEST
 START_TEST(failover_with_dom0_cause)
 {
     to_pv("1");
-    struct rtv_coord_event ev = { .kind = RTV_CEV_SHUNT, .now_ms = now,
+    struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_SHUNT, .now_ms = now,
                                   .shunt_state = "failed-over", .shunt_ack_id = "1",
                                   .shunt_error = "PV leg xvdaaa failed (error -5)",
                                   .dom0_cause = "rtvirt-backd (pid 42) is gone for good" };
-    rtv_coord_step(&c, &ev, &out);
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
-    simple(RTV_CEV_BACKEND_CLOSED);
+    rtv_switch_fsm_step(&c, &ev, &out);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_TEAR_DOWN);
+    simple(RTV_FSM_EV_BACKEND_CLOSED);
     assert_state("emulated");
     ck_assert(out.publish_failover);
     ck_assert_str_eq(out.failover_why, "rtvirt-backd (pid 42) is gone for good: the guest "
@@ -645,7 +645,7 @@ START_TEST(failover_with_dom0_cause)
                      "(error -5)");
     ck_assert_uint_eq(c.failovers, 1);
     request("pv", "2", NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_BRING_UP);
 }
 END_TEST
 
@@ -654,15 +654,15 @@ END_TEST
 START_TEST(failover_close_timeout_keeps_backend)
 {
     request("selective", "1", "100");
-    simple(RTV_CEV_BACKEND_READY);
+    simple(RTV_FSM_EV_BACKEND_READY);
     shunt("selective", "1", NULL, NULL, NULL);
     assert_state("selective");
     shunt("failed-over", "1", NULL, NULL, NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_TEAR_DOWN);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_TEAR_DOWN);
     request("pv", "2", NULL);   /* refused while the backend goes */
     assert_result("error", 2);
     tick(100);
-    ck_assert_uint_eq(out.actions, RTV_CACT_KEEP);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_KEEP);
     assert_state("emulated");
     ck_assert(out.publish_failover);
     ck_assert_contains(out.failover_why, "failed over from selective to the emulated path: "
@@ -701,11 +701,11 @@ START_TEST(random_events_keep_invariants)
             snprintf(id, sizeof(id), "%u", (r >> 8) % 4 ? next_id++ : next_id / 2);
             request(modes[(r >> 4) % 5], id, (r >> 12) % 3 ? NULL : "100");
             break;
-        case 1: simple(RTV_CEV_BACKEND_READY); break;
+        case 1: simple(RTV_FSM_EV_BACKEND_READY); break;
         case 2:
-            simple((r >> 4) % 4 == 0 ? RTV_CEV_BACKEND_CLOSED
-                   : (r >> 4) % 4 == 1 ? RTV_CEV_BACKEND_FAILED
-                   : (r >> 4) % 4 == 2 ? RTV_CEV_DM_SYNC_FAILED : RTV_CEV_DM_SYNC_DONE);
+            simple((r >> 4) % 4 == 0 ? RTV_FSM_EV_BACKEND_CLOSED
+                   : (r >> 4) % 4 == 1 ? RTV_FSM_EV_BACKEND_FAILED
+                   : (r >> 4) % 4 == 2 ? RTV_FSM_EV_DM_SYNC_FAILED : RTV_FSM_EV_DM_SYNC_DONE);
             break;
         case 3:
             snprintf(id, sizeof(id), "%u", c.switch_id - (r >> 10) % 2);
@@ -718,14 +718,14 @@ START_TEST(random_events_keep_invariants)
             ck_assert_uint_ge(out.result_id, last_result);
             last_result = out.result_id;
         }
-        if (out.publish_state && c.phase == RTV_COORD_STABLE)
+        if (out.publish_state && c.phase == RTV_FSM_STABLE)
             ck_assert_str_eq(out.state, rtv_mode_name(c.mode));
         ck_assert_uint_lt(c.mode, RTV_MODE_COUNT);
     }
     /* Quiet orchestrator; the slowest chain of bounds still ends. */
-    for (int i = 0; i < 4 && c.phase != RTV_COORD_STABLE; i++)
-        tick(RTV_COORD_DEFAULT_TIMEOUT_MS);
-    ck_assert_uint_eq(c.phase, RTV_COORD_STABLE);
+    for (int i = 0; i < 4 && c.phase != RTV_FSM_STABLE; i++)
+        tick(RTV_FSM_DEFAULT_TIMEOUT_MS);
+    ck_assert_uint_eq(c.phase, RTV_FSM_STABLE);
 }
 END_TEST
 
@@ -735,7 +735,7 @@ END_TEST
  * read. */
 START_TEST(nic_switch_uses_its_own_nodes)
 {
-    rtv_coord_init_class(&c, &rtv_devclass_vif, RTV_MODE_EMULATED);
+    rtv_switch_fsm_init_class(&c, &rtv_devclass_vif, RTV_MODE_EMULATED);
     request("selective", "1", NULL);
     assert_result("error", 1);
     ck_assert_contains(out.error, "vif-request");
@@ -746,11 +746,11 @@ START_TEST(nic_switch_uses_its_own_nodes)
     ck_assert_contains(out.error, "vif-timeout-ms");
 
     request("pv", "3", NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_BRING_UP);
-    simple(RTV_CEV_BACKEND_READY);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_BRING_UP);
+    simple(RTV_FSM_EV_BACKEND_READY);
     assert_state("switching-to-pv");
     shunt("flushed", "0", NULL, NULL, NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_DM_SYNC);
     /* "quiescing" is a disk's word, not a NIC's: ignored, with a note. */
     shunt("quiescing", "3", NULL, NULL, NULL);
     ck_assert(!out.publish_state && !out.publish_result);
@@ -763,9 +763,9 @@ START_TEST(nic_switch_uses_its_own_nodes)
 
     /* A failed port check rolls back, naming the port. */
     request("emulated", "4", NULL);
-    ck_assert_uint_eq(out.actions, RTV_CACT_DM_SYNC);
+    ck_assert_uint_eq(out.actions, RTV_FSM_ACT_DM_SYNC);
     assert_state("switching-to-emulated");
-    simple(RTV_CEV_DM_SYNC_FAILED);
+    simple(RTV_FSM_EV_DM_SYNC_FAILED);
     assert_state("rolling-back");
     shunt("enlightened", "4", NULL, NULL, NULL);
     assert_result("rolled-back", 4);
@@ -776,22 +776,22 @@ END_TEST
 
 START_TEST(nic_recover_checks_vif_state)
 {
-    ck_assert_int_eq(rtv_coord_recover_class(&c, &rtv_devclass_vif, now, "selective", NULL,
-                                             "1", "1", NULL, NULL, false, &out), -EINVAL);
+    ck_assert_int_eq(rtv_switch_fsm_recover_class(&c, &rtv_devclass_vif, now, "selective", NULL,
+                                                  "1", "1", NULL, NULL, false, &out), -EINVAL);
     ck_assert_contains(out.error, "vif-state");
     /* Half-done towards pv, the shunt already there: finished. */
-    ck_assert_int_eq(rtv_coord_recover_class(&c, &rtv_devclass_vif, now, "switching-to-pv",
-                                             "emulated", "7", "6", "enlightened", "7",
-                                             true, &out), 0);
+    ck_assert_int_eq(rtv_switch_fsm_recover_class(&c, &rtv_devclass_vif, now, "switching-to-pv",
+                                                  "emulated", "7", "6", "enlightened", "7",
+                                                  true, &out), 0);
     assert_result("ok", 7);
     assert_state("pv");
     ck_assert_ptr_eq(c.cls, &rtv_devclass_vif);
 }
 END_TEST
 
-static Suite *switch_coord_suite(void)
+static Suite *switch_fsm_suite(void)
 {
-    Suite *s = suite_create("switch_coord");
+    Suite *s = suite_create("switch_fsm");
     TCase *tc = tcase_create("core");
 
     tcase_add_checked_fixture(tc, setup, NULL);
@@ -841,4 +841,4 @@ static Suite *switch_coord_suite(void)
     return s;
 }
 
-RTV_UNIT_MAIN(switch_coord_suite)
+RTV_UNIT_MAIN(switch_fsm_suite)
