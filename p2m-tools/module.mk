@@ -23,19 +23,19 @@ bench-p2m: $(BUILD)/bin/rtvirt-p2m
 # its result lines: xen-patches/boot-smoke puts them in its initramfs / runs
 # the checker on the host; the lab's dom0 gets them from `make install`
 # (flight p2m, steps p2m-*).
-INSTALL_SCRIPTS += xen-patches/rtvirt-p2m-selftest xen-patches/rtvirt-p2m-check
+INSTALL_SCRIPTS += p2m-tools/rtvirt-p2m-selftest p2m-tools/rtvirt-p2m-check
 # ... and that checker can fail (make check)
-CHECK_SCRIPTS += xen-patches/check-rtvirt-p2m-check.sh xen-patches/check-seqwriter.sh
+CHECK_SCRIPTS += p2m-tools/check-rtvirt-p2m-check.sh p2m-tools/check-seqwriter.sh
 
-# The cycle driver of the self-test (xen-patches/rtvirt-p2m-cycles.c): makes
+# The cycle driver of the self-test (rtvirt-p2m-cycles.c): makes
 # cycles of the domain's own pages, which a fresh dom0 never has, so the
 # lab's flight p2m drives the rebuild's scratch-frame path on real Xen.
-$(eval $(call rtv_program,rtvirt-p2m-cycles,xen-patches/rtvirt-p2m-cycles.c xen-patches/selfmem.c,xen))
+$(eval $(call rtv_program,rtvirt-p2m-cycles,p2m-tools/rtvirt-p2m-cycles.c p2m-tools/selfmem.c,xen))
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-p2m-cycles
 
 # The lost-write detector of the self-test's concurrent rebuild
-# (xen-patches/rtvirt-p2m-seqwriter.c): numbered writes, each found again.
-$(eval $(call rtv_program,rtvirt-p2m-seqwriter,xen-patches/rtvirt-p2m-seqwriter.c xen-patches/selfmem.c))
+# (rtvirt-p2m-seqwriter.c): numbered writes, each found again.
+$(eval $(call rtv_program,rtvirt-p2m-seqwriter,p2m-tools/rtvirt-p2m-seqwriter.c p2m-tools/selfmem.c))
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-p2m-seqwriter
 
 # The M2P read-back of the independent identity check (issue 17): the seam
