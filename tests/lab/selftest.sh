@@ -204,3 +204,22 @@ got=$(LC_ALL=C LEAK_PROC=$fake "$here/agent/leak-check" show evtchns | tr '\n' '
 want="1 blkif-backend;1 evtchn:qemu-system-i38;2 evtchn:rtvirt-backd;1 timer0;1 xenbus;"
 [ "$got" = "$want" ] || { echo "lab selftest: leak-check evtchns: got '$got', want '$want'" >&2; exit 1; }
 echo "lab selftest: leak-check grants and evtchns OK"
+
+# blkif-lib's fio_json reads fio's JSON by field name: from one fio run that
+# prints both, the same numbers as the terse v3 columns the steps read
+# before ($5 error, $6 read KiB, $47 write KiB); a field fio lacks fails.
+t=$(mktemp -d)
+fio --name=t --filename="$t/f" --size=4M --bs=4k --rw=randrw --ioengine=psync --runtime=1 \
+    --time_based --output-format=normal,json,terse --terse-version=3 --output="$t/out" > /dev/null
+# shellcheck disable=SC2016 # expands in the inner shell
+lib='LAB_STATE=$1; . "$2/steps/blkif-lib"; shift 2; fio_json "$@"'
+got=$(sh -c "$lib" sh "$t" "$here" "$t/out" error read/io_kbytes write/io_kbytes)
+want=$(grep '^3;' "$t/out" | awk -F';' '{ print $5, $6, $47 }')
+if sh -c "$lib" sh "$t" "$here" "$t/out" read/no_such_field > /dev/null 2>&1; then
+    echo "lab selftest: fio_json gave a number for a field fio does not have" >&2; rm -rf "$t"; exit 1
+fi
+rm -rf "$t"
+if [ -z "$want" ] || [ "$got" != "$want" ]; then
+    echo "lab selftest: fio_json says '$got', fio's terse columns '$want'" >&2; exit 1
+fi
+echo "lab selftest: fio_json reads fio's JSON by name (error, read KiB, write KiB: $got)"
