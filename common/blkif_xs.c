@@ -4,7 +4,6 @@
 #include "rtvirt/blkif_xs.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -298,41 +297,33 @@ int blkif_xs_reopen(struct rtv_store *s, const struct blkif_xs_dev *d)
     return rtv_xs_transact(s, 0, reopen_txn, (void *)d);
 }
 
+/* rtv_xs_wait_on's check: the backend reached Closed (a state that cannot
+ * be read is waited out like any other). */
+static int backend_closed(struct rtv_store *s, void *arg, struct rtv_err *err)
+{
+    const struct blkif_xs_dev *d = arg;
+    unsigned long long st = 0;
+
+    (void)err;
+    return blkif_xs_read_uint(s, RTV_XS_NO_TXN, d, RTV_XS_VBD_BE_STATE, 0, 0, 8, false, 0,
+                              &st) == 0 && st == XenbusStateClosed;
+}
+
 int blkif_xs_detach(struct rtv_store *s, const struct blkif_xs_dev *d, int timeout_ms,
                     bool force)
 {
     char path[RTV_XS_PATH_MAX];
-    unsigned long long st = 0;
-    int rc, waited = 0;
+    int rc;
 
     rc = blkif_xs_close(s, d);
     if (rc < 0)
         return rc;
-    if ((rc = blkif_xs_path(path, sizeof(path), d, RTV_XS_VBD_BE_STATE, 0, 0)) < 0 ||
-        (rc = rtv_xs_watch(s, path, "blkif-detach")) < 0)
+    if ((rc = blkif_xs_path(path, sizeof(path), d, RTV_XS_VBD_BE_STATE, 0, 0)) < 0)
         return rc;
     /* Bounded wait for the backend to reach Closed (it waits for the
      * frontend to get there first). */
-    for (;;) {
-        if (blkif_xs_read_uint(s, RTV_XS_NO_TXN, d, RTV_XS_VBD_BE_STATE, 0, 0, 8, false,
-                               0, &st) == 0 && st == XenbusStateClosed)
-            break;
-        if (waited >= timeout_ms) {
-            rc = -ETIMEDOUT;
-            break;
-        }
-        struct pollfd p = { .fd = rtv_xs_watch_fd(s), .events = POLLIN };
-        if (poll(&p, 1, 50) > 0) {
-            char *wp, *wt;
-
-            while (rtv_xs_read_watch(s, &wp, &wt) == 0) {
-                free(wp);
-                free(wt);
-            }
-        }
-        waited += 50;
-    }
-    rtv_xs_unwatch(s, path, "blkif-detach");
+    rc = rtv_xs_wait_on(s, path, timeout_ms > 0 ? (unsigned)timeout_ms : 0, backend_closed,
+                        (void *)d, NULL);
     if (rc == 0 || force) {
         int rc2 = blkif_xs_remove(s, d);
 

@@ -5,14 +5,10 @@
 #include "rtvirt/ctl.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
-#include "rtvirt/clock.h"
 #include "rtvirt/devclass.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
@@ -528,52 +524,40 @@ int rtv_ctl_list(struct rtv_store *xs, rtv_domid_t dom, char ***vdevs,
     return 0;
 }
 
+struct wait_args {
+    rtv_domid_t            dom;
+    const char            *vdev;
+    uint32_t               id;
+    struct rtv_ctl_status *st;
+};
+
+/* rtv_xs_wait_on's check: request id answered, and no switch running. */
+static int answered(struct rtv_store *xs, void *arg, struct rtv_err *err)
+{
+    struct wait_args *w = arg;
+    int rc = rtv_ctl_status(xs, w->dom, w->vdev, w->st, err);
+
+    if (rc < 0)
+        return rc;
+    return w->st->result_id >= w->id && !rtv_ctl_state_is_transient(w->st->state);
+}
+
 int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                  uint32_t id, unsigned timeout_ms, struct rtv_ctl_status *st,
                  struct rtv_err *err)
 {
-    static unsigned serial;
-    char dir[PATH_LEN], token[64];
+    struct wait_args w = { dom, vdev, id, st };
+    char dir[PATH_LEN];
     struct dev d;
-    uint64_t deadline = rtv_now_ms() + timeout_ms;
     int rc;
 
     if ((rc = check_dev(dom, vdev, &d, err)) < 0 ||
         (rc = node_dir(dir, RTV_R_STATE, dom, &d)) < 0)
         return rc;
-    snprintf(token, sizeof(token), "rtv-ctl-wait-%ld-%u", (long)getpid(), ++serial);
-    if ((rc = rtv_xs_watch(xs, dir, token)) < 0)
-        return rtv_err_set(err, -rc, "cannot watch %s: %s", dir, strerror(-rc));
-
-    for (;;) {
-        /* Re-read on every wake-up: events may be coalesced or spurious. */
-        if ((rc = rtv_ctl_status(xs, dom, vdev, st, err)) < 0)
-            break;
-        if (st->result_id >= id && !rtv_ctl_state_is_transient(st->state)) {
-            rc = 0;
-            break;
-        }
-        uint64_t now = rtv_now_ms();
-        if (now >= deadline) {
-            rc = rtv_err_set(err, ETIMEDOUT,
-                             "request %u for %s of domain %u not answered within "
-                             "%u ms (state %s, result-id %llu)", id, vdev,
-                             (unsigned)dom, timeout_ms, st->state,
-                             (unsigned long long)st->result_id);
-            break;
-        }
-        struct pollfd pfd = { .fd = rtv_xs_watch_fd(xs), .events = POLLIN };
-        int left = (int)(deadline - now);
-        if (poll(&pfd, 1, left > 200 ? 200 : left) < 0 && errno != EINTR) {
-            rc = rtv_err_set(err, errno, "poll: %s", strerror(errno));
-            break;
-        }
-        char *p, *tok;
-        while (rtv_xs_read_watch(xs, &p, &tok) == 0) {
-            free(p);
-            free(tok);
-        }
-    }
-    rtv_xs_unwatch(xs, dir, token);
+    rc = rtv_xs_wait_on(xs, dir, timeout_ms, answered, &w, err);
+    if (rc == -ETIMEDOUT)
+        rtv_err_set(err, ETIMEDOUT, "request %u for %s of domain %u not answered within "
+                    "%u ms (state %s, result-id %llu)", id, vdev, (unsigned)dom,
+                    timeout_ms, st->state, (unsigned long long)st->result_id);
     return rc;
 }
