@@ -37,6 +37,7 @@
 #include "rtvirt/ioemu_req.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
+#include "uart_streams.h"
 #include "unit.h"
 
 #define DOM     5
@@ -53,14 +54,6 @@ static atomic_bool srv_stop;
 static bool srv_joined;
 static uint32_t rng = 4242;
 
-static unsigned rnd(unsigned n)
-{
-    rng = rng * 1103515245u + 12345u;
-    return (rng >> 16) % n;
-}
-
-static uint8_t guest_byte(size_t i) { return (uint8_t)(i * 7 + 3); }
-static uint8_t host_byte(size_t i) { return (uint8_t)(i * 13 + 5); }
 
 /* ---- the line ----------------------------------------------------------- */
 
@@ -267,7 +260,7 @@ START_TEST(bytes_cross_exactly_once_through_cycles)
     ck_assert_str_eq(st.model, "uart16550");
     while ((cycles < CYCLES || guest_sent < BYTES || host_got_len < BYTES ||
             guest_got_len < BYTES || strcmp(st.state, "direct") != 0) && steps < 2000000) {
-        unsigned run = 50 + rnd(400);
+        unsigned run = 50 + rtv_test_rnd(&rng, 400);
 
         for (unsigned i = 0; i < run; i++, steps++)
             guest_step();

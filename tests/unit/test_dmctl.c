@@ -334,6 +334,14 @@ static void blkfront_disk(const char *devid, const char *name, const char *dev,
     write_file(d, "size", v);
 }
 
+/* dom0 brought the PV twin up (ctl-devid names it) and the guest's
+ * blkfront shows its disk, xvdb. */
+static void twin_attached(void)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+}
+
 static void start_shunt(void)
 {
     struct rtv_err err = { 0, "" };
@@ -477,8 +485,7 @@ END_TEST
  * blackout), both ways. */
 START_TEST(gate_open_before_the_suspend_flips_at_once)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     put(RTV_XS_CTL_DM_SYNCED_ID, "1");
     order_switch("emulated", "1", "switching-to-pv");
     ck_assert_msg(run_until(RTV_XS_SHUNT_ACK_ID, "1", 3000), "%s", get(RTV_XS_SHUNT_ERROR));
@@ -503,8 +510,7 @@ END_TEST
 /* A gate opened for another switch is not open: the shunt waits at it. */
 START_TEST(gate_open_for_another_switch_is_waited_at)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     put(RTV_XS_CTL_DM_SYNCED_ID, "3");
     order_switch("emulated", "4", "switching-to-selective");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 3000));
@@ -559,8 +565,7 @@ END_TEST
 
 START_TEST(refused_load_leaves_the_old_table)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     fk.fail_load = -EBUSY;
     order_switch("emulated", "7", "switching-to-pv");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "7", 2000));
@@ -574,9 +579,8 @@ END_TEST
 
 START_TEST(suspend_past_its_bound_is_backed_out)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
     put(RTV_XS_CTL_TIMEOUT_MS, "300");
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     fk.hold_suspend = true;   /* bios in flight that never drain */
     order_switch("emulated", "8", "switching-to-pv");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "quiescing", 2000));
@@ -596,9 +600,8 @@ START_TEST(suspend_that_ends_as_it_is_interrupted_is_resumed)
     /* The drain ends just as the bound passes: the interrupt finds no
      * suspend to end, the device is suspended, and must be resumed on its
      * old table. */
-    put(RTV_XS_CTL_DEVID, DEVID);
     put(RTV_XS_CTL_TIMEOUT_MS, "300");
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     fk.hold_suspend = true;
     fk.deaf_suspend = true;
     order_switch("emulated", "9", "switching-to-pv");
@@ -622,9 +625,8 @@ END_TEST
 
 START_TEST(gate_past_its_bound_resumes_the_old_table)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
     put(RTV_XS_CTL_TIMEOUT_MS, "300");
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     order_switch("emulated", "10", "switching-to-pv");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "10", 3000));
@@ -643,8 +645,7 @@ END_TEST
 
 START_TEST(dom0_rollback_at_the_gate)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     order_switch("emulated", "11", "switching-to-pv");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
     order_switch("emulated", "11", "rolling-back");
@@ -658,8 +659,7 @@ END_TEST
 
 START_TEST(dom0_rollback_after_the_flip_switches_back)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     order_switch("emulated", "12", "switching-to-pv");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
     put(RTV_XS_CTL_DM_SYNCED_ID, "12");
@@ -677,8 +677,7 @@ END_TEST
 
 START_TEST(failover_is_reported_and_not_undone_alone)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     full_switch("emulated", "13", "pv", "enlightened");
     unsigned loads = fk.loads;
 
@@ -705,8 +704,7 @@ END_TEST
  * gate (dom0 synced that id already), and acks it as emulating. */
 START_TEST(failover_followed_by_dom0_drops_the_failed_leg)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     full_switch("emulated", "18", "pv", "enlightened");
     fake_failover(2, 1);
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
@@ -732,8 +730,7 @@ END_TEST
 
 START_TEST(failed_over_device_switched_to_its_own_mode_reloads)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     full_switch("emulated", "16", "pv", "enlightened");
     fake_failover(1, 1);
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
@@ -748,8 +745,7 @@ START_TEST(picked_up_where_a_killed_shunt_left_it)
     struct dmctl_status st;
 
     /* The first shunt is killed at the gate: suspended, new table loaded. */
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     full_switch("emulated", "18", "pv", "enlightened");
     order_switch("pv", "19", "switching-to-selective");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
@@ -814,8 +810,7 @@ START_TEST(adopts_the_device_an_initramfs_made)
     ck_assert_int_eq(st.mode, RTV_MODE_EMULATED);
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_str_eq(get(RTV_XS_SHUNT_EMULATED_DEV), "sda");
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     full_switch("emulated", "1", "pv", "enlightened");
     full_switch("pv", "2", "selective", "selective");
     full_switch("selective", "3", "emulated", "emulating");
@@ -841,8 +836,7 @@ END_TEST
 
 START_TEST(stopping_at_the_gate_resumes_the_old_table)
 {
-    put(RTV_XS_CTL_DEVID, DEVID);
-    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    twin_attached();
     order_switch("emulated", "20", "switching-to-pv");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
     dmctl_free(ctl);

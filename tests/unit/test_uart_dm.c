@@ -17,6 +17,7 @@
 
 #include "rtvirt/ioemu_ctl.h"
 #include "rtvirt/uart_dm.h"
+#include "uart_streams.h"
 #include "unit.h"
 
 #define GUEST_BYTES 20000u
@@ -29,14 +30,6 @@ static struct rtv_ioemu_ctl ctl;
 static uint64_t now;
 static uint32_t rng = 12345;
 
-static unsigned rnd(unsigned n)
-{
-    rng = rng * 1103515245u + 12345u;
-    return (rng >> 16) % n;
-}
-
-static uint8_t guest_byte(size_t i) { return (uint8_t)(i * 7 + 3); }
-static uint8_t host_byte(size_t i) { return (uint8_t)(i * 13 + 5); }
 
 /* ---- the line's far end ---------------------------------------------- */
 
@@ -108,10 +101,10 @@ static void completed(const struct rtv_ioseq_access *a, uint8_t v)
         } else if ((v & UART_LSR_THRE) && g.tx_queued < GUEST_BYTES) {
             for (unsigned i = 0; i < 16 && g.tx_queued < GUEST_BYTES; i++)
                 queue(UART_TX, RTV_IOSEQ_WRITE, guest_byte(g.tx_queued++));
-        } else if (rnd(40) == 0) {
+        } else if (rtv_test_rnd(&rng, 40) == 0) {
             static const uint16_t divs[] = { 1, 2, 3, 12 };
             static const uint8_t lcrs[] = { 0x03, 0x1a, 0x07 };
-            queue_divisor(divs[rnd(4)], lcrs[rnd(3)]);
+            queue_divisor(divs[rtv_test_rnd(&rng, 4)], lcrs[rtv_test_rnd(&rng, 3)]);
         }
     }
 }
@@ -307,7 +300,7 @@ START_TEST(bytes_cross_once_in_order_through_random_cycles)
         if (t == next && dm.iov.phase == RTV_IOV_STABLE)
             ask(dm.iov.mode == RTV_IOV_DIRECT ? "virtualize" : "devirtualize");
         if (t >= next)
-            next = t + 50 + rnd(400);
+            next = t + 50 + rtv_test_rnd(&rng, 400);
         tick();
     }
     run_until_direct_and_done();
