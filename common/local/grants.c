@@ -159,6 +159,22 @@ static void *map_pages(struct rtv_local_hub *hub, const struct gnt_mapping *m,
     return base;
 }
 
+/* The end of a share or a map, hub locked: kept on the connection (its
+ * address), or, rc < 0, dropped (NULL, errno = -rc). */
+static void *mapping_end(struct local_conn *c, struct gnt_mapping *m, int rc)
+{
+    if (rc < 0) {
+        hub_unlock(c->hub);
+        mapping_free(m);
+        errno = -rc;
+        return NULL;
+    }
+    m->next = c->maps;
+    c->maps = m;
+    hub_unlock(c->hub);
+    return m->addr;
+}
+
 static void *local_share(struct rtv_grants *g, rtv_domid_t peer, unsigned count,
                          rtv_gref_t *refs, bool writable)
 {
@@ -173,14 +189,14 @@ static void *local_share(struct rtv_grants *g, rtv_domid_t peer, unsigned count,
 
     hub_lock(hub);
     if ((rc = hub_fault(hub, RTV_FAULT_GNT_SHARE, c->domid)) < 0)
-        goto fail;
+        goto end;
     unsigned got = 0;
     for (uint32_t i = 0; i < hub->hdr->cfg.max_grant_pages && got < count; i++)
         if (!hub->grants[i].in_use)
             m->refs[got++] = i + 1;
     if (got < count) {
         rc = -ENOSPC;
-        goto fail;
+        goto end;
     }
     for (unsigned k = 0; k < count; k++) {
         struct hub_grant *e = &hub->grants[m->refs[k] - 1];
@@ -199,19 +215,14 @@ static void *local_share(struct rtv_grants *g, rtv_domid_t peer, unsigned count,
         rc = -errno;
         for (unsigned k = 0; k < count; k++)
             grant_free(hub, m->refs[k] - 1);
-        goto fail;
+        goto end;
     }
-    m->next = c->maps;
-    c->maps = m;
-    hub_unlock(hub);
+    rc = 0;
+end:
+    if (mapping_end(c, m, rc) == NULL)
+        return NULL;
     memcpy(refs, m->refs, count * sizeof(*refs));
     return m->addr;
-
-fail:
-    hub_unlock(hub);
-    mapping_free(m);
-    errno = -rc;
-    return NULL;
 }
 
 static void *local_map(struct rtv_grants *g, rtv_domid_t peer, unsigned count,
@@ -228,23 +239,23 @@ static void *local_map(struct rtv_grants *g, rtv_domid_t peer, unsigned count,
 
     hub_lock(hub);
     if ((rc = hub_fault(hub, RTV_FAULT_GNT_MAP, c->domid)) < 0)
-        goto fail;
+        goto end;
     /* Check every ref before counting any, so a bad one costs nothing. */
     for (unsigned k = 0; k < count; k++) {
         rtv_gref_t ref = refs[k];
         if (ref == 0 || ref > hub->hdr->cfg.max_grant_pages) {
             rc = -EINVAL;
-            goto fail;
+            goto end;
         }
         struct hub_grant *e = &hub->grants[ref - 1];
         if (!e->in_use || e->unshared || e->grantee != c->domid ||
             e->granter != peer) {
             rc = -EINVAL;
-            goto fail;
+            goto end;
         }
         if (writable && !e->writable) {
             rc = -EACCES;
-            goto fail;
+            goto end;
         }
         m->refs[k] = ref;
         m->gens[k] = e->gen;
@@ -256,18 +267,11 @@ static void *local_map(struct rtv_grants *g, rtv_domid_t peer, unsigned count,
         rc = -errno;
         for (unsigned k = 0; k < count; k++)
             grant_unmap_one(hub, m->refs[k], m->gens[k]);
-        goto fail;
+        goto end;
     }
-    m->next = c->maps;
-    c->maps = m;
-    hub_unlock(hub);
-    return m->addr;
-
-fail:
-    hub_unlock(hub);
-    mapping_free(m);
-    errno = -rc;
-    return NULL;
+    rc = 0;
+end:
+    return mapping_end(c, m, rc);
 }
 
 /* Locked: unlinks the mapping at addr made by share() or by map(). */
