@@ -179,6 +179,7 @@ void rtv_uart_dm_carry(struct rtv_uart_dm *dm, uint64_t now_us,
             hand_back(dm);
         rtv_iov_changed(&dm->iov, true, NULL, &o);
         act |= o.actions;
+        now_us = dm->ops->now_us(dm->ctx);   /* the held guest waited for it */
     }
     if (act & RTV_IOV_ACT_REPLAY) {
         enum rtv_iov_verdict path = rtv_iov_replay_path(&dm->iov);

@@ -296,7 +296,14 @@ static void dm_answer(void *ctx, uint64_t cookie, uint32_t value)
     complete(s, (unsigned)cookie, rtv_ioreq_pio_answer(&w->copy, RTV_IOREQ_ACCESS, value));
 }
 
-static const struct rtv_uart_dm_ops dm_ops = { .trap = dm_trap, .answer = dm_answer };
+static uint64_t dm_now_us(void *ctx)
+{
+    (void)ctx;
+    return rtv_now_us();
+}
+
+static const struct rtv_uart_dm_ops dm_ops = { .trap = dm_trap, .answer = dm_answer,
+                                               .now_us = dm_now_us };
 
 /* One access of vCPU v (a copy of its request) through the device model. */
 static void route(struct ioemu_srv *s, unsigned v, const ioreq_t *copy)

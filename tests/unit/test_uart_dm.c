@@ -166,7 +166,13 @@ static void trap(void *ctx, bool on)
     on ? traps++ : untraps++;
 }
 
-static const struct rtv_uart_dm_ops ops = { .trap = trap, .answer = answer };
+static uint64_t clock_now(void *ctx)
+{
+    ck_assert_ptr_eq(ctx, &machine);
+    return now;
+}
+
+static const struct rtv_uart_dm_ops ops = { .trap = trap, .answer = answer, .now_us = clock_now };
 
 static struct {
     unsigned asked, finished, mid_divisor, mid_divisor_waited;
@@ -518,6 +524,63 @@ static void counted_out(void *ctx, unsigned off, uint8_t v)
     lcr_writes += off == UART_LCR;
     rtv_uart_write(ctx, off, v);
 }
+
+/* A UART whose every access takes SLOW_IO_US (the lab's: each inb/outb of
+ * dom0 traps to Xen and then to the outer QEMU). */
+#define SLOW_IO_US 40u
+static unsigned slow_accesses;
+
+static uint8_t slow_in(void *ctx, unsigned off)
+{
+    now += SLOW_IO_US;
+    slow_accesses++;
+    return rtv_uart_read(ctx, off);
+}
+
+static void slow_out(void *ctx, unsigned off, uint8_t v)
+{
+    now += SLOW_IO_US;
+    slow_accesses++;
+    rtv_uart_write(ctx, off, v);
+}
+
+/* The guest is held from the boundary until the change has done its work
+ * on the UART (the takeover reads the guest's mode off it and writes
+ * ioemu's; the handback writes the guest's back): the held time of each
+ * change counts that work, in the same poll that found the boundary too
+ * (the lab's flights reported 0 us for every change before). */
+START_TEST(held_time_counts_the_work_on_the_uart)
+{
+    struct rtv_uart_io io = { .in = slow_in, .out = slow_out, .ctx = &uart };
+    struct rtv_iov_out done;
+    uint64_t t0;
+    unsigned a0;
+
+    rtv_uart_init(&uart);
+    rtv_uart_dm_init(&dm, &io, &ops, &machine,
+                     (struct rtv_uart_dm_own){ .ier = 0, .mcr = UART_MCR_OUT2,
+                                               .fcr = UART_FCR_ENABLE_FIFO },
+                     UART_FCR_R_TRIG_10);
+    rtv_uart_mode_set(&uart, &(struct rtv_uart_mode){
+        .divisor = 1, .lcr = 0x03, .mcr = UART_MCR_DTR, .fcr = UART_FCR_ENABLE_FIFO });
+    for (int dir = 0; dir < 2; dir++) {
+        ask(dir == 0 ? "virtualize" : "devirtualize");
+        t0 = now;
+        a0 = slow_accesses;
+        rtv_uart_dm_poll(&dm, now, &done);   /* boundary, drained: the whole change */
+        ck_assert(done.finished);
+        ck_assert_str_eq(done.result, "ok");
+        ck_assert_int_eq(dm.iov.mode, dir == 0 ? RTV_IOV_VIRTUALIZED : RTV_IOV_DIRECT);
+        /* held from the boundary (after the poll's own look at LSR) to the
+         * end of the change's accesses: at least the mode's 7 registers */
+        ck_assert_uint_ge(dm.iov.held_us, 7 * SLOW_IO_US);
+        ck_assert_uint_le(dm.iov.held_us, now - t0);
+        ck_assert_uint_ge(dm.iov.held_us, now - t0 - 2 * SLOW_IO_US);
+        ck_assert_uint_gt(slow_accesses - a0, 7);
+        finish(&done);
+    }
+}
+END_TEST
 
 /* The guest's state crosses with the mode: scratch, modem status, line
  * errors, bytes received; ioemu's mode goes on the UART with the guest's
@@ -1081,7 +1144,7 @@ static void lx_answer(void *ctx, uint64_t cookie, uint32_t value)
     lx.held = value;
 }
 
-static const struct rtv_uart_dm_ops lx_ops = { .trap = trap, .answer = lx_answer };
+static const struct rtv_uart_dm_ops lx_ops = { .trap = trap, .answer = lx_answer, .now_us = clock_now };
 
 /* The line: bytes out taken as they come, bytes in whenever there is room. */
 static void lx_tick(void)
@@ -1276,6 +1339,7 @@ static Suite *uart_dm_suite(void)
     tcase_add_test(tc, mid_divisor_change_waits);
     tcase_add_test(tc, held_guest_reads_the_side_that_answers);
     tcase_add_test(tc, takeover_and_handback_carry_the_guest_state);
+    tcase_add_test(tc, held_time_counts_the_work_on_the_uart);
     tcase_add_test(tc, takeover_keeps_an_error_that_comes_while_it_reads_the_fifo);
     tcase_add_test(tc, takeover_takes_no_more_than_the_model_holds);
     tcase_add_test(tc, bound_passed_resets_the_uart);

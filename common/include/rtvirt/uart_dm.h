@@ -62,6 +62,11 @@ struct rtv_uart_dm_ops {
     void (*trap)(void *ctx, bool on);
     /* A held access was carried out: complete its ioreq. */
     void (*answer)(void *ctx, uint64_t cookie, uint32_t value);
+    /* The time now (microseconds), read again once a takeover or a
+     * handback has done its work on the UART: the guest stays held through
+     * that work, and the change's held time must count it (without it the
+     * lab's flights reported 0 us for every change). */
+    uint64_t (*now_us)(void *ctx);
 };
 
 /* ioemu's own mode for the UART: its line settings are the guest's. */
