@@ -90,6 +90,8 @@ struct dmctl {
     uint32_t            acked;
     char                acked_state[24];
     bool                failed_adopt;
+    const char         *emu_report;    /* emulated-dev, checked; NULL: none */
+    bool                report_emu;    /* write it with the next ack */
     bool                dirty;
     uint64_t            last_resync_us;
     struct shunt_ctl_snap snap;
@@ -171,9 +173,11 @@ static void ack(struct dmctl *c, uint32_t id, const char *error, bool numbers)
         .blackout_us = c->blackout_us,
         .ack = true,
         .ack_id = id,
+        .emulated_dev = c->report_emu ? c->emu_report : NULL,
     };
 
-    report(c, &r);
+    if (report(c, &r) == 0)
+        c->report_emu = false;
 }
 
 static void progress(struct dmctl *c, const char *state)
@@ -498,6 +502,38 @@ static bool answered(const struct dmctl *c, uint32_t id)
     return c->have_acked && c->acked == id;
 }
 
+/* The guest was restored or migrated: xl brought it back under a new domid,
+ * whose nodes dom0 makes anew (xl-rtvirt restore|migrate manages the disk
+ * again, in emulated mode, and then switches it back).  The old nodes are
+ * gone with the old domain, so nothing of the old switches counts: watch the
+ * new control nodes, and acknowledge (with emulated-dev) once they are there.
+ * Only between switches: one caught in a switch is backed out first. */
+static void follow_domid(struct dmctl *c)
+{
+    rtv_domid_t now;
+    unsigned old = c->nodes.dom;
+
+    if (c->cfg.self_domid == NULL || c->cfg.self_domid(c->cfg.open_ctx, c->x.xs, &now) < 0 ||
+        now == c->nodes.dom)
+        return;
+    if (c->phase != DMC_IDLE) {
+        abort_current(c, "the domain was restored or migrated under a new domid");
+        if (c->phase != DMC_IDLE)
+            return;   /* once the suspend is undone */
+    }
+    rtv_xs_unwatch(c->x.xs, c->ctl_dir, TOKEN);
+    c->nodes.dom = now;
+    memset(c->nodes.warned, 0, sizeof(c->nodes.warned));
+    if (shunt_nodes_ctl_dir(&c->nodes, c->ctl_dir, sizeof(c->ctl_dir)) < 0 ||
+        rtv_xs_watch(c->x.xs, c->ctl_dir, TOKEN) < 0)
+        warn(c, "cannot watch %s: following it at each resync only", c->ctl_dir);
+    c->have_acked = false;
+    c->failed_adopt = false;
+    c->report_emu = true;
+    warn(c, "this domain is now %u (was %u: restored or migrated); following %s",
+         (unsigned)now, old, c->ctl_dir);
+}
+
 static void sync_ctl(struct dmctl *c)
 {
     struct shunt_ctl_snap *s = &c->snap;
@@ -506,6 +542,7 @@ static void sync_ctl(struct dmctl *c)
 
     c->dirty = false;
     c->last_resync_us = rtv_now_us();
+    follow_domid(c);
     if (c->phase == DMC_GATED && shunt_nodes_read_dm_synced(&c->nodes, &synced) == 0)
         maybe_flip(c, synced);
     if ((rc = shunt_nodes_read(&c->nodes, s)) < 0) {
@@ -685,7 +722,7 @@ struct dmctl *dmctl_new(const struct dmctl_config *cfg, struct rtv_err *err)
                               .error = c->failed_over ? c->fo_why : "" };
     if (cfg->emu_name) {
         if (rtv_xs_check_value(RTV_XS_SHUNT_EMULATED_DEV, cfg->emu_name, &e2) == 0)
-            r.emulated_dev = cfg->emu_name;
+            r.emulated_dev = c->emu_report = cfg->emu_name;
         else
             warn(c, "not reporting emulated-dev: %s", e2.msg);
     }

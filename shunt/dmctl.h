@@ -42,6 +42,10 @@ struct dmctl_config {
     void         *dm_ctx;
     dmctl_open_fn open_xen;      /* the store, as the guest */
     void         *open_ctx;
+    /* Who the guest is now: xl restore and xl migrate bring it back under a
+     * new domid, and its nodes with it (read at every resync; ctx is
+     * open_ctx).  NULL: the domid never changes.  0 or -errno. */
+    int         (*self_domid)(void *ctx, struct rtv_store *xs, rtv_domid_t *out);
     unsigned      attach_poll_ms; /* how often to look for the PV disk (50) */
     bool          verbose;
 };

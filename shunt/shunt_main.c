@@ -53,11 +53,19 @@ static int open_real(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv_
     return rtv_xen_open(out, parts, err);
 }
 
+/* xl restore / migrate give the guest a new domid: dmctl asks at each resync. */
+static int self_real(void *ctx, struct rtv_store *xs, rtv_domid_t *out)
+{
+    (void)ctx;
+    return rtv_xen_self_domid(xs, out);
+}
+
 /* The dm route: the emulated disk's device number and size from sysfs. */
 static int run_dm(const char *emulated, const char *vdev, bool verbose)
 {
     struct dmctl_config cfg = { .vdev = vdev, .sysfs = "/sys", .dm = &shunt_dm_libdm_ops,
-                                .open_xen = open_real, .verbose = verbose };
+                                .open_xen = open_real, .self_domid = self_real,
+                                .verbose = verbose };
     struct rtv_err err = { 0, "" };
     struct shunt_disk emu;
     struct sigaction sa;

@@ -271,6 +271,20 @@ static void hub_reap_dead(struct rtv_local_hub *hub)
     }
 }
 
+int rtv_local_rebind(struct rtv_xen *x, rtv_domid_t domid)
+{
+    if (x == NULL || x->xs == NULL || domid >= RTV_DOMID_MAX)
+        return -EINVAL;
+    struct local_conn *c = conn_of(x->xs, xs);
+
+    hub_lock(c->hub);
+    c->hub->conns[c->slot].domid = domid;
+    c->domid = domid;
+    hub_unlock(c->hub);
+    x->self = domid;
+    return 0;
+}
+
 int rtv_local_open(struct rtv_local_hub *hub, rtv_domid_t domid,
                    unsigned parts, struct rtv_xen *out)
 {

@@ -171,6 +171,25 @@ static const struct rtv_store_ops xen_store_ops = {
     .close = xs_op_close,
 };
 
+int rtv_xen_self_domid(struct rtv_store *xs, rtv_domid_t *out)
+{
+    /* "domid" is relative: xenstored resolves it under our own
+     * /local/domain/<id>, so reading it tells us who we are. */
+    char *v = NULL, *end;
+    size_t n;
+    unsigned long id;
+    int rc = rtv_xs_read(xs, RTV_XS_NO_TXN, "domid", &v, &n);
+
+    if (rc < 0)
+        return rc;
+    id = strtoul(v, &end, 10);
+    rc = (end == v || *end != '\0' || id > RTV_DOMID_MAX) ? -EINVAL : 0;
+    free(v);
+    if (rc == 0)
+        *out = (rtv_domid_t)id;
+    return rc;
+}
+
 int rtv_xen_store_open(struct rtv_store **out, rtv_domid_t *self,
                        struct rtv_err *err)
 {
@@ -187,19 +206,9 @@ int rtv_xen_store_open(struct rtv_store **out, rtv_domid_t *self,
                            strerror(e));
     }
 
-    /* "domid" is relative: xenstored resolves it under our own
-     * /local/domain/<id>, so reading it tells us who we are. */
-    unsigned int n;
-    char *v = xs_read(s->xsh, XBT_NULL, "domid", &n);
-    unsigned long id = 0;
-    if (v != NULL) {
-        char *end;
-        id = strtoul(v, &end, 10);
-        if (*end != '\0' || id > RTV_DOMID_MAX)
-            id = 0;
-        free(v);
-    }
-    *self = (rtv_domid_t)id;
+    /* 0 if it cannot be read, as a tool in dom0 takes it. */
+    if (rtv_xen_self_domid(&s->base, self) < 0)
+        *self = 0;
     *out = &s->base;
     return 0;
 }

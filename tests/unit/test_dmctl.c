@@ -255,13 +255,26 @@ static char sysfs[64];
 static struct dmctl *ctl;
 static struct dmctl_config cfg;
 
+static struct rtv_xen *guest_x;   /* the shunt's own connection */
+
 static int open_guest(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv_err *err)
 {
     (void)ctx;
     int rc = rtv_local_open(hub, GUEST, parts, out);
     if (rc < 0)
         rtv_err_set(err, -rc, "local open: %s", strerror(-rc));
+    else
+        guest_x = out;
     return rc;
+}
+
+/* Who the connection is now (what the guest's "domid" node says on Xen). */
+static int self_guest(void *ctx, struct rtv_store *xs, rtv_domid_t *out)
+{
+    (void)ctx;
+    (void)xs;
+    *out = guest_x->self;
+    return 0;
 }
 
 /* Guest GUEST's hda, written and read by dom0. */
@@ -283,6 +296,19 @@ static bool run_until(enum rtv_xs_node node, const char *want, int ms)
     const uint64_t deadline = rtv_now_ms() + (uint64_t)ms;
 
     while (strcmp(get(node), want) != 0) {
+        if (rtv_now_ms() >= deadline)
+            return false;
+        ck_assert_int_eq(dmctl_run_once(ctl, 10), 0);
+    }
+    return true;
+}
+
+/* run_until for any path */
+static bool run_until_at(const char *p, const char *want, int ms)
+{
+    const uint64_t deadline = rtv_now_ms() + (uint64_t)ms;
+
+    while (strcmp(rtv_test_get(dom0.xs, p, "(absent)"), want) != 0) {
         if (rtv_now_ms() >= deadline)
             return false;
         ck_assert_int_eq(dmctl_run_once(ctl, 10), 0);
@@ -350,10 +376,23 @@ static void start_shunt(void)
     ck_assert_msg(ctl != NULL, "%s", err.msg);
 }
 
+/* /local/domain/<dom> and its device/ as the toolstack makes them. */
+static void make_domain(unsigned dom)
+{
+    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { dom, RTV_XS_PERM_READ } };
+    const struct rtv_xs_perm dev_perms[2] = { { dom, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
+    char p[64];
+
+    snprintf(p, sizeof(p), "/local/domain/%u", dom);
+    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, p), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, p, dom_perms, 2), 0);
+    snprintf(p, sizeof(p), "/local/domain/%u/device", dom);
+    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, p), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, p, dev_perms, 2), 0);
+}
+
 static void setup_env(void)
 {
-    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { GUEST, RTV_XS_PERM_READ } };
-    const struct rtv_xs_perm dev_perms[2] = { { GUEST, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
     struct rtv_err err = { 0, "" };
 
     memset(&fk, 0, sizeof(fk));
@@ -362,16 +401,13 @@ static void setup_env(void)
     hub = rtv_local_hub_new(NULL);
     ck_assert_ptr_nonnull(hub);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
-    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5"), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5", dom_perms, 2), 0);
-    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device"), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device",
-                                      dev_perms, 2), 0);
+    make_domain(GUEST);
     ck_assert_int_eq(rtv_ctl_manage(dom0.xs, GUEST, "hda", "/srv/hda.img", &err), 0);
     rtv_test_mkdtemp(sysfs, sizeof(sysfs), "rtv-dmctl");
     cfg = (struct dmctl_config){ .vdev = "hda", .emu_dev = "8:0", .emu_name = "sda",
                                  .sectors = SECTORS, .sysfs = sysfs, .dm = &fake_ops,
-                                 .open_xen = open_guest, .attach_poll_ms = 10 };
+                                 .open_xen = open_guest, .self_domid = self_guest,
+                                 .attach_poll_ms = 10 };
 }
 
 static void setup(void)
@@ -867,6 +903,44 @@ START_TEST(pv_disk_found_by_devid_in_sysfs)
 }
 END_TEST
 
+/* xl restore (or migrate) of the guest: the same guest, its connection now
+ * domain 7, the old domain's nodes gone with it.  xl-rtvirt restore manages
+ * hda of 7 (emulated: it was switched there before the save); the shunt
+ * follows 7's nodes, reports there with its emulated disk, and a switch of
+ * domain 7 to pv runs as any other. */
+#define path7(node) rtv_test_vbd_path((node), 7, "hda")
+START_TEST(follows_its_new_domid_after_a_restore)
+{
+    struct rtv_err err = { 0, "" };
+
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    make_domain(7);
+    ck_assert_int_eq(rtv_local_rebind(guest_x, 7), 0);
+    ck_assert_int_eq(rtv_xs_rm(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5"), 0);
+    /* not managed yet: the shunt waits, writes nothing, the device runs on */
+    run_for(700);
+    ck_assert_ptr_null(rtv_test_get(dom0.xs, "/local/domain/7/device/rtvirt", NULL));
+    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 7, "hda", "/srv/hda.img", &err), 0);
+    ck_assert_msg(run_until_at(path7(RTV_XS_SHUNT_STATE), "emulating", 3000), "%s",
+                  rtv_test_get(dom0.xs, path7(RTV_XS_SHUNT_STATE), "(absent)"));
+    ck_assert_str_eq(rtv_test_get(dom0.xs, path7(RTV_XS_SHUNT_EMULATED_DEV), "-"), "sda");
+    ck_assert_str_eq(fk.ops, "create");
+    /* the switch back to pv, on the new domain's nodes */
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    rtv_test_put(dom0.xs, path7(RTV_XS_CTL_DEVID), DEVID);
+    rtv_test_put(dom0.xs, path7(RTV_XS_CTL_DM_SYNCED_ID), "1");
+    rtv_test_put(dom0.xs, path7(RTV_XS_CTL_PREVIOUS), "emulated");
+    rtv_test_put(dom0.xs, path7(RTV_XS_CTL_SWITCH_ID), "1");
+    rtv_test_put(dom0.xs, path7(RTV_XS_CTL_STATE), "switching-to-pv");
+    ck_assert_msg(run_until_at(path7(RTV_XS_SHUNT_ACK_ID), "1", 3000), "%s",
+                  rtv_test_get(dom0.xs, path7(RTV_XS_SHUNT_ERROR), "(absent)"));
+    ck_assert_str_eq(rtv_test_get(dom0.xs, path7(RTV_XS_SHUNT_STATE), "-"), "enlightened");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
+    ck_assert_str_eq(fk.ops, "create load suspend resume");
+}
+END_TEST
+
 static Suite *dmctl_suite(void)
 {
     Suite *s = suite_create("dmctl");
@@ -893,6 +967,7 @@ static Suite *dmctl_suite(void)
     tcase_add_test(tc, picked_up_where_a_killed_shunt_left_it);
     tcase_add_test(tc, stopping_at_the_gate_resumes_the_old_table);
     tcase_add_test(tc, pv_disk_found_by_devid_in_sysfs);
+    tcase_add_test(tc, follows_its_new_domid_after_a_restore);
     suite_add_tcase(s, tc);
 
     TCase *t2 = tcase_create("start");

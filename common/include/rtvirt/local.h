@@ -42,6 +42,11 @@ void rtv_local_hub_free(struct rtv_local_hub *hub);
 int rtv_local_open(struct rtv_local_hub *hub, rtv_domid_t domid,
                    unsigned parts, struct rtv_xen *out);
 
+/* What xl restore and xl migrate do to a guest's xenstore connection: the
+ * same connection (x's store, opened by rtv_local_open) acts as domain domid
+ * from now on, its watches kept.  For tests of code that follows its domid. */
+int rtv_local_rebind(struct rtv_xen *x, rtv_domid_t domid);
+
 /* Tells watchers of "@releaseDomain" that a domain went away, and drops
  * that domain's grants, ports and connections' open transactions, as Xen
  * does when a guest dies. */

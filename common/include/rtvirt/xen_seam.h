@@ -13,4 +13,9 @@
  * open, err says which part failed and why, and the result is -errno. */
 int rtv_xen_open(struct rtv_xen *out, unsigned parts, struct rtv_err *err);
 
+/* Who we are now, from the relative node "domid" (xenstored resolves it
+ * under our own /local/domain/<id>): a domain restored or migrated by xl
+ * runs under a new domid.  Only for a store rtv_xen_open() opened. */
+int rtv_xen_self_domid(struct rtv_store *xs, rtv_domid_t *out);
+
 #endif
