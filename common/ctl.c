@@ -561,3 +561,28 @@ int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                     timeout_ms, st->state, (unsigned long long)st->result_id);
     return rc;
 }
+
+int rtv_ctl_switch(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                   const char *mode, unsigned step_ms, uint32_t *id,
+                   struct rtv_ctl_status *st, struct rtv_err *err)
+{
+    uint32_t rid;
+    int rc;
+
+    if ((rc = rtv_ctl_request(xs, dom, vdev, mode, step_ms, &rid, err)) < 0)
+        return rc;
+    if (id)
+        *id = rid;
+    if ((rc = rtv_ctl_wait(xs, dom, vdev, rid, 4 * (step_ms ? step_ms : 10000u) + 2000u, st,
+                           err)) < 0)
+        return rc;
+    if (st->result_id != rid)
+        return rtv_err_set(err, EBUSY, "request %u was superseded by request %llu; "
+                           "%s is now %s", rid, (unsigned long long)st->result_id, vdev,
+                           st->state);
+    if (strcmp(st->result, "ok") != 0)
+        return rtv_err_set(err, EIO, "switch %u of %s to %s: %s: %s (now %s)", rid, vdev,
+                           mode, st->result, st->error[0] ? st->error : "no reason given",
+                           st->state);
+    return 0;
+}

@@ -8,6 +8,8 @@
  *   xl-rtvirt unmanage <domain> <vdev>
  *   xl-rtvirt virtualize|devirtualize <domain> <iodev> [--wait] [--timeout S]
  *   xl-rtvirt create <xl.cfg> [--paused]
+ *   xl-rtvirt save <domain> <file> / restore <file> [--paused]
+ *   xl-rtvirt migrate [-s SSHCOMMAND] <domain> <host>
  *   xl-rtvirt p2m-identity <domain> [--range A-B] [--paused|--concurrent] [--json]
  *
  * Everything it does is plain xenstore reads and writes of the nodes in
@@ -26,6 +28,7 @@
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_util.h"
 #include "xl_create.h"
+#include "xl_move.h"
 #include "xl_p2m.h"
 
 static const char usage[] =
@@ -83,6 +86,7 @@ struct opts {
     const char *image;
     const char *mac, *bridge;
     const char *range;
+    const char *ssh;
     int         paused, concurrent;
 };
 
@@ -295,33 +299,23 @@ static int cmd_switch(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
     struct rtv_ctl_status st;
     uint32_t id;
 
-    if (rtv_ctl_request(xs, dom, vdev, mode, o->timeout_s * 1000u, &id, &err) < 0)
-        return fail(&err);
     if (!o->wait) {
+        if (rtv_ctl_request(xs, dom, vdev, mode, o->timeout_s * 1000u, &id, &err) < 0)
+            return fail(&err);
         printf("request %u: %s of domain %u to %s (xl-rtvirt status %u %s to follow it)\n",
                id, vdev, (unsigned)dom, mode, (unsigned)dom, vdev);
         return EXIT_SUCCESS;
     }
-    unsigned step_s = o->timeout_s ? o->timeout_s : 10;
-    if (rtv_ctl_wait(xs, dom, vdev, id, 4 * step_s * 1000u + 2000u, &st, &err) < 0)
-        return fail(&err);
-    if (o->json) {
+    int rc = rtv_ctl_switch(xs, dom, vdev, mode, o->timeout_s * 1000u, &id, &st, &err);
+    /* an answered request (ok, failed or superseded) is shown as JSON too */
+    if (o->json && (rc == 0 || rc == -EBUSY || rc == -EIO)) {
         json_object *j = status_json(&st);
         json_object_object_add(j, "request", json_object_new_uint64(id));
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY));
         json_object_put(j);
     }
-    if (st.result_id != id) {
-        fprintf(stderr, "xl-rtvirt: request %u was superseded by request %llu; "
-                "%s is now %s\n", id, (unsigned long long)st.result_id, vdev, st.state);
-        return EXIT_FAILURE;
-    }
-    if (strcmp(st.result, "ok") != 0) {
-        fprintf(stderr, "xl-rtvirt: switch %u of %s to %s: %s: %s (now %s)\n", id,
-                vdev, mode, st.result, st.error[0] ? st.error : "no reason given",
-                st.state);
-        return EXIT_FAILURE;
-    }
+    if (rc < 0)
+        return fail(&err);
     if (!o->json)
         printf("%s of domain %u is now %s (blackout %llu us)%s%s\n", vdev,
                (unsigned)dom, st.state, (unsigned long long)st.blackout_us,
@@ -367,6 +361,36 @@ static int cmd_create(int npos, char **pos, const struct opts *o)
     return rc;
 }
 
+/* save, restore, migrate (xl_move.c): xl moves the guest, its disks emulated
+ * meanwhile and brought back to their modes after. */
+static int cmd_move(int npos, char **pos, const struct opts *o)
+{
+    struct rtv_err err = { 0 };
+    struct rtv_xen x;
+    const char *xl = getenv("RTVIRT_XL");
+    const char *cmd = pos[0];
+    unsigned step_ms = o->timeout_s * 1000u;
+    struct xl_move_ops ops = { xl_move_switch, &step_ms };
+    int restore = strcmp(cmd, "restore") == 0, migrate = strcmp(cmd, "migrate") == 0;
+    int rc;
+
+    if (npos != (restore ? 2 : 3))
+        return bad_usage("wrong number of arguments for \"%s\"", cmd);
+    if (o->range || o->concurrent || o->image || o->mac || o->bridge || o->wait || o->json ||
+        (o->paused && !restore) || (o->ssh && !migrate))
+        return bad_usage("%s takes only %s--timeout S", cmd,
+                         restore ? "--paused, " : migrate ? "-s SSHCOMMAND, " : "");
+    if (!xl || !*xl)
+        xl = "xl";
+    if (rtv_xen_open(&x, RTV_XEN_STORE, &err) < 0)
+        return fail(&err);
+    rc = restore ? xl_move_restore(x.xs, &ops, xl, pos[1], o->paused)
+       : migrate ? xl_move_migrate(x.xs, &ops, xl, o->ssh, pos[1], pos[2])
+       : xl_move_save(x.xs, &ops, xl, pos[1], pos[2]);
+    rtv_xen_close(&x);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {0};
@@ -403,6 +427,10 @@ int main(int argc, char **argv)
             if (i + 1 >= argc)
                 return bad_usage("%s", "--mac needs a MAC");
             o.mac = argv[++i];
+        } else if (strcmp(a, "-s") == 0 || strcmp(a, "--ssh") == 0) {
+            if (i + 1 >= argc)
+                return bad_usage("%s", "-s needs an SSHCOMMAND");
+            o.ssh = argv[++i];
         } else if (strcmp(a, "--bridge") == 0) {
             if (i + 1 >= argc)
                 return bad_usage("%s", "--bridge needs a BRIDGE");
@@ -421,13 +449,16 @@ int main(int argc, char **argv)
     const char *cmd = pos[0];
     if (strcmp(cmd, "create") == 0)
         return cmd_create(npos, pos, &o);
+    if (strcmp(cmd, "save") == 0 || strcmp(cmd, "restore") == 0 ||
+        strcmp(cmd, "migrate") == 0)
+        return cmd_move(npos, pos, &o);
     int ioemu = strcmp(cmd, "virtualize") == 0 || strcmp(cmd, "devirtualize") == 0;
     int need = strcmp(cmd, "switch") == 0 ? 4 : strcmp(cmd, "status") == 0 ? 2
              : strcmp(cmd, "manage") == 0 || strcmp(cmd, "unmanage") == 0 || ioemu ? 3
              : strcmp(cmd, "p2m-identity") == 0 ? 2 : -1;
     if (need < 0)
         return bad_usage("unknown command \"%s\"; commands: switch, status, manage, unmanage, "
-                         "create, virtualize, devirtualize, p2m-identity", cmd);
+                         "create, save, restore, migrate, virtualize, devirtualize, p2m-identity", cmd);
     if (npos < need || (npos > need && !(strcmp(cmd, "status") == 0 && npos == 3)))
         return bad_usage("wrong number of arguments for \"%s\"", cmd);
     int nic = npos > 2 && strncmp(pos[2], "vif/", 4) == 0;

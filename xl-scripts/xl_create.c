@@ -14,11 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include "rtvirt/ctl.h"
 #include "rtvirt/xs_util.h"
+#include "xl_run.h"
 
 /* The value of key= in an xl vif spec ("k=v,k=v"), into out; false if absent. */
 static bool vif_key(const char *spec, const char *key, char *out, size_t len)
@@ -121,8 +120,7 @@ int xl_create_plan(const struct rtv_xlcfg *cfg, struct xl_create_plan *plan,
 static int run_xl(const char *xl, const char *cfg_path, bool paused)
 {
     char *argv[5];
-    int n = 0, st;
-    pid_t pid;
+    int n = 0;
 
     argv[n++] = (char *)xl;
     argv[n++] = "create";
@@ -130,18 +128,7 @@ static int run_xl(const char *xl, const char *cfg_path, bool paused)
         argv[n++] = "-p";
     argv[n++] = (char *)cfg_path;
     argv[n] = NULL;
-    fflush(NULL);
-    if ((pid = fork()) < 0)
-        return -1;
-    if (pid == 0) {
-        execvp(xl, argv);
-        fprintf(stderr, "xl-rtvirt: cannot run %s: %s\n", xl, strerror(errno));
-        _exit(127);
-    }
-    while (waitpid(pid, &st, 0) < 0)
-        if (errno != EINTR)
-            return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return xl_run(argv);
 }
 
 int xl_create_run(struct rtv_store *xs, const char *xl, const char *cfg_path, bool paused,

@@ -78,6 +78,16 @@ int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                  uint32_t id, unsigned timeout_ms, struct rtv_ctl_status *st,
                  struct rtv_err *err);
 
+/* A switch to mode and its outcome: rtv_ctl_request, then rtv_ctl_wait for
+ * at most 4 x step_ms + 2 s (step_ms bounds each step of the switch; 0: the
+ * coordinator's default, 10 s).  0 only if this request was answered "ok";
+ * otherwise -ETIMEDOUT, or -EBUSY (superseded by another request) or -EIO
+ * (failed or rolled back) with the reason and the state the device is in.
+ * *id (if non-NULL) gets the request's id, st the last status read. */
+int rtv_ctl_switch(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                   const char *mode, unsigned step_ms, uint32_t *id,
+                   struct rtv_ctl_status *st, struct rtv_err *err);
+
 /* True if state names a switch or rollback in progress. */
 bool rtv_ctl_state_is_transient(const char *state);
 
