@@ -82,12 +82,16 @@ endif
 kmod-check: $(KMOD)
 	nice -n 10 shunt/kmod/qemu-check $(KMOD) $(KMOD_KVER)
 
-# rtvirt-netshunt: the guest side of the NIC switch (a bonding master over
-# the emulated NIC and netfront; the kernel moves the packets).
-NETSHUNT_SRCS := shunt/netshunt_main.c shunt/netshunt.c shunt/netshunt_sys.c
-# tests/unit/test_netshunt.c drives the engine against a fake of the kernel.
+# rtvirt-netshunt: the guest side of the NIC switch (a team, or bonding,
+# master over the emulated NIC and netfront; the kernel moves the packets).
+NETSHUNT_SRCS := shunt/netshunt_main.c shunt/netshunt.c shunt/netshunt_sys.c \
+                 shunt/netshunt_team.c shunt/team_nl.c
+# tests/unit/test_netshunt.c drives the engine against a fake of the kernel;
+# tests/unit/test_team_nl.c checks the netlink bytes for the team driver.
 $(BUILD)/tests/unit/test_netshunt: $(BUILD)/obj/shunt/netshunt.o
 $(BUILD)/tests/unit/test_netshunt: LDLIBS += $(BUILD)/obj/shunt/netshunt.o $(BUILD)/lib/librtvirt.a
+$(BUILD)/tests/unit/test_team_nl: $(BUILD)/obj/shunt/team_nl.o
+$(BUILD)/tests/unit/test_team_nl: LDLIBS += $(BUILD)/obj/shunt/team_nl.o
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-netshunt
 $(eval $(call rtv_program,rtvirt-netshunt,$(NETSHUNT_SRCS),xen))
 

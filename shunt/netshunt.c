@@ -187,7 +187,7 @@ static void both_receive(struct netshunt *n, bool on)
 {
     struct rtv_err err = {0};
 
-    if (n->both_rx == (int)on)
+    if (n->both_rx == (int)on || n->ops->both_receive == NULL)
         return;
     n->both_rx = on;   /* tried once: a bond without the option only loses the overlap */
     if (n->ops->both_receive(n->ctx, n->bond, on, &err) < 0)
@@ -256,8 +256,10 @@ static bool advance(struct netshunt *n, enum rtv_mode target)
     if (there) {
         if (target == RTV_MODE_EMULATED && pv[0] && n->ops->is_slave(n->ctx, n->bond, pv)) {
             /* Not flipped here (a rollback before the flip, a restart):
-             * the bridge never sent to the PV port for this switch. */
-            if (n->flipped && !pv_leg_quiet(n, pv))
+             * the bridge never sent to the PV port for this switch.  A
+             * master without a both-legs window (team) drops what comes
+             * in on the inactive leg anyway: nothing to wait for. */
+            if (n->flipped && n->ops->both_receive != NULL && !pv_leg_quiet(n, pv))
                 return false;
             if (n->ops->release(n->ctx, n->bond, pv, &err) < 0)
                 fprintf(stderr, "rtvirt-netshunt: %s\n", err.msg);
@@ -322,24 +324,24 @@ static bool advance(struct netshunt *n, enum rtv_mode target)
         }
     }
     if (!n->ops->slave_up(n->ctx, to))
-        return false;   /* bonding's miimon has not seen its link yet */
+        return false;   /* the master has not seen its link yet (bonding's miimon) */
     both_receive(n, true);
     if (n->ready_id != n->switch_id) {
         report(n, "flushed", false, NULL, false, 0);
         return false;
     }
 
-    /* Flip.  The write returns once bonding changed the active slave
-     * (under RTNL; with the slaves' address filters moved over: an
-     * emulated NIC rewrites its filter registers, every write a trap to
-     * the device model). */
+    /* Flip.  The write returns once the master changed the active leg
+     * (under RTNL).  bonding moves the slaves' address filters over with
+     * it (an emulated NIC rewrites its filter registers, every write a trap
+     * to the device model); team swaps a pointer. */
     uint64_t t0 = n->now_us();
     if (n->ops->set_active(n->ctx, n->bond, to, &err) < 0) {
         fail(n, err.msg);
         return false;
     }
     uint64_t t_set = n->now_us() - t0;
-    for (int i = 0; i < 100; i++) {   /* bonding changes it under RTNL: ~at once */
+    for (int i = 0; i < 100; i++) {   /* changed under RTNL: ~at once */
         n->ops->active(n->ctx, n->bond, active);
         if (strcmp(active, to) == 0)
             break;
@@ -350,7 +352,7 @@ static bool advance(struct netshunt *n, enum rtv_mode target)
     int sent = n->ops->announce(n->ctx, n->bond, &err);
     if (sent < 0)
         fprintf(stderr, "rtvirt-netshunt: announce: %s\n", err.msg);
-    say(n, "switch %u: flip to %s: active_slave written in %llu us, active after %llu us, "
+    say(n, "switch %u: flip to %s: active leg written in %llu us, active after %llu us, "
         "%d gratuitous ARP out after %llu us", n->switch_id, to, (unsigned long long)t_set,
         (unsigned long long)n->flip_us, sent, (unsigned long long)(n->now_us() - t0));
     if (target == RTV_MODE_EMULATED && pv[0]) {

@@ -36,13 +36,14 @@ struct netshunt_sys_ops {
     int  (*mac)(void *ctx, const char *dev, char mac[18]);
     int  (*announce)(void *ctx, const char *bond, struct rtv_err *err);
     /* bonding's all_slaves_active: the inactive slave delivers what
-     * reaches it too (on) or drops it (off, bonding's default). */
+     * reaches it too (on) or drops it (off, bonding's default).  NULL for
+     * a master that cannot (team): no both-legs window then. */
     int  (*both_receive)(void *ctx, const char *bond, bool on, struct rtv_err *err);
     int  (*rx_packets)(void *ctx, const char *dev, uint64_t *n);
 };
 
-/* The Linux implementation (netshunt_sys.h). */
-extern const struct netshunt_sys_ops netshunt_linux_ops;
+/* The Linux implementations, one per master driver (netshunt_sys.h). */
+extern const struct netshunt_sys_ops netshunt_team_ops, netshunt_bonding_ops;
 
 struct netshunt {
     /* set by the caller */

@@ -3,10 +3,11 @@
  * section 2b), the sibling of rtvirt-shunt for a NIC.  Run in the HVM guest
  * as root, next to the emulated NIC:
  *
- *   rtvirt-netshunt --emulated eth0 --nic 0 [--bond bond0] [-v]
+ *   rtvirt-netshunt --emulated eth0 --nic 0 [--master team|bonding] [--name DEV] [-v]
  *
- * It puts the emulated NIC under a bonding master in active-backup mode
- * (netshunt_sys.h), which the applications use (give it the IP address),
+ * It puts the emulated NIC under a master in active-backup mode (the team
+ * driver, team0, by default; or bonding, bond0: netshunt_sys.h), which the
+ * applications use (give it the IP address),
  * and then follows dom0's rtvirt/vif/<nic>/ nodes: for a switch to pv it
  * finds netfront's netdev for device/vif/<pv-devid>, enslaves it as the
  * backup once its ring is connected (reporting connecting, then flushed), waits
@@ -14,11 +15,11 @@
  * address (gratuitous ARP) and acknowledges; back to emulated the same
  * towards the emulated NIC, then it releases the netfront slave before it
  * acknowledges, so dom0 tears the vif down under no bond.  Packets never
- * pass through this process: bonding moves them in the kernel.
+ * pass through this process: the master moves them in the kernel.
  *
  * Every wait is bounded by the switch's timeout-ms: past it the shunt
  * reports failed (dom0 then rolls back, and the shunt returns to the
- * previous leg).  A restarted shunt takes the bond as it is and goes on
+ * previous leg).  A restarted shunt takes the master as it is and goes on
  * from dom0's state.
  */
 #include <errno.h>
@@ -81,13 +82,16 @@ static int loop(struct netshunt *n)
 static void usage(FILE *f)
 {
     fprintf(f,
-        "usage: rtvirt-netshunt --emulated DEV --nic DEVID [--bond NAME] [-v]\n"
+        "usage: rtvirt-netshunt --emulated DEV --nic DEVID [--master team|bonding]\n"
+        "                       [--name NAME] [-v]\n"
         "\n"
-        "Puts the emulated NIC DEV under the bonding master NAME (default bond0,\n"
-        "active-backup, one MAC) and switches the bond's active slave between DEV and\n"
-        "the netfront NIC dom0 brings up, as dom0's rtvirt control nodes for the NIC\n"
-        "say (xenstore: /local/domain/<self>/rtvirt/vif/DEVID).  Configure the IP\n"
-        "address on the bond.  Needs bonding and xen-netfront.\n");
+        "Puts the emulated NIC DEV under a master NAME in active-backup mode with\n"
+        "DEV's MAC (--master team, the default: team0 in activebackup mode; or\n"
+        "bonding: bond0) and switches its active leg between DEV and the netfront\n"
+        "NIC dom0 brings up, as dom0's rtvirt control nodes for the NIC say\n"
+        "(xenstore: /local/domain/<self>/rtvirt/vif/DEVID).  Configure the IP\n"
+        "address on the master.  Needs team and team_mode_activebackup (or\n"
+        "bonding) and xen-netfront.  --bond NAME is --master bonding --name NAME.\n");
 }
 
 int main(int argc, char **argv)
@@ -95,12 +99,16 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         { "emulated", required_argument, NULL, 'e' },
         { "nic", required_argument, NULL, 'n' },
+        { "master", required_argument, NULL, 'm' },
+        { "name", required_argument, NULL, 'N' },
         { "bond", required_argument, NULL, 'b' },
         { "verbose", no_argument, NULL, 'v' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct netshunt n = { .bond = "bond0", .ops = &netshunt_linux_ops, .now_us = rtv_now_us };
+    struct netshunt n = { .now_us = rtv_now_us };
+    const struct netshunt_master *m = &netshunt_masters[0];
+    const char *kind = NULL;
     struct rtv_err err = { 0, "" };
     struct rtv_xs_args a;
     struct sigaction sa;
@@ -111,12 +119,24 @@ int main(int argc, char **argv)
         switch (c) {
         case 'e': n.emulated = optarg; break;
         case 'n': n.nic = optarg; break;
-        case 'b': n.bond = optarg; break;
+        case 'm': kind = optarg; break;
+        case 'N': n.bond = optarg; break;
+        case 'b': n.bond = optarg; kind = kind ? kind : "bonding"; break;
         case 'v': n.verbose = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
     }
+    for (m = netshunt_masters; kind && m->kind && strcmp(m->kind, kind) != 0; m++)
+        ;
+    if (m->kind == NULL) {
+        fprintf(stderr, "rtvirt-netshunt: --master %s: not team or bonding\n", kind);
+        usage(stderr);
+        return 2;
+    }
+    n.ops = m->ops;
+    if (n.bond == NULL)
+        n.bond = m->default_name;
     if (n.emulated == NULL || n.nic == NULL || optind != argc ||
         rtv_devclass_args(&rtv_devclass_vif, 0, n.nic, &a, &err) < 0 ||
         rtv_xs_check_value(RTV_XS_VIF_SHUNT_BOND, n.bond, &err) < 0) {
@@ -125,7 +145,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (netshunt_bond_setup(n.bond, n.emulated, &err) < 0) {
+    if (m->setup(n.bond, n.emulated, &err) < 0) {
         fprintf(stderr, "rtvirt-netshunt: %s\n", err.msg);
         return 1;
     }
@@ -140,8 +160,8 @@ int main(int argc, char **argv)
     sa.sa_handler = on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    fprintf(stderr, "rtvirt-netshunt: %s over %s, following /local/domain/%u/rtvirt/vif/%s\n",
-            n.bond, n.emulated, (unsigned)n.self, n.nic);
+    fprintf(stderr, "rtvirt-netshunt: %s (%s) over %s, following /local/domain/%u/rtvirt/vif/%s\n",
+            n.bond, m->kind, n.emulated, (unsigned)n.self, n.nic);
     int rc = loop(&n);
     rtv_xen_close(&x);
     return rc;

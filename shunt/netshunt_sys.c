@@ -65,7 +65,7 @@ static int bond_attr(const char *bond, const char *attr, const char *val, struct
     return 0;
 }
 
-static int run(const char *prog, const char *arg1, const char *arg2)
+int netshunt_modprobe(const char *module, const char *arg)
 {
     pid_t pid = fork();
     int st;
@@ -73,7 +73,7 @@ static int run(const char *prog, const char *arg1, const char *arg2)
     if (pid < 0)
         return -errno;
     if (pid == 0) {
-        execlp(prog, prog, arg1, arg2, (char *)NULL);
+        execlp("modprobe", "modprobe", module, arg, (char *)NULL);
         _exit(127);
     }
     if (waitpid(pid, &st, 0) < 0)
@@ -81,13 +81,13 @@ static int run(const char *prog, const char *arg1, const char *arg2)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EIO;
 }
 
-static bool exists(const char *path)
+bool netshunt_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
 }
 
-static int set_up(const char *dev, bool up, struct rtv_err *err)
+int netshunt_set_up(const char *dev, bool up, struct rtv_err *err)
 {
     struct ifreq ifr;
     int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -130,13 +130,13 @@ int netshunt_bond_setup(const char *bond, const char *emulated, struct rtv_err *
     char p[128], buf[64];
     int rc;
 
-    if (!exists(NET "/bonding_masters") && run("modprobe", "bonding", "max_bonds=0") < 0)
+    if (!netshunt_exists(NET "/bonding_masters") && netshunt_modprobe("bonding", "max_bonds=0") < 0)
         return rtv_err_set(err, ENOENT, "no bonding driver (modprobe bonding failed)");
     snprintf(p, sizeof(p), NET "/%s", emulated);
-    if (!exists(p))
+    if (!netshunt_exists(p))
         return rtv_err_set(err, ENOENT, "no netdev %s (the emulated NIC)", emulated);
     snprintf(p, sizeof(p), NET "/%s/bonding/mode", bond);
-    if (exists(p)) {
+    if (netshunt_exists(p)) {
         /* There already: a restarted shunt takes it as it is. */
         if (read_sys(p, buf, sizeof(buf)) < 0 || strncmp(buf, "active-backup", 13) != 0)
             return rtv_err_set(err, EEXIST, "%s exists in mode \"%s\", not active-backup",
@@ -157,7 +157,7 @@ int netshunt_bond_setup(const char *bond, const char *emulated, struct rtv_err *
         return rc;
     if ((rc = netshunt_enslave(bond, emulated, err)) < 0)
         return rc;
-    return set_up(bond, true, err);
+    return netshunt_set_up(bond, true, err);
 }
 
 int netshunt_pv_netdev(unsigned devid, char name[IFNAMSIZ])
@@ -185,9 +185,9 @@ int netshunt_pv_netdev(unsigned devid, char name[IFNAMSIZ])
 
 int netshunt_load_netfront(struct rtv_err *err)
 {
-    if (exists("/sys/bus/xen/drivers/vif"))
+    if (netshunt_exists("/sys/bus/xen/drivers/vif"))
         return 0;
-    if (run("modprobe", "xen-netfront", NULL) < 0)
+    if (netshunt_modprobe("xen-netfront", NULL) < 0)
         return rtv_err_set(err, ENOENT, "modprobe xen-netfront failed");
     return 0;
 }
@@ -207,7 +207,7 @@ int netshunt_enslave(const char *bond, const char *dev, struct rtv_err *err)
 
     if (netshunt_is_slave(bond, dev))
         return 0;
-    if ((rc = set_up(dev, false, err)) < 0)
+    if ((rc = netshunt_set_up(dev, false, err)) < 0)
         return rc;
     snprintf(buf, sizeof(buf), "+%s", dev);
     return bond_attr(bond, "slaves", buf, err);
@@ -261,17 +261,25 @@ int netshunt_mac(const char *dev, char mac[18])
     return read_sys(p, mac, 18);
 }
 
+int netshunt_mac_bytes(const char *dev, uint8_t hw[6])
+{
+    char mac[18];
+
+    if (netshunt_mac(dev, mac) < 0 ||
+        sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &hw[0], &hw[1], &hw[2], &hw[3],
+               &hw[4], &hw[5]) != 6)
+        return -ENODEV;
+    return 0;
+}
+
 int netshunt_announce(const char *bond, struct rtv_err *err)
 {
     struct ifaddrs *ifa, *i;
-    unsigned char hw[6];
-    char mac[18];
+    uint8_t hw[6];
     int s, sent = 0;
     unsigned idx = if_nametoindex(bond);
 
-    if (idx == 0 || netshunt_mac(bond, mac) < 0 ||
-        sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &hw[0], &hw[1], &hw[2], &hw[3],
-               &hw[4], &hw[5]) != 6)
+    if (idx == 0 || netshunt_mac_bytes(bond, hw) < 0)
         return rtv_err_set(err, ENODEV, "no netdev %s", bond);
     if (getifaddrs(&ifa) < 0)
         return rtv_err_set(err, errno, "getifaddrs: %s", strerror(errno));
@@ -311,19 +319,19 @@ int netshunt_announce(const char *bond, struct rtv_err *err)
 
 /* ---- the engine's seam (netshunt.h) ---------------------------------------- */
 
-static int l_pv_netdev(void *c, unsigned devid, char name[IFNAMSIZ])
+int netshunt_l_pv_netdev(void *c, unsigned devid, char name[IFNAMSIZ])
 {
     (void)c;
     return netshunt_pv_netdev(devid, name);
 }
 
-static int l_load_netfront(void *c, struct rtv_err *err)
+int netshunt_l_load_netfront(void *c, struct rtv_err *err)
 {
     (void)c;
     return netshunt_load_netfront(err);
 }
 
-static bool l_is_slave(void *c, const char *bond, const char *dev)
+bool netshunt_l_is_slave(void *c, const char *bond, const char *dev)
 {
     (void)c;
     return netshunt_is_slave(bond, dev);
@@ -359,13 +367,13 @@ static int l_set_active(void *c, const char *bond, const char *dev, struct rtv_e
     return netshunt_set_active(bond, dev, err);
 }
 
-static int l_mac(void *c, const char *dev, char mac[18])
+int netshunt_l_mac(void *c, const char *dev, char mac[18])
 {
     (void)c;
     return netshunt_mac(dev, mac);
 }
 
-static int l_announce(void *c, const char *bond, struct rtv_err *err)
+int netshunt_l_announce(void *c, const char *bond, struct rtv_err *err)
 {
     (void)c;
     return netshunt_announce(bond, err);
@@ -377,15 +385,23 @@ static int l_both_receive(void *c, const char *bond, bool on, struct rtv_err *er
     return netshunt_both_receive(bond, on, err);
 }
 
-static int l_rx_packets(void *c, const char *dev, uint64_t *n)
+int netshunt_l_rx_packets(void *c, const char *dev, uint64_t *n)
 {
     (void)c;
     return netshunt_rx_packets(dev, n);
 }
 
-const struct netshunt_sys_ops netshunt_linux_ops = {
-    .pv_netdev = l_pv_netdev, .load_netfront = l_load_netfront, .is_slave = l_is_slave,
-    .slave_up = l_slave_up, .enslave = l_enslave, .release = l_release, .active = l_active,
-    .set_active = l_set_active, .mac = l_mac, .announce = l_announce,
-    .both_receive = l_both_receive, .rx_packets = l_rx_packets,
+const struct netshunt_sys_ops netshunt_bonding_ops = {
+    .pv_netdev = netshunt_l_pv_netdev, .load_netfront = netshunt_l_load_netfront,
+    .is_slave = netshunt_l_is_slave, .slave_up = l_slave_up, .enslave = l_enslave,
+    .release = l_release, .active = l_active, .set_active = l_set_active,
+    .mac = netshunt_l_mac, .announce = netshunt_l_announce,
+    .both_receive = l_both_receive, .rx_packets = netshunt_l_rx_packets,
+};
+
+/* team first: the default (netshunt_team.c says why). */
+const struct netshunt_master netshunt_masters[] = {
+    { "team", "team0", netshunt_team_setup, &netshunt_team_ops },
+    { "bonding", "bond0", netshunt_bond_setup, &netshunt_bonding_ops },
+    { NULL, NULL, NULL, NULL },
 };

@@ -259,7 +259,7 @@ static void to_pv(const char *id)
     k.pv_up = true;
     ck_assert(!netshunt_step(&n));
     ck_assert_str_eq(rep("shunt-state"), "flushed");
-    ck_assert_int_eq(k.both_rx, 1);
+    ck_assert_int_eq(k.both_rx, n.ops->both_receive ? 1 : -1);   /* -1: a master without */
     put(dom0.xs, CTL "port-ready-id", id);
     ck_assert(netshunt_step(&n));
     ck_assert_str_eq(k.active, "eth2");
@@ -440,6 +440,36 @@ START_TEST(restart_picks_up_its_ack)
 }
 END_TEST
 
+/* A master without a both-legs window (team: what reaches the inactive
+ * port is not delivered): the flip and the release need no window, and
+ * going back the netfront leg is released at the flip, not after a
+ * linger, since nothing it receives would be delivered anyway. */
+START_TEST(team_has_no_both_legs_window)
+{
+    static struct netshunt_sys_ops team;
+
+    team = fake;
+    team.both_receive = NULL;
+    n.ops = &team;
+    to_pv("1");
+    ck_assert_int_eq(k.both_rx, -1);               /* never asked */
+    dom0_state("pv", "1");
+    ck_assert(netshunt_step(&n));
+    dom0_state("switching-to-emulated", "2");
+    put(dom0.xs, CTL "port-ready-id", "2");
+    k.pv_rx += 3;                                  /* frames still coming: no matter */
+    ck_assert(!netshunt_step(&n));                 /* flipped */
+    ck_assert_str_eq(k.active, "eth0");
+    ck_assert(netshunt_step(&n));                  /* released, acked, no clock moved */
+    ck_assert(!f_is_slave(NULL, "bond0", "eth2"));
+    ck_assert_str_eq(k.ack_at_release, "1");
+    ck_assert_str_eq(rep("shunt-ack-id"), "2");
+    ck_assert_str_eq(rep("shunt-state"), "emulating");
+    ck_assert_int_eq(k.both_rx, -1);
+    ck_assert_str_eq(k.log, "enslave eth2; active eth2; active eth0; release eth2");
+}
+END_TEST
+
 static Suite *netshunt_suite(void)
 {
     Suite *s = suite_create("netshunt");
@@ -453,6 +483,7 @@ static Suite *netshunt_suite(void)
     tcase_add_test(tc, rollback_after_enslaving_releases);
     tcase_add_test(tc, a_foreign_mac_is_refused);
     tcase_add_test(tc, restart_picks_up_its_ack);
+    tcase_add_test(tc, team_has_no_both_legs_window);
     suite_add_tcase(s, tc);
     return s;
 }
