@@ -20,10 +20,14 @@ good() {
     echo "RTV-SEQ {\"pages\":8,\"in_range\":8,\"gfns\":\"0x10-0x20\",\"writes\":500,\"checked\":500,\"lost\":0,\"seconds\":2.0,\"first_lost\":[]}"
     q paused paused 154 0 0 5 54 56 2 0 7
     q query1 query 154 0 0 5 0 0 0 0
+    # check-m2p of query1's range (1000 gfns): 154 identity + 2 frames that
+    # are not the domain's (of its 10 holes + 5 other-owner); it exits 1
+    # (not all identity) with its own rc 0 (the table was read).
+    echo "RTV-JSON m2p1 rc=1 {\"domid\":1,\"first\":0,\"last\":999,\"runs\":[],\"rc\":0,\"max_mfn\":9999,\"pages\":1000,\"identity\":156,\"other\":800,\"none\":44,\"ranges\":3,\"runs_shown\":3,\"seconds\":0.01,\"all_identity\":false}"
     echo "RTV-SUM after 0123456789abcdef0123456789abcdef  -"
     echo "RTV-MARK done"
 }
-args="--ok query0,paused,query1 --refused badrange --partial query0 --rebuild query0:paused:query1 --sums before=after --seq --preempted paused --unpreempted small --done"
+args="--ok query0,paused,query1 --refused badrange --partial query0 --rebuild query0:paused:query1 --sums before=after --seq --preempted paused --unpreempted small --m2p query1:m2p1 --done"
 fail=0
 expect() {  # expect RC WHAT FILE
     # shellcheck disable=SC2086  # args is a word list
@@ -46,4 +50,9 @@ good | grep -v '^RTV-SEQ ' > "$t/noseq"; expect 1 "a missing writer result fails
 good | sed '/ paused rc=0/s/"continuations":7/"continuations":0/' > "$t/nopre"; expect 1 "a rebuild that was not preempted fails --preempted" "$t/nopre"
 good | sed '/ small rc=0/s/"continuations":0/"continuations":2/' > "$t/pre"; expect 1 "a preempted rebuild fails --unpreempted" "$t/pre"
 good | sed '/ paused rc=0/s/"target-free":0/"target-free":3/' > "$t/incomplete"; expect 1 "a preempted rebuild that left movable pages fails" "$t/incomplete"
+good | sed '/^RTV-JSON m2p1 /s/"identity":156/"identity":150/' > "$t/m2pshort"; expect 1 "an M2P that disagrees on pages the query calls identity fails" "$t/m2pshort"
+good | sed '/^RTV-JSON m2p1 /s/"identity":156/"identity":170/' > "$t/m2pmore"; expect 1 "M2P identity beyond what frames not the domain's explain fails" "$t/m2pmore"
+good | sed '/^RTV-JSON m2p1 /s/"pages":1000/"pages":999/' > "$t/m2prange"; expect 1 "an M2P check of another range fails" "$t/m2prange"
+good | sed '/^RTV-JSON m2p1 /s/"rc":0/"rc":-14/' > "$t/m2prc"; expect 1 "an M2P that could not be read fails" "$t/m2prc"
+good | sed 's/^RTV-JSON m2p1 rc=1 .*/RTV-JSON m2p1 rc=1 /' > "$t/m2pnojson"; expect 1 "a check-m2p without JSON fails" "$t/m2pnojson"
 exit $fail
