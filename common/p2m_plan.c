@@ -49,11 +49,32 @@ struct planner {
     uint64_t slots;
     unsigned int bk;
     uint32_t *backmap;      /* BACKMAP: per frame's slot, occupant slot + 1 */
-    uint8_t *fcount;        /* REFCOUNT: per frame of the range, 2 bits:
+    uint8_t *fcount;        /* REFCOUNT, flat: per frame of the range, 2 bits:
                              * 0, 1, 2 (= more than one) */
+    struct dir_entry *dir;  /* REFCOUNT, sparse: the directory (below) */
     const struct rtv_p2m_hooks *h;
     uint8_t *klass;
     struct rtv_p2m_counts *c;
+};
+
+/*
+ * REFCOUNT over a sparse range keeps a directory, one entry a word of the
+ * index (64 gfns), two entries a cache line: the word and its rank (copied
+ * from the caller's index) beside 2 bits a gfn.  Those bits count frame
+ * g's occupants while classifying (frame g's count sits at gfn g's place,
+ * as in the flat form's fcount), then say "gfn g still has to move"
+ * (bits[0], one bit a gfn: TARGET_FREE or TARGET_OWN, not yet moved).  So
+ * the chains' and cycles' step "which slot waits for frame x, and must it
+ * still move" is one cache line where the caller's index and klass[] took
+ * three (listed[], rank[], the slot's class); klass[] gets MOVED in one
+ * sequential pass at the end (settle_moved()).  32 bytes a 64 gfns: 1 TiB
+ * of pages (268M) takes 128 MiB here, where the counts alone took 64.
+ */
+struct dir_entry {
+    uint64_t listed;
+    uint32_t rank;
+    uint32_t unused;
+    uint64_t bits[2];
 };
 
 /* Walks the slots in order with their gfns (both forms). */
@@ -141,6 +162,71 @@ static uint64_t mfn_at(const struct planner *p, uint64_t slot)
     return m == RTV_P2M_SPARSE_HOLE ? RTV_P2M_INVALID_MFN : m;
 }
 
+/* The directory's entry of gfn (in the range) and the gfn's bit in a word. */
+static struct dir_entry *dir_of(const struct planner *p, uint64_t gfn)
+{
+    return &p->dir[(gfn - p->r->gfn_start) / 64];
+}
+
+static unsigned int dir_bit(const struct planner *p, uint64_t gfn)
+{
+    return (unsigned int)((gfn - p->r->gfn_start) % 64);
+}
+
+/* Does the page in slot (of gfn) still have to move: TARGET_FREE or
+ * TARGET_OWN, and not moved (or blocked) yet? */
+static int pending(const struct planner *p, uint64_t slot, uint64_t gfn)
+{
+    if ( p->dir )
+        return (int)((dir_of(p, gfn)->bits[0] >> dir_bit(p, gfn)) & 1);
+    return p->klass[slot] == RTV_P2M_TARGET_FREE || p->klass[slot] == RTV_P2M_TARGET_OWN;
+}
+
+/* The page of slot (of gfn) moved: recorded for the walks and, at once or
+ * by settle_moved(), in klass. */
+static void mark_moved(struct planner *p, uint64_t slot, uint64_t gfn)
+{
+    if ( p->dir )
+        dir_of(p, gfn)->bits[0] &= ~(1ull << dir_bit(p, gfn));
+    else
+        p->klass[slot] = RTV_P2M_MOVED;
+}
+
+static void mark_blocked(struct planner *p, uint64_t slot, uint64_t gfn)
+{
+    if ( p->dir )
+        dir_of(p, gfn)->bits[0] &= ~(1ull << dir_bit(p, gfn));
+    p->klass[slot] = RTV_P2M_FAIL_BLOCKED;
+}
+
+/*
+ * The slot of the page that waits for frame x (the page of gfn x) if it
+ * still has to move, else RTV_P2M_NO_SLOT.  Such a page is TARGET_OWN:
+ * frame x was one of the domain's own (a page of the range held it), so its
+ * page cannot have found it free.
+ */
+static inline __attribute__((__always_inline__)) uint64_t
+waiting_slot(const struct planner *p, uint64_t x)
+{
+    const struct dir_entry *e;
+    unsigned int bit;
+    uint64_t slot;
+
+    if ( !p->dir )
+    {
+        slot = slot_of(p->r, x);
+        return slot != RTV_P2M_NO_SLOT && p->klass[slot] == RTV_P2M_TARGET_OWN
+            ? slot : RTV_P2M_NO_SLOT;
+    }
+    if ( !in_range(p->r, x) )
+        return RTV_P2M_NO_SLOT;
+    e = dir_of(p, x);
+    bit = dir_bit(p, x);
+    if ( !((e->bits[0] >> bit) & 1) )
+        return RTV_P2M_NO_SLOT;
+    return e->rank + RTV_POPCOUNT64(e->listed & ((1ull << bit) - 1));
+}
+
 static void cursor_init(const struct planner *p, struct cursor *cu)
 {
     cu->slot = ~(uint64_t)0;
@@ -149,8 +235,10 @@ static void cursor_init(const struct planner *p, struct cursor *cu)
     cu->bits = p->s && p->r->nr ? p->s->listed[0] : 0;
 }
 
-/* Advance to the next slot; 0 at the end. */
-static int cursor_next(const struct planner *p, struct cursor *cu)
+/* Advance to the next slot; 0 at the end.  Inlined: it is the inner step
+ * of every pass over the slots. */
+static inline __attribute__((__always_inline__)) int
+cursor_next(const struct planner *p, struct cursor *cu)
 {
     const struct rtv_p2m_range *r = p->r;
     uint64_t words;
@@ -200,7 +288,9 @@ static void progress(const struct planner *p, unsigned int phase, uint64_t done)
 
 PREFETCH_HELPER prefetch_slot(const struct planner *p, uint64_t slot)
 {
-    __builtin_prefetch(&p->klass[slot]);
+    /* With the directory, the walks read no class. */
+    if ( !p->dir )
+        __builtin_prefetch(&p->klass[slot]);
     if ( p->s )
         __builtin_prefetch(&p->s->mfn[slot]);
     else
@@ -211,7 +301,9 @@ PREFETCH_HELPER prefetch_index(const struct planner *p, uint64_t gfn)
 {
     uint64_t off = gfn - p->r->gfn_start;
 
-    if ( p->s && in_range(p->r, gfn) )
+    if ( p->dir && in_range(p->r, gfn) )
+        __builtin_prefetch(&p->dir[off / 64]);
+    else if ( p->s && in_range(p->r, gfn) )
     {
         __builtin_prefetch(&p->s->listed[off / 64]);
         __builtin_prefetch(&p->s->rank[off / 64 / RTV_P2M_RANK_WORDS]);
@@ -227,6 +319,9 @@ size_t rtv_p2m_workspace_size(const struct rtv_p2m_range *range, unsigned int bo
     case RTV_P2M_BK_BACKMAP:
         return (size_t)rtv_p2m_slots(range) * sizeof(uint32_t);
     case RTV_P2M_BK_REFCOUNT:
+        /* sparse: the directory, and room to align it to a cache line */
+        if ( range->sparse )
+            return (size_t)(rtv_p2m_sparse_words(range->nr) * sizeof(struct dir_entry) + 64);
         return (size_t)((range->nr + 3) / 4);
     default:
         return 0;
@@ -237,6 +332,8 @@ static unsigned int fcount_get(const struct planner *p, uint64_t t)
 {
     uint64_t i = t - p->r->gfn_start;
 
+    if ( p->dir )
+        return (unsigned int)(p->dir[i / 64].bits[i % 64 / 32] >> (2 * (i % 32))) & 3u;
     return (p->fcount[i / 4] >> (2 * (i % 4))) & 3u;
 }
 
@@ -305,6 +402,48 @@ static void count_frames(struct planner *p)
 }
 
 /*
+ * The same into the directory, and, since this pass is where each slot's
+ * frame is loaded anyway, the oracle's word on that frame too: klass[slot]
+ * says HOLE (not RAM), FAIL_NOT_OWNED (someone else's frame) or TARGET_OWN
+ * (the domain's: classify() takes it from there).  The two loads at random
+ * places a slot, the frame's count and its kind, overlap here, which leaves
+ * classify() nothing but sequential reads.
+ */
+static void dir_count_frames(struct planner *p)
+{
+    const struct rtv_p2m_hooks *h = p->h;
+    uint64_t i, m;
+
+    for ( i = 0; i < p->slots; i++ )
+    {
+        if ( i + AHEAD < p->slots )
+        {
+            m = mfn_at(p, i + AHEAD);
+            if ( in_range(p->r, m) )
+                __builtin_prefetch(&p->dir[(m - p->r->gfn_start) / 64], 1);
+            if ( h->prefetch && m != RTV_P2M_INVALID_MFN )
+                h->prefetch(h->ctx, m);
+        }
+        m = mfn_at(p, i);
+        if ( m == RTV_P2M_INVALID_MFN )
+        {
+            p->klass[i] = RTV_P2M_HOLE;
+            continue;
+        }
+        p->klass[i] = h->frame_kind(h->ctx, m) == RTV_FRAME_OWN ? RTV_P2M_TARGET_OWN
+                                                                : RTV_P2M_FAIL_NOT_OWNED;
+        if ( in_range(p->r, m) )
+        {
+            uint64_t f = m - p->r->gfn_start, *w = &p->dir[f / 64].bits[f % 64 / 32];
+            unsigned int sh = 2 * (f % 32);
+
+            if ( ((*w >> sh) & 3u) < 2 )
+                *w += 1ull << sh;
+        }
+    }
+}
+
+/*
  * BACKMAP: the occupant's slot + 1 in the slot of the frame's gfn.  Three
  * stages, each a load at a random place of a big array: the frame's index
  * word (prefetched 2 * AHEAD slots on), its slot (found AHEAD slots on, its
@@ -353,14 +492,31 @@ static int build_bookkeeping(struct planner *p, void *ws, size_t ws_size)
      * the caller may rightly give no workspace at all. */
     if ( p->bk == RTV_P2M_BK_SEARCH || !p->slots )
         return 0;
-    memset(ws, 0, need);
     if ( p->bk == RTV_P2M_BK_BACKMAP )
     {
+        memset(ws, 0, need);
         p->backmap = ws;
         map_occupants(p);
     }
+    else if ( p->s )
+    {
+        uint64_t w, words = rtv_p2m_sparse_words(p->r->nr), n = 0;
+        uintptr_t a = ((uintptr_t)ws + 63) & ~(uintptr_t)63;
+
+        /* need has the 64 bytes of slack this takes */
+        p->dir = (struct dir_entry *)a;
+        for ( w = 0; w < words; w++ )
+        {
+            struct dir_entry e = { .listed = p->s->listed[w], .rank = (uint32_t)n };
+
+            p->dir[w] = e;
+            n += RTV_POPCOUNT64(e.listed);
+        }
+        dir_count_frames(p);
+    }
     else
     {
+        memset(ws, 0, need);
         p->fcount = ws;
         count_frames(p);
     }
@@ -376,8 +532,9 @@ static unsigned int classify(struct planner *p, uint64_t k, uint64_t g)
     if ( m == g )
         return RTV_P2M_IDENTITY;
     /* A gfn mapping someone else's frame (grant, foreign map) has nothing
-     * of its own to move. */
-    if ( p->h->frame_kind(p->h->ctx, m) != RTV_FRAME_OWN )
+     * of its own to move.  (With the directory, dir_count_frames() asked.) */
+    if ( p->dir ? p->klass[k] != RTV_P2M_TARGET_OWN
+                : p->h->frame_kind(p->h->ctx, m) != RTV_FRAME_OWN )
         return RTV_P2M_FAIL_NOT_OWNED;
 
     switch ( p->h->frame_kind(p->h->ctx, g) )
@@ -409,9 +566,20 @@ static void count_classes(const struct planner *p, struct rtv_p2m_counts *c)
     uint64_t i;
     unsigned int k;
 
-    memset(c->by_class, 0, sizeof(c->by_class));
-    for ( i = 0; i < p->slots; i++ )
-        c->by_class[p->klass[i]]++;
+    /* Four histograms: one counter's increments would wait on each other. */
+    uint64_t h[4][RTV_P2M_CLASS_COUNT] = { { 0 } };
+
+    for ( i = 0; i + 4 <= p->slots; i += 4 )
+    {
+        h[0][p->klass[i]]++;
+        h[1][p->klass[i + 1]]++;
+        h[2][p->klass[i + 2]]++;
+        h[3][p->klass[i + 3]]++;
+    }
+    for ( ; i < p->slots; i++ )
+        h[0][p->klass[i]]++;
+    for ( k = 0; k < RTV_P2M_CLASS_COUNT; k++ )
+        c->by_class[k] = h[0][k] + h[1][k] + h[2][k] + h[3][k];
     /* Unlisted sparse gfns are identity. */
     c->by_class[RTV_P2M_IDENTITY] += p->r->nr - p->slots;
     c->failed = 0;
@@ -440,13 +608,53 @@ static int sparse_ok(const struct rtv_p2m_range *r)
     return n == s->nlisted;
 }
 
+/* A directory word classified: its counts give way to its pending bits. */
+static void dir_settle_word(struct planner *p, uint64_t w, uint64_t *mask)
+{
+    p->dir[w].bits[0] = *mask;
+    p->dir[w].bits[1] = 0;
+    *mask = 0;
+}
+
+/* Directory: a page no longer pending that klass still calls TARGET_FREE
+ * or TARGET_OWN was moved.  One pass in slot order, after the walks. */
+static void settle_moved(struct planner *p)
+{
+    uint64_t w, words = rtv_p2m_sparse_words(p->r->nr);
+
+    if ( !p->dir )
+        return;
+    for ( w = 0; w < words; w++ )
+    {
+        const struct dir_entry *e = &p->dir[w];
+        uint64_t bits = e->listed, slot = e->rank, end = slot + RTV_POPCOUNT64(bits);
+
+        /* A word's slots are consecutive; with nothing pending (a plan that
+         * ran to its end) each is settled by its class alone. */
+        if ( !e->bits[0] )
+        {
+            for ( ; slot < end; slot++ )
+                if ( p->klass[slot] == RTV_P2M_TARGET_FREE || p->klass[slot] == RTV_P2M_TARGET_OWN )
+                    p->klass[slot] = RTV_P2M_MOVED;
+            continue;
+        }
+        for ( ; bits; bits &= bits - 1, slot++ )
+            if ( (p->klass[slot] == RTV_P2M_TARGET_FREE ||
+                  p->klass[slot] == RTV_P2M_TARGET_OWN) &&
+                 !((e->bits[0] >> RTV_CTZ64(bits)) & 1) )
+                p->klass[slot] = RTV_P2M_MOVED;
+    }
+}
+
+/* Check the input, build the bookkeeping, classify every slot; count the
+ * classes when `count` (a plan counts them once, at its end). */
 static int start(struct planner *p, const struct rtv_p2m_range *range,
                  unsigned int bookkeeping, void *ws, size_t ws_size,
                  const struct rtv_p2m_hooks *hooks, uint8_t *klass,
-                 struct rtv_p2m_counts *counts)
+                 struct rtv_p2m_counts *counts, int count)
 {
     struct cursor cu;
-    uint64_t i;
+    uint64_t i, fw = 0, mask = 0;
     int rc;
 
     if ( !range || !hooks || !hooks->frame_kind || !counts ||
@@ -485,12 +693,26 @@ static int start(struct planner *p, const struct rtv_p2m_range *range,
     cursor_init(p, &cu);
     while ( cursor_next(p, &cu) )
     {
+        unsigned int k;
+
         progress(p, 0, cu.slot);
-        if ( hooks->prefetch && cu.slot + AHEAD < p->slots )
+        /* (With the directory the frames' kinds were asked already.) */
+        if ( hooks->prefetch && !p->dir && cu.slot + AHEAD < p->slots )
             hooks->prefetch(hooks->ctx, mfn_at(p, cu.slot + AHEAD));
-        klass[cu.slot] = (uint8_t)classify(p, cu.slot, cu.gfn);
+        /* Directory: the words before this slot's are classified, so their
+         * counts are done with (a gfn's count is read for itself only);
+         * they become pending bits. */
+        while ( p->dir && fw < cu.word )
+            dir_settle_word(p, fw++, &mask);
+        k = classify(p, cu.slot, cu.gfn);
+        klass[cu.slot] = (uint8_t)k;
+        if ( p->dir && (k == RTV_P2M_TARGET_FREE || k == RTV_P2M_TARGET_OWN) )
+            mask |= 1ull << dir_bit(p, cu.gfn);
     }
-    count_classes(p, counts);
+    while ( p->dir && fw < rtv_p2m_sparse_words(range->nr) )
+        dir_settle_word(p, fw++, &mask);
+    if ( count )
+        count_classes(p, counts);
     return 0;
 }
 
@@ -501,7 +723,7 @@ int rtv_p2m_query(const struct rtv_p2m_range *range,
 {
     struct planner p;
 
-    return start(&p, range, bookkeeping, ws, ws_size, hooks, klass, counts);
+    return start(&p, range, bookkeeping, ws, ws_size, hooks, klass, counts, 1);
 }
 
 static int emit(struct planner *p, unsigned int kind, uint64_t gfn,
@@ -567,15 +789,17 @@ static int run_chains(struct planner *p)
             rc = emit(p, RTV_P2M_OP_MOVE, l->g, from, l->g);
             if ( rc )
                 return rc;
-            p->klass[l->idx] = RTV_P2M_MOVED;
+            mark_moved(p, l->idx, l->g);
             p->c->remapped++;
             l->g = from;
             prefetch_index(p, from);
         }
-        /* The page that wants frame `from` is gfn `from`: find its slot. */
+        /* The page that wants frame `from` is gfn `from`: find its slot.
+         * It moves next if it waited for exactly that frame: TARGET_OWN
+         * means exactly one page of the range held it, and that was us. */
         for ( i = j = 0; i < n; i++ )
         {
-            uint64_t next = slot_of(p->r, lane[i].g);
+            uint64_t next = p->dir ? waiting_slot(p, lane[i].g) : slot_of(p->r, lane[i].g);
 
             if ( next == RTV_P2M_NO_SLOT )
                 continue;
@@ -584,10 +808,10 @@ static int run_chains(struct planner *p)
             prefetch_slot(p, next);
             j++;
         }
-        /* It moves next if it waited for exactly that frame.  TARGET_OWN
-         * means exactly one page of the range held it, and that was us. */
+        /* (Without the directory the class is read here, a pass later,
+         * so that its loads overlap.) */
         for ( i = n = 0; i < j; i++ )
-            if ( p->klass[lane[i].idx] == RTV_P2M_TARGET_OWN )
+            if ( p->dir || p->klass[lane[i].idx] == RTV_P2M_TARGET_OWN )
                 lane[n++] = lane[i];
     }
 }
@@ -651,7 +875,7 @@ static void walk_find(struct planner *p, struct cycle_walk *w)
         w->state = WALK_CYCLE;
         return;
     }
-    w->xs = slot_of(p->r, w->x);
+    w->xs = p->dir ? waiting_slot(p, w->x) : slot_of(p->r, w->x);
     if ( w->xs == RTV_P2M_NO_SLOT )
         w->state = WALK_BLOCKED;
     else
@@ -661,7 +885,7 @@ static void walk_find(struct planner *p, struct cycle_walk *w)
 static void walk_follow(struct planner *p, struct cycle_walk *w)
 {
     /* len bound: a walk longer than the range is corrupt input. */
-    if ( p->klass[w->xs] != RTV_P2M_TARGET_OWN || w->len > p->slots )
+    if ( (!p->dir && p->klass[w->xs] != RTV_P2M_TARGET_OWN) || w->len > p->slots )
     {
         w->state = WALK_BLOCKED;
         return;
@@ -680,14 +904,16 @@ static int walk_emit(struct planner *p, const struct cycle_walk *w)
     int rc;
 
     /* On the cycle or path of a page emitted before it. */
-    if ( p->klass[idx] != RTV_P2M_TARGET_OWN )
+    if ( !pending(p, idx, g) )
         return 0;
 
     if ( w->state == WALK_BLOCKED )
     {
-        for ( xs = idx; xs != RTV_P2M_NO_SLOT && p->klass[xs] == RTV_P2M_TARGET_OWN;
-              xs = slot_of(p->r, mfn_at(p, xs)) )
-            p->klass[xs] = RTV_P2M_FAIL_BLOCKED;
+        for ( x = g, xs = idx; xs != RTV_P2M_NO_SLOT; xs = waiting_slot(p, x) )
+        {
+            mark_blocked(p, xs, x);
+            x = mfn_at(p, xs);
+        }
         return 0;
     }
 
@@ -700,7 +926,7 @@ static int walk_emit(struct planner *p, const struct cycle_walk *w)
     rc = emit(p, RTV_P2M_OP_SAVE, g, x, RTV_P2M_SCRATCH);
     if ( rc )
         return rc;
-    p->klass[idx] = RTV_P2M_MOVED;
+    mark_moved(p, idx, g);
     for ( i = 0; x != g; i++ )
     {
         uint64_t next;
@@ -711,7 +937,7 @@ static int walk_emit(struct planner *p, const struct cycle_walk *w)
         rc = emit(p, RTV_P2M_OP_MOVE, x, next, x);
         if ( rc )
             return rc;
-        p->klass[xs] = RTV_P2M_MOVED;
+        mark_moved(p, xs, x);
         p->c->remapped++;
         x = next;
     }
@@ -722,23 +948,64 @@ static int walk_emit(struct planner *p, const struct cycle_walk *w)
     return 0;
 }
 
+/*
+ * The next page of the cycles' scan, in slot order: TARGET_OWN and not moved
+ * by the chains.  With the directory only those pages are pending then (the
+ * chains moved every TARGET_FREE page), so the scan reads their bits, a word
+ * of 64 gfns at a time, instead of every slot's class; without it, the
+ * cursor and the classes.  0 at the end.
+ */
+struct own_scan {
+    struct cursor cu;
+    uint64_t w, bits;       /* directory: word w's pending bits still to visit */
+};
+
+static int own_next(struct planner *p, struct own_scan *sc)
+{
+    if ( !p->dir )
+    {
+        while ( cursor_next(p, &sc->cu) )
+        {
+            progress(p, 2, sc->cu.slot);
+            if ( p->klass[sc->cu.slot] == RTV_P2M_TARGET_OWN )
+                return 1;
+        }
+        return 0;
+    }
+    /* As it is now: a walk emitted since may have moved pages of the word. */
+    sc->bits &= p->dir[sc->w].bits[0];
+    while ( !sc->bits )
+    {
+        if ( ++sc->w >= rtv_p2m_sparse_words(p->r->nr) )
+            return 0;
+        sc->bits = p->dir[sc->w].bits[0];
+        if ( p->h->progress && sc->w % (PROGRESS_EVERY / 64) == 0 )
+            p->h->progress(p->h->ctx, 2, p->dir[sc->w].rank, p->slots);
+    }
+    sc->cu.gfn = p->r->gfn_start + sc->w * 64 + RTV_CTZ64(sc->bits);
+    sc->bits &= sc->bits - 1;
+    sc->cu.slot = waiting_slot(p, sc->cu.gfn);
+    RTV_ASSERT(sc->cu.slot != RTV_P2M_NO_SLOT && p->klass[sc->cu.slot] == RTV_P2M_TARGET_OWN);
+    return 1;
+}
+
 static int run_cycles(struct planner *p)
 {
     struct cycle_walk win[CYCLE_LANES];
-    struct cursor cu;
+    struct own_scan sc;
     unsigned int head = 0, n = 0, i;
     int more = 1, rc;
 
-    cursor_init(p, &cu);
+    cursor_init(p, &sc.cu);
+    sc.w = 0;
+    sc.bits = p->dir && p->r->nr ? p->dir[0].bits[0] : 0;
+    if ( p->dir && p->h->progress )
+        p->h->progress(p->h->ctx, 2, 0, p->slots);
     for ( ;; )
     {
         /* Fill the window in scan order (a ring: head is the oldest). */
-        while ( n < CYCLE_LANES && more && (more = cursor_next(p, &cu)) )
-        {
-            progress(p, 2, cu.slot);
-            if ( p->klass[cu.slot] == RTV_P2M_TARGET_OWN )
-                walk_start(p, &win[(head + n++) % CYCLE_LANES], cu.slot, cu.gfn);
-        }
+        while ( n < CYCLE_LANES && more && (more = own_next(p, &sc)) )
+            walk_start(p, &win[(head + n++) % CYCLE_LANES], sc.cu.slot, sc.cu.gfn);
         if ( !n )
             return 0;
 
@@ -769,7 +1036,7 @@ int rtv_p2m_plan(const struct rtv_p2m_range *range,
     struct planner p;
     int rc;
 
-    rc = start(&p, range, bookkeeping, ws, ws_size, hooks, klass, counts);
+    rc = start(&p, range, bookkeeping, ws, ws_size, hooks, klass, counts, 0);
     if ( rc )
         return rc;
 
@@ -785,6 +1052,7 @@ int rtv_p2m_plan(const struct rtv_p2m_range *range,
     RTV_ASSERT(p.c->scratch_uses == p.c->cycles);
 
  out:
+    settle_moved(&p);
     count_classes(&p, counts);
     return rc;
 }

@@ -31,7 +31,10 @@
  *   REFCOUNT  how many pages of the range map each frame of the range, 2 bits
  *             a frame, kept at the frame's own place (no lookup); the
  *             planner never needs the occupant's name, only whether it is in
- *             the range (count 1), absent (0) or aliased (>1);
+ *             the range (count 1), absent (0) or aliased (>1).  Over a sparse
+ *             range the counts live in a directory beside a copy of the
+ *             index, which then says which pages still have to move, so a
+ *             step of a chain or cycle reads one line of it (4 bits a page);
  *   SEARCH    no memory at all; scan the P2M for each lookup (quadratic).
  *
  * Portability: pure C11 over caller-provided memory, no allocation, no I/O,
@@ -194,7 +197,9 @@ struct rtv_p2m_hooks {
 };
 
 /* Workspace bytes the bookkeeping needs for range: BACKMAP 4 a slot
- * (rtv_p2m_slots()), REFCOUNT 2 bits a page, SEARCH 0; 0 for a bad range. */
+ * (rtv_p2m_slots()), REFCOUNT 2 bits a page (flat) or a directory of 32
+ * bytes a 64 pages plus 64 (sparse: 4 bits a page), SEARCH 0; 0 for a bad
+ * range.  Any alignment will do. */
 size_t rtv_p2m_workspace_size(const struct rtv_p2m_range *range, unsigned int bookkeeping);
 
 /*
