@@ -75,3 +75,41 @@ int rtv_p2m_idcheck(uint64_t gfn_start, uint64_t nr, const struct rtv_p2m_idchec
     }
     return run_end(hooks, &r, counts);
 }
+
+int rtv_m2p_extent_count(uint64_t guess, int (*list)(void *ctx, uint64_t k), void *ctx,
+                         uint64_t *count)
+{
+    uint64_t lo = 0, hi = guess;    /* lo lists (0 trivially), hi does not */
+    int rc;
+
+    if ( !guess )
+        return -EINVAL;
+    rc = list(ctx, guess);
+    if ( rc < 0 )
+        return rc;
+    if ( !rc )
+    {
+        *count = guess;
+        return 0;
+    }
+    while ( hi - lo > 1 )
+    {
+        uint64_t mid = lo + (hi - lo) / 2;
+
+        rc = list(ctx, mid);
+        if ( rc < 0 )
+            return rc;
+        if ( rc == 0 )
+            lo = mid;
+        else
+            hi = mid;
+    }
+    if ( !lo )
+        return -ENOENT;
+    /* The last call must be the one whose listing the caller keeps. */
+    rc = list(ctx, lo);
+    if ( rc )
+        return rc < 0 ? rc : -EIO;
+    *count = lo;
+    return 0;
+}

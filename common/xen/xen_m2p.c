@@ -38,64 +38,56 @@ void rtv_xen_m2p_close(struct rtv_xen_m2p *m)
     free(m);
 }
 
-/* Which extents of the table exist: their first frames (0 = a hole). */
+/* One XENMEM_machphys_mfn_list call of k extents, in the shape of
+ * rtv_m2p_extent_count()'s lister. */
+struct lister {
+    xc_interface *xch;
+    xen_pfn_t *ext;
+};
+
+static int list_extents(void *ctx, uint64_t k)
+{
+    struct lister *l = ctx;
+
+    /* libxenctrl fails without an errno when Xen lists fewer than k. */
+    errno = 0;
+    if ( !xc_machphys_mfn_list(l->xch, (unsigned long)k, l->ext) )
+        return 0;
+    return errno ? -errno : 1;
+}
+
+/*
+ * Which extents of the table exist: their first frames (0 = a hole).  The
+ * count asked for first is the one XENMEM_maximum_ram_page's frame implies;
+ * the lab's PVH dom0 (flight p2m, 2026-12-07 03:20) got a failure with no
+ * errno for it ("Input/output error", what this code used to put in), so
+ * most likely Xen's table, which ends at its max_page, is shorter (not
+ * proven on Xen yet).  rtv_m2p_extent_count() finds the real count; frames
+ * beyond the table read as no gfn.
+ */
 static int extent_frames(unsigned long max_mfn, xen_pfn_t **ext, uint64_t *n,
                          struct rtv_err *err)
 {
-    xc_interface *xch = xc_interface_open(NULL, NULL, 0);
-    int rc, e;
+    struct lister l = { xc_interface_open(NULL, NULL, 0), NULL };
+    uint64_t guess = ((uint64_t)max_mfn + 1 + EXTENT_ENTRIES - 1) / EXTENT_ENTRIES;
+    int rc;
 
-    if ( !xch )
+    if ( !l.xch )
         return rtv_err_set(err, errno ? errno : EIO, "cannot open libxenctrl; run as root in "
                            "dom0");
-    *n = ((uint64_t)max_mfn + 1 + EXTENT_ENTRIES - 1) / EXTENT_ENTRIES;
-    *ext = calloc(*n, sizeof(**ext));
+    *ext = l.ext = calloc(guess, sizeof(**ext));
     if ( !*ext )
     {
-        xc_interface_close(xch);
+        xc_interface_close(l.xch);
         return rtv_err_set(err, ENOMEM, "out of memory");
     }
-    /*
-     * libxenctrl fails this call without setting errno when Xen lists
-     * fewer extents than asked for.  The lab's PVH dom0 (flight p2m,
-     * 2026-12-07 03:26) got "failed: Input/output error", EIO being what
-     * this code put in for errno 0: so most likely the table ends before
-     * the frame XENMEM_maximum_ram_page names (not proven on Xen yet).
-     * Asked for no more than it has, Xen lists that many, so the table's
-     * size is the largest count that succeeds: found by bisection.  Frames
-     * beyond it read as no gfn.
-     */
-    errno = 0;
-    rc = xc_machphys_mfn_list(xch, (unsigned long)*n, *ext);
-    if ( rc && !errno )
-    {
-        uint64_t lo = 0, hi = *n;   /* lo succeeds (0 trivially), hi fails */
-
-        while ( hi - lo > 1 )
-        {
-            uint64_t mid = lo + (hi - lo) / 2;
-
-            errno = 0;
-            if ( !xc_machphys_mfn_list(xch, (unsigned long)mid, *ext) )
-                lo = mid;
-            else if ( !errno )
-                hi = mid;
-            else
-                break;
-        }
-        rc = -1;
-        if ( lo && hi - lo == 1 )
-        {
-            *n = lo;
-            rc = xc_machphys_mfn_list(xch, (unsigned long)lo, *ext);
-        }
-    }
-    e = errno;
-    xc_interface_close(xch);
+    rc = rtv_m2p_extent_count(guess, list_extents, &l, n);
+    xc_interface_close(l.xch);
+    if ( rc == -ENOENT )
+        return rtv_err_set(err, ENOENT, "XENMEM_machphys_mfn_list failed: Xen listed fewer "
+                           "extents than asked, even for one");
     if ( rc )
-        return rtv_err_set(err, e ? e : EIO, "XENMEM_machphys_mfn_list failed: %s%s",
-                           e ? strerror(e) : "Xen listed fewer extents than asked, ",
-                           e ? "" : "and bisecting for their number failed");
+        return rtv_err_set(err, -rc, "XENMEM_machphys_mfn_list failed: %s", strerror(-rc));
     return 0;
 }
 

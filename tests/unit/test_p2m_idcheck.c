@@ -1,8 +1,9 @@
 /*
  * Unit tests for the identity check from the M2P side (common/p2m_idcheck.c)
  * against a fake M2P: an array of frame -> gfn entries the tests write, with
- * a fault injected on demand.  The real table (common/xen/xen_m2p.c) is only
- * read in the lab.
+ * a fault injected on demand; and the search for the table's extent count
+ * against a fake exact lister.  The real table (common/xen/xen_m2p.c) is
+ * only read in the lab.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -173,6 +174,73 @@ START_TEST(counts_without_a_bad_hook)
 }
 END_TEST
 
+/* A table of `size` extents behind an exact lister, as libxenctrl's
+ * XENMEM_machphys_mfn_list: k > size lists nothing and says "fewer". */
+struct fake_lister {
+    uint64_t size, calls, last, fail_at;    /* fail_at: 1-based call that errs */
+};
+
+static int fake_list(void *ctx, uint64_t k)
+{
+    struct fake_lister *l = ctx;
+
+    if ( ++l->calls == l->fail_at )
+        return -EIO;
+    /* A call that fails leaves the caller's buffer as nothing to keep. */
+    l->last = k > l->size ? 0 : k;
+    return k > l->size;
+}
+
+START_TEST(extent_count_found_whatever_the_guess)
+{
+    static const uint64_t sizes[] = { 1, 2, 5, 6, 7, 63, 64, 1000 };
+    unsigned int i, d;
+
+    for ( i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++ )
+        for ( d = 0; d < 4; d++ )
+        {
+            /* guesses of the size, one and two too many, and many more */
+            uint64_t guess = sizes[i] + (d < 3 ? d : 3 * sizes[i] + 17), n = 0;
+            struct fake_lister l = { .size = sizes[i] };
+
+            ck_assert_int_eq(rtv_m2p_extent_count(guess, fake_list, &l, &n), 0);
+            ck_assert_uint_eq(n, sizes[i]);
+            /* the last listing the caller keeps is of the count returned */
+            ck_assert_uint_eq(l.last, sizes[i]);
+            ck_assert_uint_le(l.calls, 2 + 64);
+            if ( !d )
+                ck_assert_uint_eq(l.calls, 1);
+        }
+}
+END_TEST
+
+START_TEST(extent_count_guess_below_the_table)
+{
+    /* Asked for fewer than it has, Xen lists that many: the guess stands
+     * (the frames beyond it are simply not read). */
+    struct fake_lister l = { .size = 10 };
+    uint64_t n = 0;
+
+    ck_assert_int_eq(rtv_m2p_extent_count(4, fake_list, &l, &n), 0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(l.calls, 1);
+}
+END_TEST
+
+START_TEST(extent_count_failures)
+{
+    struct fake_lister none = { .size = 0 }, err = { .size = 3, .fail_at = 2 },
+                       first = { .size = 3, .fail_at = 1 };
+    uint64_t n = 99;
+
+    ck_assert_int_eq(rtv_m2p_extent_count(5, fake_list, &none, &n), -ENOENT);
+    ck_assert_int_eq(rtv_m2p_extent_count(9, fake_list, &err, &n), -EIO);
+    ck_assert_int_eq(rtv_m2p_extent_count(2, fake_list, &first, &n), -EIO);
+    ck_assert_int_eq(rtv_m2p_extent_count(0, fake_list, &none, &n), -EINVAL);
+    ck_assert_uint_eq(n, 99);
+}
+END_TEST
+
 static Suite *p2m_idcheck_suite(void)
 {
     Suite *s = suite_create("p2m_idcheck");
@@ -183,6 +251,9 @@ static Suite *p2m_idcheck_suite(void)
     tcase_add_test(tc, range_edges);
     tcase_add_test(tc, errors_stop_the_check);
     tcase_add_test(tc, counts_without_a_bad_hook);
+    tcase_add_test(tc, extent_count_found_whatever_the_guess);
+    tcase_add_test(tc, extent_count_guess_below_the_table);
+    tcase_add_test(tc, extent_count_failures);
     suite_add_tcase(s, tc);
     return s;
 }

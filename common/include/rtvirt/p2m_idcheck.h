@@ -58,4 +58,19 @@ struct rtv_p2m_idcheck_counts {
 int rtv_p2m_idcheck(uint64_t gfn_start, uint64_t nr, const struct rtv_p2m_idcheck_hooks *hooks,
                     struct rtv_p2m_idcheck_counts *counts);
 
+/*
+ * How many extents Xen's M2P has, when the only way to ask is a lister
+ * that answers exactly: list(ctx, k) lists the first k extents and returns
+ * 0 when the table has at least k, returns 1 (nothing listed) when it has
+ * fewer, or a negative errno of its own.  (XENMEM_machphys_mfn_list through
+ * libxenctrl, which fails without an errno when Xen lists fewer than asked:
+ * common/xen/xen_m2p.c.)  Starts from `guess`; when the table is smaller,
+ * bisects for the largest count that lists, and the last call made is
+ * always list(*count), so what it listed is that.  Returns 0 with
+ * *count >= 1, -ENOENT when not even one extent lists, -EINVAL for a guess
+ * of 0, or list's negative errno.
+ */
+int rtv_m2p_extent_count(uint64_t guess, int (*list)(void *ctx, uint64_t k), void *ctx,
+                         uint64_t *count);
+
 #endif
