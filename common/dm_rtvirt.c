@@ -132,18 +132,34 @@ int rtv_dm_table_parse(const char *type, uint64_t sectors, const char *params,
     return 0;
 }
 
+static const char *const flip_names[RTV_DM_FLIP_COUNT] = {
+    [RTV_DM_FLIP_IDLE] = "idle",
+    [RTV_DM_FLIP_PREPARING] = "preparing",
+    [RTV_DM_FLIP_PREPARED] = "prepared",
+    [RTV_DM_FLIP_DRAINING] = "draining",
+};
+
+const char *rtv_dm_flip_name(enum rtv_dm_flip f)
+{
+    return (unsigned)f < RTV_DM_FLIP_COUNT ? flip_names[f] : "?";
+}
+
 int rtv_dm_status_parse(const char *type, const char *params, struct rtv_dm_status *st,
                         struct rtv_err *err)
 {
-    char tmp[256], *f[4];
-    unsigned long long n[2];
+    static const char *const names[] = { "failovers", "pv_errors", "held", "flips",
+                                         "last-flip-stall-us" };
+    char tmp[256], *f[8];
+    unsigned long long n[5];
+    unsigned nf, i;
 
     if (check_type(type, "status", err) < 0)
         return -EINVAL;
     if (params == NULL || strlen(params) >= sizeof(tmp) ||
-        split(params, tmp, sizeof(tmp), f, 4) != 4)
+        ((nf = split(params, tmp, sizeof(tmp), f, 8)) != 4 && nf != 8))
         return rtv_err_set(err, EINVAL, "status \"%s\": not <mode> <ok|failed-over> "
-                           "<failovers> <pv_errors>", params ? params : "(none)");
+                           "<failovers> <pv_errors> [<flip-state> <held> <flips> "
+                           "<last-flip-stall-us>]", params ? params : "(none)");
     memset(st, 0, sizeof(*st));
     if (rtv_mode_parse(f[0], &st->in_force) < 0)
         return rtv_err_set(err, EINVAL, "status \"%s\": mode \"%s\" is not emulated, pv or "
@@ -155,17 +171,40 @@ int rtv_dm_status_parse(const char *type, const char *params, struct rtv_dm_stat
     else
         return rtv_err_set(err, EINVAL, "status \"%s\": \"%s\" is neither ok nor failed-over",
                            params, f[1]);
-    for (unsigned i = 0; i < 2; i++)
-        if (rtv_parse_uint(f[2 + i], UINT64_MAX, &n[i]) < 0)
+    /* The numbers: f[2], f[3], then (after the flip state, f[4]) f[5..7]. */
+    for (i = 0; i < (nf == 8 ? 5u : 2u); i++) {
+        unsigned fi = i < 2 ? 2 + i : 3 + i;
+
+        if (rtv_parse_uint(f[fi], UINT64_MAX, &n[i]) < 0)
             return rtv_err_set(err, EINVAL, "status \"%s\": %s \"%s\" is not a number",
-                               params, i ? "pv_errors" : "failovers", f[2 + i]);
+                               params, names[i], f[fi]);
+    }
     /* The kernel puts the table on the emulated leg when it fails over. */
     if (st->failed_over && st->in_force != RTV_MODE_EMULATED)
         return rtv_err_set(err, EINVAL, "status \"%s\": failed over but %s in force", params,
                            rtv_mode_name(st->in_force));
     st->failovers = n[0];
     st->pv_errors = n[1];
+    if (nf == 8) {
+        for (i = 0; i < RTV_DM_FLIP_COUNT && strcmp(f[4], flip_names[i]) != 0; i++)
+            ;
+        if (i == RTV_DM_FLIP_COUNT)
+            return rtv_err_set(err, EINVAL, "status \"%s\": flip state \"%s\" is not idle, "
+                               "preparing, prepared or draining", params, f[4]);
+        st->has_flip = true;
+        st->flip = (enum rtv_dm_flip)i;
+        st->held = n[2];
+        st->flips = n[3];
+        st->last_stall_us = n[4];
+    }
     return 0;
+}
+
+int rtv_dm_mode_message(enum rtv_mode mode, char *buf, size_t len)
+{
+    if ((unsigned)mode >= RTV_MODE_COUNT)
+        return -EINVAL;
+    return (size_t)snprintf(buf, len, "mode %s", rtv_mode_name(mode)) < len ? 0 : -ENAMETOOLONG;
 }
 
 int rtv_dm_devnum(char *buf, size_t len, unsigned major, unsigned minor)

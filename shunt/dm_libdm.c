@@ -309,6 +309,27 @@ static int op_status(void *ctx, const char *name, struct rtv_dm_status *st,
     return rc < 0 ? rc : rtv_dm_status_parse(type, params, st, err);
 }
 
+static int op_message(void *ctx, const char *name, const char *msg, struct rtv_err *err)
+{
+    struct dm_task *dmt;
+    int rc;
+
+    (void)ctx;
+    pthread_mutex_lock(&lock);
+    if ((dmt = task(DM_DEVICE_TARGET_MSG, name, err)) == NULL) {
+        rc = -err->code;
+    } else if (!dm_task_set_sector(dmt, 0) || !dm_task_set_message(dmt, msg)) {
+        dm_task_destroy(dmt);
+        rc = rtv_err_set(err, ENOMEM, "dm message \"%s\" to %s: refused by libdevmapper",
+                         msg, name);
+    } else {
+        /* The target says why in the kernel log; the errno is its answer. */
+        rc = run(dmt, "message", name, false, err);
+    }
+    pthread_mutex_unlock(&lock);
+    return rc;
+}
+
 static int op_wait_event(void *ctx, const char *name, uint32_t *event_nr, struct rtv_err *err)
 {
     struct dm_task *dmt;
@@ -345,6 +366,7 @@ const struct shunt_dm_ops shunt_dm_libdm_ops = {
     .resume = op_resume,
     .table = op_table,
     .status = op_status,
+    .message = op_message,
     .wait_event = op_wait_event,
     .interrupt = op_interrupt,
 };

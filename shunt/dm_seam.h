@@ -6,7 +6,7 @@
  * common/'s Xen seam: nothing above it includes libdevmapper.h.
  *
  * Every op takes the device's dm name and returns 0 or -errno with err set.
- * suspend and wait_event block (a drain of in-flight bios, a wait for the
+ * suspend (of a table swap: attaching or dropping the PV leg) and wait_event block (a drain of in-flight bios, a wait for the
  * target's next event): the control plane runs them on a thread of their
  * own and ends them early with interrupt(), after which they return -EINTR
  * (dm backs an interrupted suspend out by itself: the device runs on).
@@ -49,6 +49,10 @@ struct shunt_dm_ops {
     int  (*table)(void *ctx, const char *name, struct rtv_dm_table *t, struct rtv_err *err);
     int  (*status)(void *ctx, const char *name, struct rtv_dm_status *st,
                    struct rtv_err *err);
+    /* Sends the target a message (`dmsetup message <name> 0 <msg>`): the
+     * flip's "prepare", "cancel" and "mode <mode>".  Quick: the target does
+     * the slow parts (flushes, the drain) on its own worker. */
+    int  (*message)(void *ctx, const char *name, const char *msg, struct rtv_err *err);
     /* Blocks until the device's event counter passes *event_nr (a failover
      * raises one), then stores the new counter.  Interruptible. */
     int  (*wait_event)(void *ctx, const char *name, uint32_t *event_nr, struct rtv_err *err);

@@ -4,31 +4,36 @@
  * control nodes and compare them with where the device is, so coalesced,
  * repeated or lost events change nothing.
  *
+ * The switch is a flip of the target's route by message, with no dm
+ * suspend in it (shunt/README.md, "The flip"); a table swap (load, suspend,
+ * resume) only attaches the PV leg before a flip to pv/selective and drops
+ * it after a flip back to emulated, outside the flip.
+ *
  *   phase        device                      report (shunt-state)
  *   ---------    -------------------------   --------------------
  *   IDLE         live table, running         emulating/enlightened/selective,
  *                                            or failed-over
  *   ATTACHING    running; waiting (bounded)  connecting
  *                for the PV disk of devid
- *   SUSPENDING   new table loaded; suspend   quiescing
- *                running on the helper
- *   GATED        suspended (bios held,       flushed
- *                in-flight ones drained,
- *                legs flushed by default);
- *                waiting for dm-synced-id =
- *                switch-id
- *   UNDOING      suspend being interrupted   (unchanged)
- *                (bound passed or dom0
- *                rolled back)
+ *   SWAPPING     a table swap's suspend      connecting (attach) or
+ *                running on the helper       (unchanged: detach)
+ *   UNDOING      that suspend being          (unchanged)
+ *                interrupted
+ *   PREPARING    running; the target flushes quiescing
+ *                the legs in force
+ *                (`prepare`, flush_at_flip)
+ *   GATED        running, prepared; waiting  flushed
+ *                for dm-synced-id = switch-id
+ *   SETTLING     flipped (`mode`); waiting   (unchanged)
+ *                for the target's hold phase
+ *                to end
  *
- * GATED + dm-synced-id: resume (the flip), ack.  When dom0 opened the gate
- * before the suspend (it checks qemu's drive at the request: the usual
- * case), the flip follows the suspend at once, with no store round trip in
- * between and no `flushed` report: the blackout is dm's drain and swap only.
- * Every way out of a switch
- * that did not flip drops the loaded table and leaves the device running on
- * its old one, and acks the old mode with the reason in shunt-error (dom0
- * reads that as "the shunt rolled back").
+ * PREPARING -> prepared + dm-synced-id: the flip, then the ack.  When dom0
+ * opened the gate before (it checks qemu's drive at the request: the usual
+ * case), the flip follows `prepare` with nothing reported in between.  Every
+ * way out of a switch that did not flip leaves the device on its old route
+ * (the PV leg this switch attached dropped again) and acks the old mode with
+ * the reason in shunt-error (dom0 reads that as "the shunt rolled back").
  */
 #include "dmctl.h"
 
@@ -51,7 +56,20 @@
 #define TOKEN "rtvirt-shunt"
 #define RESYNC_US 500000u
 
-enum dmc_phase { DMC_IDLE, DMC_ATTACHING, DMC_SUSPENDING, DMC_UNDOING, DMC_GATED };
+enum dmc_phase {
+    DMC_IDLE, DMC_ATTACHING, DMC_SWAPPING, DMC_UNDOING, DMC_PREPARING, DMC_GATED,
+    DMC_SETTLING,
+};
+
+/* What a table swap is for, and so where its end leads. */
+enum dmc_swap {
+    SWAP_ATTACH,         /* before the flip to pv/selective: the PV leg in */
+    SWAP_DETACH,         /* after the flip to emulated: the PV leg out */
+    SWAP_DETACH_ABORT,   /* a switch given up before its flip: the leg it attached out */
+};
+
+#define PREPARE_POLL_US 5000u    /* the target raises a dm event too */
+#define SETTLE_POLL_US  2000u
 
 struct dmctl {
     struct dmctl_config cfg;
@@ -70,9 +88,14 @@ struct dmctl {
     enum rtv_mode       sw_target;
     uint32_t            sw_timeout_ms, sw_devid;
     uint64_t            sw_deadline_us, sw_next_poll_us;
-    uint64_t            suspend_start_us, suspended_us;   /* the blackout's edges */
-    bool                gate_open;     /* dm-synced-id = sw_id seen before the suspend */
-    char                sw_error[512];
+    bool                gate_open;     /* dm-synced-id = sw_id seen before `prepare` */
+    bool                sw_attached;   /* this switch attached the PV leg */
+    enum dmc_swap       swap;          /* while SWAPPING/UNDOING */
+    bool                stuck;         /* a swap's suspend done, its resume failing */
+    uint64_t            swap_start_us, prepare_start_us, prepared_us;
+    uint64_t            flip_start_us, flip_us, stall_us, held_at_settle;
+    uint64_t            attach_us, detach_us, flips_before;
+    char                sw_error[1024];
     /* suspend helper */
     pthread_t           sus_th;
     bool                sus_running;
@@ -97,6 +120,12 @@ struct dmctl {
     struct shunt_ctl_snap snap;
     char                status_warned[256];
     uint64_t            switches, aborts, blackout_us;
+};
+
+static const char *const swap_names[] = {
+    [SWAP_ATTACH] = "attach the PV leg",
+    [SWAP_DETACH] = "drop the PV leg",
+    [SWAP_DETACH_ABORT] = "drop the PV leg this switch attached",
 };
 
 static void vlog(const char *fmt, va_list ap)
@@ -222,9 +251,9 @@ static void fail_switch(struct dmctl *c, const char *why)
     ack(c, c->sw_id, why, false);
 }
 
-/* Out of GATED (or a suspend that completed after all) without the flip:
- * the old table goes on.  A resume that fails leaves the device suspended,
- * which only a resume can end: the next tick tries again. */
+/* A swap suspended the device but did not resume into its new table: the
+ * old table goes on.  A resume that fails leaves the device suspended,
+ * which only a resume can end: the next tick tries again (stuck). */
 static int resume_old(struct dmctl *c)
 {
     struct rtv_err err = { 0, "" };
@@ -232,8 +261,10 @@ static int resume_old(struct dmctl *c)
     drop_next(c);
     if (c->cfg.dm->resume(c->cfg.dm_ctx, c->name, &err) < 0) {
         warn(c, "resuming %s on its old table: %s", c->name, err.msg);
+        c->stuck = true;
         return -err.code;
     }
+    c->stuck = false;
     return 0;
 }
 
@@ -246,35 +277,137 @@ static bool gate_is_open(struct dmctl *c)
     return shunt_nodes_read_dm_synced(&c->nodes, &synced) == 0 && synced == c->sw_id;
 }
 
-static void maybe_flip(struct dmctl *c, uint32_t dm_synced);
+static int dm_message(struct dmctl *c, const char *msg, struct rtv_err *err)
+{
+    return c->cfg.dm->message(c->cfg.dm_ctx, c->name, msg, err);
+}
 
-static void begin_quiesce(struct dmctl *c)
+static void begin_prepare(struct dmctl *c);
+static void finish_switch(struct dmctl *c);
+static void settled(struct dmctl *c, bool in_time);
+
+/* A table swap: load t, suspend on the helper (suspend_done goes on). */
+static void start_swap(struct dmctl *c, enum dmc_swap what, const struct rtv_dm_table *t);
+
+static void swap_failed(struct dmctl *c, const char *why)
+{
+    switch (c->swap) {
+    case SWAP_ATTACH:
+        fail_switch(c, why);
+        break;
+    case SWAP_DETACH:
+        /* The flip is done: the device is emulated, only the leg stays. */
+        warn(c, "switch %u: %s; the PV leg %s stays in the table", c->sw_id, why, c->live.pv);
+        finish_switch(c);
+        break;
+    case SWAP_DETACH_ABORT:
+        warn(c, "switch %u: %s; the PV leg %s stays in the table", c->sw_id, why, c->live.pv);
+        fail_switch(c, c->sw_error);
+        break;
+    }
+}
+
+static void swap_done(struct dmctl *c)
+{
+    uint64_t us = rtv_now_us() - c->swap_start_us;
+
+    c->live = c->next;
+    c->failed_over = false;   /* the new table starts clean */
+    switch (c->swap) {
+    case SWAP_ATTACH:
+        c->attach_us = us;
+        c->sw_attached = true;
+        begin_prepare(c);
+        break;
+    case SWAP_DETACH:
+        c->detach_us = us;
+        finish_switch(c);
+        break;
+    case SWAP_DETACH_ABORT:
+        fail_switch(c, c->sw_error);
+        break;
+    }
+}
+
+static void start_swap(struct dmctl *c, enum dmc_swap what, const struct rtv_dm_table *t)
 {
     struct rtv_err err = { 0, "" };
     char why[700];
     int rc;
 
-    progress(c, "quiescing");
-    /* Is the gate open already?  Asked now, outside the blackout, so that
-     * the flip needs no store round trip once the device is suspended. */
-    c->gate_open = gate_is_open(c);
-    /* Loading opens the new legs: setup, still outside the blackout. */
+    c->swap = what;
+    c->next = *t;
+    if (what != SWAP_ATTACH)   /* after the fact: a bound of its own */
+        c->sw_deadline_us = rtv_now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
+    /* Loading opens the new legs: setup, before the suspend. */
     if (c->cfg.dm->load(c->cfg.dm_ctx, c->name, &c->next, &err) < 0) {
-        snprintf(why, sizeof(why), "loading the %s table failed: %s",
-                 rtv_mode_name(c->next.mode), err.msg);
+        snprintf(why, sizeof(why), "loading the table to %s failed: %s", swap_names[what],
+                 err.msg);
         drop_next(c);
-        fail_switch(c, why);
+        swap_failed(c, why);
         return;
     }
-    c->suspend_start_us = rtv_now_us();
-    c->phase = DMC_SUSPENDING;
+    c->swap_start_us = rtv_now_us();
+    c->phase = DMC_SWAPPING;
     if ((rc = pthread_create(&c->sus_th, NULL, suspend_main, c)) != 0) {
-        snprintf(why, sizeof(why), "cannot start the suspend: %s", strerror(rc));
+        snprintf(why, sizeof(why), "cannot start the suspend to %s: %s", swap_names[what],
+                 strerror(rc));
         drop_next(c);
-        fail_switch(c, why);
+        swap_failed(c, why);
         return;
     }
     c->sus_running = true;
+}
+
+/* The table of emulated mode with PV leg pv ("" = none). */
+static struct rtv_dm_table emulated_table(const struct dmctl *c, const char *pv)
+{
+    struct rtv_dm_table t = c->live;
+
+    t.mode = RTV_MODE_EMULATED;
+    snprintf(t.pv, sizeof(t.pv), "%s", pv);
+    return t;
+}
+
+/* Out of a switch that has not flipped (PREPARING, GATED): the target's
+ * prepare is cancelled, and a PV leg this switch attached is dropped again
+ * before the old mode is acked. */
+static void give_up_before_flip(struct dmctl *c, const char *why)
+{
+    struct rtv_err err = { 0, "" };
+
+    if (dm_message(c, "cancel", &err) < 0)
+        warn(c, "%s (harmless: the next prepare starts afresh)", err.msg);
+    if (c->sw_attached && c->live.pv[0]) {
+        struct rtv_dm_table t = emulated_table(c, "");
+
+        snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
+        start_swap(c, SWAP_DETACH_ABORT, &t);
+        return;
+    }
+    fail_switch(c, why);
+}
+
+/* Both legs are in the table (or the target is emulated): the flip's first
+ * step.  `prepare` returns at once; the target flushes the legs in force on
+ * its own worker while the I/O goes on (PREPARING polls its status). */
+static void begin_prepare(struct dmctl *c)
+{
+    struct rtv_err err = { 0, "" };
+    char why[700];
+
+    progress(c, "quiescing");
+    /* Is the gate open already?  Asked now, so that the flip needs no store
+     * round trip once the target is prepared. */
+    c->gate_open = gate_is_open(c);
+    c->prepare_start_us = rtv_now_us();
+    if (dm_message(c, "prepare", &err) < 0) {
+        snprintf(why, sizeof(why), "preparing the flip failed: %s", err.msg);
+        give_up_before_flip(c, why);
+        return;
+    }
+    c->phase = DMC_PREPARING;
+    c->sw_next_poll_us = rtv_now_us();
 }
 
 static void try_attach(struct dmctl *c)
@@ -302,8 +435,15 @@ static void try_attach(struct dmctl *c)
     }
     info(c, "switch %u: PV disk %s (%s) of vbd %u is there", c->sw_id, d.name, d.dev,
          c->sw_devid);
-    snprintf(c->next.pv, sizeof(c->next.pv), "%s", d.dev);
-    begin_quiesce(c);
+    if (!c->failed_over && strcmp(c->live.pv, d.dev) == 0) {
+        begin_prepare(c);   /* in the table already */
+        return;
+    }
+    /* The flip needs both legs in one table: swapped in now, in emulated
+     * mode (a failed-over table is emulated in force too; its dead leg goes). */
+    struct rtv_dm_table t = emulated_table(c, d.dev);
+
+    start_swap(c, SWAP_ATTACH, &t);
 }
 
 static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target)
@@ -313,16 +453,15 @@ static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target)
     c->sw_timeout_ms = c->snap.timeout_ms;
     c->sw_deadline_us = rtv_now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
     c->sw_error[0] = '\0';
+    c->sw_attached = false;
+    c->attach_us = c->detach_us = c->stall_us = c->flip_us = 0;
     info(c, "switch %u: %s%s -> %s", id, rtv_mode_name(c->live.mode),
          c->failed_over ? " (failed over)" : "", rtv_mode_name(target));
-    c->next = c->live;
-    c->next.mode = target;
     if (!rtv_mode_needs_pv(target)) {
-        /* Towards emulated the PV leg goes with the old table: once resumed,
+        /* Towards emulated the PV leg goes after the flip: once dropped,
          * nothing holds the disk and blkfront can close when dom0 tears the
          * twin down. */
-        c->next.pv[0] = '\0';
-        begin_quiesce(c);
+        begin_prepare(c);
         return;
     }
     c->phase = DMC_ATTACHING;
@@ -335,9 +474,10 @@ static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target)
     try_attach(c);
 }
 
-/* Out of a switch that has not flipped: ATTACHING ends at once, GATED is
- * resumed on the old table now, SUSPENDING is interrupted and ends when
- * the helper returns (UNDOING). */
+/* Out of a switch: ATTACHING ends at once; an attaching swap is interrupted
+ * and ends when the helper returns (UNDOING); PREPARING and GATED give up
+ * before the flip.  Past the flip (SETTLING, the drop of the PV leg) the
+ * switch runs to its end and dom0's new wish is followed from there. */
 static void abort_current(struct dmctl *c, const char *why)
 {
     switch (c->phase) {
@@ -346,19 +486,19 @@ static void abort_current(struct dmctl *c, const char *why)
         c->phase = DMC_IDLE;
         c->aborts++;
         break;
-    case DMC_SUSPENDING:
+    case DMC_SWAPPING:
+        if (c->swap != SWAP_ATTACH)
+            break;
         snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
         c->phase = DMC_UNDOING;
         c->cfg.dm->interrupt(c->cfg.dm_ctx, c->sus_th);
         break;
+    case DMC_PREPARING:
     case DMC_GATED:
-        if (resume_old(c) < 0) {
-            snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
-            return;   /* still suspended: tick retries */
-        }
-        fail_switch(c, why);
+        give_up_before_flip(c, why);
         break;
     case DMC_UNDOING:
+    case DMC_SETTLING:
     case DMC_IDLE:
         break;
     }
@@ -367,7 +507,8 @@ static void abort_current(struct dmctl *c, const char *why)
 /* The helper's suspend returned. */
 static void suspend_done(struct dmctl *c)
 {
-    char b, why[800];
+    struct rtv_err err = { 0, "" };
+    char b, why[900];
     int rc;
 
     while (read(c->sus_pipe[0], &b, 1) < 0 && errno == EINTR)
@@ -378,69 +519,160 @@ static void suspend_done(struct dmctl *c)
     if (c->phase == DMC_UNDOING) {
         /* A suspend that completed before the interrupt landed left the
          * device suspended; one that was interrupted left it running. */
-        if (rc == 0 && resume_old(c) < 0) {
-            c->phase = DMC_GATED;   /* retried from tick */
-            return;
-        }
+        if (rc == 0 && resume_old(c) < 0)
+            return;   /* stuck: retried from tick */
         if (rc < 0)
             drop_next(c);
-        fail_switch(c, c->sw_error);
+        swap_failed(c, c->sw_error);
         return;
     }
     if (rc < 0) {
-        snprintf(why, sizeof(why), "suspending %s failed: %s", c->name, c->sus_err.msg);
+        snprintf(why, sizeof(why), "suspending %s to %s failed: %s", c->name,
+                 swap_names[c->swap], c->sus_err.msg);
         drop_next(c);
-        fail_switch(c, why);
+        swap_failed(c, why);
         return;
     }
-    /* Drained: the I/O-sequence boundary. */
-    c->phase = DMC_GATED;
-    c->suspended_us = rtv_now_us();
+    /* Drained; the resume swaps the new table in. */
+    if (c->cfg.dm->resume(c->cfg.dm_ctx, c->name, &err) < 0) {
+        snprintf(why, sizeof(why), "resuming %s into the table to %s failed: %s", c->name,
+                 swap_names[c->swap], err.msg);
+        snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
+        if (resume_old(c) < 0) {
+            c->phase = DMC_UNDOING;
+            return;   /* stuck: retried from tick */
+        }
+        swap_failed(c, why);
+        return;
+    }
+    swap_done(c);
+}
+
+/* The flip itself: one message; new bios take the new route when it returns. */
+static void flip(struct dmctl *c)
+{
+    struct rtv_dm_status st;
+    struct rtv_err err = { 0, "" };
+    char msg[32], why[700];
+
+    if (c->live.mode == c->sw_target && !c->failed_over) {
+        /* Nothing to flip (a PV leg left in an emulated table is only
+         * dropped): the prepare is dropped, nothing was held. */
+        if (dm_message(c, "cancel", &err) < 0)
+            warn(c, "%s (harmless: the next prepare starts afresh)", err.msg);
+        c->flip_start_us = rtv_now_us();
+        c->flip_us = c->stall_us = 0;
+        settled(c, true);
+        return;
+    }
+    c->flips_before = 0;
+    if (c->cfg.dm->status(c->cfg.dm_ctx, c->name, &st, &err) == 0)
+        c->flips_before = st.flips;
+    rtv_dm_mode_message(c->sw_target, msg, sizeof(msg));
+    c->flip_start_us = rtv_now_us();
+    if (dm_message(c, msg, &err) < 0) {
+        snprintf(why, sizeof(why), "the flip to %s failed: %s", rtv_mode_name(c->sw_target),
+                 err.msg);
+        give_up_before_flip(c, why);
+        return;
+    }
+    c->flip_us = rtv_now_us() - c->flip_start_us;
+    /* Flipped: from here the switch only goes forward. */
+    c->live.mode = c->sw_target;
+    c->phase = DMC_SETTLING;
+    c->sw_next_poll_us = rtv_now_us();
+    c->sw_deadline_us = rtv_now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
+}
+
+/* dm-synced-id = switch-id once prepared: flip. */
+static void maybe_flip(struct dmctl *c, uint32_t dm_synced)
+{
+    if (c->phase != DMC_GATED || dm_synced != c->sw_id || c->sw_error[0])
+        return;
+    flip(c);
+}
+
+static void prepared(struct dmctl *c)
+{
+    c->prepared_us = rtv_now_us();
     if (c->gate_open) {
-        /* dom0 opened the gate before the suspend: flip now.  Reporting
-         * `flushed` or reading the store here would be blackout. */
-        maybe_flip(c, c->sw_id);
+        /* dom0 opened the gate before: flip now, no store I/O first. */
+        c->phase = DMC_GATED;
+        flip(c);
         return;
     }
-    /* dom0 syncs the device model now, or its check is still running. */
-    info(c, "switch %u: suspended after %llu us; waiting for dm-synced-id", c->sw_id,
-         (unsigned long long)(c->suspended_us - c->suspend_start_us));
+    info(c, "switch %u: prepared after %llu us; waiting for dm-synced-id", c->sw_id,
+         (unsigned long long)(c->prepared_us - c->prepare_start_us));
+    c->phase = DMC_GATED;
     progress(c, "flushed");
     c->dirty = true;   /* dm-synced-id may be there already */
 }
 
-/* Step 7: the flip, once dom0 synced the device model for this switch. */
-static void maybe_flip(struct dmctl *c, uint32_t dm_synced)
+/* The flip's hold phase ended (or its bound passed): the blackout is known. */
+static void settled(struct dmctl *c, bool in_time)
 {
-    struct rtv_err err = { 0, "" };
-    uint64_t gate_end, resumed;
-    char why[700];
+    /* The guest's longest wait: the message itself, or a bio held longer. */
+    c->blackout_us = c->stall_us > c->flip_us ? c->stall_us : c->flip_us;
+    if (!in_time)
+        warn(c, "switch %u: the flip's hold phase had not ended after %u ms (%llu bios "
+             "held: the old leg's writes have not completed); counted as the stall",
+             c->sw_id, c->sw_timeout_ms, (unsigned long long)c->held_at_settle);
+    if (!rtv_mode_needs_pv(c->live.mode) && c->live.pv[0]) {
+        struct rtv_dm_table t = emulated_table(c, "");
 
-    /* sw_error set: the switch is being rolled back (a resume of the old
-     * table failed and is retried); it never flips from there. */
-    if (c->phase != DMC_GATED || dm_synced != c->sw_id || c->sw_error[0])
-        return;
-    gate_end = rtv_now_us();
-    if (c->cfg.dm->resume(c->cfg.dm_ctx, c->name, &err) < 0) {
-        snprintf(why, sizeof(why), "resuming %s into the %s table failed: %s", c->name,
-                 rtv_mode_name(c->sw_target), err.msg);
-        abort_current(c, why);
+        start_swap(c, SWAP_DETACH, &t);
         return;
     }
-    resumed = rtv_now_us();
-    c->blackout_us = resumed - c->suspend_start_us;
-    c->live = c->next;
-    c->failed_over = false;   /* the new table starts clean */
+    finish_switch(c);
+}
+
+/* PREPARING and SETTLING: the target's flip state, polled (and on its events). */
+static void poll_flip(struct dmctl *c)
+{
+    struct rtv_dm_status st;
+    struct rtv_err err = { 0, "" };
+    char why[700];
+    uint64_t now = rtv_now_us();
+
+    c->sw_next_poll_us = now + (c->phase == DMC_SETTLING ? SETTLE_POLL_US : PREPARE_POLL_US);
+    if (c->cfg.dm->status(c->cfg.dm_ctx, c->name, &st, &err) < 0) {
+        warn(c, "switch %u: %s", c->sw_id, err.msg);
+        return;   /* polled again; the bound decides */
+    }
+    if (!st.has_flip) {
+        snprintf(why, sizeof(why), "the dm-rtvirt module has no flip (its status has no "
+                 "flip state: a module older than 1.1 is loaded)");
+        if (c->phase == DMC_PREPARING)
+            give_up_before_flip(c, why);
+        return;
+    }
+    if (c->phase == DMC_PREPARING && st.flip == RTV_DM_FLIP_PREPARED) {
+        prepared(c);
+    } else if (c->phase == DMC_SETTLING && st.flip == RTV_DM_FLIP_IDLE &&
+               st.flips > c->flips_before) {
+        c->stall_us = st.last_stall_us;
+        settled(c, true);
+    } else if (c->phase == DMC_SETTLING) {
+        c->held_at_settle = st.held;
+    }
+}
+
+static void finish_switch(struct dmctl *c)
+{
     c->phase = DMC_IDLE;
     c->switches++;
     ack(c, c->sw_id, "", true);
-    /* Always logged: the lab reads where each blackout went from it (the
-     * three add up to the blackout; the ack above is not in it). */
-    warn(c, "switch %u done: now %s, blackout %llu us (suspend %llu, gate %llu, resume "
-         "%llu)%s", c->sw_id, rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us,
-         (unsigned long long)(c->suspended_us - c->suspend_start_us),
-         (unsigned long long)(gate_end - c->suspended_us),
-         (unsigned long long)(resumed - gate_end), c->gate_open ? ", gate open before" : "");
+    /* Always logged: the lab reads the flip's figures from it.  The window
+     * is the message (flip) and the longest a bio was held (stall); the
+     * rest ran while the I/O went on, or (the swaps) outside the switch. */
+    warn(c, "switch %u done: now %s, blackout %llu us (flip %llu, stall %llu; prepare %llu, "
+         "gate %llu, attach %llu, detach %llu: outside)%s", c->sw_id,
+         rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us,
+         (unsigned long long)c->flip_us, (unsigned long long)c->stall_us,
+         (unsigned long long)(c->prepared_us - c->prepare_start_us),
+         (unsigned long long)(c->flip_start_us - c->prepared_us),
+         (unsigned long long)c->attach_us, (unsigned long long)c->detach_us,
+         c->gate_open ? ", gate open before" : "");
     c->dirty = true;   /* dom0 may have moved on meanwhile */
 }
 
@@ -534,6 +766,16 @@ static void follow_domid(struct dmctl *c)
          (unsigned)now, old, c->ctl_dir);
 }
 
+/* The device is in mode m, as a switch to m would leave it: emulated holds
+ * no PV leg (else blkfront cannot close when dom0 tears the twin down; a
+ * shunt killed between a flip to emulated and the drop leaves one). */
+static bool in_mode(const struct dmctl *c, enum rtv_mode m)
+{
+    if (c->live.mode != m)
+        return false;
+    return rtv_mode_needs_pv(m) || c->live.pv[0] == '\0' || c->failed_over;
+}
+
 static void sync_ctl(struct dmctl *c)
 {
     struct shunt_ctl_snap *s = &c->snap;
@@ -562,7 +804,7 @@ static void sync_ctl(struct dmctl *c)
             if (c->phase != DMC_IDLE)
                 return;   /* acked when the suspend is undone */
         }
-        if (c->live.mode != s->previous)
+        if (!in_mode(c, s->previous))
             start_switch(c, s->id, s->previous);
         else if (!answered(c, s->id) || strcmp(c->acked_state, idle_state(c)) != 0)
             ack(c, s->id, "rolled back at dom0's request", false);
@@ -582,7 +824,7 @@ static void sync_ctl(struct dmctl *c)
             return;   /* done or given up: dom0's turn */
         /* A failed-over device is not in its table's mode: a switch to that
          * mode loads a fresh table (a new PV disk). */
-        if (c->live.mode == s->mode && !c->failed_over)
+        if (in_mode(c, s->mode) && !c->failed_over)
             ack(c, s->id, "", false);
         else
             start_switch(c, s->id, s->mode);
@@ -598,7 +840,7 @@ static void sync_ctl(struct dmctl *c)
         if (c->phase != DMC_IDLE)
             return;
     }
-    if (c->live.mode != s->mode) {
+    if (!in_mode(c, s->mode)) {
         if (answered(c, s->id) && c->failed_adopt)
             return;   /* tried once for this id; wait for dom0 */
         warn(c, "dom0 says %s, the device is %s: following dom0", rtv_mode_name(s->mode),
@@ -642,6 +884,13 @@ static int pick_up(struct dmctl *c, const struct shunt_dm_info *di, struct rtv_e
                            "emulated disk %s (%llu sectors)", c->name, c->live.emu,
                            (unsigned long long)c->live.sectors, c->cfg.emu_dev,
                            (unsigned long long)c->cfg.sectors);
+    if (dm->status(c->cfg.dm_ctx, c->name, &st, &e2) == 0 && st.has_flip &&
+        (st.flip == RTV_DM_FLIP_PREPARING || st.flip == RTV_DM_FLIP_PREPARED)) {
+        /* A shunt died between its prepare and its flip: that switch is
+         * given up (dom0's state is followed from here). */
+        if (dm->message(c->cfg.dm_ctx, c->name, "cancel", &e2) < 0)
+            warn(c, "%s", e2.msg);
+    }
     if (dm->status(c->cfg.dm_ctx, c->name, &st, &e2) == 0 && st.failed_over) {
         c->failed_over = true;
         snprintf(c->fo_why, sizeof(c->fo_why), "the PV leg %s had failed before this "
@@ -766,7 +1015,8 @@ static uint64_t next_due(const struct dmctl *c)
         return rtv_now_us() + 20000u;   /* the interrupt is repeated until it lands */
     if (c->phase != DMC_IDLE && c->sw_deadline_us < due)
         due = c->sw_deadline_us;
-    if (c->phase == DMC_ATTACHING && c->sw_next_poll_us < due)
+    if ((c->phase == DMC_ATTACHING || c->phase == DMC_PREPARING ||
+         c->phase == DMC_SETTLING) && c->sw_next_poll_us < due)
         due = c->sw_next_poll_us;
     return due;
 }
@@ -776,32 +1026,56 @@ static void tick(struct dmctl *c)
     uint64_t now = rtv_now_us();
     char why[sizeof(c->sw_error)];
 
-    if (c->phase == DMC_GATED && c->sw_error[0]) {
-        /* Rolling back, but resuming the old table failed: again. */
-        snprintf(why, sizeof(why), "%s", c->sw_error);
-        abort_current(c, why);
+    if (c->phase == DMC_UNDOING && c->stuck && !c->sus_running) {
+        /* A swap's resume failed, and so did the old table's: again. */
+        if (resume_old(c) == 0)
+            swap_failed(c, c->sw_error);
+        return;
     }
-    /* Our own bound on the switch. */
-    if (c->phase != DMC_IDLE && c->phase != DMC_UNDOING && now >= c->sw_deadline_us) {
-        if (c->phase == DMC_ATTACHING) {
+    /* Our own bound on each step of the switch. */
+    if (now >= c->sw_deadline_us) {
+        switch (c->phase) {
+        case DMC_ATTACHING:
             snprintf(why, sizeof(why), "the PV disk of vbd %u did not appear within %u ms "
                      "(xen-blkfront not loaded, or the twin not connected)", c->sw_devid,
                      c->sw_timeout_ms);
             fail_switch(c, why);
             return;
-        }
-        if (c->phase == DMC_SUSPENDING)
-            snprintf(why, sizeof(why), "suspending %s (draining the bios in flight and "
-                     "flushing the legs) took longer than %u ms", c->name, c->sw_timeout_ms);
-        else
+        case DMC_SWAPPING:
+            snprintf(why, sizeof(why), "suspending %s to %s (draining the bios in flight "
+                     "and flushing the legs) took longer than %u ms", c->name,
+                     swap_names[c->swap], c->sw_timeout_ms);
+            if (c->swap == SWAP_DETACH_ABORT)   /* the switch's own reason stays */
+                warn(c, "switch %u: %s", c->sw_id, why);
+            else
+                snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
+            c->phase = DMC_UNDOING;
+            break;
+        case DMC_PREPARING:
+            snprintf(why, sizeof(why), "preparing the flip (the target's flush of the legs "
+                     "in force) took longer than %u ms", c->sw_timeout_ms);
+            give_up_before_flip(c, why);
+            break;
+        case DMC_GATED:
             snprintf(why, sizeof(why), "waiting for dom0's device-model sync "
                      "(dm-synced-id %u) took longer than %u ms", c->sw_id, c->sw_timeout_ms);
-        abort_current(c, why);
+            give_up_before_flip(c, why);
+            break;
+        case DMC_SETTLING:
+            c->stall_us = now - c->flip_start_us;
+            settled(c, false);
+            break;
+        case DMC_UNDOING:
+        case DMC_IDLE:
+            break;
+        }
     }
     if (c->phase == DMC_UNDOING && c->sus_running)
         c->cfg.dm->interrupt(c->cfg.dm_ctx, c->sus_th);
     if (c->phase == DMC_ATTACHING && now >= c->sw_next_poll_us)
         try_attach(c);
+    if ((c->phase == DMC_PREPARING || c->phase == DMC_SETTLING) && now >= c->sw_next_poll_us)
+        poll_flip(c);
     if (c->dirty || now - c->last_resync_us >= RESYNC_US) {
         check_status(c);
         sync_ctl(c);
@@ -844,6 +1118,9 @@ int dmctl_run_once(struct dmctl *c, int max_ms)
         while (read(c->ev_pipe[0], buf, sizeof(buf)) < 0 && errno == EINTR)
             ;
         check_status(c);
+        /* The target raises one when prepared and when a flip's hold ends. */
+        if (c->phase == DMC_PREPARING || c->phase == DMC_SETTLING)
+            c->sw_next_poll_us = 0;
     }
     tick(c);
     return 0;
@@ -853,18 +1130,36 @@ void dmctl_free(struct dmctl *c)
 {
     if (c == NULL)
         return;
-    /* Nothing may stay held by a control plane that is going away. */
-    if (c->phase == DMC_SUSPENDING)
-        abort_current(c, "rtvirt-shunt is stopping");
-    for (int i = 0; i < 500 && c->sus_running; i++) {
+    /* Nothing may stay held by a control plane that is going away: an
+     * attaching swap is backed out, a prepared switch given up (its PV leg
+     * stays in the table: the next shunt drops it when it follows dom0), a
+     * flip or a drop of the leg runs to its end. */
+    for (int i = 0; i < 500 && c->phase != DMC_IDLE; i++) {
         struct pollfd p = { .fd = c->sus_pipe[0], .events = POLLIN };
 
-        c->cfg.dm->interrupt(c->cfg.dm_ctx, c->sus_th);
-        if (poll(&p, 1, 20) > 0)
+        if (c->phase == DMC_SWAPPING && c->swap == SWAP_ATTACH)
+            abort_current(c, "rtvirt-shunt is stopping");
+        else if (c->phase == DMC_PREPARING || c->phase == DMC_GATED ||
+                 c->phase == DMC_ATTACHING) {
+            c->sw_attached = false;   /* no swap on the way out */
+            abort_current(c, "rtvirt-shunt is stopping");
+            continue;
+        }
+        if (c->phase == DMC_SETTLING) {
+            if (rtv_now_us() >= c->sw_next_poll_us)
+                poll_flip(c);
+            if (c->phase == DMC_SETTLING) {
+                poll(NULL, 0, 2);
+                continue;
+            }
+        }
+        if (c->phase == DMC_UNDOING && c->sus_running)
+            c->cfg.dm->interrupt(c->cfg.dm_ctx, c->sus_th);
+        if (c->phase == DMC_UNDOING && c->stuck && !c->sus_running)
+            tick(c);
+        if (c->sus_running && poll(&p, 1, 20) > 0)
             suspend_done(c);
     }
-    if (c->phase == DMC_GATED)
-        abort_current(c, "rtvirt-shunt is stopping");
     if (c->ev_running) {
         atomic_store(&c->ev_stop, true);
         for (int i = 0; i < 100; i++) {

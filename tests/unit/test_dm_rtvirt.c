@@ -139,6 +139,32 @@ START_TEST(status_parsed)
     ck_assert_int_eq(rtv_dm_status_parse("rtvirt", "selective ok 0 18446744073709551615",
                                          &st, &err), 0);
     ck_assert_uint_eq(st.pv_errors, UINT64_MAX);
+    ck_assert(!st.has_flip);
+    /* the flip's fields (target 1.1) */
+    ck_assert_int_eq(rtv_dm_status_parse("rtvirt", "selective ok 0 0 draining 3 7 1250",
+                                         &st, &err), 0);
+    ck_assert(st.has_flip);
+    ck_assert_int_eq(st.in_force, RTV_MODE_SELECTIVE);
+    ck_assert_int_eq(st.flip, RTV_DM_FLIP_DRAINING);
+    ck_assert_uint_eq(st.held, 3);
+    ck_assert_uint_eq(st.flips, 7);
+    ck_assert_uint_eq(st.last_stall_us, 1250);
+    ck_assert_int_eq(rtv_dm_status_parse("rtvirt", "emulated failed-over 2 1 prepared 0 0 0",
+                                         &st, &err), 0);
+    ck_assert_int_eq(st.flip, RTV_DM_FLIP_PREPARED);
+    ck_assert_uint_eq(st.failovers, 2);
+    ck_assert_str_eq(rtv_dm_flip_name(RTV_DM_FLIP_PREPARING), "preparing");
+}
+END_TEST
+
+START_TEST(mode_message_built)
+{
+    char buf[32];
+
+    ck_assert_int_eq(rtv_dm_mode_message(RTV_MODE_SELECTIVE, buf, sizeof(buf)), 0);
+    ck_assert_str_eq(buf, "mode selective");
+    ck_assert_int_eq(rtv_dm_mode_message(RTV_MODE_EMULATED, buf, 8), -ENAMETOOLONG);
+    ck_assert_int_eq(rtv_dm_mode_message((enum rtv_mode)9, buf, sizeof(buf)), -EINVAL);
 }
 END_TEST
 
@@ -162,6 +188,16 @@ START_TEST(status_refused_by_name)
     /* the kernel never reports PV in force once failed over */
     ck_assert_int_eq(rtv_dm_status_parse("rtvirt", "pv failed-over 1 1", &st, &err), -EINVAL);
     ck_assert_contains(err.msg, "failed over but pv in force");
+    ck_assert_int_eq(rtv_dm_status_parse("rtvirt", "pv ok 0 0 idle 0 0", &st, &err), -EINVAL);
+    ck_assert_contains(err.msg, "not <mode> <ok|failed-over>");
+    ck_assert_int_eq(rtv_dm_status_parse("rtvirt", "pv ok 0 0 flipping 0 0 0", &st, &err),
+                     -EINVAL);
+    ck_assert_contains(err.msg, "flip state \"flipping\"");
+    ck_assert_int_eq(rtv_dm_status_parse("rtvirt", "pv ok 0 0 idle x 0 0", &st, &err), -EINVAL);
+    ck_assert_contains(err.msg, "held \"x\"");
+    ck_assert_int_eq(rtv_dm_status_parse("rtvirt", "pv ok 0 0 idle 0 0 -5", &st, &err),
+                     -EINVAL);
+    ck_assert_contains(err.msg, "last-flip-stall-us \"-5\"");
 }
 END_TEST
 
@@ -194,6 +230,7 @@ static Suite *dm_rtvirt_suite(void)
     tcase_add_test(tc, table_refused_by_name);
     tcase_add_test(tc, status_parsed);
     tcase_add_test(tc, status_refused_by_name);
+    tcase_add_test(tc, mode_message_built);
     tcase_add_test(tc, device_name);
     suite_add_tcase(s, tc);
     return s;

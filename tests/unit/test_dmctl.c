@@ -6,9 +6,13 @@
  * The fake keeps what the kernel would: the live and inactive tables,
  * suspended or not, the status line's fields and an event counter; its
  * suspend can be held (a drain that does not end) and is interrupted as the
- * real one is.  Checked: the switch in the protocol's order (connecting ->
- * quiescing -> load -> suspend -> flushed -> dm-synced-id -> resume -> ack),
- * each bound rolls back to the old table with the reason, dom0's rollback,
+ * real one is; its target takes the flip's messages (prepare, cancel, mode)
+ * and reports the flip state, held bios and stall as dm-rtvirt does.
+ * Checked: the switch in the protocol's order (connecting -> the PV leg
+ * attached by a table swap -> quiescing -> prepare -> flushed ->
+ * dm-synced-id -> the flip by message -> its hold phase -> ack; the PV leg
+ * dropped by a swap after a flip to emulated), no suspend in the flip,
+ * each bound rolls back to the old route with the reason, dom0's rollback,
  * failover reported and not undone on the shunt's own, a device picked up
  * where a killed shunt left it, and one an initramfs made (root on the
  * shunt).
@@ -47,6 +51,13 @@ struct fake_dm {
     bool                deaf_suspend;      /* ... and an interrupt does not end it */
     bool                release_suspend;
     int                 fail_load;         /* -errno for the next load */
+    int                 fail_mode;         /* -errno for the next mode message */
+    bool                hold_prepare;      /* prepare never gets to prepared */
+    uint64_t            drain_ms;          /* a flip's hold phase lasts this long */
+    uint64_t            stall_us;          /* ... and reports this stall */
+    uint64_t            drain_until_ms;
+    unsigned            messages;
+    char                state_at_flip[32];    /* shunt-state in the store then */
     pthread_t           in_suspend, in_wait;
     bool                suspend_waiting, wait_waiting;
     bool                intr_suspend, intr_wait;
@@ -87,7 +98,7 @@ static int f_create(void *ctx, const char *name, const struct rtv_dm_table *t,
     }
     fk.exists = true;
     fk.live = *t;
-    fk.st = (struct rtv_dm_status){ .in_force = t->mode };
+    fk.st = (struct rtv_dm_status){ .in_force = t->mode, .has_flip = true };
     fk.creates++;
     note("create");
     pthread_mutex_unlock(&fk.mu);
@@ -167,7 +178,7 @@ static int f_resume(void *ctx, const char *name, struct rtv_err *err)
     if (fk.has_inactive) {
         fk.live = fk.inactive;
         fk.has_inactive = false;
-        fk.st = (struct rtv_dm_status){ .in_force = fk.live.mode };
+        fk.st = (struct rtv_dm_status){ .in_force = fk.live.mode, .has_flip = true };
     }
     fk.suspended = false;
     fk.resumes++;
@@ -191,6 +202,11 @@ static int f_status(void *ctx, const char *name, struct rtv_dm_status *st, struc
 {
     (void)ctx; (void)name; (void)err;
     pthread_mutex_lock(&fk.mu);
+    if (fk.st.flip == RTV_DM_FLIP_DRAINING && rtv_now_ms() >= fk.drain_until_ms) {
+        fk.st.flip = RTV_DM_FLIP_IDLE;
+        fk.st.held = 0;
+        fk.st.last_stall_us = fk.stall_us;
+    }
     *st = fk.st;
     pthread_mutex_unlock(&fk.mu);
     return 0;
@@ -217,6 +233,59 @@ static int f_wait_event(void *ctx, const char *name, uint32_t *nr, struct rtv_er
     return rc;
 }
 
+/* The target's flip (dm-rtvirt.c rtv_message), as far as the control plane
+ * sees it. */
+static int f_message(void *ctx, const char *name, const char *msg, struct rtv_err *err)
+{
+    enum rtv_mode m;
+    char op[40];
+    int rc = 0;
+
+    (void)ctx; (void)name;
+    if (strncmp(msg, "mode ", 5) == 0)
+        snprintf(op, sizeof(op), "mode-%s", msg + 5);
+    else
+        snprintf(op, sizeof(op), "%s", msg);
+    if (strncmp(msg, "mode ", 5) == 0)
+        snprintf(fk.state_at_flip, sizeof(fk.state_at_flip), "%s", shunt_state_now());
+    pthread_mutex_lock(&fk.mu);
+    fk.messages++;
+    note(op);
+    ck_assert(!fk.suspended);   /* never while suspended: the flip is not a swap */
+    if (strcmp(msg, "prepare") == 0) {
+        if (fk.st.flip == RTV_DM_FLIP_DRAINING)
+            rc = rtv_err_set(err, EBUSY, "dm message of rtvirt-hda failed: busy");
+        else
+            fk.st.flip = fk.hold_prepare ? RTV_DM_FLIP_PREPARING : RTV_DM_FLIP_PREPARED;
+    } else if (strcmp(msg, "cancel") == 0) {
+        if (fk.st.flip != RTV_DM_FLIP_DRAINING)
+            fk.st.flip = RTV_DM_FLIP_IDLE;
+    } else if (strncmp(msg, "mode ", 5) == 0 && rtv_mode_parse(msg + 5, &m) == 0) {
+        if (fk.fail_mode) {
+            rc = rtv_err_set(err, -fk.fail_mode, "dm message of rtvirt-hda failed: refused");
+            fk.fail_mode = 0;
+        } else if (fk.st.flip != RTV_DM_FLIP_PREPARED) {
+            rc = rtv_err_set(err, EAGAIN, "dm message of rtvirt-hda failed: not prepared");
+        } else if (rtv_mode_needs_pv(m) && (fk.live.pv[0] == '\0' || fk.st.failed_over)) {
+            rc = rtv_err_set(err, EINVAL, "dm message of rtvirt-hda failed: no PV leg");
+        } else if (m == fk.live.mode && !fk.st.failed_over) {
+            fk.st.flip = RTV_DM_FLIP_IDLE;
+        } else {
+            fk.live.mode = m;
+            fk.st.in_force = fk.st.failed_over ? RTV_MODE_EMULATED : m;
+            fk.st.flips++;
+            fk.st.last_stall_us = 0;
+            fk.st.flip = RTV_DM_FLIP_DRAINING;
+            fk.st.held = fk.drain_ms ? 2 : 0;
+            fk.drain_until_ms = rtv_now_ms() + fk.drain_ms;
+        }
+    } else {
+        rc = rtv_err_set(err, EINVAL, "dm message of rtvirt-hda failed: unknown");
+    }
+    pthread_mutex_unlock(&fk.mu);
+    return rc;
+}
+
 static void f_interrupt(void *ctx, pthread_t t)
 {
     (void)ctx;
@@ -233,7 +302,7 @@ static void f_interrupt(void *ctx, pthread_t t)
 static const struct shunt_dm_ops fake_ops = {
     .info = f_info, .create = f_create, .load = f_load, .clear = f_clear,
     .suspend = f_suspend, .resume = f_resume, .table = f_table, .status = f_status,
-    .wait_event = f_wait_event, .interrupt = f_interrupt,
+    .message = f_message, .wait_event = f_wait_event, .interrupt = f_interrupt,
 };
 
 /* The kernel target failing over (what dm-rtvirt.c does on a PV error). */
@@ -241,7 +310,8 @@ static void fake_failover(uint64_t failovers, uint64_t pv_errors)
 {
     pthread_mutex_lock(&fk.mu);
     fk.st = (struct rtv_dm_status){ .in_force = RTV_MODE_EMULATED, .failed_over = true,
-                                    .failovers = failovers, .pv_errors = pv_errors };
+                                    .failovers = failovers, .pv_errors = pv_errors,
+                                    .has_flip = true, .flips = fk.st.flips };
     fk.event_nr++;
     pthread_cond_broadcast(&fk.cv);
     pthread_mutex_unlock(&fk.mu);
@@ -477,48 +547,52 @@ START_TEST(switch_to_pv_and_back_in_the_protocol_order)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "connecting");
     blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
-    /* loaded with the PV leg found by devid, suspended, not yet resumed */
-    ck_assert_str_eq(fk.ops, "create load suspend");
-    ck_assert(fk.suspended && fk.has_inactive);
-    ck_assert_int_eq(fk.inactive.mode, RTV_MODE_PV);
-    ck_assert_str_eq(fk.inactive.pv, "202:16");
+    /* the PV leg found by devid swapped in beside the emulated one, still
+     * emulated; prepared; running, not suspended */
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare");
+    ck_assert(!fk.suspended && !fk.has_inactive);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.pv, "202:16");
+    ck_assert_str_eq(fk.state_at_resume, "connecting");   /* the attach: setup */
     /* the gate: only dm-synced-id = switch-id flips */
     put(RTV_XS_CTL_DM_SYNCED_ID, "7");
     run_for(100);
-    ck_assert(fk.suspended);
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
     put(RTV_XS_CTL_DM_SYNCED_ID, "1");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "1", 2000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
     ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
     ck_assert_str_ne(get(RTV_XS_SHUNT_BLACKOUT_US), "(absent)");
-    ck_assert_str_eq(fk.ops, "create load suspend resume");
-    ck_assert_str_eq(fk.state_at_resume, "flushed");   /* it waited at the gate */
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv");
+    ck_assert_str_eq(fk.state_at_flip, "flushed");   /* it waited at the gate */
     ck_assert(!fk.suspended);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
     put(RTV_XS_CTL_STATE, "pv");
 
-    /* pv -> selective keeps the PV leg */
+    /* pv -> selective keeps the PV leg: a flip alone */
     full_switch("pv", "2", "selective", "selective");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_SELECTIVE);
     ck_assert_str_eq(fk.live.pv, "202:16");
+    ck_assert_uint_eq(fk.suspends, 1);
 
-    /* back to emulated: no PV disk needed, and the leg is released */
+    /* back to emulated: no PV disk needed; the flip, then the leg dropped */
     full_switch("selective", "3", "emulated", "emulating");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
     ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv prepare "
+                     "mode-selective prepare mode-emulated load suspend resume");
     dmctl_get_status(ctl, &st);
     ck_assert_uint_eq(st.switches, 3);
     ck_assert_uint_eq(st.aborts, 0);
-    ck_assert_uint_eq(fk.loads, 3);
-    ck_assert_uint_eq(fk.resumes, 3);
+    ck_assert_uint_eq(fk.loads, 2);
+    ck_assert_uint_eq(fk.resumes, 2);
+    ck_assert_uint_eq(fk.st.flips, 0);   /* (the table swapped in last has flipped none) */
 }
 END_TEST
 
-/* dom0 opened the gate before the shunt drained (rtvirt-backd checks qemu's
- * drive with the request): the resume follows the suspend with nothing
- * reported in between (no `flushed`: that would be a store round trip in the
- * blackout), both ways. */
+/* dom0 opened the gate before the shunt prepared (rtvirt-backd checks
+ * qemu's drive with the request): the flip follows the prepare with nothing
+ * reported in between (no `flushed`), both ways. */
 START_TEST(gate_open_before_the_suspend_flips_at_once)
 {
     twin_attached();
@@ -527,8 +601,8 @@ START_TEST(gate_open_before_the_suspend_flips_at_once)
     ck_assert_msg(run_until(RTV_XS_SHUNT_ACK_ID, "1", 3000), "%s", get(RTV_XS_SHUNT_ERROR));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
     ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
-    ck_assert_str_eq(fk.ops, "create load suspend resume");
-    ck_assert_str_eq(fk.state_at_resume, "quiescing");
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv");
+    ck_assert_str_eq(fk.state_at_flip, "quiescing");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
     put(RTV_XS_CTL_STATE, "pv");
 
@@ -536,8 +610,9 @@ START_TEST(gate_open_before_the_suspend_flips_at_once)
     order_switch("pv", "2", "switching-to-emulated");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "2", 3000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
-    ck_assert_str_eq(fk.ops, "create load suspend resume load suspend resume");
-    ck_assert_str_eq(fk.state_at_resume, "quiescing");
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv prepare mode-emulated "
+                     "load suspend resume");
+    ck_assert_str_eq(fk.state_at_flip, "quiescing");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
     ck_assert_str_eq(fk.live.pv, "");
 }
@@ -551,12 +626,93 @@ START_TEST(gate_open_for_another_switch_is_waited_at)
     order_switch("emulated", "4", "switching-to-selective");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 3000));
     run_for(100);
-    ck_assert(fk.suspended);
-    ck_assert_str_eq(fk.ops, "create load suspend");
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare");
     put(RTV_XS_CTL_DM_SYNCED_ID, "4");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "4", 3000));
-    ck_assert_str_eq(fk.state_at_resume, "flushed");
+    ck_assert_str_eq(fk.state_at_flip, "flushed");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_SELECTIVE);
     ck_assert(!fk.suspended);
+}
+END_TEST
+
+/* The blackout is the flip's: the mode message, or the longest a bio was
+ * held after it, whichever is longer; the ack waits for the hold phase to
+ * end (so the figure is known), the I/O never waits for the ack. */
+START_TEST(blackout_is_the_flip_and_its_longest_stall)
+{
+    twin_attached();
+    put(RTV_XS_CTL_DM_SYNCED_ID, "1");
+    fk.drain_ms = 200;
+    fk.stall_us = 4321;
+    order_switch("emulated", "1", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "quiescing", 3000));
+    /* flipped, but the target still holds bios: no ack yet */
+    const uint64_t end = rtv_now_ms() + 3000;
+    while (strstr(fk.ops, "mode-pv") == NULL && rtv_now_ms() < end)
+        ck_assert_int_eq(dmctl_run_once(ctl, 10), 0);
+    ck_assert_ptr_nonnull(strstr(fk.ops, "mode-pv"));
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
+    run_for(50);
+    ck_assert_str_ne(get(RTV_XS_SHUNT_ACK_ID), "1");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "1", 3000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_BLACKOUT_US), "4321");
+    ck_assert_uint_eq(fk.suspends, 1);   /* the attach's, none in the flip */
+}
+END_TEST
+
+/* prepare never finishes (a leg that does not answer its flush): bounded;
+ * the prepare cancelled, the PV leg this switch attached dropped again. */
+START_TEST(prepare_past_its_bound_is_given_up)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    put(RTV_XS_CTL_TIMEOUT_MS, "300");
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    fk.hold_prepare = true;
+    order_switch("emulated", "5", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "5", 3000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "preparing the flip (the target's flush of "
+                       "the legs in force) took longer than 300 ms");
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare cancel load suspend resume");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.pv, "");
+}
+END_TEST
+
+/* The target refuses the flip: nothing moved; rolled back as before it. */
+START_TEST(refused_flip_leaves_the_old_route)
+{
+    twin_attached();
+    full_switch("emulated", "1", "pv", "enlightened");
+    fk.fail_mode = -EIO;
+    put(RTV_XS_CTL_DM_SYNCED_ID, "2");
+    order_switch("pv", "2", "switching-to-selective");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "2", 3000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "the flip to selective failed: dm message");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
+    ck_assert_str_eq(fk.live.pv, "202:16");   /* not attached by this switch: kept */
+    ck_assert_int_eq(fk.st.flip, RTV_DM_FLIP_IDLE);
+}
+END_TEST
+
+/* A shunt killed between the flip to emulated and the drop of the PV leg:
+ * the new one finds an emulated table that still holds the leg and drops
+ * it (blkfront could not close under it), with no flip. */
+START_TEST(leg_left_in_an_emulated_table_is_dropped)
+{
+    fk.exists = true;
+    fk.live = (struct rtv_dm_table){ .mode = RTV_MODE_EMULATED, .emu = "8:0", .pv = "202:16",
+                                     .sectors = SECTORS };
+    fk.st = (struct rtv_dm_status){ .in_force = RTV_MODE_EMULATED, .has_flip = true };
+    put(RTV_XS_CTL_DM_SYNCED_ID, "7");
+    order_switch("pv", "7", "emulated");
+    start_shunt();
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "7", 3000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.ops, "prepare cancel load suspend resume");
 }
 END_TEST
 
@@ -606,8 +762,8 @@ START_TEST(refused_load_leaves_the_old_table)
     order_switch("emulated", "7", "switching-to-pv");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "7", 2000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
-    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "loading the pv table failed: dm load of "
-                       "rtvirt-hda failed");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "loading the table to attach the PV leg "
+                       "failed: dm load of rtvirt-hda failed");
     ck_assert_str_eq(fk.ops, "create load clear");
     ck_assert(!fk.suspended);
 }
@@ -619,11 +775,12 @@ START_TEST(suspend_past_its_bound_is_backed_out)
     twin_attached();
     fk.hold_suspend = true;   /* bios in flight that never drain */
     order_switch("emulated", "8", "switching-to-pv");
-    ck_assert(run_until(RTV_XS_SHUNT_STATE, "quiescing", 2000));
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "connecting", 2000));
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "8", 3000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
-    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "suspending rtvirt-hda (draining the bios in "
-                       "flight and flushing the legs) took longer than 300 ms");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "suspending rtvirt-hda to attach the PV leg "
+                       "(draining the bios in flight and flushing the legs) took longer "
+                       "than 300 ms");
     ck_assert_str_eq(fk.ops, "create load suspend suspend-interrupted clear");
     ck_assert(!fk.suspended && !fk.has_inactive);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
@@ -641,7 +798,7 @@ START_TEST(suspend_that_ends_as_it_is_interrupted_is_resumed)
     fk.hold_suspend = true;
     fk.deaf_suspend = true;
     order_switch("emulated", "9", "switching-to-pv");
-    ck_assert(run_until(RTV_XS_SHUNT_STATE, "quiescing", 2000));
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "connecting", 2000));
     run_for(500);                /* the bound passes; interrupts are sent */
     ck_assert_uint_ge(fk.interrupts, 1);
     ck_assert_str_ne(get(RTV_XS_SHUNT_ACK_ID), "9");   /* not before it ends */
@@ -651,15 +808,16 @@ START_TEST(suspend_that_ends_as_it_is_interrupted_is_resumed)
     pthread_mutex_unlock(&fk.mu);
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "9", 3000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
-    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "suspending rtvirt-hda (draining the bios in "
-                       "flight and flushing the legs) took longer than 300 ms");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "suspending rtvirt-hda to attach the PV leg "
+                       "(draining the bios in flight and flushing the legs) took longer "
+                       "than 300 ms");
     ck_assert_str_eq(fk.ops, "create load suspend clear resume");
     ck_assert(!fk.suspended && !fk.has_inactive);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
 }
 END_TEST
 
-START_TEST(gate_past_its_bound_resumes_the_old_table)
+START_TEST(gate_past_its_bound_drops_the_attached_leg)
 {
     put(RTV_XS_CTL_TIMEOUT_MS, "300");
     twin_attached();
@@ -669,9 +827,11 @@ START_TEST(gate_past_its_bound_resumes_the_old_table)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "waiting for dom0's device-model sync "
                        "(dm-synced-id 10) took longer than 300 ms");
-    ck_assert_str_eq(fk.ops, "create load suspend clear resume");
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare cancel load suspend resume");
     ck_assert(!fk.suspended);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_int_eq(fk.st.flip, RTV_DM_FLIP_IDLE);
     /* dom0 writes dm-synced-id late: no flip any more */
     put(RTV_XS_CTL_DM_SYNCED_ID, "10");
     run_for(200);
@@ -690,6 +850,8 @@ START_TEST(dom0_rollback_at_the_gate)
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "dom0 rolled the switch back");
     ck_assert(!fk.suspended && !fk.has_inactive);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare cancel load suspend resume");
 }
 END_TEST
 
@@ -704,7 +866,8 @@ START_TEST(dom0_rollback_after_the_flip_switches_back)
     order_switch("emulated", "12", "rolling-back");
     /* the way back passes the same gate, which dom0 opened for id 12 */
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "emulating", 2000));
-    ck_assert_str_eq(fk.ops, "create load suspend resume load suspend resume");
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv prepare mode-emulated "
+                     "load suspend resume");
     ck_assert_str_eq(get(RTV_XS_SHUNT_ACK_ID), "12");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
     ck_assert_str_eq(fk.live.pv, "");
@@ -772,7 +935,8 @@ START_TEST(failed_over_device_switched_to_its_own_mode_reloads)
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
     /* a switch to pv while failed over is a real switch, not an ack */
     full_switch("pv", "17", "pv", "enlightened");
-    ck_assert_str_eq(fk.ops, "create load suspend resume load suspend resume");
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv load suspend resume "
+                     "prepare mode-pv");
 }
 END_TEST
 
@@ -780,18 +944,19 @@ START_TEST(picked_up_where_a_killed_shunt_left_it)
 {
     struct dmctl_status st;
 
-    /* The first shunt is killed at the gate: suspended, new table loaded. */
+    /* The first shunt is killed at the gate: prepared, not flipped. */
     twin_attached();
     full_switch("emulated", "18", "pv", "enlightened");
     order_switch("pv", "19", "switching-to-selective");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
-    ck_assert(fk.suspended && fk.has_inactive);
-    /* (dmctl_free would resume it: a kill -9 does not run it) */
+    ck_assert_int_eq(fk.st.flip, RTV_DM_FLIP_PREPARED);
+    /* (dmctl_free would cancel it: a kill -9 does not run it) */
     struct dmctl *dead = ctl;
     (void)dead;
     ctl = NULL;
     start_shunt();
     ck_assert(!fk.suspended && !fk.has_inactive);
+    ck_assert_int_eq(fk.st.flip, RTV_DM_FLIP_IDLE);   /* the dead one's prepare cancelled */
     ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
     ck_assert_uint_eq(fk.creates, 1);
     dmctl_get_status(ctl, &st);
@@ -850,7 +1015,8 @@ START_TEST(adopts_the_device_an_initramfs_made)
     full_switch("emulated", "1", "pv", "enlightened");
     full_switch("pv", "2", "selective", "selective");
     full_switch("selective", "3", "emulated", "emulating");
-    ck_assert_str_eq(fk.ops, "load suspend resume load suspend resume load suspend resume");
+    ck_assert_str_eq(fk.ops, "load suspend resume prepare mode-pv prepare mode-selective "
+                     "prepare mode-emulated load suspend resume");
     ck_assert_uint_eq(fk.creates, 0);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
     ck_assert_str_eq(fk.live.pv, "");
@@ -937,7 +1103,7 @@ START_TEST(follows_its_new_domid_after_a_restore)
                   rtv_test_get(dom0.xs, path7(RTV_XS_SHUNT_ERROR), "(absent)"));
     ck_assert_str_eq(rtv_test_get(dom0.xs, path7(RTV_XS_SHUNT_STATE), "-"), "enlightened");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
-    ck_assert_str_eq(fk.ops, "create load suspend resume");
+    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv");
 }
 END_TEST
 
@@ -952,13 +1118,16 @@ static Suite *dmctl_suite(void)
     tcase_add_test(tc, switch_to_pv_and_back_in_the_protocol_order);
     tcase_add_test(tc, gate_open_before_the_suspend_flips_at_once);
     tcase_add_test(tc, gate_open_for_another_switch_is_waited_at);
+    tcase_add_test(tc, blackout_is_the_flip_and_its_longest_stall);
+    tcase_add_test(tc, prepare_past_its_bound_is_given_up);
+    tcase_add_test(tc, refused_flip_leaves_the_old_route);
     tcase_add_test(tc, pv_disk_that_never_appears_is_given_up);
     tcase_add_test(tc, switch_without_devid_fails_cleanly);
     tcase_add_test(tc, pv_disk_of_another_size_is_refused);
     tcase_add_test(tc, refused_load_leaves_the_old_table);
     tcase_add_test(tc, suspend_past_its_bound_is_backed_out);
     tcase_add_test(tc, suspend_that_ends_as_it_is_interrupted_is_resumed);
-    tcase_add_test(tc, gate_past_its_bound_resumes_the_old_table);
+    tcase_add_test(tc, gate_past_its_bound_drops_the_attached_leg);
     tcase_add_test(tc, dom0_rollback_at_the_gate);
     tcase_add_test(tc, dom0_rollback_after_the_flip_switches_back);
     tcase_add_test(tc, failover_is_reported_and_not_undone_alone);
@@ -975,6 +1144,7 @@ static Suite *dmctl_suite(void)
     tcase_add_test(t2, device_over_another_disk_is_not_taken);
     tcase_add_test(t2, adopts_the_device_an_initramfs_made);
     tcase_add_test(t2, failed_over_at_start_is_reported);
+    tcase_add_test(t2, leg_left_in_an_emulated_table_is_dropped);
     suite_add_tcase(s, t2);
     return s;
 }

@@ -6,6 +6,8 @@
  *
  *   table:  <start> <len> rtvirt <emulated|pv|selective> <emu_dev> <pv_dev|->
  *   status: <start> <len> rtvirt <mode-in-force> <ok|failed-over> <failovers> <pv_errors>
+ *           [<flip-state> <held> <flips> <last-flip-stall-us>]
+ *   message: prepare | cancel | mode <emulated|pv|selective>   (the flip)
  *
  * (shunt/README.md, "The kernel data path", is the reference for both.)
  * Only the target's own part, after "rtvirt", is parsed or built here;
@@ -33,11 +35,26 @@ struct rtv_dm_table {
     uint64_t      sectors;               /* <len>, 512-byte sectors */
 };
 
+/* Where the target's flip is (shunt/README.md, "The flip"). */
+enum rtv_dm_flip {
+    RTV_DM_FLIP_IDLE,
+    RTV_DM_FLIP_PREPARING,      /* `prepare` is flushing the legs in force */
+    RTV_DM_FLIP_PREPARED,       /* ready for `mode` */
+    RTV_DM_FLIP_DRAINING,       /* flipped; bios that overlap the old legs' last
+                                   writes are held until those legs are flushed */
+    RTV_DM_FLIP_COUNT
+};
+
 struct rtv_dm_status {
-    enum rtv_mode in_force;     /* the table's mode, or emulated once failed over */
+    enum rtv_mode in_force;     /* the mode in force, or emulated once failed over */
     bool          failed_over;
     uint64_t      failovers;    /* bios re-issued on the emulated leg */
     uint64_t      pv_errors;    /* PV-leg completions with an error */
+    bool          has_flip;     /* the four fields below were there (target >= 1.1) */
+    enum rtv_dm_flip flip;
+    uint64_t      held;         /* bios held by the flip now */
+    uint64_t      flips;        /* mode messages that changed the route (this table) */
+    uint64_t      last_stall_us;  /* the longest a bio was held by the last flip */
 };
 
 /* "rtvirt-<vdev>" into buf; -EINVAL (named) for a vdev the schema's
@@ -58,9 +75,16 @@ int rtv_dm_table_params(const struct rtv_dm_table *t, char *buf, size_t len,
 int rtv_dm_table_parse(const char *type, uint64_t sectors, const char *params,
                        struct rtv_dm_table *t, struct rtv_err *err);
 
-/* Parses the target's status "<mode> <ok|failed-over> <n> <n>". */
+/* Parses the target's status "<mode> <ok|failed-over> <n> <n>", and the
+ * flip's "<idle|preparing|prepared|draining> <n> <n> <n>" after it when
+ * there (has_flip). */
 int rtv_dm_status_parse(const char *type, const char *params, struct rtv_dm_status *st,
                         struct rtv_err *err);
+
+/* The message that flips the target to mode: "mode <name>". */
+int rtv_dm_mode_message(enum rtv_mode mode, char *buf, size_t len);
+
+const char *rtv_dm_flip_name(enum rtv_dm_flip f);
 
 /* "major:minor" of a block device into buf. */
 int rtv_dm_devnum(char *buf, size_t len, unsigned major, unsigned minor);
