@@ -189,7 +189,14 @@ struct rtv_io {
 	ktime_t held_at;
 };
 
-static struct workqueue_struct *rtv_wq;
+/*
+ * Two queues: a flip's worker may wait for the old leg's writes, and one of
+ * those may need the failover worker to complete (a PV write re-issued on
+ * the emulated leg); under memory pressure a WQ_MEM_RECLAIM queue may have
+ * only its rescuer, so they must not share one.
+ */
+static struct workqueue_struct *rtv_wq;		/* failover re-issues */
+static struct workqueue_struct *rtv_flip_wq;	/* prepare's flush, the drain, the release */
 
 /*
  * On by default (above).  Off, a table swap's suspend is the drain alone: in
@@ -621,7 +628,7 @@ static int rtv_msg_prepare(struct rtv_target *rt)
 	rt->fstate = FLIP_PREPARING;
 	rt->prepare_gen++;
 	spin_unlock_irq(&rt->lock);
-	queue_work(rtv_wq, &rt->flip_work);
+	queue_work(rtv_flip_wq, &rt->flip_work);
 	return 0;
 }
 
@@ -690,7 +697,7 @@ static int rtv_msg_mode(struct rtv_target *rt, const char *name)
 	WRITE_ONCE(rt->route, route);
 	spin_unlock_irq(&rt->lock);
 	if (drain)
-		queue_work(rtv_wq, &rt->flip_work);
+		queue_work(rtv_flip_wq, &rt->flip_work);
 	return 0;
 }
 
@@ -946,12 +953,18 @@ static int __init dm_rtvirt_init(void)
 {
 	int r;
 
-	rtv_wq = alloc_workqueue("rtvirt", WQ_MEM_RECLAIM, 0);
+	rtv_wq = alloc_workqueue("rtvirt-failover", WQ_MEM_RECLAIM, 0);
 	if (!rtv_wq)
 		return -ENOMEM;
+	rtv_flip_wq = alloc_workqueue("rtvirt-flip", WQ_MEM_RECLAIM, 0);
+	if (!rtv_flip_wq) {
+		destroy_workqueue(rtv_wq);
+		return -ENOMEM;
+	}
 	r = dm_register_target(&rtv_target_type);
 	if (r < 0) {
 		DMERR("register failed %d", r);
+		destroy_workqueue(rtv_flip_wq);
 		destroy_workqueue(rtv_wq);
 	}
 	return r;
@@ -960,6 +973,7 @@ static int __init dm_rtvirt_init(void)
 static void __exit dm_rtvirt_exit(void)
 {
 	dm_unregister_target(&rtv_target_type);
+	destroy_workqueue(rtv_flip_wq);
 	destroy_workqueue(rtv_wq);
 }
 
