@@ -3,20 +3,22 @@
  * /dev/mapper/rtvirt-<vdev> (target "rtvirt", shunt/kmod/): it follows
  * dom0's control nodes (xenstore-schema/rtvirt-paths.md section 1) and
  * writes the guest's report (section 2); the data path is the kernel's: a
- * switch is a table load (the PV leg attached while
- * emulated I/O goes on), a suspend (new bios held, those in flight drained:
- * the I/O-sequence boundary; bounded), the device-model gate
- * (dm-synced-id), a resume (the flip).  No guest I/O passes through this
- * process: killed, it leaves the device running (or, killed inside a
- * switch's blackout, suspended until it is restarted: held, never failed),
- * and a restarted one reads the live table and status and carries on.
+ * switch is the target's `prepare` (the legs in force flushed while the I/O
+ * goes on), the device-model gate (dm-synced-id), and the flip: the
+ * target's `mode` message, no suspend (shunt/README.md, "The flip"); the PV
+ * leg is attached before a flip to pv/selective and dropped after one to
+ * emulated by a table swap (load, suspend, resume; bounded).  No guest I/O
+ * passes through this process: killed, it leaves the device running (or,
+ * killed inside a swap's suspend, suspended until it is restarted: held,
+ * never failed), and a restarted one reads the live table and status and
+ * carries on.
  *
  * Files: dmctl.c (this: the switch machine and its xenstore side),
  * dm_seam.h + dm_libdm.c (device-mapper through libdevmapper), dm_disks.c
  * (the legs in sysfs), shunt_nodes.c (the protocol's nodes).
  *
  * Threading: one thread runs dmctl_run_once and owns everything; a helper
- * thread runs each suspend (it blocks for the drain), another waits for dm
+ * thread runs each swap's suspend (it blocks for the drain), another waits for dm
  * events (a failover raises one); both hand back through a pipe.
  */
 #ifndef RTVIRT_SHUNT_DMCTL_H
@@ -62,8 +64,9 @@ struct dmctl *dmctl_new(const struct dmctl_config *cfg, struct rtv_err *err);
  * event, then acts (switch steps, bounds, failover report).  0 or -errno. */
 int dmctl_run_once(struct dmctl *c, int max_ms);
 
-/* Ends a switch in its blackout (the device goes on in its old table: no
- * bio stays held), stops the helpers, frees.  The dm device stays. */
+/* Ends a switch that has not flipped (an attaching swap backed out, a
+ * prepare cancelled: no bio stays held; a flip or a drop runs to its end),
+ * stops the helpers, frees.  The dm device stays. */
 void dmctl_free(struct dmctl *c);
 
 struct dmctl_status {

@@ -65,9 +65,33 @@ static void bio_end(struct fake_kernel *k, struct fk_bio *b)
     pthread_cond_broadcast(&k->cv);   /* a suspend may be draining */
 }
 
+/* A write of b completed on leg (FK_LEG_*): recorded for a flip (as
+ * dm-rtvirt.c's rtv_write_done). */
+static void record_write(struct fake_kernel *k, const struct fk_bio *b, unsigned leg)
+{
+    if (!k->tracking || b->epoch != k->track_epoch || !(k->track_legs & leg) || b->len == 0)
+        return;
+    if (k->nr_ranges == FK_RANGES) {
+        k->overflow |= leg;
+        return;
+    }
+    k->ranges[k->nr_ranges].start = b->sector;
+    k->ranges[k->nr_ranges].end = b->sector + b->len / 512;
+    k->ranges[k->nr_ranges].leg = leg;
+    k->nr_ranges++;
+}
+
 /* One leg's part of b ended with status. */
 void fk_leg_done(struct fake_kernel *k, struct fk_bio *b, bool pv, int status)
 {
+    if (pv && b->pv_write) {
+        b->pv_write = false;
+        k->pv_writes[b->epoch]--;
+        if (status == 0) {
+            k->wrote_pv = true;
+            record_write(k, b, FK_LEG_PV);
+        }
+    }
     if (pv && status != 0) {
         k->st.pv_errors++;
         /* "Not supported" says nothing about the leg: passed up.  Any other
@@ -82,6 +106,8 @@ void fk_leg_done(struct fake_kernel *k, struct fk_bio *b, bool pv, int status)
             }
             k->st.failovers++;
             status = fk_emu_do(k, b);
+            if (status == 0 && (b->op == FK_WRITE || b->op == FK_DISCARD))
+                record_write(k, b, FK_LEG_EMU);
         }
     }
     if (status != 0 && b->status == 0)
@@ -92,6 +118,19 @@ void fk_leg_done(struct fake_kernel *k, struct fk_bio *b, bool pv, int status)
 
 /* ---- the target: routing ------------------------------------------------------ */
 
+/* Does b (going to leg) overlap a write a flip recorded on another leg? */
+static bool overlaps_old_writes(const struct fake_kernel *k, const struct fk_bio *b, unsigned leg)
+{
+    uint64_t end = b->sector + b->len / 512;
+
+    if (k->overflow & ~leg)
+        return true;
+    for (unsigned i = 0; i < k->nr_ranges; i++)
+        if (k->ranges[i].leg != leg && k->ranges[i].start < end && b->sector < k->ranges[i].end)
+            return true;
+    return false;
+}
+
 static void dispatch(struct fake_kernel *k, struct fk_bio *b)
 {
     enum rtv_mode m = k->st.failed_over ? RTV_MODE_EMULATED : k->live.mode;
@@ -99,6 +138,7 @@ static void dispatch(struct fake_kernel *k, struct fk_bio *b)
 
     k->inflight++;
     b->status = 0;
+    b->epoch = k->epoch;
     b->via_pv_table = m != RTV_MODE_EMULATED && k->live_pv >= 0;
     if (!b->via_pv_table)
         m = RTV_MODE_EMULATED;
@@ -112,16 +152,38 @@ static void dispatch(struct fake_kernel *k, struct fk_bio *b)
         to_pv = m == RTV_MODE_PV;
         to_emu = !to_pv;
         break;
-    default:   /* a flush: both legs in selective (it covers writes of both) */
-        to_pv = m != RTV_MODE_EMULATED;
-        to_emu = m != RTV_MODE_PV;
+    default:
+        /* A flush: every leg in force, and every leg written since its
+         * last flush (a write that completed on a leg left at a flip); a
+         * failed PV leg is never asked, the emulated leg's flush covers it. */
+        to_pv = k->live_pv >= 0 && !k->st.failed_over &&
+                (m != RTV_MODE_EMULATED || k->wrote_pv);
+        to_emu = m != RTV_MODE_PV || k->wrote_emu || (k->wrote_pv && k->st.failed_over);
+        if (to_pv)
+            k->wrote_pv = false;
+        if (to_emu)
+            k->wrote_emu = false;   /* its flush writes the cache back now */
         break;
     }
-    if (to_pv && (b->op == FK_WRITE || b->op == FK_DISCARD))
-        k->wrote_pv = true;
+    if (k->flip == RTV_DM_FLIP_DRAINING && b->len > 0 &&
+        overlaps_old_writes(k, b, to_pv ? FK_LEG_PV : FK_LEG_EMU)) {
+        b->held_us = rtv_now_us();
+        fk_push(&k->fheld_head, &k->fheld_tail, b);   /* in flight, for dm */
+        k->fheld++;
+        return;
+    }
+    if (to_pv && (b->op == FK_WRITE || b->op == FK_DISCARD) && b->len > 0) {
+        b->pv_write = true;
+        k->pv_writes[b->epoch]++;
+    }
     b->legs_left = (unsigned)to_pv + (unsigned)to_emu;
-    if (to_emu)
-        fk_leg_done(k, b, false, fk_emu_do(k, b));
+    if (to_emu) {
+        int rc = fk_emu_do(k, b);
+
+        if (rc == 0 && (b->op == FK_WRITE || b->op == FK_DISCARD))
+            record_write(k, b, FK_LEG_EMU);
+        fk_leg_done(k, b, false, rc);
+    }
     if (to_pv)
         fk_pv_submit(k, k->live_pv, b);
 }
@@ -143,6 +205,97 @@ static void post_flush_done(struct fk_bio *b, int status)
     if (fl->gen == k->flush_gen && k->flushes_out > 0)
         k->flushes_out--;
     free(fl);
+    pthread_cond_broadcast(&k->cv);
+}
+
+/* A flush the flip started on the PV leg (prepare's, or the one after the
+ * drain) ended; a stale one (the prepare was cancelled) is ignored. */
+static void flip_flush_done(struct fk_bio *b, int status)
+{
+    struct fk_flush *fl = (struct fk_flush *)b;
+    struct fake_kernel *k = fl->k;
+
+    (void)status;   /* a failed PV flush failed over and flushed the emulated leg */
+    if (fl->gen == k->flip_gen && k->flip_flushes_out > 0)
+        k->flip_flushes_out--;
+    free(fl);
+    fk_kick(k);
+}
+
+/* Flushes the legs in mask: the emulated one now (it is synchronous here),
+ * the PV one through its ring (flip_flushes_out until it ends). */
+static void flip_flush(struct fake_kernel *k, unsigned mask)
+{
+    if ((mask & FK_LEG_PV) && k->live_pv >= 0 && !k->st.failed_over) {
+        struct fk_flush *fl = calloc(1, sizeof(*fl));
+
+        k->wrote_pv = false;
+        if (fl != NULL) {
+            fl->k = k;
+            fl->gen = k->flip_gen;
+            fl->bio = (struct fk_bio){ .op = FK_FLUSH, .done = flip_flush_done,
+                                       .via_pv_table = true, .legs_left = 1 };
+            k->flip_flushes_out++;
+            k->inflight++;   /* bio_end takes it back */
+            fk_pv_submit(k, k->live_pv, &fl->bio);
+        }
+    } else if ((mask & FK_LEG_PV) && k->st.failed_over) {
+        mask |= FK_LEG_EMU;   /* covers what the dead leg wrote */
+    }
+    if (mask & FK_LEG_EMU) {
+        int rc;
+
+        k->wrote_emu = false;
+        if ((rc = fk_emu_flush(k)) < 0)
+            fk_log(k, "flip: flush of the emulated leg: %s", strerror(-rc));
+    }
+}
+
+/* The flip's own pace (dm-rtvirt.c rtv_flip_work), on the kernel thread. */
+static void flip_progress(struct fake_kernel *k)
+{
+    struct fk_bio *b;
+    uint64_t now = rtv_now_us(), stall = 0;
+    unsigned written = k->overflow;
+
+    if (k->flip == RTV_DM_FLIP_PREPARING) {
+        if (!k->flush_started_flip) {
+            k->flush_started_flip = true;
+            flip_flush(k, k->track_legs & ((k->wrote_emu ? FK_LEG_EMU : 0) |
+                                           (k->wrote_pv ? FK_LEG_PV : 0)));
+        }
+        /* suspend_min_ms: as slow as a suspend (the kill tests see it) */
+        if (k->flip_flushes_out == 0 &&
+            now >= k->prepare_start_us + (uint64_t)k->cfg.suspend_min_ms * 1000u) {
+            k->flip = RTV_DM_FLIP_PREPARED;
+            k->event_nr++;
+            pthread_cond_broadcast(&k->cv);
+        }
+        return;
+    }
+    if (k->flip != RTV_DM_FLIP_DRAINING || k->pv_writes[k->track_epoch] > 0)
+        return;
+    if (!k->flush_started_flip) {
+        k->flush_started_flip = true;
+        for (unsigned i = 0; i < k->nr_ranges; i++)
+            written |= k->ranges[i].leg;
+        flip_flush(k, written);
+    }
+    if (k->flip_flushes_out > 0)
+        return;
+    k->tracking = false;
+    k->nr_ranges = 0;
+    k->overflow = 0;
+    k->flip = RTV_DM_FLIP_IDLE;
+    while ((b = fk_pop(&k->fheld_head, &k->fheld_tail)) != NULL) {
+        if (now - b->held_us > stall)
+            stall = now - b->held_us;
+        k->fheld--;
+        k->inflight--;   /* dispatch counts it again */
+        dispatch(k, b);
+    }
+    k->st.last_stall_us = stall;
+    k->event_nr++;
     pthread_cond_broadcast(&k->cv);
 }
 
@@ -203,6 +356,7 @@ static void turn(struct fake_kernel *k)
         while ((b = fk_pop(&k->held_head, &k->held_tail)) != NULL)
             dispatch(k, b);   /* in the order they came */
     fk_blkfront_turn(k);
+    flip_progress(k);
     suspend_progress(k);
 }
 
@@ -289,7 +443,7 @@ static int f_create(void *ctx, const char *name, const struct rtv_dm_table *t,
         snprintf(k->name, sizeof(k->name), "%s", name);
         k->live = *t;
         k->live_pv = pv;
-        k->st = (struct rtv_dm_status){ .in_force = t->mode };
+        k->st = (struct rtv_dm_status){ .in_force = t->mode, .has_flip = true };
         k->exists = true;
     }
     pthread_mutex_unlock(&k->mu);
@@ -376,7 +530,13 @@ static int f_resume(void *ctx, const char *name, struct rtv_err *err)
         k->live_pv = k->inactive_pv;
         k->inactive_pv = -1;
         k->has_inactive = false;
-        k->st = (struct rtv_dm_status){ .in_force = k->live.mode };   /* a fresh table */
+        k->st = (struct rtv_dm_status){ .in_force = k->live.mode, .has_flip = true };   /* a fresh table */
+        k->flip = RTV_DM_FLIP_IDLE;
+        k->tracking = false;
+        k->nr_ranges = 0;
+        k->overflow = 0;
+        k->flip_gen++;
+        k->flip_flushes_out = 0;
     }
     k->suspending = k->suspended = false;
     k->event_nr++;
@@ -405,8 +565,75 @@ static int f_status(void *ctx, const char *name, struct rtv_dm_status *st, struc
 
     if (rc == 0) {
         *st = k->st;
+        st->flip = k->flip;
+        st->held = k->fheld;
         pthread_mutex_unlock(&k->mu);
     }
+    return rc;
+}
+
+/* The flip's messages, as dm-rtvirt.c's rtv_message answers them. */
+static int f_message(void *ctx, const char *name, const char *msg, struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    enum rtv_mode m;
+    unsigned legs;
+    int rc;
+
+    if ((rc = lock_device(k, name, err)) < 0)
+        return rc;
+    legs = k->st.failed_over || k->live.mode == RTV_MODE_EMULATED ? FK_LEG_EMU
+         : k->live.mode == RTV_MODE_PV ? FK_LEG_PV : FK_LEG_EMU | FK_LEG_PV;
+    if (strcmp(msg, "prepare") == 0) {
+        if (k->flip == RTV_DM_FLIP_DRAINING)
+            rc = rtv_err_set(err, EBUSY, "device-mapper: %s: the last flip is draining", name);
+        else if (k->flip == RTV_DM_FLIP_IDLE) {
+            k->tracking = true;
+            k->track_epoch = k->epoch;
+            k->track_legs = legs;
+            k->nr_ranges = 0;
+            k->overflow = 0;
+            k->flip_gen++;
+            k->flip_flushes_out = 0;
+            k->flush_started_flip = false;
+            k->prepare_start_us = rtv_now_us();
+            k->flip = RTV_DM_FLIP_PREPARING;
+        }
+    } else if (strcmp(msg, "cancel") == 0) {
+        if (k->flip == RTV_DM_FLIP_PREPARING || k->flip == RTV_DM_FLIP_PREPARED) {
+            k->flip_gen++;
+            k->flip_flushes_out = 0;
+            k->tracking = false;
+            k->nr_ranges = 0;
+            k->overflow = 0;
+            k->flip = RTV_DM_FLIP_IDLE;
+        }
+    } else if (strncmp(msg, "mode ", 5) == 0 && rtv_mode_parse(msg + 5, &m) == 0) {
+        if (rtv_mode_needs_pv(m) && k->live_pv < 0)
+            rc = rtv_err_set(err, EINVAL, "device-mapper: %s: no PV leg", name);
+        else if (rtv_mode_needs_pv(m) && k->st.failed_over)
+            rc = rtv_err_set(err, EIO, "device-mapper: %s: failed over", name);
+        else if (k->flip == RTV_DM_FLIP_IDLE && m != k->live.mode)
+            rc = rtv_err_set(err, EAGAIN, "device-mapper: %s: send prepare first", name);
+        else if (k->flip == RTV_DM_FLIP_PREPARING || k->flip == RTV_DM_FLIP_DRAINING)
+            rc = rtv_err_set(err, EBUSY, "device-mapper: %s: busy", name);
+        else if (m == k->live.mode) {
+            k->tracking = false;
+            k->flip = RTV_DM_FLIP_IDLE;
+        } else {
+            k->live.mode = m;
+            k->st.in_force = k->st.failed_over ? RTV_MODE_EMULATED : m;
+            k->epoch ^= 1u;
+            k->st.flips++;
+            k->st.last_stall_us = 0;
+            k->flush_started_flip = false;
+            k->flip = RTV_DM_FLIP_DRAINING;
+            fk_kick(k);
+        }
+    } else {
+        rc = rtv_err_set(err, EINVAL, "device-mapper: %s: unknown message \"%s\"", name, msg);
+    }
+    pthread_mutex_unlock(&k->mu);
     return rc;
 }
 
@@ -448,7 +675,7 @@ static void f_interrupt(void *ctx, pthread_t t)
 const struct shunt_dm_ops fake_kernel_dm_ops = {
     .info = f_info, .create = f_create, .load = f_load, .clear = f_clear,
     .suspend = f_suspend, .resume = f_resume, .table = f_table, .status = f_status,
-    .wait_event = f_wait_event, .interrupt = f_interrupt,
+    .message = f_message, .wait_event = f_wait_event, .interrupt = f_interrupt,
 };
 
 /* ---- life ---------------------------------------------------------------------- */

@@ -9,7 +9,13 @@
  *               as the target's (rtv_dm_table_params refuses what the
  *               constructor would); routing per mode as the target's
  *               (selective: reads and writes to PV, discards to the
- *               emulated leg, a flush to both); suspend holds new bios,
+ *               emulated leg; a flush to every leg in force or written
+ *               since its last flush); the flip's messages (prepare:
+ *               the legs in force flushed and their writes recorded from
+ *               then; mode: the route flipped at once, a bio on the other
+ *               leg over a recorded write held until the old legs' writes
+ *               of before the flip completed and those legs were flushed
+ *               again; cancel); suspend holds new bios,
  *               waits for those in flight (interruptible, as dm's is),
  *               then flushes every leg written since its last flush
  *               (postsuspend); resume swaps in the loaded table and lets
@@ -75,6 +81,9 @@ struct fk_bio {
     unsigned   legs_left, chunks_out;
     uint32_t   pv_off;                    /* bytes handed to the PV ring so far */
     bool       pv_sent, via_pv_table;
+    bool       pv_write;                  /* a write counted in pv_writes[epoch] */
+    unsigned   epoch;                     /* the route's when dispatched */
+    uint64_t   held_us;                   /* when a flip held it */
 };
 
 struct fake_kernel_stats {

@@ -15,6 +15,9 @@
 #define FK_DISKS      8
 #define FK_POLLFDS    (1 + 2 * FK_DISKS)   /* blkfront's: its store watch, each ring */
 #define FK_TICK_MS    10                   /* the kernel thread looks around at least this often */
+#define FK_RANGES     256                  /* writes a flip records (dm-rtvirt.c's RTV_MAX_RANGES) */
+#define FK_LEG_EMU    1u                   /* leg bits */
+#define FK_LEG_PV     2u
 
 enum fk_disk_state { FKD_FREE, FKD_PROBING, FKD_RETRY, FKD_UP, FKD_GONE };
 
@@ -72,6 +75,17 @@ struct fake_kernel {
     bool                suspend_waiting, wait_waiting, intr_suspend, intr_wait;
     struct fk_bio      *in_head, *in_tail;        /* submitted, not yet seen */
     struct fk_bio      *held_head, *held_tail;    /* held by a suspend */
+    /* the flip (dm-rtvirt 1.1's messages) */
+    enum rtv_dm_flip    flip;
+    bool                tracking, flush_started_flip;
+    unsigned            epoch, track_epoch, track_legs, overflow;
+    unsigned            pv_writes[2];             /* PV writes in flight per epoch */
+    struct { uint64_t start, end; unsigned leg; } ranges[FK_RANGES];
+    unsigned            nr_ranges;
+    unsigned            flip_gen, flip_flushes_out;
+    uint64_t            prepare_start_us;
+    struct fk_bio      *fheld_head, *fheld_tail;  /* held by a flip */
+    unsigned            fheld;
     unsigned            inflight;
     struct fake_kernel_stats stats;
     struct fake_kernel_stats closed;            /* blkfront's, of disks closed */
