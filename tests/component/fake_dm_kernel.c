@@ -188,38 +188,42 @@ static void dispatch(struct fake_kernel *k, struct fk_bio *b)
         fk_pv_submit(k, k->live_pv, b);
 }
 
-/* ---- postsuspend: flush the legs written since their last flush ------------------- */
+/* ---- flushes of its own: postsuspend's, the flip's --------------------------------- */
 
+/* A flush of the PV leg the target sends itself (postsuspend's, a flip's):
+ * *out counts those in flight; one whose *gen moved on (a suspend backed
+ * out, a prepare cancelled) is not counted back. */
 struct fk_flush {
     struct fk_bio      bio;
     struct fake_kernel *k;
-    unsigned           gen;
+    unsigned           gen, *gen_now, *out;
 };
 
-static void post_flush_done(struct fk_bio *b, int status)
+static void pv_flush_done(struct fk_bio *b, int status)
 {
     struct fk_flush *fl = (struct fk_flush *)b;
     struct fake_kernel *k = fl->k;
 
     (void)status;   /* a failed PV flush failed over and flushed the emulated leg */
-    if (fl->gen == k->flush_gen && k->flushes_out > 0)
-        k->flushes_out--;
+    if (fl->gen == *fl->gen_now && *fl->out > 0)
+        (*fl->out)--;
     free(fl);
     pthread_cond_broadcast(&k->cv);
+    fk_kick(k);
 }
 
-/* A flush the flip started on the PV leg (prepare's, or the one after the
- * drain) ended; a stale one (the prepare was cancelled) is ignored. */
-static void flip_flush_done(struct fk_bio *b, int status)
+static void pv_flush(struct fake_kernel *k, unsigned *gen_now, unsigned *out)
 {
-    struct fk_flush *fl = (struct fk_flush *)b;
-    struct fake_kernel *k = fl->k;
+    struct fk_flush *fl = calloc(1, sizeof(*fl));
 
-    (void)status;   /* a failed PV flush failed over and flushed the emulated leg */
-    if (fl->gen == k->flip_gen && k->flip_flushes_out > 0)
-        k->flip_flushes_out--;
-    free(fl);
-    fk_kick(k);
+    if (fl == NULL)
+        return;
+    *fl = (struct fk_flush){ .k = k, .gen = *gen_now, .gen_now = gen_now, .out = out };
+    fl->bio = (struct fk_bio){ .op = FK_FLUSH, .done = pv_flush_done, .via_pv_table = true,
+                               .legs_left = 1 };
+    (*out)++;
+    k->inflight++;   /* bio_end takes it back */
+    fk_pv_submit(k, k->live_pv, &fl->bio);
 }
 
 /* Flushes the legs in mask: the emulated one now (it is synchronous here),
@@ -227,18 +231,8 @@ static void flip_flush_done(struct fk_bio *b, int status)
 static void flip_flush(struct fake_kernel *k, unsigned mask)
 {
     if ((mask & FK_LEG_PV) && k->live_pv >= 0 && !k->st.failed_over) {
-        struct fk_flush *fl = calloc(1, sizeof(*fl));
-
         k->wrote_pv = false;
-        if (fl != NULL) {
-            fl->k = k;
-            fl->gen = k->flip_gen;
-            fl->bio = (struct fk_bio){ .op = FK_FLUSH, .done = flip_flush_done,
-                                       .via_pv_table = true, .legs_left = 1 };
-            k->flip_flushes_out++;
-            k->inflight++;   /* bio_end takes it back */
-            fk_pv_submit(k, k->live_pv, &fl->bio);
-        }
+        pv_flush(k, &k->flip_gen, &k->flip_flushes_out);
     } else if ((mask & FK_LEG_PV) && k->st.failed_over) {
         mask |= FK_LEG_EMU;   /* covers what the dead leg wrote */
     }
@@ -308,19 +302,8 @@ static void suspend_progress(struct fake_kernel *k)
         k->flushes_out = 0;
         /* A PV leg that failed is not flushed: the emulated leg's flush
          * covers it (both write the same image). */
-        if (k->wrote_pv && k->live_pv >= 0 && !k->st.failed_over) {
-            struct fk_flush *fl = calloc(1, sizeof(*fl));
-
-            if (fl != NULL) {
-                fl->k = k;
-                fl->gen = k->flush_gen;
-                fl->bio = (struct fk_bio){ .op = FK_FLUSH, .done = post_flush_done,
-                                           .via_pv_table = true, .legs_left = 1 };
-                k->flushes_out++;
-                k->inflight++;   /* bio_end takes it back */
-                fk_pv_submit(k, k->live_pv, &fl->bio);
-            }
-        }
+        if (k->wrote_pv && k->live_pv >= 0 && !k->st.failed_over)
+            pv_flush(k, &k->flush_gen, &k->flushes_out);
         if (k->wrote_emu || k->st.failed_over) {
             int rc = fk_emu_flush(k);
             if (rc < 0)
