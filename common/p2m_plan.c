@@ -55,6 +55,8 @@ struct planner {
     const struct rtv_p2m_hooks *h;
     uint8_t *klass;
     struct rtv_p2m_counts *c;
+    int aliased;            /* some frame of the range has two occupants (the
+                             * bookkeeping saw it), or SEARCH: look for them */
 };
 
 /*
@@ -395,6 +397,8 @@ static void count_frames(struct planner *p)
             uint64_t f = m - p->r->gfn_start;
             unsigned int sh = 2 * (f % 4), n = (p->fcount[f / 4] >> sh) & 3u;
 
+            if ( n )
+                p->aliased = 1;
             if ( n < 2 )
                 p->fcount[f / 4] = (uint8_t)(p->fcount[f / 4] + (1u << sh));
         }
@@ -437,6 +441,10 @@ static void dir_count_frames(struct planner *p)
             uint64_t f = m - p->r->gfn_start, *w = &p->dir[f / 64].bits[f % 64 / 32];
             unsigned int sh = 2 * (f % 32);
 
+            /* A second occupant, or frame f's own gfn is unlisted, i.e.
+             * identity: it maps frame f too (same cache line). */
+            if ( ((*w >> sh) & 3u) || !((p->dir[f / 64].listed >> (f % 64)) & 1) )
+                p->aliased = 1;
             if ( ((*w >> sh) & 3u) < 2 )
                 *w += 1ull << sh;
         }
@@ -478,7 +486,13 @@ static void map_occupants(struct planner *p)
                 __builtin_prefetch(&p->backmap[ahead], 1);
         }
         if ( slot != RTV_P2M_NO_SLOT )
+        {
+            if ( p->backmap[slot] )
+                p->aliased = 1;
             p->backmap[slot] = p->backmap[slot] ? BM_MANY : (uint32_t)(i + 1);
+        }
+        else if ( p->s && in_range(p->r, mfn_at(p, i)) )
+            p->aliased = 1;     /* the frame's gfn is unlisted: identity */
     }
 }
 
@@ -523,6 +537,46 @@ static int build_bookkeeping(struct planner *p, void *ws, size_t ws_size)
     return 0;
 }
 
+/*
+ * Pages whose own frame another gfn of the range maps too: moving one would
+ * free the frame under the other (in the hypervisor, a use after free), so
+ * none of them moves.  Xen's HAP P2M should never alias RAM, but the P2M is
+ * the peer's word here.  The counting passes noted whether any frame of the
+ * range has two occupants (p->aliased), so a P2M without aliases pays
+ * nothing; SEARCH keeps no counts and always looks (quadratic, as its every
+ * lookup).  Only frames of the range are counted: see p2m_plan.h.  The mark
+ * reaches classify() in klass[]; with the directory, whose klass[] already
+ * says whether the slot's frame is ours, only a page of our own is marked.
+ */
+static void mark_source_aliases(struct planner *p)
+{
+    uint64_t i;
+
+    if ( p->bk == RTV_P2M_BK_SEARCH )
+        p->aliased = 1;
+    if ( !p->aliased )
+        return;
+    for ( i = 0; i < p->slots; i++ )
+    {
+        uint64_t m = mfn_at(p, i), ms;
+        int alias = 0;
+
+        if ( m != RTV_P2M_INVALID_MFN && in_range(p->r, m) )
+        {
+            /* Unlisted (sparse): gfn m is identity, so it maps m as well. */
+            ms = slot_of(p->r, m);
+            alias = ms == RTV_P2M_NO_SLOT || occupants(p, ms, m) > 1;
+        }
+        if ( p->dir )
+        {
+            if ( alias && p->klass[i] == RTV_P2M_TARGET_OWN )
+                p->klass[i] = RTV_P2M_FAIL_SOURCE_ALIASED;
+        }
+        else
+            p->klass[i] = alias ? RTV_P2M_FAIL_SOURCE_ALIASED : RTV_P2M_HOLE;
+    }
+}
+
 static unsigned int classify(struct planner *p, uint64_t k, uint64_t g)
 {
     uint64_t m = mfn_at(p, k);
@@ -531,6 +585,11 @@ static unsigned int classify(struct planner *p, uint64_t k, uint64_t g)
         return RTV_P2M_HOLE;
     if ( m == g )
         return RTV_P2M_IDENTITY;
+    /* Marked by mark_source_aliases(); a frame not ours is NOT_OWNED below
+     * (with the directory only our own pages were marked). */
+    if ( p->aliased && p->klass[k] == RTV_P2M_FAIL_SOURCE_ALIASED &&
+         (p->dir || p->h->frame_kind(p->h->ctx, m) == RTV_FRAME_OWN) )
+        return RTV_P2M_FAIL_SOURCE_ALIASED;
     /* A gfn mapping someone else's frame (grant, foreign map) has nothing
      * of its own to move.  (With the directory, dir_count_frames() asked.) */
     if ( p->dir ? p->klass[k] != RTV_P2M_TARGET_OWN
@@ -583,8 +642,9 @@ static void count_classes(const struct planner *p, struct rtv_p2m_counts *c)
     /* Unlisted sparse gfns are identity. */
     c->by_class[RTV_P2M_IDENTITY] += p->r->nr - p->slots;
     c->failed = 0;
-    for ( k = RTV_P2M_FAIL_TARGET_OTHER; k <= RTV_P2M_FAIL_BLOCKED; k++ )
-        c->failed += c->by_class[k];
+    for ( k = 0; k < RTV_P2M_CLASS_COUNT; k++ )
+        if ( rtv_p2m_class_failed(k) )
+            c->failed += c->by_class[k];
 }
 
 /* The caller's sparse index must be what rtv_p2m_sparse_rank() makes of it:
@@ -689,6 +749,7 @@ static int start(struct planner *p, const struct rtv_p2m_range *range,
     rc = build_bookkeeping(p, ws, ws_size);
     if ( rc )
         return rc;
+    mark_source_aliases(p);
 
     cursor_init(p, &cu);
     while ( cursor_next(p, &cu) )
@@ -1069,6 +1130,7 @@ static const char *const class_names[RTV_P2M_CLASS_COUNT] = {
     [RTV_P2M_FAIL_NOT_OWNED] = "not-owned",
     [RTV_P2M_FAIL_BLOCKED] = "blocked",
     [RTV_P2M_MOVED] = "moved",
+    [RTV_P2M_FAIL_SOURCE_ALIASED] = "source-aliased",
 };
 
 static const char *const bk_names[RTV_P2M_BK_COUNT] = {
@@ -1076,6 +1138,12 @@ static const char *const bk_names[RTV_P2M_BK_COUNT] = {
     [RTV_P2M_BK_REFCOUNT] = "refcount",
     [RTV_P2M_BK_SEARCH] = "search",
 };
+
+int rtv_p2m_class_failed(unsigned int klass)
+{
+    return (klass >= RTV_P2M_FAIL_TARGET_OTHER && klass <= RTV_P2M_FAIL_BLOCKED) ||
+           klass == RTV_P2M_FAIL_SOURCE_ALIASED;
+}
 
 const char *rtv_p2m_class_name(unsigned int klass)
 {

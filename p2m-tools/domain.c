@@ -222,8 +222,9 @@ static void print_result(const struct dom_opts *o, const struct totals *t)
     const char *mode = o->op == RTV_P2M_IDENTITY_OP_QUERY ? "query"
         : o->flags & RTV_P2M_IDENTITY_F_CONCURRENT ? "concurrent" : "paused";
 
-    for ( k = RTV_P2M_FAIL_TARGET_OTHER; k <= RTV_P2M_FAIL_BLOCKED; k++ )
-        failed += t->classes[k];
+    for ( k = 0; k < RTV_P2M_CLASS_COUNT; k++ )
+        if ( rtv_p2m_class_failed(k) )
+            failed += t->classes[k];
     if ( o->json )
     {
         printf("{\"domain\":%u,\"first_gfn\":%" PRIu64 ",\"last_gfn\":%" PRIu64

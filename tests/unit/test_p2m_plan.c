@@ -578,9 +578,89 @@ START_TEST(aliased_target)
 
         ck_assert_int_eq(rtv_p2m_query(&range, bk, wsz ? ws : NULL, wsz, &h, klass, &c), 0);
         ck_assert_int_eq(klass[2], RTV_P2M_FAIL_TARGET_ALIASED);
-        ck_assert_int_eq(klass[0], RTV_P2M_TARGET_FREE);
+        /* ... and neither g0 nor g1 may leave frame 2 (aliased_source). */
+        ck_assert_int_eq(klass[0], RTV_P2M_FAIL_SOURCE_ALIASED);
+        ck_assert_int_eq(klass[1], RTV_P2M_FAIL_SOURCE_ALIASED);
         free(m.kind);
     }
+    machine_free(mc);
+}
+END_TEST
+
+/*
+ * Plan mc in every mode and form: the pages of gfns aliased[] (nal of them)
+ * must come out FAIL_SOURCE_ALIASED, counted as failed, and no operation
+ * may touch them: moving one would free the frame under the other gfn
+ * (a use after free in the hypervisor).  Everything else still verifies.
+ */
+static void check_source_aliases(const struct machine *mc, const uint64_t *aliased,
+                                 size_t nal, uint64_t moved)
+{
+    struct rtv_p2m_model orig = machine_model(mc);
+    unsigned int bk;
+    int sparse;
+
+    for ( sparse = 0; sparse < 2; sparse++ )
+        for ( bk = 0; bk < RTV_P2M_BK_COUNT; bk++ )
+        {
+            struct rtv_p2m_range range;
+            struct rtv_p2m_sparse sp;
+            struct run r;
+            uint64_t bad = 0;
+            size_t i, j;
+
+            run_plan_form(mc, bk, sparse, &r);
+            ck_assert_msg(r.rc == 0, "%s%s: rc %d (%s)", rtv_p2m_bookkeeping_name(bk),
+                          sparse ? " sparse" : "", r.rc, r.m.error ? r.m.error : "-");
+            rtv_p2m_model_range(&r.m, &range, &sp);
+            for ( i = 0; i < nal; i++ )
+            {
+                uint64_t slot = rtv_p2m_slot(&range, aliased[i]);
+
+                ck_assert_uint_ne(slot, RTV_P2M_NO_SLOT);
+                ck_assert_msg(r.klass[slot] == RTV_P2M_FAIL_SOURCE_ALIASED,
+                              "%s%s: gfn %llu is %s, not source-aliased",
+                              rtv_p2m_bookkeeping_name(bk), sparse ? " sparse" : "",
+                              (unsigned long long)aliased[i],
+                              rtv_p2m_class_name(r.klass[slot]));
+                for ( j = 0; j < r.nops; j++ )
+                    ck_assert_uint_ne(r.ops[j].gfn, aliased[i]);
+            }
+            ck_assert_uint_eq(r.c.by_class[RTV_P2M_FAIL_SOURCE_ALIASED], nal);
+            ck_assert_uint_ge(r.c.failed, nal);
+            ck_assert_uint_eq(r.c.remapped, moved);
+            ck_assert(rtv_p2m_model_verify(&r.m, &orig, r.klass, &bad) == 0);
+            run_free(&r);
+        }
+}
+
+START_TEST(aliased_source)
+{
+    /* g0 and g2 both map frame 3, and their own frames 0 and 2 are free.
+     * Moving g0 would free frame 3 with g2 still mapping it (and the other
+     * way round): neither moves.  g1 (frame 5, its own frame 1 free) does;
+     * g3 is a hole.  (Only frames inside the range are counted: an alias
+     * of a frame outside it is out of the planner's sight, see
+     * p2m_plan.h.) */
+    static const uint64_t map[] = { 3, 5, 3, INV };
+    static const uint64_t aliased[] = { 0, 2 };
+    struct machine *mc = hand(16, 0, NELEM(map), map);
+
+    check_source_aliases(mc, aliased, NELEM(aliased), 1);
+    machine_free(mc);
+}
+END_TEST
+
+START_TEST(aliased_source_with_identity_page)
+{
+    /* g1 is identity (frame 1) and g0 maps frame 1 too: g0 must stay, or
+     * frame 1 would be freed under g1.  In the sparse form g1 is not even
+     * listed, so only "an unlisted gfn maps its own frame" reveals it. */
+    static const uint64_t map[] = { 1, 1, 9 };
+    static const uint64_t aliased[] = { 0 };
+    struct machine *mc = hand(16, 0, NELEM(map), map);
+
+    check_source_aliases(mc, aliased, NELEM(aliased), 1);
     machine_free(mc);
 }
 END_TEST
@@ -637,7 +717,12 @@ START_TEST(names)
     ck_assert_int_eq(rtv_p2m_bookkeeping_parse("search"), RTV_P2M_BK_SEARCH);
     ck_assert_int_eq(rtv_p2m_bookkeeping_parse("bogus"), -1);
     ck_assert_str_eq(rtv_p2m_class_name(RTV_P2M_FAIL_BLOCKED), "blocked");
+    ck_assert_str_eq(rtv_p2m_class_name(RTV_P2M_FAIL_SOURCE_ALIASED), "source-aliased");
     ck_assert_str_eq(rtv_p2m_class_name(RTV_P2M_CLASS_COUNT), "?");
+    ck_assert(rtv_p2m_class_failed(RTV_P2M_FAIL_SOURCE_ALIASED));
+    ck_assert(rtv_p2m_class_failed(RTV_P2M_FAIL_BLOCKED));
+    ck_assert(!rtv_p2m_class_failed(RTV_P2M_MOVED));
+    ck_assert(!rtv_p2m_class_failed(RTV_P2M_TARGET_OWN));
     ck_assert_str_eq(rtv_p2m_op_name(RTV_P2M_OP_SAVE), "save");
 }
 END_TEST
@@ -983,6 +1068,8 @@ static Suite *p2m_plan_suite(void)
     tcase_add_test(hb, partial_range);
     tcase_add_test(hb, chain_into_cycle_order);
     tcase_add_test(hb, aliased_target);
+    tcase_add_test(hb, aliased_source);
+    tcase_add_test(hb, aliased_source_with_identity_page);
     tcase_add_test(hb, bad_input);
     tcase_add_test(hb, names);
     tcase_add_test(hb, model_refuses_bad_ops);

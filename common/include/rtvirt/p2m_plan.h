@@ -65,7 +65,8 @@ enum rtv_p2m_frame_kind {
 };
 
 /*
- * Per-page class.  rtv_p2m_query() leaves one of HOLE .. FAIL_NOT_OWNED;
+ * Per-page class.  rtv_p2m_query() leaves one of HOLE .. FAIL_NOT_OWNED or
+ * FAIL_SOURCE_ALIASED;
  * rtv_p2m_plan() then turns TARGET_FREE / TARGET_OWN into MOVED or
  * FAIL_BLOCKED.  Values are stable: the hypercall reports them by number.
  */
@@ -81,6 +82,12 @@ enum rtv_p2m_class {
     RTV_P2M_FAIL_NOT_OWNED,         /* g maps a frame it does not own (foreign, grant) */
     RTV_P2M_FAIL_BLOCKED,           /* waits on a page that cannot move */
     RTV_P2M_MOVED,                  /* planned: reaches identity */
+    /* g's own frame is mapped by another gfn of the range too (an alias):
+     * moving g would free the frame under the other gfn.  Numbered after
+     * MOVED so the hypercall's class numbers above stay as they were.  Only
+     * frames of the range are counted, so an alias through a frame outside
+     * the range (or with a gfn outside it) is not seen here. */
+    RTV_P2M_FAIL_SOURCE_ALIASED,
     RTV_P2M_CLASS_COUNT
 };
 
@@ -224,6 +231,8 @@ int rtv_p2m_plan(const struct rtv_p2m_range *range,
                  const struct rtv_p2m_hooks *hooks,
                  uint8_t *klass, struct rtv_p2m_counts *counts);
 
+/* Is klass one of the FAIL_* classes (a page that cannot be made identity)? */
+int rtv_p2m_class_failed(unsigned int klass);
 /* Names for logs and JSON ("identity", "backmap", "move", ...); "?" if bad. */
 const char *rtv_p2m_class_name(unsigned int klass);
 const char *rtv_p2m_bookkeeping_name(unsigned int bookkeeping);
@@ -278,7 +287,9 @@ void rtv_p2m_model_fill(struct rtv_p2m_model *m);
  * After a plan ran through apply: every page klass (per slot of m's range)
  * calls MOVED or IDENTITY maps frame gfn, every other page kept the frame
  * it has in orig (the model as it was before the plan, either form), and
- * every page's data is its tag.  Returns 0, or -1 with *bad_gfn set.
+ * every page's data is its tag (a FAIL_SOURCE_ALIASED page shares its
+ * frame: only that it still has it, and that it is ours).  Returns 0, or -1
+ * with *bad_gfn set.
  */
 int rtv_p2m_model_verify(const struct rtv_p2m_model *m, const struct rtv_p2m_model *orig,
                          const uint8_t *klass, uint64_t *bad_gfn);
