@@ -169,7 +169,7 @@ struct rtv_target {
 	unsigned int nr_held;
 	u64 flips;
 	u64 last_stall_us;		/* the longest a bio was held, last flip */
-	struct work_struct flip_work;	/* prepare's flush, the drain and release */
+	struct delayed_work flip_work;	/* prepare's flush, the drain and release */
 };
 
 /*
@@ -213,6 +213,18 @@ static bool flush_at_flip = true;
 module_param(flush_at_flip, bool, 0644);
 MODULE_PARM_DESC(flush_at_flip,
 		 "at a flip, flush the legs left and hold bios on the other leg that overlap their last writes until then (default: yes; not needed when both legs reach one image file through dom0's page cache)");
+
+/*
+ * 0 (the default): the flip's worker (the drain, the flush of the old legs,
+ * the release of held bios) is woken inside the mode message.  N: by a
+ * timer N ms later (rounded up to a jiffy), so the message returns before
+ * the worker runs; bios a flip holds wait that much longer.  Measured by
+ * rtvirt-flip-cost in make kmod-check (shunt/LAB.md, "The flip").
+ */
+static unsigned int flip_worker_delay_ms;
+module_param(flip_worker_delay_ms, uint, 0644);
+MODULE_PARM_DESC(flip_worker_delay_ms,
+		 "wake the flip's worker this many ms after a mode message instead of inside it (default 0)");
 
 static enum rtv_mode route_mode(unsigned long route)
 {
@@ -514,7 +526,7 @@ static void rtv_flush_leg_now(struct rtv_target *rt, enum rtv_leg leg, const cha
  */
 static void rtv_flip_work(struct work_struct *work)
 {
-	struct rtv_target *rt = container_of(work, struct rtv_target, flip_work);
+	struct rtv_target *rt = container_of(to_delayed_work(work), struct rtv_target, flip_work);
 	unsigned long legs, written;
 	unsigned int old_epoch, i;
 	struct bio_list held;
@@ -628,7 +640,7 @@ static int rtv_msg_prepare(struct rtv_target *rt)
 	rt->fstate = FLIP_PREPARING;
 	rt->prepare_gen++;
 	spin_unlock_irq(&rt->lock);
-	queue_work(rtv_flip_wq, &rt->flip_work);
+	queue_delayed_work(rtv_flip_wq, &rt->flip_work, 0);
 	return 0;
 }
 
@@ -696,8 +708,12 @@ static int rtv_msg_mode(struct rtv_target *rt, const char *name)
 	rt->flips++;
 	WRITE_ONCE(rt->route, route);
 	spin_unlock_irq(&rt->lock);
+	/* With flip_worker_delay_ms, a timer wakes the worker after the
+	 * message has returned: woken here, it may run first (above all on a
+	 * guest with one vCPU) and the flip's ioctl returns only after it. */
 	if (drain)
-		queue_work(rtv_flip_wq, &rt->flip_work);
+		queue_delayed_work(rtv_flip_wq, &rt->flip_work,
+				   msecs_to_jiffies(READ_ONCE(flip_worker_delay_ms)));
 	return 0;
 }
 
@@ -794,7 +810,7 @@ static int rtv_ctr(struct dm_target *ti, unsigned int argc, char **argv)
 	}
 	init_waitqueue_head(&rt->drained);
 	bio_list_init(&rt->held);
-	INIT_WORK(&rt->flip_work, rtv_flip_work);
+	INIT_DELAYED_WORK(&rt->flip_work, rtv_flip_work);
 
 	r = dm_get_device(ti, argv[1], dm_table_get_mode(ti->table), &rt->leg[LEG_EMU]);
 	if (r) {
@@ -853,7 +869,7 @@ static void rtv_dtr(struct dm_target *ti)
 	/* No bio is in flight (dm waited, and held bios are in flight to it),
 	 * so no retry or release can be queued now. */
 	flush_work(&rt->retry_work);
-	flush_work(&rt->flip_work);
+	flush_delayed_work(&rt->flip_work);
 	WARN_ON(!bio_list_empty(&rt->held));
 	rtv_free(ti, rt);
 }
