@@ -562,6 +562,35 @@ int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
     return rc;
 }
 
+/* rtv_xs_wait_on's check: the shunt has reported. */
+static int shunt_reported(struct rtv_store *xs, void *arg, struct rtv_err *err)
+{
+    struct wait_args *w = arg;
+    int rc = rtv_ctl_status(xs, w->dom, w->vdev, w->st, err);
+
+    return rc < 0 ? rc : w->st->shunt_state[0] != '\0';
+}
+
+int rtv_ctl_wait_shunt(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                       unsigned timeout_ms, struct rtv_err *err)
+{
+    struct rtv_ctl_status st;
+    struct wait_args w = { dom, vdev, 0, &st };
+    char dir[PATH_LEN];
+    struct dev d;
+    int rc;
+
+    if ((rc = check_dev(dom, vdev, &d, err)) < 0 ||
+        (rc = node_dir(dir, RTV_R_SHUNT_STATE, dom, &d)) < 0)
+        return rc;
+    rc = rtv_xs_wait_on(xs, dir, timeout_ms, shunt_reported, &w, err);
+    if (rc == -ETIMEDOUT)
+        rtv_err_set(err, ETIMEDOUT, "the shunt of %s in domain %u did not report within "
+                    "%u ms (is the guest running, and rtvirt-shunt in it?)", vdev,
+                    (unsigned)dom, timeout_ms);
+    return rc;
+}
+
 int rtv_ctl_switch(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                    const char *mode, unsigned step_ms, uint32_t *id,
                    struct rtv_ctl_status *st, struct rtv_err *err)

@@ -34,14 +34,15 @@
 static const char usage[] =
     "usage: xl-rtvirt <command> [arguments]\n"
     "\n"
-    "  switch <domain> <vdev> pv|emulated|selective [--wait] [--timeout S]\n"
+    "  switch <domain> <vdev> pv|emulated|selective [--wait] [--timeout S] [--shunt-ready S]\n"
     "        Ask rtvirt-backd to move a managed disk, live, onto the PV ring\n"
     "        (pv), back to the emulated disk (emulated), or reads/writes via PV\n"
     "        and the rest emulated (selective); a NIC (vif/<devid>) onto a PV\n"
     "        vif (pv) or back to its emulated NIC (emulated).  --timeout S bounds each step of\n"
     "        the switch (default 10 s; past it the switch is rolled back);\n"
     "        --wait waits for the outcome (at most 4 x S) and exits 0 only if\n"
-    "        the switch succeeded.\n"
+    "        the switch succeeded.  --shunt-ready S first waits (at most S s) until\n"
+    "        the guest's shunt reports on this domain (after a restore or migration).\n"
     "  virtualize <domain> <iodev> [--wait] [--timeout S]\n"
     "  devirtualize <domain> <iodev> [--wait] [--timeout S]\n"
     "        Ask rtvirt-ioemu to trap and emulate a real device the guest drives\n"
@@ -83,6 +84,7 @@ struct opts {
     int         wait;
     int         json;
     unsigned    timeout_s;
+    unsigned    shunt_ready_s;
     const char *image;
     const char *mac, *bridge;
     const char *range;
@@ -299,6 +301,9 @@ static int cmd_switch(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
     struct rtv_ctl_status st;
     uint32_t id;
 
+    if (o->shunt_ready_s &&
+        rtv_ctl_wait_shunt(xs, dom, vdev, o->shunt_ready_s * 1000u, &err) < 0)
+        return fail(&err);
     if (!o->wait) {
         if (rtv_ctl_request(xs, dom, vdev, mode, o->timeout_s * 1000u, &id, &err) < 0)
             return fail(&err);
@@ -370,13 +375,14 @@ static int cmd_move(int npos, char **pos, const struct opts *o)
     const char *xl = getenv("RTVIRT_XL");
     const char *cmd = pos[0];
     unsigned step_ms = o->timeout_s * 1000u;
-    struct xl_move_ops ops = { xl_move_switch, &step_ms };
+    struct xl_move_ops ops = { xl_move_switch, xl_move_ready, &step_ms };
     int restore = strcmp(cmd, "restore") == 0, migrate = strcmp(cmd, "migrate") == 0;
     int rc;
 
     if (npos != (restore ? 2 : 3))
         return bad_usage("wrong number of arguments for \"%s\"", cmd);
     if (o->range || o->concurrent || o->image || o->mac || o->bridge || o->wait || o->json ||
+        o->shunt_ready_s ||
         (o->paused && !restore) || (o->ssh && !migrate))
         return bad_usage("%s takes only %s--timeout S", cmd,
                          restore ? "--paused, " : migrate ? "-s SSHCOMMAND, " : "");
@@ -427,6 +433,11 @@ int main(int argc, char **argv)
             if (i + 1 >= argc)
                 return bad_usage("%s", "--mac needs a MAC");
             o.mac = argv[++i];
+        } else if (strcmp(a, "--shunt-ready") == 0) {
+            struct opts t = o;
+            if (parse_timeout(i + 1 < argc ? argv[++i] : NULL, &t))
+                return EXIT_BAD_USAGE;
+            o.shunt_ready_s = t.timeout_s;
         } else if (strcmp(a, "-s") == 0 || strcmp(a, "--ssh") == 0) {
             if (i + 1 >= argc)
                 return bad_usage("%s", "-s needs an SSHCOMMAND");

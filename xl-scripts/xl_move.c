@@ -32,6 +32,13 @@ int xl_move_switch(void *step_ms, struct rtv_store *xs, rtv_domid_t dom, const c
     return rtv_ctl_switch(xs, dom, vdev, mode, *(unsigned *)step_ms, NULL, &st, err);
 }
 
+int xl_move_ready(void *ctx, struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                  struct rtv_err *err)
+{
+    (void)ctx;
+    return rtv_ctl_wait_shunt(xs, dom, vdev, XL_MOVE_SHUNT_READY_S * 1000u, err);
+}
+
 int xl_move_record_of(struct rtv_store *xs, rtv_domid_t dom, struct xl_move_record *rec,
                       struct rtv_err *err)
 {
@@ -184,6 +191,14 @@ static unsigned switch_all(struct rtv_store *xs, const struct xl_move_ops *ops,
 
         if (strcmp(d->mode, "emulated") == 0)
             continue;   /* emulated before and after: nothing to switch */
+        /* After a restore: not before the guest's kernel has resumed its
+         * xenbus, or the twin's disk is never probed (xl_move_ready). */
+        if (mode == NULL && ops->ready && ops->ready(ops->ctx, xs, dom, d->vdev, &err) < 0) {
+            fprintf(stderr, "xl-rtvirt: %s of %s (domain %u) stays emulated: %s\n", d->vdev,
+                    rec->name, (unsigned)dom, err.msg);
+            failed++;
+            continue;
+        }
         if (ops->sw(ops->ctx, xs, dom, d->vdev, to, &err) < 0) {
             fprintf(stderr, "xl-rtvirt: %s of %s (domain %u) to %s: %s\n", d->vdev, rec->name,
                     (unsigned)dom, to, err.msg);
@@ -208,26 +223,30 @@ static int prepare(struct rtv_store *xs, const struct xl_move_ops *ops, const ch
         return EXIT_FAILURE;
     }
     if (switch_all(xs, ops, *dom, rec, "emulated") != 0) {
+        struct xl_move_ops now = { ops->sw, NULL, ops->ctx };
+
         fprintf(stderr, "xl-rtvirt: %s: not every disk went back to emulated; switching "
                 "them back to where they were, not moving the guest\n", rec->name);
-        switch_all(xs, ops, *dom, rec, NULL);
+        switch_all(xs, &now, *dom, rec, NULL);
         return EXIT_FAILURE;
     }
     return 0;
 }
 
-/* xl failed and the guest may still run here: its disks back to their modes. */
+/* xl failed and the guest may still run here: its disks back to their modes
+ * (the same domain, so no wait for its shunt). */
 static void undo(struct rtv_store *xs, const struct xl_move_ops *ops,
                  const struct xl_move_record *rec)
 {
     struct rtv_err err = { 0, "" };
+    struct xl_move_ops now = { ops->sw, NULL, ops->ctx };
     rtv_domid_t dom;
 
     if (rtv_ctl_resolve_domain(xs, rec->name, &dom, &err) < 0) {
         fprintf(stderr, "xl-rtvirt: and %s is no longer here (%s)\n", rec->name, err.msg);
         return;
     }
-    if (switch_all(xs, ops, dom, rec, NULL) == 0)
+    if (switch_all(xs, &now, dom, rec, NULL) == 0)
         printf("%s (domain %u) runs on, its disks back in their modes\n", rec->name,
                (unsigned)dom);
 }
@@ -249,7 +268,7 @@ int xl_move_save(struct rtv_store *xs, const struct xl_move_ops *ops, const char
         return EXIT_FAILURE;
     if (xl_move_record_write(recpath, &rec, &err) < 0) {
         fprintf(stderr, "xl-rtvirt: %s\n", err.msg);
-        switch_all(xs, ops, dom, &rec, NULL);
+        undo(xs, ops, &rec);
         return EXIT_FAILURE;
     }
     char *argv[] = { (char *)xl, "save", (char *)domain, (char *)file, NULL };
@@ -370,7 +389,7 @@ int xl_move_migrate(struct rtv_store *xs, const struct xl_move_ops *ops, const c
         const char *manage[] = { "xl-rtvirt", "manage", rec.name, d->vdev, "--image",
                                  d->image, NULL };
         const char *sw[] = { "xl-rtvirt", "switch", rec.name, d->vdev, d->mode, "--wait",
-                             NULL };
+                             "--shunt-ready", XL_MOVE_STR(XL_MOVE_SHUNT_READY_S), NULL };
 
         if ((rc = remote(ssh ? ssh : "ssh", host, manage)) != 0) {
             fprintf(stderr, "xl-rtvirt: %s runs on %s, but %s is not under rtvirt there "

@@ -21,12 +21,24 @@ struct xl_move_record {
     struct xl_move_disk disks[XL_MOVE_MAX];
 };
 
-/* How a disk is switched and its outcome awaited; tests put a fake here. */
+/* How a disk is switched and its outcome awaited, and how the guest's shunt
+ * is awaited on a new domain; tests put fakes here. */
 struct xl_move_ops {
     int (*sw)(void *ctx, struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
               const char *mode, struct rtv_err *err);
+    int (*ready)(void *ctx, struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                 struct rtv_err *err);
     void *ctx;
 };
+
+/* How long a restored or migrated guest's shunt may take to report. */
+#define XL_MOVE_SHUNT_READY_S 120
+#define XL_MOVE_STR_(x) #x
+#define XL_MOVE_STR(x) XL_MOVE_STR_(x)
+
+/* The real wait: rtv_ctl_wait_shunt, XL_MOVE_SHUNT_READY_S. */
+int xl_move_ready(void *ctx, struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                  struct rtv_err *err);
 
 /* The real switch: rtv_ctl_switch with step_ms bounding each step. */
 int xl_move_switch(void *step_ms, struct rtv_store *xs, rtv_domid_t dom, const char *vdev,

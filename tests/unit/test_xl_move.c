@@ -56,7 +56,20 @@ static int fake_sw(void *ctx, struct rtv_store *xs, rtv_domid_t dom, const char 
     return 0;
 }
 
-static const struct xl_move_ops ops = { fake_sw, NULL };
+static int fake_ready(void *ctx, struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                      struct rtv_err *err)
+{
+    char e[64];
+
+    (void)ctx;
+    (void)xs;
+    (void)err;
+    snprintf(e, sizeof(e), "ready %u %s;", (unsigned)dom, vdev);
+    strncat(switches, e, sizeof(switches) - strlen(switches) - 1);
+    return 0;
+}
+
+static const struct xl_move_ops ops = { fake_sw, fake_ready, NULL };
 
 static void make_domain(unsigned dom, const char *name)
 {
@@ -245,7 +258,8 @@ START_TEST(restore_manages_the_new_domain_then_switches_back)
                      "/srv/web 1's.img");
     ck_assert_str_eq(rtv_test_get(dom0.xs, "/local/domain/7/rtvirt/vbd/hdb/image", "-"),
                      "/srv/data.img");
-    ck_assert_str_eq(switches, "7 hda pv;");
+    /* switched back only once the guest's shunt reports on domain 7 */
+    ck_assert_str_eq(switches, "ready 7 hda;7 hda pv;");
 }
 END_TEST
 
@@ -279,7 +293,8 @@ START_TEST(migrate_runs_xl_then_manage_and_switch_on_the_destination)
     ck_assert_str_eq(recorded("args"), want);
     ck_assert_str_eq(recorded("ssh"),
                      "[host2][xl-rtvirt][manage][web1][hda][--image][/srv/web 1's.img]\n"
-                     "[host2][xl-rtvirt][switch][web1][hda][selective][--wait]\n"
+                     "[host2][xl-rtvirt][switch][web1][hda][selective][--wait]"
+                     "[--shunt-ready][120]\n"
                      "[host2][xl-rtvirt][manage][web1][hdb][--image][/srv/data.img]\n");
 }
 END_TEST
@@ -304,6 +319,20 @@ START_TEST(destination_that_refuses_is_an_error)
 }
 END_TEST
 
+/* The real wait (rtv_ctl_wait_shunt): over as soon as the shunt reported on
+ * the domain, bounded when it never does. */
+START_TEST(shunt_wait_ends_on_its_report_or_its_bound)
+{
+    struct rtv_err err = { 0, "" };
+
+    web1("emulated");
+    ck_assert_int_eq(rtv_ctl_wait_shunt(dom0.xs, 5, "hda", 300, &err), -ETIMEDOUT);
+    ck_assert_contains(err.msg, "the shunt of hda in domain 5 did not report within 300 ms");
+    rtv_test_put(dom0.xs, "/local/domain/5/device/rtvirt/vbd/hda/shunt-state", "emulating");
+    ck_assert_int_eq(rtv_ctl_wait_shunt(dom0.xs, 5, "hda", 300, &err), 0);
+}
+END_TEST
+
 static Suite *xl_move_suite(void)
 {
     Suite *s = suite_create("xl_move");
@@ -321,6 +350,7 @@ static Suite *xl_move_suite(void)
     tcase_add_test(tc, migrate_runs_xl_then_manage_and_switch_on_the_destination);
     tcase_add_test(tc, failed_migration_switches_back_here);
     tcase_add_test(tc, destination_that_refuses_is_an_error);
+    tcase_add_test(tc, shunt_wait_ends_on_its_report_or_its_bound);
     suite_add_tcase(s, tc);
     return s;
 }

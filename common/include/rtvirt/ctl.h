@@ -78,6 +78,15 @@ int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                  uint32_t id, unsigned timeout_ms, struct rtv_ctl_status *st,
                  struct rtv_err *err);
 
+/* Waits, at most timeout_ms, until the guest's shunt reports on this domain
+ * (shunt-state present).  A guest restored or migrated under a new domid
+ * does so once its kernel has resumed its xenbus (so a PV twin made now is
+ * seen: one made before is missed by Linux's frontend, whose watch on
+ * device/ is re-registered in its resume) and its shunt follows the domid.
+ * -ETIMEDOUT with a message saying so. */
+int rtv_ctl_wait_shunt(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
+                       unsigned timeout_ms, struct rtv_err *err);
+
 /* A switch to mode and its outcome: rtv_ctl_request, then rtv_ctl_wait for
  * at most 4 x step_ms + 2 s (step_ms bounds each step of the switch; 0: the
  * coordinator's default, 10 s).  0 only if this request was answered "ok";
