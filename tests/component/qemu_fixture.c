@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "file_fixture.h"
 #include "unit.h"
 
 #define MAX_DRIVES 4
@@ -22,7 +23,7 @@ void test_qemu_scratch_make(struct test_qemu_scratch *s, const char *prefix)
 {
     FILE *f;
 
-    snprintf(s->dir, sizeof(s->dir), "/tmp/%s-XXXXXX", prefix);
+    snprintf(s->dir, sizeof(s->dir), "%s/%s-XXXXXX", rtv_test_scratch_root(), prefix);
     ck_assert_ptr_nonnull(mkdtemp(s->dir));
     snprintf(s->sock, sizeof(s->sock), "%s/qmp.sock", s->dir);
     snprintf(s->img, sizeof(s->img), "%s/disk.img", s->dir);

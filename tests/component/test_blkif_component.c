@@ -29,6 +29,7 @@
 #include "rtvirt/xs_util.h"
 #include "../../dom0-backend/backd_gone.h"
 #include "backd_proc.h"
+#include "file_fixture.h"
 #include "schema_perms.h"
 #include "unit.h"
 
@@ -43,7 +44,7 @@ static char img_a[64], img_b[64];
 
 static void make_image(char *path, size_t n, unsigned bytes)
 {
-    snprintf(path, n, "/tmp/rtv-blk-XXXXXX");
+    snprintf(path, n, "%s/rtv-blk-XXXXXX", rtv_test_scratch_root());
     int fd = mkstemp(path);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(ftruncate(fd, bytes), 0);

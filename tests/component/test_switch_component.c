@@ -42,6 +42,7 @@
 #include "../../dom0-backend/backd_switch.h"
 #include "../../shunt/dmctl.h"
 #include "backd_proc.h"
+#include "file_fixture.h"
 #include "rtvirt/blkif_abi.h"
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/clock.h"
@@ -374,17 +375,17 @@ static void setup(void)
     verbose = getenv("RTV_TEST_VERBOSE") != NULL;
     hub = rtv_local_hub_new(&cfg);
     ck_assert_ptr_nonnull(hub);
-    snprintf(img, sizeof(img), "/tmp/rtv-switch-XXXXXX");
+    snprintf(img, sizeof(img), "%s/rtv-switch-XXXXXX", rtv_test_scratch_root());
     int fd = mkstemp(img);
     ck_assert_int_ge(fd, 0);
     ck_assert_int_eq(ftruncate(fd, IMG_BYTES), 0);
     close(fd);
-    snprintf(qmp_dir, sizeof(qmp_dir), "/tmp/rtv-switch-qmp-XXXXXX");
+    snprintf(qmp_dir, sizeof(qmp_dir), "%s/rtv-switch-qmp-XXXXXX", rtv_test_scratch_root());
     ck_assert_ptr_nonnull(mkdtemp(qmp_dir));
     snprintf(qmp_sock, sizeof(qmp_sock), "%s/qmp-libxl-%u", qmp_dir, GUEST);
-    snprintf(state_dir, sizeof(state_dir), "/tmp/rtv-switch-state-XXXXXX");
+    snprintf(state_dir, sizeof(state_dir), "%s/rtv-switch-state-XXXXXX", rtv_test_scratch_root());
     ck_assert_ptr_nonnull(mkdtemp(state_dir));
-    snprintf(sysfs, sizeof(sysfs), "/tmp/rtv-switch-sysfs-XXXXXX");
+    snprintf(sysfs, sizeof(sysfs), "%s/rtv-switch-sysfs-XXXXXX", rtv_test_scratch_root());
     ck_assert_ptr_nonnull(mkdtemp(sysfs));
     start_qemu();
 }
