@@ -76,6 +76,52 @@ for name, pvh in (("smoke", False), ("p2m", True)):
     assert ("dom0=pvh" in xa) == pvh and ("intel-iommu" in qa) == pvh, (name, xa, qa)
     virtio = [a for a in jr.machine_args("/j/o.qcow2") if a.startswith("virtio-")]
     assert all("iommu_platform=on" in a for a in virtio) and len(virtio) == (3 if pvh else 0), virtio
+# job settings (com2, guest-xl) belong to their job: demo's switch job
+# boots without COM2 and its guests get no extra xl.cfg lines, its ioemu
+# job gets both, as flight demo-ioemu says; --guest-xl follows for every job
+demo = flightdef.load("demo")
+assert [j.name for j in demo.jobs] == ["switch", "ioemu-demo"], demo.jobs
+ioemu_job = flightdef.load("demo-ioemu").jobs[0]
+assert ioemu_job.com2 and ioemu_job.guest_xl == ['ioports = [ "2f8-2ff" ]', 'irqs = [ 3 ]'], ioemu_job.guest_xl
+class _B(_A):
+    outer_qemu, outer_accel, outer_cpu, outer_smp = "qemu", "tcg", "qemu64", 2
+    steps_dir, lab_env, guest_xl = None, None, ["hap = 0"]
+with tempfile.TemporaryDirectory() as d:
+    gimg = os.path.join(d, "guest-img")
+    os.makedirs(gimg)
+    for f in ("vmlinuz", "initrd.gz"):
+        open(os.path.join(gimg, f), "w").close()
+    imgs = {"xen": "/x/xen", "dom0": "/x/dom0", "guest": gimg}
+    for j, com2_on, xl in ((demo.jobs[0], False, ["hap = 0"]),
+                           (demo.jobs[1], True, ioemu_job.guest_xl + ["hap = 0"])):
+        jdir = os.path.join(d, j.name)
+        jr = runner.JobRun(_B(), demo, j, j.steps, jdir, imgs)
+        jr.prepare_share()
+        got = open(os.path.join(jdir, "share", "guest-xl.cfg")).read().splitlines()
+        assert got == xl, (j.name, got)
+        cmd = jr.qemu_cmd(os.path.join(jdir, "o.qcow2"), os.path.join(jdir, "console.log"))
+        assert ("chardev:ser1" in cmd) == com2_on and cmd.count("-serial") == 1 + com2_on, (j.name, cmd)
+        assert os.path.isdir(os.path.join(jdir, "share", "com2")) == com2_on, j.name
+# a job setting outside a job is refused (it would be ambiguous across
+# include); a job taken by include keeps its settings, and a flight that
+# extends it adds to that job only
+with tempfile.TemporaryDirectory() as d:
+    for name, text in (("loose", "com2 yes\njob a\nstep s 5 guest-io\n"),
+                       ("base", "job a\ncom2 yes\nguest-xl hap = 0\nstep s 5 guest-io\n"
+                                "job b\nstep s 5 guest-io\n"),
+                       ("more", "include base\njob a\nguest-xl irqs = [ 3 ]\njob c\nstep s 5 guest-io\n")):
+        open(os.path.join(d, name), "w").write(text)
+    real, flightdef.FLIGHTS_DIR = flightdef.FLIGHTS_DIR, d
+    try:
+        try:
+            flightdef.load("loose")
+            raise AssertionError("a job setting before any job was accepted")
+        except flightdef.FlightError as e:
+            assert "job setting" in str(e), e
+        got = [(j.name, j.com2, j.guest_xl) for j in flightdef.load("more").jobs]
+        assert got == [("a", True, ["hap = 0", "irqs = [ 3 ]"]), ("b", False, []), ("c", False, [])], got
+    finally:
+        flightdef.FLIGHTS_DIR = real
 jr = runner.JobRun(_A(), smoke, None, [], "/j", {})
 _A.xen_args = "hap=0 foo"
 assert jr.xen_args().endswith(" hap=0 foo"), jr.xen_args()
@@ -117,7 +163,7 @@ with tempfile.TemporaryDirectory() as d:
     assert "Triple" in open(os.path.join(kept, "console.log")).read()
     assert os.path.exists(os.path.join(kept, "share", "logs", "10-switch-live.log"))
     assert tally.keep_evidence(d, "f", "j", 2, jdir, {"boot": ev["boot"]}) is None
-print("lab selftest: flight parsing, site steps, reports, dom0 pv/pvh machines, mirror lookup, death tally OK")
+print("lab selftest: flight parsing, job settings, site steps, reports, dom0 pv/pvh machines, mirror lookup, death tally OK")
 PYEOF
 
 # The lab's queue: flights take the lab in order of arrival, a dead

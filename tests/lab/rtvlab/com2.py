@@ -1,4 +1,4 @@
-"""COM2 of the outer machine (flight setting `com2 yes`, issue 13).
+"""COM2 of the outer machine (job setting `com2 yes`, issue 13).
 
 The outer QEMU gets a second 16550 at 0x2f8-0x2ff, IRQ 3, on a socket
 chardev whose logfile is the share's com2/out: every byte the UART

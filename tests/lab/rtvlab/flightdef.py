@@ -9,15 +9,21 @@ A flight file is line based ('#' starts a comment):
                                  without an IOMMU), with dom0's virtio devices
                                  behind it (iommu_platform=on)
     show-table yes               print the "what was shown" table at the end
-    com2 yes                     the outer QEMU gets a second 16550 (COM2,
-                                 0x2f8-0x2ff, IRQ 3): what it transmits lands
-                                 in the share's com2/out, bytes appended to
-                                 the share's com2/in are fed to its receiver
-                                 (rtvlab/com2.py); dom0 leaves it alone
-    guest-xl LINE...             an extra xl.cfg line for the flight's HVM
-                                 guests (repeatable; as the runner's --guest-xl)
-    include OTHER                take OTHER's jobs (and settings) first
+    include OTHER                take OTHER's jobs (each with its settings)
+                                 and flight settings first
     job NAME                     start (or, after include, extend) a job
+
+  job settings (after a `job` line; they belong to that job alone, because
+  each job boots its own nested host and guests, and two jobs of one flight
+  may need different ones: `demo`'s switch job and its ioemu job):
+    com2 yes                     the job's outer QEMU gets a second 16550
+                                 (COM2, 0x2f8-0x2ff, IRQ 3): what it transmits
+                                 lands in the share's com2/out, bytes appended
+                                 to the share's com2/in are fed to its
+                                 receiver (rtvlab/com2.py); dom0 leaves it alone
+    guest-xl LINE...             an extra xl.cfg line for the job's HVM guests
+                                 (repeatable; the runner's --guest-xl lines
+                                 follow them, for every job)
     step NAME TIMEOUT COMMAND [ARG...]
                                  a dom0 step: COMMAND is a script in
                                  tests/lab/steps/ or a helper in tests/lab/agent/
@@ -33,6 +39,9 @@ LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FLIGHTS_DIR = os.path.join(LAB_DIR, "flights")
 STEPS_DIR = os.path.join(LAB_DIR, "steps")
 AGENT_DIR = os.path.join(LAB_DIR, "agent")
+
+
+JOB_SETTINGS = ("com2", "guest-xl")
 
 
 class FlightError(Exception):
@@ -53,6 +62,8 @@ class Job:
         self.name = name
         self.steps = []
         self.site_at = None  # index in steps where site steps go
+        self.com2 = False    # the outer QEMU's second UART (rtvlab/com2.py)
+        self.guest_xl = []   # extra xl.cfg lines for the job's HVM guests
 
 
 class Flight:
@@ -61,8 +72,6 @@ class Flight:
         self.hypervisor = "stock"
         self.dom0 = "pv"
         self.show_table = False
-        self.com2 = False
-        self.guest_xl = []
         self.jobs = []
 
     def job(self, name):
@@ -99,10 +108,15 @@ def load(name, flight=None, seen=()):
             fl.dom0 = w[1]
         elif w[0] == "show-table" and len(w) == 2:
             fl.show_table = w[1] in ("yes", "true", "1")
+        elif w[0] in JOB_SETTINGS and not job:
+            # once flight-wide, these now say which job they are for: a
+            # default for "every job" would also reach jobs taken by include
+            raise FlightError("%s: %r is a job setting: put it after the `job` line of the job "
+                              "it is for" % (where, w[0]))
         elif w[0] == "com2" and len(w) == 2:
-            fl.com2 = w[1] in ("yes", "true", "1")
+            job.com2 = w[1] in ("yes", "true", "1")
         elif w[0] == "guest-xl" and len(w) >= 2:
-            fl.guest_xl.append(line.split(None, 1)[1])
+            job.guest_xl.append(line.split(None, 1)[1])
         elif w[0] == "include" and len(w) == 2:
             load(w[1], fl, seen + (name,))
         elif w[0] == "job" and len(w) == 2:

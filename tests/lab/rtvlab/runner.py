@@ -160,7 +160,7 @@ class JobRun:
         with open(os.path.join(s, "job"), "w") as f:
             f.write(self.job.name + "\n")
         with open(os.path.join(s, "guest-xl.cfg"), "w") as f:
-            f.write("".join("%s\n" % line for line in self.flight.guest_xl + (self.args.guest_xl or [])))
+            f.write("".join("%s\n" % line for line in self.guest_xl()))
         with open(os.path.join(s, "lab-env"), "w") as f:
             f.write("export LAB_GUEST_CPUS=%s\n" % (PIN_GUEST_CPUS if pinned(self.args) else ""))
             f.write("".join("export %s\n" % shlex.quote(kv) for kv in self.args.lab_env or []))
@@ -280,13 +280,14 @@ class JobRun:
                 "-fsdev", "local,id=lab,path=%s,security_model=none" % self.share,
                 "-device", "virtio-9p-pci,fsdev=lab,mount_tag=lab,%s" % virtio]
 
-    def boot(self, res):
-        t0 = now()
-        overlay = os.path.join(self.jdir, "dom0.qcow2")
-        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
-                        os.path.join(self.imgs["dom0"], "rootfs.img"), overlay], check=True)
-        console = os.path.join(self.jdir, "console.log")
-        res.log = console
+    def guest_xl(self):
+        """The extra xl.cfg lines of this job's HVM guests: the job's own
+        (flight file), then the runner's --guest-xl (an A/B knob for every job)."""
+        return self.job.guest_xl + (self.args.guest_xl or [])
+
+    def qemu_cmd(self, overlay, console):
+        """The outer QEMU's command line: the machine, Xen and dom0, COM1 as
+        Xen's console; COM2 only for a job that asks for it (`com2 yes`)."""
         sock = os.path.join(self.jdir, "console.sock")
         dom0 = self.imgs["dom0"]
         cmd = [self.args.outer_qemu, "-accel", self.args.outer_accel] + self.machine_args(overlay) + [
@@ -297,8 +298,18 @@ class JobRun:
                                         os.path.join(dom0, "initrd.img")),
                "-chardev", "socket,id=ser0,path=%s,server=on,wait=off,logfile=%s" % (sock, console),
                "-serial", "chardev:ser0"]
-        if self.flight.com2:
+        if self.job.com2:
             cmd += com2.qemu_args(self.jdir, self.share)
+        return cmd
+
+    def boot(self, res):
+        t0 = now()
+        overlay = os.path.join(self.jdir, "dom0.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "raw", "-b",
+                        os.path.join(self.imgs["dom0"], "rootfs.img"), overlay], check=True)
+        console = os.path.join(self.jdir, "console.log")
+        res.log = console
+        cmd = self.qemu_cmd(overlay, console)
         with open(os.path.join(self.jdir, "qemu-cmdline"), "w") as f:
             f.write(" ".join(cmd) + "\n")
         self.qemu = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
@@ -306,7 +317,7 @@ class JobRun:
                                      stderr=subprocess.STDOUT, start_new_session=True,
                                      preexec_fn=outer_priority)
         outer_group_priority(self.qemu.pid)
-        if self.flight.com2:
+        if self.job.com2:
             self.com2 = com2.Feeder(self.jdir, self.share, say)
             self.com2.start()
         say("%s: booting Xen + dom0 in QEMU (pid %d), console %s" % (self.job.name, self.qemu.pid, console))
@@ -678,6 +689,10 @@ def main(argv):
     if a.list:
         for j in jobs:
             print("job %s" % j.name)
+            if j.com2:
+                print("  com2 yes")
+            for x in j.guest_xl:
+                print("  guest-xl %s" % x)
             print("  build  (host) make install")
             print("  boot   (host) Xen %s + %s dom0" % (hyp, fl.dom0.upper()))
             for s in flightdef.with_site(j, extra):
@@ -767,7 +782,8 @@ def main(argv):
                 for s in at["steps"]:
                     if s["log"]:
                         s["log"] = s["log"].replace(jdir, at["dir"], 1)
-            rep["jobs"].append({"name": j.name, "status": attempts[-1]["status"], "dir": jdir,
+            rep["jobs"].append({"name": j.name, "com2": j.com2, "guest_xl": j.guest_xl,
+                                "status": attempts[-1]["status"], "dir": jdir,
                                 "steps": attempts[-1]["steps"], "attempts": attempts})
             if interrupted:
                 say("interrupted")
