@@ -1,6 +1,6 @@
 # tests/lab: osstest-style flights on real Xen nested in QEMU (tests/lab/README.md).
 #   make lab [FLIGHT=smoke]   run a flight; results in build/lab/<flight>/
-#   make demo                 flight demo, with the live switch steps
+#   make demo                 flight demo: the live switch job, then the ioemu job
 #   make lab-images           build/refresh the cached images ($RTVIRT_CACHE)
 #   make lab-broken-example   a failing site step must fail the flight (self-test)
 # LAB_ARGS passes extra runner options, e.g. LAB_ARGS="--steps-dir /srv/site-steps".
@@ -11,8 +11,9 @@ LAB_ARGS ?=
 lab:
 	tests/lab/flight $(FLIGHT) $(LAB_ARGS)
 
-# The demo is the switch flight (tests/lab/steps/switch-*: rtvirt-shunt under fio
-# verify, emulated -> PV -> emulated x10, selective and back).
+# The demo: the switch flight's job (tests/lab/steps/switch-*: rtvirt-shunt
+# under fio verify, switched live across emulated, PV and selective) and
+# demo-ioemu's job (one virtualize/devirtualize of the guest's real UART).
 demo:
 	tests/lab/flight demo $(LAB_ARGS)
 
