@@ -211,3 +211,60 @@ int rtv_dm_devnum(char *buf, size_t len, unsigned major, unsigned minor)
 {
     return (size_t)snprintf(buf, len, "%u:%u", major, minor) < len ? 0 : -ENAMETOOLONG;
 }
+
+int rtv_dm_pv_name(char *buf, size_t len, const char *vdev, struct rtv_err *err)
+{
+    char outer[RTV_DM_NAME_MAX];
+    int rc;
+
+    if ((rc = rtv_dm_name(outer, sizeof(outer), vdev, err)) < 0)
+        return rc;
+    if ((size_t)snprintf(buf, len, "%s" RTV_DM_PV_SUFFIX, outer) >= len)
+        return rtv_err_set(err, ENAMETOOLONG, "dm name of the PV leg of %s: buffer too short",
+                           vdev);
+    return 0;
+}
+
+int rtv_dm_leg_params(const struct rtv_dm_leg *leg, const char **type, char *buf, size_t len,
+                      struct rtv_err *err)
+{
+    int rc;
+
+    if (leg->sectors == 0)
+        return rtv_err_set(err, EINVAL, "PV leg table of 0 sectors");
+    if (leg->disk[0] == '\0') {
+        *type = "error";
+        if (len > 0)
+            buf[0] = '\0';
+        return 0;
+    }
+    if ((rc = check_leg("PV", leg->disk, err)) < 0)
+        return rc;
+    *type = "linear";
+    if ((size_t)snprintf(buf, len, "%s 0", leg->disk) >= len)
+        return rtv_err_set(err, ENAMETOOLONG, "PV leg table: buffer too short");
+    return 0;
+}
+
+int rtv_dm_leg_parse(const char *type, uint64_t sectors, const char *params,
+                     struct rtv_dm_leg *leg, struct rtv_err *err)
+{
+    char tmp[2 * RTV_DM_DEV_MAX], *f[2];
+
+    memset(leg, 0, sizeof(*leg));
+    leg->sectors = sectors;
+    if (type != NULL && strcmp(type, "error") == 0)
+        return 0;
+    if (type == NULL || strcmp(type, "linear") != 0)
+        return rtv_err_set(err, EINVAL, "PV leg table: target type \"%s\", not error or "
+                           "linear", type ? type : "(none)");
+    if (params == NULL || strlen(params) >= sizeof(tmp) ||
+        split(params, tmp, sizeof(tmp), f, 2) != 2 || strcmp(f[1], "0") != 0)
+        return rtv_err_set(err, EINVAL, "PV leg table \"linear %s\": not <disk> 0",
+                           params ? params : "(none)");
+    if (strlen(f[0]) >= sizeof(leg->disk))
+        return rtv_err_set(err, EINVAL, "PV leg table \"linear %s\": a disk name longer "
+                           "than %d characters", params, RTV_DM_DEV_MAX - 1);
+    snprintf(leg->disk, sizeof(leg->disk), "%s", f[0]);
+    return 0;
+}

@@ -111,14 +111,29 @@ static struct dm_task *task(int type, const char *name, struct rtv_err *err)
     return dmt;
 }
 
-static int add_table(struct dm_task *dmt, const struct rtv_dm_table *t, struct rtv_err *err)
+/* One table of either device: the guest's (t) or its PV leg device's (leg). */
+struct any_table {
+    const struct rtv_dm_table *t;
+    const struct rtv_dm_leg   *leg;
+};
+
+static int add_table(struct dm_task *dmt, const struct any_table *a, struct rtv_err *err)
 {
     char params[3 * RTV_DM_DEV_MAX];
-    int rc = rtv_dm_table_params(t, params, sizeof(params), err);
+    const char *type = RTV_DM_TARGET;
+    uint64_t sectors;
+    int rc;
 
+    if (a->t != NULL) {
+        rc = rtv_dm_table_params(a->t, params, sizeof(params), err);
+        sectors = a->t->sectors;
+    } else {
+        rc = rtv_dm_leg_params(a->leg, &type, params, sizeof(params), err);
+        sectors = a->leg->sectors;
+    }
     if (rc < 0)
         return rc;
-    if (!dm_task_add_target(dmt, 0, t->sectors, RTV_DM_TARGET, params))
+    if (!dm_task_add_target(dmt, 0, sectors, type, params))
         return rtv_err_set(err, ENOMEM, "dm_task_add_target failed");
     return 0;
 }
@@ -170,7 +185,7 @@ static void make_node(const char *name)
 }
 
 static int with_table(int type, const char *what, const char *name,
-                      const struct rtv_dm_table *t, struct rtv_err *err)
+                      const struct any_table *t, struct rtv_err *err)
 {
     struct dm_task *dmt;
     int rc;
@@ -195,14 +210,29 @@ static int op_create(void *ctx, const char *name, const struct rtv_dm_table *t,
 {
     (void)ctx;
     /* With a table, DM_DEVICE_CREATE creates, loads and resumes. */
-    return with_table(DM_DEVICE_CREATE, "create", name, t, err);
+    return with_table(DM_DEVICE_CREATE, "create", name, &(struct any_table){ .t = t }, err);
 }
 
 static int op_load(void *ctx, const char *name, const struct rtv_dm_table *t,
                    struct rtv_err *err)
 {
     (void)ctx;
-    return with_table(DM_DEVICE_RELOAD, "load", name, t, err);
+    return with_table(DM_DEVICE_RELOAD, "load", name, &(struct any_table){ .t = t }, err);
+}
+
+static int op_leg_create(void *ctx, const char *name, const struct rtv_dm_leg *leg,
+                         struct rtv_err *err)
+{
+    (void)ctx;
+    return with_table(DM_DEVICE_CREATE, "create", name, &(struct any_table){ .leg = leg },
+                      err);
+}
+
+static int op_leg_load(void *ctx, const char *name, const struct rtv_dm_leg *leg,
+                       struct rtv_err *err)
+{
+    (void)ctx;
+    return with_table(DM_DEVICE_RELOAD, "load", name, &(struct any_table){ .leg = leg }, err);
 }
 
 static int simple(int type, const char *what, const char *name, bool locked,
@@ -296,6 +326,19 @@ static int op_table(void *ctx, const char *name, struct rtv_dm_table *t, struct 
     return rc < 0 ? rc : rtv_dm_table_parse(type, len, params, t, err);
 }
 
+static int op_leg_table(void *ctx, const char *name, struct rtv_dm_leg *leg,
+                        struct rtv_err *err)
+{
+    char type[32], params[256];
+    uint64_t len;
+    int rc;
+
+    (void)ctx;
+    rc = one_target(DM_DEVICE_TABLE, name, &len, type, sizeof(type), params, sizeof(params),
+                    err);
+    return rc < 0 ? rc : rtv_dm_leg_parse(type, len, params, leg, err);
+}
+
 static int op_status(void *ctx, const char *name, struct rtv_dm_status *st,
                      struct rtv_err *err)
 {
@@ -368,5 +411,8 @@ const struct shunt_dm_ops shunt_dm_libdm_ops = {
     .status = op_status,
     .message = op_message,
     .wait_event = op_wait_event,
+    .leg_create = op_leg_create,
+    .leg_load = op_leg_load,
+    .leg_table = op_leg_table,
     .interrupt = op_interrupt,
 };

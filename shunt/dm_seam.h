@@ -6,10 +6,15 @@
  * common/'s Xen seam: nothing above it includes libdevmapper.h.
  *
  * Every op takes the device's dm name and returns 0 or -errno with err set.
- * suspend (of a table swap: attaching or dropping the PV leg) and wait_event block (a drain of in-flight bios, a wait for the
- * target's next event): the control plane runs them on a thread of their
- * own and ends them early with interrupt(), after which they return -EINTR
- * (dm backs an interrupted suspend out by itself: the device runs on).
+ * Two devices per disk: the guest's "rtvirt-<vdev>" (target rtvirt) and its
+ * PV leg "rtvirt-<vdev>.pv" (error or linear: the leg_* ops; info, clear,
+ * suspend and resume serve both).  suspend (of a table swap: the PV leg
+ * device's when a PV disk is attached or dropped, the guest's only to renew
+ * its table after a failover) and wait_event block (a drain of in-flight
+ * bios, a wait for the target's next event): the control plane runs them
+ * on a thread of their own and ends them early with interrupt(), after
+ * which they return -EINTR (dm backs an interrupted suspend out by itself:
+ * the device runs on).
  */
 #ifndef RTVIRT_SHUNT_DM_SEAM_H
 #define RTVIRT_SHUNT_DM_SEAM_H
@@ -56,6 +61,14 @@ struct shunt_dm_ops {
     /* Blocks until the device's event counter passes *event_nr (a failover
      * raises one), then stores the new counter.  Interruptible. */
     int  (*wait_event)(void *ctx, const char *name, uint32_t *event_nr, struct rtv_err *err);
+    /* The PV leg device: created with leg live (create, load, resume),
+     * leg loaded as its inactive table, its live table parsed back
+     * (rtv_dm_leg_params/rtv_dm_leg_parse). */
+    int  (*leg_create)(void *ctx, const char *name, const struct rtv_dm_leg *leg,
+                       struct rtv_err *err);
+    int  (*leg_load)(void *ctx, const char *name, const struct rtv_dm_leg *leg,
+                     struct rtv_err *err);
+    int  (*leg_table)(void *ctx, const char *name, struct rtv_dm_leg *leg, struct rtv_err *err);
     /* Makes suspend or wait_event running on thread t return -EINTR soon;
      * harmless if t is not in one (the caller repeats it until t ends). */
     void (*interrupt)(void *ctx, pthread_t t);

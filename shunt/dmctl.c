@@ -5,9 +5,14 @@
  * repeated or lost events change nothing.
  *
  * The switch is a flip of the target's route by message, with no dm
- * suspend in it (shunt/README.md, "The flip"); a table swap (load, suspend,
- * resume) only attaches the PV leg before a flip to pv/selective and drops
- * it after a flip back to emulated, outside the flip.
+ * suspend in it (shunt/README.md, "The flip").  The table's PV leg is
+ * always the PV leg device "rtvirt-<vdev>.pv"; a PV disk is attached before
+ * a flip to pv/selective and dropped after a flip back to emulated by a
+ * table swap (load, suspend, resume) of that device, never of the guest's:
+ * no bio is routed to it then (shunt/README.md, "The PV leg device").  The
+ * guest's own table is swapped only to renew it (a failover's state lives
+ * in its table) or to bring an older table (PV leg "-" or a blkfront disk
+ * itself) onto the PV leg device.
  *
  *   phase        device                      report (shunt-state)
  *   ---------    -------------------------   --------------------
@@ -15,8 +20,10 @@
  *                                            or failed-over
  *   ATTACHING    running; waiting (bounded)  connecting
  *                for the PV disk of devid
- *   SWAPPING     a table swap's suspend      connecting (attach) or
+ *   SWAPPING     a table swap's suspend      connecting (attach, renew) or
  *                running on the helper       (unchanged: detach)
+ *                (the PV leg device's, or
+ *                the guest's to renew it)
  *   UNDOING      that suspend being          (unchanged)
  *                interrupted
  *   PREPARING    running; the target flushes quiescing
@@ -61,12 +68,21 @@ enum dmc_phase {
     DMC_SETTLING,
 };
 
-/* What a table swap is for, and so where its end leads. */
+/* What a table swap is for, and so where its end leads.  ATTACH and the
+ * DETACHes swap the PV leg device's table (no bio routed to it: the guest
+ * does not wait); the RENEWs swap the guest's own (a dm suspend it waits in). */
 enum dmc_swap {
-    SWAP_ATTACH,         /* before the flip to pv/selective: the PV leg in */
-    SWAP_DETACH,         /* after the flip to emulated: the PV leg out */
-    SWAP_DETACH_ABORT,   /* a switch given up before its flip: the leg it attached out */
+    SWAP_ATTACH,         /* before the flip to pv/selective: the PV disk in */
+    SWAP_RENEW,          /* before it: a fresh table over the PV leg device */
+    SWAP_DETACH,         /* after the flip to emulated: the PV disk out */
+    SWAP_RENEW_AFTER,    /* after it: a fresh table (failed over, or an older layout) */
+    SWAP_DETACH_ABORT,   /* a switch given up before its flip: the disk it attached out */
 };
+
+static bool swap_is_renew(enum dmc_swap s)
+{
+    return s == SWAP_RENEW || s == SWAP_RENEW_AFTER;
+}
 
 #define PREPARE_POLL_US 5000u    /* the target raises a dm event too */
 #define SETTLE_POLL_US  2000u
@@ -74,6 +90,10 @@ enum dmc_swap {
 struct dmctl {
     struct dmctl_config cfg;
     char                name[RTV_DM_NAME_MAX];
+    char                pvname[RTV_DM_NAME_MAX];   /* the PV leg device */
+    char                pvdev[RTV_DM_DEV_MAX];     /* its "major:minor" */
+    struct rtv_dm_leg   pvleg;                     /* its live table */
+    struct rtv_dm_leg   pvleg_next;                /* the swap's, for it */
     struct rtv_xen      x;
     struct shunt_nodes  nodes;
     char                ctl_dir[256];
@@ -89,12 +109,13 @@ struct dmctl {
     uint32_t            sw_timeout_ms, sw_devid;
     uint64_t            sw_deadline_us, sw_next_poll_us;
     bool                gate_open;     /* dm-synced-id = sw_id seen before `prepare` */
-    bool                sw_attached;   /* this switch attached the PV leg */
+    bool                sw_attached;   /* this switch attached the PV disk */
+    struct shunt_disk   sw_disk;       /* the PV disk it found */
     enum dmc_swap       swap;          /* while SWAPPING/UNDOING */
     bool                stuck;         /* a swap's suspend done, its resume failing */
     uint64_t            swap_start_us, prepare_start_us, prepared_us;
     uint64_t            flip_start_us, flip_us, stall_us, held_at_settle;
-    uint64_t            attach_us, detach_us, flips_before;
+    uint64_t            attach_us, detach_us, renew_us, flips_before;
     char                sw_error[1024];
     /* suspend helper */
     pthread_t           sus_th;
@@ -123,10 +144,31 @@ struct dmctl {
 };
 
 static const char *const swap_names[] = {
-    [SWAP_ATTACH] = "attach the PV leg",
-    [SWAP_DETACH] = "drop the PV leg",
-    [SWAP_DETACH_ABORT] = "drop the PV leg this switch attached",
+    [SWAP_ATTACH] = "attach the PV disk",
+    [SWAP_RENEW] = "renew the table",
+    [SWAP_DETACH] = "drop the PV disk",
+    [SWAP_RENEW_AFTER] = "renew the table",
+    [SWAP_DETACH_ABORT] = "drop the PV disk this switch attached",
 };
+
+/* The device a swap of that kind suspends. */
+static const char *swap_dev(const struct dmctl *c, enum dmc_swap s)
+{
+    return swap_is_renew(s) ? c->name : c->pvname;
+}
+
+/* The live table's PV leg is the PV leg device (else an older table: "-",
+ * or a blkfront disk itself). */
+static bool on_pv_leg_device(const struct dmctl *c)
+{
+    return strcmp(c->live.pv, c->pvdev) == 0;
+}
+
+/* The PV disk under the live table, "" for none. */
+static const char *pv_disk(const struct dmctl *c)
+{
+    return on_pv_leg_device(c) ? c->pvleg.disk : c->live.pv;
+}
 
 static void vlog(const char *fmt, va_list ap)
 {
@@ -224,7 +266,7 @@ static void *suspend_main(void *arg)
     char b = 1;
 
     c->sus_err = (struct rtv_err){ 0, "" };
-    c->sus_rc = c->cfg.dm->suspend(c->cfg.dm_ctx, c->name, &c->sus_err);
+    c->sus_rc = c->cfg.dm->suspend(c->cfg.dm_ctx, swap_dev(c, c->swap), &c->sus_err);
     /* The pipe is the hand-over: the loop reads sus_* only after this. */
     while (write(c->sus_pipe[1], &b, 1) < 0 && errno == EINTR)
         ;
@@ -233,12 +275,13 @@ static void *suspend_main(void *arg)
 
 /* ---- switches ---------------------------------------------------------------- */
 
-/* The loaded table is dropped; the device runs on in the live one. */
+/* The loaded table (of the swap's device) is dropped; the device runs on
+ * in the live one. */
 static void drop_next(struct dmctl *c)
 {
     struct rtv_err err = { 0, "" };
 
-    if (c->cfg.dm->clear(c->cfg.dm_ctx, c->name, &err) < 0)
+    if (c->cfg.dm->clear(c->cfg.dm_ctx, swap_dev(c, c->swap), &err) < 0)
         warn(c, "%s (the next load replaces it)", err.msg);
 }
 
@@ -259,8 +302,8 @@ static int resume_old(struct dmctl *c)
     struct rtv_err err = { 0, "" };
 
     drop_next(c);
-    if (c->cfg.dm->resume(c->cfg.dm_ctx, c->name, &err) < 0) {
-        warn(c, "resuming %s on its old table: %s", c->name, err.msg);
+    if (c->cfg.dm->resume(c->cfg.dm_ctx, swap_dev(c, c->swap), &err) < 0) {
+        warn(c, "resuming %s on its old table: %s", swap_dev(c, c->swap), err.msg);
         c->stuck = true;
         return -err.code;
     }
@@ -285,9 +328,14 @@ static int dm_message(struct dmctl *c, const char *msg, struct rtv_err *err)
 static void begin_prepare(struct dmctl *c);
 static void finish_switch(struct dmctl *c);
 static void settled(struct dmctl *c, bool in_time);
+static void step_to_pv(struct dmctl *c);
+static void step_after_emulated(struct dmctl *c);
+static void give_up_before_flip(struct dmctl *c, const char *why);
 
-/* A table swap: load t, suspend on the helper (suspend_done goes on). */
-static void start_swap(struct dmctl *c, enum dmc_swap what, const struct rtv_dm_table *t);
+/* A table swap of the guest's device (t) or of the PV leg device (leg):
+ * load, then suspend on the helper (suspend_done goes on). */
+static void start_swap(struct dmctl *c, enum dmc_swap what, const struct rtv_dm_table *t,
+                       const struct rtv_dm_leg *leg);
 
 static void swap_failed(struct dmctl *c, const char *why)
 {
@@ -295,13 +343,20 @@ static void swap_failed(struct dmctl *c, const char *why)
     case SWAP_ATTACH:
         fail_switch(c, why);
         break;
+    case SWAP_RENEW:
+        /* A PV disk this switch attached goes again. */
+        give_up_before_flip(c, why);
+        break;
     case SWAP_DETACH:
-        /* The flip is done: the device is emulated, only the leg stays. */
-        warn(c, "switch %u: %s; the PV leg %s stays in the table", c->sw_id, why, c->live.pv);
+    case SWAP_RENEW_AFTER:
+        /* The flip is done: the device is emulated, only the disk stays. */
+        warn(c, "switch %u: %s; the PV disk %s stays under the table", c->sw_id, why,
+             pv_disk(c)[0] ? pv_disk(c) : "-");
         finish_switch(c);
         break;
     case SWAP_DETACH_ABORT:
-        warn(c, "switch %u: %s; the PV leg %s stays in the table", c->sw_id, why, c->live.pv);
+        warn(c, "switch %u: %s; the PV disk %s stays under the table", c->sw_id, why,
+             pv_disk(c));
         fail_switch(c, c->sw_error);
         break;
     }
@@ -311,17 +366,28 @@ static void swap_done(struct dmctl *c)
 {
     uint64_t us = rtv_now_us() - c->swap_start_us;
 
-    c->live = c->next;
-    c->failed_over = false;   /* the new table starts clean */
+    if (swap_is_renew(c->swap)) {
+        c->live = c->next;
+        c->failed_over = false;   /* the new table starts clean */
+        c->renew_us += us;
+    } else {
+        c->pvleg = c->pvleg_next;
+    }
     switch (c->swap) {
     case SWAP_ATTACH:
         c->attach_us = us;
         c->sw_attached = true;
-        begin_prepare(c);
+        step_to_pv(c);
+        break;
+    case SWAP_RENEW:
+        step_to_pv(c);
         break;
     case SWAP_DETACH:
         c->detach_us = us;
-        finish_switch(c);
+        step_after_emulated(c);
+        break;
+    case SWAP_RENEW_AFTER:
+        step_after_emulated(c);
         break;
     case SWAP_DETACH_ABORT:
         fail_switch(c, c->sw_error);
@@ -329,18 +395,25 @@ static void swap_done(struct dmctl *c)
     }
 }
 
-static void start_swap(struct dmctl *c, enum dmc_swap what, const struct rtv_dm_table *t)
+static void start_swap(struct dmctl *c, enum dmc_swap what, const struct rtv_dm_table *t,
+                       const struct rtv_dm_leg *leg)
 {
     struct rtv_err err = { 0, "" };
     char why[700];
     int rc;
 
     c->swap = what;
-    c->next = *t;
-    if (what != SWAP_ATTACH)   /* after the fact: a bound of its own */
+    if (swap_is_renew(what))
+        c->next = *t;
+    else
+        c->pvleg_next = *leg;
+    if (what != SWAP_ATTACH && what != SWAP_RENEW)   /* after the fact: a bound of its own */
         c->sw_deadline_us = rtv_now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
     /* Loading opens the new legs: setup, before the suspend. */
-    if (c->cfg.dm->load(c->cfg.dm_ctx, c->name, &c->next, &err) < 0) {
+    rc = swap_is_renew(what) ? c->cfg.dm->load(c->cfg.dm_ctx, c->name, &c->next, &err)
+                             : c->cfg.dm->leg_load(c->cfg.dm_ctx, c->pvname, &c->pvleg_next,
+                                                   &err);
+    if (rc < 0) {
         snprintf(why, sizeof(why), "loading the table to %s failed: %s", swap_names[what],
                  err.msg);
         drop_next(c);
@@ -359,30 +432,77 @@ static void start_swap(struct dmctl *c, enum dmc_swap what, const struct rtv_dm_
     c->sus_running = true;
 }
 
-/* The table of emulated mode with PV leg pv ("" = none). */
-static struct rtv_dm_table emulated_table(const struct dmctl *c, const char *pv)
+/* A fresh table of the live one's route (emulated once failed over) over
+ * the PV leg device. */
+static struct rtv_dm_table renewed_table(const struct dmctl *c)
 {
     struct rtv_dm_table t = c->live;
 
-    t.mode = RTV_MODE_EMULATED;
-    snprintf(t.pv, sizeof(t.pv), "%s", pv);
+    if (c->failed_over)
+        t.mode = RTV_MODE_EMULATED;
+    snprintf(t.pv, sizeof(t.pv), "%s", c->pvdev);
     return t;
 }
 
-/* Out of a switch that has not flipped (PREPARING, GATED): the target's
- * prepare is cancelled, and a PV leg this switch attached is dropped again
- * before the old mode is acked. */
+static void swap_leg(struct dmctl *c, enum dmc_swap what, const char *disk)
+{
+    struct rtv_dm_leg leg = { .sectors = c->cfg.sectors };
+
+    snprintf(leg.disk, sizeof(leg.disk), "%s", disk);
+    start_swap(c, what, NULL, &leg);
+}
+
+/* Towards pv/selective, once the PV disk is found: each call takes the next
+ * step that is not done yet (so a swap's end calls it again).  The PV leg
+ * device gets the disk (a fresh open after a failover: the dead disk goes),
+ * the guest's table is renewed if it failed over or is not over the PV leg
+ * device yet, then the flip's prepare. */
+static void step_to_pv(struct dmctl *c)
+{
+    if (strcmp(c->pvleg.disk, c->sw_disk.dev) != 0 || (c->failed_over && !c->sw_attached)) {
+        swap_leg(c, SWAP_ATTACH, c->sw_disk.dev);
+        return;
+    }
+    if (c->failed_over || !on_pv_leg_device(c)) {
+        struct rtv_dm_table t = renewed_table(c);
+
+        start_swap(c, SWAP_RENEW, &t, NULL);
+        return;
+    }
+    begin_prepare(c);
+}
+
+/* After the flip to emulated (every bio on the emulated leg, the PV leg
+ * drained and, with flush_at_flip, flushed): the PV disk leaves the PV leg
+ * device, so blkfront can close when dom0 tears the twin down; a failed-over
+ * table, or one of an older layout, is renewed; then the ack. */
+static void step_after_emulated(struct dmctl *c)
+{
+    if (c->pvleg.disk[0]) {
+        swap_leg(c, SWAP_DETACH, "");
+        return;
+    }
+    if (c->failed_over || (!on_pv_leg_device(c) && c->live.pv[0])) {
+        struct rtv_dm_table t = renewed_table(c);
+
+        start_swap(c, SWAP_RENEW_AFTER, &t, NULL);
+        return;
+    }
+    finish_switch(c);
+}
+
+/* Out of a switch that has not flipped (PREPARING, GATED, a failed renew):
+ * the target's prepare is cancelled, and a PV disk this switch attached is
+ * dropped again before the old mode is acked. */
 static void give_up_before_flip(struct dmctl *c, const char *why)
 {
     struct rtv_err err = { 0, "" };
 
     if (dm_message(c, "cancel", &err) < 0)
         warn(c, "%s (harmless: the next prepare starts afresh)", err.msg);
-    if (c->sw_attached && c->live.pv[0]) {
-        struct rtv_dm_table t = emulated_table(c, "");
-
+    if (c->sw_attached && c->pvleg.disk[0] && !rtv_mode_needs_pv(c->live.mode)) {
         snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
-        start_swap(c, SWAP_DETACH_ABORT, &t);
+        swap_leg(c, SWAP_DETACH_ABORT, "");
         return;
     }
     fail_switch(c, why);
@@ -435,15 +555,8 @@ static void try_attach(struct dmctl *c)
     }
     info(c, "switch %u: PV disk %s (%s) of vbd %u is there", c->sw_id, d.name, d.dev,
          c->sw_devid);
-    if (!c->failed_over && strcmp(c->live.pv, d.dev) == 0) {
-        begin_prepare(c);   /* in the table already */
-        return;
-    }
-    /* The flip needs both legs in one table: swapped in now, in emulated
-     * mode (a failed-over table is emulated in force too; its dead leg goes). */
-    struct rtv_dm_table t = emulated_table(c, d.dev);
-
-    start_swap(c, SWAP_ATTACH, &t);
+    c->sw_disk = d;
+    step_to_pv(c);
 }
 
 static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target)
@@ -454,7 +567,7 @@ static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target)
     c->sw_deadline_us = rtv_now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
     c->sw_error[0] = '\0';
     c->sw_attached = false;
-    c->attach_us = c->detach_us = c->stall_us = c->flip_us = 0;
+    c->attach_us = c->detach_us = c->renew_us = c->stall_us = c->flip_us = 0;
     info(c, "switch %u: %s%s -> %s", id, rtv_mode_name(c->live.mode),
          c->failed_over ? " (failed over)" : "", rtv_mode_name(target));
     if (!rtv_mode_needs_pv(target)) {
@@ -487,7 +600,7 @@ static void abort_current(struct dmctl *c, const char *why)
         c->aborts++;
         break;
     case DMC_SWAPPING:
-        if (c->swap != SWAP_ATTACH)
+        if (c->swap != SWAP_ATTACH && c->swap != SWAP_RENEW)
             break;
         snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
         c->phase = DMC_UNDOING;
@@ -527,16 +640,16 @@ static void suspend_done(struct dmctl *c)
         return;
     }
     if (rc < 0) {
-        snprintf(why, sizeof(why), "suspending %s to %s failed: %s", c->name,
+        snprintf(why, sizeof(why), "suspending %s to %s failed: %s", swap_dev(c, c->swap),
                  swap_names[c->swap], c->sus_err.msg);
         drop_next(c);
         swap_failed(c, why);
         return;
     }
     /* Drained; the resume swaps the new table in. */
-    if (c->cfg.dm->resume(c->cfg.dm_ctx, c->name, &err) < 0) {
-        snprintf(why, sizeof(why), "resuming %s into the table to %s failed: %s", c->name,
-                 swap_names[c->swap], err.msg);
+    if (c->cfg.dm->resume(c->cfg.dm_ctx, swap_dev(c, c->swap), &err) < 0) {
+        snprintf(why, sizeof(why), "resuming %s into the table to %s failed: %s",
+                 swap_dev(c, c->swap), swap_names[c->swap], err.msg);
         snprintf(c->sw_error, sizeof(c->sw_error), "%s", why);
         if (resume_old(c) < 0) {
             c->phase = DMC_UNDOING;
@@ -555,8 +668,8 @@ static void flip(struct dmctl *c)
     struct rtv_err err = { 0, "" };
     char msg[32], why[700];
 
-    if (c->live.mode == c->sw_target && !c->failed_over) {
-        /* Nothing to flip (a PV leg left in an emulated table is only
+    if (c->live.mode == c->sw_target && (!c->failed_over || !rtv_mode_needs_pv(c->sw_target))) {
+        /* Nothing to flip (a PV disk left under an emulated table is only
          * dropped): the prepare is dropped, nothing was held. */
         if (dm_message(c, "cancel", &err) < 0)
             warn(c, "%s (harmless: the next prepare starts afresh)", err.msg);
@@ -617,10 +730,8 @@ static void settled(struct dmctl *c, bool in_time)
         warn(c, "switch %u: the flip's hold phase had not ended after %u ms (%llu bios "
              "held: the old leg's writes have not completed); counted as the stall",
              c->sw_id, c->sw_timeout_ms, (unsigned long long)c->held_at_settle);
-    if (!rtv_mode_needs_pv(c->live.mode) && c->live.pv[0]) {
-        struct rtv_dm_table t = emulated_table(c, "");
-
-        start_swap(c, SWAP_DETACH, &t);
+    if (!rtv_mode_needs_pv(c->live.mode)) {
+        step_after_emulated(c);
         return;
     }
     finish_switch(c);
@@ -664,15 +775,18 @@ static void finish_switch(struct dmctl *c)
     ack(c, c->sw_id, "", true);
     /* Always logged: the lab reads the flip's figures from it.  The window
      * is the message (flip) and the longest a bio was held (stall); the
-     * rest ran while the I/O went on, or (the swaps) outside the switch. */
+     * rest ran while the I/O went on: attach and detach swap the PV leg
+     * device's table, which no bio is routed to then.  renew is the one
+     * the guest waits in too: a dm suspend of its own device, after a
+     * failover or on an older table (0 otherwise). */
     warn(c, "switch %u done: now %s, blackout %llu us (flip %llu, stall %llu; prepare %llu, "
-         "gate %llu, attach %llu, detach %llu: outside)%s", c->sw_id,
+         "gate %llu, attach %llu, detach %llu: outside; renew %llu)%s", c->sw_id,
          rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us,
          (unsigned long long)c->flip_us, (unsigned long long)c->stall_us,
          (unsigned long long)(c->prepared_us - c->prepare_start_us),
          (unsigned long long)(c->flip_start_us - c->prepared_us),
          (unsigned long long)c->attach_us, (unsigned long long)c->detach_us,
-         c->gate_open ? ", gate open before" : "");
+         (unsigned long long)c->renew_us, c->gate_open ? ", gate open before" : "");
     c->dirty = true;   /* dom0 may have moved on meanwhile */
 }
 
@@ -697,7 +811,7 @@ static void check_status(struct dmctl *c)
     c->failed_over = true;
     snprintf(c->fo_why, sizeof(c->fo_why), "the PV leg %s failed (%llu PV errors): every "
              "bio now goes to the emulated leg %s (%llu re-issued there, none failed); "
-             "switch the device to reattach a PV disk", c->live.pv[0] ? c->live.pv : "-",
+             "switch the device to reattach a PV disk", pv_disk(c)[0] ? pv_disk(c) : "-",
              (unsigned long long)st.pv_errors, c->live.emu,
              (unsigned long long)st.failovers);
     warn(c, "%s: %s", c->name, c->fo_why);
@@ -767,13 +881,16 @@ static void follow_domid(struct dmctl *c)
 }
 
 /* The device is in mode m, as a switch to m would leave it: emulated holds
- * no PV leg (else blkfront cannot close when dom0 tears the twin down; a
- * shunt killed between a flip to emulated and the drop leaves one). */
+ * no PV disk (else blkfront cannot close when dom0 tears the twin down; a
+ * shunt killed between a flip to emulated and the drop leaves one) and has
+ * not failed over (its table is renewed); pv/selective have their disk. */
 static bool in_mode(const struct dmctl *c, enum rtv_mode m)
 {
     if (c->live.mode != m)
         return false;
-    return rtv_mode_needs_pv(m) || c->live.pv[0] == '\0' || c->failed_over;
+    if (rtv_mode_needs_pv(m))
+        return pv_disk(c)[0] != '\0';
+    return pv_disk(c)[0] == '\0' && !c->failed_over;
 }
 
 static void sync_ctl(struct dmctl *c)
@@ -895,13 +1012,80 @@ static int pick_up(struct dmctl *c, const struct shunt_dm_info *di, struct rtv_e
         c->failed_over = true;
         snprintf(c->fo_why, sizeof(c->fo_why), "the PV leg %s had failed before this "
                  "shunt started (%llu PV errors, %llu bios re-issued on the emulated "
-                 "leg)", c->live.pv[0] ? c->live.pv : "-",
+                 "leg)", pv_disk(c)[0] ? pv_disk(c) : "-",
                  (unsigned long long)st.pv_errors, (unsigned long long)st.failovers);
     }
     c->picked_up = true;
     warn(c, "picked up %s where it is: %s%s, PV leg %s", c->name,
          rtv_mode_name(c->live.mode), c->failed_over ? " (failed over)" : "",
-         c->live.pv[0] ? c->live.pv : "none");
+         pv_disk(c)[0] ? pv_disk(c) : "none");
+    return 0;
+}
+
+/* A table swap of the PV leg device run to its end on this thread: only
+ * while no table of the guest's is over it (nothing routed to it, nothing
+ * to drain), so unbounded. */
+static int reset_pv_leg(struct dmctl *c, struct rtv_err *err)
+{
+    const struct shunt_dm_ops *dm = c->cfg.dm;
+    struct rtv_dm_leg none = { .sectors = c->cfg.sectors };
+    int rc;
+
+    if ((rc = dm->leg_load(c->cfg.dm_ctx, c->pvname, &none, err)) < 0 ||
+        (rc = dm->suspend(c->cfg.dm_ctx, c->pvname, err)) < 0 ||
+        (rc = dm->resume(c->cfg.dm_ctx, c->pvname, err)) < 0)
+        return rc;
+    c->pvleg = none;
+    return 0;
+}
+
+/* The PV leg device: created (error: no PV disk) or picked up where it is.
+ * Left suspended (a shunt killed in one of its swaps), its loaded table is
+ * dropped and it is resumed on its live one: that swap is undone, and the
+ * switch is followed afresh from there.  outer_exists: a guest's table may
+ * be over it; if none is, a disk it still maps is dropped now. */
+static int open_pv_leg(struct dmctl *c, bool outer_exists, struct rtv_err *err)
+{
+    const struct shunt_dm_ops *dm = c->cfg.dm;
+    struct shunt_dm_info di;
+    struct rtv_err e2 = { 0, "" };
+    int rc;
+
+    if ((rc = dm->info(c->cfg.dm_ctx, c->pvname, &di, err)) < 0)
+        return rc;
+    if (!di.exists) {
+        c->pvleg = (struct rtv_dm_leg){ .sectors = c->cfg.sectors };
+        if ((rc = dm->leg_create(c->cfg.dm_ctx, c->pvname, &c->pvleg, err)) < 0 ||
+            (rc = dm->info(c->cfg.dm_ctx, c->pvname, &di, err)) < 0)
+            return rc;
+        info(c, "created %s (error: no PV disk yet)", c->pvname);
+    } else {
+        if (!di.live_table)
+            return rtv_err_set(err, EEXIST, "%s exists without a table: remove it "
+                               "(dmsetup remove %s)", c->pvname, c->pvname);
+        if (di.inactive_table && dm->clear(c->cfg.dm_ctx, c->pvname, &e2) < 0)
+            warn(c, "%s", e2.msg);
+        if (di.suspended) {
+            if ((rc = dm->resume(c->cfg.dm_ctx, c->pvname, err)) < 0)
+                return rc;
+            warn(c, "%s was left suspended (a shunt died in its table swap): resumed on its "
+                 "live table", c->pvname);
+        }
+        if ((rc = dm->leg_table(c->cfg.dm_ctx, c->pvname, &c->pvleg, err)) < 0)
+            return rc;
+        if (c->pvleg.sectors != c->cfg.sectors)
+            return rtv_err_set(err, EEXIST, "%s exists with %llu sectors, the emulated disk "
+                               "has %llu", c->pvname, (unsigned long long)c->pvleg.sectors,
+                               (unsigned long long)c->cfg.sectors);
+        if (!outer_exists && c->pvleg.disk[0]) {
+            info(c, "%s still maps %s with no device over it: dropped", c->pvname,
+                 c->pvleg.disk);
+            if ((rc = reset_pv_leg(c, err)) < 0)
+                return rc;
+        }
+    }
+    if ((rc = rtv_dm_devnum(c->pvdev, sizeof(c->pvdev), di.major, di.minor)) < 0)
+        return rtv_err_set(err, -rc, "device number of %s", c->pvname);
     return 0;
 }
 
@@ -912,6 +1096,8 @@ static int open_device(struct dmctl *c, struct rtv_err *err)
 
     if ((rc = c->cfg.dm->info(c->cfg.dm_ctx, c->name, &di, err)) < 0)
         return rc;
+    if ((rc = open_pv_leg(c, di.exists, err)) < 0)
+        return rc;
     if (di.exists && di.live_table) {
         if ((rc = pick_up(c, &di, err)) < 0)
             return rc;
@@ -921,9 +1107,11 @@ static int open_device(struct dmctl *c, struct rtv_err *err)
                                "(dmsetup remove %s)", c->name, c->name);
         /* Always emulated first: a mode that uses PV is reached through a
          * switch, with its device-model gate (dom0's nodes are followed
-         * right after). */
+         * right after).  The PV leg is the PV leg device from the first
+         * table on. */
         c->live = (struct rtv_dm_table){ .mode = RTV_MODE_EMULATED, .sectors = c->cfg.sectors };
         snprintf(c->live.emu, sizeof(c->live.emu), "%s", c->cfg.emu_dev);
+        snprintf(c->live.pv, sizeof(c->live.pv), "%s", c->pvdev);
         if ((rc = c->cfg.dm->create(c->cfg.dm_ctx, c->name, &c->live, err)) < 0)
             return rc;
         info(c, "created %s over %s (%llu sectors), emulated", c->name, c->cfg.emu_dev,
@@ -950,7 +1138,8 @@ struct dmctl *dmctl_new(const struct dmctl_config *cfg, struct rtv_err *err)
         c->cfg.attach_poll_ms = 50;
     c->sus_pipe[0] = c->sus_pipe[1] = c->ev_pipe[0] = c->ev_pipe[1] = -1;
     atomic_init(&c->ev_stop, false);
-    if (rtv_dm_name(c->name, sizeof(c->name), cfg->vdev, err) < 0)
+    if (rtv_dm_name(c->name, sizeof(c->name), cfg->vdev, err) < 0 ||
+        rtv_dm_pv_name(c->pvname, sizeof(c->pvname), cfg->vdev, err) < 0)
         goto fail;
     if (pipe2(c->sus_pipe, O_CLOEXEC) < 0 || pipe2(c->ev_pipe, O_CLOEXEC) < 0) {
         rtv_err_set(err, errno, "pipe: %s", strerror(errno));
@@ -1043,7 +1232,7 @@ static void tick(struct dmctl *c)
             return;
         case DMC_SWAPPING:
             snprintf(why, sizeof(why), "suspending %s to %s (draining the bios in flight "
-                     "and flushing the legs) took longer than %u ms", c->name,
+                     "and flushing the legs) took longer than %u ms", swap_dev(c, c->swap),
                      swap_names[c->swap], c->sw_timeout_ms);
             if (c->swap == SWAP_DETACH_ABORT)   /* the switch's own reason stays */
                 warn(c, "switch %u: %s", c->sw_id, why);
@@ -1137,7 +1326,7 @@ void dmctl_free(struct dmctl *c)
     for (int i = 0; i < 500 && c->phase != DMC_IDLE; i++) {
         struct pollfd p = { .fd = c->sus_pipe[0], .events = POLLIN };
 
-        if (c->phase == DMC_SWAPPING && c->swap == SWAP_ATTACH)
+        if (c->phase == DMC_SWAPPING && (c->swap == SWAP_ATTACH || c->swap == SWAP_RENEW))
             abort_current(c, "rtvirt-shunt is stopping");
         else if (c->phase == DMC_PREPARING || c->phase == DMC_GATED ||
                  c->phase == DMC_ATTACHING) {
@@ -1200,7 +1389,7 @@ void dmctl_get_status(const struct dmctl *c, struct dmctl_status *st)
     st->failed_over = c->failed_over;
     st->switching = c->phase != DMC_IDLE;
     st->picked_up = c->picked_up;
-    snprintf(st->pv_dev, sizeof(st->pv_dev), "%s", c->live.pv);
+    snprintf(st->pv_dev, sizeof(st->pv_dev), "%s", pv_disk(c));
     st->switches = c->switches;
     st->aborts = c->aborts;
     st->blackout_us = c->blackout_us;

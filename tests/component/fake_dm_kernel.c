@@ -131,6 +131,28 @@ static bool overlaps_old_writes(const struct fake_kernel *k, const struct fk_bio
     return false;
 }
 
+/* The table has a PV leg (a disk, or the PV leg device). */
+static bool has_pv_leg(const struct fake_kernel *k)
+{
+    return k->live_via_leg || k->live_pv >= 0;
+}
+
+/* b's PV part: to the disk, or through the PV leg device (error: a bio
+ * fails there, an empty flush ends at once: no write cache to flush). */
+static void submit_pv(struct fake_kernel *k, struct fk_bio *b)
+{
+    if (!k->live_via_leg) {
+        fk_pv_submit(k, k->live_pv, b);
+        return;
+    }
+    if (k->leg_suspended)
+        k->pv_leg_waits++;   /* dm would hold it, and the guest wait */
+    if (k->leg_disk >= 0)
+        fk_pv_submit(k, k->leg_disk, b);
+    else
+        fk_leg_done(k, b, true, b->op == FK_FLUSH && b->len == 0 ? 0 : -EIO);
+}
+
 static void dispatch(struct fake_kernel *k, struct fk_bio *b)
 {
     enum rtv_mode m = k->st.failed_over ? RTV_MODE_EMULATED : k->live.mode;
@@ -139,7 +161,7 @@ static void dispatch(struct fake_kernel *k, struct fk_bio *b)
     k->inflight++;
     b->status = 0;
     b->epoch = k->epoch;
-    b->via_pv_table = m != RTV_MODE_EMULATED && k->live_pv >= 0;
+    b->via_pv_table = m != RTV_MODE_EMULATED && has_pv_leg(k);
     if (!b->via_pv_table)
         m = RTV_MODE_EMULATED;
     switch (b->op) {
@@ -156,7 +178,7 @@ static void dispatch(struct fake_kernel *k, struct fk_bio *b)
         /* A flush: every leg in force, and every leg written since its
          * last flush (a write that completed on a leg left at a flip); a
          * failed PV leg is never asked, the emulated leg's flush covers it. */
-        to_pv = k->live_pv >= 0 && !k->st.failed_over &&
+        to_pv = has_pv_leg(k) && !k->st.failed_over &&
                 (m != RTV_MODE_EMULATED || k->wrote_pv);
         to_emu = m != RTV_MODE_PV || k->wrote_emu || (k->wrote_pv && k->st.failed_over);
         if (to_pv)
@@ -185,7 +207,7 @@ static void dispatch(struct fake_kernel *k, struct fk_bio *b)
         fk_leg_done(k, b, false, rc);
     }
     if (to_pv)
-        fk_pv_submit(k, k->live_pv, b);
+        submit_pv(k, b);
 }
 
 /* ---- flushes of its own: postsuspend's, the flip's --------------------------------- */
@@ -223,14 +245,14 @@ static void pv_flush(struct fake_kernel *k, unsigned *gen_now, unsigned *out)
                                .legs_left = 1 };
     (*out)++;
     k->inflight++;   /* bio_end takes it back */
-    fk_pv_submit(k, k->live_pv, &fl->bio);
+    submit_pv(k, &fl->bio);
 }
 
 /* Flushes the legs in mask: the emulated one now (it is synchronous here),
  * the PV one through its ring (flip_flushes_out until it ends). */
 static void flip_flush(struct fake_kernel *k, unsigned mask)
 {
-    if ((mask & FK_LEG_PV) && k->live_pv >= 0 && !k->st.failed_over) {
+    if ((mask & FK_LEG_PV) && has_pv_leg(k) && !k->st.failed_over) {
         k->wrote_pv = false;
         pv_flush(k, &k->flip_gen, &k->flip_flushes_out);
     } else if ((mask & FK_LEG_PV) && k->st.failed_over) {
@@ -302,7 +324,7 @@ static void suspend_progress(struct fake_kernel *k)
         k->flushes_out = 0;
         /* A PV leg that failed is not flushed: the emulated leg's flush
          * covers it (both write the same image). */
-        if (k->wrote_pv && k->live_pv >= 0 && !k->st.failed_over)
+        if (k->wrote_pv && has_pv_leg(k) && !k->st.failed_over)
             pv_flush(k, &k->flush_gen, &k->flushes_out);
         if (k->wrote_emu || k->st.failed_over) {
             int rc = fk_emu_flush(k);
@@ -382,9 +404,10 @@ static int lock_device(struct fake_kernel *k, const char *name, struct rtv_err *
     return rtv_err_set(err, ENXIO, "device-mapper: %s: no such device", name);
 }
 
-/* Opens t's legs as the constructor does: -ENXIO for a device that is not there. */
+/* Opens t's legs as the constructor does: -ENXIO for a device that is not
+ * there.  A PV leg that is the PV leg device: *via_leg, *pv = -1. */
 static int open_legs(struct fake_kernel *k, const struct rtv_dm_table *t, int *pv,
-                     struct rtv_err *err)
+                     bool *via_leg, struct rtv_err *err)
 {
     char params[200];
     int rc;
@@ -394,9 +417,125 @@ static int open_legs(struct fake_kernel *k, const struct rtv_dm_table *t, int *p
     if (strcmp(t->emu, FAKE_KERNEL_EMU_DEV) != 0)
         return rtv_err_set(err, ENXIO, "rtvirt: cannot open the emulated leg %s", t->emu);
     *pv = -1;
+    *via_leg = false;
     if (t->pv[0] == '\0')
         return 0;
+    if (strcmp(t->pv, FAKE_KERNEL_LEG_DEV) == 0) {
+        if (!k->leg_exists)
+            return rtv_err_set(err, ENXIO, "rtvirt: cannot open the PV leg %s", t->pv);
+        if (k->leg_sectors != t->sectors)
+            return rtv_err_set(err, EINVAL, "rtvirt: the emulated and PV legs differ in size");
+        *via_leg = true;
+        return 0;
+    }
     return fk_blkfront_get(k, t->pv, t->sectors, pv, err);
+}
+
+/* ---- the PV leg device (dm error / linear over a blkfront disk) ----------------- */
+
+/* name is the PV leg device (called locked). */
+static bool is_leg(const struct fake_kernel *k, const char *name)
+{
+    return k->leg_exists && strcmp(name, k->leg_name) == 0;
+}
+
+/* Opens leg's disk as dm-linear's constructor does; -1 for error. */
+static int open_leg_disk(struct fake_kernel *k, const struct rtv_dm_leg *leg, int *disk,
+                         struct rtv_err *err)
+{
+    const char *type;
+    char params[100];
+    int rc;
+
+    *disk = -1;
+    if ((rc = rtv_dm_leg_params(leg, &type, params, sizeof(params), err)) < 0)
+        return rc;
+    if (leg->disk[0] == '\0')
+        return 0;
+    return fk_blkfront_get(k, leg->disk, leg->sectors, disk, err);
+}
+
+static int f_leg_create(void *ctx, const char *name, const struct rtv_dm_leg *leg,
+                        struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc, disk;
+
+    pthread_mutex_lock(&k->mu);
+    if (k->leg_exists)
+        rc = rtv_err_set(err, EEXIST, "device-mapper: %s exists", k->leg_name);
+    else if ((rc = open_leg_disk(k, leg, &disk, err)) == 0) {
+        snprintf(k->leg_name, sizeof(k->leg_name), "%s", name);
+        k->leg_disk = disk;
+        k->leg_sectors = leg->sectors;
+        k->leg_exists = true;
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static int f_leg_load(void *ctx, const char *name, const struct rtv_dm_leg *leg,
+                      struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc, disk;
+
+    pthread_mutex_lock(&k->mu);
+    if (!is_leg(k, name))
+        rc = rtv_err_set(err, ENXIO, "device-mapper: %s: no such device", name);
+    else if ((rc = open_leg_disk(k, leg, &disk, err)) == 0) {
+        if (k->leg_has_inactive)
+            fk_blkfront_put(k, &k->leg_inactive_disk);
+        k->leg_inactive_disk = disk;
+        k->leg_has_inactive = true;
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+static int f_leg_table(void *ctx, const char *name, struct rtv_dm_leg *leg, struct rtv_err *err)
+{
+    struct fake_kernel *k = ctx;
+    int rc = 0;
+
+    pthread_mutex_lock(&k->mu);
+    if (!is_leg(k, name))
+        rc = rtv_err_set(err, ENXIO, "device-mapper: %s: no such device", name);
+    else {
+        *leg = (struct rtv_dm_leg){ .sectors = k->leg_sectors };
+        if (k->leg_disk >= 0)
+            snprintf(leg->disk, sizeof(leg->disk), "%s", k->disk[k->leg_disk].dev);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return rc;
+}
+
+/* The PV leg device's suspend: new bios would be held (counted instead,
+ * pv_leg_waits), those in flight on its disk drain.  Called locked. */
+static int leg_suspend(struct fake_kernel *k, const char *name, struct rtv_err *err)
+{
+    k->in_suspend = pthread_self();
+    k->suspend_waiting = true;
+    k->intr_suspend = false;
+    while (k->leg_disk >= 0 && k->disk[k->leg_disk].inflight > 0 && !k->intr_suspend)
+        pthread_cond_wait(&k->cv, &k->mu);
+    k->suspend_waiting = false;
+    if (k->leg_disk >= 0 && k->disk[k->leg_disk].inflight > 0)
+        return rtv_err_set(err, EINTR, "device-mapper: suspend of %s interrupted", name);
+    k->leg_suspended = true;
+    return 0;
+}
+
+static void leg_resume(struct fake_kernel *k)
+{
+    if (k->leg_has_inactive) {
+        fk_blkfront_put(k, &k->leg_disk);
+        k->leg_disk = k->leg_inactive_disk;
+        k->leg_inactive_disk = -1;
+        k->leg_has_inactive = false;
+    }
+    k->leg_suspended = false;
+    fk_kick(k);
 }
 
 static int f_info(void *ctx, const char *name, struct shunt_dm_info *o, struct rtv_err *err)
@@ -405,6 +544,13 @@ static int f_info(void *ctx, const char *name, struct shunt_dm_info *o, struct r
 
     (void)err;
     pthread_mutex_lock(&k->mu);
+    if (is_leg(k, name)) {
+        *o = (struct shunt_dm_info){ .exists = true, .suspended = k->leg_suspended,
+                                     .live_table = true, .inactive_table = k->leg_has_inactive,
+                                     .major = 253, .minor = 1 };
+        pthread_mutex_unlock(&k->mu);
+        return 0;
+    }
     bool ours = k->exists && strcmp(name, k->name) == 0;
     *o = (struct shunt_dm_info){ .exists = ours, .suspended = ours && k->suspended,
                                  .live_table = ours, .inactive_table = ours && k->has_inactive,
@@ -418,14 +564,16 @@ static int f_create(void *ctx, const char *name, const struct rtv_dm_table *t,
 {
     struct fake_kernel *k = ctx;
     int rc = 0, pv;
+    bool via;
 
     pthread_mutex_lock(&k->mu);
     if (k->exists)
         rc = rtv_err_set(err, EEXIST, "device-mapper: %s exists", k->name);
-    else if ((rc = open_legs(k, t, &pv, err)) == 0) {
+    else if ((rc = open_legs(k, t, &pv, &via, err)) == 0) {
         snprintf(k->name, sizeof(k->name), "%s", name);
         k->live = *t;
         k->live_pv = pv;
+        k->live_via_leg = via;
         k->st = (struct rtv_dm_status){ .in_force = t->mode, .has_flip = true };
         k->exists = true;
     }
@@ -438,14 +586,16 @@ static int f_load(void *ctx, const char *name, const struct rtv_dm_table *t,
 {
     struct fake_kernel *k = ctx;
     int rc, pv;
+    bool via;
 
     if ((rc = lock_device(k, name, err)) < 0)
         return rc;
-    if ((rc = open_legs(k, t, &pv, err)) == 0) {
+    if ((rc = open_legs(k, t, &pv, &via, err)) == 0) {
         if (k->has_inactive)
             fk_blkfront_put(k, &k->inactive_pv);
         k->inactive = *t;
         k->inactive_pv = pv;
+        k->inactive_via_leg = via;
         k->has_inactive = true;
     }
     pthread_mutex_unlock(&k->mu);
@@ -457,6 +607,15 @@ static int f_clear(void *ctx, const char *name, struct rtv_err *err)
     struct fake_kernel *k = ctx;
     int rc;
 
+    pthread_mutex_lock(&k->mu);
+    if (is_leg(k, name)) {
+        if (k->leg_has_inactive)
+            fk_blkfront_put(k, &k->leg_inactive_disk);
+        k->leg_has_inactive = false;
+        pthread_mutex_unlock(&k->mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&k->mu);
     if ((rc = lock_device(k, name, err)) < 0)
         return rc;
     if (k->has_inactive) {
@@ -472,6 +631,13 @@ static int f_suspend(void *ctx, const char *name, struct rtv_err *err)
     struct fake_kernel *k = ctx;
     int rc;
 
+    pthread_mutex_lock(&k->mu);
+    if (is_leg(k, name)) {
+        rc = leg_suspend(k, name, err);
+        pthread_mutex_unlock(&k->mu);
+        return rc;
+    }
+    pthread_mutex_unlock(&k->mu);
     if ((rc = lock_device(k, name, err)) < 0)
         return rc;
     if (k->suspended) {
@@ -505,12 +671,20 @@ static int f_resume(void *ctx, const char *name, struct rtv_err *err)
     struct fake_kernel *k = ctx;
     int rc;
 
+    pthread_mutex_lock(&k->mu);
+    if (is_leg(k, name)) {
+        leg_resume(k);
+        pthread_mutex_unlock(&k->mu);
+        return 0;
+    }
+    pthread_mutex_unlock(&k->mu);
     if ((rc = lock_device(k, name, err)) < 0)
         return rc;
     if (k->has_inactive) {
         fk_blkfront_put(k, &k->live_pv);
         k->live = k->inactive;
         k->live_pv = k->inactive_pv;
+        k->live_via_leg = k->inactive_via_leg;
         k->inactive_pv = -1;
         k->has_inactive = false;
         k->st = (struct rtv_dm_status){ .in_force = k->live.mode, .has_flip = true };   /* a fresh table */
@@ -592,7 +766,7 @@ static int f_message(void *ctx, const char *name, const char *msg, struct rtv_er
             k->flip = RTV_DM_FLIP_IDLE;
         }
     } else if (strncmp(msg, "mode ", 5) == 0 && rtv_mode_parse(msg + 5, &m) == 0) {
-        if (rtv_mode_needs_pv(m) && k->live_pv < 0)
+        if (rtv_mode_needs_pv(m) && !has_pv_leg(k))
             rc = rtv_err_set(err, EINVAL, "device-mapper: %s: no PV leg", name);
         else if (rtv_mode_needs_pv(m) && k->st.failed_over)
             rc = rtv_err_set(err, EIO, "device-mapper: %s: failed over", name);
@@ -658,7 +832,8 @@ static void f_interrupt(void *ctx, pthread_t t)
 const struct shunt_dm_ops fake_kernel_dm_ops = {
     .info = f_info, .create = f_create, .load = f_load, .clear = f_clear,
     .suspend = f_suspend, .resume = f_resume, .table = f_table, .status = f_status,
-    .message = f_message, .wait_event = f_wait_event, .interrupt = f_interrupt,
+    .message = f_message, .wait_event = f_wait_event, .leg_create = f_leg_create,
+    .leg_load = f_leg_load, .leg_table = f_leg_table, .interrupt = f_interrupt,
 };
 
 /* ---- life ---------------------------------------------------------------------- */
@@ -676,6 +851,7 @@ void fake_kernel_get_stats(struct fake_kernel *k, struct fake_kernel_stats *st)
     pthread_mutex_lock(&k->mu);
     *st = k->stats;
     st->failovers = k->st.failovers;
+    st->pv_leg_waits = k->pv_leg_waits;
     st->pv_errors = k->st.pv_errors;
     fk_blkfront_stats(k, st);
     pthread_mutex_unlock(&k->mu);
@@ -692,6 +868,7 @@ struct fake_kernel *fake_kernel_new(const struct fake_kernel_config *cfg, struct
     }
     k->cfg = *cfg;
     k->live_pv = k->inactive_pv = -1;
+    k->leg_disk = k->leg_inactive_disk = -1;
     k->wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     k->emu_fd = open(cfg->image, O_RDWR | O_CLOEXEC);
     if (k->wake < 0 || k->emu_fd < 0) {

@@ -22,7 +22,12 @@
  *               the held bios go on in order; a PV-leg error other than
  *               "not supported" fails over (the bio is re-issued on the
  *               emulated leg, the status says failed-over, an event is
- *               raised).
+ *               raised).  Its PV leg may be the PV leg device
+ *               "rtvirt-<vdev>.pv" ("253:1"; the leg_* ops: "error", where
+ *               a bio fails and an empty flush ends at once, or linear over
+ *               a blkfront disk), whose own suspend drains what is in
+ *               flight on it; a bio that reaches it suspended is counted
+ *               (pv_leg_waits: the guest would wait there) and let through.
  *   legs        the emulated disk ("8:0", fake_emu_disk.c) is the image
  *               file behind a write-back cache that only a flush (or cache
  *               pressure) writes back; a PV disk (fake_blkfront.c) is
@@ -52,6 +57,7 @@
 #include "rtvirt/local.h"
 
 #define FAKE_KERNEL_EMU_DEV "8:0"    /* the emulated disk's device number */
+#define FAKE_KERNEL_LEG_DEV "253:1"  /* the PV leg device's (shunt/README.md) */
 
 struct fake_kernel_config {
     struct rtv_local_hub *hub;
@@ -90,6 +96,9 @@ struct fake_kernel_stats {
     uint64_t bios, errors;                /* completed; of them with an error */
     uint64_t failovers, pv_errors;        /* as the target's status counts them */
     uint64_t pv_sessions, pv_reconnects, pv_requeued;  /* blkfront's */
+    uint64_t pv_leg_waits;                /* bios that reached the PV leg device while
+                                             its table was being swapped: ones the
+                                             guest would have waited for (must be 0) */
 };
 
 struct fake_kernel;

@@ -62,6 +62,13 @@ struct fake_kernel {
     char                name[RTV_DM_NAME_MAX];
     struct rtv_dm_table live, inactive;
     int                 live_pv, inactive_pv;     /* disk index, -1 none */
+    bool                live_via_leg, inactive_via_leg;   /* PV leg: the PV leg device */
+    /* the PV leg device "rtvirt-<vdev>.pv" (error, or linear over a disk) */
+    bool                leg_exists, leg_suspended, leg_has_inactive;
+    char                leg_name[RTV_DM_NAME_MAX];
+    int                 leg_disk, leg_inactive_disk;   /* disk index, -1: error */
+    uint64_t            leg_sectors;
+    uint64_t            pv_leg_waits;   /* bios that reached it while suspended */
     bool                has_inactive;
     struct rtv_dm_status st;
     uint32_t            event_nr;

@@ -486,10 +486,10 @@ static void rig_stop(struct rig *r, struct lg_result *lres, struct guest_report 
     fprintf(stderr, "shunt: %" PRIu64 " switches, %" PRIu64 " given up, last blackout %"
             PRIu64 " us; dm device: %" PRIu64 " bios, %" PRIu64 " errors, %" PRIu64
             " failed over; blkfront: %" PRIu64 " sessions, %" PRIu64 " reconnects (%" PRIu64
-            " requests requeued)\n",
+            " requests requeued); %" PRIu64 " bios met the PV leg device suspended\n",
             grep->ctl.switches, grep->ctl.aborts, grep->ctl.blackout_us, grep->kernel.bios,
             grep->kernel.errors, grep->kernel.failovers, grep->kernel.pv_sessions,
-            grep->kernel.pv_reconnects, grep->kernel.pv_requeued);
+            grep->kernel.pv_reconnects, grep->kernel.pv_requeued, grep->kernel.pv_leg_waits);
     ck_assert_int_eq(grep->rc, 0);
     ck_assert_msg(lres->first_error[0] == '\0', "load generator: %s", lres->first_error);
     ck_assert_uint_eq(lres->errors, 0);
@@ -500,6 +500,9 @@ static void rig_stop(struct rig *r, struct lg_result *lres, struct guest_report 
     ck_assert_uint_eq(grep->kernel.errors, 0);
     /* No scenario here loses the PV leg for good: nothing may fail over. */
     ck_assert_uint_eq(grep->kernel.failovers, 0);
+    /* The PV leg device's swaps (attach, drop) ran while nothing was
+     * routed to it: no bio of the guest's reached it suspended. */
+    ck_assert_uint_eq(grep->kernel.pv_leg_waits, 0);
 }
 
 static const char *const modes[3] = { "emulated", "pv", "selective" };

@@ -219,6 +219,45 @@ START_TEST(device_name)
 }
 END_TEST
 
+/* The PV leg device: its name can be no rtvirt-<vdev> of another disk, its
+ * table is error or linear over one disk, and nothing else is taken back. */
+START_TEST(pv_leg_device_tables)
+{
+    struct rtv_err err = { 0, "" };
+    struct rtv_dm_leg leg = { .sectors = 2048 }, back;
+    const char *type = NULL;
+    char buf[RTV_DM_NAME_MAX];
+
+    ck_assert_int_eq(rtv_dm_pv_name(buf, sizeof(buf), "hda", &err), 0);
+    ck_assert_str_eq(buf, "rtvirt-hda.pv");
+    ck_assert_int_eq(rtv_dm_pv_name(buf, sizeof(buf), "hda.pv", &err), -EINVAL);
+    ck_assert_int_eq(rtv_dm_pv_name(buf, 13, "hda", &err), -ENAMETOOLONG);
+
+    ck_assert_int_eq(rtv_dm_leg_params(&leg, &type, buf, sizeof(buf), &err), 0);
+    ck_assert_str_eq(type, "error");
+    ck_assert_str_eq(buf, "");
+    snprintf(leg.disk, sizeof(leg.disk), "202:16");
+    ck_assert_int_eq(rtv_dm_leg_params(&leg, &type, buf, sizeof(buf), &err), 0);
+    ck_assert_str_eq(type, "linear");
+    ck_assert_str_eq(buf, "202:16 0");
+    snprintf(leg.disk, sizeof(leg.disk), "202 16");
+    ck_assert_int_eq(rtv_dm_leg_params(&leg, &type, buf, sizeof(buf), &err), -EINVAL);
+    ck_assert_contains(err.msg, "white space");
+    leg.sectors = 0;
+    ck_assert_int_eq(rtv_dm_leg_params(&leg, &type, buf, sizeof(buf), &err), -EINVAL);
+
+    ck_assert_int_eq(rtv_dm_leg_parse("linear", 2048, "202:16 0", &back, &err), 0);
+    ck_assert_str_eq(back.disk, "202:16");
+    ck_assert_uint_eq(back.sectors, 2048);
+    ck_assert_int_eq(rtv_dm_leg_parse("error", 2048, "", &back, &err), 0);
+    ck_assert_str_eq(back.disk, "");
+    ck_assert_int_eq(rtv_dm_leg_parse("linear", 2048, "202:16 8", &back, &err), -EINVAL);
+    ck_assert_contains(err.msg, "not <disk> 0");
+    ck_assert_int_eq(rtv_dm_leg_parse("striped", 2048, "2 8 202:16 0", &back, &err), -EINVAL);
+    ck_assert_contains(err.msg, "\"striped\", not error or linear");
+}
+END_TEST
+
 static Suite *dm_rtvirt_suite(void)
 {
     Suite *s = suite_create("dm_rtvirt");
@@ -232,6 +271,7 @@ static Suite *dm_rtvirt_suite(void)
     tcase_add_test(tc, status_refused_by_name);
     tcase_add_test(tc, mode_message_built);
     tcase_add_test(tc, device_name);
+    tcase_add_test(tc, pv_leg_device_tables);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,10 +8,15 @@
  * suspend can be held (a drain that does not end) and is interrupted as the
  * real one is; its target takes the flip's messages (prepare, cancel, mode)
  * and reports the flip state, held bios and stall as dm-rtvirt does.
- * Checked: the switch in the protocol's order (connecting -> the PV leg
- * attached by a table swap -> quiescing -> prepare -> flushed ->
- * dm-synced-id -> the flip by message -> its hold phase -> ack; the PV leg
- * dropped by a swap after a flip to emulated), no suspend in the flip,
+ * It keeps the PV leg device "rtvirt-hda.pv" too (error or linear; its ops
+ * are noted "pv:load" and so on), and fails the test if that device is
+ * suspended while the guest's table could route a bio to it.
+ * Checked: the switch in the protocol's order (connecting -> the PV disk
+ * attached by a table swap of the PV leg device -> quiescing -> prepare ->
+ * flushed -> dm-synced-id -> the flip by message -> its hold phase -> ack;
+ * the PV disk dropped by a swap of the PV leg device after a flip to
+ * emulated; the guest's own device never suspended in a switch, except to
+ * renew its table after a failover), no suspend in the flip,
  * each bound rolls back to the old route with the reason, dom0's rollback,
  * failover reported and not undone on the shunt's own, a device picked up
  * where a killed shunt left it, and one an initramfs made (root on the
@@ -40,8 +45,15 @@
 
 /* ---- the fake device-mapper ------------------------------------------------- */
 
+/* The PV leg device (error or linear). */
+struct fake_leg {
+    bool                exists, suspended, has_inactive;
+    struct rtv_dm_leg   live, inactive;
+};
+
 struct fake_dm {
     pthread_mutex_t     mu;
+    struct fake_leg     pv;
     pthread_cond_t      cv;
     bool                exists, suspended, has_inactive;
     struct rtv_dm_table live, inactive;
@@ -75,15 +87,93 @@ static void note(const char *op)
     snprintf(fk.ops + n, sizeof(fk.ops) - n, "%s%s", n ? " " : "", op);
 }
 
+#define PV_NAME "rtvirt-hda.pv"
+#define PV_DEV  "253:1"
+
+static bool is_pv(const char *name)
+{
+    if (strcmp(name, PV_NAME) == 0)
+        return true;
+    ck_assert_str_eq(name, "rtvirt-hda");
+    return false;
+}
+
 static int f_info(void *ctx, const char *name, struct shunt_dm_info *o, struct rtv_err *err)
 {
-    (void)ctx; (void)name; (void)err;
+    (void)ctx; (void)err;
     pthread_mutex_lock(&fk.mu);
-    *o = (struct shunt_dm_info){ .exists = fk.exists, .suspended = fk.suspended,
-                                 .live_table = fk.exists, .inactive_table = fk.has_inactive,
-                                 .event_nr = fk.event_nr, .major = 253, .minor = 0 };
+    if (is_pv(name))
+        *o = (struct shunt_dm_info){ .exists = fk.pv.exists, .suspended = fk.pv.suspended,
+                                     .live_table = fk.pv.exists,
+                                     .inactive_table = fk.pv.has_inactive,
+                                     .major = 253, .minor = 1 };
+    else
+        *o = (struct shunt_dm_info){ .exists = fk.exists, .suspended = fk.suspended,
+                                     .live_table = fk.exists, .inactive_table = fk.has_inactive,
+                                     .event_nr = fk.event_nr, .major = 253, .minor = 0 };
     pthread_mutex_unlock(&fk.mu);
     return 0;
+}
+
+static int f_leg_create(void *ctx, const char *name, const struct rtv_dm_leg *leg,
+                        struct rtv_err *err)
+{
+    (void)ctx;
+    ck_assert_str_eq(name, PV_NAME);
+    pthread_mutex_lock(&fk.mu);
+    ck_assert(!fk.pv.exists);
+    fk.pv.exists = true;
+    fk.pv.live = *leg;
+    note("pv:create");
+    pthread_mutex_unlock(&fk.mu);
+    (void)err;
+    return 0;
+}
+
+static int f_leg_load(void *ctx, const char *name, const struct rtv_dm_leg *leg,
+                      struct rtv_err *err)
+{
+    const char *type;
+    char params[100];
+    int rc;
+
+    (void)ctx;
+    ck_assert_str_eq(name, PV_NAME);
+    if ((rc = rtv_dm_leg_params(leg, &type, params, sizeof(params), err)) < 0)
+        return rc;
+    pthread_mutex_lock(&fk.mu);
+    fk.loads++;
+    note(leg->disk[0] ? "pv:load" : "pv:load-error");
+    if (fk.fail_load) {
+        rc = fk.fail_load;
+        fk.fail_load = 0;
+        pthread_mutex_unlock(&fk.mu);
+        return rtv_err_set(err, -rc, "dm load of " PV_NAME " failed: device busy");
+    }
+    fk.pv.inactive = *leg;
+    fk.pv.has_inactive = true;
+    pthread_mutex_unlock(&fk.mu);
+    return 0;
+}
+
+static int f_leg_table(void *ctx, const char *name, struct rtv_dm_leg *leg, struct rtv_err *err)
+{
+    (void)ctx;
+    ck_assert_str_eq(name, PV_NAME);
+    pthread_mutex_lock(&fk.mu);
+    *leg = fk.pv.live;
+    pthread_mutex_unlock(&fk.mu);
+    return fk.pv.exists ? 0 : rtv_err_set(err, ENXIO, "no device");
+}
+
+/* Could the guest's table send a bio to the PV leg device now?  A table
+ * over it whose route is pv or selective (in force, or a flip's old route
+ * still draining).  Called locked. */
+static bool pv_leg_in_use(void)
+{
+    if (!fk.exists || strcmp(fk.live.pv, PV_DEV) != 0)
+        return false;
+    return fk.st.in_force != RTV_MODE_EMULATED || fk.st.flip == RTV_DM_FLIP_DRAINING;
 }
 
 static int f_create(void *ctx, const char *name, const struct rtv_dm_table *t,
@@ -132,8 +222,14 @@ static int f_load(void *ctx, const char *name, const struct rtv_dm_table *t,
 
 static int f_clear(void *ctx, const char *name, struct rtv_err *err)
 {
-    (void)ctx; (void)name; (void)err;
+    (void)ctx; (void)err;
     pthread_mutex_lock(&fk.mu);
+    if (is_pv(name)) {
+        fk.pv.has_inactive = false;
+        note("pv:clear");
+        pthread_mutex_unlock(&fk.mu);
+        return 0;
+    }
     fk.has_inactive = false;
     fk.clears++;
     note("clear");
@@ -145,8 +241,30 @@ static int f_suspend(void *ctx, const char *name, struct rtv_err *err)
 {
     int rc = 0;
 
-    (void)ctx; (void)name;
+    (void)ctx;
     pthread_mutex_lock(&fk.mu);
+    if (is_pv(name)) {
+        /* The guest's I/O must never wait here: nothing routed to it. */
+        ck_assert_msg(!pv_leg_in_use(), "the PV leg device suspended while the table "
+                      "routes to it (%s, flip state %d)", rtv_mode_name(fk.st.in_force),
+                      (int)fk.st.flip);
+        note("pv:suspend");
+        fk.in_suspend = pthread_self();
+        fk.suspend_waiting = true;
+        fk.intr_suspend = false;
+        pthread_cond_broadcast(&fk.cv);
+        while (fk.hold_suspend && !fk.release_suspend && (fk.deaf_suspend || !fk.intr_suspend))
+            pthread_cond_wait(&fk.cv, &fk.mu);
+        fk.suspend_waiting = false;
+        if (fk.hold_suspend && !fk.release_suspend) {
+            rc = rtv_err_set(err, EINTR, "dm suspend of " PV_NAME " failed: interrupted");
+            note("pv:suspend-interrupted");
+        } else {
+            fk.pv.suspended = true;
+        }
+        pthread_mutex_unlock(&fk.mu);
+        return rc;
+    }
     fk.suspends++;
     note("suspend");
     fk.in_suspend = pthread_self();
@@ -170,7 +288,18 @@ static const char *shunt_state_now(void);
 
 static int f_resume(void *ctx, const char *name, struct rtv_err *err)
 {
-    (void)ctx; (void)name; (void)err;
+    (void)ctx; (void)err;
+    if (strcmp(name, PV_NAME) == 0) {
+        pthread_mutex_lock(&fk.mu);
+        if (fk.pv.has_inactive) {
+            fk.pv.live = fk.pv.inactive;
+            fk.pv.has_inactive = false;
+        }
+        fk.pv.suspended = false;
+        note("pv:resume");
+        pthread_mutex_unlock(&fk.mu);
+        return 0;
+    }
     /* What the shunt reported last before the flip (the control plane's
      * thread: the store is read as dom0 would). */
     snprintf(fk.state_at_resume, sizeof(fk.state_at_resume), "%s", shunt_state_now());
@@ -191,7 +320,8 @@ static int f_resume(void *ctx, const char *name, struct rtv_err *err)
 
 static int f_table(void *ctx, const char *name, struct rtv_dm_table *t, struct rtv_err *err)
 {
-    (void)ctx; (void)name;
+    (void)ctx;
+    ck_assert(!is_pv(name));
     pthread_mutex_lock(&fk.mu);
     *t = fk.live;
     pthread_mutex_unlock(&fk.mu);
@@ -252,6 +382,7 @@ static int f_message(void *ctx, const char *name, const char *msg, struct rtv_er
     fk.messages++;
     note(op);
     ck_assert(!fk.suspended);   /* never while suspended: the flip is not a swap */
+    ck_assert(!fk.pv.suspended);   /* nor while the PV leg device's table is swapped */
     if (strcmp(msg, "prepare") == 0) {
         if (fk.st.flip == RTV_DM_FLIP_DRAINING)
             rc = rtv_err_set(err, EBUSY, "dm message of rtvirt-hda failed: busy");
@@ -302,7 +433,8 @@ static void f_interrupt(void *ctx, pthread_t t)
 static const struct shunt_dm_ops fake_ops = {
     .info = f_info, .create = f_create, .load = f_load, .clear = f_clear,
     .suspend = f_suspend, .resume = f_resume, .table = f_table, .status = f_status,
-    .message = f_message, .wait_event = f_wait_event, .interrupt = f_interrupt,
+    .message = f_message, .wait_event = f_wait_event, .leg_create = f_leg_create,
+    .leg_load = f_leg_load, .leg_table = f_leg_table, .interrupt = f_interrupt,
 };
 
 /* The kernel target failing over (what dm-rtvirt.c does on a PV error). */
@@ -518,10 +650,13 @@ START_TEST(created_emulated_over_the_emulated_disk)
 {
     struct dmctl_status st;
 
-    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_str_eq(fk.ops, "pv:create create");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
     ck_assert_str_eq(fk.live.emu, "8:0");
-    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.live.pv, PV_DEV);   /* the PV leg device from the first table on */
+    ck_assert(fk.pv.exists);
+    ck_assert_str_eq(fk.pv.live.disk, "");  /* error: no PV disk */
+    ck_assert_uint_eq(fk.pv.live.sectors, SECTORS);
     ck_assert_uint_eq(fk.live.sectors, SECTORS);
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_str_eq(get(RTV_XS_SHUNT_EMULATED_DEV), "sda");
@@ -530,7 +665,7 @@ START_TEST(created_emulated_over_the_emulated_disk)
     /* stable emulated with a switch-id: acknowledged as is, nothing loaded */
     put(RTV_XS_CTL_SWITCH_ID, "3");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "3", 2000));
-    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_str_eq(fk.ops, "pv:create create");
 }
 END_TEST
 
@@ -543,17 +678,19 @@ START_TEST(switch_to_pv_and_back_in_the_protocol_order)
     /* the twin's disk is not there yet: the shunt waits, emulated I/O goes on */
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "connecting", 2000));
     run_for(100);
-    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_str_eq(fk.ops, "pv:create create");
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "connecting");
     blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
-    /* the PV leg found by devid swapped in beside the emulated one, still
-     * emulated; prepared; running, not suspended */
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare");
-    ck_assert(!fk.suspended && !fk.has_inactive);
+    /* the PV disk found by devid swapped into the PV leg device (the
+     * guest's device never suspended: no bio goes to that leg in emulated
+     * mode), still emulated; prepared; running */
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare");
+    ck_assert(!fk.suspended && !fk.has_inactive && !fk.pv.suspended && !fk.pv.has_inactive);
+    ck_assert_uint_eq(fk.suspends, 0);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, "202:16");
-    ck_assert_str_eq(fk.state_at_resume, "connecting");   /* the attach: setup */
+    ck_assert_str_eq(fk.live.pv, PV_DEV);
+    ck_assert_str_eq(fk.pv.live.disk, "202:16");
     /* the gate: only dm-synced-id = switch-id flips */
     put(RTV_XS_CTL_DM_SYNCED_ID, "7");
     run_for(100);
@@ -563,7 +700,7 @@ START_TEST(switch_to_pv_and_back_in_the_protocol_order)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
     ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
     ck_assert_str_ne(get(RTV_XS_SHUNT_BLACKOUT_US), "(absent)");
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv");
     ck_assert_str_eq(fk.state_at_flip, "flushed");   /* it waited at the gate */
     ck_assert(!fk.suspended);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
@@ -572,21 +709,23 @@ START_TEST(switch_to_pv_and_back_in_the_protocol_order)
     /* pv -> selective keeps the PV leg: a flip alone */
     full_switch("pv", "2", "selective", "selective");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_SELECTIVE);
-    ck_assert_str_eq(fk.live.pv, "202:16");
-    ck_assert_uint_eq(fk.suspends, 1);
+    ck_assert_str_eq(fk.pv.live.disk, "202:16");
+    ck_assert_uint_eq(fk.suspends, 0);
 
-    /* back to emulated: no PV disk needed; the flip, then the leg dropped */
+    /* back to emulated: no PV disk needed; the flip, then the disk dropped
+     * from the PV leg device (its route already emulated, drained) */
     full_switch("selective", "3", "emulated", "emulating");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, "");
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv prepare "
-                     "mode-selective prepare mode-emulated load suspend resume");
+    ck_assert_str_eq(fk.live.pv, PV_DEV);
+    ck_assert_str_eq(fk.pv.live.disk, "");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv prepare "
+                     "mode-selective prepare mode-emulated pv:load-error pv:suspend pv:resume");
     dmctl_get_status(ctl, &st);
     ck_assert_uint_eq(st.switches, 3);
     ck_assert_uint_eq(st.aborts, 0);
-    ck_assert_uint_eq(fk.loads, 2);
-    ck_assert_uint_eq(fk.resumes, 2);
-    ck_assert_uint_eq(fk.st.flips, 0);   /* (the table swapped in last has flipped none) */
+    ck_assert_uint_eq(fk.loads, 2);      /* the PV leg device's two */
+    ck_assert_uint_eq(fk.suspends + fk.resumes, 0);   /* the guest's device: never */
+    ck_assert_uint_eq(fk.st.flips, 3);   /* one table all along */
 }
 END_TEST
 
@@ -601,7 +740,7 @@ START_TEST(gate_open_before_the_suspend_flips_at_once)
     ck_assert_msg(run_until(RTV_XS_SHUNT_ACK_ID, "1", 3000), "%s", get(RTV_XS_SHUNT_ERROR));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
     ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv");
     ck_assert_str_eq(fk.state_at_flip, "quiescing");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
     put(RTV_XS_CTL_STATE, "pv");
@@ -610,11 +749,11 @@ START_TEST(gate_open_before_the_suspend_flips_at_once)
     order_switch("pv", "2", "switching-to-emulated");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "2", 3000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv prepare mode-emulated "
-                     "load suspend resume");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv prepare "
+                     "mode-emulated pv:load-error pv:suspend pv:resume");
     ck_assert_str_eq(fk.state_at_flip, "quiescing");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.pv.live.disk, "");
 }
 END_TEST
 
@@ -626,7 +765,7 @@ START_TEST(gate_open_for_another_switch_is_waited_at)
     order_switch("emulated", "4", "switching-to-selective");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 3000));
     run_for(100);
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare");
     put(RTV_XS_CTL_DM_SYNCED_ID, "4");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "4", 3000));
     ck_assert_str_eq(fk.state_at_flip, "flushed");
@@ -657,7 +796,7 @@ START_TEST(blackout_is_the_flip_and_its_longest_stall)
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "1", 3000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
     ck_assert_str_eq(get(RTV_XS_SHUNT_BLACKOUT_US), "4321");
-    ck_assert_uint_eq(fk.suspends, 1);   /* the attach's, none in the flip */
+    ck_assert_uint_eq(fk.suspends, 0);   /* none of the guest's device at all */
 }
 END_TEST
 
@@ -674,9 +813,9 @@ START_TEST(prepare_past_its_bound_is_given_up)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "preparing the flip (the target's flush of "
                        "the legs in force) took longer than 300 ms");
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare cancel load suspend resume");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare cancel pv:load-error pv:suspend pv:resume");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.pv.live.disk, "");
 }
 END_TEST
 
@@ -692,7 +831,7 @@ START_TEST(refused_flip_leaves_the_old_route)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "the flip to selective failed: dm message");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
-    ck_assert_str_eq(fk.live.pv, "202:16");   /* not attached by this switch: kept */
+    ck_assert_str_eq(fk.pv.live.disk, "202:16");   /* not attached by this switch: kept */
     ck_assert_int_eq(fk.st.flip, RTV_DM_FLIP_IDLE);
 }
 END_TEST
@@ -711,8 +850,8 @@ START_TEST(leg_left_in_an_emulated_table_is_dropped)
     start_shunt();
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "7", 3000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
-    ck_assert_str_eq(fk.live.pv, "");
-    ck_assert_str_eq(fk.ops, "prepare cancel load suspend resume");
+    ck_assert_str_eq(fk.live.pv, PV_DEV);   /* the disk out, over the PV leg device now */
+    ck_assert_str_eq(fk.ops, "pv:create prepare cancel load suspend resume");
 }
 END_TEST
 
@@ -725,10 +864,10 @@ START_TEST(pv_disk_that_never_appears_is_given_up)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "PV disk of vbd 51728 did not appear within "
                        "300 ms");
-    ck_assert_str_eq(fk.ops, "create");   /* nothing was loaded */
+    ck_assert_str_eq(fk.ops, "pv:create create");   /* nothing was loaded */
     /* the same id again changes nothing */
     run_for(600);
-    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_str_eq(fk.ops, "pv:create create");
 }
 END_TEST
 
@@ -738,7 +877,7 @@ START_TEST(switch_without_devid_fails_cleanly)
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "5", 2000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "node devid");
-    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_str_eq(fk.ops, "pv:create create");
 }
 END_TEST
 
@@ -751,7 +890,7 @@ START_TEST(pv_disk_of_another_size_is_refused)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "PV disk xvdb (vbd 51728) has 4096 sectors, "
                        "the emulated disk 2048");
-    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_str_eq(fk.ops, "pv:create create");
 }
 END_TEST
 
@@ -762,10 +901,11 @@ START_TEST(refused_load_leaves_the_old_table)
     order_switch("emulated", "7", "switching-to-pv");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "7", 2000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
-    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "loading the table to attach the PV leg "
-                       "failed: dm load of rtvirt-hda failed");
-    ck_assert_str_eq(fk.ops, "create load clear");
-    ck_assert(!fk.suspended);
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "loading the table to attach the PV disk "
+                       "failed: dm load of rtvirt-hda.pv failed");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:clear");
+    ck_assert(!fk.suspended && !fk.pv.suspended);
+    ck_assert_str_eq(fk.pv.live.disk, "");
 }
 END_TEST
 
@@ -778,11 +918,13 @@ START_TEST(suspend_past_its_bound_is_backed_out)
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "connecting", 2000));
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "8", 3000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
-    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "suspending rtvirt-hda to attach the PV leg "
-                       "(draining the bios in flight and flushing the legs) took longer "
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "suspending rtvirt-hda.pv to attach the PV "
+                       "disk (draining the bios in flight and flushing the legs) took longer "
                        "than 300 ms");
-    ck_assert_str_eq(fk.ops, "create load suspend suspend-interrupted clear");
-    ck_assert(!fk.suspended && !fk.has_inactive);
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:suspend-interrupted "
+                     "pv:clear");
+    ck_assert(!fk.pv.suspended && !fk.pv.has_inactive);
+    ck_assert_str_eq(fk.pv.live.disk, "");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
     ck_assert_uint_ge(fk.interrupts, 1);
 }
@@ -808,10 +950,12 @@ START_TEST(suspend_that_ends_as_it_is_interrupted_is_resumed)
     pthread_mutex_unlock(&fk.mu);
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "9", 3000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
-    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "suspending rtvirt-hda to attach the PV leg "
-                       "(draining the bios in flight and flushing the legs) took longer "
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "suspending rtvirt-hda.pv to attach the PV "
+                       "disk (draining the bios in flight and flushing the legs) took longer "
                        "than 300 ms");
-    ck_assert_str_eq(fk.ops, "create load suspend clear resume");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:clear pv:resume");
+    ck_assert(!fk.pv.suspended && !fk.pv.has_inactive);
+    ck_assert_str_eq(fk.pv.live.disk, "");
     ck_assert(!fk.suspended && !fk.has_inactive);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
 }
@@ -827,10 +971,10 @@ START_TEST(gate_past_its_bound_drops_the_attached_leg)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "waiting for dom0's device-model sync "
                        "(dm-synced-id 10) took longer than 300 ms");
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare cancel load suspend resume");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare cancel pv:load-error pv:suspend pv:resume");
     ck_assert(!fk.suspended);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.pv.live.disk, "");
     ck_assert_int_eq(fk.st.flip, RTV_DM_FLIP_IDLE);
     /* dom0 writes dm-synced-id late: no flip any more */
     put(RTV_XS_CTL_DM_SYNCED_ID, "10");
@@ -850,8 +994,8 @@ START_TEST(dom0_rollback_at_the_gate)
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "dom0 rolled the switch back");
     ck_assert(!fk.suspended && !fk.has_inactive);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, "");
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare cancel load suspend resume");
+    ck_assert_str_eq(fk.pv.live.disk, "");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare cancel pv:load-error pv:suspend pv:resume");
 }
 END_TEST
 
@@ -866,11 +1010,11 @@ START_TEST(dom0_rollback_after_the_flip_switches_back)
     order_switch("emulated", "12", "rolling-back");
     /* the way back passes the same gate, which dom0 opened for id 12 */
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "emulating", 2000));
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv prepare mode-emulated "
-                     "load suspend resume");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv prepare "
+                     "mode-emulated pv:load-error pv:suspend pv:resume");
     ck_assert_str_eq(get(RTV_XS_SHUNT_ACK_ID), "12");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.pv.live.disk, "");
 }
 END_TEST
 
@@ -889,18 +1033,26 @@ START_TEST(failover_is_reported_and_not_undone_alone)
     ck_assert_uint_eq(fk.loads, loads);
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "failed-over");
     /* dom0 switches it to emulated, then (a backend is there again) to pv */
+    fk.ops[0] = '\0';
     full_switch("pv", "14", "emulated", "emulating");
-    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.pv.live.disk, "");
+    /* the dead disk out of the PV leg device, then the failover's state
+     * out of the guest's table: the one swap of its own a switch makes,
+     * and only after a failover */
+    ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume load suspend resume");
+    ck_assert(!fk.st.failed_over);
     full_switch("emulated", "15", "pv", "enlightened");
     ck_assert(!fk.st.failed_over);
+    ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume load suspend resume pv:load pv:suspend pv:resume prepare mode-pv");
 }
 END_TEST
 
 /* What dom0's coordinator does on failed-over (switch_fsm.c): tears the
  * twin down under the last switch-id (switching-to-emulated, nothing for
  * the shunt to do: that id is answered), then says emulated; the shunt
- * follows by loading a table without the failed PV disk, through the same
- * gate (dom0 synced that id already), and acks it as emulating. */
+ * follows through the same gate (dom0 synced that id already): the failed
+ * PV disk out of the PV leg device (blkfront can close), the guest's table
+ * renewed (the failover's state lives in it), acked as emulating. */
 START_TEST(failover_followed_by_dom0_drops_the_failed_leg)
 {
     twin_attached();
@@ -916,14 +1068,15 @@ START_TEST(failover_followed_by_dom0_drops_the_failed_leg)
     put(RTV_XS_CTL_STATE, "emulated");
     ck_assert_msg(run_until(RTV_XS_SHUNT_STATE, "emulating", 3000), "%s / %s",
                   get(RTV_XS_SHUNT_STATE), get(RTV_XS_SHUNT_ERROR));
-    ck_assert_uint_eq(fk.loads, loads + 1);
+    ck_assert_uint_eq(fk.loads, loads + 2);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.live.pv, PV_DEV);
+    ck_assert_str_eq(fk.pv.live.disk, "");
     ck_assert_str_eq(get(RTV_XS_SHUNT_ACK_ID), "18");
     ck_assert(!fk.st.failed_over);
     /* and it stays there */
     run_for(700);
-    ck_assert_uint_eq(fk.loads, loads + 1);
+    ck_assert_uint_eq(fk.loads, loads + 2);
 }
 END_TEST
 
@@ -935,8 +1088,11 @@ START_TEST(failed_over_device_switched_to_its_own_mode_reloads)
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
     /* a switch to pv while failed over is a real switch, not an ack */
     full_switch("pv", "17", "pv", "enlightened");
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv load suspend resume "
+    /* the PV disk opened afresh in the PV leg device, the guest's table
+     * renewed (the failover's state lives in it), then the flip */
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv pv:load pv:suspend pv:resume load suspend resume "
                      "prepare mode-pv");
+    ck_assert(!fk.st.failed_over);
 }
 END_TEST
 
@@ -995,7 +1151,9 @@ END_TEST
 /* Root on the shunt (shunt/initramfs-tools): the initramfs made the device,
  * emulated, over the emulated disk; this shunt has no state of its own and
  * dom0 has written no switch yet.  It is picked up as after a restart,
- * untouched, and switches on from there. */
+ * untouched (its PV leg "-": the PV leg device is made beside it), and
+ * switches on from there: the first switch to pv renews its table over the
+ * PV leg device once, in emulated mode; later ones swap only that device. */
 START_TEST(adopts_the_device_an_initramfs_made)
 {
     struct dmctl_status st;
@@ -1005,7 +1163,7 @@ START_TEST(adopts_the_device_an_initramfs_made)
                                      .sectors = SECTORS };
     fk.st = (struct rtv_dm_status){ .in_force = RTV_MODE_EMULATED };
     start_shunt();
-    ck_assert_str_eq(fk.ops, "");        /* nothing created, loaded or resumed */
+    ck_assert_str_eq(fk.ops, "pv:create");   /* the guest's device: untouched */
     dmctl_get_status(ctl, &st);
     ck_assert(st.picked_up);
     ck_assert_int_eq(st.mode, RTV_MODE_EMULATED);
@@ -1015,11 +1173,66 @@ START_TEST(adopts_the_device_an_initramfs_made)
     full_switch("emulated", "1", "pv", "enlightened");
     full_switch("pv", "2", "selective", "selective");
     full_switch("selective", "3", "emulated", "emulating");
-    ck_assert_str_eq(fk.ops, "load suspend resume prepare mode-pv prepare mode-selective "
-                     "prepare mode-emulated load suspend resume");
+    ck_assert_str_eq(fk.ops, "pv:create pv:load pv:suspend pv:resume load suspend resume prepare mode-pv prepare "
+                     "mode-selective prepare mode-emulated pv:load-error pv:suspend pv:resume");
     ck_assert_uint_eq(fk.creates, 0);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, "");
+    ck_assert_str_eq(fk.live.pv, PV_DEV);
+    fk.ops[0] = '\0';
+    full_switch("emulated", "4", "pv", "enlightened");
+    ck_assert_str_eq(fk.ops, "pv:load pv:suspend pv:resume prepare mode-pv");
+}
+END_TEST
+
+/* kill -9 of a shunt inside a swap of the PV leg device (here: attaching
+ * 202:16): the guest's I/O never waited on it (nothing is routed to that
+ * device then), and the next shunt undoes the swap before anything else. */
+START_TEST(pv_leg_device_left_suspended_is_undone)
+{
+    fk.exists = true;
+    fk.live = (struct rtv_dm_table){ .mode = RTV_MODE_EMULATED, .emu = "8:0", .pv = PV_DEV,
+                                     .sectors = SECTORS };
+    fk.st = (struct rtv_dm_status){ .in_force = RTV_MODE_EMULATED, .has_flip = true };
+    fk.pv = (struct fake_leg){ .exists = true, .suspended = true, .has_inactive = true,
+                               .live = { .disk = "", .sectors = SECTORS },
+                               .inactive = { .disk = "202:16", .sectors = SECTORS } };
+    start_shunt();
+    ck_assert_str_eq(fk.ops, "pv:clear pv:resume");
+    ck_assert(!fk.pv.suspended && !fk.pv.has_inactive);
+    ck_assert_str_eq(fk.pv.live.disk, "");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    twin_attached();
+    full_switch("emulated", "1", "pv", "enlightened");
+    ck_assert_str_eq(fk.pv.live.disk, "202:16");
+    ck_assert_uint_eq(fk.suspends, 0);
+}
+END_TEST
+
+/* The guest's device removed (dmsetup remove rtvirt-hda) with its PV leg
+ * device still mapping a disk: nothing is over it, so the disk is dropped
+ * at once and the new device created over it. */
+START_TEST(pv_leg_device_without_a_device_over_it_is_reset)
+{
+    fk.pv = (struct fake_leg){ .exists = true, .live = { .disk = "202:16", .sectors = SECTORS } };
+    start_shunt();
+    ck_assert_str_eq(fk.ops, "pv:load-error pv:suspend pv:resume create");
+    ck_assert_str_eq(fk.pv.live.disk, "");
+    ck_assert_str_eq(fk.live.pv, PV_DEV);
+}
+END_TEST
+
+/* A PV leg device of another size, or with a table that is not ours, is
+ * not taken. */
+START_TEST(pv_leg_device_of_another_size_is_refused)
+{
+    struct rtv_err err = { 0, "" };
+
+    fk.pv = (struct fake_leg){ .exists = true, .live = { .disk = "", .sectors = SECTORS * 2 } };
+    ck_assert_ptr_null(dmctl_new(&cfg, &err));
+    ck_assert_contains(err.msg, "rtvirt-hda.pv exists with 4096 sectors");
+    ck_assert_str_eq(fk.ops, "");
+    fk.pv.exists = false;
+    start_shunt();   /* for teardown */
 }
 END_TEST
 
@@ -1086,12 +1299,12 @@ START_TEST(follows_its_new_domid_after_a_restore)
     /* not managed yet: the shunt waits, writes nothing, the device runs on */
     run_for(700);
     ck_assert_ptr_null(rtv_test_get(dom0.xs, "/local/domain/7/device/rtvirt", NULL));
-    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_str_eq(fk.ops, "pv:create create");
     ck_assert_int_eq(rtv_ctl_manage(dom0.xs, 7, "hda", "/srv/hda.img", &err), 0);
     ck_assert_msg(run_until_at(path7(RTV_XS_SHUNT_STATE), "emulating", 3000), "%s",
                   rtv_test_get(dom0.xs, path7(RTV_XS_SHUNT_STATE), "(absent)"));
     ck_assert_str_eq(rtv_test_get(dom0.xs, path7(RTV_XS_SHUNT_EMULATED_DEV), "-"), "sda");
-    ck_assert_str_eq(fk.ops, "create");
+    ck_assert_str_eq(fk.ops, "pv:create create");
     /* the switch back to pv, on the new domain's nodes */
     blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
     rtv_test_put(dom0.xs, path7(RTV_XS_CTL_DEVID), DEVID);
@@ -1103,7 +1316,7 @@ START_TEST(follows_its_new_domid_after_a_restore)
                   rtv_test_get(dom0.xs, path7(RTV_XS_SHUNT_ERROR), "(absent)"));
     ck_assert_str_eq(rtv_test_get(dom0.xs, path7(RTV_XS_SHUNT_STATE), "-"), "enlightened");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
-    ck_assert_str_eq(fk.ops, "create load suspend resume prepare mode-pv");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv");
 }
 END_TEST
 
@@ -1145,6 +1358,9 @@ static Suite *dmctl_suite(void)
     tcase_add_test(t2, adopts_the_device_an_initramfs_made);
     tcase_add_test(t2, failed_over_at_start_is_reported);
     tcase_add_test(t2, leg_left_in_an_emulated_table_is_dropped);
+    tcase_add_test(t2, pv_leg_device_left_suspended_is_undone);
+    tcase_add_test(t2, pv_leg_device_without_a_device_over_it_is_reset);
+    tcase_add_test(t2, pv_leg_device_of_another_size_is_refused);
     suite_add_tcase(s, t2);
     return s;
 }

@@ -89,4 +89,33 @@ const char *rtv_dm_flip_name(enum rtv_dm_flip f);
 /* "major:minor" of a block device into buf. */
 int rtv_dm_devnum(char *buf, size_t len, unsigned major, unsigned minor);
 
+/*
+ * The PV leg device "rtvirt-<vdev>.pv" (shunt/README.md, "The PV leg
+ * device"): the rtvirt table's PV leg from its first table on, a dm device
+ * of its own whose table is either "error" (no PV disk: nothing may be
+ * routed to it) or "linear <disk> 0" (the stock blkfront disk).  Attaching
+ * and dropping the PV disk swap this device's table, never the guest's.
+ * The '.' keeps it apart from any "rtvirt-<vdev>" (a vdev has no '.').
+ */
+#define RTV_DM_PV_SUFFIX ".pv"
+
+struct rtv_dm_leg {
+    char     disk[RTV_DM_DEV_MAX];   /* the PV disk; "" = none (target "error") */
+    uint64_t sectors;
+};
+
+/* "rtvirt-<vdev>.pv" into buf (the same checks as rtv_dm_name). */
+int rtv_dm_pv_name(char *buf, size_t len, const char *vdev, struct rtv_err *err);
+
+/* The target type ("error" or "linear") and its parameters ("" or
+ * "<disk> 0") of leg's table.  -EINVAL (named) for no sectors or a disk
+ * name dm would not take. */
+int rtv_dm_leg_params(const struct rtv_dm_leg *leg, const char **type, char *buf, size_t len,
+                      struct rtv_err *err);
+
+/* Parses the PV leg device's live table back: "error", or "linear" over
+ * one disk from offset 0.  Anything else is not ours: -EINVAL, named. */
+int rtv_dm_leg_parse(const char *type, uint64_t sectors, const char *params,
+                     struct rtv_dm_leg *leg, struct rtv_err *err);
+
 #endif
