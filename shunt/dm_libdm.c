@@ -314,42 +314,45 @@ static int one_target(int type, const char *name, uint64_t *len, char *ttype, si
     return rc;
 }
 
+/* The live table's single target, as the table or status ioctl prints it. */
+struct target_line {
+    uint64_t len;
+    char     type[32], params[256];
+};
+
+static int read_line(int type, const char *name, struct target_line *l, struct rtv_err *err)
+{
+    return one_target(type, name, &l->len, l->type, sizeof(l->type), l->params,
+                      sizeof(l->params), err);
+}
+
 static int op_table(void *ctx, const char *name, struct rtv_dm_table *t, struct rtv_err *err)
 {
-    char type[32], params[256];
-    uint64_t len;
-    int rc;
+    struct target_line l;
+    int rc = read_line(DM_DEVICE_TABLE, name, &l, err);
 
     (void)ctx;
-    rc = one_target(DM_DEVICE_TABLE, name, &len, type, sizeof(type), params, sizeof(params),
-                    err);
-    return rc < 0 ? rc : rtv_dm_table_parse(type, len, params, t, err);
+    return rc < 0 ? rc : rtv_dm_table_parse(l.type, l.len, l.params, t, err);
 }
 
 static int op_leg_table(void *ctx, const char *name, struct rtv_dm_leg *leg,
                         struct rtv_err *err)
 {
-    char type[32], params[256];
-    uint64_t len;
-    int rc;
+    struct target_line l;
+    int rc = read_line(DM_DEVICE_TABLE, name, &l, err);
 
     (void)ctx;
-    rc = one_target(DM_DEVICE_TABLE, name, &len, type, sizeof(type), params, sizeof(params),
-                    err);
-    return rc < 0 ? rc : rtv_dm_leg_parse(type, len, params, leg, err);
+    return rc < 0 ? rc : rtv_dm_leg_parse(l.type, l.len, l.params, leg, err);
 }
 
 static int op_status(void *ctx, const char *name, struct rtv_dm_status *st,
                      struct rtv_err *err)
 {
-    char type[32], params[256];
-    uint64_t len;
-    int rc;
+    struct target_line l;
+    int rc = read_line(DM_DEVICE_STATUS, name, &l, err);
 
     (void)ctx;
-    rc = one_target(DM_DEVICE_STATUS, name, &len, type, sizeof(type), params, sizeof(params),
-                    err);
-    return rc < 0 ? rc : rtv_dm_status_parse(type, params, st, err);
+    return rc < 0 ? rc : rtv_dm_status_parse(l.type, l.params, st, err);
 }
 
 static int op_message(void *ctx, const char *name, const char *msg, struct rtv_err *err)

@@ -239,34 +239,20 @@ static int f_clear(void *ctx, const char *name, struct rtv_err *err)
 
 static int f_suspend(void *ctx, const char *name, struct rtv_err *err)
 {
+    bool pv = is_pv(name);
     int rc = 0;
 
     (void)ctx;
     pthread_mutex_lock(&fk.mu);
-    if (is_pv(name)) {
+    if (pv) {
         /* The guest's I/O must never wait here: nothing routed to it. */
         ck_assert_msg(!pv_leg_in_use(), "the PV leg device suspended while the table "
                       "routes to it (%s, flip state %d)", rtv_mode_name(fk.st.in_force),
                       (int)fk.st.flip);
-        note("pv:suspend");
-        fk.in_suspend = pthread_self();
-        fk.suspend_waiting = true;
-        fk.intr_suspend = false;
-        pthread_cond_broadcast(&fk.cv);
-        while (fk.hold_suspend && !fk.release_suspend && (fk.deaf_suspend || !fk.intr_suspend))
-            pthread_cond_wait(&fk.cv, &fk.mu);
-        fk.suspend_waiting = false;
-        if (fk.hold_suspend && !fk.release_suspend) {
-            rc = rtv_err_set(err, EINTR, "dm suspend of " PV_NAME " failed: interrupted");
-            note("pv:suspend-interrupted");
-        } else {
-            fk.pv.suspended = true;
-        }
-        pthread_mutex_unlock(&fk.mu);
-        return rc;
+    } else {
+        fk.suspends++;
     }
-    fk.suspends++;
-    note("suspend");
+    note(pv ? "pv:suspend" : "suspend");
     fk.in_suspend = pthread_self();
     fk.suspend_waiting = true;
     fk.intr_suspend = false;
@@ -275,8 +261,10 @@ static int f_suspend(void *ctx, const char *name, struct rtv_err *err)
         pthread_cond_wait(&fk.cv, &fk.mu);
     fk.suspend_waiting = false;
     if (fk.hold_suspend && !fk.release_suspend) {
-        rc = rtv_err_set(err, EINTR, "dm suspend of rtvirt-hda failed: interrupted");
-        note("suspend-interrupted");
+        rc = rtv_err_set(err, EINTR, "dm suspend of %s failed: interrupted", name);
+        note(pv ? "pv:suspend-interrupted" : "suspend-interrupted");
+    } else if (pv) {
+        fk.pv.suspended = true;
     } else {
         fk.suspended = true;
     }
