@@ -70,8 +70,9 @@ struct fake_dm {
     uint64_t            drain_until_ms;
     unsigned            messages;
     char                state_at_flip[32];    /* shunt-state in the store then */
-    pthread_t           in_suspend, in_wait;
-    bool                suspend_waiting, wait_waiting;
+    pthread_t           in_suspend;
+    pthread_t           intr_wait_th;      /* the waiter an interrupt is for */
+    bool                suspend_waiting;
     bool                intr_suspend, intr_wait;
     unsigned            creates, loads, clears, suspends, resumes, interrupts;
     char                ops[2048];         /* "create load suspend resume ..." */
@@ -335,13 +336,13 @@ static int f_wait_event(void *ctx, const char *name, uint32_t *nr, struct rtv_er
     int rc = 0;
 
     (void)ctx; (void)name;
+    /* Two shunts may wait at once (a killed one's thread beside its
+     * successor's): an interrupt is for one thread, and stays pending until
+     * that thread sees it, as SIGUSR1 to that thread would. */
     pthread_mutex_lock(&fk.mu);
-    fk.in_wait = pthread_self();
-    fk.wait_waiting = true;
-    while (fk.event_nr == *nr && !fk.intr_wait)
+    while (fk.event_nr == *nr && !(fk.intr_wait && pthread_equal(fk.intr_wait_th, pthread_self())))
         pthread_cond_wait(&fk.cv, &fk.mu);
-    fk.wait_waiting = false;
-    if (fk.intr_wait) {
+    if (fk.intr_wait && pthread_equal(fk.intr_wait_th, pthread_self())) {
         fk.intr_wait = false;
         rc = rtv_err_set(err, EINTR, "interrupted");
     } else {
@@ -412,8 +413,10 @@ static void f_interrupt(void *ctx, pthread_t t)
     fk.interrupts++;
     if (fk.suspend_waiting && pthread_equal(t, fk.in_suspend))
         fk.intr_suspend = true;
-    if (fk.wait_waiting && pthread_equal(t, fk.in_wait))
+    if (!(fk.suspend_waiting && pthread_equal(t, fk.in_suspend))) {
+        fk.intr_wait_th = t;
         fk.intr_wait = true;
+    }
     pthread_cond_broadcast(&fk.cv);
     pthread_mutex_unlock(&fk.mu);
 }
