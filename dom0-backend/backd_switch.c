@@ -213,6 +213,43 @@ static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *vdev, const char 
     return 0;
 }
 
+static int fe_state(struct backd_switch *sw, const struct sw_dev *v)
+{
+    return vbd_state(sw, v->dom, v->devid, RTV_XS_VBD_FE_STATE);
+}
+
+/*
+ * A tear-down asks the twin's frontend to close whenever it holds a ring
+ * (fe Initialised or Connected) and the backend is not closing already:
+ * on ad_tear_down() and again on every look at a pending tear-down, since
+ * a frontend can take a ring after the first look.  The machine tears
+ * down only once the guest left the PV path (the shunt acked a mode
+ * without it, or never got to use the ring), so the ring may be closed.
+ * A userspace frontend closes by itself; the guest kernel's xen-blkfront
+ * under the dm route never does (an unused disk stays Connected): it
+ * closes when its backend goes Closing, as on libxl's detach.  Asked once
+ * only, a frontend still connecting when the tear-down began (a daemon
+ * restarted mid-switch: blkfront retries a twin whose backend died)
+ * reached Connected on the restarted engine afterwards, and the twin
+ * stayed up until the bound passed (make check under load: "the PV
+ * backend did not close within 10000 ms").  online = 0 also keeps the
+ * engine from giving that frontend a new session.
+ */
+static void close_if_ring_held(struct backd_switch *sw, const struct sw_dev *v, int fe)
+{
+    struct blkif_xs_dev d = { sw->bedomid, v->dom, v->devid, BLKIF_XS_BTYPE };
+    int be, rc;
+
+    if (fe != XenbusStateInitialised && fe != XenbusStateConnected)
+        return;
+    be = vbd_state(sw, v->dom, v->devid, RTV_XS_VBD_BE_STATE);
+    if (be == XenbusStateClosing || be == XenbusStateClosed)
+        return;
+    if ((rc = blkif_xs_close(sw->xs, &d)) < 0)
+        sw_log(sw, "dom%u %s: cannot ask PV twin vbd %u to close: %s", v->dom, v->vdev,
+               v->devid, strerror(-rc));
+}
+
 static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
 {
     struct backd_switch *sw = ctx;
@@ -241,24 +278,7 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
         vbd_watch(sw, v, true);
     v->up_pending = false;
     v->down_pending = true;
-    /* The machine tears down only once the guest left the PV path (the
-     * shunt acked a mode without it, or never got to use the ring), so the
-     * ring may be closed now.  A userspace frontend closes by itself; the
-     * guest kernel's xen-blkfront under the dm route never does (an unused
-     * disk stays Connected): it closes when its backend goes Closing, as
-     * on libxl's detach.  Only a frontend that holds a ring is asked; the
-     * poll below removes the vbd once both ends are Closed. */
-    int fe = vbd_state(sw, dom, v->devid, RTV_XS_VBD_FE_STATE);
-    int be = vbd_state(sw, dom, v->devid, RTV_XS_VBD_BE_STATE);
-    if ((fe == XenbusStateInitialised || fe == XenbusStateConnected) &&
-        be != XenbusStateClosing && be != XenbusStateClosed) {
-        struct blkif_xs_dev d = { sw->bedomid, dom, v->devid, BLKIF_XS_BTYPE };
-        int rc = blkif_xs_close(sw->xs, &d);
-
-        if (rc < 0)
-            sw_log(sw, "dom%u %s: cannot ask PV twin vbd %u to close: %s", dom, vdev,
-                   v->devid, strerror(-rc));
-    }
+    close_if_ring_held(sw, v, fe_state(sw, v));
 }
 
 /* The machine gave up waiting for the tear-down: the twin stays (its
@@ -446,8 +466,10 @@ static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
             free(hs);
         }
         if (v->down_pending) {
-            int fe = vbd_state(sw, dom, v->devid, RTV_XS_VBD_FE_STATE);
+            int fe = fe_state(sw, v);
             int be = vbd_state(sw, dom, v->devid, RTV_XS_VBD_BE_STATE);
+
+            close_if_ring_held(sw, v, fe);
 
             /* The ring goes only once the frontend is Closed, or never
              * came: absent, or still Initialising as the toolstack wrote
