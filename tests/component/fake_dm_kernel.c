@@ -280,9 +280,11 @@ static void flip_progress(struct fake_kernel *k)
             flip_flush(k, k->track_legs & ((k->wrote_emu ? FK_LEG_EMU : 0) |
                                            (k->wrote_pv ? FK_LEG_PV : 0)));
         }
-        /* suspend_min_ms: as slow as a suspend (the kill tests see it) */
+        /* suspend_min_ms: as slow as a suspend; hold_prepare: until the
+         * test let go (the kill tests see it) */
         if (k->flip_flushes_out == 0 &&
-            now >= k->prepare_start_us + (uint64_t)k->cfg.suspend_min_ms * 1000u) {
+            now >= k->prepare_start_us + (uint64_t)k->cfg.suspend_min_ms * 1000u &&
+            (k->cfg.hold_prepare == NULL || atomic_load(k->cfg.hold_prepare) == 0)) {
             k->flip = RTV_DM_FLIP_PREPARED;
             k->event_nr++;
             pthread_cond_broadcast(&k->cv);

@@ -49,6 +49,7 @@
 #ifndef RTV_TEST_FAKE_DM_KERNEL_H
 #define RTV_TEST_FAKE_DM_KERNEL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -66,6 +67,13 @@ struct fake_kernel_config {
     const char           *sysfs;          /* the tree blkfront's disks appear in */
     unsigned              suspend_min_ms; /* a suspend takes at least this long
                                              (a slow drain); 0: as long as it takes */
+    /* The test's hand on the flip: while *hold_prepare is nonzero (shared
+     * memory: the test is another process) a `prepare` does not complete,
+     * so shunt-state stays quiescing until the test has seen it and lets
+     * go (a handshake: a poller may miss a state held for a fixed time on
+     * a loaded host).  The shunt's own bound still ends the wait.  NULL:
+     * no hold. */
+    const atomic_int     *hold_prepare;
     struct rtv_front_config front;        /* blkfront's ring settings (devid unused) */
     bool                  verbose;
 };

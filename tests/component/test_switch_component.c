@@ -33,6 +33,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -104,6 +106,9 @@ static char state_dir[64];
 /* The guest's sysfs, where its blkfront's disks appear. */
 static char sysfs[64];
 static pid_t qemu_pid = -1;
+/* The test's hold on the guest's flip (fake_kernel_config.hold_prepare),
+ * shared with the guest process. */
+static atomic_int *hold_prepare;
 
 /* What the test's qemu was doing, for a switch that failed: its state (R
  * running or waiting for a CPU, S asleep), the CPU time it had used and
@@ -291,7 +296,7 @@ static pid_t start_guest(int stop_fd, int report_fd, unsigned suspend_min_ms, ui
     if (pid == 0) {
         struct fake_kernel_config kc = { .hub = hub, .domid = GUEST, .image = img,
                                          .sysfs = sysfs, .suspend_min_ms = suspend_min_ms,
-                                         .verbose = verbose };
+                                         .hold_prepare = hold_prepare, .verbose = verbose };
         struct dmctl_config dc = { .vdev = VDEV, .emu_dev = FAKE_KERNEL_EMU_DEV,
                                    .emu_name = "sda", .sectors = IMG_BYTES / 512,
                                    .sysfs = sysfs, .dm = &fake_kernel_dm_ops,
@@ -387,6 +392,10 @@ static void setup(void)
     ck_assert_ptr_nonnull(mkdtemp(state_dir));
     snprintf(sysfs, sizeof(sysfs), "%s/rtv-switch-sysfs-XXXXXX", rtv_test_scratch_root());
     ck_assert_ptr_nonnull(mkdtemp(sysfs));
+    hold_prepare = mmap(NULL, sizeof(*hold_prepare), PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(hold_prepare, MAP_FAILED);
+    atomic_init(hold_prepare, 0);
     start_qemu();
 }
 
@@ -411,6 +420,7 @@ static void teardown(void)
     snprintf(cmd, sizeof(cmd), "rm -rf %s", sysfs);
     ck_assert_int_eq(system(cmd), 0);
     unlink(img);
+    munmap(hold_prepare, sizeof(*hold_prepare));
     rtv_local_hub_free(hub);
 }
 
@@ -698,11 +708,13 @@ static bool wait_node(struct rig *r, enum rtv_xs_node node, const char *want, in
  * coordinator) with SIGKILL at one step of a switch to target and restarts
  * it.  Never SIGSTOP: a stopped process may hold the local hub's lock (the
  * local store is one shared structure; a real xenstored is not).  So "the
- * daemon never saw X" is made by having it dead when X happens:
+ * daemon never saw X" is made by having it dead when X happens.  The
+ * guest's flip is held (hold_prepare) from the request until the daemon is
+ * dead, so shunt-state stays quiescing until the test has seen it and the
+ * shunt cannot ack a switch the test means to catch unfinished:
  *   after request:   killed, then the request is written, then restarted;
  *   after switching: killed once state = switching-to-*, restarted at once
- *                    (the guest's suspend takes KILL_SUSPEND_MS, so the
- *                    shunt has not acked);
+ *                    (the flip is held, so the shunt has not acked);
  *   quiescing:       killed once shunt-state = quiescing, restarted at once;
  *   at the gate:     killed once shunt-state = quiescing, restarted once the
  *                    shunt is flushed and waits for dom0's device-model sync
@@ -738,6 +750,8 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
     if (step == KILL_AFTER_REQUEST) {
         kill(r->backd, SIGKILL);
         waitpid(r->backd, &stv, 0);
+    } else {
+        atomic_store(hold_prepare, 1);
     }
     ck_assert_msg(rtv_ctl_request(r->tool.xs, GUEST, VDEV, target, 3000, &id, &err) == 0,
                   "%s", err.msg);
@@ -760,6 +774,7 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
     if (step != KILL_AFTER_REQUEST) {
         kill(r->backd, SIGKILL);
         waitpid(r->backd, &stv, 0);
+        atomic_store(hold_prepare, 0);   /* seen, and the daemon is dead */
     }
     if (step == KILL_AFTER_ACK || step == KILL_AT_GATE)
         /* With nobody to sync the device model, the shunt waits at its gate. */
@@ -815,10 +830,11 @@ static void plain_switch(struct rig *r, const char *target)
     snprintf(r->mode, sizeof(r->mode), "%s", st.state);
 }
 
-/* How long the guest's suspend (drain and flush) takes in the kill tests,
- * so that a poller sees shunt-state = quiescing before it ends: 150 ms was
- * missed once in a make check loop at nice 19 beside two lab flights
- * (load 14). */
+/* How long the guest's suspend (drain and flush) and the flip's prepare
+ * take at least in the kill tests: a slow guest, so that a kill lands
+ * inside its steps.  Not what lets the test see quiescing: a state held
+ * for a fixed time was missed by the poller (150 ms once at load 14, 800
+ * ms once under ASan at load 9); hold_prepare holds it until seen. */
 #define KILL_SUSPEND_MS 800
 
 static void run_kill_step(enum kill_step step)
