@@ -753,19 +753,25 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
     } else {
         atomic_store(hold_prepare, 1);
     }
-    ck_assert_msg(rtv_ctl_request(r->tool.xs, GUEST, VDEV, target, 3000, &id, &err) == 0,
-                  "%s", err.msg);
+    /* MUST_FINISH_MS: the shunt bounds the whole way to its gate (attach,
+     * the attach's suspend, the flip's prepare) with it, so at load 28
+     * a 3000 ms bound passed in the prepare and the switch rolled back
+     * ("never saw the shunt flushed"); the waits below end as soon as
+     * what they wait for is there, and are bounded the same way. */
+    ck_assert_msg(rtv_ctl_request(r->tool.xs, GUEST, VDEV, target, MUST_FINISH_MS, &id,
+                                  &err) == 0, "%s", err.msg);
     snprintf(idbuf, sizeof(idbuf), "%u", id);
     switch (step) {
     case KILL_AFTER_REQUEST:
         break;
     case KILL_AFTER_SWITCHING:
-        ck_assert_msg(wait_node(r, RTV_XS_CTL_STATE, want, 5000), "never saw %s", want);
+        ck_assert_msg(wait_node(r, RTV_XS_CTL_STATE, want, MUST_FINISH_MS), "never saw %s",
+                      want);
         break;
     case KILL_WHILE_QUIESCING:
     case KILL_AT_GATE:
     case KILL_AFTER_ACK:
-        ck_assert_msg(wait_node(r, RTV_XS_SHUNT_STATE, "quiescing", 5000),
+        ck_assert_msg(wait_node(r, RTV_XS_SHUNT_STATE, "quiescing", MUST_FINISH_MS),
                       "never saw the shunt quiescing");
         break;
     default:
@@ -778,7 +784,7 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
     }
     if (step == KILL_AFTER_ACK || step == KILL_AT_GATE)
         /* With nobody to sync the device model, the shunt waits at its gate. */
-        ck_assert_msg(wait_node(r, RTV_XS_SHUNT_STATE, "flushed", 5000),
+        ck_assert_msg(wait_node(r, RTV_XS_SHUNT_STATE, "flushed", MUST_FINISH_MS),
                       "never saw the shunt flushed");
     if (step == KILL_AFTER_ACK) {
         /* The daemon's last act before it "died": let it flip. */
@@ -787,7 +793,8 @@ static void kill_once(struct rig *r, enum kill_step step, const char *target,
         ck_assert_int_eq(rtv_xs_write(r->tool.xs, RTV_XS_NO_TXN, p, idbuf, strlen(idbuf)), 0);
     }
     if (step == KILL_AFTER_ACK) {
-        ck_assert_msg(wait_node(r, RTV_XS_SHUNT_ACK_ID, idbuf, 5000), "no ack for %u", id);
+        ck_assert_msg(wait_node(r, RTV_XS_SHUNT_ACK_ID, idbuf, MUST_FINISH_MS), "no ack for %u",
+                      id);
         /* The daemon really missed it: the state is still the one it left. */
         char cur[64];
         ck_assert_msg(read_ctl(r, RTV_XS_CTL_STATE, cur, sizeof(cur)) && strcmp(cur, want) == 0,
