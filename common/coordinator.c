@@ -151,10 +151,10 @@ static int publish_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
         PUT(RTV_R_SWITCH_ID, "%u", out->switch_id);
         PUT(RTV_R_PREVIOUS, "%s", out->previous);
     }
-    if (out->publish_result) {
-        PUT(RTV_R_RESULT, "%s", out->result);
-        PUT(RTV_R_RESULT_ID, "%u", out->result_id);
-        PUT(RTV_R_ERROR, "%s", out->error);
+    if (out->answer.publish) {
+        PUT(RTV_R_RESULT, "%s", out->answer.result);
+        PUT(RTV_R_RESULT_ID, "%u", out->answer.id);
+        PUT(RTV_R_ERROR, "%s", out->answer.error);
     }
     if (out->publish_stats) {
         PUT(RTV_R_STATS_SWITCHES, "%llu", (unsigned long long)d->m.switches);
@@ -298,7 +298,7 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
     snprintf(vdev, sizeof(vdev), "%s", d->vdev);
     if (out->note[0])
         logf_(co, "domain %u %s: %s", (unsigned)dom, vdev, out->note);
-    if (out->publish_state || out->publish_result || out->publish_stats) {
+    if (out->publish_state || out->answer.publish || out->publish_stats) {
         struct publish p = { d, out };
         int rc = rtv_xs_transact(co->xs, 0, publish_txn, &p);
         if (rc == -ENOENT) {
@@ -311,10 +311,10 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
         if (out->publish_state)
             logf_(co, "domain %u %s: state %s (switch %u)", (unsigned)dom, vdev,
                   out->state, out->switch_id);
-        if (out->publish_result)
+        if (out->answer.publish)
             logf_(co, "domain %u %s: request %u %s%s%s", (unsigned)dom, vdev,
-                  out->result_id, out->result, out->error[0] ? ": " : "",
-                  out->error);
+                  out->answer.id, out->answer.result, out->answer.error[0] ? ": " : "",
+                  out->answer.error);
     }
     if (out->actions & RTV_FSM_ACT_TEAR_DOWN)
         co->ops->tear_down(co->ctx, dom, vdev);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "rtvirt/devclass.h"
+#include "rtvirt/request.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
@@ -331,69 +332,25 @@ int rtv_ctl_unmanage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
 
 /* ---- switch requests ----------------------------------------------------- */
 
-struct request_args {
-    rtv_domid_t  dom;
-    struct dev   d;
-    const char  *mode;
-    unsigned     timeout_ms;
-    uint32_t     id;
-};
-
-static int request_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
-{
-    struct request_args *r = arg;
-    char path[PATH_LEN], state[32];
-    int rc;
-
-    if ((rc = read_node(xs, t, RTV_R_STATE, r->dom, &r->d, state,
-                        sizeof(state))) < 0)
-        return rc;
-    if (state[0] == '\0')
-        return -ENOENT;
-
-    /* A new id above anything asked or answered so far. */
-    uint64_t last = read_num(xs, t, RTV_R_REQUEST_ID, r->dom, &r->d);
-    uint64_t answered = read_num(xs, t, RTV_R_RESULT_ID, r->dom, &r->d);
-    if (answered > last)
-        last = answered;
-    if (last >= UINT32_MAX)
-        return -EOVERFLOW;
-    r->id = (uint32_t)last + 1;
-
-    node_path(path, RTV_R_REQUEST, r->dom, &r->d, NULL);
-    if ((rc = rtv_xs_write(xs, t, path, r->mode, strlen(r->mode))) < 0)
-        return rc;
-    node_path(path, RTV_R_TIMEOUT_MS, r->dom, &r->d, NULL);
-    if (r->timeout_ms)
-        rc = rtv_xs_printf(xs, t, path, "%u", r->timeout_ms);
-    else if ((rc = rtv_xs_rm(xs, t, path)) == -ENOENT)
-        rc = 0;   /* absent already means the default */
-    if (rc < 0)
-        return rc;
-    node_path(path, RTV_R_REQUEST_ID, r->dom, &r->d, NULL);
-    return rtv_xs_printf(xs, t, path, "%u", r->id);
-}
-
 int rtv_ctl_request(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                     const char *mode, unsigned timeout_ms, uint32_t *id,
                     struct rtv_err *err)
 {
-    struct request_args r = { dom, { 0 }, mode, timeout_ms, 0 };
-    const struct rtv_devclass *cls;
-    char tmo[16];
+    struct rtv_request_area a;
+    struct dev d;
     int rc;
 
-    if ((rc = check_dev(dom, vdev, &r.d, err)) < 0)
+    if ((rc = check_dev(dom, vdev, &d, err)) < 0 ||
+        (rc = rtv_devclass_args(d.cls, dom, d.key, &a.args, err)) < 0)
         return rc;
-    cls = r.d.cls;
-    if (
-        (rc = rtv_xs_check_value((enum rtv_xs_node)cls->nodes[RTV_R_REQUEST], mode, err)) < 0)
+    a.n = (struct rtv_request_nodes){ (enum rtv_xs_node)d.cls->nodes[RTV_R_REQUEST],
+                                      (enum rtv_xs_node)d.cls->nodes[RTV_R_REQUEST_ID],
+                                      (enum rtv_xs_node)d.cls->nodes[RTV_R_TIMEOUT_MS] };
+    a.state = (enum rtv_xs_node)d.cls->nodes[RTV_R_STATE];
+    a.result_id = (enum rtv_xs_node)d.cls->nodes[RTV_R_RESULT_ID];
+    if ((rc = rtv_request_check(&a, mode, timeout_ms, err)) < 0)
         return rc;
-    snprintf(tmo, sizeof(tmo), "%u", timeout_ms);
-    if (timeout_ms && (rc = rtv_xs_check_value((enum rtv_xs_node)cls->nodes[RTV_R_TIMEOUT_MS], tmo, err)) < 0)
-        return rc;
-
-    rc = rtv_xs_transact(xs, 0, request_txn, &r);
+    rc = rtv_request_send(xs, &a, mode, timeout_ms, id);
     if (rc == -ENOENT)
         return rtv_err_set(err, ENOENT, "%s of domain %u is not managed by rtvirt "
                            "(no ctl-state node; use xl-rtvirt manage first)",
@@ -401,7 +358,6 @@ int rtv_ctl_request(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
     if (rc < 0)
         return rtv_err_set(err, -rc, "cannot write the request for %s of domain %u: %s",
                            vdev, (unsigned)dom, strerror(-rc));
-    *id = r.id;
     return 0;
 }
 

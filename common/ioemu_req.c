@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rtvirt/request.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
@@ -45,66 +46,26 @@ static uint64_t read_u(struct rtv_store *xs, rtv_txn_t t, enum rtv_xs_node n,
     return v;
 }
 
-struct request_args {
-    struct node_ref r;
-    const char     *request;
-    unsigned        timeout_ms;
-    uint32_t        id;
-};
-
-static int request_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
-{
-    struct request_args *q = arg;
-    char p[RTV_XS_PATH_MAX], state[32];
-    uint64_t last;
-    int rc = read_text(xs, t, RTV_XS_IOEMU_STATE, &q->r, state, sizeof(state));
-
-    if (rc < 0)
-        return rc;
-    if (!state[0])
-        return -ENOENT;
-    last = read_u(xs, t, RTV_XS_IOEMU_REQUEST_ID, &q->r);
-    if (read_u(xs, t, RTV_XS_IOEMU_RESULT_ID, &q->r) > last)
-        last = read_u(xs, t, RTV_XS_IOEMU_RESULT_ID, &q->r);
-    if (last >= UINT32_MAX)
-        return -EOVERFLOW;
-    q->id = (uint32_t)last + 1;
-    node(p, sizeof(p), RTV_XS_IOEMU_REQUEST, &q->r, NULL);
-    if ((rc = rtv_xs_write(xs, t, p, q->request, strlen(q->request))) < 0)
-        return rc;
-    node(p, sizeof(p), RTV_XS_IOEMU_TIMEOUT_MS, &q->r, NULL);
-    if (q->timeout_ms)
-        rc = rtv_xs_printf(xs, t, p, "%u", q->timeout_ms);
-    else if ((rc = rtv_xs_rm(xs, t, p)) == -ENOENT)
-        rc = 0;   /* absent is the default */
-    if (rc < 0)
-        return rc;
-    node(p, sizeof(p), RTV_XS_IOEMU_REQUEST_ID, &q->r, NULL);
-    return rtv_xs_printf(xs, t, p, "%u", q->id);
-}
-
 int rtv_ioemu_request(struct rtv_store *xs, rtv_domid_t dom, const char *iodev,
                       const char *request, unsigned timeout_ms, uint32_t *id,
                       struct rtv_err *err)
 {
-    struct request_args q = { { dom, iodev }, request, timeout_ms, 0 };
-    char p[RTV_XS_PATH_MAX], tmo[16];
-    int rc;
+    const struct rtv_request_area a = {
+        { RTV_XS_IOEMU_REQUEST, RTV_XS_IOEMU_REQUEST_ID, RTV_XS_IOEMU_TIMEOUT_MS },
+        RTV_XS_IOEMU_STATE, RTV_XS_IOEMU_RESULT_ID, { .domid = dom, .iodev = iodev },
+    };
+    int rc = rtv_request_check(&a, request, timeout_ms, err);
 
-    if ((rc = node(p, sizeof(p), RTV_XS_IOEMU_STATE, &q.r, err)) < 0 ||
-        (rc = rtv_xs_check_value(RTV_XS_IOEMU_REQUEST, request, err)) < 0)
+    if (rc < 0)
         return rc;
-    snprintf(tmo, sizeof(tmo), "%u", timeout_ms);
-    if (timeout_ms && (rc = rtv_xs_check_value(RTV_XS_IOEMU_TIMEOUT_MS, tmo, err)) < 0)
-        return rc;
-    rc = rtv_xs_transact(xs, 0, request_txn, &q);
+    rc = rtv_request_send(xs, &a, request, timeout_ms, id);
     if (rc == -ENOENT)
         return rtv_err_set(err, ENOENT, "%s of domain %u is not managed by rtvirt-ioemu "
-                           "(no state node: is rtvirt-ioemu running for it?)", iodev, (unsigned)dom);
+                           "(no state node: is rtvirt-ioemu running for it?)", iodev,
+                           (unsigned)dom);
     if (rc < 0)
         return rtv_err_set(err, -rc, "cannot write the request for %s of domain %u: %s",
                            iodev, (unsigned)dom, strerror(-rc));
-    *id = q.id;
     return 0;
 }
 

@@ -39,6 +39,7 @@
 #include <string.h>
 
 #include "rtvirt/log.h"
+#include "rtvirt/request.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
@@ -96,20 +97,6 @@ static void publish_state(struct rtv_switch_fsm *c, struct rtv_switch_fsm_out *o
     out->previous = rtv_mode_name(c->mode);
 }
 
-/* Answers request `id`; result-id never goes backwards, so an answer for an
- * id at or below the last one is dropped (its outcome is visible in state). */
-static void answer(struct rtv_switch_fsm *c, struct rtv_switch_fsm_out *out,
-                   const char *result, uint32_t id, const char *error)
-{
-    if (id <= c->result_id)
-        return;
-    c->result_id = id;
-    out->publish_result = true;
-    out->result = result;
-    out->result_id = id;
-    snprintf(out->error, sizeof(out->error), "%s", error ? error : "");
-}
-
 static void arm(struct rtv_switch_fsm *c, uint64_t now, enum rtv_switch_fsm_phase phase)
 {
     c->phase = phase;
@@ -126,11 +113,11 @@ static void finish(struct rtv_switch_fsm *c, struct rtv_switch_fsm_out *out)
         snprintf(out->failover_why, sizeof(out->failover_why), "%s", c->why);
     } else if (c->rolled_back) {
         c->rollbacks++;
-        answer(c, out, "rolled-back", c->switch_id, c->why);
+        rtv_answer(&out->answer, &c->result_id, "rolled-back", c->switch_id, c->why);
     } else {
         c->mode = c->target;
         c->switches++;
-        answer(c, out, "ok", c->switch_id, c->why);
+        rtv_answer(&out->answer, &c->result_id, "ok", c->switch_id, c->why);
     }
     c->target = c->mode;
     c->phase = RTV_FSM_STABLE;
@@ -185,64 +172,34 @@ static void begin_rollback(struct rtv_switch_fsm *c, uint64_t now,
 static void on_request(struct rtv_switch_fsm *c, const struct rtv_switch_fsm_event *ev,
                        struct rtv_switch_fsm_out *out)
 {
-    struct rtv_err err = {0};
-    unsigned long long id, tmo = RTV_FSM_DEFAULT_TIMEOUT_MS;
+    const struct rtv_request_nodes nodes = {
+        node(c, RTV_R_REQUEST), node(c, RTV_R_REQUEST_ID), node(c, RTV_R_TIMEOUT_MS),
+    };
+    const struct rtv_request rq = { ev->request, ev->request_id, ev->timeout_ms };
+    struct rtv_running running = { .busy = c->phase != RTV_FSM_STABLE, .id = c->switch_id };
     enum rtv_mode target = RTV_MODE_EMULATED;
-    char msg[sizeof(out->error)];
+    char what[64];
+    uint32_t id, tmo;
 
-    if (ev->request_id == NULL) {
-        rtv_note(out, "no request-id: nothing asked");
-        return;
+    if (running.busy) {
+        snprintf(what, sizeof(what), "switch %u to %s", c->switch_id,
+                 rtv_mode_name(c->target));
+        running.what = what;
     }
-    if (rtv_xs_check_value(node(c, RTV_R_REQUEST_ID), ev->request_id, &err) < 0) {
-        /* No usable id to answer under: report, leave result-id alone. */
-        out->publish_result = true;
-        out->result = "error";
-        out->result_id = c->result_id;
-        snprintf(out->error, sizeof(out->error), "%s", err.msg);
+    if (!rtv_request_take(&nodes, &rq, &c->result_id, &running, RTV_FSM_DEFAULT_TIMEOUT_MS,
+                          &out->answer, out->note, sizeof(out->note), &id, &tmo))
         return;
-    }
-    rtv_parse_uint(ev->request_id, UINT32_MAX, &id);
-    if (id == c->result_id)
-        return;   /* the request answered last, seen again (any node changed) */
-    if (id < c->result_id) {
-        rtv_note(out, "request-id %s is older than the one answered last (%u): ignored",
-                 ev->request_id, c->result_id);
-        return;
-    }
-    if (c->phase != RTV_FSM_STABLE) {
-        if (id == c->switch_id)
-            return;   /* the running switch, seen again */
-        snprintf(msg, sizeof(msg),
-                 "request %llu refused: switch %u to %s is still running",
-                 id, c->switch_id, rtv_mode_name(c->target));
-        answer(c, out, "error", (uint32_t)id, msg);
-        return;
-    }
-    if (ev->request == NULL) {
-        answer(c, out, "error", (uint32_t)id,
-               "node ctl-request: absent; write it with request-id in one transaction");
-        return;
-    }
-    if (rtv_xs_check_value(node(c, RTV_R_REQUEST), ev->request, &err) < 0 ||
-        (ev->timeout_ms &&
-         rtv_xs_check_value(node(c, RTV_R_TIMEOUT_MS), ev->timeout_ms, &err) < 0)) {
-        answer(c, out, "error", (uint32_t)id, err.msg);
-        return;
-    }
-    if (ev->timeout_ms)
-        rtv_parse_uint(ev->timeout_ms, UINT32_MAX, &tmo);
     rtv_mode_parse(ev->request, &target);
 
-    c->switch_id = (uint32_t)id;
+    c->switch_id = id;
     c->target = target;
-    c->timeout_ms = (uint32_t)tmo;
+    c->timeout_ms = tmo;
     c->rolled_back = false;
     c->why[0] = '\0';
     c->backend_ours = false;
 
     if (target == c->mode) {
-        answer(c, out, "ok", (uint32_t)id, "");
+        rtv_answer(&out->answer, &c->result_id, "ok", id, "");
         rtv_note(out, "already in mode %s", rtv_mode_name(target));
         return;
     }
@@ -550,7 +507,7 @@ int rtv_switch_fsm_recover_class(struct rtv_switch_fsm *c, const struct rtv_devc
     memset(out, 0, sizeof(*out));
     if (state == NULL ||
         rtv_xs_check_value((enum rtv_xs_node)cls->nodes[RTV_R_STATE], state, &err) < 0) {
-        snprintf(out->error, sizeof(out->error), "%s",
+        snprintf(out->answer.error, sizeof(out->answer.error), "%s",
                  state ? err.msg : "state absent: device not managed");
         return -EINVAL;
     }
@@ -602,7 +559,7 @@ int rtv_switch_fsm_recover_class(struct rtv_switch_fsm *c, const struct rtv_devc
     on_shunt(c, &ev, &sub);
     /* Merge: the later publish wins, actions add up. */
     out->actions |= sub.actions;
-    if (sub.publish_state || sub.publish_result) {
+    if (sub.publish_state || sub.answer.publish) {
         unsigned acts = out->actions;
         *out = sub;
         out->actions = acts;

@@ -74,12 +74,12 @@ static int publish_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     (void)xs;
     if (p->o->publish_state && rc == 0)
         rc = write_node(s, t, RTV_XS_IOEMU_STATE, p->o->state);
-    if (p->o->publish_result && rc == 0) {
-        rc = write_node(s, t, RTV_XS_IOEMU_RESULT, p->o->result);
+    if (p->o->answer.publish && rc == 0) {
+        rc = write_node(s, t, RTV_XS_IOEMU_RESULT, p->o->answer.result);
         if (rc == 0)
-            rc = write_node(s, t, RTV_XS_IOEMU_ERROR, p->o->error);
+            rc = write_node(s, t, RTV_XS_IOEMU_ERROR, p->o->answer.error);
         if (rc == 0)   /* last: a tool waiting on result-id finds the rest written */
-            rc = write_uint(s, t, RTV_XS_IOEMU_RESULT_ID, p->o->result_id);
+            rc = write_uint(s, t, RTV_XS_IOEMU_RESULT_ID, p->o->answer.id);
     }
     if (p->o->publish_stats && rc == 0) {
         const struct { enum rtv_xs_node n; uint64_t v; } st[] = {
@@ -105,16 +105,17 @@ static void publish(struct ioemu_srv *s, const struct rtv_ioemu_ctl_out *o)
 
     if (o->note[0])
         trace(s, "store: %s", o->note);
-    if (!o->publish_state && !o->publish_result && !o->publish_stats)
+    if (!o->publish_state && !o->answer.publish && !o->publish_stats)
         return;
     rc = rtv_xs_transact(s->xs, 0, publish_txn, &p);
     if (rc < 0)
         fprintf(stderr, "rtvirt-ioemu: d%u %s: cannot publish: %s\n", s->cfg.domid,
                 s->cfg.iodev, strerror(-rc));
     trace(s, "publish:%s%s%s%s%s%s", o->publish_state ? " state=" : "",
-          o->publish_state ? o->state : "", o->publish_result ? " result=" : "",
-          o->publish_result ? o->result : "", o->publish_result && o->error[0] ? " error=" : "",
-          o->publish_result ? o->error : "");
+          o->publish_state ? o->state : "", o->answer.publish ? " result=" : "",
+          o->answer.publish ? o->answer.result : "",
+          o->answer.publish && o->answer.error[0] ? " error=" : "",
+          o->answer.publish ? o->answer.error : "");
 }
 
 /* ---- the Xen side: trapping and answering --------------------------------- */
@@ -387,16 +388,16 @@ static void drain_requests(struct ioemu_srv *s)
 static void trap_rollback(struct ioemu_srv *s)
 {
     struct rtv_ioemu_ctl_out o = { .publish_state = true, .state = "direct",
-                                   .publish_result = true, .result = "rolled-back" };
+                                   .answer = { .publish = true, .result = "rolled-back" } };
     uint32_t id = s->ctl.change_id;
     struct rtv_uart_io dev = s->dm.dev;
 
-    snprintf(o.error, sizeof(o.error), "cannot trap the ports: %.400s", s->trap_err.msg);
+    snprintf(o.answer.error, sizeof(o.answer.error), "cannot trap the ports: %.400s", s->trap_err.msg);
     s->trap_failed = false;
     rtv_uart_dm_init(&s->dm, &dev, &dm_ops, s, s->dm.own, s->dm.fcr_trigger);
     s->dm.iov.rollbacks++;
     rtv_ioemu_ctl_init(&s->ctl, &s->dm.iov, id);
-    o.result_id = id;
+    o.answer.id = id;
     publish(s, &o);
 }
 

@@ -210,9 +210,9 @@ static void check_coord_out(const struct rtv_switch_fsm *c, const struct rtv_swi
         if (o->previous)
             check_role(c, RTV_R_PREVIOUS, o->previous);
     }
-    if (o->publish_result) {
-        check_role(c, RTV_R_RESULT, o->result);
-        check_role(c, RTV_R_ERROR, o->error);
+    if (o->answer.publish) {
+        check_role(c, RTV_R_RESULT, o->answer.result);
+        check_role(c, RTV_R_ERROR, o->answer.error);
     }
     if (o->publish_failover)
         check_role(c, RTV_R_FAILOVER, o->failover_why);
@@ -284,7 +284,7 @@ static void coordinator(struct fuzz_in *in)
     if (recover_ok)
         check_coord_out(&c, &out);
     else
-        FUZZ_CHECK(out.error[0] != '\0');
+        FUZZ_CHECK(out.answer.error[0] != '\0');
     for (unsigned i = 0; i < 6; i++)
         free(s[i]);
 }
@@ -308,9 +308,9 @@ static void ioemu(struct fuzz_in *in)
         rtv_ioemu_ctl_request(&c, req, id, tmo, now, &out);
         if (out.publish_state)
             check_published(RTV_XS_IOEMU_STATE, out.state);
-        if (out.publish_result) {
-            check_published(RTV_XS_IOEMU_RESULT, out.result);
-            check_published(RTV_XS_IOEMU_ERROR, out.error);
+        if (out.answer.publish) {
+            check_published(RTV_XS_IOEMU_RESULT, out.answer.result);
+            check_published(RTV_XS_IOEMU_ERROR, out.answer.error);
         }
         free(req);
         free(id);

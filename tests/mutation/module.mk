@@ -11,6 +11,7 @@ MUTATE_PAIRS ?= \
     common/uart16550.c:tests/unit/test_uart16550.c \
     common/uart16550_mode.c:tests/unit/test_uart16550.c \
     common/ioemu_ctl.c:tests/unit/test_ioemu_ctl.c \
+    common/request.c:tests/unit/test_switch_fsm.c,tests/unit/test_ioemu_ctl.c \
     common/ioreq_pio.c:tests/unit/test_ioreq_pio.c \
     common/uart_dm.c:tests/unit/test_uart_dm.c
 

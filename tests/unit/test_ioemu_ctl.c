@@ -31,14 +31,14 @@ static void request(const char *req, const char *id, const char *tmo)
 
 static void assert_result(const char *result, uint32_t id)
 {
-    ck_assert(out.publish_result);
-    ck_assert_str_eq(out.result, result);
-    ck_assert_uint_eq(out.result_id, id);
+    ck_assert(out.answer.publish);
+    ck_assert_str_eq(out.answer.result, result);
+    ck_assert_uint_eq(out.answer.id, id);
 }
 
 static void assert_nothing(void)
 {
-    ck_assert(!out.publish_result && !out.publish_state && !out.publish_stats);
+    ck_assert(!out.answer.publish && !out.publish_state && !out.publish_stats);
     ck_assert_uint_eq(out.iov.actions, 0);
 }
 
@@ -66,7 +66,7 @@ START_TEST(virtualize_then_devirtualize)
     ck_assert(out.publish_state);
     ck_assert_str_eq(out.state, "virtualizing");
     ck_assert_uint_eq(out.iov.actions, RTV_IOV_ACT_TRAP);
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
     ck_assert_uint_eq(v.bound_us, RTV_IOEMU_DEFAULT_TIMEOUT_MS * 1000ull);
     /* The same values again (another node of the directory changed). */
     request("virtualize", "1", NULL);
@@ -75,10 +75,10 @@ START_TEST(virtualize_then_devirtualize)
     ck_assert(out.publish_state);
     ck_assert_str_eq(out.state, "virtualized");
     assert_result("ok", 1);
-    ck_assert_str_eq(out.error, "");
+    ck_assert_str_eq(out.answer.error, "");
     ck_assert(out.publish_stats);
     rtv_ioemu_ctl_finished(&c, &io, &out);   /* told twice: answered once */
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
     request("virtualize", "1", NULL);
     assert_nothing();
 
@@ -107,7 +107,7 @@ START_TEST(bad_request_id_is_reported_without_an_id)
     for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         request("virtualize", bad[i], NULL);
         assert_result("error", 0);
-        ck_assert_contains(out.error, "ioemu-request-id");
+        ck_assert_contains(out.answer.error, "ioemu-request-id");
         ck_assert_uint_eq(out.iov.actions, 0);
     }
     request("virtualize", NULL, NULL);
@@ -124,14 +124,14 @@ START_TEST(bad_request_answered_under_its_id)
 {
     request(NULL, "3", NULL);
     assert_result("error", 3);
-    ck_assert_contains(out.error, "ioemu-request: absent");
+    ck_assert_contains(out.answer.error, "ioemu-request: absent");
     request("pv", "4", NULL);
     assert_result("error", 4);
-    ck_assert_contains(out.error, "ioemu-request");
-    ck_assert_contains(out.error, "\"pv\"");
+    ck_assert_contains(out.answer.error, "ioemu-request");
+    ck_assert_contains(out.answer.error, "\"pv\"");
     request("virtualize", "5", "0");
     assert_result("error", 5);
-    ck_assert_contains(out.error, "ioemu-timeout-ms");
+    ck_assert_contains(out.answer.error, "ioemu-timeout-ms");
     ck_assert_int_eq(v.phase, RTV_IOV_STABLE);
     ck_assert(!out.publish_state);
 }
@@ -155,13 +155,13 @@ START_TEST(request_while_changing_is_refused)
     request("virtualize", "1", NULL);
     request("devirtualize", "2", NULL);
     assert_result("error", 2);
-    ck_assert_str_eq(out.error, "request 2 refused: change 1 to virtualized is still running");
+    ck_assert_str_eq(out.answer.error, "request 2 refused: change 1 to virtualized is still running");
     ck_assert_uint_eq(out.iov.actions, 0);
     /* The running change finishes; its state is published, its result is
      * not (result-id never goes back: the tool reads state). */
     run_change(true);
     ck_assert_str_eq(out.state, "virtualized");
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
     ck_assert_uint_eq(c.result_id, 2);
 }
 END_TEST
@@ -170,7 +170,7 @@ START_TEST(already_there_is_ok)
 {
     request("devirtualize", "1", NULL);
     assert_result("ok", 1);
-    ck_assert_str_eq(out.error, "");
+    ck_assert_str_eq(out.answer.error, "");
     ck_assert_contains(out.note, "already direct");
     ck_assert(!out.publish_state);
     ck_assert_uint_eq(out.iov.actions, 0);
@@ -183,7 +183,7 @@ START_TEST(rollback_and_reset_are_reported)
     run_change(false);
     assert_result("rolled-back", 1);
     ck_assert_str_eq(out.state, "direct");
-    ck_assert_str_eq(out.error, "no ioreq server");
+    ck_assert_str_eq(out.answer.error, "no ioreq server");
     ck_assert_uint_eq(out.iov.actions, 0);
 
     /* A bound passed: the device was reset, the change still succeeded. */
@@ -194,7 +194,7 @@ START_TEST(rollback_and_reset_are_reported)
     ck_assert(io.actions & RTV_IOV_ACT_RESET);
     run_change(true);
     assert_result("ok", 2);
-    ck_assert_contains(out.error, "device reset");
+    ck_assert_contains(out.answer.error, "device reset");
 }
 END_TEST
 

@@ -48,9 +48,9 @@ static void tick(uint64_t advance)
 
 static void assert_result(const char *result, uint32_t id)
 {
-    ck_assert(out.publish_result);
-    ck_assert_str_eq(out.result, result);
-    ck_assert_uint_eq(out.result_id, id);
+    ck_assert(out.answer.publish);
+    ck_assert_str_eq(out.answer.result, result);
+    ck_assert_uint_eq(out.answer.id, id);
 }
 
 static void assert_state(const char *state)
@@ -88,12 +88,12 @@ static void to_pv(const char *id)
 {
     request("pv", id, NULL);
     ck_assert_uint_eq(out.actions, RTV_FSM_ACT_BRING_UP);
-    ck_assert(!out.publish_state && !out.publish_result);
+    ck_assert(!out.publish_state && !out.answer.publish);
     simple(RTV_FSM_EV_BACKEND_READY);
     assert_state("switching-to-pv");
     ck_assert_str_eq(out.previous, "emulated");
     shunt("connecting", "0", NULL, NULL, NULL);
-    ck_assert(!out.publish_state && !out.publish_result);
+    ck_assert(!out.publish_state && !out.answer.publish);
     shunt("enlightened", id, NULL, "1234", "3");
 }
 
@@ -102,7 +102,7 @@ START_TEST(emulated_to_pv)
     to_pv("1");
     assert_result("ok", 1);
     assert_state("pv");
-    ck_assert_str_eq(out.error, "");
+    ck_assert_str_eq(out.answer.error, "");
     ck_assert(out.publish_stats);
     ck_assert_uint_eq(c.switches, 1);
     ck_assert_uint_eq(c.blackout_us, 1234);
@@ -120,7 +120,7 @@ START_TEST(pv_to_emulated_closes_ring_after_shunt)
     assert_state("switching-to-emulated");
     shunt("emulating", "2", NULL, "50", "0");
     /* Ring torn down only once the shunt is off it; not yet answered. */
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
     tear_down_then_answer("ok", 2);
     assert_state("emulated");
     ck_assert(!c.backend_up);
@@ -154,18 +154,18 @@ START_TEST(bad_request_is_refused_with_reason)
 {
     request("warp", "3", NULL);
     assert_result("error", 3);
-    ck_assert_contains(out.error, "node ctl-request: value \"warp\" not allowed");
-    ck_assert_contains(out.error, "pv, emulated, selective");
+    ck_assert_contains(out.answer.error, "node ctl-request: value \"warp\" not allowed");
+    ck_assert_contains(out.answer.error, "pv, emulated, selective");
     ck_assert_uint_eq(out.actions, 0);
     ck_assert(!out.publish_state);
 
     request("pv", "4", "5");
     assert_result("error", 4);
-    ck_assert_contains(out.error, "ctl-timeout-ms");
+    ck_assert_contains(out.answer.error, "ctl-timeout-ms");
 
     request(NULL, "5", NULL);
     assert_result("error", 5);
-    ck_assert_contains(out.error, "absent");
+    ck_assert_contains(out.answer.error, "absent");
 }
 END_TEST
 
@@ -174,10 +174,10 @@ START_TEST(bad_request_id_reports_without_moving_result_id)
     pv_switch_running(NULL);
     shunt("enlightened", "1", NULL, NULL, NULL);
     request("emulated", "x1", NULL);
-    ck_assert(out.publish_result);
-    ck_assert_str_eq(out.result, "error");
-    ck_assert_uint_eq(out.result_id, 1);
-    ck_assert_contains(out.error, "ctl-request-id");
+    ck_assert(out.answer.publish);
+    ck_assert_str_eq(out.answer.result, "error");
+    ck_assert_uint_eq(out.answer.id, 1);
+    ck_assert_contains(out.answer.error, "ctl-request-id");
     ck_assert_uint_eq(out.actions, 0);
 }
 END_TEST
@@ -188,20 +188,20 @@ START_TEST(stale_and_repeated_requests_do_nothing)
     ck_assert_uint_eq(out.actions, RTV_FSM_ACT_BRING_UP);
     request("pv", "5", NULL);            /* coalesced watch: same values */
     ck_assert_uint_eq(out.actions, 0);
-    ck_assert(!out.publish_result && !out.publish_state);
+    ck_assert(!out.answer.publish && !out.publish_state);
     simple(RTV_FSM_EV_BACKEND_READY);
     shunt("enlightened", "5", NULL, NULL, NULL);
     assert_result("ok", 5);
     request("pv", "5", NULL);            /* the answered one, seen again: silent */
-    ck_assert(!out.publish_result && !out.publish_state);
+    ck_assert(!out.answer.publish && !out.publish_state);
     ck_assert_uint_eq(out.actions, 0);
     ck_assert_str_eq(out.note, "");
     request("emulated", "4", NULL);      /* older than the last answer */
-    ck_assert(!out.publish_result && !out.publish_state);
+    ck_assert(!out.answer.publish && !out.publish_state);
     ck_assert_uint_eq(out.actions, 0);
     ck_assert_contains(out.note, "older than the one answered last (5)");
     shunt("enlightened", "5", NULL, NULL, NULL);   /* repeated report */
-    ck_assert(!out.publish_result && !out.publish_state);
+    ck_assert(!out.answer.publish && !out.publish_state);
 }
 END_TEST
 
@@ -210,11 +210,11 @@ START_TEST(request_during_switch_is_refused_and_result_id_never_decreases)
     pv_switch_running(NULL);
     request("emulated", "2", NULL);
     assert_result("error", 2);
-    ck_assert_contains(out.error, "switch 1 to pv is still running");
+    ck_assert_contains(out.answer.error, "switch 1 to pv is still running");
     shunt("enlightened", "1", NULL, NULL, NULL);
     /* Switch 1 completes: state says so, but result-id stays at 2. */
     assert_state("pv");
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
     ck_assert_uint_eq(c.result_id, 2);
     ck_assert_uint_eq(c.switches, 1);
 }
@@ -225,12 +225,12 @@ START_TEST(backend_not_up_in_time_rolls_back)
     request("pv", "1", "1000");
     tick(999);
     ck_assert_uint_eq(out.actions, 0);
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
     tick(1);
     ck_assert(!out.publish_state);       /* the guest was never told */
     tear_down_then_answer("rolled-back", 1);
     assert_state("emulated");
-    ck_assert_contains(out.error, "not up within 1000 ms");
+    ck_assert_contains(out.answer.error, "not up within 1000 ms");
     ck_assert_uint_eq(c.rollbacks, 1);
     ck_assert_uint_eq(c.switches, 0);
 }
@@ -241,7 +241,7 @@ START_TEST(backend_failure_rolls_back)
     request("pv", "1", NULL);
     simple(RTV_FSM_EV_BACKEND_FAILED);
     tear_down_then_answer("rolled-back", 1);
-    ck_assert_contains(out.error, "the PV backend failed: boom");
+    ck_assert_contains(out.answer.error, "the PV backend failed: boom");
 }
 END_TEST
 
@@ -254,7 +254,7 @@ START_TEST(shunt_silent_rolls_back_through_shunt)
     shunt("emulating", "1", NULL, NULL, NULL);
     tear_down_then_answer("rolled-back", 1);
     assert_state("emulated");
-    ck_assert_contains(out.error, "did not confirm switch 1 to pv within 500 ms");
+    ck_assert_contains(out.answer.error, "did not confirm switch 1 to pv within 500 ms");
 }
 END_TEST
 
@@ -266,7 +266,7 @@ START_TEST(shunt_failure_rolls_back)
     shunt("emulating", "1", NULL, NULL, NULL);
     simple(RTV_FSM_EV_BACKEND_CLOSED);
     assert_result("rolled-back", 1);
-    ck_assert_contains(out.error, "the shunt failed switch 1: frontend handshake refused");
+    ck_assert_contains(out.answer.error, "the shunt failed switch 1: frontend handshake refused");
 }
 END_TEST
 
@@ -281,8 +281,8 @@ START_TEST(shunt_failure_reason_is_quoted)
     shunt("emulating", "1", NULL, NULL, NULL);
     simple(RTV_FSM_EV_BACKEND_CLOSED);
     assert_result("rolled-back", 1);
-    ck_assert_contains(out.error, "the shunt failed switch 1: bad\\x0aline\\x1b[2J");
-    ck_assert_int_eq(rtv_xs_check_value(RTV_XS_CTL_ERROR, out.error, NULL), 0);
+    ck_assert_contains(out.answer.error, "the shunt failed switch 1: bad\\x0aline\\x1b[2J");
+    ck_assert_int_eq(rtv_xs_check_value(RTV_XS_CTL_ERROR, out.answer.error, NULL), 0);
 }
 END_TEST
 
@@ -301,8 +301,8 @@ START_TEST(dm_sync_failure_reason_is_quoted)
     shunt("emulating", "1", NULL, NULL, NULL);
     simple(RTV_FSM_EV_BACKEND_CLOSED);
     assert_result("rolled-back", 1);
-    ck_assert_contains(out.error, "Cannot find device=''\\x0d\\x0a");
-    ck_assert_int_eq(rtv_xs_check_value(RTV_XS_CTL_ERROR, out.error, NULL), 0);
+    ck_assert_contains(out.answer.error, "Cannot find device=''\\x0d\\x0a");
+    ck_assert_int_eq(rtv_xs_check_value(RTV_XS_CTL_ERROR, out.answer.error, NULL), 0);
 }
 END_TEST
 
@@ -311,7 +311,7 @@ START_TEST(shunt_rolled_back_by_itself)
     pv_switch_running(NULL);
     shunt("emulating", "1", "in-flight requests did not drain", NULL, NULL);
     tear_down_then_answer("rolled-back", 1);
-    ck_assert_contains(out.error, "rolled back switch 1: in-flight requests did not drain");
+    ck_assert_contains(out.answer.error, "rolled back switch 1: in-flight requests did not drain");
 }
 END_TEST
 
@@ -324,7 +324,7 @@ START_TEST(rollback_unconfirmed_leaves_backend_up)
     ck_assert_uint_eq(out.actions, 0);   /* never tear down under the shunt */
     assert_result("rolled-back", 1);
     assert_state("emulated");
-    ck_assert_contains(out.error, "did not confirm the rollback");
+    ck_assert_contains(out.answer.error, "did not confirm the rollback");
     ck_assert(c.backend_up);
     /* The next switch to pv reuses the backend that was left up. */
     request("pv", "2", NULL);
@@ -341,7 +341,7 @@ START_TEST(ring_close_timeout_is_a_warning)
     tick(100);
     assert_result("ok", 2);
     assert_state("emulated");
-    ck_assert_contains(out.error, "warning: the PV ring did not reach Closed");
+    ck_assert_contains(out.answer.error, "warning: the PV ring did not reach Closed");
     /* Still up as far as the machine knows: the tear-down is called off. */
     ck_assert_uint_eq(out.actions, RTV_FSM_ACT_KEEP);
     ck_assert(c.backend_up);
@@ -361,7 +361,7 @@ START_TEST(rollback_close_timeout_keeps_backend)
     ck_assert_uint_eq(out.actions, RTV_FSM_ACT_KEEP);
     assert_result("rolled-back", 1);
     assert_state("emulated");
-    ck_assert_contains(out.error, "the PV backend did not close within 100 ms");
+    ck_assert_contains(out.answer.error, "the PV backend did not close within 100 ms");
     ck_assert(c.backend_up);
     request("pv", "2", NULL);
     ck_assert_uint_eq(out.actions, 0);
@@ -373,10 +373,10 @@ START_TEST(bad_guest_values_are_ignored)
 {
     pv_switch_running(NULL);
     shunt("enlightened", "one", NULL, NULL, NULL);
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
     ck_assert_contains(out.note, "shunt-ack-id");
     shunt("pwned", "1", NULL, NULL, NULL);
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
     ck_assert_contains(out.note, "shunt-state");
     shunt("enlightened", "1", NULL, "-5", "999999999999999999999");
     assert_result("ok", 1);
@@ -394,7 +394,7 @@ START_TEST(recover_stable_then_pending_request)
     request("emulated", "4", NULL);
     assert_state("switching-to-emulated");
     request("emulated", "3", NULL);
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
 }
 END_TEST
 
@@ -414,7 +414,7 @@ START_TEST(recover_rolls_back_unconfirmed_switch)
     assert_state("rolling-back");
     shunt("emulating", "9", NULL, NULL, NULL);
     tear_down_then_answer("rolled-back", 9);
-    ck_assert_contains(out.error, "restarted during the switch");
+    ck_assert_contains(out.answer.error, "restarted during the switch");
 }
 END_TEST
 
@@ -456,10 +456,10 @@ START_TEST(dm_sync_failure_rolls_back_only_a_running_switch)
     assert_state("rolling-back");
     shunt("emulating", "1", NULL, NULL, NULL);
     tear_down_then_answer("rolled-back", 1);
-    ck_assert_str_eq(out.error, "the device model's side of the emulated disk could "
+    ck_assert_str_eq(out.answer.error, "the device model's side of the emulated disk could "
                                 "not be synced: boom");
     simple(RTV_FSM_EV_DM_SYNC_FAILED);                 /* stable: noted only */
-    ck_assert(!out.publish_state && !out.publish_result);
+    ck_assert(!out.publish_state && !out.answer.publish);
     ck_assert_contains(out.note, "no switch of ours waits for it");
 }
 END_TEST
@@ -475,7 +475,7 @@ START_TEST(dm_check_failure_keeps_the_guest_on_pv)
     assert_result("rolled-back", 2);
     ck_assert_uint_eq(out.actions, 0);              /* the ring it uses stays up */
     ck_assert(c.backend_up);
-    ck_assert_contains(out.error, "could not be synced: boom");
+    ck_assert_contains(out.answer.error, "could not be synced: boom");
 }
 END_TEST
 
@@ -533,18 +533,18 @@ START_TEST(dm_check_failure_or_silence_before_the_guest_is_told)
     simple(RTV_FSM_EV_DM_SYNC_FAILED);
     assert_result("rolled-back", 2);
     assert_state("pv");
-    ck_assert_contains(out.error, "could not be synced: boom");
+    ck_assert_contains(out.answer.error, "could not be synced: boom");
     ck_assert_uint_eq(out.actions, 0);              /* the guest's ring stays */
     request("selective", "3", "300");
     ck_assert_uint_eq(c.phase, RTV_FSM_GATE);
     tick(299);
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
     tick(1);
     assert_result("rolled-back", 3);
     assert_state("pv");
-    ck_assert_contains(out.error, "no answer within 300 ms");
+    ck_assert_contains(out.answer.error, "no answer within 300 ms");
     simple(RTV_FSM_EV_DM_SYNC_DONE);                   /* too late: nothing */
-    ck_assert(!out.publish_state && !out.publish_result);
+    ck_assert(!out.publish_state && !out.answer.publish);
     ck_assert(c.backend_up);
 }
 END_TEST
@@ -558,11 +558,11 @@ START_TEST(dm_check_failure_during_bring_up_rolls_back)
     ck_assert(!out.publish_state || strcmp(out.state, "rolling-back") != 0);
     tear_down_then_answer("rolled-back", 1);
     assert_state("emulated");
-    ck_assert_contains(out.error, "could not be synced: boom");
+    ck_assert_contains(out.answer.error, "could not be synced: boom");
     ck_assert(!c.backend_up);
     /* the backend's late READY changes nothing */
     simple(RTV_FSM_EV_BACKEND_READY);
-    ck_assert(!out.publish_state && !out.publish_result);
+    ck_assert(!out.publish_state && !out.answer.publish);
 }
 END_TEST
 
@@ -579,10 +579,10 @@ START_TEST(recover_refuses_unmanaged)
 {
     ck_assert_int_eq(rtv_switch_fsm_recover(&c, now, NULL, NULL, NULL, NULL, NULL,
                                             NULL, false, &out), -EINVAL);
-    ck_assert_contains(out.error, "not managed");
+    ck_assert_contains(out.answer.error, "not managed");
     ck_assert_int_eq(rtv_switch_fsm_recover(&c, now, "sideways", NULL, NULL, NULL,
                                             NULL, NULL, false, &out), -EINVAL);
-    ck_assert_contains(out.error, "\"sideways\"");
+    ck_assert_contains(out.answer.error, "\"sideways\"");
 }
 END_TEST
 
@@ -599,13 +599,13 @@ START_TEST(failover_is_followed_to_emulated)
     ck_assert_uint_eq(out.actions, RTV_FSM_ACT_TEAR_DOWN);
     assert_state("switching-to-emulated");
     ck_assert_uint_eq(out.switch_id, 1);
-    ck_assert(!out.publish_result && !out.publish_failover);
+    ck_assert(!out.answer.publish && !out.publish_failover);
     /* Repeated while the backend goes: nothing more. */
     shunt("failed-over", "1", "the PV leg 202:179712 failed", NULL, NULL);
-    ck_assert(!out.actions && !out.publish_state && !out.publish_result);
+    ck_assert(!out.actions && !out.publish_state && !out.answer.publish);
     simple(RTV_FSM_EV_BACKEND_CLOSED);
     assert_state("emulated");
-    ck_assert(!out.publish_result);
+    ck_assert(!out.answer.publish);
     ck_assert(out.publish_failover && out.publish_stats);
     ck_assert_contains(out.failover_why, "the guest failed over from pv to the emulated path: "
                        "the PV leg 202:179712 failed");
@@ -614,7 +614,7 @@ START_TEST(failover_is_followed_to_emulated)
     ck_assert(!c.backend_up);
     /* The shunt then follows state emulated (same switch-id): nothing. */
     shunt("emulating", "1", NULL, NULL, NULL);
-    ck_assert(!out.actions && !out.publish_state && !out.publish_result);
+    ck_assert(!out.actions && !out.publish_state && !out.answer.publish);
     /* Back to pv once a backend is there: a fresh one. */
     request("pv", "2", NULL);
     ck_assert_uint_eq(out.actions, RTV_FSM_ACT_BRING_UP);
@@ -714,9 +714,9 @@ START_TEST(random_events_keep_invariants)
             break;
         default: tick((r >> 4) % 300); break;
         }
-        if (out.publish_result) {
-            ck_assert_uint_ge(out.result_id, last_result);
-            last_result = out.result_id;
+        if (out.answer.publish) {
+            ck_assert_uint_ge(out.answer.id, last_result);
+            last_result = out.answer.id;
         }
         if (out.publish_state && c.phase == RTV_FSM_STABLE)
             ck_assert_str_eq(out.state, rtv_mode_name(c.mode));
@@ -738,12 +738,12 @@ START_TEST(nic_switch_uses_its_own_nodes)
     rtv_switch_fsm_init_class(&c, &rtv_devclass_vif, RTV_MODE_EMULATED);
     request("selective", "1", NULL);
     assert_result("error", 1);
-    ck_assert_contains(out.error, "vif-request");
+    ck_assert_contains(out.answer.error, "vif-request");
     ck_assert_uint_eq(out.actions, 0);
 
     request("pv", "2", "50");
     assert_result("error", 2);
-    ck_assert_contains(out.error, "vif-timeout-ms");
+    ck_assert_contains(out.answer.error, "vif-timeout-ms");
 
     request("pv", "3", NULL);
     ck_assert_uint_eq(out.actions, RTV_FSM_ACT_BRING_UP);
@@ -753,7 +753,7 @@ START_TEST(nic_switch_uses_its_own_nodes)
     ck_assert_uint_eq(out.actions, RTV_FSM_ACT_DM_SYNC);
     /* "quiescing" is a disk's word, not a NIC's: ignored, with a note. */
     shunt("quiescing", "3", NULL, NULL, NULL);
-    ck_assert(!out.publish_state && !out.publish_result);
+    ck_assert(!out.publish_state && !out.answer.publish);
     ck_assert_contains(out.note, "vif-shunt-state");
     shunt("enlightened", "3", NULL, "800", "5");
     assert_result("ok", 3);
@@ -769,7 +769,7 @@ START_TEST(nic_switch_uses_its_own_nodes)
     assert_state("rolling-back");
     shunt("enlightened", "4", NULL, NULL, NULL);
     assert_result("rolled-back", 4);
-    ck_assert_contains(out.error, "bridge port");
+    ck_assert_contains(out.answer.error, "bridge port");
     assert_state("pv");
 }
 END_TEST
@@ -778,7 +778,7 @@ START_TEST(nic_recover_checks_vif_state)
 {
     ck_assert_int_eq(rtv_switch_fsm_recover_class(&c, &rtv_devclass_vif, now, "selective", NULL,
                                                   "1", "1", NULL, NULL, false, &out), -EINVAL);
-    ck_assert_contains(out.error, "vif-state");
+    ck_assert_contains(out.answer.error, "vif-state");
     /* Half-done towards pv, the shunt already there: finished. */
     ck_assert_int_eq(rtv_switch_fsm_recover_class(&c, &rtv_devclass_vif, now, "switching-to-pv",
                                                   "emulated", "7", "6", "enlightened", "7",

@@ -188,9 +188,9 @@ static void finish(const struct rtv_iov_out *done)
     if (!done->finished)
         return;
     rtv_ioemu_ctl_finished(&ctl, done, &out);
-    ck_assert(out.publish_result);
-    ck_assert_str_eq(out.result, "ok");
-    ck_assert_str_eq(out.error, "");
+    ck_assert(out.answer.publish);
+    ck_assert_str_eq(out.answer.result, "ok");
+    ck_assert_str_eq(out.answer.error, "");
     op.finished++;
     op.busy += dm.iov.busy;
     op.logged += dm.iov.logged;

@@ -4,10 +4,9 @@
  * validated against the schema (xenstore-schema/rtvirt-paths.md,
  * section 5), turned into rtv_iov requests, and what to publish out.
  *
- * Same answers as the block switch's coordinator (rtvirt/switch_fsm.h):
- * a bad request is answered result=error under its request-id; an id at or
- * below result-id is not answered again; a request while a change runs is
- * refused; asking for the mode the device is already in is answered ok.
+ * Same answers as the block switch's coordinator (rtvirt/switch_fsm.h), by
+ * the same code (rtvirt/request.h); asking for the mode the device is
+ * already in is answered ok.
  */
 #ifndef RTVIRT_IOEMU_CTL_H
 #define RTVIRT_IOEMU_CTL_H
@@ -16,6 +15,7 @@
 #include <stdint.h>
 
 #include "rtvirt/iovirt.h"
+#include "rtvirt/request.h"
 
 #define RTV_IOEMU_DEFAULT_TIMEOUT_MS 1000u
 
@@ -30,10 +30,7 @@ struct rtv_ioemu_ctl_out {
     struct rtv_iov_out iov;      /* actions for the device, from rtv_iov */
     bool        publish_state;   /* state */
     const char *state;
-    bool        publish_result;  /* result, result-id, error */
-    const char *result;          /* "ok", "error", "rolled-back" */
-    uint32_t    result_id;
-    char        error[512];
+    struct rtv_answer answer;    /* result, result-id, error */
     bool        publish_stats;   /* stats/ from the rtv_iov */
     char        note[256];       /* ignored input, for the log only */
 };

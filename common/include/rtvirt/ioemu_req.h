@@ -4,6 +4,14 @@
  * virtualize|devirtualize|status` does, as functions any tool or test can
  * call.  Plain reads and writes of the schema's nodes, as rtvirt/ctl.h is
  * for the block switch.
+ *
+ * Two APIs, not one, because what a tool manages and reads differs: a
+ * switch's device is put under rtvirt by the tool (manage, unmanage), has
+ * modes, a guest's shunt reports and a PV twin; an ioemu device is made
+ * by rtvirt-ioemu when it starts, has an I/O port, an IRQ and a line's
+ * counters.  What the two share, the request protocol (a request and a
+ * new request-id in one transaction, answered under that id), is one
+ * piece of code: rtvirt/request.h.
  */
 #ifndef RTVIRT_IOEMU_REQ_H
 #define RTVIRT_IOEMU_REQ_H

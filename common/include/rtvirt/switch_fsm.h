@@ -23,6 +23,7 @@
 
 #include "rtvirt/devclass.h"
 #include "rtvirt/mode.h"
+#include "rtvirt/request.h"
 
 enum rtv_switch_fsm_phase {
     RTV_FSM_STABLE,          /* state = mode, no switch running */
@@ -120,10 +121,7 @@ struct rtv_switch_fsm_out {
     char        state[32];
     uint32_t    switch_id;
     const char *previous;
-    bool        publish_result;    /* result, result-id, error */
-    const char *result;            /* "ok", "error", "rolled-back" */
-    uint32_t    result_id;
-    char        error[512];
+    struct rtv_answer answer;      /* result, result-id, error */
     bool        publish_stats;     /* stats/ from the struct */
     bool        publish_failover;  /* failover = failover_why */
     char        failover_why[512];
