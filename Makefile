@@ -55,12 +55,15 @@ all:
 
 # The libraries, named before the module.mk files use them in rules.
 # common/: the core and the local seam; the real Xen seam; ioemu/: the QMP
-# client (json-c); domU-frontend/: the userspace blkif frontend.
+# client (json-c) and rtvirt-ioemu's server; domU-frontend/: the userspace
+# blkif frontend.
 LIB       := $(BUILD)/lib/librtvirt.a
 XENLIB    := $(BUILD)/lib/librtvirt-xen.a
 QMP_LIB   := $(BUILD)/lib/librtvirt-qmp.a
+IOEMU_LIB := $(BUILD)/lib/librtvirt-ioemu.a
 FRONT_LIB := $(BUILD)/lib/librtvirt-front.a
 JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c 2>/dev/null)
+comma := ,
 
 # $(call rtv_program,NAME,SOURCES,[xen],[LIBS]) - a program linked against
 # librtvirt, against the real Xen seam when the third argument is "xen", and
@@ -75,15 +78,28 @@ $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(2)) $(4) $(if $(3),$$(XENLI
 $(patsubst %.c,$(BUILD)/obj/%.o,$(2)): RTV_CPPFLAGS += $(if $(3),$$(XEN_CFLAGS))
 endef
 
+# $(call rtv_test,PATH,PARTS,[LIBS]) - a Check test program at PATH, run by
+# make check, made of PARTS (its objects and the folder libraries they
+# use, ahead of librtvirt) and linked with LIBS besides Check.  A
+# tests/unit/test_<name>.c that no module.mk names this way is made of its
+# own object and librtvirt alone (below).
+define rtv_test
+UNIT_TESTS += $(1)
+$(1): $(2) $$(LIB)
+	@mkdir -p $$(@D)
+	$$(CC) $$(RTV_LDFLAGS) $$(LDFLAGS) -o $$@ $(2) $$(LIB) $$(CHECK_LIBS) $(3) $$(LDLIBS)
+endef
+
 include $(sort $(wildcard */module.mk tests/*/module.mk))
 
 # Named here, not in common/module.mk: GEN_HDRS is complete only now (a rule's
 # prerequisites are expanded when it is read; xenstore-schema/ comes later).
 check-headers: $(GEN_HDRS)
 
-# Every tests/unit/test_<name>.c is its own Check program (one Suite per module).
+# Every tests/unit/test_<name>.c is its own Check program (one Suite per
+# module); those no module.mk made with rtv_test are its object and librtvirt.
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
-UNIT_TESTS += $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%)
+UNIT_TESTS += $(filter-out $(UNIT_TESTS),$(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%))
 
 LIB_OBJS    := $(sort $(LIB_SRCS:%.c=$(BUILD)/obj/%.o))
 XENLIB_OBJS := $(sort $(XENLIB_SRCS:%.c=$(BUILD)/obj/%.o))

@@ -1,11 +1,5 @@
-# dom0-backend/: rtvirt-backd, the userspace blkif backend daemon.
-# The pure request checking lives in common/ (named here so it is built even
-# if common/module.mk's glob changes; duplicates are filtered out).
-BLKIF_LIB_SRCS := common/blkif_req.c common/blkif_xs.c
-LIB_SRCS += $(filter-out $(LIB_SRCS),$(BLKIF_LIB_SRCS))
-
-# `all` is expanded before the top Makefile adds the unit tests.
-all: $(BUILD)/tests/unit/test_blkif_req $(BUILD)/tests/unit/test_blkif_xs
+# dom0-backend/: rtvirt-backd, the userspace blkif backend daemon.  Its
+# pure request checking (common/blkif_req.c, blkif_xs.c) is librtvirt's.
 
 # The engine (everything but main: the blkif backend and the dom0 side of
 # the live switch) is shared with the component tests.
@@ -22,6 +16,8 @@ $(eval $(call rtv_program,rtvirt-backd,$(BACKD_SRCS),xen,$(QMP_LIB)))
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-vbd
 $(eval $(call rtv_program,rtvirt-vbd,dom0-backend/vbd_main.c,xen))
 
+BACKD_ENGINE_OBJS := $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
+
 # tests/unit/test_backd_journal.c: the ring journal's recovery, alone.
-$(BUILD)/tests/unit/test_backd_journal: $(BUILD)/obj/dom0-backend/backd_journal.o
-$(BUILD)/tests/unit/test_backd_journal: LDLIBS += $(BUILD)/obj/dom0-backend/backd_journal.o
+$(eval $(call rtv_test,$(BUILD)/tests/unit/test_backd_journal, \
+    $(BUILD)/obj/tests/unit/test_backd_journal.o $(BUILD)/obj/dom0-backend/backd_journal.o))

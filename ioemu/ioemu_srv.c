@@ -1,5 +1,5 @@
-/* rtvirt-ioemu's server; see ioemu_srv.h. */
-#include "ioemu_srv.h"
+/* rtvirt-ioemu's server; see rtvirt/ioemu_srv.h. */
+#include "rtvirt/ioemu_srv.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -1,6 +1,8 @@
 # ioemu/: the device-model side: the QMP client library (librtvirt-qmp, API in
 # include/rtvirt/qmp.h; rtvirt-backd's device-model sync uses it too), and the
-# ioreq-server device model.
+# ioreq-server device model (librtvirt-ioemu, its server, API in
+# include/rtvirt/ioemu_srv.h; rtvirt-ioemu is it over the real Xen seam and
+# the real UART, the component test over fakes of both).
 $(QMP_LIB): $(BUILD)/obj/ioemu/qmp.o
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
@@ -10,7 +12,11 @@ $(eval $(call rtv_program,rtvirt-qmp,ioemu/rtvirt-qmp.c,,$(QMP_LIB)))
 EXTRA_LIBS_rtvirt-qmp := $(JSONC_LIBS)
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-qmp
 
-# rtvirt-ioemu: the ioreq-server device model (issue 13).  ioemu_srv.c is
-# also linked into the component test, against the fake device-model seam.
-$(eval $(call rtv_program,rtvirt-ioemu,ioemu/rtvirt-ioemu.c ioemu/ioemu_srv.c ioemu/uart_port.c,xen))
+# rtvirt-ioemu: the ioreq-server device model (issue 13).
+$(IOEMU_LIB): $(BUILD)/obj/ioemu/ioemu_srv.o
+	@mkdir -p $(@D)
+	$(AR) rcs $@ $^
+all: $(IOEMU_LIB)
+
+$(eval $(call rtv_program,rtvirt-ioemu,ioemu/rtvirt-ioemu.c ioemu/uart_port.c,xen,$(IOEMU_LIB)))
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-ioemu

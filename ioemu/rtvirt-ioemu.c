@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ioemu_srv.h"
 #include "rtvirt/ctl.h"
+#include "rtvirt/ioemu_srv.h"
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_util.h"
 #include "uart_port.h"

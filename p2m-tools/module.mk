@@ -1,13 +1,6 @@
-# p2m-tools: the P2M identity planner (pure core, in common/), its hypercall
-# adapter (real Xen seam, common/xen/xen_p2m.c), and rtvirt-p2m.
-# common/module.mk may already pick these up by wildcard; filter-out keeps
-# each source listed once whichever way the core's module.mk is written.
-P2M_LIB_SRCS := common/p2m_plan.c common/p2m_plan_model.c
-LIB_SRCS     += $(filter-out $(LIB_SRCS),$(P2M_LIB_SRCS))
-
-# The hypercall adapter is real-Xen seam code (the only libxen* user here).
-P2M_XENLIB_SRCS := common/xen/xen_p2m.c
-XENLIB_SRCS     += $(filter-out $(XENLIB_SRCS),$(P2M_XENLIB_SRCS))
+# p2m-tools: rtvirt-p2m and the identity op's self-test tools.  The P2M
+# identity planner (common/p2m_plan*.c) is librtvirt's, its hypercall
+# adapter (common/xen/xen_p2m.c) the real Xen seam's (common/module.mk).
 
 $(eval $(call rtv_program,rtvirt-p2m,p2m-tools/rtvirt-p2m.c p2m-tools/simulate.c p2m-tools/domain.c p2m-tools/m2p_check.c,xen))
 EXTRA_LIBS_rtvirt-p2m := -lm

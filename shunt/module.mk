@@ -18,8 +18,8 @@ $(eval $(call rtv_program,rtvirt-flip-cost,shunt/flip_cost.c shunt/dm_libdm.c,))
 # tests/unit/test_dmctl.c: the dm control plane against a fake dm seam (the
 # component test, tests/component/module.mk, links the same objects).
 SHUNT_DM_OBJS := $(SHUNT_DM_SRCS:%.c=$(BUILD)/obj/%.o)
-$(BUILD)/tests/unit/test_dmctl: $(SHUNT_DM_OBJS)
-$(BUILD)/tests/unit/test_dmctl: LDLIBS += $(SHUNT_DM_OBJS) $(BUILD)/lib/librtvirt.a -lpthread
+$(eval $(call rtv_test,$(BUILD)/tests/unit/test_dmctl, \
+    $(BUILD)/obj/tests/unit/test_dmctl.o $(SHUNT_DM_OBJS),-lpthread))
 
 # ---- shunt/kmod: dm-rtvirt.ko, the device-mapper target "rtvirt" ----------
 # Built with Kbuild against the headers of the kernel the lab guest boots
@@ -93,10 +93,10 @@ NETSHUNT_SRCS := shunt/netshunt_main.c shunt/netshunt.c shunt/netshunt_sys.c \
                  shunt/netshunt_team.c shunt/team_nl.c
 # tests/unit/test_netshunt.c drives the engine against a fake of the kernel;
 # tests/unit/test_team_nl.c checks the netlink bytes for the team driver.
-$(BUILD)/tests/unit/test_netshunt: $(BUILD)/obj/shunt/netshunt.o
-$(BUILD)/tests/unit/test_netshunt: LDLIBS += $(BUILD)/obj/shunt/netshunt.o $(BUILD)/lib/librtvirt.a
-$(BUILD)/tests/unit/test_team_nl: $(BUILD)/obj/shunt/team_nl.o
-$(BUILD)/tests/unit/test_team_nl: LDLIBS += $(BUILD)/obj/shunt/team_nl.o
+$(eval $(call rtv_test,$(BUILD)/tests/unit/test_netshunt, \
+    $(BUILD)/obj/tests/unit/test_netshunt.o $(BUILD)/obj/shunt/netshunt.o))
+$(eval $(call rtv_test,$(BUILD)/tests/unit/test_team_nl, \
+    $(BUILD)/obj/tests/unit/test_team_nl.o $(BUILD)/obj/shunt/team_nl.o))
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-netshunt
 $(eval $(call rtv_program,rtvirt-netshunt,$(NETSHUNT_SRCS),xen))
 

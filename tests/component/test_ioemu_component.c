@@ -30,11 +30,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../ioemu/ioemu_srv.h"
 #include "child_term.h"
 #include "fake_ioreq.h"
 #include "rtvirt/clock.h"
 #include "rtvirt/ioemu_req.h"
+#include "rtvirt/ioemu_srv.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
 #include "uart_streams.h"
