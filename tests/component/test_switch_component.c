@@ -428,22 +428,9 @@ static void teardown(void)
  * (emulated), and libxl's own vbd of the emulated disk. */
 static void make_guest(struct rtv_store *tool)
 {
-    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { GUEST, RTV_XS_PERM_READ } };
-    const struct rtv_xs_perm dev_perms[2] = { { GUEST, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
     struct rtv_err err = { 0, "" };
-    char dom[64], dev[64];
 
-    snprintf(dom, sizeof(dom), "/local/domain/%u", GUEST);
-    snprintf(dev, sizeof(dev), "/local/domain/%u/device", GUEST);
-    struct rtv_xs_args na = { .domid = GUEST };
-    char name_path[256];
-    ck_assert_int_eq(rtv_xs_path(name_path, sizeof(name_path), RTV_XS_DOM_NAME, &na, NULL), 0);
-    /* As libxl: the domain's directory first, so name inherits n0 r<guest>. */
-    ck_assert_int_eq(rtv_xs_mkdir(tool, RTV_XS_NO_TXN, dom), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(tool, RTV_XS_NO_TXN, dom, dom_perms, 2), 0);
-    rtv_test_put(tool, name_path, "guest1");
-    ck_assert_int_eq(rtv_xs_mkdir(tool, RTV_XS_NO_TXN, dev), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(tool, RTV_XS_NO_TXN, dev, dev_perms, 2), 0);
+    rtv_test_make_domain(tool, GUEST, "guest1");
     ck_assert_msg(rtv_ctl_manage(tool, GUEST, VDEV, img, &err) == 0, "%s", err.msg);
     /* What libxl writes for an HVM guest's emulated hda: a vbd on the very
      * image, which qemu (here: the shunt's emulated path) already writes,

@@ -1,6 +1,7 @@
 /*
  * Store helpers the tests share: write a node or fail the test, read one
- * back as a string that an assertion can compare, and a device node's path.
+ * back as a string that an assertion can compare, a guest's domain as the
+ * toolstack makes it, and a device node's path.
  * Header-only (static inline): every test program is one object plus the
  * libraries, and the Makefile's CHECK_CFLAGS puts this folder on the include
  * path of every test object.
@@ -40,6 +41,31 @@ static inline const char *rtv_test_get(struct rtv_store *xs, const char *path,
     snprintf(buf[i], sizeof(buf[i]), "%s", v);
     free(v);
     return buf[i];
+}
+
+/* Domain dom as libxl leaves a running guest: /local/domain/<dom> (dom0
+ * owns it, the guest reads), its name (NULL: none) written after, so that
+ * it inherits those permissions as libxl's does, and device/ (the guest
+ * owns it, dom0 reads), where frontends and the shunt write. */
+static inline void rtv_test_make_domain(struct rtv_store *dom0, unsigned dom,
+                                        const char *name)
+{
+    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE },
+                                              { dom, RTV_XS_PERM_READ } };
+    const struct rtv_xs_perm dev_perms[2] = { { dom, RTV_XS_PERM_NONE },
+                                              { 0, RTV_XS_PERM_READ } };
+    char p[64];
+
+    snprintf(p, sizeof(p), "/local/domain/%u", dom);
+    ck_assert_int_eq(rtv_xs_mkdir(dom0, RTV_XS_NO_TXN, p), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(dom0, RTV_XS_NO_TXN, p, dom_perms, 2), 0);
+    if (name != NULL) {
+        snprintf(p, sizeof(p), "/local/domain/%u/name", dom);
+        rtv_test_put(dom0, p, name);
+    }
+    snprintf(p, sizeof(p), "/local/domain/%u/device", dom);
+    ck_assert_int_eq(rtv_xs_mkdir(dom0, RTV_XS_NO_TXN, p), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(dom0, RTV_XS_NO_TXN, p, dev_perms, 2), 0);
 }
 
 /* The schema's path of a block device node of domain dom's vdev, in one of

@@ -149,8 +149,6 @@ static void start(void)
 
 static void setup(void)
 {
-    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { 5, RTV_XS_PERM_READ } };
-    const struct rtv_xs_perm dev_perms[2] = { { 5, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
 
     memset(&be, 0, sizeof(be));
     be.ready_at_once = be.close_at_once = 1;
@@ -160,10 +158,7 @@ static void setup(void)
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &tool), 0);
     ck_assert_int_eq(rtv_local_open(hub, 5, RTV_XEN_STORE, &guest), 0);
-    put(dom0.xs, "/local/domain/5/name", "guest1");
-    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5", dom_perms, 2), 0);
-    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device"), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device", dev_perms, 2), 0);
+    rtv_test_make_domain(dom0.xs, 5, "guest1");
     ck_assert_int_eq(rtv_ctl_manage(tool.xs, 5, "hda", "/srv/guest1.img", &err), 0);
     co = NULL;
 }

@@ -28,19 +28,12 @@ static struct rtv_err err;
 
 static void setup(void)
 {
-    /* What libxl leaves for a running guest 5 called guest1. */
-    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { 5, RTV_XS_PERM_READ } };
-    const struct rtv_xs_perm dev_perms[2] = { { 5, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
-
     hub = rtv_local_hub_new(NULL);
     ck_assert_ptr_nonnull(hub);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
     ck_assert_int_eq(rtv_local_open(hub, 5, RTV_XEN_STORE, &guest), 0);
     put(dom0.xs, "/local/domain/0/name", "Domain-0");
-    put(dom0.xs, "/local/domain/5/name", "guest1");
-    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5", dom_perms, 2), 0);
-    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device"), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device", dev_perms, 2), 0);
+    rtv_test_make_domain(dom0.xs, 5, "guest1");   /* a running guest 5 */
     memset(&err, 0, sizeof(err));
 }
 

@@ -569,21 +569,6 @@ static void start_shunt(void)
     ck_assert_msg(ctl != NULL, "%s", err.msg);
 }
 
-/* /local/domain/<dom> and its device/ as the toolstack makes them. */
-static void make_domain(unsigned dom)
-{
-    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { dom, RTV_XS_PERM_READ } };
-    const struct rtv_xs_perm dev_perms[2] = { { dom, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
-    char p[64];
-
-    snprintf(p, sizeof(p), "/local/domain/%u", dom);
-    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, p), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, p, dom_perms, 2), 0);
-    snprintf(p, sizeof(p), "/local/domain/%u/device", dom);
-    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, p), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, p, dev_perms, 2), 0);
-}
-
 static void setup_env(void)
 {
     struct rtv_err err = { 0, "" };
@@ -594,7 +579,7 @@ static void setup_env(void)
     hub = rtv_local_hub_new(NULL);
     ck_assert_ptr_nonnull(hub);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
-    make_domain(GUEST);
+    rtv_test_make_domain(dom0.xs, GUEST, NULL);
     ck_assert_int_eq(rtv_ctl_manage(dom0.xs, GUEST, "hda", "/srv/hda.img", &err), 0);
     rtv_test_mkdtemp(sysfs, sizeof(sysfs), "rtv-dmctl");
     cfg = (struct dmctl_config){ .vdev = "hda", .emu_dev = "8:0", .emu_name = "sda",
@@ -1284,7 +1269,7 @@ START_TEST(follows_its_new_domid_after_a_restore)
     struct rtv_err err = { 0, "" };
 
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
-    make_domain(7);
+    rtv_test_make_domain(dom0.xs, 7, NULL);
     ck_assert_int_eq(rtv_local_rebind(guest_x, 7), 0);
     ck_assert_int_eq(rtv_xs_rm(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5"), 0);
     /* not managed yet: the shunt waits, writes nothing, the device runs on */

@@ -197,8 +197,6 @@ static const char *rep(const char *leaf)
 
 static void setup(void)
 {
-    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { 5, RTV_XS_PERM_READ } };
-    const struct rtv_xs_perm dev_perms[2] = { { 5, RTV_XS_PERM_NONE }, { 0, RTV_XS_PERM_READ } };
 
     memset(&k, 0, sizeof(k));
     k.both_rx = -1;
@@ -211,10 +209,7 @@ static void setup(void)
     ck_assert_ptr_nonnull(hub);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
     ck_assert_int_eq(rtv_local_open(hub, 5, RTV_XEN_STORE, &guest), 0);
-    put(dom0.xs, "/local/domain/5/name", "guest1");
-    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5", dom_perms, 2), 0);
-    ck_assert_int_eq(rtv_xs_mkdir(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device"), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(dom0.xs, RTV_XS_NO_TXN, "/local/domain/5/device", dev_perms, 2), 0);
+    rtv_test_make_domain(dom0.xs, 5, "guest1");
     ck_assert_int_eq(rtv_ctl_manage_vif(dom0.xs, 5, "vif/0", "00:16:3e:00:00:01", "xenbr0",
                                         &err), 0);
     memset(&n, 0, sizeof(n));
