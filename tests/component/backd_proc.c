@@ -10,29 +10,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child_term.h"
+#include "child_proc.h"
 #include "rtvirt/clock.h"
 #include "unit.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #include <sanitizer/lsan_interface.h>
 #endif
-
-int rtv_test_wait_pid(pid_t pid, int ms)
-{
-    int st;
-
-    for (int t = 0; t < ms; t += 10) {
-        pid_t r = waitpid(pid, &st, WNOHANG);
-
-        if (r == pid)
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        usleep(10000);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, &st, 0);
-    return -1;
-}
 
 int rtv_test_leak_check(void)
 {

@@ -15,6 +15,7 @@
 #include <sys/types.h>
 
 #include "../../dom0-backend/backd.h"
+#include "child_proc.h"   /* rtv_test_wait_pid, for the daemon and its peers */
 #include "rtvirt/local.h"
 
 struct backend_proc {
@@ -32,10 +33,6 @@ enum {
     BACKD_PROC_HELD        = 14,   /* seam resources still held after backd_free */
     BACKD_PROC_LEAKED      = 15,   /* LeakSanitizer found a leak */
 };
-
-/* Waits for pid up to ms; returns its exit status (128 + signal if killed
- * by one), or -1 when it had to be killed at the end of the wait. */
-int rtv_test_wait_pid(pid_t pid, int ms);
 
 /* In the ASan build: 0, or 1 when LeakSanitizer reports a leak (to stderr).
  * Elsewhere 0.  For a child that leaves with _exit(). */

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "child_proc.h"
 #include "file_fixture.h"
 #include "unit.h"
 
@@ -98,7 +98,7 @@ pid_t test_qemu_start(const char *sock, const struct test_qemu_drive *drives,
     char qmparg[256], drive[MAX_DRIVES][320];
     const char *argv[16 + 2 * MAX_DRIVES];
     unsigned a = 0;
-    pid_t parent = getpid(), pid;
+    pid_t pid;
 
     ck_assert_uint_le(n, MAX_DRIVES);
     snprintf(qmparg, sizeof(qmparg), "unix:%s,server=on,wait=off", sock);
@@ -122,11 +122,10 @@ pid_t test_qemu_start(const char *sock, const struct test_qemu_drive *drives,
     }
     argv[a] = NULL;
 
-    pid = fork();
+    pid = rtv_test_fork_child();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent || !freopen("/dev/null", "w", stdout))
+        if (!freopen("/dev/null", "w", stdout))
             _exit(126);
         execvp(argv[0], (char *const *)argv);
         perror("exec qemu-system-x86_64 (from Debian's qemu-system-x86)");

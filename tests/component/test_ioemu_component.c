@@ -26,11 +26,10 @@
 #include <stdlib.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "child_term.h"
+#include "child_proc.h"
 #include "fake_ioreq.h"
 #include "rtvirt/clock.h"
 #include "rtvirt/ioemu_req.h"
@@ -411,11 +410,11 @@ static void child_on_term(int sig)
  * dies with the test (PR_SET_PDEATHSIG). */
 static pid_t start_server_process(void)
 {
-    pid_t parent = getpid(), pid;
+    pid_t pid;
     sigset_t old;
 
     rtv_test_term_hold(&old);
-    pid = fork();
+    pid = rtv_test_fork_child();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         struct ioemu_cfg cfg = srv_cfg;
@@ -424,9 +423,6 @@ static pid_t start_server_process(void)
         struct ioemu_srv s;
         struct rtv_xen x;
 
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
         cfg.trace = trace_file();
         if (rtv_local_open(hub, 0, RTV_XEN_STORE, &x) < 0)
             _exit(10);

@@ -35,7 +35,6 @@
 #include <string.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -54,7 +53,7 @@
 #include "rtvirt/log.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
-#include "child_term.h"
+#include "child_proc.h"
 #include "fake_dm_kernel.h"
 #include "load_gen.h"
 #include "qemu_fixture.h"
@@ -155,22 +154,7 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* ---- processes ------------------------------------------------------------------- */
-
-/* Every child dies with the test process: a failed assertion there must
- * not leave a daemon or a load generator spinning on the machine. */
-static pid_t fork_child(void)
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-
-    if (pid == 0) {
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent)
-            _exit(1);
-    }
-    return pid;
-}
+/* ---- processes (each forked with rtv_test_fork_child: it dies with the test) ------- */
 
 /* backd: the PV backend and the coordinator, as rtvirt-backd runs them. */
 static struct backd *child_backd;
@@ -199,7 +183,7 @@ static pid_t start_backd(void)
     sigset_t old;
 
     rtv_test_term_hold(&old);
-    pid_t pid = fork_child();
+    pid_t pid = rtv_test_fork_child();
 
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
@@ -290,7 +274,7 @@ static int open_guest(void *ctx, unsigned parts, struct rtv_xen *out, struct rtv
  */
 static pid_t start_guest(int stop_fd, int report_fd, unsigned suspend_min_ms, uint64_t seed)
 {
-    pid_t pid = fork_child();
+    pid_t pid = rtv_test_fork_child();
 
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
