@@ -1101,7 +1101,10 @@ START_TEST(picked_up_where_a_killed_shunt_left_it)
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "19", 2000));
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "selective");
     ck_assert_int_eq(fk.live.mode, RTV_MODE_SELECTIVE);
-    /* the dead shunt's leftovers, freed now that nobody uses the fake for it */
+    /* The successor stopped, then the dead shunt's leftovers freed now that
+     * nobody uses the fake for it (the successor was once lost here: never
+     * freed, its thread left running beside the teardown's shunt). */
+    dmctl_free(ctl);
     ctl = dead;
     dmctl_free(ctl);
     ctl = NULL;
