@@ -800,6 +800,16 @@ void rtv_coordinator_set_failover_cause(struct rtv_coordinator *co, const char *
     snprintf(co->cause, sizeof(co->cause), "%s", cause ? cause : "");
 }
 
+const struct rtv_switch_fsm *rtv_coordinator_at(const struct rtv_coordinator *co, unsigned i,
+                                                rtv_domid_t *dom, const char **vdev)
+{
+    if (i >= co->ndevs)
+        return NULL;
+    *dom = co->devs[i].dom;
+    *vdev = co->devs[i].vdev;
+    return &co->devs[i].m;
+}
+
 const struct rtv_switch_fsm *rtv_coordinator_get(const struct rtv_coordinator *co,
                                                  rtv_domid_t dom, const char *vdev)
 {

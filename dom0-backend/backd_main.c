@@ -3,7 +3,7 @@
  * side of the live switch protocol (backd_switch.h), in one event loop.
  *
  *   rtvirt-backd [-v] [--no-switch] [--twin-base VDEV] [--no-qmp | --qmp-dir DIR]
- *                [--qmp-timeout MS] [--qmp-flush-at-flip]
+ *                [--qmp-timeout MS] [--qmp-flush-at-flip] [--bridge-learning pin|leave]
  *                [--no-persistent]
  *                [--no-discard] [--no-barrier] [--max-queues N]
  *                [--max-ring-page-order N] [--max-indirect-segments N]
@@ -79,6 +79,9 @@ static int usage(void)
                     "                  %u, 100..600000); past it the switch is rolled back\n"
                     "  --no-qmp        no device model in dom0 to sync (stub domains): flip\n"
                     "                  without it\n"
+                    "  --bridge-learning pin|leave  pin (default): the bridge learns a switched\n"
+                    "                  NIC's MAC only from the port of the leg the guest is on\n"
+                    "                  (or told to go to); leave: as the hotplug scripts made it\n"
                     "  --state-dir DIR ring journals (default %s, tmpfs): a restarted daemon\n"
                     "                  takes over the live rings its predecessor served\n"
                     "  --no-takeover   no journals: after a restart a guest's blkfront waits\n"
@@ -276,6 +279,7 @@ int main(int argc, char **argv)
     const char *qmp_dir = BACKD_SWITCH_QMP_DIR;
     unsigned qmp_timeout_ms = BACKD_SWITCH_QMP_TIMEOUT_MS;
     bool qmp_flush = false;
+    bool pin_learning = true;
     const char *twin_vdev = BACKD_SWITCH_TWIN_BASE;
     unsigned twin_base;
     bool orphans = false;
@@ -313,6 +317,16 @@ int main(int argc, char **argv)
             with_switch = false;
         else if (strcmp(a, "--no-qmp") == 0)
             qmp_dir = NULL;
+        else if (strcmp(a, "--bridge-learning") == 0) {
+            const char *v = ++i < argc ? argv[i] : NULL;
+
+            if (v == NULL || (strcmp(v, "pin") != 0 && strcmp(v, "leave") != 0)) {
+                fprintf(stderr, "rtvirt-backd: --bridge-learning %s: \"pin\" or "
+                                "\"leave\"\n", v ? v : "(missing)");
+                return usage();
+            }
+            pin_learning = strcmp(v, "pin") == 0;
+        }
         else if (strcmp(a, "--qmp-flush-at-flip") == 0)
             qmp_flush = true;
         else if (strcmp(a, "--qmp-dir") == 0) {
@@ -409,6 +423,7 @@ int main(int argc, char **argv)
             goto out;
         }
         backd_vif_set_log(vif, vif_log, NULL);
+        backd_vif_set_pin(vif, pin_learning);
         if (backd_vif_start(vif, rtv_now_ms(), &err) < 0) {
             fprintf(stderr, "rtvirt-backd: cannot start the NIC switch: %s\n", err.msg);
             goto out;

@@ -7,6 +7,7 @@
  * it, and a restarted daemon rebuilds it from there.
  */
 #include "backd_vif.h"
+#include "backd_vif_pin.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +52,18 @@ struct slot {
     uint64_t    gate_t0;        /* since (us) */
 };
 
+/* A NIC whose bridge ports' learning rtvirt-backd sets (backd_vif_pin.h). */
+struct pin {
+    bool        used, seen;
+    rtv_domid_t dom;
+    char        key[12];
+    bool        gate_ok;        /* the gate of switch gate_id passed */
+    uint32_t    gate_id;
+    char        tap[32];        /* its emulated leg's port, learning off */
+    bool        tap_off;
+    bool        warned;         /* a failed write said once */
+};
+
 struct backd_vif {
     struct rtv_store       *co_xs, *xs;
     struct rtv_coordinator *co;
@@ -59,6 +72,8 @@ struct backd_vif {
     char                    xl[128];
     char                    sysfs[128];
     struct slot             slot[MAX_NICS];
+    struct pin              pin[MAX_NICS];
+    bool                    pin_on;         /* backd_vif_set_pin */
     struct rtv_log_sink     log;
     uint64_t                now;
 };
@@ -574,6 +589,38 @@ out:
     return rc;
 }
 
+static struct pin *pin_get(struct backd_vif *v, rtv_domid_t dom, const char *key, bool create)
+{
+    struct pin *free_pin = NULL;
+
+    for (unsigned i = 0; i < MAX_NICS; i++) {
+        struct pin *p = &v->pin[i];
+        if (p->used && p->dom == dom && strcmp(p->key, key) == 0)
+            return p;
+        if (!p->used && free_pin == NULL)
+            free_pin = p;
+    }
+    if (!create || free_pin == NULL)
+        return NULL;
+    memset(free_pin, 0, sizeof(*free_pin));
+    free_pin->used = true;
+    free_pin->dom = dom;
+    snprintf(free_pin->key, sizeof(free_pin->key), "%s", key);
+    return free_pin;
+}
+
+/* The gate of switch_id passed: port-ready-id follows, the guest may flip. */
+static void gate_passed(struct backd_vif *v, rtv_domid_t dom, const char *key,
+                        uint32_t switch_id)
+{
+    struct pin *p = pin_get(v, dom, key, true);
+
+    if (p != NULL) {
+        p->gate_ok = true;
+        p->gate_id = switch_id;
+    }
+}
+
 static int ad_gate(void *ctx, rtv_domid_t dom, const char *key, const char *mac,
                    uint32_t switch_id, uint64_t *took_us, struct rtv_err *err)
 {
@@ -583,6 +630,8 @@ static int ad_gate(void *ctx, rtv_domid_t dom, const char *key, const char *mac,
 
     (void)mac;
     *took_us = rtv_now_us() - t0;
+    if (rc == 0)
+        gate_passed(v, dom, key, switch_id);
     if (rc != -EAGAIN)
         return rc;
     /* Listening or learning (STP): look again on every poll, until the
@@ -614,8 +663,69 @@ static void poll_gates(struct backd_vif *v)
         if (rc == -EAGAIN && v->now < m->deadline_ms)
             continue;
         s->gate_pending = false;
+        if (rc == 0)
+            gate_passed(v, s->dom, s->key, s->gate_id);
         rtv_coordinator_dm_sync_done(v->co, s->dom, s->key, s->gate_id, rc,
                                      rtv_now_us() - s->gate_t0, err.msg, v->now);
+    }
+}
+
+/* Level-triggered, every poll: each coordinated NIC's ports learn as
+ * backd_vif_pin_leg() says; a NIC no longer coordinated (unmanaged, its
+ * domain gone) gets learning back on its tap. */
+static void pin_ports(struct backd_vif *v)
+{
+    const struct rtv_switch_fsm *m;
+    const char *key;
+    rtv_domid_t dom;
+
+    if (!v->pin_on)
+        return;
+    for (unsigned i = 0; i < MAX_NICS; i++)
+        v->pin[i].seen = false;
+    for (unsigned i = 0; (m = rtv_coordinator_at(v->co, i, &dom, &key)) != NULL; i++) {
+        struct pin *p = pin_get(v, dom, key, true);
+        struct slot *s = slot_get(v, dom, key, false);
+        struct rtv_err err = {0};
+        unsigned long long nic;
+        char pv[32] = "";
+        bool changed = false;
+
+        if (p == NULL || rtv_parse_uint(key, 2147483647ull, &nic) < 0)
+            continue;
+        p->seen = true;
+        /* qemu's tap, as libxl names it; the PV vif while this daemon
+         * knows its devid (after a restart, from the next switch on). */
+        snprintf(p->tap, sizeof(p->tap), "vif%u.%llu-emu", (unsigned)dom, nic);
+        if (s != NULL && s->known)
+            snprintf(pv, sizeof(pv), "vif%u.%u", (unsigned)dom, s->pvdevid);
+        enum backd_vif_leg leg =
+            backd_vif_pin_leg(m, p->gate_ok && p->gate_id == m->switch_id);
+        if (backd_vif_pin_apply(v->sysfs, p->tap, pv, leg, &changed, &err) < 0) {
+            if (!p->warned)
+                vlog(v, "dom%u vif/%s: bridge learning: %s", (unsigned)dom, key, err.msg);
+            p->warned = true;
+            continue;
+        }
+        p->tap_off = leg == BACKD_VIF_LEG_PV;
+        if (changed)
+            vlog(v, "dom%u vif/%s: the bridge learns the guest's MAC on %s only (switch %u)",
+                 (unsigned)dom, key, leg == BACKD_VIF_LEG_PV ? pv : p->tap,
+                 (unsigned)m->switch_id);
+    }
+    for (unsigned i = 0; i < MAX_NICS; i++) {
+        struct pin *p = &v->pin[i];
+        struct rtv_err err = {0};
+        bool changed = false;
+
+        if (!p->used || p->seen)
+            continue;
+        if (p->tap_off && backd_vif_pin_release(v->sysfs, p->tap, &changed, &err) < 0)
+            vlog(v, "dom%u vif/%s: bridge learning: %s", (unsigned)p->dom, p->key, err.msg);
+        else if (changed)
+            vlog(v, "dom%u vif/%s: no longer managed: %s learns again", (unsigned)p->dom,
+                 p->key, p->tap);
+        p->used = false;
     }
 }
 
@@ -638,6 +748,7 @@ struct backd_vif *backd_vif_new(struct rtv_store *co_xs, struct rtv_store *ad_xs
     v->bedomid = bedomid;
     snprintf(v->xl, sizeof(v->xl), "xl");
     snprintf(v->sysfs, sizeof(v->sysfs), "/sys/class/net");
+    v->pin_on = true;
     v->co = rtv_coordinator_new_class(co_xs, &rtv_devclass_vif, &ops, v, err);
     if (v->co == NULL) {
         free(v);
@@ -654,6 +765,11 @@ void backd_vif_set_xl(struct backd_vif *v, const char *xl)
 void backd_vif_set_sysfs(struct backd_vif *v, const char *dir)
 {
     snprintf(v->sysfs, sizeof(v->sysfs), "%s", dir);
+}
+
+void backd_vif_set_pin(struct backd_vif *v, bool on)
+{
+    v->pin_on = on;
 }
 
 static void co_log(void *ctx, const char *msg)
@@ -720,6 +836,7 @@ void backd_vif_poll(struct backd_vif *v, uint64_t now_ms)
     poll_jobs(v);
     poll_gates(v);
     rtv_coordinator_tick(v->co, now_ms);
+    pin_ports(v);
 }
 
 unsigned backd_vif_count(const struct backd_vif *v)

@@ -28,6 +28,7 @@
 #ifndef RTVIRT_BACKD_VIF_H
 #define RTVIRT_BACKD_VIF_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "rtvirt/err.h"
@@ -50,6 +51,11 @@ void backd_vif_free(struct backd_vif *v);
  * the netdevs' sysfs (default /sys/class/net). */
 void backd_vif_set_xl(struct backd_vif *v, const char *xl);
 void backd_vif_set_sysfs(struct backd_vif *v, const char *dir);
+
+/* Whether the bridge learns each NIC's MAC from the port of its leg only
+ * (backd_vif_pin.h; default on).  Off: the bridge's ports are left as the
+ * hotplug scripts made them (the lab's A/B arm). */
+void backd_vif_set_pin(struct backd_vif *v, bool on);
 
 void backd_vif_set_log(struct backd_vif *v, void (*log)(void *ctx, const char *msg),
                        void *ctx);

@@ -96,6 +96,10 @@ unsigned rtv_coordinator_count(const struct rtv_coordinator *co);
 unsigned rtv_coordinator_count_on_pv(const struct rtv_coordinator *co);
 const struct rtv_switch_fsm *rtv_coordinator_get(const struct rtv_coordinator *co,
                                                  rtv_domid_t dom, const char *vdev);
+/* The i-th device coordinated now (0 <= i < rtv_coordinator_count), with its
+ * domain and vdev; NULL past the last.  Valid until the next poll or tick. */
+const struct rtv_switch_fsm *rtv_coordinator_at(const struct rtv_coordinator *co, unsigned i,
+                                                rtv_domid_t *dom, const char **vdev);
 
 /* What dom0 knows of why a guest lost its PV leg (rtvirt-backd gone for
  * good): every failover from now on is published with it before the

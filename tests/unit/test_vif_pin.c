@@ -1,0 +1,190 @@
+/*
+ * Which bridge port learns a switched NIC's MAC (dom0-backend/
+ * backd_vif_pin.c): the leg the guest is on, or once the gate passed the
+ * one it goes to; learning written only where it differs, an absent port
+ * skipped, an unmanaged NIC's tap given learning back.  The bridge's sysfs
+ * is a directory of brport/learning files here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../dom0-backend/backd_vif_pin.h"
+#include "unit.h"
+
+static char dir[64];
+
+static void port(const char *name, const char *learning)
+{
+    char p[160];
+    FILE *f;
+
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/%s/brport", dir, name);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/%s/brport/learning", dir, name);
+    ck_assert_ptr_nonnull(f = fopen(p, "w"));
+    fprintf(f, "%s\n", learning);
+    fclose(f);
+}
+
+static char learning(const char *name)
+{
+    char p[160], c = '?';
+    FILE *f;
+
+    snprintf(p, sizeof(p), "%s/%s/brport/learning", dir, name);
+    ck_assert_ptr_nonnull(f = fopen(p, "r"));
+    ck_assert_int_eq(fread(&c, 1, 1, f), 1);
+    fclose(f);
+    return c;
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/rtv-pin-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+static struct rtv_switch_fsm fsm(enum rtv_switch_fsm_phase ph, enum rtv_mode mode,
+                                 enum rtv_mode target)
+{
+    struct rtv_switch_fsm m;
+
+    memset(&m, 0, sizeof(m));
+    m.phase = ph;
+    m.mode = mode;
+    m.target = target;
+    m.switch_id = 7;
+    return m;
+}
+
+START_TEST(the_leg_follows_the_gate_not_the_request)
+{
+    struct rtv_switch_fsm m = fsm(RTV_FSM_STABLE, RTV_MODE_EMULATED, RTV_MODE_EMULATED);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, false), BACKD_VIF_LEG_EMULATED);
+    m = fsm(RTV_FSM_STABLE, RTV_MODE_PV, RTV_MODE_PV);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, false), BACKD_VIF_LEG_PV);
+
+    /* To pv: the vif comes up, the guest is told (switching-to-pv) but
+     * has not been let through the gate: still the e1000's tap. */
+    m = fsm(RTV_FSM_BACKEND_UP, RTV_MODE_EMULATED, RTV_MODE_PV);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, true), BACKD_VIF_LEG_EMULATED);
+    m = fsm(RTV_FSM_SHUNT, RTV_MODE_EMULATED, RTV_MODE_PV);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, false), BACKD_VIF_LEG_EMULATED);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, true), BACKD_VIF_LEG_PV);
+
+    /* Back to emulated: the tap learns again from the gate on, and while
+     * the vif is torn down. */
+    m = fsm(RTV_FSM_SHUNT, RTV_MODE_PV, RTV_MODE_EMULATED);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, false), BACKD_VIF_LEG_PV);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, true), BACKD_VIF_LEG_EMULATED);
+    m = fsm(RTV_FSM_BACKEND_DOWN, RTV_MODE_PV, RTV_MODE_EMULATED);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, false), BACKD_VIF_LEG_EMULATED);
+
+    /* A rollback sends the guest back where it was, gate or not. */
+    m = fsm(RTV_FSM_ROLLBACK_SHUNT, RTV_MODE_EMULATED, RTV_MODE_PV);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, true), BACKD_VIF_LEG_EMULATED);
+    m = fsm(RTV_FSM_ROLLBACK_DOWN, RTV_MODE_EMULATED, RTV_MODE_PV);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, true), BACKD_VIF_LEG_EMULATED);
+    m = fsm(RTV_FSM_ROLLBACK_SHUNT, RTV_MODE_PV, RTV_MODE_EMULATED);
+    ck_assert_int_eq(backd_vif_pin_leg(&m, true), BACKD_VIF_LEG_PV);
+}
+END_TEST
+
+START_TEST(only_the_learning_leg_learns)
+{
+    struct rtv_err err = {0};
+    bool changed = false;
+
+    port("vif1.0-emu", "1");
+    port("vif1.16", "1");
+    ck_assert_int_eq(backd_vif_pin_apply(dir, "vif1.0-emu", "vif1.16", BACKD_VIF_LEG_PV,
+                                         &changed, &err), 0);
+    ck_assert(changed);
+    ck_assert_int_eq(learning("vif1.0-emu"), '0');
+    ck_assert_int_eq(learning("vif1.16"), '1');
+
+    /* Level-triggered: the same again writes nothing. */
+    changed = false;
+    ck_assert_int_eq(backd_vif_pin_apply(dir, "vif1.0-emu", "vif1.16", BACKD_VIF_LEG_PV,
+                                         &changed, &err), 0);
+    ck_assert(!changed);
+
+    ck_assert_int_eq(backd_vif_pin_apply(dir, "vif1.0-emu", "vif1.16",
+                                         BACKD_VIF_LEG_EMULATED, &changed, &err), 0);
+    ck_assert(changed);
+    ck_assert_int_eq(learning("vif1.0-emu"), '1');
+    ck_assert_int_eq(learning("vif1.16"), '0');
+}
+END_TEST
+
+START_TEST(absent_ports_are_skipped_and_released_taps_learn)
+{
+    struct rtv_err err = {0};
+    bool changed = false;
+
+    /* No PV vif yet (or gone), and a tap not on a bridge: nothing fails. */
+    port("vif2.0-emu", "1");
+    ck_assert_int_eq(backd_vif_pin_apply(dir, "vif2.0-emu", NULL, BACKD_VIF_LEG_PV,
+                                         &changed, &err), 0);
+    ck_assert_int_eq(learning("vif2.0-emu"), '0');
+    ck_assert_int_eq(backd_vif_pin_apply(dir, "vif9.0-emu", "", BACKD_VIF_LEG_EMULATED,
+                                         &changed, &err), 0);
+
+    changed = false;
+    ck_assert_int_eq(backd_vif_pin_release(dir, "vif2.0-emu", &changed, &err), 0);
+    ck_assert(changed);
+    ck_assert_int_eq(learning("vif2.0-emu"), '1');
+    ck_assert_int_eq(backd_vif_pin_release(dir, "vif9.0-emu", &changed, &err), 0);
+}
+END_TEST
+
+START_TEST(an_unreadable_port_is_an_error)
+{
+    struct rtv_err err = {0};
+    bool changed = false;
+    char p[160];
+
+    /* brport/learning that cannot be read (a directory: EISDIR, even for
+     * root) is reported, not taken for "not on a bridge". */
+    snprintf(p, sizeof(p), "%s/vif3.0-emu", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/vif3.0-emu/brport", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/vif3.0-emu/brport/learning", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_int_lt(backd_vif_pin_apply(dir, "vif3.0-emu", NULL, BACKD_VIF_LEG_PV,
+                                         &changed, &err), 0);
+    ck_assert_contains(err.msg, "vif3.0-emu/brport/learning");
+    ck_assert(!changed);
+}
+END_TEST
+
+static Suite *vif_pin_suite(void)
+{
+    Suite *s = suite_create("vif_pin");
+    TCase *tc = tcase_create("pin");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, the_leg_follows_the_gate_not_the_request);
+    tcase_add_test(tc, only_the_learning_leg_learns);
+    tcase_add_test(tc, absent_ports_are_skipped_and_released_taps_learn);
+    tcase_add_test(tc, an_unreadable_port_is_an_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RTV_UNIT_MAIN(vif_pin_suite)
