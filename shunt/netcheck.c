@@ -18,7 +18,9 @@
  * --bulk sends as fast as the socket takes it (throughput).
  *
  * ping: ICMP echo requests every I ms (default 2), each numbered; prints
- * which went unanswered, with their send times.
+ * which went unanswered, with their send times, and the echo gaps: each
+ * run of unanswered echoes as [send time of the answered one before it,
+ * ms to the next answered one].
  *
  * Output: one JSON object (to --out, else stdout).  Exit 0 only if nothing
  * failed: a mismatch, a reset, a short total, or an error.
@@ -346,6 +348,26 @@ static int ping(const char *ip, const struct opts *o)
             fprintf(f, "%s%llu", first ? "" : ", ", (unsigned long long)sent_at[i]);
             first = false;
         }
+    /* The echo gaps: for each run of unanswered echoes, the send times of
+     * the answered echo before it and of the first answered after it (a run
+     * at the end: the last echo sent).  What a switch's blackout is at the
+     * packet level: from the last echo that made the round trip to the
+     * next one that did. */
+    fprintf(f, "], \"echo_gaps\": [");
+    first = true;
+    for (unsigned i = 0, last = UINT32_MAX; i < nsent; i++) {
+        bool end = i + 1 == nsent;
+        if (!answered[i] && !end)
+            continue;
+        if (i > 0 && !answered[i - 1] && (answered[i] || end)) {
+            uint64_t from = sent_at[last == UINT32_MAX ? 0 : last];
+            fprintf(f, "%s[%llu, %llu]", first ? "" : ", ", (unsigned long long)from,
+                    (unsigned long long)(sent_at[i] - from));
+            first = false;
+        }
+        if (answered[i])
+            last = i;
+    }
     fprintf(f, "]}\n");
     if (f != stdout)
         fclose(f);

@@ -797,12 +797,14 @@ def main(argv):
                      "pass" if sts and all(s == "pass" for s in sts) else "fail")
     with open(os.path.join(out, "result.json"), "w") as f:
         json.dump(rep, f, indent=2)
-    # A step's benchmark (its job's share/bench.json: the net flight's)
-    # next to result.json.
+    # A step's detailed numbers (its job's share/<name>-detail.json: the
+    # net flight's net-detail.json) next to result.json; bench.json holds
+    # the flat ones (lab-bench).
     for j in rep["jobs"]:
-        bench = os.path.join(j["dir"], "share", "bench.json")
-        if os.path.isfile(bench):
-            shutil.copy(bench, os.path.join(out, "bench.json"))
+        share = os.path.join(j["dir"], "share")
+        for f in sorted(os.listdir(share)) if os.path.isdir(share) else []:
+            if f.endswith("-detail.json"):
+                shutil.copy(os.path.join(share, f), os.path.join(out, f))
     junit(rep, os.path.join(out, "junit.xml"))
     bench = bench_numbers(rep)
     if bench:
