@@ -188,6 +188,19 @@ START_TEST(discovers_devices_before_and_after_start)
     pump();
     ck_assert_uint_eq(rtv_coordinator_count(co), 2);
     ck_assert_ptr_nonnull(rtv_coordinator_get(co, 5, "hdb"));
+
+    /* Walked by index: each device once, with its domain and vdev. */
+    const struct rtv_switch_fsm *m;
+    const char *vdev;
+    rtv_domid_t dom;
+    bool seen_hdb = false;
+    unsigned n = 0;
+    for (; (m = rtv_coordinator_at(co, n, &dom, &vdev)) != NULL; n++) {
+        ck_assert_ptr_eq(m, rtv_coordinator_get(co, dom, vdev));
+        seen_hdb |= dom == 5 && strcmp(vdev, "hdb") == 0;
+    }
+    ck_assert_uint_eq(n, 2);
+    ck_assert(seen_hdb);
 }
 END_TEST
 
