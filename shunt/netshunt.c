@@ -318,6 +318,15 @@ static bool advance(struct netshunt *n, enum rtv_mode target)
             fail(n, msg);
             return false;
         }
+        if (!n->keep_port_ipv6 && n->ops->quiet_port != NULL &&
+            !n->ops->is_slave(n->ctx, n->bond, pv) &&
+            n->ops->quiet_port(n->ctx, pv, &err) < 0) {
+            /* Not fatal: the leg works, it may only mislead the bridge
+             * before the flip (rtvirt-backd keeps its port from learning
+             * until the gate). */
+            fprintf(stderr, "rtvirt-netshunt: %s\n", err.msg);
+            err = (struct rtv_err){0};
+        }
         if (n->ops->enslave(n->ctx, n->bond, pv, &err) < 0) {
             fail(n, err.msg);
             return false;

@@ -40,6 +40,12 @@ struct netshunt_sys_ops {
      * a master that cannot (team): no both-legs window then. */
     int  (*both_receive)(void *ctx, const char *bond, bool on, struct rtv_err *err);
     int  (*rx_packets)(void *ctx, const char *dev, uint64_t *n);
+    /* Keeps a leg from sending anything of its own before it is made
+     * active: IPv6 off on the netdev (no link-local address, so no DAD,
+     * router solicitation or MLD report from it).  Its frames carry the
+     * guest's MAC, and dom0's bridge would learn the MAC on the port of a
+     * leg the master still drops what arrives on.  NULL: nothing to do. */
+    int  (*quiet_port)(void *ctx, const char *dev, struct rtv_err *err);
 };
 
 /* The Linux implementations, one per master driver (netshunt_sys.h). */
@@ -51,6 +57,7 @@ struct netshunt {
     rtv_domid_t                    self;
     const char                    *nic, *emulated, *bond;
     bool                           verbose;
+    bool                           keep_port_ipv6;   /* quiet_port not called (A/B) */
     const struct netshunt_sys_ops *ops;
     void                          *ctx;
     uint64_t                     (*now_us)(void);

@@ -3,7 +3,8 @@
  * section 2b), the sibling of rtvirt-shunt for a NIC.  Run in the HVM guest
  * as root, next to the emulated NIC:
  *
- *   rtvirt-netshunt --emulated eth0 --nic 0 [--master team|bonding] [--name DEV] [-v]
+ *   rtvirt-netshunt --emulated eth0 --nic 0 [--master team|bonding] [--name DEV]
+ *                   [--keep-port-ipv6] [-v]
  *
  * It puts the emulated NIC under a master in active-backup mode (the team
  * driver, team0, by default; or bonding, bond0: netshunt_sys.h), which the
@@ -83,7 +84,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: rtvirt-netshunt --emulated DEV --nic DEVID [--master team|bonding]\n"
-        "                       [--name NAME] [-v]\n"
+        "                       [--name NAME] [--keep-port-ipv6] [-v]\n"
         "\n"
         "Puts the emulated NIC DEV under a master NAME in active-backup mode with\n"
         "DEV's MAC (--master team, the default: team0 in activebackup mode; or\n"
@@ -91,7 +92,10 @@ static void usage(FILE *f)
         "NIC dom0 brings up, as dom0's rtvirt control nodes for the NIC say\n"
         "(xenstore: /local/domain/<self>/rtvirt/vif/DEVID).  Configure the IP\n"
         "address on the master.  Needs team and team_mode_activebackup (or\n"
-        "bonding) and xen-netfront.  --bond NAME is --master bonding --name NAME.\n");
+        "bonding) and xen-netfront.  --bond NAME is --master bonding --name NAME.\n"
+        "IPv6 is turned off on the netfront leg before it joins the master (it\n"
+        "would send frames of its own with the NIC's MAC before it is active);\n"
+        "--keep-port-ipv6 leaves it (the lab's A/B).\n");
 }
 
 int main(int argc, char **argv)
@@ -103,6 +107,7 @@ int main(int argc, char **argv)
         { "name", required_argument, NULL, 'N' },
         { "bond", required_argument, NULL, 'b' },
         { "verbose", no_argument, NULL, 'v' },
+        { "keep-port-ipv6", no_argument, NULL, 'K' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -123,6 +128,7 @@ int main(int argc, char **argv)
         case 'N': n.bond = optarg; break;
         case 'b': n.bond = optarg; kind = kind ? kind : "bonding"; break;
         case 'v': n.verbose = true; break;
+        case 'K': n.keep_port_ipv6 = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }

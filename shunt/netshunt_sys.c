@@ -317,6 +317,17 @@ int netshunt_announce(const char *bond, struct rtv_err *err)
     return sent;
 }
 
+int netshunt_quiet_port(const char *dev, struct rtv_err *err)
+{
+    char p[128];
+    int rc;
+
+    snprintf(p, sizeof(p), "/proc/sys/net/ipv6/conf/%s/disable_ipv6", dev);
+    if ((rc = write_sys(p, "1")) < 0 && rc != -ENOENT)   /* ENOENT: no IPv6 here */
+        return rtv_err_set(err, -rc, "%s <- 1: %s", p, strerror(-rc));
+    return 0;
+}
+
 /* ---- the engine's seam (netshunt.h) ---------------------------------------- */
 
 int netshunt_l_pv_netdev(void *c, unsigned devid, char name[IFNAMSIZ])
@@ -391,12 +402,19 @@ int netshunt_l_rx_packets(void *c, const char *dev, uint64_t *n)
     return netshunt_rx_packets(dev, n);
 }
 
+int netshunt_l_quiet_port(void *c, const char *dev, struct rtv_err *err)
+{
+    (void)c;
+    return netshunt_quiet_port(dev, err);
+}
+
 const struct netshunt_sys_ops netshunt_bonding_ops = {
     .pv_netdev = netshunt_l_pv_netdev, .load_netfront = netshunt_l_load_netfront,
     .is_slave = netshunt_l_is_slave, .slave_up = l_slave_up, .enslave = l_enslave,
     .release = l_release, .active = l_active, .set_active = l_set_active,
     .mac = netshunt_l_mac, .announce = netshunt_l_announce,
     .both_receive = l_both_receive, .rx_packets = netshunt_l_rx_packets,
+    .quiet_port = netshunt_l_quiet_port,
 };
 
 /* team first: the default (netshunt_team.c says why). */

@@ -73,6 +73,11 @@ int netshunt_set_active(const char *bond, const char *dev, struct rtv_err *err);
  * off, bonding's default, drops it. */
 int netshunt_both_receive(const char *bond, bool on, struct rtv_err *err);
 
+/* IPv6 off on dev (net.ipv6.conf.<dev>.disable_ipv6 = 1) before it is
+ * enslaved: a port sends nothing of its own (netshunt.h, quiet_port).  No
+ * IPv6 in the kernel: nothing to do. */
+int netshunt_quiet_port(const char *dev, struct rtv_err *err);
+
 /* The netdev's received-packets counter (statistics/rx_packets). */
 int netshunt_rx_packets(const char *dev, uint64_t *n);
 
@@ -95,5 +100,6 @@ bool netshunt_l_is_slave(void *ctx, const char *master, const char *dev);
 int  netshunt_l_mac(void *ctx, const char *dev, char mac[18]);
 int  netshunt_l_announce(void *ctx, const char *master, struct rtv_err *err);
 int  netshunt_l_rx_packets(void *ctx, const char *dev, uint64_t *n);
+int  netshunt_l_quiet_port(void *ctx, const char *dev, struct rtv_err *err);
 
 #endif

@@ -358,4 +358,5 @@ const struct netshunt_sys_ops netshunt_team_ops = {
     .release = team_release, .active = team_active, .set_active = team_set_active,
     .mac = netshunt_l_mac, .announce = netshunt_l_announce,
     .both_receive = NULL, .rx_packets = netshunt_l_rx_packets,
+    .quiet_port = netshunt_l_quiet_port,
 };

@@ -165,11 +165,20 @@ static int f_rx_packets(void *c, const char *dev, uint64_t *v)
     return 0;
 }
 
+static int f_quiet_port(void *c, const char *dev, struct rtv_err *e)
+{
+    (void)c;
+    (void)e;
+    did("quiet", dev);
+    return 0;
+}
+
 static const struct netshunt_sys_ops fake = {
     .pv_netdev = f_pv_netdev, .load_netfront = f_load, .is_slave = f_is_slave,
     .slave_up = f_slave_up, .enslave = f_enslave, .release = f_release, .active = f_active,
     .set_active = f_set_active, .mac = f_mac, .announce = f_announce,
     .both_receive = f_both_receive, .rx_packets = f_rx_packets,
+    .quiet_port = f_quiet_port,
 };
 
 static uint64_t fake_now(void)
@@ -324,7 +333,7 @@ START_TEST(switch_to_pv_and_back)
     dom0_state("emulated", "2");
     ck_assert(netshunt_step(&n));
     ck_assert_int_eq(k.both_rx, 0);
-    ck_assert_str_eq(k.log, "enslave eth2; both-rx bond0; active eth2; "
+    ck_assert_str_eq(k.log, "quiet eth2; enslave eth2; both-rx bond0; active eth2; "
                      "one-rx bond0; both-rx bond0; active eth0; release eth2; one-rx bond0");
 }
 END_TEST
@@ -461,7 +470,18 @@ START_TEST(team_has_no_both_legs_window)
     ck_assert_str_eq(rep("shunt-ack-id"), "2");
     ck_assert_str_eq(rep("shunt-state"), "emulating");
     ck_assert_int_eq(k.both_rx, -1);
-    ck_assert_str_eq(k.log, "enslave eth2; active eth2; active eth0; release eth2");
+    ck_assert_str_eq(k.log, "quiet eth2; enslave eth2; active eth2; active eth0; release eth2");
+}
+END_TEST
+
+/* --keep-port-ipv6 (the lab's A/B arm): the netfront leg joins as it is. */
+START_TEST(keep_port_ipv6_leaves_the_leg_as_it_is)
+{
+    n.keep_port_ipv6 = true;
+    to_pv("1");
+    ck_assert_str_eq(k.active, "eth2");
+    ck_assert_ptr_null(strstr(k.log, "quiet"));
+    ck_assert_ptr_nonnull(strstr(k.log, "enslave eth2"));
 }
 END_TEST
 
@@ -479,6 +499,7 @@ static Suite *netshunt_suite(void)
     tcase_add_test(tc, a_foreign_mac_is_refused);
     tcase_add_test(tc, restart_picks_up_its_ack);
     tcase_add_test(tc, team_has_no_both_legs_window);
+    tcase_add_test(tc, keep_port_ipv6_leaves_the_leg_as_it_is);
     suite_add_tcase(s, tc);
     return s;
 }
