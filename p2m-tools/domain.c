@@ -280,6 +280,14 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
 {
     struct rtv_err err = { 0 };
     uint64_t gfn = o->first, before = t->remapped;
+    /*
+     * Gfns of the range this pass has covered, for the progress figures:
+     * the windows done, plus, in the window being rebuilt, its gfns that
+     * need no more copy (each call's classes say how many are still
+     * movable).  A window is one call's range and most rebuilds fit in one,
+     * so the window's start alone would read 0 until the very end.
+     */
+    uint64_t covered = 0;
     unsigned int k;
 
     memset(t->classes, 0, sizeof(t->classes));
@@ -301,9 +309,9 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
         int more;
 
         if ( o->progress_lines )
-            progress_line(o, t, pass, gfn - o->first, 0);
+            progress_line(o, t, pass, covered, 0);
         else
-            p2m_progress_update(pr, gfn - o->first, o->last - o->first + 1);
+            p2m_progress_update(pr, covered, o->last - o->first + 1);
         call_start = p2m_now();
         more = rtv_xen_p2m_call(x, &a, &err);
         if ( more >= 0 && o->op == RTV_P2M_IDENTITY_OP_REBUILD )
@@ -322,14 +330,16 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
         t->continuations += a.continuations;
         if ( more )
         {
+            uint64_t movable = a.class_count[RTV_P2M_TARGET_FREE] +
+                               a.class_count[RTV_P2M_TARGET_OWN];
+
+            covered = gfn - o->first + (movable < a.nr_gfns ? a.nr_gfns - movable : 0);
             if ( p2m_now() - pr->last >= 1.0 )
             {
                 pr->last = p2m_now();
                 fprintf(stderr, "rtvirt-p2m %s: %" PRIu64 " remapped so far; %" PRIu64
                         " still movable in gfns %#" PRIx64 "+%#" PRIx64 "\n", o->cmd,
-                        t->remapped,
-                        a.class_count[RTV_P2M_TARGET_FREE] + a.class_count[RTV_P2M_TARGET_OWN],
-                        a.first_gfn, a.nr_gfns);
+                        t->remapped, movable, a.first_gfn, a.nr_gfns);
             }
             if ( a.copies == 0 && a.busy == 0 )
             {
@@ -346,6 +356,7 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
         if ( a.nr_gfns >= left && left != 0 )
             break;
         gfn += a.nr_gfns;
+        covered = gfn - o->first;
     }
     progress_line(o, t, pass, o->last - o->first + 1, 1);
     *pass_remapped = t->remapped - before;
