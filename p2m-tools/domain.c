@@ -35,6 +35,9 @@ struct totals {
     /* Pages a window's last call found busy (a busy page is retried by
      * every call, so summing calls would count it again and again). */
     uint64_t busy;
+    /* ... and what the current window's last call found busy, until the
+     * window ends and it joins busy: the progress lines show both. */
+    uint64_t busy_now;
     /* Wall time of the whole command's hypercalls (all passes), for the
      * pages-per-second figure of the lab flight. */
     double seconds;
@@ -270,7 +273,7 @@ static void progress_line(const struct dom_opts *o, const struct totals *t, unsi
     last = p2m_now();
     fprintf(stderr, "RTV-P2M-PROGRESS pass=%u done=%" PRIu64 " total=%" PRIu64 " remapped=%"
             PRIu64 " copies=%" PRIu64 " busy=%" PRIu64 " continuations=%" PRIu64 "\n",
-            pass + 1, done, o->last - o->first + 1, t->remapped, t->copies, t->busy,
+            pass + 1, done, o->last - o->first + 1, t->remapped, t->copies, t->busy + t->busy_now,
             t->continuations);
     fflush(stderr);
 }
@@ -292,6 +295,7 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
 
     memset(t->classes, 0, sizeof(t->classes));
     t->busy = 0;
+    t->busy_now = 0;
     for ( ;; )
     {
         uint64_t left = o->last - gfn + 1;      /* 0: the whole 2^64 */
@@ -334,6 +338,7 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
                                a.class_count[RTV_P2M_TARGET_OWN];
 
             covered = gfn - o->first + (movable < a.nr_gfns ? a.nr_gfns - movable : 0);
+            t->busy_now = a.busy;
             if ( p2m_now() - pr->last >= 1.0 )
             {
                 pr->last = p2m_now();
@@ -353,6 +358,7 @@ static int one_pass(struct rtv_xen_p2m *x, const struct dom_opts *o, struct tota
         for ( k = 0; k < RTV_P2M_IDENTITY_NR_CLASSES; k++ )
             t->classes[k] += a.class_count[k];
         t->busy += a.busy;
+        t->busy_now = 0;
         if ( a.nr_gfns >= left && left != 0 )
             break;
         gfn += a.nr_gfns;
