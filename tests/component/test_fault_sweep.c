@@ -196,7 +196,11 @@ static void front_child(int fd)
 
     memset(&r, 0, sizeof(r));
     rtv_front_config_default(&cfg, DEVID);
-    cfg.timeout_ms = 1500;
+    /* A bound for a hang, not a timing: the daemon retries a store read it
+     * was refused every 100 ms, and at a host load of ~15 (two
+     * make checks beside a lab flight, 2026-12-07) 1.5 s ran out before it
+     * connected, which the sweep then judged a device failed unsaid. */
+    cfg.timeout_ms = 10000;
     cfg.max_grants = 4096;
     r.open_rc = rtv_local_open(hub, GUEST, RTV_XEN_ALL, &x);
     if (r.open_rc == 0) {
