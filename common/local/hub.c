@@ -73,6 +73,8 @@ int hub_fault(struct rtv_local_hub *hub, enum rtv_local_fault_op op, rtv_domid_t
 
     if (f->domid != RTV_FAULT_ANY_DOMID && f->domid != domid)
         return 0;
+    if (f->pid != 0 && f->pid != (int32_t)getpid())
+        return 0;
     f->calls++;
     if (f->skip > 0) {
         f->skip--;
@@ -394,6 +396,17 @@ void rtv_local_fault_set_dom(struct rtv_local_hub *hub, enum rtv_local_fault_op 
     f->domid = domid < RTV_DOMID_MAX ? domid : RTV_FAULT_ANY_DOMID;
     /* A fault must look like a failure to the caller. */
     f->err = err > 0 ? err : (err < 0 ? -err : EIO);
+    hub_unlock(hub);
+}
+
+void rtv_local_fault_set_pid(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
+                             pid_t pid)
+{
+    if (hub == NULL || (unsigned)op >= RTV_FAULT_OP_COUNT)
+        return;
+    hub_lock(hub);
+    hub->hdr->faults[op].pid = (int32_t)pid;
+    hub->hdr->faults[op].calls = 0;
     hub_unlock(hub);
 }
 

@@ -125,6 +125,7 @@ struct hub_fault {
     uint32_t hits;
     uint32_t calls;            /* calls by domid since the fault was set */
     uint32_t domid;            /* whose calls count; RTV_FAULT_ANY_DOMID */
+    int32_t  pid;              /* and only this process's (0: any process) */
 };
 
 struct hub_hdr {

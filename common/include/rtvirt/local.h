@@ -19,6 +19,8 @@
 #ifndef RTVIRT_LOCAL_H
 #define RTVIRT_LOCAL_H
 
+#include <sys/types.h>
+
 #include "rtvirt/seam.h"
 
 struct rtv_local_hub;
@@ -87,6 +89,13 @@ void rtv_local_fault_set(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
  * (RTV_FAULT_ANY_DOMID: everyone's).  Resets the call count. */
 void rtv_local_fault_set_dom(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
                              unsigned domid, unsigned skip, unsigned fail, int err);
+/* Narrows op's fault to one process's calls, pid 0 undoing it: a domain
+ * is several processes (dom0: the daemon, the toolstack, the test polling
+ * the store), and a sweep of the daemon's calls must neither count nor
+ * fail the others'.  Kept until set again (rtv_local_fault_set_dom leaves
+ * it); resets the call count. */
+void rtv_local_fault_set_pid(struct rtv_local_hub *hub, enum rtv_local_fault_op op,
+                             pid_t pid);
 /* How many faults of that op were actually injected so far. */
 unsigned rtv_local_fault_hits(struct rtv_local_hub *hub,
                               enum rtv_local_fault_op op);
