@@ -28,6 +28,13 @@ struct dev {
     rtv_domid_t      dom;
     char             vdev[16];
     struct rtv_switch_fsm m;
+    /* What the store still owes: the parts (publish_* flags) a failed
+     * publication did not write, with their latest values.  Published
+     * again, merged with whatever comes next, and on every tick until it
+     * goes: a store write refused once must not leave a switch answered
+     * in memory and unanswered in the store (found by the switch's store
+     * fault sweep, tests/component/test_switch_component.c). */
+    struct rtv_switch_fsm_out owed;
 };
 
 struct rtv_coordinator {
@@ -86,18 +93,44 @@ static void domain_roots(const struct rtv_devclass *cls, rtv_domid_t dom, char *
     vdev_parent(cls, report, RTV_R_SHUNT_STATE, dom);
 }
 
-static char *read_opt(struct rtv_store *xs, const char *path)
-{
-    char *v;
-    size_t n;
-    return rtv_xs_read(xs, RTV_XS_NO_TXN, path, &v, &n) == 0 ? v : NULL;
-}
-
-static char *read_node(struct rtv_coordinator *co, enum rtv_role role,
-                       rtv_domid_t dom, const char *vdev)
+/* A node of the device, telling an absent node (-ENOENT) from a store that
+ * failed (any other -errno): only the first means the device was
+ * unmanaged, and only it may be reported as absent. */
+static char *read_node_rc(struct rtv_coordinator *co, enum rtv_role role,
+                          rtv_domid_t dom, const char *vdev, int *rc)
 {
     char path[PATH_LEN];
-    return dev_path(co->cls, path, role, dom, vdev) == 0 ? read_opt(co->xs, path) : NULL;
+    char *v = NULL;
+    size_t n;
+
+    if ((*rc = dev_path(co->cls, path, role, dom, vdev)) < 0)
+        return NULL;
+    *rc = rtv_xs_read(co->xs, RTV_XS_NO_TXN, path, &v, &n);
+    return *rc == 0 ? v : NULL;
+}
+
+/* The device's image (a NIC's MAC: the class's argument node), or NULL
+ * with err saying why: absent, unreadable, or not a valid value. */
+static char *read_arg(struct rtv_coordinator *co, rtv_domid_t dom, const char *vdev,
+                      struct rtv_err *err)
+{
+    enum rtv_xs_node node = (enum rtv_xs_node)co->cls->nodes[RTV_R_ARG];
+    int rc;
+    char *v = read_node_rc(co, RTV_R_ARG, dom, vdev, &rc);
+
+    if (v == NULL) {
+        if (rc == -ENOENT)
+            rtv_err_set(err, ENOENT, "node %s: absent", rtv_xs_nodes[node].id);
+        else
+            rtv_err_set(err, -rc, "cannot read node %s: %s", rtv_xs_nodes[node].id,
+                        strerror(-rc));
+        return NULL;
+    }
+    if (rtv_xs_check_value(node, v, err) < 0) {
+        free(v);
+        return NULL;
+    }
+    return v;
 }
 
 /* ---- devices ---------------------------------------------------------------- */
@@ -167,6 +200,49 @@ static int publish_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
         PUT(RTV_R_FAILOVER, "%s", out->failover_why);
 #undef PUT
     return 0;
+}
+
+/* Adds what out publishes to what d owes the store (newer values win). */
+static void owe(struct dev *d, const struct rtv_switch_fsm_out *out)
+{
+    struct rtv_switch_fsm_out *o = &d->owed;
+
+    if (out->publish_state) {
+        o->publish_state = true;
+        snprintf(o->state, sizeof(o->state), "%s", out->state);
+        o->switch_id = out->switch_id;
+        o->previous = out->previous;
+    }
+    if (out->answer.publish)
+        o->answer = out->answer;
+    o->publish_stats |= out->publish_stats;     /* from d->m when written */
+    if (out->publish_failover) {
+        o->publish_failover = true;
+        snprintf(o->failover_why, sizeof(o->failover_why), "%s", out->failover_why);
+    }
+}
+
+static bool owes(const struct dev *d)
+{
+    const struct rtv_switch_fsm_out *o = &d->owed;
+
+    return o->publish_state || o->answer.publish || o->publish_stats || o->publish_failover;
+}
+
+/* Writes what d owes in one transaction.  0 (nothing owed any more),
+ * -ENOENT (unmanaged meanwhile: the caller drops it), or the store's
+ * failure, logged the first time, kept owed for the next try. */
+static int publish_owed(struct rtv_coordinator *co, struct dev *d, bool first_try)
+{
+    struct publish p = { d, &d->owed };
+    int rc = rtv_xs_transact(co->xs, 0, publish_txn, &p);
+
+    if (rc == 0)
+        memset(&d->owed, 0, sizeof(d->owed));
+    else if (rc != -ENOENT && first_try)
+        logf_(co, "domain %u %s: cannot publish: %s (trying again at every tick)",
+              (unsigned)d->dom, d->vdev, strerror(-rc));
+    return rc;
 }
 
 static void step(struct rtv_coordinator *co, struct dev *d,
@@ -263,12 +339,9 @@ static void dm_sync(struct rtv_coordinator *co, rtv_domid_t dom, const char *vde
         return;
     id = d->m.dm_sync_id;
     if (co->ops->dm_sync) {
-        char *image = read_node(co, RTV_R_ARG, dom, vdev);
-        if (image == NULL)
-            rc = rtv_err_set(&err, ENOENT, "node %s: absent",
-                             rtv_xs_nodes[co->cls->nodes[RTV_R_ARG]].id);
-        else if ((rc = rtv_xs_check_value((enum rtv_xs_node)co->cls->nodes[RTV_R_ARG], image, &err)) == 0)
-            rc = co->ops->dm_sync(co->ctx, dom, vdev, image, id, &us, &err);
+        char *image = read_arg(co, dom, vdev, &err);
+        rc = image == NULL ? -(err.code ? err.code : EINVAL)
+                           : co->ops->dm_sync(co->ctx, dom, vdev, image, id, &us, &err);
         free(image);
     }
     d = find_dev(co, dom, vdev);   /* the callback may not, but be safe */
@@ -298,16 +371,15 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
     snprintf(vdev, sizeof(vdev), "%s", d->vdev);
     if (out->note[0])
         logf_(co, "domain %u %s: %s", (unsigned)dom, vdev, out->note);
-    if (out->publish_state || out->answer.publish || out->publish_stats) {
-        struct publish p = { d, out };
-        int rc = rtv_xs_transact(co->xs, 0, publish_txn, &p);
-        if (rc == -ENOENT) {
+    if (out->publish_state || out->answer.publish || out->publish_stats ||
+        out->publish_failover) {
+        bool first_try = !owes(d);
+
+        owe(d, out);
+        if (publish_owed(co, d, first_try) == -ENOENT) {
             drop_dev(co, d);
             return;
         }
-        if (rc < 0)
-            logf_(co, "domain %u %s: cannot publish: %s", (unsigned)dom, vdev,
-                  strerror(-rc));
         if (out->publish_state)
             logf_(co, "domain %u %s: state %s (switch %u)", (unsigned)dom, vdev,
                   out->state, out->switch_id);
@@ -322,13 +394,9 @@ static void apply(struct rtv_coordinator *co, struct dev *d,
         co->ops->keep(co->ctx, dom, vdev);
     if (out->actions & RTV_FSM_ACT_BRING_UP) {
         struct rtv_err err = {0};
-        char *image = read_node(co, RTV_R_ARG, dom, vdev);
-        int rc;
-        if (image == NULL)
-            rc = rtv_err_set(&err, ENOENT, "node %s: absent",
-                             rtv_xs_nodes[co->cls->nodes[RTV_R_ARG]].id);
-        else if ((rc = rtv_xs_check_value((enum rtv_xs_node)co->cls->nodes[RTV_R_ARG], image, &err)) == 0)
-            rc = co->ops->bring_up(co->ctx, dom, vdev, image, &err);
+        char *image = read_arg(co, dom, vdev, &err);
+        int rc = image == NULL ? -(err.code ? err.code : EINVAL)
+                               : co->ops->bring_up(co->ctx, dom, vdev, image, &err);
         free(image);
         if (rc < 0) {
             /* The device may have moved in the array: look it up again. */
@@ -522,14 +590,15 @@ static void scan_domain(struct rtv_coordinator *co, rtv_domid_t dom, uint64_t no
     /* Devices whose control directory went away (unmanaged). */
     for (unsigned i = 0; i < co->ndevs;) {
         struct dev *d = &co->devs[i];
-        char *st = d->dom == dom ? read_node(co, RTV_R_STATE, dom, d->vdev)
+        int rc = 0;
+        char *st = d->dom == dom ? read_node_rc(co, RTV_R_STATE, dom, d->vdev, &rc)
                                  : (char *)"";
-        if (st == NULL) {
+        if (st == NULL && rc == -ENOENT) {
             drop_dev(co, d);
             continue;
         }
         if (d->dom == dom)
-            free(st);
+            free(st);   /* NULL if the store failed: kept, read again next time */
         i++;
     }
 }
@@ -723,11 +792,14 @@ static void route(struct rtv_coordinator *co, const char *path, uint64_t now)
         feed_shunt(co, d, now);
         return;
     }
-    char *st = read_node(co, RTV_R_STATE, dom, vdev);
-    if (st == NULL) {
+    int rc;
+    char *st = read_node_rc(co, RTV_R_STATE, dom, vdev, &rc);
+    if (st == NULL && rc == -ENOENT) {
         drop_dev(co, d);   /* unmanaged */
         return;
     }
+    /* Unreadable (the store failed): still managed; the request is read
+     * on, and the resync reads the state again. */
     free(st);
     feed_request(co, d, now);
 }
@@ -759,6 +831,11 @@ void rtv_coordinator_tick(struct rtv_coordinator *co, uint64_t now_ms)
         struct dev *d = &co->devs[i];
         struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_TICK, .now_ms = now_ms };
         unsigned before = co->ndevs;
+        if (owes(d) && publish_owed(co, d, false) == -ENOENT) {
+            drop_dev(co, d);
+            i--;   /* the last device moved into slot i */
+            continue;
+        }
         if (resync && (d->m.phase == RTV_FSM_SHUNT ||
                        d->m.phase == RTV_FSM_ROLLBACK_SHUNT))
             feed_shunt(co, d, now_ms);
