@@ -121,13 +121,14 @@ static void vbd_watch(struct backd_switch *sw, struct sw_dev *v, bool on)
     }
 }
 
-static void vbd_remove(struct backd_switch *sw, rtv_domid_t dom, unsigned devid)
+static int vbd_remove(struct backd_switch *sw, rtv_domid_t dom, unsigned devid)
 {
     struct blkif_xs_dev d = { sw->bedomid, dom, devid, BLKIF_XS_BTYPE };
     int rc = blkif_xs_remove(sw->xs, &d);
 
     if (rc < 0)
         sw_log(sw, "dom%u: cannot remove PV twin vbd %u: %s", dom, devid, strerror(-rc));
+    return rc;
 }
 
 static struct sw_dev *dev_get(struct backd_switch *sw, rtv_domid_t dom, const char *vdev,
@@ -479,10 +480,17 @@ static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
             if ((fe == -1 || fe == XenbusStateUnknown || fe == XenbusStateInitialising ||
                  fe == XenbusStateClosed) &&
                 be != XenbusStateConnected && be != XenbusStateClosing) {
+                int rc = vbd_remove(sw, dom, v->devid);
+
+                if (rc == 0 && ctl_path(p, RTV_XS_CTL_DEVID, dom, vdev) == 0 &&
+                    (rc = rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, p)) == -ENOENT)
+                    rc = 0;
+                /* A store that failed: still pending, removed again at the
+                 * next poll (the twin's nodes must not outlive it: found
+                 * by the switch's store fault sweep). */
+                if (rc < 0)
+                    continue;
                 vbd_watch(sw, v, false);
-                vbd_remove(sw, dom, v->devid);
-                if (ctl_path(p, RTV_XS_CTL_DEVID, dom, vdev) == 0)
-                    rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, p);
                 sw_log(sw, "dom%u %s: PV twin vbd %u removed", dom, vdev, v->devid);
                 v->down_pending = false;
                 v->used = false;
@@ -612,8 +620,12 @@ void backd_switch_free(struct backd_switch *sw)
     backd_dmsync_free(sw->dmsync);   /* joins the syncs still running */
     rtv_coordinator_free(sw->co);
     rtv_xs_unwatch(sw->xs, "@releaseDomain", TOKEN);
+    /* A twin that is up is watched too (from its bring-up on, until it is
+     * removed or kept): a daemon stopped in pv leaves nothing watched on
+     * the connection, which its caller may keep (the test checks it; a
+     * watch not there is -ENOENT, harmless). */
     for (unsigned i = 0; i < MAX_DEVS; i++)
-        if (sw->dev[i].used && (sw->dev[i].up_pending || sw->dev[i].down_pending))
+        if (sw->dev[i].used && sw->dev[i].known)
             vbd_watch(sw, &sw->dev[i], false);
     free(sw);
 }
