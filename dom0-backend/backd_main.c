@@ -9,6 +9,7 @@
  *                [--max-ring-page-order N] [--max-indirect-segments N]
  *                [--state-dir DIR | --no-takeover]
  *   rtvirt-backd --orphans close [--orphans-timeout S] [-v] [any option above]
+ *   ... --dry-run: what either would run, printed; nothing touched
  *
  * Serves every device written under
  * /local/domain/<self>/backend/vbd3/<domid>/<devid> (rtvirt-vbd attach, the
@@ -95,7 +96,10 @@ static int usage(void)
                     "                  daemon runs.  Options as the daemon's (--state-dir, ...)\n"
                     "  --orphans-timeout S  how long to wait for the guests to fail over\n"
                     "                  (default %u s); a guest that does later is followed by\n"
-                    "                  the next daemon\n", BACKD_SWITCH_DEVID_SPAN,
+                    "                  the next daemon\n"
+                    "  --dry-run       (either form) print what would run and exit, touching\n"
+                    "                  nothing: a check of a unit's command line\n",
+                    BACKD_SWITCH_DEVID_SPAN,
                     BACKD_SWITCH_TWIN_BASE, BACKD_SWITCH_QMP_DIR, BACKD_SWITCH_QMP_TIMEOUT_MS,
                     BACKD_STATE_DIR, BACKD_ORPHANS_TIMEOUT_S);
     return 2;
@@ -181,11 +185,6 @@ static int run_orphans(struct backd_config *cfg, unsigned twin_base, unsigned ti
     pid_t other, last;
     int rc = 1;
 
-    if (cfg->state_dir == NULL) {
-        fprintf(stderr, "rtvirt-backd: --orphans close needs the ring journals: not with "
-                        "--no-takeover\n");
-        return 2;
-    }
     if (rtv_xen_open(&x, RTV_XEN_ALL, &err) < 0) {
         fprintf(stderr, "rtvirt-backd: %s\n", err.msg);
         return 1;
@@ -284,6 +283,7 @@ int main(int argc, char **argv)
     unsigned twin_base;
     bool orphans = false;
     unsigned orphans_timeout_s = BACKD_ORPHANS_TIMEOUT_S;
+    bool dry_run = false;
     int rc;
 
     backd_config_default(&cfg);
@@ -309,6 +309,8 @@ int main(int argc, char **argv)
                 return usage();
             }
         }
+        else if (strcmp(a, "--dry-run") == 0)
+            dry_run = true;
         else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage();
             return 0;
@@ -380,6 +382,24 @@ int main(int argc, char **argv)
         return usage();
     }
 
+    if (orphans && cfg.state_dir == NULL) {
+        fprintf(stderr, "rtvirt-backd: --orphans close needs the ring journals: not with "
+                        "--no-takeover\n");
+        return 2;
+    }
+    /* What a unit's command line would run, touching nothing (no Xen, no
+     * state directory): dom0-backend/check-units.sh runs the units'
+     * ExecStart= with it. */
+    if (dry_run) {
+        printf("rtvirt-backd: would run: %s; state-dir %s; twin base %s (vbd %u)%s",
+               orphans ? "--orphans close" : "the daemon",
+               cfg.state_dir ? cfg.state_dir : "none (--no-takeover)", twin_vdev, twin_base,
+               with_switch ? "" : "; --no-switch");
+        if (orphans)
+            printf("; orphans-timeout %u s", orphans_timeout_s);
+        printf("\n");
+        return 0;
+    }
     if (cfg.state_dir != NULL && mkdir(cfg.state_dir, 0700) < 0 && errno != EEXIST) {
         fprintf(stderr, "rtvirt-backd: --state-dir %s: %s\n", cfg.state_dir, strerror(errno));
         return 1;

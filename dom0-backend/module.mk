@@ -10,6 +10,8 @@ BACKD_SRCS        := $(BACKD_ENGINE_SRCS) dom0-backend/backd_main.c
 EXTRA_LIBS_rtvirt-backd := $(shell $(PKG_CONFIG) --libs liburing) $(JSONC_LIBS) -lpthread
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-backd
 INSTALL_UNITS += dom0-backend/rtvirt-backd.service.in dom0-backend/rtvirt-backd-orphans.service.in
+# The units load (systemd-analyze verify) and the route into OnFailure= holds.
+CHECK_SCRIPTS += dom0-backend/check-units.sh
 $(eval $(call rtv_program,rtvirt-backd,$(BACKD_SRCS),xen,$(QMP_LIB)))
 
 # rtvirt-vbd: writes/removes the vbd nodes libxl would (attach without xl).
