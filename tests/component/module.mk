@@ -52,6 +52,9 @@ $(eval $(call rtv_test,$(SWEEP_COMP), \
     $(COMP_OBJ)/test_fault_sweep.o $(BACKD_PROC_OBJ) $(BACKD_ENGINE_OBJS) $(FRONT_LIB) \
     $(QMP_LIB),-Wl$(comma)--wrap=io_uring_submit $(BACKD_LIBS)))
 
+# The same over the switch's store protocol: test_switch_component's
+# store_fault_sweep (a stride of it in make check).
 .PHONY: fault-sweep
-fault-sweep: $(SWEEP_COMP)
+fault-sweep: $(SWEEP_COMP) $(SWITCH_COMP)
 	RTV_FAULT_SWEEP_STRIDE=1 $(SWEEP_COMP)
+	RTV_FAULT_SWEEP_STRIDE=1 RTV_SWITCH_TEST=sweep $(SWITCH_COMP)

@@ -232,10 +232,20 @@ static pid_t start_backd(void)
         int rc = backd_run(child_backd, -1);
         backd_free(child_backd);
         backd_switch_free(sw);
+        /* Stopped cleanly: nothing of the seam is left held (grants, ports,
+         * watches, transactions on any of its connections) and, under ASan,
+         * no memory leaked (_exit skips LeakSanitizer's own check). */
+        int code = rc < 0 ? 13 : 0;
+        if (code == 0 && (rtv_test_held_nothing(&x, "rtvirt-backd (engine)") ||
+                          rtv_test_held_nothing(&cx, "rtvirt-backd (coordinator)") ||
+                          rtv_test_held_nothing(&ax, "rtvirt-backd (adapter)")))
+            code = 15;
         rtv_xen_close(&ax);
         rtv_xen_close(&cx);
         rtv_xen_close(&x);
-        _exit(rc < 0 ? 13 : 0);
+        if (code == 0 && rtv_test_leak_check())
+            code = 16;
+        _exit(code);
     }
     rtv_test_term_release(&old);
     return pid;
@@ -324,7 +334,9 @@ static pid_t start_guest(int stop_fd, int report_fd, unsigned suspend_min_ms, ui
         fake_kernel_free(k);
         if (write(report_fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
             _exit(33);
-        _exit(rep.rc < 0 ? 34 : 0);
+        if (rep.rc < 0)
+            _exit(34);
+        _exit(rtv_test_leak_check() ? 35 : 0);
     }
     return pid;
 }
@@ -1041,20 +1053,52 @@ static void check_twin_is_ours(struct rig *r, unsigned devid)
     ck_assert_msg(disk >= 702 && disk < 702 + BACKD_SWITCH_DEVID_SPAN, "twin vbd %u", devid);
 }
 
-static void destroy_guest(struct rig *r)
+/* What libxl does once the domain is dead (destroyed, or shut down): its
+ * own devices and the domain's tree go, then Xen announces the release. */
+static void domain_goes(struct rig *r)
 {
     char p[64];
-    int st;
 
-    kill(r->guest, SIGKILL);
-    waitpid(r->guest, &st, 0);
-    /* What libxl does: its own devices and the domain's tree go, then Xen
-     * announces the release. */
     snprintf(p, sizeof(p), "/local/domain/0/backend/vbd/%u/%u", GUEST, EMU_DEVID);
     ck_assert_int_eq(rtv_xs_rm(r->tool.xs, RTV_XS_NO_TXN, p), 0);
     snprintf(p, sizeof(p), "/local/domain/%u", GUEST);
     ck_assert_int_eq(rtv_xs_rm(r->tool.xs, RTV_XS_NO_TXN, p), 0);
     ck_assert_int_eq(rtv_local_release_domain(hub, GUEST), 0);
+}
+
+/* xl destroy: the guest stops where it is. */
+static void destroy_guest(struct rig *r)
+{
+    int st;
+
+    kill(r->guest, SIGKILL);
+    waitpid(r->guest, &st, 0);
+    domain_goes(r);
+}
+
+/* xl shutdown: the guest's own shutdown first (its init stops the load and
+ * rtvirt-shunt, which gives a switch in progress up: dmctl_free; its
+ * blkfront closes its disks), then the domain goes as after a destroy.
+ * Nothing the guest had acknowledged is lost: its load read every block
+ * back through the device and from the image before it stopped. */
+static void shut_down_guest(struct rig *r)
+{
+    struct guest_report grep;
+
+    ck_assert_int_eq(write(r->lg_stop[1], "x", 1), 1);
+    ck_assert_int_eq(read(r->guest_rep[0], &grep, sizeof(grep)), (ssize_t)sizeof(grep));
+    ck_assert_int_eq(rtv_test_wait_pid(r->guest, 30000), 0);
+    fprintf(stderr, "shut down: load %" PRIu64 " writes, %" PRIu64 " errors, %" PRIu64
+            " mismatches, %" PRIu64 " image mismatches; shunt %" PRIu64 " switches, %" PRIu64
+            " given up\n", grep.lg.writes, grep.lg.errors, grep.lg.mismatches,
+            grep.lg.image_mismatches, grep.ctl.switches, grep.ctl.aborts);
+    ck_assert_int_eq(grep.rc, 0);
+    ck_assert_msg(grep.lg.first_error[0] == '\0', "load generator: %s", grep.lg.first_error);
+    ck_assert_uint_eq(grep.lg.errors, 0);
+    ck_assert_uint_eq(grep.lg.mismatches, 0);
+    ck_assert_uint_eq(grep.lg.image_mismatches, 0);
+    ck_assert_uint_eq(grep.lg.verified_blocks, NBLOCKS);
+    domain_goes(r);
 }
 
 static void wait_twin_gone(struct rig *r, unsigned devid)
@@ -1116,6 +1160,63 @@ START_TEST(guest_destroyed_while_enlightened)
     r.backd = start_backd();
     wait_twin_gone(&r, twin);
     finish_destroyed(&r);
+}
+END_TEST
+
+/*
+ * xl destroy and xl shutdown of a guest in the middle of a switch to pv
+ * (the guest's drain held for KILL_SUSPEND_MS, the twin up), and xl
+ * shutdown while pv (xl destroy while pv is above).  Whatever the guest
+ * did last, dom0 ends the same way: the coordinator drops the device once
+ * the domain is gone (its rtvirt nodes went with the domain's tree), the
+ * twin's vbd is torn down and removed (sweep_orphans on @releaseDomain, the
+ * engine dropping the ring whose frontend is gone), no backend/vbd3 is
+ * left, and the daemon runs on and stops holding nothing (start_backd).
+ */
+static void domain_ends(struct rig *r, unsigned twin, bool shutdown)
+{
+    struct rtv_ctl_status st;
+    struct rtv_err err = { 0, "" };
+
+    if (shutdown)
+        shut_down_guest(r);
+    else
+        destroy_guest(r);
+    wait_twin_gone(r, twin);
+    wait_no_vbd3(r);
+    ck_assert_int_eq(rtv_ctl_status(r->tool.xs, GUEST, VDEV, &st, &err), -ENOENT);
+    ck_assert_msg(kill(r->backd, 0) == 0, "the daemon died with the guest");
+    finish_destroyed(r);
+}
+
+START_TEST(guest_destroyed_or_shut_down_mid_switch)
+{
+    struct rig r;
+    struct rtv_err err = { 0, "" };
+    struct rtv_ctl_status st;
+    char v[32];
+    uint32_t id;
+
+    for (int shutdown = 0; shutdown < 2; shutdown++) {
+        rig_start(&r, KILL_SUSPEND_MS, 21 + (uint64_t)shutdown);
+        ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", MUST_FINISH_MS, &id,
+                                         &err), 0);
+        ck_assert_msg(wait_node(&r, RTV_XS_SHUNT_STATE, "quiescing", 10000),
+                      "never saw the shunt quiescing");
+        ck_assert(read_ctl(&r, RTV_XS_CTL_DEVID, v, sizeof(v)));
+        unsigned twin = (unsigned)strtoul(v, NULL, 10);
+        check_twin_is_ours(&r, twin);
+        domain_ends(&r, twin, shutdown);
+        teardown();
+        setup();
+    }
+
+    rig_start(&r, 0, 23);
+    ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", MUST_FINISH_MS, &id, &err), 0);
+    ck_assert_int_eq(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, MUST_FINISH_WAIT_MS, &st, &err), 0);
+    ck_assert_switch_ok(st);
+    ck_assert(read_ctl(&r, RTV_XS_CTL_DEVID, v, sizeof(v)));
+    domain_ends(&r, (unsigned)strtoul(v, NULL, 10), true);
 }
 END_TEST
 
@@ -1280,7 +1381,213 @@ START_TEST(twin_base_must_be_a_blkfront_number)
 }
 END_TEST
 
-/* RTV_SWITCH_TEST=<n> runs only the n-th test (0-based), for debugging. */
+/* ---- the store fault sweep (issue 15) ------------------------------------------- */
+
+/*
+ * The seam fault sweep of test_fault_sweep.c, over the switch's xenstore
+ * protocol: a switch to pv and back, once clean to count the store calls
+ * one side makes from the request on, then once for every N it reaches
+ * with the N-th of them failing: reads, writes, transaction starts and
+ * commits, aimed at the daemon's process (rtvirt-backd: the coordinator,
+ * the twin's toolstack half, the PV backend) or at the guest's (rtvirt-
+ * shunt's control plane and its kernel's blkfront), never at the
+ * orchestrator's (the test, dom0 too: rtv_local_fault_set_pid).  Each run
+ * must end with both switches answered, each "ok" or "rolled-back" with
+ * the reason in error, within the bound, and the device then settled
+ * (dom0's state stable, the shunt where it says); switches after it must
+ * work; nothing lost (the load's model of every block, read back through
+ * the device and from the image); no twin left in the store once back on
+ * emulated; both processes exit cleanly holding nothing of the seam and,
+ * under ASan, leaking nothing (start_backd, start_guest).  make check
+ * runs about SWEEP_CHECK_RUNS N per operation; make fault-sweep every N
+ * (RTV_FAULT_SWEEP_STRIDE=1, RTV_SWITCH_TEST=sweep).
+ */
+struct store_fault {
+    enum rtv_local_fault_op op;
+    bool guest;                 /* the guest's process, else the daemon's */
+    int err;
+    const char *name;
+};
+
+static const struct store_fault store_faults[] = {
+    { RTV_FAULT_XS_READ,       false, EIO,    "store read (daemon)" },
+    { RTV_FAULT_XS_READ,       true,  EIO,    "store read (guest)" },
+    { RTV_FAULT_XS_WRITE,      false, EIO,    "store write (daemon)" },
+    { RTV_FAULT_XS_WRITE,      true,  EIO,    "store write (guest)" },
+    { RTV_FAULT_XS_TXN_START,  false, ENOSPC, "transaction start (daemon)" },
+    { RTV_FAULT_XS_TXN_START,  true,  ENOSPC, "transaction start (guest)" },
+    { RTV_FAULT_XS_TXN_COMMIT, false, EAGAIN, "transaction commit (daemon)" },
+    { RTV_FAULT_XS_TXN_COMMIT, true,  EAGAIN, "transaction commit (guest)" },
+};
+#define NR_STORE_FAULTS (sizeof(store_faults) / sizeof(store_faults[0]))
+
+#define SWEEP_CHECK_RUNS 3
+/* The faulty switches' bound (timeout-ms): a fault that leaves a step
+ * unanswered is rolled back after it. */
+#define SWEEP_BOUND_MS   2000
+/* A rolled-back switch's shunt may get back by its own bound, later. */
+#define SWEEP_SETTLE_MS  (4 * SWEEP_BOUND_MS)
+
+struct sweep_result {
+    unsigned calls, hits;
+    char outcome[2][200];       /* each switch's result, and why */
+    char defect[300];           /* empty: none */
+};
+
+#define SWEEP_DEFECT(res, ...) \
+    do { if ((res)->defect[0] == '\0') \
+             snprintf((res)->defect, sizeof((res)->defect), __VA_ARGS__); } while (0)
+
+/* The device is stable within ms: dom0's state not transient and the
+ * shunt's report agreeing with it. */
+static bool sweep_settled(struct rig *r, int ms, struct rtv_ctl_status *now)
+{
+    struct rtv_err err = { 0, "" };
+    uint64_t end = now_ms() + (uint64_t)ms;
+
+    for (;;) {
+        if (rtv_ctl_status(r->tool.xs, GUEST, VDEV, now, &err) == 0 &&
+            !rtv_ctl_state_is_transient(now->state) &&
+            strcmp(now->shunt_state, shunt_state_of(now->state)) == 0)
+            return true;
+        if (now_ms() >= end)
+            return false;
+        usleep(10000);
+    }
+}
+
+/* One switch of the faulty part: answered ok, or rolled back (or refused)
+ * saying why, and settled. */
+static void sweep_switch(struct rig *r, const char *target, unsigned k,
+                         struct sweep_result *res)
+{
+    struct rtv_ctl_status st, now;
+    struct rtv_err err = { 0, "" };
+    uint32_t id;
+
+    ck_assert_msg(rtv_ctl_request(r->tool.xs, GUEST, VDEV, target, SWEEP_BOUND_MS, &id, &err)
+                  == 0, "%s", err.msg);
+    if (rtv_ctl_wait(r->tool.xs, GUEST, VDEV, id, 4 * SWEEP_BOUND_MS + 5000, &st, &err) < 0) {
+        SWEEP_DEFECT(res, "switch to %s never answered: %s", target, err.msg);
+        snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: no answer", target);
+        return;
+    }
+    snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: %s%s%.150s", target, st.result,
+             st.error[0] ? ": " : "", st.error);
+    if (strcmp(st.result, "ok") == 0) {
+        if (strcmp(st.state, target) != 0)
+            SWEEP_DEFECT(res, "switch to %s answered ok in state %s", target, st.state);
+    } else if (strcmp(st.result, "rolled-back") == 0 || strcmp(st.result, "error") == 0) {
+        if (st.error[0] == '\0')
+            SWEEP_DEFECT(res, "switch to %s %s without a reason", target, st.result);
+        if (strcmp(st.state, r->mode) != 0)
+            SWEEP_DEFECT(res, "switch to %s %s into %s, not back to %s", target, st.result,
+                         st.state, r->mode);
+    } else {
+        SWEEP_DEFECT(res, "switch to %s: result \"%s\"", target, st.result);
+    }
+    if (!sweep_settled(r, SWEEP_SETTLE_MS, &now))
+        SWEEP_DEFECT(res, "after the switch to %s: state %s, shunt %s after %d ms", target,
+                     now.state, now.shunt_state, SWEEP_SETTLE_MS);
+    snprintf(r->mode, sizeof(r->mode), "%s", now.state);
+}
+
+/* The switch to pv and back with the n-th call of f failing (n = 0: none). */
+static void sweep_run(const struct store_fault *f, unsigned n, struct sweep_result *res)
+{
+    struct rig r;
+    struct lg_result lres;
+    struct guest_report grep;
+    struct rtv_ctl_status now;
+
+    memset(res, 0, sizeof(*res));
+    rig_start(&r, 0, 1000 + n);
+    ck_assert_msg(sweep_settled(&r, 10000, &now), "the rig did not settle: %s / %s",
+                  now.state, now.shunt_state);
+    rtv_local_fault_set_pid(hub, f->op, f->guest ? r.guest : r.backd);
+    rtv_local_fault_set_dom(hub, f->op, f->guest ? GUEST : 0, n > 0 ? n - 1 : 0, n > 0,
+                            f->err);
+    sweep_switch(&r, "pv", 0, res);
+    sweep_switch(&r, "emulated", 1, res);
+    res->calls = rtv_local_fault_calls(hub, f->op);
+    res->hits = rtv_local_fault_hits(hub, f->op);
+    rtv_local_fault_set_dom(hub, f->op, 0, 0, 0, 0);
+    rtv_local_fault_set_pid(hub, f->op, 0);
+    if (res->defect[0] == '\0') {
+        /* Whatever the fault left, the device still switches. */
+        if (strcmp(r.mode, "emulated") != 0)
+            plain_switch(&r, "emulated");
+        plain_switch(&r, "pv");
+        plain_switch(&r, "emulated");
+        wait_no_vbd3(&r);
+    }
+    rig_stop(&r, &lres, &grep);
+    /* The next run on a fresh store, image and qemu. */
+    teardown();
+    setup();
+}
+
+static unsigned sweep_stride(unsigned calls)
+{
+    const char *s = getenv("RTV_FAULT_SWEEP_STRIDE");
+
+    if (s != NULL && atoi(s) > 0)
+        return (unsigned)atoi(s);
+    return calls > SWEEP_CHECK_RUNS ? (calls + SWEEP_CHECK_RUNS - 1) / SWEEP_CHECK_RUNS : 1;
+}
+
+START_TEST(store_fault_sweep)
+{
+    const struct store_fault *f = &store_faults[_i];
+    struct sweep_result clean, res;
+    unsigned runs = 0, ok = 0, rolled = 0, unreached = 0, defects = 0;
+    char first[400] = "";
+    const char *only = getenv("RTV_FAULT_SWEEP_OP");
+    bool verbose_sweep = getenv("RTV_FAULT_SWEEP_VERBOSE") != NULL;
+
+    if (only != NULL && strstr(f->name, only) == NULL)
+        return;
+    sweep_run(f, 0, &clean);
+    ck_assert_msg(clean.defect[0] == '\0', "%s: the clean run: %s", f->name, clean.defect);
+    if (clean.calls == 0) {
+        printf("sweep %-28s never called by a switch\n", f->name);
+        return;
+    }
+    unsigned stride = sweep_stride(clean.calls);
+    const char *one = getenv("RTV_FAULT_SWEEP_CALL");   /* debugging: that N only */
+    for (unsigned n = 1; n <= clean.calls; n += stride) {
+        if (one != NULL && (unsigned)atoi(one) != n)
+            continue;
+        sweep_run(f, n, &res);
+        runs++;
+        if (verbose_sweep)
+            fprintf(stderr, "sweep %s call %u: hits %u; %s; %s%s%s\n", f->name, n, res.hits,
+                    res.outcome[0], res.outcome[1], res.defect[0] ? "; DEFECT " : "",
+                    res.defect);
+        if (res.defect[0] != '\0') {
+            defects++;
+            fprintf(stderr, "sweep %s: fail call %u: %s\n", f->name, n, res.defect);
+            if (first[0] == '\0')
+                snprintf(first, sizeof(first), "call %u: %s", n, res.defect);
+        } else if (res.hits == 0) {
+            unreached++;
+        } else if (strstr(res.outcome[0], ": ok") != NULL &&
+                   strstr(res.outcome[1], ": ok") != NULL) {
+            ok++;
+        } else {
+            rolled++;
+        }
+    }
+    printf("sweep %-28s %3u calls, %3u runs (stride %u): %3u both ok, %3u rolled back "
+           "or refused, %3u not reached, %u defects\n", f->name, clean.calls, runs, stride,
+           ok, rolled, unreached, defects);
+    fflush(stdout);
+    ck_assert_msg(defects == 0, "%s: %u defect(s), first %s", f->name, defects, first);
+}
+END_TEST
+
+/* RTV_SWITCH_TEST=<n> runs only the n-th test (0-based), for debugging;
+ * RTV_SWITCH_TEST=sweep only the store fault sweep. */
 static Suite *switch_component_suite(void)
 {
     Suite *s = suite_create("switch_component");
@@ -1293,15 +1600,25 @@ static Suite *switch_component_suite(void)
         kill_backend_while_enlightened,
         guest_destroyed_while_enlightened, device_model_gone_rolls_back_with_the_reason,
         twin_base_must_be_a_blkfront_number, kept_twin_takes_a_new_session,
+        guest_destroyed_or_shut_down_mid_switch,
     };
     const char *only = getenv("RTV_SWITCH_TEST");
+    bool sweep_only = only != NULL && strcmp(only, "sweep") == 0;
 
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 240);
-    for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]); i++)
+    for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]) && !sweep_only; i++)
         if (only == NULL || (unsigned)atoi(only) == i)
             tcase_add_test(tc, tests[i]);
     suite_add_tcase(s, tc);
+    if (only == NULL || sweep_only) {
+        TCase *sweep = tcase_create("store_fault_sweep");
+
+        tcase_add_checked_fixture(sweep, setup, teardown);
+        tcase_set_timeout(sweep, 1800);
+        tcase_add_loop_test(sweep, store_fault_sweep, 0, (int)NR_STORE_FAULTS);
+        suite_add_tcase(s, sweep);
+    }
     return s;
 }
 
