@@ -43,6 +43,22 @@ $(eval $(call rtv_test,$(COMP)/test_switch_component, \
 $(eval $(call rtv_test,$(COMP)/test_ioemu_component, \
     $(COMP_OBJ)/test_ioemu_component.o $(COMP_OBJ)/fake_ioreq.o $(IOEMU_LIB),-lpthread))
 
+# vif: the NIC switch's dom0 side (dom0-backend/backd_vif.c) in a child
+# process, with a stand-in xl; the test plays libxl and the guest's
+# netshunt.  Its store fault sweep: a stride in make check, every N in
+# make fault-sweep.
+VIF_COMP      := $(BUILD)/tests/component/test_vif_component
+VIF_COMP_OBJS := $(BUILD)/obj/tests/component/test_vif_component.o $(BACKD_PROC_OBJ) \
+                 $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
+UNIT_TESTS += $(VIF_COMP)
+all: $(VIF_COMP)
+
+$(BUILD)/obj/tests/component/test_vif_component.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
+$(VIF_COMP): $(VIF_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) $(BUILD)/lib/librtvirt.a
+	@mkdir -p $(@D)
+	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(VIF_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) \
+	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread $(LDLIBS)
+
 # fault sweep: the blkif scenario with the N-th call of each seam operation
 # failing (test_fault_sweep.c).  The daemon's io_uring_submit() is wrapped
 # at link time so the same injector can fail it.  make check runs a stride
@@ -55,6 +71,7 @@ $(eval $(call rtv_test,$(SWEEP_COMP), \
 # The same over the switch's store protocol: test_switch_component's
 # store_fault_sweep (a stride of it in make check).
 .PHONY: fault-sweep
-fault-sweep: $(SWEEP_COMP) $(SWITCH_COMP)
+fault-sweep: $(SWEEP_COMP) $(SWITCH_COMP) $(VIF_COMP)
 	RTV_FAULT_SWEEP_STRIDE=1 $(SWEEP_COMP)
 	RTV_FAULT_SWEEP_STRIDE=1 RTV_SWITCH_TEST=sweep $(SWITCH_COMP)
+	RTV_FAULT_SWEEP_STRIDE=1 $(VIF_COMP)

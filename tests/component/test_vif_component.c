@@ -1,0 +1,617 @@
+/*
+ * The NIC switch's dom0 side (dom0-backend/backd_vif.c: the vif coordinator
+ * and the toolstack half of the PV leg) on the host, over the local
+ * transport, and its store fault sweep (issue 15):
+ *
+ *   daemon process   backd_vif as rtvirt-backd runs it (two store
+ *                    connections of dom0, polled every 20 ms), with a
+ *                    stand-in `xl` (a shell script written here) and a
+ *                    sysfs directory of the test's;
+ *   the stand-in xl  network-attach makes the port's sysfs (brport/state 3,
+ *                    master -> the bridge) and asks the test to write the
+ *                    vif's store nodes, as libxl, netback and the vif
+ *                    hotplug script do on Xen; network-detach removes the
+ *                    port and asks the test to remove the nodes; each waits
+ *                    (bounded) for the test's answer;
+ *   the test         the orchestrator (rtv_ctl_request), libxl (the vif's
+ *                    nodes on the xl's requests) and the guest's
+ *                    rtvirt-netshunt (its reports: flushed once the switch
+ *                    is published, then the new leg on port-ready-id, the
+ *                    previous leg on a rollback).
+ *
+ * The sweep: a switch to pv and back, once clean to count the daemon's
+ * store calls from the request on (its process only:
+ * rtv_local_fault_set_pid), then once for every N it reaches with the N-th
+ * read, write, transaction start or commit failing.  Each run must end
+ * with both switches answered within the bound, "ok" or "rolled-back"
+ * with the reason, and the NIC stable; switches after it work; once back
+ * on emulated no PV vif is left (backend/vif/<dom>, the guest's
+ * device/vif/<pv-devid>, pv-devid, the port in sysfs); and the daemon
+ * stops holding nothing of the seam and, under ASan, leaking nothing.
+ * make check runs about 3 N per operation, make fault-sweep every N
+ * (RTV_FAULT_SWEEP_STRIDE=1; RTV_FAULT_SWEEP_OP=, RTV_FAULT_SWEEP_CALL=,
+ * RTV_FAULT_SWEEP_VERBOSE=1 as in test_fault_sweep.c).
+ *
+ * What it does not cover: rtvirt-netshunt (the guest's side is played
+ * here; its unit tests are test_netshunt and test_team_nl), xl and the
+ * kernel's netback themselves (the lab's `net` flight).
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../../dom0-backend/backd_vif.h"
+#include "backd_proc.h"
+#include "file_fixture.h"
+#include "rtvirt/clock.h"
+#include "rtvirt/ctl.h"
+#include "rtvirt/local.h"
+#include "rtvirt/mode.h"
+#include "rtvirt/xs_util.h"
+#include "unit.h"
+#include "xs_fixture.h"
+
+#define GUEST   5
+#define NIC     "vif/0"
+#define MAC     "00:16:3e:00:00:05"
+#define BRIDGE  "xenbr0"
+#define CTL     "/local/domain/5/rtvirt/vif/0/"
+#define REP     "/local/domain/5/device/rtvirt/vif/0/"
+
+#define SWEEP_CHECK_RUNS 3
+/* The faulty switches' bound (timeout-ms). */
+#define BOUND_MS 2000
+/* A switch that must finish (the clean ones). */
+#define MUST_MS  20000
+
+static struct rtv_local_hub *hub;
+static char dir[64];             /* the stand-in xl, its requests, the sysfs */
+static struct rtv_xen tool, guest;
+
+/* ---- the daemon ------------------------------------------------------------------ */
+
+static volatile sig_atomic_t stop_asked;
+
+static void on_term(int sig)
+{
+    (void)sig;
+    stop_asked = 1;
+}
+
+static void quiet(void *ctx, const char *msg)
+{
+    (void)ctx;
+    if (getenv("RTV_TEST_VERBOSE") != NULL)
+        fprintf(stderr, "[vif %ld] %s\n", (long)getpid(), msg);
+}
+
+/* rtvirt-backd's NIC switch until SIGTERM; exits 0 only if it stopped
+ * holding nothing (and leaking nothing under ASan). */
+static void daemon_child(int ready_fd)
+{
+    struct rtv_xen co, ad;
+    struct rtv_err err = { 0, "" };
+    struct sigaction sa;
+    char xl[96], sys[96];
+    int code = 0;
+
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_term;
+    sigaction(SIGTERM, &sa, NULL);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (rtv_local_open(hub, 0, RTV_XEN_STORE, &co) < 0 ||
+        rtv_local_open(hub, 0, RTV_XEN_STORE, &ad) < 0)
+        _exit(10);
+    struct backd_vif *v = backd_vif_new(co.xs, ad.xs, 0, &err);
+    if (v == NULL)
+        _exit(11);
+    snprintf(xl, sizeof(xl), "%s/xl", dir);
+    snprintf(sys, sizeof(sys), "%s/sys", dir);
+    backd_vif_set_xl(v, xl);
+    backd_vif_set_sysfs(v, sys);
+    backd_vif_set_log(v, quiet, NULL);
+    if (backd_vif_start(v, rtv_now_ms(), &err) < 0) {
+        fprintf(stderr, "vif: %s\n", err.msg);
+        _exit(12);
+    }
+    if (write(ready_fd, "r", 1) != 1)
+        _exit(13);
+    close(ready_fd);
+    while (!stop_asked) {
+        struct pollfd p = { .fd = backd_vif_fd(v), .events = POLLIN };
+
+        poll(&p, 1, 20);
+        backd_vif_poll(v, rtv_now_ms());
+    }
+    backd_vif_free(v);
+    if (rtv_test_held_nothing(&co, "rtvirt-backd (vif coordinator)") ||
+        rtv_test_held_nothing(&ad, "rtvirt-backd (vif adapter)"))
+        code = 15;
+    rtv_xen_close(&ad);
+    rtv_xen_close(&co);
+    if (code == 0 && rtv_test_leak_check())
+        code = 16;
+    _exit(code);
+}
+
+static pid_t start_daemon(void)
+{
+    int p[2];
+    char c;
+
+    ck_assert_int_eq(pipe(p), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(p[0]);
+        daemon_child(p[1]);
+    }
+    close(p[1]);
+    ck_assert_msg(read(p[0], &c, 1) == 1, "the vif daemon did not start");
+    close(p[0]);
+    return pid;
+}
+
+static int stop_daemon(pid_t pid)
+{
+    kill(pid, SIGTERM);
+    return rtv_test_wait_pid(pid, 10000);
+}
+
+/* ---- libxl, netback and the hotplug script ------------------------------------------ */
+
+/* The stand-in xl: the port's sysfs here, the store by the test (it
+ * cannot reach the local hub), which it asks through req/ and waits for
+ * in done/ (10 s at most: a test that stopped answering). */
+static const char xl_script[] =
+    "#!/bin/sh\n"
+    "d=$(dirname \"$0\")\n"
+    "case \"$1\" in\n"
+    "network-attach)\n"
+    "    dom=$2; shift 2\n"
+    "    for a; do case $a in devid=*) n=${a#devid=};; bridge=*) br=${a#bridge=};; esac; done\n"
+    "    mkdir -p \"$d/sys/vif$dom.$n/brport\" || exit 1\n"
+    "    echo 3 > \"$d/sys/vif$dom.$n/brport/state\"\n"
+    "    ln -sfn \"../$br\" \"$d/sys/vif$dom.$n/master\"\n"
+    "    req=attach-$dom-$n ;;\n"
+    "network-detach)\n"
+    "    dom=$2; n=$3\n"
+    "    rm -rf \"$d/sys/vif$dom.$n\"\n"
+    "    req=detach-$dom-$n ;;\n"
+    "*) echo \"xl stand-in: $*\" >&2; exit 2 ;;\n"
+    "esac\n"
+    ": > \"$d/req/$req\"\n"
+    "i=0\n"
+    "while [ ! -e \"$d/done/$req\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done\n"
+    "[ -e \"$d/done/$req\" ] || { echo \"xl stand-in: nobody answered $req\" >&2; exit 1; }\n"
+    "rm -f \"$d/done/$req\"\n";
+
+/* What libxl leaves once a vif is attached and its hotplug script ran. */
+static void vif_nodes_up(unsigned dom, unsigned n)
+{
+    char be[128], fe[128], p[192];
+
+    snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", dom, n);
+    snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u", dom, n);
+    snprintf(p, sizeof(p), "%s/frontend", be);
+    rtv_test_put(tool.xs, p, fe);
+    snprintf(p, sizeof(p), "%s/mac", be);
+    rtv_test_put(tool.xs, p, MAC);
+    snprintf(p, sizeof(p), "%s/bridge", be);
+    rtv_test_put(tool.xs, p, BRIDGE);
+    snprintf(p, sizeof(p), "%s/state", be);
+    rtv_test_put(tool.xs, p, "4");
+    snprintf(p, sizeof(p), "%s/hotplug-status", be);
+    rtv_test_put(tool.xs, p, "connected");
+    snprintf(p, sizeof(p), "%s/backend", fe);
+    rtv_test_put(tool.xs, p, be);
+    snprintf(p, sizeof(p), "%s/state", fe);
+    rtv_test_put(tool.xs, p, "4");
+}
+
+/* libxl's detach: both ends' directories go. */
+static void vif_nodes_down(unsigned dom, unsigned n)
+{
+    char p[128];
+
+    snprintf(p, sizeof(p), "/local/domain/%u/device/vif/%u", dom, n);
+    rtv_xs_rm(tool.xs, RTV_XS_NO_TXN, p);
+    rtv_xs_rm_empty_parents(tool.xs, RTV_XS_NO_TXN, p, 1);
+    snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u/%u", dom, n);
+    rtv_xs_rm(tool.xs, RTV_XS_NO_TXN, p);
+    rtv_xs_rm_empty_parents(tool.xs, RTV_XS_NO_TXN, p, 2);
+}
+
+/* Answers the stand-in xl's requests. */
+static void play_libxl(void)
+{
+    char rd[96];
+    DIR *d;
+
+    snprintf(rd, sizeof(rd), "%s/req", dir);
+    if ((d = opendir(rd)) == NULL)
+        return;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        unsigned dom, n;
+        char from[400], to[400];
+
+        if (sscanf(e->d_name, "attach-%u-%u", &dom, &n) == 2)
+            vif_nodes_up(dom, n);
+        else if (sscanf(e->d_name, "detach-%u-%u", &dom, &n) == 2)
+            vif_nodes_down(dom, n);
+        else
+            continue;
+        snprintf(from, sizeof(from), "%s/%s", rd, e->d_name);
+        snprintf(to, sizeof(to), "%s/done/%s", dir, e->d_name);
+        ck_assert_int_eq(rename(from, to), 0);
+    }
+    closedir(d);
+}
+
+/* ---- the guest's rtvirt-netshunt ---------------------------------------------------- */
+
+static struct {
+    unsigned long long flushed_for, acked;
+} shunt;
+
+static void shunt_report(const char *state, unsigned long long ack)
+{
+    char v[24];
+
+    rtv_test_put(guest.xs, REP "shunt-state", state);
+    if (ack != 0) {
+        rtv_test_put(guest.xs, REP "shunt-blackout-us", "1");
+        snprintf(v, sizeof(v), "%llu", ack);
+        rtv_test_put(guest.xs, REP "shunt-ack-id", v);
+        shunt.acked = ack;
+    }
+}
+
+static unsigned long long get_u(const char *path)
+{
+    const char *v = rtv_test_get(tool.xs, path, NULL);
+    return v != NULL ? strtoull(v, NULL, 10) : 0;
+}
+
+static void play_shunt(void)
+{
+    const char *state = rtv_test_get(tool.xs, CTL "state", "");
+    unsigned long long id = get_u(CTL "switch-id");
+    enum rtv_mode m;
+
+    if (id == 0 || id <= shunt.acked)
+        return;
+    if (strcmp(state, "rolling-back") == 0) {
+        const char *prev = rtv_test_get(tool.xs, CTL "previous", "emulated");
+        shunt_report(rtv_mode_parse(prev, &m) == 0 ? rtv_mode_shunt_state(m) : "emulating",
+                     id);
+        return;
+    }
+    if (strncmp(state, "switching-to-", 13) != 0 || rtv_mode_parse(state + 13, &m) < 0)
+        return;
+    if (shunt.flushed_for != id) {
+        shunt_report("flushed", 0);   /* the new leg has link (its port: sysfs) */
+        shunt.flushed_for = id;
+    }
+    if (get_u(CTL "port-ready-id") == id)
+        shunt_report(rtv_mode_shunt_state(m), id);
+}
+
+/* ---- a switch, the roles played meanwhile -------------------------------------------- */
+
+struct answer {
+    bool answered;
+    char result[16], state[32], error[300];
+};
+
+static void play_until_answered(uint32_t id, unsigned ms, struct answer *a)
+{
+    uint64_t end = rtv_now_ms() + ms;
+
+    memset(a, 0, sizeof(*a));
+    while (rtv_now_ms() < end) {
+        play_libxl();
+        play_shunt();
+        if (get_u(CTL "result-id") >= id) {
+            const char *st = rtv_test_get(tool.xs, CTL "state", "");
+
+            if (!rtv_ctl_state_is_transient(st)) {
+                a->answered = true;
+                snprintf(a->state, sizeof(a->state), "%s", st);
+                snprintf(a->result, sizeof(a->result), "%s",
+                         rtv_test_get(tool.xs, CTL "result", ""));
+                snprintf(a->error, sizeof(a->error), "%s",
+                         rtv_test_get(tool.xs, CTL "error", ""));
+                return;
+            }
+        }
+        usleep(5000);
+    }
+}
+
+static void ask(const char *mode, unsigned bound_ms, unsigned wait_ms, struct answer *a)
+{
+    struct rtv_err err = { 0, "" };
+    uint32_t id;
+
+    ck_assert_msg(rtv_ctl_request(tool.xs, GUEST, NIC, mode, bound_ms, &id, &err) == 0, "%s",
+                  err.msg);
+    play_until_answered(id, wait_ms, a);
+}
+
+static void must_switch(const char *mode)
+{
+    struct answer a;
+
+    ask(mode, MUST_MS, 3 * MUST_MS, &a);
+    ck_assert_msg(a.answered, "switch to %s not answered", mode);
+    ck_assert_msg(strcmp(a.result, "ok") == 0 && strcmp(a.state, mode) == 0,
+                  "switch to %s: %s in %s: %s", mode, a.result, a.state, a.error);
+}
+
+/* ---- the rig ----------------------------------------------------------------------- */
+
+static void setup(void)
+{
+    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE },
+                                              { GUEST, RTV_XS_PERM_READ } };
+    const struct rtv_xs_perm dev_perms[2] = { { GUEST, RTV_XS_PERM_NONE },
+                                              { 0, RTV_XS_PERM_READ } };
+    struct rtv_err err = { 0, "" };
+    char p[128];
+
+    hub = rtv_local_hub_new(NULL);
+    ck_assert_ptr_nonnull(hub);
+    rtv_test_mkdtemp(dir, sizeof(dir), "rtv-vif");
+    snprintf(p, sizeof(p), "%s/xl", dir);
+    rtv_test_write_file(p, xl_script, true);
+    const char *sub[] = { "req", "done", "sys", "sys/" BRIDGE, "sys/vif5.0-emu",
+                          "sys/vif5.0-emu/brport" };
+    for (unsigned i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", dir, sub[i]);
+        ck_assert_int_eq(mkdir(p, 0755), 0);
+    }
+    /* qemu's tap of the emulated NIC, on the bridge and forwarding. */
+    snprintf(p, sizeof(p), "%s/sys/vif5.0-emu/brport/state", dir);
+    rtv_test_write_file(p, "3\n", false);
+    snprintf(p, sizeof(p), "%s/sys/vif5.0-emu/master", dir);
+    ck_assert_int_eq(symlink("../" BRIDGE, p), 0);
+
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &tool), 0);
+    ck_assert_int_eq(rtv_local_open(hub, GUEST, RTV_XEN_STORE, &guest), 0);
+    ck_assert_int_eq(rtv_xs_mkdir(tool.xs, RTV_XS_NO_TXN, "/local/domain/5"), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(tool.xs, RTV_XS_NO_TXN, "/local/domain/5", dom_perms, 2),
+                     0);
+    rtv_test_put(tool.xs, "/local/domain/5/name", "guest1");
+    ck_assert_int_eq(rtv_xs_mkdir(tool.xs, RTV_XS_NO_TXN, "/local/domain/5/device"), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(tool.xs, RTV_XS_NO_TXN, "/local/domain/5/device",
+                                      dev_perms, 2), 0);
+    ck_assert_msg(rtv_ctl_manage_vif(tool.xs, GUEST, NIC, MAC, BRIDGE, &err) == 0, "%s",
+                  err.msg);
+    memset(&shunt, 0, sizeof(shunt));
+    shunt_report("emulating", 0);
+}
+
+static void teardown(void)
+{
+    rtv_xen_close(&guest);
+    rtv_xen_close(&tool);
+    rtv_local_hub_free(hub);
+    hub = NULL;
+    rtv_test_rm_tree(dir);
+}
+
+/* Back on emulated: nothing of a PV vif is left. */
+static const char *leftover(void)
+{
+    static char what[300];
+    char **ents = NULL, p[128];
+    unsigned n = 0;
+    DIR *d;
+
+    if (rtv_test_get(tool.xs, CTL "pv-devid", NULL) != NULL)
+        return "pv-devid is still there";
+    if (rtv_xs_directory(tool.xs, RTV_XS_NO_TXN, "/local/domain/0/backend/vif/5", &ents,
+                         &n) == 0) {
+        free(ents);
+        return "backend/vif/5 is still there";
+    }
+    if (rtv_xs_directory(tool.xs, RTV_XS_NO_TXN, "/local/domain/5/device/vif", &ents, &n) == 0) {
+        free(ents);
+        return "device/vif is still there";
+    }
+    snprintf(p, sizeof(p), "%s/sys", dir);
+    if ((d = opendir(p)) != NULL) {
+        for (struct dirent *e; (e = readdir(d)) != NULL;)
+            if (strncmp(e->d_name, "vif5.", 5) == 0 && strcmp(e->d_name, "vif5.0-emu") != 0) {
+                snprintf(what, sizeof(what), "port %.64s is still in sysfs", e->d_name);
+                closedir(d);
+                return what;
+            }
+        closedir(d);
+    }
+    return NULL;
+}
+
+/* ---- tests -------------------------------------------------------------------------- */
+
+/* The rig itself: switches to pv and back work and leave nothing; the
+ * PV leg's devid is past the guest's own NICs, and the gate looked at the
+ * ports. */
+START_TEST(switches_and_leaves_nothing)
+{
+    pid_t pid = start_daemon();
+
+    for (int i = 0; i < 3; i++) {
+        must_switch("pv");
+        ck_assert_uint_ge(get_u(CTL "pv-devid"), BACKD_VIF_DEVID_BASE);
+        ck_assert_uint_eq(get_u(CTL "port-ready-id"), get_u(CTL "switch-id"));
+        must_switch("emulated");
+        const char *left = leftover();
+        ck_assert_msg(left == NULL, "%s", left);
+    }
+    ck_assert_int_eq(stop_daemon(pid), 0);
+}
+END_TEST
+
+struct store_fault {
+    enum rtv_local_fault_op op;
+    int err;
+    const char *name;
+};
+
+static const struct store_fault store_faults[] = {
+    { RTV_FAULT_XS_READ,       EIO,    "store read (daemon)" },
+    { RTV_FAULT_XS_WRITE,      EIO,    "store write (daemon)" },
+    { RTV_FAULT_XS_TXN_START,  ENOSPC, "transaction start (daemon)" },
+    { RTV_FAULT_XS_TXN_COMMIT, EAGAIN, "transaction commit (daemon)" },
+};
+#define NR_STORE_FAULTS (sizeof(store_faults) / sizeof(store_faults[0]))
+
+struct run_result {
+    unsigned calls, hits;
+    char outcome[2][160];
+    char defect[300];
+};
+
+#define DEFECT(res, ...) \
+    do { if ((res)->defect[0] == '\0') \
+             snprintf((res)->defect, sizeof((res)->defect), __VA_ARGS__); } while (0)
+
+static void faulty_switch(const char *mode, const char *from, unsigned k, struct run_result *res)
+{
+    struct answer a;
+
+    ask(mode, BOUND_MS, 4 * BOUND_MS + 5000, &a);
+    if (!a.answered) {
+        DEFECT(res, "switch to %s never answered (state %s)", mode,
+               rtv_test_get(tool.xs, CTL "state", "absent"));
+        snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: no answer", mode);
+        return;
+    }
+    snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: %s%s%.100s", mode, a.result,
+             a.error[0] ? ": " : "", a.error);
+    if (strcmp(a.result, "ok") == 0) {
+        if (strcmp(a.state, mode) != 0)
+            DEFECT(res, "switch to %s answered ok in %s", mode, a.state);
+    } else if (strcmp(a.result, "rolled-back") == 0 || strcmp(a.result, "error") == 0) {
+        if (a.error[0] == '\0')
+            DEFECT(res, "switch to %s %s without a reason", mode, a.result);
+        if (strcmp(a.state, from) != 0)
+            DEFECT(res, "switch to %s %s into %s, not %s", mode, a.result, a.state, from);
+    } else {
+        DEFECT(res, "switch to %s: result \"%s\"", mode, a.result);
+    }
+}
+
+static void sweep_run(const struct store_fault *f, unsigned n, struct run_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    pid_t pid = start_daemon();
+
+    rtv_local_fault_set_pid(hub, f->op, pid);
+    rtv_local_fault_set_dom(hub, f->op, 0, n > 0 ? n - 1 : 0, n > 0, f->err);
+    faulty_switch("pv", "emulated", 0, res);
+    const char *now = rtv_test_get(tool.xs, CTL "state", "emulated");
+    char from[32];
+    snprintf(from, sizeof(from), "%s", now);
+    if (strcmp(from, "pv") == 0)
+        faulty_switch("emulated", "pv", 1, res);
+    res->calls = rtv_local_fault_calls(hub, f->op);
+    res->hits = rtv_local_fault_hits(hub, f->op);
+    rtv_local_fault_set_dom(hub, f->op, 0, 0, 0, 0);
+    rtv_local_fault_set_pid(hub, f->op, 0);
+    if (res->defect[0] == '\0') {
+        /* Whatever the fault left, the NIC switches, and leaves nothing. */
+        if (strcmp(rtv_test_get(tool.xs, CTL "state", ""), "emulated") != 0)
+            must_switch("emulated");
+        must_switch("pv");
+        must_switch("emulated");
+        const char *left = leftover();
+        if (left != NULL)
+            DEFECT(res, "back on emulated: %s", left);
+    }
+    int rc = stop_daemon(pid);
+    if (rc != 0)
+        DEFECT(res, "the daemon ended with %d", rc);
+    /* The next run on a fresh store and sysfs. */
+    teardown();
+    setup();
+}
+
+static unsigned stride_for(unsigned calls)
+{
+    const char *s = getenv("RTV_FAULT_SWEEP_STRIDE");
+
+    if (s != NULL && atoi(s) > 0)
+        return (unsigned)atoi(s);
+    return calls > SWEEP_CHECK_RUNS ? (calls + SWEEP_CHECK_RUNS - 1) / SWEEP_CHECK_RUNS : 1;
+}
+
+START_TEST(store_fault_sweep)
+{
+    const struct store_fault *f = &store_faults[_i];
+    struct run_result clean, res;
+    unsigned runs = 0, ok = 0, rolled = 0, unreached = 0, defects = 0;
+    char first[400] = "";
+    const char *only = getenv("RTV_FAULT_SWEEP_OP");
+    const char *one = getenv("RTV_FAULT_SWEEP_CALL");
+
+    if (only != NULL && strstr(f->name, only) == NULL)
+        return;
+    sweep_run(f, 0, &clean);
+    ck_assert_msg(clean.defect[0] == '\0', "%s: the clean run: %s", f->name, clean.defect);
+    ck_assert_msg(clean.calls > 0, "%s: a switch never calls it", f->name);
+    unsigned stride = stride_for(clean.calls);
+    for (unsigned n = 1; n <= clean.calls; n += stride) {
+        if (one != NULL && (unsigned)atoi(one) != n)
+            continue;
+        sweep_run(f, n, &res);
+        runs++;
+        if (getenv("RTV_FAULT_SWEEP_VERBOSE") != NULL)
+            fprintf(stderr, "vif sweep %s call %u: hits %u; %s; %s%s%s\n", f->name, n,
+                    res.hits, res.outcome[0], res.outcome[1], res.defect[0] ? "; DEFECT " : "",
+                    res.defect);
+        if (res.defect[0] != '\0') {
+            defects++;
+            fprintf(stderr, "vif sweep %s: fail call %u: %s\n", f->name, n, res.defect);
+            if (first[0] == '\0')
+                snprintf(first, sizeof(first), "call %u: %s", n, res.defect);
+        } else if (res.hits == 0) {
+            unreached++;
+        } else if (strstr(res.outcome[0], ": ok") != NULL &&
+                   strstr(res.outcome[1], ": ok") != NULL) {
+            ok++;
+        } else {
+            rolled++;
+        }
+    }
+    printf("vif sweep %-28s %3u calls, %3u runs (stride %u): %3u both ok, %3u rolled back "
+           "or refused, %3u not reached, %u defects\n", f->name, clean.calls, runs, stride,
+           ok, rolled, unreached, defects);
+    fflush(stdout);
+    ck_assert_msg(defects == 0, "%s: %u defect(s), first %s", f->name, defects, first);
+}
+END_TEST
+
+static Suite *vif_component_suite(void)
+{
+    Suite *s = suite_create("vif_component");
+    TCase *tc = tcase_create("nic_switch");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 1800);
+    tcase_add_test(tc, switches_and_leaves_nothing);
+    tcase_add_loop_test(tc, store_fault_sweep, 0, (int)NR_STORE_FAULTS);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RTV_UNIT_MAIN(vif_component_suite)
