@@ -58,6 +58,7 @@
 #include "load_gen.h"
 #include "qemu_fixture.h"
 #include "schema_perms.h"
+#include "switch_sweep.h"
 #include "unit.h"
 #include "xs_fixture.h"
 
@@ -1428,16 +1429,6 @@ static const struct store_fault store_faults[] = {
 /* A rolled-back switch's shunt may get back by its own bound, later. */
 #define SWEEP_SETTLE_MS  (4 * SWEEP_BOUND_MS)
 
-struct sweep_result {
-    unsigned calls, hits;
-    char outcome[2][200];       /* each switch's result, and why */
-    char defect[300];           /* empty: none */
-};
-
-#define SWEEP_DEFECT(res, ...) \
-    do { if ((res)->defect[0] == '\0') \
-             snprintf((res)->defect, sizeof((res)->defect), __VA_ARGS__); } while (0)
-
 /* The device is stable within ms: dom0's state not transient and the
  * shunt's report agreeing with it. */
 static bool sweep_settled(struct rig *r, int ms, struct rtv_ctl_status *now)
@@ -1459,7 +1450,7 @@ static bool sweep_settled(struct rig *r, int ms, struct rtv_ctl_status *now)
 /* One switch of the faulty part: answered ok, or rolled back (or refused)
  * saying why, and settled. */
 static void sweep_switch(struct rig *r, const char *target, unsigned k,
-                         struct sweep_result *res)
+                         struct switch_sweep_run *res)
 {
     struct rtv_ctl_status st, now;
     struct rtv_err err = { 0, "" };
@@ -1468,7 +1459,7 @@ static void sweep_switch(struct rig *r, const char *target, unsigned k,
     ck_assert_msg(rtv_ctl_request(r->tool.xs, GUEST, VDEV, target, SWEEP_BOUND_MS, &id, &err)
                   == 0, "%s", err.msg);
     if (rtv_ctl_wait(r->tool.xs, GUEST, VDEV, id, 4 * SWEEP_BOUND_MS + 5000, &st, &err) < 0) {
-        SWEEP_DEFECT(res, "switch to %s never answered: %s", target, err.msg);
+        SWITCH_SWEEP_DEFECT(res, "switch to %s never answered: %s", target, err.msg);
         snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: no answer", target);
         return;
     }
@@ -1476,25 +1467,26 @@ static void sweep_switch(struct rig *r, const char *target, unsigned k,
              st.error[0] ? ": " : "", st.error);
     if (strcmp(st.result, "ok") == 0) {
         if (strcmp(st.state, target) != 0)
-            SWEEP_DEFECT(res, "switch to %s answered ok in state %s", target, st.state);
+            SWITCH_SWEEP_DEFECT(res, "switch to %s answered ok in state %s", target, st.state);
     } else if (strcmp(st.result, "rolled-back") == 0 || strcmp(st.result, "error") == 0) {
         if (st.error[0] == '\0')
-            SWEEP_DEFECT(res, "switch to %s %s without a reason", target, st.result);
+            SWITCH_SWEEP_DEFECT(res, "switch to %s %s without a reason", target, st.result);
         if (strcmp(st.state, r->mode) != 0)
-            SWEEP_DEFECT(res, "switch to %s %s into %s, not back to %s", target, st.result,
+            SWITCH_SWEEP_DEFECT(res, "switch to %s %s into %s, not back to %s", target, st.result,
                          st.state, r->mode);
     } else {
-        SWEEP_DEFECT(res, "switch to %s: result \"%s\"", target, st.result);
+        SWITCH_SWEEP_DEFECT(res, "switch to %s: result \"%s\"", target, st.result);
     }
     if (!sweep_settled(r, SWEEP_SETTLE_MS, &now))
-        SWEEP_DEFECT(res, "after the switch to %s: state %s, shunt %s after %d ms", target,
+        SWITCH_SWEEP_DEFECT(res, "after the switch to %s: state %s, shunt %s after %d ms", target,
                      now.state, now.shunt_state, SWEEP_SETTLE_MS);
     snprintf(r->mode, sizeof(r->mode), "%s", now.state);
 }
 
 /* The switch to pv and back with the n-th call of f failing (n = 0: none). */
-static void sweep_run(const struct store_fault *f, unsigned n, struct sweep_result *res)
+static void sweep_run(const void *op, unsigned n, struct switch_sweep_run *res)
 {
+    const struct store_fault *f = op;
     struct rig r;
     struct lg_result lres;
     struct guest_report grep;
@@ -1527,62 +1519,10 @@ static void sweep_run(const struct store_fault *f, unsigned n, struct sweep_resu
     setup();
 }
 
-static unsigned sweep_stride(unsigned calls)
-{
-    const char *s = getenv("RTV_FAULT_SWEEP_STRIDE");
-
-    if (s != NULL && atoi(s) > 0)
-        return (unsigned)atoi(s);
-    return calls > SWEEP_CHECK_RUNS ? (calls + SWEEP_CHECK_RUNS - 1) / SWEEP_CHECK_RUNS : 1;
-}
-
 START_TEST(store_fault_sweep)
 {
-    const struct store_fault *f = &store_faults[_i];
-    struct sweep_result clean, res;
-    unsigned runs = 0, ok = 0, rolled = 0, unreached = 0, defects = 0;
-    char first[400] = "";
-    const char *only = getenv("RTV_FAULT_SWEEP_OP");
-    bool verbose_sweep = getenv("RTV_FAULT_SWEEP_VERBOSE") != NULL;
-
-    if (only != NULL && strstr(f->name, only) == NULL)
-        return;
-    sweep_run(f, 0, &clean);
-    ck_assert_msg(clean.defect[0] == '\0', "%s: the clean run: %s", f->name, clean.defect);
-    if (clean.calls == 0) {
-        printf("sweep %-28s never called by a switch\n", f->name);
-        return;
-    }
-    unsigned stride = sweep_stride(clean.calls);
-    const char *one = getenv("RTV_FAULT_SWEEP_CALL");   /* debugging: that N only */
-    for (unsigned n = 1; n <= clean.calls; n += stride) {
-        if (one != NULL && (unsigned)atoi(one) != n)
-            continue;
-        sweep_run(f, n, &res);
-        runs++;
-        if (verbose_sweep)
-            fprintf(stderr, "sweep %s call %u: hits %u; %s; %s%s%s\n", f->name, n, res.hits,
-                    res.outcome[0], res.outcome[1], res.defect[0] ? "; DEFECT " : "",
-                    res.defect);
-        if (res.defect[0] != '\0') {
-            defects++;
-            fprintf(stderr, "sweep %s: fail call %u: %s\n", f->name, n, res.defect);
-            if (first[0] == '\0')
-                snprintf(first, sizeof(first), "call %u: %s", n, res.defect);
-        } else if (res.hits == 0) {
-            unreached++;
-        } else if (strstr(res.outcome[0], ": ok") != NULL &&
-                   strstr(res.outcome[1], ": ok") != NULL) {
-            ok++;
-        } else {
-            rolled++;
-        }
-    }
-    printf("sweep %-28s %3u calls, %3u runs (stride %u): %3u both ok, %3u rolled back "
-           "or refused, %3u not reached, %u defects\n", f->name, clean.calls, runs, stride,
-           ok, rolled, unreached, defects);
-    fflush(stdout);
-    ck_assert_msg(defects == 0, "%s: %u defect(s), first %s", f->name, defects, first);
+    switch_sweep("sweep", store_faults[_i].name, &store_faults[_i], sweep_run,
+                 SWEEP_CHECK_RUNS, store_faults[_i].guest);
 }
 END_TEST
 

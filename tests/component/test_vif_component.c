@@ -29,8 +29,7 @@
  * device/vif/<pv-devid>, pv-devid, the port in sysfs); and the daemon
  * stops holding nothing of the seam and, under ASan, leaking nothing.
  * make check runs about 3 N per operation, make fault-sweep every N
- * (RTV_FAULT_SWEEP_STRIDE=1; RTV_FAULT_SWEEP_OP=, RTV_FAULT_SWEEP_CALL=,
- * RTV_FAULT_SWEEP_VERBOSE=1 as in test_fault_sweep.c).
+ * (switch_sweep.h: the driver, and its variables).
  *
  * What it does not cover: rtvirt-netshunt (the guest's side is played
  * here; its unit tests are test_netshunt and test_team_nl), xl and the
@@ -55,6 +54,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/mode.h"
 #include "rtvirt/xs_util.h"
+#include "switch_sweep.h"
 #include "unit.h"
 #include "xs_fixture.h"
 
@@ -475,23 +475,13 @@ static const struct store_fault store_faults[] = {
 };
 #define NR_STORE_FAULTS (sizeof(store_faults) / sizeof(store_faults[0]))
 
-struct run_result {
-    unsigned calls, hits;
-    char outcome[2][160];
-    char defect[300];
-};
-
-#define DEFECT(res, ...) \
-    do { if ((res)->defect[0] == '\0') \
-             snprintf((res)->defect, sizeof((res)->defect), __VA_ARGS__); } while (0)
-
-static void faulty_switch(const char *mode, const char *from, unsigned k, struct run_result *res)
+static void faulty_switch(const char *mode, const char *from, unsigned k, struct switch_sweep_run *res)
 {
     struct answer a;
 
     ask(mode, BOUND_MS, 4 * BOUND_MS + 5000, &a);
     if (!a.answered) {
-        DEFECT(res, "switch to %s never answered (state %s)", mode,
+        SWITCH_SWEEP_DEFECT(res, "switch to %s never answered (state %s)", mode,
                rtv_test_get(tool.xs, CTL "state", "absent"));
         snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: no answer", mode);
         return;
@@ -500,19 +490,20 @@ static void faulty_switch(const char *mode, const char *from, unsigned k, struct
              a.error[0] ? ": " : "", a.error);
     if (strcmp(a.result, "ok") == 0) {
         if (strcmp(a.state, mode) != 0)
-            DEFECT(res, "switch to %s answered ok in %s", mode, a.state);
+            SWITCH_SWEEP_DEFECT(res, "switch to %s answered ok in %s", mode, a.state);
     } else if (strcmp(a.result, "rolled-back") == 0 || strcmp(a.result, "error") == 0) {
         if (a.error[0] == '\0')
-            DEFECT(res, "switch to %s %s without a reason", mode, a.result);
+            SWITCH_SWEEP_DEFECT(res, "switch to %s %s without a reason", mode, a.result);
         if (strcmp(a.state, from) != 0)
-            DEFECT(res, "switch to %s %s into %s, not %s", mode, a.result, a.state, from);
+            SWITCH_SWEEP_DEFECT(res, "switch to %s %s into %s, not %s", mode, a.result, a.state, from);
     } else {
-        DEFECT(res, "switch to %s: result \"%s\"", mode, a.result);
+        SWITCH_SWEEP_DEFECT(res, "switch to %s: result \"%s\"", mode, a.result);
     }
 }
 
-static void sweep_run(const struct store_fault *f, unsigned n, struct run_result *res)
+static void sweep_run(const void *op, unsigned n, struct switch_sweep_run *res)
 {
+    const struct store_fault *f = op;
     memset(res, 0, sizeof(*res));
     pid_t pid = start_daemon();
 
@@ -536,68 +527,20 @@ static void sweep_run(const struct store_fault *f, unsigned n, struct run_result
         must_switch("emulated");
         const char *left = leftover();
         if (left != NULL)
-            DEFECT(res, "back on emulated: %s", left);
+            SWITCH_SWEEP_DEFECT(res, "back on emulated: %s", left);
     }
     int rc = stop_daemon(pid);
     if (rc != 0)
-        DEFECT(res, "the daemon ended with %d", rc);
+        SWITCH_SWEEP_DEFECT(res, "the daemon ended with %d", rc);
     /* The next run on a fresh store and sysfs. */
     teardown();
     setup();
 }
 
-static unsigned stride_for(unsigned calls)
-{
-    const char *s = getenv("RTV_FAULT_SWEEP_STRIDE");
-
-    if (s != NULL && atoi(s) > 0)
-        return (unsigned)atoi(s);
-    return calls > SWEEP_CHECK_RUNS ? (calls + SWEEP_CHECK_RUNS - 1) / SWEEP_CHECK_RUNS : 1;
-}
-
 START_TEST(store_fault_sweep)
 {
-    const struct store_fault *f = &store_faults[_i];
-    struct run_result clean, res;
-    unsigned runs = 0, ok = 0, rolled = 0, unreached = 0, defects = 0;
-    char first[400] = "";
-    const char *only = getenv("RTV_FAULT_SWEEP_OP");
-    const char *one = getenv("RTV_FAULT_SWEEP_CALL");
-
-    if (only != NULL && strstr(f->name, only) == NULL)
-        return;
-    sweep_run(f, 0, &clean);
-    ck_assert_msg(clean.defect[0] == '\0', "%s: the clean run: %s", f->name, clean.defect);
-    ck_assert_msg(clean.calls > 0, "%s: a switch never calls it", f->name);
-    unsigned stride = stride_for(clean.calls);
-    for (unsigned n = 1; n <= clean.calls; n += stride) {
-        if (one != NULL && (unsigned)atoi(one) != n)
-            continue;
-        sweep_run(f, n, &res);
-        runs++;
-        if (getenv("RTV_FAULT_SWEEP_VERBOSE") != NULL)
-            fprintf(stderr, "vif sweep %s call %u: hits %u; %s; %s%s%s\n", f->name, n,
-                    res.hits, res.outcome[0], res.outcome[1], res.defect[0] ? "; DEFECT " : "",
-                    res.defect);
-        if (res.defect[0] != '\0') {
-            defects++;
-            fprintf(stderr, "vif sweep %s: fail call %u: %s\n", f->name, n, res.defect);
-            if (first[0] == '\0')
-                snprintf(first, sizeof(first), "call %u: %s", n, res.defect);
-        } else if (res.hits == 0) {
-            unreached++;
-        } else if (strstr(res.outcome[0], ": ok") != NULL &&
-                   strstr(res.outcome[1], ": ok") != NULL) {
-            ok++;
-        } else {
-            rolled++;
-        }
-    }
-    printf("vif sweep %-28s %3u calls, %3u runs (stride %u): %3u both ok, %3u rolled back "
-           "or refused, %3u not reached, %u defects\n", f->name, clean.calls, runs, stride,
-           ok, rolled, unreached, defects);
-    fflush(stdout);
-    ck_assert_msg(defects == 0, "%s: %u defect(s), first %s", f->name, defects, first);
+    switch_sweep("vif sweep", store_faults[_i].name, &store_faults[_i], sweep_run,
+                 SWEEP_CHECK_RUNS, false);
 }
 END_TEST
 
