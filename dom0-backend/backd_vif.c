@@ -95,11 +95,23 @@ static int vif_path(struct backd_vif *v, char *buf, enum rtv_xs_node node, rtv_d
     return rtv_xs_path(buf, PATH_LEN, node, &a, NULL);
 }
 
-static char *read_opt(struct backd_vif *v, const char *path)
+/* path's value, or NULL with *rc: -ENOENT (absent) or the store's failure
+ * (which must not be reported as an absent node). */
+static char *read_val(struct backd_vif *v, const char *path, int *rc)
 {
-    char *val;
+    char *val = NULL;
     size_t n;
-    return rtv_xs_read(v->xs, RTV_XS_NO_TXN, path, &val, &n) == 0 ? val : NULL;
+
+    *rc = rtv_xs_read(v->xs, RTV_XS_NO_TXN, path, &val, &n);
+    return *rc == 0 ? val : NULL;
+}
+
+/* err for a node read_val() did not return: absent, or unreadable. */
+static int node_err(struct rtv_err *err, const char *id, int rc)
+{
+    if (rc == -ENOENT)
+        return rtv_err_set(err, ENOENT, "node %s: absent", id);
+    return rtv_err_set(err, -rc, "cannot read node %s: %s", id, strerror(-rc));
 }
 
 static bool exists(struct backd_vif *v, const char *path)
@@ -305,8 +317,9 @@ static void attach_done(struct backd_vif *v, struct slot *s, int status)
     /* xl's exit status alone is not the answer: an attach of a devid an
      * earlier incarnation's xl made fails with "exists", and the vif is
      * there and connected all the same. */
+    int hrc = -ENOENT;
     if (vif_path(v, p, RTV_XS_VIF_BE_HOTPLUG_STATUS, s->dom, s->pvdevid) == 0)
-        hp = read_opt(v, p);
+        hp = read_val(v, p, &hrc);
     if (!ok && hp != NULL && strcmp(hp, "connected") == 0)
         vlog(v, "dom%u vif/%s: xl network-attach failed (%.200s) but vif %u is there and "
              "connected: taking it", (unsigned)s->dom, s->key, s->out, s->pvdevid);
@@ -327,7 +340,8 @@ static void attach_done(struct backd_vif *v, struct slot *s, int status)
     }
     if (WIFEXITED(status))
         snprintf(msg, sizeof(msg), "xl network-attach of vif %u exited %d (hotplug-status "
-                 "%s): %.400s", s->pvdevid, WEXITSTATUS(status), hp ? hp : "absent",
+                 "%s): %.400s", s->pvdevid, WEXITSTATUS(status),
+                 hp ? hp : hrc == -ENOENT ? "absent" : "unreadable: the store failed",
                  s->out[0] ? s->out : "no output");
     else
         snprintf(msg, sizeof(msg), "xl network-attach of vif %u killed by signal %d: %.400s",
@@ -410,8 +424,9 @@ static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *key, const char *
         return rtv_err_set(err, EBUSY, "xl is still busy with vif %u of this NIC",
                            s->pvdevid);
     rtv_parse_uint(key, 2147483647ull, &nic);
-    if (vif_path(v, p, RTV_XS_VIF_BRIDGE, dom, nic) < 0 || (bridge = read_opt(v, p)) == NULL)
-        rc = rtv_err_set(err, ENOENT, "node vif-bridge: absent");
+    if ((rc = vif_path(v, p, RTV_XS_VIF_BRIDGE, dom, nic)) < 0 ||
+        (bridge = read_val(v, p, &rc)) == NULL)
+        rc = node_err(err, "vif-bridge", rc);
     else
         rc = rtv_xs_check_value(RTV_XS_VIF_BRIDGE, bridge, err);
     /* A pv-devid already there is a leg an incarnation killed while it
@@ -534,31 +549,41 @@ static int gate_check(struct backd_vif *v, rtv_domid_t dom, const char *key,
     int rc = 0;
 
     rtv_parse_uint(key, 2147483647ull, &nic);
-    if (ctl_path(p, RTV_R_STATE, dom, key) == 0)
-        state = read_opt(v, p);
-    if (ctl_path(p, RTV_R_PREVIOUS, dom, key) == 0)
-        prev = read_opt(v, p);
-    if (state == NULL) {
-        rc = rtv_err_set(err, ENOENT, "node vif-state: absent");
+    if ((rc = ctl_path(p, RTV_R_STATE, dom, key)) < 0 || (state = read_val(v, p, &rc)) == NULL) {
+        rc = node_err(err, "vif-state", rc);
         goto out;
     }
+    if (ctl_path(p, RTV_R_PREVIOUS, dom, key) == 0 && (prev = read_val(v, p, &rc)) == NULL &&
+        rc != -ENOENT) {
+        rc = node_err(err, "vif-previous", rc);
+        goto out;
+    }
+    rc = 0;
     /* The leg the guest is going to. */
     if (strcmp(state, "rolling-back") == 0)
         to_pv = prev != NULL && strcmp(prev, "pv") == 0;
     else
         to_pv = strstr(state, "pv") != NULL;
     if (to_pv) {
-        if (!read_pvdevid(v, dom, key, &pvdevid)) {
-            rc = rtv_err_set(err, ENOENT, "node vif-pv-devid: absent, no PV vif to go to");
+        unsigned long long pv;
+
+        if ((rc = ctl_path(p, RTV_R_BACKEND_ID, dom, key)) < 0 ||
+            (rc = rtv_xs_read_uint(v->xs, RTV_XS_NO_TXN, p, 2147483647ull, &pv)) < 0) {
+            if (rc == -ENOENT)
+                rtv_err_set(err, ENOENT, "node vif-pv-devid: absent, no PV vif to go to");
+            else
+                node_err(err, "vif-pv-devid", rc);
             goto out;
         }
+        pvdevid = (unsigned)pv;
         snprintf(port, sizeof(port), "vif%u.%u", (unsigned)dom, pvdevid);
     } else {
         /* qemu's tap for the emulated NIC, as libxl names it. */
         snprintf(port, sizeof(port), "vif%u.%llu-emu", (unsigned)dom, nic);
     }
-    if (vif_path(v, p, RTV_XS_VIF_BRIDGE, dom, nic) < 0 || (bridge = read_opt(v, p)) == NULL) {
-        rc = rtv_err_set(err, ENOENT, "node vif-bridge: absent");
+    if ((rc = vif_path(v, p, RTV_XS_VIF_BRIDGE, dom, nic)) < 0 ||
+        (bridge = read_val(v, p, &rc)) == NULL) {
+        rc = node_err(err, "vif-bridge", rc);
         goto out;
     }
     snprintf(sys, sizeof(sys), "%s/%s/brport/state", v->sysfs, port);
