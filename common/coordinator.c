@@ -35,6 +35,10 @@ struct dev {
      * in memory and unanswered in the store (found by the switch's store
      * fault sweep, tests/component/test_switch_component.c). */
     struct rtv_switch_fsm_out owed;
+    /* The request's or the shunt's nodes could not be read (the store
+     * failed): read again at every tick, since the event that said they
+     * changed will not come again (found by the same sweep). */
+    bool reread_request, reread_shunt;
 };
 
 struct rtv_coordinator {
@@ -469,29 +473,31 @@ static int read_set_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
  * request-id; shunt-state with shunt-ack-id) are seen together: read one by
  * one, an old request could be paired with a new request-id (seen in the
  * switch component test: a request answered "already in mode"). */
-static void read_nodes(struct rtv_coordinator *co, rtv_domid_t dom, const char *vdev,
-                       const enum rtv_role *nodes, char **vals, unsigned n)
+static int read_nodes(struct rtv_coordinator *co, rtv_domid_t dom, const char *vdev,
+                      const enum rtv_role *nodes, char **vals, unsigned n)
 {
     struct read_set r = { co->cls, dom, vdev, nodes, vals, n };
+    int rc;
 
     for (unsigned i = 0; i < n; i++)
         vals[i] = NULL;
-    if (rtv_xs_transact(co->xs, 0, read_set_txn, &r) < 0) {
+    if ((rc = rtv_xs_transact(co->xs, 0, read_set_txn, &r)) < 0) {
         read_set_clear(&r);
-        logf_(co, "domain %u %s: cannot read its nodes; will retry on the next event",
-              (unsigned)dom, vdev);
+        logf_(co, "domain %u %s: cannot read its nodes: %s", (unsigned)dom, vdev,
+              strerror(-rc));
     }
+    return rc;
 }
 
 /* read_nodes() for d, through a copy of its name, as the other users of
  * d's identity hold it. */
-static void read_dev_nodes(struct rtv_coordinator *co, const struct dev *d,
-                           const enum rtv_role *nodes, char **vals, unsigned n)
+static int read_dev_nodes(struct rtv_coordinator *co, const struct dev *d,
+                          const enum rtv_role *nodes, char **vals, unsigned n)
 {
     char vdev[sizeof(d->vdev)];
 
     snprintf(vdev, sizeof(vdev), "%s", d->vdev);
-    read_nodes(co, d->dom, vdev, nodes, vals, n);
+    return read_nodes(co, d->dom, vdev, nodes, vals, n);
 }
 
 static void feed_request(struct rtv_coordinator *co, struct dev *d, uint64_t now)
@@ -500,7 +506,10 @@ static void feed_request(struct rtv_coordinator *co, struct dev *d, uint64_t now
         RTV_R_REQUEST, RTV_R_REQUEST_ID, RTV_R_TIMEOUT_MS };
     char *v[3];
 
-    read_dev_nodes(co, d, nodes, v, 3);
+    /* Unread is not absent: the machine hears of the request once it
+     * could be read (the ticks try again). */
+    if ((d->reread_request = read_dev_nodes(co, d, nodes, v, 3) < 0))
+        return;
     struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_REQUEST, .now_ms = now,
                                   .request = v[0], .request_id = v[1],
                                   .timeout_ms = v[2] };
@@ -515,7 +524,8 @@ static void feed_shunt(struct rtv_coordinator *co, struct dev *d, uint64_t now)
         RTV_R_SHUNT_BLACKOUT_US, RTV_R_SHUNT_HELD };
     char *v[5];
 
-    read_dev_nodes(co, d, nodes, v, 5);
+    if ((d->reread_shunt = read_dev_nodes(co, d, nodes, v, 5) < 0))
+        return;
     struct rtv_switch_fsm_event ev = { .kind = RTV_FSM_EV_SHUNT, .now_ms = now,
                                   .shunt_state = v[0], .shunt_ack_id = v[1],
                                   .shunt_error = v[2], .shunt_blackout_us = v[3],
@@ -836,6 +846,15 @@ void rtv_coordinator_tick(struct rtv_coordinator *co, uint64_t now_ms)
             i--;   /* the last device moved into slot i */
             continue;
         }
+        if (d->reread_request)
+            feed_request(co, d, now_ms);
+        if (co->ndevs == before && co->devs[i].reread_shunt)
+            feed_shunt(co, &co->devs[i], now_ms);
+        if (co->ndevs < before) {
+            i--;   /* dropped: the last device moved into slot i */
+            continue;
+        }
+        d = &co->devs[i];
         if (resync && (d->m.phase == RTV_FSM_SHUNT ||
                        d->m.phase == RTV_FSM_ROLLBACK_SHUNT))
             feed_shunt(co, d, now_ms);
