@@ -236,7 +236,8 @@ static int fe_state(struct backd_switch *sw, const struct sw_dev *v)
  * backend did not close within 10000 ms").  online = 0 also keeps the
  * engine from giving that frontend a new session.
  */
-static void close_if_ring_held(struct backd_switch *sw, const struct sw_dev *v, int fe)
+static void close_if_ring_held(struct backd_switch *sw, const struct sw_dev *v, int fe,
+                               bool again)
 {
     struct blkif_xs_dev d = { sw->bedomid, v->dom, v->devid, BLKIF_XS_BTYPE };
     int be, rc;
@@ -244,7 +245,14 @@ static void close_if_ring_held(struct backd_switch *sw, const struct sw_dev *v, 
     if (fe != XenbusStateInitialised && fe != XenbusStateConnected)
         return;
     be = vbd_state(sw, v->dom, v->devid, RTV_XS_VBD_BE_STATE);
-    if (be == XenbusStateClosing || be == XenbusStateClosed)
+    /* again (a tear-down starting): also when the backend is Closing
+     * already.  A frontend still holding its ring then missed it (its
+     * read of our state failed when the watch fired: Linux's
+     * xenbus_read_driver_state() gives Unknown, which blkfront ignores),
+     * the last tear-down's bound passed and the twin was kept; writing
+     * Closing again fires its watch again.  Not at every poll: a frontend
+     * on its way to Closed would be woken for nothing. */
+    if (be == XenbusStateClosed || (be == XenbusStateClosing && !again))
         return;
     if ((rc = blkif_xs_close(sw->xs, &d)) < 0)
         sw_log(sw, "dom%u %s: cannot ask PV twin vbd %u to close: %s", v->dom, v->vdev,
@@ -279,7 +287,7 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
         vbd_watch(sw, v, true);
     v->up_pending = false;
     v->down_pending = true;
-    close_if_ring_held(sw, v, fe_state(sw, v));
+    close_if_ring_held(sw, v, fe_state(sw, v), true);
 }
 
 /* The machine gave up waiting for the tear-down: the twin stays (its
@@ -470,7 +478,7 @@ static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
             int fe = fe_state(sw, v);
             int be = vbd_state(sw, dom, v->devid, RTV_XS_VBD_BE_STATE);
 
-            close_if_ring_held(sw, v, fe);
+            close_if_ring_held(sw, v, fe, false);
 
             /* The ring goes only once the frontend is Closed, or never
              * came: absent, or still Initialising as the toolstack wrote
