@@ -17,17 +17,18 @@ enum backd_vif_leg backd_vif_pin_leg(const struct rtv_switch_fsm *m, bool gate_p
                                                          : BACKD_VIF_LEG_EMULATED;
 
     switch (m->phase) {
+    case RTV_FSM_BACKEND_UP:
+    case RTV_FSM_GATE:
     case RTV_FSM_SHUNT:
-        /* Past the gate the guest may flip at any moment: from then on
-         * only the new leg's frames are the guest's present. */
+        /* Past the gate (port-ready-id) the guest may flip as soon as it
+         * is told: from then on only the new leg's frames are the guest's
+         * present.  (The gate may pass while the backend still comes up.) */
         return gate_passed ? to : was;
     case RTV_FSM_BACKEND_DOWN:
         /* The shunt is on the emulated leg (a switch there, or a failover
          * dom0 follows); the PV vif is on its way out. */
         return BACKD_VIF_LEG_EMULATED;
     case RTV_FSM_STABLE:
-    case RTV_FSM_BACKEND_UP:
-    case RTV_FSM_GATE:
     case RTV_FSM_ROLLBACK_SHUNT:
     case RTV_FSM_ROLLBACK_DOWN:
         /* Not told to go yet, or sent back where it was. */
