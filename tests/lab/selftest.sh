@@ -149,17 +149,19 @@ with tempfile.TemporaryDirectory() as d:
                 "death switch-live g1 gone\nalive leak-after 0\n"
                 "guest boot g2\ndeath boot g2 hung\n")
     ev = tally.read_events(d)
-    assert ev["switch-live"] == {"guests": 1, "deaths": 1, "switches": 2, "kinds": ["crashed"]}, ev
+    assert ev["switch-live"] == {"guests": 1, "deaths": 1, "switches": 2, "kinds": ["crashed"],
+                                 "dom0": 0}, ev
     assert ev["guest-create"]["guests"] == 1 and ev["leak-after"]["guests"] == 0, ev
-    assert ev["boot"] == {"guests": 1, "deaths": 0, "switches": 0, "kinds": ["hung"]}, ev  # a stall
+    assert ev["boot"] == {"guests": 1, "deaths": 0, "switches": 0, "kinds": ["hung"],
+                          "dom0": 0}, ev  # a stall
     tally.record(d, "f", "armA", "t", "j", 1, ev)
     tally.record(d, "f", "armA", "t", "j", 2, ev)
     rows = tally.load(d)
     assert len(rows) == 6, rows  # three steps with a guest, twice; leak-after had none
     agg = tally.aggregate(rows)
-    assert agg[("armA", "switch-live")] == [2, 2, 2, 4], agg
+    assert agg[("armA", "switch-live")] == [2, 2, 2, 4, 0], agg
     t = tally.table(rows)
-    assert "| armA | switch-live | 2 | 2 | 2 | 1.00 | 4 | 500.0 |" in t, t
+    assert "| armA | switch-live | 2 | 2 | 2 | 1.00 | 4 | 500.0 | 0 |" in t, t
     assert tally.rate_text(20, 1, 500) == "1 of 20 guests (5%), 500 switches, 2.0 deaths/1000 switches"
     # a death keeps its evidence in the cache; a run without one keeps nothing
     jdir = os.path.join(d, "job")
@@ -171,6 +173,39 @@ with tempfile.TemporaryDirectory() as d:
     assert "Triple" in open(os.path.join(kept, "console.log")).read()
     assert os.path.exists(os.path.join(kept, "share", "logs", "10-switch-live.log"))
     assert tally.keep_evidence(d, "f", "j", 2, jdir, {"boot": ev["boot"]}) is None
+    # dom0's own death: read from Xen's console, put on the step that did not
+    # pass, counted apart from the guests; a hang is a stall; d10v0 is a guest
+    class R:
+        def __init__(self, name, status, note=""):
+            self.name, self.status, self.note = name, status, note
+    res = [R("boot", "pass"), R("dom0-up", "pass"), R("p2m-dom0", "broken"), R("leak", "blocked")]
+    con = os.path.join(d, "console.log")
+    open(con, "w").write("(XEN) d10v0 Triple fault - invoking HVM shutdown action 1\n")
+    assert tally.dom0_death(con, res) is None
+    open(con, "w").write("(XEN) d0v0 Triple fault - invoking HVM shutdown action 1\n"
+                         "(XEN) Hardware Dom0 shutdown: rebooting machine\n")
+    died = tally.dom0_death(con, res)
+    assert died == ("p2m-dom0", "dom0-triple-fault"), died
+    assert tally.dom0_death(con, res[:2]) is None      # every step passed
+    open(con, "w").write("")
+    hung = [R("boot", "pass"), R("switch-live", "broken", "dom0 unresponsive: no result 90 s past")]
+    assert tally.dom0_death(con, hung) == ("switch-live", "dom0-hung")
+    ev2 = tally.read_events(os.path.join(d, "nowhere"))
+    tally.count_dom0_death(ev2, died)
+    tally.count_dom0_death(ev2, tally.dom0_death(con, hung))
+    assert ev2["p2m-dom0"]["dom0"] == 1 and ev2["switch-live"]["dom0"] == 0, ev2
+    assert ev2["switch-live"]["kinds"] == ["dom0-hung"], ev2
+    tally.record(d, "f", "armA", "t", "j", 3, ev2)
+    rows = tally.load(d)
+    assert len(rows) == 8, rows      # both steps have a row
+    with open(tally.path(d), "a") as f:  # a row written before dom0_deaths existed
+        f.write("\t".join(["T", "f", "armA", "t", "j", "1", "old", "1", "0", "0", "-"]) + "\n")
+    old = [r for r in tally.load(d) if r["step"] == "old"]
+    assert len(old) == 1 and old[0]["dom0_deaths"] == "0", old
+    t = tally.table(tally.load(d))
+    assert "| armA | p2m-dom0 | 1 | 0 | 0 | - | 0 | - | 1 |" in t, t
+    kept = tally.keep_evidence(d, "f", "j", 3, jdir, ev2)
+    assert kept and kept.endswith("-p2m-dom0"), kept
 print("lab selftest: flight parsing, job settings, site steps, reports, dom0 pv/pvh machines, mirror lookup, death tally OK")
 PYEOF
 

@@ -595,19 +595,22 @@ def deaths_text(rep):
     for j in rep["jobs"]:
         for at in j["attempts"]:
             for step, c in at.get("tally", {}).items():
-                a = per.setdefault(step, [0, 0, 0])
+                a = per.setdefault(step, [0, 0, 0, 0])
                 a[0] += c["guests"]
                 a[1] += c["deaths"]
                 a[2] += c["switches"]
+                a[3] += c.get("dom0", 0)
     twice = sum(len(at.get("qemu_twice", [])) for j in rep["jobs"] for at in j["attempts"])
     if not per and not twice:
         return ""
     lines = ["", "guest deaths this run (arm: %s; all runs: tests/lab/tally):" % rep["arm"]]
-    for step, (g, d, sw) in per.items():
-        if d or sw:
-            lines.append("  %-18s %s" % (step, tally.rate_text(g, d, sw)))
+    for step, (g, d, sw, d0) in per.items():
+        if d or sw or d0:
+            lines.append("  %-18s %s%s" % (step, tally.rate_text(g, d, sw),
+                                          ", dom0 died %d time(s)" % d0 if d0 else ""))
     g, d = sum(v[0] for v in per.values()), sum(v[1] for v in per.values())
-    lines.append("  %-18s %d deaths over %d guest-steps" % ("all steps", d, g))
+    d0 = sum(v[3] for v in per.values())
+    lines.append("  %-18s %d deaths over %d guest-steps, dom0 died %d time(s)" % ("all steps", d, g, d0))
     if twice:
         lines.append("  the outer QEMU delivered %d interrupt vector(s) twice (its qemu.log)" % twice)
     return "\n".join(lines)
@@ -760,6 +763,10 @@ def main(argv):
                 run = JobRun(a, fl, j, steps, jdir, imgs)
                 st = run.run()
                 counted = tally.read_events(run.share)
+                d0 = tally.dom0_death(os.path.join(jdir, "console.log"), run.results)
+                tally.count_dom0_death(counted, d0)
+                if d0:
+                    say("job %s: dom0 died in %s (%s)" % (j.name, d0[0], d0[1]))
                 tally.record(images.cache_dir(), fl.name, rep["arm"], rep["tree"], j.name, n, counted)
                 kept = tally.keep_evidence(images.cache_dir(), fl.name, j.name, n, jdir, counted)
                 if kept:

@@ -16,14 +16,20 @@ Events come from dom0 through the share, one per line in results/tally:
                             in time, which a starved host also causes: kept
                             apart as "stalls")
     switch STEP             (switch steps) one live switch completed
+
+dom0 itself can die too (a triple fault of a PVH dom0, a Xen panic, dom0
+hung): the host reads that from Xen's console and the attempt's step
+results (dom0_death) and counts it apart, in the column dom0_deaths of
+the step that was running, since dom0 is not one of the step's guests.
 """
 
 import os
+import re
 import shutil
 import time
 
 COLUMNS = ["time", "flight", "arm", "tree", "job", "attempt", "step",
-           "guests", "deaths", "switches", "kinds"]
+           "guests", "deaths", "switches", "kinds", "dom0_deaths"]
 STALLS = ("hung", "no-boot")
 
 
@@ -31,8 +37,13 @@ def path(cache):
     return os.path.join(cache, "lab-tally.tsv")
 
 
+def new_step():
+    return {"guests": 0, "deaths": 0, "switches": 0, "kinds": [], "dom0": 0}
+
+
 def read_events(share):
-    """Per step, in order of first appearance: guests, deaths, switches, kinds."""
+    """Per step, in order of first appearance: guests, deaths, switches, kinds
+    (and dom0, which dom0_death fills in on the host)."""
     steps = {}
     dead = set()
     try:
@@ -43,7 +54,7 @@ def read_events(share):
         w = line.split()
         if len(w) < 2:
             continue
-        s = steps.setdefault(w[1], {"guests": 0, "deaths": 0, "switches": 0, "kinds": []})
+        s = steps.setdefault(w[1], new_step())
         if w[0] == "alive" and len(w) == 3 and w[2].isdigit():
             s["guests"] += int(w[2])
         elif w[0] == "guest" and len(w) >= 3:
@@ -59,15 +70,52 @@ def read_events(share):
     return steps
 
 
+# Xen's console lines that mean dom0 died, and the kind each gives.
+DOM0_DEATHS = ((re.compile(r"\(XEN\) d0v\d+ Triple fault"), "dom0-triple-fault"),
+               (re.compile(r"Hardware Dom0 crashed"), "dom0-crashed"),
+               (re.compile(r"Hardware Dom0 shutdown: rebooting"), "dom0-rebooted"),
+               (re.compile(r"Panic on CPU"), "xen-panic"))
+
+
+def dom0_death(console, results):
+    """(step, kind) when dom0 died or hung in this attempt, else None.  The
+    step is the first that did not pass; a dom0 that stopped answering
+    ("dom0 unresponsive", the runner's note) is a stall, kind dom0-hung."""
+    step = next((r for r in results if r.status not in ("pass", "blocked")), None)
+    if step is None:
+        return None
+    try:
+        text = open(console, errors="replace").read()
+    except OSError:
+        text = ""
+    for pattern, kind in DOM0_DEATHS:
+        if pattern.search(text):
+            return step.name, kind
+    if step.status == "broken" and "dom0 unresponsive" in (step.note or ""):
+        return step.name, "dom0-hung"
+    return None
+
+
+def count_dom0_death(steps, death):
+    """Adds dom0_death's answer to read_events' counts (a hang is a stall,
+    listed in kinds but not counted as a death, like a guest's)."""
+    if death is None:
+        return
+    s = steps.setdefault(death[0], new_step())
+    s["dom0"] += death[1] not in ("dom0-hung",)
+    s["kinds"].append(death[1])
+
+
 def record(cache, flight, arm, tree, job, attempt, steps):
     """Append one row per step that ran a guest or a switch."""
     rows = []
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for name, s in steps.items():
-        if not (s["guests"] or s["deaths"] or s["switches"]):
+        if not (s["guests"] or s["deaths"] or s["switches"] or s["kinds"]):
             continue
         rows.append([stamp, flight, arm, tree, job, str(attempt), name, str(s["guests"]),
-                     str(s["deaths"]), str(s["switches"]), ",".join(s["kinds"]) or "-"])
+                     str(s["deaths"]), str(s["switches"]), ",".join(s["kinds"]) or "-",
+                     str(s.get("dom0", 0))])
     if not rows:
         return
     p = path(cache)
@@ -89,7 +137,7 @@ def keep_evidence(cache, flight, job, attempt, jdir, steps):
     its dumps, the step and guest logs) to <cache>/deaths/, outside the
     tree: CI's clone is deleted after the run, the cache is not.  Returns
     the directory, or None when nobody died."""
-    dead = [n for n, s in steps.items() if s["deaths"]]
+    dead = [n for n, s in steps.items() if s["deaths"] or s.get("dom0")]
     if not dead:
         return None
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -117,21 +165,24 @@ def load(cache):
     out = []
     for line in lines[1:]:
         w = line.split("\t")
+        if len(w) == len(COLUMNS) - 1:
+            w.append("0")    # a row from before dom0 deaths were counted
         if len(w) == len(COLUMNS):
             out.append(dict(zip(COLUMNS, w)))
     return out
 
 
 def aggregate(rows, key=("arm", "step")):
-    """{(arm, step): [runs, guests, deaths, switches]} over the given rows."""
+    """{(arm, step): [runs, guests, deaths, switches, dom0 deaths]} over the given rows."""
     agg = {}
     for r in rows:
         k = tuple(r[c] for c in key)
-        a = agg.setdefault(k, [0, 0, 0, 0])
+        a = agg.setdefault(k, [0, 0, 0, 0, 0])
         a[0] += 1
         a[1] += int(r["guests"])
         a[2] += int(r["deaths"])
         a[3] += int(r["switches"])
+        a[4] += int(r["dom0_deaths"])
     return agg
 
 
@@ -145,14 +196,16 @@ def rate_text(guests, deaths, switches):
 
 
 def table(rows, since=None):
-    """Markdown: per arm and step, guests, deaths, deaths/guest, switches, deaths/1000 switches."""
+    """Markdown: per arm and step, guests, deaths, deaths/guest, switches,
+    deaths/1000 switches, and dom0's own deaths in that step."""
     if since:
         rows = [r for r in rows if r["time"] >= since]
     agg = aggregate(rows)
-    out = ["| arm | step | rows | guests | deaths | deaths/guest | switches | deaths/1000 switches |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for (arm, step), (n, g, d, s) in sorted(agg.items()):
-        out.append("| %s | %s | %d | %d | %d | %s | %d | %s |" % (
+    out = ["| arm | step | rows | guests | deaths | deaths/guest | switches | deaths/1000 switches"
+           " | dom0 deaths |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for (arm, step), (n, g, d, s, d0) in sorted(agg.items()):
+        out.append("| %s | %s | %d | %d | %d | %s | %d | %s | %d |" % (
             arm, step, n, g, d, "%.2f" % (d / g) if g else "-", s,
-            "%.1f" % (1000.0 * d / s) if s else "-"))
+            "%.1f" % (1000.0 * d / s) if s else "-", d0))
     return "\n".join(out)
