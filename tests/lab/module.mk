@@ -42,6 +42,8 @@ $(BUILD)/lab-guest/serial-irq: tests/lab/guest-tools/serial-irq.c
 	$(CC) $(RTV_CPPFLAGS) $(CPPFLAGS) $(RTV_CFLAGS) $(CFLAGS) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $<
 install: install-lab-guest
 .PHONY: install-lab-guest
+# fio-pick: a script (busybox awk), installed as it is.
+LAB_GUEST_SCRIPTS := tests/lab/guest-tools/fio-pick
 install-lab-guest: $(LAB_GUEST_TOOLS)
 	install -d $(DESTDIR)$(PREFIX)/lib/rtvirt/lab-guest
-	install -m 0755 $(LAB_GUEST_TOOLS) $(DESTDIR)$(PREFIX)/lib/rtvirt/lab-guest/
+	install -m 0755 $(LAB_GUEST_TOOLS) $(LAB_GUEST_SCRIPTS) $(DESTDIR)$(PREFIX)/lib/rtvirt/lab-guest/

@@ -15,7 +15,7 @@ done
 if command -v shellcheck >/dev/null; then
     # shellcheck disable=SC2086 # the lists split on whitespace: no names have any
     shellcheck "$here"/agent/* $sh_steps "$here"/images/build-* "$here"/images/copy-libs "$here"/images/guest-kernel-version \
-        "$here"/selftest.sh "$here"/examples/broken-step/10-*
+        "$here"/selftest.sh "$here"/examples/broken-step/10-* "$here"/guest-tools/fio-pick
     shellcheck -s sh "$here/images/guest-init"
     echo "lab selftest: shellcheck clean"
 else
@@ -294,21 +294,34 @@ want="1 blkif-backend;1 evtchn:qemu-system-i38;2 evtchn:rtvirt-backd;1 timer0;1 
 [ "$got" = "$want" ] || { echo "lab selftest: leak-check evtchns: got '$got', want '$want'" >&2; exit 1; }
 echo "lab selftest: leak-check grants and evtchns OK"
 
-# blkif-lib's fio_json reads fio's JSON by field name: from one fio run that
-# prints both, the same numbers as the terse v3 columns the steps read
-# before ($5 error, $6 read KiB, $47 write KiB); a field fio lacks fails.
+# fio-pick (tests/lab/guest-tools/) reads fio's JSON by field name in the
+# guest, with busybox awk (the guest's: busybox-static), and here with the
+# host's awk too: from one fio run that prints both, the same numbers as
+# the terse v3 columns the steps read before ($5 error, $6 read KiB, $47
+# write KiB, $7 read KiB/s; the sum of two); a field fio lacks, a string, a
+# JSON object cut short, a file without one and a run of two jobs fail.
 t=$(mktemp -d)
+pick=$here/guest-tools/fio-pick
+mkdir "$t/bb" && ln -s "$(command -v busybox)" "$t/bb/awk"
 fio --name=t --filename="$t/f" --size=4M --bs=4k --rw=randrw --ioengine=psync --runtime=1 \
     --time_based --output-format=normal,json,terse --terse-version=3 --output="$t/out" > /dev/null
-# shellcheck disable=SC2016 # expands in the inner shell
-lib='LAB_STATE=$1; . "$2/steps/blkif-lib"; shift 2; fio_json "$@"'
-got=$(sh -c "$lib" sh "$t" "$here" "$t/out" error read/io_kbytes write/io_kbytes)
-want=$(grep '^3;' "$t/out" | awk -F';' '{ print $5, $6, $47 }')
-if sh -c "$lib" sh "$t" "$here" "$t/out" read/no_such_field > /dev/null 2>&1; then
-    echo "lab selftest: fio_json gave a number for a field fio does not have" >&2; rm -rf "$t"; exit 1
-fi
+fio --name=a --filename="$t/f" --size=1M --rw=read --output-format=json --output="$t/two" \
+    --name=b --filename="$t/f" --size=1M --rw=read > /dev/null
+head -c 2000 "$t/out" > "$t/cut"
+want=$(grep '^3;' "$t/out" | awk -F';' '{ print $5, $6, $47, $7, $6 + $47 }')
+for awk in busybox host; do
+    if [ $awk = busybox ]; then p=$t/bb:$PATH; else p=$PATH; fi
+    got=$(PATH=$p "$pick" "$t/out" error read/io_kbytes write/io_kbytes read/bw read/io_kbytes+write/io_kbytes)
+    if [ -z "$want" ] || [ "$got" != "$want" ]; then
+        echo "lab selftest: fio-pick ($awk awk) says '$got', fio's terse columns '$want'" >&2; rm -rf "$t"; exit 1
+    fi
+    for bad in "out read/no_such_field" "out jobname" "cut error" "f error" "two error"; do
+        # shellcheck disable=SC2086 # FILE FIELD, split on purpose
+        set -- $bad
+        if PATH=$p "$pick" "$t/$1" "$2" > /dev/null 2>&1; then
+            echo "lab selftest: fio-pick ($awk awk) gave a number for $2 of $1" >&2; rm -rf "$t"; exit 1
+        fi
+    done
+done
 rm -rf "$t"
-if [ -z "$want" ] || [ "$got" != "$want" ]; then
-    echo "lab selftest: fio_json says '$got', fio's terse columns '$want'" >&2; exit 1
-fi
-echo "lab selftest: fio_json reads fio's JSON by name (error, read KiB, write KiB: $got)"
+echo "lab selftest: fio-pick reads fio's JSON by name, busybox and host awk (error, read KiB, write KiB, read KiB/s, a sum: $got)"
