@@ -31,12 +31,35 @@ static int read_line(const char *path, char *buf, size_t len)
     return rc;
 }
 
-/* dev ("M:m") and size (sectors) of the disk whose sysfs directory is dir. */
+/* The logical block size of the disk whose sysfs directory is dir: its
+ * queue's, or for a partition (no queue of its own) its disk's. */
+static int read_lbs(const char *dir, unsigned *lbs, struct rtv_err *err)
+{
+    char path[512], v[64];
+    unsigned long long n;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/queue/logical_block_size", dir);
+    if ((rc = read_line(path, v, sizeof(v))) == -ENOENT) {
+        snprintf(path, sizeof(path), "%s/../queue/logical_block_size", dir);
+        rc = read_line(path, v, sizeof(v));
+    }
+    if (rc < 0)
+        return rtv_err_set(err, -rc, "%s: %s", path, strerror(-rc));
+    if (rtv_parse_uint(v, 65536, &n) < 0 || n < 512)
+        return rtv_err_set(err, EINVAL, "%s: \"%s\" is not a logical block size", path, v);
+    *lbs = (unsigned)n;
+    return 0;
+}
+
+/* dev ("M:m"), size (sectors) and logical block size of the disk whose
+ * sysfs directory is dir. */
 static int read_disk(const char *dir, const char *name, struct shunt_disk *d,
                      struct rtv_err *err)
 {
     char path[512], v[64];
     unsigned long long sectors;
+    unsigned lbs = 0;
     unsigned ma, mi;
     char extra;
     int rc;
@@ -51,10 +74,13 @@ static int read_disk(const char *dir, const char *name, struct shunt_disk *d,
         return rtv_err_set(err, -rc, "%s: %s", path, strerror(-rc));
     if (rtv_parse_uint(v, UINT64_MAX, &sectors) < 0)
         return rtv_err_set(err, EINVAL, "%s: \"%s\" is not a sector count", path, v);
+    if ((rc = read_lbs(dir, &lbs, err)) < 0)
+        return rc;
     memset(d, 0, sizeof(*d));
     snprintf(d->name, sizeof(d->name), "%.63s", name);
     rtv_dm_devnum(d->dev, sizeof(d->dev), ma, mi);
     d->sectors = sectors;
+    d->lbs = lbs;
     return 0;
 }
 

@@ -553,6 +553,18 @@ static void try_attach(struct dmctl *c)
         fail_switch(c, why);
         return;
     }
+    /* The dm target's constructor compares its legs' logical block sizes,
+     * but its PV leg is the PV leg device, which says 512 while it maps
+     * nothing: this is the one place that sees the blkfront disk's.  A
+     * filesystem made through one leg must be read the same through the
+     * other (a 4096-byte disk refuses 512-byte I/O). */
+    if (d.lbs != c->cfg.lbs) {
+        snprintf(why, sizeof(why), "the PV disk %s (vbd %u) has a logical block size of %u "
+                 "bytes, the emulated disk %u: not attached (dom0's backend must advertise "
+                 "the emulated disk's sector-size)", d.name, c->sw_devid, d.lbs, c->cfg.lbs);
+        fail_switch(c, why);
+        return;
+    }
     info(c, "switch %u: PV disk %s (%s) of vbd %u is there", c->sw_id, d.name, d.dev,
          c->sw_devid);
     c->sw_disk = d;
@@ -1134,6 +1146,11 @@ struct dmctl *dmctl_new(const struct dmctl_config *cfg, struct rtv_err *err)
         return NULL;
     }
     c->cfg = *cfg;
+    if (cfg->lbs == 0) {
+        rtv_err_set(err, EINVAL, "the emulated disk's logical block size is not known");
+        free(c);
+        return NULL;
+    }
     if (c->cfg.attach_poll_ms == 0)
         c->cfg.attach_poll_ms = 50;
     c->sus_pipe[0] = c->sus_pipe[1] = c->ev_pipe[0] = c->ev_pipe[1] = -1;

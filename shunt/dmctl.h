@@ -39,6 +39,7 @@ struct dmctl_config {
     const char   *emu_dev;       /* the emulated disk as "major:minor" */
     const char   *emu_name;      /* its name for emulated-dev ("sda"); NULL: none */
     uint64_t      sectors;       /* its size */
+    unsigned      lbs;           /* its logical block size (bytes): a PV disk's must match */
     const char   *sysfs;         /* "/sys" (tests: a tree of their own) */
     const struct shunt_dm_ops *dm;
     void         *dm_ctx;
@@ -85,6 +86,7 @@ struct shunt_disk {
     char     name[64];           /* e.g. xvdb */
     char     dev[RTV_DM_DEV_MAX];/* "major:minor" */
     uint64_t sectors;
+    unsigned lbs;                /* logical block size, bytes */
 };
 
 /* The disk xen-blkfront made for device/vbd/<devid>; -ENOENT until it is

@@ -84,6 +84,7 @@ static int run_dm(const char *emulated, const char *vdev, bool verbose)
     }
     cfg.emu_dev = emu.dev;
     cfg.sectors = emu.sectors;
+    cfg.lbs = emu.lbs;
     const char *base = strrchr(emulated, '/');
     cfg.emu_name = base ? base + 1 : emulated;
     if (shunt_dm_libdm_init(&err) < 0) {

@@ -218,6 +218,11 @@ static void publish(struct fake_kernel *k, struct fk_disk *d)
     char v[24];
     snprintf(v, sizeof(v), "%llu", (unsigned long long)d->sectors);
     write_file(p, v);
+    /* blkfront's logical block size: the sector-size rtvirt-backd advertises */
+    snprintf(p, sizeof(p), "%s/block/%s/queue", base, d->name);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/block/%s/queue/logical_block_size", base, d->name);
+    write_file(p, "512");
     /* dev last: dm_disks.c reads it first, so a half-made disk is not found */
     snprintf(p, sizeof(p), "%s/block/%s/dev", base, d->name);
     write_file(p, d->dev);
@@ -237,6 +242,10 @@ static void unpublish(struct fake_kernel *k, struct fk_disk *d)
     unlink(p);
     snprintf(p, sizeof(p), "%s/block/%s/size", base, d->name);
     unlink(p);
+    snprintf(p, sizeof(p), "%s/block/%s/queue/logical_block_size", base, d->name);
+    unlink(p);
+    snprintf(p, sizeof(p), "%s/block/%s/queue", base, d->name);
+    rmdir(p);
     snprintf(p, sizeof(p), "%s/block/%s", base, d->name);
     rmdir(p);
     snprintf(p, sizeof(p), "%s/block", base);

@@ -298,7 +298,7 @@ static pid_t start_guest(int stop_fd, int report_fd, unsigned suspend_min_ms, ui
                                          .sysfs = sysfs, .suspend_min_ms = suspend_min_ms,
                                          .hold_prepare = hold_prepare, .verbose = verbose };
         struct dmctl_config dc = { .vdev = VDEV, .emu_dev = FAKE_KERNEL_EMU_DEV,
-                                   .emu_name = "sda", .sectors = IMG_BYTES / 512,
+                                   .emu_name = "sda", .sectors = IMG_BYTES / 512, .lbs = 512,
                                    .sysfs = sysfs, .dm = &fake_kernel_dm_ops,
                                    .open_xen = open_guest, .verbose = verbose };
         struct rtv_err err = { 0, "" };

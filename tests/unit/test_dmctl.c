@@ -538,19 +538,30 @@ static void write_file(const char *dir, const char *name, const char *val)
     fclose(f);
 }
 
-/* xen-blkfront connected vbd devid: its disk appears under the xenbus device. */
-static void blkfront_disk(const char *devid, const char *name, const char *dev,
-                          unsigned long long sectors)
+/* xen-blkfront connected vbd devid: its disk appears under the xenbus
+ * device, with a logical block size of lbs bytes. */
+static void blkfront_disk_lbs(const char *devid, const char *name, const char *dev,
+                              unsigned long long sectors, unsigned lbs)
 {
-    char d[512], v[32];
+    char d[512], q[600], v[32];
 
     snprintf(d, sizeof(d), "%s/bus/xen/devices/vbd-%s/block/%s", sysfs, devid, name);
-    char cmd[600];
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s", d);
+    char cmd[700];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s/queue", d);
     ck_assert_int_eq(system(cmd), 0);
     write_file(d, "dev", dev);
     snprintf(v, sizeof(v), "%llu", sectors);
     write_file(d, "size", v);
+    snprintf(q, sizeof(q), "%s/queue", d);
+    snprintf(v, sizeof(v), "%u", lbs);
+    write_file(q, "logical_block_size", v);
+}
+
+/* ... of 512-byte blocks, as the emulated disk's. */
+static void blkfront_disk(const char *devid, const char *name, const char *dev,
+                          unsigned long long sectors)
+{
+    blkfront_disk_lbs(devid, name, dev, sectors, 512);
 }
 
 /* dom0 brought the PV twin up (ctl-devid names it) and the guest's
@@ -583,7 +594,7 @@ static void setup_env(void)
     ck_assert_int_eq(rtv_ctl_manage(dom0.xs, GUEST, "hda", "/srv/hda.img", &err), 0);
     rtv_test_mkdtemp(sysfs, sizeof(sysfs), "rtv-dmctl");
     cfg = (struct dmctl_config){ .vdev = "hda", .emu_dev = "8:0", .emu_name = "sda",
-                                 .sectors = SECTORS, .sysfs = sysfs, .dm = &fake_ops,
+                                 .sectors = SECTORS, .lbs = 512, .sysfs = sysfs, .dm = &fake_ops,
                                  .open_xen = open_guest, .self_domid = self_guest,
                                  .attach_poll_ms = 10 };
 }
@@ -642,6 +653,27 @@ START_TEST(created_emulated_over_the_emulated_disk)
     put(RTV_XS_CTL_SWITCH_ID, "3");
     ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "3", 2000));
     ck_assert_str_eq(fk.ops, "pv:create create");
+}
+END_TEST
+
+/* The target's constructor sees only the PV leg device (512 while it maps
+ * nothing): the shunt compares the blkfront disk's logical block size with
+ * the emulated disk's before it attaches anything, and refuses. */
+START_TEST(pv_disk_of_another_block_size_is_refused)
+{
+    put(RTV_XS_CTL_DEVID, DEVID);
+    blkfront_disk_lbs(DEVID, "xvdb", "202:16", SECTORS, 4096);
+    order_switch("emulated", "6", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "6", 2000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "PV disk xvdb (vbd 51728) has a logical block "
+                       "size of 4096 bytes, the emulated disk 512: not attached");
+    ck_assert_str_eq(fk.ops, "pv:create create");
+    ck_assert_str_eq(fk.pv.live.disk, "");
+    /* the same size: the next switch attaches it */
+    blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
+    full_switch("emulated", "7", "pv", "enlightened");
+    ck_assert_str_eq(fk.pv.live.disk, "202:16");
 }
 END_TEST
 
@@ -1255,9 +1287,33 @@ START_TEST(pv_disk_found_by_devid_in_sysfs)
     ck_assert_str_eq(d.name, "xvdb");
     ck_assert_str_eq(d.dev, "202:16");
     ck_assert_uint_eq(d.sectors, 4096);
+    ck_assert_uint_eq(d.lbs, 512);
+    blkfront_disk_lbs("51776", "xvde", "202:64", 8, 4096);
+    ck_assert_int_eq(shunt_disk_of_vbd(sysfs, 51776, &d, &err), 0);
+    ck_assert_uint_eq(d.lbs, 4096);
     blkfront_disk("51760", "xvdd", "garbage", 8);
     ck_assert_int_eq(shunt_disk_of_vbd(sysfs, 51760, &d, &err), -EINVAL);
     ck_assert_contains(err.msg, "\"garbage\" is not major:minor");
+    /* a partition has no queue of its own: its disk's is read (sysfs's
+     * dev/block/M:m links to the partition's directory, under its disk's) */
+    blkfront_disk_lbs("51792", "xvdf", "202:80", 16, 4096);
+    char dir[300], link[300];
+    snprintf(dir, sizeof(dir), "%s/bus/xen/devices/vbd-51792/block/xvdf/xvdf1", sysfs);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    write_file(dir, "dev", "202:81");
+    write_file(dir, "size", "8");
+    snprintf(link, sizeof(link), "%s/dev/block", sysfs);
+    char cmd[1000];
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s && ln -s %s %s/202:81", link, dir, link);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(shunt_disk_of_devnum(sysfs, 202, 81, &d, &err), 0);
+    ck_assert_str_eq(d.name, "xvdf1");
+    ck_assert_uint_eq(d.lbs, 4096);
+    /* none at all: refused, named */
+    snprintf(cmd, sizeof(cmd), "rm -r %s/bus/xen/devices/vbd-51792/block/xvdf/queue", sysfs);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(shunt_disk_of_devnum(sysfs, 202, 81, &d, &err), -ENOENT);
+    ck_assert_contains(err.msg, "queue/logical_block_size");
 }
 END_TEST
 
@@ -1316,6 +1372,7 @@ static Suite *dmctl_suite(void)
     tcase_add_test(tc, pv_disk_that_never_appears_is_given_up);
     tcase_add_test(tc, switch_without_devid_fails_cleanly);
     tcase_add_test(tc, pv_disk_of_another_size_is_refused);
+    tcase_add_test(tc, pv_disk_of_another_block_size_is_refused);
     tcase_add_test(tc, refused_load_leaves_the_old_table);
     tcase_add_test(tc, suspend_past_its_bound_is_backed_out);
     tcase_add_test(tc, suspend_that_ends_as_it_is_interrupted_is_resumed);
