@@ -115,7 +115,8 @@ struct dmctl {
     bool                stuck;         /* a swap's suspend done, its resume failing */
     uint64_t            swap_start_us, prepare_start_us, prepared_us;
     uint64_t            flip_start_us, flip_us, stall_us, held_at_settle;
-    uint64_t            attach_us, detach_us, renew_us, flips_before;
+    uint64_t            attach_us, detach_us, renew_us, clear_us, flips_before;
+    bool                fo_cleared;    /* this switch cleared a failover by message */
     char                sw_error[1024];
     /* suspend helper */
     pthread_t           sus_th;
@@ -452,6 +453,31 @@ static void swap_leg(struct dmctl *c, enum dmc_swap what, const char *disk)
     start_swap(c, what, NULL, &leg);
 }
 
+/* The failed-over state ends by the target's message `clear-failover`
+ * (dm-rtvirt 1.2), with no dm suspend of the guest's device: only once the
+ * route is emulated and the table is over the PV leg device (which a fresh
+ * disk is attached to before any flip takes the PV leg again).  False when
+ * it does not apply or the target refuses it (an older module, or PV I/O
+ * still in flight): the table is renewed instead, as before. */
+static bool clear_failover(struct dmctl *c)
+{
+    struct rtv_err err = { 0, "" };
+    uint64_t t0 = rtv_now_us();
+
+    if (!c->failed_over || c->live.mode != RTV_MODE_EMULATED || !on_pv_leg_device(c))
+        return false;
+    if (dm_message(c, "clear-failover", &err) < 0) {
+        warn(c, "switch %u: %s: renewing the table instead", c->sw_id, err.msg);
+        return false;
+    }
+    c->failed_over = false;
+    c->fo_cleared = true;
+    c->clear_us = rtv_now_us() - t0;
+    info(c, "switch %u: the failed-over state cleared in %llu us (no renew)", c->sw_id,
+         (unsigned long long)c->clear_us);
+    return true;
+}
+
 /* Towards pv/selective, once the PV disk is found: each call takes the next
  * step that is not done yet (so a swap's end calls it again).  The PV leg
  * device gets the disk (a fresh open after a failover: the dead disk goes),
@@ -463,7 +489,7 @@ static void step_to_pv(struct dmctl *c)
         swap_leg(c, SWAP_ATTACH, c->sw_disk.dev);
         return;
     }
-    if (c->failed_over || !on_pv_leg_device(c)) {
+    if ((c->failed_over && !clear_failover(c)) || !on_pv_leg_device(c)) {
         struct rtv_dm_table t = renewed_table(c);
 
         start_swap(c, SWAP_RENEW, &t, NULL);
@@ -475,14 +501,15 @@ static void step_to_pv(struct dmctl *c)
 /* After the flip to emulated (every bio on the emulated leg, the PV leg
  * drained and, with flush_at_flip, flushed): the PV disk leaves the PV leg
  * device, so blkfront can close when dom0 tears the twin down; a failed-over
- * table, or one of an older layout, is renewed; then the ack. */
+ * table's state is cleared by message (else renewed), one of an older
+ * layout is renewed; then the ack. */
 static void step_after_emulated(struct dmctl *c)
 {
     if (c->pvleg.disk[0]) {
         swap_leg(c, SWAP_DETACH, "");
         return;
     }
-    if (c->failed_over || (!on_pv_leg_device(c) && c->live.pv[0])) {
+    if ((c->failed_over && !clear_failover(c)) || (!on_pv_leg_device(c) && c->live.pv[0])) {
         struct rtv_dm_table t = renewed_table(c);
 
         start_swap(c, SWAP_RENEW_AFTER, &t, NULL);
@@ -579,7 +606,8 @@ static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target)
     c->sw_deadline_us = rtv_now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
     c->sw_error[0] = '\0';
     c->sw_attached = false;
-    c->attach_us = c->detach_us = c->renew_us = c->stall_us = c->flip_us = 0;
+    c->attach_us = c->detach_us = c->renew_us = c->clear_us = c->stall_us = c->flip_us = 0;
+    c->fo_cleared = false;
     info(c, "switch %u: %s%s -> %s", id, rtv_mode_name(c->live.mode),
          c->failed_over ? " (failed over)" : "", rtv_mode_name(target));
     if (!rtv_mode_needs_pv(target)) {
@@ -790,15 +818,21 @@ static void finish_switch(struct dmctl *c)
      * rest ran while the I/O went on: attach and detach swap the PV leg
      * device's table, which no bio is routed to then.  renew is the one
      * the guest waits in too: a dm suspend of its own device, after a
-     * failover or on an older table (0 otherwise). */
+     * failover or on an older table (0 otherwise).  A failed-over state
+     * cleared by message instead of a renew is said after the figures
+     * (a message the guest does not wait in). */
+    char cleared[128] = "";
+    if (c->fo_cleared)
+        snprintf(cleared, sizeof(cleared), ", failed-over state cleared in %llu us",
+                 (unsigned long long)c->clear_us);
     warn(c, "switch %u done: now %s, blackout %llu us (flip %llu, stall %llu; prepare %llu, "
-         "gate %llu, attach %llu, detach %llu: outside; renew %llu)%s", c->sw_id,
+         "gate %llu, attach %llu, detach %llu: outside; renew %llu)%s%s", c->sw_id,
          rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us,
          (unsigned long long)c->flip_us, (unsigned long long)c->stall_us,
          (unsigned long long)(c->prepared_us - c->prepare_start_us),
          (unsigned long long)(c->flip_start_us - c->prepared_us),
          (unsigned long long)c->attach_us, (unsigned long long)c->detach_us,
-         (unsigned long long)c->renew_us, c->gate_open ? ", gate open before" : "");
+         (unsigned long long)c->renew_us, c->gate_open ? ", gate open before" : "", cleared);
     c->dirty = true;   /* dom0 may have moved on meanwhile */
 }
 

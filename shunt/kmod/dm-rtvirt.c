@@ -51,13 +51,16 @@
  * everything to the emulated leg.  Both legs reach the same image file, so
  * the emulated leg serves the same data.  The status line says so and a dm
  * event wakes `dmsetup wait`.  The state lives in the table: loading a new
- * table (dom0 switched back to PV) clears it.
+ * table clears it, and so does the message `clear-failover` once the route
+ * is emulated and nothing is in flight on the PV leg (rtvirt-shunt sends it
+ * after it dropped the dead disk, so a return to PV needs no table swap of
+ * the guest's device).
  *
  * Table line:  <start> <len> rtvirt <mode> <emulated_dev> <pv_dev|->
  *              (mode: the one in force, after any flip)
  * Status:      <mode-in-force> <ok|failed-over> <failovers> <pv_errors>
  *              <flip-state> <held> <flips> <last-flip-stall-us>
- * Messages:    prepare | cancel | mode <emulated|pv|selective>
+ * Messages:    prepare | cancel | mode <emulated|pv|selective> | clear-failover
  * (shunt/README.md documents them.)
  *
  * Context: map runs in the submitter's context, end_io in completion context
@@ -721,6 +724,49 @@ static int rtv_msg_mode(struct rtv_target *rt, const char *name)
 	return 0;
 }
 
+/*
+ * clear-failover: the table is "ok" again, so that a flip may take the PV
+ * leg once it maps a working disk (rtvirt-shunt attaches a fresh one to the
+ * PV leg device first; until then that leg is only asked for flushes, and
+ * an `error` table without a write cache ends those at once).  Refused
+ * while anything could still reach the PV leg or come back from it as a
+ * failure of the old disk: a route other than emulated, a flip that has not
+ * settled, writes of the PV leg in flight, re-issues queued.  A read of the
+ * old disk still in flight that fails later fails over again, as it must.
+ * The counters (failovers, pv_errors) go on counting for this table.
+ */
+static int rtv_msg_clear_failover(struct rtv_target *rt)
+{
+	const char *dev = dm_table_device_name(rt->ti->table);
+	const char *busy = NULL;
+
+	if (!test_bit(RTV_FAILED_OVER, &rt->flags))
+		return 0;
+	spin_lock_irq(&rt->lock);
+	if (route_mode(rt->route) != RTV_EMULATED)
+		busy = "the route is not emulated (flip to emulated first)";
+	else if (rt->fstate != FLIP_IDLE)
+		busy = "a flip has not settled";
+	else if (atomic_read(&rt->writes[LEG_PV][0]) || atomic_read(&rt->writes[LEG_PV][1]))
+		busy = "writes of the PV leg are in flight";
+	else if (!bio_list_empty(&rt->retry))
+		busy = "failed PV bios are being re-issued";
+	if (!busy) {
+		clear_bit(LEG_PV, &rt->dirty);
+		rt->first_pv_error = 0;
+		clear_bit(RTV_REPORTED, &rt->flags);
+		clear_bit(RTV_FAILED_OVER, &rt->flags);
+	}
+	spin_unlock_irq(&rt->lock);
+	if (busy) {
+		DMWARN("%s: clear-failover: %s", dev, busy);
+		return -EBUSY;
+	}
+	DMINFO("%s: failed-over state cleared (PV leg %s)", dev,
+	       rt->leg[LEG_PV] ? rt->leg[LEG_PV]->name : "-");
+	return 0;
+}
+
 static int rtv_message(struct dm_target *ti, unsigned int argc, char **argv,
 		       char *result, unsigned int maxlen)
 {
@@ -734,8 +780,10 @@ static int rtv_message(struct dm_target *ti, unsigned int argc, char **argv,
 		r = rtv_msg_cancel(rt);
 	else if (argc == 2 && !strcasecmp(argv[0], "mode"))
 		r = rtv_msg_mode(rt, argv[1]);
+	else if (argc == 1 && !strcasecmp(argv[0], "clear-failover"))
+		r = rtv_msg_clear_failover(rt);
 	else
-		DMWARN("%s: unknown message (expected prepare, cancel or mode <mode>)",
+		DMWARN("%s: unknown message (expected prepare, cancel, mode <mode> or clear-failover)",
 		       dm_table_device_name(ti->table));
 	mutex_unlock(&rt->msg_lock);
 	return r;
@@ -948,7 +996,7 @@ static void rtv_io_hints(struct dm_target *ti, struct queue_limits *limits)
 
 static struct target_type rtv_target_type = {
 	.name = "rtvirt",
-	.version = {1, 1, 0},
+	.version = {1, 2, 0},
 	/*
 	 * map and end_io never sleep, so REQ_NOWAIT bios may come in (dm
 	 * then also needs both legs to take them: blk-mq disks do).  Without

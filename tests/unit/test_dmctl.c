@@ -64,6 +64,8 @@ struct fake_dm {
     bool                release_suspend;
     int                 fail_load;         /* -errno for the next load */
     int                 fail_mode;         /* -errno for the next mode message */
+    bool                no_clear;          /* a module without clear-failover (1.1) */
+    char                dead_disk[RTV_DM_DEV_MAX];  /* under the PV leg when it failed */
     bool                hold_prepare;      /* prepare never gets to prepared */
     uint64_t            drain_ms;          /* a flip's hold phase lasts this long */
     uint64_t            stall_us;          /* ... and reports this stall */
@@ -380,6 +382,17 @@ static int f_message(void *ctx, const char *name, const char *msg, struct rtv_er
     } else if (strcmp(msg, "cancel") == 0) {
         if (fk.st.flip != RTV_DM_FLIP_DRAINING)
             fk.st.flip = RTV_DM_FLIP_IDLE;
+    } else if (strcmp(msg, "clear-failover") == 0 && !fk.no_clear) {
+        if (fk.st.failed_over && (fk.live.mode != RTV_MODE_EMULATED ||
+                                  fk.st.flip != RTV_DM_FLIP_IDLE)) {
+            rc = rtv_err_set(err, EBUSY, "dm message of rtvirt-hda failed: busy");
+        } else if (fk.st.failed_over) {
+            /* never while the disk that failed is still the PV leg's */
+            ck_assert_msg(strcmp(fk.pv.live.disk, fk.dead_disk) != 0,
+                          "clear-failover with the dead disk %s still under the PV leg",
+                          fk.dead_disk);
+            fk.st.failed_over = false;
+        }
     } else if (strncmp(msg, "mode ", 5) == 0 && rtv_mode_parse(msg + 5, &m) == 0) {
         if (fk.fail_mode) {
             rc = rtv_err_set(err, -fk.fail_mode, "dm message of rtvirt-hda failed: refused");
@@ -432,6 +445,7 @@ static const struct shunt_dm_ops fake_ops = {
 static void fake_failover(uint64_t failovers, uint64_t pv_errors)
 {
     pthread_mutex_lock(&fk.mu);
+    snprintf(fk.dead_disk, sizeof(fk.dead_disk), "%s", fk.pv.live.disk);
     fk.st = (struct rtv_dm_status){ .in_force = RTV_MODE_EMULATED, .failed_over = true,
                                     .failovers = failovers, .pv_errors = pv_errors,
                                     .has_flip = true, .flips = fk.st.flips };
@@ -1045,13 +1059,14 @@ START_TEST(failover_is_reported_and_not_undone_alone)
     full_switch("pv", "14", "emulated", "emulating");
     ck_assert_str_eq(fk.pv.live.disk, "");
     /* the dead disk out of the PV leg device, then the failover's state
-     * out of the guest's table: the one swap of its own a switch makes,
-     * and only after a failover */
-    ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume load suspend resume");
+     * cleared by the target's message: no swap of the guest's table, no
+     * suspend it waits in */
+    ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume clear-failover");
     ck_assert(!fk.st.failed_over);
     full_switch("emulated", "15", "pv", "enlightened");
     ck_assert(!fk.st.failed_over);
-    ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume load suspend resume pv:load pv:suspend pv:resume prepare mode-pv");
+    ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume clear-failover pv:load pv:suspend pv:resume prepare mode-pv");
+    ck_assert_uint_eq(fk.suspends, 0);
 }
 END_TEST
 
@@ -1076,7 +1091,7 @@ START_TEST(failover_followed_by_dom0_drops_the_failed_leg)
     put(RTV_XS_CTL_STATE, "emulated");
     ck_assert_msg(run_until(RTV_XS_SHUNT_STATE, "emulating", 3000), "%s / %s",
                   get(RTV_XS_SHUNT_STATE), get(RTV_XS_SHUNT_ERROR));
-    ck_assert_uint_eq(fk.loads, loads + 2);
+    ck_assert_uint_eq(fk.loads, loads + 1);   /* the PV leg device's error table only */
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
     ck_assert_str_eq(fk.live.pv, PV_DEV);
     ck_assert_str_eq(fk.pv.live.disk, "");
@@ -1084,7 +1099,26 @@ START_TEST(failover_followed_by_dom0_drops_the_failed_leg)
     ck_assert(!fk.st.failed_over);
     /* and it stays there */
     run_for(700);
-    ck_assert_uint_eq(fk.loads, loads + 2);
+    ck_assert_uint_eq(fk.loads, loads + 1);
+}
+END_TEST
+
+/* A module without clear-failover (dm-rtvirt 1.1) refuses the message: the
+ * table is renewed instead (a dm suspend of the guest's device), as before. */
+START_TEST(failover_cleared_by_a_renew_on_an_older_module)
+{
+    fk.no_clear = true;
+    twin_attached();
+    full_switch("emulated", "18", "pv", "enlightened");
+    fake_failover(2, 1);
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
+    fk.ops[0] = '\0';
+    full_switch("pv", "19", "emulated", "emulating");
+    ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume "
+                     "clear-failover load suspend resume");
+    ck_assert(!fk.st.failed_over);
+    ck_assert_uint_eq(fk.suspends, 1);
+    ck_assert_str_eq(fk.live.pv, PV_DEV);
 }
 END_TEST
 
@@ -1381,6 +1415,7 @@ static Suite *dmctl_suite(void)
     tcase_add_test(tc, dom0_rollback_after_the_flip_switches_back);
     tcase_add_test(tc, failover_is_reported_and_not_undone_alone);
     tcase_add_test(tc, failover_followed_by_dom0_drops_the_failed_leg);
+    tcase_add_test(tc, failover_cleared_by_a_renew_on_an_older_module);
     tcase_add_test(tc, failed_over_device_switched_to_its_own_mode_reloads);
     tcase_add_test(tc, picked_up_where_a_killed_shunt_left_it);
     tcase_add_test(tc, stopping_at_the_gate_resumes_the_old_table);
