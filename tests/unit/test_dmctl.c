@@ -1294,6 +1294,29 @@ START_TEST(failed_over_at_start_is_reported)
 }
 END_TEST
 
+/* A shunt killed between the drop of the dead disk and clear-failover: the
+ * next one finds the table emulated over the PV leg device, failed over;
+ * following dom0's emulated it clears the state by message, no suspend. */
+START_TEST(failover_left_uncleared_by_a_killed_shunt_is_cleared)
+{
+    fk.exists = true;
+    fk.live = (struct rtv_dm_table){ .mode = RTV_MODE_EMULATED, .emu = "8:0", .pv = PV_DEV,
+                                     .sectors = SECTORS };
+    fk.st = (struct rtv_dm_status){ .in_force = RTV_MODE_EMULATED, .failed_over = true,
+                                    .failovers = 3, .pv_errors = 3, .has_flip = true };
+    fk.pv.exists = true;
+    fk.pv.live = (struct rtv_dm_leg){ .disk = "", .sectors = SECTORS };
+    snprintf(fk.dead_disk, sizeof(fk.dead_disk), "202:16");   /* dropped already */
+    start_shunt();
+    ck_assert_msg(run_until(RTV_XS_SHUNT_STATE, "emulating", 3000), "%s / %s",
+                  get(RTV_XS_SHUNT_STATE), get(RTV_XS_SHUNT_ERROR));
+    ck_assert(!fk.st.failed_over);
+    ck_assert_contains(fk.ops, "clear-failover");
+    ck_assert_uint_eq(fk.suspends, 0);
+    ck_assert_uint_eq(fk.loads, 0);
+}
+END_TEST
+
 START_TEST(stopping_at_the_gate_resumes_the_old_table)
 {
     twin_attached();
@@ -1428,6 +1451,7 @@ static Suite *dmctl_suite(void)
     tcase_add_test(t2, device_over_another_disk_is_not_taken);
     tcase_add_test(t2, adopts_the_device_an_initramfs_made);
     tcase_add_test(t2, failed_over_at_start_is_reported);
+    tcase_add_test(t2, failover_left_uncleared_by_a_killed_shunt_is_cleared);
     tcase_add_test(t2, leg_left_in_an_emulated_table_is_dropped);
     tcase_add_test(t2, pv_leg_device_left_suspended_is_undone);
     tcase_add_test(t2, pv_leg_device_without_a_device_over_it_is_reset);
