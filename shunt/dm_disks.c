@@ -128,3 +128,30 @@ int shunt_disk_of_devnum(const char *sysfs, unsigned major, unsigned minor,
     }
     return read_disk(dir, name, d, err);
 }
+
+int shunt_writes_in_flight(const char *sysfs, const char *dev, unsigned long *writes,
+                           struct rtv_err *err)
+{
+    char path[300], v[64];
+    unsigned long r, w;
+    char extra;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/dev/block/%s/inflight", sysfs, dev);
+    if ((rc = read_line(path, v, sizeof(v))) < 0)
+        return rtv_err_set(err, -rc, "%s: %s", path, strerror(-rc));
+    if (sscanf(v, "%lu %lu %c", &r, &w, &extra) != 2)
+        return rtv_err_set(err, EINVAL, "%s: \"%s\" is not \"reads writes\"", path, v);
+    *writes = w;
+    return 0;
+}
+
+bool shunt_flush_at_flip(const char *sysfs)
+{
+    char path[300], v[16];
+
+    snprintf(path, sizeof(path), "%s/module/dm_rtvirt/parameters/flush_at_flip", sysfs);
+    if (read_line(path, v, sizeof(v)) < 0)
+        return true;   /* the module's default */
+    return !(v[0] == 'N' || v[0] == 'n' || v[0] == '0');
+}

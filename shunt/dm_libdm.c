@@ -19,10 +19,13 @@
 #include "dm_seam.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libdevmapper.h>
 
@@ -397,6 +400,26 @@ static int op_wait_event(void *ctx, const char *name, uint32_t *event_nr, struct
     return rc;
 }
 
+static int op_flush(void *ctx, const char *name, struct rtv_err *err)
+{
+    char path[PATH_MAX];
+    int fd, rc = 0;
+
+    (void)ctx;
+    pthread_mutex_lock(&lock);
+    snprintf(path, sizeof(path), "%s/%s", dm_dir(), name);
+    pthread_mutex_unlock(&lock);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+        return rtv_err_set(err, errno, "opening %s to flush it: %s", path, strerror(errno));
+    /* blkdev_fsync: writes back what the device's own page cache holds
+     * dirty (a mounted filesystem's metadata buffers, as sync(1) would),
+     * then blkdev_issue_flush: the empty flush through the target. */
+    if (fsync(fd) < 0)
+        rc = rtv_err_set(err, errno, "flushing %s: %s", path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
 static void op_interrupt(void *ctx, pthread_t t)
 {
     (void)ctx;
@@ -417,5 +440,6 @@ const struct shunt_dm_ops shunt_dm_libdm_ops = {
     .leg_create = op_leg_create,
     .leg_load = op_leg_load,
     .leg_table = op_leg_table,
+    .flush = op_flush,
     .interrupt = op_interrupt,
 };

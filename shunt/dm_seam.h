@@ -69,6 +69,12 @@ struct shunt_dm_ops {
     int  (*leg_load)(void *ctx, const char *name, const struct rtv_dm_leg *leg,
                      struct rtv_err *err);
     int  (*leg_table)(void *ctx, const char *name, struct rtv_dm_leg *leg, struct rtv_err *err);
+    /* Flushes the device: an empty REQ_PREFLUSH through it (fsync of its
+     * node), which the target sends to every leg written since its last
+     * flush, clearing their dirty marks.  Blocks (not interruptible): the
+     * control plane runs it on a thread of its own, bounded.  Only used
+     * with the module's flush_at_flip off, before a drop of the PV disk. */
+    int  (*flush)(void *ctx, const char *name, struct rtv_err *err);
     /* Makes suspend or wait_event running on thread t return -EINTR soon;
      * harmless if t is not in one (the caller repeats it until t ends). */
     void (*interrupt)(void *ctx, pthread_t t);

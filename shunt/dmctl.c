@@ -34,6 +34,12 @@
  *   SETTLING     flipped (`mode`); waiting   (unchanged)
  *                for the target's hold phase
  *                to end
+ *   FLUSHING     flipped to emulated with    (unchanged)
+ *                flush_at_flip off: waiting
+ *                for the PV leg's writes,
+ *                then the guest's device
+ *                flushed (helper), before
+ *                the PV disk is dropped
  *
  * PREPARING -> prepared + dm-synced-id: the flip, then the ack.  When dom0
  * opened the gate before (it checks qemu's drive at the request: the usual
@@ -65,7 +71,7 @@
 
 enum dmc_phase {
     DMC_IDLE, DMC_ATTACHING, DMC_SWAPPING, DMC_UNDOING, DMC_PREPARING, DMC_GATED,
-    DMC_SETTLING,
+    DMC_SETTLING, DMC_FLUSHING,
 };
 
 /* What a table swap is for, and so where its end leads.  ATTACH and the
@@ -86,6 +92,7 @@ static bool swap_is_renew(enum dmc_swap s)
 
 #define PREPARE_POLL_US 5000u    /* the target raises a dm event too */
 #define SETTLE_POLL_US  2000u
+#define INFLIGHT_POLL_US 2000u
 
 struct dmctl {
     struct dmctl_config cfg;
@@ -124,6 +131,16 @@ struct dmctl {
     int                 sus_pipe[2];
     int                 sus_rc;
     struct rtv_err      sus_err;
+    /* flush helper (flush_at_flip off: the guest's device before the drop) */
+    pthread_t           fl_th;
+    bool                fl_running;
+    bool                fl_this_switch;   /* started by the switch in FLUSHING */
+    int                 fl_pipe[2];
+    int                 fl_rc;
+    struct rtv_err      fl_err;
+    bool                preflushed;       /* this switch's flush before the drop is over */
+    uint64_t            preflush_start_us, preflush_us;
+    bool                inflight_warned;
     /* dm event helper */
     pthread_t           ev_th;
     bool                ev_running;
@@ -331,6 +348,7 @@ static void finish_switch(struct dmctl *c);
 static void settled(struct dmctl *c, bool in_time);
 static void step_to_pv(struct dmctl *c);
 static void step_after_emulated(struct dmctl *c);
+static void begin_preflush(struct dmctl *c);
 static void give_up_before_flip(struct dmctl *c, const char *why);
 
 /* A table swap of the guest's device (t) or of the PV leg device (leg):
@@ -506,6 +524,10 @@ static void step_to_pv(struct dmctl *c)
 static void step_after_emulated(struct dmctl *c)
 {
     if (c->pvleg.disk[0]) {
+        if (!c->preflushed && !shunt_flush_at_flip(c->cfg.sysfs)) {
+            begin_preflush(c);
+            return;
+        }
         swap_leg(c, SWAP_DETACH, "");
         return;
     }
@@ -516,6 +538,101 @@ static void step_after_emulated(struct dmctl *c)
         return;
     }
     finish_switch(c);
+}
+
+/* ---- the flush before the drop (flush_at_flip off) ---------------------------
+ *
+ * With the module's flush_at_flip on, the flip to emulated flushed the PV
+ * leg after its last writes, which cleared its dirty mark, so no guest
+ * flush is sent to the PV leg device while the drop suspends it.  Off, the
+ * PV leg stays dirty until the guest's next flush, and a flush the guest
+ * sends during the drop would be held in that suspend (and, with a kill -9
+ * of the shunt there, until the next shunt undoes it).  So first the PV
+ * leg's writes of before the flip complete (the PV leg device's inflight
+ * count: the route is emulated, no new write reaches it), then the guest's
+ * own device is flushed (the target sends that flush to the dirty PV leg
+ * and clears its mark), then the drop.  Both bounded by timeout-ms: past
+ * it the drop goes on as it used to.  (The PV leg device counts a write
+ * out just before the target's end_io marks the leg dirty, in one call
+ * chain of the completion; this flush comes a thread start and two
+ * syscalls later.) */
+
+static void *flush_main(void *arg)
+{
+    struct dmctl *c = arg;
+    char b = 1;
+
+    c->fl_err = (struct rtv_err){ 0, "" };
+    c->fl_rc = c->cfg.dm->flush(c->cfg.dm_ctx, c->name, &c->fl_err);
+    while (write(c->fl_pipe[1], &b, 1) < 0 && errno == EINTR)
+        ;
+    return NULL;
+}
+
+static void preflush_over(struct dmctl *c, const char *why)
+{
+    c->preflushed = true;
+    c->preflush_us = rtv_now_us() - c->preflush_start_us;
+    if (why)
+        warn(c, "switch %u: %s; dropping the PV disk now", c->sw_id, why);
+    step_after_emulated(c);
+}
+
+static void begin_preflush(struct dmctl *c)
+{
+    c->phase = DMC_FLUSHING;
+    c->preflush_start_us = rtv_now_us();
+    c->sw_next_poll_us = c->preflush_start_us;
+    c->sw_deadline_us = c->preflush_start_us + (uint64_t)c->sw_timeout_ms * 1000u;
+    c->fl_this_switch = false;
+}
+
+/* FLUSHING before its flush: the PV leg's writes, polled; then the flush. */
+static void poll_preflush(struct dmctl *c)
+{
+    struct rtv_err err = { 0, "" };
+    unsigned long writes = 0;
+    char why[700];
+    int rc;
+
+    if (shunt_writes_in_flight(c->cfg.sysfs, c->pvdev, &writes, &err) < 0) {
+        if (!c->inflight_warned)
+            warn(c, "%s: flushing without waiting for the PV leg's writes", err.msg);
+        c->inflight_warned = true;
+    } else if (writes > 0) {
+        c->sw_next_poll_us = rtv_now_us() + INFLIGHT_POLL_US;
+        return;
+    }
+    if (c->fl_running) {
+        preflush_over(c, "an earlier flush of the device has not returned");
+        return;
+    }
+    if ((rc = pthread_create(&c->fl_th, NULL, flush_main, c)) != 0) {
+        snprintf(why, sizeof(why), "cannot start the flush of %s: %s", c->name, strerror(rc));
+        preflush_over(c, why);
+        return;
+    }
+    c->fl_running = true;
+    c->fl_this_switch = true;
+}
+
+/* The flush helper returned (this switch's, or one given up on earlier). */
+static void flush_done(struct dmctl *c)
+{
+    char b, why[700];
+
+    while (read(c->fl_pipe[0], &b, 1) < 0 && errno == EINTR)
+        ;
+    pthread_join(c->fl_th, NULL);
+    c->fl_running = false;
+    if (c->phase != DMC_FLUSHING || !c->fl_this_switch)
+        return;
+    if (c->fl_rc < 0) {
+        snprintf(why, sizeof(why), "%s", c->fl_err.msg);
+        preflush_over(c, why);
+        return;
+    }
+    preflush_over(c, NULL);
 }
 
 /* Out of a switch that has not flipped (PREPARING, GATED, a failed renew):
@@ -608,6 +725,8 @@ static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target)
     c->sw_attached = false;
     c->attach_us = c->detach_us = c->renew_us = c->clear_us = c->stall_us = c->flip_us = 0;
     c->fo_cleared = false;
+    c->preflushed = false;
+    c->preflush_us = 0;
     info(c, "switch %u: %s%s -> %s", id, rtv_mode_name(c->live.mode),
          c->failed_over ? " (failed over)" : "", rtv_mode_name(target));
     if (!rtv_mode_needs_pv(target)) {
@@ -652,6 +771,7 @@ static void abort_current(struct dmctl *c, const char *why)
         break;
     case DMC_UNDOING:
     case DMC_SETTLING:
+    case DMC_FLUSHING:   /* past the flip */
     case DMC_IDLE:
         break;
     }
@@ -825,6 +945,12 @@ static void finish_switch(struct dmctl *c)
     if (c->fo_cleared)
         snprintf(cleared, sizeof(cleared), ", failed-over state cleared in %llu us",
                  (unsigned long long)c->clear_us);
+    if (c->preflushed) {
+        size_t n = strlen(cleared);
+
+        snprintf(cleared + n, sizeof(cleared) - n, ", device flushed before the drop in "
+                 "%llu us", (unsigned long long)c->preflush_us);
+    }
     warn(c, "switch %u done: now %s, blackout %llu us (flip %llu, stall %llu; prepare %llu, "
          "gate %llu, attach %llu, detach %llu: outside; renew %llu)%s%s", c->sw_id,
          rtv_mode_name(c->live.mode), (unsigned long long)c->blackout_us,
@@ -1188,11 +1314,13 @@ struct dmctl *dmctl_new(const struct dmctl_config *cfg, struct rtv_err *err)
     if (c->cfg.attach_poll_ms == 0)
         c->cfg.attach_poll_ms = 50;
     c->sus_pipe[0] = c->sus_pipe[1] = c->ev_pipe[0] = c->ev_pipe[1] = -1;
+    c->fl_pipe[0] = c->fl_pipe[1] = -1;
     atomic_init(&c->ev_stop, false);
     if (rtv_dm_name(c->name, sizeof(c->name), cfg->vdev, err) < 0 ||
         rtv_dm_pv_name(c->pvname, sizeof(c->pvname), cfg->vdev, err) < 0)
         goto fail;
-    if (pipe2(c->sus_pipe, O_CLOEXEC) < 0 || pipe2(c->ev_pipe, O_CLOEXEC) < 0) {
+    if (pipe2(c->sus_pipe, O_CLOEXEC) < 0 || pipe2(c->ev_pipe, O_CLOEXEC) < 0 ||
+        pipe2(c->fl_pipe, O_CLOEXEC) < 0) {
         rtv_err_set(err, errno, "pipe: %s", strerror(errno));
         goto fail;
     }
@@ -1238,6 +1366,8 @@ fail:
             close(c->sus_pipe[i]);
         if (c->ev_pipe[i] >= 0)
             close(c->ev_pipe[i]);
+        if (c->fl_pipe[i] >= 0)
+            close(c->fl_pipe[i]);
     }
     free(c);
     return NULL;
@@ -1256,7 +1386,8 @@ static uint64_t next_due(const struct dmctl *c)
     if (c->phase != DMC_IDLE && c->sw_deadline_us < due)
         due = c->sw_deadline_us;
     if ((c->phase == DMC_ATTACHING || c->phase == DMC_PREPARING ||
-         c->phase == DMC_SETTLING) && c->sw_next_poll_us < due)
+         c->phase == DMC_SETTLING || (c->phase == DMC_FLUSHING && !c->fl_this_switch)) &&
+        c->sw_next_poll_us < due)
         due = c->sw_next_poll_us;
     return due;
 }
@@ -1305,6 +1436,12 @@ static void tick(struct dmctl *c)
             c->stall_us = now - c->flip_start_us;
             settled(c, false);
             break;
+        case DMC_FLUSHING:
+            snprintf(why, sizeof(why), "%s before the drop of the PV disk took longer "
+                     "than %u ms", c->fl_this_switch ? "flushing the device" :
+                     "waiting for the PV leg's writes", c->sw_timeout_ms);
+            preflush_over(c, why);
+            break;
         case DMC_UNDOING:
         case DMC_IDLE:
             break;
@@ -1316,6 +1453,8 @@ static void tick(struct dmctl *c)
         try_attach(c);
     if ((c->phase == DMC_PREPARING || c->phase == DMC_SETTLING) && now >= c->sw_next_poll_us)
         poll_flip(c);
+    if (c->phase == DMC_FLUSHING && !c->fl_this_switch && now >= c->sw_next_poll_us)
+        poll_preflush(c);
     if (c->dirty || now - c->last_resync_us >= RESYNC_US) {
         check_status(c);
         sync_ctl(c);
@@ -1326,10 +1465,11 @@ static void tick(struct dmctl *c)
 
 int dmctl_run_once(struct dmctl *c, int max_ms)
 {
-    struct pollfd pfd[3] = {
+    struct pollfd pfd[4] = {
         { .fd = rtv_xs_watch_fd(c->x.xs), .events = POLLIN },
         { .fd = c->sus_pipe[0], .events = POLLIN },
         { .fd = c->ev_pipe[0], .events = POLLIN },
+        { .fd = c->fl_pipe[0], .events = POLLIN },
     };
     uint64_t due = next_due(c), now = rtv_now_us();
     int ms = max_ms;
@@ -1338,7 +1478,7 @@ int dmctl_run_once(struct dmctl *c, int max_ms)
         ms = 0;
     else if ((due - now) / 1000u < (uint64_t)ms)
         ms = (int)((due - now + 999u) / 1000u);
-    if (poll(pfd, 3, ms) < 0 && errno != EINTR)
+    if (poll(pfd, 4, ms) < 0 && errno != EINTR)
         return -errno;
     if (pfd[0].revents & POLLIN) {
         char *path, *token;
@@ -1352,6 +1492,8 @@ int dmctl_run_once(struct dmctl *c, int max_ms)
     }
     if (pfd[1].revents & POLLIN)
         suspend_done(c);
+    if (pfd[3].revents & POLLIN)
+        flush_done(c);
     if (pfd[2].revents & POLLIN) {
         char buf[64];
 
@@ -1383,6 +1525,20 @@ void dmctl_free(struct dmctl *c)
                  c->phase == DMC_ATTACHING) {
             c->sw_attached = false;   /* no swap on the way out */
             abort_current(c, "rtvirt-shunt is stopping");
+            continue;
+        }
+        if (c->phase == DMC_FLUSHING && !c->fl_this_switch) {
+            /* no flush on the way out: the drop goes on as it used to */
+            preflush_over(c, "rtvirt-shunt is stopping");
+            continue;
+        }
+        if (c->phase == DMC_FLUSHING) {
+            struct pollfd fp = { .fd = c->fl_pipe[0], .events = POLLIN };
+
+            if (poll(&fp, 1, 20) > 0)
+                flush_done(c);
+            else if (rtv_now_us() >= c->sw_deadline_us)
+                preflush_over(c, "rtvirt-shunt is stopping and the flush has not returned");
             continue;
         }
         if (c->phase == DMC_SETTLING) {
@@ -1422,10 +1578,11 @@ void dmctl_free(struct dmctl *c)
     }
     rtv_xs_unwatch(c->x.xs, c->ctl_dir, TOKEN);
     rtv_xen_close(&c->x);
-    if (c->sus_running)
-        return;   /* a suspend that never returns: leak rather than free under it */
+    if (c->sus_running || c->fl_running)
+        return;   /* a suspend or flush that never returns: leak rather than free under it */
     for (unsigned i = 0; i < 2; i++) {
         close(c->sus_pipe[i]);
+        close(c->fl_pipe[i]);
         if (!c->ev_running)
             close(c->ev_pipe[i]);
     }

@@ -96,5 +96,12 @@ int shunt_disk_of_vbd(const char *sysfs, unsigned devid, struct shunt_disk *d,
 /* The disk with that device number. */
 int shunt_disk_of_devnum(const char *sysfs, unsigned major, unsigned minor,
                          struct shunt_disk *d, struct rtv_err *err);
+/* Writes in flight on the disk dev ("major:minor"): its inflight file
+ * (bio-based dm devices count theirs there too). */
+int shunt_writes_in_flight(const char *sysfs, const char *dev, unsigned long *writes,
+                           struct rtv_err *err);
+/* The dm-rtvirt module's flush_at_flip (true when it cannot be read: the
+ * module's default). */
+bool shunt_flush_at_flip(const char *sysfs);
 
 #endif

@@ -65,6 +65,7 @@ struct fake_dm {
     int                 fail_load;         /* -errno for the next load */
     int                 fail_mode;         /* -errno for the next mode message */
     bool                no_clear;          /* a module without clear-failover (1.1) */
+    unsigned            flushes;           /* of the guest's device, by the shunt */
     char                dead_disk[RTV_DM_DEV_MAX];  /* under the PV leg when it failed */
     bool                hold_prepare;      /* prepare never gets to prepared */
     uint64_t            drain_ms;          /* a flip's hold phase lasts this long */
@@ -419,6 +420,21 @@ static int f_message(void *ctx, const char *name, const char *msg, struct rtv_er
     return rc;
 }
 
+/* The shunt's flush of the guest's device (flush_at_flip off, before the
+ * drop): the target would send it to the dirty legs.  Never while the PV
+ * leg device is suspended: keeping a flush out of that suspend is its job. */
+static int f_flush(void *ctx, const char *name, struct rtv_err *err)
+{
+    (void)ctx; (void)err;
+    pthread_mutex_lock(&fk.mu);
+    ck_assert_str_eq(name, "rtvirt-hda");
+    ck_assert(!fk.pv.suspended);
+    fk.flushes++;
+    note("flush");
+    pthread_mutex_unlock(&fk.mu);
+    return 0;
+}
+
 static void f_interrupt(void *ctx, pthread_t t)
 {
     (void)ctx;
@@ -438,7 +454,8 @@ static const struct shunt_dm_ops fake_ops = {
     .info = f_info, .create = f_create, .load = f_load, .clear = f_clear,
     .suspend = f_suspend, .resume = f_resume, .table = f_table, .status = f_status,
     .message = f_message, .wait_event = f_wait_event, .leg_create = f_leg_create,
-    .leg_load = f_leg_load, .leg_table = f_leg_table, .interrupt = f_interrupt,
+    .leg_load = f_leg_load, .leg_table = f_leg_table, .flush = f_flush,
+    .interrupt = f_interrupt,
 };
 
 /* The kernel target failing over (what dm-rtvirt.c does on a PV error). */
@@ -576,6 +593,29 @@ static void blkfront_disk(const char *devid, const char *name, const char *dev,
                           unsigned long long sectors)
 {
     blkfront_disk_lbs(devid, name, dev, sectors, 512);
+}
+
+/* sysfs: a parameter of the dm-rtvirt module. */
+static void module_param(const char *name, const char *val)
+{
+    char d[300], cmd[400];
+
+    snprintf(d, sizeof(d), "%s/module/dm_rtvirt/parameters", sysfs);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s", d);
+    ck_assert_int_eq(system(cmd), 0);
+    write_file(d, name, val);
+}
+
+/* sysfs: reads and writes in flight on the block device dev. */
+static void inflight(const char *dev, unsigned reads, unsigned writes)
+{
+    char d[300], cmd[400], v[32];
+
+    snprintf(d, sizeof(d), "%s/dev/block/%s", sysfs, dev);
+    snprintf(cmd, sizeof(cmd), "mkdir -p %s", d);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(v, sizeof(v), "%8u %8u", reads, writes);
+    write_file(d, "inflight", v);
 }
 
 /* dom0 brought the PV twin up (ctl-devid names it) and the guest's
@@ -1103,6 +1143,59 @@ START_TEST(failover_followed_by_dom0_drops_the_failed_leg)
 }
 END_TEST
 
+/* flush_at_flip off: the PV leg stays dirty after the flip away from it, so
+ * before the drop the shunt waits for the PV leg's writes and flushes the
+ * guest's device (the target sends that flush to the PV leg and clears its
+ * mark): no guest flush meets the PV leg device suspended. */
+START_TEST(flush_at_flip_off_flushes_the_device_before_the_drop)
+{
+    module_param("flush_at_flip", "N");
+    inflight(PV_DEV, 1, 3);
+    twin_attached();
+    full_switch("emulated", "21", "pv", "enlightened");
+    ck_assert_uint_eq(fk.flushes, 0);   /* towards pv nothing is dropped */
+    fk.ops[0] = '\0';
+    order_switch("pv", "22", "switching-to-emulated");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 3000));
+    put(RTV_XS_CTL_DM_SYNCED_ID, "22");
+    run_for(300);
+    /* flipped; 3 writes of the PV leg still in flight: no flush, no drop */
+    ck_assert_str_eq(fk.ops, "prepare mode-emulated");
+    ck_assert_str_ne(get(RTV_XS_SHUNT_ACK_ID), "22");
+    inflight(PV_DEV, 1, 0);   /* (a read may still run: the drop waits for it) */
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "22", 3000));
+    ck_assert_str_eq(fk.ops, "prepare mode-emulated flush pv:load-error pv:suspend pv:resume");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
+    ck_assert_str_eq(fk.pv.live.disk, "");
+}
+END_TEST
+
+/* ... bounded: PV writes that never complete hold the flush back only
+ * until timeout-ms; then the drop goes on as without it (its suspend waits
+ * for them, bounded too). */
+START_TEST(flush_before_the_drop_is_bounded)
+{
+    module_param("flush_at_flip", "N");
+    inflight(PV_DEV, 0, 2);
+    twin_attached();
+    full_switch("emulated", "23", "pv", "enlightened");
+    put(RTV_XS_CTL_TIMEOUT_MS, "300");
+    fk.ops[0] = '\0';
+    full_switch("pv", "24", "emulated", "emulating");
+    ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume");
+    ck_assert_uint_eq(fk.flushes, 0);
+    /* flush_at_flip on (the default): nothing of it */
+    module_param("flush_at_flip", "Y");
+    inflight(PV_DEV, 0, 0);
+    full_switch("emulated", "25", "pv", "enlightened");
+    fk.ops[0] = '\0';
+    full_switch("pv", "26", "emulated", "emulating");
+    ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume");
+    ck_assert_uint_eq(fk.flushes, 0);
+}
+END_TEST
+
 /* A module without clear-failover (dm-rtvirt 1.1) refuses the message: the
  * table is renewed instead (a dm suspend of the guest's device), as before. */
 START_TEST(failover_cleared_by_a_renew_on_an_older_module)
@@ -1439,6 +1532,8 @@ static Suite *dmctl_suite(void)
     tcase_add_test(tc, failover_is_reported_and_not_undone_alone);
     tcase_add_test(tc, failover_followed_by_dom0_drops_the_failed_leg);
     tcase_add_test(tc, failover_cleared_by_a_renew_on_an_older_module);
+    tcase_add_test(tc, flush_at_flip_off_flushes_the_device_before_the_drop);
+    tcase_add_test(tc, flush_before_the_drop_is_bounded);
     tcase_add_test(tc, failed_over_device_switched_to_its_own_mode_reloads);
     tcase_add_test(tc, picked_up_where_a_killed_shunt_left_it);
     tcase_add_test(tc, stopping_at_the_gate_resumes_the_old_table);
