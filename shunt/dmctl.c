@@ -91,6 +91,8 @@ static bool swap_is_renew(enum dmc_swap s)
 }
 
 #define PREPARE_POLL_US 5000u    /* the target raises a dm event too */
+/* A way back to dom0's mode that failed is tried again this much later. */
+#define FOLLOW_RETRY_US 2000000u
 #define SETTLE_POLL_US  2000u
 #define INFLIGHT_POLL_US 2000u
 
@@ -151,7 +153,7 @@ struct dmctl {
     bool                have_acked;
     uint32_t            acked;
     char                acked_state[24];
-    bool                failed_adopt;
+    uint64_t            follow_tried_us;   /* last try to reach dom0's stable mode; 0: none */
     const char         *emu_report;    /* emulated-dev, checked; NULL: none */
     bool                report_emu;    /* write it with the next ack */
     bool                dirty;
@@ -715,11 +717,20 @@ static void try_attach(struct dmctl *c)
     step_to_pv(c);
 }
 
-static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target)
+/* back: to the mode dom0 already stands in or returns to (its rollback,
+ * its stable state), not a switch it asked for. */
+static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target, bool back)
 {
     c->sw_id = id;
     c->sw_target = target;
     c->sw_timeout_ms = c->snap.timeout_ms;
+    /* The request's timeout-ms bounds the switch dom0 asked for; past it
+     * dom0 rolls back.  The way back is no such switch: nobody can roll it
+     * back, and a guest that flipped as dom0's bound passed (it cannot see
+     * that in time) needs as long for it as for the way there, which that
+     * bound already proved too short.  It gets the default bound at least. */
+    if (back && c->sw_timeout_ms < SHUNT_DEFAULT_TIMEOUT_MS)
+        c->sw_timeout_ms = SHUNT_DEFAULT_TIMEOUT_MS;
     c->sw_deadline_us = rtv_now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
     c->sw_error[0] = '\0';
     c->sw_attached = false;
@@ -868,8 +879,12 @@ static void maybe_flip(struct dmctl *c, uint32_t dm_synced)
 static void prepared(struct dmctl *c)
 {
     c->prepared_us = rtv_now_us();
-    if (c->gate_open) {
-        /* dom0 opened the gate before: flip now, no store I/O first. */
+    if (c->gate_open && !c->dirty) {
+        /* dom0 opened the gate before: flip now, no store I/O first.  Not
+         * with a change of dom0's unread (dirty): it may be the rollback
+         * of this switch, and GATED flips only once sync_ctl saw dom0
+         * still wants it.  One that comes after this is the race the way
+         * back (start_switch's back) is for. */
         c->phase = DMC_GATED;
         flip(c);
         return;
@@ -1046,7 +1061,7 @@ static void follow_domid(struct dmctl *c)
         rtv_xs_watch(c->x.xs, c->ctl_dir, TOKEN) < 0)
         warn(c, "cannot watch %s: following it at each resync only", c->ctl_dir);
     c->have_acked = false;
-    c->failed_adopt = false;
+    c->follow_tried_us = 0;
     c->report_emu = true;
     warn(c, "this domain is now %u (was %u: restored or migrated); following %s",
          (unsigned)now, old, c->ctl_dir);
@@ -1068,14 +1083,14 @@ static bool in_mode(const struct dmctl *c, enum rtv_mode m)
 static void sync_ctl(struct dmctl *c)
 {
     struct shunt_ctl_snap *s = &c->snap;
-    uint32_t synced;
     int rc;
 
     c->dirty = false;
     c->last_resync_us = rtv_now_us();
     follow_domid(c);
-    if (c->phase == DMC_GATED && shunt_nodes_read_dm_synced(&c->nodes, &synced) == 0)
-        maybe_flip(c, synced);
+    /* The gate is looked at only with dom0's state beside it (below): an
+     * open gate of a switch dom0 is rolling back, or has ended, is no
+     * reason to flip. */
     if ((rc = shunt_nodes_read(&c->nodes, s)) < 0) {
         warn(c, "cannot read the control nodes: %s", strerror(-rc));
         return;   /* the resync tries again */
@@ -1094,7 +1109,7 @@ static void sync_ctl(struct dmctl *c)
                 return;   /* acked when the suspend is undone */
         }
         if (!in_mode(c, s->previous))
-            start_switch(c, s->id, s->previous);
+            start_switch(c, s->id, s->previous, true);
         else if (!answered(c, s->id) || strcmp(c->acked_state, idle_state(c)) != 0)
             ack(c, s->id, "rolled back at dom0's request", false);
         return;
@@ -1116,7 +1131,7 @@ static void sync_ctl(struct dmctl *c)
         if (in_mode(c, s->mode) && !c->failed_over)
             ack(c, s->id, "", false);
         else
-            start_switch(c, s->id, s->mode);
+            start_switch(c, s->id, s->mode, false);
         return;
     }
     /* Stable. */
@@ -1130,12 +1145,14 @@ static void sync_ctl(struct dmctl *c)
             return;
     }
     if (!in_mode(c, s->mode)) {
-        if (answered(c, s->id) && c->failed_adopt)
-            return;   /* tried once for this id; wait for dom0 */
+        /* dom0's word stands (both ends must end in one mode): a way there
+         * that failed is tried again, FOLLOW_RETRY_US later. */
+        if (c->follow_tried_us != 0 && rtv_now_us() - c->follow_tried_us < FOLLOW_RETRY_US)
+            return;
         warn(c, "dom0 says %s, the device is %s: following dom0", rtv_mode_name(s->mode),
              rtv_mode_name(c->live.mode));
-        c->failed_adopt = true;
-        start_switch(c, s->id, s->mode);
+        c->follow_tried_us = rtv_now_us();
+        start_switch(c, s->id, s->mode, true);
     } else if (!c->have_acked || strcmp(c->acked_state, idle_state(c)) != 0) {
         /* A failed-over device stays so until dom0 switches it: reloading
          * the PV leg that just failed on our own would fail again. */
@@ -1460,7 +1477,7 @@ static void tick(struct dmctl *c)
         sync_ctl(c);
     }
     if (c->phase == DMC_IDLE && c->live.mode == c->sw_target && answered(c, c->sw_id))
-        c->failed_adopt = false;
+        c->follow_tried_us = 0;
 }
 
 int dmctl_run_once(struct dmctl *c, int max_ms)

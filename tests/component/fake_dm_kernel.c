@@ -722,6 +722,21 @@ static int f_status(void *ctx, const char *name, struct rtv_dm_status *st, struc
     struct fake_kernel *k = ctx;
     int rc = lock_device(k, name, err);
 
+    /* The test's stall (stall_status), waited out unlocked: the kernel's
+     * thread goes on meanwhile. */
+    for (bool in_flip = false; rc == 0 && k->cfg.stall_status != NULL;) {
+        int how = atomic_load(k->cfg.stall_status);
+
+        in_flip = in_flip || (how == FK_STALL_FLIP && (k->flip == RTV_DM_FLIP_PREPARING ||
+                                                        k->flip == RTV_DM_FLIP_PREPARED));
+        if (how != FK_STALL_ALL && !in_flip)
+            break;
+        if (how == FK_STALL_NONE && k->flip != RTV_DM_FLIP_PREPARING)
+            break;   /* let go of a flip's stall: with the flip prepared */
+        pthread_mutex_unlock(&k->mu);
+        usleep(1000);
+        rc = lock_device(k, name, err);
+    }
     if (rc == 0) {
         *st = k->st;
         st->flip = k->flip;

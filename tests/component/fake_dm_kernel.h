@@ -74,8 +74,23 @@ struct fake_kernel_config {
      * a loaded host).  The shunt's own bound still ends the wait.  NULL:
      * no hold. */
     const atomic_int     *hold_prepare;
+    /* The test's hand on rtvirt-shunt itself (FK_STALL_*): the dm status
+     * the control plane asks does not return while the test says so, and
+     * the control plane stalls in it, seeing nothing of dom0 meanwhile, as
+     * a descheduled rtvirt-shunt on a loaded guest does; the kernel goes
+     * on (a prepare completes).  NULL: never. */
+    const atomic_int     *stall_status;
     struct rtv_front_config front;        /* blkfront's ring settings (devid unused) */
     bool                  verbose;
+};
+
+/* *stall_status: */
+enum {
+    FK_STALL_NONE,      /* no stall */
+    FK_STALL_ALL,       /* every status call stalls */
+    FK_STALL_FLIP,      /* one asked while a flip is being prepared (or is
+                           prepared) stalls, and returns, once let go, only
+                           with the flip prepared */
 };
 
 enum fk_op { FK_READ, FK_WRITE, FK_FLUSH, FK_DISCARD };

@@ -109,6 +109,9 @@ static pid_t qemu_pid = -1;
 /* The test's hold on the guest's flip (fake_kernel_config.hold_prepare),
  * shared with the guest process. */
 static atomic_int *hold_prepare;
+/* The test's stall of rtvirt-shunt (fake_kernel_config.stall_status,
+ * FK_STALL_*), shared with the guest process. */
+static atomic_int *stall_shunt;
 /* The rig's device model: a qemu the daemon syncs at every switch, or
  * none (rtvirt-backd --no-qmp).  The store fault sweep runs without: it
  * sweeps the store's calls, and a QMP exchange it does not sweep only
@@ -296,7 +299,8 @@ static pid_t start_guest(int stop_fd, int report_fd, unsigned suspend_min_ms, ui
     if (pid == 0) {
         struct fake_kernel_config kc = { .hub = hub, .domid = GUEST, .image = img,
                                          .sysfs = sysfs, .suspend_min_ms = suspend_min_ms,
-                                         .hold_prepare = hold_prepare, .verbose = verbose };
+                                         .hold_prepare = hold_prepare, .stall_status = stall_shunt,
+                                         .verbose = verbose };
         struct dmctl_config dc = { .vdev = VDEV, .emu_dev = FAKE_KERNEL_EMU_DEV,
                                    .emu_name = "sda", .sectors = IMG_BYTES / 512, .lbs = 512,
                                    .sysfs = sysfs, .dm = &fake_kernel_dm_ops,
@@ -398,6 +402,10 @@ static void setup(void)
                         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     ck_assert_ptr_ne(hold_prepare, MAP_FAILED);
     atomic_init(hold_prepare, 0);
+    stall_shunt = mmap(NULL, sizeof(*stall_shunt), PROT_READ | PROT_WRITE,
+                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    ck_assert_ptr_ne(stall_shunt, MAP_FAILED);
+    atomic_init(stall_shunt, FK_STALL_NONE);
     if (rig_qemu)
         start_qemu();
 }
@@ -424,6 +432,7 @@ static void teardown(void)
     ck_assert_int_eq(system(cmd), 0);
     unlink(img);
     munmap(hold_prepare, sizeof(*hold_prepare));
+    munmap(stall_shunt, sizeof(*stall_shunt));
     rtv_local_hub_free(hub);
 }
 
@@ -921,6 +930,67 @@ START_TEST(bound_passes_rollback_loses_nothing)
      * to selective within 100 ms" 3 ms after state switching-to-selective,
      * and the shunt's count was 2), so only those are certain. */
     ck_assert_uint_ge(grep.ctl.aborts, by_shunt);
+}
+END_TEST
+
+/* The shunt stalls (descheduled in a loaded guest) with its flip prepared
+ * and dom0's gate open, while dom0's bound passes and its wait for the
+ * rollback too: dom0 ends the switch rolled back, "the PV backend is left
+ * up", state emulated.  The shunt wakes up, flips before it has read any
+ * of that (it cannot know), finishes the switch to pv, then finds dom0 in
+ * emulated and must get there: the way back is no switch dom0 can roll
+ * back, so neither the request's short bound (shorter than this guest's
+ * prepare) nor one failed try may leave it on the PV path.  Seen in make
+ * check under ASan at load ~28 in bound_passes_rollback_loses_nothing:
+ * dom0 emulated, the shunt enlightened, 5 s later still. */
+#define STALL_BOUND_MS   2000   /* the switch's timeout-ms */
+#define STALL_PREPARE_MS 2500   /* the guest's prepare: longer than that */
+
+START_TEST(shunt_stalled_past_the_bound_comes_back)
+{
+    struct rig r;
+    struct lg_result lres;
+    struct guest_report grep;
+    struct rtv_err err = { 0, "" };
+    struct rtv_ctl_status st;
+    char idbuf[16];
+    uint32_t id;
+
+    rig_start(&r, STALL_PREPARE_MS, 4545);
+    ck_assert_msg(wait_node(&r, RTV_XS_SHUNT_STATE, "emulating", 10000),
+                  "the shunt never reported emulating");
+    /* Stalled before it can see the switch (every reaction to dom0 asks
+     * the target's status first), until dom0 opened the gate. */
+    atomic_store(stall_shunt, FK_STALL_ALL);
+    ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", STALL_BOUND_MS, &id, &err),
+                     0);
+    snprintf(idbuf, sizeof(idbuf), "%u", id);
+    ck_assert_msg(wait_node(&r, RTV_XS_CTL_STATE, "switching-to-pv", MUST_FINISH_MS),
+                  "never saw switching-to-pv");
+    ck_assert_msg(wait_node(&r, RTV_XS_CTL_DM_SYNCED_ID, idbuf, MUST_FINISH_MS),
+                  "dom0 never synced the device model for switch %u", id);
+    /* Then once its flip is being prepared, until dom0 gave up on it. */
+    atomic_store(stall_shunt, FK_STALL_FLIP);
+    ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, MUST_FINISH_WAIT_MS, &st, &err) == 0,
+                  "%s", err.msg);
+    fprintf(stderr, "shunt stalled: result %s, state %s, error %s\n", st.result, st.state,
+            st.error);
+    ck_assert_str_eq(st.result, "rolled-back");
+    ck_assert_str_eq(st.state, "emulated");
+    /* The shunt was held through both of dom0's waits (else this proved
+     * nothing: it gave up before its flip, as it should). */
+    ck_assert_contains(st.error, "did not confirm the rollback");
+    atomic_store(stall_shunt, FK_STALL_NONE);
+    /* The way back: the flip's hold phase, a prepare, the drop of the PV
+     * disk; seconds, not a bound. */
+    check_settles(&r, &st, 20000);
+    /* A switch works from there. */
+    ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", MUST_FINISH_MS, &id, &err), 0);
+    ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, MUST_FINISH_WAIT_MS, &st, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_switch_ok(st);
+    check_stable(&r, &st);
+    rig_stop(&r, &lres, &grep);
 }
 END_TEST
 
@@ -1548,6 +1618,7 @@ static Suite *switch_component_suite(void)
         kill_coordinator_after_switching, kill_coordinator_while_quiescing,
         kill_coordinator_at_the_gate,
         kill_coordinator_after_ack, bound_passes_rollback_loses_nothing,
+        shunt_stalled_past_the_bound_comes_back,
         kill_backend_while_enlightened,
         guest_destroyed_while_enlightened, device_model_gone_rolls_back_with_the_reason,
         twin_base_must_be_a_blkfront_number, kept_twin_takes_a_new_session,
