@@ -967,10 +967,10 @@ START_TEST(takeover_kill9_mid_io)
     struct takeover_job t;
     struct handshake h;
     struct backd_config cfg;
-    char dir[] = "/tmp/rtv-state-XXXXXX";
+    char dir[64];
     unsigned long long replayed = 0;
 
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    rtv_test_mkdtemp(dir, sizeof(dir), "rtv-state");
     backd_config_default(&cfg);
     cfg.state_dir = dir;
     attach_job(&t.j, 1, img_a, "w");
@@ -1203,10 +1203,10 @@ START_TEST(gone_for_good_fails_the_ring)
     struct gone_job g;
     struct handshake h;
     struct backd_config cfg;
-    char dir[] = "/tmp/rtv-state-XXXXXX", path[64];
+    char dir[64], path[128];
     pid_t recorded;
 
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    rtv_test_mkdtemp(dir, sizeof(dir), "rtv-state");
     backd_config_default(&cfg);
     cfg.state_dir = dir;
     memset(&g, 0, sizeof(g));

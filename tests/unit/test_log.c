@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "file_fixture.h"
 #include "rtvirt/log.h"
 #include "unit.h"
 
@@ -55,8 +56,11 @@ END_TEST
 
 START_TEST(no_sink_writes_stderr_with_prefix)
 {
-    char path[] = "/tmp/rtv-test-log-XXXXXX";
-    int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+    char path[128];
+    int fd, saved = dup(STDERR_FILENO);
+
+    snprintf(path, sizeof(path), "%s/rtv-test-log-XXXXXX", rtv_test_scratch_root());
+    fd = mkstemp(path);
     char got[128] = "";
 
     ck_assert_int_ge(fd, 0);
