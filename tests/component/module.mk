@@ -31,7 +31,8 @@ $(eval $(call rtv_test,$(COMP)/test_blkif_component, \
 # a file-backed stand-in for the guest kernel's data path, rtvirt-backd's
 # engine running the coordinator) with a load generator and kill -9 of that
 # daemon.
-$(eval $(call rtv_test,$(COMP)/test_switch_component, \
+SWITCH_COMP := $(COMP)/test_switch_component
+$(eval $(call rtv_test,$(SWITCH_COMP), \
     $(COMP_OBJ)/test_switch_component.o $(QEMU_FIXTURE_OBJ) \
     $(addprefix $(COMP_OBJ)/,fake_dm_kernel.o fake_blkfront.o fake_emu_disk.o load_gen.o) \
     $(BACKD_PROC_OBJ) $(BACKD_ENGINE_OBJS) $(SHUNT_DM_OBJS) $(FRONT_LIB) $(QMP_LIB), \
@@ -47,17 +48,10 @@ $(eval $(call rtv_test,$(COMP)/test_ioemu_component, \
 # process, with a stand-in xl; the test plays libxl and the guest's
 # netshunt.  Its store fault sweep: a stride in make check, every N in
 # make fault-sweep.
-VIF_COMP      := $(BUILD)/tests/component/test_vif_component
-VIF_COMP_OBJS := $(BUILD)/obj/tests/component/test_vif_component.o $(BACKD_PROC_OBJ) \
-                 $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
-UNIT_TESTS += $(VIF_COMP)
-all: $(VIF_COMP)
-
-$(BUILD)/obj/tests/component/test_vif_component.o: RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
-$(VIF_COMP): $(VIF_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) $(BUILD)/lib/librtvirt.a
-	@mkdir -p $(@D)
-	$(CC) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $(VIF_COMP_OBJS) $(FRONT_LIB) $(QMP_LIB) \
-	    $(BUILD)/lib/librtvirt.a $(CHECK_LIBS) $(shell $(PKG_CONFIG) --libs liburing json-c) -lpthread $(LDLIBS)
+VIF_COMP := $(COMP)/test_vif_component
+$(eval $(call rtv_test,$(VIF_COMP), \
+    $(COMP_OBJ)/test_vif_component.o $(BACKD_PROC_OBJ) $(BACKD_ENGINE_OBJS) $(FRONT_LIB) \
+    $(QMP_LIB),$(BACKD_LIBS)))
 
 # fault sweep: the blkif scenario with the N-th call of each seam operation
 # failing (test_fault_sweep.c).  The daemon's io_uring_submit() is wrapped
