@@ -38,7 +38,7 @@
 #include "netshunt_sys.h"
 #include "rtvirt/clock.h"
 #include "rtvirt/devclass.h"
-#include "rtvirt/switch_fsm.h"
+#include "rtvirt/mode.h"
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"

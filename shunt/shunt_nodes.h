@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "rtvirt/seam.h"
-#include "rtvirt/switch_fsm.h"   /* enum rtv_mode */
+#include "rtvirt/mode.h"
 
 #define SHUNT_NODES_COUNT 6        /* control nodes in a snapshot */
 #define SHUNT_DEFAULT_TIMEOUT_MS 10000u

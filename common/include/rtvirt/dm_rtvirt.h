@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #include "rtvirt/err.h"
-#include "rtvirt/switch_fsm.h"   /* enum rtv_mode */
+#include "rtvirt/mode.h"
 
 #define RTV_DM_TARGET   "rtvirt"
 #define RTV_DM_DEV_MAX  64      /* a leg: "major:minor" or a /dev path */
