@@ -28,9 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
 #include "selfmem.h"
 
 #define SHOW_LOST 4
@@ -45,10 +45,7 @@ static void on_signal(int sig)
 
 static double now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)rtv_now_us() / 1e6;
 }
 
 static int parse_u64(const char *arg, const char *val, uint64_t *out)

@@ -9,9 +9,9 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "rtvirt/clock.h"
 #include "rtvirt/p2m_plan.h"
 #include "p2m_tools.h"
 
@@ -205,10 +205,7 @@ int p2m_arg_bookkeeping(const char *cmd, const char *arg, const char *val, int *
 
 double p2m_now(void)
 {
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)rtv_now_us() / 1e6;
 }
 
 void p2m_progress_init(struct p2m_progress *p, const char *label)

@@ -155,14 +155,6 @@ static const char *qemu_state(void)
 }
 static bool verbose;
 
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 /* ---- processes (each forked with rtv_test_fork_child: it dies with the test) ------- */
 
 /* backd: the PV backend and the coordinator, as rtvirt-backd runs them. */
@@ -229,7 +221,7 @@ static pid_t start_backd(void)
          * flights (3 s was missed once under load 12). */
         backd_switch_set_qmp_timeout(sw, 20000);
         backd_switch_set_qmp_flush_at_flip(sw, backd_flush_at_flip);
-        if (backd_switch_start(sw, now_ms(), &err) < 0) {
+        if (backd_switch_start(sw, rtv_now_ms(), &err) < 0) {
             fprintf(stderr, "backd: %s\n", err.msg);
             _exit(14);
         }
@@ -534,12 +526,12 @@ static void check_settles(struct rig *r, const struct rtv_ctl_status *st, int ms
 {
     struct rtv_ctl_status now;
     struct rtv_err err = { 0, "" };
-    uint64_t end = now_ms() + (uint64_t)ms;
+    uint64_t end = rtv_now_ms() + (uint64_t)ms;
 
     ck_assert_msg(!rtv_ctl_state_is_transient(st->state), "state %s", st->state);
     for (;;) {
         ck_assert_int_eq(rtv_ctl_status(r->tool.xs, GUEST, VDEV, &now, &err), 0);
-        if (strcmp(now.shunt_state, shunt_state_of(now.state)) == 0 || now_ms() >= end)
+        if (strcmp(now.shunt_state, shunt_state_of(now.state)) == 0 || rtv_now_ms() >= end)
             break;
         usleep(10000);
     }
@@ -561,13 +553,13 @@ static void check_stable(struct rig *r, const struct rtv_ctl_status *st)
 static void wait_no_vbd3(struct rig *r)
 {
     const char *root = "/local/domain/0/backend/vbd3";
-    uint64_t end = now_ms() + 5000;
+    uint64_t end = rtv_now_ms() + 5000;
     char **names = NULL;
     unsigned n = 0;
     int rc;
 
     while ((rc = rtv_xs_directory(r->tool.xs, RTV_XS_NO_TXN, root, &names, &n)) == 0 &&
-           now_ms() < end) {
+           rtv_now_ms() < end) {
         free(names);
         names = NULL;
         usleep(10000);
@@ -594,7 +586,7 @@ START_TEST(thousand_switches_under_load)
     rng = seed | 1;
     fprintf(stderr, "switch test: %u switches, seed %" PRIu64 "\n", n, seed);
     rig_start(&r, 0, seed);
-    t0 = now_ms();
+    t0 = rtv_now_ms();
     for (unsigned i = 0; i < n; i++) {
         struct rtv_ctl_status st;
         uint32_t id;
@@ -604,7 +596,7 @@ START_TEST(thousand_switches_under_load)
             if (strcmp(r.mode, modes[k]) == 0)
                 from = k;
         to = (from + 1 + (unsigned)(lg_xorshift(&rng) % 2)) % 3;
-        uint64_t s0 = now_ms();
+        uint64_t s0 = rtv_now_ms();
         ck_assert_msg(rtv_ctl_request(r.tool.xs, GUEST, VDEV, modes[to], MUST_FINISH_MS, &id,
                                       &err) == 0, "%s", err.msg);
         ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, MUST_FINISH_WAIT_MS, &st, &err) == 0,
@@ -614,8 +606,8 @@ START_TEST(thousand_switches_under_load)
                       modes[from], modes[to], st.result, st.state, st.error, qemu_state());
         check_stable(&r, &st);
         blackout[i] = (uint32_t)st.blackout_us;
-        if (now_ms() - s0 > worst)
-            worst = now_ms() - s0;
+        if (rtv_now_ms() - s0 > worst)
+            worst = rtv_now_ms() - s0;
         counts[from][to]++;
         snprintf(r.mode, sizeof(r.mode), "%s", modes[to]);
     }
@@ -633,7 +625,7 @@ START_TEST(thousand_switches_under_load)
         back = 1;
     }
     wait_no_vbd3(&r);
-    uint64_t el = now_ms() - t0;
+    uint64_t el = rtv_now_ms() - t0;
     fprintf(stderr, "switch test: %u switches ok in %" PRIu64 " ms (worst %" PRIu64 " ms): "
             "e->p %u, e->s %u, p->e %u, p->s %u, s->e %u, s->p %u\n", n, el, worst,
             counts[0][1], counts[0][2], counts[1][0], counts[1][2], counts[2][0], counts[2][1]);
@@ -692,9 +684,9 @@ static bool read_ctl(struct rig *r, enum rtv_xs_node node, char *buf, size_t len
 static bool wait_node(struct rig *r, enum rtv_xs_node node, const char *want, int ms)
 {
     char v[64];
-    uint64_t end = now_ms() + (uint64_t)ms;
+    uint64_t end = rtv_now_ms() + (uint64_t)ms;
 
-    while (now_ms() < end) {
+    while (rtv_now_ms() < end) {
         if (read_ctl(r, node, v, sizeof(v)) && strcmp(v, want) == 0)
             return true;
         usleep(200);
@@ -1180,9 +1172,9 @@ static void shut_down_guest(struct rig *r)
 
 static void wait_twin_gone(struct rig *r, unsigned devid)
 {
-    uint64_t end = now_ms() + 5000;
+    uint64_t end = rtv_now_ms() + 5000;
 
-    while (be_dir_exists(r, devid) && now_ms() < end)
+    while (be_dir_exists(r, devid) && rtv_now_ms() < end)
         usleep(10000);
     ck_assert_msg(!be_dir_exists(r, devid), "twin vbd %u left behind", devid);
 }
@@ -1310,7 +1302,7 @@ struct kept {
 static bool kept_run_until(struct kept *k, unsigned devid, enum rtv_xs_node node,
                            const char *want)
 {
-    uint64_t end = now_ms() + 10000;
+    uint64_t end = rtv_now_ms() + 10000;
     char p[256], *v = NULL;
     size_t n;
 
@@ -1320,7 +1312,7 @@ static bool kept_run_until(struct kept *k, unsigned devid, enum rtv_xs_node node
     } else {
         ck_assert_int_eq(ctl_path(p, node), 0);
     }
-    while (now_ms() < end) {
+    while (rtv_now_ms() < end) {
         bool ok = rtv_xs_read(k->tool.xs, RTV_XS_NO_TXN, p, &v, &n) == 0 &&
                   strcmp(v, want) == 0;
 
@@ -1388,7 +1380,7 @@ START_TEST(kept_twin_takes_a_new_session)
     ck_assert_msg(k.sw != NULL, "%s", err.msg);
     backd_switch_set_log(k.sw, coord_log, NULL);
     backd_switch_set_qmp(k.sw, "");     /* no device model to sync here */
-    ck_assert_msg(backd_switch_start(k.sw, now_ms(), &err) == 0, "%s", err.msg);
+    ck_assert_msg(backd_switch_start(k.sw, rtv_now_ms(), &err) == 0, "%s", err.msg);
     backd_attach_switch(k.b, k.sw);
 
     /* To pv: the twin comes up; its frontend connects, the shunt acks. */
@@ -1511,14 +1503,14 @@ static const struct store_fault store_faults[] = {
 static bool sweep_settled(struct rig *r, int ms, struct rtv_ctl_status *now)
 {
     struct rtv_err err = { 0, "" };
-    uint64_t end = now_ms() + (uint64_t)ms;
+    uint64_t end = rtv_now_ms() + (uint64_t)ms;
 
     for (;;) {
         if (rtv_ctl_status(r->tool.xs, GUEST, VDEV, now, &err) == 0 &&
             !rtv_ctl_state_is_transient(now->state) &&
             strcmp(now->shunt_state, shunt_state_of(now->state)) == 0)
             return true;
-        if (now_ms() >= end)
+        if (rtv_now_ms() >= end)
             return false;
         usleep(10000);
     }
