@@ -17,12 +17,19 @@ void rtv_notef(char *buf, size_t len, const char *fmt, ...)
 
 void rtv_logf(const struct rtv_log_sink *sink, const char *prefix, const char *fmt, ...)
 {
-    char buf[768];
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(buf, sizeof(buf), fmt, ap);
+    rtv_vlogf(sink, prefix, fmt, ap);
     va_end(ap);
+}
+
+void rtv_vlogf(const struct rtv_log_sink *sink, const char *prefix, const char *fmt,
+               va_list ap)
+{
+    char buf[768];
+
+    vsnprintf(buf, sizeof(buf), fmt, ap);
     if (sink != NULL && sink->fn != NULL)
         sink->fn(sink->ctx, buf);
     else

@@ -63,6 +63,7 @@
 #include <unistd.h>
 
 #include "rtvirt/clock.h"
+#include "rtvirt/log.h"
 #include "rtvirt/xs_schema.h"
 #include "shunt_nodes.h"
 
@@ -190,13 +191,8 @@ static const char *pv_disk(const struct dmctl *c)
     return on_pv_leg_device(c) ? c->pvleg.disk : c->live.pv;
 }
 
-static void vlog(const char *fmt, va_list ap)
-{
-    fprintf(stderr, "rtvirt-shunt: ");
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-}
-
+/* Lines to stderr (the guest's journal) as "rtvirt-shunt: ...": info only
+ * with --verbose, warn always. */
 static void info(struct dmctl *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void info(struct dmctl *c, const char *fmt, ...)
 {
@@ -205,7 +201,7 @@ static void info(struct dmctl *c, const char *fmt, ...)
     if (!c->cfg.verbose)
         return;
     va_start(ap, fmt);
-    vlog(fmt, ap);
+    rtv_vlogf(NULL, "rtvirt-shunt", fmt, ap);
     va_end(ap);
 }
 
@@ -216,7 +212,7 @@ static void warn(struct dmctl *c, const char *fmt, ...)
 
     (void)c;
     va_start(ap, fmt);
-    vlog(fmt, ap);
+    rtv_vlogf(NULL, "rtvirt-shunt", fmt, ap);
     va_end(ap);
 }
 

@@ -17,7 +17,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,21 +48,14 @@ struct p2m_txn {
     const struct p2m_fig *f;
 };
 
+/* One node of the domain's run record. */
 static int put(struct rtv_store *xs, rtv_txn_t t, enum rtv_xs_node node, rtv_domid_t dom,
-               const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static int put(struct rtv_store *xs, rtv_txn_t t, enum rtv_xs_node node, rtv_domid_t dom,
-               const char *fmt, ...)
+               const char *val)
 {
     struct rtv_xs_args a = { .domid = dom };
-    struct rtv_err err = { 0 };
-    char path[PATH_LEN], val[1100];
-    va_list ap;
+    char path[PATH_LEN];
 
-    va_start(ap, fmt);
-    vsnprintf(val, sizeof(val), fmt, ap);
-    va_end(ap);
-    if ( rtv_xs_path(path, sizeof(path), node, &a, &err) < 0 )
+    if ( rtv_xs_path(path, sizeof(path), node, &a, NULL) < 0 )
         return -EINVAL;
     return rtv_xs_write(xs, t, path, val, strlen(val));
 }
@@ -73,20 +65,24 @@ static int figures_txn(struct rtv_store *xs, rtv_txn_t t, void *arg)
     const struct p2m_txn *x = arg;
     const struct p2m_fig *f = x->f;
     rtv_domid_t d = x->dom;
+    const struct { enum rtv_xs_node node; unsigned long long v; } nums[] = {
+        { RTV_XS_P2M_PAGES_TOTAL, f->total }, { RTV_XS_P2M_PAGES_DONE, f->done },
+        { RTV_XS_P2M_PASS, f->pass }, { RTV_XS_P2M_REMAPPED, f->remapped },
+        { RTV_XS_P2M_COPIED, f->copied }, { RTV_XS_P2M_BUSY, f->busy },
+        { RTV_XS_P2M_CONTINUATIONS, f->continuations },
+        { RTV_XS_P2M_ALREADY_IDENTITY, f->identity }, { RTV_XS_P2M_FAILED, f->failed },
+    };
+    char num[24];
     int rc = 0;
 
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_PAGES_TOTAL, d, "%llu", f->total);
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_PAGES_DONE, d, "%llu", f->done);
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_PASS, d, "%llu", f->pass);
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_REMAPPED, d, "%llu", f->remapped);
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_COPIED, d, "%llu", f->copied);
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_BUSY, d, "%llu", f->busy);
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_CONTINUATIONS, d, "%llu", f->continuations);
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_ALREADY_IDENTITY, d, "%llu", f->identity);
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_FAILED, d, "%llu", f->failed);
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_ERROR, d, "%s", f->error);
+    for ( size_t i = 0; i < sizeof(nums) / sizeof(nums[0]) && rc == 0; i++ )
+    {
+        snprintf(num, sizeof(num), "%llu", nums[i].v);
+        rc = put(xs, t, nums[i].node, d, num);
+    }
+    rc = rc ? rc : put(xs, t, RTV_XS_P2M_ERROR, d, f->error);
     /* The state last: a watcher that sees done finds every figure final. */
-    rc = rc ? rc : put(xs, t, RTV_XS_P2M_STATE, d, "%s", f->state);
+    rc = rc ? rc : put(xs, t, RTV_XS_P2M_STATE, d, f->state);
     return rc;
 }
 

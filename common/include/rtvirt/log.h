@@ -11,6 +11,7 @@
 #ifndef RTVIRT_LOG_H
 #define RTVIRT_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* vsnprintf into buf[len]; nothing when buf is NULL or len is 0. */
@@ -29,5 +30,10 @@ struct rtv_log_sink {
  * cut at 767 characters. */
 void rtv_logf(const struct rtv_log_sink *sink, const char *prefix, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* rtv_logf with the arguments in a va_list: for a component's own
+ * wrappers that add a level (a line only with --verbose). */
+void rtv_vlogf(const struct rtv_log_sink *sink, const char *prefix, const char *fmt,
+               va_list ap) __attribute__((format(printf, 3, 0)));
 
 #endif
