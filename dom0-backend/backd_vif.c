@@ -34,10 +34,17 @@
 
 enum job { JOB_NONE, JOB_ATTACH, JOB_DETACH };
 
-struct slot {
+/* Whose entry it is: a slot and a pin both open with it, and are found by
+ * it (nic_find). */
+struct nic_ref {
     bool        used;
     rtv_domid_t dom;
     char        key[12];        /* the emulated NIC's devid */
+};
+
+/* A NIC's PV leg as xl makes and unmakes it. */
+struct slot {
+    struct nic_ref nic;         /* first: nic_find */
     unsigned    pvdevid;
     bool        known;          /* pvdevid is this NIC's PV leg */
     enum job    job;
@@ -54,9 +61,8 @@ struct slot {
 
 /* A NIC whose bridge ports' learning rtvirt-backd sets (backd_vif_pin.h). */
 struct pin {
-    bool        used, seen;
-    rtv_domid_t dom;
-    char        key[12];
+    struct nic_ref nic;         /* first: nic_find */
+    bool        seen;
     bool        gate_ok;        /* the gate of switch gate_id passed */
     uint32_t    gate_id;
     char        tap[32];        /* its emulated leg's port, learning off */
@@ -176,32 +182,47 @@ static int pick_devid(struct backd_vif *v, rtv_domid_t dom, unsigned *devid)
 
 /* ---- slots and xl jobs -------------------------------------------------------- */
 
+/* The entry of dom's NIC key in a table of MAX_NICS entries of stride
+ * bytes that each open with a struct nic_ref; or, with create, a free one
+ * zeroed and given to it; else NULL. */
+static struct nic_ref *nic_find(struct nic_ref *first, size_t stride, rtv_domid_t dom,
+                                const char *key, bool create, bool *created)
+{
+    struct nic_ref *free_ref = NULL;
+
+    for (unsigned i = 0; i < MAX_NICS; i++) {
+        struct nic_ref *r = (struct nic_ref *)((char *)first + i * stride);
+        if (r->used && r->dom == dom && strcmp(r->key, key) == 0)
+            return r;
+        if (!r->used && free_ref == NULL)
+            free_ref = r;
+    }
+    if (!create || free_ref == NULL)
+        return NULL;
+    *created = true;
+    memset(free_ref, 0, stride);
+    free_ref->used = true;
+    free_ref->dom = dom;
+    snprintf(free_ref->key, sizeof(free_ref->key), "%s", key);
+    return free_ref;
+}
+
 static struct slot *slot_get(struct backd_vif *v, rtv_domid_t dom, const char *key,
                              bool create)
 {
-    struct slot *free_slot = NULL;
+    bool created = false;
+    struct slot *s = (struct slot *)nic_find(&v->slot[0].nic, sizeof(v->slot[0]), dom, key,
+                                             create, &created);
 
-    for (unsigned i = 0; i < MAX_NICS; i++) {
-        struct slot *s = &v->slot[i];
-        if (s->used && s->dom == dom && strcmp(s->key, key) == 0)
-            return s;
-        if (!s->used && free_slot == NULL)
-            free_slot = s;
-    }
-    if (!create || free_slot == NULL)
-        return NULL;
-    memset(free_slot, 0, sizeof(*free_slot));
-    free_slot->used = true;
-    free_slot->dom = dom;
-    free_slot->outfd = -1;
-    snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
-    return free_slot;
+    if (created)
+        s->outfd = -1;
+    return s;
 }
 
 static void slot_release(struct slot *s)
 {
     if (s->job == JOB_NONE && !s->gate_pending)
-        s->used = false;
+        s->nic.used = false;
 }
 
 /* Runs v->xl with args (NULL-terminated), its output into s->out. */
@@ -275,16 +296,16 @@ static int start_detach(struct backd_vif *v, struct slot *s)
     char *args[] = { "network-detach", dom, devid, NULL };
     int rc;
 
-    snprintf(dom, sizeof(dom), "%u", (unsigned)s->dom);
+    snprintf(dom, sizeof(dom), "%u", (unsigned)s->nic.dom);
     snprintf(devid, sizeof(devid), "%u", s->pvdevid);
     if ((rc = spawn(v, s, JOB_DETACH, args)) < 0) {
         vlog(v, "dom%u vif/%s: cannot run %s network-detach: %s (retrying)",
-             (unsigned)s->dom, s->key, v->xl, strerror(-rc));
+             (unsigned)s->nic.dom, s->nic.key, v->xl, strerror(-rc));
         s->retry_at = v->now + RETRY_MS;
         return rc;
     }
-    vlog(v, "dom%u vif/%s: %s network-detach %u %u", (unsigned)s->dom, s->key, v->xl,
-         (unsigned)s->dom, s->pvdevid);
+    vlog(v, "dom%u vif/%s: %s network-detach %u %u", (unsigned)s->nic.dom, s->nic.key, v->xl,
+         (unsigned)s->nic.dom, s->pvdevid);
     return 0;
 }
 
@@ -292,10 +313,10 @@ static int start_detach(struct backd_vif *v, struct slot *s)
 static void closed(struct backd_vif *v, struct slot *s)
 {
     char p[PATH_LEN];
-    rtv_domid_t dom = s->dom;
-    char key[sizeof(s->key)];
+    rtv_domid_t dom = s->nic.dom;
+    char key[sizeof(s->nic.key)];
 
-    snprintf(key, sizeof(key), "%s", s->key);
+    snprintf(key, sizeof(key), "%s", s->nic.key);
     if (ctl_path(p, RTV_R_BACKEND_ID, dom, key) == 0 && domain_alive(v, dom)) {
         int rc = rtv_xs_rm(v->xs, RTV_XS_NO_TXN, p);
         if (rc < 0 && rc != -ENOENT)
@@ -318,11 +339,11 @@ static void attach_done(struct backd_vif *v, struct slot *s, int status)
      * earlier incarnation's xl made fails with "exists", and the vif is
      * there and connected all the same. */
     int hrc = -ENOENT;
-    if (vif_path(v, p, RTV_XS_VIF_BE_HOTPLUG_STATUS, s->dom, s->pvdevid) == 0)
+    if (vif_path(v, p, RTV_XS_VIF_BE_HOTPLUG_STATUS, s->nic.dom, s->pvdevid) == 0)
         hp = read_val(v, p, &hrc);
     if (!ok && hp != NULL && strcmp(hp, "connected") == 0)
         vlog(v, "dom%u vif/%s: xl network-attach failed (%.200s) but vif %u is there and "
-             "connected: taking it", (unsigned)s->dom, s->key, s->out, s->pvdevid);
+             "connected: taking it", (unsigned)s->nic.dom, s->nic.key, s->out, s->pvdevid);
     ok = hp != NULL && strcmp(hp, "connected") == 0;
     if (s->want_down) {
         /* Called off meanwhile: take away whatever xl made. */
@@ -332,10 +353,10 @@ static void attach_done(struct backd_vif *v, struct slot *s, int status)
     }
     if (ok) {
         free(hp);
-        vlog(v, "dom%u vif/%s: PV vif %u up (vif%u.%u on the bridge)", (unsigned)s->dom,
-             s->key, s->pvdevid, (unsigned)s->dom, s->pvdevid);
-        rtv_coordinator_backend_event(v->co, s->dom, s->key, RTV_FSM_EV_BACKEND_READY, NULL,
-                                      v->now);
+        vlog(v, "dom%u vif/%s: PV vif %u up (vif%u.%u on the bridge)", (unsigned)s->nic.dom,
+             s->nic.key, s->pvdevid, (unsigned)s->nic.dom, s->pvdevid);
+        rtv_coordinator_backend_event(v->co, s->nic.dom, s->nic.key, RTV_FSM_EV_BACKEND_READY,
+                                      NULL, v->now);
         return;
     }
     if (WIFEXITED(status))
@@ -347,10 +368,11 @@ static void attach_done(struct backd_vif *v, struct slot *s, int status)
         snprintf(msg, sizeof(msg), "xl network-attach of vif %u killed by signal %d: %.400s",
                  s->pvdevid, WIFSIGNALED(status) ? WTERMSIG(status) : 0, s->out);
     free(hp);
-    vlog(v, "dom%u vif/%s: %s", (unsigned)s->dom, s->key, msg);
+    vlog(v, "dom%u vif/%s: %s", (unsigned)s->nic.dom, s->nic.key, msg);
     /* The coordinator answers FAILED with a tear-down (it may have left a
      * half-made vif, which the detach removes). */
-    rtv_coordinator_backend_event(v->co, s->dom, s->key, RTV_FSM_EV_BACKEND_FAILED, msg, v->now);
+    rtv_coordinator_backend_event(v->co, s->nic.dom, s->nic.key, RTV_FSM_EV_BACKEND_FAILED,
+                                  msg, v->now);
 }
 
 static void detach_done(struct backd_vif *v, struct slot *s, int status)
@@ -358,15 +380,15 @@ static void detach_done(struct backd_vif *v, struct slot *s, int status)
     char be[PATH_LEN];
     bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
-    vif_dir(v, be, RTV_XS_VIF_BE_STATE, s->dom, s->pvdevid);
-    if (!domain_alive(v, s->dom) || !exists(v, be)) {
-        vlog(v, "dom%u vif/%s: PV vif %u gone%s", (unsigned)s->dom, s->key, s->pvdevid,
+    vif_dir(v, be, RTV_XS_VIF_BE_STATE, s->nic.dom, s->pvdevid);
+    if (!domain_alive(v, s->nic.dom) || !exists(v, be)) {
+        vlog(v, "dom%u vif/%s: PV vif %u gone%s", (unsigned)s->nic.dom, s->nic.key, s->pvdevid,
              ok ? "" : " (xl failed, but the domain or the vif is gone)");
         closed(v, s);
         return;
     }
     vlog(v, "dom%u vif/%s: xl network-detach of vif %u %s (%.300s); retrying",
-         (unsigned)s->dom, s->key, s->pvdevid, ok ? "left its backend" : "failed",
+         (unsigned)s->nic.dom, s->nic.key, s->pvdevid, ok ? "left its backend" : "failed",
          s->out[0] ? s->out : "no output");
     if (s->want_down)
         s->retry_at = v->now + RETRY_MS;
@@ -378,7 +400,7 @@ static void poll_jobs(struct backd_vif *v)
         struct slot *s = &v->slot[i];
         int status;
 
-        if (!s->used)
+        if (!s->nic.used)
             continue;
         if (s->job == JOB_NONE) {
             if (s->want_down && s->retry_at && v->now >= s->retry_at) {
@@ -616,22 +638,10 @@ out:
 
 static struct pin *pin_get(struct backd_vif *v, rtv_domid_t dom, const char *key, bool create)
 {
-    struct pin *free_pin = NULL;
+    bool created;
 
-    for (unsigned i = 0; i < MAX_NICS; i++) {
-        struct pin *p = &v->pin[i];
-        if (p->used && p->dom == dom && strcmp(p->key, key) == 0)
-            return p;
-        if (!p->used && free_pin == NULL)
-            free_pin = p;
-    }
-    if (!create || free_pin == NULL)
-        return NULL;
-    memset(free_pin, 0, sizeof(*free_pin));
-    free_pin->used = true;
-    free_pin->dom = dom;
-    snprintf(free_pin->key, sizeof(free_pin->key), "%s", key);
-    return free_pin;
+    return (struct pin *)nic_find(&v->pin[0].nic, sizeof(v->pin[0]), dom, key, create,
+                                  &created);
 }
 
 /* One NIC's ports learn as backd_vif_pin_leg() says for its machine m. */
@@ -716,20 +726,20 @@ static void poll_gates(struct backd_vif *v)
         struct slot *s = &v->slot[i];
         struct rtv_err err = {0};
 
-        if (!s->used || !s->gate_pending)
+        if (!s->nic.used || !s->gate_pending)
             continue;
-        const struct rtv_switch_fsm *m = rtv_coordinator_get(v->co, s->dom, s->key);
+        const struct rtv_switch_fsm *m = rtv_coordinator_get(v->co, s->nic.dom, s->nic.key);
         if (m == NULL || m->switch_id != s->gate_id) {
             s->gate_pending = false;   /* the switch is over */
             continue;
         }
-        int rc = gate_check(v, s->dom, s->key, &err);
+        int rc = gate_check(v, s->nic.dom, s->nic.key, &err);
         if (rc == -EAGAIN && v->now < m->deadline_ms)
             continue;
         s->gate_pending = false;
         if (rc == 0)
-            gate_passed(v, s->dom, s->key, s->gate_id);
-        rtv_coordinator_dm_sync_done(v->co, s->dom, s->key, s->gate_id, rc,
+            gate_passed(v, s->nic.dom, s->nic.key, s->gate_id);
+        rtv_coordinator_dm_sync_done(v->co, s->nic.dom, s->nic.key, s->gate_id, rc,
                                      rtv_now_us() - s->gate_t0, err.msg, v->now);
     }
 }
@@ -754,14 +764,15 @@ static void pin_ports(struct backd_vif *v)
         struct rtv_err err = {0};
         bool changed = false;
 
-        if (!p->used || p->seen)
+        if (!p->nic.used || p->seen)
             continue;
         if (p->tap_off && backd_vif_pin_release(v->sysfs, p->tap, &changed, &err) < 0)
-            vlog(v, "dom%u vif/%s: bridge learning: %s", (unsigned)p->dom, p->key, err.msg);
+            vlog(v, "dom%u vif/%s: bridge learning: %s", (unsigned)p->nic.dom, p->nic.key,
+                 err.msg);
         else if (changed)
-            vlog(v, "dom%u vif/%s: no longer managed: %s learns again", (unsigned)p->dom,
-                 p->key, p->tap);
-        p->used = false;
+            vlog(v, "dom%u vif/%s: no longer managed: %s learns again", (unsigned)p->nic.dom,
+                 p->nic.key, p->tap);
+        p->nic.used = false;
     }
 }
 
@@ -886,7 +897,7 @@ void backd_vif_free(struct backd_vif *v)
         return;
     for (unsigned i = 0; i < MAX_NICS; i++) {
         struct slot *s = &v->slot[i];
-        if (s->used && s->outfd >= 0)
+        if (s->nic.used && s->outfd >= 0)
             close(s->outfd);
         /* A running xl finishes on its own; the next incarnation finds
          * what it did in the store. */
