@@ -332,23 +332,33 @@ int rtv_ctl_unmanage(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
 
 /* ---- switch requests ----------------------------------------------------- */
 
+/* The device's request area (its class's nodes). */
+static int dev_area(rtv_domid_t dom, const char *vdev, struct rtv_request_area *a,
+                    struct rtv_err *err)
+{
+    struct dev d;
+    int rc;
+
+    if ((rc = check_dev(dom, vdev, &d, err)) < 0 ||
+        (rc = rtv_devclass_args(d.cls, dom, d.key, &a->args, err)) < 0)
+        return rc;
+    a->n = (struct rtv_request_nodes){ (enum rtv_xs_node)d.cls->nodes[RTV_R_REQUEST],
+                                       (enum rtv_xs_node)d.cls->nodes[RTV_R_REQUEST_ID],
+                                       (enum rtv_xs_node)d.cls->nodes[RTV_R_TIMEOUT_MS] };
+    a->state = (enum rtv_xs_node)d.cls->nodes[RTV_R_STATE];
+    a->result_id = (enum rtv_xs_node)d.cls->nodes[RTV_R_RESULT_ID];
+    return 0;
+}
+
 int rtv_ctl_request(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                     const char *mode, unsigned timeout_ms, uint32_t *id,
                     struct rtv_err *err)
 {
     struct rtv_request_area a;
-    struct dev d;
     int rc;
 
-    if ((rc = check_dev(dom, vdev, &d, err)) < 0 ||
-        (rc = rtv_devclass_args(d.cls, dom, d.key, &a.args, err)) < 0)
-        return rc;
-    a.n = (struct rtv_request_nodes){ (enum rtv_xs_node)d.cls->nodes[RTV_R_REQUEST],
-                                      (enum rtv_xs_node)d.cls->nodes[RTV_R_REQUEST_ID],
-                                      (enum rtv_xs_node)d.cls->nodes[RTV_R_TIMEOUT_MS] };
-    a.state = (enum rtv_xs_node)d.cls->nodes[RTV_R_STATE];
-    a.result_id = (enum rtv_xs_node)d.cls->nodes[RTV_R_RESULT_ID];
-    if ((rc = rtv_request_check(&a, mode, timeout_ms, err)) < 0)
+    if ((rc = dev_area(dom, vdev, &a, err)) < 0 ||
+        (rc = rtv_request_check(&a, mode, timeout_ms, err)) < 0)
         return rc;
     rc = rtv_request_send(xs, &a, mode, timeout_ms, id);
     if (rc == -ENOENT)
@@ -483,39 +493,30 @@ int rtv_ctl_list(struct rtv_store *xs, rtv_domid_t dom, char ***vdevs,
 struct wait_args {
     rtv_domid_t            dom;
     const char            *vdev;
-    uint32_t               id;
     struct rtv_ctl_status *st;
 };
 
-/* rtv_xs_wait_on's check: request id answered, and no switch running. */
-static int answered(struct rtv_store *xs, void *arg, struct rtv_err *err)
+/* rtv_request_wait's status read: settled once no switch runs. */
+static int seen(struct rtv_store *xs, void *arg, struct rtv_request_seen *seen,
+                struct rtv_err *err)
 {
     struct wait_args *w = arg;
     int rc = rtv_ctl_status(xs, w->dom, w->vdev, w->st, err);
 
-    if (rc < 0)
-        return rc;
-    return w->st->result_id >= w->id && !rtv_ctl_state_is_transient(w->st->state);
+    *seen = (struct rtv_request_seen){ w->st->result_id, w->st->state,
+                                       !rtv_ctl_state_is_transient(w->st->state) };
+    return rc;
 }
 
 int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                  uint32_t id, unsigned timeout_ms, struct rtv_ctl_status *st,
                  struct rtv_err *err)
 {
-    struct wait_args w = { dom, vdev, id, st };
-    char dir[PATH_LEN];
-    struct dev d;
-    int rc;
+    struct wait_args w = { dom, vdev, st };
+    struct rtv_request_area a;
+    int rc = dev_area(dom, vdev, &a, err);
 
-    if ((rc = check_dev(dom, vdev, &d, err)) < 0 ||
-        (rc = node_dir(dir, RTV_R_STATE, dom, &d)) < 0)
-        return rc;
-    rc = rtv_xs_wait_on(xs, dir, timeout_ms, answered, &w, err);
-    if (rc == -ETIMEDOUT)
-        rtv_err_set(err, ETIMEDOUT, "request %u for %s of domain %u not answered within "
-                    "%u ms (state %s, result-id %llu)", id, vdev, (unsigned)dom,
-                    timeout_ms, st->state, (unsigned long long)st->result_id);
-    return rc;
+    return rc < 0 ? rc : rtv_request_wait(xs, &a, vdev, id, timeout_ms, seen, &w, err);
 }
 
 /* rtv_xs_wait_on's check: the shunt has reported. */
@@ -531,7 +532,7 @@ int rtv_ctl_wait_shunt(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                        unsigned timeout_ms, struct rtv_err *err)
 {
     struct rtv_ctl_status st;
-    struct wait_args w = { dom, vdev, 0, &st };
+    struct wait_args w = { dom, vdev, &st };
     char dir[PATH_LEN];
     struct dev d;
     int rc;

@@ -46,14 +46,20 @@ static uint64_t read_u(struct rtv_store *xs, rtv_txn_t t, enum rtv_xs_node n,
     return v;
 }
 
+/* The device's request area. */
+static struct rtv_request_area area(rtv_domid_t dom, const char *iodev)
+{
+    return (struct rtv_request_area){
+        { RTV_XS_IOEMU_REQUEST, RTV_XS_IOEMU_REQUEST_ID, RTV_XS_IOEMU_TIMEOUT_MS },
+        RTV_XS_IOEMU_STATE, RTV_XS_IOEMU_RESULT_ID, { .domid = dom, .iodev = iodev },
+    };
+}
+
 int rtv_ioemu_request(struct rtv_store *xs, rtv_domid_t dom, const char *iodev,
                       const char *request, unsigned timeout_ms, uint32_t *id,
                       struct rtv_err *err)
 {
-    const struct rtv_request_area a = {
-        { RTV_XS_IOEMU_REQUEST, RTV_XS_IOEMU_REQUEST_ID, RTV_XS_IOEMU_TIMEOUT_MS },
-        RTV_XS_IOEMU_STATE, RTV_XS_IOEMU_RESULT_ID, { .domid = dom, .iodev = iodev },
-    };
+    const struct rtv_request_area a = area(dom, iodev);
     int rc = rtv_request_check(&a, request, timeout_ms, err);
 
     if (rc < 0)
@@ -139,42 +145,25 @@ int rtv_ioemu_list(struct rtv_store *xs, rtv_domid_t dom, char ***iodevs,
     return rc < 0 ? rtv_err_set(err, -rc, "cannot list %s: %s", dir, strerror(-rc)) : 0;
 }
 
-static int changing(const char *state)
+/* rtv_request_wait's status read: settled once no change runs. */
+static int seen(struct rtv_store *xs, void *arg, struct rtv_request_seen *seen,
+                struct rtv_err *err)
 {
-    return strcmp(state, "virtualizing") == 0 || strcmp(state, "devirtualizing") == 0;
-}
-
-struct wait_args {
-    struct node_ref          r;
-    uint32_t                 id;
-    struct rtv_ioemu_status *st;
-};
-
-static int answered(struct rtv_store *xs, void *arg, struct rtv_err *err)
-{
-    struct wait_args *w = arg;
+    struct status_args *w = arg;
     int rc = rtv_ioemu_status(xs, w->r.dom, w->r.iodev, w->st, err);
 
-    if (rc < 0)
-        return rc;
-    return w->st->result_id >= w->id && !changing(w->st->state);
+    *seen = (struct rtv_request_seen){ w->st->result_id, w->st->state,
+                                       strcmp(w->st->state, "virtualizing") != 0 &&
+                                       strcmp(w->st->state, "devirtualizing") != 0 };
+    return rc;
 }
 
 int rtv_ioemu_wait(struct rtv_store *xs, rtv_domid_t dom, const char *iodev,
                    uint32_t id, unsigned timeout_ms, struct rtv_ioemu_status *st,
                    struct rtv_err *err)
 {
-    struct wait_args w = { { dom, iodev }, id, st };
-    char dir[RTV_XS_PATH_MAX];
-    int rc;
+    const struct rtv_request_area a = area(dom, iodev);
+    struct status_args w = { { dom, iodev }, st };
 
-    if ((rc = node(dir, sizeof(dir), RTV_XS_IOEMU_STATE, &w.r, err)) < 0)
-        return rc;
-    *strrchr(dir, '/') = '\0';
-    rc = rtv_xs_wait_on(xs, dir, timeout_ms, answered, &w, err);
-    if (rc == -ETIMEDOUT)
-        rtv_err_set(err, ETIMEDOUT, "request %u for %s of domain %u not answered within "
-                    "%u ms (state %s, result-id %llu)", id, iodev, (unsigned)dom,
-                    timeout_ms, st->state, (unsigned long long)st->result_id);
-    return rc;
+    return rtv_request_wait(xs, &a, iodev, id, timeout_ms, seen, &w, err);
 }

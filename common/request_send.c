@@ -95,3 +95,39 @@ int rtv_request_send(struct rtv_store *xs, const struct rtv_request_area *a,
         *id = s.id;
     return rc;
 }
+
+struct wait {
+    uint32_t                id;
+    rtv_request_status_fn   status;
+    void                   *arg;
+    struct rtv_request_seen seen;
+};
+
+/* rtv_xs_wait_on's check: answered and settled. */
+static int answered(struct rtv_store *xs, void *arg, struct rtv_err *err)
+{
+    struct wait *w = arg;
+    int rc = w->status(xs, w->arg, &w->seen, err);
+
+    if (rc < 0)
+        return rc;
+    return w->seen.result_id >= w->id && w->seen.settled;
+}
+
+int rtv_request_wait(struct rtv_store *xs, const struct rtv_request_area *a, const char *name,
+                     uint32_t id, unsigned timeout_ms, rtv_request_status_fn status,
+                     void *arg, struct rtv_err *err)
+{
+    struct wait w = { id, status, arg, { 0, "", false } };
+    char dir[RTV_XS_PATH_MAX];
+    int rc = rtv_xs_dir(dir, sizeof(dir), a->state, &a->args, err);
+
+    if (rc < 0)
+        return rc;
+    rc = rtv_xs_wait_on(xs, dir, timeout_ms, answered, &w, err);
+    if (rc == -ETIMEDOUT)
+        rtv_err_set(err, ETIMEDOUT, "request %u for %s of domain %llu not answered within "
+                    "%u ms (state %s, result-id %llu)", id, name, a->args.domid, timeout_ms,
+                    w.seen.state, (unsigned long long)w.seen.result_id);
+    return rc;
+}

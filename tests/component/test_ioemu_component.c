@@ -355,6 +355,14 @@ START_TEST(failed_trap_rolls_back_and_the_guest_keeps_its_device)
     ck_assert_str_eq(st.state, "direct");
     ck_assert_contains(st.error, "injected");
     ck_assert_uint_eq(st.result_id, id);
+    /* xl-rtvirt's --wait sees that answer at once, and says what it last
+     * saw when the id it waits for is never answered. */
+    struct rtv_ioemu_status w;
+    struct rtv_err err = {0};
+    ck_assert_int_eq(rtv_ioemu_wait(opx.xs, DOM, "uart0", id, 2000, &w, &err), 0);
+    ck_assert_str_eq(w.result, "rolled-back");
+    ck_assert_int_eq(rtv_ioemu_wait(opx.xs, DOM, "uart0", id + 1, 50, &w, &err), -ETIMEDOUT);
+    ck_assert_contains(err.msg, "not answered within 50 ms (state direct");
     ck_assert(fx->mapped);
     ck_assert(!fx->server);
     /* The next one works, and the device still carries bytes. */

@@ -71,9 +71,8 @@ int rtv_ctl_status(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
 int rtv_ctl_list(struct rtv_store *xs, rtv_domid_t dom, char ***vdevs,
                  unsigned *num, struct rtv_err *err);
 
-/* Waits until request id is answered (result-id >= id) and the device is no
- * longer switching, at most timeout_ms; fills st.  -ETIMEDOUT with a message
- * saying what was last seen.  Watch-driven, tolerant of coalesced events. */
+/* rtv_request_wait (rtvirt/request.h) for a switch: settled once the
+ * state is no longer switching-* or rolling-back; st the last status. */
 int rtv_ctl_wait(struct rtv_store *xs, rtv_domid_t dom, const char *vdev,
                  uint32_t id, unsigned timeout_ms, struct rtv_ctl_status *st,
                  struct rtv_err *err);

@@ -48,9 +48,8 @@ int rtv_ioemu_status(struct rtv_store *xs, rtv_domid_t dom, const char *iodev,
 int rtv_ioemu_list(struct rtv_store *xs, rtv_domid_t dom, char ***iodevs,
                    unsigned *num, struct rtv_err *err);
 
-/* Waits until request id is answered (result-id >= id, state not
- * virtualizing/devirtualizing), at most timeout_ms; fills st.  -ETIMEDOUT
- * with what was last seen.  Watch-driven, re-reads on every event. */
+/* rtv_request_wait (rtvirt/request.h) for a change: settled once the
+ * state is no longer virtualizing or devirtualizing; st the last status. */
 int rtv_ioemu_wait(struct rtv_store *xs, rtv_domid_t dom, const char *iodev,
                    uint32_t id, unsigned timeout_ms, struct rtv_ioemu_status *st,
                    struct rtv_err *err);

@@ -17,9 +17,9 @@
  *     allows: result=error under that id.
  *
  * The agent's side is pure: raw store values in, what to publish out.  The
- * tool's side (rtv_request_check, rtv_request_send) writes a request over
- * the store; ctl.h
- * (the switch) and ioemu_req.h (ioemu) build their calls on it.
+ * tool's side (rtv_request_check, rtv_request_send, rtv_request_wait)
+ * writes a request over the store and waits for its answer; ctl.h (the
+ * switch) and ioemu_req.h (ioemu) build their calls on it.
  */
 #ifndef RTVIRT_REQUEST_H
 #define RTVIRT_REQUEST_H
@@ -95,5 +95,28 @@ int rtv_request_check(const struct rtv_request_area *a, const char *request,
  * what failed for whom. */
 int rtv_request_send(struct rtv_store *xs, const struct rtv_request_area *a,
                      const char *request, unsigned timeout_ms, uint32_t *id);
+
+/* What a tool's status read found: the id answered, and whether the
+ * device has settled (an agent answers a request before its state leaves
+ * the change: switching-*, virtualizing, ...). */
+struct rtv_request_seen {
+    uint64_t    result_id;
+    const char *state;        /* the status's own text, for the message */
+    bool        settled;
+};
+
+/* The tool's status read (into its own status struct, arg). */
+typedef int (*rtv_request_status_fn)(struct rtv_store *xs, void *arg,
+                                     struct rtv_request_seen *seen, struct rtv_err *err);
+
+/* Waits, at most timeout_ms, until request id is answered (result-id >= id)
+ * and the device settled, reading the status through status() again on
+ * every event under the state node's directory (coalesced or spurious
+ * events are harmless).  0, status()'s error, or -ETIMEDOUT with err
+ * naming the request, name (the device as the tool calls it) and what was
+ * last seen. */
+int rtv_request_wait(struct rtv_store *xs, const struct rtv_request_area *a, const char *name,
+                     uint32_t id, unsigned timeout_ms, rtv_request_status_fn status,
+                     void *arg, struct rtv_err *err);
 
 #endif
