@@ -1,6 +1,6 @@
 # domU-frontend/: librtvirt-front (userspace blkif frontend library, API in
 # include/rtvirt/front_blk.h) and the rtvirt-front CLI.
-FRONT_LIB_SRCS    := domU-frontend/front_blk.c
+FRONT_LIB_SRCS    := domU-frontend/front_xs.c domU-frontend/front_ring.c
 FRONT_VERIFY_SRCS := domU-frontend/front_verify.c domU-frontend/front_bench.c
 FRONT_SRCS        := domU-frontend/front_main.c $(FRONT_VERIFY_SRCS)
 

@@ -6,9 +6,10 @@
  * (and, for indirect requests, the indirect_op Linux blkback echoes), and
  * a private request producer exactly that many requests ahead of the
  * response consumer.  The input is what the backend controls: the response
- * slots and the response producer.  The loop is front_blk.c's reap_queue():
- * rtv_blkif_front_peek(), RING_COPY_RESPONSE, rtv_blkif_rsp_check() on the
- * copy, the slot released, the first bad response failing the device.
+ * slots and the response producer.  The loop is front_ring.c's
+ * front_reap_queue(): rtv_blkif_front_peek(), RING_COPY_RESPONSE,
+ * rtv_blkif_rsp_check() on the copy, the slot released, the first bad
+ * response failing the device.
  *
  * A response that passes must name a slot in flight, with the operation it
  * was sent with, and a status blkif.h defines; no slot completes twice, and
