@@ -22,7 +22,7 @@ else
     echo "lab selftest: shellcheck not installed (make deps); skipped" >&2
 fi
 "$PY" - "$here" <<'PYEOF'
-import os, sys, tempfile, json
+import os, sys, tempfile, json, time
 here = sys.argv[1]
 sys.path.insert(0, here)
 from rtvlab import flightdef, runner, images
@@ -110,6 +110,45 @@ with tempfile.TemporaryDirectory() as d:
         cmd = jr.qemu_cmd(os.path.join(jdir, "o.qcow2"), os.path.join(jdir, "console.log"))
         assert ("chardev:ser1" in cmd) == com2_on and cmd.count("-serial") == 1 + com2_on, (j.name, cmd)
         assert os.path.isdir(os.path.join(jdir, "share", "com2")) == com2_on, j.name
+        assert "logfile" not in " ".join(cmd[cmd.index("-serial") + 1:]), cmd
+# COM2's witness is the socket: a stand-in QEMU sends 3000 bytes one send
+# each (the 16550 does), fast enough to fill a socket, while the host feeds
+# com2/in; com2/out must hold exactly what was sent, and the stand-in gets
+# exactly what com2/in held
+import socket, threading  # noqa: E401
+from rtvlab import com2
+with tempfile.TemporaryDirectory() as d:
+    share = os.path.join(d, "share")
+    com2.qemu_args(d, share)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(os.path.join(d, "com2.sock"))
+    srv.listen(1)
+    sent = b"".join(b"G %06d the quick brown fox\n" % i for i in range(110))[:3000]
+    want_in = b"H 000001 feed\n" * 40
+    open(os.path.join(share, "com2", "in"), "ab").write(want_in)
+    got_in = bytearray()
+    def qemu():
+        c, _ = srv.accept()
+        with c:
+            for i in range(len(sent)):
+                c.sendall(sent[i:i + 1])
+            c.settimeout(5)
+            while len(got_in) < len(want_in):
+                got_in.extend(c.recv(4096) or b"")
+    t = threading.Thread(target=qemu)
+    t.start()
+    fd = com2.Feeder(d, share, lambda m: None)
+    fd.start()
+    t.join(20)
+    for _ in range(100):
+        if os.path.getsize(os.path.join(share, "com2", "out")) >= len(sent):
+            break
+        time.sleep(0.1)
+    fd.stop()
+    srv.close()
+    out = open(os.path.join(share, "com2", "out"), "rb").read()
+    assert out == sent, (len(out), len(sent))
+    assert bytes(got_in) == want_in and fd.fed == len(want_in), (len(got_in), fd.fed)
 # a job setting outside a job is refused (it would be ambiguous across
 # include); a job taken by include keeps its settings, and a flight that
 # extends it adds to that job only
@@ -206,7 +245,7 @@ with tempfile.TemporaryDirectory() as d:
     assert "| armA | p2m-dom0 | 1 | 0 | 0 | - | 0 | - | 1 |" in t, t
     kept = tally.keep_evidence(d, "f", "j", 3, jdir, ev2)
     assert kept and kept.endswith("-p2m-dom0"), kept
-print("lab selftest: flight parsing, job settings, site steps, reports, dom0 pv/pvh machines, mirror lookup, death tally OK")
+print("lab selftest: flight parsing, job settings, COM2 through its socket, site steps, reports, dom0 pv/pvh machines, mirror lookup, death tally OK")
 PYEOF
 
 # The lab's queue: flights take the lab in order of arrival, a dead
