@@ -88,6 +88,11 @@ struct backd_stats {
                        unexecuted;  /* fail_rings: answered without being executed */
     long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
+    /* For a test's failure line: how often backend/vbd3 was listed, the
+     * requests in flight right now, and the devices whose directory went
+     * that still wait for theirs. */
+    unsigned long long scans;
+    unsigned inflight, gone;
 };
 void backd_get_stats(const struct backd *b, struct backd_stats *st);
 

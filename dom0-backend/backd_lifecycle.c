@@ -126,6 +126,11 @@ void backd_stop(struct backd *b)
 void backd_get_stats(const struct backd *b, struct backd_stats *st)
 {
     *st = b->st;
+    st->inflight = st->gone = 0;
+    for (const struct backd_dev *d = b->devs; d != NULL; d = d->next) {
+        st->inflight += backd_dev_inflight(d);
+        st->gone += d->gone;
+    }
 }
 
 unsigned backd_open_devices(const struct backd *b)

@@ -30,6 +30,7 @@ void backd_scan(struct backd *b)
     int rc;
 
     b->scanned = true;
+    b->st.scans++;
     /* Only a directory that is really gone means its devices are: any other
      * read failure leaves everything as it is until the next event. */
     b->scan_retry_at = 0;

@@ -125,11 +125,32 @@ static void start_qemu_two(const char *fmt2)
     qemu = test_qemu_start(scratch.sock, d, 2, false);
 }
 
+/* What became of the test's qemu, for a session that broke. */
+static const char *qemu_fate(void)
+{
+    static char out[96];
+    int st;
+    pid_t w = qemu > 0 ? waitpid(qemu, &st, WNOHANG) : -1;
+
+    if (w == 0)
+        snprintf(out, sizeof(out), "qemu (pid %d) still running", (int)qemu);
+    else if (w == qemu && WIFSIGNALED(st))
+        snprintf(out, sizeof(out), "qemu (pid %d) killed by signal %d", (int)qemu, WTERMSIG(st));
+    else if (w == qemu)
+        snprintf(out, sizeof(out), "qemu (pid %d) exited with %d", (int)qemu, WEXITSTATUS(st));
+    else
+        snprintf(out, sizeof(out), "qemu (pid %d): %s", (int)qemu, strerror(errno));
+    if (w == qemu)
+        qemu = -1;   /* reaped: nothing for the teardown to kill */
+    return out;
+}
+
 static void hmp(struct rtv_qmp *q, const char *line)
 {
     json_object *a = json_object_new_object(), *r = NULL;
     json_object_object_add(a, "command-line", json_object_new_string(line));
-    ck_assert_int_eq(rtv_qmp_exec(q, "human-monitor-command", a, &r, &err), 0);
+    int rc = rtv_qmp_exec(q, "human-monitor-command", a, &r, &err);
+    ck_assert_msg(rc == 0, "%s: %d: %s; %s", line, rc, err.msg, qemu_fate());
     ck_assert_str_eq(json_object_get_string(r), "");
     json_object_put(r);
     json_object_put(a);
