@@ -1080,6 +1080,30 @@ START_TEST(dom0_rollback_after_the_flip_switches_back)
 }
 END_TEST
 
+/* dom0 ended a switch rolled back while this guest had flipped (the shunt
+ * stalled past dom0's bounds): dom0 says emulated, the device is on pv.
+ * The first way there fails (the target refuses the flip); it is tried
+ * again, and the device ends where dom0 says instead of on the PV path
+ * for good (test_switch_component shunt_stalled_past_the_bound_comes_back
+ * is the whole story). */
+START_TEST(way_to_dom0s_mode_that_failed_is_tried_again)
+{
+    twin_attached();
+    full_switch("emulated", "1", "pv", "enlightened");
+    fk.fail_mode = -EIO;
+    put(RTV_XS_CTL_STATE, "emulated");
+    run_for(1000);
+    ck_assert_int_eq(fk.fail_mode, 0);   /* the first way back met the refusal */
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "the flip to emulated failed");
+    ck_assert_msg(run_until(RTV_XS_SHUNT_STATE, "emulating", 5000), "still %s: %s",
+                  get(RTV_XS_SHUNT_STATE), get(RTV_XS_SHUNT_ERROR));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_ACK_ID), "1");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.pv.live.disk, "");
+}
+END_TEST
+
 START_TEST(failover_is_reported_and_not_undone_alone)
 {
     twin_attached();
@@ -1519,6 +1543,7 @@ static Suite *dmctl_suite(void)
     tcase_add_test(tc, blackout_is_the_flip_and_its_longest_stall);
     tcase_add_test(tc, prepare_past_its_bound_is_given_up);
     tcase_add_test(tc, refused_flip_leaves_the_old_route);
+    tcase_add_test(tc, way_to_dom0s_mode_that_failed_is_tried_again);
     tcase_add_test(tc, pv_disk_that_never_appears_is_given_up);
     tcase_add_test(tc, switch_without_devid_fails_cleanly);
     tcase_add_test(tc, pv_disk_of_another_size_is_refused);
