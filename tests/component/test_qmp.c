@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "child_proc.h"
 #include "qemu_fixture.h"
 #include "rtvirt/qmp.h"
 #include "unit.h"
@@ -129,20 +130,8 @@ static void start_qemu_two(const char *fmt2)
 static const char *qemu_fate(void)
 {
     static char out[96];
-    int st;
-    pid_t w = qemu > 0 ? waitpid(qemu, &st, WNOHANG) : -1;
 
-    if (w == 0)
-        snprintf(out, sizeof(out), "qemu (pid %d) still running", (int)qemu);
-    else if (w == qemu && WIFSIGNALED(st))
-        snprintf(out, sizeof(out), "qemu (pid %d) killed by signal %d", (int)qemu, WTERMSIG(st));
-    else if (w == qemu)
-        snprintf(out, sizeof(out), "qemu (pid %d) exited with %d", (int)qemu, WEXITSTATUS(st));
-    else
-        snprintf(out, sizeof(out), "qemu (pid %d): %s", (int)qemu, strerror(errno));
-    if (w == qemu)
-        qemu = -1;   /* reaped: nothing for the teardown to kill */
-    return out;
+    return rtv_test_child_fate(&qemu, out, sizeof(out));
 }
 
 static void hmp(struct rtv_qmp *q, const char *line)

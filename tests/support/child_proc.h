@@ -14,7 +14,10 @@
 #ifndef RTV_TESTS_CHILD_PROC_H
 #define RTV_TESTS_CHILD_PROC_H
 
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -67,6 +70,28 @@ static inline int rtv_test_wait_pid(pid_t pid, int ms)
     kill(pid, SIGKILL);
     waitpid(pid, &st, 0);
     return -1;
+}
+
+/* What became of child *pid, in words, for a failure line: still
+ * running, exited with a status, or killed by a signal (a crash that
+ * printed nothing).  A child reaped here is forgotten (*pid = -1), so that
+ * no later kill() hits a reused pid. */
+static inline const char *rtv_test_child_fate(pid_t *pid, char *buf, size_t len)
+{
+    int st;
+    pid_t w = *pid > 0 ? waitpid(*pid, &st, WNOHANG) : -1;
+
+    if (w == 0)
+        snprintf(buf, len, "pid %d still running", (int)*pid);
+    else if (w == *pid && WIFSIGNALED(st))
+        snprintf(buf, len, "pid %d killed by signal %d", (int)*pid, WTERMSIG(st));
+    else if (w == *pid)
+        snprintf(buf, len, "pid %d exited with %d", (int)*pid, WEXITSTATUS(st));
+    else
+        snprintf(buf, len, "pid %d: %s", (int)*pid, strerror(errno));
+    if (w == *pid)
+        *pid = -1;
+    return buf;
 }
 
 #endif
