@@ -32,6 +32,29 @@ struct switch_sweep_run {
     do { if ((res)->defect[0] == '\0') \
              snprintf((res)->defect, sizeof((res)->defect), __VA_ARGS__); } while (0)
 
+/* Judges the answer to switch k of a run (to target, from mode from): ok
+ * must land in target; rolled-back or error must say why and land back in
+ * from; nothing else is an answer.  outcome[k] says what came. */
+static inline void switch_sweep_judge(struct switch_sweep_run *res, unsigned k,
+                                      const char *target, const char *from, const char *result,
+                                      const char *state, const char *error)
+{
+    snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: %s%s%.100s", target, result,
+             error[0] ? ": " : "", error);
+    if (strcmp(result, "ok") == 0) {
+        if (strcmp(state, target) != 0)
+            SWITCH_SWEEP_DEFECT(res, "switch to %s answered ok in state %s", target, state);
+    } else if (strcmp(result, "rolled-back") == 0 || strcmp(result, "error") == 0) {
+        if (error[0] == '\0')
+            SWITCH_SWEEP_DEFECT(res, "switch to %s %s without a reason", target, result);
+        if (strcmp(state, from) != 0)
+            SWITCH_SWEEP_DEFECT(res, "switch to %s %s into %s, not back to %s", target, result,
+                                state, from);
+    } else {
+        SWITCH_SWEEP_DEFECT(res, "switch to %s: result \"%s\"", target, result);
+    }
+}
+
 typedef void (*switch_sweep_fn)(const void *op, unsigned n, struct switch_sweep_run *res);
 
 /* Sweeps operation `name` (label prefixes its lines): run(op, 0) once

@@ -1560,20 +1560,7 @@ static void sweep_switch(struct rig *r, const char *target, unsigned k,
         snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: no answer", target);
         return;
     }
-    snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: %s%s%.150s", target, st.result,
-             st.error[0] ? ": " : "", st.error);
-    if (strcmp(st.result, "ok") == 0) {
-        if (strcmp(st.state, target) != 0)
-            SWITCH_SWEEP_DEFECT(res, "switch to %s answered ok in state %s", target, st.state);
-    } else if (strcmp(st.result, "rolled-back") == 0 || strcmp(st.result, "error") == 0) {
-        if (st.error[0] == '\0')
-            SWITCH_SWEEP_DEFECT(res, "switch to %s %s without a reason", target, st.result);
-        if (strcmp(st.state, r->mode) != 0)
-            SWITCH_SWEEP_DEFECT(res, "switch to %s %s into %s, not back to %s", target, st.result,
-                         st.state, r->mode);
-    } else {
-        SWITCH_SWEEP_DEFECT(res, "switch to %s: result \"%s\"", target, st.result);
-    }
+    switch_sweep_judge(res, k, target, r->mode, st.result, st.state, st.error);
     if (!sweep_settled(r, SWEEP_SETTLE_MS, &now))
         SWITCH_SWEEP_DEFECT(res, "after the switch to %s: state %s, shunt %s after %d ms", target,
                      now.state, now.shunt_state, SWEEP_SETTLE_MS);

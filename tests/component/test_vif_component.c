@@ -486,19 +486,7 @@ static void faulty_switch(const char *mode, const char *from, unsigned k, struct
         snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: no answer", mode);
         return;
     }
-    snprintf(res->outcome[k], sizeof(res->outcome[k]), "%s: %s%s%.100s", mode, a.result,
-             a.error[0] ? ": " : "", a.error);
-    if (strcmp(a.result, "ok") == 0) {
-        if (strcmp(a.state, mode) != 0)
-            SWITCH_SWEEP_DEFECT(res, "switch to %s answered ok in %s", mode, a.state);
-    } else if (strcmp(a.result, "rolled-back") == 0 || strcmp(a.result, "error") == 0) {
-        if (a.error[0] == '\0')
-            SWITCH_SWEEP_DEFECT(res, "switch to %s %s without a reason", mode, a.result);
-        if (strcmp(a.state, from) != 0)
-            SWITCH_SWEEP_DEFECT(res, "switch to %s %s into %s, not %s", mode, a.result, a.state, from);
-    } else {
-        SWITCH_SWEEP_DEFECT(res, "switch to %s: result \"%s\"", mode, a.result);
-    }
+    switch_sweep_judge(res, k, mode, from, a.result, a.state, a.error);
 }
 
 static void sweep_run(const void *op, unsigned n, struct switch_sweep_run *res)
