@@ -118,14 +118,11 @@ END_TEST
 static Suite *dmsync_suite(void)
 {
     Suite *s = suite_create("dmsync");
-    TCase *tc = tcase_create("threads");
+    TCase *tc = rtv_unit_case(s, "threads", setup, teardown, 60);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 60);
-    tcase_add_test(tc, sync_result_comes_back_through_the_fd);
-    tcase_add_test(tc, dead_monitor_and_unknown_image_are_errors_with_the_reason);
-    tcase_add_test(tc, free_waits_for_a_running_sync);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, sync_result_comes_back_through_the_fd,
+                     dead_monitor_and_unknown_image_are_errors_with_the_reason,
+                     free_waits_for_a_running_sync);
     return s;
 }
 

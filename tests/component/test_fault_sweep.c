@@ -475,12 +475,9 @@ END_TEST
 static Suite *fault_sweep_suite(void)
 {
     Suite *s = suite_create("fault_sweep");
-    TCase *tc = tcase_create("seam");
+    TCase *tc = rtv_unit_case(s, "seam", setup, teardown, 1800);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 1800);
     tcase_add_loop_test(tc, sweep, 0, (int)NR_SWEEP_OPS);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -641,19 +641,13 @@ END_TEST
 static Suite *ioemu_component_suite(void)
 {
     Suite *s = suite_create("ioemu_component");
-    TCase *tc = tcase_create("server");
-    TCase *tk = tcase_create("kill");
+    TCase *tc = rtv_unit_case(s, "server", setup, teardown, 240);
+    TCase *tk = rtv_unit_case(s, "kill", setup_world, teardown_world, 240);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 240);
-    tcase_add_test(tc, bytes_cross_exactly_once_through_cycles);
-    tcase_add_test(tc, failed_trap_rolls_back_and_the_guest_keeps_its_device);
-    tcase_add_test(tc, bad_requests_are_answered_with_error);
-    suite_add_tcase(s, tc);
-    tcase_add_checked_fixture(tk, setup_world, teardown_world);
-    tcase_set_timeout(tk, 240);
-    tcase_add_test(tk, killed_server_is_adopted_and_its_waiting_vcpu_released);
-    suite_add_tcase(s, tk);
+    RTV_UNIT_ADD(tc, bytes_cross_exactly_once_through_cycles,
+                     failed_trap_rolls_back_and_the_guest_keeps_its_device,
+                     bad_requests_are_answered_with_error);
+    RTV_UNIT_ADD(tk, killed_server_is_adopted_and_its_waiting_vcpu_released);
     return s;
 }
 

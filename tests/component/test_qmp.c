@@ -363,21 +363,16 @@ END_TEST
 static Suite *qmp_suite(void)
 {
     Suite *s = suite_create("qmp");
-    TCase *tc = tcase_create("qemu");
+    /* The timeout above the qemu fixture's own bounds. */
+    TCase *tc = rtv_unit_case(s, "qemu", setup, teardown, 60);
 
-    tcase_set_timeout(tc, 60);   /* above the qemu fixture's own bounds */
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, connects_and_finds_block_devices);
-    tcase_add_test(tc, error_replies_name_the_command);
-    tcase_add_test(tc, drive_sync_finds_the_drive_by_image_and_keeps_the_vm_running);
-    tcase_add_test(tc, drive_sync_refuses_a_format_with_its_own_state);
-    tcase_add_test(tc, drive_check_finds_and_refuses_as_the_sync_does);
-    tcase_add_test(tc, silent_peer_times_out);
-    tcase_add_test(tc, event_before_the_greeting_is_skipped);
-    tcase_add_test(tc, answer_out_of_step_is_shown);
-    tcase_add_test(tc, vanished_qemu_is_an_error_not_a_crash);
-    tcase_add_test(tc, hostile_query_block_is_an_error_not_a_crash);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, connects_and_finds_block_devices, error_replies_name_the_command,
+                     drive_sync_finds_the_drive_by_image_and_keeps_the_vm_running,
+                     drive_sync_refuses_a_format_with_its_own_state,
+                     drive_check_finds_and_refuses_as_the_sync_does, silent_peer_times_out,
+                     event_before_the_greeting_is_skipped, answer_out_of_step_is_shown,
+                     vanished_qemu_is_an_error_not_a_crash,
+                     hostile_query_block_is_an_error_not_a_crash);
     return s;
 }
 

@@ -198,15 +198,11 @@ END_TEST
 static Suite *backd_journal_suite(void)
 {
     Suite *s = suite_create("backd_journal");
-    TCase *tc = tcase_create("journal");
+    TCase *tc = rtv_unit_case(s, "journal", setup, teardown, 0);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, unanswered_come_back_in_taken_order);
-    tcase_add_test(tc, nothing_in_flight_resumes_at_rsp_prod);
-    tcase_add_test(tc, ring_indexes_wrap);
-    tcase_add_test(tc, only_the_same_ring_is_picked_up);
-    tcase_add_test(tc, replays_are_counted_across_successors);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, unanswered_come_back_in_taken_order, nothing_in_flight_resumes_at_rsp_prod,
+                     ring_indexes_wrap, only_the_same_ring_is_picked_up,
+                     replays_are_counted_across_successors);
     return s;
 }
 

@@ -430,19 +430,12 @@ END_TEST
 static Suite *blkif_req_suite(void)
 {
     Suite *s = suite_create("blkif_req");
-    TCase *tc = tcase_create("core");
+    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
 
-    tcase_add_test(tc, test_bad_catalogue);
-    tcase_add_test(tc, test_verdict_names);
-    tcase_add_test(tc, test_valid_read_write);
-    tcase_add_test(tc, test_valid_flush_barrier_discard);
-    tcase_add_test(tc, test_indirect);
-    tcase_add_test(tc, test_ring_copy_and_respond);
-    tcase_add_test(tc, test_ring_prod_overflow);
-    tcase_add_test(tc, test_front_peek_more_than_pushed);
-    tcase_add_test(tc, test_ring_multipage);
-    tcase_add_test(tc, test_rsp_check);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, test_bad_catalogue, test_verdict_names, test_valid_read_write,
+                     test_valid_flush_barrier_discard, test_indirect,
+                     test_ring_copy_and_respond, test_ring_prod_overflow,
+                     test_front_peek_more_than_pushed, test_ring_multipage, test_rsp_check);
     return s;
 }
 

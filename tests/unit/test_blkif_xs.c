@@ -219,17 +219,11 @@ END_TEST
 static Suite *blkif_xs_suite(void)
 {
     Suite *s = suite_create("blkif_xs");
-    TCase *tc = tcase_create("core");
+    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
 
-    tcase_add_test(tc, test_vdev_names);
-    tcase_add_test(tc, test_ext_disk);
-    tcase_add_test(tc, test_paths);
-    suite_add_tcase(s, tc);
-    TCase *st = tcase_create("store");
-    tcase_add_checked_fixture(st, setup, teardown);
-    tcase_add_test(st, test_attach_nodes_and_perms);
-    tcase_add_test(st, test_remove_takes_empty_parents);
-    suite_add_tcase(s, st);
+    RTV_UNIT_ADD(tc, test_vdev_names, test_ext_disk, test_paths);
+    TCase *st = rtv_unit_case(s, "store", setup, teardown, 0);
+    RTV_UNIT_ADD(st, test_attach_nodes_and_perms, test_remove_takes_empty_parents);
     return s;
 }
 

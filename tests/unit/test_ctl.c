@@ -325,20 +325,14 @@ END_TEST
 static Suite *ctl_suite(void)
 {
     Suite *s = suite_create("ctl");
-    TCase *tc = tcase_create("core");
+    TCase *tc = rtv_unit_case(s, "core", setup, teardown, 0);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, resolves_domains_by_id_and_name);
-    tcase_add_test(tc, manage_sets_schema_permissions);
-    tcase_add_test(tc, manage_refuses_bad_input);
-    tcase_add_test(tc, requests_get_growing_ids_in_one_transaction);
-    tcase_add_test(tc, request_retries_conflicting_transactions);
-    tcase_add_test(tc, wait_returns_when_answered_and_settled);
-    tcase_add_test(tc, wait_is_bounded);
-    tcase_add_test(tc, status_list_and_unmanage);
-    tcase_add_test(tc, nic_manage_request_status_list);
-    tcase_add_test(tc, nic_manage_refuses_bad_input);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, resolves_domains_by_id_and_name, manage_sets_schema_permissions,
+                     manage_refuses_bad_input, requests_get_growing_ids_in_one_transaction,
+                     request_retries_conflicting_transactions,
+                     wait_returns_when_answered_and_settled, wait_is_bounded,
+                     status_list_and_unmanage, nic_manage_request_status_list,
+                     nic_manage_refuses_bad_input);
     return s;
 }
 

@@ -94,10 +94,8 @@ END_TEST
 static Suite *devclass_suite(void)
 {
     Suite *s = suite_create("devclass");
-    TCase *tc = tcase_create("core");
-    tcase_add_test(tc, roles_live_in_their_class_directories);
-    tcase_add_test(tc, parses_tool_names);
-    suite_add_tcase(s, tc);
+    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
+    RTV_UNIT_ADD(tc, roles_live_in_their_class_directories, parses_tool_names);
     return s;
 }
 

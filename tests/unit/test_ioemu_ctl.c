@@ -201,18 +201,13 @@ END_TEST
 static Suite *ioemu_ctl_suite(void)
 {
     Suite *su = suite_create("ioemu_ctl");
-    TCase *tc = tcase_create("ioemu_ctl");
+    TCase *tc = rtv_unit_case(su, "ioemu_ctl", setup, NULL, 0);
 
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_add_test(tc, virtualize_then_devirtualize);
-    tcase_add_test(tc, not_finished_publishes_nothing);
-    tcase_add_test(tc, bad_request_id_is_reported_without_an_id);
-    tcase_add_test(tc, bad_request_answered_under_its_id);
-    tcase_add_test(tc, old_ids_are_not_answered_again);
-    tcase_add_test(tc, request_while_changing_is_refused);
-    tcase_add_test(tc, already_there_is_ok);
-    tcase_add_test(tc, rollback_and_reset_are_reported);
-    suite_add_tcase(su, tc);
+    RTV_UNIT_ADD(tc, virtualize_then_devirtualize, not_finished_publishes_nothing,
+                     bad_request_id_is_reported_without_an_id,
+                     bad_request_answered_under_its_id, old_ids_are_not_answered_again,
+                     request_while_changing_is_refused, already_there_is_ok,
+                     rollback_and_reset_are_reported);
     return su;
 }
 

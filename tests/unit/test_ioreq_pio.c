@@ -151,14 +151,11 @@ END_TEST
 static Suite *ioreq_pio_suite(void)
 {
     Suite *su = suite_create("ioreq_pio");
-    TCase *tc = tcase_create("ioreq_pio");
+    TCase *tc = rtv_unit_case(su, "ioreq_pio", NULL, NULL, 0);
 
-    tcase_add_test(tc, decodes_reads_and_writes);
-    tcase_add_test(tc, wider_registers_keep_their_width);
-    tcase_add_test(tc, invalidate_needs_nothing);
-    tcase_add_test(tc, refusals_name_the_fault);
-    tcase_add_test(tc, refused_reads_float_high);
-    suite_add_tcase(su, tc);
+    RTV_UNIT_ADD(tc, decodes_reads_and_writes, wider_registers_keep_their_width,
+                     invalidate_needs_nothing, refusals_name_the_fault,
+                     refused_reads_float_high);
     return su;
 }
 

@@ -538,29 +538,20 @@ END_TEST
 static Suite *iovirt_suite(void)
 {
     Suite *su = suite_create("iovirt");
-    TCase *tc = tcase_create("iovirt");
+    TCase *tc = rtv_unit_case(su, "iovirt", setup, NULL, 0);
 
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_add_test(tc, virtualize_at_a_boundary);
-    tcase_add_test(tc, virtualize_waits_for_the_running_sequence);
-    tcase_add_test(tc, seek_bound_resets_the_device);
-    tcase_add_test(tc, hold_answers_busy_and_logs_then_replays_in_order);
-    tcase_add_test(tc, seek_waits_until_ready);
-    tcase_add_test(tc, seek_bound_resets_a_device_never_ready);
-    tcase_add_test(tc, hold_bound_resets_the_device);
-    tcase_add_test(tc, each_wait_has_its_own_bound);
-    tcase_add_test(tc, failed_takeover_rolls_back_on_the_real_device);
-    tcase_add_test(tc, failed_restore_stays_virtualized);
-    tcase_add_test(tc, devirtualize_waits_for_the_boundary_and_untraps);
-    tcase_add_test(tc, cycles_repeat);
-    tcase_add_test(tc, stats_are_per_change);
-    tcase_add_test(tc, requests_refused);
-    tcase_add_test(tc, full_log_keeps_the_access_pending);
-    tcase_add_test(tc, uart_devirtualize_mid_divisor);
-    tcase_add_test(tc, seek_finds_the_boundary_before_the_next_interrupt_round);
-    tcase_add_test(tc, seek_keeps_reads_that_do_not_close_on_the_old_path);
-    tcase_add_test(tc, seek_carries_out_a_closing_read_with_no_busy_answer);
-    suite_add_tcase(su, tc);
+    RTV_UNIT_ADD(tc, virtualize_at_a_boundary, virtualize_waits_for_the_running_sequence,
+                     seek_bound_resets_the_device,
+                     hold_answers_busy_and_logs_then_replays_in_order, seek_waits_until_ready,
+                     seek_bound_resets_a_device_never_ready, hold_bound_resets_the_device,
+                     each_wait_has_its_own_bound, failed_takeover_rolls_back_on_the_real_device,
+                     failed_restore_stays_virtualized,
+                     devirtualize_waits_for_the_boundary_and_untraps, cycles_repeat,
+                     stats_are_per_change, requests_refused, full_log_keeps_the_access_pending,
+                     uart_devirtualize_mid_divisor,
+                     seek_finds_the_boundary_before_the_next_interrupt_round,
+                     seek_keeps_reads_that_do_not_close_on_the_old_path,
+                     seek_carries_out_a_closing_read_with_no_busy_answer);
     return su;
 }
 

@@ -454,23 +454,12 @@ END_TEST
 static Suite *local_evtchn_suite(void)
 {
     Suite *s = suite_create("local_evtchn");
-    TCase *tc = tcase_create("evtchn");
+    TCase *tc = rtv_unit_case(s, "evtchn", setup, teardown, 30);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, round_trip);
-    tcase_add_test(tc, round_trip_across_fork);
-    tcase_add_test(tc, masking);
-    tcase_add_test(tc, bind_checks);
-    tcase_add_test(tc, unbind_reverts_peer);
-    tcase_add_test(tc, close_unbinds);
-    tcase_add_test(tc, child_closing_inherited_handles);
-    tcase_add_test(tc, killed_process_ports_are_closed);
-    tcase_add_test(tc, capacity);
-    tcase_add_test(tc, fault_injection);
-    tcase_add_test(tc, release_domain);
-    tcase_add_test(tc, threads);
-    tcase_set_timeout(tc, 30);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, round_trip, round_trip_across_fork, masking, bind_checks,
+                     unbind_reverts_peer, close_unbinds, child_closing_inherited_handles,
+                     killed_process_ports_are_closed, capacity, fault_injection, release_domain,
+                     threads);
     return s;
 }
 

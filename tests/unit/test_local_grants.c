@@ -416,20 +416,12 @@ END_TEST
 static Suite *local_grants_suite(void)
 {
     Suite *s = suite_create("local_grants");
-    TCase *tc = tcase_create("grants");
+    TCase *tc = rtv_unit_case(s, "grants", setup, teardown, 0);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, share_map_round_trip);
-    tcase_add_test(tc, round_trip_across_fork);
-    tcase_add_test(tc, map_checks_domains_and_refs);
-    tcase_add_test(tc, read_only_grants);
-    tcase_add_test(tc, unshare_while_mapped_defers_free);
-    tcase_add_test(tc, unmap_bad_args);
-    tcase_add_test(tc, child_closing_inherited_handles);
-    tcase_add_test(tc, capacity_and_reuse);
-    tcase_add_test(tc, fault_injection);
-    tcase_add_test(tc, close_and_release_domain);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, share_map_round_trip, round_trip_across_fork, map_checks_domains_and_refs,
+                     read_only_grants, unshare_while_mapped_defers_free, unmap_bad_args,
+                     child_closing_inherited_handles, capacity_and_reuse, fault_injection,
+                     close_and_release_domain);
     return s;
 }
 

@@ -1068,49 +1068,27 @@ END_TEST
 static Suite *local_store_suite(void)
 {
     Suite *s = suite_create("local_store");
-    TCase *tree = tcase_create("tree");
-    TCase *watch = tcase_create("watch");
-    TCase *txn = tcase_create("txn");
-    TCase *hubc = tcase_create("hub");
+    TCase *tree = rtv_unit_case(s, "tree", setup, teardown, 0);
+    TCase *watch = rtv_unit_case(s, "watch", setup, teardown, 0);
+    TCase *txn = rtv_unit_case(s, "txn", setup, teardown, 30);
+    TCase *hubc = rtv_unit_case(s, "hub", setup, teardown, 0);
 
-    tcase_add_checked_fixture(tree, setup, teardown);
-    tcase_add_test(tree, read_write_basics);
-    tcase_add_test(tree, directory_mkdir_rm);
-    tcase_add_test(tree, path_validation);
-    tcase_add_test(tree, perms_guest_vs_dom0);
-    suite_add_tcase(s, tree);
+    RTV_UNIT_ADD(tree, read_write_basics, directory_mkdir_rm, path_validation,
+                       perms_guest_vs_dom0);
 
-    tcase_add_checked_fixture(watch, setup, teardown);
-    tcase_add_test(watch, watch_fires_on_register_and_change);
-    tcase_add_test(watch, watch_respects_read_perms);
-    tcase_add_test(watch, watch_coalescing_and_overflow);
-    tcase_add_test(watch, watch_across_fork);
-    tcase_add_test(watch, child_closing_inherited_connection);
-    suite_add_tcase(s, watch);
+    RTV_UNIT_ADD(watch, watch_fires_on_register_and_change, watch_respects_read_perms,
+                        watch_coalescing_and_overflow, watch_across_fork,
+                        child_closing_inherited_connection);
 
-    tcase_add_checked_fixture(txn, setup, teardown);
-    tcase_add_test(txn, txn_isolation_and_commit);
-    tcase_add_test(txn, txn_rm_and_abort);
-    tcase_add_test(txn, txn_conflicts);
-    tcase_add_test(txn, transact_retries);
-    tcase_add_test(txn, transact_injected_commit_eagain);
-    tcase_add_test(txn, transact_budget_exhausted);
-    tcase_add_test(txn, txn_watches_fire_at_commit);
-    tcase_add_test(txn, txn_perms_checked_inside);
-    tcase_add_test(txn, threads_share_connection);
-    tcase_set_timeout(txn, 30);
-    suite_add_tcase(s, txn);
+    RTV_UNIT_ADD(txn, txn_isolation_and_commit, txn_rm_and_abort, txn_conflicts,
+                      transact_retries, transact_injected_commit_eagain,
+                      transact_budget_exhausted, txn_watches_fire_at_commit,
+                      txn_perms_checked_inside, threads_share_connection);
 
-    tcase_add_checked_fixture(hubc, setup, teardown);
-    tcase_add_test(hubc, fault_write_read);
-    tcase_add_test(hubc, fault_aimed_at_a_domain);
-    tcase_add_test(hubc, held_watches_and_txns);
-    tcase_add_test(hubc, capacity_limits);
-    tcase_add_test(hubc, open_rejects_bad_args);
-    tcase_add_test(hubc, release_domain_fires_and_ends_txns);
-    tcase_add_test(hubc, child_freeing_inherited_hub);
-    tcase_add_test(hubc, robust_lock_survives_sigkill);
-    suite_add_tcase(s, hubc);
+    RTV_UNIT_ADD(hubc, fault_write_read, fault_aimed_at_a_domain, held_watches_and_txns,
+                       capacity_limits, open_rejects_bad_args,
+                       release_domain_fires_and_ends_txns, child_freeing_inherited_hub,
+                       robust_lock_survives_sigkill);
     return s;
 }
 

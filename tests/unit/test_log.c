@@ -81,12 +81,9 @@ END_TEST
 static Suite *log_suite(void)
 {
     Suite *s = suite_create("log");
-    TCase *tc = tcase_create("log");
+    TCase *tc = rtv_unit_case(s, "log", NULL, NULL, 0);
 
-    tcase_add_test(tc, note_is_bounded);
-    tcase_add_test(tc, line_goes_to_the_sink);
-    tcase_add_test(tc, no_sink_writes_stderr_with_prefix);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, note_is_bounded, line_goes_to_the_sink, no_sink_writes_stderr_with_prefix);
     return s;
 }
 

@@ -244,17 +244,12 @@ END_TEST
 static Suite *p2m_idcheck_suite(void)
 {
     Suite *s = suite_create("p2m_idcheck");
-    TCase *tc = tcase_create("core");
+    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
 
-    tcase_add_test(tc, all_identity);
-    tcase_add_test(tc, runs_are_coalesced_and_named);
-    tcase_add_test(tc, range_edges);
-    tcase_add_test(tc, errors_stop_the_check);
-    tcase_add_test(tc, counts_without_a_bad_hook);
-    tcase_add_test(tc, extent_count_found_whatever_the_guess);
-    tcase_add_test(tc, extent_count_guess_below_the_table);
-    tcase_add_test(tc, extent_count_failures);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, all_identity, runs_are_coalesced_and_named, range_edges,
+                     errors_stop_the_check, counts_without_a_bad_hook,
+                     extent_count_found_whatever_the_guess, extent_count_guess_below_the_table,
+                     extent_count_failures);
     return s;
 }
 

@@ -1054,34 +1054,17 @@ END_TEST
 static Suite *p2m_plan_suite(void)
 {
     Suite *s = suite_create("p2m_plan");
-    TCase *hb = tcase_create("hand-built");
-    TCase *rnd = tcase_create("random");
+    TCase *hb = rtv_unit_case(s, "hand-built", NULL, NULL, 0);
+    TCase *rnd = rtv_unit_case(s, "random", NULL, NULL, 120);
 
-    tcase_add_test(hb, already_identity);
-    tcase_add_test(hb, single_move);
-    tcase_add_test(hb, two_cycle);
-    tcase_add_test(hb, long_cycle);
-    tcase_add_test(hb, several_cycles_one_scratch);
-    tcase_add_test(hb, chain);
-    tcase_add_test(hb, owned_by_others);
-    tcase_add_test(hb, not_ram);
-    tcase_add_test(hb, partial_range);
-    tcase_add_test(hb, chain_into_cycle_order);
-    tcase_add_test(hb, aliased_target);
-    tcase_add_test(hb, aliased_source);
-    tcase_add_test(hb, aliased_source_with_identity_page);
-    tcase_add_test(hb, bad_input);
-    tcase_add_test(hb, names);
-    tcase_add_test(hb, model_refuses_bad_ops);
-    tcase_add_test(hb, sparse_index_checked);
-    suite_add_tcase(s, hb);
+    RTV_UNIT_ADD(hb, already_identity, single_move, two_cycle, long_cycle,
+                     several_cycles_one_scratch, chain, owned_by_others, not_ram, partial_range,
+                     chain_into_cycle_order, aliased_target, aliased_source,
+                     aliased_source_with_identity_page, bad_input, names, model_refuses_bad_ops,
+                     sparse_index_checked);
 
-    tcase_add_test(rnd, random_properties);
-    tcase_add_test(rnd, synth_is_deterministic);
-    tcase_add_test(rnd, continuations_end_where_one_plan_ends);
-    tcase_add_test(rnd, a_preempted_plan_says_what_moved);
-    tcase_set_timeout(rnd, 120);
-    suite_add_tcase(s, rnd);
+    RTV_UNIT_ADD(rnd, random_properties, synth_is_deterministic,
+                      continuations_end_where_one_plan_ends, a_preempted_plan_says_what_moved);
     return s;
 }
 

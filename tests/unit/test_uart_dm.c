@@ -1331,31 +1331,25 @@ END_TEST
 static Suite *uart_dm_suite(void)
 {
     Suite *su = suite_create("uart_dm");
-    TCase *tc = tcase_create("simulation");
+    TCase *tc = rtv_unit_case(su, "simulation", setup, NULL, 30);
 
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, bytes_cross_once_in_order_through_random_cycles);
-    tcase_add_test(tc, mid_divisor_change_waits);
-    tcase_add_test(tc, held_guest_reads_the_side_that_answers);
-    tcase_add_test(tc, takeover_and_handback_carry_the_guest_state);
-    tcase_add_test(tc, held_time_counts_the_work_on_the_uart);
-    tcase_add_test(tc, takeover_keeps_an_error_that_comes_while_it_reads_the_fifo);
-    tcase_add_test(tc, takeover_takes_no_more_than_the_model_holds);
-    tcase_add_test(tc, bound_passed_resets_the_uart);
-    tcase_add_test(tc, line_settings_follow_the_guest_while_virtualized);
-    tcase_add_test(tc, ioemu_writes_a_whole_fifo_per_thre);
-    tcase_add_test(tc, driver_carries_line_errors_to_the_guest);
-    tcase_add_test(tc, driver_fills_the_fifo_and_no_more);
-    tcase_add_test(tc, driver_without_fifo_writes_one_byte_per_thre);
-    tcase_add_test(tc, driver_pulls_only_what_the_model_holds);
-    tcase_add_test(tc, driver_loads_again_once_the_guest_saw_the_fifo_empty);
-    tcase_add_test(tc, driver_times_the_fifo_out_when_nothing_came);
-    tcase_add_test(tc, driver_changes_line_settings_only_between_bytes);
-    tcase_add_test(tc, takeover_holds_until_the_transmitter_is_idle);
-    tcase_add_test(tc, irq_is_the_model_s_only_while_virtualized);
-    tcase_add_test(tc, linux_polled_8250_sends_and_sets_the_line_under_a_receive_backlog);
-    suite_add_tcase(su, tc);
+    RTV_UNIT_ADD(tc, bytes_cross_once_in_order_through_random_cycles, mid_divisor_change_waits,
+                     held_guest_reads_the_side_that_answers,
+                     takeover_and_handback_carry_the_guest_state,
+                     held_time_counts_the_work_on_the_uart,
+                     takeover_keeps_an_error_that_comes_while_it_reads_the_fifo,
+                     takeover_takes_no_more_than_the_model_holds, bound_passed_resets_the_uart,
+                     line_settings_follow_the_guest_while_virtualized,
+                     ioemu_writes_a_whole_fifo_per_thre,
+                     driver_carries_line_errors_to_the_guest, driver_fills_the_fifo_and_no_more,
+                     driver_without_fifo_writes_one_byte_per_thre,
+                     driver_pulls_only_what_the_model_holds,
+                     driver_loads_again_once_the_guest_saw_the_fifo_empty,
+                     driver_times_the_fifo_out_when_nothing_came,
+                     driver_changes_line_settings_only_between_bytes,
+                     takeover_holds_until_the_transmitter_is_idle,
+                     irq_is_the_model_s_only_while_virtualized,
+                     linux_polled_8250_sends_and_sets_the_line_under_a_receive_backlog);
     return su;
 }
 

@@ -178,14 +178,11 @@ END_TEST
 static Suite *vif_pin_suite(void)
 {
     Suite *s = suite_create("vif_pin");
-    TCase *tc = tcase_create("pin");
+    TCase *tc = rtv_unit_case(s, "pin", setup, teardown, 0);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, the_leg_follows_the_gate_not_the_request);
-    tcase_add_test(tc, only_the_learning_leg_learns);
-    tcase_add_test(tc, absent_ports_are_skipped_and_released_taps_learn);
-    tcase_add_test(tc, an_unreadable_port_is_an_error);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, the_leg_follows_the_gate_not_the_request, only_the_learning_leg_learns,
+                     absent_ports_are_skipped_and_released_taps_learn,
+                     an_unreadable_port_is_an_error);
     return s;
 }
 

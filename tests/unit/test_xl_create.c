@@ -200,15 +200,11 @@ END_TEST
 static Suite *xl_create_suite(void)
 {
     Suite *s = suite_create("xl_create");
-    TCase *tc = tcase_create("core");
+    TCase *tc = rtv_unit_case(s, "core", setup, teardown, 0);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, plan_reads_the_config_as_xl_does);
-    tcase_add_test(tc, plan_refuses_what_cannot_be_managed);
-    tcase_add_test(tc, run_creates_then_manages_each_device);
-    tcase_add_test(tc, a_failed_xl_create_manages_nothing);
-    tcase_add_test(tc, no_domain_after_xl_is_an_error);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, plan_reads_the_config_as_xl_does, plan_refuses_what_cannot_be_managed,
+                     run_creates_then_manages_each_device, a_failed_xl_create_manages_nothing,
+                     no_domain_after_xl_is_an_error);
     return s;
 }
 

@@ -336,22 +336,19 @@ END_TEST
 static Suite *xl_move_suite(void)
 {
     Suite *s = suite_create("xl_move");
-    TCase *tc = tcase_create("core");
+    TCase *tc = rtv_unit_case(s, "core", setup, teardown, 0);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, record_has_each_disk_its_mode_and_image);
-    tcase_add_test(tc, record_refuses_what_it_cannot_bring_back);
-    tcase_add_test(tc, save_takes_disks_to_emulated_records_then_saves);
-    tcase_add_test(tc, failed_xl_save_switches_back_and_keeps_no_record);
-    tcase_add_test(tc, disk_that_does_not_go_emulated_stops_the_move);
-    tcase_add_test(tc, restore_manages_the_new_domain_then_switches_back);
-    tcase_add_test(tc, restore_paused_manages_and_leaves_the_switch_to_the_operator);
-    tcase_add_test(tc, restore_without_a_record_restores_nothing);
-    tcase_add_test(tc, migrate_runs_xl_then_manage_and_switch_on_the_destination);
-    tcase_add_test(tc, failed_migration_switches_back_here);
-    tcase_add_test(tc, destination_that_refuses_is_an_error);
-    tcase_add_test(tc, shunt_wait_ends_on_its_report_or_its_bound);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, record_has_each_disk_its_mode_and_image,
+                     record_refuses_what_it_cannot_bring_back,
+                     save_takes_disks_to_emulated_records_then_saves,
+                     failed_xl_save_switches_back_and_keeps_no_record,
+                     disk_that_does_not_go_emulated_stops_the_move,
+                     restore_manages_the_new_domain_then_switches_back,
+                     restore_paused_manages_and_leaves_the_switch_to_the_operator,
+                     restore_without_a_record_restores_nothing,
+                     migrate_runs_xl_then_manage_and_switch_on_the_destination,
+                     failed_migration_switches_back_here, destination_that_refuses_is_an_error,
+                     shunt_wait_ends_on_its_report_or_its_bound);
     return s;
 }
 

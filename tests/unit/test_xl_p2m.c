@@ -158,13 +158,9 @@ END_TEST
 static Suite *xl_p2m_suite(void)
 {
     Suite *s = suite_create("xl_p2m");
-    TCase *tc = tcase_create("p2m-identity");
+    TCase *tc = rtv_unit_case(s, "p2m-identity", setup, teardown, 30);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, a_run_is_watchable_and_ends_done);
-    tcase_add_test(tc, a_refusal_ends_failed_with_the_reason);
-    tcase_set_timeout(tc, 30);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, a_run_is_watchable_and_ends_done, a_refusal_ends_failed_with_the_reason);
     return s;
 }
 

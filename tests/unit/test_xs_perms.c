@@ -94,12 +94,10 @@ END_TEST
 static Suite *xs_perms_suite(void)
 {
     Suite *s = suite_create("xs_perms");
-    TCase *tc = tcase_create("core");
+    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
 
-    tcase_add_test(tc, paths_match_their_node_with_placeholders);
-    tcase_add_test(tc, schema_perms_read_with_placeholders);
-    tcase_add_test(tc, audit_finds_what_differs);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, paths_match_their_node_with_placeholders,
+                     schema_perms_read_with_placeholders, audit_finds_what_differs);
     return s;
 }
 

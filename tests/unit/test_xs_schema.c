@@ -286,23 +286,17 @@ END_TEST
 static Suite *xs_schema_suite(void)
 {
     Suite *s = suite_create("xs_schema");
-    TCase *tc = tcase_create("core");
+    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
 
-    tcase_add_test(tc, table_is_well_formed);
-    tcase_add_test(tc, store_failed_or_content);
-    tcase_add_test(tc, builds_control_path);
-    tcase_add_test(tc, builds_ioemu_path);
-    tcase_add_test(tc, builds_blkif_paths);
+    RTV_UNIT_ADD(tc, table_is_well_formed, store_failed_or_content, builds_control_path,
+                     builds_ioemu_path, builds_blkif_paths);
     tcase_add_loop_test(tc, refuses_bad_placeholders, 0,
                         (int)(sizeof(bad_args) / sizeof(bad_args[0])));
-    tcase_add_test(tc, refuses_bad_enum_placeholder);
-    tcase_add_test(tc, refuses_small_buffer_and_bad_node);
+    RTV_UNIT_ADD(tc, refuses_bad_enum_placeholder, refuses_small_buffer_and_bad_node);
     tcase_add_loop_test(tc, checks_values, 0, (int)(sizeof(values) / sizeof(values[0])));
-    tcase_add_test(tc, value_error_names_node_value_and_choices);
-    tcase_add_test(tc, long_string_is_refused_and_truncated_in_message);
-    tcase_add_test(tc, refused_value_is_quoted_in_message);
-    tcase_add_test(tc, parse_uint_edges);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, value_error_names_node_value_and_choices,
+                     long_string_is_refused_and_truncated_in_message,
+                     refused_value_is_quoted_in_message, parse_uint_edges);
     return s;
 }
 

@@ -2,7 +2,8 @@
  * Shared scaffolding for rtvirt's Check unit tests.
  *
  * Each tests/unit/test_<module>.c builds one Suite for its module and ends
- * with RTV_UNIT_MAIN(<module>_suite).  Tests run forked (Check's default), so
+ * with RTV_UNIT_MAIN(<module>_suite); its cases are made with rtv_unit_case and
+ * filled with RTV_UNIT_ADD.  Tests run forked (Check's default), so
  * a crash in one test is reported as an error of that test and the rest still
  * run; export CK_FORK=no to debug one under gdb.
  */
@@ -65,6 +66,33 @@ static inline void rtv_unit_scratch_end(const char *dir, int failed)
     else if (failed > 0)
         printf("scratch of the failed run removed (%s); RTV_KEEP_SCRATCH=1 keeps it\n", dir);
 }
+
+/* A test case of suite s: its forked tests run between setup and teardown
+ * (a checked fixture; both NULL: none), each cut off after timeout seconds
+ * (0: Check's default, 4 s).  Added to s here, in the order made. */
+static inline TCase *rtv_unit_case(Suite *s, const char *name, SFun setup, SFun teardown,
+                                   double timeout)
+{
+    TCase *tc = tcase_create(name);
+
+    if (setup != NULL || teardown != NULL)
+        tcase_add_checked_fixture(tc, setup, teardown);
+    if (timeout > 0)
+        tcase_set_timeout(tc, timeout);
+    suite_add_tcase(s, tc);
+    return tc;
+}
+
+/* Adds the tests to tc in the order given (Check wants a call a test). */
+static inline void rtv_unit_add_tests(TCase *tc, const TTest *const *tests, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        tcase_add_test(tc, tests[i]);
+}
+
+#define RTV_UNIT_ADD(tc, ...)                                                   \
+    rtv_unit_add_tests((tc), (const TTest *const[]){ __VA_ARGS__ },             \
+                       sizeof((const TTest *const[]){ __VA_ARGS__ }) / sizeof(const TTest *))
 
 /* Runs the suite; the program's exit status. */
 static inline int rtv_unit_run(Suite *suite)
