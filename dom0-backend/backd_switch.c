@@ -37,6 +37,10 @@ struct sw_dev {
     unsigned    devid;
     bool        known;                /* devid is this device's twin */
     bool        up_pending, down_pending;
+    /* Kept after its tear-down's bound passed (ad_keep), still watched: if
+     * both ends let go later, the twin is dead (the guest's blkfront does
+     * not start a session on its own) and goes after all (adapter_poll). */
+    bool        kept;
 };
 
 struct backd_switch {
@@ -194,9 +198,9 @@ static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *vdev, const char 
         return rtv_err_set(err, EAGAIN, "%s; start rtvirt-backd, then switch again", sw->gone);
     if (v == NULL)
         return rtv_err_set(err, ENOSPC, "too many switched devices (at most %d)", MAX_DEVS);
-    if (v->up_pending || v->down_pending)
+    if (v->up_pending || v->down_pending || v->kept)
         vbd_watch(sw, v, false);
-    v->up_pending = v->down_pending = v->known = false;
+    v->up_pending = v->down_pending = v->kept = v->known = false;
     if ((rc = attach_fresh(sw, dom, image, &v->devid)) < 0) {
         v->used = false;
         return rtv_err_set(err, -rc, "cannot write a vbd for %s: %s", image, strerror(-rc));
@@ -283,9 +287,9 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
         if (k >= 0)
             sw->next = ((unsigned)k + 1) % BACKD_SWITCH_DEVID_SPAN;
     }
-    if (!v->up_pending && !v->down_pending)
+    if (!v->up_pending && !v->down_pending && !v->kept)
         vbd_watch(sw, v, true);
-    v->up_pending = false;
+    v->up_pending = v->kept = false;
     v->down_pending = true;
     close_if_ring_held(sw, v, fe_state(sw, v), true);
 }
@@ -308,8 +312,8 @@ static void ad_keep(void *ctx, rtv_domid_t dom, const char *vdev)
 
     if (v == NULL || !v->down_pending)
         return;
-    vbd_watch(sw, v, false);
     v->down_pending = false;
+    v->kept = true;   /* still watched: see adapter_poll */
     d = (struct blkif_xs_dev){ sw->bedomid, dom, v->devid, BLKIF_XS_BTYPE };
     rc = blkif_xs_reopen(sw->xs, &d);
     if (rc < 0 && rc != -ENOENT)
@@ -431,10 +435,33 @@ static void sweep_orphans(struct backd_switch *sw)
     free(doms);
 }
 
+/* Both ends of twin v let go: its vbd and ctl-devid go, and the coordinator
+ * hears that the backend closed.  A store that fails leaves it as it was,
+ * to be removed again at the next poll (the twin's nodes must not outlive
+ * it: found by the switch's store fault sweep). */
+static void twin_gone(struct backd_switch *sw, struct sw_dev *v, const char *vdev,
+                      uint64_t now_ms)
+{
+    rtv_domid_t dom = v->dom;
+    char p[256];
+    int rc = vbd_remove(sw, dom, v->devid);
+
+    if (rc == 0 && ctl_path(p, RTV_XS_CTL_DEVID, dom, vdev) == 0 &&
+        (rc = rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, p)) == -ENOENT)
+        rc = 0;
+    if (rc < 0)
+        return;
+    vbd_watch(sw, v, false);
+    sw_log(sw, "dom%u %s: PV twin vbd %u removed", dom, vdev, v->devid);
+    v->down_pending = v->kept = false;
+    v->used = false;
+    rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_FSM_EV_BACKEND_CLOSED, NULL, now_ms);
+}
+
 /* Bring-ups and tear-downs waiting on the vbds' states. */
 static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
 {
-    char *path, *token, p[256];
+    char *path, *token;
 
     bool released = false;
 
@@ -487,23 +514,25 @@ static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
              * exactly that).  Tearing down earlier corrupts the ring. */
             if ((fe == -1 || fe == XenbusStateUnknown || fe == XenbusStateInitialising ||
                  fe == XenbusStateClosed) &&
-                be != XenbusStateConnected && be != XenbusStateClosing) {
-                int rc = vbd_remove(sw, dom, v->devid);
+                be != XenbusStateConnected && be != XenbusStateClosing)
+                twin_gone(sw, v, vdev, now_ms);
+        } else if (v->kept) {
+            int fe = fe_state(sw, v);
+            int be = vbd_state(sw, dom, v->devid, RTV_XS_VBD_BE_STATE);
 
-                if (rc == 0 && ctl_path(p, RTV_XS_CTL_DEVID, dom, vdev) == 0 &&
-                    (rc = rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, p)) == -ENOENT)
-                    rc = 0;
-                /* A store that failed: still pending, removed again at the
-                 * next poll (the twin's nodes must not outlive it: found
-                 * by the switch's store fault sweep). */
-                if (rc < 0)
-                    continue;
-                vbd_watch(sw, v, false);
-                sw_log(sw, "dom%u %s: PV twin vbd %u removed", dom, vdev, v->devid);
-                v->down_pending = false;
-                v->used = false;
-                rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_FSM_EV_BACKEND_CLOSED, NULL,
-                                              now_ms);
+            /* A kept twin whose ends both let go later (its frontend Closed
+             * or gone, the backend Closed) is dead: the guest's blkfront
+             * starts no new session on its own, and every later switch to
+             * a PV mode reused it, never found a disk and rolled back
+             * (make check under ASan, load 14: "the PV disk of vbd ... did
+             * not appear within 30000 ms").  Its ring is free now: it goes,
+             * as the tear-down would have, and the next switch brings up a
+             * fresh twin. */
+            if ((fe == -1 || fe == XenbusStateUnknown || fe == XenbusStateClosed) &&
+                (be == -1 || be == XenbusStateClosed)) {
+                sw_log(sw, "dom%u %s: kept PV twin vbd %u closed after all", dom, vdev,
+                       v->devid);
+                twin_gone(sw, v, vdev, now_ms);
             }
         }
     }
@@ -629,9 +658,9 @@ void backd_switch_free(struct backd_switch *sw)
     rtv_coordinator_free(sw->co);
     rtv_xs_unwatch(sw->xs, "@releaseDomain", TOKEN);
     /* A twin that is up is watched too (from its bring-up on, until it is
-     * removed or kept): a daemon stopped in pv leaves nothing watched on
-     * the connection, which its caller may keep (the test checks it; a
-     * watch not there is -ENOENT, harmless). */
+     * removed; a kept one too): a daemon stopped in pv leaves nothing
+     * watched on the connection, which its caller may keep (the test checks
+     * it; a watch not there is -ENOENT, harmless). */
     for (unsigned i = 0; i < MAX_DEVS; i++)
         if (sw->dev[i].used && sw->dev[i].known)
             vbd_watch(sw, &sw->dev[i], false);

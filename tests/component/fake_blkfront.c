@@ -391,7 +391,8 @@ void fk_blkfront_turn(struct fake_kernel *k)
             connected(k, d);
         if (d->st == FKD_RETRY && now >= d->retry_us)
             start_connect(d);
-        if (d->st == FKD_UP) {
+        if (d->st == FKD_UP && (k->cfg.hold_blkfront == NULL ||
+                                atomic_load(k->cfg.hold_blkfront) == 0)) {
             rtv_front_poll(d->f, 0);
             pv_kick_waiting(k, d);
             maybe_release(k, d, false);

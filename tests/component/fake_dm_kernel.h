@@ -80,6 +80,10 @@ struct fake_kernel_config {
      * a descheduled rtvirt-shunt on a loaded guest does; the kernel goes
      * on (a prepare completes).  NULL: never. */
     const atomic_int     *stall_status;
+    /* While *hold_blkfront is nonzero, blkfront looks neither at its
+     * rings nor at its backends' states: a frontend slow to close (a
+     * descheduled guest).  NULL: never. */
+    const atomic_int     *hold_blkfront;
     struct rtv_front_config front;        /* blkfront's ring settings (devid unused) */
     bool                  verbose;
 };
