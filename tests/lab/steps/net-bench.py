@@ -154,11 +154,23 @@ for sw in sws:
                 continue
             for key, pat in (("attach", "network-attach"), ("vif_up", " up (vif"),
                              ("told", "state switching-to-"), ("gate", "device model synced"),
-                             ("pinned", "learns the guest's MAC"),
                              ("settled", "state %s (switch" % sw["target"]),
                              ("detach", "network-detach"), ("vif_gone", " gone")):
                 if pat in msg and key not in ph:
                     ph[key] = t - flip
+            # the pin the gate set (the port the switch goes to learns):
+            # not the one rtvirt-backd logs when the PV port appears
+            if "learns the guest's MAC" in msg and "pinned" not in ph and \
+                    msg.endswith(" only (switch %d)" % sw["switch_id"]) and \
+                    (("-emu only" in msg) == (sw["target"] == "emulated")):
+                ph["pinned"] = t - flip
+        # the guest's reports (its clock, moved onto dom0's): "flushed"
+        # follows the enslave and the new leg's link
+        for (tg, st) in reports:
+            t = tg + offset
+            if sw["t0"] - 500 <= t <= sw["t1"] + 500 and st in ("connecting", "flushed") and \
+                    "guest_" + st not in ph:
+                ph["guest_" + st] = t - flip
         for (t, p, v) in xs:
             if not sw["t0"] - 500 <= t <= sw["t1"] + 500:
                 continue
@@ -187,6 +199,14 @@ for sw in sws:
         row["fdb_moves"] = moves[:40]
         row["fdb_moves_10s"] = len([m for m in moves if m[0] >= 0])
         row["phases_ms"] = ph
+        # Where the echoes went missing: lost ones counted between the
+        # switch's phases (dom0's clock, from the request to 10 s after
+        # the flip), so the seconds lost fall in a phase.
+        marks = sorted([(sw["t0"] - flip, "request")] + [(v, k) for k, v in ph.items()] +
+                       [(0, "flip"), (sw["t1"] - flip, "done"), (AFTER, "flip+10s")])
+        row["lost_by_phase"] = [[k0, k1, m0, m1, lost_in(flip + m0, flip + m1)]
+                                for (m0, k0), (m1, k1) in zip(marks, marks[1:]) if m1 > m0]
+        row["lost_before_flip"] = lost_in(sw["t0"], flip)
     rows.append(row)
 
 # The background: the same measure at instants away from any switch (3 s
@@ -221,6 +241,7 @@ for arm in arms:
             "fdb_moves_10s": summary([r["fdb_moves_10s"] for r in rs]),
             "left_leg_rx_after_flip": summary([r.get("left_leg_rx_after_flip", 0) for r in rs]),
             "flip_write_ms": summary([r["flip_write_us"] / 1000.0 for r in rs]),
+            "lost_before_flip": summary([r["lost_before_flip"] for r in rs]),
         }
 bulk = {}
 for leg in ("e1000-alone", "emulated", "pv"):
@@ -244,7 +265,10 @@ detail = {
     "echo": {"interval_ms": iv, "sent": ping.get("sent"), "received": ping.get("received")},
     "by_arm_and_direction": by,
     "background": {"samples": len(bg), "gap_ms": summary([b["gap_ms"] for b in bg]),
-                   "lost_10s": summary([b["lost_10s"] for b in bg])},
+                   "lost_10s": summary([b["lost_10s"] for b in bg]),
+                   "lost_per_s": round(sum(lost_in(a, b) for (a, b) in quiet_from.get("spans", [])) /
+                                       max(1e-3, sum(b - a for (a, b) in quiet_from.get("spans", [])) / 1000.0),
+                                       2)},
     "stream": {"dom0_sent": d.get("sent"), "dom0_received": d.get("received"),
                "guest_sent": gu.get("sent"), "guest_received": gu.get("received"),
                "byte_exact": d.get("first_mismatch", 0) < 0 and gu.get("first_mismatch", 0) < 0,
@@ -273,7 +297,8 @@ for k, v in (("gap_ms", [b["gap_ms"] for b in bg]), ("lost_10s", [b["lost_10s"] 
             flat["net_background_%s_%s" % (k, q)] = s[q]
 for key, m in by.items():
     pre = "net_" + key if len(arms) > 1 else "net_" + key.split("_", 1)[1]
-    for metric in ("blackout_ms", "lost_10s_after_flip", "fdb_moves_10s", "flip_write_ms"):
+    for metric in ("blackout_ms", "lost_10s_after_flip", "lost_before_flip", "fdb_moves_10s",
+                   "flip_write_ms"):
         for q in ("median", "p99", "max"):
             v = m[metric][q]
             if v is not None:
@@ -301,8 +326,12 @@ for k in sorted(flat):
 for r in rows:
     if "blackout_ms" in r:
         print("# %(arm)-5s switch %(switch_id)3d to %(target)-8s blackout %(blackout_ms)6d ms "
-              "(from %(blackout_from_ms)+6d)  lost 10 s after %(lost_10s_after_flip)5d  "
-              "fdb moves %(fdb_moves_10s)3d  phases %(phases_ms)s" % r, file=sys.stderr)
+              "(from %(blackout_from_ms)+6d)  lost before %(lost_before_flip)5d, "
+              "10 s after %(lost_10s_after_flip)5d  fdb moves %(fdb_moves_10s)3d  "
+              "phases %(phases_ms)s" % r, file=sys.stderr)
+        print("#       lost by phase: %s" % "  ".join(
+            "%s..%s %d" % (k0, k1, n) for (k0, k1, _a, _b, n) in r["lost_by_phase"] if n),
+            file=sys.stderr)
     else:
         print("# %(arm)-5s switch %(switch_id)3d to %(target)-8s %(kind)s %(result)s "
               "(no flip on the guest's log)" % r, file=sys.stderr)
