@@ -14,6 +14,7 @@
 # clock: when its active-leg write returned) moved onto dom0's clock by the offset its reports show (each
 # shunt-state the guest logs writing, dom0 sees through a xenstore watch).
 # The background is the same measure at instants away from any switch.
+import bisect
 import json
 import re
 import statistics
@@ -118,6 +119,7 @@ for l in lines("bridge.log"):
         fdb.append((int(x[0]), x[2]))
     elif len(x) >= 5 and x[1] == "C":
         ctr.setdefault(x[2], []).append((int(x[0]), int(x[3]), int(x[4])))
+fdb_t = [t for (t, _p) in fdb]
 
 
 def gap_across(t):
@@ -130,7 +132,6 @@ def gap_across(t):
 
 
 def lost_in(a, b):
-    import bisect
     return bisect.bisect_left(lost, b) - bisect.bisect_left(lost, a)
 
 
@@ -207,6 +208,21 @@ for sw in sws:
         row["lost_by_phase"] = [[k0, k1, m0, m1, lost_in(flip + m0, flip + m1)]
                                 for (m0, k0), (m1, k1) in zip(marks, marks[1:]) if m1 > m0]
         row["lost_before_flip"] = lost_in(sw["t0"], flip)
+        # And where dom0's bridge sent the guest's frames when each of
+        # those echoes left: to the leg the guest was on (the emulated tap
+        # before a flip to pv, the PV vif after it), elsewhere, or nowhere.
+        by_port = {"guest's leg": 0, "other leg": 0, "not in fdb": 0}
+        for t in lost[bisect.bisect_left(lost, sw["t0"]):bisect.bisect_left(lost, flip + AFTER)]:
+            i = bisect.bisect_right(fdb_t, t) - 1
+            port = fdb[i][1] if i >= 0 else "-"
+            on_pv = (t >= flip) == (sw["target"] == "pv")
+            if port in ("-", "?"):
+                by_port["not in fdb"] += 1
+            elif port.endswith("-emu") != on_pv:
+                by_port["guest's leg"] += 1
+            else:
+                by_port["other leg"] += 1
+        row["lost_by_fdb_port"] = by_port
     rows.append(row)
 
 # The background: the same measure at instants away from any switch (3 s
@@ -329,6 +345,8 @@ for r in rows:
               "(from %(blackout_from_ms)+6d)  lost before %(lost_before_flip)5d, "
               "10 s after %(lost_10s_after_flip)5d  fdb moves %(fdb_moves_10s)3d  "
               "phases %(phases_ms)s" % r, file=sys.stderr)
+        print("#       lost while the bridge sent to: %s" % ", ".join(
+            "%s %d" % kv for kv in r["lost_by_fdb_port"].items()), file=sys.stderr)
         print("#       lost by phase: %s" % "  ".join(
             "%s..%s %d" % (k0, k1, n) for (k0, k1, _a, _b, n) in r["lost_by_phase"] if n),
             file=sys.stderr)
