@@ -4,6 +4,7 @@
  *
  *   rtvirt-backd [-v] [--no-switch] [--twin-base VDEV] [--no-qmp | --qmp-dir DIR]
  *                [--qmp-timeout MS] [--qmp-flush-at-flip] [--bridge-learning pin|leave]
+ *                [--tap-queue FRAMES]
  *                [--no-persistent]
  *                [--no-discard] [--no-barrier] [--max-queues N]
  *                [--max-ring-page-order N] [--max-indirect-segments N]
@@ -37,6 +38,7 @@
 #include "backd_gone.h"
 #include "backd_switch.h"
 #include "backd_vif.h"
+#include "backd_vif_txq.h"
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/clock.h"
 #include "rtvirt/xen_seam.h"
@@ -83,6 +85,9 @@ static int usage(void)
                     "  --bridge-learning pin|leave  pin (default): the bridge learns a switched\n"
                     "                  NIC's MAC only from the port of the leg the guest is on\n"
                     "                  (or told to go to); leave: as the hotplug scripts made it\n"
+                    "  --tap-queue FRAMES  bound the queue of a switched NIC's emulated leg (its\n"
+                    "                  tap's tx_queue_len; default %u, 0: leave it): what still\n"
+                    "                  waits there at a flip to PV is lost\n"
                     "  --state-dir DIR ring journals (default %s, tmpfs): a restarted daemon\n"
                     "                  takes over the live rings its predecessor served\n"
                     "  --no-takeover   no journals: after a restart a guest's blkfront waits\n"
@@ -101,7 +106,7 @@ static int usage(void)
                     "                  nothing: a check of a unit's command line\n",
                     BACKD_SWITCH_DEVID_SPAN,
                     BACKD_SWITCH_TWIN_BASE, BACKD_SWITCH_QMP_DIR, BACKD_SWITCH_QMP_TIMEOUT_MS,
-                    BACKD_STATE_DIR, BACKD_ORPHANS_TIMEOUT_S);
+                    BACKD_VIF_TXQ_DEFAULT, BACKD_STATE_DIR, BACKD_ORPHANS_TIMEOUT_S);
     return 2;
 }
 
@@ -279,6 +284,7 @@ int main(int argc, char **argv)
     unsigned qmp_timeout_ms = BACKD_SWITCH_QMP_TIMEOUT_MS;
     bool qmp_flush = false;
     bool pin_learning = true;
+    unsigned tap_queue = BACKD_VIF_TXQ_DEFAULT;
     const char *twin_vdev = BACKD_SWITCH_TWIN_BASE;
     unsigned twin_base;
     bool orphans = false;
@@ -328,6 +334,15 @@ int main(int argc, char **argv)
                 return usage();
             }
             pin_learning = strcmp(v, "pin") == 0;
+        }
+        else if (strcmp(a, "--tap-queue") == 0) {
+            const char *v = ++i < argc ? argv[i] : NULL;
+
+            if (num_arg(v, 100000, &tap_queue) < 0) {
+                fprintf(stderr, "rtvirt-backd: --tap-queue %s: not a number of frames "
+                                "in 0..100000\n", v ? v : "(missing)");
+                return usage();
+            }
         }
         else if (strcmp(a, "--qmp-flush-at-flip") == 0)
             qmp_flush = true;
@@ -444,6 +459,7 @@ int main(int argc, char **argv)
         }
         backd_vif_set_log(vif, vif_log, NULL);
         backd_vif_set_pin(vif, pin_learning);
+        backd_vif_set_tap_queue(vif, tap_queue);
         if (backd_vif_start(vif, rtv_now_ms(), &err) < 0) {
             fprintf(stderr, "rtvirt-backd: cannot start the NIC switch: %s\n", err.msg);
             goto out;

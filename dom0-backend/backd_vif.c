@@ -8,6 +8,7 @@
  */
 #include "backd_vif.h"
 #include "backd_vif_pin.h"
+#include "backd_vif_txq.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,6 +69,8 @@ struct pin {
     char        tap[32];        /* its emulated leg's port, learning off */
     bool        tap_off;
     bool        warned;         /* a failed write said once */
+    unsigned    txq_was;        /* the tap's tx_queue_len before the bound (0: untouched) */
+    bool        txq_warned;
 };
 
 struct backd_vif {
@@ -80,6 +83,7 @@ struct backd_vif {
     struct slot             slot[MAX_NICS];
     struct pin              pin[MAX_NICS];
     bool                    pin_on;         /* backd_vif_set_pin */
+    unsigned                txq_max;        /* backd_vif_set_tap_queue; 0: leave */
     struct rtv_log_sink     log;
     uint64_t                now;
 };
@@ -644,23 +648,34 @@ static struct pin *pin_get(struct backd_vif *v, rtv_domid_t dom, const char *key
                                   &created);
 }
 
+/* A coordinated NIC's entry, seen in this poll, with qemu's tap named as
+ * libxl names it; NULL if the table is full or the key is no devid. */
+static struct pin *pin_seen(struct backd_vif *v, rtv_domid_t dom, const char *key)
+{
+    struct pin *p = pin_get(v, dom, key, true);
+    unsigned long long nic;
+
+    if (p == NULL || rtv_parse_uint(key, 2147483647ull, &nic) < 0)
+        return NULL;
+    p->seen = true;
+    snprintf(p->tap, sizeof(p->tap), "vif%u.%llu-emu", (unsigned)dom, nic);
+    return p;
+}
+
 /* One NIC's ports learn as backd_vif_pin_leg() says for its machine m. */
 static void pin_one(struct backd_vif *v, rtv_domid_t dom, const char *key,
                     const struct rtv_switch_fsm *m)
 {
-    struct pin *p = pin_get(v, dom, key, true);
+    struct pin *p = pin_seen(v, dom, key);
     struct slot *s = slot_get(v, dom, key, false);
     struct rtv_err err = {0};
-    unsigned long long nic;
     char pv[32] = "";
     bool changed = false;
 
-    if (p == NULL || rtv_parse_uint(key, 2147483647ull, &nic) < 0)
+    if (p == NULL)
         return;
-    p->seen = true;
-    /* qemu's tap, as libxl names it; the PV vif while this daemon knows its
-     * devid (after a restart, from the next switch on). */
-    snprintf(p->tap, sizeof(p->tap), "vif%u.%llu-emu", (unsigned)dom, nic);
+    /* the PV vif while this daemon knows its devid (after a restart, from
+     * the next switch on) */
     if (s != NULL && s->known)
         snprintf(pv, sizeof(pv), "vif%u.%u", (unsigned)dom, s->pvdevid);
     enum backd_vif_leg leg = backd_vif_pin_leg(m, p->gate_ok && p->gate_id == m->switch_id);
@@ -675,6 +690,30 @@ static void pin_one(struct backd_vif *v, rtv_domid_t dom, const char *key,
         vlog(v, "dom%u vif/%s: the bridge learns the guest's MAC on %s only (switch %u)",
              (unsigned)dom, key, leg == BACKD_VIF_LEG_PV ? pv : p->tap,
              (unsigned)m->switch_id);
+}
+
+/* One NIC's tap: its queue bounded (backd_vif_txq.h). */
+static void bound_one(struct backd_vif *v, rtv_domid_t dom, const char *key)
+{
+    struct pin *p = pin_seen(v, dom, key);
+    struct rtv_err err = {0};
+    unsigned was = 0;
+    bool changed = false;
+
+    if (p == NULL)
+        return;
+    if (backd_vif_txq_bound(v->sysfs, p->tap, v->txq_max, &was, &changed, &err) < 0) {
+        if (!p->txq_warned)
+            vlog(v, "dom%u vif/%s: tap queue: %s", (unsigned)dom, key, err.msg);
+        p->txq_warned = true;
+        return;
+    }
+    if (changed) {
+        if (p->txq_was == 0)
+            p->txq_was = was;
+        vlog(v, "dom%u vif/%s: %s queues at most %u frames for the emulated NIC (was %u)",
+             (unsigned)dom, key, p->tap, v->txq_max, was);
+    }
 }
 
 /* The gate of switch_id passed: port-ready-id follows, the guest may flip
@@ -745,20 +784,25 @@ static void poll_gates(struct backd_vif *v)
 }
 
 /* Level-triggered, every poll: each coordinated NIC's ports learn as
- * backd_vif_pin_leg() says; a NIC no longer coordinated (unmanaged, its
- * domain gone) gets learning back on its tap. */
+ * backd_vif_pin_leg() says and its tap's queue is bounded; a NIC no longer
+ * coordinated (unmanaged, its domain gone) gets learning back on its tap,
+ * and the tap its queue length. */
 static void pin_ports(struct backd_vif *v)
 {
     const struct rtv_switch_fsm *m;
     const char *key;
     rtv_domid_t dom;
 
-    if (!v->pin_on)
+    if (!v->pin_on && v->txq_max == 0)
         return;
     for (unsigned i = 0; i < MAX_NICS; i++)
         v->pin[i].seen = false;
-    for (unsigned i = 0; (m = rtv_coordinator_at(v->co, i, &dom, &key)) != NULL; i++)
-        pin_one(v, dom, key, m);
+    for (unsigned i = 0; (m = rtv_coordinator_at(v->co, i, &dom, &key)) != NULL; i++) {
+        if (v->pin_on)
+            pin_one(v, dom, key, m);
+        if (v->txq_max != 0)
+            bound_one(v, dom, key);
+    }
     for (unsigned i = 0; i < MAX_NICS; i++) {
         struct pin *p = &v->pin[i];
         struct rtv_err err = {0};
@@ -772,6 +816,12 @@ static void pin_ports(struct backd_vif *v)
         else if (changed)
             vlog(v, "dom%u vif/%s: no longer managed: %s learns again", (unsigned)p->nic.dom,
                  p->nic.key, p->tap);
+        changed = false;
+        if (backd_vif_txq_restore(v->sysfs, p->tap, p->txq_was, &changed, &err) < 0)
+            vlog(v, "dom%u vif/%s: tap queue: %s", (unsigned)p->nic.dom, p->nic.key, err.msg);
+        else if (changed)
+            vlog(v, "dom%u vif/%s: no longer managed: %s queues %u frames again",
+                 (unsigned)p->nic.dom, p->nic.key, p->tap, p->txq_was);
         p->nic.used = false;
     }
 }
@@ -796,6 +846,7 @@ struct backd_vif *backd_vif_new(struct rtv_store *co_xs, struct rtv_store *ad_xs
     snprintf(v->xl, sizeof(v->xl), "xl");
     snprintf(v->sysfs, sizeof(v->sysfs), "/sys/class/net");
     v->pin_on = true;
+    v->txq_max = BACKD_VIF_TXQ_DEFAULT;
     v->co = rtv_coordinator_new_class(co_xs, &rtv_devclass_vif, &ops, v, err);
     if (v->co == NULL) {
         free(v);
@@ -817,6 +868,11 @@ void backd_vif_set_sysfs(struct backd_vif *v, const char *dir)
 void backd_vif_set_pin(struct backd_vif *v, bool on)
 {
     v->pin_on = on;
+}
+
+void backd_vif_set_tap_queue(struct backd_vif *v, unsigned frames)
+{
+    v->txq_max = frames;
 }
 
 static void co_log(void *ctx, const char *msg)

@@ -5,7 +5,8 @@
 # the live switch) is shared with the component tests.
 BACKD_ENGINE_SRCS := $(addprefix dom0-backend/,backd_gone.c backd_io.c backd_journal.c \
                        backd_handshake.c backd_scan.c backd_lifecycle.c backd_loop.c \
-                       backd_switch.c backd_dmsync.c backd_vif.c backd_vif_pin.c)
+                       backd_switch.c backd_dmsync.c backd_vif.c backd_vif_pin.c \
+                       backd_vif_txq.c)
 BACKD_SRCS        := $(BACKD_ENGINE_SRCS) dom0-backend/backd_main.c
 EXTRA_LIBS_rtvirt-backd := $(shell $(PKG_CONFIG) --libs liburing) $(JSONC_LIBS) -lpthread
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-backd
@@ -23,6 +24,10 @@ BACKD_ENGINE_OBJS := $(BACKD_ENGINE_SRCS:%.c=$(BUILD)/obj/%.o)
 # tests/unit/test_vif_pin.c: which bridge port learns the guest's MAC.
 $(eval $(call rtv_test,$(BUILD)/tests/unit/test_vif_pin, \
     $(BUILD)/obj/tests/unit/test_vif_pin.o $(BUILD)/obj/dom0-backend/backd_vif_pin.o))
+
+# tests/unit/test_vif_txq.c: the bound on a switched NIC's tap queue.
+$(eval $(call rtv_test,$(BUILD)/tests/unit/test_vif_txq, \
+    $(BUILD)/obj/tests/unit/test_vif_txq.o $(BUILD)/obj/dom0-backend/backd_vif_txq.o))
 
 # tests/unit/test_backd_journal.c: the ring journal's recovery, alone.
 $(eval $(call rtv_test,$(BUILD)/tests/unit/test_backd_journal, \

@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #include "../../dom0-backend/backd_vif.h"
+#include "../../dom0-backend/backd_vif_txq.h"
 #include "backd_proc.h"
 #include "file_fixture.h"
 #include "rtvirt/clock.h"
@@ -383,6 +384,9 @@ static void setup(void)
     rtv_test_write_file(p, "3\n", false);
     snprintf(p, sizeof(p), "%s/sys/vif5.0-emu/master", dir);
     ck_assert_int_eq(symlink("../" BRIDGE, p), 0);
+    /* its queue as a tap gets it (tun: tx_queue_len) */
+    snprintf(p, sizeof(p), "%s/sys/vif5.0-emu/tx_queue_len", dir);
+    rtv_test_write_file(p, "1000\n", false);
 
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &tool), 0);
     ck_assert_int_eq(rtv_local_open(hub, GUEST, RTV_XEN_STORE, &guest), 0);
@@ -440,6 +444,20 @@ static const char *leftover(void)
     return NULL;
 }
 
+/* The tap's tx_queue_len in the test's sysfs. */
+static unsigned tap_queue(void)
+{
+    char p[128];
+    unsigned v = 0;
+    FILE *f;
+
+    snprintf(p, sizeof(p), "%s/sys/vif5.0-emu/tx_queue_len", dir);
+    ck_assert_ptr_nonnull(f = fopen(p, "r"));
+    ck_assert_int_eq(fscanf(f, "%u", &v), 1);
+    fclose(f);
+    return v;
+}
+
 /* ---- tests -------------------------------------------------------------------------- */
 
 /* The rig itself: switches to pv and back work and leave nothing; the
@@ -457,6 +475,16 @@ START_TEST(switches_and_leaves_nothing)
         const char *left = leftover();
         ck_assert_msg(left == NULL, "%s", left);
     }
+    /* The tap's queue was bounded while the NIC was coordinated (what waits
+     * there at a flip to pv is lost), and gets its length back once the NIC
+     * is unmanaged (the daemon's poll, within a bound). */
+    ck_assert_uint_eq(tap_queue(), BACKD_VIF_TXQ_DEFAULT);
+    struct rtv_err err = { 0, "" };
+    ck_assert_msg(rtv_ctl_unmanage(tool.xs, GUEST, NIC, &err) == 0, "%s", err.msg);
+    uint64_t until = rtv_now_ms() + 10000;
+    while (tap_queue() != 1000 && rtv_now_ms() < until)
+        usleep(20000);
+    ck_assert_uint_eq(tap_queue(), 1000);
     ck_assert_int_eq(stop_daemon(pid), 0);
 }
 END_TEST

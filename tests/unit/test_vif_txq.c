@@ -1,0 +1,160 @@
+/*
+ * The bound on a switched NIC's tap queue (dom0-backend/backd_vif_txq.c):
+ * a longer queue cut to the bound with its length remembered, a shorter one
+ * left, the length given back, an absent tap skipped, a tap whose length
+ * cannot be read reported.  The netdevs' sysfs is a directory of
+ * tx_queue_len files here.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../../dom0-backend/backd_vif_txq.h"
+#include "unit.h"
+
+static char dir[64];
+
+static void tap(const char *name, const char *len)
+{
+    char p[160];
+    FILE *f;
+
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/%s/tx_queue_len", dir, name);
+    ck_assert_ptr_nonnull(f = fopen(p, "w"));
+    fprintf(f, "%s\n", len);
+    fclose(f);
+}
+
+static unsigned qlen(const char *name)
+{
+    char p[160];
+    unsigned v = 0;
+    FILE *f;
+
+    snprintf(p, sizeof(p), "%s/%s/tx_queue_len", dir, name);
+    ck_assert_ptr_nonnull(f = fopen(p, "r"));
+    ck_assert_int_eq(fscanf(f, "%u", &v), 1);
+    fclose(f);
+    return v;
+}
+
+static void setup(void)
+{
+    snprintf(dir, sizeof(dir), "/tmp/rtv-txq-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    ck_assert_int_eq(system(cmd), 0);
+}
+
+START_TEST(a_long_queue_is_cut_and_given_back)
+{
+    struct rtv_err err = {0};
+    unsigned was = 0;
+    bool changed = false;
+
+    tap("vif1.0-emu", "1000");
+    ck_assert_int_eq(backd_vif_txq_bound(dir, "vif1.0-emu", 32, &was, &changed, &err), 0);
+    ck_assert(changed);
+    ck_assert_uint_eq(was, 1000);
+    ck_assert_uint_eq(qlen("vif1.0-emu"), 32);
+
+    /* Level-triggered: bounded already, nothing written, nothing to
+     * remember (the caller keeps the first length). */
+    changed = false;
+    ck_assert_int_eq(backd_vif_txq_bound(dir, "vif1.0-emu", 32, &was, &changed, &err), 0);
+    ck_assert(!changed);
+    ck_assert_uint_eq(was, 0);
+
+    ck_assert_int_eq(backd_vif_txq_restore(dir, "vif1.0-emu", 1000, &changed, &err), 0);
+    ck_assert(changed);
+    ck_assert_uint_eq(qlen("vif1.0-emu"), 1000);
+}
+END_TEST
+
+START_TEST(a_short_queue_and_no_bound_are_left)
+{
+    struct rtv_err err = {0};
+    unsigned was = 7;
+    bool changed = false;
+
+    tap("vif2.0-emu", "16");
+    ck_assert_int_eq(backd_vif_txq_bound(dir, "vif2.0-emu", 32, &was, &changed, &err), 0);
+    ck_assert(!changed);
+    ck_assert_uint_eq(was, 0);
+    ck_assert_uint_eq(qlen("vif2.0-emu"), 16);
+
+    /* --tap-queue 0: the tap as qemu made it. */
+    tap("vif3.0-emu", "1000");
+    ck_assert_int_eq(backd_vif_txq_bound(dir, "vif3.0-emu", 0, &was, &changed, &err), 0);
+    ck_assert(!changed);
+    ck_assert_uint_eq(qlen("vif3.0-emu"), 1000);
+
+    /* Never bounded (0): nothing to give back. */
+    ck_assert_int_eq(backd_vif_txq_restore(dir, "vif3.0-emu", 0, &changed, &err), 0);
+    ck_assert(!changed);
+    ck_assert_uint_eq(qlen("vif3.0-emu"), 1000);
+}
+END_TEST
+
+START_TEST(an_absent_tap_is_skipped)
+{
+    struct rtv_err err = {0};
+    unsigned was = 0;
+    bool changed = false;
+
+    ck_assert_int_eq(backd_vif_txq_bound(dir, "vif9.0-emu", 32, &was, &changed, &err), 0);
+    ck_assert_int_eq(backd_vif_txq_restore(dir, "vif9.0-emu", 1000, &changed, &err), 0);
+    ck_assert(!changed);
+}
+END_TEST
+
+START_TEST(an_unreadable_length_is_an_error)
+{
+    struct rtv_err err = {0};
+    unsigned was = 0;
+    bool changed = false;
+    char p[160];
+
+    /* tx_queue_len that is a directory (EISDIR, even for root), then one
+     * that holds no number: reported, not taken for an absent tap. */
+    snprintf(p, sizeof(p), "%s/vif4.0-emu", dir);
+    mkdir(p, 0755);
+    snprintf(p, sizeof(p), "%s/vif4.0-emu/tx_queue_len", dir);
+    ck_assert_int_eq(mkdir(p, 0755), 0);
+    ck_assert_int_lt(backd_vif_txq_bound(dir, "vif4.0-emu", 32, &was, &changed, &err), 0);
+    ck_assert_contains(err.msg, "vif4.0-emu/tx_queue_len");
+    ck_assert(!changed);
+
+    tap("vif5.0-emu", "lots");
+    ck_assert_int_eq(backd_vif_txq_bound(dir, "vif5.0-emu", 32, &was, &changed, &err),
+                     -EINVAL);
+    ck_assert(!changed);
+}
+END_TEST
+
+static Suite *vif_txq_suite(void)
+{
+    Suite *s = suite_create("vif_txq");
+    TCase *tc = tcase_create("txq");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, a_long_queue_is_cut_and_given_back);
+    tcase_add_test(tc, a_short_queue_and_no_bound_are_left);
+    tcase_add_test(tc, an_absent_tap_is_skipped);
+    tcase_add_test(tc, an_unreadable_length_is_an_error);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+RTV_UNIT_MAIN(vif_txq_suite)
