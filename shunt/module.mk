@@ -90,11 +90,13 @@ kmod-check: $(KMOD) $(BUILD)/bin/rtvirt-flip-cost
 # rtvirt-netshunt: the guest side of the NIC switch (a team, or bonding,
 # master over the emulated NIC and netfront; the kernel moves the packets).
 NETSHUNT_SRCS := shunt/netshunt_main.c shunt/netshunt.c shunt/netshunt_sys.c \
-                 shunt/netshunt_team.c shunt/team_nl.c
+                 shunt/netshunt_team.c shunt/team_nl.c shunt/netshunt_ring.c
 # tests/unit/test_netshunt.c drives the engine against a fake of the kernel;
 # tests/unit/test_team_nl.c checks the netlink bytes for the team driver.
 $(eval $(call rtv_test,$(BUILD)/tests/unit/test_netshunt, \
     $(BUILD)/obj/tests/unit/test_netshunt.o $(BUILD)/obj/shunt/netshunt.o))
+$(eval $(call rtv_test,$(BUILD)/tests/unit/test_netshunt_ring, \
+    $(BUILD)/obj/tests/unit/test_netshunt_ring.o $(BUILD)/obj/shunt/netshunt_ring.o))
 $(eval $(call rtv_test,$(BUILD)/tests/unit/test_team_nl, \
     $(BUILD)/obj/tests/unit/test_team_nl.o $(BUILD)/obj/shunt/team_nl.o))
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-netshunt

@@ -4,7 +4,7 @@
  * as root, next to the emulated NIC:
  *
  *   rtvirt-netshunt --emulated eth0 --nic 0 [--master team|bonding] [--name DEV]
- *                   [--keep-port-ipv6] [-v]
+ *                   [--keep-port-ipv6] [--rx-ring N] [-v]
  *
  * It puts the emulated NIC under a master in active-backup mode (the team
  * driver, team0, by default; or bonding, bond0: netshunt_sys.h), which the
@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "netshunt.h"
+#include "netshunt_ring.h"
 #include "netshunt_sys.h"
 #include "rtvirt/clock.h"
 #include "rtvirt/devclass.h"
@@ -84,7 +85,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: rtvirt-netshunt --emulated DEV --nic DEVID [--master team|bonding]\n"
-        "                       [--name NAME] [--keep-port-ipv6] [-v]\n"
+        "                       [--name NAME] [--keep-port-ipv6] [--rx-ring N] [-v]\n"
         "\n"
         "Puts the emulated NIC DEV under a master NAME in active-backup mode with\n"
         "DEV's MAC (--master team, the default: team0 in activebackup mode; or\n"
@@ -95,7 +96,29 @@ static void usage(FILE *f)
         "bonding) and xen-netfront.  --bond NAME is --master bonding --name NAME.\n"
         "IPv6 is turned off on the netfront leg before it joins the master (it\n"
         "would send frames of its own with the NIC's MAC before it is active);\n"
-        "--keep-port-ipv6 leaves it (the lab's A/B).\n");
+        "--keep-port-ipv6 leaves it (the lab's A/B).  DEV's receive ring is cut to\n"
+        "at most N descriptors first (default %u; 0: left): what it holds when the\n"
+        "guest flips to PV is dropped.\n", NETSHUNT_RX_RING_DEFAULT);
+}
+
+/* The NIC's carrier back after the reset a ring change is (bounded: 10 s;
+ * a NIC still without it is the master's to wait for, as at any start). */
+static void wait_carrier(const char *dev)
+{
+    char p[128], c = '0';
+
+    snprintf(p, sizeof(p), "/sys/class/net/%s/carrier", dev);
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(p, "r");
+        if (f != NULL) {
+            c = (char)fgetc(f);
+            fclose(f);
+        }
+        if (c == '1')
+            return;
+        usleep(20000);
+    }
+    fprintf(stderr, "rtvirt-netshunt: %s: no carrier 10 s after the ring change\n", dev);
 }
 
 int main(int argc, char **argv)
@@ -108,6 +131,7 @@ int main(int argc, char **argv)
         { "bond", required_argument, NULL, 'b' },
         { "verbose", no_argument, NULL, 'v' },
         { "keep-port-ipv6", no_argument, NULL, 'K' },
+        { "rx-ring", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -118,6 +142,7 @@ int main(int argc, char **argv)
     struct rtv_xs_args a;
     struct sigaction sa;
     struct rtv_xen x;
+    unsigned rx_ring = NETSHUNT_RX_RING_DEFAULT, was;
     int c;
 
     while ((c = getopt_long(argc, argv, "e:n:b:vh", opts, NULL)) != -1) {
@@ -129,6 +154,18 @@ int main(int argc, char **argv)
         case 'b': n.bond = optarg; kind = kind ? kind : "bonding"; break;
         case 'v': n.verbose = true; break;
         case 'K': n.keep_port_ipv6 = true; break;
+        case 'R': {
+            char *end;
+            unsigned long v = strtoul(optarg, &end, 10);
+            if (end == optarg || *end != '\0' || v > 4096) {
+                fprintf(stderr, "rtvirt-netshunt: --rx-ring %s: not a number in 0..4096\n",
+                        optarg);
+                usage(stderr);
+                return 2;
+            }
+            rx_ring = (unsigned)v;
+            break;
+        }
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -150,6 +187,15 @@ int main(int argc, char **argv)
             fprintf(stderr, "rtvirt-netshunt: %s\n", err.msg);
         usage(stderr);
         return 2;
+    }
+    /* Before the NIC joins the master: the driver resets it for this. */
+    if (netshunt_bound_rx_ring(n.emulated, rx_ring, &was, &err) < 0) {
+        fprintf(stderr, "rtvirt-netshunt: %s (the ring stays as it is)\n", err.msg);
+        err = (struct rtv_err){ 0, "" };
+    } else if (was != 0) {
+        fprintf(stderr, "rtvirt-netshunt: %s: receive ring %u -> at most %u descriptors\n",
+                n.emulated, was, rx_ring);
+        wait_carrier(n.emulated);
     }
     if (m->setup(n.bond, n.emulated, &err) < 0) {
         fprintf(stderr, "rtvirt-netshunt: %s\n", err.msg);
