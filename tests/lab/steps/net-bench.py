@@ -137,27 +137,27 @@ def gap_across(t, slack=0):
 
 # The flip on dom0's clock: when dom0's bridge saw the guest's MAC arrive on
 # the new leg's port (net-bridge-watch, every 20 ms), which is what a peer
-# sees.  The guest's wall clock is not dom0's (net run 8: the pairs' median
-# put each flip ~0.7 s late, past the gap it ends), so the guest's moment
-# only finds the bridge's: the first move to the target's port within 3 s
-# of it.  The median of those differences moves a flip the bridge did not
-# see (no move found) onto dom0's clock.
-def bridge_move(f, target, guess):
+# sees: the first move to the target's port inside the switch's own window
+# (dom0's clock: xl-rtvirt's request to its answer, +2 s).  The guest's
+# wall clock is not dom0's and may jump (net run 8: the pairs' median put
+# each flip ~0.7 s late, past the gap it ends; run 9's guest marked its TSC
+# unstable and the pairs' offset was ~100 s off), so it is used only for a
+# flip the bridge did not show: moved by the median of the bridge's flips
+# against the guest's.
+def bridge_move(sw):
     for (t, port) in fdb:
-        if guess - 3000 <= t <= guess + 3000 and port not in ("-", "?") and \
-                port.endswith("-emu") == (target == "emulated"):
+        if sw["t0"] <= t <= sw["t1"] + 2000 and port not in ("-", "?") and \
+                port.endswith("-emu") == (sw["target"] == "emulated"):
             return t
     return None
 
 
 flip_offsets = []
-if offset is not None:
-    for sw in sws:
-        f = flips.get(sw["switch_id"])
-        if f and sw["kind"] == "normal":
-            t = bridge_move(f, sw["target"], f["start"] + offset)
-            if t is not None:
-                flip_offsets.append(t - f["start"])
+for sw in sws:
+    f = flips.get(sw["switch_id"])
+    t = bridge_move(sw) if sw["kind"] == "normal" else None
+    if f and t is not None:
+        flip_offsets.append(t - f["start"])
 offset_pairs_ms = offset
 if flip_offsets:
     offset = int(statistics.median(flip_offsets))
@@ -174,7 +174,7 @@ for sw in sws:
     row["switch_ms"] = sw["t1"] - sw["t0"]
     f = flips.get(sw["switch_id"])
     if f and offset is not None and sw["kind"] == "normal":
-        seen_at = bridge_move(f, sw["target"], f["start"] + offset)
+        seen_at = bridge_move(sw)
         flip = seen_at if seen_at is not None else f["start"] + offset
         a, span = gap_across(flip, 40)
         row.update({"flip_dom0_ms": flip, "flip_clock": "bridge" if seen_at else "offset",
