@@ -38,7 +38,6 @@
 #include "backd_gone.h"
 #include "backd_switch.h"
 #include "backd_vif.h"
-#include "backd_vif_txq.h"
 #include "rtvirt/blkif_xs.h"
 #include "rtvirt/clock.h"
 #include "rtvirt/xen_seam.h"
@@ -86,8 +85,8 @@ static int usage(void)
                     "                  NIC's MAC only from the port of the leg the guest is on\n"
                     "                  (or told to go to); leave: as the hotplug scripts made it\n"
                     "  --tap-queue FRAMES  bound the queue of a switched NIC's emulated leg (its\n"
-                    "                  tap's tx_queue_len; default %u, 0: leave it): what still\n"
-                    "                  waits there at a flip to PV is lost\n"
+                    "                  tap's tx_queue_len; 0, the default: leave it): what\n"
+                    "                  still waits there at a flip to PV is lost (the lab: 32)\n"
                     "  --state-dir DIR ring journals (default %s, tmpfs): a restarted daemon\n"
                     "                  takes over the live rings its predecessor served\n"
                     "  --no-takeover   no journals: after a restart a guest's blkfront waits\n"
@@ -106,7 +105,7 @@ static int usage(void)
                     "                  nothing: a check of a unit's command line\n",
                     BACKD_SWITCH_DEVID_SPAN,
                     BACKD_SWITCH_TWIN_BASE, BACKD_SWITCH_QMP_DIR, BACKD_SWITCH_QMP_TIMEOUT_MS,
-                    BACKD_VIF_TXQ_DEFAULT, BACKD_STATE_DIR, BACKD_ORPHANS_TIMEOUT_S);
+                    BACKD_STATE_DIR, BACKD_ORPHANS_TIMEOUT_S);
     return 2;
 }
 
@@ -284,7 +283,7 @@ int main(int argc, char **argv)
     unsigned qmp_timeout_ms = BACKD_SWITCH_QMP_TIMEOUT_MS;
     bool qmp_flush = false;
     bool pin_learning = true;
-    unsigned tap_queue = BACKD_VIF_TXQ_DEFAULT;
+    unsigned tap_queue = 0;
     const char *twin_vdev = BACKD_SWITCH_TWIN_BASE;
     unsigned twin_base;
     bool orphans = false;

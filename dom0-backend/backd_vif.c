@@ -846,7 +846,7 @@ struct backd_vif *backd_vif_new(struct rtv_store *co_xs, struct rtv_store *ad_xs
     snprintf(v->xl, sizeof(v->xl), "xl");
     snprintf(v->sysfs, sizeof(v->sysfs), "/sys/class/net");
     v->pin_on = true;
-    v->txq_max = BACKD_VIF_TXQ_DEFAULT;
+    v->txq_max = 0;   /* backd_vif_set_tap_queue: opt-in (backd_vif_txq.h) */
     v->co = rtv_coordinator_new_class(co_xs, &rtv_devclass_vif, &ops, v, err);
     if (v->co == NULL) {
         free(v);

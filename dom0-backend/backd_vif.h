@@ -57,8 +57,8 @@ void backd_vif_set_sysfs(struct backd_vif *v, const char *dir);
  * hotplug scripts made them (the lab's A/B arm). */
 void backd_vif_set_pin(struct backd_vif *v, bool on);
 
-/* The bound on each coordinated NIC's tap queue, in frames (backd_vif_txq.h;
- * default BACKD_VIF_TXQ_DEFAULT); 0: the tap is left as qemu made it. */
+/* The bound on each coordinated NIC's tap queue, in frames (backd_vif_txq.h);
+ * 0, the default: the tap is left as qemu made it. */
 void backd_vif_set_tap_queue(struct backd_vif *v, unsigned frames);
 
 void backd_vif_set_log(struct backd_vif *v, void (*log)(void *ctx, const char *msg),

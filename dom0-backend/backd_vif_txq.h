@@ -10,10 +10,12 @@
  * comes in on the active port).  In the nested lab the e1000 takes ~150-200
  * frames/s and the tap held ~980 frames at every flip to PV: 5-9 s of
  * traffic, every echo dom0 sent in those seconds lost (LAB.md, net run 8).
- * So rtvirt-backd bounds the tap's queue of a NIC it coordinates to a few
- * frames, and gives the tap its length back once the NIC is no longer
- * coordinated.  A saturated leg drops the excess either way; the bound only
- * decides how much of it waits, i.e. how much a flip throws away.
+ * So rtvirt-backd can bound the tap's queue of a NIC it coordinates to a few
+ * frames (--tap-queue; off by default: the same lab run saw the emulated
+ * leg's receive throughput fall with the bounds), and gives the tap its
+ * length back once the NIC is no longer coordinated.  A saturated leg drops
+ * the excess either way; the bound decides how much of it waits, i.e. how
+ * much a flip throws away.
  */
 #ifndef RTVIRT_BACKD_VIF_TXQ_H
 #define RTVIRT_BACKD_VIF_TXQ_H
@@ -21,11 +23,6 @@
 #include <stdbool.h>
 
 #include "rtvirt/err.h"
-
-/* Default bound (frames): 32 is ~0.2 s of the lab's saturated e1000, and
- * above the bandwidth-delay product of its unloaded path (~190 frames/s x
- * 10-90 ms). */
-#define BACKD_VIF_TXQ_DEFAULT 32u
 
 /* <sysfs>/<tap>/tx_queue_len down to max when longer: *was gets the length
  * it had (0: left as it was), *changed whether it was written.  A tap that

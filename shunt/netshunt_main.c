@@ -96,9 +96,9 @@ static void usage(FILE *f)
         "bonding) and xen-netfront.  --bond NAME is --master bonding --name NAME.\n"
         "IPv6 is turned off on the netfront leg before it joins the master (it\n"
         "would send frames of its own with the NIC's MAC before it is active);\n"
-        "--keep-port-ipv6 leaves it (the lab's A/B).  DEV's receive ring is cut to\n"
-        "at most N descriptors first (default %u; 0: left): what it holds when the\n"
-        "guest flips to PV is dropped.\n", NETSHUNT_RX_RING_DEFAULT);
+        "--keep-port-ipv6 leaves it (the lab's A/B).  --rx-ring N cuts DEV's\n"
+        "receive ring to at most N descriptors first (0, the default: left; the\n"
+        "lab: 64): what it holds when the guest flips to PV is dropped.\n");
 }
 
 /* The NIC's carrier back after the reset a ring change is (bounded: 10 s;
@@ -142,7 +142,7 @@ int main(int argc, char **argv)
     struct rtv_xs_args a;
     struct sigaction sa;
     struct rtv_xen x;
-    unsigned rx_ring = NETSHUNT_RX_RING_DEFAULT, was;
+    unsigned rx_ring = 0, was;
     int c;
 
     while ((c = getopt_long(argc, argv, "e:n:b:vh", opts, NULL)) != -1) {

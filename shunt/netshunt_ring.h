@@ -7,17 +7,16 @@
  * leg it left, which drops them (team's activebackup).  When the guest's
  * stack is what limits the e1000 (the nested lab: each reply it sends is
  * a trap to the device model), that ring is full: 256 frames by default,
- * over a second of the lab's traffic.  rtvirt-netshunt sets a shorter ring
- * before the NIC joins the master (ETHTOOL_SRINGPARAM; the driver resets
- * the NIC for it, so only then, and only when the ring is longer).
+ * over a second of the lab's traffic.  rtvirt-netshunt can set a shorter
+ * ring before the NIC joins the master (--rx-ring; off by default: in the
+ * lab the e1000's receive throughput halved with 64; ETHTOOL_SRINGPARAM,
+ * the driver resets the NIC for it, so only then, and only when the ring
+ * is longer).  e1000 takes 48..4096 descriptors, in steps of 8.
  */
 #ifndef RTVIRT_NETSHUNT_RING_H
 #define RTVIRT_NETSHUNT_RING_H
 
 #include "rtvirt/err.h"
-
-/* Default bound (descriptors): e1000 takes 48..4096, in steps of 8. */
-#define NETSHUNT_RX_RING_DEFAULT 64u
 
 /* What to ask for: 0 when the ring (cur) is not longer than bound (or
  * bound is 0), else bound raised to the driver's least (min) and cut to
