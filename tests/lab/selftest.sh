@@ -255,9 +255,14 @@ import os, sys, tempfile, time, multiprocessing as mp
 sys.path.insert(0, sys.argv[1])
 from rtvlab import labqueue
 
-def waiter(n, lock_path, qdir, order, ready):
+def waiter(n, lock_path, qdir, order, ready, pids):
     ready.wait()
-    time.sleep(0.2 * n)                   # arrive in order 0, 1, 2
+    # arrive in order 0, 1, 2: n queues once n-1's ticket is there (a sleep
+    # of 0.2 s per place was not an order on a host at load 12: [0, 2, 1])
+    t0 = time.monotonic()
+    while n and not any(t.endswith("-%d" % pids[n - 1]) for t in os.listdir(qdir)):
+        assert time.monotonic() - t0 < 20, "waiter %d: no ticket of waiter %d" % (n, n - 1)
+        time.sleep(0.01)
     lk = labqueue.take(30, lambda m: None, lock_path, qdir, poll_s=0.05)
     order.put(n)
     time.sleep(0.3)                       # run a "flight"
@@ -279,9 +284,11 @@ with tempfile.TemporaryDirectory() as d:
     holder = mp.Process(target=running)
     holder.start()
     assert taken.wait(10)
-    ps = [mp.Process(target=waiter, args=(n, lock_path, qdir, order, ready)) for n in (2, 0, 1)]
-    for p in ps:
+    pids = mp.Array("i", 3)
+    ps = [mp.Process(target=waiter, args=(n, lock_path, qdir, order, ready, pids)) for n in (2, 0, 1)]
+    for n, p in zip((2, 0, 1), ps):
         p.start()
+        pids[n] = p.pid
     ready.set()
     time.sleep(1.0)                       # all three queued behind the running one
     release.set()
