@@ -9,7 +9,8 @@
  * leg it just left, which drops it (team's activebackup delivers only what
  * comes in on the active port).  In the nested lab the e1000 takes ~150-200
  * frames/s and the tap held ~980 frames at every flip to PV: 5-9 s of
- * traffic, every echo dom0 sent in those seconds lost (LAB.md, net run 8).
+ * traffic, every echo dom0 sent in those seconds lost (tests/lab/LOG.md,
+ * net run 8).
  * So rtvirt-backd can bound the tap's queue of a NIC it coordinates to a few
  * frames (--tap-queue; off by default: the same lab run saw the emulated
  * leg's receive throughput fall with the bounds), and gives the tap its

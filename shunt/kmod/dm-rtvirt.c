@@ -225,8 +225,8 @@ MODULE_PARM_DESC(flush_at_flip,
  * so the message returns before the worker runs; bios a flip holds (those
  * that overlap the old legs' last writes, none in 127 switches of the
  * lab) wait that much longer.  Measured by rtvirt-flip-cost in make
- * kmod-check and in the lab (shunt/LAB.md, "The flip", "The PV leg
- * device"): the window's median 0.227 ms with 0, 0.113 ms with 1.
+ * kmod-check and in the lab (tests/lab/LOG.md, "The flip", "The PV
+ * leg device"): the window's median 0.227 ms with 0, 0.113 ms with 1.
  */
 static unsigned int flip_worker_delay_ms = 1;
 module_param(flip_worker_delay_ms, uint, 0644);

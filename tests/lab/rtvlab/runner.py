@@ -44,7 +44,7 @@ PIN_XEN_ARGS = "dom0_max_vcpus=1 dom0_vcpus_pin"
 NOPIN_XEN_ARGS = "dom0_max_vcpus=2"
 PIN_GUEST_CPUS = "1"
 DOM0_ARGS = "root=/dev/vda rw console=hvc0 rtvirt.lab=1"
-# The outer machine.  `-cpu max` / `-cpu EPYC` crash a PV dom0 (LAB-NOTES);
+# The outer machine.  `-cpu max` / `-cpu EPYC` crash a PV dom0 (tests/lab/README.md);
 # the A/B knobs below (--outer-*) exist to measure the guest death rate of
 # other choices (tests/lab/README.md, "Guest deaths").
 # "patched": Debian's QEMU rebuilt with qemu-patches/ (images.qemu(), cached);
