@@ -187,6 +187,124 @@ START_TEST(closes_only_if_every_value_closes)
 }
 END_TEST
 
+/* An engine started mid-sequence names the sequence that runs into that
+ * state (the first transition into it, here the only one, index 0); one
+ * started at a boundary runs none, though a transition leads there too. */
+START_TEST(init_names_the_sequence_running)
+{
+    static const struct rtv_ioseq_state st[] = {
+        [0] = { "idle", .boundary = true }, [1] = { "busy" },
+    };
+    static const struct rtv_ioseq_trans tr[] = {
+        { 0, 1, 0, RTV_IOSEQ_WRITE, false, 0, 0, "first" },
+        { 1, 0, 1, RTV_IOSEQ_WRITE, false, 0, 0, "second" },
+    };
+    static const struct rtv_ioseq_table t = {
+        .name = "named", .nports = 2, .states = st, .nstates = 2, .trans = tr,
+        .ntrans = 2, .initial = 0, .unmatched = RTV_IOSEQ_UNMATCHED_RESTART,
+    };
+
+    rtv_ioseq_init(&s, &t, 1);
+    ck_assert_ptr_nonnull(s.seq);
+    ck_assert_str_eq(s.seq, "first");
+    rtv_ioseq_init(&s, &t, 0);
+    ck_assert_ptr_null(s.seq);
+    rtv_ioseq_init(&s, &csr_table, ST_SENT);
+    ck_assert_ptr_null(s.seq);
+    /* A mid state no transition enters: no sequence to name, and the
+     * search ends at the table's end (ASan sees a read past it). */
+    static const struct rtv_ioseq_state st3[] = {
+        [0] = { "idle", .boundary = true }, [1] = { "busy" }, [2] = { "lost" },
+    };
+    static const struct rtv_ioseq_table t3 = {
+        .name = "lost", .nports = 2, .states = st3, .nstates = 3, .trans = tr,
+        .ntrans = 2, .initial = 0, .unmatched = RTV_IOSEQ_UNMATCHED_RESTART,
+    };
+    rtv_ioseq_init(&s, &t3, 2);
+    ck_assert_ptr_null(s.seq);
+}
+END_TEST
+
+/* Which reads a close is judged on: only this state's, in the access's
+ * direction, on its offset (or any offset); their mask bits say which
+ * values to try; a transition earlier in the table counts as much as a
+ * later one (first match wins, so a value it takes never reaches the
+ * closing one); more than 8 such bits are not judged (no). */
+START_TEST(closes_judges_the_reads_that_can_match)
+{
+    static const struct rtv_ioseq_state st[] = {
+        [0] = { "idle", .boundary = true }, [1] = { "busy" }, [2] = { "other" },
+    };
+    /* From busy, a read of port 1 with bit 2 set stays busy (index 0),
+     * any other value closes: not every value closes. */
+    static const struct rtv_ioseq_trans tr[] = {
+        { 1, 1, 1, RTV_IOSEQ_READ, false, 0x4, 0x4, "op" },
+        { 1, 0, 1, RTV_IOSEQ_READ, false, 0, 0, "op" },
+        { 0, 1, 0, RTV_IOSEQ_WRITE, false, 0, 0, "op" },
+    };
+    static const struct rtv_ioseq_table t = {
+        .name = "judged", .nports = 3, .states = st, .nstates = 2, .trans = tr,
+        .ntrans = 3, .initial = 0, .unmatched = RTV_IOSEQ_UNMATCHED_RESTART,
+    };
+    /* Every read of port 1 from busy closes; 9-bit masks from another
+     * state, in the other direction and on another port must not count. */
+    static const struct rtv_ioseq_trans tx[] = {
+        { 0, 1, 0, RTV_IOSEQ_WRITE, false, 0, 0, "op" },
+        { 1, 0, 1, RTV_IOSEQ_READ, false, 0, 0, "op" },
+        { 2, 0, 1, RTV_IOSEQ_READ, false, 0x1ff, 0x1ff, "op" },
+        { 1, 1, 1, RTV_IOSEQ_WRITE, false, 0x1ff, 0x1ff, "op" },
+        { 1, 1, 0, RTV_IOSEQ_READ, false, 0x1ff, 0x1ff, "op" },
+        { 0, 2, 2, RTV_IOSEQ_WRITE, false, 0, 0, "op" },
+    };
+    static const struct rtv_ioseq_table tX = {
+        .name = "not-counted", .nports = 3, .states = st, .nstates = 3, .trans = tx,
+        .ntrans = 6, .initial = 0, .unmatched = RTV_IOSEQ_UNMATCHED_RESTART,
+    };
+    const struct rtv_ioseq_access rd = { .offset = 1, .dir = RTV_IOSEQ_READ };
+
+    rtv_ioseq_init(&s, &t, 1);
+    ck_assert(!rtv_ioseq_closes(&s, &rd));       /* 0x4 does not close */
+    rtv_ioseq_init(&s, &tX, 1);
+    ck_assert(rtv_ioseq_closes(&s, &rd));
+    /* A read whose every value closes, over two bits (6, 4, 2, 0 tried). */
+    static const struct rtv_ioseq_trans all[] = {
+        { 0, 1, 0, RTV_IOSEQ_WRITE, false, 0, 0, "op" },
+        { 1, 0, 1, RTV_IOSEQ_READ, false, 0x6, 0x6, "op" },
+        { 1, 0, 1, RTV_IOSEQ_READ, false, 0x6, 0, "op" },
+        { 1, 0, 1, RTV_IOSEQ_READ, false, 0, 0, "op" },
+    };
+    static const struct rtv_ioseq_table ta = {
+        .name = "all-close", .nports = 2, .states = st, .nstates = 2, .trans = all,
+        .ntrans = 4, .initial = 0, .unmatched = RTV_IOSEQ_UNMATCHED_RESTART,
+    };
+    rtv_ioseq_init(&s, &ta, 1);
+    ck_assert(rtv_ioseq_closes(&s, &rd));
+    /* Eight bits are judged (256 values, all close); nine are not. */
+    static const struct rtv_ioseq_trans eight[] = {
+        { 0, 1, 0, RTV_IOSEQ_WRITE, false, 0, 0, "op" },
+        { 1, 0, 1, RTV_IOSEQ_READ, false, 0x1fe, 0x1fe, "op" },
+        { 1, 0, 1, RTV_IOSEQ_READ, false, 0, 0, "op" },
+    };
+    static const struct rtv_ioseq_table t8 = {
+        .name = "eight", .nports = 2, .states = st, .nstates = 2, .trans = eight,
+        .ntrans = 3, .initial = 0, .unmatched = RTV_IOSEQ_UNMATCHED_RESTART,
+    };
+    rtv_ioseq_init(&s, &t8, 1);
+    ck_assert(rtv_ioseq_closes(&s, &rd));
+    static const struct rtv_ioseq_trans nine[] = {
+        { 0, 1, 0, RTV_IOSEQ_WRITE, false, 0, 0, "op" },
+        { 1, 1, 1, RTV_IOSEQ_READ, false, 0x1ff, 0x1ff, "op" },
+        { 1, 0, 1, RTV_IOSEQ_READ, false, 0, 0, "op" },
+    };
+    static const struct rtv_ioseq_table t9 = {
+        .name = "nine", .nports = 2, .states = st, .nstates = 2, .trans = nine,
+        .ntrans = 3, .initial = 0, .unmatched = RTV_IOSEQ_UNMATCHED_RESTART,
+    };
+    rtv_ioseq_init(&s, &t9, 1);
+    ck_assert(!rtv_ioseq_closes(&s, &rd));
+}
+END_TEST
+
 /* ---- the table checks ------------------------------------------------------ */
 
 static void assert_bad(const struct rtv_ioseq_table *t, const char *why)
@@ -476,6 +594,8 @@ static Suite *ioseq_suite(void)
     tcase_add_test(tc, csr_may_open_and_busy);
     tcase_add_test(tc, csr_closes);
     tcase_add_test(tc, closes_only_if_every_value_closes);
+    tcase_add_test(tc, init_names_the_sequence_running);
+    tcase_add_test(tc, closes_judges_the_reads_that_can_match);
     tcase_add_test(tc, table_checks_name_the_fault);
     suite_add_tcase(su, tc);
     tc = tcase_create("uart16550");
