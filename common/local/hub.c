@@ -5,13 +5,17 @@
  */
 #include "hub_private.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "rtvirt/clock.h"
 
 #define HUB_MAGIC 0x72747648u  /* "rtvH" */
 
@@ -479,6 +483,59 @@ unsigned rtv_local_fault_hits(struct rtv_local_hub *hub,
     unsigned hits = hub->hdr->faults[op].hits;
     hub_unlock(hub);
     return hits;
+}
+
+/* 1 when every thread of pid is stopped (or has exited: a dead thread holds
+ * nothing), 0 when one still runs, -errno when pid cannot be read. */
+static int threads_stopped(pid_t pid)
+{
+    char path[96], buf[512];
+    struct dirent *e;
+    int all = 1;
+
+    snprintf(path, sizeof(path), "/proc/%ld/task", (long)pid);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -errno;
+    while (all == 1 && (e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%ld/task/%.32s/stat", (long)pid, e->d_name);
+        FILE *f = fopen(path, "r");
+        if (f == NULL)
+            continue;                /* the thread exited meanwhile */
+        size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        /* "tid (comm) S ...": comm may hold anything, the state follows
+         * the last ')'. */
+        const char *p = strrchr(buf, ')');
+        char state = p != NULL && p[1] == ' ' ? p[2] : '?';
+        if (state != 'T' && state != 't' && state != 'Z' && state != 'X')
+            all = 0;
+    }
+    closedir(d);
+    return all;
+}
+
+int rtv_local_stop_process(struct rtv_local_hub *hub, pid_t pid, int ms)
+{
+    int rc = 0;
+
+    /* Holding the lock, no thread of pid is inside it; one waiting for it
+     * is stopped in its wait, and tries again only once continued. */
+    hub_lock(hub);
+    if (kill(pid, SIGSTOP) < 0) {
+        rc = -errno;
+    } else {
+        const uint64_t end = rtv_now_ms() + (uint64_t)(ms > 0 ? ms : 0);
+
+        while ((rc = threads_stopped(pid)) == 0 && rtv_now_ms() < end)
+            usleep(1000);
+        rc = rc == 1 ? 0 : rc == 0 ? -ETIMEDOUT : rc;
+    }
+    hub_unlock(hub);
+    return rc;
 }
 
 void rtv_local_test_lock(struct rtv_local_hub *hub)

@@ -286,24 +286,29 @@ static void child_go_on_to_exit(struct handshake *h, int ms)
     ck_assert_int_eq(rtv_test_wait_pid(h->pid, ms), 0);
 }
 
-/* Waits up to ms for the child to reach its next point; a child that exits
- * instead fails the test with its status (the pipe alone cannot say: the
- * daemons forked since hold its write end). */
-static void child_wait_point(struct handshake *h, int ms)
+/* Waits up to ms (by the clock: a loaded host stretches poll's steps) for
+ * the child to reach its next point, named by point in the failure lines; a
+ * child that exits instead fails the test with its status (the pipe alone
+ * cannot say: the daemons forked since hold its write end). */
+static void child_wait_point(struct handshake *h, int ms, const char *point)
 {
     struct pollfd pfd = { .fd = h->up[0], .events = POLLIN };
+    const uint64_t start = rtv_now_ms(), end = start + (uint64_t)ms;
     char c;
 
-    for (int waited = 0; waited < ms; waited += 100) {
+    for (;;) {
         int st;
 
         if (poll(&pfd, 1, 100) == 1 && read(h->up[0], &c, 1) == 1)
             return;
         if (waitpid(h->pid, &st, WNOHANG) == h->pid)
-            ck_abort_msg("the frontend child exited (status %d) before its next point",
-                         WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+            ck_abort_msg("the frontend child exited (status %d) before \"%s\"",
+                         WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), point);
+        if (rtv_now_ms() >= end)
+            break;
     }
-    ck_abort_msg("the frontend child did not reach its next point within %d ms", ms);
+    ck_abort_msg("the frontend child did not reach \"%s\" within %d ms (%llu ms waited)",
+                 point, ms, (unsigned long long)(rtv_now_ms() - start));
 }
 
 /* ---- scenarios --------------------------------------------------------------- */
@@ -1038,6 +1043,16 @@ END_TEST
  */
 #define GONE_WRITES 256u          /* 4 KiB each, from sector 0 */
 #define GONE_KILL_AT 64u          /* completions before the kill */
+/* The child bounds each of its steps itself (GONE_KILL_AT answered; the
+ * ring filled; every request answered and the vbd closed) from the step's
+ * own start, and the parent waits GONE_MARGIN_MS longer for each: a child
+ * that runs out says where and how far it got (its "gone:" line, its
+ * status) before the parent gives up.  The parent used to give up first
+ * (30 s from the fork against the child's 20 + 10 s from its open), and
+ * Check then killed the child with its line unsaid. */
+#define GONE_STEP_MS 20000
+#define GONE_CLOSE_MS 40000       /* the kill, the orphans pass, the close */
+#define GONE_MARGIN_MS 20000
 
 struct gone_job {
     struct front_job j;
@@ -1079,7 +1094,9 @@ static int gone_child(void *arg)
     if (open_front(g->j.domid, &g->j.cfg, &x, &f) < 0)
         return 60;
     /* Generation 1 through the ring, every 16th request a flush. */
-    for (uint64_t end = rtv_now_ms() + 20000; completed < GONE_WRITES && rtv_now_ms() < end;) {
+    const char *step = "answers before the stop";
+    uint64_t end = rtv_now_ms() + GONE_STEP_MS;
+    for (; completed < GONE_WRITES && rtv_now_ms() < end;) {
         while (next < GONE_WRITES && !rtv_front_detached(f)) {
             struct gone_req *r = &reqs[next];
             int rc;
@@ -1110,12 +1127,16 @@ static int gone_child(void *arg)
             told = true;
             sync_send(g->j.sync_fd[1]);      /* "stop the daemon" */
             sync_wait(g->j.sync_fd[0]);      /* stopped: what goes out now stays */
+            step = "filling the ring";
+            end = rtv_now_ms() + GONE_STEP_MS;
         } else if (told && !filled && (next == GONE_WRITES || ring_full)) {
             filled = true;
             sync_send(g->j.sync_fd[1]);      /* "ring full: kill it" */
+            step = "answers and the close after the kill";
+            end = rtv_now_ms() + GONE_CLOSE_MS;
         }
     }
-    for (uint64_t end = rtv_now_ms() + 10000; !rtv_front_detached(f) && rtv_now_ms() < end;)
+    while (!rtv_front_detached(f) && rtv_now_ms() < end)
         rtv_front_poll(f, 10);
     for (unsigned i = 0; i < GONE_WRITES; i++) {
         if (!reqs[i].done)
@@ -1127,9 +1148,14 @@ static int gone_child(void *arg)
         else
             g->ok++;
     }
-    fprintf(stderr, "gone: %u completed of %u: %u writes ok, %u flushes ok, %u failed; "
-            "detached %d\n", completed, GONE_WRITES, g->ok, g->flushes_ok, g->failed,
-            rtv_front_detached(f));
+    fprintf(stderr, "gone: %u completed of %u (%u submitted): %u writes ok, %u flushes ok, "
+            "%u failed; detached %d; step %s%s\n", completed, GONE_WRITES, next, g->ok,
+            g->flushes_ok, g->failed, rtv_front_detached(f), step,
+            rtv_now_ms() >= end ? ": ran out of its time" : "");
+    if (!told)
+        return 67;                   /* fewer than GONE_KILL_AT answered */
+    if (!filled)
+        return 68;                   /* the ring never filled against the stopped daemon */
     if (completed != GONE_WRITES)
         return 61;                   /* requests left hanging on the ring */
     if (!rtv_front_detached(f))
@@ -1219,12 +1245,14 @@ START_TEST(gone_for_good_fails_the_ring)
      * the kill always leaves requests taken or on the ring and unanswered:
      * with the images on /dev/shm, a kill on the first word alone came
      * after all 256 were answered (once in 31 runs, 2026-12-07). */
-    child_wait_point(&h, 30000);
+    child_wait_point(&h, GONE_STEP_MS + GONE_MARGIN_MS, "64 answered: stop the daemon");
     /* While A lives, --orphans close must not touch its rings. */
     ck_assert_int_eq(running_backd(&recorded), bp.pid);
-    kill(bp.pid, SIGSTOP);
+    /* Not a plain SIGSTOP: A stopped inside the hub's lock would hang the
+     * frontend's next grant or notify, which no stopped daemon does on Xen. */
+    ck_assert_int_eq(rtv_local_stop_process(hub, bp.pid, 10000), 0);
     child_go_on(&h);
-    child_wait_point(&h, 30000);
+    child_wait_point(&h, GONE_STEP_MS + GONE_MARGIN_MS, "ring full: kill the daemon");
     kill(bp.pid, SIGKILL);
     ck_assert_int_eq(rtv_test_wait_pid(bp.pid, 5000), 128 + SIGKILL);
     close(bp.stats_fd);
@@ -1238,8 +1266,9 @@ START_TEST(gone_for_good_fails_the_ring)
     /* Bounds for what must happen, not timings: generous, because at a
      * host load of 17 (the lab plus builds on 2 cores) the frontend child
      * once needed more than 15 s to see its answers and detach. */
-    ck_assert_int_eq(wait_be_state(1, DEV_A, XenbusStateClosed, 30000), XenbusStateClosed);
-    child_wait_point(&h, 60000);
+    ck_assert_int_eq(wait_be_state(1, DEV_A, XenbusStateClosed, GONE_CLOSE_MS),
+                     XenbusStateClosed);
+    child_wait_point(&h, GONE_CLOSE_MS + GONE_MARGIN_MS, "every request answered, vbd closed");
     struct backd_stats st = stop_backend(bp);
     fprintf(stderr, "gone: %llu request(s) answered unexecuted (%llu of them journaled by "
             "the dead daemon), %llu with an error\n", st.unexecuted, st.replayed, st.errors);

@@ -54,6 +54,16 @@ int rtv_local_rebind(struct rtv_xen *x, rtv_domid_t domid);
  * does when a guest dies. */
 int rtv_local_release_domain(struct rtv_local_hub *hub, rtv_domid_t domid);
 
+/* Stops process pid (SIGSTOP) where it holds no lock of the hub, and waits
+ * (at most ms) until all its threads are stopped.  On Xen a stopped dom0
+ * daemon holds nothing its guests wait for; the hub is one structure under
+ * one lock, and a process stopped inside it would hang every other user of
+ * the hub (a frontend stuck in its next grant or notify).  The hub's lock
+ * is held from the signal until pid is seen stopped.  0, -ETIMEDOUT (not
+ * stopped within ms: the lock is let go, so the test must fail), or the
+ * -errno of kill() or of reading /proc. */
+int rtv_local_stop_process(struct rtv_local_hub *hub, pid_t pid, int ms);
+
 /*
  * Fault injection, SQLite-style: the next `skip` calls of an operation
  * succeed, then the following `fail` calls return -err (or NULL/errno),
