@@ -333,11 +333,15 @@ static pid_t start_guest(int stop_fd, int report_fd, unsigned suspend_min_ms, ui
         while (!lg_finished(g) && rep.rc == 0)
             rep.rc = dmctl_run_once(c, 100);
         lg_join(g, &rep.lg);
-        lg_free(g);
         dmctl_get_status(c, &rep.ctl);
         dmctl_free(c);
         fake_kernel_get_stats(k, &rep.kernel);
+        /* The kernel before the load's memory: a load that gave up (a bio
+         * held past stall_ms) leaves bios in the device, and closing
+         * blkfront completes them into their slots in g (ASan saw that
+         * use after free when g went first). */
         fake_kernel_free(k);
+        lg_free(g);
         if (write(report_fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
             _exit(33);
         if (rep.rc < 0)
