@@ -15,13 +15,17 @@ struct test_qemu_drive {
     const char *id;       /* the drive's name in the monitor */
 };
 
-/* Starts qemu with the drives (paused, -S, if asked) and waits, bounded, until
- * it listens on its QMP socket at sock and greets a client there; fails the
- * test if it never does or qemu exits.
+/* Starts qemu with the drives (paused, -S, if asked), its QMP socket at sock
+ * waiting for a first client, and connects as that client; waits, bounded,
+ * until qemu greets on it; fails the test if it never does or qemu exits.
+ * With session, that greeted connection is the caller's (its greeting still
+ * unread: rtv_qmp_attach() it); without, it is closed, and the next client
+ * connects by the path, once qemu runs (qemu_fixture.c says why the first
+ * client must not come while qemu starts).
  * qemu dies with the test process; its stdout (where HMP qemu-io prints)
  * goes to /dev/null. */
 pid_t test_qemu_start(const char *sock, const struct test_qemu_drive *drives,
-                      unsigned n, bool paused);
+                      unsigned n, bool paused, int *session);
 
 /* A scratch directory for such a test: /tmp/<prefix>-XXXXXX holding a 1 MiB
  * raw image disk.img (path in img) and the path qmp.sock for qemu's

@@ -58,7 +58,7 @@ static struct backd_dmsync *new_with_qemu(void)
     struct backd_dmsync *ds = backd_dmsync_new(&err);
 
     ck_assert_msg(ds != NULL, "%s", err.msg);
-    qemu = test_qemu_start(scratch.sock, &d, 1, false);
+    qemu = test_qemu_start(scratch.sock, &d, 1, false, NULL);
     return ds;
 }
 

@@ -28,13 +28,15 @@ static struct test_qemu_scratch scratch;
  * state) or another raw image. */
 static char img2[128];
 static pid_t qemu = -1;
+/* The connection the fixture saw qemu greet on: this test's session. */
+static int session = -1;
 static struct rtv_err err;
 
 static void start_qemu(int paused)
 {
     const struct test_qemu_drive d = { scratch.img, "raw", "disk0" };
 
-    qemu = test_qemu_start(scratch.sock, &d, 1, paused);
+    qemu = test_qemu_start(scratch.sock, &d, 1, paused, &session);
 }
 
 static void setup(void)
@@ -45,6 +47,9 @@ static void setup(void)
 
 static void teardown(void)
 {
+    if (session >= 0)
+        close(session);
+    session = -1;
     test_qemu_stop(&qemu);
     if (img2[0])
         unlink(img2);
@@ -64,7 +69,14 @@ static void teardown(void)
 static struct rtv_qmp *connect_ok(void)
 {
     struct rtv_qmp *q = NULL;
-    int rc = rtv_qmp_connect(scratch.sock, QMP_TEST_BOUND_MS, &q, &err);
+    int rc;
+
+    if (session >= 0) {            /* the fixture's greeted connection */
+        rc = rtv_qmp_attach(session, QMP_TEST_BOUND_MS, &q, &err);
+        session = -1;              /* the session's now, closed with it */
+    } else {                       /* a stand-in peer of the test's own */
+        rc = rtv_qmp_connect(scratch.sock, QMP_TEST_BOUND_MS, &q, &err);
+    }
 
     ck_assert_msg(rc == 0, "connect: %d: %s", rc, err.msg);
     return q;
@@ -123,7 +135,7 @@ static void start_qemu_two(const char *fmt2)
     }
     const struct test_qemu_drive d[2] = { { scratch.img, "raw", "disk0" }, { img2, fmt2, "disk1" } };
 
-    qemu = test_qemu_start(scratch.sock, d, 2, false);
+    qemu = test_qemu_start(scratch.sock, d, 2, false, &session);
 }
 
 /* What became of the test's qemu, for a session that broke. */

@@ -369,7 +369,7 @@ static void start_qemu(void)
 {
     const struct test_qemu_drive d = { img, "raw", "ide0-hd0" };
 
-    qemu_pid = test_qemu_start(qmp_sock, &d, 1, false);
+    qemu_pid = test_qemu_start(qmp_sock, &d, 1, false, NULL);
 }
 
 static void stop_qemu(void)
