@@ -591,15 +591,11 @@ def twice_delivered(jdir):
 
 def deaths_text(rep):
     """The guest deaths this run saw, per step over all attempts (printed in the summary)."""
-    per = {}
-    for j in rep["jobs"]:
-        for at in j["attempts"]:
-            for step, c in at.get("tally", {}).items():
-                a = per.setdefault(step, [0, 0, 0, 0])
-                a[0] += c["guests"]
-                a[1] += c["deaths"]
-                a[2] += c["switches"]
-                a[3] += c.get("dom0", 0)
+    rows = [{"step": step, "guests": c["guests"], "deaths": c["deaths"],
+             "switches": c["switches"], "dom0_deaths": c.get("dom0", 0)}
+            for j in rep["jobs"] for at in j["attempts"]
+            for step, c in at.get("tally", {}).items()]
+    per = {k[0]: v[1:] for k, v in tally.aggregate(rows, key=("step",)).items()}
     twice = sum(len(at.get("qemu_twice", [])) for j in rep["jobs"] for at in j["attempts"])
     if not per and not twice:
         return ""
