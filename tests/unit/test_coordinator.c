@@ -600,28 +600,20 @@ END_TEST
 static Suite *coordinator_suite(void)
 {
     Suite *s = suite_create("coordinator");
-    TCase *tc = tcase_create("core");
+    TCase *tc = rtv_unit_case(s, "core", setup, teardown, 0);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, discovers_devices_before_and_after_start);
-    tcase_add_test(tc, switches_to_pv_and_back);
-    tcase_add_test(tc, guest_failover_is_published_and_followed);
-    tcase_add_test(tc, flushed_shunt_gets_one_device_model_sync_per_switch);
-    tcase_add_test(tc, failed_device_model_sync_rolls_back_with_the_reason);
-    tcase_add_test(tc, device_model_sync_started_elsewhere_finishes_later);
-    tcase_add_test(tc, no_device_model_lets_the_shunt_flip_without_a_sync);
-    tcase_add_test(tc, device_model_check_at_the_request_opens_the_gate_first);
-    tcase_add_test(tc, refuses_bad_request_in_xenstore);
-    tcase_add_test(tc, silent_shunt_is_rolled_back_after_the_bound);
-    tcase_add_test(tc, backend_that_does_not_close_is_kept);
-    tcase_add_test(tc, lost_watch_events_are_recovered_by_ticks);
-    tcase_add_test(tc, backend_that_fails_to_come_up_rolls_back);
-    tcase_add_test(tc, missing_image_is_reported);
-    tcase_add_test(tc, restart_mid_switch_rolls_back);
-    tcase_add_test(tc, restart_after_shunt_confirmed_finishes);
-    tcase_add_test(tc, unmanage_and_domain_death_drop_devices);
-    tcase_add_test(tc, nic_coordinator_runs_beside_the_disks);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, discovers_devices_before_and_after_start, switches_to_pv_and_back,
+                     guest_failover_is_published_and_followed,
+                     flushed_shunt_gets_one_device_model_sync_per_switch,
+                     failed_device_model_sync_rolls_back_with_the_reason,
+                     device_model_sync_started_elsewhere_finishes_later,
+                     no_device_model_lets_the_shunt_flip_without_a_sync,
+                     device_model_check_at_the_request_opens_the_gate_first,
+                     refuses_bad_request_in_xenstore, silent_shunt_is_rolled_back_after_the_bound,
+                     backend_that_does_not_close_is_kept, lost_watch_events_are_recovered_by_ticks,
+                     backend_that_fails_to_come_up_rolls_back, missing_image_is_reported,
+                     restart_mid_switch_rolls_back, restart_after_shunt_confirmed_finishes,
+                     unmanage_and_domain_death_drop_devices, nic_coordinator_runs_beside_the_disks);
     return s;
 }
 

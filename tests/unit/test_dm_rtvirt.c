@@ -261,18 +261,11 @@ END_TEST
 static Suite *dm_rtvirt_suite(void)
 {
     Suite *s = suite_create("dm_rtvirt");
-    TCase *tc = tcase_create("core");
+    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
 
-    tcase_add_test(tc, params_of_each_mode);
-    tcase_add_test(tc, params_refused_by_name);
-    tcase_add_test(tc, table_parsed_back);
-    tcase_add_test(tc, table_refused_by_name);
-    tcase_add_test(tc, status_parsed);
-    tcase_add_test(tc, status_refused_by_name);
-    tcase_add_test(tc, mode_message_built);
-    tcase_add_test(tc, device_name);
-    tcase_add_test(tc, pv_leg_device_tables);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, params_of_each_mode, params_refused_by_name, table_parsed_back,
+                     table_refused_by_name, status_parsed, status_refused_by_name,
+                     mode_message_built, device_name, pv_leg_device_tables);
     return s;
 }
 

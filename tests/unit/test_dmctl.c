@@ -1536,51 +1536,40 @@ END_TEST
 static Suite *dmctl_suite(void)
 {
     Suite *s = suite_create("dmctl");
-    TCase *tc = tcase_create("switch");
+    TCase *tc = rtv_unit_case(s, "switch", setup, teardown, 30);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, created_emulated_over_the_emulated_disk);
-    tcase_add_test(tc, switch_to_pv_and_back_in_the_protocol_order);
-    tcase_add_test(tc, gate_open_before_the_suspend_flips_at_once);
-    tcase_add_test(tc, gate_open_for_another_switch_is_waited_at);
-    tcase_add_test(tc, blackout_is_the_flip_and_its_longest_stall);
-    tcase_add_test(tc, prepare_past_its_bound_is_given_up);
-    tcase_add_test(tc, refused_flip_leaves_the_old_route);
-    tcase_add_test(tc, way_to_dom0s_mode_that_failed_is_tried_again);
-    tcase_add_test(tc, pv_disk_that_never_appears_is_given_up);
-    tcase_add_test(tc, switch_without_devid_fails_cleanly);
-    tcase_add_test(tc, pv_disk_of_another_size_is_refused);
-    tcase_add_test(tc, pv_disk_of_another_block_size_is_refused);
-    tcase_add_test(tc, refused_load_leaves_the_old_table);
-    tcase_add_test(tc, suspend_past_its_bound_is_backed_out);
-    tcase_add_test(tc, suspend_that_ends_as_it_is_interrupted_is_resumed);
-    tcase_add_test(tc, gate_past_its_bound_drops_the_attached_leg);
-    tcase_add_test(tc, dom0_rollback_at_the_gate);
-    tcase_add_test(tc, dom0_rollback_after_the_flip_switches_back);
-    tcase_add_test(tc, failover_is_reported_and_not_undone_alone);
-    tcase_add_test(tc, failover_followed_by_dom0_drops_the_failed_leg);
-    tcase_add_test(tc, failover_cleared_by_a_renew_on_an_older_module);
-    tcase_add_test(tc, flush_at_flip_off_flushes_the_device_before_the_drop);
-    tcase_add_test(tc, flush_before_the_drop_is_bounded);
-    tcase_add_test(tc, failed_over_device_switched_to_its_own_mode_reloads);
-    tcase_add_test(tc, picked_up_where_a_killed_shunt_left_it);
-    tcase_add_test(tc, stopping_at_the_gate_resumes_the_old_table);
-    tcase_add_test(tc, pv_disk_found_by_devid_in_sysfs);
-    tcase_add_test(tc, follows_its_new_domid_after_a_restore);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, created_emulated_over_the_emulated_disk,
+                     switch_to_pv_and_back_in_the_protocol_order,
+                     gate_open_before_the_suspend_flips_at_once,
+                     gate_open_for_another_switch_is_waited_at,
+                     blackout_is_the_flip_and_its_longest_stall, prepare_past_its_bound_is_given_up,
+                     refused_flip_leaves_the_old_route,
+                     way_to_dom0s_mode_that_failed_is_tried_again,
+                     pv_disk_that_never_appears_is_given_up, switch_without_devid_fails_cleanly,
+                     pv_disk_of_another_size_is_refused, pv_disk_of_another_block_size_is_refused,
+                     refused_load_leaves_the_old_table, suspend_past_its_bound_is_backed_out,
+                     suspend_that_ends_as_it_is_interrupted_is_resumed,
+                     gate_past_its_bound_drops_the_attached_leg, dom0_rollback_at_the_gate,
+                     dom0_rollback_after_the_flip_switches_back,
+                     failover_is_reported_and_not_undone_alone,
+                     failover_followed_by_dom0_drops_the_failed_leg,
+                     failover_cleared_by_a_renew_on_an_older_module,
+                     flush_at_flip_off_flushes_the_device_before_the_drop,
+                     flush_before_the_drop_is_bounded,
+                     failed_over_device_switched_to_its_own_mode_reloads,
+                     picked_up_where_a_killed_shunt_left_it,
+                     stopping_at_the_gate_resumes_the_old_table, pv_disk_found_by_devid_in_sysfs,
+                     follows_its_new_domid_after_a_restore);
 
-    TCase *t2 = tcase_create("start");
-    tcase_add_checked_fixture(t2, setup_env, teardown);
-    tcase_add_test(t2, device_over_another_disk_is_not_taken);
-    tcase_add_test(t2, adopts_the_device_an_initramfs_made);
-    tcase_add_test(t2, failed_over_at_start_is_reported);
-    tcase_add_test(t2, failover_left_uncleared_by_a_killed_shunt_is_cleared);
-    tcase_add_test(t2, leg_left_in_an_emulated_table_is_dropped);
-    tcase_add_test(t2, pv_leg_device_left_suspended_is_undone);
-    tcase_add_test(t2, pv_leg_device_without_a_device_over_it_is_reset);
-    tcase_add_test(t2, pv_leg_device_of_another_size_is_refused);
-    suite_add_tcase(s, t2);
+    TCase *t2 = rtv_unit_case(s, "start", setup_env, teardown, 0);
+
+    RTV_UNIT_ADD(t2, device_over_another_disk_is_not_taken, adopts_the_device_an_initramfs_made,
+                     failed_over_at_start_is_reported,
+                     failover_left_uncleared_by_a_killed_shunt_is_cleared,
+                     leg_left_in_an_emulated_table_is_dropped,
+                     pv_leg_device_left_suspended_is_undone,
+                     pv_leg_device_without_a_device_over_it_is_reset,
+                     pv_leg_device_of_another_size_is_refused);
     return s;
 }
 

@@ -792,52 +792,36 @@ END_TEST
 static Suite *switch_fsm_suite(void)
 {
     Suite *s = suite_create("switch_fsm");
-    TCase *tc = tcase_create("core");
-
-    tcase_add_checked_fixture(tc, setup, NULL);
     /* 8 x 20000 random events: 11.7-14 s for the whole suite under ASan at
      * load 13.9 (lab + helpers), where Check's default 4 s per test cut
      * one of them off. */
-    tcase_set_timeout(tc, 30);
-    tcase_add_test(tc, emulated_to_pv);
-    tcase_add_test(tc, pv_to_emulated_closes_ring_after_shunt);
-    tcase_add_test(tc, pv_to_selective_keeps_backend);
-    tcase_add_test(tc, same_mode_is_ok_at_once);
-    tcase_add_test(tc, bad_request_is_refused_with_reason);
-    tcase_add_test(tc, bad_request_id_reports_without_moving_result_id);
-    tcase_add_test(tc, stale_and_repeated_requests_do_nothing);
-    tcase_add_test(tc, request_during_switch_is_refused_and_result_id_never_decreases);
-    tcase_add_test(tc, backend_not_up_in_time_rolls_back);
-    tcase_add_test(tc, backend_failure_rolls_back);
-    tcase_add_test(tc, shunt_silent_rolls_back_through_shunt);
-    tcase_add_test(tc, shunt_failure_rolls_back);
-    tcase_add_test(tc, shunt_failure_reason_is_quoted);
-    tcase_add_test(tc, dm_sync_failure_reason_is_quoted);
-    tcase_add_test(tc, shunt_rolled_back_by_itself);
-    tcase_add_test(tc, rollback_unconfirmed_leaves_backend_up);
-    tcase_add_test(tc, ring_close_timeout_is_a_warning);
-    tcase_add_test(tc, rollback_close_timeout_keeps_backend);
-    tcase_add_test(tc, bad_guest_values_are_ignored);
-    tcase_add_test(tc, recover_stable_then_pending_request);
-    tcase_add_test(tc, recover_finishes_confirmed_switch);
-    tcase_add_test(tc, recover_rolls_back_unconfirmed_switch);
-    tcase_add_test(tc, recover_rolling_back_already_confirmed);
-    tcase_add_test(tc, flushed_shunt_asks_for_one_dm_sync_per_switch);
-    tcase_add_test(tc, dm_sync_failure_rolls_back_only_a_running_switch);
-    tcase_add_test(tc, dm_check_failure_keeps_the_guest_on_pv);
-    tcase_add_test(tc, dm_sync_at_request_runs_with_the_bring_up);
-    tcase_add_test(tc, dm_check_failure_during_bring_up_rolls_back);
-    tcase_add_test(tc, dm_check_failure_or_silence_before_the_guest_is_told);
-    tcase_add_test(tc, recover_does_not_sync_a_switch_it_rolls_back);
-    tcase_add_test(tc, recover_refuses_unmanaged);
-    tcase_add_test(tc, failover_is_followed_to_emulated);
-    tcase_add_test(tc, failover_with_dom0_cause);
-    tcase_add_test(tc, failover_close_timeout_keeps_backend);
-    tcase_add_test(tc, failover_outside_a_pv_mode_is_ignored);
+    TCase *tc = rtv_unit_case(s, "core", setup, NULL, 30);
+
+    RTV_UNIT_ADD(tc, emulated_to_pv, pv_to_emulated_closes_ring_after_shunt,
+                     pv_to_selective_keeps_backend, same_mode_is_ok_at_once,
+                     bad_request_is_refused_with_reason,
+                     bad_request_id_reports_without_moving_result_id,
+                     stale_and_repeated_requests_do_nothing,
+                     request_during_switch_is_refused_and_result_id_never_decreases,
+                     backend_not_up_in_time_rolls_back, backend_failure_rolls_back,
+                     shunt_silent_rolls_back_through_shunt, shunt_failure_rolls_back,
+                     shunt_failure_reason_is_quoted, dm_sync_failure_reason_is_quoted,
+                     shunt_rolled_back_by_itself, rollback_unconfirmed_leaves_backend_up,
+                     ring_close_timeout_is_a_warning, rollback_close_timeout_keeps_backend,
+                     bad_guest_values_are_ignored, recover_stable_then_pending_request,
+                     recover_finishes_confirmed_switch, recover_rolls_back_unconfirmed_switch,
+                     recover_rolling_back_already_confirmed,
+                     flushed_shunt_asks_for_one_dm_sync_per_switch,
+                     dm_sync_failure_rolls_back_only_a_running_switch,
+                     dm_check_failure_keeps_the_guest_on_pv,
+                     dm_sync_at_request_runs_with_the_bring_up,
+                     dm_check_failure_during_bring_up_rolls_back,
+                     dm_check_failure_or_silence_before_the_guest_is_told,
+                     recover_does_not_sync_a_switch_it_rolls_back, recover_refuses_unmanaged,
+                     failover_is_followed_to_emulated, failover_with_dom0_cause,
+                     failover_close_timeout_keeps_backend, failover_outside_a_pv_mode_is_ignored);
     tcase_add_loop_test(tc, random_events_keep_invariants, 0, 8);
-    tcase_add_test(tc, nic_switch_uses_its_own_nodes);
-    tcase_add_test(tc, nic_recover_checks_vif_state);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, nic_switch_uses_its_own_nodes, nic_recover_checks_vif_state);
     return s;
 }
 

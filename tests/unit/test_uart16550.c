@@ -388,27 +388,18 @@ END_TEST
 static Suite *uart_suite(void)
 {
     Suite *su = suite_create("uart16550");
-    TCase *tc = tcase_create("registers");
+    TCase *tc = rtv_unit_case(su, "registers", setup, NULL, 0);
 
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_add_test(tc, power_on_state);
-    tcase_add_test(tc, dlab_aliases_offsets_0_and_1);
-    tcase_add_test(tc, lsr_thre_temt_follow_the_transmitter);
-    tcase_add_test(tc, lsr_dr_and_errors);
-    tcase_add_test(tc, iir_priority_and_acknowledgement);
-    tcase_add_test(tc, ier_gates_each_source);
-    tcase_add_test(tc, thri_raised_on_enable_and_cleared_by_thr);
-    tcase_add_test(tc, fifo_trigger_and_timeout);
-    tcase_add_test(tc, fifo_depth_and_overruns);
-    tcase_add_test(tc, loopback_and_the_out2_gate);
-    tcase_add_test(tc, modem_status_deltas);
-    suite_add_tcase(su, tc);
-    tc = tcase_create("mode");
-    tcase_add_checked_fixture(tc, setup, NULL);
-    tcase_add_test(tc, mode_set_then_get);
-    tcase_add_test(tc, mode_survives_takeover_and_handback);
-    tcase_add_test(tc, mode_read_mid_divisor_and_fifo_off);
-    suite_add_tcase(su, tc);
+    RTV_UNIT_ADD(tc, power_on_state, dlab_aliases_offsets_0_and_1,
+                     lsr_thre_temt_follow_the_transmitter, lsr_dr_and_errors,
+                     iir_priority_and_acknowledgement, ier_gates_each_source,
+                     thri_raised_on_enable_and_cleared_by_thr, fifo_trigger_and_timeout,
+                     fifo_depth_and_overruns, loopback_and_the_out2_gate, modem_status_deltas);
+
+    tc = rtv_unit_case(su, "mode", setup, NULL, 0);
+
+    RTV_UNIT_ADD(tc, mode_set_then_get, mode_survives_takeover_and_handback,
+                     mode_read_mid_divisor_and_fifo_off);
     return su;
 }
 
