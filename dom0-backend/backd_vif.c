@@ -54,6 +54,10 @@ struct slot {
     char        out[512];       /* its last words */
     size_t      outlen;
     bool        want_down;      /* tear_down asked and not done */
+    bool        keep_up;        /* kept (ad_keep) while xl took it down: attach it again */
+    bool        reattach;       /* the attach running is that one */
+    bool        up_pending;     /* bring_up asked while xl was still at work on the NIC */
+    char        mac[24];        /* the PV vif's MAC (bring_up's) */
     uint64_t    retry_at;       /* next detach attempt */
     bool        gate_pending;   /* the port was not forwarding yet */
     uint32_t    gate_id;        /* for this switch */
@@ -349,6 +353,8 @@ static void attach_done(struct backd_vif *v, struct slot *s, int status)
         vlog(v, "dom%u vif/%s: xl network-attach failed (%.200s) but vif %u is there and "
              "connected: taking it", (unsigned)s->nic.dom, s->nic.key, s->out, s->pvdevid);
     ok = hp != NULL && strcmp(hp, "connected") == 0;
+    bool again = s->reattach;
+    s->reattach = false;
     if (s->want_down) {
         /* Called off meanwhile: take away whatever xl made. */
         free(hp);
@@ -373,11 +379,17 @@ static void attach_done(struct backd_vif *v, struct slot *s, int status)
                  s->pvdevid, WIFSIGNALED(status) ? WTERMSIG(status) : 0, s->out);
     free(hp);
     vlog(v, "dom%u vif/%s: %s", (unsigned)s->nic.dom, s->nic.key, msg);
+    if (again) {
+        closed(v, s);   /* the kept vif is no more: the next switch brings one up */
+        return;
+    }
     /* The coordinator answers FAILED with a tear-down (it may have left a
      * half-made vif, which the detach removes). */
     rtv_coordinator_backend_event(v->co, s->nic.dom, s->nic.key, RTV_FSM_EV_BACKEND_FAILED,
                                   msg, v->now);
 }
+
+static int start_attach(struct backd_vif *v, struct slot *s, struct rtv_err *err);
 
 static void detach_done(struct backd_vif *v, struct slot *s, int status)
 {
@@ -385,6 +397,19 @@ static void detach_done(struct backd_vif *v, struct slot *s, int status)
     bool ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 
     vif_dir(v, be, RTV_XS_VIF_BE_STATE, s->nic.dom, s->pvdevid);
+    if (s->keep_up && domain_alive(v, s->nic.dom) && !exists(v, be)) {
+        struct rtv_err err = {0};
+
+        s->keep_up = false;
+        s->reattach = true;
+        vlog(v, "dom%u vif/%s: PV vif %u gone after it was kept: attaching it again",
+             (unsigned)s->nic.dom, s->nic.key, s->pvdevid);
+        if (start_attach(v, s, &err) == 0)
+            return;
+        vlog(v, "dom%u vif/%s: %s", (unsigned)s->nic.dom, s->nic.key, err.msg);
+        closed(v, s);   /* none: the next switch to pv brings one up */
+        return;
+    }
     if (!domain_alive(v, s->nic.dom) || !exists(v, be)) {
         vlog(v, "dom%u vif/%s: PV vif %u gone%s", (unsigned)s->nic.dom, s->nic.key, s->pvdevid,
              ok ? "" : " (xl failed, but the domain or the vif is gone)");
@@ -397,6 +422,9 @@ static void detach_done(struct backd_vif *v, struct slot *s, int status)
     if (s->want_down)
         s->retry_at = v->now + RETRY_MS;
 }
+
+static void start_pending(struct backd_vif *v, rtv_domid_t dom, const char *key,
+                          const char *mac);
 
 static void poll_jobs(struct backd_vif *v)
 {
@@ -425,30 +453,35 @@ static void poll_jobs(struct backd_vif *v)
         enum job job = s->job;
         s->job = JOB_NONE;
         s->pid = 0;
+        /* What a bring-up that waited for this job needs: the handlers
+         * below may release the slot. */
+        bool pending = s->up_pending;
+        rtv_domid_t dom = s->nic.dom;
+        char key[sizeof(s->nic.key)], mac[sizeof(s->mac)];
+        snprintf(key, sizeof(key), "%s", s->nic.key);
+        snprintf(mac, sizeof(mac), "%s", s->mac);
+        s->up_pending = false;
         if (job == JOB_ATTACH)
             attach_done(v, s, status);
         else
             detach_done(v, s, status);
+        if (pending)
+            start_pending(v, dom, key, mac);
     }
 }
 
 /* ---- the coordinator's backend ops -------------------------------------------- */
 
-static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *key, const char *mac,
-                       struct rtv_err *err)
+/* Runs xl network-attach for the slot's NIC with the slot's MAC. */
+static int start_attach(struct backd_vif *v, struct slot *s, struct rtv_err *err)
 {
-    struct backd_vif *v = ctx;
-    struct slot *s = slot_get(v, dom, key, true);
+    rtv_domid_t dom = s->nic.dom;
+    const char *key = s->nic.key;
     char p[PATH_LEN], macarg[40], bridgearg[40], domarg[16], devidarg[24];
     char *bridge = NULL;
     unsigned long long nic;
     int rc;
 
-    if (s == NULL)
-        return rtv_err_set(err, ENOSPC, "too many switched NICs (at most %d)", MAX_NICS);
-    if (s->job != JOB_NONE)
-        return rtv_err_set(err, EBUSY, "xl is still busy with vif %u of this NIC",
-                           s->pvdevid);
     rtv_parse_uint(key, 2147483647ull, &nic);
     if ((rc = vif_path(v, p, RTV_XS_VIF_BRIDGE, dom, nic)) < 0 ||
         (bridge = read_val(v, p, &rc)) == NULL)
@@ -459,11 +492,13 @@ static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *key, const char *
      * brought it up left behind (its xl may still be running): attach the
      * same devid again, so that there is one leg, never two; libxl
      * serializes the two xl and attach_done() takes a vif that is there
-     * and connected as up. */
-    if (rc == 0 && read_pvdevid(v, dom, key, &s->pvdevid))
-        vlog(v, "dom%u vif/%s: pv-devid %u left by an earlier incarnation: attaching it "
-             "again", (unsigned)dom, key, s->pvdevid);
-    else if (rc == 0 && (rc = pick_devid(v, dom, &s->pvdevid)) < 0)
+     * and connected as up.  A kept leg attached again (keep_up) keeps its
+     * devid the same way. */
+    if (rc == 0 && read_pvdevid(v, dom, key, &s->pvdevid)) {
+        if (!s->reattach)
+            vlog(v, "dom%u vif/%s: pv-devid %u left by an earlier incarnation: attaching "
+                 "it again", (unsigned)dom, key, s->pvdevid);
+    } else if (rc == 0 && (rc = pick_devid(v, dom, &s->pvdevid)) < 0)
         rtv_err_set(err, -rc, "no free vif devid for dom%u", (unsigned)dom);
     /* pv-devid first: a daemon killed from here on finds the leg. */
     if (rc == 0 && ((rc = ctl_path(p, RTV_R_BACKEND_ID, dom, key)) < 0 ||
@@ -477,7 +512,7 @@ static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *key, const char *
     s->known = true;
     s->want_down = false;
     snprintf(domarg, sizeof(domarg), "%u", (unsigned)dom);
-    snprintf(macarg, sizeof(macarg), "mac=%s", mac);
+    snprintf(macarg, sizeof(macarg), "mac=%s", s->mac);
     snprintf(bridgearg, sizeof(bridgearg), "bridge=%s", bridge);
     snprintf(devidarg, sizeof(devidarg), "devid=%u", s->pvdevid);
     free(bridge);
@@ -492,6 +527,58 @@ static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *key, const char *
     return 0;
 }
 
+static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *key, const char *mac,
+                       struct rtv_err *err)
+{
+    struct backd_vif *v = ctx;
+    struct slot *s = slot_get(v, dom, key, true);
+
+    if (s == NULL)
+        return rtv_err_set(err, ENOSPC, "too many switched NICs (at most %d)", MAX_NICS);
+    snprintf(s->mac, sizeof(s->mac), "%s", mac);
+    s->keep_up = false;
+    if (s->job != JOB_NONE) {
+        /* xl is still at work on this NIC's leg (a switch before this one
+         * ended without waiting for it: its bound passed): the leg comes
+         * up once xl is done, within this switch's bound, instead of the
+         * switch failing because xl was slow. */
+        s->up_pending = true;
+        if (s->job == JOB_DETACH)
+            s->want_down = false;   /* no retries of it: this leg is wanted now */
+        vlog(v, "dom%u vif/%s: the PV vif is attached once xl is done with vif %u",
+             (unsigned)dom, key, s->pvdevid);
+        return 0;
+    }
+    s->reattach = false;
+    return start_attach(v, s, err);
+}
+
+/* A bring_up that waited for xl: started now that xl is done with the
+ * NIC (the slot may have been released and found again meanwhile). */
+static void start_pending(struct backd_vif *v, rtv_domid_t dom, const char *key,
+                          const char *mac)
+{
+    struct rtv_err err = {0};
+    struct slot *s = slot_get(v, dom, key, true);
+    int rc = s == NULL ? rtv_err_set(&err, ENOSPC, "too many switched NICs (at most %d)",
+                                     MAX_NICS) : 0;
+
+    if (rc == 0 && s->job != JOB_NONE) {
+        s->up_pending = true;   /* xl took another step (a detach after an attach) */
+        return;
+    }
+    if (rc == 0) {
+        snprintf(s->mac, sizeof(s->mac), "%s", mac);
+        s->reattach = false;
+        rc = start_attach(v, s, &err);
+    }
+    if (rc < 0) {
+        vlog(v, "dom%u vif/%s: %s", (unsigned)dom, key, err.msg);
+        rtv_coordinator_backend_event(v->co, dom, key, RTV_FSM_EV_BACKEND_FAILED, err.msg,
+                                      v->now);
+    }
+}
+
 static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *key)
 {
     struct backd_vif *v = ctx;
@@ -500,6 +587,8 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *key)
 
     if (s == NULL)
         return;   /* no slot: the coordinator's bound reports it */
+    s->keep_up = false;
+    s->up_pending = false;   /* a bring-up still waiting for xl: called off */
     if (!s->known) {
         if (!read_pvdevid(v, dom, key, &devid)) {
             closed(v, s);   /* nothing to take down */
@@ -530,8 +619,14 @@ static void ad_keep(void *ctx, rtv_domid_t dom, const char *key)
         return;
     s->want_down = false;
     s->retry_at = 0;
-    vlog(v, "dom%u vif/%s: PV vif %u kept (its tear-down's bound passed)", (unsigned)dom,
-         key, s->pvdevid);
+    /* If the coordinator counts on a PV vif from now on, a vif xl is
+     * already taking away comes back once it is gone, so that a switch to
+     * pv right after (which then brings nothing up) finds one. */
+    const struct rtv_switch_fsm *m = rtv_coordinator_get(v->co, dom, key);
+    s->keep_up = s->job == JOB_DETACH && m != NULL && m->backend_up;
+    vlog(v, "dom%u vif/%s: PV vif %u kept (its tear-down's bound passed)%s", (unsigned)dom,
+         key, s->pvdevid, s->keep_up ? "; xl is removing it already: it is attached "
+         "again once it is gone" : "");
 }
 
 static bool ad_present(void *ctx, rtv_domid_t dom, const char *key)
@@ -591,8 +686,17 @@ static int gate_check(struct backd_vif *v, rtv_domid_t dom, const char *key,
     else
         to_pv = strstr(state, "pv") != NULL;
     if (to_pv) {
+        const struct slot *s = slot_get(v, dom, key, false);
         unsigned long long pv;
 
+        if (s != NULL && (s->job == JOB_DETACH || s->up_pending)) {
+            /* xl is still taking the old leg away (a switch's bound left
+             * it to its tear-down): the guest must not go to it.  Once it
+             * is gone, it is attached again (keep_up) or the bring-up that
+             * waited attaches the new leg; the gate then looks at that. */
+            rc = rtv_err_set(err, EAGAIN, "vif %u is still being taken down", s->pvdevid);
+            goto out;
+        }
         if ((rc = ctl_path(p, RTV_R_BACKEND_ID, dom, key)) < 0 ||
             (rc = rtv_xs_read_uint(v->xs, RTV_XS_NO_TXN, p, 2147483647ull, &pv)) < 0) {
             if (rc == -ENOENT)
