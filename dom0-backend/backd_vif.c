@@ -732,7 +732,14 @@ static int gate_check(struct backd_vif *v, rtv_domid_t dom, const char *key,
     }
     snprintf(sys, sizeof(sys), "%s/%s/master", v->sysfs, port);
     ssize_t n = readlink(sys, want, sizeof(want) - 1);
-    want[n > 0 ? n : 0] = '\0';
+    if (n <= 0) {
+        /* brport/ is there, its master link not (yet): the port is being
+         * added to (or taken off) a bridge right now */
+        rc = rtv_err_set(err, EAGAIN, "port %s has no master bridge yet (%s: %s)", port, sys,
+                         n < 0 ? strerror(errno) : "empty link");
+        goto out;
+    }
+    want[n] = '\0';
     const char *base = strrchr(want, '/') ? strrchr(want, '/') + 1 : want;
     if (strcmp(base, bridge) != 0)
         rc = rtv_err_set(err, EINVAL, "port %s is on bridge \"%s\", not on the NIC's "
