@@ -73,6 +73,22 @@ with tempfile.TemporaryDirectory() as d:
     got = json.load(open(os.path.join(d, "bench.json")))
     assert got == {"switch.x_us": 7, "net.y": 2.5}, got
 assert images.debian_mirror().startswith(("http", "file", "ftp")), images.debian_mirror()
+# an image builder is stuck when it says nothing for BUILD_STALL s, not when
+# it is long: one that talks every second outlives the bound, a silent one
+# is stopped (its child too: the process group of timeout(1))
+images.BUILD_STALL = 2
+with tempfile.TemporaryDirectory() as d:
+    log = os.path.join(d, "build.log")
+    images._run_builder(["sh", "-c", "for i in 1 2 3 4; do echo step $i; sleep 1; done"], log)
+    assert open(log).read().count("step") == 4
+    t0 = time.monotonic()
+    try:
+        images._run_builder(["sh", "-c", "echo start; sleep 60"], log)
+        raise AssertionError("a silent builder was not stopped")
+    except images.ImageError as e:
+        assert "said nothing for 2 s" in str(e), e
+    assert time.monotonic() - t0 < 20, time.monotonic() - t0
+print("lab selftest: image builders: a long one that talks runs, a silent one is stopped")
 # dom0 pvh: Xen gets dom0=pvh, QEMU an emulated VT-d with every dom0 virtio
 # device behind it; a PV flight keeps its old machine and devices
 class _A:

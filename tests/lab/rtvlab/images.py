@@ -25,6 +25,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 
 STALE_AGE = 24 * 3600   # seconds an older image version is kept
@@ -133,10 +134,12 @@ def _ensure(kind, key, build, force=False):
     return final
 
 
-def _follow(p, lf):
-    """Copy the builder's output to its log; show its progress."""
+def _follow(p, lf, last):
+    """Copy the builder's output to its log; show its progress; last[0]: when
+    it last said something."""
     stage, count = None, 0
     for line in p.stdout:
+        last[0] = time.monotonic()
         lf.write(line)
         line = line.rstrip()
         m = re.match(r"I: (Retrieving|Validating|Extracting|Unpacking|Configuring) (\S+)", line)
@@ -153,25 +156,50 @@ def _follow(p, lf):
             print("    " + line, flush=True)
 
 
-BUILD_TIMEOUT = 1800  # seconds: an image build that takes longer is stuck (mirror?)
+# An image build is stuck when it says nothing for BUILD_STALL seconds (a
+# mirror that hangs, a tool waiting for input), not when it is long: the
+# outer QEMU's 1500 compile steps took more than 30 min on 2 cores at host
+# load 14 (a cold CI run, 2026-12-07), and its builder prints a line every
+# 100 steps.  BUILD_TIMEOUT only caps the whole.
+BUILD_STALL = int(os.environ.get("RTVIRT_BUILD_STALL", "900"))
+BUILD_TIMEOUT = int(os.environ.get("RTVIRT_BUILD_TIMEOUT", "10800"))
 
 
 def _run_builder(cmd, logfile):
     """Run an image builder, showing its progress and keeping the full log."""
+    name = cmd[0]
     cmd = ["timeout", "-k", "30", str(BUILD_TIMEOUT)] + cmd
+    last = [time.monotonic()]
+    stalled = []
+    done = threading.Event()
+
+    def watch():
+        while not done.wait(5):
+            if time.monotonic() - last[0] > BUILD_STALL:
+                stalled.append(True)
+                p.terminate()  # timeout(1) passes it on to the builder
+                return
+
     with open(logfile, "w") as lf:
         p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        w = threading.Thread(target=watch, daemon=True)
+        w.start()
         try:
-            _follow(p, lf)
+            _follow(p, lf, last)
         except BaseException:
-            p.terminate()  # timeout(1) passes it on to the builder
+            p.terminate()
             p.wait()
             raise
+        finally:
+            done.set()
         rc = p.wait()
+        w.join()
+    if stalled:
+        raise ImageError("%s said nothing for %d s: stuck; log: %s" % (name, BUILD_STALL, logfile))
     if rc == 124:
-        raise ImageError("%s did not finish in %d s; log: %s" % (cmd[4], BUILD_TIMEOUT, logfile))
+        raise ImageError("%s did not finish in %d s; log: %s" % (name, BUILD_TIMEOUT, logfile))
     if rc != 0:
-        raise ImageError("%s failed (exit %d); log: %s" % (cmd[4], rc, logfile))
+        raise ImageError("%s failed (exit %d); log: %s" % (name, rc, logfile))
 
 
 def xen(kind="stock", force=False):
