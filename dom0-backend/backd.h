@@ -85,7 +85,9 @@ struct backd_stats {
                        replayed,    /* its unanswered requests executed again */
                        replay_refused, /* ... answered with an error instead: they
                                           killed BACKD_REPLAY_MAX daemons before */
-                       unexecuted;  /* fail_rings: answered without being executed */
+                       unexecuted,  /* fail_rings: answered without being executed */
+                       oneshot_maps; /* grant pages (data or indirect) mapped for one
+                                        request only: not cached, or no persistent */
     long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
     /* For a test's failure line: how often backend/vbd3 was listed, the
