@@ -86,8 +86,11 @@ struct backd_stats {
                        replay_refused, /* ... answered with an error instead: they
                                           killed BACKD_REPLAY_MAX daemons before */
                        unexecuted,  /* fail_rings: answered without being executed */
-                       oneshot_maps; /* grant pages (data or indirect) mapped for one
+                       oneshot_maps, /* grant pages (data or indirect) mapped for one
                                         request only: not cached, or no persistent */
+                       /* io_uring completions answered in the pass that
+                        * submitted them, and after a wake by the eventfd */
+                       completions_awake, completions_woken;
     long long mapped_pages;     /* grant pages mapped right now */
     unsigned devices;
     /* For a test's failure line: how often backend/vbd3 was listed, the

@@ -689,17 +689,25 @@ void backd_handle_evtchn(struct backd *b)
 
 void backd_handle_completions(struct backd *b)
 {
-    struct io_uring_cqe *cqe;
     uint64_t v;
     ssize_t r = read(b->uring_efd, &v, sizeof(v));   /* clear the eventfd */
 
     (void)r;
+    b->st.completions_woken += backd_reap_completions(b);
+}
+
+unsigned backd_reap_completions(struct backd *b)
+{
+    struct io_uring_cqe *cqe;
+    unsigned n = 0;
+
     while (io_uring_peek_cqe(&b->uring, &cqe) == 0) {
         uint64_t ud = io_uring_cqe_get_data64(cqe);
         struct backd_req *req = (struct backd_req *)(uintptr_t)(ud & ~(uint64_t)1);
         int res = cqe->res;
 
         io_uring_cqe_seen(&b->uring, cqe);
+        n++;
         if (req == NULL)
             continue;
         if (res < 0)
@@ -724,4 +732,5 @@ void backd_handle_completions(struct backd *b)
         }
     }
     backd_submit(b);
+    return n;
 }

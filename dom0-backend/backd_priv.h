@@ -141,7 +141,11 @@ int  backd_queue_connect(struct backd_queue *q, const rtv_gref_t *refs,
 void backd_queue_disconnect(struct backd_queue *q, bool keep_journal);
 void backd_queue_kick(struct backd_queue *q);
 void backd_handle_evtchn(struct backd *b);
+/* The eventfd woke the loop: clear it, then backd_reap_completions(). */
 void backd_handle_completions(struct backd *b);
+/* Answers every request io_uring completed (the CQ ring only, no syscall:
+ * buffered I/O the page cache serves completes inside io_uring_submit). */
+unsigned backd_reap_completions(struct backd *b);   /* how many */
 unsigned backd_dev_inflight(const struct backd_dev *d);
 void backd_pgnt_flush(struct backd_dev *d);
 
