@@ -117,6 +117,25 @@ def mutable_lines(lines):
         yield i
 
 
+def kill_strays(exe):
+    """Kills what is left running of the test program exe.  Check runs each
+    forked test in a process group of its own (setpgid in the child, so
+    that it can kill it at the test's timeout); when the program itself is
+    killed at our timeout (a mutant that loops, with more tests to run than
+    fit in it), the test running then is in no group we know and goes on
+    looping, orphaned (seen: one at 100% CPU for 9 minutes).  It is found
+    by its executable: exe is this run's own path (rebuilt in place for
+    each mutant, hence " (deleted)")."""
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            if os.readlink(f"/proc/{pid}/exe") in (exe, exe + " (deleted)"):
+                os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+
+
 def build_and_run(cc, cflags, libs, lib, test_srcs, mutant_path, exe, timeout):
     """"killed" if any of the tests fails, "survived" if all pass."""
     env = dict(os.environ, CK_DEFAULT_TIMEOUT="5")
@@ -138,6 +157,7 @@ def build_and_run(cc, cflags, libs, lib, test_srcs, mutant_path, exe, timeout):
         except ProcessLookupError:
             pass
         p.wait()
+        kill_strays(exe)
         if rc != 0:
             return "killed"
     return "survived"
