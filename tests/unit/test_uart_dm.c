@@ -1120,6 +1120,56 @@ START_TEST(every_takeover_starts_its_own_receive_load)
 }
 END_TEST
 
+/* The empty bound counts from the look that found the model's FIFO empty
+ * after a load, and from the last load's: a load moved by ioemu's driver
+ * is unseen again, whatever an earlier load's look left (the clock of the
+ * loads before it must not shorten its wait).  Each load is drained with
+ * RBR only, before ioemu's driver looks again.
+ * Equivalent mutant, left surviving: removing `dm->rx_emptied = false`
+ * in rx_load_due's first branch (bytes in the model) changes nothing:
+ * rx_emptied is set only with the model's receive FIFO empty, and both
+ * fills of it (take_over, drive's load) clear it, so it is false there
+ * already.  It is not in tests/mutation/equivalent.txt because that list
+ * is keyed by the line's text, and the same line in take_over and after
+ * drive's load is not equivalent (this test and the one before it kill
+ * those). */
+START_TEST(driver_counts_the_empty_bound_from_its_own_look)
+{
+    struct rtv_iov_out done;
+    uint64_t t0;
+
+    virtualized(UART_FCR_ENABLE_FIFO, UART_FCR_ENABLE_FIFO, UART_IER_RDI);
+    now = 50 * RTV_UART_DM_RX_SEEN_US;        /* a clock well past its start */
+    for (unsigned i = 0; i < 4; i++)
+        rtv_uart_rx_push(&uart, (uint8_t)i);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 4);   /* a load */
+    for (unsigned i = 0; i < 4; i++)
+        ck_assert_uint_eq(guest_in(UART_RX), i);
+    rtv_uart_rx_push(&uart, 4);
+    rtv_uart_rx_push(&uart, 5);
+    t0 = now;
+    rtv_uart_dm_poll(&dm, now, &done);         /* found empty: the clock starts */
+    ck_assert_uint_eq(dm.model.rx.count, 0);
+    now = t0 + RTV_UART_DM_RX_SEEN_US - 1;
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 0);
+    now = t0 + RTV_UART_DM_RX_SEEN_US;
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 2);   /* the next load, past the bound */
+    /* That load is unseen in turn: drained, its own look starts a new
+     * clock (the last one started a whole bound ago). */
+    ck_assert_uint_eq(guest_in(UART_RX), 4);
+    ck_assert_uint_eq(guest_in(UART_RX), 5);
+    rtv_uart_rx_push(&uart, 6);
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(dm.model.rx.count, 0);
+    ck_assert_uint_eq(guest_in(UART_LSR) & UART_LSR_DR, 0);   /* seen empty */
+    rtv_uart_dm_poll(&dm, now, &done);
+    ck_assert_uint_eq(guest_in(UART_RX), 6);
+}
+END_TEST
+
 /* Below the trigger level the guest learns of received bytes by the
  * character timeout: a look that moved nothing times the FIFO out (one
  * that moved a byte does not). */
@@ -1456,6 +1506,7 @@ static Suite *uart_dm_suite(void)
                      driver_pulls_only_what_the_model_holds,
                      driver_loads_again_once_the_guest_saw_the_fifo_empty,
                      every_takeover_starts_its_own_receive_load,
+                     driver_counts_the_empty_bound_from_its_own_look,
                      driver_times_the_fifo_out_when_nothing_came,
                      driver_changes_line_settings_only_between_bytes,
                      takeover_holds_until_the_transmitter_is_idle,
