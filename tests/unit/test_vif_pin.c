@@ -13,23 +13,22 @@
 #include <unistd.h>
 
 #include "../../dom0-backend/backd_vif_pin.h"
+#include "file_fixture.h"
 #include "unit.h"
 
 static char dir[64];
 
 static void port(const char *name, const char *learning)
 {
-    char p[160];
-    FILE *f;
+    char p[160], text[16];
 
     snprintf(p, sizeof(p), "%s/%s", dir, name);
     mkdir(p, 0755);
     snprintf(p, sizeof(p), "%s/%s/brport", dir, name);
     mkdir(p, 0755);
     snprintf(p, sizeof(p), "%s/%s/brport/learning", dir, name);
-    ck_assert_ptr_nonnull(f = fopen(p, "w"));
-    fprintf(f, "%s\n", learning);
-    fclose(f);
+    snprintf(text, sizeof(text), "%s\n", learning);
+    rtv_test_write_file(p, text, false);
 }
 
 static char learning(const char *name)
@@ -46,16 +45,12 @@ static char learning(const char *name)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/rtv-pin-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    rtv_test_mkdtemp(dir, sizeof(dir), "rtv-pin");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    rtv_test_rm_tree(dir);
 }
 
 static struct rtv_switch_fsm fsm(enum rtv_switch_fsm_phase ph, enum rtv_mode mode,

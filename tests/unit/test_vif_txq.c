@@ -13,21 +13,20 @@
 #include <unistd.h>
 
 #include "../../dom0-backend/backd_vif_txq.h"
+#include "file_fixture.h"
 #include "unit.h"
 
 static char dir[64];
 
 static void tap(const char *name, const char *len)
 {
-    char p[160];
-    FILE *f;
+    char p[160], text[24];
 
     snprintf(p, sizeof(p), "%s/%s", dir, name);
     mkdir(p, 0755);
     snprintf(p, sizeof(p), "%s/%s/tx_queue_len", dir, name);
-    ck_assert_ptr_nonnull(f = fopen(p, "w"));
-    fprintf(f, "%s\n", len);
-    fclose(f);
+    snprintf(text, sizeof(text), "%s\n", len);
+    rtv_test_write_file(p, text, false);
 }
 
 static unsigned qlen(const char *name)
@@ -45,16 +44,12 @@ static unsigned qlen(const char *name)
 
 static void setup(void)
 {
-    snprintf(dir, sizeof(dir), "/tmp/rtv-txq-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    rtv_test_mkdtemp(dir, sizeof(dir), "rtv-txq");
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    rtv_test_rm_tree(dir);
 }
 
 START_TEST(a_long_queue_is_cut_and_given_back)
