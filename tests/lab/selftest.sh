@@ -387,3 +387,34 @@ for awk in busybox host; do
 done
 rm -rf "$t"
 echo "lab selftest: fio-pick reads fio's JSON by name, busybox and host awk (error, read KiB, write KiB, read KiB/s, a sum: $got)"
+# build-qemu end to end with fake apt-get, patch, configure and ninja: a finished
+# build exits 0 and leaves the wrapper; a failed ninja exits non-zero.
+t=$(mktemp -d)
+mkdir "$t/bin"
+cat > "$t/bin/dpkg-query" <<'FAKE'
+#!/bin/sh
+echo 1:7.2+fake
+FAKE
+cat > "$t/bin/apt-get" <<'FAKE'
+#!/bin/sh
+mkdir qemu-7.2
+printf '#!/bin/sh\nexit 0\n' > qemu-7.2/configure
+chmod +x qemu-7.2/configure
+FAKE
+printf '#!/bin/sh\ncat > /dev/null\n' > "$t/bin/patch"
+cat > "$t/bin/ninja" <<'FAKE'
+#!/bin/sh
+[ -n "${FAKE_NINJA_FAIL:-}" ] && { echo "[3/1526] cc broken.c"; exit 1; }
+echo "[1526/1526] Linking qemu-system-x86_64"
+printf '#!/bin/sh\necho "QEMU emulator version 7.2 (fake)"\n' > qemu-system-x86_64
+chmod +x qemu-system-x86_64
+FAKE
+chmod +x "$t/bin/"*
+if ! PATH=$t/bin:$PATH "$here/images/build-qemu" "$t/ok" > "$t/ok.log" 2>&1 || ! [ -x "$t/ok/qemu" ]; then
+    cat "$t/ok.log" >&2; echo "lab selftest: build-qemu failed a finished (fake) build" >&2; rm -rf "$t"; exit 1
+fi
+if PATH=$t/bin:$PATH FAKE_NINJA_FAIL=1 "$here/images/build-qemu" "$t/bad" > "$t/bad.log" 2>&1; then
+    echo "lab selftest: build-qemu passed a failed (fake) ninja" >&2; rm -rf "$t"; exit 1
+fi
+rm -rf "$t"
+echo "lab selftest: build-qemu exits 0 on a finished build, non-zero on a failed ninja (fakes)"
