@@ -17,6 +17,9 @@ MUTATE_PAIRS ?= \
 
 MUTATE_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined
 
+# mutate.py's own self-test (a toy module, seconds): part of `make check`.
+CHECK_SCRIPTS += tests/mutation/selftest.sh
+
 .PHONY: mutate
 mutate: $(LIB) $(GEN_HDRS)
 	$(PYTHON) tests/mutation/mutate.py --cc "$(CC)" \

@@ -14,7 +14,10 @@ run; a mutant that any of them catches is killed, one they all still pass
 what that line does, or the change makes no difference (an equivalent
 mutant). Equivalent mutants are listed, with the reason, in the
 --equivalent file as `SOURCE:LINE-TEXT<TAB>MUTATED-TEXT<TAB>why`; they are
-reported but do not fail the run. Mutants that do not compile are not
+reported but do not fail the run.  A line whose text occurs more than once
+in SOURCE is named `SOURCE#N:LINE-TEXT`, its Nth occurrence (1-based): the
+same text elsewhere may do something a test must see, so an unnumbered
+entry for such a line is refused. Mutants that do not compile are not
 counted.
 
 Exit status: 0 if no mutant survived except the listed equivalent ones.
@@ -172,9 +175,37 @@ def load_equivalent(path):
             continue
         parts = line.rstrip("\n").split("\t")
         if len(parts) != 3:
-            sys.exit(f"{path}:{n}: want SOURCE:LINE-TEXT<TAB>MUTATED-TEXT<TAB>why")
-        eq[(parts[0], parts[1])] = parts[2]
+            sys.exit(f"{path}:{n}: want SOURCE[#N]:LINE-TEXT<TAB>MUTATED-TEXT<TAB>why")
+        eq[(parts[0], parts[1])] = (parts[2], f"{path}:{n}")
     return eq
+
+
+def line_key(src, lines, i):
+    """The equivalent file's name for line i of src: SOURCE:TEXT, or
+    SOURCE#N:TEXT when TEXT is on more than one line (the Nth of them)."""
+    text = lines[i].strip()
+    if sum(1 for l in lines if l.strip() == text) == 1:
+        return f"{src}:{text}"
+    nth = sum(1 for l in lines[:i + 1] if l.strip() == text)
+    return f"{src}#{nth}:{text}"
+
+
+def check_equivalent_names(src, lines, equivalent):
+    """Refuses an entry for src whose text names no line, or several."""
+    for (name, _), (_, where) in equivalent.items():
+        file, _, text = name.partition(":")
+        base, _, nth = file.partition("#")
+        if base != src:
+            continue
+        at = [i + 1 for i, l in enumerate(lines) if l.strip() == text]
+        if not at:
+            continue       # reported as stale: not seen surviving
+        if not nth and len(at) > 1:
+            sys.exit(f"{where}: '{text}' is on lines {', '.join(map(str, at))} of {src}: "
+                     f"name one as {src}#N:... (N from 1 to {len(at)})")
+        if nth and not (nth.isdigit() and 1 <= int(nth) <= len(at)):
+            sys.exit(f"{where}: {file}: '{text}' is on {len(at)} line(s) of {src}: "
+                     f"N must be 1 to {len(at)}")
 
 
 def main():
@@ -209,6 +240,7 @@ def main():
             src, tests = pair.split(":")
             test_src = [copies[t] for t in tests.split(",")]
             lines = open(src, encoding="utf-8").readlines()
+            check_equivalent_names(src, lines, equivalent)
             base = os.path.basename(src)
             mutant_path = os.path.join(tmp, base)
             # The unmutated module must pass, or nothing below means anything.
@@ -224,18 +256,20 @@ def main():
                         f.writelines(mutated)
                     verdict = build_and_run(a.cc, cflags, libs, lib, test_src,
                                             mutant_path, exe, a.timeout)
-                    key = (f"{src}:{lines[i].strip()}", new.strip())
+                    key = (line_key(src, lines, i), new.strip())
                     if verdict == "survived" and key in equivalent:
                         verdict = "equivalent"
                         used_equivalent.add(key)
                     counts[verdict] += 1
                     if verdict == "survived":
                         survivors += 1
-                        print(f"SURVIVED {src}:{i + 1}: {lines[i].strip()}  =>  {new.strip()}")
+                        print(f"SURVIVED {src}:{i + 1}: {lines[i].strip()}  =>  {new.strip()}"
+                              f"  (equivalent.txt name: {key[0]})")
             print(f"{src} ({tests}): {counts['killed']} killed, {counts['survived']} survived, "
                   f"{counts['equivalent']} equivalent (listed), {counts['not-viable']} not compiled")
     run = {pair.split(":")[0] for pair in a.pairs}
-    stale = {k for k in set(equivalent) - used_equivalent if k[0].split(":", 1)[0] in run}
+    stale = {k for k in set(equivalent) - used_equivalent
+             if k[0].split(":", 1)[0].split("#", 1)[0] in run}
     for key in sorted(stale):
         print(f"note: listed as equivalent but not seen surviving: {key[0]} => {key[1]}")
     print(f"mutation: {survivors} survived")
