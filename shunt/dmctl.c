@@ -9,7 +9,10 @@
  * always the PV leg device "rtvirt-<vdev>.pv"; a PV disk is attached before
  * a flip to pv/selective and dropped after a flip back to emulated by a
  * table swap (load, suspend, resume) of that device, never of the guest's:
- * no bio is routed to it then (shunt/README.md, "The PV leg device").  The
+ * no bio is routed to it then (shunt/README.md, "The PV leg device").  Once
+ * a disk is attached the target is told it (`pv-disk`, dm-rtvirt 1.3), so
+ * its PV bios go to the disk past the PV leg device's dm layer, and told to
+ * stop (`pv-disk -`) before each drop ("The PV disk direct").  The
  * guest's own table is swapped only to renew it (a failover's state lives
  * in its table) or to bring an older table (PV leg "-" or a blkfront disk
  * itself) onto the PV leg device.
@@ -127,6 +130,7 @@ struct dmctl {
     uint64_t            flip_start_us, flip_us, stall_us, held_at_settle;
     uint64_t            attach_us, detach_us, renew_us, clear_us, flips_before;
     bool                fo_cleared;    /* this switch cleared a failover by message */
+    bool                direct_refused;   /* the module has no pv-disk (before 1.3) */
     char                sw_error[1024];
     /* suspend helper */
     pthread_t           sus_th;
@@ -461,9 +465,38 @@ static struct rtv_dm_table renewed_table(const struct dmctl *c)
     return t;
 }
 
+/* The PV disk direct (dm-rtvirt 1.3): `pv-disk <disk>` once the PV leg
+ * device maps it, `pv-disk -` before it stops mapping it.  Only a shorter
+ * path: refused (a module before 1.3, a disk of other geometry, bios of the
+ * last disk not back within the target's bound), the PV leg device carries
+ * the PV bios as before, so a refusal is a warning, and the drop goes on
+ * (what the target still sends the old disk it holds open until those
+ * bios are back). */
+static void direct_to(struct dmctl *c, const char *disk)
+{
+    struct rtv_err err = { 0, "" };
+    char msg[16 + RTV_DM_DEV_MAX];
+
+    if (c->direct_refused)
+        return;
+    snprintf(msg, sizeof(msg), "pv-disk %s", disk[0] ? disk : "-");
+    if (dm_message(c, msg, &err) == 0)
+        return;
+    if (err.code == EINVAL && disk[0]) {
+        c->direct_refused = true;
+        warn(c, "%s: %s; the PV bios take the PV leg device (a module before dm-rtvirt 1.3?)",
+             msg, err.msg);
+        return;
+    }
+    warn(c, "%s: %s", msg, err.msg);
+}
+
 static void swap_leg(struct dmctl *c, enum dmc_swap what, const char *disk)
 {
     struct rtv_dm_leg leg = { .sectors = c->cfg.sectors };
+
+    if (!disk[0])
+        direct_to(c, "");   /* before the PV leg device stops mapping the disk */
 
     snprintf(leg.disk, sizeof(leg.disk), "%s", disk);
     start_swap(c, what, NULL, &leg);
@@ -511,6 +544,7 @@ static void step_to_pv(struct dmctl *c)
         start_swap(c, SWAP_RENEW, &t, NULL);
         return;
     }
+    direct_to(c, c->pvleg.disk);
     begin_prepare(c);
 }
 

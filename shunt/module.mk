@@ -87,6 +87,18 @@ endif
 kmod-check: $(KMOD) $(BUILD)/bin/rtvirt-flip-cost
 	FLIP_COST=$(BUILD)/bin/rtvirt-flip-cost nice -n 10 shunt/kmod/qemu-check $(KMOD) $(KMOD_KVER)
 
+# A measurement, not a check (shunt/kmod/qemu-bench.vm): what the target
+# and a dm layer cost per bio, on null_blk legs, the guest's clock counting
+# its instructions (-icount), so the host's load does not move it.
+# KMOD_BENCH_KOS="a.ko b.ko": other builds of the module beside this one.
+KMOD_BENCH_ROUNDS ?= 2
+.PHONY: kmod-bench
+kmod-bench: $(KMOD)
+	VM=qemu-bench.vm KOS="$(KMOD_BENCH_KOS)" VM_TIMEOUT=3600 \
+	    VM_QEMU_ARGS="-icount shift=0,sleep=off" \
+	    VM_APPEND="rtvbench.rounds=$(KMOD_BENCH_ROUNDS) rtvbench.runtime=2" \
+	    nice -n 10 shunt/kmod/qemu-check $(KMOD) $(KMOD_KVER)
+
 # rtvirt-netshunt: the guest side of the NIC switch (a team, or bonding,
 # master over the emulated NIC and netfront; the kernel moves the packets).
 NETSHUNT_SRCS := shunt/netshunt_main.c shunt/netshunt.c shunt/netshunt_sys.c \

@@ -65,6 +65,9 @@ struct fake_dm {
     int                 fail_load;         /* -errno for the next load */
     int                 fail_mode;         /* -errno for the next mode message */
     bool                no_clear;          /* a module without clear-failover (1.1) */
+    bool                no_direct;         /* a module without pv-disk (before 1.3) */
+    char                direct[RTV_DM_DEV_MAX];   /* the PV disk the target sends to direct */
+    unsigned            directs, direct_stops;     /* pv-disk <disk> / pv-disk - taken */
     unsigned            flushes;           /* of the guest's device, by the shunt */
     char                dead_disk[RTV_DM_DEV_MAX];  /* under the PV leg when it failed */
     bool                hold_prepare;      /* prepare never gets to prepared */
@@ -148,6 +151,11 @@ static int f_leg_load(void *ctx, const char *name, const struct rtv_dm_leg *leg,
     pthread_mutex_lock(&fk.mu);
     fk.loads++;
     note(leg->disk[0] ? "pv:load" : "pv:load-error");
+    /* The target must have stopped sending to the disk the PV leg device
+     * is about to stop mapping (pv-disk - before the drop). */
+    ck_assert_msg(fk.direct[0] == '\0' || strcmp(fk.direct, leg->disk) == 0,
+                  "PV leg device loads \"%s\" while the target sends to %s direct",
+                  leg->disk, fk.direct);
     if (fk.fail_load) {
         rc = fk.fail_load;
         fk.fail_load = 0;
@@ -371,8 +379,10 @@ static int f_message(void *ctx, const char *name, const char *msg, struct rtv_er
     if (strncmp(msg, "mode ", 5) == 0)
         snprintf(fk.state_at_flip, sizeof(fk.state_at_flip), "%s", shunt_state_now());
     pthread_mutex_lock(&fk.mu);
-    fk.messages++;
-    note(op);
+    if (strncmp(msg, "pv-disk ", 8) != 0) {   /* (below) */
+        fk.messages++;
+        note(op);
+    }
     ck_assert(!fk.suspended);   /* never while suspended: the flip is not a swap */
     ck_assert(!fk.pv.suspended);   /* nor while the PV leg device's table is swapped */
     if (strcmp(msg, "prepare") == 0) {
@@ -393,6 +403,20 @@ static int f_message(void *ctx, const char *name, const char *msg, struct rtv_er
                           "clear-failover with the dead disk %s still under the PV leg",
                           fk.dead_disk);
             fk.st.failed_over = false;
+        }
+    } else if (strncmp(msg, "pv-disk ", 8) == 0 && !fk.no_direct) {
+        /* The PV disk direct: a shorter path for the PV leg's bios, kept
+         * out of ops (the switch's steps read the same with it).  Only the
+         * disk the PV leg device maps, and only once it maps it. */
+        if (strcmp(msg + 8, "-") == 0) {
+            fk.direct[0] = '\0';
+            fk.direct_stops++;
+        } else {
+            ck_assert_msg(!fk.pv.suspended && strcmp(msg + 8, fk.pv.live.disk) == 0,
+                          "%s while the PV leg device maps \"%s\"", msg, fk.pv.live.disk);
+            if (strcmp(fk.direct, msg + 8) != 0)   /* (the same again: a no-op) */
+                fk.directs++;
+            snprintf(fk.direct, sizeof(fk.direct), "%s", msg + 8);
         }
     } else if (strncmp(msg, "mode ", 5) == 0 && rtv_mode_parse(msg + 5, &m) == 0) {
         if (fk.fail_mode) {
@@ -1243,6 +1267,51 @@ START_TEST(failover_cleared_by_a_renew_on_an_older_module)
 }
 END_TEST
 
+/* The PV disk direct (dm-rtvirt 1.3): the target is told the disk once the
+ * PV leg device maps it, before the flip, and told to stop before the PV
+ * leg device drops it (f_leg_load fails a drop while it is direct), in a
+ * plain way back and after a failover alike. */
+START_TEST(pv_bios_go_to_the_pv_disk_direct_between_attach_and_drop)
+{
+    twin_attached();
+    full_switch("emulated", "20", "pv", "enlightened");
+    ck_assert_str_eq(fk.direct, "202:16");
+    full_switch("pv", "21", "selective", "selective");
+    ck_assert_str_eq(fk.direct, "202:16");
+    ck_assert_uint_eq(fk.directs, 1);   /* (told again: the same disk) */
+    full_switch("selective", "22", "emulated", "emulating");
+    ck_assert_str_eq(fk.direct, "");
+    ck_assert_str_eq(fk.pv.live.disk, "");
+    ck_assert_uint_eq(fk.direct_stops, 1);
+    full_switch("emulated", "23", "pv", "enlightened");
+    ck_assert_str_eq(fk.direct, "202:16");
+    fake_failover(1, 1);
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
+    full_switch("pv", "24", "emulated", "emulating");
+    ck_assert_str_eq(fk.direct, "");
+    ck_assert_str_eq(fk.pv.live.disk, "");
+    ck_assert_uint_eq(fk.directs, 2);
+    ck_assert_uint_eq(fk.direct_stops, 2);
+}
+END_TEST
+
+/* A module before 1.3 refuses pv-disk: the switches are what they were
+ * (the PV bios through the PV leg device), with one warning. */
+START_TEST(older_module_without_pv_disk_switches_as_before)
+{
+    fk.no_direct = true;
+    twin_attached();
+    full_switch("emulated", "25", "pv", "enlightened");
+    full_switch("pv", "26", "emulated", "emulating");
+    full_switch("emulated", "27", "pv", "enlightened");
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv "
+                     "prepare mode-emulated pv:load-error pv:suspend pv:resume "
+                     "pv:load pv:suspend pv:resume prepare mode-pv");
+    ck_assert_str_eq(fk.direct, "");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
+}
+END_TEST
+
 START_TEST(failed_over_device_switched_to_its_own_mode_reloads)
 {
     twin_attached();
@@ -1554,6 +1623,8 @@ static Suite *dmctl_suite(void)
                      failover_is_reported_and_not_undone_alone,
                      failover_followed_by_dom0_drops_the_failed_leg,
                      failover_cleared_by_a_renew_on_an_older_module,
+                     pv_bios_go_to_the_pv_disk_direct_between_attach_and_drop,
+                     older_module_without_pv_disk_switches_as_before,
                      flush_at_flip_off_flushes_the_device_before_the_drop,
                      flush_before_the_drop_is_bounded,
                      failed_over_device_switched_to_its_own_mode_reloads,
