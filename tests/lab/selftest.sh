@@ -7,14 +7,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 PY=${PYTHON:-python3}
 # The steps' Python helpers (net-bench.py, net-bridge-watch) are compiled
 # instead; every other step is shell.
-py_steps=$(grep -l '^#!.*python' "$here"/steps/*) || true
+py_steps=$(grep -l '^#!.*python' "$here"/steps/* "$here"/agent/*) || true
 sh_steps=$(grep -L '^#!.*python' "$here"/steps/*) || true
+sh_agent=$(grep -L '^#!.*python' "$here"/agent/*) || true
 for f in $py_steps; do
     "$PY" -c 'import sys; compile(open(sys.argv[1]).read(), sys.argv[1], "exec")' "$f"
 done
 if command -v shellcheck >/dev/null; then
     # shellcheck disable=SC2086 # the lists split on whitespace: no names have any
-    shellcheck "$here"/agent/* $sh_steps "$here"/images/build-* "$here"/images/copy-libs "$here"/images/guest-kernel-version \
+    shellcheck $sh_agent $sh_steps "$here"/images/build-* "$here"/images/copy-libs "$here"/images/guest-kernel-version \
         "$here"/selftest.sh "$here"/examples/broken-step/10-* "$here"/guest-tools/fio-pick
     shellcheck -s sh "$here/images/guest-init"
     echo "lab selftest: shellcheck clean"
@@ -418,3 +419,12 @@ if PATH=$t/bin:$PATH FAKE_NINJA_FAIL=1 "$here/images/build-qemu" "$t/bad" > "$t/
 fi
 rm -rf "$t"
 echo "lab selftest: build-qemu exits 0 on a finished build, non-zero on a failed ninja (fakes)"
+# lab-quantile (the steps' quantiles, in dom0): nearest rank, several at
+# once, "?" for none, a non-number refused.
+q=$here/agent/lab-quantile
+got="$(echo "5 7 1 100" | "$q" 0.5 0.99 1) / $(: | "$q" 0.5) / $(seq 1 200 | "$q" 0.5 0.99)"
+[ "$got" = "5 100 100 / ? / 100 198" ] || { echo "lab selftest: lab-quantile says '$got'" >&2; exit 1; }
+if echo "1 x" | "$q" 0.5 > /dev/null 2>&1 || echo 1 | "$q" 0 > /dev/null 2>&1; then
+    echo "lab selftest: lab-quantile took a non-number or a Q of 0" >&2; exit 1
+fi
+echo "lab selftest: lab-quantile: nearest-rank quantiles, ? for none, bad input refused"
