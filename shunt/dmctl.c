@@ -132,6 +132,7 @@ struct dmctl {
     bool                fo_cleared;    /* this switch cleared a failover by message */
     bool                direct_refused;   /* the module has no pv-disk (before 1.3) */
     char                sw_error[1024];
+    char                attach_wait[600];  /* the PV disk found but not openable yet: why */
     /* suspend helper */
     pthread_t           sus_th;
     bool                sus_running;
@@ -434,6 +435,20 @@ static void start_swap(struct dmctl *c, enum dmc_swap what, const struct rtv_dm_
     rc = swap_is_renew(what) ? c->cfg.dm->load(c->cfg.dm_ctx, c->name, &c->next, &err)
                              : c->cfg.dm->leg_load(c->cfg.dm_ctx, c->pvname, &c->pvleg_next,
                                                    &err);
+    if (rc == -ENXIO && what == SWAP_ATTACH && c->phase == DMC_ATTACHING) {
+        /* blkfront's disk is in sysfs (where try_attach finds it) before it
+         * can be opened: add_disk makes the directory first and the block
+         * device live last, and an open in between is refused with ENXIO
+         * (lab, flight switch 2026-12-07 15:22: "linear: Device lookup
+         * failed (-ENXIO)" for a disk found 1 ms before).  Not openable
+         * yet: tried again at the next poll, within the switch's bound. */
+        if (c->attach_wait[0] == '\0')
+            info(c, "switch %u: the PV disk %s is not openable yet (%s): trying again",
+                 c->sw_id, c->sw_disk.name, err.msg);
+        snprintf(c->attach_wait, sizeof(c->attach_wait), "%s", err.msg);
+        drop_next(c);
+        return;
+    }
     if (rc < 0) {
         snprintf(why, sizeof(why), "loading the table to %s failed: %s", swap_names[what],
                  err.msg);
@@ -741,8 +756,9 @@ static void try_attach(struct dmctl *c)
         fail_switch(c, why);
         return;
     }
-    info(c, "switch %u: PV disk %s (%s) of vbd %u is there", c->sw_id, d.name, d.dev,
-         c->sw_devid);
+    if (c->attach_wait[0] == '\0')   /* said once, not at each try to open it */
+        info(c, "switch %u: PV disk %s (%s) of vbd %u is there", c->sw_id, d.name, d.dev,
+             c->sw_devid);
     c->sw_disk = d;
     step_to_pv(c);
 }
@@ -763,6 +779,7 @@ static void start_switch(struct dmctl *c, uint32_t id, enum rtv_mode target, boo
         c->sw_timeout_ms = SHUNT_DEFAULT_TIMEOUT_MS;
     c->sw_deadline_us = rtv_now_us() + (uint64_t)c->sw_timeout_ms * 1000u;
     c->sw_error[0] = '\0';
+    c->attach_wait[0] = '\0';
     c->sw_attached = false;
     c->attach_us = c->detach_us = c->renew_us = c->clear_us = c->stall_us = c->flip_us = 0;
     c->fo_cleared = false;
@@ -1454,9 +1471,14 @@ static void tick(struct dmctl *c)
     if (now >= c->sw_deadline_us) {
         switch (c->phase) {
         case DMC_ATTACHING:
-            snprintf(why, sizeof(why), "the PV disk of vbd %u did not appear within %u ms "
-                     "(xen-blkfront not loaded, or the twin not connected)", c->sw_devid,
-                     c->sw_timeout_ms);
+            if (c->attach_wait[0])
+                snprintf(why, sizeof(why), "the PV disk %s of vbd %u could not be opened "
+                         "within %u ms: %s", c->sw_disk.name, c->sw_devid, c->sw_timeout_ms,
+                         c->attach_wait);
+            else
+                snprintf(why, sizeof(why), "the PV disk of vbd %u did not appear within %u "
+                         "ms (xen-blkfront not loaded, or the twin not connected)",
+                         c->sw_devid, c->sw_timeout_ms);
             fail_switch(c, why);
             return;
         case DMC_SWAPPING:

@@ -63,6 +63,7 @@ struct fake_dm {
     bool                deaf_suspend;      /* ... and an interrupt does not end it */
     bool                release_suspend;
     int                 fail_load;         /* -errno for the next load */
+    unsigned            fail_loads;        /* ... and as many after it as this says */
     int                 fail_mode;         /* -errno for the next mode message */
     bool                no_clear;          /* a module without clear-failover (1.1) */
     bool                no_direct;         /* a module without pv-disk (before 1.3) */
@@ -158,9 +159,12 @@ static int f_leg_load(void *ctx, const char *name, const struct rtv_dm_leg *leg,
                   leg->disk, fk.direct);
     if (fk.fail_load) {
         rc = fk.fail_load;
-        fk.fail_load = 0;
+        if (fk.fail_loads > 0)
+            fk.fail_loads--;
+        else
+            fk.fail_load = 0;
         pthread_mutex_unlock(&fk.mu);
-        return rtv_err_set(err, -rc, "dm load of " PV_NAME " failed: device busy");
+        return rtv_err_set(err, -rc, "dm load of " PV_NAME " failed: %s", strerror(-rc));
     }
     fk.pv.inactive = *leg;
     fk.pv.has_inactive = true;
@@ -995,6 +999,46 @@ START_TEST(refused_load_leaves_the_old_table)
 }
 END_TEST
 
+/* blkfront's disk is in sysfs a moment before it can be opened (lab,
+ * 2026-12-07): a load refused with ENXIO is tried again, not the switch
+ * failed. */
+START_TEST(pv_disk_not_openable_yet_is_tried_again)
+{
+    twin_attached();
+    fk.fail_load = -ENXIO;
+    fk.fail_loads = 1;        /* two loads refused */
+    order_switch("emulated", "7", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 3000));
+    ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:clear pv:load pv:clear pv:load "
+                     "pv:suspend pv:resume prepare");
+    ck_assert_str_eq(fk.pv.live.disk, "202:16");
+    put(RTV_XS_CTL_DM_SYNCED_ID, "7");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "7", 2000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "enlightened");
+    ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
+}
+END_TEST
+
+/* ... within the switch's bound: past it the switch fails, saying so. */
+START_TEST(pv_disk_never_openable_fails_at_the_bound)
+{
+    put(RTV_XS_CTL_TIMEOUT_MS, "300");
+    twin_attached();
+    fk.fail_load = -ENXIO;
+    fk.fail_loads = 1000000;
+    order_switch("emulated", "7", "switching-to-pv");
+    ck_assert(run_until(RTV_XS_SHUNT_ACK_ID, "7", 3000));
+    ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
+    ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "the PV disk xvdb of vbd 51728 could not be "
+                       "opened within 300 ms: dm load of rtvirt-hda.pv failed: No such device "
+                       "or address");
+    ck_assert_uint_ge(fk.loads, 2);
+    ck_assert(!fk.suspended && !fk.pv.suspended);
+    ck_assert_str_eq(fk.pv.live.disk, "");
+}
+END_TEST
+
 START_TEST(suspend_past_its_bound_is_backed_out)
 {
     put(RTV_XS_CTL_TIMEOUT_MS, "300");
@@ -1616,7 +1660,8 @@ static Suite *dmctl_suite(void)
                      way_to_dom0s_mode_that_failed_is_tried_again,
                      pv_disk_that_never_appears_is_given_up, switch_without_devid_fails_cleanly,
                      pv_disk_of_another_size_is_refused, pv_disk_of_another_block_size_is_refused,
-                     refused_load_leaves_the_old_table, suspend_past_its_bound_is_backed_out,
+                     refused_load_leaves_the_old_table, pv_disk_not_openable_yet_is_tried_again,
+                     pv_disk_never_openable_fails_at_the_bound, suspend_past_its_bound_is_backed_out,
                      suspend_that_ends_as_it_is_interrupted_is_resumed,
                      gate_past_its_bound_drops_the_attached_leg, dom0_rollback_at_the_gate,
                      dom0_rollback_after_the_flip_switches_back,
