@@ -440,8 +440,9 @@ static void start_swap(struct dmctl *c, enum dmc_swap what, const struct rtv_dm_
          * can be opened: add_disk makes the directory first and the block
          * device live last, and an open in between is refused with ENXIO
          * (lab, flight switch 2026-12-07 15:22: "linear: Device lookup
-         * failed (-ENXIO)" for a disk found 1 ms before).  Not openable
-         * yet: tried again at the next poll, within the switch's bound. */
+         * failed (-ENXIO)" 0.8 s after blkfront's first line for that
+         * disk).  Not openable yet: tried again at the next poll, within
+         * the switch's bound. */
         if (c->attach_wait[0] == '\0')
             info(c, "switch %u: the PV disk %s is not openable yet (%s): trying again",
                  c->sw_id, c->sw_disk.name, err.msg);
