@@ -713,6 +713,40 @@ static void full_switch(const char *from, const char *id, const char *to, const 
     put(RTV_XS_CTL_STATE, to);
 }
 
+/* A full switch to pv and the tables it leaves: the guest's device on pv
+ * over the PV leg device, which maps the PV disk; neither suspended; the
+ * target sending PV bios to that disk direct (unless the module is older
+ * than pv-disk). */
+static void switch_to_pv(const char *from, const char *id)
+{
+    full_switch(from, id, "pv", "enlightened");
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_PV);
+    ck_assert_str_eq(fk.live.pv, PV_DEV);
+    ck_assert_str_eq(fk.pv.live.disk, "202:16");
+    ck_assert(!fk.suspended && !fk.pv.suspended);
+    ck_assert_str_eq(fk.direct, fk.no_direct ? "" : "202:16");
+}
+
+/* The tables a switch to emulated (or a rolled-back switch to pv) leaves:
+ * the guest's device emulated, still over the PV leg device, which maps no
+ * disk any more; neither suspended; the target told to stop sending to the
+ * disk direct before the drop. */
+static void on_the_emulated_route(void)
+{
+    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
+    ck_assert_str_eq(fk.live.pv, PV_DEV);
+    ck_assert_str_eq(fk.pv.live.disk, "");
+    ck_assert(!fk.suspended && !fk.pv.suspended);
+    ck_assert_str_eq(fk.direct, "");
+}
+
+/* A full switch to emulated, and the tables it leaves. */
+static void switch_to_emulated(const char *from, const char *id)
+{
+    full_switch(from, id, "emulated", "emulating");
+    on_the_emulated_route();
+}
+
 /* ---- tests ----------------------------------------------------------------------- */
 
 START_TEST(created_emulated_over_the_emulated_disk)
@@ -754,8 +788,7 @@ START_TEST(pv_disk_of_another_block_size_is_refused)
     ck_assert_str_eq(fk.pv.live.disk, "");
     /* the same size: the next switch attaches it */
     blkfront_disk(DEVID, "xvdb", "202:16", SECTORS);
-    full_switch("emulated", "7", "pv", "enlightened");
-    ck_assert_str_eq(fk.pv.live.disk, "202:16");
+    switch_to_pv("emulated", "7");
 }
 END_TEST
 
@@ -804,10 +837,7 @@ START_TEST(switch_to_pv_and_back_in_the_protocol_order)
 
     /* back to emulated: no PV disk needed; the flip, then the disk dropped
      * from the PV leg device (its route already emulated, drained) */
-    full_switch("selective", "3", "emulated", "emulating");
-    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, PV_DEV);
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    switch_to_emulated("selective", "3");
     ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv prepare "
                      "mode-selective prepare mode-emulated pv:load-error pv:suspend pv:resume");
     dmctl_get_status(ctl, &st);
@@ -842,8 +872,7 @@ START_TEST(gate_open_before_the_suspend_flips_at_once)
     ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv prepare "
                      "mode-emulated pv:load-error pv:suspend pv:resume");
     ck_assert_str_eq(fk.state_at_flip, "quiescing");
-    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    on_the_emulated_route();
 }
 END_TEST
 
@@ -904,8 +933,7 @@ START_TEST(prepare_past_its_bound_is_given_up)
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "preparing the flip (the target's flush of "
                        "the legs in force) took longer than 300 ms");
     ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare cancel pv:load-error pv:suspend pv:resume");
-    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    on_the_emulated_route();
 }
 END_TEST
 
@@ -913,7 +941,7 @@ END_TEST
 START_TEST(refused_flip_leaves_the_old_route)
 {
     twin_attached();
-    full_switch("emulated", "1", "pv", "enlightened");
+    switch_to_pv("emulated", "1");
     fk.fail_mode = -EIO;
     put(RTV_XS_CTL_DM_SYNCED_ID, "2");
     order_switch("pv", "2", "switching-to-selective");
@@ -1102,9 +1130,7 @@ START_TEST(gate_past_its_bound_drops_the_attached_leg)
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "waiting for dom0's device-model sync "
                        "(dm-synced-id 10) took longer than 300 ms");
     ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare cancel pv:load-error pv:suspend pv:resume");
-    ck_assert(!fk.suspended);
-    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    on_the_emulated_route();
     ck_assert_int_eq(fk.st.flip, RTV_DM_FLIP_IDLE);
     /* dom0 writes dm-synced-id late: no flip any more */
     put(RTV_XS_CTL_DM_SYNCED_ID, "10");
@@ -1123,8 +1149,7 @@ START_TEST(dom0_rollback_at_the_gate)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_contains(get(RTV_XS_SHUNT_ERROR), "dom0 rolled the switch back");
     ck_assert(!fk.suspended && !fk.has_inactive);
-    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    on_the_emulated_route();
     ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare cancel pv:load-error pv:suspend pv:resume");
 }
 END_TEST
@@ -1143,8 +1168,7 @@ START_TEST(dom0_rollback_after_the_flip_switches_back)
     ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv prepare "
                      "mode-emulated pv:load-error pv:suspend pv:resume");
     ck_assert_str_eq(get(RTV_XS_SHUNT_ACK_ID), "12");
-    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    on_the_emulated_route();
 }
 END_TEST
 
@@ -1157,7 +1181,7 @@ END_TEST
 START_TEST(way_to_dom0s_mode_that_failed_is_tried_again)
 {
     twin_attached();
-    full_switch("emulated", "1", "pv", "enlightened");
+    switch_to_pv("emulated", "1");
     fk.fail_mode = -EIO;
     put(RTV_XS_CTL_STATE, "emulated");
     run_for(1000);
@@ -1167,15 +1191,14 @@ START_TEST(way_to_dom0s_mode_that_failed_is_tried_again)
     ck_assert_msg(run_until(RTV_XS_SHUNT_STATE, "emulating", 5000), "still %s: %s",
                   get(RTV_XS_SHUNT_STATE), get(RTV_XS_SHUNT_ERROR));
     ck_assert_str_eq(get(RTV_XS_SHUNT_ACK_ID), "1");
-    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    on_the_emulated_route();
 }
 END_TEST
 
 START_TEST(failover_is_reported_and_not_undone_alone)
 {
     twin_attached();
-    full_switch("emulated", "13", "pv", "enlightened");
+    switch_to_pv("emulated", "13");
     unsigned loads = fk.loads;
 
     fake_failover(5, 2);   /* rtvirt-backd died: the target failed over */
@@ -1188,14 +1211,13 @@ START_TEST(failover_is_reported_and_not_undone_alone)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "failed-over");
     /* dom0 switches it to emulated, then (a backend is there again) to pv */
     fk.ops[0] = '\0';
-    full_switch("pv", "14", "emulated", "emulating");
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    switch_to_emulated("pv", "14");
     /* the dead disk out of the PV leg device, then the failover's state
      * cleared by the target's message: no swap of the guest's table, no
      * suspend it waits in */
     ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume clear-failover");
     ck_assert(!fk.st.failed_over);
-    full_switch("emulated", "15", "pv", "enlightened");
+    switch_to_pv("emulated", "15");
     ck_assert(!fk.st.failed_over);
     ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume clear-failover pv:load pv:suspend pv:resume prepare mode-pv");
     ck_assert_uint_eq(fk.suspends, 0);
@@ -1211,7 +1233,7 @@ END_TEST
 START_TEST(failover_followed_by_dom0_drops_the_failed_leg)
 {
     twin_attached();
-    full_switch("emulated", "18", "pv", "enlightened");
+    switch_to_pv("emulated", "18");
     fake_failover(2, 1);
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
     unsigned loads = fk.loads;
@@ -1224,9 +1246,7 @@ START_TEST(failover_followed_by_dom0_drops_the_failed_leg)
     ck_assert_msg(run_until(RTV_XS_SHUNT_STATE, "emulating", 3000), "%s / %s",
                   get(RTV_XS_SHUNT_STATE), get(RTV_XS_SHUNT_ERROR));
     ck_assert_uint_eq(fk.loads, loads + 1);   /* the PV leg device's error table only */
-    ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
-    ck_assert_str_eq(fk.live.pv, PV_DEV);
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    on_the_emulated_route();
     ck_assert_str_eq(get(RTV_XS_SHUNT_ACK_ID), "18");
     ck_assert(!fk.st.failed_over);
     /* and it stays there */
@@ -1244,7 +1264,7 @@ START_TEST(flush_at_flip_off_flushes_the_device_before_the_drop)
     module_param("flush_at_flip", "N");
     inflight(PV_DEV, 1, 3);
     twin_attached();
-    full_switch("emulated", "21", "pv", "enlightened");
+    switch_to_pv("emulated", "21");
     ck_assert_uint_eq(fk.flushes, 0);   /* towards pv nothing is dropped */
     fk.ops[0] = '\0';
     order_switch("pv", "22", "switching-to-emulated");
@@ -1271,10 +1291,10 @@ START_TEST(flush_before_the_drop_is_bounded)
     module_param("flush_at_flip", "N");
     inflight(PV_DEV, 0, 2);
     twin_attached();
-    full_switch("emulated", "23", "pv", "enlightened");
+    switch_to_pv("emulated", "23");
     put(RTV_XS_CTL_TIMEOUT_MS, "300");
     fk.ops[0] = '\0';
-    full_switch("pv", "24", "emulated", "emulating");
+    switch_to_emulated("pv", "24");
     ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume");
     ck_assert_uint_eq(fk.flushes, 0);
     /* The 300 ms were for that flush: the switches below run with the
@@ -1284,9 +1304,9 @@ START_TEST(flush_before_the_drop_is_bounded)
     /* flush_at_flip on (the default): nothing of it */
     module_param("flush_at_flip", "Y");
     inflight(PV_DEV, 0, 0);
-    full_switch("emulated", "25", "pv", "enlightened");
+    switch_to_pv("emulated", "25");
     fk.ops[0] = '\0';
-    full_switch("pv", "26", "emulated", "emulating");
+    switch_to_emulated("pv", "26");
     ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume");
     ck_assert_uint_eq(fk.flushes, 0);
 }
@@ -1298,11 +1318,11 @@ START_TEST(failover_cleared_by_a_renew_on_an_older_module)
 {
     fk.no_clear = true;
     twin_attached();
-    full_switch("emulated", "18", "pv", "enlightened");
+    switch_to_pv("emulated", "18");
     fake_failover(2, 1);
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
     fk.ops[0] = '\0';
-    full_switch("pv", "19", "emulated", "emulating");
+    switch_to_emulated("pv", "19");
     ck_assert_str_eq(fk.ops, "prepare mode-emulated pv:load-error pv:suspend pv:resume "
                      "clear-failover load suspend resume");
     ck_assert(!fk.st.failed_over);
@@ -1318,22 +1338,16 @@ END_TEST
 START_TEST(pv_bios_go_to_the_pv_disk_direct_between_attach_and_drop)
 {
     twin_attached();
-    full_switch("emulated", "20", "pv", "enlightened");
-    ck_assert_str_eq(fk.direct, "202:16");
+    switch_to_pv("emulated", "20");
     full_switch("pv", "21", "selective", "selective");
     ck_assert_str_eq(fk.direct, "202:16");
     ck_assert_uint_eq(fk.directs, 1);   /* (told again: the same disk) */
-    full_switch("selective", "22", "emulated", "emulating");
-    ck_assert_str_eq(fk.direct, "");
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    switch_to_emulated("selective", "22");
     ck_assert_uint_eq(fk.direct_stops, 1);
-    full_switch("emulated", "23", "pv", "enlightened");
-    ck_assert_str_eq(fk.direct, "202:16");
+    switch_to_pv("emulated", "23");
     fake_failover(1, 1);
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
-    full_switch("pv", "24", "emulated", "emulating");
-    ck_assert_str_eq(fk.direct, "");
-    ck_assert_str_eq(fk.pv.live.disk, "");
+    switch_to_emulated("pv", "24");
     ck_assert_uint_eq(fk.directs, 2);
     ck_assert_uint_eq(fk.direct_stops, 2);
 }
@@ -1345,13 +1359,12 @@ START_TEST(older_module_without_pv_disk_switches_as_before)
 {
     fk.no_direct = true;
     twin_attached();
-    full_switch("emulated", "25", "pv", "enlightened");
-    full_switch("pv", "26", "emulated", "emulating");
-    full_switch("emulated", "27", "pv", "enlightened");
+    switch_to_pv("emulated", "25");
+    switch_to_emulated("pv", "26");
+    switch_to_pv("emulated", "27");
     ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv "
                      "prepare mode-emulated pv:load-error pv:suspend pv:resume "
                      "pv:load pv:suspend pv:resume prepare mode-pv");
-    ck_assert_str_eq(fk.direct, "");
     ck_assert_str_eq(get(RTV_XS_SHUNT_ERROR), "");
 }
 END_TEST
@@ -1359,11 +1372,11 @@ END_TEST
 START_TEST(failed_over_device_switched_to_its_own_mode_reloads)
 {
     twin_attached();
-    full_switch("emulated", "16", "pv", "enlightened");
+    switch_to_pv("emulated", "16");
     fake_failover(1, 1);
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "failed-over", 2000));
     /* a switch to pv while failed over is a real switch, not an ack */
-    full_switch("pv", "17", "pv", "enlightened");
+    switch_to_pv("pv", "17");
     /* the PV disk opened afresh in the PV leg device, the guest's table
      * renewed (the failover's state lives in it), then the flip */
     ck_assert_str_eq(fk.ops, "pv:create create pv:load pv:suspend pv:resume prepare mode-pv pv:load pv:suspend pv:resume load suspend resume "
@@ -1378,7 +1391,7 @@ START_TEST(picked_up_where_a_killed_shunt_left_it)
 
     /* The first shunt is killed at the gate: prepared, not flipped. */
     twin_attached();
-    full_switch("emulated", "18", "pv", "enlightened");
+    switch_to_pv("emulated", "18");
     order_switch("pv", "19", "switching-to-selective");
     ck_assert(run_until(RTV_XS_SHUNT_STATE, "flushed", 2000));
     ck_assert_int_eq(fk.st.flip, RTV_DM_FLIP_PREPARED);
@@ -1449,16 +1462,16 @@ START_TEST(adopts_the_device_an_initramfs_made)
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     ck_assert_str_eq(get(RTV_XS_SHUNT_EMULATED_DEV), "sda");
     twin_attached();
-    full_switch("emulated", "1", "pv", "enlightened");
+    switch_to_pv("emulated", "1");
     full_switch("pv", "2", "selective", "selective");
-    full_switch("selective", "3", "emulated", "emulating");
+    switch_to_emulated("selective", "3");
     ck_assert_str_eq(fk.ops, "pv:create pv:load pv:suspend pv:resume load suspend resume prepare mode-pv prepare "
                      "mode-selective prepare mode-emulated pv:load-error pv:suspend pv:resume");
     ck_assert_uint_eq(fk.creates, 0);
     ck_assert_int_eq(fk.live.mode, RTV_MODE_EMULATED);
     ck_assert_str_eq(fk.live.pv, PV_DEV);
     fk.ops[0] = '\0';
-    full_switch("emulated", "4", "pv", "enlightened");
+    switch_to_pv("emulated", "4");
     ck_assert_str_eq(fk.ops, "pv:load pv:suspend pv:resume prepare mode-pv");
 }
 END_TEST
@@ -1481,8 +1494,7 @@ START_TEST(pv_leg_device_left_suspended_is_undone)
     ck_assert_str_eq(fk.pv.live.disk, "");
     ck_assert_str_eq(get(RTV_XS_SHUNT_STATE), "emulating");
     twin_attached();
-    full_switch("emulated", "1", "pv", "enlightened");
-    ck_assert_str_eq(fk.pv.live.disk, "202:16");
+    switch_to_pv("emulated", "1");
     ck_assert_uint_eq(fk.suspends, 0);
 }
 END_TEST
