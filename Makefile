@@ -120,7 +120,6 @@ $(BUILD)/obj/%.o: %.c | $(GEN_HDRS)
 	@mkdir -p $(@D)
 	$(COMPILE) -c -o $@ $<
 
-
 $(UNIT_SRCS:%.c=$(BUILD)/obj/%.o): RTV_CPPFLAGS += $(CHECK_CFLAGS) -Itests/unit
 $(BUILD)/tests/unit/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)

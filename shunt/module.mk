@@ -4,7 +4,7 @@
 # libdevmapper user).  The data path is the kernel's (shunt/kmod, below).
 SHUNT_DM_SRCS  := shunt/dmctl.c shunt/dm_disks.c shunt/shunt_nodes.c
 SHUNT_SRCS     := $(SHUNT_DM_SRCS) shunt/dm_libdm.c shunt/shunt_main.c
-DEVMAPPER_LIBS := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null || echo -ldevmapper)
+DEVMAPPER_LIBS := $(shell $(PKG_CONFIG) --libs devmapper 2>/dev/null)
 
 EXTRA_LIBS_rtvirt-shunt := $(DEVMAPPER_LIBS) -lpthread
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-shunt

@@ -39,7 +39,7 @@ LAB_GUEST_TOOLS := $(BUILD)/lab-guest/serial-irq
 all: $(LAB_GUEST_TOOLS)
 $(BUILD)/lab-guest/serial-irq: tests/lab/guest-tools/serial-irq.c
 	@mkdir -p $(@D)
-	$(CC) $(RTV_CPPFLAGS) $(CPPFLAGS) $(RTV_CFLAGS) $(CFLAGS) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $<
+	$(COMPILE) $(RTV_LDFLAGS) $(LDFLAGS) -o $@ $<
 install: install-lab-guest
 .PHONY: install-lab-guest
 # fio-pick: a script (busybox awk), installed as it is.
