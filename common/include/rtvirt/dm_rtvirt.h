@@ -8,6 +8,7 @@
  *   status: <start> <len> rtvirt <mode-in-force> <ok|failed-over> <failovers> <pv_errors>
  *           [<flip-state> <held> <flips> <last-flip-stall-us>]
  *   message: prepare | cancel | mode <emulated|pv|selective>   (the flip)
+ *            clear-failover (1.2) | pv-disk <disk|-> (1.3)
  *
  * (shunt/README.md, "The kernel data path", is the reference for both.)
  * Only the target's own part, after "rtvirt", is parsed or built here;
