@@ -1,15 +1,18 @@
 /*
  * Scratch files for the tests: a fresh directory, a file written whole (a
- * stand-in tool when executable), and the directory gone at teardown.
+ * stand-in tool when executable), a sysfs-like attribute in a tree of the
+ * test's own, and the directory gone at teardown.
  * Header-only, as xs_fixture.h.
  */
 #ifndef RTV_TESTS_FILE_FIXTURE_H
 #define RTV_TESTS_FILE_FIXTURE_H
 
 #include <check.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -48,6 +51,58 @@ static inline void rtv_test_write_file(const char *path, const char *text, bool 
     fclose(f);
     if (exec)
         ck_assert_int_eq(chmod(path, 0755), 0);
+}
+
+/* Makes directory path and those above it that are missing (mkdir -p). */
+static inline void rtv_test_mkdir_p(const char *path)
+{
+    char p[512];
+
+    ck_assert_uint_lt(strlen(path), sizeof(p));
+    strcpy(p, path);
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != '\0')
+            continue;
+        char c = *s;
+
+        *s = '\0';
+        ck_assert_msg(mkdir(p, 0755) == 0 || errno == EEXIST, "mkdir %s: %s", p,
+                      strerror(errno));
+        if ((*s = c) == '\0')
+            return;
+    }
+}
+
+/* A sysfs-like attribute in a tree of the test's own: "value\n" into
+ * dir/rel (rel may hold slashes), the directories on the way made. */
+static inline void rtv_test_attr_put(const char *dir, const char *rel, const char *value)
+{
+    char p[512], text[256];
+    int n = snprintf(p, sizeof(p), "%s/%s", dir, rel);
+
+    ck_assert(n > 0 && (size_t)n < sizeof(p));
+    char *slash = strrchr(p, '/');
+
+    *slash = '\0';
+    rtv_test_mkdir_p(p);
+    *slash = '/';
+    snprintf(text, sizeof(text), "%s\n", value);
+    rtv_test_write_file(p, text, false);
+}
+
+/* The first line of the attribute dir/rel, without its newline, in buf. */
+static inline const char *rtv_test_attr_get(const char *dir, const char *rel, char *buf,
+                                            size_t len)
+{
+    char p[512];
+    FILE *f;
+
+    snprintf(p, sizeof(p), "%s/%s", dir, rel);
+    ck_assert_msg((f = fopen(p, "r")) != NULL, "cannot read %s", p);
+    ck_assert_msg(fgets(buf, (int)len, f) != NULL, "%s is empty", p);
+    fclose(f);
+    buf[strcspn(buf, "\n")] = '\0';
+    return buf;
 }
 
 /* Removes dir and everything under it. */

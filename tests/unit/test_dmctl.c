@@ -586,34 +586,19 @@ static void order_switch(const char *previous, const char *id, const char *state
     put(RTV_XS_CTL_STATE, state);
 }
 
-static void write_file(const char *dir, const char *name, const char *val)
-{
-    char p[512];
-    FILE *f;
-
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
-    ck_assert_ptr_nonnull(f = fopen(p, "w"));
-    fprintf(f, "%s\n", val);
-    fclose(f);
-}
-
 /* xen-blkfront connected vbd devid: its disk appears under the xenbus
  * device, with a logical block size of lbs bytes. */
 static void blkfront_disk_lbs(const char *devid, const char *name, const char *dev,
                               unsigned long long sectors, unsigned lbs)
 {
-    char d[512], q[600], v[32];
+    char d[512], v[32];
 
     snprintf(d, sizeof(d), "%s/bus/xen/devices/vbd-%s/block/%s", sysfs, devid, name);
-    char cmd[700];
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s/queue", d);
-    ck_assert_int_eq(system(cmd), 0);
-    write_file(d, "dev", dev);
+    rtv_test_attr_put(d, "dev", dev);
     snprintf(v, sizeof(v), "%llu", sectors);
-    write_file(d, "size", v);
-    snprintf(q, sizeof(q), "%s/queue", d);
+    rtv_test_attr_put(d, "size", v);
     snprintf(v, sizeof(v), "%u", lbs);
-    write_file(q, "logical_block_size", v);
+    rtv_test_attr_put(d, "queue/logical_block_size", v);
 }
 
 /* ... of 512-byte blocks, as the emulated disk's. */
@@ -626,24 +611,20 @@ static void blkfront_disk(const char *devid, const char *name, const char *dev,
 /* sysfs: a parameter of the dm-rtvirt module. */
 static void module_param(const char *name, const char *val)
 {
-    char d[300], cmd[400];
+    char rel[200];
 
-    snprintf(d, sizeof(d), "%s/module/dm_rtvirt/parameters", sysfs);
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s", d);
-    ck_assert_int_eq(system(cmd), 0);
-    write_file(d, name, val);
+    snprintf(rel, sizeof(rel), "module/dm_rtvirt/parameters/%s", name);
+    rtv_test_attr_put(sysfs, rel, val);
 }
 
 /* sysfs: reads and writes in flight on the block device dev. */
 static void inflight(const char *dev, unsigned reads, unsigned writes)
 {
-    char d[300], cmd[400], v[32];
+    char rel[200], v[32];
 
-    snprintf(d, sizeof(d), "%s/dev/block/%s", sysfs, dev);
-    snprintf(cmd, sizeof(cmd), "mkdir -p %s", d);
-    ck_assert_int_eq(system(cmd), 0);
+    snprintf(rel, sizeof(rel), "dev/block/%s/inflight", dev);
     snprintf(v, sizeof(v), "%8u %8u", reads, writes);
-    write_file(d, "inflight", v);
+    rtv_test_attr_put(sysfs, rel, v);
 }
 
 /* dom0 brought the PV twin up (ctl-devid names it) and the guest's
@@ -1603,8 +1584,8 @@ START_TEST(pv_disk_found_by_devid_in_sysfs)
     char dir[300], link[300];
     snprintf(dir, sizeof(dir), "%s/bus/xen/devices/vbd-51792/block/xvdf/xvdf1", sysfs);
     ck_assert_int_eq(mkdir(dir, 0755), 0);
-    write_file(dir, "dev", "202:81");
-    write_file(dir, "size", "8");
+    rtv_test_attr_put(dir, "dev", "202:81");
+    rtv_test_attr_put(dir, "size", "8");
     snprintf(link, sizeof(link), "%s/dev/block", sysfs);
     char cmd[1000];
     snprintf(cmd, sizeof(cmd), "mkdir -p %s && ln -s %s %s/202:81", link, dir, link);

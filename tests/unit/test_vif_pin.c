@@ -18,29 +18,21 @@
 
 static char dir[64];
 
+/* A bridge port: <name>/brport/learning. */
 static void port(const char *name, const char *learning)
 {
-    char p[160], text[16];
+    char rel[100];
 
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
-    mkdir(p, 0755);
-    snprintf(p, sizeof(p), "%s/%s/brport", dir, name);
-    mkdir(p, 0755);
-    snprintf(p, sizeof(p), "%s/%s/brport/learning", dir, name);
-    snprintf(text, sizeof(text), "%s\n", learning);
-    rtv_test_write_file(p, text, false);
+    snprintf(rel, sizeof(rel), "%s/brport/learning", name);
+    rtv_test_attr_put(dir, rel, learning);
 }
 
 static char learning(const char *name)
 {
-    char p[160], c = '?';
-    FILE *f;
+    char rel[100], v[16];
 
-    snprintf(p, sizeof(p), "%s/%s/brport/learning", dir, name);
-    ck_assert_ptr_nonnull(f = fopen(p, "r"));
-    ck_assert_int_eq(fread(&c, 1, 1, f), 1);
-    fclose(f);
-    return c;
+    snprintf(rel, sizeof(rel), "%s/brport/learning", name);
+    return rtv_test_attr_get(dir, rel, v, sizeof(v))[0];
 }
 
 static void setup(void)
@@ -157,12 +149,8 @@ START_TEST(an_unreadable_port_is_an_error)
 
     /* brport/learning that cannot be read (a directory: EISDIR, even for
      * root) is reported, not taken for "not on a bridge". */
-    snprintf(p, sizeof(p), "%s/vif3.0-emu", dir);
-    mkdir(p, 0755);
-    snprintf(p, sizeof(p), "%s/vif3.0-emu/brport", dir);
-    mkdir(p, 0755);
     snprintf(p, sizeof(p), "%s/vif3.0-emu/brport/learning", dir);
-    ck_assert_int_eq(mkdir(p, 0755), 0);
+    rtv_test_mkdir_p(p);
     ck_assert_int_lt(backd_vif_pin_apply(dir, "vif3.0-emu", NULL, BACKD_VIF_LEG_PV,
                                          &changed, &err), 0);
     ck_assert_contains(err.msg, "vif3.0-emu/brport/learning");

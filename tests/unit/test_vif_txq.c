@@ -18,28 +18,23 @@
 
 static char dir[64];
 
+/* A tap: <name>/tx_queue_len. */
 static void tap(const char *name, const char *len)
 {
-    char p[160], text[24];
+    char rel[100];
 
-    snprintf(p, sizeof(p), "%s/%s", dir, name);
-    mkdir(p, 0755);
-    snprintf(p, sizeof(p), "%s/%s/tx_queue_len", dir, name);
-    snprintf(text, sizeof(text), "%s\n", len);
-    rtv_test_write_file(p, text, false);
+    snprintf(rel, sizeof(rel), "%s/tx_queue_len", name);
+    rtv_test_attr_put(dir, rel, len);
 }
 
 static unsigned qlen(const char *name)
 {
-    char p[160];
-    unsigned v = 0;
-    FILE *f;
+    char rel[100], v[24];
+    unsigned n = 0;
 
-    snprintf(p, sizeof(p), "%s/%s/tx_queue_len", dir, name);
-    ck_assert_ptr_nonnull(f = fopen(p, "r"));
-    ck_assert_int_eq(fscanf(f, "%u", &v), 1);
-    fclose(f);
-    return v;
+    snprintf(rel, sizeof(rel), "%s/tx_queue_len", name);
+    ck_assert_int_eq(sscanf(rtv_test_attr_get(dir, rel, v, sizeof(v)), "%u", &n), 1);
+    return n;
 }
 
 static void setup(void)
@@ -123,10 +118,8 @@ START_TEST(an_unreadable_length_is_an_error)
 
     /* tx_queue_len that is a directory (EISDIR, even for root), then one
      * that holds no number: reported, not taken for an absent tap. */
-    snprintf(p, sizeof(p), "%s/vif4.0-emu", dir);
-    mkdir(p, 0755);
     snprintf(p, sizeof(p), "%s/vif4.0-emu/tx_queue_len", dir);
-    ck_assert_int_eq(mkdir(p, 0755), 0);
+    rtv_test_mkdir_p(p);
     ck_assert_int_lt(backd_vif_txq_bound(dir, "vif4.0-emu", 32, &was, &changed, &err), 0);
     ck_assert_contains(err.msg, "vif4.0-emu/tx_queue_len");
     ck_assert(!changed);
