@@ -1990,37 +1990,20 @@ END_TEST
 static Suite *blkif_component_suite(void)
 {
     Suite *s = suite_create("blkif_component");
-    TCase *tc = tcase_create("split");
+    TCase *tc = rtv_unit_case(s, "split", setup, teardown, 120);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 120);
-    tcase_add_test(tc, verify_persistent);
-    tcase_add_test(tc, verify_nonpersistent_multipage_multiqueue);
-    tcase_add_test(tc, verify_indirect);
-    tcase_add_test(tc, gntalloc_limit_budget);
-    tcase_add_test(tc, gntalloc_limit_shared);
-    tcase_add_test(tc, front_vs_qdisk_layout);
-    tcase_add_test(tc, many_domains_one_daemon);
-    tcase_add_test(tc, engine_leaves_blkback_vbds_alone);
-    tcase_add_test(tc, flush_and_barrier_ordering);
-    tcase_add_test(tc, discard_punches_hole);
-    tcase_add_test(tc, reconnect_requeues);
-    tcase_add_test(tc, takeover_kill9_mid_io);
-    tcase_add_test(tc, gone_for_good_fails_the_ring);
-    tcase_add_test(tc, hostile_frontend);
-    tcase_add_test(tc, hostile_backend_bad_id);
-    tcase_add_test(tc, hostile_backend_bad_op);
-    tcase_add_test(tc, hostile_backend_not_inflight);
-    tcase_add_test(tc, hostile_backend_bad_status);
-    tcase_add_test(tc, hostile_backend_prod_overflow);
-    tcase_add_test(tc, detach_and_guest_death);
-    tcase_add_test(tc, fault_injection);
-    tcase_add_test(tc, bench_runs);
-    tcase_add_test(tc, read_only_device);
-    tcase_add_test(tc, attach_failure_reported);
+    RTV_UNIT_ADD(tc, verify_persistent, verify_nonpersistent_multipage_multiqueue,
+                     verify_indirect, gntalloc_limit_budget, gntalloc_limit_shared,
+                     front_vs_qdisk_layout, many_domains_one_daemon,
+                     engine_leaves_blkback_vbds_alone, flush_and_barrier_ordering,
+                     discard_punches_hole, reconnect_requeues, takeover_kill9_mid_io,
+                     gone_for_good_fails_the_ring, hostile_frontend, hostile_backend_bad_id,
+                     hostile_backend_bad_op, hostile_backend_not_inflight,
+                     hostile_backend_bad_status, hostile_backend_prod_overflow,
+                     detach_and_guest_death, fault_injection, bench_runs, read_only_device,
+                     attach_failure_reported);
     if (getenv("RTV_BLKIF_TEST_BLOCKDEV") != NULL)
         tcase_add_test(tc, verify_block_device);
-    suite_add_tcase(s, tc);
     return s;
 }
 

@@ -584,29 +584,18 @@ END_TEST
 static Suite *ioseq_suite(void)
 {
     Suite *su = suite_create("ioseq");
-    TCase *tc = tcase_create("csr");
+    TCase *tc = rtv_unit_case(su, "csr", NULL, NULL, 0);
 
-    tcase_add_test(tc, csr_send_is_one_sequence);
-    tcase_add_test(tc, csr_status_reads_are_outside_sequences);
-    tcase_add_test(tc, csr_out_of_order_restarts);
-    tcase_add_test(tc, csr_stay_policy_keeps_the_state);
-    tcase_add_test(tc, csr_starts_where_the_probe_says);
-    tcase_add_test(tc, csr_may_open_and_busy);
-    tcase_add_test(tc, csr_closes);
-    tcase_add_test(tc, closes_only_if_every_value_closes);
-    tcase_add_test(tc, init_names_the_sequence_running);
-    tcase_add_test(tc, closes_judges_the_reads_that_can_match);
-    tcase_add_test(tc, table_checks_name_the_fault);
-    suite_add_tcase(su, tc);
-    tc = tcase_create("uart16550");
-    tcase_add_test(tc, uart_divisor_sequence);
-    tcase_add_test(tc, uart_divisor_any_order_or_none);
-    tcase_add_test(tc, uart_interrupt_service_rounds);
-    tcase_add_test(tc, uart_iir_read_closes_an_interrupt_round);
-    tcase_add_test(tc, uart_transmit_burst_is_open_ended);
-    tcase_add_test(tc, uart_polled_receive);
-    tcase_add_test(tc, uart_may_open_and_busy_answers);
-    suite_add_tcase(su, tc);
+    RTV_UNIT_ADD(tc, csr_send_is_one_sequence, csr_status_reads_are_outside_sequences,
+                     csr_out_of_order_restarts, csr_stay_policy_keeps_the_state,
+                     csr_starts_where_the_probe_says, csr_may_open_and_busy, csr_closes,
+                     closes_only_if_every_value_closes, init_names_the_sequence_running,
+                     closes_judges_the_reads_that_can_match, table_checks_name_the_fault);
+    tc = rtv_unit_case(su, "uart16550", NULL, NULL, 0);
+    RTV_UNIT_ADD(tc, uart_divisor_sequence, uart_divisor_any_order_or_none,
+                     uart_interrupt_service_rounds, uart_iir_read_closes_an_interrupt_round,
+                     uart_transmit_burst_is_open_ended, uart_polled_receive,
+                     uart_may_open_and_busy_answers);
     return su;
 }
 

@@ -134,14 +134,10 @@ END_TEST
 static Suite *vif_txq_suite(void)
 {
     Suite *s = suite_create("vif_txq");
-    TCase *tc = tcase_create("txq");
+    TCase *tc = rtv_unit_case(s, "txq", setup, teardown, 0);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, a_long_queue_is_cut_and_given_back);
-    tcase_add_test(tc, a_short_queue_and_no_bound_are_left);
-    tcase_add_test(tc, an_absent_tap_is_skipped);
-    tcase_add_test(tc, an_unreadable_length_is_an_error);
-    suite_add_tcase(s, tc);
+    RTV_UNIT_ADD(tc, a_long_queue_is_cut_and_given_back, a_short_queue_and_no_bound_are_left,
+                     an_absent_tap_is_skipped, an_unreadable_length_is_an_error);
     return s;
 }
 
