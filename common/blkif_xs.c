@@ -282,21 +282,6 @@ int blkif_xs_close(struct rtv_store *s, const struct blkif_xs_dev *d)
     return rtv_xs_transact(s, 0, close_txn, (void *)d);
 }
 
-static int reopen_txn(struct rtv_store *s, rtv_txn_t t, void *arg)
-{
-    const struct blkif_xs_dev *d = arg;
-    char *cur = NULL;
-    int rc = blkif_xs_read(s, t, d, RTV_XS_VBD_BE_STATE, 0, 0, &cur, NULL);
-
-    free(cur);
-    return rc < 0 ? rc : blkif_xs_printf(s, t, d, RTV_XS_VBD_BE_ONLINE, 0, 0, "1");
-}
-
-int blkif_xs_reopen(struct rtv_store *s, const struct blkif_xs_dev *d)
-{
-    return rtv_xs_transact(s, 0, reopen_txn, (void *)d);
-}
-
 /* rtv_xs_wait_on's check: the backend reached Closed (a state that cannot
  * be read is waited out like any other). */
 static int backend_closed(struct rtv_store *s, void *arg, struct rtv_err *err)

@@ -37,9 +37,10 @@ struct sw_dev {
     unsigned    devid;
     bool        known;                /* devid is this device's twin */
     bool        up_pending, down_pending;
-    /* Kept after its tear-down's bound passed (ad_keep), still watched: if
-     * both ends let go later, the twin is dead (the guest's blkfront does
-     * not start a session on its own) and goes after all (adapter_poll). */
+    /* Kept after its tear-down's bound passed (ad_keep): no longer the
+     * device's twin (dev_get skips it; the coordinator heard it closed, so
+     * the next switch to a PV mode brings up a fresh one beside it), and
+     * still torn down here (down_pending): it goes once both ends let go. */
     bool        kept;
 };
 
@@ -143,7 +144,7 @@ static struct sw_dev *dev_get(struct backd_switch *sw, rtv_domid_t dom, const ch
     for (unsigned i = 0; i < MAX_DEVS; i++) {
         struct sw_dev *v = &sw->dev[i];
 
-        if (v->used && v->dom == dom && strcmp(v->vdev, vdev) == 0)
+        if (v->used && !v->kept && v->dom == dom && strcmp(v->vdev, vdev) == 0)
             return v;
         if (!v->used && free_slot == NULL)
             free_slot = v;
@@ -198,9 +199,9 @@ static int ad_bring_up(void *ctx, rtv_domid_t dom, const char *vdev, const char 
         return rtv_err_set(err, EAGAIN, "%s; start rtvirt-backd, then switch again", sw->gone);
     if (v == NULL)
         return rtv_err_set(err, ENOSPC, "too many switched devices (at most %d)", MAX_DEVS);
-    if (v->up_pending || v->down_pending || v->kept)
+    if (v->up_pending || v->down_pending)
         vbd_watch(sw, v, false);
-    v->up_pending = v->down_pending = v->kept = v->known = false;
+    v->up_pending = v->down_pending = v->known = false;
     if ((rc = attach_fresh(sw, dom, image, &v->devid)) < 0) {
         v->used = false;
         return rtv_err_set(err, -rc, "cannot write a vbd for %s: %s", image, strerror(-rc));
@@ -253,7 +254,7 @@ static void close_if_ring_held(struct backd_switch *sw, const struct sw_dev *v, 
      * already.  A frontend still holding its ring then missed it (its
      * read of our state failed when the watch fired: Linux's
      * xenbus_read_driver_state() gives Unknown, which blkfront ignores),
-     * the last tear-down's bound passed and the twin was kept; writing
+     * and the tear-down's bound passed (ad_keep asks again); writing
      * Closing again fires its watch again.  Not at every poll: a frontend
      * on its way to Closed would be woken for nothing. */
     if (be == XenbusStateClosed || (be == XenbusStateClosing && !again))
@@ -287,50 +288,56 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *vdev)
         if (k >= 0)
             sw->next = ((unsigned)k + 1) % BACKD_SWITCH_DEVID_SPAN;
     }
-    if (!v->up_pending && !v->down_pending && !v->kept)
+    if (!v->up_pending && !v->down_pending)
         vbd_watch(sw, v, true);
-    v->up_pending = v->kept = false;
+    v->up_pending = false;
     v->down_pending = true;
     close_if_ring_held(sw, v, fe_state(sw, v), true);
 }
 
-/* The machine gave up waiting for the tear-down: the twin stays (its
- * frontend may still come back to it: the engine offers a closed device a
- * new session), so stop watching for its end and never remove it here.
- * The tear-down's close request is taken back: the machine counts a kept
- * twin as up, so the next switch to a PV mode connects to this one, and
- * with online = 0 the engine refuses that frontend a new session (Closed
- * stays Closed): the switch then waits out its bound in "connecting" and
- * rolls back (make check, bound_passes_rollback_loses_nothing, 1 run in 8
- * under load: "the shunt did not confirm switch 4 to pv within 5000 ms"). */
+/* The machine gave up waiting for the tear-down: the twin stays, since its
+ * frontend may still hold the ring, and goes once both ends let go
+ * (adapter_poll, as any tear-down; its close request stands).  It is no
+ * longer the device's twin, and the coordinator hears that it closed: a
+ * kept twin never serves a disk again (Linux's xen-blkfront closes once it
+ * sees its backend Closing and takes a new session only from Initialising,
+ * which it never returns to; blkback_changed()), so the next switch to a PV
+ * mode brings up a fresh twin beside it.  Counted as up, it was switched
+ * onto again, and that switch waited its whole bound for a disk that could
+ * not come ("the PV disk of vbd 268865792 did not appear within 30000 ms"
+ * right after "the PV backend did not close within 100 ms", make check
+ * under load, bound_passes_rollback_loses_nothing), or lost ctl-devid to
+ * the kept twin's removal ("node devid: absent or invalid"). */
 static void ad_keep(void *ctx, rtv_domid_t dom, const char *vdev)
 {
     struct backd_switch *sw = ctx;
     struct sw_dev *v = dev_get(sw, dom, vdev, false);
-    struct blkif_xs_dev d;
-    int rc;
 
     if (v == NULL || !v->down_pending)
         return;
-    v->down_pending = false;
-    v->kept = true;   /* still watched: see adapter_poll */
-    d = (struct blkif_xs_dev){ sw->bedomid, dom, v->devid, BLKIF_XS_BTYPE };
-    rc = blkif_xs_reopen(sw->xs, &d);
-    if (rc < 0 && rc != -ENOENT)
-        sw_log(sw, "dom%u %s: cannot take back the close request of PV twin vbd %u: %s "
-               "(the next switch to a PV mode may not connect to it)", dom, vdev, v->devid,
-               strerror(-rc));
-    sw_log(sw, "dom%u %s: PV twin vbd %u kept (its tear-down's bound passed)", dom, vdev,
+    v->kept = true;   /* still down_pending, still watched */
+    /* Asked again: a frontend that missed the first Closing (its read of
+     * our state failed when the watch fired) is woken once more. */
+    close_if_ring_held(sw, v, fe_state(sw, v), true);
+    sw_log(sw, "dom%u %s: PV twin vbd %u kept (its tear-down's bound passed): it goes once "
+           "both ends closed; the next switch to a PV mode brings up a fresh one", dom, vdev,
            v->devid);
+    rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_FSM_EV_BACKEND_CLOSED, NULL, 0);
 }
 
+/* A twin ctl-devid names, unless it is one we keep only to see it go. */
 static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
 {
     struct backd_switch *sw = ctx;
     unsigned devid;
 
-    return read_devid(sw, dom, vdev, &devid) &&
-           vbd_state(sw, dom, devid, RTV_XS_VBD_BE_STATE) >= 0;
+    if (!read_devid(sw, dom, vdev, &devid))
+        return false;
+    for (unsigned i = 0; i < MAX_DEVS; i++)
+        if (sw->dev[i].used && sw->dev[i].kept && sw->dev[i].dom == dom &&
+            sw->dev[i].devid == devid)
+            return false;
+    return vbd_state(sw, dom, devid, RTV_XS_VBD_BE_STATE) >= 0;
 }
 
 /* Step 6 of the switch protocol: qemu's drive of the image checked to hold
@@ -436,26 +443,33 @@ static void sweep_orphans(struct backd_switch *sw)
 }
 
 /* Both ends of twin v let go: its vbd and ctl-devid go, and the coordinator
- * hears that the backend closed.  A store that fails leaves it as it was,
- * to be removed again at the next poll (the twin's nodes must not outlive
- * it: found by the switch's store fault sweep). */
+ * hears that the backend closed.  A kept twin's ctl-devid goes only if it
+ * still names it (a fresh twin may have it now), and the coordinator heard
+ * already (ad_keep).  A store that fails leaves it as it was, to be removed
+ * again at the next poll (the twin's nodes must not outlive it: found by
+ * the switch's store fault sweep). */
 static void twin_gone(struct backd_switch *sw, struct sw_dev *v, const char *vdev,
                       uint64_t now_ms)
 {
     rtv_domid_t dom = v->dom;
+    bool kept = v->kept;
+    unsigned named;
     char p[256];
     int rc = vbd_remove(sw, dom, v->devid);
 
-    if (rc == 0 && ctl_path(p, RTV_XS_CTL_DEVID, dom, vdev) == 0 &&
+    if (rc == 0 && (!kept || (read_devid(sw, dom, vdev, &named) && named == v->devid)) &&
+        ctl_path(p, RTV_XS_CTL_DEVID, dom, vdev) == 0 &&
         (rc = rtv_xs_rm(sw->xs, RTV_XS_NO_TXN, p)) == -ENOENT)
         rc = 0;
     if (rc < 0)
         return;
     vbd_watch(sw, v, false);
-    sw_log(sw, "dom%u %s: PV twin vbd %u removed", dom, vdev, v->devid);
+    sw_log(sw, "dom%u %s: %sPV twin vbd %u removed", dom, vdev, kept ? "kept " : "", v->devid);
     v->down_pending = v->kept = false;
     v->used = false;
-    rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_FSM_EV_BACKEND_CLOSED, NULL, now_ms);
+    if (!kept)
+        rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_FSM_EV_BACKEND_CLOSED, NULL,
+                                      now_ms);
 }
 
 /* Bring-ups and tear-downs waiting on the vbds' states. */
@@ -516,24 +530,6 @@ static void adapter_poll(struct backd_switch *sw, uint64_t now_ms)
                  fe == XenbusStateClosed) &&
                 be != XenbusStateConnected && be != XenbusStateClosing)
                 twin_gone(sw, v, vdev, now_ms);
-        } else if (v->kept) {
-            int fe = fe_state(sw, v);
-            int be = vbd_state(sw, dom, v->devid, RTV_XS_VBD_BE_STATE);
-
-            /* A kept twin whose ends both let go later (its frontend Closed
-             * or gone, the backend Closed) is dead: the guest's blkfront
-             * starts no new session on its own, and every later switch to
-             * a PV mode reused it, never found a disk and rolled back
-             * (make check under ASan, load 14: "the PV disk of vbd ... did
-             * not appear within 30000 ms").  Its ring is free now: it goes,
-             * as the tear-down would have, and the next switch brings up a
-             * fresh twin. */
-            if ((fe == -1 || fe == XenbusStateUnknown || fe == XenbusStateClosed) &&
-                (be == -1 || be == XenbusStateClosed)) {
-                sw_log(sw, "dom%u %s: kept PV twin vbd %u closed after all", dom, vdev,
-                       v->devid);
-                twin_gone(sw, v, vdev, now_ms);
-            }
         }
     }
 }

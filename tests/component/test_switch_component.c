@@ -1280,6 +1280,57 @@ START_TEST(kept_twin_that_closes_later_goes)
 }
 END_TEST
 
+/* The same, with the next switch to pv asked for while the kept twin's
+ * frontend is still held: that switch must not take the kept twin (its
+ * backend is closing; a blkfront never reconnects from there), but a fresh
+ * one, and finish; the kept twin still goes once blkfront is let go
+ * (kept_twin_still_closing_is_not_switched_onto, with the guest played). */
+START_TEST(next_switch_while_a_twin_is_kept_gets_a_fresh_one)
+{
+    struct rig r;
+    struct lg_result lres;
+    struct guest_report grep;
+    struct rtv_err err = { 0, "" };
+    struct rtv_ctl_status st;
+    char v[32];
+    uint32_t id;
+    unsigned long long twin, fresh;
+
+    rig_start(&r, KEEP_PREPARE_MS, 4747);
+    ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", KEEP_BOUND_MS, &id, &err), 0);
+    ck_assert_msg(wait_node(&r, RTV_XS_SHUNT_STATE, "quiescing", MUST_FINISH_MS),
+                  "never saw the shunt quiescing");
+    atomic_store(hold_blkfront, 1);
+    ck_assert(read_ctl(&r, RTV_XS_CTL_DEVID, v, sizeof(v)));
+    ck_assert_int_eq(rtv_parse_uint(v, UINT32_MAX, &twin), 0);
+    ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, MUST_FINISH_WAIT_MS, &st, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_str_eq(st.result, "rolled-back");
+    ck_assert_contains(st.error, "the PV backend did not close within");   /* kept */
+    check_settles(&r, &st, 5000);
+    /* blkfront still held: the kept twin's frontend is Connected. */
+    ck_assert_int_eq(rtv_ctl_request(r.tool.xs, GUEST, VDEV, "pv", MUST_FINISH_MS, &id, &err),
+                     0);
+    ck_assert_msg(wait_node(&r, RTV_XS_CTL_STATE, "switching-to-pv", MUST_FINISH_MS),
+                  "never saw switching-to-pv");
+    ck_assert(read_ctl(&r, RTV_XS_CTL_DEVID, v, sizeof(v)));
+    ck_assert_int_eq(rtv_parse_uint(v, UINT32_MAX, &fresh), 0);
+    atomic_store(hold_blkfront, 0);
+    ck_assert_msg(fresh != twin, "the kept twin vbd %llu (its backend closing) was switched "
+                  "onto again", twin);
+    ck_assert_msg(rtv_ctl_wait(r.tool.xs, GUEST, VDEV, id, MUST_FINISH_WAIT_MS, &st, &err) == 0,
+                  "%s", err.msg);
+    ck_assert_switch_ok(st);
+    ck_assert_str_eq(st.state, "pv");
+    snprintf(r.mode, sizeof(r.mode), "%s", st.state);
+    wait_twin_gone(&r, (unsigned)twin);
+    check_stable(&r, &st);
+    plain_switch(&r, "emulated");
+    wait_no_vbd3(&r);
+    rig_stop(&r, &lres, &grep);
+}
+END_TEST
+
 START_TEST(guest_destroyed_while_enlightened)
 {
     struct rig r;
@@ -1437,6 +1488,92 @@ static void guest_shunt_reports(struct kept *k, enum rtv_mode mode, uint32_t ack
     rtv_test_put(k->guest.xs, p, v);
 }
 
+/* The daemon (engine, coordinator, twin adapter) in this process, over the
+ * hub; the guest is played by the test (guest_fe_state, guest_shunt_reports). */
+static void kept_start(struct kept *k)
+{
+    struct backd_config cfg;
+    struct rtv_err err = { 0, "" };
+    unsigned twin_base;
+
+    memset(k, 0, sizeof(*k));
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &k->tool), 0);
+    ck_assert_int_eq(rtv_local_open(hub, GUEST, RTV_XEN_STORE, &k->guest), 0);
+    make_guest(k->tool.xs);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_ALL, &k->x), 0);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &k->cx), 0);
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &k->ax), 0);
+    backd_config_default(&cfg);
+    cfg.verbose = verbose;
+    k->b = backd_new(&k->x, &cfg);
+    ck_assert_ptr_nonnull(k->b);
+    ck_assert_int_eq(blkif_vdev_to_devid(BACKD_SWITCH_TWIN_BASE, &twin_base), 0);
+    k->sw = backd_switch_new(k->cx.xs, k->ax.xs, 0, twin_base, &err);
+    ck_assert_msg(k->sw != NULL, "%s", err.msg);
+    backd_switch_set_log(k->sw, coord_log, NULL);
+    backd_switch_set_qmp(k->sw, "");     /* no device model to sync here */
+    ck_assert_msg(backd_switch_start(k->sw, rtv_now_ms(), &err) == 0, "%s", err.msg);
+    backd_attach_switch(k->b, k->sw);
+}
+
+static void kept_free(struct kept *k)
+{
+    backd_free(k->b);
+    backd_switch_free(k->sw);
+    rtv_xen_close(&k->ax);
+    rtv_xen_close(&k->cx);
+    rtv_xen_close(&k->x);
+    rtv_xen_close(&k->guest);
+    rtv_xen_close(&k->tool);
+}
+
+/* ctl-devid: the twin dom0 names for the device now. */
+static unsigned kept_devid(struct kept *k)
+{
+    char p[256], *v = NULL;
+    size_t n;
+    unsigned long long devid;
+
+    ck_assert_int_eq(ctl_path(p, RTV_XS_CTL_DEVID), 0);
+    ck_assert_int_eq(rtv_xs_read(k->tool.xs, RTV_XS_NO_TXN, p, &v, &n), 0);
+    ck_assert_int_eq(rtv_parse_uint(v, UINT32_MAX, &devid), 0);
+    free(v);
+    return (unsigned)devid;
+}
+
+/* To pv: the twin comes up; its frontend connects, the shunt acks. */
+static unsigned kept_to_pv(struct kept *k)
+{
+    struct rtv_err err = { 0, "" };
+    unsigned twin;
+    uint32_t id;
+
+    ck_assert_int_eq(rtv_ctl_request(k->tool.xs, GUEST, VDEV, "pv", 0, &id, &err), 0);
+    ck_assert(kept_run_until(k, 0, RTV_XS_CTL_STATE, "switching-to-pv"));
+    twin = kept_devid(k);
+    guest_fe_state(k, twin, XenbusStateConnected);
+    guest_shunt_reports(k, RTV_MODE_PV, id);
+    ck_assert(kept_run_until(k, 0, RTV_XS_CTL_STATE, "pv"));
+    return twin;
+}
+
+/* Back to emulated with a 300 ms bound: the shunt acks, the frontend stays
+ * Connected past the bound, so the twin is kept. */
+static void kept_back_and_kept(struct kept *k)
+{
+    struct rtv_err err = { 0, "" };
+    struct rtv_ctl_status st;
+    uint32_t id;
+
+    ck_assert_int_eq(rtv_ctl_request(k->tool.xs, GUEST, VDEV, "emulated", 300, &id, &err), 0);
+    ck_assert(kept_run_until(k, 0, RTV_XS_CTL_STATE, "switching-to-emulated"));
+    guest_shunt_reports(k, RTV_MODE_EMULATED, id);
+    ck_assert(kept_run_until(k, 0, RTV_XS_CTL_STATE, "emulated"));
+    ck_assert_int_eq(rtv_ctl_status(k->tool.xs, GUEST, VDEV, &st, &err), 0);
+    ck_assert_str_eq(st.result, "ok");
+    ck_assert_msg(strstr(st.error, "did not reach Closed") != NULL, "%s", st.error);
+}
+
 /* A twin whose tear-down's bound passed (its frontend did not reach Closed
  * in time) is kept: the frontend may still hold its ring.  Once that
  * frontend has closed after all, both ends Closed, the twin is dead: the
@@ -1451,53 +1588,13 @@ static void guest_shunt_reports(struct kept *k, enum rtv_mode mode, uint32_t ack
 START_TEST(kept_twin_whose_frontend_closed_is_replaced)
 {
     struct kept k;
-    struct backd_config cfg;
     struct rtv_err err = { 0, "" };
-    struct rtv_ctl_status st;
-    unsigned twin_base, twin;
+    unsigned twin;
     uint32_t id;
-    char p[256], *v = NULL;
-    size_t n;
 
-    memset(&k, 0, sizeof(k));
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &k.tool), 0);
-    ck_assert_int_eq(rtv_local_open(hub, GUEST, RTV_XEN_STORE, &k.guest), 0);
-    make_guest(k.tool.xs);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_ALL, &k.x), 0);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &k.cx), 0);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &k.ax), 0);
-    backd_config_default(&cfg);
-    cfg.verbose = verbose;
-    k.b = backd_new(&k.x, &cfg);
-    ck_assert_ptr_nonnull(k.b);
-    ck_assert_int_eq(blkif_vdev_to_devid(BACKD_SWITCH_TWIN_BASE, &twin_base), 0);
-    k.sw = backd_switch_new(k.cx.xs, k.ax.xs, 0, twin_base, &err);
-    ck_assert_msg(k.sw != NULL, "%s", err.msg);
-    backd_switch_set_log(k.sw, coord_log, NULL);
-    backd_switch_set_qmp(k.sw, "");     /* no device model to sync here */
-    ck_assert_msg(backd_switch_start(k.sw, rtv_now_ms(), &err) == 0, "%s", err.msg);
-    backd_attach_switch(k.b, k.sw);
-
-    /* To pv: the twin comes up; its frontend connects, the shunt acks. */
-    ck_assert_int_eq(rtv_ctl_request(k.tool.xs, GUEST, VDEV, "pv", 0, &id, &err), 0);
-    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "switching-to-pv"));
-    ck_assert_int_eq(ctl_path(p, RTV_XS_CTL_DEVID), 0);
-    ck_assert_int_eq(rtv_xs_read(k.tool.xs, RTV_XS_NO_TXN, p, &v, &n), 0);
-    twin = (unsigned)strtoul(v, NULL, 10);
-    free(v);
-    guest_fe_state(&k, twin, XenbusStateConnected);
-    guest_shunt_reports(&k, RTV_MODE_PV, id);
-    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "pv"));
-
-    /* Back to emulated with a 300 ms bound: the shunt acks, the frontend
-     * stays Connected past the bound, so the twin is kept. */
-    ck_assert_int_eq(rtv_ctl_request(k.tool.xs, GUEST, VDEV, "emulated", 300, &id, &err), 0);
-    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "switching-to-emulated"));
-    guest_shunt_reports(&k, RTV_MODE_EMULATED, id);
-    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "emulated"));
-    ck_assert_int_eq(rtv_ctl_status(k.tool.xs, GUEST, VDEV, &st, &err), 0);
-    ck_assert_str_eq(st.result, "ok");
-    ck_assert_msg(strstr(st.error, "did not reach Closed") != NULL, "%s", st.error);
+    kept_start(&k);
+    twin = kept_to_pv(&k);
+    kept_back_and_kept(&k);
 
     /* The frontend finishes its close late: the twin goes... */
     guest_fe_state(&k, twin, XenbusStateClosed);
@@ -1506,17 +1603,54 @@ START_TEST(kept_twin_whose_frontend_closed_is_replaced)
     /* ...and the next switch to pv brings up another. */
     ck_assert_int_eq(rtv_ctl_request(k.tool.xs, GUEST, VDEV, "pv", 0, &id, &err), 0);
     ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "switching-to-pv"));
-    ck_assert_int_eq(rtv_xs_read(k.tool.xs, RTV_XS_NO_TXN, p, &v, &n), 0);
-    ck_assert_msg(strtoul(v, NULL, 10) != twin, "the dead twin vbd %u was used again", twin);
-    free(v);
+    ck_assert_msg(kept_devid(&k) != twin, "the dead twin vbd %u was used again", twin);
+    kept_free(&k);
+}
+END_TEST
 
-    backd_free(k.b);
-    backd_switch_free(k.sw);
-    rtv_xen_close(&k.ax);
-    rtv_xen_close(&k.cx);
-    rtv_xen_close(&k.x);
-    rtv_xen_close(&k.guest);
-    rtv_xen_close(&k.tool);
+/* The next switch to pv comes while the kept twin is still closing (its
+ * frontend late, as a loaded guest's is): it must not be switched onto.
+ * The real xen-blkfront closes once it sees its backend Closing, and takes
+ * a new session only from Initialising (blkback_changed()), which it never
+ * returns to: that twin serves no disk again.  dom0 reused it, and the
+ * switch waited its whole bound for a disk that could not come, then
+ * rolled back (make check, plain build, load 4-14: "the PV disk of vbd
+ * 268865792 did not appear within 30000 ms" right after "the PV backend
+ * did not close within 100 ms", bound_passes_rollback_loses_nothing).  A
+ * fresh twin comes up beside it, the switch finishes on that one, and the
+ * kept twin still goes once its frontend closed, leaving ctl-devid to the
+ * fresh one. */
+START_TEST(kept_twin_still_closing_is_not_switched_onto)
+{
+    struct kept k;
+    struct rtv_ctl_status st;
+    struct rtv_err err = { 0, "" };
+    unsigned twin, fresh;
+    uint32_t id;
+
+    kept_start(&k);
+    twin = kept_to_pv(&k);
+    kept_back_and_kept(&k);
+
+    /* To pv while the kept twin's frontend is still Connected. */
+    ck_assert_int_eq(rtv_ctl_request(k.tool.xs, GUEST, VDEV, "pv", 0, &id, &err), 0);
+    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "switching-to-pv"));
+    fresh = kept_devid(&k);
+    ck_assert_msg(fresh != twin, "the kept twin vbd %u (its backend closing) was switched "
+                  "onto again", twin);
+    /* Its frontend closes now: the kept twin goes, ctl-devid stays the fresh one's. */
+    guest_fe_state(&k, twin, XenbusStateClosed);
+    ck_assert_msg(kept_run_until(&k, twin, RTV_XS_VBD_BE_STATE, "(gone)"),
+                  "the kept twin vbd %u stayed after both ends closed", twin);
+    ck_assert_uint_eq(kept_devid(&k), fresh);
+    /* The guest connects the fresh twin and acks: the switch is done. */
+    guest_fe_state(&k, fresh, XenbusStateConnected);
+    guest_shunt_reports(&k, RTV_MODE_PV, id);
+    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "pv"));
+    ck_assert_int_eq(rtv_ctl_status(k.tool.xs, GUEST, VDEV, &st, &err), 0);
+    ck_assert_msg(strcmp(st.result, "ok") == 0, "%s: %s", st.result, st.error);
+    ck_assert_uint_eq(kept_devid(&k), fresh);
+    kept_free(&k);
 }
 END_TEST
 
@@ -1699,7 +1833,8 @@ static Suite *switch_component_suite(void)
         kill_backend_while_enlightened,
         guest_destroyed_while_enlightened, device_model_gone_rolls_back_with_the_reason,
         twin_base_must_be_a_blkfront_number, kept_twin_whose_frontend_closed_is_replaced,
-        guest_destroyed_or_shut_down_mid_switch,
+        guest_destroyed_or_shut_down_mid_switch, kept_twin_still_closing_is_not_switched_onto,
+        next_switch_while_a_twin_is_kept_gets_a_fresh_one,
     };
     const char *only = getenv("RTV_SWITCH_TEST");
     bool sweep_only = only != NULL && strcmp(only, "sweep") == 0;

@@ -116,13 +116,6 @@ int blkif_xs_remove(struct rtv_store *s, const struct blkif_xs_dev *d);
  * Closed).  Does not wait. */
 int blkif_xs_close(struct rtv_store *s, const struct blkif_xs_dev *d);
 
-/* Takes a close request back (online = 1, in a transaction that first
- * checks the backend directory is still there: -ENOENT if it went, so a
- * removed vbd never comes back holding this one node).  A backend honours
- * online = 0 by refusing its frontend a new session; a vbd kept for reuse
- * needs online = 1 again.  The state node stays the backend's. */
-int blkif_xs_reopen(struct rtv_store *s, const struct blkif_xs_dev *d);
-
 /* libxl's detach: asks the backend to close (online = 0, state = Closing),
  * waits up to timeout_ms for the backend to reach Closed, then removes both
  * directories.  -ETIMEDOUT leaves them in place (force = remove anyway:
