@@ -227,15 +227,24 @@ START_TEST(drive_check_finds_and_refuses_as_the_sync_does)
 }
 END_TEST
 
-START_TEST(silent_peer_times_out)
+/* A socket listening where qemu's monitor would be: a stand-in qemu that
+ * says only what the test makes it say. */
+static int listen_as_qemu(void)
 {
     struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    struct rtv_qmp *q;
     int l = socket(AF_UNIX, SOCK_STREAM, 0);
 
+    ck_assert_int_ge(l, 0);
     strcpy(sa.sun_path, scratch.sock);
     ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
     ck_assert_int_eq(listen(l, 1), 0);
+    return l;
+}
+
+START_TEST(silent_peer_times_out)
+{
+    struct rtv_qmp *q;
+    int l = listen_as_qemu();
     time_t t0 = time(NULL);
     ck_assert_int_eq(rtv_qmp_connect(scratch.sock, 300, &q, &err), -ETIMEDOUT);
     ck_assert_str_eq(err.msg, "qmp: no answer from qemu within 300 ms");
@@ -255,13 +264,8 @@ START_TEST(event_before_the_greeting_is_skipped)
         "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}}, "
         "\"capabilities\": []}}\r\n";
     static const char ok[] = "{\"return\": {}}\r\n";
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
     struct rtv_qmp *q;
-    int l = socket(AF_UNIX, SOCK_STREAM, 0);
-
-    strcpy(sa.sun_path, scratch.sock);
-    ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(listen(l, 1), 0);
+    int l = listen_as_qemu();
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
