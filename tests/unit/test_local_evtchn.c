@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "rtvirt/local.h"
+#include "hub_fixture.h"
 #include "unit.h"
 
 static struct rtv_local_hub *hub;
@@ -25,19 +26,14 @@ static struct rtv_evtchn *e1, *e2;
 
 static void setup(void)
 {
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 1, RTV_XEN_EVTCHN, &x1), 0);
-    ck_assert_int_eq(rtv_local_open(hub, 2, RTV_XEN_EVTCHN, &x2), 0);
+    hub = rtv_test_hub_two(RTV_XEN_EVTCHN, &x1, &x2);
     e1 = x1.evtchn;
     e2 = x2.evtchn;
 }
 
 static void teardown(void)
 {
-    rtv_xen_close(&x1);
-    rtv_xen_close(&x2);
-    rtv_local_hub_free(hub);
+    rtv_test_hub_two_close(hub, &x1, &x2);
 }
 
 static bool readable(struct rtv_evtchn *e, int timeout_ms)

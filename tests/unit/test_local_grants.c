@@ -17,6 +17,7 @@
 
 #include "rtvirt/local.h"
 #include "../../common/local/hub_private.h"
+#include "hub_fixture.h"
 #include "unit.h"
 
 static struct rtv_local_hub *hub;
@@ -26,10 +27,7 @@ static size_t psz;
 
 static void setup(void)
 {
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 1, RTV_XEN_GRANTS, &x1), 0);
-    ck_assert_int_eq(rtv_local_open(hub, 2, RTV_XEN_GRANTS, &x2), 0);
+    hub = rtv_test_hub_two(RTV_XEN_GRANTS, &x1, &x2);
     g1 = x1.gnt;
     g2 = x2.gnt;
     psz = (size_t)sysconf(_SC_PAGESIZE);
@@ -37,9 +35,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    rtv_xen_close(&x1);
-    rtv_xen_close(&x2);
-    rtv_local_hub_free(hub);
+    rtv_test_hub_two_close(hub, &x1, &x2);
 }
 
 static void fill(void *p, size_t len, unsigned seed)
