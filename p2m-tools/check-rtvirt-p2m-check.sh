@@ -24,10 +24,11 @@ good() {
     # are not the domain's (of its 10 holes + 5 other-owner); it exits 1
     # (not all identity) with its own rc 0 (the table was read).
     echo "RTV-JSON m2p1 rc=1 {\"domid\":1,\"first\":0,\"last\":999,\"runs\":[],\"rc\":0,\"max_mfn\":9999,\"pages\":1000,\"identity\":156,\"other\":800,\"none\":44,\"ranges\":3,\"runs_shown\":3,\"seconds\":0.01,\"all_identity\":false}"
+    echo "RTV-CYCLES {\"pages\":10,\"pool_identity\":500,\"groups\":[2,3,5],\"gfns\":\"0x100-0x10a\",\"target_own_rotated\":10,\"remapped\":11,\"copies\":14,\"cycles\":3,\"scratch_uses\":3,\"busy\":0,\"continuations\":0,\"ok\":true}"
     echo "RTV-SUM after 0123456789abcdef0123456789abcdef  -"
     echo "RTV-MARK done"
 }
-args="--ok query0,paused,query1 --refused badrange --partial query0 --rebuild query0:paused:query1 --sums before=after --seq --preempted paused --unpreempted small --m2p query1:m2p1 --done"
+args="--ok query0,paused,query1 --refused badrange --partial query0 --rebuild query0:paused:query1 --sums before=after --seq --preempted paused --unpreempted small --m2p query1:m2p1 --cycles --done"
 fail=0
 expect() {  # expect RC WHAT FILE
     # shellcheck disable=SC2086  # args is a word list
@@ -55,4 +56,8 @@ good | sed '/^RTV-JSON m2p1 /s/"identity":156/"identity":170/' > "$t/m2pmore"; e
 good | sed '/^RTV-JSON m2p1 /s/"pages":1000/"pages":999/' > "$t/m2prange"; expect 1 "an M2P check of another range fails" "$t/m2prange"
 good | sed '/^RTV-JSON m2p1 /s/"rc":0/"rc":-14/' > "$t/m2prc"; expect 1 "an M2P that could not be read fails" "$t/m2prc"
 good | sed 's/^RTV-JSON m2p1 rc=1 .*/RTV-JSON m2p1 rc=1 /' > "$t/m2pnojson"; expect 1 "a check-m2p without JSON fails" "$t/m2pnojson"
+good | sed '/^RTV-CYCLES /s/"ok":true/"ok":false/' > "$t/cycbad"; expect 1 "cycles whose own checks failed fail" "$t/cycbad"
+good | sed '/^RTV-CYCLES /s/"cycles":3,"scratch_uses":3/"cycles":2,"scratch_uses":2/' > "$t/cycfew"; expect 1 "fewer than 3 cycles fail" "$t/cycfew"
+good | sed '/^RTV-CYCLES /s/"scratch_uses":3/"scratch_uses":4/' > "$t/cycscr"; expect 1 "scratch uses != cycles fail" "$t/cycscr"
+good | grep -v '^RTV-CYCLES ' > "$t/nocyc"; expect 1 "a missing cycles result fails" "$t/nocyc"
 exit $fail
