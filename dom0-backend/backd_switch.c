@@ -325,7 +325,52 @@ static void ad_keep(void *ctx, rtv_domid_t dom, const char *vdev)
     rtv_coordinator_backend_event(sw->co, dom, vdev, RTV_FSM_EV_BACKEND_CLOSED, NULL, 0);
 }
 
-/* A twin ctl-devid names, unless it is one we keep only to see it go. */
+/* Twin devid's close request stands: online = 0, read as the engine reads
+ * it (absent is 0).  Only a tear-down writes it (close_if_ring_held; also
+ * rtvirt-backd --orphans close, for a daemon gone for good), and nothing
+ * takes it back: the frontend saw Closing, and the twin serves no disk
+ * again (ad_keep says why).  Its state alone does not tell: a restarted
+ * engine may publish InitWait over Closing.  A store that fails says no. */
+static bool close_requested(struct backd_switch *sw, rtv_domid_t dom, unsigned devid)
+{
+    struct blkif_xs_dev d = { sw->bedomid, dom, devid, BLKIF_XS_BTYPE };
+    unsigned long long online;
+
+    return blkif_xs_read_uint(sw->xs, RTV_XS_NO_TXN, &d, RTV_XS_VBD_BE_ONLINE, 0, 0, 1, true,
+                              0, &online) == 0 && online == 0;
+}
+
+/* A restarted daemon finds a twin whose close request stands (a kept twin,
+ * or one whose tear-down its predecessor began): it keeps it as ad_keep
+ * does, a tear-down without a deadline that is not the device's twin.
+ * false: no slot for it (then the coordinator counts it as up, as before). */
+static bool adopt_kept(struct backd_switch *sw, rtv_domid_t dom, const char *vdev,
+                       unsigned devid)
+{
+    struct sw_dev *v = dev_get(sw, dom, vdev, false);
+
+    if (v != NULL || (v = dev_get(sw, dom, vdev, true)) == NULL)
+        return false;   /* a slot of ours has the device: it knows better */
+    v->devid = devid;
+    v->known = v->kept = v->down_pending = true;
+    vbd_watch(sw, v, true);
+    long k = twin_index(sw, devid);
+    if (k >= 0)
+        sw->next = ((unsigned)k + 1) % BACKD_SWITCH_DEVID_SPAN;
+    /* Asked again: a frontend may have missed the first Closing. */
+    close_if_ring_held(sw, v, fe_state(sw, v), true);
+    sw_log(sw, "dom%u %s: PV twin vbd %u kept (its close request stands, from before a "
+           "restart): it goes once both ends closed; the next switch to a PV mode brings "
+           "up a fresh one", dom, vdev, devid);
+    return true;
+}
+
+/* A twin ctl-devid names, unless it is one we keep only to see it go.  A
+ * restarted daemon learns a kept twin here, when the coordinator finds the
+ * device: counted as up, it was switched onto at every switch to a PV mode,
+ * each of which rolled back at its bound, until the domain went (the
+ * predecessor's ad_keep was lost with it; component test
+ * restarted_daemon_knows_a_kept_twin). */
 static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
 {
     struct backd_switch *sw = ctx;
@@ -337,7 +382,9 @@ static bool ad_present(void *ctx, rtv_domid_t dom, const char *vdev)
         if (sw->dev[i].used && sw->dev[i].kept && sw->dev[i].dom == dom &&
             sw->dev[i].devid == devid)
             return false;
-    return vbd_state(sw, dom, devid, RTV_XS_VBD_BE_STATE) >= 0;
+    if (vbd_state(sw, dom, devid, RTV_XS_VBD_BE_STATE) < 0)
+        return false;
+    return !(close_requested(sw, dom, devid) && adopt_kept(sw, dom, vdev, devid));
 }
 
 /* Step 6 of the switch protocol: qemu's drive of the image checked to hold

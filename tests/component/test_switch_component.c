@@ -1490,16 +1490,12 @@ static void guest_shunt_reports(struct kept *k, enum rtv_mode mode, uint32_t ack
 
 /* The daemon (engine, coordinator, twin adapter) in this process, over the
  * hub; the guest is played by the test (guest_fe_state, guest_shunt_reports). */
-static void kept_start(struct kept *k)
+static void kept_start_daemon(struct kept *k)
 {
     struct backd_config cfg;
     struct rtv_err err = { 0, "" };
     unsigned twin_base;
 
-    memset(k, 0, sizeof(*k));
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &k->tool), 0);
-    ck_assert_int_eq(rtv_local_open(hub, GUEST, RTV_XEN_STORE, &k->guest), 0);
-    make_guest(k->tool.xs);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_ALL, &k->x), 0);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &k->cx), 0);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &k->ax), 0);
@@ -1516,13 +1512,35 @@ static void kept_start(struct kept *k)
     backd_attach_switch(k->b, k->sw);
 }
 
-static void kept_free(struct kept *k)
+static void kept_start(struct kept *k)
+{
+    memset(k, 0, sizeof(*k));
+    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &k->tool), 0);
+    ck_assert_int_eq(rtv_local_open(hub, GUEST, RTV_XEN_STORE, &k->guest), 0);
+    make_guest(k->tool.xs);
+    kept_start_daemon(k);
+}
+
+static void kept_stop_daemon(struct kept *k)
 {
     backd_free(k->b);
     backd_switch_free(k->sw);
     rtv_xen_close(&k->ax);
     rtv_xen_close(&k->cx);
     rtv_xen_close(&k->x);
+}
+
+/* The daemon goes (it keeps nothing but what is in the store) and a new
+ * one starts; the guest and its store stay as they are. */
+static void kept_restart(struct kept *k)
+{
+    kept_stop_daemon(k);
+    kept_start_daemon(k);
+}
+
+static void kept_free(struct kept *k)
+{
+    kept_stop_daemon(k);
     rtv_xen_close(&k->guest);
     rtv_xen_close(&k->tool);
 }
@@ -1650,6 +1668,73 @@ START_TEST(kept_twin_still_closing_is_not_switched_onto)
     ck_assert_int_eq(rtv_ctl_status(k.tool.xs, GUEST, VDEV, &st, &err), 0);
     ck_assert_msg(strcmp(st.result, "ok") == 0, "%s: %s", st.result, st.error);
     ck_assert_uint_eq(kept_devid(&k), fresh);
+    kept_free(&k);
+}
+END_TEST
+
+/* rtvirt-backd restarted while a twin is kept (its tear-down's bound
+ * passed, its frontend still Connected): the new daemon knows it only from
+ * the store, where ctl-devid still names it.  Its close request stands
+ * (online = 0, Closing): the guest's xen-blkfront, once it sees that, never
+ * serves a disk from it again (blkback_changed()).  Counted as up, as it was
+ * until 2026-12-07, every switch to a PV mode went onto it and rolled back
+ * at its bound, until the domain went (dom0-backend/README.md).  The
+ * restarted daemon keeps it as the running one would: the next switch to pv
+ * brings up a fresh twin, and the kept one goes once its frontend closed,
+ * leaving ctl-devid to the fresh one. */
+START_TEST(restarted_daemon_knows_a_kept_twin)
+{
+    struct kept k;
+    struct rtv_ctl_status st;
+    struct rtv_err err = { 0, "" };
+    unsigned twin, fresh;
+    uint32_t id;
+
+    kept_start(&k);
+    twin = kept_to_pv(&k);
+    kept_back_and_kept(&k);
+    kept_restart(&k);
+
+    ck_assert_int_eq(rtv_ctl_request(k.tool.xs, GUEST, VDEV, "pv", 0, &id, &err), 0);
+    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "switching-to-pv"));
+    fresh = kept_devid(&k);
+    ck_assert_msg(fresh != twin, "the restarted daemon switched onto the kept twin vbd %u "
+                  "(its close request standing) again", twin);
+    guest_fe_state(&k, twin, XenbusStateClosed);
+    ck_assert_msg(kept_run_until(&k, twin, RTV_XS_VBD_BE_STATE, "(gone)"),
+                  "the kept twin vbd %u stayed after both ends closed", twin);
+    ck_assert_uint_eq(kept_devid(&k), fresh);
+    guest_fe_state(&k, fresh, XenbusStateConnected);
+    guest_shunt_reports(&k, RTV_MODE_PV, id);
+    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "pv"));
+    ck_assert_int_eq(rtv_ctl_status(k.tool.xs, GUEST, VDEV, &st, &err), 0);
+    ck_assert_msg(strcmp(st.result, "ok") == 0, "%s: %s", st.result, st.error);
+    ck_assert_uint_eq(kept_devid(&k), fresh);
+    kept_free(&k);
+}
+END_TEST
+
+/* The same, with the kept twin's frontend closing while no daemon runs:
+ * the restarted one removes it (nothing else would, the domain lives on),
+ * and ctl-devid with it. */
+START_TEST(restarted_daemon_removes_a_kept_twin_that_closed)
+{
+    struct kept k;
+    unsigned twin;
+    char p[256], *v = NULL;
+    size_t n;
+
+    kept_start(&k);
+    twin = kept_to_pv(&k);
+    kept_back_and_kept(&k);
+    kept_stop_daemon(&k);
+    guest_fe_state(&k, twin, XenbusStateClosed);
+    kept_start_daemon(&k);
+    ck_assert_msg(kept_run_until(&k, twin, RTV_XS_VBD_BE_STATE, "(gone)"),
+                  "the restarted daemon left the kept twin vbd %u after both ends closed",
+                  twin);
+    ck_assert_int_eq(ctl_path(p, RTV_XS_CTL_DEVID), 0);
+    ck_assert_int_eq(rtv_xs_read(k.tool.xs, RTV_XS_NO_TXN, p, &v, &n), -ENOENT);
     kept_free(&k);
 }
 END_TEST
@@ -1834,7 +1919,8 @@ static Suite *switch_component_suite(void)
         guest_destroyed_while_enlightened, device_model_gone_rolls_back_with_the_reason,
         twin_base_must_be_a_blkfront_number, kept_twin_whose_frontend_closed_is_replaced,
         guest_destroyed_or_shut_down_mid_switch, kept_twin_still_closing_is_not_switched_onto,
-        next_switch_while_a_twin_is_kept_gets_a_fresh_one,
+        next_switch_while_a_twin_is_kept_gets_a_fresh_one, restarted_daemon_knows_a_kept_twin,
+        restarted_daemon_removes_a_kept_twin_that_closed,
     };
     const char *only = getenv("RTV_SWITCH_TEST");
     bool sweep_only = only != NULL && strcmp(only, "sweep") == 0;
