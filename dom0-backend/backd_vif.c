@@ -28,6 +28,8 @@
 #include "rtvirt/xs_schema.h"
 #include "rtvirt/xs_util.h"
 
+#include <xen/io/xenbus.h>
+
 #define MAX_NICS   64
 #define DEVID_SPAN 1000u
 #define RETRY_MS   1000u
@@ -158,6 +160,25 @@ static bool read_pvdevid(struct backd_vif *v, rtv_domid_t dom, const char *key,
         return false;
     *devid = (unsigned)n;
     return true;
+}
+
+/* The PV vif is closing or closed: libxl's remove (xl network-detach)
+ * writes its backend's state Closing (and online = 0) before it waits for
+ * the vif to close (libxl__initiate_device_generic_remove), and netback
+ * answers Closed once the frontend closed.  A detach that failed after
+ * that leaves the vif so, and it carries no packet again: xen-netfront
+ * closes once it sees its backend Closing and connects again only from
+ * Initialising (netback_changed()), which it never returns to.  A store
+ * that fails says no. */
+static bool leg_closing(struct backd_vif *v, rtv_domid_t dom, unsigned devid)
+{
+    char p[PATH_LEN];
+    unsigned long long st;
+
+    if (vif_path(v, p, RTV_XS_VIF_BE_STATE, dom, devid) < 0 ||
+        rtv_xs_read_uint(v->xs, RTV_XS_NO_TXN, p, 8, &st) < 0)
+        return false;
+    return st == XenbusStateClosing || st == XenbusStateClosed;
 }
 
 static bool domain_alive(struct backd_vif *v, rtv_domid_t dom)
@@ -419,6 +440,10 @@ static void detach_done(struct backd_vif *v, struct slot *s, int status)
     vlog(v, "dom%u vif/%s: xl network-detach of vif %u %s (%.300s); retrying",
          (unsigned)s->nic.dom, s->nic.key, s->pvdevid, ok ? "left its backend" : "failed",
          s->out[0] ? s->out : "no output");
+    /* Kept while xl ran (ad_keep), and xl left it closing: the kept leg is
+     * dead, so it goes after all and keep_up attaches a fresh one. */
+    if (s->keep_up && leg_closing(v, s->nic.dom, s->pvdevid))
+        s->want_down = true;
     if (s->want_down)
         s->retry_at = v->now + RETRY_MS;
 }
@@ -609,7 +634,12 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *key)
 
 /* The coordinator gave up waiting: the vif stays as it is.  A detach that
  * is running finishes (killing xl half-way would leave a half-removed
- * device); if it removes the vif, closed() tells the coordinator. */
+ * device); if it removes the vif, closed() tells the coordinator.  A vif
+ * an xl that failed left closing (leg_closing: its netfront closed for
+ * good) is not kept as it is: counted as up, every later switch to pv went
+ * onto it and rolled back at its bound (component test
+ * kept_vif_left_closing_is_replaced).  Its detach goes on being retried,
+ * and, as for a vif xl is removing, a fresh one comes up once it is gone. */
 static void ad_keep(void *ctx, rtv_domid_t dom, const char *key)
 {
     struct backd_vif *v = ctx;
@@ -617,16 +647,24 @@ static void ad_keep(void *ctx, rtv_domid_t dom, const char *key)
 
     if (s == NULL)
         return;
-    s->want_down = false;
-    s->retry_at = 0;
+    bool dead = s->job == JOB_NONE && s->known && leg_closing(v, dom, s->pvdevid);
+    if (dead) {
+        s->want_down = true;
+        if (s->retry_at == 0)
+            s->retry_at = v->now;
+    } else {
+        s->want_down = false;
+        s->retry_at = 0;
+    }
     /* If the coordinator counts on a PV vif from now on, a vif xl is
      * already taking away comes back once it is gone, so that a switch to
      * pv right after (which then brings nothing up) finds one. */
     const struct rtv_switch_fsm *m = rtv_coordinator_get(v->co, dom, key);
-    s->keep_up = s->job == JOB_DETACH && m != NULL && m->backend_up;
+    s->keep_up = (s->job == JOB_DETACH || dead) && m != NULL && m->backend_up;
     vlog(v, "dom%u vif/%s: PV vif %u kept (its tear-down's bound passed)%s", (unsigned)dom,
-         key, s->pvdevid, s->keep_up ? "; xl is removing it already: it is attached "
-         "again once it is gone" : "");
+         key, s->pvdevid, !s->keep_up ? "" : dead ? "; xl left it closing: it is removed, "
+         "and attached again once it is gone" : "; xl is removing it already: it is "
+         "attached again once it is gone");
 }
 
 static bool ad_present(void *ctx, rtv_domid_t dom, const char *key)
@@ -689,7 +727,7 @@ static int gate_check(struct backd_vif *v, rtv_domid_t dom, const char *key,
         const struct slot *s = slot_get(v, dom, key, false);
         unsigned long long pv;
 
-        if (s != NULL && (s->job == JOB_DETACH || s->up_pending)) {
+        if (s != NULL && (s->job == JOB_DETACH || s->up_pending || s->want_down)) {
             /* xl is still taking the old leg away (a switch's bound left
              * it to its tear-down): the guest must not go to it.  Once it
              * is gone, it is attached again (keep_up) or the bring-up that

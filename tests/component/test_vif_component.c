@@ -192,6 +192,8 @@ static const char xl_script[] =
     "i=0\n"
     "while [ ! -e \"$d/done/$req\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done\n"
     "[ -e \"$d/done/$req\" ] || { echo \"xl stand-in: nobody answered $req\" >&2; exit 1; }\n"
+    "[ -s \"$d/done/$req\" ] && { rm -f \"$d/done/$req\"; echo \"xl stand-in: $req failed\" >&2; "
+    "exit 1; }\n"
     "rm -f \"$d/done/$req\"\n";
 
 /* What libxl leaves once a vif is attached and its hotplug script ran. */
@@ -230,10 +232,24 @@ static void vif_nodes_down(unsigned dom, unsigned n)
     rtv_xs_rm_empty_parents(tool.xs, RTV_XS_NO_TXN, p, 2);
 }
 
+/* libxl's remove that failed after its first step: the backend asked to
+ * close (state Closing, with online = 0, which the daemon does not read:
+ * libxl__initiate_device_generic_remove), the guest's netfront closed on
+ * seeing it, and the vif left in the store. */
+static void vif_nodes_left_closing(unsigned dom, unsigned n)
+{
+    char p[128];
+
+    snprintf(p, sizeof(p), "/local/domain/0/backend/vif/%u/%u/state", dom, n);
+    rtv_test_put(tool.xs, p, "5");
+    snprintf(p, sizeof(p), "/local/domain/%u/device/vif/%u/state", dom, n);
+    rtv_test_put(tool.xs, p, "6");
+}
+
 /* Answers the stand-in xl's requests. */
 /* The stand-in xl's network-attach / -detach requests wait unanswered
- * (xl slow). */
-static bool attach_held, detach_held;
+ * (xl slow); its network-detach fails, leaving the vif closing. */
+static bool attach_held, detach_held, detach_fails;
 
 static void play_libxl(void)
 {
@@ -247,14 +263,21 @@ static void play_libxl(void)
         unsigned dom, n;
         char from[400], to[400];
 
+        bool fail = false;
+
         if (sscanf(e->d_name, "attach-%u-%u", &dom, &n) == 2 && !attach_held)
             vif_nodes_up(dom, n);
+        else if (sscanf(e->d_name, "detach-%u-%u", &dom, &n) == 2 && !detach_held &&
+                 detach_fails)
+            vif_nodes_left_closing(dom, n), fail = true;
         else if (sscanf(e->d_name, "detach-%u-%u", &dom, &n) == 2 && !detach_held)
             vif_nodes_down(dom, n);
         else
             continue;
         snprintf(from, sizeof(from), "%s/%s", rd, e->d_name);
         snprintf(to, sizeof(to), "%s/done/%s", dir, e->d_name);
+        if (fail)
+            rtv_test_write_file(from, "fail\n", false);   /* xl exits 1 */
         ck_assert_int_eq(rename(from, to), 0);
     }
     closedir(d);
@@ -565,6 +588,35 @@ START_TEST(switch_to_pv_waits_for_xl_after_a_rollback)
 }
 END_TEST
 
+/* A switch to emulated whose xl network-detach fails after libxl asked the
+ * vif to close (online = 0, Closing) ends at its bound with the PV vif
+ * kept.  That vif is dead: the guest's xen-netfront closed once it saw
+ * Closing and connects again only from Initialising (netback_changed()),
+ * which it never returns to.  dom0 kept it as it was and counted it as up,
+ * with no detach retried: every later switch to pv went onto it and rolled
+ * back at its bound (the port never forwarded), until the domain went.  It
+ * is taken away after all once xl works, and a fresh vif comes up for the
+ * switch to pv, which finishes; back on emulated nothing is left. */
+START_TEST(kept_vif_left_closing_is_replaced)
+{
+    pid_t pid = start_daemon();
+    struct answer a;
+
+    must_switch("pv");
+    detach_fails = true;
+    ask("emulated", BOUND_MS, 4 * BOUND_MS + 5000, &a);
+    ck_assert_msg(a.answered, "switch to emulated not answered");
+    ck_assert_str_eq(a.state, "emulated");
+    ck_assert_msg(strstr(a.error, "still up") != NULL, "not kept: %s: %s", a.result, a.error);
+    detach_fails = false;
+    must_switch("pv");
+    must_switch("emulated");
+    const char *left = leftover();
+    ck_assert_msg(left == NULL, "%s", left);
+    ck_assert_int_eq(stop_daemon(pid), 0);
+}
+END_TEST
+
 struct store_fault {
     enum rtv_local_fault_op op;
     int err;
@@ -646,6 +698,7 @@ static Suite *vif_component_suite(void)
     tcase_add_test(tc, switches_and_leaves_nothing);
     tcase_add_test(tc, switch_to_pv_waits_for_a_slow_detach);
     tcase_add_test(tc, switch_to_pv_waits_for_xl_after_a_rollback);
+    tcase_add_test(tc, kept_vif_left_closing_is_replaced);
     tcase_add_loop_test(tc, store_fault_sweep, 0, (int)NR_STORE_FAULTS);
     suite_add_tcase(s, tc);
     return s;
