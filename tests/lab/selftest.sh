@@ -430,6 +430,43 @@ if echo "1 x" | "$q" 0.5 > /dev/null 2>&1 || echo 1 | "$q" 0 > /dev/null 2>&1; t
     echo "lab selftest: lab-quantile took a non-number or a Q of 0" >&2; exit 1
 fi
 echo "lab selftest: lab-quantile: nearest-rank quantiles, ? for none, bad input refused"
+
+# net-bench.py (the net flight's numbers) on a made-up run: every key it
+# prints passes lab-bench (net11-1 failed at its bench stage on "_Bps"
+# keys, after every check had passed); every switch that ended ok counts,
+# a kill -9 one too, a rolled-back one apart (net11-2: "only 19"); the
+# blackout splits at the flip.
+t=$(mktemp -d)
+mkdir "$t/S"
+printf '%s\n' '{"ok": true, "sent": 100, "received": 90, "first_mismatch": -1, "rtt_us_median": 2000, "gaps": []}' > "$t/S/stream-dom0.json"
+printf '%s\n' '{"ok": true, "sent": 90, "received": 100, "first_mismatch": -1}' > "$t/S/stream-guest.json"
+printf '%s\n' '{"interval_ms": 5, "sent": 1000, "received": 700, "echo_gaps": [[109000, 1200]], "lost_sent_ms": [109500, 109600]}' > "$t/S/ping.json"
+for leg in e1000-alone emulated pv; do
+    printf '{"rx_bytes_per_s": 1000}\n' > "$t/S/bulk-$leg.json"
+    printf '{"rx_bytes_per_s": 2000}\n' > "$t/S/bulk-$leg-guest.json"
+done
+printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    100000 120000 pv ok 900 normal 7 pin  130000 160000 pv rolled-back 0 normal 8 pin \
+    170000 190000 pv ok 0 kill9 9 pin     200000 210000 emulated ok 800 normal 10 pin > "$t/S/switches.tsv"
+printf '%s\n' "@109990 switch 7: flip to pv: active leg written in 500 us, active after 600 us, 1 gratuitous ARP out after 900 us" \
+    "@204990 switch 10: flip to emulated: active leg written in 500 us, active after 600 us, 1 gratuitous ARP out after 900 us" > "$t/S/flips.txt"
+printf '%s\n' "100 F vif1.0-emu" "110000 F vif1.16" "205000 F vif1.0-emu" > "$t/S/bridge.log"
+"$PY" "$here/steps/net-bench.py" "$t/S" "$t/detail.json" team > "$t/bench" 2> "$t/err" ||
+    { cat "$t/err" >&2; echo "lab selftest: net-bench.py failed on a good run" >&2; rm -rf "$t"; exit 1; }
+while read -r k v; do
+    LAB=$t "$here/agent/lab-bench" "$k" "$v" > /dev/null ||
+        { echo "lab selftest: lab-bench refused net-bench.py's $k $v" >&2; rm -rf "$t"; exit 1; }
+done < "$t/bench"
+for want in "net_switches 3" "net_switches_after_kill9 1" "net_rollbacks 1" "net_kill9_rollbacks 0" \
+            "net_to_pv_blackout_ms_median 1200" "net_to_pv_blackout_before_flip_ms_median 1000" \
+            "net_to_pv_blackout_after_flip_ms_median 200" "net_to_emulated_blackout_ms_median 5" \
+            "net_tput_pv_d2g_bytes_per_s 2000" "net_pv_over_emulated_g2d 1.0"; do
+    grep -qx "$want" "$t/bench" ||
+        { cat "$t/bench" >&2; echo "lab selftest: net-bench.py: no line '$want'" >&2; rm -rf "$t"; exit 1; }
+done
+[ "$(wc -l < "$t/bench")" = "$(wc -l < "$t/bench.txt")" ] || { echo "lab selftest: lab-bench lost lines" >&2; rm -rf "$t"; exit 1; }
+rm -rf "$t"
+echo "lab selftest: net-bench.py's keys pass lab-bench; switches ok of both kinds counted, rollbacks apart, the blackout split at the flip"
 if [ -n "${no_shellcheck:-}" ]; then
     echo "lab selftest: SKIP: every part passed but shellcheck's, which needs shellcheck (make deps)"
     exit 77
