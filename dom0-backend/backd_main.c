@@ -85,10 +85,12 @@ static int usage(void)
                     "                  NIC's MAC only from the port of the leg the guest is on\n"
                     "                  (or told to go to); leave: as the hotplug scripts made it\n"
                     "  --tap-queue FRAMES  bound the queue of a switched NIC's emulated leg (its\n"
-                    "                  tap's tx_queue_len; 0, the default: leave it): what\n"
-                    "                  still waits there at a flip to PV is lost (the lab: 32)\n"
-                    "  --state-dir DIR ring journals (default %s, tmpfs): a restarted daemon\n"
-                    "                  takes over the live rings its predecessor served\n"
+                    "                  tap's tx_queue_len) while a switch to PV runs: what\n"
+                    "                  still waits there at the flip is lost (default %u; 0:\n"
+                    "                  leave it)\n"
+                    "  --state-dir DIR ring journals, NIC taps' lengths (default %s,\n"
+                    "                  tmpfs): a restarted daemon takes over the live rings\n"
+                    "                  its predecessor served, and gives back a tap it cut\n"
                     "  --no-takeover   no journals: after a restart a guest's blkfront waits\n"
                     "                  for a backend forever\n"
                     "usage: rtvirt-backd --orphans close [--orphans-timeout S] [-v] [options]\n"
@@ -105,6 +107,7 @@ static int usage(void)
                     "                  nothing: a check of a unit's command line\n",
                     BACKD_SWITCH_DEVID_SPAN,
                     BACKD_SWITCH_TWIN_BASE, BACKD_SWITCH_QMP_DIR, BACKD_SWITCH_QMP_TIMEOUT_MS,
+                    BACKD_VIF_TAP_QUEUE,
                     BACKD_STATE_DIR, BACKD_ORPHANS_TIMEOUT_S);
     return 2;
 }
@@ -284,7 +287,7 @@ int main(int argc, char **argv)
     unsigned qmp_timeout_ms = BACKD_SWITCH_QMP_TIMEOUT_MS;
     bool qmp_flush = false;
     bool pin_learning = true;
-    unsigned tap_queue = 0;
+    unsigned tap_queue = BACKD_VIF_TAP_QUEUE;
     const char *twin_vdev = BACKD_SWITCH_TWIN_BASE;
     unsigned twin_base;
     bool orphans = false;
@@ -460,6 +463,7 @@ int main(int argc, char **argv)
         backd_vif_set_log(vif, vif_log, NULL);
         backd_vif_set_pin(vif, pin_learning);
         backd_vif_set_tap_queue(vif, tap_queue);
+        backd_vif_set_state_dir(vif, cfg.state_dir);
         if (backd_vif_start(vif, rtv_now_ms(), &err) < 0) {
             fprintf(stderr, "rtvirt-backd: cannot start the NIC switch: %s\n", err.msg);
             goto out;

@@ -75,6 +75,8 @@ struct pin {
     char        tap[32];        /* its emulated leg's port, learning off */
     bool        tap_off;
     bool        warned;         /* a failed write said once */
+    unsigned    pv_devid;       /* its PV leg's devid read from the store (0: not read):
+                                   a restarted daemon's, until a switch of its own */
     unsigned    txq_was;        /* the tap's tx_queue_len before the bound (0: untouched) */
     bool        txq_warned;
 };
@@ -90,6 +92,7 @@ struct backd_vif {
     struct pin              pin[MAX_NICS];
     bool                    pin_on;         /* backd_vif_set_pin */
     unsigned                txq_max;        /* backd_vif_set_tap_queue; 0: leave */
+    char                    state_dir[128]; /* backd_vif_set_state_dir; "": none */
     struct rtv_log_sink     log;
     uint64_t                now;
 };
@@ -823,11 +826,17 @@ static void pin_one(struct backd_vif *v, rtv_domid_t dom, const char *key,
 
     if (p == NULL)
         return;
-    /* the PV vif while this daemon knows its devid (after a restart, from
-     * the next switch on) */
+    enum backd_vif_leg leg = backd_vif_pin_leg(m, p->gate_ok && p->gate_id == m->switch_id);
+    /* the PV vif: this daemon's, or, after a restart, the one pv-devid
+     * names (read once: a restarted daemon's log said "learns the guest's
+     * MAC on  only", net11) */
     if (s != NULL && s->known)
         snprintf(pv, sizeof(pv), "vif%u.%u", (unsigned)dom, s->pvdevid);
-    enum backd_vif_leg leg = backd_vif_pin_leg(m, p->gate_ok && p->gate_id == m->switch_id);
+    else if (leg == BACKD_VIF_LEG_PV && (p->pv_devid != 0 || read_pvdevid(v, dom, key,
+                                                                          &p->pv_devid)))
+        snprintf(pv, sizeof(pv), "vif%u.%u", (unsigned)dom, p->pv_devid);
+    if (leg == BACKD_VIF_LEG_EMULATED)
+        p->pv_devid = 0;   /* the next PV leg is the next switch's */
     if (backd_vif_pin_apply(v->sysfs, p->tap, pv, leg, &changed, &err) < 0) {
         if (!p->warned)
             vlog(v, "dom%u vif/%s: bridge learning: %s", (unsigned)dom, key, err.msg);
@@ -837,32 +846,84 @@ static void pin_one(struct backd_vif *v, rtv_domid_t dom, const char *key,
     p->tap_off = leg == BACKD_VIF_LEG_PV;
     if (changed)
         vlog(v, "dom%u vif/%s: the bridge learns the guest's MAC on %s only (switch %u)",
-             (unsigned)dom, key, leg == BACKD_VIF_LEG_PV ? pv : p->tap,
-             (unsigned)m->switch_id);
+             (unsigned)dom, key, leg == BACKD_VIF_LEG_EMULATED ? p->tap :
+             pv[0] ? pv : "the PV vif (its devid unknown)", (unsigned)m->switch_id);
 }
 
-/* One NIC's tap: its queue bounded (backd_vif_txq.h). */
-static void bound_one(struct backd_vif *v, rtv_domid_t dom, const char *key)
+/* A switch to PV is running: from its request until it is answered (ok or
+ * rolled back).  What waits in the tap when the guest flips is lost; at
+ * any other time the queue is the emulated leg's throughput. */
+static bool to_pv_window(const struct rtv_switch_fsm *m)
+{
+    return m->phase != RTV_FSM_STABLE && m->target != RTV_MODE_EMULATED && !m->failing_over;
+}
+
+/* The tap gets the length it had before the bound, which is forgotten;
+ * false if it could not be written (tried again at the next poll). */
+static bool txq_give_back(struct backd_vif *v, struct pin *p, const char *why)
+{
+    struct rtv_err err = {0};
+    bool changed = false;
+
+    if (p->txq_was == 0)
+        return true;
+    if (backd_vif_txq_restore(v->sysfs, p->tap, p->txq_was, &changed, &err) < 0) {
+        if (!p->txq_warned)
+            vlog(v, "dom%u vif/%s: tap queue: %s", (unsigned)p->nic.dom, p->nic.key, err.msg);
+        p->txq_warned = true;
+        return false;
+    }
+    if (changed)
+        vlog(v, "dom%u vif/%s: %s queues %u frames again (%s)", (unsigned)p->nic.dom,
+             p->nic.key, p->tap, p->txq_was, why);
+    if (v->state_dir[0])
+        backd_vif_txq_forget(v->state_dir, p->nic.dom, p->nic.key);
+    p->txq_was = 0;
+    p->txq_warned = false;
+    return true;
+}
+
+/* One NIC's tap: its queue bounded while a switch to PV runs, its length
+ * given back otherwise (backd_vif_txq.h).  The length is saved before the
+ * tap is cut: an incarnation killed in the window leaves it to the next. */
+static void txq_one(struct backd_vif *v, rtv_domid_t dom, const char *key,
+                    const struct rtv_switch_fsm *m)
 {
     struct pin *p = pin_seen(v, dom, key);
     struct rtv_err err = {0};
-    unsigned was = 0;
+    unsigned was = 0, cur;
     bool changed = false;
+    int rc;
 
     if (p == NULL)
         return;
-    if (backd_vif_txq_bound(v->sysfs, p->tap, v->txq_max, &was, &changed, &err) < 0) {
-        if (!p->txq_warned)
-            vlog(v, "dom%u vif/%s: tap queue: %s", (unsigned)dom, key, err.msg);
-        p->txq_warned = true;
+    if (v->txq_max == 0 || !to_pv_window(m)) {
+        char why[48];
+
+        if (p->txq_was != 0) {
+            snprintf(why, sizeof(why), "switch %u answered", (unsigned)m->switch_id);
+            txq_give_back(v, p, why);
+        }
         return;
     }
-    if (changed) {
-        if (p->txq_was == 0)
-            p->txq_was = was;
-        vlog(v, "dom%u vif/%s: %s queues at most %u frames for the emulated NIC (was %u)",
-             (unsigned)dom, key, p->tap, v->txq_max, was);
+    if (p->txq_was == 0) {
+        if ((rc = backd_vif_txq_get(v->sysfs, p->tap, &cur, &err)) <= 0 || cur <= v->txq_max)
+            goto out;   /* no tap (yet), or short enough */
+        if (v->state_dir[0] &&
+            (rc = backd_vif_txq_save(v->state_dir, dom, key, cur, &err)) < 0)
+            goto out;   /* not cut: a successor could not give it back */
+        p->txq_was = cur;
     }
+    rc = backd_vif_txq_bound(v->sysfs, p->tap, v->txq_max, &was, &changed, &err);
+    if (rc == 0 && changed)
+        vlog(v, "dom%u vif/%s: %s queues at most %u frames for the emulated NIC during "
+             "switch %u to pv (was %u)", (unsigned)dom, key, p->tap, v->txq_max,
+             (unsigned)m->switch_id, was);
+out:
+    if (rc < 0 && !p->txq_warned)
+        vlog(v, "dom%u vif/%s: tap queue: %s", (unsigned)dom, key, err.msg);
+    if (rc < 0)
+        p->txq_warned = true;
 }
 
 /* The gate of switch_id passed: port-ready-id follows, the guest may flip
@@ -933,24 +994,21 @@ static void poll_gates(struct backd_vif *v)
 }
 
 /* Level-triggered, every poll: each coordinated NIC's ports learn as
- * backd_vif_pin_leg() says and its tap's queue is bounded; a NIC no longer
- * coordinated (unmanaged, its domain gone) gets learning back on its tap,
- * and the tap its queue length. */
+ * backd_vif_pin_leg() says and its tap's queue is bounded while a switch
+ * to PV runs; a NIC no longer coordinated (unmanaged, its domain gone)
+ * gets learning back on its tap, and the tap its queue length. */
 static void pin_ports(struct backd_vif *v)
 {
     const struct rtv_switch_fsm *m;
     const char *key;
     rtv_domid_t dom;
 
-    if (!v->pin_on && v->txq_max == 0)
-        return;
     for (unsigned i = 0; i < MAX_NICS; i++)
         v->pin[i].seen = false;
     for (unsigned i = 0; (m = rtv_coordinator_at(v->co, i, &dom, &key)) != NULL; i++) {
         if (v->pin_on)
             pin_one(v, dom, key, m);
-        if (v->txq_max != 0)
-            bound_one(v, dom, key);
+        txq_one(v, dom, key, m);   /* also with no bound: a predecessor's to give back */
     }
     for (unsigned i = 0; i < MAX_NICS; i++) {
         struct pin *p = &v->pin[i];
@@ -965,13 +1023,8 @@ static void pin_ports(struct backd_vif *v)
         else if (changed)
             vlog(v, "dom%u vif/%s: no longer managed: %s learns again", (unsigned)p->nic.dom,
                  p->nic.key, p->tap);
-        changed = false;
-        if (backd_vif_txq_restore(v->sysfs, p->tap, p->txq_was, &changed, &err) < 0)
-            vlog(v, "dom%u vif/%s: tap queue: %s", (unsigned)p->nic.dom, p->nic.key, err.msg);
-        else if (changed)
-            vlog(v, "dom%u vif/%s: no longer managed: %s queues %u frames again",
-                 (unsigned)p->nic.dom, p->nic.key, p->tap, p->txq_was);
-        p->nic.used = false;
+        if (txq_give_back(v, p, "no longer managed"))
+            p->nic.used = false;
     }
 }
 
@@ -995,7 +1048,7 @@ struct backd_vif *backd_vif_new(struct rtv_store *co_xs, struct rtv_store *ad_xs
     snprintf(v->xl, sizeof(v->xl), "xl");
     snprintf(v->sysfs, sizeof(v->sysfs), "/sys/class/net");
     v->pin_on = true;
-    v->txq_max = 0;   /* backd_vif_set_tap_queue: opt-in (backd_vif_txq.h) */
+    v->txq_max = BACKD_VIF_TAP_QUEUE;   /* during a switch to pv only (backd_vif_txq.h) */
     v->co = rtv_coordinator_new_class(co_xs, &rtv_devclass_vif, &ops, v, err);
     if (v->co == NULL) {
         free(v);
@@ -1024,6 +1077,28 @@ void backd_vif_set_tap_queue(struct backd_vif *v, unsigned frames)
     v->txq_max = frames;
 }
 
+void backd_vif_set_state_dir(struct backd_vif *v, const char *dir)
+{
+    snprintf(v->state_dir, sizeof(v->state_dir), "%s", dir ? dir : "");
+}
+
+/* A length a predecessor saved: the NIC's entry holds it, so that the
+ * first poll gives it back (or keeps the tap cut while the switch it left
+ * runs). */
+static void txq_saved(void *ctx, unsigned dom, const char *key, unsigned len)
+{
+    struct backd_vif *v = ctx;
+    struct pin *p = pin_get(v, (rtv_domid_t)dom, key, true);
+    unsigned long long nic;
+
+    if (p == NULL || rtv_parse_uint(key, 2147483647ull, &nic) < 0)
+        return;
+    snprintf(p->tap, sizeof(p->tap), "vif%u.%llu-emu", dom, nic);
+    p->txq_was = len;
+    vlog(v, "dom%u vif/%s: %s was cut by an earlier incarnation from %u frames", dom, key,
+         p->tap, len);
+}
+
 static void co_log(void *ctx, const char *msg)
 {
     struct backd_vif *v = ctx;
@@ -1046,6 +1121,9 @@ int backd_vif_start(struct backd_vif *v, uint64_t now_ms, struct rtv_err *err)
     v->now = now_ms;
     if ((rc = rtv_coordinator_start(v->co, now_ms, err)) < 0)
         return rc;
+    if (v->state_dir[0] && (rc = backd_vif_txq_each(v->state_dir, txq_saved, v)) < 0)
+        vlog(v, "cannot read %s for the taps' queue lengths: %s", v->state_dir,
+             strerror(-rc));
     /* A NIC stable on its emulated leg has no business with a PV vif: one
      * left there is from an incarnation killed while bringing it up (the
      * state was not published yet) or while tearing it down. */
@@ -1107,6 +1185,11 @@ void backd_vif_free(struct backd_vif *v)
         /* A running xl finishes on its own; the next incarnation finds
          * what it did in the store. */
     }
+    /* A stopped daemon leaves the taps as it found them (a switch it
+     * leaves running, its successor cuts again). */
+    for (unsigned i = 0; i < MAX_NICS; i++)
+        if (v->pin[i].nic.used)
+            txq_give_back(v, &v->pin[i], "rtvirt-backd stops");
     rtv_coordinator_free(v->co);
     free(v);
 }

@@ -57,9 +57,16 @@ void backd_vif_set_sysfs(struct backd_vif *v, const char *dir);
  * hotplug scripts made them (the lab's A/B arm). */
 void backd_vif_set_pin(struct backd_vif *v, bool on);
 
-/* The bound on each coordinated NIC's tap queue, in frames (backd_vif_txq.h);
- * 0, the default: the tap is left as qemu made it. */
+/* The bound on each coordinated NIC's tap queue while a switch to PV runs,
+ * in frames (backd_vif_txq.h; default BACKD_VIF_TAP_QUEUE); 0: the tap is
+ * left as qemu made it. */
+#define BACKD_VIF_TAP_QUEUE 32u
 void backd_vif_set_tap_queue(struct backd_vif *v, unsigned frames);
+
+/* Where the taps' lengths to give back are kept across incarnations (the
+ * daemon's --state-dir; NULL: in memory only, and a daemon killed in a
+ * switch to PV leaves its tap cut). */
+void backd_vif_set_state_dir(struct backd_vif *v, const char *dir);
 
 void backd_vif_set_log(struct backd_vif *v, void (*log)(void *ctx, const char *msg),
                        void *ctx);

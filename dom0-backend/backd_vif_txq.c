@@ -3,12 +3,15 @@
  */
 #include "backd_vif_txq.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "rtvirt/seam.h"
 
 #define TXQ_MAX 1000000ull   /* what the kernel takes is far below; a bound on our parse */
 
@@ -108,4 +111,109 @@ int backd_vif_txq_restore(const char *sysfs, const char *tap, unsigned len, bool
         return rc;
     *changed = rc > 0;
     return 0;
+}
+
+/* ---- the length to give back, across incarnations ---------------------------- */
+
+#define SAVE_PREFIX "vif-txq-"
+
+static int save_path(char *buf, size_t len, const char *dir, unsigned dom, const char *key)
+{
+    int n = snprintf(buf, len, "%s/" SAVE_PREFIX "%u-%s", dir, dom, key);
+    return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int backd_vif_txq_get(const char *sysfs, const char *tap, unsigned *len, struct rtv_err *err)
+{
+    char p[256];
+
+    return tap_len(sysfs, tap, p, sizeof(p), len, err);
+}
+
+int backd_vif_txq_save(const char *dir, unsigned dom, const char *key, unsigned len,
+                       struct rtv_err *err)
+{
+    char p[256], tmp[272], buf[16];
+    int rc;
+
+    if ((rc = save_path(p, sizeof(p), dir, dom, key)) < 0)
+        return rtv_err_set(err, -rc, "%s/" SAVE_PREFIX "%u-%s: name too long", dir, dom, key);
+    snprintf(tmp, sizeof(tmp), "%s.new", p);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return rtv_err_set(err, errno, "%s: %s", tmp, strerror(errno));
+    int l = snprintf(buf, sizeof(buf), "%u\n", len);
+    ssize_t n = write(fd, buf, (size_t)l);
+    int e = n < 0 ? errno : EIO;
+    bool ok = n == l;
+
+    if (close(fd) < 0 && ok) {
+        ok = false;
+        e = errno;
+    }
+    if (ok && rename(tmp, p) < 0) {
+        ok = false;
+        e = errno;
+    }
+    if (!ok) {
+        unlink(tmp);
+        return rtv_err_set(err, e, "%s: %s", p, strerror(e));
+    }
+    return 0;
+}
+
+int backd_vif_txq_load(const char *dir, unsigned dom, const char *key, unsigned *len)
+{
+    char p[256];
+    int rc;
+
+    if ((rc = save_path(p, sizeof(p), dir, dom, key)) < 0)
+        return rc;
+    if ((rc = get_len(p, len)) == -ENOENT)
+        return 0;
+    if (rc == 0 && *len == 0)
+        rc = -EINVAL;   /* 0 is "untouched": never saved */
+    return rc < 0 ? rc : 1;
+}
+
+void backd_vif_txq_forget(const char *dir, unsigned dom, const char *key)
+{
+    char p[256];
+
+    if (save_path(p, sizeof(p), dir, dom, key) == 0)
+        unlink(p);
+}
+
+int backd_vif_txq_each(const char *dir,
+                       void (*fn)(void *ctx, unsigned dom, const char *key, unsigned len),
+                       void *ctx)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+
+    if (d == NULL)
+        return errno == ENOENT ? 0 : -errno;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        const char *name = e->d_name;
+        char key[16], *end;
+        unsigned len;
+
+        if (strncmp(name, SAVE_PREFIX, strlen(SAVE_PREFIX)) != 0)
+            continue;
+        name += strlen(SAVE_PREFIX);
+        errno = 0;
+        unsigned long dom = strtoul(name, &end, 10);
+        /* <dom>-<key>, the key a devid (a ".new" left by a crash is not) */
+        if (end == name || *end != '-' || errno != 0 || dom > RTV_DOMID_MAX ||
+            strlen(end + 1) == 0 || strlen(end + 1) >= sizeof(key) ||
+            strspn(end + 1, "0123456789") != strlen(end + 1))
+            continue;
+        snprintf(key, sizeof(key), "%s", end + 1);
+        if (backd_vif_txq_load(dir, (unsigned)dom, key, &len) == 1) {
+            fn(ctx, (unsigned)dom, key, len);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
 }

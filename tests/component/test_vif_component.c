@@ -99,7 +99,7 @@ static void daemon_child(int ready_fd)
     struct rtv_xen co, ad;
     struct rtv_err err = { 0, "" };
     struct sigaction sa;
-    char xl[96], sys[96];
+    char xl[96], sys[96], state[96];
     int code = 0;
 
     memset(&sa, 0, sizeof(sa));
@@ -117,7 +117,10 @@ static void daemon_child(int ready_fd)
     backd_vif_set_xl(v, xl);
     backd_vif_set_sysfs(v, sys);
     backd_vif_set_log(v, quiet, NULL);
-    backd_vif_set_tap_queue(v, 32);   /* opt-in, as the lab runs it */
+    /* the tap's bound at its default (BACKD_VIF_TAP_QUEUE), while a switch
+     * to pv runs; the lengths to give back where rtvirt-backd keeps them */
+    snprintf(state, sizeof(state), "%s/state", dir);
+    backd_vif_set_state_dir(v, state);
     if (backd_vif_start(v, rtv_now_ms(), &err) < 0) {
         fprintf(stderr, "vif: %s\n", err.msg);
         _exit(12);
@@ -400,7 +403,7 @@ static void setup(void)
     rtv_test_mkdtemp(dir, sizeof(dir), "rtv-vif");
     snprintf(p, sizeof(p), "%s/xl", dir);
     rtv_test_write_file(p, xl_script, true);
-    const char *sub[] = { "req", "done", "sys", "sys/" BRIDGE, "sys/vif5.0-emu",
+    const char *sub[] = { "req", "done", "state", "sys", "sys/" BRIDGE, "sys/vif5.0-emu",
                           "sys/vif5.0-emu/brport" };
     for (unsigned i = 0; i < sizeof(sub) / sizeof(sub[0]); i++) {
         snprintf(p, sizeof(p), "%s/%s", dir, sub[i]);
@@ -485,6 +488,17 @@ static unsigned tap_queue(void)
     return v;
 }
 
+/* The tap's tx_queue_len once it is want, or what it is after ms. */
+static unsigned tap_queue_becomes(unsigned want, unsigned ms)
+{
+    uint64_t until = rtv_now_ms() + ms;
+    unsigned q;
+
+    while ((q = tap_queue()) != want && rtv_now_ms() < until)
+        usleep(10000);
+    return q;
+}
+
 /* ---- tests -------------------------------------------------------------------------- */
 
 /* The rig itself: switches to pv and back work and leave nothing; the
@@ -498,20 +512,71 @@ START_TEST(switches_and_leaves_nothing)
         must_switch("pv");
         ck_assert_uint_ge(get_u(CTL "pv-devid"), BACKD_VIF_DEVID_BASE);
         ck_assert_uint_eq(get_u(CTL "port-ready-id"), get_u(CTL "switch-id"));
+        /* the tap's queue, cut during the switch, given back (the
+         * daemon's next poll) */
+        ck_assert_uint_eq(tap_queue_becomes(1000, 5000), 1000);
         must_switch("emulated");
         const char *left = leftover();
         ck_assert_msg(left == NULL, "%s", left);
+        ck_assert_uint_eq(tap_queue(), 1000);
     }
-    /* The tap's queue was bounded while the NIC was coordinated (what waits
-     * there at a flip to pv is lost), and gets its length back once the NIC
-     * is unmanaged (the daemon's poll, within a bound). */
-    ck_assert_uint_eq(tap_queue(), 32);
+    ck_assert_int_eq(stop_daemon(pid), 0);
+}
+END_TEST
+
+/* The tap's queue is cut (to BACKD_VIF_TAP_QUEUE) while a switch to pv
+ * runs, and only then: what waits there when the guest flips is lost (lab,
+ * net run 8), while at any other time the queue is the emulated leg's
+ * throughput (net run 9, the bound held all the time).  A daemon killed
+ * (-9) in that window leaves the tap cut; its successor finds the length
+ * to give back in the state directory (the tap alone says 32), finishes
+ * or rolls the switch back, and gives the tap its 1000 frames back.  A
+ * switch to emulated leaves the tap as it is. */
+START_TEST(tap_cut_while_switching_to_pv_and_given_back_after_a_kill)
+{
     struct rtv_err err = { 0, "" };
-    ck_assert_msg(rtv_ctl_unmanage(tool.xs, GUEST, NIC, &err) == 0, "%s", err.msg);
-    uint64_t until = rtv_now_ms() + 10000;
-    while (tap_queue() != 1000 && rtv_now_ms() < until)
-        usleep(20000);
+    struct answer a;
+    uint32_t id;
+    pid_t pid = start_daemon();
+
     ck_assert_uint_eq(tap_queue(), 1000);
+    ck_assert_msg(rtv_ctl_request(tool.xs, GUEST, NIC, "pv", MUST_MS, &id, &err) == 0, "%s",
+                  err.msg);
+    /* the shunt not played: the switch waits for it, in the window */
+    for (uint64_t end = rtv_now_ms() + 10000;
+         (tap_queue() != 32 || strcmp(rtv_test_get(tool.xs, CTL "state", ""),
+                                      "switching-to-pv") != 0) && rtv_now_ms() < end;
+         usleep(5000))
+        play_libxl();
+    ck_assert_str_eq(rtv_test_get(tool.xs, CTL "state", ""), "switching-to-pv");
+    ck_assert_uint_eq(tap_queue(), 32);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(rtv_test_wait_pid(pid, 5000), 128 + SIGKILL);
+    ck_assert_uint_eq(tap_queue(), 32);
+
+    pid = start_daemon();
+    play_until_answered(id, 3 * MUST_MS, &a);
+    ck_assert_msg(a.answered, "switch %u to pv not answered after the restart", id);
+    ck_assert_msg(strcmp(a.result, "ok") == 0 || strcmp(a.result, "rolled-back") == 0,
+                  "switch to pv after the restart: %s in %s: %s", a.result, a.state, a.error);
+    ck_assert_uint_eq(tap_queue_becomes(1000, 5000), 1000);
+    if (strcmp(a.state, "pv") != 0)
+        must_switch("pv");
+    ck_assert_uint_eq(tap_queue_becomes(1000, 5000), 1000);
+
+    /* to emulated: the tap is not touched, also while the switch waits */
+    ck_assert_msg(rtv_ctl_request(tool.xs, GUEST, NIC, "emulated", MUST_MS, &id, &err) == 0,
+                  "%s", err.msg);
+    for (uint64_t end = rtv_now_ms() + 1000; rtv_now_ms() < end; usleep(5000)) {
+        play_libxl();
+        ck_assert_uint_eq(tap_queue(), 1000);
+    }
+    play_until_answered(id, 3 * MUST_MS, &a);
+    ck_assert_msg(a.answered && strcmp(a.result, "ok") == 0, "switch to emulated: %s: %s",
+                  a.result, a.error);
+    ck_assert_uint_eq(tap_queue(), 1000);
+    const char *left = leftover();
+    ck_assert_msg(left == NULL, "%s", left);
     ck_assert_int_eq(stop_daemon(pid), 0);
 }
 END_TEST
@@ -696,6 +761,7 @@ static Suite *vif_component_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 1800);
     tcase_add_test(tc, switches_and_leaves_nothing);
+    tcase_add_test(tc, tap_cut_while_switching_to_pv_and_given_back_after_a_kill);
     tcase_add_test(tc, switch_to_pv_waits_for_a_slow_detach);
     tcase_add_test(tc, switch_to_pv_waits_for_xl_after_a_rollback);
     tcase_add_test(tc, kept_vif_left_closing_is_replaced);

@@ -2,7 +2,8 @@
  * The bound on a switched NIC's tap queue (dom0-backend/backd_vif_txq.c):
  * a longer queue cut to the bound with its length remembered, a shorter one
  * left, the length given back, an absent tap skipped, a tap whose length
- * cannot be read reported.  The netdevs' sysfs is a directory of
+ * cannot be read reported; the length to give back kept in the state
+ * directory for a restarted daemon.  The netdevs' sysfs is a directory of
  * tx_queue_len files here.
  */
 #include <errno.h>
@@ -131,13 +132,75 @@ START_TEST(an_unreadable_length_is_an_error)
 }
 END_TEST
 
+struct saved {
+    unsigned n, dom, len;
+    char key[16];
+};
+
+static void record_saved(void *ctx, unsigned dom, const char *key, unsigned len)
+{
+    struct saved *s = ctx;
+
+    s->n++;
+    s->dom = dom;
+    s->len = len;
+    snprintf(s->key, sizeof(s->key), "%s", key);
+}
+
+/* The length to give back across incarnations: saved, found again by a
+ * restarted daemon's scan (its NIC named), forgotten; a file that holds no
+ * length and the saver's own temporary file are not taken for one. */
+START_TEST(a_saved_length_outlives_the_daemon)
+{
+    char p[160];
+    unsigned len = 0;
+    struct rtv_err err = {0};
+    struct saved seen = {0};
+
+    ck_assert_int_eq(backd_vif_txq_load(dir, 3, "0", &len), 0);
+    ck_assert_int_eq(backd_vif_txq_save(dir, 3, "0", 1000, &err), 0);
+    ck_assert_int_eq(backd_vif_txq_load(dir, 3, "0", &len), 1);
+    ck_assert_uint_eq(len, 1000);
+    ck_assert_int_eq(backd_vif_txq_save(dir, 3, "0", 500, &err), 0);   /* replaced whole */
+    ck_assert_int_eq(backd_vif_txq_load(dir, 3, "0", &len), 1);
+    ck_assert_uint_eq(len, 500);
+
+    snprintf(p, sizeof(p), "%s/vif-txq-4-0", dir);
+    rtv_test_write_file(p, "0\n", false);          /* 0 is "never cut" */
+    ck_assert_int_eq(backd_vif_txq_load(dir, 4, "0", &len), -EINVAL);
+    snprintf(p, sizeof(p), "%s/vif-txq-5-0.new", dir);
+    rtv_test_write_file(p, "77\n", false);
+    snprintf(p, sizeof(p), "%s/journal-5-768-0", dir);   /* the ring journals' neighbour */
+    rtv_test_write_file(p, "x", false);
+
+    ck_assert_int_eq(backd_vif_txq_each(dir, record_saved, &seen), 1);
+    ck_assert_uint_eq(seen.n, 1);
+    ck_assert_uint_eq(seen.dom, 3);
+    ck_assert_str_eq(seen.key, "0");
+    ck_assert_uint_eq(seen.len, 500);
+
+    backd_vif_txq_forget(dir, 3, "0");
+    backd_vif_txq_forget(dir, 3, "0");              /* absent is fine */
+    ck_assert_int_eq(backd_vif_txq_load(dir, 3, "0", &len), 0);
+    seen.n = 0;
+    ck_assert_int_eq(backd_vif_txq_each(dir, record_saved, &seen), 0);
+    ck_assert_uint_eq(seen.n, 0);
+
+    snprintf(p, sizeof(p), "%s/none", dir);
+    ck_assert_int_eq(backd_vif_txq_each(p, record_saved, &seen), 0);   /* no directory */
+    ck_assert_int_lt(backd_vif_txq_save(p, 3, "0", 1000, &err), 0);
+    ck_assert_contains(err.msg, "vif-txq-3-0");
+}
+END_TEST
+
 static Suite *vif_txq_suite(void)
 {
     Suite *s = suite_create("vif_txq");
     TCase *tc = rtv_unit_case(s, "txq", setup, teardown, 0);
 
     RTV_UNIT_ADD(tc, a_long_queue_is_cut_and_given_back, a_short_queue_and_no_bound_are_left,
-                     an_absent_tap_is_skipped, an_unreadable_length_is_an_error);
+                     an_absent_tap_is_skipped, an_unreadable_length_is_an_error,
+                     a_saved_length_outlives_the_daemon);
     return s;
 }
 
