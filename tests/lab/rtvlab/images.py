@@ -34,7 +34,8 @@ LAB_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(os.path.dirname(LAB_DIR))
 IMG_DIR = os.path.join(LAB_DIR, "images")
 STOCK_XEN = "/boot/xen-4.17-amd64.gz"
-GUEST_HOST_PKGS = ["linux-image-amd64", "busybox-static", "fio", "xenstore-utils", "kmod", "dmsetup"]
+GUEST_HOST_PKGS = ["linux-image-amd64", "busybox-static", "fio", "xenstore-utils", "kmod", "dmsetup",
+                   "iproute2"]
 
 
 class ImageError(Exception):
