@@ -12,7 +12,8 @@
 # Each step runs under timeout(1) in its own session with PATH including
 # /lab/bin (lab-guest, leak-check, ...) and these variables:
 #   LAB=/lab  LAB_STATE=/var/lib/rtvirt-lab (scratch kept across the job's
-#   steps)  LAB_STEP=NAME  LAB_JOB=JOB.
+#   steps)  LAB_STEP=NAME  LAB_JOB=JOB  LAB_STEP_TIMEOUT=SECONDS (its
+#   timeout: a step that keeps raw data can stop in time to keep it).
 # The first step that does not exit 0 ends the job (later steps: blocked).
 # The host enforces its own, longer, deadline in case dom0 itself hangs.
 LAB=/lab
@@ -35,7 +36,7 @@ echo "rtvirt-lab agent: dom0 up after $(cut -d' ' -f1 /proc/uptime) s, running $
 
 while read -r idx name tmo cmd; do
     case $idx in ''|\#*) continue ;; esac
-    export LAB_STEP="$name"
+    export LAB_STEP="$name" LAB_STEP_TIMEOUT="$tmo"
     log="$LAB/logs/$idx-$name.log"
     t0=$(date +%s)
     echo "$t0" > "$R/$idx.start"
