@@ -62,6 +62,8 @@ struct slot {
     char        mac[24];        /* the PV vif's MAC (bring_up's) */
     uint64_t    retry_at;       /* next detach attempt */
     bool        gate_pending;   /* the port was not forwarding yet */
+    bool        hotplug_wait;   /* an earlier incarnation's xl is still bringing the
+                                   PV vif up: READY once its hotplug-status says so */
     uint32_t    gate_id;        /* for this switch */
     uint64_t    gate_t0;        /* since (us) */
 };
@@ -253,7 +255,7 @@ static struct slot *slot_get(struct backd_vif *v, rtv_domid_t dom, const char *k
 
 static void slot_release(struct slot *s)
 {
-    if (s->job == JOB_NONE && !s->gate_pending)
+    if (s->job == JOB_NONE && !s->gate_pending && !s->hotplug_wait)
         s->nic.used = false;
 }
 
@@ -401,6 +403,21 @@ static void attach_done(struct backd_vif *v, struct slot *s, int status)
     else
         snprintf(msg, sizeof(msg), "xl network-attach of vif %u killed by signal %d: %.400s",
                  s->pvdevid, WIFSIGNALED(status) ? WTERMSIG(status) : 0, s->out);
+    /* A daemon killed during a bring-up leaves its xl running; the next
+     * one's attach of the same devid fails at once ("device already exists
+     * in xenstore") while that xl still waits for the hotplug script (lab,
+     * net12-1: rolled back at once).  The vif is on its way: wait for its
+     * hotplug-status, within the coordinator's bound. */
+    char be[PATH_LEN];
+    vif_dir(v, be, RTV_XS_VIF_BE_STATE, s->nic.dom, s->pvdevid);
+    if (!again && hp == NULL && hrc == -ENOENT && strstr(s->out, "already exists") != NULL &&
+        exists(v, be)) {
+        s->hotplug_wait = true;
+        vlog(v, "dom%u vif/%s: vif %u is still being brought up by an earlier xl (%.200s): "
+             "waiting for its hotplug script", (unsigned)s->nic.dom, s->nic.key, s->pvdevid,
+             s->out);
+        return;
+    }
     free(hp);
     vlog(v, "dom%u vif/%s: %s", (unsigned)s->nic.dom, s->nic.key, msg);
     if (again) {
@@ -454,6 +471,38 @@ static void detach_done(struct backd_vif *v, struct slot *s, int status)
 static void start_pending(struct backd_vif *v, rtv_domid_t dom, const char *key,
                           const char *mac);
 
+/* The vif an earlier xl brings up (attach_done): READY once its hotplug
+ * script connected it, FAILED if it says otherwise or the vif went; the
+ * coordinator's bound calls the wait off (tear_down). */
+static void hotplug_poll(struct backd_vif *v, struct slot *s)
+{
+    char p[PATH_LEN], be[PATH_LEN], msg[400];
+    char *hp = NULL;
+    int rc = -ENOENT;
+
+    if (vif_path(v, p, RTV_XS_VIF_BE_HOTPLUG_STATUS, s->nic.dom, s->pvdevid) == 0)
+        hp = read_val(v, p, &rc);
+    vif_dir(v, be, RTV_XS_VIF_BE_STATE, s->nic.dom, s->pvdevid);
+    if (hp == NULL && (rc == -ENOENT ? exists(v, be) : rtv_xs_store_failed(rc)))
+        return;   /* not yet (or the store failed: next poll) */
+    s->hotplug_wait = false;
+    if (hp != NULL && strcmp(hp, "connected") == 0) {
+        free(hp);
+        vlog(v, "dom%u vif/%s: PV vif %u up (vif%u.%u on the bridge), brought up by an "
+             "earlier xl", (unsigned)s->nic.dom, s->nic.key, s->pvdevid, (unsigned)s->nic.dom,
+             s->pvdevid);
+        rtv_coordinator_backend_event(v->co, s->nic.dom, s->nic.key, RTV_FSM_EV_BACKEND_READY,
+                                      NULL, v->now);
+        return;
+    }
+    snprintf(msg, sizeof(msg), "vif %u, brought up by an earlier xl, %s%s", s->pvdevid,
+             hp ? "has hotplug-status " : "is gone", hp ? hp : "");
+    free(hp);
+    vlog(v, "dom%u vif/%s: %s", (unsigned)s->nic.dom, s->nic.key, msg);
+    rtv_coordinator_backend_event(v->co, s->nic.dom, s->nic.key, RTV_FSM_EV_BACKEND_FAILED,
+                                  msg, v->now);
+}
+
 static void poll_jobs(struct backd_vif *v)
 {
     for (unsigned i = 0; i < MAX_NICS; i++) {
@@ -467,6 +516,8 @@ static void poll_jobs(struct backd_vif *v)
                 s->retry_at = 0;
                 start_detach(v, s);
             }
+            if (s->hotplug_wait)
+                hotplug_poll(v, s);
             continue;
         }
         drain(s);
@@ -617,6 +668,7 @@ static void ad_tear_down(void *ctx, rtv_domid_t dom, const char *key)
         return;   /* no slot: the coordinator's bound reports it */
     s->keep_up = false;
     s->up_pending = false;   /* a bring-up still waiting for xl: called off */
+    s->hotplug_wait = false; /* ... or for an earlier xl's hotplug script */
     if (!s->known) {
         if (!read_pvdevid(v, dom, key, &devid)) {
             closed(v, s);   /* nothing to take down */

@@ -181,6 +181,14 @@ static const char xl_script[] =
     "network-attach)\n"
     "    dom=$2; shift 2\n"
     "    for a; do case $a in devid=*) n=${a#devid=};; bridge=*) br=${a#bridge=};; esac; done\n"
+    /* a vif an earlier xl is bringing up (the test's marker): libxl
+     * finds its nodes once the test wrote them (exists-go) */
+    "    if [ -e \"$d/exists-$dom-$n\" ]; then\n"
+    "        : > \"$d/exists-seen\"; i=0\n"
+    "        while [ ! -e \"$d/exists-go\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done\n"
+    "        echo \"libxl: error: libxl_device.c:1998:libxl__device_add_async: Domain $dom:device already exists in xenstore\" >&2\n"
+    "        exit 1\n"
+    "    fi\n"
     "    mkdir -p \"$d/sys/vif$dom.$n/brport\" || exit 1\n"
     "    echo 3 > \"$d/sys/vif$dom.$n/brport/state\"\n"
     "    ln -sfn \"../$br\" \"$d/sys/vif$dom.$n/master\"\n"
@@ -581,6 +589,68 @@ START_TEST(tap_cut_while_switching_to_pv_and_given_back_after_a_kill)
 }
 END_TEST
 
+/* A daemon killed (-9) while its xl brings the PV vif up: that xl goes
+ * on, and the restarted daemon's attach of the same devid (pv-devid) fails
+ * at once, "device already exists in xenstore", while the first xl still
+ * waits for the hotplug script.  The switch must wait for that vif within
+ * its bound and end ok on pv, where it rolled back at once (lab, net12-1). */
+START_TEST(a_bring_up_a_killed_daemon_left_is_waited_for)
+{
+    struct rtv_err err = { 0, "" };
+    struct answer a;
+    char req[128], marker[128];
+    unsigned dev = 0;
+    uint32_t id;
+    pid_t pid = start_daemon();
+
+    attach_held = true;
+    ck_assert_msg(rtv_ctl_request(tool.xs, GUEST, NIC, "pv", MUST_MS, &id, &err) == 0, "%s",
+                  err.msg);
+    for (uint64_t end = rtv_now_ms() + 10000; rtv_now_ms() < end; usleep(5000)) {
+        dev = (unsigned)get_u(CTL "pv-devid");
+        snprintf(req, sizeof(req), "%s/req/attach-5-%u", dir, dev);
+        if (dev != 0 && access(req, F_OK) == 0)
+            break;
+    }
+    ck_assert_msg(access(req, F_OK) == 0, "no xl network-attach of vif %u under way", dev);
+    kill(pid, SIGKILL);
+    ck_assert_int_eq(rtv_test_wait_pid(pid, 5000), 128 + SIGKILL);
+    snprintf(marker, sizeof(marker), "%s/exists-5-%u", dir, dev);
+    rtv_test_write_file(marker, "", false);
+
+    /* The new daemon finds no vif yet and attaches pv-devid again; by the
+     * time its xl looks, the first xl's libxl wrote the vif's nodes, its
+     * hotplug script not done yet. */
+    pid = start_daemon();
+    snprintf(req, sizeof(req), "%s/exists-seen", dir);
+    for (uint64_t end = rtv_now_ms() + 10000; access(req, F_OK) != 0 && rtv_now_ms() < end;)
+        usleep(5000);
+    ck_assert_msg(access(req, F_OK) == 0, "the restarted daemon did not attach vif %u again",
+                  dev);
+    vif_nodes_up(GUEST, dev);
+    snprintf(req, sizeof(req), "/local/domain/0/backend/vif/5/%u/hotplug-status", dev);
+    ck_assert_int_eq(rtv_xs_rm(tool.xs, RTV_XS_NO_TXN, req), 0);
+    snprintf(req, sizeof(req), "%s/exists-go", dir);
+    rtv_test_write_file(req, "", false);
+    for (uint64_t end = rtv_now_ms() + 1500; rtv_now_ms() < end; usleep(5000))
+        play_shunt();
+    ck_assert_msg(get_u(CTL "result-id") < id, "switch %u ended before the vif was up: %s: %s",
+                  id, rtv_test_get(tool.xs, CTL "result", ""),
+                  rtv_test_get(tool.xs, CTL "error", ""));
+    attach_held = false;   /* the first xl goes on: the hotplug script connects the vif */
+    play_until_answered(id, 3 * MUST_MS, &a);
+    ck_assert_msg(a.answered, "switch %u to pv not answered", id);
+    ck_assert_msg(strcmp(a.result, "ok") == 0 && strcmp(a.state, "pv") == 0,
+                  "switch to pv: %s in %s: %s", a.result, a.state, a.error);
+    ck_assert_uint_eq(get_u(CTL "pv-devid"), dev);   /* one leg, never two */
+    unlink(marker);
+    must_switch("emulated");
+    const char *left = leftover();
+    ck_assert_msg(left == NULL, "%s", left);
+    ck_assert_int_eq(stop_daemon(pid), 0);
+}
+END_TEST
+
 /* Asks for pv while the stand-in xl holds its detach: after a second of
  * play the switch must still be waiting (what reached the daemon meanwhile
  * must not end it); once xl goes on, it ends ok on pv, and the NIC goes
@@ -762,6 +832,7 @@ static Suite *vif_component_suite(void)
     tcase_set_timeout(tc, 1800);
     tcase_add_test(tc, switches_and_leaves_nothing);
     tcase_add_test(tc, tap_cut_while_switching_to_pv_and_given_back_after_a_kill);
+    tcase_add_test(tc, a_bring_up_a_killed_daemon_left_is_waited_for);
     tcase_add_test(tc, switch_to_pv_waits_for_a_slow_detach);
     tcase_add_test(tc, switch_to_pv_waits_for_xl_after_a_rollback);
     tcase_add_test(tc, kept_vif_left_closing_is_replaced);
