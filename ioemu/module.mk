@@ -13,10 +13,12 @@ EXTRA_LIBS_rtvirt-qmp := $(JSONC_LIBS)
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-qmp
 
 # rtvirt-ioemu: the ioreq-server device model (issue 13).
-$(IOEMU_LIB): $(BUILD)/obj/ioemu/ioemu_srv.o
+# probe_irq.o: `rtvirt-ioemu probe-irq`'s core (json-c for --json).
+$(IOEMU_LIB): $(BUILD)/obj/ioemu/ioemu_srv.o $(BUILD)/obj/ioemu/probe_irq.o
 	@mkdir -p $(@D)
 	$(AR) rcs $@ $^
 all: $(IOEMU_LIB)
 
-$(eval $(call rtv_program,rtvirt-ioemu,ioemu/rtvirt-ioemu.c ioemu/uart_port.c,xen,$(IOEMU_LIB)))
+$(eval $(call rtv_program,rtvirt-ioemu,ioemu/rtvirt-ioemu.c ioemu/probe_irq_cli.c ioemu/uart_port.c,xen,$(IOEMU_LIB)))
+EXTRA_LIBS_rtvirt-ioemu := $(JSONC_LIBS)
 INSTALL_SBIN += $(BUILD)/bin/rtvirt-ioemu

@@ -15,10 +15,12 @@
 #include "rtvirt/ioemu_srv.h"
 #include "rtvirt/xen_seam.h"
 #include "rtvirt/xs_util.h"
+#include "probe_irq_cli.h"
 #include "uart_port.h"
 
 static const char usage[] =
     "usage: rtvirt-ioemu <domain> [uart0] [--ioport PORT] [--irq N] [--trace FILE]\n"
+    "       rtvirt-ioemu probe-irq <domain> --irq N ...   (see probe-irq --help)\n"
     "\n"
     "Manages the guest's real 16550 UART (given to it with `ioports` and `irqs`\n"
     "in its xl.cfg): it starts direct, and is virtualized or devirtualized at\n"
@@ -33,6 +35,9 @@ static const char usage[] =
     "  --irq N        ISA IRQ (0..15), if the store has no irq node\n"
     "  --trace FILE   every trapped access and every step of a change, one line\n"
     "                 each, prefixed with a monotonic time in microseconds\n"
+    "\n"
+    "probe-irq asks Xen to route the guest's machine IRQ into it and prints what\n"
+    "Xen answered (the evidence for direct mode's interrupt).\n"
     "\n"
     "Exit status: 0 the domain went away or a signal stopped it (device handed\n"
     "back), 1 set-up failed, 2 bad usage.\n";
@@ -62,6 +67,8 @@ int main(int argc, char **argv)
     rtv_domid_t dom;
     int npos = 0, rc = 1;
 
+    if (argc > 1 && strcmp(argv[1], "probe-irq") == 0)
+        return probe_irq_main(argc - 1, argv + 1);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         char *end;

@@ -243,6 +243,32 @@ static int xi_direct(struct rtv_ioreq_srv *s, uint16_t first, uint16_t n, bool a
     return 0;
 }
 
+static int xi_pt_irq(struct rtv_ioreq_srv *s, const struct rtv_pt_irq *b, bool bind,
+                     struct rtv_err *err)
+{
+    uint8_t type = b->kind == RTV_PT_IRQ_ISA ? PT_IRQ_TYPE_ISA : PT_IRQ_TYPE_PCI;
+    int rc = bind ? xc_domain_bind_pt_irq(X(s)->xch, s->domid, b->pirq, type, b->bus, b->dev,
+                                          b->intx, b->isa_irq)
+                  : xc_domain_unbind_pt_irq(X(s)->xch, s->domid, b->pirq, type, b->bus, b->dev,
+                                            b->intx, b->isa_irq);
+
+    if (rc < 0)
+        return fail(err, bind ? "xc_domain_bind_pt_irq" : "xc_domain_unbind_pt_irq");
+    return 0;
+}
+
+static int xi_console(struct rtv_ioreq_srv *s, uint32_t *index, char *buf, uint32_t *len,
+                      struct rtv_err *err)
+{
+    unsigned n = *len;
+
+    /* incremental: from *index on, which Xen moves past what it copied */
+    if (xc_readconsolering(X(s)->xch, buf, &n, 0, 1, index) < 0)
+        return fail(err, "xc_readconsolering");
+    *len = n;
+    return 0;
+}
+
 static void xi_close(struct rtv_ioreq_srv *s)
 {
     struct xen_ioreq *x = X(s);
@@ -274,6 +300,8 @@ static const struct rtv_ioreq_srv_ops xen_ioreq_ops = {
     .notify = xi_notify,
     .set_isa_irq = xi_set_isa_irq,
     .direct = xi_direct,
+    .pt_irq = xi_pt_irq,
+    .console = xi_console,
     .close = xi_close,
 };
 

@@ -186,6 +186,56 @@ static int fx_direct(struct rtv_ioreq_srv *s, uint16_t first, uint16_t n, bool a
     return 0;
 }
 
+void fake_xen_console_print(struct fake_xen *f, const char *line)
+{
+    size_t room = sizeof(f->console) - f->console_len;
+    int n = snprintf(f->console + f->console_len, room, "%s\n", line);
+
+    if (n > 0)
+        f->console_len += (uint32_t)((size_t)n < room ? (size_t)n : room - 1);
+}
+
+static int fx_pt_irq(struct rtv_ioreq_srv *s, const struct rtv_pt_irq *b, bool bind,
+                     struct rtv_err *err)
+{
+    struct fake_xen *f = F(s);
+    char line[96];
+
+    if (bind) {
+        f->pt_binds++;
+        f->pt_last = *b;
+        if (f->pt_bind_rc < 0) {
+            snprintf(line, sizeof(line), "(XEN) pt_irq_create_bind failed (%d) for d%u",
+                     f->pt_bind_rc, s->domid);
+            fake_xen_console_print(f, line);
+            return rtv_err_set(err, -f->pt_bind_rc, "fake: bind refused (injected)");
+        }
+        f->pt_bound++;
+        return 0;
+    }
+    f->pt_unbinds++;
+    if (f->pt_unbind_rc < 0)
+        return rtv_err_set(err, -f->pt_unbind_rc, "fake: unbind refused (injected)");
+    if (f->pt_bound == 0)
+        return rtv_err_set(err, EINVAL, "fake: nothing bound");
+    f->pt_bound--;
+    return 0;
+}
+
+static int fx_console(struct rtv_ioreq_srv *s, uint32_t *index, char *buf, uint32_t *len,
+                      struct rtv_err *err)
+{
+    struct fake_xen *f = F(s);
+    uint32_t from = *index <= f->console_len ? *index : 0;
+    uint32_t n = f->console_len - from < *len ? f->console_len - from : *len;
+
+    (void)err;
+    memcpy(buf, f->console + from, n);
+    *len = n;
+    *index = from + n;
+    return 0;
+}
+
 static void fx_close(struct rtv_ioreq_srv *s)
 {
     fx_destroy(s);
@@ -206,6 +256,8 @@ static const struct rtv_ioreq_srv_ops fake_ops = {
     .notify = fx_notify,
     .set_isa_irq = fx_set_isa_irq,
     .direct = fx_direct,
+    .pt_irq = fx_pt_irq,
+    .console = fx_console,
     .close = fx_close,
 };
 

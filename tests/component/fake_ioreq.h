@@ -42,11 +42,23 @@ struct fake_xen {
     unsigned             answers_lost;    /* destroyed before the vCPU took its answer */
     unsigned             stranded;        /* destroyed with a request never answered */
     unsigned             lost;            /* accesses that found neither path */
+    /* Xen's passthrough binding of the guest's machine IRQ (pt_irq): what
+     * a bind and an unbind answer (0, or -errno injected by the test: a
+     * refused bind also prints a console line, as Xen 4.17 does), the
+     * bindings in place and the calls made. */
+    int                  pt_bind_rc, pt_unbind_rc;
+    unsigned             pt_bound, pt_binds, pt_unbinds;
+    struct rtv_pt_irq    pt_last;         /* the last bind asked */
+    char                 console[4096];   /* Xen's console ring (never wraps here) */
+    uint32_t             console_len;
 };
 
 /* A fake in memory shared with the processes the caller forks later. */
 struct fake_xen *fake_xen_new(uint16_t domid, uint16_t ioport);
 void fake_xen_free(struct fake_xen *f);
+
+/* Appends a line to the fake Xen console (what Xen printed earlier). */
+void fake_xen_console_print(struct fake_xen *f, const char *line);
 
 /* The bus lock; robust: a server process killed holding it is no deadlock. */
 void fake_xen_lock(struct fake_xen *f);

@@ -44,6 +44,10 @@ $(eval $(call rtv_test,$(SWITCH_COMP), \
 $(eval $(call rtv_test,$(COMP)/test_ioemu_component, \
     $(COMP_OBJ)/test_ioemu_component.o $(COMP_OBJ)/fake_ioreq.o $(IOEMU_LIB),-lpthread))
 
+# ioemu_probe_irq: `rtvirt-ioemu probe-irq`'s core over the same fake.
+$(eval $(call rtv_test,$(COMP)/test_ioemu_probe_irq, \
+    $(COMP_OBJ)/test_ioemu_probe_irq.o $(COMP_OBJ)/fake_ioreq.o $(IOEMU_LIB),$(JSONC_LIBS) -lpthread))
+
 # vif: the NIC switch's dom0 side (dom0-backend/backd_vif.c) in a child
 # process, with a stand-in xl; the test plays libxl and the guest's
 # netshunt.  Its store fault sweep: a stride in make check, every N in

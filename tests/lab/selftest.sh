@@ -359,6 +359,33 @@ want="1 blkif-backend;1 evtchn:qemu-system-i38;2 evtchn:rtvirt-backd;1 timer0;1 
 [ "$got" = "$want" ] || { echo "lab selftest: leak-check evtchns: got '$got', want '$want'" >&2; exit 1; }
 echo "lab selftest: leak-check grants and evtchns OK"
 
+# xen-rangesets (the ioemu steps' view of Xen's ioreq servers): from a
+# saved `xl dmesg` with two debug-key 'q' dumps, the last one's rangesets of
+# the domain asked, prefixes off (timestamps too); no dump, no such domain:
+# an error, not an empty answer.
+cat > "$fake/dmesg" <<'DMESG'
+(XEN) 'q' pressed -> dumping domain info (now = 0x1:00000000)
+(XEN) Rangesets belonging to domain 1:
+(XEN)     ioreq_server 1 port { 2f8-2ff }
+(XEN) Memory pages belonging to domain 1:
+(XEN) [  812.002] 'q' pressed -> dumping domain info (now = 0x2:00000000)
+(XEN) Rangesets belonging to domain 0:
+(XEN)     Interrupts { 1-15 }
+(XEN) Rangesets belonging to domain 1:
+(XEN) [  812.003]     I/O Ports  { 2f8-2ff }
+(XEN)     ioreq_server 0 port { 3f8-3ff, cf8-cff }
+(XEN) Memory pages belonging to domain 1:
+(XEN)     DomPage list too long to display
+DMESG
+got=$(XEN_DMESG=$fake/dmesg "$here/agent/xen-rangesets" 1 | tr '\n' ';')
+want="I/O Ports  { 2f8-2ff };ioreq_server 0 port { 3f8-3ff, cf8-cff };"
+[ "$got" = "$want" ] || { echo "lab selftest: xen-rangesets: got '$got', want '$want'" >&2; exit 1; }
+if XEN_DMESG=$fake/dmesg "$here/agent/xen-rangesets" 4 2>/dev/null ||
+   XEN_DMESG=/dev/null "$here/agent/xen-rangesets" 1 2>/dev/null; then
+    echo "lab selftest: xen-rangesets answered for a domain or a dump that is not there" >&2; exit 1
+fi
+echo "lab selftest: xen-rangesets OK"
+
 # fio-pick (tests/lab/guest-tools/) reads fio's JSON by field name in the
 # guest, with busybox awk (the guest's: busybox-static), and here with the
 # host's awk too: from one fio run that prints both, the same numbers as

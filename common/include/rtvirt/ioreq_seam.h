@@ -33,6 +33,19 @@
 
 struct rtv_ioreq_srv;
 
+/* A machine IRQ's passthrough binding (pt_irq below). */
+enum rtv_pt_irq_kind {
+    RTV_PT_IRQ_ISA,        /* the guest's ISA IRQ isa_irq */
+    RTV_PT_IRQ_PCI_INTX,   /* INTx `intx` (0 = INTA) of the guest's PCI device bus:dev */
+};
+
+struct rtv_pt_irq {
+    enum rtv_pt_irq_kind kind;
+    uint8_t              pirq;      /* the guest's pirq of the machine IRQ */
+    uint8_t              isa_irq;   /* RTV_PT_IRQ_ISA */
+    uint8_t              bus, dev, intx;   /* RTV_PT_IRQ_PCI_INTX */
+};
+
 struct rtv_ioreq_srv_ops {
     const char *name;   /* "xen" or "fake", for logs */
 
@@ -78,6 +91,21 @@ struct rtv_ioreq_srv_ops {
      * machine ports: add (direct access) or remove. */
     int  (*direct)(struct rtv_ioreq_srv *s, uint16_t first, uint16_t n,
                    bool add, struct rtv_err *err);
+
+    /* Binds (bind true) or unbinds the guest's pirq `b->pirq` (the machine
+     * IRQ libxl mapped for the guest's `irqs`) as the guest's ISA IRQ or as
+     * the INTx of PCI device b->dev (XEN_DOMCTL_(un)bind_pt_irq): Xen's
+     * passthrough route of a machine IRQ into an HVM guest.  Only
+     * `rtvirt-ioemu probe-irq` calls it: what Xen answers is the evidence
+     * (ioemu/probe_irq.c). */
+    int  (*pt_irq)(struct rtv_ioreq_srv *s, const struct rtv_pt_irq *b, bool bind,
+                   struct rtv_err *err);
+    /* Xen's console ring (what `xl dmesg` reads) from *index on, into buf
+     * (at most *len bytes, not NUL-terminated); *len is set to what was
+     * read and *index moves past it, so a read from index 0 until *len is
+     * 0 finds the ring's end, and one later shows what Xen printed since. */
+    int  (*console)(struct rtv_ioreq_srv *s, uint32_t *index, char *buf, uint32_t *len,
+                    struct rtv_err *err);
 
     void (*close)(struct rtv_ioreq_srv *s);
 };
