@@ -205,7 +205,7 @@ static int fx_pt_irq(struct rtv_ioreq_srv *s, const struct rtv_pt_irq *b, bool b
         f->pt_binds++;
         f->pt_last = *b;
         if (f->pt_bind_rc < 0) {
-            snprintf(line, sizeof(line), "(XEN) pt_irq_create_bind failed (%d) for d%u",
+            snprintf(line, sizeof(line), "(XEN) pt_irq_create_bind failed (%d) for dom%u",
                      f->pt_bind_rc, s->domid);
             fake_xen_console_print(f, line);
             return rtv_err_set(err, -f->pt_bind_rc, "fake: bind refused (injected)");

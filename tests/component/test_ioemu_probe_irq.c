@@ -56,11 +56,11 @@ START_TEST(refused_binds_are_the_result_with_xens_lines)
     ck_assert_str_eq(r.tries[0].route, "isa");
     ck_assert_int_eq(r.tries[0].rc, -ESRCH);
     ck_assert(r.tries[0].xen_read);
-    ck_assert_str_eq(r.tries[0].xen, "(XEN) pt_irq_create_bind failed (-3) for d7\n");
+    ck_assert_str_eq(r.tries[0].xen, "(XEN) pt_irq_create_bind failed (-3) for dom7\n");
     ck_assert_str_eq(r.tries[1].route, "pci-intx");
     ck_assert_int_eq(r.tries[1].rc, -ESRCH);
     /* the second try's lines are its own, not the first's again */
-    ck_assert_str_eq(r.tries[1].xen, "(XEN) pt_irq_create_bind failed (-3) for d7\n");
+    ck_assert_str_eq(r.tries[1].xen, "(XEN) pt_irq_create_bind failed (-3) for dom7\n");
     ck_assert_int_eq(f->pt_last.kind, RTV_PT_IRQ_PCI_INTX);
     ck_assert_uint_eq(f->pt_last.dev, 0x1f);
     ck_assert_uint_eq(f->pt_last.pirq, 3);
@@ -69,7 +69,7 @@ START_TEST(refused_binds_are_the_result_with_xens_lines)
 
     ck_assert_contains(t, "isa: bind pirq 3 as the guest's ISA IRQ 3: refused, ESRCH");
     ck_assert_contains(t, "pci-intx: bind pirq 3 as INTA of the guest's (phantom) PCI device 00:1f: refused, ESRCH");
-    ck_assert_contains(t, "  xen: (XEN) pt_irq_create_bind failed (-3) for d7\n");
+    ck_assert_contains(t, "  xen: (XEN) pt_irq_create_bind failed (-3) for dom7\n");
     ck_assert(strstr(t, "earlier") == NULL);
 }
 END_TEST
@@ -98,7 +98,7 @@ START_TEST(json_report_parses_and_says_what_xen_answered)
     ck_assert(json_object_object_get_ex(t0, "xen", &v));
     ck_assert_uint_eq(json_object_array_length(v), 1);
     ck_assert_str_eq(json_object_get_string(json_object_array_get_idx(v, 0)),
-                     "(XEN) pt_irq_create_bind failed (-95) for d7");
+                     "(XEN) pt_irq_create_bind failed (-95) for dom7");
     ck_assert(json_object_object_get_ex(t0, "unbind_rc", &v));
     ck_assert_ptr_null(v);   /* not tried: nothing was bound */
     json_object_put(o);
