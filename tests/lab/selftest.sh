@@ -386,6 +386,61 @@ if XEN_DMESG=$fake/dmesg "$here/agent/xen-rangesets" 4 2>/dev/null ||
 fi
 echo "lab selftest: xen-rangesets OK"
 
+# leak-check across a move (LEAK_DOMAIN, LEAK_SCOPE, LEAK_GONE), with xl,
+# xenstore-ls and ps stood in: domain 3 becomes domain 4; stock nodes and
+# the request's timeout-ms may change, the contract's nodes may not, and
+# nothing may name domain 3 any more.
+scope=$fake/leak-scope-move
+"$PY" -c 'import sys; sys.path.insert(0, sys.argv[1]); from rtvlab import leakscope; leakscope.write(sys.argv[2])' "$here" "$scope"
+mkdir -p "$fake/bin" "$fake/state"
+cat > "$fake/bin/xl" <<'FAKE'
+#!/bin/sh
+printf 'Name ID\nDomain-0 0\nm1 %s\n' "$(cat "$FAKE/dom")"
+FAKE
+cat > "$fake/bin/xenstore-ls" <<'FAKE'
+#!/bin/sh
+cat "$FAKE/xs"
+FAKE
+cat > "$fake/bin/ps" <<'FAKE'
+#!/bin/sh
+case "$*" in
+*-p*) echo 9 ;;
+*) cat "$FAKE/ps" ;;
+esac
+FAKE
+chmod +x "$fake/bin/"*
+xs_of() {  # xs_of DOMID [extra line...]: the store of a guest in pv as domain DOMID
+    d=$1; shift
+    { printf '/local/domain/%s/rtvirt/vbd/hda/state = "pv"  (n0,r%s)\n' "$d" "$d"
+      printf '/local/domain/%s/device/rtvirt/vbd/hda/shunt-state = "enlightened"  (n%s)\n' "$d" "$d"
+      printf '/local/domain/0/backend/vbd3/%s/268727040/state = "4"  (n0,r%s)\n' "$d" "$d"
+      printf '/local/domain/0/rtvirt/backd/state = "running"  (n0,r%s)\n' "$d"
+      printf '/local/domain/%s/name = "m1"  (n0,r%s)\n' "$d" "$d"
+      for l in "$@"; do printf '%s\n' "$l"; done; } > "$fake/xs"
+}
+lc() { FAKE=$fake PATH=$fake/bin:$PATH LEAK_PROC=$fake LAB_STATE=$fake/state LAB=$here LC_ALL=C "$here/agent/leak-check" "$@"; }
+echo 3 > "$fake/dom"
+printf '%s\n' "1 100 1 /usr/local/sbin/rtvirt-backd -v" "1 101 1 xl create m1.cfg" > "$fake/ps"
+xs_of 3 '/local/domain/3/rtvirt/vbd/hda/timeout-ms = "60000"  (n0,r3)' '/local/domain/3/platform/acpi = "1"  (n0,r3)'
+LEAK_DOMAIN=3 lc snapshot move > /dev/null
+echo 4 > "$fake/dom"
+printf '%s\n' "1 100 1 /usr/local/sbin/rtvirt-backd -v" "1 102 1 xl restore m1.save" > "$fake/ps"
+xs_of 4 '/vm/1-2-3 = ""  (n0,r4)'
+out=$(LEAK_DOMAIN=4 LEAK_GONE=3 LEAK_SCOPE=$scope lc compare move) || {
+    echo "lab selftest: leak-check across a move failed on stock nodes:" >&2; echo "$out" >&2; exit 1; }
+for want in "not compared" "+ xl restore m1.save" "processes: unchanged (1 entries)" "- /local/domain/<dom>/platform/acpi (n0,r<dom>)" "- /local/domain/<dom>/rtvirt/vbd/hda/timeout-ms (n0,r<dom>)" "nothing names domain 3"; do
+    case "$out" in *"$want"*) ;; *) echo "lab selftest: leak-check across a move does not say '$want':" >&2; echo "$out" >&2; exit 1 ;; esac
+done
+xs_of 4 '/local/domain/0/backend/vbd3/3/268727040/state = "6"  (n0,r3)'
+sed -i '/shunt-state/d' "$fake/xs"
+if out=$(LEAK_DOMAIN=4 LEAK_GONE=3 LEAK_SCOPE=$scope lc compare move); then
+    echo "lab selftest: leak-check across a move passed with the old twin left and a contract node gone:" >&2; echo "$out" >&2; exit 1
+fi
+for want in "- /local/domain/<dom>/device/rtvirt/vbd/hda/shunt-state (n<dom>)" "still names domain 3" "+ /local/domain/0/backend/vbd3/3/268727040/state (n0,r3)"; do
+    case "$out" in *"$want"*) ;; *) echo "lab selftest: leak-check across a move does not say '$want':" >&2; echo "$out" >&2; exit 1 ;; esac
+done
+echo "lab selftest: leak-check across a move: the contract's $(grep -c '^xenstore \^' "$scope") nodes compared, stock ones printed, the old domain's leftovers found"
+
 # fio-pick (tests/lab/guest-tools/) reads fio's JSON by field name in the
 # guest, with busybox awk (the guest's: busybox-static), and here with the
 # host's awk too: from one fio run that prints both, the same numbers as

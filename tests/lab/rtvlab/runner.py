@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from . import com2, flightdef, images, labqueue, tally
+from . import com2, flightdef, images, labqueue, leakscope, tally
 
 LAB_DIR = flightdef.LAB_DIR
 REPO = images.REPO
@@ -155,6 +155,7 @@ class JobRun:
                 if st.origin == "site":
                     shutil.copy(os.path.join(self.args.steps_dir, st.command), os.path.join(s, "site"))
         shutil.copy(os.path.join(LAB_DIR, "leak-ignore"), s)
+        leakscope.write(os.path.join(s, "leak-scope-move"))
         shutil.copy(os.path.join(self.imgs["guest"], "vmlinuz"), os.path.join(s, "images", "guest-vmlinuz"))
         shutil.copy(os.path.join(self.imgs["guest"], "initrd.gz"), os.path.join(s, "images", "guest-initrd.gz"))
         with open(os.path.join(s, "job"), "w") as f:
