@@ -421,14 +421,16 @@ xs_of() {  # xs_of DOMID [extra line...]: the store of a guest in pv as domain D
 lc() { FAKE=$fake PATH=$fake/bin:$PATH LEAK_PROC=$fake LAB_STATE=$fake/state LAB=$here LC_ALL=C "$here/agent/leak-check" "$@"; }
 echo 3 > "$fake/dom"
 printf '%s\n' "1 100 1 /usr/local/sbin/rtvirt-backd -v" "1 101 1 xl create m1.cfg" > "$fake/ps"
-xs_of 3 '/local/domain/3/rtvirt/vbd/hda/timeout-ms = "60000"  (n0,r3)' '/local/domain/3/platform/acpi = "1"  (n0,r3)'  # libxl's, not rtvirt's: xs-schema: not-a-node
+xs_of 3 '/local/domain/3/rtvirt/vbd/hda/timeout-ms = "60000"  (n0,r3)' '/local/domain/3/device/rtvirt/vbd/hda/shunt-error = ""  (n3,r0)' \
+    '/local/domain/3/platform/acpi = "1"  (n0,r3)'  # libxl's, not rtvirt's: xs-schema: not-a-node
 LEAK_DOMAIN=3 lc snapshot move > /dev/null
 echo 4 > "$fake/dom"
 printf '%s\n' "1 100 1 /usr/local/sbin/rtvirt-backd -v" "1 102 1 xl restore m1.save" > "$fake/ps"
 xs_of 4 '/vm/1-2-3 = ""  (n0,r4)'
 out=$(LEAK_DOMAIN=4 LEAK_GONE=3 LEAK_SCOPE=$scope lc compare move) || {
     echo "lab selftest: leak-check across a move failed on stock nodes:" >&2; echo "$out" >&2; exit 1; }
-for want in "not compared" "+ xl restore m1.save" "processes: unchanged (1 entries)" "- /local/domain/<dom>/platform/acpi (n0,r<dom>)" "- /local/domain/<dom>/rtvirt/vbd/hda/timeout-ms (n0,r<dom>)" "nothing names domain 3"; do
+for want in "not compared" "+ xl restore m1.save" "processes: unchanged (1 entries)" "- /local/domain/<dom>/platform/acpi (n0,r<dom>)" "- /local/domain/<dom>/rtvirt/vbd/hda/timeout-ms (n0,r<dom>)" \
+    "- /local/domain/<dom>/device/rtvirt/vbd/hda/shunt-error (n<dom>,r0)" "nothing names domain 3"; do
     case "$out" in *"$want"*) ;; *) echo "lab selftest: leak-check across a move does not say '$want':" >&2; echo "$out" >&2; exit 1 ;; esac
 done
 xs_of 4 '/local/domain/0/backend/vbd3/3/268727040/state = "6"  (n0,r3)'
