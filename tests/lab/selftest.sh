@@ -411,9 +411,11 @@ FAKE
 chmod +x "$fake/bin/"*
 xs_of() {  # xs_of DOMID [extra line...]: the store of a guest in pv as domain DOMID
     d=$1; shift
+    t=$((268727040 + 256 * (d - 3)))   # a new twin, a new devid (rtvirt-backd's)
     { printf '/local/domain/%s/rtvirt/vbd/hda/state = "pv"  (n0,r%s)\n' "$d" "$d"
       printf '/local/domain/%s/device/rtvirt/vbd/hda/shunt-state = "enlightened"  (n%s)\n' "$d" "$d"
-      printf '/local/domain/0/backend/vbd3/%s/268727040/state = "4"  (n0,r%s)\n' "$d" "$d"
+      printf '/local/domain/0/backend/vbd3/%s/%s/state = "4"  (n0,r%s)\n' "$d" "$t" "$d"
+      printf '/local/domain/%s/device/vbd/%s/state = "4"  (n%s,r0)\n' "$d" "$t" "$d"
       printf '/local/domain/0/rtvirt/backd/state = "running"  (n0)\n'
       printf '/local/domain/%s/name = "m1"  (n0,r%s)\n' "$d" "$d"
       for l in "$@"; do printf '%s\n' "$l"; done; } > "$fake/xs"
@@ -441,6 +443,14 @@ fi
 for want in "- /local/domain/<dom>/device/rtvirt/vbd/hda/shunt-state (n<dom>)" "still names domain 3" "+ /local/domain/0/backend/vbd3/3/268727040/state (n0,r3)"; do
     case "$out" in *"$want"*) ;; *) echo "lab selftest: leak-check across a move does not say '$want':" >&2; echo "$out" >&2; exit 1 ;; esac
 done
+# a twin gone from the new domain is a difference, whatever its devid
+xs_of 4
+grep -v '/device/vbd/' "$fake/xs" > "$fake/xs.t" && mv "$fake/xs.t" "$fake/xs"
+if out=$(LEAK_DOMAIN=4 LEAK_GONE=3 LEAK_SCOPE=$scope lc compare move); then
+    echo "lab selftest: leak-check across a move passed with the twin's frontend gone:" >&2; echo "$out" >&2; exit 1
+fi
+case "$out" in *"- /local/domain/<dom>/device/vbd/<twin>/state"*) ;; *)
+    echo "lab selftest: leak-check across a move does not name the twin's frontend gone:" >&2; echo "$out" >&2; exit 1 ;; esac
 echo "lab selftest: leak-check across a move: the contract's $(grep -c '^xenstore \^' "$scope") nodes compared, stock ones printed, the old domain's leftovers found"
 
 # fio-pick (tests/lab/guest-tools/) reads fio's JSON by field name in the
