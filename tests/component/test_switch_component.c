@@ -1626,6 +1626,26 @@ START_TEST(kept_twin_whose_frontend_closed_is_replaced)
 }
 END_TEST
 
+/* The end of a switch to pv beside a kept twin: the kept one's frontend
+ * closes and it goes, ctl-devid left to the fresh twin; the guest connects
+ * the fresh one and acks, and the switch ends ok on it. */
+static void kept_goes_fresh_serves(struct kept *k, unsigned twin, unsigned fresh, uint32_t id)
+{
+    struct rtv_ctl_status st;
+    struct rtv_err err = { 0, "" };
+
+    guest_fe_state(k, twin, XenbusStateClosed);
+    ck_assert_msg(kept_run_until(k, twin, RTV_XS_VBD_BE_STATE, "(gone)"),
+                  "the kept twin vbd %u stayed after both ends closed", twin);
+    ck_assert_uint_eq(kept_devid(k), fresh);
+    guest_fe_state(k, fresh, XenbusStateConnected);
+    guest_shunt_reports(k, RTV_MODE_PV, id);
+    ck_assert(kept_run_until(k, 0, RTV_XS_CTL_STATE, "pv"));
+    ck_assert_int_eq(rtv_ctl_status(k->tool.xs, GUEST, VDEV, &st, &err), 0);
+    ck_assert_msg(strcmp(st.result, "ok") == 0, "%s: %s", st.result, st.error);
+    ck_assert_uint_eq(kept_devid(k), fresh);
+}
+
 /* The next switch to pv comes while the kept twin is still closing (its
  * frontend late, as a loaded guest's is): it must not be switched onto.
  * The real xen-blkfront closes once it sees its backend Closing, and takes
@@ -1641,7 +1661,6 @@ END_TEST
 START_TEST(kept_twin_still_closing_is_not_switched_onto)
 {
     struct kept k;
-    struct rtv_ctl_status st;
     struct rtv_err err = { 0, "" };
     unsigned twin, fresh;
     uint32_t id;
@@ -1657,17 +1676,7 @@ START_TEST(kept_twin_still_closing_is_not_switched_onto)
     ck_assert_msg(fresh != twin, "the kept twin vbd %u (its backend closing) was switched "
                   "onto again", twin);
     /* Its frontend closes now: the kept twin goes, ctl-devid stays the fresh one's. */
-    guest_fe_state(&k, twin, XenbusStateClosed);
-    ck_assert_msg(kept_run_until(&k, twin, RTV_XS_VBD_BE_STATE, "(gone)"),
-                  "the kept twin vbd %u stayed after both ends closed", twin);
-    ck_assert_uint_eq(kept_devid(&k), fresh);
-    /* The guest connects the fresh twin and acks: the switch is done. */
-    guest_fe_state(&k, fresh, XenbusStateConnected);
-    guest_shunt_reports(&k, RTV_MODE_PV, id);
-    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "pv"));
-    ck_assert_int_eq(rtv_ctl_status(k.tool.xs, GUEST, VDEV, &st, &err), 0);
-    ck_assert_msg(strcmp(st.result, "ok") == 0, "%s: %s", st.result, st.error);
-    ck_assert_uint_eq(kept_devid(&k), fresh);
+    kept_goes_fresh_serves(&k, twin, fresh, id);
     kept_free(&k);
 }
 END_TEST
@@ -1685,7 +1694,6 @@ END_TEST
 START_TEST(restarted_daemon_knows_a_kept_twin)
 {
     struct kept k;
-    struct rtv_ctl_status st;
     struct rtv_err err = { 0, "" };
     unsigned twin, fresh;
     uint32_t id;
@@ -1700,16 +1708,7 @@ START_TEST(restarted_daemon_knows_a_kept_twin)
     fresh = kept_devid(&k);
     ck_assert_msg(fresh != twin, "the restarted daemon switched onto the kept twin vbd %u "
                   "(its close request standing) again", twin);
-    guest_fe_state(&k, twin, XenbusStateClosed);
-    ck_assert_msg(kept_run_until(&k, twin, RTV_XS_VBD_BE_STATE, "(gone)"),
-                  "the kept twin vbd %u stayed after both ends closed", twin);
-    ck_assert_uint_eq(kept_devid(&k), fresh);
-    guest_fe_state(&k, fresh, XenbusStateConnected);
-    guest_shunt_reports(&k, RTV_MODE_PV, id);
-    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "pv"));
-    ck_assert_int_eq(rtv_ctl_status(k.tool.xs, GUEST, VDEV, &st, &err), 0);
-    ck_assert_msg(strcmp(st.result, "ok") == 0, "%s: %s", st.result, st.error);
-    ck_assert_uint_eq(kept_devid(&k), fresh);
+    kept_goes_fresh_serves(&k, twin, fresh, id);
     kept_free(&k);
 }
 END_TEST
