@@ -115,15 +115,9 @@ START_TEST(free_waits_for_a_running_sync)
 }
 END_TEST
 
-static Suite *dmsync_suite(void)
-{
-    Suite *s = suite_create("dmsync");
-    TCase *tc = rtv_unit_case(s, "threads", setup, teardown, 60);
-
-    RTV_UNIT_ADD(tc, sync_result_comes_back_through_the_fd,
-                     dead_monitor_and_unknown_image_are_errors_with_the_reason,
-                     free_waits_for_a_running_sync);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(dmsync_suite, "dmsync", "threads", setup, teardown, 60,
+                        sync_result_comes_back_through_the_fd,
+                        dead_monitor_and_unknown_image_are_errors_with_the_reason,
+                        free_waits_for_a_running_sync)
 
 RTV_UNIT_MAIN_NEEDS(dmsync_suite, "qemu-system-x86_64", "qemu-system-x86")

@@ -145,16 +145,10 @@ START_TEST(a_binding_xen_will_not_remove_is_an_error_and_stops_the_probe)
 }
 END_TEST
 
-static Suite *ioemu_probe_irq_suite(void)
-{
-    Suite *s = suite_create("ioemu_probe_irq");
-    TCase *tc = rtv_unit_case(s, "probe", setup, teardown, 30);
-
-    RTV_UNIT_ADD(tc, refused_binds_are_the_result_with_xens_lines,
-                     json_report_parses_and_says_what_xen_answered,
-                     a_binding_xen_takes_is_removed_at_once,
-                     a_binding_xen_will_not_remove_is_an_error_and_stops_the_probe);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(ioemu_probe_irq_suite, "ioemu_probe_irq", "probe", setup, teardown, 30,
+                        refused_binds_are_the_result_with_xens_lines,
+                        json_report_parses_and_says_what_xen_answered,
+                        a_binding_xen_takes_is_removed_at_once,
+                        a_binding_xen_will_not_remove_is_an_error_and_stops_the_probe)
 
 RTV_UNIT_MAIN(ioemu_probe_irq_suite)

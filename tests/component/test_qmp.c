@@ -376,20 +376,14 @@ START_TEST(hostile_query_block_is_an_error_not_a_crash)
 }
 END_TEST
 
-static Suite *qmp_suite(void)
-{
-    Suite *s = suite_create("qmp");
-    /* The timeout above the qemu fixture's own bounds. */
-    TCase *tc = rtv_unit_case(s, "qemu", setup, teardown, 60);
-
-    RTV_UNIT_ADD(tc, connects_and_finds_block_devices, error_replies_name_the_command,
-                     drive_sync_finds_the_drive_by_image_and_keeps_the_vm_running,
-                     drive_sync_refuses_a_format_with_its_own_state,
-                     drive_check_finds_and_refuses_as_the_sync_does, silent_peer_times_out,
-                     event_before_the_greeting_is_skipped, answer_out_of_step_is_shown,
-                     vanished_qemu_is_an_error_not_a_crash,
-                     hostile_query_block_is_an_error_not_a_crash);
-    return s;
-}
+/* The timeout above the qemu fixture's own bounds. */
+RTV_UNIT_ONE_CASE_SUITE(qmp_suite, "qmp", "qemu", setup, teardown, 60,
+                        connects_and_finds_block_devices, error_replies_name_the_command,
+                        drive_sync_finds_the_drive_by_image_and_keeps_the_vm_running,
+                        drive_sync_refuses_a_format_with_its_own_state,
+                        drive_check_finds_and_refuses_as_the_sync_does, silent_peer_times_out,
+                        event_before_the_greeting_is_skipped, answer_out_of_step_is_shown,
+                        vanished_qemu_is_an_error_not_a_crash,
+                        hostile_query_block_is_an_error_not_a_crash)
 
 RTV_UNIT_MAIN_NEEDS(qmp_suite, "qemu-system-x86_64", "qemu-system-x86")

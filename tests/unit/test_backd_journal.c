@@ -195,15 +195,9 @@ START_TEST(replays_are_counted_across_successors)
 }
 END_TEST
 
-static Suite *backd_journal_suite(void)
-{
-    Suite *s = suite_create("backd_journal");
-    TCase *tc = rtv_unit_case(s, "journal", setup, teardown, 0);
-
-    RTV_UNIT_ADD(tc, unanswered_come_back_in_taken_order, nothing_in_flight_resumes_at_rsp_prod,
-                     ring_indexes_wrap, only_the_same_ring_is_picked_up,
-                     replays_are_counted_across_successors);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(backd_journal_suite, "backd_journal", "journal", setup, teardown, 0,
+                        unanswered_come_back_in_taken_order, nothing_in_flight_resumes_at_rsp_prod,
+                        ring_indexes_wrap, only_the_same_ring_is_picked_up,
+                        replays_are_counted_across_successors)
 
 RTV_UNIT_MAIN(backd_journal_suite)

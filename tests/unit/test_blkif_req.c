@@ -427,16 +427,10 @@ START_TEST(test_rsp_check)
 }
 END_TEST
 
-static Suite *blkif_req_suite(void)
-{
-    Suite *s = suite_create("blkif_req");
-    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
-
-    RTV_UNIT_ADD(tc, test_bad_catalogue, test_verdict_names, test_valid_read_write,
-                     test_valid_flush_barrier_discard, test_indirect,
-                     test_ring_copy_and_respond, test_ring_prod_overflow,
-                     test_front_peek_more_than_pushed, test_ring_multipage, test_rsp_check);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(blkif_req_suite, "blkif_req", "core", NULL, NULL, 0,
+                        test_bad_catalogue, test_verdict_names, test_valid_read_write,
+                        test_valid_flush_barrier_discard, test_indirect, test_ring_copy_and_respond,
+                        test_ring_prod_overflow, test_front_peek_more_than_pushed,
+                        test_ring_multipage, test_rsp_check)
 
 RTV_UNIT_MAIN(blkif_req_suite)

@@ -597,24 +597,21 @@ START_TEST(nic_coordinator_runs_beside_the_disks)
 }
 END_TEST
 
-static Suite *coordinator_suite(void)
-{
-    Suite *s = suite_create("coordinator");
-    TCase *tc = rtv_unit_case(s, "core", setup, teardown, 0);
-
-    RTV_UNIT_ADD(tc, discovers_devices_before_and_after_start, switches_to_pv_and_back,
-                     guest_failover_is_published_and_followed,
-                     flushed_shunt_gets_one_device_model_sync_per_switch,
-                     failed_device_model_sync_rolls_back_with_the_reason,
-                     device_model_sync_started_elsewhere_finishes_later,
-                     no_device_model_lets_the_shunt_flip_without_a_sync,
-                     device_model_check_at_the_request_opens_the_gate_first,
-                     refuses_bad_request_in_xenstore, silent_shunt_is_rolled_back_after_the_bound,
-                     backend_that_does_not_close_is_kept, lost_watch_events_are_recovered_by_ticks,
-                     backend_that_fails_to_come_up_rolls_back, missing_image_is_reported,
-                     restart_mid_switch_rolls_back, restart_after_shunt_confirmed_finishes,
-                     unmanage_and_domain_death_drop_devices, nic_coordinator_runs_beside_the_disks);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(coordinator_suite, "coordinator", "core", setup, teardown, 0,
+                        discovers_devices_before_and_after_start, switches_to_pv_and_back,
+                        guest_failover_is_published_and_followed,
+                        flushed_shunt_gets_one_device_model_sync_per_switch,
+                        failed_device_model_sync_rolls_back_with_the_reason,
+                        device_model_sync_started_elsewhere_finishes_later,
+                        no_device_model_lets_the_shunt_flip_without_a_sync,
+                        device_model_check_at_the_request_opens_the_gate_first,
+                        refuses_bad_request_in_xenstore,
+                        silent_shunt_is_rolled_back_after_the_bound,
+                        backend_that_does_not_close_is_kept,
+                        lost_watch_events_are_recovered_by_ticks,
+                        backend_that_fails_to_come_up_rolls_back, missing_image_is_reported,
+                        restart_mid_switch_rolls_back, restart_after_shunt_confirmed_finishes,
+                        unmanage_and_domain_death_drop_devices,
+                        nic_coordinator_runs_beside_the_disks)
 
 RTV_UNIT_MAIN(coordinator_suite)

@@ -322,18 +322,12 @@ START_TEST(nic_manage_refuses_bad_input)
 }
 END_TEST
 
-static Suite *ctl_suite(void)
-{
-    Suite *s = suite_create("ctl");
-    TCase *tc = rtv_unit_case(s, "core", setup, teardown, 0);
-
-    RTV_UNIT_ADD(tc, resolves_domains_by_id_and_name, manage_sets_schema_permissions,
-                     manage_refuses_bad_input, requests_get_growing_ids_in_one_transaction,
-                     request_retries_conflicting_transactions,
-                     wait_returns_when_answered_and_settled, wait_is_bounded,
-                     status_list_and_unmanage, nic_manage_request_status_list,
-                     nic_manage_refuses_bad_input);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(ctl_suite, "ctl", "core", setup, teardown, 0,
+                        resolves_domains_by_id_and_name, manage_sets_schema_permissions,
+                        manage_refuses_bad_input, requests_get_growing_ids_in_one_transaction,
+                        request_retries_conflicting_transactions,
+                        wait_returns_when_answered_and_settled, wait_is_bounded,
+                        status_list_and_unmanage, nic_manage_request_status_list,
+                        nic_manage_refuses_bad_input)
 
 RTV_UNIT_MAIN(ctl_suite)

@@ -91,12 +91,7 @@ START_TEST(parses_tool_names)
 }
 END_TEST
 
-static Suite *devclass_suite(void)
-{
-    Suite *s = suite_create("devclass");
-    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
-    RTV_UNIT_ADD(tc, roles_live_in_their_class_directories, parses_tool_names);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(devclass_suite, "devclass", "core", NULL, NULL, 0,
+                        roles_live_in_their_class_directories, parses_tool_names)
 
 RTV_UNIT_MAIN(devclass_suite)

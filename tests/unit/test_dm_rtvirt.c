@@ -258,15 +258,9 @@ START_TEST(pv_leg_device_tables)
 }
 END_TEST
 
-static Suite *dm_rtvirt_suite(void)
-{
-    Suite *s = suite_create("dm_rtvirt");
-    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
-
-    RTV_UNIT_ADD(tc, params_of_each_mode, params_refused_by_name, table_parsed_back,
-                     table_refused_by_name, status_parsed, status_refused_by_name,
-                     mode_message_built, device_name, pv_leg_device_tables);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(dm_rtvirt_suite, "dm_rtvirt", "core", NULL, NULL, 0,
+                        params_of_each_mode, params_refused_by_name, table_parsed_back,
+                        table_refused_by_name, status_parsed, status_refused_by_name,
+                        mode_message_built, device_name, pv_leg_device_tables)
 
 RTV_UNIT_MAIN(dm_rtvirt_suite)

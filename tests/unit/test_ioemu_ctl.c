@@ -198,17 +198,10 @@ START_TEST(rollback_and_reset_are_reported)
 }
 END_TEST
 
-static Suite *ioemu_ctl_suite(void)
-{
-    Suite *su = suite_create("ioemu_ctl");
-    TCase *tc = rtv_unit_case(su, "ioemu_ctl", setup, NULL, 0);
-
-    RTV_UNIT_ADD(tc, virtualize_then_devirtualize, not_finished_publishes_nothing,
-                     bad_request_id_is_reported_without_an_id,
-                     bad_request_answered_under_its_id, old_ids_are_not_answered_again,
-                     request_while_changing_is_refused, already_there_is_ok,
-                     rollback_and_reset_are_reported);
-    return su;
-}
+RTV_UNIT_ONE_CASE_SUITE(ioemu_ctl_suite, "ioemu_ctl", "ioemu_ctl", setup, NULL, 0,
+                        virtualize_then_devirtualize, not_finished_publishes_nothing,
+                        bad_request_id_is_reported_without_an_id, bad_request_answered_under_its_id,
+                        old_ids_are_not_answered_again, request_while_changing_is_refused,
+                        already_there_is_ok, rollback_and_reset_are_reported)
 
 RTV_UNIT_MAIN(ioemu_ctl_suite)

@@ -148,15 +148,8 @@ START_TEST(refused_reads_float_high)
 }
 END_TEST
 
-static Suite *ioreq_pio_suite(void)
-{
-    Suite *su = suite_create("ioreq_pio");
-    TCase *tc = rtv_unit_case(su, "ioreq_pio", NULL, NULL, 0);
-
-    RTV_UNIT_ADD(tc, decodes_reads_and_writes, wider_registers_keep_their_width,
-                     invalidate_needs_nothing, refusals_name_the_fault,
-                     refused_reads_float_high);
-    return su;
-}
+RTV_UNIT_ONE_CASE_SUITE(ioreq_pio_suite, "ioreq_pio", "ioreq_pio", NULL, NULL, 0,
+                        decodes_reads_and_writes, wider_registers_keep_their_width,
+                        invalidate_needs_nothing, refusals_name_the_fault, refused_reads_float_high)
 
 RTV_UNIT_MAIN(ioreq_pio_suite)

@@ -535,24 +535,18 @@ START_TEST(seek_keeps_reads_that_do_not_close_on_the_old_path)
 }
 END_TEST
 
-static Suite *iovirt_suite(void)
-{
-    Suite *su = suite_create("iovirt");
-    TCase *tc = rtv_unit_case(su, "iovirt", setup, NULL, 0);
-
-    RTV_UNIT_ADD(tc, virtualize_at_a_boundary, virtualize_waits_for_the_running_sequence,
-                     seek_bound_resets_the_device,
-                     hold_answers_busy_and_logs_then_replays_in_order, seek_waits_until_ready,
-                     seek_bound_resets_a_device_never_ready, hold_bound_resets_the_device,
-                     each_wait_has_its_own_bound, failed_takeover_rolls_back_on_the_real_device,
-                     failed_restore_stays_virtualized,
-                     devirtualize_waits_for_the_boundary_and_untraps, cycles_repeat,
-                     stats_are_per_change, requests_refused, full_log_keeps_the_access_pending,
-                     uart_devirtualize_mid_divisor,
-                     seek_finds_the_boundary_before_the_next_interrupt_round,
-                     seek_keeps_reads_that_do_not_close_on_the_old_path,
-                     seek_carries_out_a_closing_read_with_no_busy_answer);
-    return su;
-}
+RTV_UNIT_ONE_CASE_SUITE(iovirt_suite, "iovirt", "iovirt", setup, NULL, 0,
+                        virtualize_at_a_boundary, virtualize_waits_for_the_running_sequence,
+                        seek_bound_resets_the_device,
+                        hold_answers_busy_and_logs_then_replays_in_order, seek_waits_until_ready,
+                        seek_bound_resets_a_device_never_ready, hold_bound_resets_the_device,
+                        each_wait_has_its_own_bound, failed_takeover_rolls_back_on_the_real_device,
+                        failed_restore_stays_virtualized,
+                        devirtualize_waits_for_the_boundary_and_untraps, cycles_repeat,
+                        stats_are_per_change, requests_refused, full_log_keeps_the_access_pending,
+                        uart_devirtualize_mid_divisor,
+                        seek_finds_the_boundary_before_the_next_interrupt_round,
+                        seek_keeps_reads_that_do_not_close_on_the_old_path,
+                        seek_carries_out_a_closing_read_with_no_busy_answer)
 
 RTV_UNIT_MAIN(iovirt_suite)

@@ -447,16 +447,10 @@ START_TEST(threads)
 }
 END_TEST
 
-static Suite *local_evtchn_suite(void)
-{
-    Suite *s = suite_create("local_evtchn");
-    TCase *tc = rtv_unit_case(s, "evtchn", setup, teardown, 30);
-
-    RTV_UNIT_ADD(tc, round_trip, round_trip_across_fork, masking, bind_checks,
-                     unbind_reverts_peer, close_unbinds, child_closing_inherited_handles,
-                     killed_process_ports_are_closed, capacity, fault_injection, release_domain,
-                     threads);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(local_evtchn_suite, "local_evtchn", "evtchn", setup, teardown, 30,
+                        round_trip, round_trip_across_fork, masking, bind_checks,
+                        unbind_reverts_peer, close_unbinds, child_closing_inherited_handles,
+                        killed_process_ports_are_closed, capacity, fault_injection, release_domain,
+                        threads)
 
 RTV_UNIT_MAIN(local_evtchn_suite)

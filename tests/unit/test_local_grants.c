@@ -409,16 +409,10 @@ START_TEST(close_and_release_domain)
 }
 END_TEST
 
-static Suite *local_grants_suite(void)
-{
-    Suite *s = suite_create("local_grants");
-    TCase *tc = rtv_unit_case(s, "grants", setup, teardown, 0);
-
-    RTV_UNIT_ADD(tc, share_map_round_trip, round_trip_across_fork, map_checks_domains_and_refs,
-                     read_only_grants, unshare_while_mapped_defers_free, unmap_bad_args,
-                     child_closing_inherited_handles, capacity_and_reuse, fault_injection,
-                     close_and_release_domain);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(local_grants_suite, "local_grants", "grants", setup, teardown, 0,
+                        share_map_round_trip, round_trip_across_fork, map_checks_domains_and_refs,
+                        read_only_grants, unshare_while_mapped_defers_free, unmap_bad_args,
+                        child_closing_inherited_handles, capacity_and_reuse, fault_injection,
+                        close_and_release_domain)
 
 RTV_UNIT_MAIN(local_grants_suite)

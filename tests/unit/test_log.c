@@ -78,13 +78,7 @@ START_TEST(no_sink_writes_stderr_with_prefix)
 }
 END_TEST
 
-static Suite *log_suite(void)
-{
-    Suite *s = suite_create("log");
-    TCase *tc = rtv_unit_case(s, "log", NULL, NULL, 0);
-
-    RTV_UNIT_ADD(tc, note_is_bounded, line_goes_to_the_sink, no_sink_writes_stderr_with_prefix);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(log_suite, "log", "log", NULL, NULL, 0,
+                        note_is_bounded, line_goes_to_the_sink, no_sink_writes_stderr_with_prefix)
 
 RTV_UNIT_MAIN(log_suite)

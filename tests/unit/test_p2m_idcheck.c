@@ -241,16 +241,10 @@ START_TEST(extent_count_failures)
 }
 END_TEST
 
-static Suite *p2m_idcheck_suite(void)
-{
-    Suite *s = suite_create("p2m_idcheck");
-    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
-
-    RTV_UNIT_ADD(tc, all_identity, runs_are_coalesced_and_named, range_edges,
-                     errors_stop_the_check, counts_without_a_bad_hook,
-                     extent_count_found_whatever_the_guess, extent_count_guess_below_the_table,
-                     extent_count_failures);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(p2m_idcheck_suite, "p2m_idcheck", "core", NULL, NULL, 0,
+                        all_identity, runs_are_coalesced_and_named, range_edges,
+                        errors_stop_the_check, counts_without_a_bad_hook,
+                        extent_count_found_whatever_the_guess, extent_count_guess_below_the_table,
+                        extent_count_failures)
 
 RTV_UNIT_MAIN(p2m_idcheck_suite)

@@ -1488,31 +1488,25 @@ START_TEST(linux_polled_8250_sends_and_sets_the_line_under_a_receive_backlog)
 }
 END_TEST
 
-static Suite *uart_dm_suite(void)
-{
-    Suite *su = suite_create("uart_dm");
-    TCase *tc = rtv_unit_case(su, "simulation", setup, NULL, 30);
-
-    RTV_UNIT_ADD(tc, bytes_cross_once_in_order_through_random_cycles, mid_divisor_change_waits,
-                     held_guest_reads_the_side_that_answers,
-                     takeover_and_handback_carry_the_guest_state,
-                     held_time_counts_the_work_on_the_uart,
-                     takeover_keeps_an_error_that_comes_while_it_reads_the_fifo,
-                     takeover_takes_no_more_than_the_model_holds, bound_passed_resets_the_uart,
-                     line_settings_follow_the_guest_while_virtualized,
-                     ioemu_writes_a_whole_fifo_per_thre,
-                     driver_carries_line_errors_to_the_guest, driver_fills_the_fifo_and_no_more,
-                     driver_without_fifo_writes_one_byte_per_thre,
-                     driver_pulls_only_what_the_model_holds,
-                     driver_loads_again_once_the_guest_saw_the_fifo_empty,
-                     every_takeover_starts_its_own_receive_load,
-                     driver_counts_the_empty_bound_from_its_own_look,
-                     driver_times_the_fifo_out_when_nothing_came,
-                     driver_changes_line_settings_only_between_bytes,
-                     takeover_holds_until_the_transmitter_is_idle,
-                     irq_is_the_model_s_only_while_virtualized,
-                     linux_polled_8250_sends_and_sets_the_line_under_a_receive_backlog);
-    return su;
-}
+RTV_UNIT_ONE_CASE_SUITE(uart_dm_suite, "uart_dm", "simulation", setup, NULL, 30,
+                        bytes_cross_once_in_order_through_random_cycles, mid_divisor_change_waits,
+                        held_guest_reads_the_side_that_answers,
+                        takeover_and_handback_carry_the_guest_state,
+                        held_time_counts_the_work_on_the_uart,
+                        takeover_keeps_an_error_that_comes_while_it_reads_the_fifo,
+                        takeover_takes_no_more_than_the_model_holds, bound_passed_resets_the_uart,
+                        line_settings_follow_the_guest_while_virtualized,
+                        ioemu_writes_a_whole_fifo_per_thre, driver_carries_line_errors_to_the_guest,
+                        driver_fills_the_fifo_and_no_more,
+                        driver_without_fifo_writes_one_byte_per_thre,
+                        driver_pulls_only_what_the_model_holds,
+                        driver_loads_again_once_the_guest_saw_the_fifo_empty,
+                        every_takeover_starts_its_own_receive_load,
+                        driver_counts_the_empty_bound_from_its_own_look,
+                        driver_times_the_fifo_out_when_nothing_came,
+                        driver_changes_line_settings_only_between_bytes,
+                        takeover_holds_until_the_transmitter_is_idle,
+                        irq_is_the_model_s_only_while_virtualized,
+                        linux_polled_8250_sends_and_sets_the_line_under_a_receive_backlog)
 
 RTV_UNIT_MAIN(uart_dm_suite)

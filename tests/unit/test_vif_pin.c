@@ -158,15 +158,9 @@ START_TEST(an_unreadable_port_is_an_error)
 }
 END_TEST
 
-static Suite *vif_pin_suite(void)
-{
-    Suite *s = suite_create("vif_pin");
-    TCase *tc = rtv_unit_case(s, "pin", setup, teardown, 0);
-
-    RTV_UNIT_ADD(tc, the_leg_follows_the_gate_not_the_request, only_the_learning_leg_learns,
-                     absent_ports_are_skipped_and_released_taps_learn,
-                     an_unreadable_port_is_an_error);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(vif_pin_suite, "vif_pin", "pin", setup, teardown, 0,
+                        the_leg_follows_the_gate_not_the_request, only_the_learning_leg_learns,
+                        absent_ports_are_skipped_and_released_taps_learn,
+                        an_unreadable_port_is_an_error)
 
 RTV_UNIT_MAIN(vif_pin_suite)

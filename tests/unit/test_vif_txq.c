@@ -193,15 +193,9 @@ START_TEST(a_saved_length_outlives_the_daemon)
 }
 END_TEST
 
-static Suite *vif_txq_suite(void)
-{
-    Suite *s = suite_create("vif_txq");
-    TCase *tc = rtv_unit_case(s, "txq", setup, teardown, 0);
-
-    RTV_UNIT_ADD(tc, a_long_queue_is_cut_and_given_back, a_short_queue_and_no_bound_are_left,
-                     an_absent_tap_is_skipped, an_unreadable_length_is_an_error,
-                     a_saved_length_outlives_the_daemon);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(vif_txq_suite, "vif_txq", "txq", setup, teardown, 0,
+                        a_long_queue_is_cut_and_given_back, a_short_queue_and_no_bound_are_left,
+                        an_absent_tap_is_skipped, an_unreadable_length_is_an_error,
+                        a_saved_length_outlives_the_daemon)
 
 RTV_UNIT_MAIN(vif_txq_suite)

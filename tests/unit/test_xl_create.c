@@ -197,15 +197,9 @@ START_TEST(no_domain_after_xl_is_an_error)
 }
 END_TEST
 
-static Suite *xl_create_suite(void)
-{
-    Suite *s = suite_create("xl_create");
-    TCase *tc = rtv_unit_case(s, "core", setup, teardown, 0);
-
-    RTV_UNIT_ADD(tc, plan_reads_the_config_as_xl_does, plan_refuses_what_cannot_be_managed,
-                     run_creates_then_manages_each_device, a_failed_xl_create_manages_nothing,
-                     no_domain_after_xl_is_an_error);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(xl_create_suite, "xl_create", "core", setup, teardown, 0,
+                        plan_reads_the_config_as_xl_does, plan_refuses_what_cannot_be_managed,
+                        run_creates_then_manages_each_device, a_failed_xl_create_manages_nothing,
+                        no_domain_after_xl_is_an_error)
 
 RTV_UNIT_MAIN(xl_create_suite)

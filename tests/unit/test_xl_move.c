@@ -333,23 +333,17 @@ START_TEST(shunt_wait_ends_on_its_report_or_its_bound)
 }
 END_TEST
 
-static Suite *xl_move_suite(void)
-{
-    Suite *s = suite_create("xl_move");
-    TCase *tc = rtv_unit_case(s, "core", setup, teardown, 0);
-
-    RTV_UNIT_ADD(tc, record_has_each_disk_its_mode_and_image,
-                     record_refuses_what_it_cannot_bring_back,
-                     save_takes_disks_to_emulated_records_then_saves,
-                     failed_xl_save_switches_back_and_keeps_no_record,
-                     disk_that_does_not_go_emulated_stops_the_move,
-                     restore_manages_the_new_domain_then_switches_back,
-                     restore_paused_manages_and_leaves_the_switch_to_the_operator,
-                     restore_without_a_record_restores_nothing,
-                     migrate_runs_xl_then_manage_and_switch_on_the_destination,
-                     failed_migration_switches_back_here, destination_that_refuses_is_an_error,
-                     shunt_wait_ends_on_its_report_or_its_bound);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(xl_move_suite, "xl_move", "core", setup, teardown, 0,
+                        record_has_each_disk_its_mode_and_image,
+                        record_refuses_what_it_cannot_bring_back,
+                        save_takes_disks_to_emulated_records_then_saves,
+                        failed_xl_save_switches_back_and_keeps_no_record,
+                        disk_that_does_not_go_emulated_stops_the_move,
+                        restore_manages_the_new_domain_then_switches_back,
+                        restore_paused_manages_and_leaves_the_switch_to_the_operator,
+                        restore_without_a_record_restores_nothing,
+                        migrate_runs_xl_then_manage_and_switch_on_the_destination,
+                        failed_migration_switches_back_here, destination_that_refuses_is_an_error,
+                        shunt_wait_ends_on_its_report_or_its_bound)
 
 RTV_UNIT_MAIN(xl_move_suite)

@@ -155,13 +155,7 @@ START_TEST(a_refusal_ends_failed_with_the_reason)
 }
 END_TEST
 
-static Suite *xl_p2m_suite(void)
-{
-    Suite *s = suite_create("xl_p2m");
-    TCase *tc = rtv_unit_case(s, "p2m-identity", setup, teardown, 30);
-
-    RTV_UNIT_ADD(tc, a_run_is_watchable_and_ends_done, a_refusal_ends_failed_with_the_reason);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(xl_p2m_suite, "xl_p2m", "p2m-identity", setup, teardown, 30,
+                        a_run_is_watchable_and_ends_done, a_refusal_ends_failed_with_the_reason)
 
 RTV_UNIT_MAIN(xl_p2m_suite)

@@ -91,14 +91,8 @@ START_TEST(audit_finds_what_differs)
 }
 END_TEST
 
-static Suite *xs_perms_suite(void)
-{
-    Suite *s = suite_create("xs_perms");
-    TCase *tc = rtv_unit_case(s, "core", NULL, NULL, 0);
-
-    RTV_UNIT_ADD(tc, paths_match_their_node_with_placeholders,
-                     schema_perms_read_with_placeholders, audit_finds_what_differs);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(xs_perms_suite, "xs_perms", "core", NULL, NULL, 0,
+                        paths_match_their_node_with_placeholders,
+                        schema_perms_read_with_placeholders, audit_finds_what_differs)
 
 RTV_UNIT_MAIN(xs_perms_suite)

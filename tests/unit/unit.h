@@ -2,8 +2,9 @@
  * Shared scaffolding for rtvirt's Check unit tests.
  *
  * Each tests/unit/test_<module>.c builds one Suite for its module and ends
- * with RTV_UNIT_MAIN(<module>_suite); its cases are made with rtv_unit_case and
- * filled with RTV_UNIT_ADD.  Tests run forked (Check's default), so
+ * with RTV_UNIT_MAIN(<module>_suite); a suite of one case is written with
+ * RTV_UNIT_ONE_CASE_SUITE, others make their cases with rtv_unit_case and
+ * fill them with RTV_UNIT_ADD.  Tests run forked (Check's default), so
  * a crash in one test is reported as an error of that test and the rest still
  * run; export CK_FORK=no to debug one under gdb.
  */
@@ -93,6 +94,23 @@ static inline void rtv_unit_add_tests(TCase *tc, const TTest *const *tests, size
 #define RTV_UNIT_ADD(tc, ...)                                                   \
     rtv_unit_add_tests((tc), (const TTest *const[]){ __VA_ARGS__ },             \
                        sizeof((const TTest *const[]){ __VA_ARGS__ }) / sizeof(const TTest *))
+
+/*
+ * The suite function fn of a module whose suite is one test case (most
+ * are): suite suite_name holding case case_name, made by rtv_unit_case with
+ * setup, teardown and timeout, its tests the rest of the arguments in their
+ * order.  A suite of several cases, or with loop tests, writes its function
+ * out with rtv_unit_case and RTV_UNIT_ADD.
+ */
+#define RTV_UNIT_ONE_CASE_SUITE(fn, suite_name, case_name, setup, teardown, timeout, ...) \
+    static Suite *fn(void)                                                              \
+    {                                                                                   \
+        Suite *s = suite_create(suite_name);                                            \
+                                                                                        \
+        RTV_UNIT_ADD(rtv_unit_case(s, (case_name), (setup), (teardown), (timeout)),     \
+                     __VA_ARGS__);                                                      \
+        return s;                                                                       \
+    }
 
 /* Runs the suite; the program's exit status. */
 static inline int rtv_unit_run(Suite *suite)
