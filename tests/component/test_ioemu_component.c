@@ -36,8 +36,10 @@
 #include "rtvirt/ioemu_srv.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
+#include "schema_perms.h"
 #include "uart_streams.h"
 #include "unit.h"
+#include "xs_fixture.h"
 
 #define DOM     5
 #define PORT    0x2f8
@@ -152,10 +154,11 @@ static const struct ioemu_cfg srv_cfg = { .domid = DOM, .iodev = "uart0", .iopor
 /* The store, the operator's connection, the fake Xen and the streams. */
 static void setup_world(void)
 {
+
     hub = rtv_local_hub_new(NULL);
     ck_assert_ptr_nonnull(hub);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &opx), 0);
-    ck_assert_int_eq(rtv_xs_mkdir(opx.xs, RTV_XS_NO_TXN, "/local/domain/5"), 0);
+    rtv_test_make_domain(opx.xs, DOM, NULL);
     fx = fake_xen_new(DOM, PORT);
     ck_assert_ptr_nonnull(fx);
     host_got_len = host_fed = guest_got_len = guest_sent = 0;
@@ -333,6 +336,9 @@ START_TEST(bytes_cross_exactly_once_through_cycles)
     ck_assert_uint_eq(fx->creates, cycles / 2);
     ck_assert_uint_eq(fx->destroys, cycles / 2);
     ck_assert(!fx->irq);
+    /* What the server left in the store has the schema's permissions
+     * (section 5: dom0's only, the guest reads none of it). */
+    ck_assert_perms_match_schema(opx.xs);
     stop_server();
     /* Leak check: the store directory is gone with the daemon. */
     char *v;

@@ -55,6 +55,7 @@
 #include "rtvirt/mode.h"
 #include "rtvirt/xs_util.h"
 #include "switch_sweep.h"
+#include "schema_perms.h"
 #include "unit.h"
 #include "xs_fixture.h"
 
@@ -207,13 +208,24 @@ static const char xl_script[] =
     "exit 1; }\n"
     "rm -f \"$d/done/$req\"\n";
 
-/* What libxl leaves once a vif is attached and its hotplug script ran. */
+/* What libxl leaves once a vif is attached and its hotplug script ran,
+ * with the permissions libxl__device_generic_add gives both directories
+ * (the backend's: dom0's, the guest reads; the frontend's: the guest's,
+ * dom0 reads), which the nodes below inherit as in xenstored. */
 static void vif_nodes_up(unsigned dom, unsigned n)
 {
+    const struct rtv_xs_perm be_perms[2] = { { 0, RTV_XS_PERM_NONE },
+                                             { dom, RTV_XS_PERM_READ } };
+    const struct rtv_xs_perm fe_perms[2] = { { dom, RTV_XS_PERM_NONE },
+                                             { 0, RTV_XS_PERM_READ } };
     char be[128], fe[128], p[192];
 
     snprintf(be, sizeof(be), "/local/domain/0/backend/vif/%u/%u", dom, n);
     snprintf(fe, sizeof(fe), "/local/domain/%u/device/vif/%u", dom, n);
+    ck_assert_int_eq(rtv_xs_mkdir(tool.xs, RTV_XS_NO_TXN, be), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(tool.xs, RTV_XS_NO_TXN, be, be_perms, 2), 0);
+    ck_assert_int_eq(rtv_xs_mkdir(tool.xs, RTV_XS_NO_TXN, fe), 0);
+    ck_assert_int_eq(rtv_xs_set_perms(tool.xs, RTV_XS_NO_TXN, fe, fe_perms, 2), 0);
     snprintf(p, sizeof(p), "%s/frontend", be);
     rtv_test_put(tool.xs, p, fe);
     snprintf(p, sizeof(p), "%s/mac", be);
@@ -399,10 +411,6 @@ static void must_switch(const char *mode)
 
 static void setup(void)
 {
-    const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE },
-                                              { GUEST, RTV_XS_PERM_READ } };
-    const struct rtv_xs_perm dev_perms[2] = { { GUEST, RTV_XS_PERM_NONE },
-                                              { 0, RTV_XS_PERM_READ } };
     struct rtv_err err = { 0, "" };
     char p[128];
 
@@ -428,13 +436,7 @@ static void setup(void)
 
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &tool), 0);
     ck_assert_int_eq(rtv_local_open(hub, GUEST, RTV_XEN_STORE, &guest), 0);
-    ck_assert_int_eq(rtv_xs_mkdir(tool.xs, RTV_XS_NO_TXN, "/local/domain/5"), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(tool.xs, RTV_XS_NO_TXN, "/local/domain/5", dom_perms, 2),
-                     0);
-    rtv_test_put(tool.xs, "/local/domain/5/name", "guest1");
-    ck_assert_int_eq(rtv_xs_mkdir(tool.xs, RTV_XS_NO_TXN, "/local/domain/5/device"), 0);
-    ck_assert_int_eq(rtv_xs_set_perms(tool.xs, RTV_XS_NO_TXN, "/local/domain/5/device",
-                                      dev_perms, 2), 0);
+    rtv_test_make_domain(tool.xs, GUEST, "guest1");
     ck_assert_msg(rtv_ctl_manage_vif(tool.xs, GUEST, NIC, MAC, BRIDGE, &err) == 0, "%s",
                   err.msg);
     memset(&shunt, 0, sizeof(shunt));
@@ -518,6 +520,7 @@ START_TEST(switches_and_leaves_nothing)
 
     for (int i = 0; i < 3; i++) {
         must_switch("pv");
+        ck_assert_perms_match_schema(tool.xs);
         ck_assert_uint_ge(get_u(CTL "pv-devid"), BACKD_VIF_DEVID_BASE);
         ck_assert_uint_eq(get_u(CTL "port-ready-id"), get_u(CTL "switch-id"));
         /* the tap's queue, cut during the switch, given back (the

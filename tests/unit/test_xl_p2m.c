@@ -17,7 +17,9 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
 #include "file_fixture.h"
+#include "schema_perms.h"
 #include "unit.h"
+#include "xs_fixture.h"
 #include "../../xl-scripts/xl_p2m.h"
 
 static struct rtv_local_hub *hub;
@@ -67,6 +69,8 @@ static void setup(void)
     hub = rtv_local_hub_new(NULL);
     ck_assert_ptr_nonnull(hub);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    rtv_test_make_domain(dom0.xs, 5, "guest5");
+    rtv_test_make_domain(dom0.xs, 7, "guest7");
     rtv_test_mkdtemp(dir, sizeof(dir), "rtv-xl-p2m");
     snprintf(path, sizeof(path), "%s/rtvirt-p2m", dir);
     rtv_test_write_file(path, tool, true);
@@ -126,6 +130,9 @@ START_TEST(a_run_is_watchable_and_ends_done)
     ck_assert(is("continuations", "9"));
     ck_assert(is("already-identity", "4000"));
     ck_assert(is("failed", "12"));
+    /* Section 6's permissions: dom0 writes, the guest reads (the
+     * directory of the domain libxl made, inherited). */
+    ck_assert_perms_match_schema(dom0.xs);
     ck_assert(is("error", ""));
     snprintf(seen, sizeof(seen), "%s/args", dir);
     f = fopen(seen, "r");
@@ -152,6 +159,7 @@ START_TEST(a_refusal_ends_failed_with_the_reason)
     ck_assert_int_eq(rtv_xs_read(dom0.xs, RTV_XS_NO_TXN, path, &v, &n), 0);
     ck_assert_ptr_nonnull(strstr(v, "lacks the rtvirt identity op"));
     free(v);
+    ck_assert_perms_match_schema(dom0.xs);
 }
 END_TEST
 

@@ -1,5 +1,5 @@
 /*
- * Component tests: the permissions the code left in the store are the
+ * Unit and component tests: the permissions the code left in the store are the
  * schema's (common/xs_perms.c), for every node the schema names.
  */
 #ifndef RTV_TESTS_SCHEMA_PERMS_H
