@@ -29,6 +29,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <liburing.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -116,8 +117,8 @@ static atomic_int *stall_shunt;
 /* The test's hold on the guest's blkfront (fake_kernel_config.hold_blkfront). */
 static atomic_int *hold_blkfront;
 /* The rig's device model: a qemu the daemon syncs at every switch, or
- * none (rtvirt-backd --no-qmp).  The store fault sweep runs without: it
- * sweeps the store's calls, and a QMP exchange it does not sweep only
+ * none (rtvirt-backd --no-qmp).  The seam fault sweep runs without: it
+ * sweeps the seam's calls, and a QMP exchange it does not sweep only
  * adds timing to it (the device model's failures have their own test). */
 static bool rig_qemu = true;
 
@@ -1766,17 +1767,21 @@ START_TEST(twin_base_must_be_a_blkfront_number)
 }
 END_TEST
 
-/* ---- the store fault sweep (issue 15) ------------------------------------------- */
+/* ---- the seam fault sweep over a switch (issue 15) -------------------------------- */
 
 /*
- * The seam fault sweep of test_fault_sweep.c, over the switch's xenstore
- * protocol: a switch to pv and back, once clean to count the store calls
- * one side makes from the request on, then once for every N it reaches
- * with the N-th of them failing: reads, writes, transaction starts and
- * commits, aimed at the daemon's process (rtvirt-backd: the coordinator,
- * the twin's toolstack half, the PV backend) or at the guest's (rtvirt-
- * shunt's control plane and its kernel's blkfront), never at the
- * orchestrator's (the test, dom0 too: rtv_local_fault_set_pid).  Each run
+ * The seam fault sweep of test_fault_sweep.c, over a switch: a switch to
+ * pv and back, once clean to count the calls of one seam operation one
+ * side makes from the request on, then once for every N it reaches with
+ * the N-th of them failing: store reads, writes, transaction starts and
+ * commits, grant maps (the daemon's: the twin's ring and segments) and
+ * shares (the guest's blkfront), event-channel binds and notifies, and
+ * the daemon's io_uring submissions (io_uring_submit wrapped at link
+ * time, as in test_fault_sweep.c), aimed at the daemon's process
+ * (rtvirt-backd: the coordinator, the twin's toolstack half, the PV
+ * backend) or at the guest's (rtvirt-shunt's control plane and its
+ * kernel's blkfront), never at the orchestrator's (the test, dom0 too:
+ * rtv_local_fault_set_pid).  Each run
  * must end with both switches answered, each "ok" or "rolled-back" with
  * the reason in error, within the bound, and the device then settled
  * (dom0's state stable, the shunt where it says); switches after it must
@@ -1788,14 +1793,14 @@ END_TEST
  * runs about SWEEP_CHECK_RUNS N per operation; make fault-sweep every N
  * (RTV_FAULT_SWEEP_STRIDE=1, RTV_SWITCH_TEST=sweep).
  */
-struct store_fault {
+struct seam_fault {
     enum rtv_local_fault_op op;
     bool guest;                 /* the guest's process, else the daemon's */
     int err;
     const char *name;
 };
 
-static const struct store_fault store_faults[] = {
+static const struct seam_fault seam_faults[] = {
     { RTV_FAULT_XS_READ,       false, EIO,    "store read (daemon)" },
     { RTV_FAULT_XS_READ,       true,  EIO,    "store read (guest)" },
     { RTV_FAULT_XS_WRITE,      false, EIO,    "store write (daemon)" },
@@ -1804,8 +1809,27 @@ static const struct store_fault store_faults[] = {
     { RTV_FAULT_XS_TXN_START,  true,  ENOSPC, "transaction start (guest)" },
     { RTV_FAULT_XS_TXN_COMMIT, false, EAGAIN, "transaction commit (daemon)" },
     { RTV_FAULT_XS_TXN_COMMIT, true,  EAGAIN, "transaction commit (guest)" },
+    { RTV_FAULT_GNT_MAP,       false, EINVAL, "grant map (daemon)" },
+    { RTV_FAULT_GNT_SHARE,     true,  ENOSPC, "grant share (guest)" },
+    { RTV_FAULT_EVTCHN_BIND,   false, EIO,    "evtchn bind (daemon)" },
+    { RTV_FAULT_EVTCHN_BIND,   true,  EIO,    "evtchn alloc (guest)" },
+    { RTV_FAULT_EVTCHN_NOTIFY, false, EIO,    "evtchn notify (daemon)" },
+    { RTV_FAULT_EVTCHN_NOTIFY, true,  EIO,    "evtchn notify (guest)" },
+    { RTV_FAULT_IO_SUBMIT,     false, EAGAIN, "io submit (daemon)" },
 };
-#define NR_STORE_FAULTS (sizeof(store_faults) / sizeof(store_faults[0]))
+#define NR_SEAM_FAULTS (sizeof(seam_faults) / sizeof(seam_faults[0]))
+
+/* The daemon's io_uring submission, through the hub's injector (linked
+ * with -Wl,--wrap=io_uring_submit; io_uring is not part of the seam). */
+int __real_io_uring_submit(struct io_uring *ring);
+int __wrap_io_uring_submit(struct io_uring *ring);
+
+int __wrap_io_uring_submit(struct io_uring *ring)
+{
+    int rc = hub != NULL ? rtv_local_fault_point(hub, RTV_FAULT_IO_SUBMIT, 0) : 0;
+
+    return rc < 0 ? rc : __real_io_uring_submit(ring);
+}
 
 #define SWEEP_CHECK_RUNS 3
 /* The faulty switches' bound (timeout-ms): a fault that leaves a step
@@ -1858,7 +1882,7 @@ static void sweep_switch(struct rig *r, const char *target, unsigned k,
 /* The switch to pv and back with the n-th call of f failing (n = 0: none). */
 static void sweep_run(const void *op, unsigned n, struct switch_sweep_run *res)
 {
-    const struct store_fault *f = op;
+    const struct seam_fault *f = op;
     struct rig r;
     struct lg_result lres;
     struct guest_report grep;
@@ -1891,19 +1915,19 @@ static void sweep_run(const void *op, unsigned n, struct switch_sweep_run *res)
     setup();
 }
 
-START_TEST(store_fault_sweep)
+START_TEST(seam_fault_sweep)
 {
     /* A forked test (Check's default): the setting ends with it. */
     rig_qemu = false;
     teardown();
     setup();
-    switch_sweep("sweep", store_faults[_i].name, &store_faults[_i], sweep_run,
-                 SWEEP_CHECK_RUNS, store_faults[_i].guest);
+    switch_sweep("sweep", seam_faults[_i].name, &seam_faults[_i], sweep_run,
+                 SWEEP_CHECK_RUNS, seam_faults[_i].guest);
 }
 END_TEST
 
 /* RTV_SWITCH_TEST=<n> runs only the n-th test (0-based), for debugging;
- * RTV_SWITCH_TEST=sweep only the store fault sweep. */
+ * RTV_SWITCH_TEST=sweep only the seam fault sweep. */
 static Suite *switch_component_suite(void)
 {
     Suite *s = suite_create("switch_component");
@@ -1931,11 +1955,11 @@ static Suite *switch_component_suite(void)
             tcase_add_test(tc, tests[i]);
     suite_add_tcase(s, tc);
     if (only == NULL || sweep_only) {
-        TCase *sweep = tcase_create("store_fault_sweep");
+        TCase *sweep = tcase_create("seam_fault_sweep");
 
         tcase_add_checked_fixture(sweep, setup, teardown);
         tcase_set_timeout(sweep, 1800);
-        tcase_add_loop_test(sweep, store_fault_sweep, 0, (int)NR_STORE_FAULTS);
+        tcase_add_loop_test(sweep, seam_fault_sweep, 0, (int)NR_SEAM_FAULTS);
         suite_add_tcase(s, sweep);
     }
     return s;
