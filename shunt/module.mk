@@ -91,13 +91,18 @@ kmod-check: $(KMOD) $(BUILD)/bin/rtvirt-flip-cost
 # and a dm layer cost per bio, on null_blk legs, the guest's clock counting
 # its instructions (-icount), so the host's load does not move it (two
 # rounds on 2026-12-07 differed by 0.01-0.1%: one is the default).
-# KMOD_BENCH_KOS="a.ko b.ko": other builds of the module beside this one.
+# KMOD_BENCH_KOS="a.ko b.ko": other builds of the module beside this one;
+# KMOD_BENCH_ARGS: more of qemu-bench.vm's settings (rtvbench.modes=emulated,
+# rtvbench.nostat=1, rtvbench.runtime=1, rtvbench.pairs=30); KMOD_BENCH_QEMU=
+# (empty) runs the guest on the host's clock, its load and all.
 KMOD_BENCH_ROUNDS ?= 1
+KMOD_BENCH_ARGS ?=
+KMOD_BENCH_QEMU ?= -icount shift=0,sleep=off
 .PHONY: kmod-bench
 kmod-bench: $(KMOD)
 	VM=qemu-bench.vm KOS="$(KMOD_BENCH_KOS)" VM_TIMEOUT=3600 \
-	    VM_QEMU_ARGS="-icount shift=0,sleep=off" \
-	    VM_APPEND="rtvbench.rounds=$(KMOD_BENCH_ROUNDS) rtvbench.runtime=2" \
+	    VM_QEMU_ARGS="$(KMOD_BENCH_QEMU)" \
+	    VM_APPEND="rtvbench.rounds=$(KMOD_BENCH_ROUNDS) rtvbench.runtime=2 $(KMOD_BENCH_ARGS)" \
 	    nice -n 10 shunt/kmod/qemu-check $(KMOD) $(KMOD_KVER)
 
 # rtvirt-netshunt: the guest side of the NIC switch (a team, or bonding,
