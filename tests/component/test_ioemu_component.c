@@ -38,6 +38,7 @@
 #include "rtvirt/xs_util.h"
 #include "schema_perms.h"
 #include "uart_streams.h"
+#include "hub_fixture.h"
 #include "unit.h"
 #include "xs_fixture.h"
 
@@ -154,10 +155,7 @@ static const struct ioemu_cfg srv_cfg = { .domid = DOM, .iodev = "uart0", .iopor
 /* The store, the operator's connection, the fake Xen and the streams. */
 static void setup_world(void)
 {
-
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &opx), 0);
+    hub = rtv_test_hub_dom0(&opx);
     rtv_test_make_domain(opx.xs, DOM, NULL);
     fx = fake_xen_new(DOM, PORT);
     ck_assert_ptr_nonnull(fx);

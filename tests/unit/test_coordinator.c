@@ -12,6 +12,7 @@
 #include "rtvirt/coordinator.h"
 #include "rtvirt/ctl.h"
 #include "rtvirt/local.h"
+#include "hub_fixture.h"
 #include "unit.h"
 #include "xs_fixture.h"
 
@@ -153,9 +154,7 @@ static void setup(void)
     memset(&be, 0, sizeof(be));
     be.ready_at_once = be.close_at_once = 1;
     now = 1000;
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    hub = rtv_test_hub_dom0(&dom0);
     ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &tool), 0);
     ck_assert_int_eq(rtv_local_open(hub, 5, RTV_XEN_STORE, &guest), 0);
     rtv_test_make_domain(dom0.xs, 5, "guest1");

@@ -16,6 +16,7 @@
 #include "rtvirt/ctl.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
+#include "hub_fixture.h"
 #include "unit.h"
 #include "xs_fixture.h"
 
@@ -28,9 +29,7 @@ static struct rtv_err err;
 
 static void setup(void)
 {
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    hub = rtv_test_hub_dom0(&dom0);
     ck_assert_int_eq(rtv_local_open(hub, 5, RTV_XEN_STORE, &guest), 0);
     put(dom0.xs, "/local/domain/0/name", "Domain-0");
     rtv_test_make_domain(dom0.xs, 5, "guest1");   /* a running guest 5 */

@@ -35,6 +35,7 @@
 #include "rtvirt/ctl.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_schema.h"
+#include "hub_fixture.h"
 #include "unit.h"
 #include "file_fixture.h"
 #include "xs_fixture.h"
@@ -650,9 +651,7 @@ static void setup_env(void)
     memset(&fk, 0, sizeof(fk));
     pthread_mutex_init(&fk.mu, NULL);
     pthread_cond_init(&fk.cv, NULL);
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    hub = rtv_test_hub_dom0(&dom0);
     rtv_test_make_domain(dom0.xs, GUEST, NULL);
     ck_assert_int_eq(rtv_ctl_manage(dom0.xs, GUEST, "hda", "/srv/hda.img", &err), 0);
     rtv_test_mkdtemp(sysfs, sizeof(sysfs), "rtv-dmctl");

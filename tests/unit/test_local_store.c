@@ -23,6 +23,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
 #include "../../common/local/hub_private.h"
+#include "hub_fixture.h"
 #include "unit.h"
 
 /* Scratch nodes in a guest's home: store fixtures, not rtvirt protocol
@@ -38,9 +39,7 @@ static struct rtv_xen d0;
 
 static void setup(void)
 {
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &d0), 0);
+    hub = rtv_test_hub_dom0(&d0);
 }
 
 static void teardown(void)

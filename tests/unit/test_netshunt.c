@@ -20,6 +20,7 @@
 #include "rtvirt/ctl.h"
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
+#include "hub_fixture.h"
 #include "unit.h"
 #include "xs_fixture.h"
 
@@ -214,9 +215,7 @@ static void setup(void)
     snprintf(k.active, sizeof(k.active), "eth0");
     snprintf(k.pv_mac, sizeof(k.pv_mac), "00:16:3e:00:00:01");
     clock_us = 1000000;
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    hub = rtv_test_hub_dom0(&dom0);
     ck_assert_int_eq(rtv_local_open(hub, 5, RTV_XEN_STORE, &guest), 0);
     rtv_test_make_domain(dom0.xs, 5, "guest1");
     ck_assert_int_eq(rtv_ctl_manage_vif(dom0.xs, 5, "vif/0", "00:16:3e:00:00:01", "xenbr0",

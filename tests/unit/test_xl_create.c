@@ -14,6 +14,7 @@
 
 #include "rtvirt/local.h"
 #include "rtvirt/xlcfg.h"
+#include "hub_fixture.h"
 #include "unit.h"
 #include "file_fixture.h"
 #include "xs_fixture.h"
@@ -34,9 +35,7 @@ static void setup(void)
 {
     const struct rtv_xs_perm dom_perms[2] = { { 0, RTV_XS_PERM_NONE }, { 5, RTV_XS_PERM_READ } };
 
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    hub = rtv_test_hub_dom0(&dom0);
     rtv_test_mkdtemp(dir, sizeof(dir), "rtv-xl-create");
     snprintf(xl, sizeof(xl), "%s/xl", dir);
     rtv_test_write_file(xl, fake_xl, true);

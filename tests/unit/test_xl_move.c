@@ -13,6 +13,7 @@
 
 #include "rtvirt/ctl.h"
 #include "rtvirt/local.h"
+#include "hub_fixture.h"
 #include "unit.h"
 #include "file_fixture.h"
 #include "xs_fixture.h"
@@ -96,9 +97,7 @@ static void web1(const char *mode)
 
 static void setup(void)
 {
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    hub = rtv_test_hub_dom0(&dom0);
     rtv_test_put(dom0.xs, "/local/domain/0/name", "Domain-0");
     rtv_test_mkdtemp(dir, sizeof(dir), "rtv-xl-move");
     snprintf(xl, sizeof(xl), "%s/xl", dir);

@@ -17,6 +17,7 @@
 #include "rtvirt/local.h"
 #include "rtvirt/xs_util.h"
 #include "file_fixture.h"
+#include "hub_fixture.h"
 #include "schema_perms.h"
 #include "unit.h"
 #include "xs_fixture.h"
@@ -66,9 +67,7 @@ static void setup(void)
     char path[96], *p = getenv("PATH");
     static char newpath[4096];
 
-    hub = rtv_local_hub_new(NULL);
-    ck_assert_ptr_nonnull(hub);
-    ck_assert_int_eq(rtv_local_open(hub, 0, RTV_XEN_STORE, &dom0), 0);
+    hub = rtv_test_hub_dom0(&dom0);
     rtv_test_make_domain(dom0.xs, 5, "guest5");
     rtv_test_make_domain(dom0.xs, 7, "guest7");
     rtv_test_mkdtemp(dir, sizeof(dir), "rtv-xl-p2m");
