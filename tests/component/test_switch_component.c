@@ -1593,6 +1593,21 @@ static void kept_back_and_kept(struct kept *k)
     ck_assert_msg(strstr(st.error, "did not reach Closed") != NULL, "%s", st.error);
 }
 
+/* A switch to pv asked beside the kept twin: it must come up on another
+ * twin (why: what the kept one is, for the failure line); its id in *id,
+ * the new twin's devid returned. */
+static unsigned kept_next_to_pv(struct kept *k, unsigned twin, uint32_t *id, const char *why)
+{
+    struct rtv_err err = { 0, "" };
+    unsigned fresh;
+
+    ck_assert_int_eq(rtv_ctl_request(k->tool.xs, GUEST, VDEV, "pv", 0, id, &err), 0);
+    ck_assert(kept_run_until(k, 0, RTV_XS_CTL_STATE, "switching-to-pv"));
+    fresh = kept_devid(k);
+    ck_assert_msg(fresh != twin, "the kept twin vbd %u (%s) was switched onto again", twin, why);
+    return fresh;
+}
+
 /* A twin whose tear-down's bound passed (its frontend did not reach Closed
  * in time) is kept: the frontend may still hold its ring.  Once that
  * frontend has closed after all, both ends Closed, the twin is dead: the
@@ -1607,7 +1622,6 @@ static void kept_back_and_kept(struct kept *k)
 START_TEST(kept_twin_whose_frontend_closed_is_replaced)
 {
     struct kept k;
-    struct rtv_err err = { 0, "" };
     unsigned twin;
     uint32_t id;
 
@@ -1620,9 +1634,7 @@ START_TEST(kept_twin_whose_frontend_closed_is_replaced)
     ck_assert_msg(kept_run_until(&k, twin, RTV_XS_VBD_BE_STATE, "(gone)"),
                   "the kept twin vbd %u stayed after both ends closed", twin);
     /* ...and the next switch to pv brings up another. */
-    ck_assert_int_eq(rtv_ctl_request(k.tool.xs, GUEST, VDEV, "pv", 0, &id, &err), 0);
-    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "switching-to-pv"));
-    ck_assert_msg(kept_devid(&k) != twin, "the dead twin vbd %u was used again", twin);
+    kept_next_to_pv(&k, twin, &id, "dead: both ends closed");
     kept_free(&k);
 }
 END_TEST
@@ -1647,6 +1659,27 @@ static void kept_goes_fresh_serves(struct kept *k, unsigned twin, unsigned fresh
     ck_assert_uint_eq(kept_devid(k), fresh);
 }
 
+/* The next two tests: a twin kept, its frontend still Connected, the daemon
+ * restarted then or not; a switch to pv comes up on a fresh twin, and once
+ * the kept one's frontend closes it goes, ctl-devid staying the fresh one's. */
+static void fresh_twin_beside_a_kept_one(bool restart)
+{
+    struct kept k;
+    unsigned twin, fresh;
+    uint32_t id;
+
+    kept_start(&k);
+    twin = kept_to_pv(&k);
+    kept_back_and_kept(&k);
+    if (restart)
+        kept_restart(&k);
+    fresh = kept_next_to_pv(&k, twin, &id,
+                            restart ? "its close request standing, the daemon restarted"
+                                    : "its backend closing");
+    kept_goes_fresh_serves(&k, twin, fresh, id);
+    kept_free(&k);
+}
+
 /* The next switch to pv comes while the kept twin is still closing (its
  * frontend late, as a loaded guest's is): it must not be switched onto.
  * The real xen-blkfront closes once it sees its backend Closing, and takes
@@ -1661,24 +1694,7 @@ static void kept_goes_fresh_serves(struct kept *k, unsigned twin, unsigned fresh
  * fresh one. */
 START_TEST(kept_twin_still_closing_is_not_switched_onto)
 {
-    struct kept k;
-    struct rtv_err err = { 0, "" };
-    unsigned twin, fresh;
-    uint32_t id;
-
-    kept_start(&k);
-    twin = kept_to_pv(&k);
-    kept_back_and_kept(&k);
-
-    /* To pv while the kept twin's frontend is still Connected. */
-    ck_assert_int_eq(rtv_ctl_request(k.tool.xs, GUEST, VDEV, "pv", 0, &id, &err), 0);
-    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "switching-to-pv"));
-    fresh = kept_devid(&k);
-    ck_assert_msg(fresh != twin, "the kept twin vbd %u (its backend closing) was switched "
-                  "onto again", twin);
-    /* Its frontend closes now: the kept twin goes, ctl-devid stays the fresh one's. */
-    kept_goes_fresh_serves(&k, twin, fresh, id);
-    kept_free(&k);
+    fresh_twin_beside_a_kept_one(false);
 }
 END_TEST
 
@@ -1694,23 +1710,7 @@ END_TEST
  * leaving ctl-devid to the fresh one. */
 START_TEST(restarted_daemon_knows_a_kept_twin)
 {
-    struct kept k;
-    struct rtv_err err = { 0, "" };
-    unsigned twin, fresh;
-    uint32_t id;
-
-    kept_start(&k);
-    twin = kept_to_pv(&k);
-    kept_back_and_kept(&k);
-    kept_restart(&k);
-
-    ck_assert_int_eq(rtv_ctl_request(k.tool.xs, GUEST, VDEV, "pv", 0, &id, &err), 0);
-    ck_assert(kept_run_until(&k, 0, RTV_XS_CTL_STATE, "switching-to-pv"));
-    fresh = kept_devid(&k);
-    ck_assert_msg(fresh != twin, "the restarted daemon switched onto the kept twin vbd %u "
-                  "(its close request standing) again", twin);
-    kept_goes_fresh_serves(&k, twin, fresh, id);
-    kept_free(&k);
+    fresh_twin_beside_a_kept_one(true);
 }
 END_TEST
 
@@ -1931,7 +1931,7 @@ END_TEST
 static Suite *switch_component_suite(void)
 {
     Suite *s = suite_create("switch_component");
-    TCase *tc = tcase_create("live_switch");
+    TCase *tc = rtv_unit_case(s, "live_switch", setup, teardown, 240);
     const TTest *const tests[] = {
         thousand_switches_under_load, kill_coordinator_after_request,
         kill_coordinator_after_switching, kill_coordinator_while_quiescing,
@@ -1948,20 +1948,12 @@ static Suite *switch_component_suite(void)
     const char *only = getenv("RTV_SWITCH_TEST");
     bool sweep_only = only != NULL && strcmp(only, "sweep") == 0;
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 240);
     for (unsigned i = 0; i < sizeof(tests) / sizeof(tests[0]) && !sweep_only; i++)
         if (only == NULL || (unsigned)atoi(only) == i)
             tcase_add_test(tc, tests[i]);
-    suite_add_tcase(s, tc);
-    if (only == NULL || sweep_only) {
-        TCase *sweep = tcase_create("seam_fault_sweep");
-
-        tcase_add_checked_fixture(sweep, setup, teardown);
-        tcase_set_timeout(sweep, 1800);
-        tcase_add_loop_test(sweep, seam_fault_sweep, 0, (int)NR_SEAM_FAULTS);
-        suite_add_tcase(s, sweep);
-    }
+    if (only == NULL || sweep_only)
+        tcase_add_loop_test(rtv_unit_case(s, "seam_fault_sweep", setup, teardown, 1800),
+                            seam_fault_sweep, 0, (int)NR_SEAM_FAULTS);
     return s;
 }
 

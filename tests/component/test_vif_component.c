@@ -685,6 +685,18 @@ static void pv_waits_for_held_xl(pid_t pid)
     ck_assert_int_eq(stop_daemon(pid), 0);
 }
 
+/* From pv, a switch to emulated while xl's detach is in trouble (*trouble
+ * set: detach_held or detach_fails) ends at its bound, answered, on
+ * emulated: the PV vif kept. */
+static void emulated_past_the_bound(bool *trouble, struct answer *a)
+{
+    must_switch("pv");
+    *trouble = true;
+    ask("emulated", BOUND_MS, 4 * BOUND_MS + 5000, a);
+    ck_assert_msg(a->answered, "switch to emulated not answered");
+    ck_assert_str_eq(a->state, "emulated");
+}
+
 /* A switch to emulated whose detach outlives the switch's bound (xl slow
  * under load) is answered with the PV vif kept, while xl goes on taking it
  * away.  A switch to pv asked right then counts on that vif: the guest is
@@ -696,11 +708,7 @@ START_TEST(switch_to_pv_waits_for_a_slow_detach)
     pid_t pid = start_daemon();
     struct answer a;
 
-    must_switch("pv");
-    detach_held = true;
-    ask("emulated", BOUND_MS, 4 * BOUND_MS + 5000, &a);
-    ck_assert_msg(a.answered, "switch to emulated not answered");
-    ck_assert_str_eq(a.state, "emulated");
+    emulated_past_the_bound(&detach_held, &a);
     pv_waits_for_held_xl(pid);
 }
 END_TEST
@@ -740,11 +748,7 @@ START_TEST(kept_vif_left_closing_is_replaced)
     pid_t pid = start_daemon();
     struct answer a;
 
-    must_switch("pv");
-    detach_fails = true;
-    ask("emulated", BOUND_MS, 4 * BOUND_MS + 5000, &a);
-    ck_assert_msg(a.answered, "switch to emulated not answered");
-    ck_assert_str_eq(a.state, "emulated");
+    emulated_past_the_bound(&detach_fails, &a);
     ck_assert_msg(strstr(a.error, "still up") != NULL, "not kept: %s: %s", a.result, a.error);
     detach_fails = false;
     must_switch("pv");
@@ -829,18 +833,15 @@ END_TEST
 static Suite *vif_component_suite(void)
 {
     Suite *s = suite_create("vif_component");
-    TCase *tc = tcase_create("nic_switch");
+    TCase *tc = rtv_unit_case(s, "nic_switch", setup, teardown, 1800);
 
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 1800);
-    tcase_add_test(tc, switches_and_leaves_nothing);
-    tcase_add_test(tc, tap_cut_while_switching_to_pv_and_given_back_after_a_kill);
-    tcase_add_test(tc, a_bring_up_a_killed_daemon_left_is_waited_for);
-    tcase_add_test(tc, switch_to_pv_waits_for_a_slow_detach);
-    tcase_add_test(tc, switch_to_pv_waits_for_xl_after_a_rollback);
-    tcase_add_test(tc, kept_vif_left_closing_is_replaced);
+    RTV_UNIT_ADD(tc, switches_and_leaves_nothing,
+                     tap_cut_while_switching_to_pv_and_given_back_after_a_kill,
+                     a_bring_up_a_killed_daemon_left_is_waited_for,
+                     switch_to_pv_waits_for_a_slow_detach,
+                     switch_to_pv_waits_for_xl_after_a_rollback,
+                     kept_vif_left_closing_is_replaced);
     tcase_add_loop_test(tc, store_fault_sweep, 0, (int)NR_STORE_FAULTS);
-    suite_add_tcase(s, tc);
     return s;
 }
 

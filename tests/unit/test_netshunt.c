@@ -484,23 +484,11 @@ START_TEST(keep_port_ipv6_leaves_the_leg_as_it_is)
 }
 END_TEST
 
-static Suite *netshunt_suite(void)
-{
-    Suite *s = suite_create("netshunt");
-    TCase *tc = tcase_create("core");
-    tcase_add_checked_fixture(tc, setup, teardown);
-    tcase_add_test(tc, starts_emulating);
-    tcase_add_test(tc, switch_to_pv_and_back);
-    tcase_add_test(tc, a_busy_pv_leg_is_released_at_the_linger_bound);
-    tcase_add_test(tc, no_flip_before_port_ready);
-    tcase_add_test(tc, bound_passes_then_rollback);
-    tcase_add_test(tc, rollback_after_enslaving_releases);
-    tcase_add_test(tc, a_foreign_mac_is_refused);
-    tcase_add_test(tc, restart_picks_up_its_ack);
-    tcase_add_test(tc, team_has_no_both_legs_window);
-    tcase_add_test(tc, keep_port_ipv6_leaves_the_leg_as_it_is);
-    suite_add_tcase(s, tc);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(netshunt_suite, "netshunt", "core", setup, teardown, 0,
+                        starts_emulating, switch_to_pv_and_back,
+                        a_busy_pv_leg_is_released_at_the_linger_bound, no_flip_before_port_ready,
+                        bound_passes_then_rollback, rollback_after_enslaving_releases,
+                        a_foreign_mac_is_refused, restart_picks_up_its_ack,
+                        team_has_no_both_legs_window, keep_port_ipv6_leaves_the_leg_as_it_is)
 
 RTV_UNIT_MAIN(netshunt_suite)

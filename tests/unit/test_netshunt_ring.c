@@ -28,15 +28,8 @@ START_TEST(a_long_ring_gets_the_bound_within_the_driver)
 }
 END_TEST
 
-static Suite *netshunt_ring_suite(void)
-{
-    Suite *s = suite_create("netshunt_ring");
-    TCase *tc = tcase_create("ring");
-
-    tcase_add_test(tc, short_rings_and_no_bound_are_left);
-    tcase_add_test(tc, a_long_ring_gets_the_bound_within_the_driver);
-    suite_add_tcase(s, tc);
-    return s;
-}
+RTV_UNIT_ONE_CASE_SUITE(netshunt_ring_suite, "netshunt_ring", "ring", NULL, NULL, 0,
+                        short_rings_and_no_bound_are_left,
+                        a_long_ring_gets_the_bound_within_the_driver)
 
 RTV_UNIT_MAIN(netshunt_ring_suite)

@@ -297,22 +297,13 @@ END_TEST
 static Suite *team_nl_suite(void)
 {
     Suite *s = suite_create("team_nl");
-    TCase *tc = tcase_create("build");
-    tcase_add_test(tc, get_family_bytes);
-    tcase_add_test(tc, set_activeport_bytes);
-    tcase_add_test(tc, set_mode_bytes);
-    tcase_add_test(tc, get_options_bytes);
-    tcase_add_test(tc, new_team_bytes);
-    tcase_add_test(tc, set_master_bytes);
-    tcase_add_test(tc, too_small_a_buffer_is_refused);
-    suite_add_tcase(s, tc);
-    tc = tcase_create("parse");
-    tcase_add_test(tc, finds_a_team_wide_option);
-    tcase_add_test(tc, finds_a_string_option);
-    tcase_add_test(tc, malformed_answers_are_refused);
-    tcase_add_test(tc, acks_and_errors);
-    tcase_add_test(tc, family_id_from_nlctrl);
-    suite_add_tcase(s, tc);
+    TCase *build = rtv_unit_case(s, "build", NULL, NULL, 0);
+    TCase *parse = rtv_unit_case(s, "parse", NULL, NULL, 0);
+
+    RTV_UNIT_ADD(build, get_family_bytes, set_activeport_bytes, set_mode_bytes, get_options_bytes,
+                        new_team_bytes, set_master_bytes, too_small_a_buffer_is_refused);
+    RTV_UNIT_ADD(parse, finds_a_team_wide_option, finds_a_string_option,
+                        malformed_answers_are_refused, acks_and_errors, family_id_from_nlctrl);
     return s;
 }
 
