@@ -360,7 +360,7 @@ static void run_once(const struct sweep_op *o, unsigned n, struct run_result *re
     struct backd_config cfg;
     struct front_report r;
     struct backd_stats st;
-    int p[2];
+    int fd;
 
     memset(res, 0, sizeof(*res));
     memset(&r, 0, sizeof(r));
@@ -370,18 +370,15 @@ static void run_once(const struct sweep_op *o, unsigned n, struct run_result *re
     backd_config_default(&cfg);
     cfg.verbose = getenv("RTV_FAULT_SWEEP_VERBOSE") != NULL;
     struct backend_proc bp = start_backend(hub, &cfg);
-    ck_assert_int_eq(pipe(p), 0);
-    pid_t pid = fork();
+    pid_t pid = rtv_test_fork_piped(&fd);
+
     ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(p[0]);
-        front_child(p[1]);
-    }
-    close(p[1]);
+    if (pid == 0)
+        front_child(fd);
     int front_rc = rtv_test_wait_pid(pid, 30000);
-    if (read(p[0], &r, sizeof(r)) != (ssize_t)sizeof(r) && front_rc == 0)
+    if (read(fd, &r, sizeof(r)) != (ssize_t)sizeof(r) && front_rc == 0)
         front_rc = 99;
-    close(p[0]);
+    close(fd);
     res->calls = rtv_local_fault_calls(hub, o->op);
     res->hits = rtv_local_fault_hits(hub, o->op);
     read_hotplug_error(res->hotplug_error, sizeof(res->hotplug_error));

@@ -148,19 +148,15 @@ static void daemon_child(int ready_fd)
 
 static pid_t start_daemon(void)
 {
-    int p[2];
+    int fd;
     char c;
+    pid_t pid = rtv_test_fork_piped(&fd);
 
-    ck_assert_int_eq(pipe(p), 0);
-    pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        close(p[0]);
-        daemon_child(p[1]);
-    }
-    close(p[1]);
-    ck_assert_msg(read(p[0], &c, 1) == 1, "the vif daemon did not start");
-    close(p[0]);
+    if (pid == 0)
+        daemon_child(fd);
+    ck_assert_msg(read(fd, &c, 1) == 1, "the vif daemon did not start");
+    close(fd);
     return pid;
 }
 

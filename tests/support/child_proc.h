@@ -37,6 +37,28 @@ static inline void rtv_test_term_release(const sigset_t *old)
     sigprocmask(SIG_SETMASK, old, NULL);
 }
 
+/* fork() with a pipe from the child to the parent, for the child to say
+ * it is ready or to send what it found: *fd is the pipe's write end in the
+ * child and its read end in the parent, the other end closed in each.
+ * -1 if the pipe or the fork failed. */
+static inline pid_t rtv_test_fork_piped(int *fd)
+{
+    int p[2];
+
+    if (pipe(p) != 0)
+        return -1;
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        return -1;
+    }
+    close(pid == 0 ? p[0] : p[1]);
+    *fd = pid == 0 ? p[1] : p[0];
+    return pid;
+}
+
 /* fork(), with the child killed when the test process dies: a failed
  * assertion in the test must not leave a daemon, a qemu or a load
  * generator running on the machine.  A child whose parent is already gone

@@ -105,6 +105,26 @@ static inline const char *rtv_test_attr_get(const char *dir, const char *rel, ch
     return buf;
 }
 
+/* Attribute attr of device dev in the tree dir (dir/dev/attr: a tap's
+ * tx_queue_len, a bridge port's brport/learning), written and read. */
+static inline void rtv_test_dev_attr_put(const char *dir, const char *dev, const char *attr,
+                                         const char *value)
+{
+    char rel[256];
+
+    ck_assert((size_t)snprintf(rel, sizeof(rel), "%s/%s", dev, attr) < sizeof(rel));
+    rtv_test_attr_put(dir, rel, value);
+}
+
+static inline const char *rtv_test_dev_attr_get(const char *dir, const char *dev,
+                                                const char *attr, char *buf, size_t len)
+{
+    char rel[256];
+
+    ck_assert((size_t)snprintf(rel, sizeof(rel), "%s/%s", dev, attr) < sizeof(rel));
+    return rtv_test_attr_get(dir, rel, buf, len);
+}
+
 /* Removes dir and everything under it. */
 static inline void rtv_test_rm_tree(const char *dir)
 {

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "rtvirt/local.h"
+#include "child_proc.h"
 #include "hub_fixture.h"
 #include "unit.h"
 
@@ -291,12 +292,11 @@ END_TEST
 START_TEST(killed_process_ports_are_closed)
 {
     rtv_port_t p2, p3;
-    int ready[2];
+    int ready;
     char c;
 
     ck_assert_int_eq(e2->ops->alloc_unbound(e2, 1, &p2), 0);
-    ck_assert_int_eq(pipe(ready), 0);
-    pid_t pid = fork();
+    pid_t pid = rtv_test_fork_piped(&ready);
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         struct rtv_xen xc;
@@ -304,12 +304,12 @@ START_TEST(killed_process_ports_are_closed)
 
         if (rtv_local_open(hub, 1, RTV_XEN_EVTCHN, &xc) < 0 ||
             xc.evtchn->ops->bind_interdomain(xc.evtchn, 2, p2, &pc) < 0 ||
-            write(ready[1], "b", 1) != 1)
+            write(ready, "b", 1) != 1)
             _exit(1);
         pause();                      /* killed here, nothing closed */
         _exit(2);
     }
-    ck_assert_int_eq(read(ready[0], &c, 1), 1);
+    ck_assert_int_eq(read(ready, &c, 1), 1);
     /* Bound to the child: nobody else may bind it. */
     ck_assert_int_eq(e1->ops->bind_interdomain(e1, 2, p2, &p3), -EINVAL);
     kill(pid, SIGKILL);
@@ -323,8 +323,7 @@ START_TEST(killed_process_ports_are_closed)
     ck_assert_int_eq(e2->ops->notify(e2, p2), 0);
     ck_assert_uint_eq(pop(x3.evtchn), p3);
     rtv_xen_close(&x3);
-    close(ready[0]);
-    close(ready[1]);
+    close(ready);
 }
 END_TEST
 

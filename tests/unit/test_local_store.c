@@ -1013,20 +1013,19 @@ END_TEST
 
 START_TEST(robust_lock_survives_sigkill)
 {
-    int pfd[2];
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t pid = fork();
+    int fd;
+    pid_t pid = rtv_test_fork_piped(&fd);
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         rtv_local_test_lock(hub);
         char c = 'L';
-        if (write(pfd[1], &c, 1) != 1)
+        if (write(fd, &c, 1) != 1)
             _exit(1);
         for (;;)
             pause();
     }
     char c;
-    ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+    ck_assert_int_eq(read(fd, &c, 1), 1);
     ck_assert_int_eq(kill(pid, SIGKILL), 0);
     int status;
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
@@ -1038,30 +1037,30 @@ START_TEST(robust_lock_survives_sigkill)
      * holder says 'U' just before it unlocks, so a write that waited finds
      * the 'U' already there.  Not a measured wait (it was >= 200 ms of a
      * 300 ms hold): on a loaded host our own start can come late. */
-    pid = fork();
+    close(fd);
+    pid = rtv_test_fork_piped(&fd);
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
         rtv_local_test_lock(hub);
         char l = 'L', u = 'U';
-        if (write(pfd[1], &l, 1) != 1)
+        if (write(fd, &l, 1) != 1)
             _exit(1);
         usleep(300 * 1000);
-        if (write(pfd[1], &u, 1) != 1)
+        if (write(fd, &u, 1) != 1)
             _exit(1);
         rtv_local_test_unlock(hub);
         _exit(0);
     }
-    ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+    ck_assert_int_eq(read(fd, &c, 1), 1);
     ck_assert_int_eq(c, 'L');
     put(d0.xs, 0, "/after", "still");
-    struct pollfd said = { .fd = pfd[0], .events = POLLIN };
+    struct pollfd said = { .fd = fd, .events = POLLIN };
     ck_assert_msg(poll(&said, 1, 0) == 1, "write did not wait for the lock holder");
-    ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+    ck_assert_int_eq(read(fd, &c, 1), 1);
     ck_assert_int_eq(c, 'U');
     ck_assert_int_eq(waitpid(pid, &status, 0), pid);
     ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    close(pfd[0]);
-    close(pfd[1]);
+    close(fd);
 }
 END_TEST
 
@@ -1071,23 +1070,22 @@ END_TEST
  * the probe's write then waits for a holder that never runs again. */
 START_TEST(stopped_process_holds_no_lock)
 {
-    int pfd[2];
+    int fd;
     char c;
+    pid_t holder = rtv_test_fork_piped(&fd);
 
-    ck_assert_int_eq(pipe(pfd), 0);
-    pid_t holder = fork();
     ck_assert_int_ge(holder, 0);
     if (holder == 0) {
         for (bool said = false;; said = true) {
             rtv_local_test_lock(hub);
-            if (!said && write(pfd[1], "L", 1) != 1)
+            if (!said && write(fd, "L", 1) != 1)
                 _exit(1);
             usleep(5000);
             rtv_local_test_unlock(hub);
             usleep(200);
         }
     }
-    ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+    ck_assert_int_eq(read(fd, &c, 1), 1);
     ck_assert_int_eq(rtv_local_stop_process(hub, holder, 5000), 0);
     pid_t probe = fork();
     ck_assert_int_ge(probe, 0);
@@ -1100,8 +1098,7 @@ START_TEST(stopped_process_holds_no_lock)
     ck_assert_int_eq(waitpid(holder, NULL, 0), holder);
     /* A process that is gone is said so, not waited for. */
     ck_assert_int_eq(rtv_local_stop_process(hub, holder, 100), -ESRCH);
-    close(pfd[0]);
-    close(pfd[1]);
+    close(fd);
 }
 END_TEST
 

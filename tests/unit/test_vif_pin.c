@@ -21,18 +21,14 @@ static char dir[64];
 /* A bridge port: <name>/brport/learning. */
 static void port(const char *name, const char *learning)
 {
-    char rel[100];
-
-    snprintf(rel, sizeof(rel), "%s/brport/learning", name);
-    rtv_test_attr_put(dir, rel, learning);
+    rtv_test_dev_attr_put(dir, name, "brport/learning", learning);
 }
 
 static char learning(const char *name)
 {
-    char rel[100], v[16];
+    char v[16];
 
-    snprintf(rel, sizeof(rel), "%s/brport/learning", name);
-    return rtv_test_attr_get(dir, rel, v, sizeof(v))[0];
+    return rtv_test_dev_attr_get(dir, name, "brport/learning", v, sizeof(v))[0];
 }
 
 static void setup(void)

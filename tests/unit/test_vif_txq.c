@@ -22,19 +22,16 @@ static char dir[64];
 /* A tap: <name>/tx_queue_len. */
 static void tap(const char *name, const char *len)
 {
-    char rel[100];
-
-    snprintf(rel, sizeof(rel), "%s/tx_queue_len", name);
-    rtv_test_attr_put(dir, rel, len);
+    rtv_test_dev_attr_put(dir, name, "tx_queue_len", len);
 }
 
 static unsigned qlen(const char *name)
 {
-    char rel[100], v[24];
+    char v[24];
     unsigned n = 0;
 
-    snprintf(rel, sizeof(rel), "%s/tx_queue_len", name);
-    ck_assert_int_eq(sscanf(rtv_test_attr_get(dir, rel, v, sizeof(v)), "%u", &n), 1);
+    ck_assert_int_eq(sscanf(rtv_test_dev_attr_get(dir, name, "tx_queue_len", v, sizeof(v)),
+                            "%u", &n), 1);
     return n;
 }
 
